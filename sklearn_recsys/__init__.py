@@ -1,0 +1,63 @@
+"""Recommender systems as scikit-learn estimators.
+
+Every model learns from a user-item matrix ``X`` of shape
+``(n_users, n_items)`` and scores, ranks and embeds any user given that
+user's row. Public names are importable from the top level; submodules load
+on first use so that ``import sklearn_recsys`` stays fast and never imports
+TensorFlow.
+"""
+
+import importlib
+
+__version__ = "0.1.0.dev0"
+
+# public name -> submodule that defines it
+_LAZY = {
+    "RecommenderMixin": "base",
+    "MostPopular": "baselines",
+    "ItemKNN": "baselines",
+    "EASE": "linear",
+    "make_interactions": "datasets",
+    "ndcg_at_k": "metrics",
+    "recall_at_k": "metrics",
+    "precision_at_k": "metrics",
+    "map_at_k": "metrics",
+    "mrr_at_k": "metrics",
+    "hit_rate_at_k": "metrics",
+    "auc": "metrics",
+    "catalog_coverage": "metrics",
+    "make_ranking_scorer": "metrics",
+    "get_ranking_scorer": "metrics",
+    "holdout_split": "model_selection",
+    "leave_k_out_split": "model_selection",
+    "leave_last_out_split": "model_selection",
+    "user_train_test_split": "model_selection",
+    "strong_generalization_split": "model_selection",
+}
+
+_SUBMODULES = [
+    "base",
+    "baselines",
+    "datasets",
+    "linear",
+    "metrics",
+    "model_selection",
+    "utils",
+]
+
+__all__ = sorted(_LAZY) + _SUBMODULES
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():
+    return __all__

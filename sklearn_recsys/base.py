@@ -1,0 +1,274 @@
+"""The recommender contract: scoring, top-k recommendation and evaluation.
+
+Every model of the package inherits :class:`RecommenderMixin` and implements
+two private hooks:
+
+* ``_fit(X)`` learns from a validated canonical CSR matrix;
+* ``_score_batch(X)`` returns the dense scores ``(n_batch, n_items)`` of a
+  validated CSR batch of user rows, depending only on those rows (fold-in).
+
+The mixin turns them into the public API: ``fit``, ``decision_function``,
+``recommend`` and ``score``, with input validation done once per public call
+and scoring done in row batches so memory stays bounded.
+"""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+from .utils._validation import check_interactions, check_item_indices
+
+__all__ = ["RecommenderMixin"]
+
+
+class RecommenderMixin:
+    """Mixin class for all recommenders of :mod:`sklearn_recsys`.
+
+    A recommender learns from a user-item matrix ``X`` of shape
+    ``(n_users, n_items)`` and scores, ranks and embeds any user given that
+    user's row of interactions, including users absent from ``fit``.
+    """
+
+    _estimator_type = "recommender"
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        tags.input_tags.positive_only = True
+        tags.target_tags.required = False
+        if tags.transformer_tags is not None:
+            tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    def fit(self, X, y=None):
+        """Fit the recommender on a user-item interaction matrix.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions: counts, confidences or ratings; 0 means "no
+            interaction". Values are used as given; binarize them in a
+            preprocessing step if the model should see 0/1.
+        y : None
+            Ignored; present so that the model composes with
+            :class:`~sklearn.pipeline.Pipeline` and model selection tools.
+
+        Returns
+        -------
+        self : object
+            The fitted recommender.
+        """
+        self._validate_params()
+        X = check_interactions(self, X, reset=True)
+        self._fit(X)
+        return self
+
+    def _validate_for_scoring(self, X):
+        check_is_fitted(self)
+        return check_interactions(self, X, reset=False)
+
+    def _iter_scores(self, X, batch_size=None):
+        """Yield ``(rows, scores)`` blocks for validated CSR ``X``."""
+        n_items = self.n_features_in_
+        step = row_batch_size(n_items, batch_size or getattr(self, "batch_size", None))
+        for rows in iter_row_batches(X.shape[0], step):
+            X_batch = X[rows]
+            yield rows, X_batch, self._score_batch(X_batch)
+
+    def decision_function(self, X):
+        """Relevance score of every item for every user.
+
+        Row ``u`` of the result depends only on row ``u`` of ``X``, so users
+        not seen in ``fit`` are scored by folding in their interactions.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users to score.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+            Higher means more relevant. Seen items are not masked here; use
+            :meth:`recommend` for ranked lists without them.
+        """
+        X = self._validate_for_scoring(X)
+        out = None
+        for rows, _, scores in self._iter_scores(X):
+            if out is None:
+                out = np.empty((X.shape[0], X.shape[1]), dtype=scores.dtype)
+            out[rows] = scores
+        return out
+
+    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
+        """Top-``k`` items for each user, best first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users; row ``u`` is user ``u``.
+        k : int, default=10
+            Number of items to return per user.
+        exclude_seen : bool, default=True
+            Never return an item the user has interacted with (a non-zero of
+            the user's row).
+        items : array-like of int, default=None
+            Candidate item indices; other items are never returned.
+            ``None`` means the whole catalogue.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_users, k), dtype int64
+            Recommended item indices, best first. Padded with ``-1`` when
+            fewer than ``k`` candidates remain.
+        scores : ndarray of shape (n_users, k)
+            Their scores, padded with ``-inf``.
+        """
+        _check_k(k)
+        X = self._validate_for_scoring(X)
+        n_items = self.n_features_in_
+        candidate_mask = None
+        if items is not None:
+            items = check_item_indices(items, n_items)
+            candidate_mask = np.zeros(n_items, dtype=bool)
+            candidate_mask[items] = True
+        all_idx, all_val = [], []
+        for _, X_batch, scores in self._iter_scores(X):
+            if not scores.flags.writeable:
+                scores = scores.copy()
+            if exclude_seen:
+                mask_seen(scores, X_batch)
+            if candidate_mask is not None:
+                scores[:, ~candidate_mask] = -np.inf
+            idx, val = top_k(scores, k)
+            all_idx.append(idx)
+            all_val.append(val)
+        return np.vstack(all_idx), np.vstack(all_val)
+
+    def score(self, X, y=None):
+        """NDCG@10 of the recommendations for ``X``.
+
+        Uses the protocol of :func:`sklearn_recsys.metrics.make_ranking_scorer`:
+        with a sparse ``y`` of held-out interactions, ``X`` is the fold-in
+        history and its items are excluded from the ranking; without ``y``
+        (or with a 1-D ``y``) each row of ``X`` is split 80/20 with a fixed
+        seed and the 20% are predicted from the 80%.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history (fold-in part) of the users to evaluate.
+        y : sparse matrix of shape (n_users, n_items), default=None
+            Held-out interactions of the same users.
+
+        Returns
+        -------
+        score : float
+            Mean NDCG@10 over users with at least one held-out item.
+        """
+        from .metrics import make_ranking_scorer
+
+        return make_ranking_scorer("ndcg", k=10)(self, X, y)
+
+
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
+        raise ValueError(f"k must be a positive integer (items per user), got {k!r}.")
+    return int(k)
+
+
+class ItemItemMixin:
+    """Shared plumbing of models that score ``X @ W`` with an item-item matrix.
+
+    Concrete models (EASE, item-KNN) implement ``_item_item()`` returning the
+    fitted ``W`` of shape ``(n_items, n_items)``, dense or sparse, where
+    ``W[j, i]`` is how much an interaction with item ``j`` adds to the score
+    of item ``i``. Scores are then exact sums of per-item contributions,
+    which :meth:`explain` exposes.
+    """
+
+    def _score_batch(self, X):
+        scores = X @ self._item_item()
+        if hasattr(scores, "toarray"):
+            scores = scores.toarray()
+        return np.asarray(scores)
+
+    def transform(self, X):
+        """Item scores of each user (the item-item model's representation).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+            Same as :meth:`decision_function`.
+        """
+        return self.decision_function(X)
+
+    def similar_items(self, items, k=10):
+        """The ``k`` items with the largest item-item weight from each item.
+
+        Parameters
+        ----------
+        items : array-like of int
+            Item (column) indices.
+        k : int, default=10
+            Neighbours per item; the item itself is never returned.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_query_items, k), dtype int64
+            Padded with ``-1`` when fewer than ``k`` items have a weight.
+        scores : ndarray of shape (n_query_items, k)
+            Weights ``W[item, neighbour]``, padded with ``-inf``.
+        """
+        check_is_fitted(self)
+        k = _check_k(k)
+        items = check_item_indices(items, self.n_features_in_)
+        W = self._item_item()
+        rows = W[items]
+        if hasattr(rows, "toarray"):
+            dense = np.full(rows.shape, -np.inf, dtype=rows.dtype)
+            coo = rows.tocoo()
+            dense[coo.row, coo.col] = coo.data
+            rows = dense
+        else:
+            rows = np.array(rows, dtype=W.dtype)
+        rows[np.arange(len(items)), items] = -np.inf
+        return top_k(rows, k)
+
+    def explain(self, x_row, item):
+        """Exact contribution of each of the user's items to one item's score.
+
+        ``decision_function(x_row)[0, item]`` equals the sum of the returned
+        contributions.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose score is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            ``x_row[j] * W[j, item]`` for each of them.
+        """
+        x = self._validate_for_scoring(x_row)
+        if x.shape[0] != 1:
+            raise ValueError(f"x_row must hold one user (1 row), got {x.shape[0]} rows.")
+        item = int(check_item_indices(item, self.n_features_in_, name="item")[0])
+        W = self._item_item()
+        col = W[x.indices, item]
+        col = np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()
+        contrib = x.data * col
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]

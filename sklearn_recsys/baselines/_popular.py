@@ -1,0 +1,78 @@
+"""Most-popular baseline: every user gets the same item ranking."""
+
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval, StrOptions
+
+from ..base import RecommenderMixin
+
+__all__ = ["MostPopular"]
+
+
+class MostPopular(RecommenderMixin, TransformerMixin, BaseEstimator):
+    """Recommend the items with the most interactions in the training data.
+
+    Parameters
+    ----------
+    popularity : {"users", "sum"}, default="users"
+        ``"users"`` counts the users who interacted with each item;
+        ``"sum"`` adds up the interaction values (e.g. play counts).
+    batch_size : int, default=None
+        Users scored at once; ``None`` bounds the score block to about 64 MB.
+
+    Attributes
+    ----------
+    item_popularity_ : ndarray of shape (n_items,)
+        Popularity of each item, divided by the number of training users.
+    n_features_in_ : int
+        Number of items seen during fit.
+    feature_names_in_ : ndarray of shape (n_items,)
+        Item names, when ``X`` had string column names.
+
+    See Also
+    --------
+    ItemKNN : A personalized neighbourhood baseline.
+
+    Examples
+    --------
+    >>> from sklearn_recsys import MostPopular
+    >>> X = [[1, 1, 0], [0, 1, 0], [0, 1, 1]]
+    >>> MostPopular().fit(X).recommend([[0, 1, 0]], k=2)[0]
+    array([[0, 2]])
+    """
+
+    _parameter_constraints = {
+        "popularity": [StrOptions({"users", "sum"})],
+        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
+    }
+
+    def __init__(self, popularity="users", *, batch_size=None):
+        self.popularity = popularity
+        self.batch_size = batch_size
+
+    def _fit(self, X):
+        if self.popularity == "users":
+            counts = np.bincount(X.indices, minlength=X.shape[1]).astype(X.dtype)
+        else:
+            counts = np.asarray(X.sum(axis=0), dtype=X.dtype).ravel()
+        self.item_popularity_ = counts / X.dtype.type(X.shape[0])
+
+    def _score_batch(self, X):
+        return np.broadcast_to(self.item_popularity_, (X.shape[0], X.shape[1]))
+
+    def transform(self, X):
+        """Item popularity scores for each user (identical rows).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+            Same as :meth:`decision_function`.
+        """
+        return self.decision_function(X)

@@ -1,0 +1,482 @@
+"""Top-k ranking metrics over sparse held-out interactions.
+
+Every metric takes ``y_true``, a sparse matrix ``(n_users, n_items)`` whose
+non-zeros are the held-out (relevant) items, and ``y_score``: either dense
+float scores ``(n_users, n_items)`` or integer ranked item indices
+``(n_users, n_ranked)`` as returned by ``recommend`` (``-1`` marks an empty
+slot). Items scored ``-inf`` are never ranked. Users are processed in row
+batches, so nothing of size ``(n_users, n_items)`` is created beyond the
+caller's own ``y_score``.
+
+A user with no held-out item has no defined value and is left out of the
+mean; if no user has a held-out item the result is NaN with a warning.
+"""
+
+import warnings
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.stats import rankdata
+from sklearn.exceptions import UndefinedMetricWarning
+
+from ..utils._topk import iter_row_batches, row_batch_size, top_k
+from ..utils._validation import check_interaction_matrix
+
+__all__ = [
+    "ndcg_at_k",
+    "recall_at_k",
+    "precision_at_k",
+    "map_at_k",
+    "mrr_at_k",
+    "hit_rate_at_k",
+    "auc",
+    "catalog_coverage",
+]
+
+
+# ---------------------------------------------------------------- validation
+
+
+def _check_y_true(y_true):
+    return check_interaction_matrix(y_true, input_name="y_true")
+
+
+def _check_y_score(y_score, y_true):
+    """Return ``(y_score, is_indices)`` after shape checks."""
+    if sp.issparse(y_score):
+        raise TypeError(
+            "y_score must be a dense array of scores (n_users, n_items) or of "
+            "ranked item indices (n_users, k); got a sparse matrix. Use "
+            "estimator.decision_function(X) or estimator.recommend(X, k)[0]."
+        )
+    y_score = np.asarray(y_score)
+    if y_score.ndim != 2:
+        raise ValueError(f"y_score must be 2-D, got shape {y_score.shape}.")
+    if y_score.shape[0] != y_true.shape[0]:
+        raise ValueError(
+            f"y_true and y_score must have the same number of users (rows); got "
+            f"{y_true.shape[0]} and {y_score.shape[0]}."
+        )
+    is_indices = np.issubdtype(y_score.dtype, np.integer)
+    n_items = y_true.shape[1]
+    if is_indices:
+        if y_score.size and (y_score.max() >= n_items or y_score.min() < -1):
+            raise ValueError(
+                "Integer y_score is read as ranked item indices and must lie in "
+                f"[-1, {n_items}); got values from {y_score.min()} to "
+                f"{y_score.max()}. Pass float scores for a score matrix."
+            )
+    elif y_score.shape[1] != n_items:
+        raise ValueError(
+            f"y_score holds scores for {y_score.shape[1]} items but y_true has "
+            f"{n_items} items (columns)."
+        )
+    elif np.isnan(y_score).any():
+        raise ValueError("y_score contains NaN; score every item or use -inf to exclude it.")
+    return y_score, is_indices
+
+
+def _check_k(k):
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}.")
+    return int(k)
+
+
+# ------------------------------------------------------ per-user computation
+
+
+def _ranked(y_score_b, k, is_indices):
+    if is_indices:
+        idx = y_score_b[:, :k].astype(np.int64)
+        if idx.shape[1] < k:
+            pad = np.full((idx.shape[0], k - idx.shape[1]), -1, dtype=np.int64)
+            idx = np.hstack([idx, pad])
+        return idx
+    return top_k(y_score_b, k)[0]
+
+
+def _gains(y_true_b, idx):
+    """``y_true_b[u, idx[u, j]]`` for every slot, 0 for empty slots."""
+    valid = idx >= 0
+    safe = np.where(valid, idx, 0)
+    rows = np.broadcast_to(np.arange(idx.shape[0])[:, None], idx.shape)
+    g = np.asarray(y_true_b[rows.ravel(), safe.ravel()]).reshape(idx.shape)
+    return np.where(valid, g, 0.0)
+
+
+def _discounts(k):
+    return 1.0 / np.log2(np.arange(2, k + 2))
+
+
+def _per_user_ndcg(y_true_b, idx, k, gain="binary"):
+    g = _gains(y_true_b, idx)
+    n_rel = np.diff(y_true_b.indptr)
+    disc = _discounts(k)
+    if gain == "binary":
+        dcg = (g > 0) @ disc
+        ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
+    else:
+        dcg = g @ disc
+        ideal = np.zeros(len(n_rel))
+        for u in range(len(n_rel)):
+            vals = y_true_b.data[y_true_b.indptr[u]:y_true_b.indptr[u + 1]]
+            top = -np.sort(-vals)[:k]
+            ideal[u] = top @ disc[: len(top)]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, dcg / ideal, np.nan)
+
+
+def _per_user_recall(y_true_b, idx, k):
+    hits = (_gains(y_true_b, idx) > 0).sum(axis=1)
+    n_rel = np.diff(y_true_b.indptr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, hits / np.minimum(n_rel, k), np.nan)
+
+
+def _per_user_precision(y_true_b, idx, k):
+    hits = (_gains(y_true_b, idx) > 0).sum(axis=1)
+    n_rel = np.diff(y_true_b.indptr)
+    return np.where(n_rel > 0, hits / k, np.nan)
+
+
+def _per_user_map(y_true_b, idx, k):
+    rel = (_gains(y_true_b, idx) > 0).astype(np.float64)
+    prec_at_i = np.cumsum(rel, axis=1) / np.arange(1, k + 1)
+    n_rel = np.diff(y_true_b.indptr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n_rel > 0, (prec_at_i * rel).sum(axis=1) / np.minimum(n_rel, k), np.nan)
+
+
+def _per_user_mrr(y_true_b, idx, k):
+    rel = _gains(y_true_b, idx) > 0
+    first = np.argmax(rel, axis=1)
+    rr = np.where(rel.any(axis=1), 1.0 / (first + 1), 0.0)
+    return np.where(np.diff(y_true_b.indptr) > 0, rr, np.nan)
+
+
+def _per_user_hit_rate(y_true_b, idx, k):
+    hit = (_gains(y_true_b, idx) > 0).any(axis=1).astype(np.float64)
+    return np.where(np.diff(y_true_b.indptr) > 0, hit, np.nan)
+
+
+def _per_user_auc(y_true_b, scores_b):
+    out = np.full(y_true_b.shape[0], np.nan)
+    for u in range(y_true_b.shape[0]):
+        pos = y_true_b.indices[y_true_b.indptr[u]:y_true_b.indptr[u + 1]]
+        if pos.size == 0:
+            continue
+        s = scores_b[u]
+        cand = s > -np.inf
+        cand[pos] = True
+        is_pos = np.zeros(s.shape[0], dtype=bool)
+        is_pos[pos] = True
+        ranks = rankdata(s[cand])
+        is_pos = is_pos[cand]
+        n_pos = pos.size
+        n_neg = ranks.size - n_pos
+        if n_neg == 0:
+            continue
+        out[u] = (ranks[is_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return out
+
+
+_TOP_K_METRICS = {
+    "ndcg": _per_user_ndcg,
+    "recall": _per_user_recall,
+    "precision": _per_user_precision,
+    "map": _per_user_map,
+    "mrr": _per_user_mrr,
+    "hit_rate": _per_user_hit_rate,
+}
+
+
+def _nanmean(values, name):
+    values = np.asarray(values, dtype=np.float64)
+    if values.size == 0 or np.isnan(values).all():
+        warnings.warn(
+            f"{name} is undefined: no user has a held-out item in y_true. "
+            "Returning NaN.",
+            UndefinedMetricWarning,
+            stacklevel=3,
+        )
+        return float("nan")
+    return float(np.nanmean(values))
+
+
+def _top_k_metric(name, y_true, y_score, k, batch_size, **kwargs):
+    k = _check_k(k)
+    y_true = _check_y_true(y_true)
+    y_score, is_indices = _check_y_score(y_score, y_true)
+    fn = _TOP_K_METRICS[name]
+    step = row_batch_size(y_true.shape[1], batch_size)
+    values = [
+        fn(y_true[rows], _ranked(y_score[rows], k, is_indices), k, **kwargs)
+        for rows in iter_row_batches(y_true.shape[0], step)
+    ]
+    return _nanmean(np.concatenate(values) if values else [], f"{name}@{k}")
+
+
+# ------------------------------------------------------------ public metrics
+
+_PARAMS_DOC = """
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_users, n_items)
+        Held-out interactions; a non-zero marks a relevant item.
+    y_score : ndarray of shape (n_users, n_items) or (n_users, n_ranked)
+        Float scores (higher is better; ``-inf`` excludes an item), or integer
+        ranked item indices, best first, padded with ``-1``.
+    k : int, default=10
+        Rank cut-off.
+    batch_size : int, default=None
+        Users per batch; by default chosen to bound memory.
+"""
+
+
+def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", batch_size=None):
+    r"""Normalized discounted cumulative gain at rank ``k``, averaged over users.
+
+    .. math::
+
+        \mathrm{DCG@k}(u) = \sum_{i=1}^{k} \frac{g_u(r_i)}{\log_2(i + 1)},\qquad
+        \mathrm{NDCG@k}(u) = \frac{\mathrm{DCG@k}(u)}{\mathrm{IDCG@k}(u)}
+
+    where :math:`r_i` is the item ranked :math:`i`-th. With ``gain="binary"``
+    :math:`g_u(j) = 1` for a held-out item and the ideal DCG sums the first
+    :math:`\min(k, |\mathcal{T}_u|)` discounts (Liang et al. 2018). With
+    ``gain="graded"`` the gain is the value of ``y_true`` (e.g. a rating) and
+    the ideal DCG ranks the user's held-out values in decreasing order.
+    Users without held-out items are left out of the mean.
+    %(params)s
+    gain : {"binary", "graded"}, default="binary"
+        Gain of a relevant item.
+
+    Returns
+    -------
+    score : float
+        Mean NDCG@k in [0, 1] over users with at least one held-out item.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import ndcg_at_k
+    >>> y_true = sp.csr_matrix([[0, 1, 0, 1]])
+    >>> y_score = np.array([[0.9, 0.8, 0.1, 0.2]])
+    >>> round(ndcg_at_k(y_true, y_score, k=2), 4)
+    0.3869
+    """
+    if gain not in ("binary", "graded"):
+        raise ValueError(f"gain must be 'binary' or 'graded', got {gain!r}.")
+    return _top_k_metric("ndcg", y_true, y_score, k, batch_size, gain=gain)
+
+
+def recall_at_k(y_true, y_score, *, k=10, batch_size=None):
+    r"""Recall at rank ``k`` normalized by :math:`\min(k, |\mathcal{T}_u|)`.
+
+    .. math::
+
+        \mathrm{Recall@k}(u) = \frac{|\{r_1..r_k\} \cap \mathcal{T}_u|}{\min(k, |\mathcal{T}_u|)}
+
+    as in Liang et al. (2018), so a perfect ranking scores 1 even when the
+    user has more than ``k`` held-out items. Users without held-out items
+    are left out of the mean.
+    %(params)s
+    Returns
+    -------
+    score : float
+        Mean Recall@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import recall_at_k
+    >>> recall_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=2)
+    0.5
+    """
+    return _top_k_metric("recall", y_true, y_score, k, batch_size)
+
+
+def precision_at_k(y_true, y_score, *, k=10, batch_size=None):
+    r"""Precision at rank ``k``: the share of the top ``k`` that is held out.
+
+    .. math::
+
+        \mathrm{Precision@k}(u) = \frac{|\{r_1..r_k\} \cap \mathcal{T}_u|}{k}
+
+    Empty slots (fewer than ``k`` candidates) count as misses. Users without
+    held-out items are left out of the mean.
+    %(params)s
+    Returns
+    -------
+    score : float
+        Mean Precision@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import precision_at_k
+    >>> precision_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=2)
+    0.5
+    """
+    return _top_k_metric("precision", y_true, y_score, k, batch_size)
+
+
+def map_at_k(y_true, y_score, *, k=10, batch_size=None):
+    r"""Mean average precision at rank ``k``.
+
+    .. math::
+
+        \mathrm{AP@k}(u) = \frac{1}{\min(k, |\mathcal{T}_u|)}
+        \sum_{i=1}^{k} \mathrm{Precision@i}(u)\,[r_i \in \mathcal{T}_u]
+
+    averaged over users with at least one held-out item.
+    %(params)s
+    Returns
+    -------
+    score : float
+        MAP@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import map_at_k
+    >>> map_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=3)
+    0.5833333333333333
+    """
+    return _top_k_metric("map", y_true, y_score, k, batch_size)
+
+
+def mrr_at_k(y_true, y_score, *, k=10, batch_size=None):
+    r"""Mean reciprocal rank of the first held-out item within the top ``k``.
+
+    .. math::
+
+        \mathrm{RR@k}(u) = \frac{1}{\min\{i \le k : r_i \in \mathcal{T}_u\}}
+
+    and 0 when no held-out item is in the top ``k``. Pass ``k=n_items`` for
+    the uncut MRR. Users without held-out items are left out of the mean.
+    %(params)s
+    Returns
+    -------
+    score : float
+        MRR@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import mrr_at_k
+    >>> mrr_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=3)
+    0.5
+    """
+    return _top_k_metric("mrr", y_true, y_score, k, batch_size)
+
+
+def hit_rate_at_k(y_true, y_score, *, k=10, batch_size=None):
+    r"""Share of users with at least one held-out item in their top ``k``.
+
+    .. math::
+
+        \mathrm{HR@k}(u) = [\{r_1..r_k\} \cap \mathcal{T}_u \neq \emptyset]
+
+    Users without held-out items are left out of the mean.
+    %(params)s
+    Returns
+    -------
+    score : float
+        HitRate@k in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import hit_rate_at_k
+    >>> hit_rate_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=1)
+    0.0
+    """
+    return _top_k_metric("hit_rate", y_true, y_score, k, batch_size)
+
+
+def auc(y_true, y_score, *, batch_size=None):
+    r"""Area under the ROC curve of each user's ranking, averaged over users.
+
+    .. math::
+
+        \mathrm{AUC}(u) = \frac{1}{|\mathcal{T}_u|\,|\mathcal{N}_u|}
+        \sum_{i \in \mathcal{T}_u} \sum_{j \in \mathcal{N}_u}
+        \left([s_{ui} > s_{uj}] + \tfrac12 [s_{ui} = s_{uj}]\right)
+
+    where the negatives :math:`\mathcal{N}_u` are the items with a finite
+    score that are not held out (items scored ``-inf``, such as the user's
+    fold-in items, are not candidates). Users without held-out items, or
+    without negatives, are left out of the mean.
+
+    Parameters
+    ----------
+    y_true : {array-like, sparse matrix} of shape (n_users, n_items)
+        Held-out interactions.
+    y_score : ndarray of shape (n_users, n_items)
+        Float scores.
+    batch_size : int, default=None
+        Users per batch.
+
+    Returns
+    -------
+    score : float
+        Mean per-user AUC in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import auc
+    >>> auc(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]))
+    0.5
+    """
+    y_true = _check_y_true(y_true)
+    y_score, is_indices = _check_y_score(y_score, y_true)
+    if is_indices:
+        raise ValueError("auc needs float scores for every item, not ranked indices.")
+    step = row_batch_size(y_true.shape[1], batch_size)
+    values = [
+        _per_user_auc(y_true[rows], y_score[rows])
+        for rows in iter_row_batches(y_true.shape[0], step)
+    ]
+    return _nanmean(np.concatenate(values) if values else [], "auc")
+
+
+def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
+    r"""Share of the catalogue recommended to at least one user in the top ``k``.
+
+    .. math::
+
+        \mathrm{Coverage@k} = \frac{|\bigcup_u \{r_1(u)..r_k(u)\}|}{n_{items}}
+
+    Every user (row) counts, whether or not it has held-out items; ``y_true``
+    only gives the catalogue size.
+    %(params)s
+    Returns
+    -------
+    coverage : float
+        In [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from sklearn_recsys.metrics import catalog_coverage
+    >>> catalog_coverage(sp.csr_matrix((2, 4)), np.array([[0.9, 0.8, 0.1, 0.2],
+    ...                                                  [0.1, 0.8, 0.9, 0.2]]), k=1)
+    0.5
+    """
+    k = _check_k(k)
+    y_true = _check_y_true(y_true)
+    y_score, is_indices = _check_y_score(y_score, y_true)
+    seen = np.zeros(y_true.shape[1], dtype=bool)
+    step = row_batch_size(y_true.shape[1], batch_size)
+    for rows in iter_row_batches(y_true.shape[0], step):
+        idx = _ranked(y_score[rows], k, is_indices)
+        seen[idx[idx >= 0]] = True
+    return float(seen.mean())
+
+
+for _f in (ndcg_at_k, recall_at_k, precision_at_k, map_at_k, mrr_at_k,
+           hit_rate_at_k, catalog_coverage):
+    _f.__doc__ = _f.__doc__.replace("    %(params)s\n", _PARAMS_DOC.lstrip("\n"))
+del _f

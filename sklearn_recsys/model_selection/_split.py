@@ -1,0 +1,296 @@
+"""Splitters of interaction matrices: within users (holdout) and across users.
+
+Within-user splitters return two matrices of the same shape as ``X`` whose
+non-zeros partition those of ``X``: the fold-in (training) part and the
+held-out part. Across-user splitters split rows, which any scikit-learn CV
+splitter over rows already does inside ``GridSearchCV``.
+"""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
+
+from ..utils._validation import check_interaction_matrix
+
+__all__ = [
+    "holdout_split",
+    "leave_k_out_split",
+    "leave_last_out_split",
+    "user_train_test_split",
+    "strong_generalization_split",
+]
+
+
+def _split_by_rank(X, keys, n_test):
+    """Move, in each row, the ``n_test[row]`` non-zeros of largest key to test.
+
+    Ties in ``keys`` are broken by the larger column index going to test.
+    """
+    n_rows = X.shape[0]
+    row = np.repeat(np.arange(n_rows), np.diff(X.indptr))
+    order = np.lexsort((-X.indices, -keys, row))
+    rank = np.empty(X.nnz, dtype=np.int64)
+    rank[order] = np.arange(X.nnz) - X.indptr[row[order]]
+    test = rank < n_test[row]
+    return _select(X, row, ~test), _select(X, row, test)
+
+
+def _select(X, row, mask):
+    counts = np.bincount(row[mask], minlength=X.shape[0])
+    indptr = np.concatenate([[0], np.cumsum(counts)])
+    return sp.csr_matrix((X.data[mask], X.indices[mask], indptr), shape=X.shape)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "min_interactions": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def holdout_split(X, *, test_size=0.2, min_interactions=5, random_state=None):
+    """Hold out a random share of each user's interactions.
+
+    For every user with at least ``min_interactions`` interactions,
+    ``int(test_size * n_u)`` of them, drawn uniformly, go to the held-out
+    matrix and the rest to the fold-in matrix; users with fewer keep all their
+    interactions in the fold-in part (Liang et al. 2018).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    test_size : float, default=0.2
+        Share of each user's interactions held out, in (0, 1).
+    min_interactions : int, default=5
+        Users with fewer interactions hold nothing out.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draw.
+
+    Returns
+    -------
+    X_train : csr_matrix of shape (n_users, n_items)
+        Fold-in part.
+    X_test : csr_matrix of shape (n_users, n_items)
+        Held-out part; ``X_train + X_test == X``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys.model_selection import holdout_split
+    >>> X = sp.csr_matrix([[1, 1, 1, 1, 1, 0], [0, 1, 1, 0, 0, 1]])
+    >>> X_train, X_test = holdout_split(X, test_size=0.2, random_state=0)
+    >>> X_train.nnz, X_test.nnz
+    (7, 1)
+    """
+    X = check_interaction_matrix(X)
+    rng = check_random_state(random_state)
+    n_u = np.diff(X.indptr)
+    n_test = np.where(n_u >= min_interactions, (test_size * n_u).astype(np.int64), 0)
+    return _split_by_rank(X, rng.random_sample(X.nnz), n_test)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def leave_k_out_split(X, *, k=1, random_state=None):
+    """Hold out ``k`` random interactions of every user who has more than ``k``.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    k : int, default=1
+        Interactions held out per user. Users with ``k`` or fewer keep all of
+        them in the fold-in part.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the draw.
+
+    Returns
+    -------
+    X_train, X_test : csr_matrix of shape (n_users, n_items)
+        Fold-in and held-out parts.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys.model_selection import leave_k_out_split
+    >>> X_train, X_test = leave_k_out_split(sp.csr_matrix([[1, 1, 0], [0, 1, 0]]))
+    >>> X_test.getnnz(axis=1)
+    array([1, 0], dtype=int32)
+    """
+    X = check_interaction_matrix(X)
+    rng = check_random_state(random_state)
+    n_u = np.diff(X.indptr)
+    n_test = np.where(n_u > k, k, 0)
+    return _split_by_rank(X, rng.random_sample(X.nnz), n_test)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "timestamps": ["array-like", "sparse matrix"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+    },
+    prefer_skip_nested_validation=True,
+)
+def leave_last_out_split(X, timestamps, *, k=1):
+    """Hold out each user's ``k`` most recent interactions.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    timestamps : {array-like, sparse matrix} of shape (n_users, n_items)
+        Time of each interaction, with a non-zero exactly where ``X`` has
+        one (as built by the dataset loaders). Equal times are broken by the
+        larger item index counting as later.
+    k : int, default=1
+        Interactions held out per user who has more than ``k``.
+
+    Returns
+    -------
+    X_train, X_test : csr_matrix of shape (n_users, n_items)
+        Earlier and latest interactions.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys.model_selection import leave_last_out_split
+    >>> X = sp.csr_matrix([[1, 1, 1]])
+    >>> T = sp.csr_matrix([[30, 10, 20]])
+    >>> leave_last_out_split(X, T)[1].indices
+    array([0], dtype=int32)
+    """
+    X = check_interaction_matrix(X)
+    T = sp.csr_matrix(timestamps, dtype=np.float64)
+    T.sum_duplicates()
+    T.eliminate_zeros()
+    if T.shape != X.shape or T.nnz != X.nnz or not (
+        np.array_equal(T.indptr, X.indptr) and np.array_equal(T.indices, X.indices)
+    ):
+        raise ValueError(
+            "timestamps must have the same shape and the same non-zero pattern as "
+            f"X (one time per interaction); got shape {T.shape} with {T.nnz} "
+            f"non-zeros for X of shape {X.shape} with {X.nnz} non-zeros. Build "
+            "both from the same log, e.g. with InteractionEncoder."
+        )
+    n_u = np.diff(X.indptr)
+    n_test = np.where(n_u > k, k, 0)
+    return _split_by_rank(X, T.data, n_test)
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def user_train_test_split(X, *, test_size=0.2, random_state=None):
+    """Split the users (rows) of ``X`` into training and test users.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    test_size : float, default=0.2
+        Share of users in the test part.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the shuffle.
+
+    Returns
+    -------
+    X_train : csr_matrix of shape (n_train_users, n_items)
+    X_test : csr_matrix of shape (n_test_users, n_items)
+    train_users : ndarray of int
+        Row indices of ``X`` in ``X_train``.
+    test_users : ndarray of int
+        Row indices of ``X`` in ``X_test``.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys.model_selection import user_train_test_split
+    >>> X_train, X_test, _, _ = user_train_test_split(sp.eye(10, format="csr"),
+    ...                                               random_state=0)
+    >>> X_train.shape, X_test.shape
+    ((8, 10), (2, 10))
+    """
+    X = check_interaction_matrix(X)
+    train_users, test_users = train_test_split(
+        np.arange(X.shape[0]), test_size=test_size, random_state=random_state
+    )
+    train_users.sort()
+    test_users.sort()
+    return X[train_users], X[test_users], train_users, test_users
+
+
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "test_users": [Interval(Real, 0, 1, closed="neither")],
+        "holdout": [Interval(Real, 0, 1, closed="neither")],
+        "min_interactions": [Interval(Integral, 1, None, closed="left")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
+def strong_generalization_split(
+    X, *, test_users=0.2, holdout=0.2, min_interactions=5, random_state=None
+):
+    """Split users into training and test users, then each test user's items.
+
+    The protocol of Liang et al. (2018): models are fitted on the training
+    users' full rows, then score the test users from their fold-in items and
+    are judged on the held-out ones.
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    test_users : float, default=0.2
+        Share of users held out.
+    holdout : float, default=0.2
+        Share of each test user's interactions held out.
+    min_interactions : int, default=5
+        Test users with fewer interactions hold nothing out.
+    random_state : int, RandomState instance or None, default=None
+        Seed of both draws.
+
+    Returns
+    -------
+    X_train : csr_matrix of shape (n_train_users, n_items)
+        Full rows of the training users.
+    X_test_in : csr_matrix of shape (n_test_users, n_items)
+        Fold-in part of the test users.
+    X_test_out : csr_matrix of shape (n_test_users, n_items)
+        Held-out part of the test users.
+
+    Examples
+    --------
+    >>> from sklearn_recsys.datasets import make_interactions
+    >>> from sklearn_recsys.model_selection import strong_generalization_split
+    >>> X = make_interactions(n_users=100, n_items=50, random_state=0)
+    >>> X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
+    >>> X_train.shape, X_in.shape, X_out.shape
+    ((80, 50), (20, 50), (20, 50))
+    """
+    rng = check_random_state(random_state)
+    X_train, X_test, _, _ = user_train_test_split(X, test_size=test_users, random_state=rng)
+    X_in, X_out = holdout_split(
+        X_test, test_size=holdout, min_interactions=min_interactions, random_state=rng
+    )
+    return X_train, X_in, X_out

@@ -1,0 +1,86 @@
+"""Top-k selection and seen-item masking kernels shared by models and metrics."""
+
+import numpy as np
+
+__all__ = ["top_k", "mask_seen", "iter_row_batches", "row_batch_size"]
+
+# Bound on the number of float entries one dense score batch may hold
+# (about 64 MB in float64), so that scoring never materialises
+# (n_users, n_items) at once.
+_MAX_BATCH_ENTRIES = 8_000_000
+
+
+def row_batch_size(n_items, batch_size=None):
+    """Number of user rows scored at once for a catalogue of ``n_items``."""
+    if batch_size is not None:
+        return max(1, int(batch_size))
+    return max(1, _MAX_BATCH_ENTRIES // max(1, n_items))
+
+
+def iter_row_batches(n_rows, batch_size):
+    """Yield ``slice`` objects covering ``range(n_rows)`` in order."""
+    for start in range(0, n_rows, batch_size):
+        yield slice(start, min(start + batch_size, n_rows))
+
+
+def mask_seen(scores, X_batch):
+    """Set ``scores[u, i] = -inf`` in place wherever ``X_batch[u, i] != 0``.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_batch, n_items)
+        Dense, writeable score block.
+    X_batch : csr_matrix of shape (n_batch, n_items)
+        Interactions of the same users, canonical CSR.
+    """
+    rows = np.repeat(np.arange(X_batch.shape[0]), np.diff(X_batch.indptr))
+    scores[rows, X_batch.indices] = -np.inf
+    return scores
+
+
+def top_k(scores, k):
+    """Indices and values of the ``k`` largest scores of each row, best first.
+
+    Items scored ``-inf`` (excluded candidates) and NaN are never returned:
+    their slots, and the slots beyond the number of columns, are padded with
+    index ``-1`` and score ``-inf``. Ties are broken by the lower item index.
+
+    Parameters
+    ----------
+    scores : ndarray of shape (n_rows, n_items)
+        Score block; higher is better.
+    k : int
+        Number of items per row.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_rows, k), dtype int64
+    values : ndarray of shape (n_rows, k), dtype of ``scores``
+    """
+    n_rows, n_cols = scores.shape
+    kk = min(k, n_cols)
+    if kk == 0:
+        return (
+            np.full((n_rows, k), -1, dtype=np.int64),
+            np.full((n_rows, k), -np.inf, dtype=scores.dtype),
+        )
+    neg = -scores
+    neg = np.where(np.isnan(neg), np.inf, neg)
+    if kk < n_cols:
+        part = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
+    part_vals = np.take_along_axis(neg, part, axis=1)
+    # Sort by score, then by item index, so equal scores come in index order.
+    order = np.lexsort((part, part_vals), axis=1)
+    indices = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    values = -np.take_along_axis(part_vals, order, axis=1)
+    invalid = ~np.isfinite(values) & (values < 0) | np.isnan(values)
+    indices[invalid] = -1
+    values = values.astype(scores.dtype, copy=False)
+    values[invalid] = -np.inf
+    if kk < k:
+        pad = k - kk
+        indices = np.hstack([indices, np.full((n_rows, pad), -1, dtype=np.int64)])
+        values = np.hstack([values, np.full((n_rows, pad), -np.inf, dtype=values.dtype)])
+    return indices, values

@@ -1,0 +1,128 @@
+"""Validation of user-item interaction matrices at every public entry point."""
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils.validation import check_array, check_non_negative, validate_data
+
+__all__ = ["check_interactions", "check_interaction_matrix", "check_item_indices"]
+
+
+def _canonical_csr(X):
+    """CSR with sorted indices, no duplicates and no explicit zeros."""
+    if not sp.issparse(X):
+        return sp.csr_matrix(X)
+    if not isinstance(X, sp.csr_matrix):
+        X = sp.csr_matrix(X)
+    if not X.has_canonical_format or (X.data == 0).any():
+        X = X.copy()
+        X.sum_duplicates()
+        X.eliminate_zeros()
+    return X
+
+
+def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32)):
+    """Validate an interaction matrix outside an estimator (metrics, splitters).
+
+    Parameters
+    ----------
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Non-negative interactions; 0 means "no interaction".
+    input_name : str, default="X"
+        Name used in error messages.
+    dtype : tuple of dtypes, default=(np.float64, np.float32)
+        Accepted floating dtypes.
+
+    Returns
+    -------
+    X : csr_matrix of shape (n_users, n_items)
+        Canonical CSR.
+    """
+    X = check_array(X, accept_sparse="csr", dtype=list(dtype), input_name=input_name)
+    check_non_negative(X, f"{input_name} (interaction matrix)")
+    return _canonical_csr(X)
+
+
+def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
+    """Validate an interaction matrix and return it as CSR (or dense) array.
+
+    Wraps :func:`sklearn.utils.validation.validate_data` so that every model
+    reports the same, actionable errors: wrong dimensionality, NaN or infinite
+    values, negative values and a number of items that differs from ``fit``.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The estimator doing the validation; ``n_features_in_`` is set on it
+        when ``reset=True`` and compared against otherwise.
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions; 0 means "no interaction".
+    reset : bool
+        True in ``fit`` only.
+    dtype : tuple of dtypes, default=(np.float64, np.float32)
+        Accepted floating dtypes; other dtypes are converted to the first.
+
+    Returns
+    -------
+    X : sparse matrix of shape (n_users, n_items), CSR format
+        Canonical CSR (sorted indices, no duplicates, explicit zeros removed).
+    """
+    try:
+        X = validate_data(
+            estimator,
+            X,
+            reset=reset,
+            accept_sparse="csr",
+            dtype=list(dtype),
+            ensure_min_samples=1,
+        )
+    except ValueError as exc:
+        msg = str(exc)
+        if not reset and "features, but" in msg:
+            raise ValueError(
+                f"{msg} Each column of X is an item: pass rows with the same "
+                "items, in the same column order, as the matrix given to fit "
+                "(map new data through the fitted InteractionEncoder, or refit "
+                "the model on the enlarged catalogue)."
+            ) from exc
+        raise
+    name = type(estimator).__name__
+    check_non_negative(X, f"{name}.fit" if reset else name)
+    return _canonical_csr(X)
+
+
+def check_item_indices(items, n_items, *, name="items"):
+    """Validate an array of item column indices against the catalogue size.
+
+    Parameters
+    ----------
+    items : array-like of int
+        Item indices.
+    n_items : int
+        Number of items seen in ``fit``.
+    name : str, default="items"
+        Name of the argument, used in error messages.
+
+    Returns
+    -------
+    items : ndarray of shape (n_selected,), dtype int64
+    """
+    items = np.asarray(items)
+    if items.ndim == 0:
+        items = items.reshape(1)
+    if items.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of item indices, got an array of "
+            f"shape {items.shape}."
+        )
+    if items.size and not np.issubdtype(items.dtype, np.integer):
+        raise TypeError(
+            f"{name} must hold integer item (column) indices, got dtype "
+            f"{items.dtype}. Map raw item ids to columns with InteractionEncoder."
+        )
+    items = items.astype(np.int64, copy=False)
+    if items.size and (items.min() < 0 or items.max() >= n_items):
+        raise ValueError(
+            f"{name} must be column indices in [0, {n_items}), got values from "
+            f"{items.min()} to {items.max()}."
+        )
+    return items

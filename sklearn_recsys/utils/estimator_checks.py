@@ -1,0 +1,139 @@
+"""Checks that every recommender must pass, beyond scikit-learn's own.
+
+Use :func:`check_recommender` on an estimator instance, or iterate over
+:func:`recommender_checks` to parametrize a test suite.
+"""
+
+import pickle
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import clone
+
+__all__ = [
+    "check_recommender",
+    "recommender_checks",
+    "check_never_recommends_seen",
+    "check_batch_equals_rows",
+    "check_fit_reproducible",
+    "check_pickle_roundtrip",
+    "check_unseen_users",
+    "check_recommend_padding",
+]
+
+
+def _data(seed=0, n_users=60, n_items=25):
+    """Block-structured interactions: two groups of users, two item blocks."""
+    rng = np.random.RandomState(seed)
+    X = (rng.rand(n_users, n_items) < 0.15).astype(np.float64)
+    half_u, half_i = n_users // 2, n_items // 2
+    X[:half_u, :half_i] += rng.rand(half_u, half_i) < 0.5
+    X[half_u:, half_i:] += rng.rand(n_users - half_u, n_items - half_i) < 0.5
+    X = np.minimum(X, 1)
+    X[0] = 0  # a user with no interaction
+    return sp.csr_matrix(X)
+
+
+def check_never_recommends_seen(name, estimator):
+    """No recommended item is a non-zero of the user's row; padding is -1/-inf."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    k = 10
+    idx, scores = est.recommend(X, k=k)
+    assert idx.shape == (X.shape[0], k) and scores.shape == (X.shape[0], k)
+    dense = X.toarray()
+    for u in range(X.shape[0]):
+        valid = idx[u] >= 0
+        assert not dense[u, idx[u, valid]].any(), f"{name} recommended a seen item"
+        assert np.all(np.diff(scores[u, valid]) <= 0), f"{name}: scores not sorted"
+        assert np.all(np.isneginf(scores[u, ~valid]))
+
+
+def check_batch_equals_rows(name, estimator):
+    """Scoring all users at once equals scoring each user alone."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    batch = est.decision_function(X)
+    rows = np.vstack([est.decision_function(X[u]) for u in range(X.shape[0])])
+    np.testing.assert_allclose(batch, rows, rtol=1e-5, atol=1e-7, err_msg=name)
+    idx_batch, _ = est.recommend(X, k=5)
+    if hasattr(est, "set_params") and "batch_size" in est.get_params():
+        est.set_params(batch_size=7)
+        idx_small, _ = est.recommend(X, k=5)
+        np.testing.assert_array_equal(idx_batch, idx_small, err_msg=name)
+
+
+def check_fit_reproducible(name, estimator):
+    """Two fits with the same ``random_state`` give the same scores."""
+    X = _data()
+    params = estimator.get_params()
+    est = clone(estimator)
+    if "random_state" in params:
+        est.set_params(random_state=42)
+    a = clone(est).fit(X).decision_function(X)
+    b = clone(est).fit(X).decision_function(X)
+    np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def check_pickle_roundtrip(name, estimator):
+    """A pickled and restored model gives the same recommendations."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    restored = pickle.loads(pickle.dumps(est))
+    for a, b in zip(est.recommend(X, k=5), restored.recommend(X, k=5)):
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def check_unseen_users(name, estimator):
+    """Users absent from ``fit`` are scored from their rows (fold-in)."""
+    X = _data()
+    train, new = X[:40], X[40:]
+    est = clone(estimator).fit(train)
+    scores = est.decision_function(new)
+    assert scores.shape == new.shape
+    assert np.all(np.isfinite(scores)), f"{name} gave non-finite scores to new users"
+    idx, _ = est.recommend(new, k=3)
+    assert np.all(idx[:, 0] >= 0)
+
+
+def check_recommend_padding(name, estimator):
+    """``k`` beyond the candidates pads; ``items`` restricts the candidates."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    n_items = X.shape[1]
+    idx, scores = est.recommend(X[:5], k=n_items + 3)
+    n_seen = X[:5].getnnz(axis=1)
+    for u in range(5):
+        assert (idx[u] >= 0).sum() == n_items - n_seen[u]
+        assert np.all(idx[u, n_items - n_seen[u]:] == -1)
+    items = np.array([1, 3, 20])
+    idx, _ = est.recommend(X[:5], k=4, items=items, exclude_seen=False)
+    assert np.all(np.isin(idx[:, :3], items)) and np.all(idx[:, 3] == -1)
+
+
+_CHECKS = (
+    check_never_recommends_seen,
+    check_batch_equals_rows,
+    check_fit_reproducible,
+    check_pickle_roundtrip,
+    check_unseen_users,
+    check_recommend_padding,
+)
+
+
+def recommender_checks():
+    """The recommender checks, as a tuple of ``check(name, estimator)`` callables."""
+    return _CHECKS
+
+
+def check_recommender(estimator):
+    """Run every recommender check on ``estimator``; raise on the first failure.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        An unfitted recommender.
+    """
+    name = type(estimator).__name__
+    for check in _CHECKS:
+        check(name, estimator)

@@ -1,0 +1,41 @@
+"""scikit-learn's estimator checks and the package's recommender checks, for every estimator."""
+
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_recsys.utils import all_estimators
+from sklearn_recsys.utils.estimator_checks import recommender_checks
+
+# Small settings for the unit tests only; defaults stay the documented ones.
+_TEST_PARAMS = {
+    "EASE": {"alpha": 1.0},
+    "ItemKNN": {"n_neighbors": 5},
+}
+
+# Checks expected to fail, with the reason, by estimator name.
+_EXPECTED_FAILED = {}
+
+
+def _instances():
+    for name, cls in all_estimators():
+        yield cls(**_TEST_PARAMS.get(name, {}))
+
+
+def _expected_failed_checks(estimator):
+    return _EXPECTED_FAILED.get(type(estimator).__name__, {})
+
+
+def test_all_estimators_found():
+    names = [name for name, _ in all_estimators()]
+    assert {"EASE", "ItemKNN", "MostPopular"} <= set(names)
+
+
+@parametrize_with_checks(list(_instances()), expected_failed_checks=_expected_failed_checks)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", list(_instances()), ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_recommender_contract(estimator, check):
+    check(type(estimator).__name__, estimator)
