@@ -67,7 +67,14 @@ def top_k(scores, k):
     neg = -scores
     neg = np.where(np.isnan(neg), np.inf, neg)
     if kk < n_cols:
-        part = np.argpartition(neg, kk - 1, axis=1)[:, :kk]
+        # The kk-th best value; among items tied with it, the lowest indices
+        # are kept, so the selection does not depend on the partition order.
+        thresh = np.partition(neg, kk - 1, axis=1)[:, kk - 1 : kk]
+        better = neg < thresh
+        tied = neg == thresh
+        needed = kk - better.sum(axis=1, keepdims=True)
+        chosen = better | (tied & (np.cumsum(tied, axis=1) <= needed))
+        part = np.nonzero(chosen)[1].reshape(n_rows, kk)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
     part_vals = np.take_along_axis(neg, part, axis=1)

@@ -1,0 +1,67 @@
+"""EASE against the dense closed form of Steck (2019) and known answers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_recsys import EASE, make_interactions
+
+
+def _dense_ease(X, alpha):
+    G = X.T @ X + alpha * np.eye(X.shape[1])
+    P = np.linalg.inv(G)
+    B = P / -np.diag(P)
+    np.fill_diagonal(B, 0.0)
+    return B
+
+
+@pytest.mark.parametrize("alpha", [0.5, 10.0, 300.0])
+def test_matches_dense_reference(alpha):
+    X = make_interactions(n_users=400, n_items=120, density=0.08, random_state=0)
+    model = EASE(alpha=alpha).fit(X)
+    B = _dense_ease(X.toarray(), alpha)
+    np.testing.assert_allclose(model.coef_, B, atol=1e-10)
+    assert model.coef_.flags.c_contiguous
+    np.testing.assert_allclose(model.decision_function(X[:50]), X[:50].toarray() @ B, atol=1e-10)
+
+
+def test_float32_in_float32_out_and_close_to_float64():
+    X = make_interactions(n_users=300, n_items=100, density=0.1, random_state=1)
+    m64 = EASE(alpha=20.0).fit(X)
+    m32 = EASE(alpha=20.0).fit(X.astype(np.float32))
+    assert m32.coef_.dtype == np.float32 and m64.coef_.dtype == np.float64
+    assert m32.decision_function(X.astype(np.float32)).dtype == np.float32
+    np.testing.assert_allclose(m32.coef_, m64.coef_, atol=2e-5)
+
+
+def test_block_diagonal_known_top1():
+    # items 0-2 always together, items 3-5 always together: a user who has
+    # item 0 and 1 must get item 2 first, and vice versa for the other block.
+    block = np.array([[1, 1, 1, 0, 0, 0], [0, 0, 0, 1, 1, 1]] * 20, dtype=float)
+    model = EASE(alpha=1.0).fit(block)
+    idx, _ = model.recommend([[1, 1, 0, 0, 0, 0], [0, 0, 0, 0, 1, 1]], k=1)
+    np.testing.assert_array_equal(idx, [[2], [3]])
+
+
+def test_explain_sums_to_score_and_similar_items():
+    X = make_interactions(n_users=200, n_items=50, density=0.1, random_state=2)
+    model = EASE(alpha=5.0).fit(X)
+    row = X[3]
+    for item in (0, 7, 49):
+        items, contrib = model.explain(row, item)
+        assert set(items) == set(row.indices)
+        assert np.all(np.diff(contrib) <= 0)
+        assert contrib.sum() == pytest.approx(model.decision_function(row)[0, item])
+    idx, w = model.similar_items([4, 9], k=3)
+    assert idx.shape == (2, 3) and 4 not in idx[0] and 9 not in idx[1]
+    np.testing.assert_allclose(w[0], np.sort(np.delete(model.coef_[4], 4))[::-1][:3])
+    with pytest.raises(ValueError, match="one user"):
+        model.explain(X[:2], 0)
+
+
+def test_alpha_zero_singular_gram_has_clear_error():
+    X = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0]], dtype=float))  # item 2 unused
+    with pytest.raises(ValueError, match="not positive definite.*alpha > 0"):
+        EASE(alpha=0.0).fit(X)
+    with pytest.raises(ValueError, match="alpha"):
+        EASE(alpha=-1.0).fit(X)

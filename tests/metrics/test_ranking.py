@@ -1,0 +1,171 @@
+"""Ranking metrics against hand-computed cases, a slow reference and scikit-learn."""
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.metrics import ndcg_score
+
+from sklearn_recsys.metrics import (
+    auc,
+    catalog_coverage,
+    hit_rate_at_k,
+    map_at_k,
+    mrr_at_k,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+
+# One user, 6 items; held out: items 1, 3, 5. Ranking by score: 0, 1, 2, 3, 4, 5.
+Y1 = sp.csr_matrix([[0, 1, 0, 1, 0, 1]])
+S1 = np.array([[0.9, 0.8, 0.7, 0.6, 0.5, 0.4]])
+
+
+def test_hand_computed_single_user():
+    # hits at ranks 2, 4, 6
+    d = [1 / math.log2(i + 1) for i in range(1, 7)]
+    assert ndcg_at_k(Y1, S1, k=4) == pytest.approx((d[1] + d[3]) / (d[0] + d[1] + d[2]))
+    assert ndcg_at_k(Y1, S1, k=1) == 0.0
+    assert recall_at_k(Y1, S1, k=4) == pytest.approx(2 / 3)
+    assert recall_at_k(Y1, S1, k=2) == pytest.approx(1 / 2)  # min(k, 3) = 2
+    assert precision_at_k(Y1, S1, k=4) == pytest.approx(2 / 4)
+    assert map_at_k(Y1, S1, k=4) == pytest.approx((1 / 2 + 2 / 4) / 3)
+    assert mrr_at_k(Y1, S1, k=4) == pytest.approx(1 / 2)
+    assert mrr_at_k(Y1, S1, k=1) == 0.0
+    assert hit_rate_at_k(Y1, S1, k=1) == 0.0
+    assert hit_rate_at_k(Y1, S1, k=2) == 1.0
+    # pairs (pos, neg): 1>2,1>4 ; 3>4 ; 5 beats none -> 3 of 9
+    assert auc(Y1, S1) == pytest.approx(3 / 9)
+
+
+def test_minus_inf_items_are_never_ranked():
+    scores = S1.copy()
+    scores[0, [0, 2]] = -np.inf  # drop the two misses ranked above hits
+    assert precision_at_k(Y1, scores, k=2) == 1.0
+    assert ndcg_at_k(Y1, scores, k=2) == pytest.approx(1.0)
+    # k larger than the candidates: empty slots are misses, not hits
+    only = np.full((1, 6), -np.inf)
+    only[0, 1] = 1.0
+    assert precision_at_k(Y1, only, k=3) == pytest.approx(1 / 3)
+    assert recall_at_k(Y1, only, k=3) == pytest.approx(1 / 3)
+    # auc: -inf negatives are not candidates
+    assert auc(Y1, scores) == pytest.approx(2 / 3)
+
+
+def test_users_without_held_out_items_are_left_out():
+    y = sp.csr_matrix([[0, 1, 0, 1, 0, 1], [0, 0, 0, 0, 0, 0]])
+    s = np.vstack([S1, S1])
+    assert ndcg_at_k(y, s, k=4) == ndcg_at_k(Y1, S1, k=4)
+    with pytest.warns(UndefinedMetricWarning, match="no user has a held-out item"):
+        assert math.isnan(recall_at_k(sp.csr_matrix((2, 6)), s, k=3))
+
+
+def test_ranked_indices_equal_scores():
+    rng = np.random.RandomState(0)
+    y = sp.random(30, 40, density=0.1, random_state=rng, format="csr")
+    s = rng.rand(30, 40)
+    order = np.argsort(-s, axis=1)[:, :10]
+    for metric in (ndcg_at_k, recall_at_k, precision_at_k, map_at_k, mrr_at_k, hit_rate_at_k):
+        assert metric(y, s, k=10) == pytest.approx(metric(y, order, k=10))
+    assert catalog_coverage(y, s, k=10) == catalog_coverage(y, order, k=10)
+
+
+def _reference(y_true, y_score, k):
+    """Per-user loops straight from the textbook formulas."""
+    y = y_true.toarray()
+    out = {m: [] for m in ("ndcg", "recall", "precision", "map", "mrr", "hr", "auc")}
+    for u in range(y.shape[0]):
+        rel = set(np.flatnonzero(y[u]))
+        if not rel:
+            continue
+        ranking = sorted(range(y.shape[1]), key=lambda i: (-y_score[u, i], i))[:k]
+        hits = [1 if i in rel else 0 for i in ranking]
+        dcg = sum(h / math.log2(r + 2) for r, h in enumerate(hits))
+        idcg = sum(1 / math.log2(r + 2) for r in range(min(k, len(rel))))
+        out["ndcg"].append(dcg / idcg)
+        out["recall"].append(sum(hits) / min(k, len(rel)))
+        out["precision"].append(sum(hits) / k)
+        ap = sum(sum(hits[: r + 1]) / (r + 1) for r in range(k) if hits[r])
+        out["map"].append(ap / min(k, len(rel)))
+        out["mrr"].append(next((1 / (r + 1) for r in range(k) if hits[r]), 0.0))
+        out["hr"].append(float(any(hits)))
+        pos = [y_score[u, i] for i in rel]
+        neg = [y_score[u, i] for i in range(y.shape[1]) if i not in rel]
+        if neg:
+            wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+            out["auc"].append(wins / (len(pos) * len(neg)))
+    return {m: float(np.mean(v)) for m, v in out.items()}
+
+
+@pytest.mark.parametrize("k", [1, 5, 17])
+@pytest.mark.parametrize("batch_size", [None, 7])
+def test_against_slow_reference(k, batch_size):
+    rng = np.random.RandomState(k)
+    y = sp.random(50, 30, density=0.15, random_state=rng, format="csr")
+    # integer-valued scores create ties, broken by the lower index in both
+    s = rng.randint(0, 8, size=(50, 30)).astype(float)
+    ref = _reference(y, s, k)
+    kw = dict(k=k, batch_size=batch_size)
+    assert ndcg_at_k(y, s, **kw) == pytest.approx(ref["ndcg"])
+    assert recall_at_k(y, s, **kw) == pytest.approx(ref["recall"])
+    assert precision_at_k(y, s, **kw) == pytest.approx(ref["precision"])
+    assert map_at_k(y, s, **kw) == pytest.approx(ref["map"])
+    assert mrr_at_k(y, s, **kw) == pytest.approx(ref["mrr"])
+    assert hit_rate_at_k(y, s, **kw) == pytest.approx(ref["hr"])
+    assert auc(y, s, batch_size=batch_size) == pytest.approx(ref["auc"])
+
+
+@pytest.mark.parametrize("k", [3, 10])
+def test_ndcg_matches_sklearn_when_definitions_coincide(k):
+    # sklearn's ndcg_score uses graded gains and the ideal DCG over all of the
+    # user's relevant items; with k <= n_relevant and untied scores the two
+    # definitions coincide.
+    rng = np.random.RandomState(0)
+    y = rng.randint(0, 4, size=(20, 25)) * (rng.rand(20, 25) < 0.8)
+    y[y.sum(axis=1) == 0, 0] = 1
+    y = y[(y > 0).sum(axis=1) >= k]
+    s = rng.rand(*y.shape)
+    ours = ndcg_at_k(sp.csr_matrix(y), s, k=k, gain="graded")
+    assert ours == pytest.approx(ndcg_score(y, s, k=k))
+    ours_binary = ndcg_at_k(sp.csr_matrix(y), s, k=k)
+    assert ours_binary == pytest.approx(ndcg_score((y > 0).astype(int), s, k=k))
+
+
+def test_catalog_coverage_counts_every_user():
+    y = sp.csr_matrix((3, 5))
+    s = np.array([[5, 4, 3, 2, 1], [5, 4, 3, 2, 1], [1, 2, 3, 4, 5]], dtype=float)
+    assert catalog_coverage(y, s, k=2) == pytest.approx(4 / 5)
+
+
+@pytest.mark.parametrize(
+    "y_score, match",
+    [
+        (np.ones((1, 5)), "same number of users|scores for 5 items"),
+        (np.ones(6), "2-D"),
+        (np.array([[0, 9]]), "ranked item indices"),
+        (sp.csr_matrix(np.ones((1, 6))), "dense array"),
+        (np.array([[np.nan] * 6]), "NaN"),
+    ],
+)
+def test_bad_input_errors(y_score, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ndcg_at_k(Y1, y_score, k=2)
+
+
+def test_bad_k_and_negative_truth():
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        recall_at_k(Y1, S1, k=0)
+    with pytest.raises(ValueError, match="Negative values"):
+        recall_at_k(-Y1, S1, k=2)
+    with pytest.raises(ValueError, match="auc needs float scores"):
+        auc(Y1, np.array([[0, 1]]))
+
+
+def test_no_warning_for_normal_input():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ndcg_at_k(Y1, S1, k=3)

@@ -1,0 +1,107 @@
+"""Ranking scorers inside GridSearchCV, RandomizedSearchCV and cross_validate."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV, KFold, RandomizedSearchCV, cross_validate
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Binarizer
+
+from sklearn_recsys import EASE, ItemKNN, MostPopular, make_interactions
+from sklearn_recsys.metrics import (
+    get_ranking_scorer,
+    get_ranking_scorer_names,
+    make_ranking_scorer,
+    ndcg_at_k,
+    recall_at_k,
+)
+from sklearn_recsys.model_selection import holdout_split, strong_generalization_split
+
+
+@pytest.fixture(scope="module")
+def data():
+    return make_interactions(n_users=300, n_items=60, density=0.1, random_state=0)
+
+
+def test_scorer_with_y_equals_metric_on_masked_scores(data):
+    X_train, X_in, X_out = strong_generalization_split(data, random_state=0)
+    model = EASE(alpha=10.0).fit(X_train)
+    scores = model.decision_function(X_in)
+    scores[X_in.nonzero()] = -np.inf
+    expected = ndcg_at_k(X_out, scores, k=10)
+    assert make_ranking_scorer("ndcg", k=10)(model, X_in, X_out) == pytest.approx(expected)
+    assert get_ranking_scorer("recall@5")(model, X_in, X_out) == pytest.approx(
+        recall_at_k(X_out, scores, k=5)
+    )
+
+
+def test_scorer_without_y_splits_rows_with_fixed_seed(data):
+    model = ItemKNN(n_neighbors=10).fit(data)
+    scorer = make_ranking_scorer("recall", k=10, random_state=3)
+    X_in, X_out = holdout_split(data, test_size=0.2, random_state=3)
+    assert scorer(model, data) == pytest.approx(scorer(model, X_in, X_out))
+    # a 1-D y (as scikit-learn's checks pass) is treated as no y
+    assert scorer(model, data, np.zeros(data.shape[0])) == scorer(model, data)
+    assert model.score(data) == make_ranking_scorer("ndcg", k=10)(model, data)
+
+
+def test_grid_search_without_y_uses_same_split_for_every_candidate(data):
+    scorer = make_ranking_scorer("ndcg", k=10)
+    search = GridSearchCV(EASE(), {"alpha": [1.0, 30.0, 1000.0]}, scoring=scorer,
+                          cv=KFold(3, shuffle=True, random_state=0))
+    search.fit(data)
+    # recompute one candidate's fold score by hand
+    train, test = next(KFold(3, shuffle=True, random_state=0).split(data))
+    model = EASE(alpha=30.0).fit(data[train])
+    assert search.cv_results_["split0_test_score"][1] == pytest.approx(scorer(model, data[test]))
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+
+
+def test_grid_search_with_sparse_y_strong_generalization(data):
+    X_in, X_out = holdout_split(data, test_size=0.2, random_state=0)
+    search = GridSearchCV(
+        make_pipeline(Binarizer(), EASE()),
+        {"ease__alpha": [1.0, 100.0]},
+        scoring={"ndcg@10": get_ranking_scorer("ndcg@10"), "recall@20": get_ranking_scorer("recall@20")},
+        refit="ndcg@10",
+        cv=KFold(3),
+    )
+    search.fit(X_in, X_out)
+    train, test = list(KFold(3).split(X_in))[2]
+    pipe = make_pipeline(Binarizer(), EASE(alpha=100.0)).fit(X_in[train])
+    expected = get_ranking_scorer("recall@20")(pipe, X_in[test], X_out[test])
+    assert search.cv_results_["split2_test_recall@20"][1] == pytest.approx(expected)
+
+
+def test_randomized_search_and_cross_validate_with_several_metrics(data):
+    scoring = {name: get_ranking_scorer(name) for name in ("ndcg@10", "recall@20", "auc")}
+    search = RandomizedSearchCV(ItemKNN(), {"n_neighbors": [5, 10, 20]}, n_iter=2,
+                                scoring=scoring, refit="ndcg@10", cv=3, random_state=0)
+    search.fit(data)
+    assert search.best_estimator_.n_neighbors in (5, 10, 20)
+    res = cross_validate(MostPopular(), data, scoring=scoring, cv=3, n_jobs=2)
+    for name in scoring:
+        assert res[f"test_{name}"].shape == (3,)
+        assert np.all((res[f"test_{name}"] > 0) & (res[f"test_{name}"] <= 1))
+
+
+def test_personalized_models_beat_popularity_on_planted_structure(data):
+    X_train, X_in, X_out = strong_generalization_split(data, random_state=1)
+    scorer = get_ranking_scorer("ndcg@10")
+    pop = scorer(MostPopular().fit(X_train), X_in, X_out)
+    assert scorer(EASE(alpha=10.0).fit(X_train), X_in, X_out) > pop + 0.05
+    assert scorer(ItemKNN(n_neighbors=20).fit(X_train), X_in, X_out) > pop + 0.05
+
+
+def test_scorer_errors(data):
+    model = MostPopular().fit(data)
+    with pytest.raises(ValueError, match="Unknown ranking metric"):
+        make_ranking_scorer("ndgc")
+    with pytest.raises(ValueError, match="not a ranking scorer name"):
+        get_ranking_scorer("ndcg")
+    with pytest.raises(ValueError, match="random_state must be an int"):
+        make_ranking_scorer("ndcg", random_state=None)
+    with pytest.raises(ValueError, match="same rows and items"):
+        make_ranking_scorer("ndcg")(model, data, sp.csr_matrix((3, 60)))
+    assert "ndcg" in get_ranking_scorer_names()
+    assert repr(get_ranking_scorer("map@5")) == "make_ranking_scorer('map', k=5)"

@@ -1,0 +1,85 @@
+"""Within-user and across-user splitters."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_recsys import make_interactions
+from sklearn_recsys.model_selection import (
+    holdout_split,
+    leave_k_out_split,
+    leave_last_out_split,
+    strong_generalization_split,
+    user_train_test_split,
+)
+
+
+@pytest.fixture(scope="module")
+def X():
+    X = make_interactions(n_users=200, n_items=80, density=0.1, random_state=0)
+    X.data = np.arange(1, X.nnz + 1, dtype=float)  # distinct values to track entries
+    return X
+
+
+def _assert_partition(X, A, B):
+    assert A.shape == B.shape == X.shape
+    assert (A + B - X).nnz == 0
+    assert A.multiply(B).nnz == 0
+
+
+def test_holdout_split_sizes_and_partition(X):
+    A, B = holdout_split(X, test_size=0.2, random_state=0)
+    _assert_partition(X, A, B)
+    n = X.getnnz(axis=1)
+    expected = np.where(n >= 5, (0.2 * n).astype(int), 0)
+    np.testing.assert_array_equal(B.getnnz(axis=1), expected)
+
+
+def test_holdout_split_is_seeded_and_random(X):
+    a = holdout_split(X, random_state=1)[1]
+    b = holdout_split(X, random_state=1)[1]
+    c = holdout_split(X, random_state=2)[1]
+    assert (a != b).nnz == 0
+    assert (a != c).nnz > 0
+    # each entry of a long row is held out about 20% of the time
+    row = np.argmax(X.getnnz(axis=1))
+    counts = sum((holdout_split(X, random_state=s)[1][row] > 0).astype(int) for s in range(200))
+    freq = counts.toarray().ravel()[X[row].indices] / 200
+    share = int(0.2 * X[row].nnz) / X[row].nnz
+    assert freq.mean() == pytest.approx(share)
+    assert np.all(np.abs(freq - share) < 0.12)
+
+
+def test_leave_k_out(X):
+    A, B = leave_k_out_split(X, k=2, random_state=0)
+    _assert_partition(X, A, B)
+    n = X.getnnz(axis=1)
+    np.testing.assert_array_equal(B.getnnz(axis=1), np.where(n > 2, 2, 0))
+
+
+def test_leave_last_out_takes_latest():
+    X = sp.csr_matrix([[1, 1, 1, 1], [0, 1, 0, 1], [0, 0, 1, 0]])
+    T = sp.csr_matrix([[5, 9, 7, 1], [0, 3, 0, 2], [0, 0, 4, 0]])
+    A, B = leave_last_out_split(X, T, k=2)
+    np.testing.assert_array_equal(B.toarray(), [[0, 1, 1, 0], [0, 0, 0, 0], [0, 0, 0, 0]])
+    A, B = leave_last_out_split(X, T, k=1)
+    np.testing.assert_array_equal(B.toarray(), [[0, 1, 0, 0], [0, 1, 0, 0], [0, 0, 0, 0]])
+    with pytest.raises(ValueError, match="same non-zero pattern"):
+        leave_last_out_split(X, T[:, :3], k=1)
+
+
+def test_user_splits(X):
+    A, B, tr, te = user_train_test_split(X, test_size=0.25, random_state=0)
+    assert A.shape[0] == 150 and B.shape[0] == 50
+    assert not set(tr) & set(te)
+    assert (B - X[te]).nnz == 0
+    X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
+    assert X_train.shape[0] == 160 and X_in.shape == X_out.shape == (40, 80)
+    assert X_in.multiply(X_out).nnz == 0
+
+
+def test_split_input_errors(X):
+    with pytest.raises(ValueError, match="test_size"):
+        holdout_split(X, test_size=1.5)
+    with pytest.raises(ValueError, match="Negative values"):
+        holdout_split(-X)
