@@ -1,5 +1,12 @@
 """Synthetic interaction data and loaders of public recommender datasets."""
 
+from ._public import fetch_citeulike_a, fetch_lastfm_2k, fetch_movielens, get_data_home
 from ._synthetic import make_interactions
 
-__all__ = ["make_interactions"]
+__all__ = [
+    "fetch_citeulike_a",
+    "fetch_lastfm_2k",
+    "fetch_movielens",
+    "get_data_home",
+    "make_interactions",
+]

@@ -1,0 +1,240 @@
+"""Loaders of public recommender datasets from an extracted local copy.
+
+Each loader looks for the publisher's folder (``ml-100k/``,
+``ml-latest-small/``, ``hetrec2011-lastfm-2k/``, ``citeulike-a/``) inside
+``data_home`` and parses it into a CSR matrix plus the raw ids and item
+metadata, in the style of ``sklearn.datasets.fetch_*``.
+"""
+
+import csv
+import os
+from pathlib import Path
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.utils import Bunch
+
+__all__ = [
+    "get_data_home",
+    "fetch_movielens",
+    "fetch_lastfm_2k",
+    "fetch_citeulike_a",
+]
+
+_MOVIELENS_FOLDERS = {"100k": "ml-100k", "latest-small": "ml-latest-small"}
+
+
+def get_data_home(data_home=None):
+    """Folder holding the datasets.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Explicit folder. ``None`` uses the ``SKLEARN_RECSYS_DATA``
+        environment variable, else ``~/sklearn_recsys_data``.
+
+    Returns
+    -------
+    data_home : pathlib.Path
+    """
+    if data_home is None:
+        data_home = os.environ.get("SKLEARN_RECSYS_DATA", Path.home() / "sklearn_recsys_data")
+    return Path(data_home).expanduser()
+
+
+def _folder(data_home, name, download_if_missing, marker):
+    folder = get_data_home(data_home) / name
+    if (folder / marker).is_file():
+        return folder
+    how = (
+        "Automatic download is not available for this dataset yet"
+        if download_if_missing
+        else "download_if_missing=False"
+    )
+    raise OSError(
+        f"Dataset folder {folder} (with {marker}) not found and {how}. Extract the "
+        f"publisher's archive so that {folder / marker} exists, or pass data_home="
+        "the folder that contains it."
+    )
+
+
+def _encode(users, items, values, shape_hint=None):
+    """CSR matrix from raw id triples; rows/columns are the sorted unique ids."""
+    user_ids, rows = np.unique(users, return_inverse=True)
+    item_ids, cols = np.unique(items, return_inverse=True)
+    X = sp.csr_matrix(
+        (np.asarray(values, dtype=np.float64), (rows, cols)),
+        shape=(len(user_ids), len(item_ids)),
+    )
+    X.sum_duplicates()
+    return X, user_ids, item_ids, rows, cols
+
+
+def _result(bunch, return_X_y):
+    return bunch.X if return_X_y else bunch
+
+
+def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
+                    return_X_y=False):
+    """Load a MovieLens ratings dataset (GroupLens).
+
+    Parameters
+    ----------
+    variant : {"100k", "latest-small"}, default="100k"
+        Which MovieLens release.
+    data_home : str or path-like, default=None
+        Folder containing the extracted ``ml-100k/`` or ``ml-latest-small/``;
+        see :func:`get_data_home`.
+    download_if_missing : bool, default=True
+        Reserved for downloading; currently the extracted copy must exist.
+    return_X_y : bool, default=False
+        Return only ``X``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (csr_matrix (n_users, n_items) of ratings), ``timestamps``
+        (csr_matrix, same pattern, Unix seconds), ``user_ids`` and
+        ``item_ids`` (raw ids of rows and columns), ``item_titles``,
+        ``item_genres`` (list of lists of genre names) and ``DESCR``.
+
+    Examples
+    --------
+    >>> from sklearn_recsys.datasets import fetch_movielens
+    >>> ml = fetch_movielens("100k", data_home="../shared/data",
+    ...                      download_if_missing=False)  # doctest: +SKIP
+    >>> ml.X.shape  # doctest: +SKIP
+    (943, 1682)
+    """
+    if variant not in _MOVIELENS_FOLDERS:
+        raise ValueError(
+            f"Unknown MovieLens variant {variant!r}; available: {sorted(_MOVIELENS_FOLDERS)}."
+        )
+    name = _MOVIELENS_FOLDERS[variant]
+    if variant == "100k":
+        folder = _folder(data_home, name, download_if_missing, "u.data")
+        raw = np.loadtxt(folder / "u.data", dtype=np.int64)
+        users, items, ratings, times = raw.T
+        titles, genres = {}, {}
+        genre_names = [line.split("|")[0] for line in
+                       (folder / "u.genre").read_text(encoding="latin-1").splitlines() if line]
+        with open(folder / "u.item", encoding="latin-1") as f:
+            for line in f:
+                fields = line.rstrip("\n").split("|")
+                mid = int(fields[0])
+                titles[mid] = fields[1]
+                genres[mid] = [g for g, flag in zip(genre_names, fields[5:]) if flag == "1"]
+    else:
+        folder = _folder(data_home, name, download_if_missing, "ratings.csv")
+        raw = np.loadtxt(folder / "ratings.csv", delimiter=",", skiprows=1)
+        users, items = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
+        ratings, times = raw[:, 2], raw[:, 3].astype(np.int64)
+        titles, genres = {}, {}
+        with open(folder / "movies.csv", encoding="utf-8", newline="") as f:
+            for row in csv.DictReader(f):
+                mid = int(row["movieId"])
+                titles[mid] = row["title"]
+                genres[mid] = [] if row["genres"] == "(no genres listed)" else row["genres"].split("|")
+    X, user_ids, item_ids, rows, cols = _encode(users, items, ratings)
+    T = sp.csr_matrix((times.astype(np.float64), (rows, cols)), shape=X.shape)
+    bunch = Bunch(
+        X=X,
+        timestamps=T,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        item_titles=[titles.get(i, "") for i in item_ids],
+        item_genres=[genres.get(i, []) for i in item_ids],
+        DESCR=(
+            f"MovieLens {variant} (GroupLens Research): {X.nnz} ratings by "
+            f"{X.shape[0]} users on {X.shape[1]} movies. Research use only; "
+            "cite Harper & Konstan, ACM TiiS 5(4), 2015."
+        ),
+    )
+    return _result(bunch, return_X_y)
+
+
+def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=False):
+    """Load the HetRec 2011 Last.fm 2K user-artist play counts.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder containing the extracted ``hetrec2011-lastfm-2k/``.
+    download_if_missing : bool, default=True
+        Reserved for downloading; currently the extracted copy must exist.
+    return_X_y : bool, default=False
+        Return only ``X``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (csr_matrix (n_users, n_artists) of play counts), ``user_ids``,
+        ``item_ids``, ``item_titles`` (artist names) and ``DESCR``.
+    """
+    folder = _folder(data_home, "hetrec2011-lastfm-2k", download_if_missing, "user_artists.dat")
+    raw = np.loadtxt(folder / "user_artists.dat", dtype=np.int64, skiprows=1)
+    X, user_ids, item_ids, _, _ = _encode(raw[:, 0], raw[:, 1], raw[:, 2])
+    names = {}
+    with open(folder / "artists.dat", encoding="utf-8") as f:
+        next(f)
+        for line in f:
+            fields = line.rstrip("\n").split("\t")
+            names[int(fields[0])] = fields[1]
+    bunch = Bunch(
+        X=X,
+        user_ids=user_ids,
+        item_ids=item_ids,
+        item_titles=[names.get(i, "") for i in item_ids],
+        DESCR=(
+            f"HetRec 2011 Last.fm 2K: {X.nnz} user-artist play counts, {X.shape[0]} "
+            f"users, {X.shape[1]} artists. Non-commercial use."
+        ),
+    )
+    return _result(bunch, return_X_y)
+
+
+def fetch_citeulike_a(*, data_home=None, download_if_missing=True, return_X_y=False):
+    """Load CiteULike-a user libraries with article titles.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder containing the extracted ``citeulike-a/``.
+    download_if_missing : bool, default=True
+        Reserved for downloading; currently the extracted copy must exist.
+    return_X_y : bool, default=False
+        Return only ``X``.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (csr_matrix (n_users, n_articles), 1 for each saved article),
+        ``user_ids``, ``item_ids`` (0-based article ids), ``item_titles`` and
+        ``DESCR``.
+    """
+    folder = _folder(data_home, "citeulike-a", download_if_missing, "users.dat")
+    users, items = [], []
+    with open(folder / "users.dat", encoding="ascii") as f:
+        for u, line in enumerate(f):
+            ids = line.split()[1:]
+            items.extend(int(i) for i in ids)
+            users.extend([u] * len(ids))
+    titles = (folder / "titles.txt").read_text(encoding="utf-8").splitlines()
+    n_items = len(titles)
+    X = sp.csr_matrix(
+        (np.ones(len(items)), (np.asarray(users), np.asarray(items))),
+        shape=(max(users) + 1, n_items),
+    )
+    X.sum_duplicates()
+    bunch = Bunch(
+        X=X,
+        user_ids=np.arange(X.shape[0]),
+        item_ids=np.arange(n_items),
+        item_titles=titles,
+        DESCR=(
+            f"CiteULike-a (Wang & Blei 2011): {X.nnz} user-article pairs, {X.shape[0]} "
+            f"users, {X.shape[1]} articles, with titles. No license stated; cite "
+            "Wang, Chen & Li, IJCAI 2013."
+        ),
+    )
+    return _result(bunch, return_X_y)

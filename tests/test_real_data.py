@@ -1,0 +1,55 @@
+"""End to end on MovieLens 100K: Pipeline + GridSearchCV + ranking scorers, n_jobs=2."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import Binarizer
+
+from sklearn_recsys import EASE, ItemKNN, MostPopular
+from sklearn_recsys.datasets import fetch_movielens
+from sklearn_recsys.metrics import get_ranking_scorer
+from sklearn_recsys.model_selection import strong_generalization_split
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def ml100k(shared_data):
+    X = fetch_movielens("100k", data_home=shared_data, download_if_missing=False).X
+    return strong_generalization_split(X, random_state=0)
+
+
+def test_grid_search_pipeline_ease_on_movielens(ml100k):
+    X_train, X_in, X_out = ml100k
+    scoring = {"ndcg@10": get_ranking_scorer("ndcg@10"), "recall@20": get_ranking_scorer("recall@20")}
+    search = GridSearchCV(
+        make_pipeline(Binarizer(threshold=3.5), EASE()),
+        {"ease__alpha": [10.0, 300.0, 3000.0]},
+        scoring=scoring,
+        refit="ndcg@10",
+        cv=KFold(3, shuffle=True, random_state=0),
+        n_jobs=2,
+    )
+    search.fit(X_train)
+    scores = search.cv_results_["mean_test_ndcg@10"]
+    assert np.all((scores > 0.1) & (scores < 0.8))
+    # the chosen pipeline generalizes to held-out users better than popularity
+    positives = Binarizer(threshold=3.5)
+    y_test = positives.fit_transform(X_out)
+    tuned = scoring["ndcg@10"](search.best_estimator_, X_in, y_test)
+    pop = scoring["ndcg@10"](make_pipeline(Binarizer(threshold=3.5), MostPopular()).fit(X_train),
+                             X_in, y_test)
+    knn = scoring["ndcg@10"](make_pipeline(Binarizer(threshold=3.5), ItemKNN()).fit(X_train),
+                             X_in, y_test)
+    assert tuned > pop + 0.05
+    assert tuned > knn
+
+
+def test_grid_search_with_held_out_matrix_as_y(ml100k):
+    X_train, X_in, X_out = ml100k
+    search = GridSearchCV(EASE(), {"alpha": [50.0, 500.0]}, scoring=get_ranking_scorer("ndcg@20"),
+                          cv=KFold(2), n_jobs=2)
+    search.fit(X_in, X_out)
+    assert search.best_params_["alpha"] in (50.0, 500.0)
+    assert np.all(search.cv_results_["mean_test_score"] > 0.1)
