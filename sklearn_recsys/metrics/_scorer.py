@@ -129,10 +129,12 @@ def make_ranking_scorer(
     >>> from sklearn.model_selection import GridSearchCV
     >>> from sklearn_recsys import EASE, make_interactions
     >>> from sklearn_recsys.metrics import make_ranking_scorer
-    >>> X = make_interactions(n_users=200, n_items=50, random_state=0)
+    >>> X = make_interactions(n_users=300, n_items=50, density=0.2, random_state=0)
     >>> search = GridSearchCV(EASE(), {"alpha": [1.0, 100.0]},
     ...                       scoring=make_ranking_scorer("ndcg", k=10), cv=3)
-    >>> search.fit(X).best_params_ in [{"alpha": 1.0}, {"alpha": 100.0}]
+    >>> search.fit(X).best_params_
+    {'alpha': 100.0}
+    >>> bool(search.best_score_ > 0.2)
     True
     """
     if metric not in _METRIC_NAMES:

@@ -1,5 +1,6 @@
-"""Splitters of interaction matrices for offline evaluation."""
+"""Splitters of interaction matrices and the leaderboard of tuned recommenders."""
 
+from ._leaderboard import compare_recommenders, format_leaderboard
 from ._split import (
     holdout_split,
     leave_k_out_split,
@@ -9,6 +10,8 @@ from ._split import (
 )
 
 __all__ = [
+    "compare_recommenders",
+    "format_leaderboard",
     "holdout_split",
     "leave_k_out_split",
     "leave_last_out_split",

@@ -1,0 +1,159 @@
+"""Tune and evaluate several recommenders under one protocol: the leaderboard.
+
+The demo (``python -m sklearn_recsys demo``) and the scripts under
+``benchmarks/`` both call :func:`compare_recommenders`, so the figures in the
+documentation come from the code users run.
+"""
+
+import sys
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, KFold
+
+from ..metrics import get_ranking_scorer
+from ._split import strong_generalization_split
+
+__all__ = ["compare_recommenders", "format_leaderboard"]
+
+
+def compare_recommenders(
+    models,
+    X,
+    *,
+    metrics=("ndcg@10", "recall@20", "coverage@10"),
+    tune_metric="ndcg@10",
+    test_users=0.2,
+    holdout=0.2,
+    min_interactions=5,
+    cv=3,
+    n_jobs=None,
+    random_state=0,
+    verbose=True,
+):
+    """Tune each model on validation users, then score it on held-out users.
+
+    Protocol (strong generalization, Liang et al. 2018): the users are split
+    into training users and ``test_users``; each test user's interactions are
+    split into fold-in and held-out parts (``holdout``). Hyper-parameters are
+    chosen by ``GridSearchCV`` over the training users only (folds of users,
+    each validation user split again by the scorer), the best setting is
+    refitted on all training users (timed), and the metrics compare its
+    ranking of the test users' fold-in rows with their held-out items.
+
+    Parameters
+    ----------
+    models : dict of str -> (estimator, dict)
+        Name -> (unfitted estimator, parameter grid; ``{}`` for none).
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Interactions.
+    metrics : sequence of str, default=("ndcg@10", "recall@20", "coverage@10")
+        Ranking scorer names (see :func:`~sklearn_recsys.metrics.get_ranking_scorer`).
+    tune_metric : str, default="ndcg@10"
+        Scorer name used to choose hyper-parameters.
+    test_users, holdout : float, default=0.2
+        Shares of users and of each test user's interactions held out.
+    min_interactions : int, default=5
+        Test users with fewer interactions hold nothing out and are not scored.
+    cv : int, default=3
+        Folds of training users in the grid search.
+    n_jobs : int, default=None
+        Parallel jobs of the grid search.
+    random_state : int, default=0
+        Seed of the splits.
+    verbose : bool, default=True
+        Print one progress line per model to stderr.
+
+    Returns
+    -------
+    rows : list of dict
+        One dict per model, best first by the first metric: ``model``,
+        ``params`` (the chosen ones), one key per metric and ``fit_seconds``.
+    """
+    X_train, X_in, X_out = strong_generalization_split(
+        X, test_users=test_users, holdout=holdout, min_interactions=min_interactions,
+        random_state=random_state,
+    )
+    scorers = {name: get_ranking_scorer(name) for name in metrics}
+    rows = []
+    for i, (name, (estimator, grid)) in enumerate(models.items(), 1):
+        if verbose:
+            print(f"[{i}/{len(models)}] {name}: ", end="", file=sys.stderr, flush=True)
+        params = {}
+        n_candidates = int(np.prod([len(v) for v in grid.values()])) if grid else 1
+        if n_candidates > 1:
+            search = GridSearchCV(
+                clone(estimator), grid, scoring=get_ranking_scorer(tune_metric),
+                cv=KFold(cv, shuffle=True, random_state=random_state), n_jobs=n_jobs,
+                refit=False,
+            )
+            search.fit(X_train)
+            params = search.best_params_
+        elif grid:
+            params = {k: v[0] for k, v in grid.items()}
+        model = clone(estimator).set_params(**params)
+        start = time.perf_counter()
+        model.fit(X_train)
+        fit_seconds = time.perf_counter() - start
+        row = {"model": name, "params": params}
+        for metric, scorer in scorers.items():
+            row[metric] = scorer(model, X_in, X_out)
+        row["fit_seconds"] = fit_seconds
+        rows.append(row)
+        if verbose:
+            shown = ", ".join(f"{m}={row[m]:.4f}" for m in metrics)
+            print(f"{n_candidates} candidate(s), {shown}, fit {fit_seconds:.2f}s",
+                  file=sys.stderr, flush=True)
+    rows.sort(key=lambda r: -r[metrics[0]])
+    return rows
+
+
+def format_leaderboard(rows, fmt="text"):
+    """Render the rows of :func:`compare_recommenders` as a table.
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`compare_recommenders`.
+    fmt : {"text", "markdown", "csv"}, default="text"
+        Output format.
+
+    Returns
+    -------
+    table : str
+    """
+    if not rows:
+        return ""
+    cols = [c for c in rows[0] if c != "params"] + ["params"]
+
+    def cell(row, col):
+        v = row[col]
+        if isinstance(v, float):
+            return f"{v:.4f}" if col != "fit_seconds" else f"{v:.3f}"
+        if isinstance(v, dict):
+            return " ".join(f"{k}={w}" for k, w in v.items()) or "-"
+        return str(v)
+
+    table = [[cell(r, c) for c in cols] for r in rows]
+    if fmt == "csv":
+        import csv
+        import io
+
+        buf = io.StringIO()
+        writer = csv.writer(buf, lineterminator="\n")
+        writer.writerow(cols)
+        writer.writerows(table)
+        return buf.getvalue()
+    widths = [max(len(c), *(len(t[j]) for t in table)) for j, c in enumerate(cols)]
+    if fmt == "markdown":
+        lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(cols, widths)) + " |",
+                 "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+        lines += ["| " + " | ".join(t.ljust(w) for t, w in zip(r, widths)) + " |" for r in table]
+    elif fmt == "text":
+        lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths)),
+                 "  ".join("-" * w for w in widths)]
+        lines += ["  ".join(t.ljust(w) for t, w in zip(r, widths)) for r in table]
+    else:
+        raise ValueError(f"fmt must be 'text', 'markdown' or 'csv', got {fmt!r}.")
+    return "\n".join(lines) + "\n"
