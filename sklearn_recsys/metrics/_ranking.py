@@ -478,5 +478,5 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
 
 for _f in (ndcg_at_k, recall_at_k, precision_at_k, map_at_k, mrr_at_k,
            hit_rate_at_k, catalog_coverage):
-    _f.__doc__ = _f.__doc__.replace("    %(params)s\n", _PARAMS_DOC.lstrip("\n"))
+    _f.__doc__ = _f.__doc__.replace("    %(params)s\n", "\n" + _PARAMS_DOC.strip("\n") + "\n\n")
 del _f
