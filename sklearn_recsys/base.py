@@ -20,7 +20,7 @@ from sklearn.utils.validation import check_is_fitted
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from .utils._validation import check_interactions, check_item_indices
 
-__all__ = ["RecommenderMixin"]
+__all__ = ["RecommenderMixin", "ItemItemMixin", "ItemScoresTransformMixin"]
 
 
 class RecommenderMixin:
@@ -179,7 +179,26 @@ def _check_k(k):
     return int(k)
 
 
-class ItemItemMixin:
+class ItemScoresTransformMixin:
+    """``transform`` returning the item scores, for models without a latent space."""
+
+    def transform(self, X):
+        """Item scores of each user: the representation of a model without factors.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+            Same as :meth:`decision_function`.
+        """
+        return self.decision_function(X)
+
+
+class ItemItemMixin(ItemScoresTransformMixin):
     """Shared plumbing of models that score ``X @ W`` with an item-item matrix.
 
     Concrete models (EASE, item-KNN) implement ``_item_item()`` returning the
@@ -194,21 +213,6 @@ class ItemItemMixin:
         if hasattr(scores, "toarray"):
             scores = scores.toarray()
         return np.asarray(scores)
-
-    def transform(self, X):
-        """Item scores of each user (the item-item model's representation).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Interaction history of the users.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_users, n_items)
-            Same as :meth:`decision_function`.
-        """
-        return self.decision_function(X)
 
     def similar_items(self, items, k=10):
         """The ``k`` items with the largest item-item weight from each item.

@@ -6,12 +6,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import RecommenderMixin
+from ..base import ItemScoresTransformMixin, RecommenderMixin
 
 __all__ = ["MostPopular"]
 
 
-class MostPopular(RecommenderMixin, TransformerMixin, BaseEstimator):
+class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     """Recommend the items with the most interactions in the training data.
 
     Parameters
@@ -61,18 +61,3 @@ class MostPopular(RecommenderMixin, TransformerMixin, BaseEstimator):
 
     def _score_batch(self, X):
         return np.broadcast_to(self.item_popularity_, (X.shape[0], X.shape[1]))
-
-    def transform(self, X):
-        """Item popularity scores for each user (identical rows).
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Interaction history of the users.
-
-        Returns
-        -------
-        scores : ndarray of shape (n_users, n_items)
-            Same as :meth:`decision_function`.
-        """
-        return self.decision_function(X)
