@@ -53,6 +53,8 @@ class RecpackEASE(ItemItemMixin, RecommenderMixin, BaseEstimator):
     def _fit(self, X):
         from recpack.algorithms import EASE as _EASE
 
+        # recpack logs every fit at INFO on stdout; this may run in a worker
+        logging.getLogger("recpack").setLevel(logging.WARNING)
         model = _EASE(l2=self.alpha)
         model.fit(X)
         self.coef_ = model.similarity_matrix_
