@@ -117,11 +117,16 @@ def _per_user_ndcg(y_true_b, idx, k, gain="binary"):
         ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
     else:
         dcg = g @ disc
-        ideal = np.zeros(len(n_rel))
-        for u in range(len(n_rel)):
-            vals = y_true_b.data[y_true_b.indptr[u]:y_true_b.indptr[u + 1]]
-            top = -np.sort(-vals)[:k]
-            ideal[u] = top @ disc[: len(top)]
+        # ideal DCG: each user's held-out values in decreasing order, first k
+        row = np.repeat(np.arange(len(n_rel)), n_rel)
+        order = np.lexsort((-y_true_b.data, row))
+        rank = np.arange(y_true_b.nnz) - y_true_b.indptr[row[order]]
+        top = rank < k
+        ideal = np.bincount(
+            row[order][top],
+            weights=y_true_b.data[order][top] * disc[rank[top]],
+            minlength=len(n_rel),
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(n_rel > 0, dcg / ideal, np.nan)
 
@@ -160,24 +165,24 @@ def _per_user_hit_rate(y_true_b, idx, k):
 
 
 def _per_user_auc(y_true_b, scores_b):
-    out = np.full(y_true_b.shape[0], np.nan)
-    for u in range(y_true_b.shape[0]):
-        pos = y_true_b.indices[y_true_b.indptr[u]:y_true_b.indptr[u + 1]]
-        if pos.size == 0:
-            continue
-        s = scores_b[u]
-        cand = s > -np.inf
-        cand[pos] = True
-        is_pos = np.zeros(s.shape[0], dtype=bool)
-        is_pos[pos] = True
-        ranks = rankdata(s[cand])
-        is_pos = is_pos[cand]
-        n_pos = pos.size
-        n_neg = ranks.size - n_pos
-        if n_neg == 0:
-            continue
-        out[u] = (ranks[is_pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return out
+    n_rows = y_true_b.shape[0]
+    n_pos = np.diff(y_true_b.indptr)
+    row = np.repeat(np.arange(n_rows), n_pos)
+    s = np.array(scores_b, dtype=np.float64)
+    is_pos = np.zeros(s.shape, dtype=bool)
+    is_pos[row, y_true_b.indices] = True
+    # Held-out items scored -inf stay candidates, ranked below every other
+    # candidate; other -inf items are not candidates and take the m lowest
+    # ranks, which are subtracted below.
+    pos_excluded = is_pos & np.isneginf(s)
+    s[pos_excluded] = -np.finfo(np.float64).max
+    m = np.isneginf(s).sum(axis=1)
+    ranks = rankdata(s, axis=1)
+    pos_rank_sum = np.bincount(row, weights=ranks[row, y_true_b.indices], minlength=n_rows)
+    n_neg = s.shape[1] - m - n_pos
+    with np.errstate(invalid="ignore", divide="ignore"):
+        values = (pos_rank_sum - m * n_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), values, np.nan)
 
 
 _TOP_K_METRICS = {

@@ -54,6 +54,10 @@ def test_minus_inf_items_are_never_ranked():
     assert recall_at_k(Y1, only, k=3) == pytest.approx(1 / 3)
     # auc: -inf negatives are not candidates
     assert auc(Y1, scores) == pytest.approx(2 / 3)
+    # a held-out item scored -inf stays a candidate, ranked last
+    held_last = S1.copy()
+    held_last[0, 1] = -np.inf
+    assert auc(Y1, held_last) == pytest.approx(1 / 9)
 
 
 def test_users_without_held_out_items_are_left_out():
