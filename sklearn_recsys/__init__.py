@@ -17,6 +17,8 @@ _LAZY = {
     "MostPopular": "baselines",
     "ItemKNN": "baselines",
     "EASE": "linear",
+    "BM25Weighting": "preprocessing",
+    "TfidfWeighting": "preprocessing",
     "make_interactions": "datasets",
     "fetch_movielens": "datasets",
     "fetch_lastfm_2k": "datasets",
@@ -45,6 +47,7 @@ _SUBMODULES = [
     "linear",
     "metrics",
     "model_selection",
+    "preprocessing",
     "utils",
 ]
 
