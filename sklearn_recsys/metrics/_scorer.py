@@ -45,8 +45,8 @@ class _RankingScorer:
         self.kwargs = kwargs
 
     def __repr__(self):
-        cut = "" if self.metric == "auc" else f"@{self.k}"
-        return f"make_ranking_scorer({self.metric!r}{', k=' + str(self.k) if cut else ''})"
+        k = "" if self.metric == "auc" else f", k={self.k}"
+        return f"make_ranking_scorer({self.metric!r}{k})"
 
     def _split(self, estimator, X, y):
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
@@ -71,8 +71,8 @@ class _RankingScorer:
 
     def __call__(self, estimator, X, y=None):
         X = check_interaction_matrix(X)
+        # X is canonical CSR here, and holdout_split returns canonical CSR.
         X_in, X_out = self._split(estimator, X, y)
-        X_in = check_interaction_matrix(X_in)
         values, covered = [], None
         # decision_function (not a private hook) so that a Pipeline ending in
         # a recommender is scored like the recommender itself.
