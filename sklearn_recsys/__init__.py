@@ -19,6 +19,8 @@ _LAZY = {
     "EASE": "linear",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
+    "InteractionEncoder": "preprocessing",
+    "RatingBinarizer": "preprocessing",
     "make_interactions": "datasets",
     "fetch_movielens": "datasets",
     "fetch_lastfm_2k": "datasets",

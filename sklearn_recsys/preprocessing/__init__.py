@@ -1,5 +1,7 @@
-"""Preprocessing of interaction matrices: BM25 and TF-IDF weighting."""
+"""Preprocessing: raw logs to matrices (InteractionEncoder), rating binarization, BM25 and TF-IDF weighting."""
 
+from ._binarize import RatingBinarizer
+from ._encoder import InteractionEncoder
 from ._weighting import BM25Weighting, TfidfWeighting
 
-__all__ = ["BM25Weighting", "TfidfWeighting"]
+__all__ = ["BM25Weighting", "InteractionEncoder", "RatingBinarizer", "TfidfWeighting"]

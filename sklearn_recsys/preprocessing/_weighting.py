@@ -3,16 +3,16 @@
 from numbers import Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._validation import check_interactions
+from ._base import InteractionTransformer
 
 __all__ = ["BM25Weighting", "TfidfWeighting"]
 
 
-class _ItemWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+class _ItemWeighting(InteractionTransformer):
     """Shared plumbing: item document frequencies learned in ``fit``."""
 
     def fit(self, X, y=None):
@@ -59,14 +59,6 @@ class _ItemWeighting(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         X.data = self._weight(X, rows).astype(X.dtype, copy=False)
         return X
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        tags.target_tags.required = False
-        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
-        return tags
 
 
 class BM25Weighting(_ItemWeighting):

@@ -1,0 +1,427 @@
+"""Raw interaction logs (user id, item id, value, timestamp) to a CSR matrix and back."""
+
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+__all__ = ["InteractionEncoder"]
+
+
+class InteractionEncoder(TransformerMixin, BaseEstimator):
+    """Encode raw interaction logs as a user-item matrix, and recommendations back to raw ids.
+
+    ``fit`` learns the catalogue: the distinct user ids and item ids of a log
+    of interactions, each sorted (as :class:`~sklearn.preprocessing.OrdinalEncoder`
+    sorts categories). ``transform`` turns any log into a CSR matrix of shape
+    ``(n_users, n_items)`` whose row ``r`` is the user ``get_user_ids(X)[r]``
+    and whose column ``j`` is the item ``item_ids_[j]``. Rows ``0 ..
+    n_users_ - 1`` are always the users seen in ``fit``, in the same order,
+    so a later log (a test period, new events) gives a matrix aligned with
+    the training matrix row by row; users not seen in ``fit`` get new rows
+    after them (fold-in: every model scores them from their row).
+
+    A log is given as a pandas DataFrame (columns picked by name), a mapping
+    of column name to 1-D array (a ``dict``; pandas is not needed), or a
+    tuple of 1-D arrays ``(users, items[, values[, timestamps]])``.
+
+    Parameters
+    ----------
+    user_col : str, default="user_id"
+        Column (DataFrame or mapping key) holding the user ids.
+    item_col : str, default="item_id"
+        Column holding the item ids.
+    value_col : str or None, default=None
+        Column holding the value of each interaction (rating, play count,
+        confidence). None: every logged interaction counts 1 (implicit
+        feedback), so ``duplicates="sum"`` counts repeated events. Values must
+        be finite and non-negative; pairs whose combined value is 0 are no
+        interaction and are left out of the matrix.
+    timestamp_col : str or None, default=None
+        Column holding the time of each interaction (numbers or
+        ``datetime64``; datetimes become seconds since the epoch). Used by
+        ``duplicates="last"`` and returned by :meth:`transform_timestamps`.
+    duplicates : {"sum", "last", "max"}, default="sum"
+        How repeated (user, item) pairs are combined into one value: their
+        sum (play counts), the latest one (by timestamp when
+        ``timestamp_col`` is set, else the last in log order; re-rated
+        items), or the largest one. The timestamp of a combined pair is
+        always the latest one.
+    handle_unknown : {"warn", "error", "ignore"}, default="warn"
+        Items not seen in ``fit`` found by ``transform``: dropped with a
+        warning that counts them, an error, or dropped silently. The model's
+        catalogue is fixed at ``fit``; refit to add items.
+    dtype : {np.float64, np.float32}, default=np.float64
+        Dtype of the values of the matrix.
+
+    Attributes
+    ----------
+    user_ids_ : ndarray of shape (n_users_,)
+        Raw user ids seen in ``fit``, sorted; row ``r`` is ``user_ids_[r]``.
+    item_ids_ : ndarray of shape (n_items_,)
+        Raw item ids seen in ``fit``, sorted; column ``j`` is ``item_ids_[j]``.
+    n_users_ : int
+        Number of users seen in ``fit``.
+    n_items_ : int
+        Number of items (columns of every matrix this encoder makes).
+
+    See Also
+    --------
+    sklearn_recsys.model_selection.leave_last_out_split : Uses the timestamp
+        matrix of :meth:`transform_timestamps`.
+
+    Examples
+    --------
+    >>> from sklearn_recsys.preprocessing import InteractionEncoder
+    >>> log = {"user_id": ["ann", "bob", "ann", "ann"],
+    ...        "item_id": ["tea", "tea", "jam", "tea"]}
+    >>> enc = InteractionEncoder()
+    >>> X = enc.fit_transform(log)
+    >>> X.toarray()
+    array([[1., 2.],
+           [0., 1.]])
+    >>> enc.item_ids_
+    array(['jam', 'tea'], dtype='<U3')
+    >>> enc.inverse_transform([[1, 0], [0, -1]])
+    array([['tea', 'jam'],
+           ['jam', None]], dtype=object)
+    """
+
+    _parameter_constraints: dict = {
+        "user_col": [str],
+        "item_col": [str],
+        "value_col": [str, None],
+        "timestamp_col": [str, None],
+        "duplicates": [StrOptions({"sum", "last", "max"})],
+        "handle_unknown": [StrOptions({"warn", "error", "ignore"})],
+        "dtype": [type],
+    }
+
+    def __init__(
+        self,
+        *,
+        user_col="user_id",
+        item_col="item_id",
+        value_col=None,
+        timestamp_col=None,
+        duplicates="sum",
+        handle_unknown="warn",
+        dtype=np.float64,
+    ):
+        self.user_col = user_col
+        self.item_col = item_col
+        self.value_col = value_col
+        self.timestamp_col = timestamp_col
+        self.duplicates = duplicates
+        self.handle_unknown = handle_unknown
+        self.dtype = dtype
+
+    # -- reading logs ---------------------------------------------------
+
+    def _columns(self, X):
+        """Return (users, items, values or None, timestamps or None) as 1-D arrays."""
+        wanted = [self.user_col, self.item_col, self.value_col, self.timestamp_col]
+        if hasattr(X, "columns") or isinstance(X, Mapping):
+            available = list(X.columns) if hasattr(X, "columns") else list(X.keys())
+            missing = [c for c in wanted if c is not None and c not in available]
+            if missing:
+                raise KeyError(
+                    f"Column(s) {missing} not found in the log; it has {available}. "
+                    "Name the columns with user_col, item_col, value_col and "
+                    "timestamp_col."
+                )
+            cols = [None if c is None else np.asarray(X[c]) for c in wanted]
+        elif isinstance(X, (tuple, list)) and 2 <= len(X) <= 4:
+            cols = [np.asarray(c) for c in X] + [None] * (4 - len(X))
+            if cols[2] is None and self.value_col is not None:
+                raise ValueError(
+                    "value_col is set but the log tuple has no values: pass "
+                    "(users, items, values[, timestamps])."
+                )
+            if cols[3] is None and self.timestamp_col is not None:
+                raise ValueError(
+                    "timestamp_col is set but the log tuple has no timestamps: "
+                    "pass (users, items, values, timestamps)."
+                )
+            if self.value_col is None and self.timestamp_col is None:
+                cols[2:] = [None, None]
+        else:
+            raise TypeError(
+                "InteractionEncoder expects a log of interactions: a pandas "
+                "DataFrame, a mapping of column name to array, or a tuple "
+                f"(users, items[, values[, timestamps]]); got {type(X).__name__}."
+            )
+        n = len(cols[0])
+        for name, col in zip(["users", "items", "values", "timestamps"], cols):
+            if col is not None and (col.ndim != 1 or len(col) != n):
+                raise ValueError(
+                    f"Every column of the log must be 1-D with one entry per "
+                    f"interaction: {name} has shape {col.shape}, users has ({n},)."
+                )
+        users, items, values, times = cols
+        if values is not None:
+            values = _as_float(values, "values")
+            if values.size and values.min() < 0:
+                raise ValueError(
+                    "Negative values in the log's value column: interaction "
+                    "values must be >= 0 (0 = no interaction). Shift or clip "
+                    "them before encoding."
+                )
+        if times is not None:
+            if np.issubdtype(times.dtype, np.datetime64):
+                times = times.astype("datetime64[s]").astype(np.float64)
+            times = _as_float(times, "timestamps")
+        return users, items, values, times
+
+    # -- fitting --------------------------------------------------------
+
+    def fit(self, X, y=None):
+        """Learn the user and item ids of a log.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The log: one entry per interaction.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            Fitted encoder.
+        """
+        self._validate_params()
+        users, items, _, _ = self._columns(X)
+        if len(users) == 0:
+            raise ValueError(
+                "The log is empty: fit needs at least one interaction to learn "
+                "the users and items."
+            )
+        self.user_ids_ = _unique(users, "user")
+        self.item_ids_ = _unique(items, "item")
+        self.n_users_ = len(self.user_ids_)
+        self.n_items_ = len(self.item_ids_)
+        return self
+
+    def fit_transform(self, X, y=None):
+        """Learn the ids of a log and encode it.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The log.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        X_new : csr_matrix of shape (n_users_, n_items_)
+            Combined interaction values.
+        """
+        return self.fit(X).transform(X)
+
+    # -- encoding -------------------------------------------------------
+
+    def _encode(self, X):
+        """Rows, columns, values and timestamps of the combined (user, item) pairs."""
+        check_is_fitted(self)
+        users, items, values, times = self._columns(X)
+        cols, known = _lookup(self.item_ids_, items)
+        if not known.all():
+            n_unknown = int((~known).sum())
+            examples = np.unique(items[~known])[:5].tolist()
+            msg = (
+                f"{n_unknown} interaction(s) with item ids not seen in fit "
+                f"(e.g. {examples}); the model's items are fixed at fit."
+            )
+            if self.handle_unknown == "error":
+                raise ValueError(msg + " Refit on a log that includes them, or "
+                                 "set handle_unknown='warn' to drop them.")
+            if self.handle_unknown == "warn":
+                warnings.warn(msg + " They are dropped.", UserWarning, stacklevel=3)
+            users, cols = users[known], cols[known]
+            values = None if values is None else values[known]
+            times = None if times is None else times[known]
+        rows, known_users = _lookup(self.user_ids_, users)
+        new_ids = _unique(users[~known_users], "user") if (~known_users).any() else users[:0]
+        if len(new_ids):
+            rows[~known_users] = self.n_users_ + np.searchsorted(new_ids, users[~known_users])
+        n_rows = self.n_users_ + len(new_ids)
+        if values is None:
+            values = np.ones(len(rows))
+        # sort by pair, then by time (or log order) so "last" is each group's end
+        order_key = times if times is not None else np.arange(len(rows))
+        order = np.lexsort((np.arange(len(rows)), order_key, cols, rows))
+        rows, cols, values = rows[order], cols[order], values[order]
+        times = None if times is None else times[order]
+        starts = np.flatnonzero(
+            np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
+        ) if len(rows) else np.zeros(0, dtype=np.intp)
+        ends = np.r_[starts[1:], len(rows)] - 1
+        if len(rows):
+            if self.duplicates == "sum":
+                values = np.add.reduceat(values, starts)
+            elif self.duplicates == "max":
+                values = np.maximum.reduceat(values, starts)
+            else:
+                values = values[ends]
+            if times is not None:
+                times = np.maximum.reduceat(times, starts)
+        rows, cols = rows[starts], cols[starts]
+        keep = values != 0
+        rows, cols, values = rows[keep], cols[keep], values[keep]
+        times = None if times is None else times[keep]
+        return n_rows, new_ids, rows, cols, values, times
+
+    def _matrix(self, n_rows, rows, cols, data, dtype):
+        indptr = np.zeros(n_rows + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
+        return sp.csr_matrix(
+            (np.asarray(data, dtype=dtype), cols.astype(np.int64), indptr),
+            shape=(n_rows, self.n_items_),
+        )
+
+    def transform(self, X):
+        """Encode a log as a user-item matrix aligned with the fitted users and items.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The log.
+
+        Returns
+        -------
+        X_new : csr_matrix of shape (n_users_ + n_new_users, n_items_)
+            Row ``r`` is user ``get_user_ids(X)[r]``: the fitted users
+            first (empty rows for those absent from ``X``), then users not
+            seen in ``fit``, sorted by id. Repeated pairs are combined by
+            ``duplicates``; unknown items follow ``handle_unknown``.
+        """
+        n_rows, _, rows, cols, values, _ = self._encode(X)
+        return self._matrix(n_rows, rows, cols, values, self.dtype)
+
+    def transform_timestamps(self, X):
+        """Encode the timestamps of a log, in the sparsity pattern of :meth:`transform`.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The log, with the ``timestamp_col`` column.
+
+        Returns
+        -------
+        timestamps : csr_matrix of shape (n_users_ + n_new_users, n_items_)
+            Latest time of each (user, item) pair (seconds since the epoch
+            for datetimes), float64, stored even where it is 0 so that its
+            entries line up with those of ``transform(X)``.
+        """
+        if self.timestamp_col is None:
+            raise ValueError(
+                "transform_timestamps needs timestamps: set timestamp_col to "
+                "the log's time column."
+            )
+        n_rows, _, rows, cols, _, times = self._encode(X)
+        return self._matrix(n_rows, rows, cols, times, np.float64)
+
+    def get_user_ids(self, X=None):
+        """Raw user ids of the rows of ``transform(X)``.
+
+        Parameters
+        ----------
+        X : DataFrame, mapping of str to array, tuple of arrays or None, default=None
+            A log. None: the users seen in ``fit`` (``user_ids_``).
+
+        Returns
+        -------
+        user_ids : ndarray of shape (n_rows,)
+            ``user_ids_`` followed by the ids of the users of ``X`` not seen in
+            ``fit``, sorted.
+        """
+        check_is_fitted(self)
+        if X is None:
+            return self.user_ids_.copy()
+        users = self._columns(X)[0]
+        _, known = _lookup(self.user_ids_, users)
+        if known.all():
+            return self.user_ids_.copy()
+        return np.concatenate([self.user_ids_, _unique(users[~known], "user")])
+
+    def inverse_transform(self, X):
+        """Map item column indices (e.g. from ``recommend``) back to raw item ids.
+
+        Parameters
+        ----------
+        X : array-like of int
+            Item indices of any shape, such as the ``(n_users, k)`` indices
+            returned by ``recommend``; -1 marks padding.
+
+        Returns
+        -------
+        item_ids : ndarray of the same shape
+            Raw item ids, in the dtype of ``item_ids_``; when ``X`` holds
+            padding (-1), an object array with None there (as
+            :meth:`sklearn.preprocessing.OrdinalEncoder.inverse_transform`
+            does for unknown categories).
+        """
+        check_is_fitted(self)
+        indices = np.asarray(X)
+        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+            raise TypeError(
+                f"inverse_transform expects integer item indices, got dtype "
+                f"{indices.dtype}."
+            )
+        if indices.size and (indices.min() < -1 or indices.max() >= self.n_items_):
+            raise ValueError(
+                f"Item indices must be in [0, {self.n_items_}) or -1 (padding), "
+                f"got values from {indices.min()} to {indices.max()}."
+            )
+        pad = indices == -1
+        ids = self.item_ids_[np.where(pad, 0, indices)]
+        if pad.any():
+            ids = ids.astype(object)
+            ids[pad] = None
+        return ids
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # the input is a log of (user, item, value, time) records, not a
+        # feature matrix with one sample per row
+        tags.input_tags.two_d_array = False
+        tags.input_tags.dict = True
+        tags.target_tags.required = False
+        return tags
+
+
+def _as_float(column, name):
+    try:
+        column = column.astype(np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"The log's {name} must be numbers: {exc}") from exc
+    if not np.isfinite(column).all():
+        raise ValueError(
+            f"The log's {name} contain NaN or infinite entries: drop or fill "
+            "those interactions before encoding."
+        )
+    return column
+
+
+def _unique(ids, kind):
+    try:
+        return np.unique(ids)
+    except TypeError as exc:
+        raise TypeError(
+            f"The {kind} ids cannot be sorted ({exc}); give them one type "
+            "(all strings or all integers)."
+        ) from exc
+
+
+def _lookup(sorted_ids, ids):
+    """Positions of ``ids`` in ``sorted_ids`` and a mask of those found."""
+    pos = np.searchsorted(sorted_ids, ids)
+    pos = np.minimum(pos, len(sorted_ids) - 1)
+    found = sorted_ids[pos] == ids if len(ids) else np.zeros(0, dtype=bool)
+    return pos.astype(np.int64), np.asarray(found, dtype=bool)
