@@ -77,6 +77,13 @@ class RecommenderMixin:
             X_batch = X[rows]
             yield rows, X_batch, self._score_batch(X_batch)
 
+    def _validate_explain(self, x_row, item):
+        """Validated one-row CSR and item index for ``explain``."""
+        x = self._validate_for_scoring(x_row)
+        if x.shape[0] != 1:
+            raise ValueError(f"x_row must hold one user (1 row), got {x.shape[0]} rows.")
+        return x, int(check_item_indices(item, self.n_features_in_, name="item")[0])
+
     def decision_function(self, X):
         """Relevance score of every item for every user.
 
@@ -266,10 +273,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
         contributions : ndarray of shape (n_user_items,)
             ``x_row[j] * W[j, item]`` for each of them.
         """
-        x = self._validate_for_scoring(x_row)
-        if x.shape[0] != 1:
-            raise ValueError(f"x_row must hold one user (1 row), got {x.shape[0]} rows.")
-        item = int(check_item_indices(item, self.n_features_in_, name="item")[0])
+        x, item = self._validate_explain(x_row, item)
         W = self._item_item()
         col = W[x.indices, item]
         col = np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()

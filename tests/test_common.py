@@ -11,6 +11,7 @@ from sklearn_recsys.utils.estimator_checks import recommender_checks
 _TEST_PARAMS = {
     "EASE": {"alpha": 1.0},
     "ItemKNN": {"n_neighbors": 5},
+    "ImplicitALS": {"n_components": 4, "max_iter": 3, "random_state": 0},
 }
 
 # Checks expected to fail, with the reason, by estimator name.

@@ -1,0 +1,249 @@
+"""Numba kernels of weighted alternating least squares (implicit and explicit feedback).
+
+Each kernel updates the factors of one side (rows of a CSR matrix) given the
+fixed factors of the other side. Rows are independent, so the kernels run in
+parallel over rows with ``prange``; each row's result depends only on its own
+data, never on the thread that computed it, so results do not depend on the
+number of threads.
+
+Notation for implicit feedback (Hu, Koren & Volinsky 2008): for row ``u``
+with entries ``r_ui`` the confidence is ``c_ui = 1 + scale * r_ui`` on the
+row's non-zeros and 1 elsewhere, the preference is 1 on the non-zeros, and
+the normal equations are
+
+    (Y^T Y + lambda I + sum_i (c_ui - 1) y_i y_i^T) x_u = sum_i c_ui y_i
+
+where ``Y^T Y`` (plus ``lambda I``) is precomputed once per sweep, so a row
+costs O(nnz_u * k) per conjugate-gradient step (Takacs et al. 2011) or
+O(nnz_u * k^2 + k^3) for the exact Cholesky solve.
+"""
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["als_cg_sweep", "als_cholesky_sweep", "explicit_als_sweep", "implicit_loss"]
+
+_EPS = 1e-20
+
+
+@njit(cache=True, nogil=True)
+def _cholesky_solve_inplace(A, b):
+    """Solve ``A x = b`` for SPD ``A`` (overwritten by its factor); ``b`` becomes ``x``."""
+    k = A.shape[0]
+    for j in range(k):
+        s = A[j, j]
+        for m in range(j):
+            s -= A[j, m] * A[j, m]
+        if s <= 0.0:
+            s = 1e-12
+        d = np.sqrt(s)
+        A[j, j] = d
+        for i in range(j + 1, k):
+            s = A[i, j]
+            for m in range(j):
+                s -= A[i, m] * A[j, m]
+            A[i, j] = s / d
+    for i in range(k):
+        s = b[i]
+        for m in range(i):
+            s -= A[i, m] * b[m]
+        b[i] = s / A[i, i]
+    for i in range(k - 1, -1, -1):
+        s = b[i]
+        for m in range(i + 1, k):
+            s -= A[m, i] * b[m]
+        b[i] = s / A[i, i]
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _symv(A, x, out):
+    """``out = A @ x`` for a small dense ``A``, without allocating."""
+    k = A.shape[0]
+    zero = x[0] - x[0]  # accumulate in the dtype of x
+    for f in range(k):
+        s = zero
+        for g in range(k):
+            s += A[f, g] * x[g]
+        out[f] = s
+
+
+@njit(cache=True, nogil=True, fastmath=True)
+def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap):
+    # scalars typed like the factors (consts = [0, 1, scale] in their dtype),
+    # so that float32 loops vectorize without conversions to float64
+    k = x.shape[0]
+    zero, one, scale = consts[0], consts[1], consts[2]
+    # residual r = b - A x
+    _symv(YtY, x, r)
+    for f in range(k):
+        r[f] = -r[f]
+    for idx in range(start, end):
+        i = indices[idx]
+        cm1 = scale * data[idx]
+        yx = zero
+        for f in range(k):
+            yx += Y[i, f] * x[f]
+        w = one + cm1 - cm1 * yx
+        for f in range(k):
+            r[f] += w * Y[i, f]
+    rs_old = zero
+    for f in range(k):
+        p[f] = r[f]
+        rs_old += r[f] * r[f]
+    if rs_old < _EPS:
+        return
+    for _ in range(cg_steps):
+        _symv(YtY, p, Ap)
+        for idx in range(start, end):
+            i = indices[idx]
+            yp = zero
+            for f in range(k):
+                yp += Y[i, f] * p[f]
+            w = scale * data[idx] * yp
+            for f in range(k):
+                Ap[f] += w * Y[i, f]
+        pAp = zero
+        for f in range(k):
+            pAp += p[f] * Ap[f]
+        if pAp <= 0.0:
+            return
+        a = rs_old / pAp
+        rs_new = zero
+        for f in range(k):
+            x[f] += a * p[f]
+            r[f] -= a * Ap[f]
+            rs_new += r[f] * r[f]
+        if rs_new < _EPS:
+            return
+        beta = rs_new / rs_old
+        for f in range(k):
+            p[f] = r[f] + beta * p[f]
+        rs_old = rs_new
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps):
+    """Conjugate-gradient update of every row of ``X`` in place, warm-started.
+
+    ``YtY`` must already include ``lambda I``. ``data`` holds the raw
+    values ``r_ui``; the confidence is ``1 + scale * r_ui``. Rows are
+    processed in chunks so each task allocates its work vectors once.
+    """
+    n_rows, k = X.shape
+    consts = np.zeros(3, dtype=X.dtype)
+    consts[1] = 1.0
+    consts[2] = scale
+    chunk = 256
+    n_chunks = (n_rows + chunk - 1) // chunk
+    for c in prange(n_chunks):
+        r = np.empty(k, dtype=X.dtype)
+        p = np.empty(k, dtype=X.dtype)
+        Ap = np.empty(k, dtype=X.dtype)
+        for u in range(c * chunk, min(n_rows, (c + 1) * chunk)):
+            start, end = indptr[u], indptr[u + 1]
+            if start == end:
+                X[u, :] = 0.0
+                continue
+            _cg_row(start, end, indices, data, X[u], Y, YtY, consts, cg_steps, r, p, Ap)
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
+    """Exact least-squares update of every row of ``X`` in place (Cholesky).
+
+    Also the fold-in of new users: one exact step on fixed item factors.
+    """
+    n_rows, k = X.shape
+    for u in prange(n_rows):
+        start, end = indptr[u], indptr[u + 1]
+        if start == end:
+            for f in range(k):
+                X[u, f] = 0.0
+            continue
+        A = YtY.copy()
+        b = np.zeros(k, dtype=YtY.dtype)
+        for idx in range(start, end):
+            i = indices[idx]
+            cm1 = scale * data[idx]
+            for f in range(k):
+                yf = Y[i, f]
+                b[f] += (1.0 + cm1) * yf
+                w = cm1 * yf
+                for g in range(f + 1):
+                    A[f, g] += w * Y[i, g]
+        for f in range(k):
+            for g in range(f):
+                A[g, f] = A[f, g]
+        _cholesky_solve_inplace(A, b)
+        for f in range(k):
+            X[u, f] = b[f]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
+    """Weighted squared error of the Hu et al. objective, without the penalty.
+
+    ``YtY`` here is the plain ``Y^T Y``: the loss over all cells is
+    ``sum_u x_u^T Y^T Y x_u`` (every cell with confidence 1 and preference
+    0) corrected on the non-zeros.
+    """
+    n_rows, k = X.shape
+    total = 0.0
+    for u in prange(n_rows):
+        x = X[u]
+        s = x @ (YtY @ x)
+        for idx in range(indptr[u], indptr[u + 1]):
+            i = indices[idx]
+            c = 1.0 + scale * data[idx]
+            pred = 0.0
+            for f in range(k):
+                pred += Y[i, f] * x[f]
+            s += c * (1.0 - pred) ** 2 - pred * pred
+        total += s
+    return total
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg_bias,
+                       weighted):
+    """Biased explicit-rating ALS: update ``X`` and ``bias_x`` in place from observed entries.
+
+    Row ``u`` solves, over its observed ratings only,
+    ``min sum_i (r_ui - mu - b_i - b_u - x_u . y_i)^2 + reg_u ||x_u||^2 + reg_b_u b_u^2``
+    jointly for ``(b_u, x_u)``; with ``weighted`` the penalties are
+    multiplied by the row's number of ratings (ALS-WR, Zhou et al. 2008).
+    """
+    n_rows, k = X.shape
+    for u in prange(n_rows):
+        start, end = indptr[u], indptr[u + 1]
+        n = end - start
+        if n == 0:
+            for f in range(k):
+                X[u, f] = 0.0
+            bias_x[u] = 0.0
+            continue
+        lam = reg * n if weighted else reg
+        lam_b = reg_bias * n if weighted else reg_bias
+        A = np.zeros((k + 1, k + 1), dtype=X.dtype)
+        b = np.zeros(k + 1, dtype=X.dtype)
+        z = np.empty(k + 1, dtype=X.dtype)
+        z[0] = 1.0
+        for idx in range(start, end):
+            i = indices[idx]
+            for f in range(k):
+                z[f + 1] = Y[i, f]
+            t = data[idx] - mu - bias_y[i]
+            for f in range(k + 1):
+                b[f] += t * z[f]
+                for g in range(f + 1):
+                    A[f, g] += z[f] * z[g]
+        A[0, 0] += lam_b
+        for f in range(1, k + 1):
+            A[f, f] += lam
+        for f in range(k + 1):
+            for g in range(f):
+                A[g, f] = A[f, g]
+        _cholesky_solve_inplace(A, b)
+        bias_x[u] = b[0]
+        for f in range(k):
+            X[u, f] = b[f + 1]
