@@ -18,6 +18,7 @@ _LAZY = {
     "ItemKNN": "baselines",
     "EASE": "linear",
     "ImplicitALS": "matrix_factorization",
+    "BPR": "matrix_factorization",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",

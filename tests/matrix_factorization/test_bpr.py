@@ -1,0 +1,117 @@
+"""BPR: the parallel epoch against a plain Python LearnBPR loop, known answers, reproducibility."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_recsys import BPR, MostPopular, make_interactions
+from sklearn_recsys.matrix_factorization._bpr_kernels import bpr_epoch
+from sklearn_recsys.metrics import auc, get_ranking_scorer
+
+_MASK = (1 << 64) - 1
+
+
+class _SplitMix:
+    def __init__(self, seed):
+        self.state = int(seed)
+
+    def randint(self, n):
+        self.state = (self.state + 0x9E3779B97F4A7C15) & _MASK
+        z = self.state
+        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & _MASK
+        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & _MASK
+        return (z ^ (z >> 31)) % n
+
+
+def _reference_epoch(X, U, V, b, lr, reg, seed):
+    """LearnBPR (Rendle et al. 2009, fig. 4) with uniform negatives, one block."""
+    rng = _SplitMix(seed)
+    rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+    for _ in range(X.nnz):
+        idx = rng.randint(X.nnz)
+        u, i = rows[idx], X.indices[idx]
+        j = -1
+        for _try in range(10):
+            cand = rng.randint(X.shape[1])
+            if cand not in X.indices[X.indptr[u]:X.indptr[u + 1]]:
+                j = cand
+                break
+        if j < 0:
+            continue
+        x = b[i] - b[j] + U[u] @ (V[i] - V[j])
+        z = 1 / (1 + np.exp(x))
+        uf = U[u].copy()
+        U[u] += lr * (z * (V[i] - V[j]) - reg * U[u])
+        V[i] += lr * (z * uf - reg * V[i])
+        V[j] += lr * (-z * uf - reg * V[j])
+        b[i] += lr * (z - reg * b[i])
+        b[j] += lr * (-z - reg * b[j])
+
+
+def test_epoch_matches_reference_learnbpr():
+    X = make_interactions(30, 20, density=0.2, random_state=0)
+    rng = np.random.default_rng(0)
+    U, V = rng.normal(0, 0.1, (30, 4)), rng.normal(0, 0.1, (20, 4))
+    b = rng.normal(0, 0.1, 20)
+    U_ref, V_ref, b_ref = U.copy(), V.copy(), b.copy()
+    seed = 987654321
+    bpr_epoch(X.indptr.astype(np.int64), X.indices.astype(np.int64),
+              np.repeat(np.arange(30), np.diff(X.indptr)).astype(np.int64),
+              np.array([0, 30], dtype=np.int64), np.zeros(20, dtype=np.int64), 1,
+              U, V, b, 0.1, 0.01, np.array([[seed]], dtype=np.uint64))
+    _reference_epoch(X, U_ref, V_ref, b_ref, 0.1, 0.01, seed)
+    assert_allclose(U, U_ref, atol=1e-10)
+    assert_allclose(V, V_ref, atol=1e-10)
+    assert_allclose(b, b_ref, atol=1e-10)
+
+
+def test_block_diagonal_known_top1():
+    X = np.zeros((40, 20))
+    X[:20, :10] = 1
+    X[20:, 10:] = 1
+    for u in range(40):
+        X[u, (u % 10) + (10 if u >= 20 else 0)] = 0
+    model = BPR(n_components=4, learning_rate=0.1, max_iter=200, random_state=0)
+    idx, _ = model.fit(sp.csr_matrix(X)).recommend(X, k=1)
+    expected = [(u % 10) + (10 if u >= 20 else 0) for u in range(40)]
+    assert_array_equal(idx[:, 0], expected)
+
+
+@pytest.fixture(scope="module")
+def planted():
+    return make_interactions(600, 300, density=0.04, random_state=2)
+
+
+def test_same_factors_for_any_thread_count(planted):
+    a = BPR(n_components=8, max_iter=5, random_state=1, n_jobs=1).fit(planted)
+    b = BPR(n_components=8, max_iter=5, random_state=1, n_jobs=2).fit(planted)
+    assert a._n_blocks > 1  # the parallel path is the one compared
+    assert_array_equal(a.item_factors_, b.item_factors_)
+    assert_array_equal(a.item_bias_, b.item_bias_)
+    assert_array_equal(a.decision_function(planted[:50]), b.decision_function(planted[:50]))
+
+
+def test_learns_the_planted_structure(planted):
+    model = BPR(n_components=16, max_iter=60, random_state=0).fit(planted)
+    # the share of mis-ordered sampled pairs falls during training
+    assert model.loss_curve_[-1] < 0.5 * model.loss_curve_[0]
+    scorer = get_ranking_scorer("ndcg@10")
+    assert scorer(model, planted) > 1.2 * scorer(MostPopular().fit(planted), planted)
+
+
+def test_fold_in_ranks_like_the_trained_users(planted):
+    model = BPR(n_components=16, max_iter=60, random_state=0).fit(planted)
+    own = model.user_factors_ @ model.item_factors_.T + model.item_bias_
+    folded = model.decision_function(planted)
+    # AUC of the training positives under both representations
+    assert auc(planted, folded) > 0.9
+    assert auc(planted, folded) == pytest.approx(auc(planted, own), abs=0.03)
+
+
+def test_early_stopping_and_progress(planted, capsys):
+    model = BPR(n_components=8, max_iter=30, early_stopping=True, n_iter_no_change=3,
+                verbose=1, random_state=0).fit(planted)
+    assert len(model.validation_scores_) == model.n_iter_
+    assert model.best_iteration_ == int(np.argmax(model.validation_scores_)) + 1
+    assert "BPR [" in capsys.readouterr().err
