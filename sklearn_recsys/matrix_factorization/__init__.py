@@ -2,5 +2,6 @@
 
 from ._als import ImplicitALS
 from ._bpr import BPR
+from ._explicit import ExplicitMF
 
-__all__ = ["BPR", "ImplicitALS"]
+__all__ = ["BPR", "ExplicitMF", "ImplicitALS"]

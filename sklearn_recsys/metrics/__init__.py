@@ -1,4 +1,4 @@
-"""Ranking metrics over sparse held-out interactions, and ranking scorers."""
+"""Ranking metrics over sparse held-out interactions, ranking scorers and rating scorers."""
 
 from ._ranking import (
     auc,
@@ -10,6 +10,7 @@ from ._ranking import (
     precision_at_k,
     recall_at_k,
 )
+from ._rating import make_rating_scorer
 from ._scorer import get_ranking_scorer, get_ranking_scorer_names, make_ranking_scorer
 
 __all__ = [
@@ -19,6 +20,7 @@ __all__ = [
     "get_ranking_scorer_names",
     "hit_rate_at_k",
     "make_ranking_scorer",
+    "make_rating_scorer",
     "map_at_k",
     "mrr_at_k",
     "ndcg_at_k",

@@ -1,0 +1,115 @@
+"""ExplicitMF: observed-entries objective against a dense reference, fold-in, rating scorer."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from sklearn_recsys import ExplicitMF
+from sklearn_recsys.metrics import make_rating_scorer
+from sklearn_recsys.model_selection import holdout_split
+
+
+def _ratings(n_users=80, n_items=40, density=0.4, seed=0):
+    rng = np.random.default_rng(seed)
+    U, V = rng.normal(0, 1, (n_users, 2)), rng.normal(0, 1, (n_items, 2))
+    R = np.clip(np.rint(3 + U @ V.T + rng.normal(0, 0.3, (n_users, 1))), 1, 5)
+    return sp.csr_matrix(R * (rng.random(R.shape) < density))
+
+
+def _dense_reference(R, U, V, bu, bi, mu, lam, lam_b, n_iter):
+    """Exact alternating solves on the observed entries, weighted penalties."""
+    M = R > 0
+    k = U.shape[1]
+    for _ in range(n_iter):
+        for i in range(R.shape[1]):
+            obs = M[:, i]
+            Z = np.c_[np.ones(obs.sum()), U[obs]]
+            n = obs.sum()
+            A = Z.T @ Z + np.diag([lam_b * n] + [lam * n] * k)
+            sol = np.linalg.solve(A, Z.T @ (R[obs, i] - mu - bu[obs])) if n else np.zeros(k + 1)
+            bi[i], V[i] = sol[0], sol[1:]
+        for u in range(R.shape[0]):
+            obs = M[u]
+            Z = np.c_[np.ones(obs.sum()), V[obs]]
+            n = obs.sum()
+            A = Z.T @ Z + np.diag([lam_b * n] + [lam * n] * k)
+            sol = np.linalg.solve(A, Z.T @ (R[u, obs] - mu - bi[obs])) if n else np.zeros(k + 1)
+            bu[u], U[u] = sol[0], sol[1:]
+    return U, V, bu, bi
+
+
+def test_matches_dense_reference_on_observed_entries():
+    X = _ratings()
+    model = ExplicitMF(n_components=3, alpha=0.05, alpha_bias=0.02, max_iter=4,
+                       dtype=np.float64, random_state=0)
+    init = ExplicitMF(**model.get_params())
+    init._init_state(X, np.random.RandomState(0))
+    model.fit(X)
+    U, V, bu, bi = _dense_reference(X.toarray(), init.user_factors_.copy(),
+                                    init.item_factors_.copy(), np.zeros(80), np.zeros(40),
+                                    X.data.mean(), 0.05, 0.02, 4)
+    assert_allclose(model.user_factors_, U, atol=1e-9)
+    assert_allclose(model.item_factors_, V, atol=1e-9)
+    assert_allclose(model.user_bias_, bu, atol=1e-9)
+    assert_allclose(model.item_bias_, bi, atol=1e-9)
+
+
+def test_zeros_are_missing_not_ratings():
+    # every observed rating is 4 or 5: a model that read the zeros as
+    # ratings would predict far below 4 for unobserved cells
+    rng = np.random.default_rng(1)
+    R = rng.choice([4.0, 5.0], size=(50, 30)) * (rng.random((50, 30)) < 0.3)
+    model = ExplicitMF(n_components=2, random_state=0).fit(R)
+    pred = model.predict_ratings(R)
+    assert pred.min() >= 4.0 - 1e-6
+    assert model.rating_range_ == (4.0, 5.0)
+
+
+def test_fold_in_reproduces_training_users():
+    X = _ratings()
+    model = ExplicitMF(n_components=3, dtype=np.float64, random_state=0).fit(X)
+    assert_allclose(model.transform(X), model.user_factors_, atol=1e-10)
+    expected = (model.global_mean_ + model.user_bias_[:, None] + model.item_bias_
+                + model.user_factors_ @ model.item_factors_.T)
+    assert_allclose(model.predict_ratings(X), np.clip(expected, 1, 5), atol=1e-10)
+    assert_allclose(model.predict_ratings(X, items=[3, 1]), np.clip(expected[:, [3, 1]], 1, 5),
+                    atol=1e-10)
+
+
+def test_recovers_held_out_ratings_better_than_the_mean():
+    X = _ratings(200, 60, density=0.5)
+    X_in, X_out = holdout_split(X, test_size=0.2, random_state=0)
+    model = ExplicitMF(n_components=4, random_state=0).fit(X_in)
+    rmse = -make_rating_scorer("rmse")(model, X_in, X_out)
+    baseline = np.sqrt(np.mean((X_out.data - X_in.data.mean()) ** 2))
+    assert rmse < 0.6 * baseline
+
+
+def test_rating_scorer_hand_computed():
+    class Constant:
+        def predict_ratings(self, X, items):
+            return np.tile(np.asarray(items, dtype=float), (X.shape[0], 1))
+
+    X = sp.csr_matrix(np.array([[5.0, 0, 0], [0, 3.0, 0]]))
+    y = sp.csr_matrix(np.array([[0, 2.0, 4.0], [1.0, 0, 0]]))
+    # predictions = item index: errors (1-2), (2-4), (0-1) -> -1, -2, -1
+    assert make_rating_scorer("rmse")(Constant(), X, y) == pytest.approx(-np.sqrt(6 / 3))
+    assert make_rating_scorer("mae")(Constant(), X, y) == pytest.approx(-4 / 3)
+    with pytest.raises(TypeError, match="does not predict ratings"):
+        make_rating_scorer()(object(), X, y)
+    with pytest.raises(ValueError, match="Unknown rating metric"):
+        make_rating_scorer("r2")
+
+
+def test_grid_search_and_cross_validate_with_rating_scorers():
+    X = _ratings(150, 40)
+    search = GridSearchCV(ExplicitMF(n_components=2, random_state=0),
+                          {"alpha": [0.001, 0.1]}, scoring=make_rating_scorer("rmse"),
+                          cv=KFold(3, shuffle=True, random_state=0)).fit(X)
+    assert np.all(search.cv_results_["mean_test_score"] < 0)
+    res = cross_validate(ExplicitMF(n_components=2, random_state=0), X, cv=3,
+                         scoring={"rmse": make_rating_scorer("rmse"),
+                                  "mae": make_rating_scorer("mae")})
+    assert np.all(-res["test_rmse"] >= -res["test_mae"])
