@@ -20,6 +20,7 @@ _LAZY = {
     "ImplicitALS": "matrix_factorization",
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",
+    "NMF": "matrix_factorization",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",

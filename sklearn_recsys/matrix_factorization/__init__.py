@@ -3,5 +3,6 @@
 from ._als import ImplicitALS
 from ._bpr import BPR
 from ._explicit import ExplicitMF
+from ._nmf import NMF
 
-__all__ = ["BPR", "ExplicitMF", "ImplicitALS"]
+__all__ = ["BPR", "ExplicitMF", "ImplicitALS", "NMF"]

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._als_kernels import als_cg_sweep, als_cholesky_sweep, implicit_loss
+from ._sweep_kernels import als_cg_sweep, als_cholesky_sweep, implicit_loss
 from ._base import MatrixFactorizationBase
 
 __all__ = ["ImplicitALS"]

@@ -24,7 +24,7 @@ from ..base import RecommenderMixin, _check_k
 from ..utils._topk import iter_row_batches, top_k
 from ..utils._validation import check_item_indices
 
-__all__ = ["MatrixFactorizationBase"]
+__all__ = ["MatrixFactorizationBase", "RatingPredictionMixin"]
 
 
 @contextmanager
@@ -219,3 +219,42 @@ class MatrixFactorizationBase(
         tags.transformer_tags.preserves_dtype = ["float32"]
         tags.non_deterministic = False
         return tags
+
+
+class RatingPredictionMixin:
+    """``predict_ratings`` for explicit-rating models, in row batches, clipped to the scale.
+
+    Models implement ``_check_can_predict_ratings()`` (optional) and
+    ``_ratings_batch(X, items)`` returning the raw predictions of validated
+    CSR rows for the selected items (None = all), and set ``rating_range_``.
+    """
+
+    def _check_can_predict_ratings(self):
+        pass
+
+    def predict_ratings(self, X, items=None):
+        """Predicted ratings of given items for users given by their known ratings.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Known ratings of the users (0 = unknown); the users are folded in
+            from these, so they need not be users of ``fit``.
+        items : array-like of int of shape (n_selected,), default=None
+            Item (column) indices to predict; None means every item.
+
+        Returns
+        -------
+        ratings : ndarray of shape (n_users, n_selected)
+            Predictions clipped to ``rating_range_`` (a prediction outside
+            the scale is never better than its bound).
+        """
+        X = self._validate_for_scoring(X)
+        self._check_can_predict_ratings()
+        if items is not None:
+            items = check_item_indices(items, self.n_features_in_)
+        n_cols = self.n_features_in_ if items is None else len(items)
+        out = np.empty((X.shape[0], n_cols), dtype=self.item_factors_.dtype)
+        for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
+            out[rows] = self._ratings_batch(X[rows], items)
+        return np.clip(out, *self.rating_range_, out=out)

@@ -5,15 +5,13 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ..utils._topk import iter_row_batches
-from ..utils._validation import check_item_indices
-from ._als_kernels import explicit_als_sweep
-from ._base import MatrixFactorizationBase
+from ._sweep_kernels import explicit_als_sweep
+from ._base import MatrixFactorizationBase, RatingPredictionMixin
 
 __all__ = ["ExplicitMF"]
 
 
-class ExplicitMF(MatrixFactorizationBase):
+class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     """Biased matrix factorization for explicit ratings, by alternating least squares.
 
     Predicts :math:`\\hat r_{ui} = \\mu + b_u + b_i + x_u^\\top y_i` (global
@@ -191,29 +189,5 @@ class ExplicitMF(MatrixFactorizationBase):
     def _score_batch(self, X):
         return self._ratings(*self._fold_in_biased(X))
 
-    def predict_ratings(self, X, items=None):
-        """Predicted ratings of given items for users given by their known ratings.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            Known ratings of the users (0 = unknown); their biases and
-            factors are folded in from these.
-        items : array-like of int of shape (n_selected,), default=None
-            Item (column) indices to predict; None means every item.
-
-        Returns
-        -------
-        ratings : ndarray of shape (n_users, n_selected)
-            :math:`\\mu + b_u + b_i + x_u^\\top y_i`, clipped to
-            ``rating_range_`` (a prediction outside the scale is never
-            better than its bound).
-        """
-        X = self._validate_for_scoring(X)
-        if items is not None:
-            items = check_item_indices(items, self.n_features_in_)
-        n_cols = self.n_features_in_ if items is None else len(items)
-        out = np.empty((X.shape[0], n_cols), dtype=self.dtype)
-        for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
-            out[rows] = self._ratings(*self._fold_in_biased(X[rows]), items)
-        return np.clip(out, *self.rating_range_, out=out)
+    def _ratings_batch(self, X, items):
+        return self._ratings(*self._fold_in_biased(X), items)

@@ -1,4 +1,4 @@
-"""Preprocessing: raw logs to matrices (InteractionEncoder), rating binarization, BM25 and TF-IDF weighting."""
+"""Preprocessing: logs to matrices (InteractionEncoder), binarization, BM25 and TF-IDF."""
 
 from ._binarize import RatingBinarizer
 from ._encoder import InteractionEncoder

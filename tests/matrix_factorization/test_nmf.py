@@ -1,0 +1,74 @@
+"""NMF: multiplicative updates against dense NumPy references, both losses, known answers."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_recsys import NMF
+
+
+def _reference(R, W, H, lam, observed_only, n_iter):
+    """Dense multiplicative updates, items then users, one step each per sweep.
+
+    Rows without any entry have no numerator: their factors are set to 0.
+    """
+    M = (R > 0).astype(float) if observed_only else np.ones_like(R)
+    for _ in range(n_iter):
+        n_i = M.sum(0) if observed_only else np.ones(R.shape[1])
+        with np.errstate(invalid="ignore"):
+            H = H * (R.T @ W) / ((M * (W @ H.T)).T @ W + lam * n_i[:, None] * H)
+        H[(R > 0).sum(0) == 0] = 0
+        n_u = M.sum(1) if observed_only else np.ones(R.shape[0])
+        with np.errstate(invalid="ignore"):
+            W = W * (R @ H) / ((M * (W @ H.T)) @ H + lam * n_u[:, None] * W)
+        W[(R > 0).sum(1) == 0] = 0
+    return W, H
+
+
+@pytest.mark.parametrize("missing", ["ignore", "zero"])
+def test_matches_dense_reference(missing):
+    rng = np.random.default_rng(0)
+    R = rng.integers(1, 6, (30, 20)) * (rng.random((30, 20)) < 0.4)
+    R[:, 0] = 0  # an item nobody rated, and below a user with no ratings
+    R[3] = 0
+    X = sp.csr_matrix(R.astype(float))
+    model = NMF(n_components=3, alpha=0.1, missing=missing, max_iter=5, dtype=np.float64,
+                random_state=0)
+    init = NMF(**model.get_params())
+    init._init_state(X, np.random.RandomState(0))
+    model.fit(X)
+    W, H = _reference(R.astype(float), init.user_factors_, init.item_factors_, 0.1,
+                      missing == "ignore", 5)
+    assert_allclose(model.user_factors_, W, rtol=1e-9, atol=1e-12)
+    assert_allclose(model.item_factors_, H, rtol=1e-9, atol=1e-12)
+    assert (model.item_factors_ >= 0).all() and (model.user_factors_ >= 0).all()
+
+
+def test_block_diagonal_known_top1_implicit():
+    X = np.zeros((20, 16))
+    X[:10, :8] = 1
+    X[10:, 8:] = 1
+    for u in range(20):
+        X[u, (u % 8) + (8 if u >= 10 else 0)] = 0
+    model = NMF(n_components=2, missing="zero", alpha=0.0, random_state=0).fit(X)
+    idx, _ = model.recommend(X, k=1)
+    assert_array_equal(idx[:, 0], [(u % 8) + (8 if u >= 10 else 0) for u in range(20)])
+
+
+def test_predicts_ratings_of_a_rank_one_table():
+    # ratings = outer product of positive vectors: NMF recovers hidden cells
+    rng = np.random.default_rng(3)
+    R = np.outer(rng.uniform(1, 2, 40), rng.uniform(1, 2.5, 25))
+    mask = rng.random(R.shape) < 0.6
+    model = NMF(n_components=1, alpha=0.0, max_iter=300, dtype=np.float64,
+                random_state=0).fit(R * mask)
+    pred = model.predict_ratings(R * mask)
+    assert np.abs(pred - R)[~mask].max() < 0.05 * R.max()
+
+
+def test_predict_ratings_needs_missing_ignore():
+    X = np.eye(4) + 1
+    model = NMF(n_components=2, missing="zero", random_state=0).fit(X)
+    with pytest.raises(ValueError, match="needs missing='ignore'"):
+        model.predict_ratings(X)
