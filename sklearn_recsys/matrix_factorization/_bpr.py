@@ -155,7 +155,7 @@ class BPR(MatrixFactorizationBase):
             np.int64
         )
         self._user_block_ptr = np.maximum.accumulate(np.minimum(self._user_block_ptr, n_users))
-        self._nnz_user = np.repeat(np.arange(n_users, dtype=np.int64), nnz_per_user)
+        self._nnz_user = np.repeat(np.arange(n_users, dtype=np.int32), nnz_per_user)
         self._rng = rng
 
     def _iterate(self, X, Xt):
@@ -165,7 +165,7 @@ class BPR(MatrixFactorizationBase):
             np.uint64
         )
         _, mean_z = bpr_epoch(
-            X.indptr.astype(np.int64), X.indices.astype(np.int64), self._nnz_user,
+            X.indptr, X.indices, self._nnz_user,
             self._user_block_ptr, item_block, T, self.user_factors_, self.item_factors_,
             self.item_bias_, float(self.learning_rate), float(self.alpha), seeds,
         )
@@ -181,7 +181,7 @@ class BPR(MatrixFactorizationBase):
 
     def _fold_in(self, X):
         U = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
-        bpr_fold_in(X.indptr.astype(np.int64), X.indices.astype(np.int64), self.item_factors_,
+        bpr_fold_in(X.indptr, X.indices, self.item_factors_,
                     self.item_bias_, float(self.learning_rate), float(self.alpha),
                     int(self.fold_in_iter), self._fold_in_seed, U)
         return U

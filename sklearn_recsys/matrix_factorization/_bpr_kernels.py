@@ -114,14 +114,15 @@ def bpr_epoch(indptr, indices, nnz_user, user_block_ptr, item_block, n_blocks, U
         block_ptr[item_block[i] + 1] += 1
     for b in range(n_blocks):
         block_ptr[b + 1] += block_ptr[b]
-    block_items = np.empty(n_items, dtype=np.int64)
+    block_items = np.empty(n_items, dtype=indices.dtype)
     fill = block_ptr[:-1].copy()
     for i in range(n_items):
         block_items[fill[item_block[i]]] = i
         fill[item_block[i]] += 1
     # entries of each user block grouped by item block (counting sort per user block)
     nnz = indices.shape[0]
-    entries = np.empty(nnz, dtype=np.int64)
+    # positions of stored entries: the CSR's own index dtype (int32 unless huge)
+    entries = np.empty(nnz, dtype=indptr.dtype)
     bucket_ptr = np.zeros((n_blocks, n_blocks + 1), dtype=np.int64)
     for t in prange(n_blocks):
         lo, hi = indptr[user_block_ptr[t]], indptr[user_block_ptr[t + 1]]
