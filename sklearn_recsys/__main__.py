@@ -27,11 +27,17 @@ def _load(name, data_home, quick):
 def _models(quick):
     from .baselines import ItemKNN, MostPopular
     from .linear import EASE
+    from .matrix_factorization import BPR, ImplicitALS
 
     return {
         "MostPopular": (MostPopular(), {}),
         "ItemKNN": (ItemKNN(), {"n_neighbors": [20, 100], "shrinkage": [0.0, 10.0]}),
         "EASE": (EASE(), {"alpha": [10.0, 100.0, 1000.0] if not quick else [10.0, 300.0]}),
+        "ImplicitALS": (ImplicitALS(n_components=32, max_iter=10 if not quick else 5,
+                                    random_state=0),
+                        {"alpha": [1.0, 10.0], "confidence_scale": [1.0, 10.0]}),
+        "BPR": (BPR(n_components=32, max_iter=50 if not quick else 20, random_state=0),
+                {"learning_rate": [0.05]} if quick else {"learning_rate": [0.02, 0.05]}),
     }
 
 

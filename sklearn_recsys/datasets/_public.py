@@ -1,9 +1,12 @@
-"""Loaders of public recommender datasets from an extracted local copy.
+"""Loaders of public recommender datasets, from an extracted copy or a verified download.
 
-Each loader looks for the publisher's folder (``ml-100k/``,
-``ml-latest-small/``, ``hetrec2011-lastfm-2k/``, ``citeulike-a/``) inside
-``data_home`` and parses it into a CSR matrix plus the raw ids and item
-metadata, in the style of ``sklearn.datasets.fetch_*``.
+Each loader looks for the publisher's folder (``ml-100k/``, ``ml-1m/``,
+``ml-10M100K/``, ``ml-20m/``, ``ml-25m/``, ``ml-latest-small/``,
+``hetrec2011-lastfm-2k/``, ``citeulike-a/``) inside ``data_home``; when it
+is missing and ``download_if_missing`` is true, the publisher's archive is
+downloaded, checked against its checksum and extracted there (see
+``_download.py``). The files are parsed into a CSR matrix plus the raw ids and
+item metadata, in the style of ``sklearn.datasets.fetch_*``.
 """
 
 import csv
@@ -21,7 +24,16 @@ __all__ = [
     "fetch_citeulike_a",
 ]
 
-_MOVIELENS_FOLDERS = {"100k": "ml-100k", "latest-small": "ml-latest-small"}
+from ._download import ARCHIVES, fetch_archive
+
+_MOVIELENS_FOLDERS = {
+    "100k": "ml-100k",
+    "1m": "ml-1m",
+    "10m": "ml-10M100K",
+    "20m": "ml-20m",
+    "25m": "ml-25m",
+    "latest-small": "ml-latest-small",
+}
 
 
 def get_data_home(data_home=None):
@@ -42,12 +54,17 @@ def get_data_home(data_home=None):
     return Path(data_home).expanduser()
 
 
-def _folder(data_home, name, download_if_missing, marker):
+def _folder(data_home, name, download_if_missing, marker, archive=None):
     folder = get_data_home(data_home) / name
     if (folder / marker).is_file():
         return folder
+    if download_if_missing and archive in ARCHIVES:
+        folder = fetch_archive(archive, get_data_home(data_home))
+        if (folder / marker).is_file():
+            return folder
+        raise OSError(f"The downloaded archive has no {marker} in {folder}.")
     how = (
-        "Automatic download is not available for this dataset yet"
+        "no download is known for this dataset"
         if download_if_missing
         else "download_if_missing=False"
     )
@@ -56,6 +73,24 @@ def _folder(data_home, name, download_if_missing, marker):
         f"publisher's archive so that {folder / marker} exists, or pass data_home="
         "the folder that contains it."
     )
+
+
+def _read_numbers(path, n_cols, *, separator=",", header=False):
+    """Fast parse of a numeric table (NumPy's C text parser; no pandas needed)."""
+    text = Path(path).read_bytes().decode("ascii", errors="strict")
+    if header:
+        text = text.split("\n", 1)[1] if "\n" in text else ""
+    values = np.array(text.replace(separator, " ").split(), dtype=np.float64)
+    if values.size % n_cols:
+        raise ValueError(f"{path}: expected {n_cols} fields on every line.")
+    return values.reshape(-1, n_cols)
+
+
+def _decode(raw):
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:  # MovieLens 1M's movies.dat is latin-1
+        return raw.decode("latin-1")
 
 
 def _encode(users, items, values, shape_hint=None):
@@ -80,13 +115,16 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
 
     Parameters
     ----------
-    variant : {"100k", "latest-small"}, default="100k"
+    variant : {"100k", "1m", "10m", "20m", "25m", "latest-small"}, default="100k"
         Which MovieLens release.
     data_home : str or path-like, default=None
-        Folder containing the extracted ``ml-100k/`` or ``ml-latest-small/``;
-        see :func:`get_data_home`.
+        Folder containing (or receiving) the extracted publisher folder:
+        ``ml-100k/``, ``ml-1m/``, ``ml-10M100K/``, ``ml-20m/``, ``ml-25m/``
+        or ``ml-latest-small/``; see :func:`get_data_home`.
     download_if_missing : bool, default=True
-        Reserved for downloading; currently the extracted copy must exist.
+        Download the archive from files.grouplens.org when the folder is
+        missing, check it against the MD5 GroupLens publishes (pinned here
+        for the frozen releases) and extract it into ``data_home``.
     return_X_y : bool, default=False
         Return only ``X``.
 
@@ -111,11 +149,12 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
             f"Unknown MovieLens variant {variant!r}; available: {sorted(_MOVIELENS_FOLDERS)}."
         )
     name = _MOVIELENS_FOLDERS[variant]
+    archive = "ml-" + variant
+    titles, genres = {}, {}
     if variant == "100k":
-        folder = _folder(data_home, name, download_if_missing, "u.data")
-        raw = np.loadtxt(folder / "u.data", dtype=np.int64)
+        folder = _folder(data_home, name, download_if_missing, "u.data", archive)
+        raw = np.loadtxt(folder / "u.data", dtype=np.int64, ndmin=2)
         users, items, ratings, times = raw.T
-        titles, genres = {}, {}
         genre_names = [line.split("|")[0] for line in
                        (folder / "u.genre").read_text(encoding="latin-1").splitlines() if line]
         with open(folder / "u.item", encoding="latin-1") as f:
@@ -124,17 +163,27 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
                 mid = int(fields[0])
                 titles[mid] = fields[1]
                 genres[mid] = [g for g, flag in zip(genre_names, fields[5:]) if flag == "1"]
-    else:
-        folder = _folder(data_home, name, download_if_missing, "ratings.csv")
-        raw = np.loadtxt(folder / "ratings.csv", delimiter=",", skiprows=1)
+    elif variant in ("1m", "10m"):
+        folder = _folder(data_home, name, download_if_missing, "ratings.dat", archive)
+        raw = _read_numbers(folder / "ratings.dat", 4, separator="::")
         users, items = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
         ratings, times = raw[:, 2], raw[:, 3].astype(np.int64)
-        titles, genres = {}, {}
+        for line in _decode((folder / "movies.dat").read_bytes()).splitlines():
+            if line:
+                mid, title, genre = line.split("::")
+                titles[int(mid)] = title
+                genres[int(mid)] = [] if genre == "(no genres listed)" else genre.split("|")
+    else:
+        folder = _folder(data_home, name, download_if_missing, "ratings.csv", archive)
+        raw = _read_numbers(folder / "ratings.csv", 4, header=True)
+        users, items = raw[:, 0].astype(np.int64), raw[:, 1].astype(np.int64)
+        ratings, times = raw[:, 2], raw[:, 3].astype(np.int64)
         with open(folder / "movies.csv", encoding="utf-8", newline="") as f:
             for row in csv.DictReader(f):
                 mid = int(row["movieId"])
                 titles[mid] = row["title"]
-                genres[mid] = [] if row["genres"] == "(no genres listed)" else row["genres"].split("|")
+                genres[mid] = ([] if row["genres"] == "(no genres listed)"
+                               else row["genres"].split("|"))
     X, user_ids, item_ids, rows, cols = _encode(users, items, ratings)
     T = sp.csr_matrix((times.astype(np.float64), (rows, cols)), shape=X.shape)
     bunch = Bunch(
@@ -159,9 +208,11 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
     Parameters
     ----------
     data_home : str or path-like, default=None
-        Folder containing the extracted ``hetrec2011-lastfm-2k/``.
+        Folder containing (or receiving) the extracted ``hetrec2011-lastfm-2k/``.
     download_if_missing : bool, default=True
-        Reserved for downloading; currently the extracted copy must exist.
+        Download the archive from files.grouplens.org when the folder is
+        missing, check it against the MD5 GroupLens publishes beside it, and
+        extract it into ``data_home``.
     return_X_y : bool, default=False
         Return only ``X``.
 
@@ -171,8 +222,9 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
         ``X`` (csr_matrix (n_users, n_artists) of play counts), ``user_ids``,
         ``item_ids``, ``item_titles`` (artist names) and ``DESCR``.
     """
-    folder = _folder(data_home, "hetrec2011-lastfm-2k", download_if_missing, "user_artists.dat")
-    raw = np.loadtxt(folder / "user_artists.dat", dtype=np.int64, skiprows=1)
+    folder = _folder(data_home, "hetrec2011-lastfm-2k", download_if_missing, "user_artists.dat",
+                     "hetrec2011-lastfm-2k")
+    raw = np.loadtxt(folder / "user_artists.dat", dtype=np.int64, skiprows=1, ndmin=2)
     X, user_ids, item_ids, _, _ = _encode(raw[:, 0], raw[:, 1], raw[:, 2])
     names = {}
     with open(folder / "artists.dat", encoding="utf-8") as f:
@@ -201,7 +253,8 @@ def fetch_citeulike_a(*, data_home=None, download_if_missing=True, return_X_y=Fa
     data_home : str or path-like, default=None
         Folder containing the extracted ``citeulike-a/``.
     download_if_missing : bool, default=True
-        Reserved for downloading; currently the extracted copy must exist.
+        No official archive exists (the data lives in the authors'
+        repositories); the extracted copy must be present either way.
     return_X_y : bool, default=False
         Return only ``X``.
 

@@ -21,8 +21,12 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import RecommenderMixin, _check_k
-from ..utils._topk import iter_row_batches, top_k
-from ..utils._validation import check_item_indices
+from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+from ..utils._validation import (
+    check_interaction_matrix,
+    check_interactions,
+    check_item_indices,
+)
 
 __all__ = ["MatrixFactorizationBase", "RatingPredictionMixin"]
 
@@ -97,11 +101,43 @@ class MatrixFactorizationBase(
     def _n_features_out(self):
         return self.n_components
 
-    def _fit(self, X):
+    def fit(self, X, y=None, X_val=None):
+        """Fit the factors on a user-item matrix, optionally watching a validation matrix.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions (0 = none).
+        y : None
+            Ignored.
+        X_val : sparse matrix of shape (n_users, n_items), default=None
+            Held-out interactions of the same users (e.g. from
+            :func:`~sklearn_recsys.model_selection.holdout_split`). When given,
+            its NDCG@20 under the training users' factors is recorded after
+            every iteration in ``validation_scores_``; with
+            ``early_stopping=True`` it replaces the internal split.
+
+        Returns
+        -------
+        self : object
+            Fitted model.
+        """
+        self._validate_params()
+        X = check_interactions(self, X, reset=True)
+        if X_val is not None:
+            X_val = check_interaction_matrix(X_val, input_name="X_val")
+            if X_val.shape != X.shape:
+                raise ValueError(
+                    f"X_val has shape {X_val.shape} but X has shape {X.shape}: pass the "
+                    "held-out interactions of the same users and items."
+                )
+        self._fit(X, X_val)
+        return self
+
+    def _fit(self, X, X_val=None):
         X = X.astype(self.dtype, copy=False)
         rng = check_random_state(self.random_state)
-        X_val = None
-        if self.early_stopping:
+        if X_val is None and self.early_stopping:
             from ..model_selection import holdout_split
 
             X, X_val = holdout_split(
@@ -128,10 +164,10 @@ class MatrixFactorizationBase(
                     else:
                         stall += 1
                 progress.update(it, loss=loss, **{f"val_ndcg@{self._validation_k}": score})
-                if X_val is not None and stall >= self.n_iter_no_change:
+                if self.early_stopping and stall >= self.n_iter_no_change:
                     break
             self.n_iter_ = it
-            if best_state is not None:
+            if self.early_stopping and best_state is not None:
                 self._set_state(best_state)
                 self.best_iteration_ = int(np.argmax(self.validation_scores_)) + 1
         return self
@@ -151,11 +187,13 @@ class MatrixFactorizationBase(
         rows = np.flatnonzero(np.diff(X_val.indptr))
         if len(rows) > 5000:  # a fixed subsample keeps each check cheap
             rows = rows[:: len(rows) // 5000 + 1]
-        scores = self._train_scores(rows)
-        X_rows = X[rows]
-        seen_r = np.repeat(np.arange(len(rows)), np.diff(X_rows.indptr))
-        scores[seen_r, X_rows.indices] = -np.inf
-        return float(ndcg_at_k(X_val[rows], scores, k=self._validation_k))
+        total = 0.0
+        for batch in iter_row_batches(len(rows), row_batch_size(X.shape[1])):
+            r = rows[batch]
+            scores = self._train_scores(r)
+            mask_seen(scores, X[r])
+            total += ndcg_at_k(X_val[r], scores, k=self._validation_k) * len(r)
+        return total / max(1, len(rows))
 
     def _train_scores(self, rows):
         scores = self.user_factors_[rows] @ self.item_factors_.T

@@ -171,8 +171,8 @@ class BPR(MatrixFactorizationBase):
         )
         return float(mean_z)
 
-    def _fit(self, X):
-        super()._fit(X)
+    def _fit(self, X, X_val=None):
+        super()._fit(X, X_val)
         self._fold_in_seed = np.uint64(self._rng.randint(0, np.iinfo(np.int64).max,
                                                          dtype=np.int64))
         for name in ("_rng", "_nnz_user", "_user_block_ptr"):

@@ -63,7 +63,8 @@ def compare_recommenders(
     random_state : int, default=0
         Seed of the splits.
     verbose : bool, default=True
-        Print one progress line per model to stderr.
+        Print a progress line per model to stderr: a bar of the models done,
+        the elapsed seconds, then the model's scores when it is finished.
 
     Returns
     -------
@@ -77,9 +78,13 @@ def compare_recommenders(
     )
     scorers = {name: get_ranking_scorer(name) for name in metrics}
     rows = []
+    started = time.perf_counter()
     for i, (name, (estimator, grid)) in enumerate(models.items(), 1):
         if verbose:
-            print(f"[{i}/{len(models)}] {name}: ", end="", file=sys.stderr, flush=True)
+            done = int(20 * (i - 1) / len(models))
+            print(f"[{'#' * done}{'-' * (20 - done)}] {i}/{len(models)} "
+                  f"{time.perf_counter() - started:5.1f}s {name}: ", end="", file=sys.stderr,
+                  flush=True)
         params = {}
         n_candidates = int(np.prod([len(v) for v in grid.values()])) if grid else 1
         if n_candidates > 1:

@@ -83,3 +83,112 @@ def test_make_interactions_structure_and_scale():
         make_interactions(100, 50, random_state=3).toarray(),
         make_interactions(100, 50, random_state=3).toarray(),
     )
+
+
+def _write_ml1m(folder, movies_encoding="latin-1"):
+    folder.mkdir(parents=True)
+    (folder / "ratings.dat").write_text(
+        "1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n")
+    (folder / "movies.dat").write_bytes(
+        "661::James and the Giant Peach (1996)::Animation|Children's|Musical\n"
+        "1193::Caf\xe9 Society (1975)::Drama\n".encode(movies_encoding))
+
+
+def test_small_handwritten_movielens_1m_and_10m(tmp_path):
+    _write_ml1m(tmp_path / "ml-1m")
+    ml = fetch_movielens("1m", data_home=tmp_path, download_if_missing=False)
+    np.testing.assert_array_equal(ml.X.toarray(), [[3, 5], [0, 4]])
+    np.testing.assert_array_equal(ml.item_ids, [661, 1193])
+    assert ml.item_titles == ["James and the Giant Peach (1996)", "Café Society (1975)"]
+    assert ml.item_genres[0] == ["Animation", "Children's", "Musical"]
+    assert ml.timestamps[1, 1] == 978298413
+    # 10M: its own folder name, half stars, UTF-8 titles
+    folder = tmp_path / "ml-10M100K"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text("5::122::4.5::838985046\n5::185::0.5::838983525\n")
+    (folder / "movies.dat").write_text("122::Boomerang (1992)::Comedy|Romance\n"
+                                       "185::Net, The (1995)::(no genres listed)\n",
+                                       encoding="utf-8")
+    ml = fetch_movielens("10m", data_home=tmp_path, download_if_missing=False)
+    np.testing.assert_array_equal(ml.X.toarray(), [[4.5, 0.5]])
+    assert ml.item_genres == [["Comedy", "Romance"], []]
+
+
+@pytest.mark.parametrize("variant, folder", [("20m", "ml-20m"), ("25m", "ml-25m")])
+def test_small_handwritten_movielens_csv_releases(tmp_path, variant, folder):
+    d = tmp_path / folder
+    d.mkdir()
+    (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n"
+                                   "1,29,3.5,1112484676\n3,2,4.0,1112484819\n")
+    (d / "movies.csv").write_text('movieId,title,genres\n2,Jumanji (1995),Adventure|Fantasy\n'
+                                  '29,"City of Lost Children, The (1995)",Drama\n')
+    ml = fetch_movielens(variant, data_home=tmp_path, download_if_missing=False)
+    np.testing.assert_array_equal(ml.X.toarray(), [[3.5, 3.5], [4.0, 0]])
+    assert ml.item_titles[1] == "City of Lost Children, The (1995)"
+
+
+def _zip_folder(src, dest, flat=False):
+    import zipfile
+
+    with zipfile.ZipFile(dest, "w") as zf:
+        for path in sorted(src.rglob("*")):
+            zf.write(path, path.relative_to(src if flat else src.parent))
+
+
+def test_download_verifies_checksum_and_extracts(tmp_path, monkeypatch):
+    import hashlib
+
+    from sklearn_recsys.datasets import _download
+
+    _write_ml1m(tmp_path / "src" / "ml-1m")
+    zpath = tmp_path / "ml-1m.zip"
+    _zip_folder(tmp_path / "src" / "ml-1m", zpath)
+    md5 = hashlib.md5(zpath.read_bytes()).hexdigest()
+    sha = hashlib.sha256(zpath.read_bytes()).hexdigest()
+    home = tmp_path / "home"
+    # a wrong checksum: error, nothing left behind
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m",
+                        _download.Archive(zpath.as_uri(), "ml-1m", md5="0" * 32))
+    with pytest.raises(OSError, match="MD5 .* differs from the publisher's"):
+        fetch_movielens("1m", data_home=home)
+    assert not (home / "ml-1m").exists() and list(home.iterdir()) == []
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m",
+                        _download.Archive(zpath.as_uri(), "ml-1m", md5=md5, sha256="1" * 64))
+    with pytest.raises(OSError, match="SHA-256 .* differs from the pinned"):
+        fetch_movielens("1m", data_home=home)
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m",
+                        _download.Archive(zpath.as_uri(), "ml-1m", md5=md5, sha256=sha))
+    ml = fetch_movielens("1m", data_home=home)
+    assert ml.X.nnz == 3
+    assert (home / "ml-1m" / ".sha256").read_text().startswith(sha)
+    # cached: a second call reads the extracted copy without downloading
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m",
+                        _download.Archive("file:///nonexistent.zip", "ml-1m", md5=md5))
+    assert fetch_movielens("1m", data_home=home).X.nnz == 3
+
+
+def test_download_of_a_flat_archive_with_published_md5(tmp_path, monkeypatch):
+    import hashlib
+
+    from sklearn_recsys.datasets import _download
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "user_artists.dat").write_text("userID\tartistID\tweight\n2\t51\t13883\n")
+    (src / "artists.dat").write_text("id\tname\turl\tpictureURL\n51\tDuran Duran\tu\tp\n")
+    zpath = tmp_path / "hetrec2011-lastfm-2k.zip"
+    _zip_folder(src, zpath, flat=True)
+    # no pinned digest: the MD5 file published beside the archive is used
+    (tmp_path / "hetrec2011-lastfm-2k.zip.md5").write_text(
+        f"MD5 (hetrec2011-lastfm-2k.zip) = {hashlib.md5(zpath.read_bytes()).hexdigest()}\n")
+    monkeypatch.setitem(_download.ARCHIVES, "hetrec2011-lastfm-2k",
+                        _download.Archive(zpath.as_uri(), "hetrec2011-lastfm-2k", flat=True))
+    fm = fetch_lastfm_2k(data_home=tmp_path / "home")
+    assert fm.X.toarray().tolist() == [[13883]] and fm.item_titles == ["Duran Duran"]
+
+
+@pytest.mark.skipif(not __import__("os").environ.get("SKLEARN_RECSYS_ALLOW_DOWNLOAD"),
+                    reason="network download: set SKLEARN_RECSYS_ALLOW_DOWNLOAD=1 to run")
+def test_real_download_of_movielens_100k(tmp_path):
+    ml = fetch_movielens("100k", data_home=tmp_path)
+    assert ml.X.shape == (943, 1682) and ml.X.nnz == 100_000

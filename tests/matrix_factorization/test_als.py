@@ -138,3 +138,20 @@ def test_grid_search_over_bm25_pipeline():
     from sklearn_recsys import MostPopular
     scorer = get_ranking_scorer("ndcg@10")
     assert scorer(search.best_estimator_, X) > scorer(MostPopular().fit(X), X)
+
+
+def test_validation_matrix_is_monitored(small):
+    from sklearn_recsys.metrics import ndcg_at_k
+    from sklearn_recsys.model_selection import holdout_split
+    from sklearn_recsys.utils import mask_seen
+
+    X_tr, X_val = holdout_split(small, test_size=0.3, random_state=0)
+    model = ImplicitALS(n_components=5, max_iter=4, random_state=0).fit(X_tr, X_val=X_val)
+    assert len(model.validation_scores_) == 4 and model.n_iter_ == 4
+    scores = model.user_factors_ @ model.item_factors_.T
+    mask_seen(scores, X_tr)
+    rows = np.flatnonzero(np.diff(X_val.indptr))
+    assert model.validation_scores_[-1] == pytest.approx(
+        ndcg_at_k(X_val[rows], scores[rows], k=20), rel=1e-6)
+    with pytest.raises(ValueError, match="X_val has shape"):
+        ImplicitALS().fit(X_tr, X_val=X_val[:5])

@@ -1,0 +1,144 @@
+"""Download of dataset archives from their publishers, verified by checksum, and extraction.
+
+Each archive is registered with its official address, the folder it extracts
+to under the data home, and the checksum(s) it must match. GroupLens publishes
+an MD5 file beside each archive (``<archive>.md5``); that published MD5 is
+pinned here for the frozen releases. SHA-256 digests are pinned where they
+were measured; every download's SHA-256 is computed and written next to the
+extracted folder (``<folder>/.sha256``) so that it can be pinned.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import urllib.request
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["ARCHIVES", "fetch_archive"]
+
+_GROUPLENS = "https://files.grouplens.org/datasets"
+
+
+@dataclass(frozen=True)
+class Archive:
+    url: str
+    folder: str  # folder name under data_home once extracted
+    md5: str = None
+    sha256: str = None
+    flat: bool = False  # the zip has no top folder: extract into ``folder``
+
+
+ARCHIVES = {
+    "ml-100k": Archive(f"{_GROUPLENS}/movielens/ml-100k.zip", "ml-100k",
+                       md5="0e33842e24a9c977be4e0107933c0723"),
+    "ml-1m": Archive(f"{_GROUPLENS}/movielens/ml-1m.zip", "ml-1m",
+                     md5="c4d9eecfca2ab87c1945afe126590906"),
+    "ml-10m": Archive(f"{_GROUPLENS}/movielens/ml-10m.zip", "ml-10M100K",
+                      md5="ce571fd55effeba0271552578f2648bd"),
+    "ml-20m": Archive(f"{_GROUPLENS}/movielens/ml-20m.zip", "ml-20m",
+                      md5="cd245b17a1ae2cc31bb14903e1204af3"),
+    "ml-25m": Archive(f"{_GROUPLENS}/movielens/ml-25m.zip", "ml-25m",
+                      md5="6b51fb2759a8657d3bfcbfc42b592ada"),
+    # "latest" releases change over time: checked against the MD5 file
+    # GroupLens publishes beside the archive at download time
+    "ml-latest-small": Archive(f"{_GROUPLENS}/movielens/ml-latest-small.zip",
+                               "ml-latest-small"),
+    "hetrec2011-lastfm-2k": Archive(f"{_GROUPLENS}/hetrec2011/hetrec2011-lastfm-2k.zip",
+                                    "hetrec2011-lastfm-2k", flat=True),
+}
+
+
+def _digests(path):
+    md5, sha = hashlib.md5(), hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            md5.update(block)
+            sha.update(block)
+    return md5.hexdigest(), sha.hexdigest()
+
+
+def _get(url, dest, verbose):
+    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+        total = int(response.headers.get("Content-Length") or 0)
+        done = 0
+        while True:
+            block = response.read(1 << 20)
+            if not block:
+                break
+            out.write(block)
+            done += len(block)
+            if verbose and total:
+                print(f"\rdownloading {url}: {100 * done // total:3d}% of {total / 2**20:.1f} MB",
+                      end="", file=sys.stderr, flush=True)
+    if verbose:
+        print(file=sys.stderr)
+
+
+def _published_md5(archive, verbose):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "md5"
+        _get(archive.url + ".md5", path, False)
+        text = path.read_text(encoding="ascii", errors="replace").split()
+    candidates = [t.lower() for t in text if len(t) == 32]
+    if not candidates:
+        raise OSError(f"No MD5 digest found at {archive.url}.md5; cannot verify the archive.")
+    return candidates[0]
+
+
+def fetch_archive(name, data_home, *, verbose=True):
+    """Download, verify and extract a registered archive into ``data_home``.
+
+    Parameters
+    ----------
+    name : str
+        Key of :data:`ARCHIVES`.
+    data_home : pathlib.Path
+        Folder that receives the extracted publisher folder.
+    verbose : bool, default=True
+        Show download progress on stderr.
+
+    Returns
+    -------
+    folder : pathlib.Path
+        The extracted folder.
+
+    Raises
+    ------
+    OSError
+        When the download fails or the archive does not match its checksum
+        (the partial files are removed).
+    """
+    archive = ARCHIVES[name]
+    data_home = Path(data_home)
+    data_home.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=data_home) as tmp:
+        zpath = Path(tmp) / os.path.basename(archive.url)
+        try:
+            _get(archive.url, zpath, verbose)
+        except OSError as exc:
+            raise OSError(
+                f"Could not download {archive.url} ({exc}). Download and extract it by hand "
+                f"into {data_home / archive.folder}, or pass download_if_missing=False "
+                "with data_home pointing at an extracted copy."
+            ) from exc
+        md5, sha = _digests(zpath)
+        expected_md5 = archive.md5 or _published_md5(archive, verbose)
+        if archive.sha256 is not None and sha != archive.sha256:
+            raise OSError(f"{archive.url}: SHA-256 {sha} differs from the pinned "
+                          f"{archive.sha256}; the download is corrupt or was altered.")
+        if md5 != expected_md5:
+            raise OSError(f"{archive.url}: MD5 {md5} differs from the publisher's "
+                          f"{expected_md5}; the download is corrupt or was altered.")
+        target = Path(tmp) / "extracted"
+        with zipfile.ZipFile(zpath) as zf:
+            zf.extractall(target / archive.folder if archive.flat else target)
+        final = data_home / archive.folder
+        if final.exists():
+            shutil.rmtree(final)
+        shutil.move(str(target / archive.folder), str(final))
+        (final / ".sha256").write_text(f"{sha}  {os.path.basename(archive.url)}\n")
+    return final
