@@ -60,9 +60,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     Attributes
     ----------
-    user_ids_ : ndarray of shape (n_users_,)
+    user_ids_ : ndarray of shape (n_fitted_users,)
         Raw user ids seen in ``fit``, sorted; row ``r`` is ``user_ids_[r]``.
-    item_ids_ : ndarray of shape (n_items_,)
+    item_ids_ : ndarray of shape (n_fitted_items,)
         Raw item ids seen in ``fit``, sorted; column ``j`` is ``item_ids_[j]``.
     n_users_ : int
         Number of users seen in ``fit``.
@@ -219,7 +219,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : csr_matrix of shape (n_users_, n_items_)
+        X_new : csr_matrix of shape (n_fitted_users, n_fitted_items)
             Combined interaction values.
         """
         return self.fit(X).transform(X)
@@ -295,7 +295,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        X_new : csr_matrix of shape (n_users_ + n_new_users, n_items_)
+        X_new : csr_matrix of shape (n_fitted_users + n_new_users, n_fitted_items)
             Row ``r`` is user ``get_user_ids(X)[r]``: the fitted users
             first (empty rows for those absent from ``X``), then users not
             seen in ``fit``, sorted by id. Repeated pairs are combined by
@@ -314,7 +314,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
         Returns
         -------
-        timestamps : csr_matrix of shape (n_users_ + n_new_users, n_items_)
+        timestamps : csr_matrix of shape (n_fitted_users + n_new_users, n_fitted_items)
             Latest time of each (user, item) pair (seconds since the epoch
             for datetimes), float64, stored even where it is 0 so that its
             entries line up with those of ``transform(X)``.
