@@ -7,10 +7,12 @@ A leaderboard of recommenders, and quality against fit time
 ``GridSearchCV`` on training users, refitted, timed, and scored on held-out users.
 """
 
-import matplotlib.pyplot as plt
-
 from sklearn_recsys import BPR, EASE, ImplicitALS, ItemKNN, MostPopular, make_interactions
-from sklearn_recsys.model_selection import compare_recommenders, format_leaderboard
+from sklearn_recsys.model_selection import (
+    compare_recommenders,
+    format_leaderboard,
+    plot_leaderboard,
+)
 
 X = make_interactions(n_users=1500, n_items=400, density=0.02, n_components=20,
                       random_state=0)
@@ -26,11 +28,4 @@ rows = compare_recommenders(models, X, metrics=("ndcg@10", "recall@20"), verbose
 print(format_leaderboard(rows))
 
 # %%
-fig, ax = plt.subplots(figsize=(5, 3.5))
-for r in rows:
-    ax.scatter(r["fit_seconds"], r["ndcg@10"])
-    ax.annotate(r["model"], (r["fit_seconds"], r["ndcg@10"]))
-ax.set_xscale("log")
-ax.set_xlabel("fit seconds (log)")
-ax.set_ylabel("NDCG@10 on held-out users")
-fig.tight_layout()
+plot_leaderboard(rows, metric="ndcg@10")

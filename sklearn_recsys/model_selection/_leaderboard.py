@@ -15,7 +15,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from ..metrics import get_ranking_scorer
 from ._split import strong_generalization_split
 
-__all__ = ["compare_recommenders", "format_leaderboard"]
+__all__ = ["compare_recommenders", "format_leaderboard", "plot_leaderboard"]
 
 
 def compare_recommenders(
@@ -162,3 +162,35 @@ def format_leaderboard(rows, fmt="text"):
     else:
         raise ValueError(f"fmt must be 'text', 'markdown' or 'csv', got {fmt!r}.")
     return "\n".join(lines) + "\n"
+
+
+def plot_leaderboard(rows, metric="ndcg@10", ax=None):
+    """Scatter plot of a leaderboard's quality against fit time (matplotlib).
+
+    Parameters
+    ----------
+    rows : list of dict
+        As returned by :func:`compare_recommenders`.
+    metric : str, default="ndcg@10"
+        Column plotted on the y axis.
+    ax : matplotlib Axes, default=None
+        Axes to draw on; a new figure when None.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    try:
+        import matplotlib.pyplot as plt
+    except ImportError as exc:
+        raise ImportError("plot_leaderboard needs matplotlib: pip install matplotlib") from exc
+    if ax is None:
+        _, ax = plt.subplots(figsize=(5, 3.5))
+    for r in rows:
+        ax.scatter(r["fit_seconds"], r[metric])
+        ax.annotate(r["model"], (r["fit_seconds"], r[metric]))
+    ax.set_xscale("log")
+    ax.set_xlabel("fit seconds (log)")
+    ax.set_ylabel(f"{metric.upper()} on held-out users")
+    ax.figure.tight_layout()
+    return ax
