@@ -253,9 +253,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         n_rows = self.n_users_ + len(new_ids)
         if values is None:
             values = np.ones(len(rows))
-        # sort by pair, then by time (or log order) so "last" is each group's end
-        order_key = times if times is not None else np.arange(len(rows))
-        order = np.lexsort((np.arange(len(rows)), order_key, cols, rows))
+        # group by pair with one int64 key; within a pair, entries stay in time
+        # order (stable sorts keep log order for equal times), so "last" is
+        # each group's end
+        key = rows * np.int64(self.n_items_) + cols
+        if times is not None and self.duplicates == "last":
+            order = np.lexsort((times, key))
+        else:
+            order = np.argsort(key, kind="stable")
         rows, cols, values = rows[order], cols[order], values[order]
         times = None if times is None else times[order]
         starts = np.flatnonzero(
