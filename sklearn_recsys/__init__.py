@@ -21,6 +21,8 @@ _LAZY = {
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",
     "NMF": "matrix_factorization",
+    "MultDAE": "neural",
+    "MultVAE": "neural",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",
@@ -55,6 +57,7 @@ _SUBMODULES = [
     "matrix_factorization",
     "metrics",
     "model_selection",
+    "neural",
     "preprocessing",
     "utils",
 ]

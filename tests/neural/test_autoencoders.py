@@ -1,0 +1,150 @@
+"""Mult-DAE / Mult-VAE: NumPy serving equals the TensorFlow graph, reproducibility, pickling
+without TensorFlow, early stopping, KL annealing, model selection in worker processes."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from sklearn_recsys import MostPopular, MultDAE, MultVAE, make_interactions
+from sklearn_recsys.metrics import get_ranking_scorer
+
+tf = pytest.importorskip("tensorflow")
+
+SMALL = dict(n_components=8, batch_size=64, max_iter=4, early_stopping=False, random_state=0)
+
+
+@pytest.fixture(scope="module")
+def X():
+    return make_interactions(400, 120, density=0.06, random_state=3)
+
+
+def _tf_forward(model, x):
+    """The training graph's forward pass without dropout and with the mean code."""
+    h = tf.math.l2_normalize(tf.constant(x, dtype=tf.float32), axis=1)
+    n_enc = len(model.hidden_layer_sizes) + 1
+    for i in range(n_enc):
+        h = h @ model.coefs_[i] + model.intercepts_[i]
+        if i < n_enc - 1 or not isinstance(model, MultVAE):
+            h = tf.tanh(h)
+    if isinstance(model, MultVAE):
+        h = h[:, :model.n_components]
+    for i in range(n_enc, len(model.coefs_)):
+        h = h @ model.coefs_[i] + model.intercepts_[i]
+        if i < len(model.coefs_) - 1:
+            h = tf.tanh(h)
+    return h.numpy()
+
+
+@pytest.mark.parametrize("cls, hidden", [(MultDAE, ()), (MultVAE, (16,))])
+def test_numpy_serving_equals_tensorflow_forward(X, cls, hidden):
+    model = cls(hidden_layer_sizes=hidden, **SMALL).fit(X)
+    assert_allclose(model.decision_function(X[:50]), _tf_forward(model, X[:50].toarray()),
+                    rtol=1e-4, atol=1e-5)
+    assert model.transform(X[:5]).shape == (5, 8)
+    assert [w.shape for w in model.coefs_][0] == (120, hidden[0] if hidden else 8 * (
+        2 if cls is MultVAE else 1))
+
+
+def test_same_seed_same_weights_and_no_global_state(X):
+    np_state = np.random.get_state()[1].copy()
+    tf_state = tf.random.get_global_generator().state.numpy().copy()
+    a = MultVAE(hidden_layer_sizes=(16,), **SMALL).fit(X)
+    b = MultVAE(hidden_layer_sizes=(16,), **SMALL).fit(X)
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(wa, wb)
+    assert_array_equal(np.random.get_state()[1], np_state)
+    assert_array_equal(tf.random.get_global_generator().state.numpy(), tf_state)
+    c = MultVAE(hidden_layer_sizes=(16,), **{**SMALL, "random_state": 1}).fit(X)
+    assert not np.array_equal(a.coefs_[0], c.coefs_[0])
+
+
+def test_learns_planted_structure(X):
+    scorer = get_ranking_scorer("ndcg@10")
+    pop = scorer(MostPopular().fit(X), X)
+    for cls in (MultDAE, MultVAE):
+        model = cls(n_components=16, batch_size=64, max_iter=60, early_stopping=False,
+                    random_state=0).fit(X)
+        assert model.loss_curve_[-1] < model.loss_curve_[0]
+        assert scorer(model, X) > 1.2 * pop
+
+
+def test_early_stopping_keeps_the_best_epoch(X):
+    params = dict(n_components=8, batch_size=64, max_iter=40, n_iter_no_change=3,
+                  validation_fraction=0.2, random_state=0)
+    model = MultDAE(**params).fit(X)
+    scores = model.validation_scores_
+    assert len(scores) == model.n_iter_
+    assert model.best_iteration_ == int(np.argmax(scores)) + 1
+    # training is the same trajectory without stopping: refitting for exactly
+    # best_iteration_ epochs gives the kept weights
+    again = MultDAE(**{**params, "max_iter": model.best_iteration_,
+                       "n_iter_no_change": 1000}).fit(X)
+    assert_array_equal(again.coefs_[0], model.coefs_[0])
+
+
+def test_kl_annealing_schedule():
+    model = MultVAE(anneal_cap=0.2, total_anneal_steps=100)
+    model._n_updates = 10
+    assert model._beta() == pytest.approx(0.1)
+    model._n_updates = 1000
+    assert model._beta() == pytest.approx(0.2)
+    model.set_params(total_anneal_steps=0)
+    assert model._beta() == pytest.approx(0.2)
+
+
+def test_too_few_users_for_validation_warns():
+    X = make_interactions(5, 20, density=0.3, random_state=0)
+    with pytest.warns(UserWarning, match="training without validation"):
+        MultDAE(n_components=4, max_iter=2, validation_fraction=0.05, random_state=0).fit(X)
+
+
+def test_pickle_serves_where_tensorflow_cannot_be_imported(X, tmp_path):
+    model = MultVAE(hidden_layer_sizes=(16,), **SMALL).fit(X)
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    np.save(tmp_path / "X.npy", X[:20].toarray())
+    expected = model.recommend(X[:20], k=5)[0]
+    code = f"""
+import sys
+sys.modules["tensorflow"] = None  # importing it now raises ImportError
+import pickle, numpy as np
+model = pickle.loads(open({str(path)!r}, "rb").read())
+idx, _ = model.recommend(np.load({str(tmp_path / "X.npy")!r}), k=5)
+np.save({str(tmp_path / "idx.npy")!r}, idx)
+assert "tensorflow" not in sys.modules or sys.modules["tensorflow"] is None
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_array_equal(np.load(tmp_path / "idx.npy"), expected)
+
+
+def test_import_neural_does_not_import_tensorflow_and_missing_tf_error():
+    code = """
+import sys
+import sklearn_recsys.neural
+assert "tensorflow" not in sys.modules, "tensorflow imported"
+sys.modules["tensorflow"] = None
+from sklearn_recsys import MultDAE, make_interactions
+try:
+    MultDAE(max_iter=1).fit(make_interactions(50, 20, density=0.2, random_state=0))
+except ImportError as exc:
+    assert 'sklearn_recsys[tensorflow]' in str(exc), exc
+else:
+    raise AssertionError("no ImportError")
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_grid_search_in_worker_processes_and_cross_validate(X):
+    search = GridSearchCV(MultDAE(**{**SMALL, "max_iter": 3}),
+                          {"n_components": [4, 8]}, scoring=get_ranking_scorer("ndcg@10"),
+                          cv=KFold(2, shuffle=True, random_state=0), n_jobs=2).fit(X)
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    res = cross_validate(MultVAE(hidden_layer_sizes=(8,), **SMALL), X, cv=2,
+                         scoring={"ndcg": get_ranking_scorer("ndcg@10"),
+                                  "recall": get_ranking_scorer("recall@20")})
+    assert res["test_ndcg"].shape == (2,) and np.all(res["test_recall"] > 0)
