@@ -21,6 +21,7 @@ _LAZY = {
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",
     "NMF": "matrix_factorization",
+    "AutoRec": "neural",
     "MultDAE": "neural",
     "MultVAE": "neural",
     "BM25Weighting": "preprocessing",

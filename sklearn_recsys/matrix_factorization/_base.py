@@ -292,7 +292,7 @@ class RatingPredictionMixin:
         if items is not None:
             items = check_item_indices(items, self.n_features_in_)
         n_cols = self.n_features_in_ if items is None else len(items)
-        out = np.empty((X.shape[0], n_cols), dtype=self.item_factors_.dtype)
+        out = np.empty((X.shape[0], n_cols), dtype=np.float64)
         for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
             out[rows] = self._ratings_batch(X[rows], items)
         return np.clip(out, *self.rating_range_, out=out)

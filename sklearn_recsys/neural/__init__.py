@@ -1,5 +1,6 @@
 """Neural recommenders (autoencoders). TensorFlow is imported only inside ``fit``."""
 
+from ._autorec import AutoRec
 from ._mult import MultDAE, MultVAE
 
-__all__ = ["MultDAE", "MultVAE"]
+__all__ = ["AutoRec", "MultDAE", "MultVAE"]

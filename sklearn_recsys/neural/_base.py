@@ -26,7 +26,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..base import RecommenderMixin
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size
-from ._tf import import_tensorflow
+from ._tf import adam, import_tensorflow
 
 __all__ = ["AutoencoderBase"]
 
@@ -238,11 +238,8 @@ class AutoencoderBase(
 
     def _make_step(self, tf, Ws, bs, variables):
         """One Adam update on a dense batch; returns the batch loss."""
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        m = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        v2 = [tf.Variable(tf.zeros_like(v)) for v in variables]
-        t = tf.Variable(0.0)
-        lr, alpha, dropout = self.learning_rate_init, self.alpha, self.dropout
+        update = adam(tf, variables, self.learning_rate_init)
+        alpha, dropout = self.alpha, self.dropout
         n_enc = self._n_encoder_layers()
         variational, k = self._variational, self.n_components
 
@@ -270,13 +267,7 @@ class AutoencoderBase(
                 loss = neg_ll + beta * kl
                 if alpha > 0:
                     loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in Ws])
-            grads = tape.gradient(loss, variables)
-            t.assign_add(1.0)
-            lr_t = lr * tf.sqrt(1.0 - b2 ** t) / (1.0 - b1 ** t)
-            for var, g, mi, vi in zip(variables, grads, m, v2):
-                mi.assign(b1 * mi + (1.0 - b1) * g)
-                vi.assign(b2 * vi + (1.0 - b2) * tf.square(g))
-                var.assign_sub(lr_t * mi / (tf.sqrt(vi) + eps))
+            update(tape.gradient(loss, variables))
             return loss
 
         return step

@@ -1,8 +1,8 @@
-"""Lazy TensorFlow import for the neural models, with an actionable error when it is missing."""
+"""TensorFlow helpers of the neural models: the lazy import (with an actionable error) and Adam."""
 
 import os
 
-__all__ = ["import_tensorflow"]
+__all__ = ["adam", "import_tensorflow"]
 
 
 def import_tensorflow():
@@ -24,3 +24,25 @@ def import_tensorflow():
             "model scores, recommends and pickles without it."
         ) from exc
     return tf
+
+
+def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+    """Adam (Kingma & Ba 2015) on ``variables``, as ``apply(grads)``.
+
+    Written out rather than taken from Keras so that the update is plain
+    TensorFlow on ``tf.Variable`` objects, traced into the training step,
+    with TF1's epsilon (1e-8) as in the reference implementations.
+    """
+    m = [tf.Variable(tf.zeros_like(v)) for v in variables]
+    v2 = [tf.Variable(tf.zeros_like(v)) for v in variables]
+    t = tf.Variable(0.0)
+
+    def apply(grads):
+        t.assign_add(1.0)
+        lr_t = learning_rate * tf.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
+        for var, g, mi, vi in zip(variables, grads, m, v2):
+            mi.assign(beta1 * mi + (1.0 - beta1) * g)
+            vi.assign(beta2 * vi + (1.0 - beta2) * tf.square(g))
+            var.assign_sub(lr_t * mi / (tf.sqrt(vi) + epsilon))
+
+    return apply
