@@ -22,6 +22,7 @@ _LAZY = {
     "ExplicitMF": "matrix_factorization",
     "NMF": "matrix_factorization",
     "AutoRec": "neural",
+    "CDAE": "neural",
     "MultDAE": "neural",
     "MultVAE": "neural",
     "BM25Weighting": "preprocessing",

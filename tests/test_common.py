@@ -17,6 +17,8 @@ _TEST_PARAMS = {
     "NMF": {"n_components": 4, "max_iter": 5, "fold_in_iter": 5, "random_state": 0},
     "AutoRec": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,
                 "random_state": 0},
+    "CDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "fold_in_iter": 5,
+             "random_state": 0},
     "MultDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,
                 "random_state": 0},
     "MultVAE": {"hidden_layer_sizes": (8,), "n_components": 4, "max_iter": 2,

@@ -41,6 +41,8 @@ def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
         t.assign_add(1.0)
         lr_t = learning_rate * tf.sqrt(1.0 - beta2 ** t) / (1.0 - beta1 ** t)
         for var, g, mi, vi in zip(variables, grads, m, v2):
+            if isinstance(g, tf.IndexedSlices):  # gathered rows (CDAE's user nodes)
+                g = tf.convert_to_tensor(g)
             mi.assign(beta1 * mi + (1.0 - beta1) * g)
             vi.assign(beta2 * vi + (1.0 - beta2) * tf.square(g))
             var.assign_sub(lr_t * mi / (tf.sqrt(vi) + epsilon))

@@ -1,0 +1,242 @@
+"""CDAE: the collaborative denoising autoencoder with a per-user input node (Wu et al. 2016)."""
+
+import sys
+import time
+from numbers import Integral
+
+import numpy as np
+from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+from ..base import RecommenderMixin
+from ..utils._topk import iter_row_batches
+from ._autorec import _sigmoid
+from ._base import AutoencoderBase
+from ._tf import adam, import_tensorflow
+
+__all__ = ["CDAE"]
+
+
+class CDAE(ClassNamePrefixFeaturesOutMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
+    """Collaborative denoising autoencoder for implicit feedback (CDAE).
+
+    A user's 0/1 row ``y`` is corrupted by dropout (rate ``dropout``, kept
+    entries scaled by ``1 / (1 - dropout)``), encoded with a user-specific
+    input node ``v_u`` as ``z = sigmoid(W^T y~ + v_u + b)`` and decoded as
+    ``sigmoid(W'^T z + b')``; the loss is the logistic loss over all items
+    plus ``alpha / 2`` times the squared norms of all weights (Wu, DuBois,
+    Zheng & Ester 2016), trained by Adam in TensorFlow.
+
+    The user node of a user not seen in ``fit`` is unknown. It is folded in
+    from the row: ``fold_in_iter`` gradient steps (Barzilai-Borwein step
+    sizes) on ``v_u`` alone (weights fixed, no corruption, from ``v_u = 0``)
+    on the same penalised logistic loss, so a row's scores depend on that
+    row only. The same fold-in scores the training users, whose learned
+    nodes are kept in ``user_nodes_``.
+
+    Parameters
+    ----------
+    n_components : int, default=50
+        Hidden units (the paper's K = 50).
+    dropout : float, default=0.2
+        Input corruption rate during training.
+    alpha : float, default=0.01
+        L2 penalty on all weights, per user.
+    batch_size : int, default=64
+        Users per Adam step.
+    learning_rate_init : float, default=1e-2
+        Adam step size (1e-3 leaves the model at popularity after 100
+        epochs on MovieLens 100K: NDCG@100 0.253 against 0.362).
+    max_iter : int, default=100
+        Epochs.
+    fold_in_iter : int, default=50
+        Gradient steps of the user-node fold-in.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weights, batches and corruption.
+    verbose : int, default=0
+        Print a progress line per epoch.
+
+    Attributes
+    ----------
+    coefs_ : list of ndarray
+        ``W`` ``(n_items, n_components)`` and ``W'`` ``(n_components, n_items)``.
+    intercepts_ : list of ndarray
+        ``b`` and ``b'``.
+    user_nodes_ : ndarray of shape (n_users, n_components)
+        Learned input nodes of the training users.
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    n_iter_ : int
+    n_features_in_ : int
+
+    References
+    ----------
+    .. [1] Y. Wu, C. DuBois, A. X. Zheng and M. Ester, "Collaborative
+       Denoising Auto-Encoders for Top-N Recommender Systems", WSDM 2016.
+
+    Examples
+    --------
+    >>> from sklearn_recsys import CDAE, make_interactions
+    >>> X = make_interactions(300, 100, density=0.05, random_state=0)
+    >>> model = CDAE(n_components=8, max_iter=5, random_state=0).fit(X)  # doctest: +SKIP
+    >>> model.recommend(X[:2], k=3)[0].shape  # doctest: +SKIP
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        **{k: AutoencoderBase._parameter_constraints[k] for k in (
+            "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",
+            "max_iter", "random_state", "verbose")},
+        "fold_in_iter": [Interval(Integral, 0, None, closed="left")],
+    }
+
+    def __init__(
+        self,
+        n_components=50,
+        *,
+        dropout=0.2,
+        alpha=0.01,
+        batch_size=64,
+        learning_rate_init=1e-2,
+        max_iter=100,
+        fold_in_iter=50,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.fold_in_iter = fold_in_iter
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    # -- NumPy serving ----------------------------------------------------
+
+    def _fold_in(self, X):
+        """User nodes of CSR rows by gradient descent on their penalised logistic loss."""
+        W, W2 = self.coefs_
+        b, b2 = self.intercepts_
+        Y = X.copy()
+        Y.data[:] = 1.0
+        pre = np.asarray(Y @ W) + b
+        v = np.zeros((X.shape[0], self.n_components))
+        y = Y.toarray()
+
+        def gradient(v):
+            z = _sigmoid(pre + v)
+            out = _sigmoid(z @ W2 + b2)
+            return ((out - y) @ W2.T) * z * (1.0 - z) + self.alpha * v
+
+        # gradient descent with Barzilai-Borwein steps per row, started at
+        # 1/L (L = ||W'||^2 / 16 + alpha bounds the curvature: sigmoid slopes
+        # are at most 1/4); the bound alone converges far too slowly
+        step = np.full((X.shape[0], 1), 1.0 / (np.linalg.norm(W2, 2) ** 2 / 16.0 + self.alpha))
+        g = gradient(v)
+        for _ in range(self.fold_in_iter):
+            v_new = v - step * g
+            g_new = gradient(v_new)
+            s, d = v_new - v, g_new - g
+            sd = np.einsum("ij,ij->i", s, d)[:, None]
+            ss = np.einsum("ij,ij->i", s, s)[:, None]
+            step = np.where(sd > 1e-12, ss / np.maximum(sd, 1e-12), step)
+            v, g = v_new, g_new
+        return v, pre
+
+    def _codes(self, X):
+        v, pre = self._fold_in(X)
+        return _sigmoid(pre + v)
+
+    def _score_batch(self, X):
+        return self._codes(X) @ self.coefs_[1] + self.intercepts_[1]
+
+    def transform(self, X):
+        """Hidden code of each user (with their folded-in node).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions of any users.
+
+        Returns
+        -------
+        codes : ndarray of shape (n_users, n_components)
+        """
+        X = self._validate_for_scoring(X)
+        out = np.empty((X.shape[0], self.n_components))
+        for rows in iter_row_batches(X.shape[0], 4096):
+            out[rows] = self._codes(X[rows])
+        return out
+
+    # -- training ---------------------------------------------------------
+
+    def _fit(self, X):
+        tf = import_tensorflow()
+        rng = check_random_state(self.random_state)
+        Y = X.astype(np.float32)
+        Y.data[:] = 1.0
+        n_users, n_items = Y.shape
+        k = self.n_components
+        limit = np.sqrt(6.0 / (n_items + k))
+        W = tf.Variable(rng.uniform(-limit, limit, (n_items, k)).astype(np.float32))
+        W2 = tf.Variable(rng.uniform(-limit, limit, (k, n_items)).astype(np.float32))
+        b = tf.Variable(np.zeros(k, np.float32))
+        b2 = tf.Variable(np.zeros(n_items, np.float32))
+        nodes = tf.Variable(np.zeros((n_users, k), np.float32))
+        variables = [W, W2, b, b2, nodes]
+        update = adam(tf, variables, self.learning_rate_init)
+        alpha, dropout = self.alpha, self.dropout
+        n_batches = int(np.ceil(n_users / self.batch_size))
+
+        def step(y, users, seed, share):
+            with tf.GradientTape() as tape:
+                y_in = y
+                if dropout > 0:
+                    y_in = tf.nn.experimental.stateless_dropout(y, rate=dropout, seed=seed)
+                v = tf.gather(nodes, users)
+                z = tf.sigmoid(tf.matmul(y_in, W) + v + b)
+                logits = tf.matmul(z, W2) + b2
+                bce = tf.reduce_sum(
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
+                penalty = share * (tf.reduce_sum(W * W) + tf.reduce_sum(W2 * W2)
+                                   + tf.reduce_sum(b * b) + tf.reduce_sum(b2 * b2))
+                penalty += tf.reduce_sum(v * v)
+                loss = bce + alpha / 2.0 * penalty
+            update(tape.gradient(loss, variables))
+            return bce
+
+        if n_batches * self.max_iter > 50:
+            step = tf.function(step, reduce_retracing=True)
+        self.loss_curve_ = []
+        start = time.perf_counter()
+        for epoch in range(1, self.max_iter + 1):
+            order = rng.permutation(n_users)
+            total = 0.0
+            for i in range(n_batches):
+                idx = np.sort(order[i * self.batch_size:(i + 1) * self.batch_size])
+                seed = rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
+                total += float(step(tf.constant(Y[idx].toarray()), tf.constant(idx),
+                                    tf.constant(seed), tf.constant(np.float32(len(idx) / n_users))))
+            self.loss_curve_.append(total / n_users)
+            if self.verbose:
+                done = int(20 * epoch / self.max_iter)
+                print(f"CDAE [{'#' * done}{'-' * (20 - done)}] epoch {epoch}/{self.max_iter}  "
+                      f"loss={self.loss_curve_[-1]:.4f}  {time.perf_counter() - start:.1f}s",
+                      file=sys.stderr, flush=True)
+        self.n_iter_ = self.max_iter
+        self.coefs_ = [W.numpy().astype(np.float64), W2.numpy().astype(np.float64)]
+        self.intercepts_ = [b.numpy().astype(np.float64), b2.numpy().astype(np.float64)]
+        self.user_nodes_ = nodes.numpy()
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64"]
+        return tags

@@ -1,0 +1,43 @@
+"""CDAE: the user-node fold-in solves its penalised logistic problem; learns planted data."""
+
+import numpy as np
+import pytest
+
+from sklearn_recsys import CDAE, MostPopular, make_interactions
+from sklearn_recsys.metrics import get_ranking_scorer
+
+pytest.importorskip("tensorflow")
+
+
+def _row_loss(model, y, v):
+    W, W2 = model.coefs_
+    b, b2 = model.intercepts_
+    z = 1 / (1 + np.exp(-(y @ W + b + v)))
+    p = 1 / (1 + np.exp(-(z @ W2 + b2)))
+    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum()
+    return bce + model.alpha / 2 * (v @ v)
+
+
+def test_fold_in_minimises_the_row_loss():
+    X = make_interactions(300, 60, density=0.1, random_state=0)
+    model = CDAE(n_components=6, max_iter=20, random_state=0).fit(X)  # 50 BB steps
+    v, _ = model._fold_in(X[:3])
+    y = X[:3].toarray() > 0
+
+    def grad(u, w, h=1e-5):
+        return np.array([(_row_loss(model, y[u], w + d) - _row_loss(model, y[u], w - d)) / (2 * h)
+                         for d in np.eye(6) * h])
+
+    for u in range(3):
+        assert _row_loss(model, y[u], v[u]) < _row_loss(model, y[u], np.zeros(6))
+        # (close to) a stationary point of the row's convex-in-practice problem
+        assert np.linalg.norm(grad(u, v[u])) < 1e-3 * np.linalg.norm(grad(u, np.zeros(6)))
+
+
+def test_learns_planted_structure():
+    X = make_interactions(500, 120, density=0.06, random_state=3)
+    scorer = get_ranking_scorer("ndcg@10")
+    model = CDAE(n_components=16, max_iter=40, random_state=0).fit(X)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    assert scorer(model, X) > 1.2 * scorer(MostPopular().fit(X), X)
+    assert model.user_nodes_.shape == (500, 16)
