@@ -27,7 +27,6 @@ import tracemalloc
 import warnings
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 from sklearn_recsys import EASE, ItemKNN, MostPopular
