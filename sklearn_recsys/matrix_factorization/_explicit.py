@@ -103,7 +103,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     >>> model.predict_ratings(X, items=[2, 3]).round(1)
     array([[1. , 1.1],
            [1.2, 1.8],
-           [4.9, 3.9]], dtype=float32)
+           [4.9, 3.9]])
     """
 
     _parameter_constraints: dict = {
