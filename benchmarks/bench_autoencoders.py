@@ -165,6 +165,7 @@ def _epoch_seconds(side, epochs):
             import torch
             from recpack.algorithms import MultVAE as _MultVAE
 
+            logging.getLogger("recpack").setLevel(logging.WARNING)
             torch.set_num_threads(2)
             val = np.arange(100)
             v_in, v_out = holdout_split(X[val], test_size=0.2, min_interactions=2,
