@@ -86,6 +86,16 @@ def _read_numbers(path, n_cols, *, separator=",", header=False):
     return values.reshape(-1, n_cols)
 
 
+def _tags_by_item(pairs):
+    """{item: [tag, ...]} keeping each item's distinct tags in order of first use."""
+    tags = {}
+    for item, tag in pairs:
+        lst = tags.setdefault(item, [])
+        if tag not in lst:
+            lst.append(tag)
+    return tags
+
+
 def _decode(raw):
     try:
         return raw.decode("utf-8")
@@ -134,7 +144,9 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         ``X`` (csr_matrix (n_users, n_items) of ratings), ``timestamps``
         (csr_matrix, same pattern, Unix seconds), ``user_ids`` and
         ``item_ids`` (raw ids of rows and columns), ``item_titles``,
-        ``item_genres`` (list of lists of genre names) and ``DESCR``.
+        ``item_genres`` (list of lists of genre names), ``item_tags`` (each
+        movie's distinct user tags, from ``tags.csv`` / ``tags.dat``; empty
+        for 100K and 1M, which have none) and ``DESCR``.
 
     Examples
     --------
@@ -184,6 +196,13 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
                 titles[mid] = row["title"]
                 genres[mid] = ([] if row["genres"] == "(no genres listed)"
                                else row["genres"].split("|"))
+    tags = {}
+    if (folder / "tags.csv").is_file():
+        with open(folder / "tags.csv", encoding="utf-8", newline="") as f:
+            tags = _tags_by_item((int(r["movieId"]), r["tag"]) for r in csv.DictReader(f))
+    elif (folder / "tags.dat").is_file():
+        lines = _decode((folder / "tags.dat").read_bytes()).splitlines()
+        tags = _tags_by_item((int(f[1]), f[2]) for f in (ln.split("::") for ln in lines if ln))
     X, user_ids, item_ids, rows, cols = _encode(users, items, ratings)
     T = sp.csr_matrix((times.astype(np.float64), (rows, cols)), shape=X.shape)
     bunch = Bunch(
@@ -193,6 +212,7 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         item_ids=item_ids,
         item_titles=[titles.get(i, "") for i in item_ids],
         item_genres=[genres.get(i, []) for i in item_ids],
+        item_tags=[tags.get(i, []) for i in item_ids],
         DESCR=(
             f"MovieLens {variant} (GroupLens Research): {X.nnz} ratings by "
             f"{X.shape[0]} users on {X.shape[1]} movies. Research use only; "
@@ -220,7 +240,9 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
     -------
     data : :class:`~sklearn.utils.Bunch`
         ``X`` (csr_matrix (n_users, n_artists) of play counts), ``user_ids``,
-        ``item_ids``, ``item_titles`` (artist names) and ``DESCR``.
+        ``item_ids``, ``item_titles`` (artist names), ``item_tags`` (each
+        artist's distinct tags assigned by users, ``tags.dat`` is latin-1) and
+        ``DESCR``.
     """
     folder = _folder(data_home, "hetrec2011-lastfm-2k", download_if_missing, "user_artists.dat",
                      "hetrec2011-lastfm-2k")
@@ -232,11 +254,22 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
         for line in f:
             fields = line.rstrip("\n").split("\t")
             names[int(fields[0])] = fields[1]
+    tag_names, tags = {}, {}
+    if (folder / "tags.dat").is_file() and (folder / "user_taggedartists.dat").is_file():
+        with open(folder / "tags.dat", encoding="latin-1") as f:
+            next(f)
+            for line in f:
+                tid, _, value = line.rstrip("\n").partition("\t")
+                tag_names[int(tid)] = value
+        assigned = np.loadtxt(folder / "user_taggedartists.dat", dtype=np.int64, skiprows=1,
+                              ndmin=2)
+        tags = _tags_by_item((int(a), tag_names.get(int(t), "")) for a, t in assigned[:, 1:3])
     bunch = Bunch(
         X=X,
         user_ids=user_ids,
         item_ids=item_ids,
         item_titles=[names.get(i, "") for i in item_ids],
+        item_tags=[tags.get(i, []) for i in item_ids],
         DESCR=(
             f"HetRec 2011 Last.fm 2K: {X.nnz} user-artist play counts, {X.shape[0]} "
             f"users, {X.shape[1]} artists. Non-commercial use."

@@ -192,3 +192,28 @@ def test_download_of_a_flat_archive_with_published_md5(tmp_path, monkeypatch):
 def test_real_download_of_movielens_100k(tmp_path):
     ml = fetch_movielens("100k", data_home=tmp_path)
     assert ml.X.shape == (943, 1682) and ml.X.nnz == 100_000
+
+
+def test_item_tags_on_real_copies(shared_data):
+    ml = fetch_movielens("latest-small", data_home=shared_data, download_if_missing=False)
+    # 3,683 tag applications; 3,558 distinct (movie, tag) pairs on 1,554 rated movies
+    assert sum(map(len, ml.item_tags)) == 3558
+    assert sum(1 for t in ml.item_tags if t) == 1554
+    assert ml.item_tags[list(ml.item_ids).index(60756)][:2] == ["funny", "Highly quotable"]
+    fm = fetch_lastfm_2k(data_home=shared_data, download_if_missing=False)
+    assert sum(map(len, fm.item_tags)) == 108_437
+    assert fm.item_titles[0] == "MALICE MIZER" and "visual kei" in fm.item_tags[0]
+    assert fetch_movielens("100k", data_home=shared_data,
+                           download_if_missing=False).item_tags[0] == []
+
+
+def test_handwritten_movielens_10m_tags(tmp_path):
+    folder = tmp_path / "ml-10M100K"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text("5::122::4.5::838985046\n")
+    (folder / "movies.dat").write_text("122::Boomerang (1992)::Comedy\n")
+    (folder / "tags.dat").write_text("15::122::dark hero::1215184630\n"
+                                     "20::122::dark hero::1215184631\n"
+                                     "20::122::Caf\u00e9::1215184632\n", encoding="utf-8")
+    ml = fetch_movielens("10m", data_home=tmp_path, download_if_missing=False)
+    assert ml.item_tags == [["dark hero", "Café"]]
