@@ -27,7 +27,10 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     A log is given as a pandas DataFrame (columns picked by name), a mapping
     of column name to 1-D array (a ``dict``; pandas is not needed), or a
-    tuple of 1-D arrays ``(users, items[, values[, timestamps]])``.
+    tuple of 1-D arrays ``(users, items[, values[, timestamps]])`` whose
+    positions give their meaning (values and timestamps are used whenever
+    the tuple has them; the ``*_col`` names apply to DataFrames and
+    mappings).
 
     Parameters
     ----------
@@ -147,8 +150,6 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                     "timestamp_col is set but the log tuple has no timestamps: "
                     "pass (users, items, values, timestamps)."
                 )
-            if self.value_col is None and self.timestamp_col is None:
-                cols[2:] = [None, None]
         else:
             raise TypeError(
                 "InteractionEncoder expects a log of interactions: a pandas "
@@ -324,12 +325,13 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             for datetimes), float64, stored even where it is 0 so that its
             entries line up with those of ``transform(X)``.
         """
-        if self.timestamp_col is None:
-            raise ValueError(
-                "transform_timestamps needs timestamps: set timestamp_col to "
-                "the log's time column."
-            )
         n_rows, _, rows, cols, _, times = self._encode(X)
+        if times is None:
+            raise ValueError(
+                "transform_timestamps needs timestamps: set timestamp_col to the "
+                "time column of a DataFrame or mapping, or pass a tuple "
+                "(users, items, values, timestamps)."
+            )
         return self._matrix(n_rows, rows, cols, times, np.float64)
 
     def get_user_ids(self, X=None):

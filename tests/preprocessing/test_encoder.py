@@ -149,7 +149,7 @@ def test_inverse_transform_errors_and_unfitted():
     with pytest.raises(TypeError, match="integer item indices"):
         enc.inverse_transform([0.5])
     with pytest.raises(ValueError, match="set timestamp_col"):
-        enc.transform_timestamps(LOG)
+        enc.transform_timestamps(LOG)  # a mapping without timestamp_col
 
 
 def test_dtype_and_real_size_log():
@@ -176,3 +176,16 @@ def test_rating_binarizer_is_inclusive_and_keeps_dtype():
     assert Xt.dtype == np.float32
     assert Xt.nnz == 3
     assert_array_equal(Xt.toarray(), [[1, 0, 1], [0, 0, 1]])
+
+
+def test_tuple_positions_give_the_meaning():
+    users, items = np.array([1, 1, 2]), np.array([5, 5, 6])
+    values, times = np.array([2.0, 3.0, 4.0]), np.array([1, 2, 3])
+    # values in a 3-tuple are used without value_col: never silently dropped
+    X = InteractionEncoder().fit_transform((users, items, values))
+    assert_array_equal(X.toarray(), [[5, 0], [0, 4]])
+    enc = InteractionEncoder(duplicates="last")
+    T = enc.fit((users, items, values, times)).transform_timestamps((users, items, values, times))
+    assert_array_equal(T.toarray(), [[2, 0], [0, 3]])
+    with pytest.raises(ValueError, match="needs timestamps"):
+        enc.transform_timestamps((users, items, values))
