@@ -9,8 +9,6 @@ control live here; concrete models implement ``_init_state``,
 ``_iterate`` and ``_fold_in``.
 """
 
-import sys
-import time
 from contextlib import contextmanager
 from numbers import Integral, Real
 
@@ -21,6 +19,7 @@ from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import RecommenderMixin, _check_k
+from ..utils._progress import Progress
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import (
     check_interaction_matrix,
@@ -47,28 +46,6 @@ def numba_threads(n_jobs):
         yield
     finally:
         numba.set_num_threads(previous)
-
-
-class _Progress:
-    """One line per iteration on stderr: a bar, the iteration and what was measured."""
-
-    def __init__(self, name, total, verbose):
-        self.name, self.total, self.verbose = name, total, verbose
-        self.start = time.perf_counter()
-
-    def update(self, it, **values):
-        if not self.verbose:
-            return
-        width = 20
-        done = int(width * it / self.total)
-        bar = "#" * done + "-" * (width - done)
-        extra = "  ".join(f"{k}={v:.5g}" for k, v in values.items() if v is not None)
-        print(
-            f"{self.name} [{bar}] {it}/{self.total}  {extra}  "
-            f"{time.perf_counter() - self.start:.1f}s",
-            file=sys.stderr,
-            flush=True,
-        )
 
 
 class MatrixFactorizationBase(
@@ -146,7 +123,7 @@ class MatrixFactorizationBase(
             )
             X = X.astype(self.dtype, copy=False)
         Xt = X.T.tocsr()
-        progress = _Progress(type(self).__name__, self.max_iter, self.verbose)
+        progress = Progress(type(self).__name__, self.max_iter, self.verbose)
         self.validation_scores_ = [] if X_val is not None else None
         best, best_state, stall = -np.inf, None, 0
         with numba_threads(self.n_jobs):

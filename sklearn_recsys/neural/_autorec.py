@@ -1,8 +1,5 @@
 """AutoRec: autoencoders of explicit ratings, item-based or user-based (Sedhain et al. 2015)."""
 
-import sys
-import time
-
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
@@ -10,6 +7,7 @@ from sklearn.utils._param_validation import StrOptions
 
 from ..base import RecommenderMixin
 from ..matrix_factorization._base import RatingPredictionMixin
+from ..utils._progress import Progress
 from ._base import AutoencoderBase
 from ._tf import adam, import_tensorflow
 
@@ -215,7 +213,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         self.loss_curve_ = []
         self.validation_scores_ = [] if X_val is not None else None
         best, best_state, stall = np.inf, None, 0
-        start = time.perf_counter()
+        progress = Progress("AutoRec", self.max_iter, self.verbose, "epoch")
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n_samples)
             sq_total = 0.0
@@ -235,12 +233,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
                                   getattr(self, "item_codes_", None), epoch)
                 else:
                     stall += 1
-            if self.verbose:
-                done = int(20 * epoch / self.max_iter)
-                val = "" if score is None else f"  val_rmse={score:.4f}"
-                print(f"AutoRec [{'#' * done}{'-' * (20 - done)}] epoch {epoch}/{self.max_iter}"
-                      f"  train_mse={self.loss_curve_[-1]:.4f}{val}  "
-                      f"{time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
+            progress.update(epoch, train_mse=self.loss_curve_[-1], val_rmse=score)
             if X_val is not None and stall >= self.n_iter_no_change:
                 break
         self.n_iter_ = epoch

@@ -13,8 +13,6 @@ Concrete models set the layer layout and the loss through a few class
 attributes and hooks; see :class:`MultDAE` and :class:`MultVAE`.
 """
 
-import sys
-import time
 import warnings
 from numbers import Integral, Real
 
@@ -25,6 +23,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..base import RecommenderMixin
+from ..utils._progress import Progress
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size
 from ._tf import adam, import_tensorflow
 
@@ -186,7 +185,7 @@ class AutoencoderBase(
         self.loss_curve_, self.validation_scores_ = [], [] if X_in is not None else None
         best, best_epoch, stall = -np.inf, 0, 0
         best_weights = None
-        start = time.perf_counter()
+        progress = Progress(type(self).__name__, self.max_iter, self.verbose, "epoch")
         self._n_updates = 0
         for epoch in range(1, self.max_iter + 1):
             order = train_rows[rng.permutation(len(train_rows))]
@@ -210,8 +209,8 @@ class AutoencoderBase(
                                     [b.copy() for b in self.intercepts_])
                 else:
                     stall += 1
-            if self.verbose:
-                self._print_progress(epoch, start, score)
+            progress.update(epoch, loss=self.loss_curve_[-1],
+                            **{f"val_ndcg@{self._validation_k}": score})
             if X_in is not None and stall >= self.n_iter_no_change:
                 break
         self.n_iter_ = epoch
@@ -228,13 +227,6 @@ class AutoencoderBase(
     def _store(self, Ws, bs):
         self.coefs_ = [w.numpy() for w in Ws]
         self.intercepts_ = [b.numpy() for b in bs]
-
-    def _print_progress(self, epoch, start, score):
-        done = int(20 * epoch / self.max_iter)
-        val = "" if score is None else f"  val_ndcg@{self._validation_k}={score:.4f}"
-        print(f"{type(self).__name__} [{'#' * done}{'-' * (20 - done)}] epoch {epoch}/"
-              f"{self.max_iter}  loss={self.loss_curve_[-1]:.4f}{val}  "
-              f"{time.perf_counter() - start:.1f}s", file=sys.stderr, flush=True)
 
     def _make_step(self, tf, Ws, bs, variables):
         """One Adam update on a dense batch; returns the batch loss."""

@@ -1,7 +1,5 @@
 """CDAE: the collaborative denoising autoencoder with a per-user input node (Wu et al. 2016)."""
 
-import sys
-import time
 from numbers import Integral
 
 import numpy as np
@@ -10,6 +8,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from ..base import RecommenderMixin
+from ..utils._progress import Progress
 from ..utils._topk import iter_row_batches
 from ._autorec import _sigmoid
 from ._base import AutoencoderBase
@@ -215,7 +214,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, RecommenderMixin, TransformerMixin, 
         if n_batches * self.max_iter > 50:
             step = tf.function(step, reduce_retracing=True)
         self.loss_curve_ = []
-        start = time.perf_counter()
+        progress = Progress("CDAE", self.max_iter, self.verbose, "epoch")
         for epoch in range(1, self.max_iter + 1):
             order = rng.permutation(n_users)
             total = 0.0
@@ -225,11 +224,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, RecommenderMixin, TransformerMixin, 
                 total += float(step(tf.constant(Y[idx].toarray()), tf.constant(idx),
                                     tf.constant(seed), tf.constant(np.float32(len(idx) / n_users))))
             self.loss_curve_.append(total / n_users)
-            if self.verbose:
-                done = int(20 * epoch / self.max_iter)
-                print(f"CDAE [{'#' * done}{'-' * (20 - done)}] epoch {epoch}/{self.max_iter}  "
-                      f"loss={self.loss_curve_[-1]:.4f}  {time.perf_counter() - start:.1f}s",
-                      file=sys.stderr, flush=True)
+            progress.update(epoch, loss=self.loss_curve_[-1])
         self.n_iter_ = self.max_iter
         self.coefs_ = [W.numpy().astype(np.float64), W2.numpy().astype(np.float64)]
         self.intercepts_ = [b.numpy().astype(np.float64), b2.numpy().astype(np.float64)]

@@ -148,3 +148,10 @@ def test_grid_search_in_worker_processes_and_cross_validate(X):
                          scoring={"ndcg": get_ranking_scorer("ndcg@10"),
                                   "recall": get_ranking_scorer("recall@20")})
     assert res["test_ndcg"].shape == (2,) and np.all(res["test_recall"] > 0)
+
+
+def test_verbose_prints_a_progress_line_per_epoch(X, capsys):
+    MultVAE(hidden_layer_sizes=(8,), n_components=4, max_iter=3, verbose=1,
+            random_state=0).fit(X)
+    err = capsys.readouterr().err
+    assert err.count("MultVAE [") == 3 and "epoch 3/3" in err and "val_ndcg@100=" in err
