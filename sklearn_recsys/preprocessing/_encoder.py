@@ -254,6 +254,12 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         n_rows = self.n_users_ + len(new_ids)
         if values is None:
             values = np.ones(len(rows))
+        if self.duplicates == "sum" and times is None:
+            # scipy's COO -> CSR conversion sums repeated pairs in linear time
+            M = sp.coo_matrix((values, (rows, cols)), shape=(n_rows, self.n_items_)).tocsr()
+            M.eliminate_zeros()
+            rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(M.indptr))
+            return n_rows, new_ids, rows, M.indices.astype(np.int64), M.data, None
         # group by pair with one int64 key; within a pair, entries stay in time
         # order (stable sorts keep log order for equal times), so "last" is
         # each group's end
