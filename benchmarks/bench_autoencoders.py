@@ -34,11 +34,11 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import _positives  # noqa: E402
+from bench_foundation import _positives, benchmark_datasets, ml100k_fold  # noqa: E402
 
 from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions  # noqa: E402
 from sklearn_recsys.base import RecommenderMixin  # noqa: E402
-from sklearn_recsys.datasets import fetch_lastfm_2k, fetch_movielens  # noqa: E402
+from sklearn_recsys.datasets import fetch_movielens  # noqa: E402
 from sklearn_recsys.model_selection import (  # noqa: E402
     compare_recommenders,
     format_leaderboard,
@@ -94,16 +94,11 @@ class RecpackMultVAE(RecommenderMixin, BaseEstimator):
 
 
 def _datasets(data_home):
-    return {
-        "MovieLens 100K": _positives(
-            fetch_movielens("100k", data_home=data_home, download_if_missing=False).X, 4),
-        "MovieLens latest-small": _positives(
-            fetch_movielens("latest-small", data_home=data_home,
-                            download_if_missing=False).X, 4),
-        "Last.fm 2K": _positives(
-            fetch_lastfm_2k(data_home=data_home, download_if_missing=False).X,
-            min_users_per_item=5),
-    }
+    datasets = benchmark_datasets(data_home)
+    latest = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False)
+    return {"MovieLens 100K": datasets["MovieLens 100K"],
+            "MovieLens latest-small": _positives(latest.X, 4),
+            "Last.fm 2K": datasets["Last.fm 2K"]}
 
 
 def _board(data_home, dataset, side):
@@ -256,13 +251,6 @@ def ratings(data_home):
     from sklearn_recsys import AutoRec, ExplicitMF
     from sklearn_recsys.metrics import make_rating_scorer
 
-    folder = os.path.join(data_home, "ml-100k")
-
-    def load(name):
-        a = np.loadtxt(os.path.join(folder, name), dtype=np.int64)
-        return sp.csr_matrix((a[:, 2].astype(float), (a[:, 0] - 1, a[:, 1] - 1)),
-                             shape=(943, 1682))
-
     rmse = make_rating_scorer("rmse")
     lines = ["| model | u1 | u2 | u3 | u4 | u5 | mean | fit s (mean) |",
              "|---|---|---|---|---|---|---|---|"]
@@ -270,7 +258,7 @@ def ratings(data_home):
                         ("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0))):
         values, seconds = [], []
         for fold in range(1, 6):
-            train, test = load(f"u{fold}.base"), load(f"u{fold}.test")
+            train, test = ml100k_fold(data_home, fold)
             start = time.perf_counter()
             model = make().fit(train)
             seconds.append(time.perf_counter() - start)

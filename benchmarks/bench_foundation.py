@@ -20,6 +20,7 @@ and the peak traced memory of one fit.
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import time
@@ -111,14 +112,31 @@ def _positives(X, threshold=None, min_users_per_item=1, min_items_per_user=5):
             return X
 
 
-def quality(data_home, n_jobs):
-    datasets = {
+def benchmark_datasets(data_home):
+    """The implicit-feedback datasets every benchmark uses, as positives (see the docstring)."""
+    return {
         "MovieLens 100K": _positives(
             fetch_movielens("100k", data_home=data_home, download_if_missing=False).X, 4),
         "Last.fm 2K": _positives(
             fetch_lastfm_2k(data_home=data_home, download_if_missing=False).X,
             min_users_per_item=5),
     }
+
+
+def ml100k_fold(data_home, fold):
+    """Ratings of MovieLens 100K's ``u{fold}.base`` and ``u{fold}.test`` as (943, 1682) CSR."""
+    import scipy.sparse as sp
+
+    def load(name):
+        a = np.loadtxt(os.path.join(data_home, "ml-100k", name), dtype=np.int64)
+        return sp.csr_matrix((a[:, 2].astype(float), (a[:, 0] - 1, a[:, 1] - 1)),
+                             shape=(943, 1682))
+
+    return load(f"u{fold}.base"), load(f"u{fold}.test")
+
+
+def quality(data_home, n_jobs):
+    datasets = benchmark_datasets(data_home)
     models = {
         "MostPopular": (MostPopular(), {}),
         "ItemKNN": (ItemKNN(), {"n_neighbors": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]}),

@@ -41,12 +41,12 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import _positives  # noqa: E402
+from bench_foundation import benchmark_datasets, ml100k_fold  # noqa: E402
 
 from sklearn_recsys import BPR, EASE, ExplicitMF, ImplicitALS, MostPopular, NMF  # noqa: E402
 from sklearn_recsys import make_interactions  # noqa: E402
 from sklearn_recsys.base import RecommenderMixin  # noqa: E402
-from sklearn_recsys.datasets import fetch_lastfm_2k, fetch_movielens  # noqa: E402
+from sklearn_recsys.datasets import fetch_lastfm_2k  # noqa: E402
 from sklearn_recsys.metrics import make_rating_scorer  # noqa: E402
 from sklearn_recsys.model_selection import compare_recommenders, format_leaderboard  # noqa: E402
 
@@ -234,13 +234,7 @@ def speed(data_home, repeats, threads, sweeps, epochs, k):
 
 
 def quality(data_home, threads):
-    datasets = {
-        "MovieLens 100K": _positives(
-            fetch_movielens("100k", data_home=data_home, download_if_missing=False).X, 4),
-        "Last.fm 2K": _positives(
-            fetch_lastfm_2k(data_home=data_home, download_if_missing=False).X,
-            min_users_per_item=5),
-    }
+    datasets = benchmark_datasets(data_home)
     als_grid = {"alpha": [0.1, 1.0, 10.0], "confidence_scale": [1.0, 5.0, 20.0]}
     bpr_grid = {"learning_rate": [0.01, 0.05], "alpha": [0.001, 0.01]}
     models = {
@@ -295,20 +289,13 @@ def _seeds(models, rows, X, n_seeds=5):
 
 
 def ratings(data_home):
-    folder = os.path.join(data_home, "ml-100k")
-
-    def load(name):
-        a = np.loadtxt(os.path.join(folder, name), dtype=np.int64)
-        return sp.csr_matrix((a[:, 2].astype(float), (a[:, 0] - 1, a[:, 1] - 1)),
-                             shape=(943, 1682))
-
     lines = ["| model | u1 | u2 | u3 | u4 | u5 | mean |", "|---|---|---|---|---|---|---|"]
     rmse = make_rating_scorer("rmse")
     for label, make in (("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0)),
                         ("NMF (defaults)", lambda: NMF(random_state=0))):
         values = []
         for fold in range(1, 6):
-            train, test = load(f"u{fold}.base"), load(f"u{fold}.test")
+            train, test = ml100k_fold(data_home, fold)
             values.append(-rmse(make().fit(train), train, test))
         lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values)
                      + f" | {np.mean(values):.4f} |")

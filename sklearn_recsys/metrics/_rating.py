@@ -7,13 +7,12 @@ each row of ``X``. The estimator (or the last step of a Pipeline) must have
 ``predict_ratings(X, items)``.
 """
 
-from numbers import Integral
-
 import numpy as np
 import scipy.sparse as sp
 
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_interaction_matrix
+from ._scorer import _check_split
 
 __all__ = ["make_rating_scorer"]
 
@@ -112,11 +111,5 @@ def make_rating_scorer(metric="rmse", *, holdout=0.2, min_interactions=2, random
     """
     if metric not in _METRICS:
         raise ValueError(f"Unknown rating metric {metric!r}; choose one of {_METRICS}.")
-    if not 0 < holdout < 1:
-        raise ValueError(f"holdout must be in (0, 1), got {holdout!r}.")
-    if not isinstance(random_state, Integral):
-        raise ValueError(
-            "random_state must be an int so that every candidate of a search is "
-            f"scored on the same split; got {random_state!r}."
-        )
+    _check_split(holdout, random_state)
     return _RatingScorer(metric, holdout, min_interactions, random_state)

@@ -96,6 +96,17 @@ class _RankingScorer:
         return _nanmean(np.concatenate(values) if values else [], repr(self))
 
 
+def _check_split(holdout, random_state):
+    """Arguments of the per-row split a scorer makes when no ``y`` is given."""
+    if not 0 < holdout < 1:
+        raise ValueError(f"holdout must be in (0, 1), got {holdout!r}.")
+    if not isinstance(random_state, Integral):
+        raise ValueError(
+            "random_state must be an int so that every candidate of a search is "
+            f"scored on the same split; got {random_state!r}."
+        )
+
+
 def make_ranking_scorer(
     metric, *, k=10, holdout=0.2, min_interactions=5, random_state=0, **kwargs
 ):
@@ -140,13 +151,7 @@ def make_ranking_scorer(
     if metric not in _METRIC_NAMES:
         raise ValueError(f"Unknown ranking metric {metric!r}; choose one of {_METRIC_NAMES}.")
     k = _check_k(k)
-    if not 0 < holdout < 1:
-        raise ValueError(f"holdout must be in (0, 1), got {holdout!r}.")
-    if not isinstance(random_state, Integral):
-        raise ValueError(
-            "random_state must be an int so that every candidate of a search is "
-            f"scored on the same split; got {random_state!r}."
-        )
+    _check_split(holdout, random_state)
     return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs)
 
 
