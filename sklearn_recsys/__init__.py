@@ -23,6 +23,7 @@ _LAZY = {
     "NMF": "matrix_factorization",
     "AutoRec": "neural",
     "CDAE": "neural",
+    "ConvMF": "neural",
     "MultDAE": "neural",
     "MultVAE": "neural",
     "BM25Weighting": "preprocessing",

@@ -19,6 +19,7 @@ _TEST_PARAMS = {
                 "random_state": 0},
     "CDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "fold_in_iter": 5,
              "random_state": 0},
+    "ConvMF": {"n_components": 4, "max_iter": 3, "random_state": 0},
     "MultDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,
                 "random_state": 0},
     "MultVAE": {"hidden_layer_sizes": (8,), "n_components": 4, "max_iter": 2,

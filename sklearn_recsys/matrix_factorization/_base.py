@@ -140,7 +140,7 @@ class MatrixFactorizationBase(
                         best, best_state, stall = score, self._state(copy=True), 0
                     else:
                         stall += 1
-                progress.update(it, loss=loss, **{f"val_ndcg@{self._validation_k}": score})
+                progress.update(it, loss=loss, **{self._validation_name(): score})
                 if self.early_stopping and stall >= self.n_iter_no_change:
                     break
             self.n_iter_ = it
@@ -150,12 +150,17 @@ class MatrixFactorizationBase(
         return self
 
     def _state(self, copy=False):
-        names = [n for n in self._state_names if hasattr(self, n)]
-        return {n: getattr(self, n).copy() if copy else getattr(self, n) for n in names}
+        state = {n: getattr(self, n) for n in self._state_names if hasattr(self, n)}
+        if copy:
+            state = {n: v if v is None else v.copy() for n, v in state.items()}
+        return state
 
     def _set_state(self, state):
         for name, value in state.items():
             setattr(self, name, value)
+
+    def _validation_name(self):
+        return f"val_ndcg@{self._validation_k}"
 
     def _validation_score(self, X, X_val):
         """NDCG@k of the held-out entries, ranked by the training users' own factors."""

@@ -27,6 +27,7 @@ __all__ = [
     "explicit_als_sweep",
     "implicit_loss",
     "nmf_multiplicative_sweep",
+    "prior_ls_sweep",
 ]
 
 _EPS = 1e-20
@@ -59,6 +60,37 @@ def _cholesky_solve_inplace(A, b):
         for m in range(i + 1, k):
             s -= A[m, i] * b[m]
         b[i] = s / A[i, i]
+
+
+@njit(cache=True, nogil=True)
+def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit):
+    """Solve ``(G + sum_i w_i y_i y_i^T) x = b + sum_i t_i y_i`` over one row's entries.
+
+    Implicit (Hu et al.): ``w_i = scale * r_i``, ``t_i = 1 + w_i``; explicit:
+    ``w_i = 1``, ``t_i = r_i``. ``b`` is overwritten; ``x`` receives the solution.
+    """
+    k = x.shape[0]
+    A = G.copy()
+    for idx in range(start, end):
+        i = indices[idx]
+        if explicit:
+            w = 1.0
+            t = data[idx]
+        else:
+            w = scale * data[idx]
+            t = 1.0 + w
+        for f in range(k):
+            yf = Y[i, f]
+            b[f] += t * yf
+            wy = w * yf
+            for g in range(f + 1):
+                A[f, g] += wy * Y[i, g]
+    for f in range(k):
+        for g in range(f):
+            A[g, f] = A[f, g]
+    _cholesky_solve_inplace(A, b)
+    for f in range(k):
+        x[f] = b[f]
 
 
 @njit(cache=True, nogil=True, fastmath=True)
@@ -166,23 +198,8 @@ def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
             for f in range(k):
                 X[u, f] = 0.0
             continue
-        A = YtY.copy()
         b = np.zeros(k, dtype=YtY.dtype)
-        for idx in range(start, end):
-            i = indices[idx]
-            cm1 = scale * data[idx]
-            for f in range(k):
-                yf = Y[i, f]
-                b[f] += (1.0 + cm1) * yf
-                w = cm1 * yf
-                for g in range(f + 1):
-                    A[f, g] += w * Y[i, g]
-        for f in range(k):
-            for g in range(f):
-                A[g, f] = A[f, g]
-        _cholesky_solve_inplace(A, b)
-        for f in range(k):
-            X[u, f] = b[f]
+        _weighted_ls_row(start, end, indices, data, X[u], Y, YtY, b, scale, False)
 
 
 @njit(parallel=True, cache=True, nogil=True)
@@ -300,3 +317,26 @@ def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_onl
             for f in range(k):
                 d = den[f] + lam * X[u, f]
                 X[u, f] = X[u, f] * num[f] / d if d > 0 else 0.0
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit):
+    """Least squares with a Gaussian prior mean: update every row of ``X`` in place.
+
+    Row ``u`` solves ``(G + sum_i w_i y_i y_i^T) x_u = sum_i t_i y_i +
+    reg_prior * prior[u]`` over its entries ``i``. Explicit ratings
+    (``explicit``): ``w_i = 1``, ``t_i = r_ui`` and ``G = lambda I`` (a ridge
+    on the observed entries only). Implicit feedback: ``w_i = scale * r_ui``,
+    ``t_i = 1 + scale * r_ui`` and ``G = Y^T Y + lambda I`` (Hu et al.). The
+    prior term is ConvMF's pull of an item's factors towards the CNN output
+    of its document (Kim et al. 2016); a row without entries gets
+    ``G^{-1} reg_prior prior[u]``, which is ``prior[u]`` itself for explicit
+    ratings with ``reg_prior = lambda``.
+    """
+    n_rows, k = X.shape
+    for u in prange(n_rows):
+        b = np.empty(k, dtype=G.dtype)
+        for f in range(k):
+            b[f] = reg_prior * prior[u, f]
+        _weighted_ls_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, b, scale,
+                         explicit)

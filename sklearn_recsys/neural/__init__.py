@@ -1,7 +1,8 @@
-"""Neural recommenders (autoencoders). TensorFlow is imported only inside ``fit``."""
+"""Neural recommenders (autoencoders, ConvMF). TensorFlow is imported only inside ``fit``."""
 
 from ._autorec import AutoRec
 from ._cdae import CDAE
+from ._convmf import ConvMF
 from ._mult import MultDAE, MultVAE
 
-__all__ = ["AutoRec", "CDAE", "MultDAE", "MultVAE"]
+__all__ = ["AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE"]

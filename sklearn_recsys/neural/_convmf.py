@@ -1,0 +1,561 @@
+"""ConvMF: matrix factorization with item factors pulled towards a text CNN of item documents."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import _check_k
+from ..matrix_factorization._base import MatrixFactorizationBase, RatingPredictionMixin
+from ..matrix_factorization._sweep_kernels import prior_ls_sweep
+from ..preprocessing import TextSequencer
+from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+from ..utils._validation import check_item_indices
+from ._tf import import_tensorflow
+from ._text_cnn import CNNTrainer, forward, init_weights
+
+__all__ = ["ConvMF"]
+
+
+class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
+    """Convolutional matrix factorization: item factors from ratings and item documents.
+
+    ConvMF (Kim et al. 2016) factorizes the user-item matrix ``X ~ U V^T``
+    with a Gaussian prior on each item's factors centred on the output of a
+    text CNN applied to the item's document, ``v_j ~ N(cnn_W(doc_j),
+    I / lambda_v)``, and on the users' ``u_i ~ N(0, I / lambda_u)``. The fit
+    alternates three exact or local steps:
+
+    1. every item's factors by least squares pulled towards its CNN output,
+       ``(U^T C_j U + lambda_v I) v_j = U^T C_j r_j + lambda_v cnn(doc_j)``;
+    2. every user's factors by least squares, ``(V^T C_i V + lambda_u I) u_i
+       = V^T C_i r_i`` (also the fold-in of new users);
+    3. ``cnn_epochs`` epochs of the CNN regressing the item factors on the
+       documents (mean squared error, Adam, dropout).
+
+    With ``feedback="explicit"`` the squares cover the observed ratings only
+    (``C`` selects them, as in the paper) and the model predicts ratings
+    ``u_i . v_j``. With ``feedback="implicit"`` every cell counts, with
+    confidence ``1 + confidence_scale * x_ij`` on the interactions and 1
+    elsewhere (Hu et al. 2008), and scores rank items.
+
+    Items with a document but no interaction in ``fit`` (new items) take the
+    CNN output of their document as their factors, so they are scored and
+    recommended from their text alone; in the implicit model they are not
+    counted as negatives of every user. :meth:`recommend` also ranks items
+    outside the catalogue given their documents (``new_items``).
+
+    Documents are a constructor parameter, one per item (column), so that
+    :class:`~sklearn.model_selection.GridSearchCV` and
+    :func:`~sklearn.model_selection.cross_validate`, which split ``X`` by
+    users, never slice them. Without documents the model is plain PMF
+    (Salakhutdinov & Mnih 2008) fitted by ALS: the baseline ConvMF is
+    measured against.
+
+    TensorFlow trains the CNN inside ``fit``; the fitted weights are NumPy
+    arrays, and scoring, the CNN on new documents, pickling and loading run
+    without TensorFlow.
+
+    Parameters
+    ----------
+    n_components : int, default=50
+        Number of latent factors (the CNN's output size).
+    documents : array-like of str of shape (n_items,) or ndarray of int of \
+            shape (n_items, length), default=None
+        One text per item in column order, turned into word-index sequences
+        by :class:`~sklearn_recsys.preprocessing.TextSequencer` with
+        ``max_features``, ``max_length`` and ``max_df``; or index sequences
+        already (0 = padding). ``None`` fits PMF without text.
+    feedback : {"explicit", "implicit"}, default="explicit"
+        Ratings on observed entries only, or confidence-weighted implicit
+        feedback over all cells.
+    lambda_u : float, default=100.0
+        Precision of the users' prior (penalty on the user factors).
+    lambda_v : float, default=10.0
+        Precision of the items' prior around the CNN output: how strongly the
+        item factors follow their documents. The defaults are the paper's
+        for MovieLens-1M.
+    confidence_scale : float, default=10.0
+        ``c = 1 + confidence_scale * value`` for implicit feedback.
+    max_iter : int, default=15
+        Alternating iterations.
+    cnn_epochs : int, default=5
+        Epochs of CNN training per iteration (the reference code's 5).
+    embedding_dim : int, default=200
+        Size of the word embeddings.
+    window_sizes : tuple of int, default=(3, 4, 5)
+        Convolution window sizes, in words.
+    n_filters : int, default=100
+        Filters per window size.
+    hidden_size : int, default=200
+        Units of the dense tanh layer after max-pooling.
+    dropout : float, default=0.2
+        Dropout rate on that layer while training.
+    max_features : int, default=8000
+        Vocabulary size when ``documents`` are texts.
+    max_length : int, default=300
+        Words kept per document when ``documents`` are texts.
+    max_df : float, default=0.5
+        Words in a larger share of the documents are dropped.
+    word_vectors : dict or ndarray, default=None
+        Pre-trained word vectors of size ``embedding_dim``: a dict ``word ->
+        vector`` when ``documents`` are texts (words without a vector start
+        random), or an array ``(n_words, embedding_dim)`` indexed like the
+        sequences when they are given as integers (row 0 is padding).
+    batch_size : int, default=128
+        Documents per CNN training step.
+    learning_rate_init : float, default=1e-3
+        Adam's step size for the CNN.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of each user's entries, score them
+        after every iteration (RMSE for explicit, NDCG@20 for implicit
+        feedback), stop after ``n_iter_no_change`` iterations without
+        improvement and keep the best iteration's model.
+    validation_fraction : float, default=0.1
+        Share of each user's entries held out when ``early_stopping``.
+    n_iter_no_change : int, default=3
+        Iterations without improvement before stopping.
+    dtype : {np.float32, np.float64}, default=np.float32
+        Dtype of the factors.
+    n_jobs : int, default=None
+        Threads of the least-squares kernels (numba); None keeps numba's
+        setting.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the factors, the CNN weights, batch order and dropout.
+    verbose : int, default=0
+        Print a progress line per iteration when > 0.
+
+    Attributes
+    ----------
+    user_factors_ : ndarray of shape (n_users, n_components)
+    item_factors_ : ndarray of shape (n_items, n_components)
+    document_factors_ : ndarray of shape (n_items, n_components) or None
+        CNN output of each item's document after the last iteration.
+    cnn_weights_ : dict of str to ndarray or None
+        The CNN's weights (embeddings, convolutions, dense, projection).
+    sequencer_ : TextSequencer or None
+        The vocabulary built from text ``documents``.
+    cold_items_ : ndarray of int
+        Items without interactions in ``fit``, scored from their documents.
+    rating_range_ : tuple of float
+        Smallest and largest training value; :meth:`predict_ratings` clips
+        to it.
+    loss_curve_ : list of float or None
+        The CNN's training mean squared error after each iteration (None
+        without documents).
+    validation_scores_ : list of float or None
+        With ``early_stopping``: minus the validation RMSE (explicit) or the
+        validation NDCG@20 (implicit) after each iteration.
+    n_iter_ : int
+    n_features_in_ : int
+
+    See Also
+    --------
+    sklearn_recsys.ExplicitMF : Biased MF of ratings without documents.
+    sklearn_recsys.ImplicitALS : Implicit-feedback MF without documents.
+    sklearn_recsys.preprocessing.TextSequencer : The text pipeline.
+
+    References
+    ----------
+    .. [1] D. Kim, C. Park, J. Oh, S. Lee and H. Yu, "Convolutional Matrix
+       Factorization for Document Context-Aware Recommendation", RecSys 2016.
+    .. [2] Y. Kim, "Convolutional Neural Networks for Sentence
+       Classification", EMNLP 2014.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recsys import ConvMF
+    >>> X = np.array([[5., 4., 0., 0.], [4., 0., 1., 0.], [0., 1., 5., 0.]])
+    >>> docs = ["space opera", "space battle", "romantic comedy", "romantic drama"]
+    >>> model = ConvMF(n_components=4, documents=docs, lambda_u=0.1, lambda_v=1.0,
+    ...                max_df=1.0, embedding_dim=8, window_sizes=(1, 2), n_filters=4,
+    ...                hidden_size=8, max_iter=3, random_state=0).fit(X)
+    >>> model.cold_items_  # no ratings: its factors come from its text
+    array([3])
+    >>> model.predict_ratings(X).shape
+    (3, 4)
+    >>> model.document_factors(["space drama"]).shape
+    (1, 4)
+    """
+
+    _parameter_constraints: dict = {
+        **{k: v for k, v in MatrixFactorizationBase._parameter_constraints.items()
+           if k != "alpha"},
+        "documents": ["array-like", None],
+        "feedback": [StrOptions({"explicit", "implicit"})],
+        "lambda_u": [Interval(Real, 0, None, closed="neither")],
+        "lambda_v": [Interval(Real, 0, None, closed="neither")],
+        "confidence_scale": [Interval(Real, 0, None, closed="left")],
+        "cnn_epochs": [Interval(Integral, 1, None, closed="left")],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "window_sizes": [tuple, list],
+        "n_filters": [Interval(Integral, 1, None, closed="left")],
+        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "max_features": [Interval(Integral, 1, None, closed="left")],
+        "max_length": [Interval(Integral, 1, None, closed="left")],
+        "max_df": [Interval(Real, 0, 1, closed="right")],
+        "word_vectors": [dict, "array-like", None],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+    }
+    _state_names = ("user_factors_", "item_factors_", "document_factors_", "cnn_weights_")
+
+    def __init__(
+        self,
+        n_components=50,
+        *,
+        documents=None,
+        feedback="explicit",
+        lambda_u=100.0,
+        lambda_v=10.0,
+        confidence_scale=10.0,
+        max_iter=15,
+        cnn_epochs=5,
+        embedding_dim=200,
+        window_sizes=(3, 4, 5),
+        n_filters=100,
+        hidden_size=200,
+        dropout=0.2,
+        max_features=8000,
+        max_length=300,
+        max_df=0.5,
+        word_vectors=None,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=3,
+        dtype=np.float32,
+        n_jobs=None,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.documents = documents
+        self.feedback = feedback
+        self.lambda_u = lambda_u
+        self.lambda_v = lambda_v
+        self.confidence_scale = confidence_scale
+        self.max_iter = max_iter
+        self.cnn_epochs = cnn_epochs
+        self.embedding_dim = embedding_dim
+        self.window_sizes = window_sizes
+        self.n_filters = n_filters
+        self.hidden_size = hidden_size
+        self.dropout = dropout
+        self.max_features = max_features
+        self.max_length = max_length
+        self.max_df = max_df
+        self.word_vectors = word_vectors
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.dtype = dtype
+        self.n_jobs = n_jobs
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- documents --------------------------------------------------------
+
+    def _window_sizes(self):
+        sizes = tuple(int(w) for w in self.window_sizes)
+        if not sizes or min(sizes) < 1:
+            raise ValueError(
+                "window_sizes must be a non-empty tuple of positive ints, got "
+                f"{self.window_sizes!r}."
+            )
+        return sizes
+
+    def _prepare_documents(self, n_items):
+        """Sequences of the fit documents and the embedding initialisation."""
+        docs = self.documents
+        seqs = np.asarray(docs) if not isinstance(docs, (list, tuple)) else None
+        is_sequences = (seqs is not None and seqs.ndim == 2
+                        and np.issubdtype(seqs.dtype, np.integer))
+        n_docs = len(seqs) if is_sequences else len(docs)
+        if n_docs != n_items:
+            raise ValueError(
+                f"documents has {n_docs} entries but X has {n_items} items (columns): "
+                "pass one document per item, in column order ('' for an item without text)."
+            )
+        wv = self.word_vectors
+        if is_sequences:
+            if seqs.size and seqs.min() < 0:
+                raise ValueError("documents given as sequences must hold word indices >= 0.")
+            self.sequencer_ = None
+            if isinstance(wv, dict):
+                raise TypeError(
+                    "word_vectors is a dict but documents are integer sequences: pass an "
+                    "array (n_words, embedding_dim) indexed like the sequences."
+                )
+            n_words = int(seqs.max(initial=0)) + 1
+            if wv is not None:
+                wv = self._check_word_vectors(np.asarray(wv, dtype=np.float32))
+                if wv.shape[0] < n_words:
+                    raise ValueError(
+                        f"word_vectors has {wv.shape[0]} rows but the sequences use word "
+                        f"index {n_words - 1}: give one row per index (row 0 = padding)."
+                    )
+                n_words = wv.shape[0]
+            return seqs.astype(np.int32), n_words, wv
+        self.sequencer_ = TextSequencer(max_features=self.max_features,
+                                        max_length=self.max_length, max_df=self.max_df)
+        seqs = self.sequencer_.fit_transform(docs).astype(np.int32)
+        n_words = len(self.sequencer_.vocabulary_) + 1
+        if wv is None:
+            return seqs, n_words, None
+        if not isinstance(wv, dict):
+            raise TypeError(
+                "documents are texts, so word_vectors must be a dict word -> vector (the "
+                "vocabulary is built in fit); an array needs integer sequences."
+            )
+        return seqs, n_words, wv
+
+    def _check_word_vectors(self, wv):
+        if wv.ndim != 2 or wv.shape[1] != self.embedding_dim:
+            raise ValueError(
+                f"word_vectors must have embedding_dim={self.embedding_dim} columns, got "
+                f"shape {wv.shape}."
+            )
+        if not np.isfinite(wv).all():
+            raise ValueError("word_vectors contains NaN or infinity.")
+        return wv
+
+    def _initial_embedding(self, rng, n_words, wv):
+        """Embedding rows: random, overridden by the given word vectors."""
+        if wv is None or not isinstance(wv, dict):
+            return wv
+        table = rng.uniform(-0.05, 0.05, (n_words, self.embedding_dim)).astype(np.float32)
+        for j, word in enumerate(self.sequencer_.vocabulary_, start=1):
+            if word in wv:
+                table[j] = self._check_word_vectors(
+                    np.asarray(wv[word], dtype=np.float32).reshape(1, -1))[0]
+        return table
+
+    def _sequences(self, documents):
+        """Index sequences of new documents, with the fitted vocabulary."""
+        if self.sequencer_ is not None:
+            return self.sequencer_.transform(documents).astype(np.int32)
+        seqs = np.asarray(documents)
+        if seqs.ndim != 2 or not np.issubdtype(seqs.dtype, np.integer):
+            raise ValueError(
+                "The model was fitted on integer sequences; pass new documents as an "
+                "integer array (n_documents, length) with the same vocabulary."
+            )
+        n_words = self.cnn_weights_["embedding"].shape[0]
+        if seqs.size and (seqs.min() < 0 or seqs.max() >= n_words):
+            raise ValueError(f"Word indices must lie in [0, {n_words - 1}].")
+        return seqs.astype(np.int32)
+
+    def document_factors(self, documents):
+        """CNN output of documents: the factors of items known only by their text.
+
+        Parameters
+        ----------
+        documents : array-like of str or ndarray of int
+            Texts (or index sequences, as in ``fit``) of any items.
+
+        Returns
+        -------
+        factors : ndarray of shape (n_documents, n_components)
+        """
+        check_is_fitted(self)
+        if self.cnn_weights_ is None:
+            raise ValueError(
+                "This ConvMF was fitted without documents, so it has no text CNN: set "
+                "documents=... before fit to score items from their text."
+            )
+        seqs = self._sequences(documents)
+        return forward(self.cnn_weights_, self._window_sizes(), seqs).astype(
+            self.item_factors_.dtype)
+
+    # -- fit --------------------------------------------------------------
+
+    def _init_state(self, X, rng):
+        n_users, n_items = X.shape
+        k = self.n_components
+        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
+        explicit = self.feedback == "explicit"
+        self.global_mean_ = float(X.data.mean()) if explicit and X.nnz else 0.0
+        counts = np.bincount(X.indices, minlength=n_items)
+        self.cold_items_ = np.flatnonzero(counts == 0)
+        self._warm = counts > 0
+        self._rng = rng
+        if self.documents is None:
+            self.sequencer_, self.cnn_weights_, self.document_factors_ = None, None, None
+            self.item_factors_ = rng.standard_normal((n_items, k)).astype(self.dtype)
+            self._prior = np.zeros((n_items, k), dtype=self.dtype)
+        else:
+            tf = import_tensorflow()
+            seqs, n_words, wv = self._prepare_documents(n_items)
+            windows = self._window_sizes()
+            weights = init_weights(rng, n_words, self.embedding_dim, windows,
+                                   self.n_filters, self.hidden_size, k,
+                                   self._initial_embedding(rng, n_words, wv))
+            self._seqs = seqs
+            n_steps = self.max_iter * self.cnn_epochs * -(-n_items // self.batch_size)
+            self._trainer = CNNTrainer(tf, weights, windows, self.dropout,
+                                       self.learning_rate_init, self.batch_size,
+                                       self.cnn_epochs, trace=n_steps > 50)
+            self.cnn_weights_ = weights
+            self.document_factors_ = forward(weights, windows, seqs).astype(self.dtype)
+            self.item_factors_ = self.document_factors_.copy()
+            self._prior = self.document_factors_
+        self.user_factors_ = np.zeros((n_users, k), dtype=self.dtype)
+        self._user_step(X)
+
+    def _user_gram(self):
+        G = np.zeros((self.n_components, self.n_components))
+        if self.feedback == "implicit":
+            V = self.item_factors_[self._warm_items()].astype(np.float64)
+            G = V.T @ V
+        G[np.diag_indices_from(G)] += self.lambda_u
+        return G
+
+    def _warm_items(self):
+        warm = getattr(self, "_warm", None)
+        if warm is None:  # after fit: every item but the cold ones
+            warm = np.ones(self.item_factors_.shape[0], dtype=bool)
+            warm[self.cold_items_] = False
+        return warm
+
+    def _solve_users(self, X, U):
+        V = self.item_factors_
+        if self.feedback == "implicit" and len(self.cold_items_):
+            # an item nobody has seen yet is new, not disliked: leave it out
+            # of the Gram, and of the rows' entries (it has none in fit)
+            V = np.where(self._warm_items()[:, None], V, 0).astype(V.dtype)
+        prior_ls_sweep(X.indptr, X.indices, self._centered(X.data, V.dtype), U, V,
+                       self._user_gram(), np.zeros_like(U), 0.0,
+                       float(self.confidence_scale), self.feedback == "explicit")
+
+    def _centered(self, data, dtype):
+        """Ratings minus the global mean (explicit), which the factors then model."""
+        data = data.astype(dtype, copy=False)
+        return data - data.dtype.type(self.global_mean_) if self.global_mean_ else data
+
+    def _user_step(self, X):
+        self._solve_users(X, self.user_factors_)
+
+    def _item_step(self, Xt):
+        U = self.user_factors_
+        G = np.zeros((self.n_components, self.n_components))
+        if self.feedback == "implicit":
+            U64 = U.astype(np.float64)
+            G = U64.T @ U64
+        G[np.diag_indices_from(G)] += self.lambda_v
+        prior_ls_sweep(Xt.indptr, Xt.indices, self._centered(Xt.data, U.dtype),
+                       self.item_factors_, U, G,
+                       self._prior, float(self.lambda_v), float(self.confidence_scale),
+                       self.feedback == "explicit")
+
+    def _iterate(self, X, Xt):
+        self._item_step(Xt)
+        self._user_step(X)
+        if self.documents is None:
+            return None
+        loss = self._trainer.train(self._seqs, self.item_factors_, self._rng)
+        self.cnn_weights_ = self._trainer.weights()
+        self.document_factors_ = forward(self.cnn_weights_, self._window_sizes(),
+                                         self._seqs).astype(self.dtype)
+        self._prior = self.document_factors_
+        # new items have no ratings to pull them anywhere else
+        self.item_factors_[self.cold_items_] = self.document_factors_[self.cold_items_]
+        return loss
+
+    def _fit(self, X, X_val=None):
+        try:
+            super()._fit(X, X_val)
+        finally:
+            for name in ("_trainer", "_seqs", "_prior", "_rng", "_warm"):
+                self.__dict__.pop(name, None)
+        return self
+
+    def _validation_name(self):
+        return "val_neg_rmse" if self.feedback == "explicit" else super()._validation_name()
+
+    def _validation_score(self, X, X_val):
+        if self.feedback == "implicit":
+            return super()._validation_score(X, X_val)
+        rows = np.repeat(np.arange(X_val.shape[0]), np.diff(X_val.indptr))
+        pred = self.global_mean_ + np.einsum("ij,ij->i", self.user_factors_[rows],
+                                             self.item_factors_[X_val.indices])
+        pred = np.clip(pred, *self.rating_range_)
+        return -float(np.sqrt(np.mean((X_val.data - pred) ** 2))) if len(rows) else 0.0
+
+    # -- scoring ----------------------------------------------------------
+
+    def _fold_in(self, X):
+        U = np.zeros((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
+        self._solve_users(X, U)
+        return U
+
+    def _check_can_predict_ratings(self):
+        if self.feedback != "explicit":
+            raise ValueError(
+                "predict_ratings needs feedback='explicit'; an implicit-feedback ConvMF "
+                "scores preferences, not ratings. Rank with decision_function instead."
+            )
+
+    def _ratings_batch(self, X, items):
+        V = self.item_factors_ if items is None else self.item_factors_[items]
+        return self.global_mean_ + self._fold_in(X) @ V.T
+
+    def _score_batch(self, X):
+        return self._ratings_batch(X, None)
+
+    def _train_scores(self, rows):
+        return self.global_mean_ + self.user_factors_[rows] @ self.item_factors_.T
+
+    def recommend(self, X, k=10, *, exclude_seen=True, items=None, new_items=None):
+        """Top-``k`` items for each user, optionally among new items known by their text.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users.
+        k : int, default=10
+            Number of items to return per user.
+        exclude_seen : bool, default=True
+            Never return an item the user has interacted with.
+        items : array-like of int, default=None
+            Candidate item indices; with ``new_items``, index
+            ``n_items + j`` is the ``j``-th new item. None means all.
+        new_items : array-like of str or ndarray of int, default=None
+            Documents of items outside the catalogue, scored by the CNN
+            factors of their text (:meth:`document_factors`) and returned as
+            indices ``n_items + j``.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_users, k), dtype int64
+            Padded with ``-1`` when fewer than ``k`` candidates remain.
+        scores : ndarray of shape (n_users, k)
+            Padded with ``-inf``.
+        """
+        if new_items is None:
+            return super().recommend(X, k, exclude_seen=exclude_seen, items=items)
+        _check_k(k)
+        X = self._validate_for_scoring(X)
+        V = np.vstack([self.item_factors_, self.document_factors(new_items)])
+        candidates = None
+        if items is not None:
+            candidates = np.zeros(len(V), dtype=bool)
+            candidates[check_item_indices(items, len(V))] = True
+        all_idx, all_val = [], []
+        for rows in iter_row_batches(X.shape[0], row_batch_size(len(V))):
+            X_batch = X[rows]
+            scores = self.global_mean_ + self._fold_in(X_batch) @ V.T
+            if exclude_seen:
+                mask_seen(scores[:, : self.n_features_in_], X_batch)
+            if candidates is not None:
+                scores[:, ~candidates] = -np.inf
+            idx, val = top_k(scores, k)
+            all_idx.append(idx)
+            all_val.append(val)
+        return np.vstack(all_idx), np.vstack(all_val)

@@ -1,0 +1,174 @@
+"""The text CNN of ConvMF: NumPy weights and forward pass, and its TensorFlow trainer.
+
+Architecture (Kim et al. 2016, after Kim 2014): word embeddings; one
+convolution per window size with ReLU, max-pooled over time; a dense tanh
+layer with dropout; a tanh projection to the latent factors. Index 0 is
+padding: its embedding is held at zero, and a window is pooled only when it
+starts inside the document (``t < max(1, length - w + 1)``), so a document's
+output does not depend on how far it was padded. That lets every batch be
+cut to its longest document, which matters for short texts such as titles.
+
+The weights live in a dict of NumPy arrays (``init_weights``), the serving
+forward pass is NumPy only (``forward``), and :class:`CNNTrainer` holds the
+TensorFlow variables and optimizer state across ConvMF's alternating
+iterations.
+"""
+
+import numpy as np
+
+from ._tf import adam
+
+__all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights"]
+
+
+def document_lengths(seqs):
+    """Length of each padded sequence: one past its last non-zero index."""
+    nonzero = seqs != 0
+    last = seqs.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
+    return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
+
+
+def _glorot(rng, shape, fan_in, fan_out):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+
+def init_weights(rng, n_words, embedding_dim, window_sizes, n_filters, hidden_size,
+                 n_components, word_vectors=None):
+    """Initial weights: uniform(-0.05, 0.05) embeddings (or given vectors), Glorot layers.
+
+    ``n_words`` counts the padding index 0; ``word_vectors`` (optional) is
+    ``(n_words, embedding_dim)`` and overrides the random embeddings.
+    """
+    emb = rng.uniform(-0.05, 0.05, (n_words, embedding_dim)).astype(np.float32)
+    if word_vectors is not None:
+        emb[:] = word_vectors
+    emb[0] = 0.0
+    weights = {"embedding": emb}
+    for w in window_sizes:
+        weights[f"conv{w}"] = _glorot(rng, (w, embedding_dim, n_filters),
+                                      w * embedding_dim, n_filters)
+        weights[f"conv{w}_bias"] = np.zeros(n_filters, dtype=np.float32)
+    pooled = n_filters * len(window_sizes)
+    weights["dense"] = _glorot(rng, (pooled, hidden_size), pooled, hidden_size)
+    weights["dense_bias"] = np.zeros(hidden_size, dtype=np.float32)
+    weights["projection"] = _glorot(rng, (hidden_size, n_components), hidden_size,
+                                    n_components)
+    weights["projection_bias"] = np.zeros(n_components, dtype=np.float32)
+    return weights
+
+
+def _window_mask(lengths, n_windows, w):
+    starts = np.maximum(1, lengths - w + 1)
+    return np.arange(n_windows)[None, :] < starts[:, None]
+
+
+def _batches_by_length(seqs, lengths, min_length, batch_size):
+    """Row batches, each cut to its longest document (at least ``min_length``)."""
+    for start in range(0, len(seqs), batch_size):
+        rows = slice(start, start + batch_size)
+        cut = max(min_length, int(lengths[rows].max(initial=0)))
+        yield rows, seqs[rows, :cut]
+
+
+def forward(weights, window_sizes, seqs, batch_size=256):
+    """CNN output (``n_documents, n_components``) of padded index sequences, NumPy only.
+
+    The convolution of window ``w`` is a sum of ``w`` shifted products with
+    the kernel's slices, so memory stays at one ``(batch, length, filters)``
+    block per window.
+    """
+    seqs = np.asarray(seqs)
+    lengths = document_lengths(seqs)
+    emb_table = weights["embedding"]
+    out = np.empty((len(seqs), weights["projection"].shape[1]), dtype=np.float32)
+    for rows, seq in _batches_by_length(seqs, lengths, max(window_sizes), batch_size):
+        emb = emb_table[seq]
+        length = seq.shape[1]
+        pooled = []
+        for w in window_sizes:
+            kernel = weights[f"conv{w}"]
+            n_windows = length - w + 1
+            h = emb[:, :n_windows] @ kernel[0]
+            for offset in range(1, w):
+                h += emb[:, offset:offset + n_windows] @ kernel[offset]
+            h += weights[f"conv{w}_bias"]
+            np.maximum(h, 0.0, out=h)
+            # ReLU outputs are >= 0 and every document has a valid window,
+            # so zeroing the invalid ones leaves the maximum unchanged
+            h *= _window_mask(lengths[rows], n_windows, w)[:, :, None]
+            pooled.append(h.max(axis=1))
+        h = np.tanh(np.concatenate(pooled, axis=1) @ weights["dense"] + weights["dense_bias"])
+        out[rows] = np.tanh(h @ weights["projection"] + weights["projection_bias"])
+    return out
+
+
+class CNNTrainer:
+    """TensorFlow variables, Adam state and the traced step of one ConvMF fit.
+
+    ``train(seqs, targets, rng)`` runs ``epochs`` passes of mini-batch
+    regression of the targets (the current item factors) on the documents,
+    minimizing the mean squared error; dropout is stateless and seeded from
+    ``rng``, the batch order too, so a fit is reproducible.
+    """
+
+    def __init__(self, tf, weights, window_sizes, dropout, learning_rate, batch_size,
+                 epochs, trace=True):
+        self.tf = tf
+        self.window_sizes = tuple(window_sizes)
+        self.batch_size, self.epochs = batch_size, epochs
+        self.names = list(weights)
+        self.variables = {n: tf.Variable(weights[n]) for n in self.names}
+        variables = [self.variables[n] for n in self.names]
+        update = adam(tf, variables, learning_rate)
+        V = self.variables
+
+        def step(seq, lengths, target, seed):
+            mask = tf.cast(seq > 0, tf.float32)[:, :, None]
+            with tf.GradientTape() as tape:
+                emb = tf.gather(V["embedding"], seq) * mask
+                pooled = []
+                for w in self.window_sizes:
+                    h = tf.nn.relu(tf.nn.conv1d(emb, V[f"conv{w}"], 1, "VALID")
+                                   + V[f"conv{w}_bias"])
+                    starts = tf.maximum(1, lengths - w + 1)
+                    valid = tf.sequence_mask(starts, tf.shape(h)[1], dtype=tf.float32)
+                    pooled.append(tf.reduce_max(h * valid[:, :, None], axis=1))
+                h = tf.tanh(tf.matmul(tf.concat(pooled, axis=1), V["dense"])
+                            + V["dense_bias"])
+                if dropout > 0:
+                    h = tf.nn.experimental.stateless_dropout(h, rate=dropout, seed=seed)
+                theta = tf.tanh(tf.matmul(h, V["projection"]) + V["projection_bias"])
+                loss = tf.reduce_mean(tf.square(target - theta))
+            update(tape.gradient(loss, variables))
+            return loss
+
+        if trace:
+            step = tf.function(step, reduce_retracing=True, input_signature=[
+                tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32),
+                tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([2], tf.int32)])
+        self._step = step
+
+    def train(self, seqs, targets, rng):
+        """Epochs of regression of ``targets`` on ``seqs``; returns the last epoch's mean loss."""
+        tf = self.tf
+        lengths = document_lengths(seqs)
+        min_length = max(self.window_sizes)
+        loss = 0.0
+        for _ in range(self.epochs):
+            order = rng.permutation(len(seqs))
+            seqs_o, lengths_o, targets_o = seqs[order], lengths[order], targets[order]
+            total, n_batches = 0.0, 0
+            for rows, seq in _batches_by_length(seqs_o, lengths_o, min_length,
+                                                self.batch_size):
+                seed = rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
+                total += float(self._step(
+                    tf.constant(seq, tf.int32), tf.constant(lengths_o[rows], tf.int32),
+                    tf.constant(targets_o[rows], tf.float32), tf.constant(seed)))
+                n_batches += 1
+            loss = total / max(1, n_batches)
+        return loss
+
+    def weights(self):
+        """The current weights as a dict of new NumPy arrays."""
+        return {n: self.variables[n].numpy() for n in self.names}

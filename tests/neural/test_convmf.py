@@ -1,0 +1,214 @@
+"""ConvMF: the prior least-squares kernel against dense solves, the NumPy text CNN against a
+loop reference, cold and new items ranked from their text, documents that model selection
+never slices, rating prediction, reproducibility and serving without TensorFlow."""
+
+import pickle
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+
+from sklearn_recsys import ConvMF
+from sklearn_recsys.matrix_factorization._sweep_kernels import prior_ls_sweep
+from sklearn_recsys.metrics import get_ranking_scorer
+from sklearn_recsys.neural._text_cnn import forward, init_weights
+from sklearn_recsys.preprocessing import RatingBinarizer
+
+SMALL_CNN = dict(embedding_dim=8, window_sizes=(1, 2), n_filters=6, hidden_size=8,
+                 max_df=1.0, batch_size=16)
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_prior_ls_sweep_is_the_dense_solution(explicit):
+    rng = np.random.default_rng(0)
+    R = sp.random(12, 9, density=0.4, random_state=1, format="csr") * 5
+    R.data = np.ceil(R.data)
+    Y = rng.normal(size=(9, 3))
+    prior = rng.normal(size=(12, 3))
+    lam, scale = 2.0, 3.0
+    G = lam * np.eye(3) + (0 if explicit else Y.T @ Y)
+    X = np.zeros((12, 3))
+    prior_ls_sweep(R.indptr, R.indices, R.data, X, Y, G, prior, lam, scale, explicit)
+    for u in range(12):
+        idx, r = R[u].indices, R[u].data
+        w, t = (np.ones_like(r), r) if explicit else (scale * r, 1 + scale * r)
+        A = G + (Y[idx].T * w) @ Y[idx]
+        expected = np.linalg.solve(A, Y[idx].T @ t + lam * prior[u])
+        assert_allclose(X[u], expected, rtol=1e-10, atol=1e-12)
+    empty = np.flatnonzero(np.diff(R.indptr) == 0)
+    if explicit and len(empty):  # a row without entries sits at its prior mean
+        assert_allclose(X[empty], prior[empty])
+
+
+def _loop_cnn(weights, windows, seq):
+    """Reference forward pass of one document, window by window."""
+    length = max(1, int(np.max(np.flatnonzero(seq), initial=-1)) + 1)
+    emb = weights["embedding"][seq]
+    pooled = []
+    for w in windows:
+        K, b = weights[f"conv{w}"], weights[f"conv{w}_bias"]
+        starts = range(max(1, length - w + 1))
+        pooled.append(np.max([np.maximum(np.einsum("we,wef->f", emb[t:t + w], K) + b, 0)
+                              for t in starts], axis=0))
+    h = np.tanh(np.concatenate(pooled) @ weights["dense"] + weights["dense_bias"])
+    return np.tanh(h @ weights["projection"] + weights["projection_bias"])
+
+
+def test_numpy_cnn_matches_loop_reference_and_ignores_padding():
+    rng = np.random.RandomState(0)
+    weights = init_weights(rng, 20, 5, (2, 3), 4, 6, 3)
+    for name in weights:  # non-zero biases so that padding would show
+        if name.endswith("bias"):
+            weights[name] = rng.normal(size=weights[name].shape).astype(np.float32)
+    seqs = np.array([[3, 5, 7, 9, 0, 0, 0, 0], [4, 0, 0, 0, 0, 0, 0, 0],
+                     [0, 0, 0, 0, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7, 19]])
+    out = forward(weights, (2, 3), seqs)
+    for i, seq in enumerate(seqs):
+        assert_allclose(out[i], _loop_cnn(weights, (2, 3), seq), rtol=1e-5, atol=1e-6)
+    padded = np.hstack([seqs, np.zeros((4, 30), dtype=int)])
+    assert_allclose(forward(weights, (2, 3), padded), out, rtol=1e-6)
+    assert_allclose(forward(weights, (2, 3), seqs, batch_size=1), out, rtol=1e-6)
+
+
+def _two_topics(n_users=80, n_items=40, seed=0):
+    """Users like one of two item topics; documents name the topic."""
+    rng = np.random.default_rng(seed)
+    topic = np.arange(n_items) % 2
+    user_topic = np.arange(n_users) % 2
+    like = (user_topic[:, None] == topic[None, :]) & (rng.random((n_users, n_items)) < 0.5)
+    words = [["galaxy", "starship", "orbit", "alien"], ["wedding", "romance", "kiss", "love"]]
+    docs = [" ".join(rng.choice(words[t], 3)) + f" item{j}" for j, t in enumerate(topic)]
+    return sp.csr_matrix(like.astype(float)), docs, topic, user_topic
+
+
+def test_cold_and_new_items_are_ranked_from_their_text():
+    X, docs, topic, user_topic = _two_topics()
+    cold = np.arange(30, 40)
+    X_train = X.tolil()
+    X_train[:, cold] = 0
+    X_train = X_train.tocsr()
+    X_train.eliminate_zeros()
+    model = ConvMF(n_components=4, documents=docs, feedback="implicit", lambda_u=0.1,
+                   lambda_v=1.0, max_iter=8, cnn_epochs=10, learning_rate_init=1e-2,
+                   random_state=0, **SMALL_CNN).fit(X_train)
+    assert_array_equal(model.cold_items_, cold)
+    assert_allclose(model.item_factors_[cold], model.document_factors_[cold])
+    top, _ = model.recommend(X_train, k=1, items=cold)
+    assert np.mean(topic[top[:, 0]] == user_topic) >= 0.9
+    # without documents a cold item carries no signal: every score is 0
+    plain = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+                   max_iter=8, random_state=0).fit(X_train)
+    assert_allclose(plain.decision_function(X_train)[:, cold], 0.0)
+    # items outside the catalogue, from text, get indices n_items + j
+    new_docs = ["galaxy orbit alien", "romance kiss wedding"]
+    idx, scores = model.recommend(X_train, k=1, items=[40, 41], new_items=new_docs)
+    assert np.mean(idx[:, 0] - 40 == user_topic) >= 0.9
+    same = model.recommend(X_train[:3], k=1, items=[40], new_items=[docs[31]])[1]
+    expected = model.decision_function(X_train[:3])[:, 31:32]
+    assert_allclose(same, expected, rtol=1e-5)
+
+
+def test_explicit_fold_in_and_predicted_ratings():
+    X, docs, _, _ = _two_topics()
+    R = X.copy()
+    R.data = np.where(np.arange(R.nnz) % 3 == 0, 3.0, 5.0)
+    model = ConvMF(n_components=3, documents=docs, lambda_u=1.0, lambda_v=5.0, max_iter=3,
+                   random_state=0, **SMALL_CNN).fit(R)
+    assert model.global_mean_ == pytest.approx(R.data.mean())
+    assert_allclose(model.transform(R), model.user_factors_, rtol=1e-4, atol=1e-5)
+    pred = model.predict_ratings(R[:5], items=[0, 7])
+    raw = model.global_mean_ + model.user_factors_[:5] @ model.item_factors_[[0, 7]].T
+    assert_allclose(pred, np.clip(raw, 3, 5), rtol=1e-4, atol=1e-5)
+    implicit = ConvMF(n_components=3, feedback="implicit", max_iter=1).fit(R)
+    with pytest.raises(ValueError, match="feedback='explicit'"):
+        implicit.predict_ratings(R)
+
+
+def test_same_seed_same_model_and_pickle_serves_without_tensorflow(tmp_path):
+    X, docs, _, _ = _two_topics()
+    params = dict(n_components=3, documents=docs, feedback="implicit", max_iter=2,
+                  random_state=0, **SMALL_CNN)
+    a, b = ConvMF(**params).fit(X), ConvMF(**params).fit(X)
+    assert_array_equal(a.item_factors_, b.item_factors_)
+    for name in a.cnn_weights_:
+        assert_array_equal(a.cnn_weights_[name], b.cnn_weights_[name])
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(a))
+    np.save(tmp_path / "X.npy", X[:10].toarray())
+    expected = a.recommend(X[:10], k=3, new_items=["galaxy love"])[0]
+    code = f"""
+import sys
+sys.modules["tensorflow"] = None
+import pickle, numpy as np
+model = pickle.loads(open({str(path)!r}, "rb").read())
+idx, _ = model.recommend(np.load({str(tmp_path / "X.npy")!r}), k=3, new_items=["galaxy love"])
+np.save({str(tmp_path / "idx.npy")!r}, idx)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert_array_equal(np.load(tmp_path / "idx.npy"), expected)
+
+
+def test_grid_search_in_pipeline_never_slices_documents_square_matrix():
+    # n_items == n_users: a fit argument of that length would be split by users
+    X, docs, _, _ = _two_topics(n_users=40, n_items=40)
+    X.data[:] = np.where(np.arange(X.nnz) % 2, 5.0, 2.0)
+    pipe = make_pipeline(RatingBinarizer(threshold=4),
+                         ConvMF(n_components=3, documents=docs, feedback="implicit",
+                                max_iter=2, random_state=0, **SMALL_CNN))
+    search = GridSearchCV(pipe, {"convmf__lambda_v": [1.0, 10.0]},
+                          scoring=get_ranking_scorer("ndcg@10"),
+                          cv=KFold(2, shuffle=True, random_state=0)).fit(X)
+    fitted = search.best_estimator_[-1]
+    assert len(fitted.documents) == 40 and fitted.document_factors_.shape == (40, 3)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_sequences_and_word_vectors():
+    X, docs, _, _ = _two_topics()
+    vectors = {"galaxy": np.full(8, 0.5), "romance": np.full(8, -0.5)}
+    model = ConvMF(n_components=3, documents=docs, word_vectors=vectors, max_iter=1,
+                   cnn_epochs=1, learning_rate_init=1e-12, random_state=0,
+                   **SMALL_CNN).fit(X)
+    vocab = list(model.sequencer_.vocabulary_)
+    emb = model.cnn_weights_["embedding"]
+    assert_allclose(emb[vocab.index("galaxy") + 1], 0.5, atol=1e-6)
+    assert_allclose(emb[vocab.index("romance") + 1], -0.5, atol=1e-6)
+    assert_allclose(emb[0], 0.0)
+    seqs = model.sequencer_.transform(docs)
+    table = np.random.default_rng(0).normal(size=(seqs.max() + 1, 8))
+    on_seqs = ConvMF(n_components=3, documents=seqs, word_vectors=table, max_iter=1,
+                     random_state=0, **SMALL_CNN).fit(X)
+    assert on_seqs.sequencer_ is None
+    assert on_seqs.document_factors(seqs[:2]).shape == (2, 3)
+
+
+def test_bad_documents_and_use_errors():
+    X, docs, _, _ = _two_topics()
+    with pytest.raises(ValueError, match="documents has 39 entries but X has 40 items"):
+        ConvMF(documents=docs[:-1], max_iter=1).fit(X)
+    with pytest.raises(ValueError, match="embedding_dim=8"):
+        ConvMF(documents=docs, word_vectors={"galaxy": np.ones(3)}, max_iter=1,
+               **SMALL_CNN).fit(X)
+    with pytest.raises(TypeError, match="must be a dict"):
+        ConvMF(documents=docs, word_vectors=np.ones((5, 8)), max_iter=1, **SMALL_CNN).fit(X)
+    with pytest.raises(TypeError, match="Every document must be a str"):
+        ConvMF(documents=[1] * 40, max_iter=1).fit(X)
+    plain = ConvMF(n_components=3, max_iter=1).fit(X)
+    with pytest.raises(ValueError, match="fitted without documents"):
+        plain.document_factors(["text"])
+    with pytest.raises(ValueError, match="documents=... before fit"):
+        plain.recommend(X, new_items=["text"])
+
+
+def test_verbose_prints_one_line_per_iteration(capsys):
+    X, docs, _, _ = _two_topics()
+    ConvMF(n_components=3, documents=docs, max_iter=2, early_stopping=True, verbose=1,
+           random_state=0, **SMALL_CNN).fit(X)
+    err = capsys.readouterr()
+    text = err.out + err.err
+    assert "ConvMF" in text and "val_neg_rmse" in text and "2/2" in text
