@@ -217,3 +217,31 @@ def test_handwritten_movielens_10m_tags(tmp_path):
                                      "20::122::Caf\u00e9::1215184632\n", encoding="utf-8")
     ml = fetch_movielens("10m", data_home=tmp_path, download_if_missing=False)
     assert ml.item_tags == [["dark hero", "Café"]]
+
+
+def test_item_documents_from_latest_small(shared_data):
+    from sklearn_recsys.datasets import item_documents
+    from sklearn_recsys.preprocessing import TextSequencer
+
+    ml = fetch_movielens("latest-small", data_home=shared_data, download_if_missing=False)
+    docs = item_documents(ml)
+    assert len(docs) == ml.X.shape[1]
+    j = ml.item_titles.index("Toy Story (1995)")
+    assert docs[j] == ("Toy Story (1995) Adventure Animation Children Comedy Fantasy "
+                       + " ".join(ml.item_tags[j]))
+    assert "pixar" in docs[j]
+    titles_only = item_documents(ml, fields=("item_titles",))
+    assert titles_only == list(ml.item_titles)
+    seqs = TextSequencer(max_length=40).fit_transform(docs)
+    assert (seqs[j] > 0).sum() >= 8
+
+
+def test_item_documents_errors():
+    from sklearn.utils import Bunch
+
+    from sklearn_recsys.datasets import item_documents
+
+    with pytest.raises(ValueError, match="none of the text fields"):
+        item_documents(Bunch(X=None))
+    with pytest.raises(ValueError, match="item_genres has 1 entries but item_titles has 2"):
+        item_documents(Bunch(item_titles=["a", "b"], item_genres=[["x"]]))

@@ -1,0 +1,55 @@
+"""One text document per item from a dataset's text fields (titles, genres, tags), for ConvMF."""
+
+__all__ = ["item_documents"]
+
+_FIELDS = ("item_titles", "item_genres", "item_tags")
+
+
+def item_documents(data, fields=_FIELDS):
+    """Join the text fields of a dataset bunch into one document per item.
+
+    Parameters
+    ----------
+    data : :class:`~sklearn.utils.Bunch`
+        A bunch from :func:`fetch_movielens`, :func:`fetch_lastfm_2k` or
+        :func:`fetch_citeulike_a`; fields it does not have are skipped.
+    fields : sequence of str, default=("item_titles", "item_genres", "item_tags")
+        Per-item fields to join, in order. A field is a list with one entry
+        per item (column of ``data.X``): a string, or a list of strings
+        (genres, tags) joined by spaces.
+
+    Returns
+    -------
+    documents : list of str of length n_items
+        Ready for ``ConvMF(documents=...)`` or
+        :class:`~sklearn_recsys.preprocessing.TextSequencer`.
+
+    Examples
+    --------
+    >>> from sklearn.utils import Bunch
+    >>> from sklearn_recsys.datasets import item_documents
+    >>> data = Bunch(item_titles=["Toy Story (1995)", "Heat (1995)"],
+    ...              item_genres=[["Animation", "Comedy"], ["Crime"]],
+    ...              item_tags=[["pixar"], []])
+    >>> item_documents(data)
+    ['Toy Story (1995) Animation Comedy pixar', 'Heat (1995) Crime']
+    """
+    present = [f for f in fields if f in data]
+    if not present:
+        raise ValueError(
+            f"The dataset has none of the text fields {list(fields)}; its keys are "
+            f"{sorted(data)}."
+        )
+    columns = [data[f] for f in present]
+    n_items = len(columns[0])
+    for name, column in zip(present, columns):
+        if len(column) != n_items:
+            raise ValueError(
+                f"{name} has {len(column)} entries but {present[0]} has {n_items}: every "
+                "field must hold one entry per item."
+            )
+    documents = []
+    for parts in zip(*columns):
+        words = [p if isinstance(p, str) else " ".join(p) for p in parts]
+        documents.append(" ".join(w for w in words if w))
+    return documents
