@@ -35,8 +35,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
        documents (mean squared error, Adam, dropout).
 
     With ``feedback="explicit"`` the squares cover the observed ratings only
-    (``C`` selects them, as in the paper) and the model predicts ratings
-    ``u_i . v_j``. With ``feedback="implicit"`` every cell counts, with
+    (``C`` selects them, as in the paper), centred on their global mean, and
+    the model predicts ratings ``global_mean_ + u_i . v_j`` (the centring
+    is not in the paper; without it a sparse user's or item's factors shrink
+    towards a rating of 0 instead of the average). With ``feedback="implicit"`` every cell counts, with
     confidence ``1 + confidence_scale * x_ij`` on the interactions and 1
     elsewhere (Hu et al. 2008), and scores rank items.
 
@@ -138,6 +140,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         The vocabulary built from text ``documents``.
     cold_items_ : ndarray of int
         Items without interactions in ``fit``, scored from their documents.
+    global_mean_ : float
+        Mean training rating with ``feedback="explicit"`` (0 for implicit).
     rating_range_ : tuple of float
         Smallest and largest training value; :meth:`predict_ratings` clips
         to it.
