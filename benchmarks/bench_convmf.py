@@ -11,8 +11,9 @@ Hyper-parameters (factor count included) are chosen on validation users carved o
 training users (one split, NDCG@100), then the model is refitted on all training users. The
 same MF without text is ``ConvMF(documents=None)``; ImplicitALS and a TF-IDF content model
 (each user's profile is the sum of the TF-IDF vectors of their titles; an item's score is
-linear in its TF-IDF vector) are references. Besides Recall@20/50 and NDCG@100 over all held-out items, Recall@50 is reported on
-the held-out items with at most 5 training interactions ("rare").
+linear in its TF-IDF vector) are references. Besides Recall@20/50 and NDCG@100 over all held-out
+items, Recall@50 is reported on the held-out items with at most 5 training interactions
+("rare").
 
 Part ``cold``: 20% of the articles are hidden from training entirely (every user's interactions
 with them removed). Each user with a hidden article ranks only the hidden articles, from their

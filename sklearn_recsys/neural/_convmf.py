@@ -38,9 +38,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     (``C`` selects them, as in the paper), centred on their global mean, and
     the model predicts ratings ``global_mean_ + u_i . v_j`` (the centring
     is not in the paper; without it a sparse user's or item's factors shrink
-    towards a rating of 0 instead of the average). With ``feedback="implicit"`` every cell counts, with
-    confidence ``1 + confidence_scale * x_ij`` on the interactions and 1
-    elsewhere (Hu et al. 2008), and scores rank items.
+    towards a rating of 0 instead of the average). With
+    ``feedback="implicit"`` every cell counts, with confidence
+    ``1 + confidence_scale * x_ij`` on the interactions and 1 elsewhere (Hu
+    et al. 2008), and scores rank items.
 
     Items with a document but no interaction in ``fit`` (new items) take the
     CNN output of their document as their factors, so they are scored and
