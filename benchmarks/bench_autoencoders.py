@@ -34,7 +34,7 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import _positives, benchmark_datasets, ml100k_fold  # noqa: E402
+from bench_foundation import _positives, benchmark_datasets, ml100k_rmse_folds  # noqa: E402
 
 from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions  # noqa: E402
 from sklearn_recsys.base import RecommenderMixin  # noqa: E402
@@ -249,20 +249,12 @@ def inference():
 def ratings(data_home):
     """RMSE of I-AutoRec (defaults) and ExplicitMF (defaults) on ML-100K u1..u5."""
     from sklearn_recsys import AutoRec, ExplicitMF
-    from sklearn_recsys.metrics import make_rating_scorer
 
-    rmse = make_rating_scorer("rmse")
     lines = ["| model | u1 | u2 | u3 | u4 | u5 | mean | fit s (mean) |",
              "|---|---|---|---|---|---|---|---|"]
     for label, make in (("I-AutoRec (defaults)", lambda: AutoRec(random_state=0)),
                         ("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0))):
-        values, seconds = [], []
-        for fold in range(1, 6):
-            train, test = ml100k_fold(data_home, fold)
-            start = time.perf_counter()
-            model = make().fit(train)
-            seconds.append(time.perf_counter() - start)
-            values.append(-rmse(model, train, test))
+        values, seconds = ml100k_rmse_folds(make, data_home)
         lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values)
                      + f" | {np.mean(values):.4f} | {np.mean(seconds):.1f} |")
     print("\n## RMSE on MovieLens 100K u1..u5 (base -> test)\n")

@@ -41,12 +41,12 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import ml100k_fold  # noqa: E402
+from bench_foundation import ml100k_fold, ml100k_rmse_folds  # noqa: E402
 
 from sklearn_recsys import ConvMF, ImplicitALS  # noqa: E402
 from sklearn_recsys.base import ItemScoresTransformMixin, RecommenderMixin  # noqa: E402
 from sklearn_recsys.datasets import fetch_citeulike_a, fetch_movielens  # noqa: E402
-from sklearn_recsys.metrics import ndcg_at_k, recall_at_k  # noqa: E402
+from sklearn_recsys.metrics import make_rating_scorer, ndcg_at_k, recall_at_k  # noqa: E402
 from sklearn_recsys.model_selection import holdout_split, strong_generalization_split  # noqa
 from sklearn_recsys.utils._topk import mask_seen  # noqa: E402
 
@@ -208,16 +208,11 @@ def cold(data_home, conv_params, mf_params):
                  ["recall@20", "recall@50", "ndcg@100"])
 
 
-def _rmse(model, train, test):
-    pred = model.predict_ratings(train)
-    r, c = test.nonzero()
-    return float(np.sqrt(np.mean((np.asarray(test[r, c]).ravel() - pred[r, c]) ** 2)))
-
-
 def ratings(data_home):
     movies = fetch_movielens("100k", data_home=data_home, download_if_missing=False)
     docs = [f"{t} {' '.join(g)}" for t, g in zip(movies.item_titles, movies.item_genres)]
     base, _ = ml100k_fold(data_home, 1)
+    rmse = make_rating_scorer("rmse")
     fit_part, val_part = holdout_split(base, test_size=0.1, random_state=0)
     lines = ["| model | chosen (lambda_u, lambda_v) | u1 | u2 | u3 | u4 | u5 | mean | fit s |",
              "|---|---|---|---|---|---|---|---|---|"]
@@ -225,16 +220,10 @@ def ratings(data_home):
         def make(lu, lv, documents=documents):
             return ConvMF(documents=documents, lambda_u=lu, lambda_v=lv, max_df=1.0,
                           random_state=0)
-        val = {p: _rmse(make(*p).fit(fit_part), fit_part, val_part) for p in RATING_GRID}
+        val = {p: -rmse(make(*p).fit(fit_part), fit_part, val_part) for p in RATING_GRID}
         print(f"  {label} validation RMSE: {val}", file=sys.stderr, flush=True)
         chosen = min(val, key=val.get)
-        values, seconds = [], []
-        for fold in range(1, 6):
-            train, test = ml100k_fold(data_home, fold)
-            start = time.perf_counter()
-            model = make(*chosen).fit(train)
-            seconds.append(time.perf_counter() - start)
-            values.append(_rmse(model, train, test))
+        values, seconds = ml100k_rmse_folds(lambda: make(*chosen), data_home)
         lines.append(f"| {label} | {chosen} | " + " | ".join(f"{v:.4f}" for v in values)
                      + f" | {np.mean(values):.4f} | {np.mean(seconds):.0f} |")
     print("\n## RMSE on MovieLens 100K u1..u5 (base -> test)\n")

@@ -135,6 +135,21 @@ def ml100k_fold(data_home, fold):
     return load(f"u{fold}.base"), load(f"u{fold}.test")
 
 
+def ml100k_rmse_folds(make, data_home):
+    """RMSE on ``u1..u5.test`` of ``make()`` fitted on each ``u*.base``, and fit seconds."""
+    from sklearn_recsys.metrics import make_rating_scorer
+
+    rmse = make_rating_scorer("rmse")
+    values, seconds = [], []
+    for fold in range(1, 6):
+        train, test = ml100k_fold(data_home, fold)
+        start = time.perf_counter()
+        model = make().fit(train)
+        seconds.append(time.perf_counter() - start)
+        values.append(-rmse(model, train, test))
+    return values, seconds
+
+
 def quality(data_home, n_jobs):
     datasets = benchmark_datasets(data_home)
     models = {

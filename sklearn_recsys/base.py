@@ -135,24 +135,8 @@ class RecommenderMixin:
         """
         _check_k(k)
         X = self._validate_for_scoring(X)
-        n_items = self.n_features_in_
-        candidate_mask = None
-        if items is not None:
-            items = check_item_indices(items, n_items)
-            candidate_mask = np.zeros(n_items, dtype=bool)
-            candidate_mask[items] = True
-        all_idx, all_val = [], []
-        for _, X_batch, scores in self._iter_scores(X):
-            if not scores.flags.writeable:
-                scores = scores.copy()
-            if exclude_seen:
-                mask_seen(scores, X_batch)
-            if candidate_mask is not None:
-                scores[:, ~candidate_mask] = -np.inf
-            idx, val = top_k(scores, k)
-            all_idx.append(idx)
-            all_val.append(val)
-        return np.vstack(all_idx), np.vstack(all_val)
+        return _top_k_of_batches(self._iter_scores(X), self.n_features_in_, k, exclude_seen,
+                                 items)
 
     def score(self, X, y=None):
         """NDCG@10 of the recommendations for ``X``.
@@ -178,6 +162,30 @@ class RecommenderMixin:
         from .metrics import make_ranking_scorer
 
         return make_ranking_scorer("ndcg", k=10)(self, X, y)
+
+
+def _top_k_of_batches(batches, n_candidates, k, exclude_seen, items):
+    """Stacked top-``k`` of ``(rows, X_batch, scores)`` blocks over ``n_candidates`` columns.
+
+    The first ``X_batch.shape[1]`` columns of the scores are the catalogue
+    items (masked where seen); any further columns are extra candidates.
+    """
+    candidate_mask = None
+    if items is not None:
+        candidate_mask = np.zeros(n_candidates, dtype=bool)
+        candidate_mask[check_item_indices(items, n_candidates)] = True
+    all_idx, all_val = [], []
+    for _, X_batch, scores in batches:
+        if not scores.flags.writeable:
+            scores = scores.copy()
+        if exclude_seen:
+            mask_seen(scores[:, : X_batch.shape[1]], X_batch)
+        if candidate_mask is not None:
+            scores[:, ~candidate_mask] = -np.inf
+        idx, val = top_k(scores, k)
+        all_idx.append(idx)
+        all_val.append(val)
+    return np.vstack(all_idx), np.vstack(all_val)
 
 
 def _check_k(k):

@@ -6,12 +6,11 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import _check_k
+from ..base import _check_k, _top_k_of_batches
 from ..matrix_factorization._base import MatrixFactorizationBase, RatingPredictionMixin
 from ..matrix_factorization._sweep_kernels import prior_ls_sweep
 from ..preprocessing import TextSequencer
-from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
-from ..utils._validation import check_item_indices
+from ..utils._topk import iter_row_batches, row_batch_size
 from ._tf import import_tensorflow
 from ._text_cnn import CNNTrainer, forward, init_weights
 
@@ -551,19 +550,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         _check_k(k)
         X = self._validate_for_scoring(X)
         V = np.vstack([self.item_factors_, self.document_factors(new_items)])
-        candidates = None
-        if items is not None:
-            candidates = np.zeros(len(V), dtype=bool)
-            candidates[check_item_indices(items, len(V))] = True
-        all_idx, all_val = [], []
-        for rows in iter_row_batches(X.shape[0], row_batch_size(len(V))):
-            X_batch = X[rows]
-            scores = self.global_mean_ + self._fold_in(X_batch) @ V.T
-            if exclude_seen:
-                mask_seen(scores[:, : self.n_features_in_], X_batch)
-            if candidates is not None:
-                scores[:, ~candidates] = -np.inf
-            idx, val = top_k(scores, k)
-            all_idx.append(idx)
-            all_val.append(val)
-        return np.vstack(all_idx), np.vstack(all_val)
+
+        def batches():
+            for rows in iter_row_batches(X.shape[0], row_batch_size(len(V))):
+                X_batch = X[rows]
+                yield rows, X_batch, self.global_mean_ + self._fold_in(X_batch) @ V.T
+
+        return _top_k_of_batches(batches(), len(V), k, exclude_seen, items)
