@@ -8,7 +8,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import _check_k, _top_k_of_batches
 from ..matrix_factorization._base import MatrixFactorizationBase, RatingPredictionMixin
-from ..matrix_factorization._sweep_kernels import prior_ls_sweep
+from ..matrix_factorization._sweep_kernels import prior_cg_sweep, prior_ls_sweep
 from ..preprocessing import TextSequencer
 from ..utils._topk import iter_row_batches, row_batch_size
 from ._tf import import_tensorflow
@@ -85,6 +85,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         ``c = 1 + confidence_scale * value`` for implicit feedback.
     max_iter : int, default=15
         Alternating iterations.
+    solver : {"cholesky", "cg"}, default="cholesky"
+        How the least-squares steps of ``fit`` are solved: exactly, or by
+        ``cg_steps`` warm-started conjugate-gradient steps per row (much
+        faster with many factors: the exact solve is cubic in
+        ``n_components``). The fold-in of users for scoring is always exact.
+    cg_steps : int, default=3
+        Conjugate-gradient steps per row and iteration with ``solver="cg"``.
     cnn_epochs : int, default=5
         Epochs of CNN training per iteration (the reference code's 5).
     embedding_dim : int, default=200
@@ -195,6 +202,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         "lambda_u": [Interval(Real, 0, None, closed="neither")],
         "lambda_v": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
+        "solver": [StrOptions({"cholesky", "cg"})],
+        "cg_steps": [Interval(Integral, 1, None, closed="left")],
         "cnn_epochs": [Interval(Integral, 1, None, closed="left")],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "window_sizes": [tuple, list],
@@ -220,6 +229,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         lambda_v=1000.0,
         confidence_scale=10.0,
         max_iter=15,
+        solver="cholesky",
+        cg_steps=3,
         cnn_epochs=5,
         embedding_dim=200,
         window_sizes=(3, 4, 5),
@@ -247,6 +258,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.lambda_v = lambda_v
         self.confidence_scale = confidence_scale
         self.max_iter = max_iter
+        self.solver = solver
+        self.cg_steps = cg_steps
         self.cnn_epochs = cnn_epochs
         self.embedding_dim = embedding_dim
         self.window_sizes = window_sizes
@@ -431,15 +444,25 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             warm[self.cold_items_] = False
         return warm
 
-    def _solve_users(self, X, U):
+    def _solve_users(self, X, U, exact=True):
         V = self.item_factors_
         if self.feedback == "implicit" and len(self.cold_items_):
             # an item nobody has seen yet is new, not disliked: leave it out
             # of the Gram, and of the rows' entries (it has none in fit)
             V = np.where(self._warm_items()[:, None], V, 0).astype(V.dtype)
-        prior_ls_sweep(X.indptr, X.indices, self._centered(X.data, V.dtype), U, V,
-                       self._user_gram(), np.zeros_like(U), 0.0,
-                       float(self.confidence_scale), self.feedback == "explicit")
+        self._sweep(X, U, V, self._user_gram(), np.zeros_like(U), 0.0, exact)
+
+    def _sweep(self, A, X, Y, G, prior, reg_prior, exact):
+        """One least-squares update of the rows of ``X`` (exact or CG) in place."""
+        data = self._centered(A.data, X.dtype)
+        explicit = self.feedback == "explicit"
+        if exact or self.solver == "cholesky":
+            prior_ls_sweep(A.indptr, A.indices, data, X, Y, G, prior, float(reg_prior),
+                           float(self.confidence_scale), explicit)
+        else:
+            prior_cg_sweep(A.indptr, A.indices, data, X, Y, G.astype(X.dtype), prior,
+                           float(reg_prior), float(self.confidence_scale), explicit,
+                           int(self.cg_steps))
 
     def _centered(self, data, dtype):
         """Ratings minus the global mean (explicit), which the factors then model."""
@@ -447,7 +470,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         return data - data.dtype.type(self.global_mean_) if self.global_mean_ else data
 
     def _user_step(self, X):
-        self._solve_users(X, self.user_factors_)
+        self._solve_users(X, self.user_factors_, exact=False)
 
     def _item_step(self, Xt):
         U = self.user_factors_
@@ -456,10 +479,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             U64 = U.astype(np.float64)
             G = U64.T @ U64
         G[np.diag_indices_from(G)] += self.lambda_v
-        prior_ls_sweep(Xt.indptr, Xt.indices, self._centered(Xt.data, U.dtype),
-                       self.item_factors_, U, G,
-                       self._prior, float(self.lambda_v), float(self.confidence_scale),
-                       self.feedback == "explicit")
+        self._sweep(Xt, self.item_factors_, U, G, self._prior, self.lambda_v, exact=False)
 
     def _iterate(self, X, Xt):
         self._item_step(Xt)

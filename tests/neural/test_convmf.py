@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from sklearn_recsys import ConvMF
-from sklearn_recsys.matrix_factorization._sweep_kernels import prior_ls_sweep
+from sklearn_recsys.matrix_factorization._sweep_kernels import prior_cg_sweep, prior_ls_sweep
 from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
 from sklearn_recsys.preprocessing import RatingBinarizer
@@ -43,6 +43,13 @@ def test_prior_ls_sweep_is_the_dense_solution(explicit):
     empty = np.flatnonzero(np.diff(R.indptr) == 0)
     if explicit and len(empty):  # a row without entries sits at its prior mean
         assert_allclose(X[empty], prior[empty])
+    # conjugate gradient reaches the same solution in k steps (k = 3 factors)
+    X_cg = np.zeros((12, 3))
+    prior_cg_sweep(R.indptr, R.indices, R.data, X_cg, Y, G, prior, lam, scale, explicit, 3)
+    assert_allclose(X_cg, X, rtol=1e-8, atol=1e-10)
+    one_step = np.zeros((12, 3))
+    prior_cg_sweep(R.indptr, R.indices, R.data, one_step, Y, G, prior, lam, scale, explicit, 1)
+    assert not np.allclose(one_step, X)
 
 
 def _loop_cnn(weights, windows, seq):
@@ -212,3 +219,17 @@ def test_verbose_prints_one_line_per_iteration(capsys):
     err = capsys.readouterr()
     text = err.out + err.err
     assert "ConvMF" in text and "val_neg_rmse" in text and "2/2" in text
+
+
+def test_cg_solver_fits_like_the_exact_one():
+    X, docs, topic, user_topic = _two_topics()
+    exact = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+                   max_iter=10, random_state=0).fit(X)
+    cg = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+                max_iter=10, solver="cg", random_state=0).fit(X)
+    # 3 CG steps on a 4-factor system, warm-started: the iterates are almost exact
+    s_exact, s_cg = exact.decision_function(X), cg.decision_function(X)
+    assert np.corrcoef(s_exact.ravel(), s_cg.ravel())[0, 1] > 0.99
+    # users still prefer their own topic
+    top = cg.recommend(X, k=1)[0][:, 0]
+    assert np.mean(topic[top] == user_topic) >= 0.95
