@@ -411,8 +411,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             self.item_factors_ = rng.standard_normal((n_items, k)).astype(self.dtype)
             self._prior = np.zeros((n_items, k), dtype=self.dtype)
         else:
-            tf = import_tensorflow()
             seqs, n_words, wv = self._prepare_documents(n_items)
+            tf = import_tensorflow()
             windows = self._window_sizes()
             weights = init_weights(rng, n_words, self.embedding_dim, windows,
                                    self.n_filters, self.hidden_size, k,
