@@ -212,13 +212,24 @@ def test_bad_documents_and_use_errors():
         plain.recommend(X, new_items=["text"])
 
 
-def test_verbose_prints_one_line_per_iteration(capsys):
+def test_verbose_and_early_stopping_keep_the_best_iteration(capsys):
     X, docs, _, _ = _two_topics()
-    ConvMF(n_components=3, documents=docs, max_iter=2, early_stopping=True, verbose=1,
-           random_state=0, **SMALL_CNN).fit(X)
+    X.data[:] = np.where(np.arange(X.nnz) % 3, 4.0, 2.0)
+    X = sp.csr_matrix(X @ sp.diags((np.arange(40) < 36).astype(float)))
+    X.eliminate_zeros()  # items 36..39 are cold
+    model = ConvMF(n_components=3, documents=docs, lambda_u=0.3, lambda_v=3.0, max_iter=4,
+                   early_stopping=True, n_iter_no_change=4, verbose=1, random_state=0,
+                   **SMALL_CNN).fit(X)
     err = capsys.readouterr()
     text = err.out + err.err
-    assert "ConvMF" in text and "val_neg_rmse" in text and "2/2" in text
+    assert "ConvMF" in text and "val_neg_rmse" in text and "4/4" in text
+    scores = model.validation_scores_
+    assert len(scores) == 4 and all(s < 0 for s in scores)  # minus the validation RMSE
+    assert model.best_iteration_ == int(np.argmax(scores)) + 1
+    # the kept iteration's items and CNN belong together: cold items equal their CNN output
+    assert_array_equal(model.cold_items_, [36, 37, 38, 39])
+    assert_allclose(model.item_factors_[model.cold_items_],
+                    model.document_factors_[model.cold_items_])
 
 
 def test_cg_solver_fits_like_the_exact_one():
