@@ -1,9 +1,11 @@
 """AutoRec: autoencoders of explicit ratings, item-based or user-based (Sedhain et al. 2015)."""
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import RecommenderMixin
 from ..matrix_factorization._base import RatingPredictionMixin
@@ -25,16 +27,21 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
     decoded as ``W h + b`` (identity output); only the **observed** entries of
     ``r`` enter the squared error, with the penalty
     ``alpha / 2 (||W||^2 + ||V||^2)`` (Sedhain et al. 2015), trained by Adam
-    in TensorFlow. Two variants, chosen by ``kind``:
+    in TensorFlow. The kept weights are a running average of Adam's iterates
+    (``ema_momentum``), and with early stopping the validation ratings only
+    choose the epoch count: the model is then trained again on all ratings
+    (``refit``). Two variants, chosen by ``kind``:
 
     * ``"item"`` (I-AutoRec, the paper's better model): each *item*'s vector of
       ratings by all training users is a sample, so the decoder has one output
       per training user: ``r_ui ~ w_u . h_i + b_u``. A user is scored by
-      fold-in: ``(w_u, b_u)`` are the ridge solution of their known ratings
-      on the fixed item codes ``h_i``, the per-user problem of the training
-      objective, with the penalty ``fold_in_alpha_`` chosen on the validation
-      ratings (``alpha / 2`` without early stopping); a new user needs no
-      refit.
+      fold-in: ``(w_u, b_u)`` is the MAP solution of their known ratings on
+      the fixed item codes ``h_i`` under a Gaussian prior on ``w_u`` whose
+      mean and covariance are those of the training users' decoder rows
+      (empirical Bayes), weighted by ``fold_in_alpha_`` (chosen on the
+      validation ratings; the training MSE without early stopping). A new
+      user needs no refit, and a training user is scored from their ratings
+      alone, like any other.
     * ``"user"`` (U-AutoRec): each *user*'s row is a sample; any user is
       scored by a forward pass of their row.
 
@@ -68,6 +75,17 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         Share of each user's ratings held out when ``early_stopping``.
     n_iter_no_change : int, default=50
         Patience, in epochs.
+    ema_momentum : float in [0, 1), default=0.9
+        The weights used (for validation and after ``fit``) are the
+        exponential moving average of the iterates,
+        ``avg = ema_momentum * avg + (1 - ema_momentum) * w`` after each Adam
+        step; 0 keeps the last iterate. Chosen on the validation ratings of
+        MovieLens 100K u1.base (RMSE 0.8905 / 0.8893 / 0.8883 / 0.8905 /
+        0.896 for 0 / 0.8 / 0.9 / 0.95 / 0.97).
+    refit : bool, default=True
+        With ``early_stopping``, train again from the same initial weights
+        on all ratings for ``best_iteration_`` epochs, so the held-out
+        ratings are not lost to the final model.
     random_state : int, RandomState instance or None, default=None
         Seed of the weights, batches and validation split.
     verbose : int, default=0
@@ -81,19 +99,28 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
     intercepts_ : list of ndarray
         Biases ``mu`` and ``b``.
     item_codes_ : ndarray of shape (n_items, n_components)
-        For ``kind="item"``: the codes ``h_i`` of the training items, used by
-        the fold-in.
+        For ``kind="item"``: the codes ``h_i`` of the training items.
+    fold_in_codes_ : ndarray of shape (n_items, n_components)
+        For ``kind="item"``: ``item_codes_ @ C`` with ``C C^T`` the
+        covariance of the training decoder rows (plus a ridge of 1e-3 of its
+        mean variance), the whitened coordinates of the fold-in.
+    fold_in_offsets_ : ndarray of shape (n_items,)
+        For ``kind="item"``: ``item_codes_ @ mean`` of the training decoder
+        rows, the prior's prediction.
     fold_in_alpha_ : float
-        Ridge penalty of the I-AutoRec fold-in.
+        Weight of the prior in the I-AutoRec fold-in.
     rating_range_ : tuple of float
         Smallest and largest training rating.
     loss_curve_ : list of float
-        Mean squared error on the observed training ratings per epoch.
+        Mean squared error on the observed training ratings per epoch, of the
+        run whose weights are kept (the refit, with ``refit``).
     validation_scores_ : list of float or None
         Validation RMSE per epoch (with ``early_stopping``).
     best_iteration_ : int
-        Epoch whose weights were kept.
+        Epoch of lowest validation RMSE (with ``early_stopping``): the
+        weights kept, or the length of the refit.
     n_iter_ : int
+        Epochs run (before the refit).
     n_features_in_ : int
 
     References
@@ -114,6 +141,8 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "kind": [StrOptions({"item", "user"})],
+        "ema_momentum": [Interval(Real, 0, 1, closed="left")],
+        "refit": ["boolean"],
         **{k: v for k, v in AutoencoderBase._parameter_constraints.items()
            if k not in ("hidden_layer_sizes", "dropout")},
     }
@@ -130,6 +159,8 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         early_stopping=True,
         validation_fraction=0.1,
         n_iter_no_change=50,
+        ema_momentum=0.9,
+        refit=True,
         random_state=None,
         verbose=0,
     ):
@@ -142,6 +173,8 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
+        self.ema_momentum = ema_momentum
+        self.refit = refit
         self.random_state = random_state
         self.verbose = verbose
 
@@ -158,15 +191,16 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
             return out if items is None else out[:, items]
         from ..matrix_factorization._sweep_kernels import explicit_als_sweep
 
-        H = self.item_codes_
-        U = np.zeros((X.shape[0], self.n_components), dtype=np.float64)
+        H, offsets = self.fold_in_codes_, self.fold_in_offsets_
+        Z = np.zeros((X.shape[0], H.shape[1]), dtype=np.float64)
         bu = np.zeros(X.shape[0], dtype=np.float64)
-        # ridge on the fixed item codes: the training objective's per-user problem
-        explicit_als_sweep(X.indptr, X.indices, X.data.astype(np.float64), U, H,
-                           bu, np.zeros(H.shape[0]), 0.0, float(self.fold_in_alpha_), 1e-8,
-                           False)
-        Hs = H if items is None else H[items]
-        return U @ Hs.T + bu[:, None]
+        # MAP decoder row under the training users' Gaussian prior, in
+        # whitened coordinates: an isotropic ridge around the prior mean
+        explicit_als_sweep(X.indptr, X.indices, X.data.astype(np.float64), Z, H,
+                           bu, offsets, 0.0, float(self.fold_in_alpha_), 1e-8, False)
+        if items is not None:
+            H, offsets = H[items], offsets[items]
+        return Z @ H.T + offsets + bu[:, None]
 
     def _score_batch(self, X):
         return self._ratings_batch(X, None)
@@ -178,25 +212,53 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         rng = check_random_state(self.random_state)
         X = X.astype(np.float32)
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
-        X_val = None
+        n_in, k = (X.shape[0] if self.kind == "item" else X.shape[1]), self.n_components
+        limit = np.sqrt(6.0 / (n_in + k))
+        init = [rng.uniform(-limit, limit, (n_in, k)).astype(np.float32),
+                rng.uniform(-limit, limit, (k, n_in)).astype(np.float32),
+                np.zeros(k, np.float32)]
+        X_train, X_val = X, None
         if self.early_stopping:
             from ..model_selection import holdout_split
 
-            X, X_val = holdout_split(X, test_size=self.validation_fraction,
-                                     min_interactions=2,
-                                     random_state=rng.randint(np.iinfo(np.int32).max))
+            X_train, X_val = holdout_split(X, test_size=self.validation_fraction,
+                                           min_interactions=2,
+                                           random_state=rng.randint(np.iinfo(np.int32).max))
+        self.validation_scores_ = None
+        self._train(tf, X_train, init, rng, self.max_iter, X_val)
+        n_iter = self.n_iter_
+        # MAP weight of the prior: the noise variance, here the training MSE
+        self.fold_in_alpha_ = self.loss_curve_[-1]
+        if X_val is not None:
+            if self.kind == "item":
+                self.fold_in_alpha_ = self._tune_fold_in(X_train, X_val)
+            if self.refit:
+                # the validation ratings only chose the epoch count (and the
+                # fold-in penalty): train again, from the same initial weights,
+                # on all ratings
+                alpha = self.fold_in_alpha_
+                self._train(tf, X, init, rng, self.best_iteration_, None)
+                self.n_iter_, self.fold_in_alpha_ = n_iter, alpha
+        return self
+
+    def _train(self, tf, X, init, rng, n_epochs, X_val):
+        """Adam on the observed entries of ``X`` for up to ``n_epochs`` epochs.
+
+        With ``X_val``, keeps the epoch of lowest validation RMSE and stops
+        after ``n_iter_no_change`` epochs without improvement. The stored
+        weights are the running average of the iterates when
+        ``ema_momentum > 0``.
+        """
         samples = X.T.tocsr() if self.kind == "item" else X  # one row per sample
-        n_in, k = samples.shape[1], self.n_components
-        limit = np.sqrt(6.0 / (n_in + k))
-        V = tf.Variable(rng.uniform(-limit, limit, (n_in, k)).astype(np.float32))
-        W = tf.Variable(rng.uniform(-limit, limit, (k, n_in)).astype(np.float32))
-        mu = tf.Variable(np.zeros(k, np.float32))
+        n_in = samples.shape[1]
+        V, W, mu = (tf.Variable(a) for a in init)
         b = tf.Variable(np.full(n_in, X.data.mean() if X.nnz else 0.0, np.float32))
         variables = [V, W, mu, b]
+        averages = [tf.Variable(v) for v in variables]
         update = adam(tf, variables, self.learning_rate_init)
         n_samples = samples.shape[0]
         n_batches = int(np.ceil(n_samples / self.batch_size))
-        alpha = self.alpha
+        alpha, momentum = self.alpha, self.ema_momentum
 
         def step(r, share):
             mask = tf.cast(r > 0, tf.float32)
@@ -206,15 +268,20 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
                 sq = tf.reduce_sum(tf.square((out - r) * mask))
                 loss = sq + share * alpha / 2.0 * (tf.reduce_sum(V * V) + tf.reduce_sum(W * W))
             update(tape.gradient(loss, variables))
+            if momentum > 0:
+                for avg, v in zip(averages, variables):
+                    avg.assign(momentum * avg + (1.0 - momentum) * v)
             return sq
 
-        if n_batches * self.max_iter > 50:
+        if n_batches * n_epochs > 50:
             step = tf.function(step, reduce_retracing=True)
+        kept = averages if momentum > 0 else variables
         self.loss_curve_ = []
-        self.validation_scores_ = [] if X_val is not None else None
+        if X_val is not None:
+            self.validation_scores_ = []
         best, best_state, stall = np.inf, None, 0
-        progress = Progress("AutoRec", self.max_iter, self.verbose, "epoch")
-        for epoch in range(1, self.max_iter + 1):
+        progress = Progress("AutoRec", n_epochs, self.verbose, "epoch")
+        for epoch in range(1, n_epochs + 1):
             order = rng.permutation(n_samples)
             sq_total = 0.0
             for i in range(n_batches):
@@ -222,7 +289,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
                 share = np.float32(len(idx) / n_samples)
                 sq_total += float(step(tf.constant(samples[idx].toarray()), tf.constant(share)))
             self.loss_curve_.append(sq_total / max(1, X.nnz))
-            self._store(V, W, mu, b, samples)
+            self._store(*kept, samples)
             score = None
             if X_val is not None:
                 score = self._validation_rmse(X, X_val)
@@ -241,21 +308,36 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
             self.coefs_, self.intercepts_, codes, self.best_iteration_ = best_state
             if codes is not None:
                 self.item_codes_ = codes
-        self.fold_in_alpha_ = self.alpha / 2.0
-        if self.kind == "item" and X_val is not None:
-            self.fold_in_alpha_ = self._tune_fold_in(X, X_val)
-        return self
+        if self.kind == "item":
+            self._set_user_prior()
+
+    def _set_user_prior(self):
+        """Gaussian prior of a decoder row, from the rows of the training users.
+
+        The fold-in is the MAP row under ``N(mean, cov)`` of the trained rows
+        (empirical Bayes): with ``cov = C C^T`` and ``w = mean + C z``, it is a
+        ridge on ``z`` with codes ``H C`` and offsets ``H mean``, solved by the
+        explicit-MF row solver. The small ridge on ``cov`` keeps it definite
+        when there are fewer training users than hidden units.
+        """
+        W = self.coefs_[1].astype(np.float64)  # (n_components, n_training_users)
+        mean = W.mean(axis=1)
+        cov = np.cov(W) if W.shape[1] > 1 else np.zeros((W.shape[0], W.shape[0]))
+        cov = np.atleast_2d(cov)
+        cov[np.diag_indices_from(cov)] += 1e-3 * np.trace(cov) / len(cov) + 1e-12
+        factor = np.linalg.cholesky(cov)
+        self.fold_in_codes_ = self.item_codes_ @ factor
+        self.fold_in_offsets_ = self.item_codes_ @ mean
 
     def _tune_fold_in(self, X_train, X_val):
-        """Ridge penalty of the fold-in with the lowest RMSE on the validation ratings.
+        """Weight of the fold-in's prior with the lowest RMSE on the validation ratings.
 
-        A user's 500-dimensional decoder row solved from ~100 ratings needs a
-        much larger penalty than the training objective's ``alpha / 2`` (the
-        trained rows are also held back by early stopping); it is chosen here
-        on the held-out ratings, never on test data.
+        The grid is centred on the MAP value, the training MSE (the noise
+        variance); the held-out ratings decide, never test data.
         """
-        best, best_lam = np.inf, self.alpha / 2.0
-        for lam in (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0):
+        noise = self.fold_in_alpha_
+        best, best_lam = np.inf, noise
+        for lam in noise * 2.0 ** np.arange(-4, 4):
             self.fold_in_alpha_ = lam
             pred = self._entry_predictions(
                 X_val, lambda start, stop: self._ratings_batch(X_train[start:stop], None))

@@ -1,5 +1,5 @@
-"""AutoRec: observed-entry loss, the I-AutoRec ridge fold-in against a dense solve, U-AutoRec
-forward pass, held-out ratings recovered."""
+"""AutoRec: the I-AutoRec empirical-Bayes fold-in against a dense solve, weight averaging
+and refit against their definitions, U-AutoRec forward pass, held-out ratings recovered."""
 
 import numpy as np
 import pytest
@@ -20,17 +20,61 @@ def _ratings(n_users=300, n_items=80, density=0.3, seed=0):
     return sp.csr_matrix(R * (rng.random(R.shape) < density))
 
 
-def test_item_autorec_fold_in_is_the_ridge_solution_on_item_codes():
+def test_item_autorec_fold_in_is_the_map_row_under_the_training_rows_prior():
     X = _ratings()
     model = AutoRec(n_components=6, max_iter=3, early_stopping=False, random_state=0).fit(X)
-    assert model.fold_in_alpha_ == pytest.approx(model.alpha / 2)
-    H = model.item_codes_
+    # without validation ratings the prior's weight is the noise variance (training MSE)
+    assert model.fold_in_alpha_ == pytest.approx(model.loss_curve_[-1])
+    H, W = model.item_codes_, model.coefs_[1].astype(np.float64)
+    mean, cov = W.mean(axis=1), np.cov(W)
+    cov += (1e-3 * np.trace(cov) / 6 + 1e-12) * np.eye(6)
+    precision = model.fold_in_alpha_ * np.linalg.inv(cov)
     x = X[7]
+    # minimise sum (r - b - h.w)^2 + alpha (w - mean)' cov^-1 (w - mean) over (b, w)
     Z = np.c_[np.ones(x.nnz), H[x.indices]]
-    A = Z.T @ Z + np.diag([1e-8] + [model.fold_in_alpha_] * 6)
-    sol = np.linalg.solve(A, Z.T @ x.data)
+    A = Z.T @ Z
+    A[0, 0] += 1e-8
+    A[1:, 1:] += precision
+    rhs = Z.T @ x.data
+    rhs[1:] += precision @ mean
+    sol = np.linalg.solve(A, rhs)
     expected = np.clip(sol[0] + H @ sol[1:], *model.rating_range_)
     assert_allclose(model.predict_ratings(x)[0], expected, rtol=1e-6, atol=1e-6)
+    # a user with no ratings gets the prior mean row
+    empty = sp.csr_matrix((1, X.shape[1]))
+    assert_allclose(model.decision_function(empty)[0], H @ mean, rtol=1e-6, atol=1e-8)
+
+
+def test_weights_are_the_running_average_of_the_iterates():
+    X = _ratings()
+    params = dict(n_components=5, max_iter=1, batch_size=1000, early_stopping=False,
+                  random_state=0)
+    last = AutoRec(ema_momentum=0.0, **params).fit(X)  # one full-batch step: the iterate
+    avg9 = AutoRec(ema_momentum=0.9, **params).fit(X)
+    avg5 = AutoRec(ema_momentum=0.5, **params).fit(X)
+    # avg = m * init + (1 - m) * iterate, from the same initial weights
+    assert_allclose(avg9.intercepts_[0], 0.1 * last.intercepts_[0], rtol=1e-5, atol=1e-7)
+    for w1, w9, w5 in zip(last.coefs_, avg9.coefs_, avg5.coefs_):
+        init = (w9 - 0.1 * w1) / 0.9
+        assert_allclose(w5, 0.5 * init + 0.5 * w1, rtol=1e-4, atol=1e-6)
+        assert not np.allclose(w5, w1)
+
+
+@pytest.mark.parametrize("kind", ["item", "user"])
+def test_refit_trains_the_chosen_epochs_on_all_ratings(kind):
+    X = _ratings(200, 60, density=0.5)
+    params = dict(kind=kind, n_components=8, alpha=1.0, batch_size=1000,
+                  learning_rate_init=0.2, random_state=0)
+    model = AutoRec(max_iter=300, n_iter_no_change=5, **params).fit(X)
+    assert 1 <= model.best_iteration_ < model.n_iter_ < 300
+    assert len(model.loss_curve_) == model.best_iteration_
+    # one batch per epoch: the refit is a plain fit of best_iteration_ epochs
+    plain = AutoRec(max_iter=model.best_iteration_, early_stopping=False, **params).fit(X)
+    for a, b in zip(model.coefs_ + model.intercepts_, plain.coefs_ + plain.intercepts_):
+        assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+    kept = AutoRec(max_iter=300, n_iter_no_change=5, refit=False, **params).fit(X)
+    assert kept.best_iteration_ == model.best_iteration_
+    assert not np.allclose(kept.coefs_[1], model.coefs_[1])
 
 
 def test_user_autorec_forward_pass():
@@ -56,3 +100,4 @@ def test_recovers_held_out_ratings(kind):
     baseline = np.sqrt(np.mean((X_out.data - X_in.data.mean()) ** 2))
     assert rmse < 0.75 * baseline
     assert model.best_iteration_ == int(np.argmin(model.validation_scores_)) + 1
+    assert len(model.validation_scores_) == model.n_iter_
