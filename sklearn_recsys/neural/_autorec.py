@@ -189,15 +189,15 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         if self.kind == "user":
             out = self._encode_np(X) @ self.coefs_[1] + self.intercepts_[1]
             return out if items is None else out[:, items]
-        from ..matrix_factorization._sweep_kernels import explicit_als_sweep
+        from ..matrix_factorization._sweep_kernels import centered_ridge_sweep
 
         H, offsets = self.fold_in_codes_, self.fold_in_offsets_
         Z = np.zeros((X.shape[0], H.shape[1]), dtype=np.float64)
         bu = np.zeros(X.shape[0], dtype=np.float64)
         # MAP decoder row under the training users' Gaussian prior, in
         # whitened coordinates: an isotropic ridge around the prior mean
-        explicit_als_sweep(X.indptr, X.indices, X.data.astype(np.float64), Z, H,
-                           bu, offsets, 0.0, float(self.fold_in_alpha_), 1e-8, False)
+        centered_ridge_sweep(X.indptr, X.indices, X.data.astype(np.float64), Z, H, bu,
+                             offsets, max(float(self.fold_in_alpha_), 1e-10))
         if items is not None:
             H, offsets = H[items], offsets[items]
         return Z @ H.T + offsets + bu[:, None]
@@ -228,7 +228,9 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         self._train(tf, X_train, init, rng, self.max_iter, X_val)
         n_iter = self.n_iter_
         # MAP weight of the prior: the noise variance, here the training MSE
-        self.fold_in_alpha_ = self.loss_curve_[-1]
+        # of the kept epoch
+        kept = self.best_iteration_ if X_val is not None else len(self.loss_curve_)
+        self.fold_in_alpha_ = self.loss_curve_[kept - 1]
         if X_val is not None:
             if self.kind == "item":
                 self.fold_in_alpha_ = self._tune_fold_in(X_train, X_val)

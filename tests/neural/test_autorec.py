@@ -45,6 +45,29 @@ def test_item_autorec_fold_in_is_the_map_row_under_the_training_rows_prior():
     assert_allclose(model.decision_function(empty)[0], H @ mean, rtol=1e-6, atol=1e-8)
 
 
+@pytest.mark.parametrize("n_ratings", [0, 1, 3, 6, 20])
+def test_centered_ridge_sweep_is_the_dense_solution(n_ratings):
+    # rows shorter than k take the dual n x n system, longer ones the primal
+    from sklearn_recsys.matrix_factorization._sweep_kernels import centered_ridge_sweep
+
+    rng = np.random.default_rng(0)
+    k, n_items, reg = 6, 30, 0.7
+    Y, offsets = rng.normal(size=(n_items, k)), rng.normal(size=n_items)
+    items = np.sort(rng.choice(n_items, n_ratings, replace=False))
+    r = rng.integers(1, 6, n_ratings).astype(float)
+    row = sp.csr_matrix((r, (np.zeros(n_ratings, int), items)), shape=(1, n_items))
+    x, b = np.full((1, k), 9.0), np.full(1, 9.0)
+    centered_ridge_sweep(row.indptr, row.indices, row.data, x, Y, b, offsets, reg)
+    if n_ratings == 0:
+        assert_allclose(x, 0.0)
+        assert b[0] == 0.0
+        return
+    Z = np.c_[np.ones(n_ratings), Y[items]]
+    sol = np.linalg.solve(Z.T @ Z + np.diag([0.0] + [reg] * k), Z.T @ (r - offsets[items]))
+    assert_allclose(b[0], sol[0], rtol=1e-9, atol=1e-10)
+    assert_allclose(x[0], sol[1:], rtol=1e-9, atol=1e-10)
+
+
 def test_weights_are_the_running_average_of_the_iterates():
     X = _ratings()
     params = dict(n_components=5, max_iter=1, batch_size=1000, early_stopping=False,
