@@ -9,7 +9,8 @@ from sklearn_recsys import EASE, ItemKNN, MostPopular
 from sklearn_recsys.utils import top_k
 
 MODELS = [EASE(alpha=1.0), ItemKNN(n_neighbors=3), MostPopular()]
-X = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [0, 1, 1, 1, 0]], float))
+X = sp.csr_matrix(np.array(
+    [[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 1, 1, 1], [0, 1, 1, 1, 0]], float))
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)

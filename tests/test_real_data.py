@@ -22,7 +22,8 @@ def ml100k(shared_data):
 
 def test_grid_search_pipeline_ease_on_movielens(ml100k):
     X_train, X_in, X_out = ml100k
-    scoring = {"ndcg@10": get_ranking_scorer("ndcg@10"), "recall@20": get_ranking_scorer("recall@20")}
+    scoring = {"ndcg@10": get_ranking_scorer("ndcg@10"),
+               "recall@20": get_ranking_scorer("recall@20")}
     search = GridSearchCV(
         make_pipeline(Binarizer(threshold=3.5), EASE()),
         {"ease__alpha": [10.0, 300.0, 3000.0]},

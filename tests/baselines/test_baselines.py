@@ -10,7 +10,8 @@ from sklearn_recsys import ItemKNN, MostPopular, make_interactions
 def test_most_popular_counts_users_or_values():
     X = sp.csr_matrix(np.array([[5, 1, 0], [0, 1, 0], [0, 2, 1]], dtype=float))
     np.testing.assert_allclose(MostPopular().fit(X).item_popularity_, [1 / 3, 1, 1 / 3])
-    np.testing.assert_allclose(MostPopular(popularity="sum").fit(X).item_popularity_, [5 / 3, 4 / 3, 1 / 3])
+    np.testing.assert_allclose(MostPopular(popularity="sum").fit(X).item_popularity_,
+                               [5 / 3, 4 / 3, 1 / 3])
     idx, _ = MostPopular(popularity="sum").fit(X).recommend(sp.csr_matrix((1, 3)), k=3)
     np.testing.assert_array_equal(idx, [[0, 1, 2]])
 

@@ -62,7 +62,8 @@ def test_grid_search_with_sparse_y_strong_generalization(data):
     search = GridSearchCV(
         make_pipeline(Binarizer(), EASE()),
         {"ease__alpha": [1.0, 100.0]},
-        scoring={"ndcg@10": get_ranking_scorer("ndcg@10"), "recall@20": get_ranking_scorer("recall@20")},
+        scoring={"ndcg@10": get_ranking_scorer("ndcg@10"),
+                 "recall@20": get_ranking_scorer("recall@20")},
         refit="ndcg@10",
         cv=KFold(3),
     )

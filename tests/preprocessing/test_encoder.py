@@ -122,13 +122,15 @@ def test_inverse_transform_of_recommendations():
 @pytest.mark.parametrize(
     "log, kw, err, match",
     [
-        ({"user": [1], "item": [1], "rating": [np.nan]}, {"value_col": "rating"}, ValueError, "NaN"),
+        ({"user": [1], "item": [1], "rating": [np.nan]}, {"value_col": "rating"}, ValueError,
+         "NaN"),
         ({"user": [1], "item": [1], "rating": [-1.0]}, {"value_col": "rating"}, ValueError,
          "Negative values"),
         ({"user": [1], "item": [1]}, {"value_col": "rating"}, KeyError, r"\['rating'\] not found"),
         ({"user": [], "item": []}, {}, ValueError, "The log is empty"),
         ({"user": [1, 2], "item": [1]}, {}, ValueError, "one entry per interaction"),
-        ({"user": np.array([1, "a"], dtype=object), "item": [1, 2]}, {}, TypeError, "give them one type"),
+        ({"user": np.array([1, "a"], dtype=object), "item": [1, 2]}, {}, TypeError,
+         "give them one type"),
         (np.ones((3, 3)), {}, TypeError, "expects a log of interactions"),
     ],
 )
