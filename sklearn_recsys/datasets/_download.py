@@ -1,11 +1,16 @@
 """Download of dataset archives from their publishers, verified by checksum, and extraction.
 
 Each archive is registered with its official address, the folder it extracts
-to under the data home, and the checksum(s) it must match. GroupLens publishes
-an MD5 file beside each archive (``<archive>.md5``); that published MD5 is
-pinned here for the frozen releases. SHA-256 digests are pinned where they
-were measured; every download's SHA-256 is computed and written next to the
-extracted folder (``<folder>/.sha256``) so that it can be pinned.
+to under the data home, and the digests it must match: its SHA-256, pinned,
+and for the frozen releases also the MD5 GroupLens publishes beside each
+archive (``<archive>.md5``; an archive registered without any pinned digest
+is checked against that file at download time). The SHA-256 digests were
+not measured here (this project's machines cannot reach the publisher): each
+is the value that several independent projects record for the same official
+address, among them TensorFlow Datasets' ``url_checksums/movielens.txt``;
+for the MovieLens archives those records pair it with the MD5 GroupLens
+publishes. Every download's SHA-256 is also written next to the extracted
+folder (``<folder>/.sha256``).
 """
 
 import hashlib
@@ -30,25 +35,42 @@ class Archive:
     md5: str = None
     sha256: str = None
     flat: bool = False  # the zip has no top folder: extract into ``folder``
+    note: str = ""  # appended to a checksum error
 
 
 ARCHIVES = {
-    "ml-100k": Archive(f"{_GROUPLENS}/movielens/ml-100k.zip", "ml-100k",
-                       md5="0e33842e24a9c977be4e0107933c0723"),
-    "ml-1m": Archive(f"{_GROUPLENS}/movielens/ml-1m.zip", "ml-1m",
-                     md5="c4d9eecfca2ab87c1945afe126590906"),
-    "ml-10m": Archive(f"{_GROUPLENS}/movielens/ml-10m.zip", "ml-10M100K",
-                      md5="ce571fd55effeba0271552578f2648bd"),
-    "ml-20m": Archive(f"{_GROUPLENS}/movielens/ml-20m.zip", "ml-20m",
-                      md5="cd245b17a1ae2cc31bb14903e1204af3"),
-    "ml-25m": Archive(f"{_GROUPLENS}/movielens/ml-25m.zip", "ml-25m",
-                      md5="6b51fb2759a8657d3bfcbfc42b592ada"),
-    # "latest" releases change over time: checked against the MD5 file
-    # GroupLens publishes beside the archive at download time
-    "ml-latest-small": Archive(f"{_GROUPLENS}/movielens/ml-latest-small.zip",
-                               "ml-latest-small"),
-    "hetrec2011-lastfm-2k": Archive(f"{_GROUPLENS}/hetrec2011/hetrec2011-lastfm-2k.zip",
-                                    "hetrec2011-lastfm-2k", flat=True),
+    "ml-100k": Archive(
+        f"{_GROUPLENS}/movielens/ml-100k.zip", "ml-100k",
+        md5="0e33842e24a9c977be4e0107933c0723",
+        sha256="50d2a982c66986937beb9ffb3aa76efe955bf3d5c6b761f4e3a7cd717c6a3229"),
+    "ml-1m": Archive(
+        f"{_GROUPLENS}/movielens/ml-1m.zip", "ml-1m",
+        md5="c4d9eecfca2ab87c1945afe126590906",
+        sha256="a6898adb50b9ca05aa231689da44c217cb524e7ebd39d264c56e2832f2c54e20"),
+    "ml-10m": Archive(
+        f"{_GROUPLENS}/movielens/ml-10m.zip", "ml-10M100K",
+        md5="ce571fd55effeba0271552578f2648bd",
+        sha256="813c411ccb6122564edfe752e7f80c4dcc5aa25fa94c93622f6877a7ba252862"),
+    "ml-20m": Archive(
+        f"{_GROUPLENS}/movielens/ml-20m.zip", "ml-20m",
+        md5="cd245b17a1ae2cc31bb14903e1204af3",
+        sha256="96f243c338a8665f6bcc89c53edf6ee39162a846940de6b7c8c48aeada765ff3"),
+    "ml-25m": Archive(
+        f"{_GROUPLENS}/movielens/ml-25m.zip", "ml-25m",
+        md5="6b51fb2759a8657d3bfcbfc42b592ada",
+        sha256="8b21cfb7eb1706b4ec0aac894368d90acf26ebdfb6aced3ebd4ad5bd1eb9c6aa"),
+    # a "latest" release can be replaced by GroupLens: pinned to the one of
+    # 2018-09-26, whose counts the loader's documentation and tests state
+    "ml-latest-small": Archive(
+        f"{_GROUPLENS}/movielens/ml-latest-small.zip", "ml-latest-small",
+        sha256="696d65a3dfceac7c45750ad32df2c259311949efec81f0f144fdfb91ebc9e436",
+        note=" The pinned digest is that of the release of 2018-09-26; if GroupLens has "
+             "published a newer one, extract it by hand into the data home and load it "
+             "with download_if_missing=False."),
+    "hetrec2011-lastfm-2k": Archive(
+        f"{_GROUPLENS}/hetrec2011/hetrec2011-lastfm-2k.zip", "hetrec2011-lastfm-2k",
+        sha256="6738f48195667ff03caaab4d32ca9a3133d8cc026b7c3cdaf6ce1010e913c59c",
+        flat=True),
 }
 
 
@@ -126,13 +148,18 @@ def fetch_archive(name, data_home, *, verbose=True):
                 "with data_home pointing at an extracted copy."
             ) from exc
         md5, sha = _digests(zpath)
-        expected_md5 = archive.md5 or _published_md5(archive, verbose)
         if archive.sha256 is not None and sha != archive.sha256:
             raise OSError(f"{archive.url}: SHA-256 {sha} differs from the pinned "
-                          f"{archive.sha256}; the download is corrupt or was altered.")
-        if md5 != expected_md5:
+                          f"{archive.sha256}; the download is corrupt or was altered."
+                          + archive.note)
+        # a pinned SHA-256 that matched suffices; otherwise the publisher's MD5
+        expected_md5 = archive.md5
+        if expected_md5 is None and archive.sha256 is None:
+            expected_md5 = _published_md5(archive, verbose)
+        if expected_md5 is not None and md5 != expected_md5:
             raise OSError(f"{archive.url}: MD5 {md5} differs from the publisher's "
-                          f"{expected_md5}; the download is corrupt or was altered.")
+                          f"{expected_md5}; the download is corrupt or was altered."
+                          + archive.note)
         target = Path(tmp) / "extracted"
         with zipfile.ZipFile(zpath) as zf:
             zf.extractall(target / archive.folder if archive.flat else target)

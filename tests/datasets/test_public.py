@@ -187,6 +187,37 @@ def test_download_of_a_flat_archive_with_published_md5(tmp_path, monkeypatch):
     assert fm.X.toarray().tolist() == [[13883]] and fm.item_titles == ["Duran Duran"]
 
 
+def test_every_archive_has_a_pinned_sha256_and_frozen_releases_an_md5():
+    import re
+
+    from sklearn_recsys.datasets import _download
+
+    assert set(_download.ARCHIVES) >= {"ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m",
+                                       "ml-latest-small", "hetrec2011-lastfm-2k"}
+    digests = [a.sha256 for a in _download.ARCHIVES.values()]
+    assert all(re.fullmatch("[0-9a-f]{64}", d) for d in digests)
+    assert len(set(digests)) == len(digests)
+    for name in ("ml-100k", "ml-1m", "ml-10m", "ml-20m", "ml-25m"):
+        assert re.fullmatch("[0-9a-f]{32}", _download.ARCHIVES[name].md5)
+
+
+def test_checksum_error_of_a_rolling_release_says_what_to_do(tmp_path, monkeypatch):
+    import dataclasses
+
+    from sklearn_recsys.datasets import _download
+
+    src = tmp_path / "src" / "ml-latest-small"
+    src.mkdir(parents=True)
+    (src / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,0\n")
+    zpath = tmp_path / "ml-latest-small.zip"
+    _zip_folder(src, zpath)
+    archive = dataclasses.replace(_download.ARCHIVES["ml-latest-small"], url=zpath.as_uri())
+    monkeypatch.setitem(_download.ARCHIVES, "ml-latest-small", archive)
+    with pytest.raises(OSError, match="release of 2018-09-26.*download_if_missing=False"):
+        fetch_movielens("latest-small", data_home=tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
 @pytest.mark.skipif(not __import__("os").environ.get("SKLEARN_RECSYS_ALLOW_DOWNLOAD"),
                     reason="network download: set SKLEARN_RECSYS_ALLOW_DOWNLOAD=1 to run")
 def test_real_download_of_movielens_100k(tmp_path):
