@@ -1,5 +1,6 @@
 """AutoRec: autoencoders of explicit ratings, item-based or user-based (Sedhain et al. 2015)."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -224,6 +225,12 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
             X_train, X_val = holdout_split(X, test_size=self.validation_fraction,
                                            min_interactions=2,
                                            random_state=rng.randint(np.iinfo(np.int32).max))
+            if X_val.nnz == 0:
+                warnings.warn(
+                    f"early_stopping needs validation ratings but validation_fraction="
+                    f"{self.validation_fraction} of users' ratings holds none out (users "
+                    "need at least 2 ratings); training without validation.", UserWarning)
+                X_train, X_val = X, None
         self.validation_scores_ = None
         self._train(tf, X_train, init, rng, self.max_iter, X_val)
         n_iter = self.n_iter_

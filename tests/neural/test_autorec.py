@@ -124,3 +124,13 @@ def test_recovers_held_out_ratings(kind):
     assert rmse < 0.75 * baseline
     assert model.best_iteration_ == int(np.argmin(model.validation_scores_)) + 1
     assert len(model.validation_scores_) == model.n_iter_
+
+
+def test_early_stopping_without_validation_ratings_warns_and_trains_on_all():
+    X = sp.csr_matrix(np.array([[5.0, 3.0, 0.0, 1.0], [4.0, 0.0, 0.0, 0.0]]))
+    params = dict(n_components=3, max_iter=5, random_state=0)
+    with pytest.warns(UserWarning, match="holds none out"):
+        model = AutoRec(**params).fit(X)
+    plain = AutoRec(early_stopping=False, **params).fit(X)
+    assert model.validation_scores_ is None
+    assert_allclose(model.predict_ratings(X), plain.predict_ratings(X))
