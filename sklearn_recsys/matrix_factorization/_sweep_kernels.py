@@ -24,6 +24,7 @@ from numba import njit, prange
 __all__ = [
     "als_cg_sweep",
     "als_cholesky_sweep",
+    "centered_ridge_path",
     "centered_ridge_sweep",
     "explicit_als_sweep",
     "implicit_loss",
@@ -285,6 +286,75 @@ def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg
             X[u, f] = b[f + 1]
 
 
+@njit(cache=True, nogil=True)
+def _centered_system(start, end, indices, data, Y, offsets):
+    """Centred codes ``Yc`` and targets ``rc`` of one row, their means, and the Gram matrix.
+
+    The Gram matrix is the ``n x n`` dual ``Yc Yc^T`` for a row with
+    ``n <= k`` ratings, the ``k x k`` primal ``Yc^T Yc`` otherwise.
+    """
+    n, k = end - start, Y.shape[1]
+    Yc = np.empty((n, k), dtype=Y.dtype)
+    rc = np.empty(n, dtype=Y.dtype)
+    mean_y = np.zeros(k, dtype=Y.dtype)
+    mean_r = 0.0
+    for j in range(n):
+        i = indices[start + j]
+        rc[j] = data[start + j] - offsets[i]
+        mean_r += rc[j]
+        for f in range(k):
+            Yc[j, f] = Y[i, f]
+            mean_y[f] += Y[i, f]
+    mean_r /= n
+    for f in range(k):
+        mean_y[f] /= n
+    for j in range(n):
+        rc[j] -= mean_r
+        for f in range(k):
+            Yc[j, f] -= mean_y[f]
+    m = n if n <= k else k
+    G = np.zeros((m, m), dtype=Y.dtype)
+    if n <= k:
+        for a in range(n):
+            for c in range(a + 1):
+                acc = 0.0
+                for f in range(k):
+                    acc += Yc[a, f] * Yc[c, f]
+                G[a, c] = acc
+                G[c, a] = acc
+    else:
+        for j in range(n):
+            for f in range(k):
+                for g in range(f + 1):
+                    G[f, g] += Yc[j, f] * Yc[j, g]
+        for f in range(k):
+            for g in range(f):
+                G[g, f] = G[f, g]
+    return Yc, rc, mean_y, mean_r, G
+
+
+@njit(cache=True, nogil=True)
+def _centered_solve(Yc, rc, G, reg, x):
+    """Ridge coefficients ``x`` for penalty ``reg`` from :func:`_centered_system` (``G`` kept)."""
+    n, k = Yc.shape
+    A = G.copy()
+    for a in range(A.shape[0]):
+        A[a, a] += reg
+    for f in range(k):
+        x[f] = 0.0
+    if n <= k:
+        dual = rc.copy()
+        _cholesky_solve_inplace(A, dual)  # x = Yc^T (Yc Yc^T + reg I)^-1 rc
+        for j in range(n):
+            for f in range(k):
+                x[f] += Yc[j, f] * dual[j]
+    else:
+        for j in range(n):
+            for f in range(k):
+                x[f] += Yc[j, f] * rc[j]
+        _cholesky_solve_inplace(A, x)
+
+
 @njit(parallel=True, cache=True, nogil=True)
 def centered_ridge_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg):
     """Ridge rows with a free bias: update ``X`` and ``bias_x`` in place.
@@ -299,62 +369,52 @@ def centered_ridge_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg):
     n_rows, k = X.shape
     for u in prange(n_rows):
         start, end = indptr[u], indptr[u + 1]
-        n = end - start
-        if n == 0:
-            for f in range(k):
-                X[u, f] = 0.0
-            bias_x[u] = 0.0
-            continue
-        Yc = np.empty((n, k), dtype=X.dtype)
-        rc = np.empty(n, dtype=X.dtype)
-        mean_y = np.zeros(k, dtype=X.dtype)
-        mean_r = 0.0
-        for j in range(n):
-            i = indices[start + j]
-            rc[j] = data[start + j] - offsets[i]
-            mean_r += rc[j]
-            for f in range(k):
-                Yc[j, f] = Y[i, f]
-                mean_y[f] += Y[i, f]
-        mean_r /= n
-        for f in range(k):
-            mean_y[f] /= n
-        for j in range(n):
-            rc[j] -= mean_r
-            for f in range(k):
-                Yc[j, f] -= mean_y[f]
         x = np.zeros(k, dtype=X.dtype)
-        if n <= k:
-            G = np.empty((n, n), dtype=X.dtype)
-            for a in range(n):
-                for c in range(a + 1):
-                    acc = 0.0
-                    for f in range(k):
-                        acc += Yc[a, f] * Yc[c, f]
-                    G[a, c] = acc
-                    G[c, a] = acc
-                G[a, a] += reg
-            _cholesky_solve_inplace(G, rc)  # rc becomes the dual weights
-            for j in range(n):
-                for f in range(k):
-                    x[f] += Yc[j, f] * rc[j]
-        else:
-            A = np.zeros((k, k), dtype=X.dtype)
-            for j in range(n):
-                for f in range(k):
-                    x[f] += Yc[j, f] * rc[j]
-                    for g in range(f + 1):
-                        A[f, g] += Yc[j, f] * Yc[j, g]
+        b = 0.0
+        if end > start:
+            Yc, rc, mean_y, mean_r, G = _centered_system(start, end, indices, data, Y, offsets)
+            _centered_solve(Yc, rc, G, reg, x)
+            b = mean_r
             for f in range(k):
-                A[f, f] += reg
-                for g in range(f):
-                    A[g, f] = A[f, g]
-            _cholesky_solve_inplace(A, x)
-        b = mean_r
+                b -= mean_y[f] * x[f]
         for f in range(k):
             X[u, f] = x[f]
-            b -= mean_y[f] * x[f]
         bias_x[u] = b
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def centered_ridge_path(indptr, indices, data, Y, offsets, regs, q_indptr, q_indices, out):
+    """Predictions of :func:`centered_ridge_sweep` rows at query entries, for several penalties.
+
+    ``out[r, q]`` is ``o_j + b_u + x_u . y_j`` for the query entry ``q`` (row
+    ``u`` of the CSR structure ``q_indptr``/``q_indices``, column ``j``) with
+    the row solved under ``regs[r]``. Each row's Gram matrix is formed once
+    for all penalties, which is most of the cost of a solve.
+    """
+    n_rows, k = indptr.shape[0] - 1, Y.shape[1]
+    for u in prange(n_rows):
+        qs, qe = q_indptr[u], q_indptr[u + 1]
+        if qe == qs:
+            continue
+        start, end = indptr[u], indptr[u + 1]
+        if end == start:
+            for r in range(regs.shape[0]):
+                for q in range(qs, qe):
+                    out[r, q] = offsets[q_indices[q]]
+            continue
+        Yc, rc, mean_y, mean_r, G = _centered_system(start, end, indices, data, Y, offsets)
+        x = np.empty(k, dtype=Y.dtype)
+        for r in range(regs.shape[0]):
+            _centered_solve(Yc, rc, G, regs[r], x)
+            b = mean_r
+            for f in range(k):
+                b -= mean_y[f] * x[f]
+            for q in range(qs, qe):
+                j = q_indices[q]
+                acc = offsets[j] + b
+                for f in range(k):
+                    acc += Y[j, f] * x[f]
+                out[r, q] = acc
 
 
 @njit(parallel=True, cache=True, nogil=True)

@@ -342,18 +342,19 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         """Weight of the fold-in's prior with the lowest RMSE on the validation ratings.
 
         The grid is centred on the MAP value, the training MSE (the noise
-        variance); the held-out ratings decide, never test data.
+        variance); the held-out ratings decide, never test data. Each user's
+        system is formed once for the whole grid.
         """
-        noise = self.fold_in_alpha_
-        best, best_lam = np.inf, noise
-        for lam in noise * 2.0 ** np.arange(-4, 4):
-            self.fold_in_alpha_ = lam
-            pred = self._entry_predictions(
-                X_val, lambda start, stop: self._ratings_batch(X_train[start:stop], None))
-            rmse = np.sqrt(np.mean((pred - X_val.data) ** 2))
-            if rmse < best:
-                best, best_lam = rmse, lam
-        return best_lam
+        from ..matrix_factorization._sweep_kernels import centered_ridge_path
+
+        grid = self.fold_in_alpha_ * 2.0 ** np.arange(-4, 4)
+        pred = np.empty((len(grid), X_val.nnz), dtype=np.float64)
+        centered_ridge_path(X_train.indptr, X_train.indices, X_train.data.astype(np.float64),
+                            self.fold_in_codes_, self.fold_in_offsets_, np.maximum(grid, 1e-10),
+                            X_val.indptr, X_val.indices, pred)
+        np.clip(pred, *self.rating_range_, out=pred)
+        rmse = np.sqrt(np.mean((pred - X_val.data) ** 2, axis=1))
+        return float(grid[int(np.argmin(rmse))])
 
     def _store(self, V, W, mu, b, samples):
         self.coefs_ = [V.numpy(), W.numpy()]

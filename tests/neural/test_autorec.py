@@ -68,6 +68,33 @@ def test_centered_ridge_sweep_is_the_dense_solution(n_ratings):
     assert_allclose(x[0], sol[1:], rtol=1e-9, atol=1e-10)
 
 
+def test_centered_ridge_path_predicts_as_the_sweep_for_each_penalty():
+    from sklearn_recsys.matrix_factorization._sweep_kernels import (
+        centered_ridge_path, centered_ridge_sweep)
+
+    rng = np.random.default_rng(1)
+    k, n_items = 6, 30
+    Y, offsets = rng.normal(size=(n_items, k)), rng.normal(size=n_items)
+    # rows with 0, 3 (dual) and 20 (primal) ratings, and a row without queries
+    train = sp.lil_matrix((4, n_items))
+    for u, n in enumerate([0, 3, 20, 5]):
+        train[u, rng.choice(n_items, n, replace=False)] = rng.integers(1, 6, n)
+    train = train.tocsr()
+    query = sp.csr_matrix((np.ones(7), ([0, 0, 1, 2, 2, 2, 1], [1, 2, 3, 4, 5, 6, 7])),
+                          shape=(4, n_items))
+    regs = np.array([0.1, 1.0, 10.0])
+    out = np.full((3, query.nnz), np.nan)
+    centered_ridge_path(train.indptr, train.indices, train.data, Y, offsets, regs,
+                        query.indptr, query.indices, out)
+    rows = np.repeat(np.arange(4), np.diff(query.indptr))
+    for r, reg in enumerate(regs):
+        X, b = np.zeros((4, k)), np.zeros(4)
+        centered_ridge_sweep(train.indptr, train.indices, train.data, X, Y, b, offsets, reg)
+        full = X @ Y.T + offsets + b[:, None]
+        assert_allclose(out[r], full[rows, query.indices], rtol=1e-10, atol=1e-12)
+    assert not np.allclose(out[0], out[2])
+
+
 def test_weights_are_the_running_average_of_the_iterates():
     X = _ratings()
     params = dict(n_components=5, max_iter=1, batch_size=1000, early_stopping=False,
