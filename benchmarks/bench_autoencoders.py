@@ -16,7 +16,8 @@ validation users. recpack folds new users in by a forward pass, like ours.
 Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec and ExplicitMF with their defaults
 on MovieLens 100K's u1..u5 base/test splits, and on MovieLens latest-small with 10% of each
 user's ratings held out (seed 42); ``--parts ablation`` adds I-AutoRec without
-weight averaging and/or without the refit on all training ratings.
+weight averaging and/or without the refit on all training ratings; ``--parts foldin`` times
+the I-AutoRec fold-in solvers on u1.base (random codes).
 
 Part 2 (speed): seconds per training epoch on a synthetic matrix (20,000 users x 5,000
 items, same architecture, batch 500, 2 threads each), median of ``--repeats``; and the time
@@ -36,7 +37,8 @@ import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
 sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import _positives, benchmark_datasets, ml100k_rmse_folds  # noqa: E402
+from bench_foundation import (  # noqa: E402
+    _positives, benchmark_datasets, ml100k_fold, ml100k_rmse_folds)
 
 from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions  # noqa: E402
 from sklearn_recsys.base import RecommenderMixin  # noqa: E402
@@ -300,6 +302,52 @@ def ablation(data_home):
     print(table, flush=True)
 
 
+def fold_in(data_home, repeats):
+    """Seconds to fold in u1.base's users on 500 random codes: primal, dual, grid of 8 penalties."""
+    from sklearn_recsys.matrix_factorization._sweep_kernels import (
+        centered_ridge_path, centered_ridge_sweep, explicit_als_sweep)
+
+    X, _ = ml100k_fold(data_home, 1)
+    rng = np.random.default_rng(0)
+    H, offsets = rng.random((X.shape[1], 500)), rng.normal(size=X.shape[1])
+    grid = 0.3 * 2.0 ** np.arange(-4, 4)
+    query = X  # predictions at every training entry, as many as a validation set has rows
+
+    def primal(reg=0.3):
+        U, b = np.zeros((X.shape[0], 500)), np.zeros(X.shape[0])
+        explicit_als_sweep(X.indptr, X.indices, X.data, U, H, b, offsets, 0.0, reg, 1e-8, False)
+        return U
+
+    def dual(reg=0.3):
+        U, b = np.zeros((X.shape[0], 500)), np.zeros(X.shape[0])
+        centered_ridge_sweep(X.indptr, X.indices, X.data, U, H, b, offsets, reg)
+        return U
+
+    def path():
+        out = np.empty((len(grid), query.nnz))
+        centered_ridge_path(X.indptr, X.indices, X.data, H, offsets, grid, query.indptr,
+                            query.indices, out)
+
+    runs = {"primal k x k rows (explicit_als_sweep)": primal,
+            "dual n x n rows (centered_ridge_sweep)": dual,
+            "8 penalties, one sweep each": lambda: [dual(g) for g in grid],
+            "8 penalties, one Gram per user (centered_ridge_path)": path}
+    for fn in runs.values():  # compile
+        fn()
+    times = {name: [] for name in runs}
+    for _ in range(repeats):  # interleaved, so load changes hit every row alike
+        for name, fn in runs.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    gap = np.abs(primal() - dual()).max()
+    print(f"\n## Fold-in of {X.shape[0]} users on 500 codes (median of {repeats})\n")
+    print("| solver | seconds |\n|---|---|")
+    for name, t in times.items():
+        print(f"| {name} | {statistics.median(t):.2f} |")
+    print(f"\nlargest difference between primal and dual rows: {gap:.1e}", flush=True)
+
+
 def main(argv=None):
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -313,6 +361,8 @@ def main(argv=None):
         speed(args.repeats, args.epochs)
     if "ablation" in parts:
         ablation(args.data_home)
+    if "foldin" in parts:
+        fold_in(args.data_home, args.repeats)
     if "quality" in parts:
         quality(args.data_home)
     if "ratings" in parts:
