@@ -107,7 +107,8 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         mean variance), the whitened coordinates of the fold-in.
     fold_in_offsets_ : ndarray of shape (n_items,)
         For ``kind="item"``: ``item_codes_ @ mean`` of the training decoder
-        rows, the prior's prediction.
+        rows plus their mean bias, the prior's prediction (what a user
+        without ratings gets).
     fold_in_alpha_ : float
         Weight of the prior in the I-AutoRec fold-in.
     rating_range_ : tuple of float
@@ -325,9 +326,10 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
 
         The fold-in is the MAP row under ``N(mean, cov)`` of the trained rows
         (empirical Bayes): with ``cov = C C^T`` and ``w = mean + C z``, it is a
-        ridge on ``z`` with codes ``H C`` and offsets ``H mean``, solved by the
-        explicit-MF row solver. The small ridge on ``cov`` keeps it definite
-        when there are fewer training users than hidden units.
+        ridge on ``z`` with codes ``H C`` and offsets ``H mean`` (plus the
+        mean bias), solved by ``centered_ridge_sweep``. The small ridge on
+        ``cov`` keeps it definite when there are fewer training users than
+        hidden units.
         """
         W = self.coefs_[1].astype(np.float64)  # (n_components, n_training_users)
         mean = W.mean(axis=1)
@@ -336,7 +338,9 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         cov[np.diag_indices_from(cov)] += 1e-3 * np.trace(cov) / len(cov) + 1e-12
         factor = np.linalg.cholesky(cov)
         self.fold_in_codes_ = self.item_codes_ @ factor
-        self.fold_in_offsets_ = self.item_codes_ @ mean
+        # the free bias of the fold-in absorbs any constant; the mean training
+        # bias here is what a user without ratings gets
+        self.fold_in_offsets_ = self.item_codes_ @ mean + float(np.mean(self.intercepts_[1]))
 
     def _tune_fold_in(self, X_train, X_val):
         """Weight of the fold-in's prior with the lowest RMSE on the validation ratings.

@@ -40,9 +40,11 @@ def test_item_autorec_fold_in_is_the_map_row_under_the_training_rows_prior():
     sol = np.linalg.solve(A, rhs)
     expected = np.clip(sol[0] + H @ sol[1:], *model.rating_range_)
     assert_allclose(model.predict_ratings(x)[0], expected, rtol=1e-6, atol=1e-6)
-    # a user with no ratings gets the prior mean row
+    # a user with no ratings gets the prior mean row and the mean training bias
     empty = sp.csr_matrix((1, X.shape[1]))
-    assert_allclose(model.decision_function(empty)[0], H @ mean, rtol=1e-6, atol=1e-8)
+    expected = H @ mean + model.intercepts_[1].mean()
+    assert_allclose(model.decision_function(empty)[0], expected, rtol=1e-6, atol=1e-6)
+    assert 2.5 < expected.mean() < 3.5  # the ratings' scale, not zero
 
 
 @pytest.mark.parametrize("n_ratings", [0, 1, 3, 6, 20])
