@@ -24,13 +24,13 @@ from numba import njit, prange
 __all__ = [
     "als_cg_sweep",
     "als_cholesky_sweep",
-    "centered_ridge_path",
-    "centered_ridge_sweep",
     "explicit_als_sweep",
     "implicit_loss",
     "nmf_multiplicative_sweep",
     "prior_cg_sweep",
     "prior_ls_sweep",
+    "ridge_rows_path",
+    "ridge_rows_sweep",
 ]
 
 _EPS = 1e-20
@@ -287,9 +287,11 @@ def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg
 
 
 @njit(cache=True, nogil=True)
-def _centered_system(start, end, indices, data, Y, offsets):
-    """Centred codes ``Yc`` and targets ``rc`` of one row, their means, and the Gram matrix.
+def _ridge_system(start, end, indices, data, Y, offsets, free_bias):
+    """Codes ``Yc`` and targets ``rc`` of one row, their means, and the Gram matrix.
 
+    With ``free_bias`` the codes and targets are centred (which eliminates an
+    unpenalised bias) and the means returned; otherwise the means are zero.
     The Gram matrix is the ``n x n`` dual ``Yc Yc^T`` for a row with
     ``n <= k`` ratings, the ``k x k`` primal ``Yc^T Yc`` otherwise.
     """
@@ -301,17 +303,20 @@ def _centered_system(start, end, indices, data, Y, offsets):
     for j in range(n):
         i = indices[start + j]
         rc[j] = data[start + j] - offsets[i]
-        mean_r += rc[j]
         for f in range(k):
             Yc[j, f] = Y[i, f]
-            mean_y[f] += Y[i, f]
-    mean_r /= n
-    for f in range(k):
-        mean_y[f] /= n
-    for j in range(n):
-        rc[j] -= mean_r
+    if free_bias:
+        for j in range(n):
+            mean_r += rc[j]
+            for f in range(k):
+                mean_y[f] += Yc[j, f]
+        mean_r /= n
         for f in range(k):
-            Yc[j, f] -= mean_y[f]
+            mean_y[f] /= n
+        for j in range(n):
+            rc[j] -= mean_r
+            for f in range(k):
+                Yc[j, f] -= mean_y[f]
     m = n if n <= k else k
     G = np.zeros((m, m), dtype=Y.dtype)
     if n <= k:
@@ -334,8 +339,8 @@ def _centered_system(start, end, indices, data, Y, offsets):
 
 
 @njit(cache=True, nogil=True)
-def _centered_solve(Yc, rc, G, reg, x):
-    """Ridge coefficients ``x`` for penalty ``reg`` from :func:`_centered_system` (``G`` kept)."""
+def _ridge_solve(Yc, rc, G, reg, x):
+    """Ridge coefficients ``x`` for penalty ``reg`` from :func:`_ridge_system` (``G`` kept)."""
     n, k = Yc.shape
     A = G.copy()
     for a in range(A.shape[0]):
@@ -356,15 +361,16 @@ def _centered_solve(Yc, rc, G, reg, x):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def centered_ridge_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg):
-    """Ridge rows with a free bias: update ``X`` and ``bias_x`` in place.
+def ridge_rows_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg, free_bias):
+    """Ridge rows on fixed codes: update ``X`` (and ``bias_x``) in place.
 
     Row ``u`` solves ``min sum_i (r_ui - o_i - b_u - x_u . y_i)^2 + reg ||x_u||^2``
-    over its observed ratings, ``b_u`` unpenalised. Eliminating ``b_u``
-    centres the row's targets and codes; a row with ``n <= k`` ratings then
-    solves the ``n x n`` dual ``x = Yc^T (Yc Yc^T + reg I)^-1 rc`` (cost
-    ``O(n^2 k + n^3)`` instead of ``O(n k^2 + k^3)``), a longer row the
-    ``k x k`` primal. ``reg`` must be positive.
+    over its observed ratings, with ``b_u`` unpenalised if ``free_bias`` and
+    ``b_u = 0`` otherwise. Eliminating ``b_u`` centres the row's targets and
+    codes; a row with ``n <= k`` ratings then solves the ``n x n`` dual
+    ``x = Yc^T (Yc Yc^T + reg I)^-1 rc`` (cost ``O(n^2 k + n^3)`` instead of
+    ``O(n k^2 + k^3)``), a longer row the ``k x k`` primal. ``reg`` must be
+    positive.
     """
     n_rows, k = X.shape
     for u in prange(n_rows):
@@ -372,8 +378,9 @@ def centered_ridge_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg):
         x = np.zeros(k, dtype=X.dtype)
         b = 0.0
         if end > start:
-            Yc, rc, mean_y, mean_r, G = _centered_system(start, end, indices, data, Y, offsets)
-            _centered_solve(Yc, rc, G, reg, x)
+            Yc, rc, mean_y, mean_r, G = _ridge_system(start, end, indices, data, Y, offsets,
+                                                      free_bias)
+            _ridge_solve(Yc, rc, G, reg, x)
             b = mean_r
             for f in range(k):
                 b -= mean_y[f] * x[f]
@@ -383,8 +390,9 @@ def centered_ridge_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg):
 
 
 @njit(parallel=True, cache=True, nogil=True)
-def centered_ridge_path(indptr, indices, data, Y, offsets, regs, q_indptr, q_indices, out):
-    """Predictions of :func:`centered_ridge_sweep` rows at query entries, for several penalties.
+def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr, q_indices,
+                    out):
+    """Predictions of :func:`ridge_rows_sweep` rows at query entries, for several penalties.
 
     ``out[r, q]`` is ``o_j + b_u + x_u . y_j`` for the query entry ``q`` (row
     ``u`` of the CSR structure ``q_indptr``/``q_indices``, column ``j``) with
@@ -402,10 +410,11 @@ def centered_ridge_path(indptr, indices, data, Y, offsets, regs, q_indptr, q_ind
                 for q in range(qs, qe):
                     out[r, q] = offsets[q_indices[q]]
             continue
-        Yc, rc, mean_y, mean_r, G = _centered_system(start, end, indices, data, Y, offsets)
+        Yc, rc, mean_y, mean_r, G = _ridge_system(start, end, indices, data, Y, offsets,
+                                                  free_bias)
         x = np.empty(k, dtype=Y.dtype)
         for r in range(regs.shape[0]):
-            _centered_solve(Yc, rc, G, regs[r], x)
+            _ridge_solve(Yc, rc, G, regs[r], x)
             b = mean_r
             for f in range(k):
                 b -= mean_y[f] * x[f]

@@ -36,13 +36,14 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
     * ``"item"`` (I-AutoRec, the paper's better model): each *item*'s vector of
       ratings by all training users is a sample, so the decoder has one output
       per training user: ``r_ui ~ w_u . h_i + b_u``. A user is scored by
-      fold-in: ``(w_u, b_u)`` is the MAP solution of their known ratings on
-      the fixed item codes ``h_i`` under a Gaussian prior on ``w_u`` whose
-      mean and covariance are those of the training users' decoder rows
+      fold-in: ``(b_u, w_u)`` is the MAP solution of their known ratings on
+      the fixed item codes ``h_i`` under a Gaussian prior whose mean and
+      covariance are those of the training users' biases and decoder rows
       (empirical Bayes), weighted by ``fold_in_alpha_`` (chosen on the
       validation ratings; the training MSE without early stopping). A new
-      user needs no refit, and a training user is scored from their ratings
-      alone, like any other.
+      user needs no refit, one with few ratings is shrunk towards the typical
+      user, and a training user is scored from their ratings alone, like any
+      other.
     * ``"user"`` (U-AutoRec): each *user*'s row is a sample; any user is
       scored by a forward pass of their row.
 
@@ -101,14 +102,14 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         Biases ``mu`` and ``b``.
     item_codes_ : ndarray of shape (n_items, n_components)
         For ``kind="item"``: the codes ``h_i`` of the training items.
-    fold_in_codes_ : ndarray of shape (n_items, n_components)
-        For ``kind="item"``: ``item_codes_ @ C`` with ``C C^T`` the
-        covariance of the training decoder rows (plus a ridge of 1e-3 of its
-        mean variance), the whitened coordinates of the fold-in.
+    fold_in_codes_ : ndarray of shape (n_items, n_components + 1)
+        For ``kind="item"``: ``[1, item_codes_] @ C`` with ``C C^T`` the
+        covariance of the training users' (bias, decoder row) pairs (plus a
+        ridge of 1e-3 of its mean variance), the whitened coordinates of the
+        fold-in.
     fold_in_offsets_ : ndarray of shape (n_items,)
-        For ``kind="item"``: ``item_codes_ @ mean`` of the training decoder
-        rows plus their mean bias, the prior's prediction (what a user
-        without ratings gets).
+        For ``kind="item"``: ``[1, item_codes_] @ mean`` of those pairs, the
+        prior's prediction (what a user without ratings gets).
     fold_in_alpha_ : float
         Weight of the prior in the I-AutoRec fold-in.
     rating_range_ : tuple of float
@@ -191,18 +192,18 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         if self.kind == "user":
             out = self._encode_np(X) @ self.coefs_[1] + self.intercepts_[1]
             return out if items is None else out[:, items]
-        from ..matrix_factorization._sweep_kernels import centered_ridge_sweep
+        from ..matrix_factorization._sweep_kernels import ridge_rows_sweep
 
         H, offsets = self.fold_in_codes_, self.fold_in_offsets_
         Z = np.zeros((X.shape[0], H.shape[1]), dtype=np.float64)
-        bu = np.zeros(X.shape[0], dtype=np.float64)
-        # MAP decoder row under the training users' Gaussian prior, in
+        # MAP (bias, decoder row) under the training users' Gaussian prior, in
         # whitened coordinates: an isotropic ridge around the prior mean
-        centered_ridge_sweep(X.indptr, X.indices, X.data.astype(np.float64), Z, H, bu,
-                             offsets, max(float(self.fold_in_alpha_), 1e-10))
+        ridge_rows_sweep(X.indptr, X.indices, X.data.astype(np.float64), Z, H,
+                         np.zeros(X.shape[0]), offsets, max(float(self.fold_in_alpha_), 1e-10),
+                         False)
         if items is not None:
             H, offsets = H[items], offsets[items]
-        return Z @ H.T + offsets + bu[:, None]
+        return Z @ H.T + offsets
 
     def _score_batch(self, X):
         return self._ratings_batch(X, None)
@@ -322,25 +323,24 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
             self._set_user_prior()
 
     def _set_user_prior(self):
-        """Gaussian prior of a decoder row, from the rows of the training users.
+        """Gaussian prior of a user's (bias, decoder row), from the training users'.
 
-        The fold-in is the MAP row under ``N(mean, cov)`` of the trained rows
-        (empirical Bayes): with ``cov = C C^T`` and ``w = mean + C z``, it is a
-        ridge on ``z`` with codes ``H C`` and offsets ``H mean`` (plus the
-        mean bias), solved by ``centered_ridge_sweep``. The small ridge on
-        ``cov`` keeps it definite when there are fewer training users than
-        hidden units.
+        The fold-in is the MAP ``theta = (b_u, w_u)`` under ``N(mean, cov)`` of
+        the trained ones (empirical Bayes): with ``cov = C C^T`` and
+        ``theta = mean + C z``, it is a ridge on ``z`` with codes
+        ``[1, H] C`` and offsets ``[1, H] mean``, solved by
+        ``ridge_rows_sweep``. The bias is in the prior, not free, so a user
+        with few ratings is shrunk towards the typical user in both. The small
+        ridge on ``cov`` keeps it definite when there are fewer training users
+        than hidden units.
         """
-        W = self.coefs_[1].astype(np.float64)  # (n_components, n_training_users)
-        mean = W.mean(axis=1)
-        cov = np.cov(W) if W.shape[1] > 1 else np.zeros((W.shape[0], W.shape[0]))
-        cov = np.atleast_2d(cov)
+        theta = np.vstack([self.intercepts_[1][None, :], self.coefs_[1]]).astype(np.float64)
+        mean = theta.mean(axis=1)
+        cov = np.cov(theta) if theta.shape[1] > 1 else np.zeros((len(theta), len(theta)))
         cov[np.diag_indices_from(cov)] += 1e-3 * np.trace(cov) / len(cov) + 1e-12
-        factor = np.linalg.cholesky(cov)
-        self.fold_in_codes_ = self.item_codes_ @ factor
-        # the free bias of the fold-in absorbs any constant; the mean training
-        # bias here is what a user without ratings gets
-        self.fold_in_offsets_ = self.item_codes_ @ mean + float(np.mean(self.intercepts_[1]))
+        codes = np.hstack([np.ones((len(self.item_codes_), 1)), self.item_codes_])
+        self.fold_in_codes_ = codes @ np.linalg.cholesky(cov)
+        self.fold_in_offsets_ = codes @ mean
 
     def _tune_fold_in(self, X_train, X_val):
         """Weight of the fold-in's prior with the lowest RMSE on the validation ratings.
@@ -349,13 +349,13 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         variance); the held-out ratings decide, never test data. Each user's
         system is formed once for the whole grid.
         """
-        from ..matrix_factorization._sweep_kernels import centered_ridge_path
+        from ..matrix_factorization._sweep_kernels import ridge_rows_path
 
         grid = self.fold_in_alpha_ * 2.0 ** np.arange(-4, 4)
         pred = np.empty((len(grid), X_val.nnz), dtype=np.float64)
-        centered_ridge_path(X_train.indptr, X_train.indices, X_train.data.astype(np.float64),
-                            self.fold_in_codes_, self.fold_in_offsets_, np.maximum(grid, 1e-10),
-                            X_val.indptr, X_val.indices, pred)
+        ridge_rows_path(X_train.indptr, X_train.indices, X_train.data.astype(np.float64),
+                        self.fold_in_codes_, self.fold_in_offsets_, np.maximum(grid, 1e-10),
+                        False, X_val.indptr, X_val.indices, pred)
         np.clip(pred, *self.rating_range_, out=pred)
         rmse = np.sqrt(np.mean((pred - X_val.data) ** 2, axis=1))
         return float(grid[int(np.argmin(rmse))])

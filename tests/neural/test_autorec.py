@@ -1,5 +1,6 @@
-"""AutoRec: the I-AutoRec empirical-Bayes fold-in against a dense solve, weight averaging
-and refit against their definitions, U-AutoRec forward pass, held-out ratings recovered."""
+"""AutoRec: the I-AutoRec empirical-Bayes fold-in and its row solvers against dense solves,
+weight averaging and refit against their definitions, U-AutoRec forward pass, held-out ratings
+recovered."""
 
 import numpy as np
 import pytest
@@ -20,37 +21,33 @@ def _ratings(n_users=300, n_items=80, density=0.3, seed=0):
     return sp.csr_matrix(R * (rng.random(R.shape) < density))
 
 
-def test_item_autorec_fold_in_is_the_map_row_under_the_training_rows_prior():
+def test_item_autorec_fold_in_is_the_map_under_the_training_users_prior():
     X = _ratings()
     model = AutoRec(n_components=6, max_iter=3, early_stopping=False, random_state=0).fit(X)
     # without validation ratings the prior's weight is the noise variance (training MSE)
     assert model.fold_in_alpha_ == pytest.approx(model.loss_curve_[-1])
-    H, W = model.item_codes_, model.coefs_[1].astype(np.float64)
-    mean, cov = W.mean(axis=1), np.cov(W)
-    cov += (1e-3 * np.trace(cov) / 6 + 1e-12) * np.eye(6)
+    H = np.c_[np.ones(X.shape[1]), model.item_codes_]  # the bias is the first coordinate
+    theta = np.vstack([model.intercepts_[1], model.coefs_[1]]).astype(np.float64)
+    mean, cov = theta.mean(axis=1), np.cov(theta)
+    cov += (1e-3 * np.trace(cov) / 7 + 1e-12) * np.eye(7)
     precision = model.fold_in_alpha_ * np.linalg.inv(cov)
     x = X[7]
-    # minimise sum (r - b - h.w)^2 + alpha (w - mean)' cov^-1 (w - mean) over (b, w)
-    Z = np.c_[np.ones(x.nnz), H[x.indices]]
-    A = Z.T @ Z
-    A[0, 0] += 1e-8
-    A[1:, 1:] += precision
-    rhs = Z.T @ x.data
-    rhs[1:] += precision @ mean
-    sol = np.linalg.solve(A, rhs)
-    expected = np.clip(sol[0] + H @ sol[1:], *model.rating_range_)
+    # minimise sum (r - theta . [1, h])^2 + alpha (theta - mean)' cov^-1 (theta - mean)
+    Z = H[x.indices]
+    sol = np.linalg.solve(Z.T @ Z + precision, Z.T @ x.data + precision @ mean)
+    expected = np.clip(H @ sol, *model.rating_range_)
     assert_allclose(model.predict_ratings(x)[0], expected, rtol=1e-6, atol=1e-6)
-    # a user with no ratings gets the prior mean row and the mean training bias
+    # a user with no ratings gets the prior mean: the rating scale, not zero
     empty = sp.csr_matrix((1, X.shape[1]))
-    expected = H @ mean + model.intercepts_[1].mean()
-    assert_allclose(model.decision_function(empty)[0], expected, rtol=1e-6, atol=1e-6)
-    assert 2.5 < expected.mean() < 3.5  # the ratings' scale, not zero
+    assert_allclose(model.decision_function(empty)[0], H @ mean, rtol=1e-6, atol=1e-6)
+    assert 2.5 < (H @ mean).mean() < 3.5
 
 
+@pytest.mark.parametrize("free_bias", [True, False])
 @pytest.mark.parametrize("n_ratings", [0, 1, 3, 6, 20])
-def test_centered_ridge_sweep_is_the_dense_solution(n_ratings):
+def test_ridge_rows_sweep_is_the_dense_solution(n_ratings, free_bias):
     # rows shorter than k take the dual n x n system, longer ones the primal
-    from sklearn_recsys.matrix_factorization._sweep_kernels import centered_ridge_sweep
+    from sklearn_recsys.matrix_factorization._sweep_kernels import ridge_rows_sweep
 
     rng = np.random.default_rng(0)
     k, n_items, reg = 6, 30, 0.7
@@ -59,20 +56,25 @@ def test_centered_ridge_sweep_is_the_dense_solution(n_ratings):
     r = rng.integers(1, 6, n_ratings).astype(float)
     row = sp.csr_matrix((r, (np.zeros(n_ratings, int), items)), shape=(1, n_items))
     x, b = np.full((1, k), 9.0), np.full(1, 9.0)
-    centered_ridge_sweep(row.indptr, row.indices, row.data, x, Y, b, offsets, reg)
+    ridge_rows_sweep(row.indptr, row.indices, row.data, x, Y, b, offsets, reg, free_bias)
     if n_ratings == 0:
         assert_allclose(x, 0.0)
         assert b[0] == 0.0
         return
-    Z = np.c_[np.ones(n_ratings), Y[items]]
-    sol = np.linalg.solve(Z.T @ Z + np.diag([0.0] + [reg] * k), Z.T @ (r - offsets[items]))
+    if free_bias:  # unpenalised bias in the first column
+        Z = np.c_[np.ones(n_ratings), Y[items]]
+        sol = np.linalg.solve(Z.T @ Z + np.diag([0.0] + [reg] * k), Z.T @ (r - offsets[items]))
+    else:
+        Z = Y[items]
+        sol = np.r_[0.0, np.linalg.solve(Z.T @ Z + reg * np.eye(k), Z.T @ (r - offsets[items]))]
     assert_allclose(b[0], sol[0], rtol=1e-9, atol=1e-10)
     assert_allclose(x[0], sol[1:], rtol=1e-9, atol=1e-10)
 
 
-def test_centered_ridge_path_predicts_as_the_sweep_for_each_penalty():
+@pytest.mark.parametrize("free_bias", [True, False])
+def test_ridge_rows_path_predicts_as_the_sweep_for_each_penalty(free_bias):
     from sklearn_recsys.matrix_factorization._sweep_kernels import (
-        centered_ridge_path, centered_ridge_sweep)
+        ridge_rows_path, ridge_rows_sweep)
 
     rng = np.random.default_rng(1)
     k, n_items = 6, 30
@@ -86,12 +88,13 @@ def test_centered_ridge_path_predicts_as_the_sweep_for_each_penalty():
                           shape=(4, n_items))
     regs = np.array([0.1, 1.0, 10.0])
     out = np.full((3, query.nnz), np.nan)
-    centered_ridge_path(train.indptr, train.indices, train.data, Y, offsets, regs,
-                        query.indptr, query.indices, out)
+    ridge_rows_path(train.indptr, train.indices, train.data, Y, offsets, regs, free_bias,
+                    query.indptr, query.indices, out)
     rows = np.repeat(np.arange(4), np.diff(query.indptr))
     for r, reg in enumerate(regs):
         X, b = np.zeros((4, k)), np.zeros(4)
-        centered_ridge_sweep(train.indptr, train.indices, train.data, X, Y, b, offsets, reg)
+        ridge_rows_sweep(train.indptr, train.indices, train.data, X, Y, b, offsets, reg,
+                         free_bias)
         full = X @ Y.T + offsets + b[:, None]
         assert_allclose(out[r], full[rows, query.indices], rtol=1e-10, atol=1e-12)
     assert not np.allclose(out[0], out[2])
