@@ -247,9 +247,8 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
                 # the validation ratings only chose the epoch count (and the
                 # fold-in penalty): train again, from the same initial weights,
                 # on all ratings
-                alpha = self.fold_in_alpha_
                 self._train(tf, X, init, rng, self.best_iteration_, None)
-                self.n_iter_, self.fold_in_alpha_ = n_iter, alpha
+                self.n_iter_ = n_iter
         return self
 
     def _train(self, tf, X, init, rng, n_epochs, X_val):
@@ -265,7 +264,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         V, W, mu = (tf.Variable(a) for a in init)
         b = tf.Variable(np.full(n_in, X.data.mean() if X.nnz else 0.0, np.float32))
         variables = [V, W, mu, b]
-        averages = [tf.Variable(v) for v in variables]
+        averages = [tf.Variable(v) for v in variables] if self.ema_momentum > 0 else []
         update = adam(tf, variables, self.learning_rate_init)
         n_samples = samples.shape[0]
         n_batches = int(np.ceil(n_samples / self.batch_size))
