@@ -85,7 +85,7 @@ class RecpackMultVAE(RecommenderMixin, BaseEstimator):
         keep = np.ones(X.shape[0], bool)
         keep[val] = False
         X_train = sp.diags(keep.astype(float)) @ X
-        v_in, v_out = holdout_split(X[val], test_size=0.2, min_interactions=2, random_state=0)
+        v_in, v_out = holdout_split(X[val], holdout=0.2, min_interactions=2, random_state=0)
         full_in, full_out = sp.lil_matrix(X.shape), sp.lil_matrix(X.shape)
         full_in[val], full_out[val] = v_in, v_out
         self.model_ = _MultVAE(batch_size=500, max_epochs=self.max_epochs,
@@ -168,7 +168,7 @@ def _epoch_seconds(side, epochs):
             logging.getLogger("recpack").setLevel(logging.WARNING)
             torch.set_num_threads(2)
             val = np.arange(100)
-            v_in, v_out = holdout_split(X[val], test_size=0.2, min_interactions=2,
+            v_in, v_out = holdout_split(X[val], holdout=0.2, min_interactions=2,
                                         random_state=0)
             full_in, full_out = sp.lil_matrix(X.shape), sp.lil_matrix(X.shape)
             full_in[val], full_out[val] = v_in, v_out
@@ -276,7 +276,7 @@ def ratings(data_home):
     from sklearn_recsys.model_selection import holdout_split
 
     X = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False).X
-    train, test = holdout_split(X, test_size=0.1, min_interactions=2, random_state=42)
+    train, test = holdout_split(X, holdout=0.1, min_interactions=2, random_state=42)
     rmse = make_rating_scorer("rmse")
     lines = ["| model | RMSE | fit s |", "|---|---|---|"]
     for label, model in (("I-AutoRec (defaults)", AutoRec(random_state=0)),

@@ -102,7 +102,7 @@ def _evaluate(model, X_in, X_out, rare=None, candidates=None):
 
 def _choose(make, grid, X, seed=0):
     """The grid point with the best NDCG@100 on validation users of ``X``."""
-    X_fit, X_in, X_out = strong_generalization_split(X, test_users=0.2, holdout=0.2,
+    X_fit, X_in, X_out = strong_generalization_split(X, test_size=0.2, holdout=0.2,
                                                      min_interactions=5, random_state=seed)
     best, best_params = -np.inf, None
     for params in grid:
@@ -151,7 +151,7 @@ def _models(docs, X_train):
 
 def citeulike(data_home, models):
     X, docs = _citeulike(data_home)
-    X_train, X_in, X_out = strong_generalization_split(X, test_users=0.2, holdout=0.2,
+    X_train, X_in, X_out = strong_generalization_split(X, test_size=0.2, holdout=0.2,
                                                        min_interactions=5, random_state=0)
     rare = X_train.getnnz(axis=0) <= 5
     print(f"\nCiteULike-a: {X.shape[0]} users x {X.shape[1]} articles, {X.nnz} saves; "
@@ -215,7 +215,7 @@ def ratings(data_home):
     docs = [f"{t} {' '.join(g)}" for t, g in zip(movies.item_titles, movies.item_genres)]
     base, _ = ml100k_fold(data_home, 1)
     rmse = make_rating_scorer("rmse")
-    fit_part, val_part = holdout_split(base, test_size=0.1, random_state=0)
+    fit_part, val_part = holdout_split(base, holdout=0.1, random_state=0)
     lines = ["| model | chosen (lambda_u, lambda_v) | u1 | u2 | u3 | u4 | u5 | mean | fit s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, documents in (("ConvMF (title + genres)", docs), ("PMF (no documents)", None)):
@@ -243,7 +243,7 @@ def main(argv=None):
         ratings(args.data_home)
     if "citeulike" in parts or "cold" in parts:
         X, docs = _citeulike(args.data_home)
-        X_train = strong_generalization_split(X, test_users=0.2, holdout=0.2,
+        X_train = strong_generalization_split(X, test_size=0.2, holdout=0.2,
                                               min_interactions=5, random_state=0)[0]
         models = _models(docs, X_train)
         chosen = {name: params for name, _, params in models}

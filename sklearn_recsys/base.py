@@ -18,7 +18,7 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
-from .utils._validation import check_interactions, check_item_indices
+from .utils._validation import check_interactions, check_item_indices, check_k
 
 __all__ = ["RecommenderMixin", "ItemItemMixin", "ItemScoresTransformMixin"]
 
@@ -133,7 +133,7 @@ class RecommenderMixin:
         scores : ndarray of shape (n_users, k)
             Their scores, padded with ``-inf``.
         """
-        _check_k(k)
+        check_k(k)
         X = self._validate_for_scoring(X)
         return _top_k_of_batches(self._iter_scores(X), self.n_features_in_, k, exclude_seen,
                                  items)
@@ -187,11 +187,6 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, items):
         all_val.append(val)
     return np.vstack(all_idx), np.vstack(all_val)
 
-
-def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, Integral) or k < 1:
-        raise ValueError(f"k must be a positive integer (items per user), got {k!r}.")
-    return int(k)
 
 
 class ItemScoresTransformMixin:
@@ -247,7 +242,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
             Weights ``W[item, neighbour]``, padded with ``-inf``.
         """
         check_is_fitted(self)
-        k = _check_k(k)
+        k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         W = self._item_item()
         rows = W[items]

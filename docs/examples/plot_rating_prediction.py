@@ -33,7 +33,7 @@ bias_u, bias_i = rng.normal(0, 0.4, (n_users, 1)), rng.normal(0, 0.5, (1, n_item
 full = np.clip(np.rint(3.4 + bias_u + bias_i + U @ V.T + rng.normal(0, 0.5, (n_users, n_items))),
                1, 5)
 X = sp.csr_matrix(full * (rng.random(full.shape) < 0.08))
-X_train, X_test = holdout_split(X, test_size=0.2, random_state=0)
+X_train, X_test = holdout_split(X, holdout=0.2, random_state=0)
 rmse = make_rating_scorer("rmse")
 
 # %%

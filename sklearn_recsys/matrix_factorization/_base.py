@@ -18,13 +18,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin, _check_k
+from ..base import RecommenderMixin
 from ..utils._progress import Progress
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import (
     check_interaction_matrix,
     check_interactions,
     check_item_indices,
+    check_k,
 )
 
 __all__ = ["MatrixFactorizationBase", "RatingPredictionMixin"]
@@ -225,7 +226,7 @@ class MatrixFactorizationBase(
             Cosine similarities of the item factors.
         """
         check_is_fitted(self)
-        k = _check_k(k)
+        k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         V = self.item_factors_
         norms = np.linalg.norm(V, axis=1)

@@ -20,7 +20,7 @@ from scipy.stats import rankdata
 from sklearn.exceptions import UndefinedMetricWarning
 
 from ..utils._topk import iter_row_batches, row_batch_size, top_k
-from ..utils._validation import check_interaction_matrix
+from ..utils._validation import check_interaction_matrix, check_k
 
 __all__ = [
     "ndcg_at_k",
@@ -75,11 +75,6 @@ def _check_y_score(y_score, y_true):
         raise ValueError("y_score contains NaN; score every item or use -inf to exclude it.")
     return y_score, is_indices
 
-
-def _check_k(k):
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive integer, got {k!r}.")
-    return int(k)
 
 
 # ------------------------------------------------------ per-user computation
@@ -209,7 +204,7 @@ def _nanmean(values, name):
 
 
 def _top_k_metric(name, y_true, y_score, k, batch_size, **kwargs):
-    k = _check_k(k)
+    k = check_k(k)
     y_true = _check_y_true(y_true)
     y_score, is_indices = _check_y_score(y_score, y_true)
     fn = _TOP_K_METRICS[name]
@@ -470,7 +465,7 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
     ...                                                  [0.1, 0.8, 0.9, 0.2]]), k=1)
     0.5
     """
-    k = _check_k(k)
+    k = check_k(k)
     y_true = _check_y_true(y_true)
     y_score, is_indices = _check_y_score(y_score, y_true)
     seen = np.zeros(y_true.shape[1], dtype=bool)

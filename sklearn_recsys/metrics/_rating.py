@@ -9,7 +9,9 @@ each row of ``X``. The estimator (or the last step of a Pipeline) must have
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import check_random_state
 
+from ..utils._holdout import split_interactions
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_interaction_matrix
 from ._scorer import _check_split
@@ -42,11 +44,8 @@ class _RatingScorer:
                 )
             X_in, X_out = X, y
         else:
-            from ..model_selection import holdout_split
-
-            X_in, X_out = holdout_split(X, test_size=self.holdout,
-                                        min_interactions=self.min_interactions,
-                                        random_state=self.random_state)
+            X_in, X_out = split_interactions(X, self.holdout, self.min_interactions,
+                                             check_random_state(self.random_state))
         model, transform = estimator, None
         if not hasattr(model, "predict_ratings") and hasattr(model, "steps"):
             model, transform = estimator[-1], estimator[:-1]

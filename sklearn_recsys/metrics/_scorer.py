@@ -17,12 +17,13 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.utils import check_random_state
 
+from ..utils._holdout import split_interactions
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size
-from ..utils._validation import check_interaction_matrix
+from ..utils._validation import check_interaction_matrix, check_k
 from ._ranking import (
     _TOP_K_METRICS,
-    _check_k,
     _nanmean,
     _per_user_auc,
     _ranked,
@@ -60,14 +61,8 @@ class _RankingScorer:
                     " items. Pass y with the same rows and items as X."
                 )
             return X, y
-        from ..model_selection import holdout_split
-
-        return holdout_split(
-            X,
-            test_size=self.holdout,
-            min_interactions=self.min_interactions,
-            random_state=self.random_state,
-        )
+        return split_interactions(X, self.holdout, self.min_interactions,
+                                  check_random_state(self.random_state))
 
     def __call__(self, estimator, X, y=None):
         X = check_interaction_matrix(X)
@@ -150,7 +145,7 @@ def make_ranking_scorer(
     """
     if metric not in _METRIC_NAMES:
         raise ValueError(f"Unknown ranking metric {metric!r}; choose one of {_METRIC_NAMES}.")
-    k = _check_k(k)
+    k = check_k(k)
     _check_split(holdout, random_state)
     return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs)
 

@@ -24,7 +24,7 @@ def compare_recommenders(
     *,
     metrics=("ndcg@10", "recall@20", "coverage@10"),
     tune_metric="ndcg@10",
-    test_users=0.2,
+    test_size=0.2,
     holdout=0.2,
     min_interactions=5,
     cv=3,
@@ -35,7 +35,7 @@ def compare_recommenders(
     """Tune each model on validation users, then score it on held-out users.
 
     Protocol (strong generalization, Liang et al. 2018): the users are split
-    into training users and ``test_users``; each test user's interactions are
+    into training users and test users (``test_size``); each test user's interactions are
     split into fold-in and held-out parts (``holdout``). Hyper-parameters are
     chosen by ``GridSearchCV`` over the training users only (folds of users,
     each validation user split again by the scorer), the best setting is
@@ -52,7 +52,7 @@ def compare_recommenders(
         Ranking scorer names (see :func:`~sklearn_recsys.metrics.get_ranking_scorer`).
     tune_metric : str, default="ndcg@10"
         Scorer name used to choose hyper-parameters.
-    test_users, holdout : float, default=0.2
+    test_size, holdout : float, default=0.2
         Shares of users and of each test user's interactions held out.
     min_interactions : int, default=5
         Test users with fewer interactions hold nothing out and are not scored.
@@ -73,7 +73,7 @@ def compare_recommenders(
         ``params`` (the chosen ones), one key per metric and ``fit_seconds``.
     """
     X_train, X_in, X_out = strong_generalization_split(
-        X, test_users=test_users, holdout=holdout, min_interactions=min_interactions,
+        X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
         random_state=random_state,
     )
     scorers = {name: get_ranking_scorer(name) for name in metrics}

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ..utils._holdout import split_by_rank, split_interactions
 from ..utils._validation import check_interaction_matrix
 
 __all__ = [
@@ -25,40 +26,20 @@ __all__ = [
 ]
 
 
-def _split_by_rank(X, keys, n_test):
-    """Move, in each row, the ``n_test[row]`` non-zeros of largest key to test.
-
-    Ties in ``keys`` are broken by the larger column index going to test.
-    """
-    n_rows = X.shape[0]
-    row = np.repeat(np.arange(n_rows), np.diff(X.indptr))
-    order = np.lexsort((-X.indices, -keys, row))
-    rank = np.empty(X.nnz, dtype=np.int64)
-    rank[order] = np.arange(X.nnz) - X.indptr[row[order]]
-    test = rank < n_test[row]
-    return _select(X, row, ~test), _select(X, row, test)
-
-
-def _select(X, row, mask):
-    counts = np.bincount(row[mask], minlength=X.shape[0])
-    indptr = np.concatenate([[0], np.cumsum(counts)])
-    return sp.csr_matrix((X.data[mask], X.indices[mask], indptr), shape=X.shape)
-
-
 @validate_params(
     {
         "X": ["array-like", "sparse matrix"],
-        "test_size": [Interval(Real, 0, 1, closed="neither")],
+        "holdout": [Interval(Real, 0, 1, closed="neither")],
         "min_interactions": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
     },
     prefer_skip_nested_validation=True,
 )
-def holdout_split(X, *, test_size=0.2, min_interactions=5, random_state=None):
+def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None):
     """Hold out a random share of each user's interactions.
 
     For every user with at least ``min_interactions`` interactions,
-    ``int(test_size * n_u)`` of them, drawn uniformly, go to the held-out
+    ``int(holdout * n_u)`` of them, drawn uniformly, go to the held-out
     matrix and the rest to the fold-in matrix; users with fewer keep all their
     interactions in the fold-in part (Liang et al. 2018).
 
@@ -66,7 +47,7 @@ def holdout_split(X, *, test_size=0.2, min_interactions=5, random_state=None):
     ----------
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Interactions.
-    test_size : float, default=0.2
+    holdout : float, default=0.2
         Share of each user's interactions held out, in (0, 1).
     min_interactions : int, default=5
         Users with fewer interactions hold nothing out.
@@ -85,15 +66,13 @@ def holdout_split(X, *, test_size=0.2, min_interactions=5, random_state=None):
     >>> import scipy.sparse as sp
     >>> from sklearn_recsys.model_selection import holdout_split
     >>> X = sp.csr_matrix([[1, 1, 1, 1, 1, 0], [0, 1, 1, 0, 0, 1]])
-    >>> X_train, X_test = holdout_split(X, test_size=0.2, random_state=0)
+    >>> X_train, X_test = holdout_split(X, holdout=0.2, random_state=0)
     >>> X_train.nnz, X_test.nnz
     (7, 1)
     """
     X = check_interaction_matrix(X)
     rng = check_random_state(random_state)
-    n_u = np.diff(X.indptr)
-    n_test = np.where(n_u >= min_interactions, (test_size * n_u).astype(np.int64), 0)
-    return _split_by_rank(X, rng.random_sample(X.nnz), n_test)
+    return split_interactions(X, holdout, min_interactions, rng)
 
 
 @validate_params(
@@ -134,7 +113,7 @@ def leave_k_out_split(X, *, k=1, random_state=None):
     rng = check_random_state(random_state)
     n_u = np.diff(X.indptr)
     n_test = np.where(n_u > k, k, 0)
-    return _split_by_rank(X, rng.random_sample(X.nnz), n_test)
+    return split_by_rank(X, rng.random_sample(X.nnz), n_test)
 
 
 @validate_params(
@@ -188,7 +167,7 @@ def leave_last_out_split(X, timestamps, *, k=1):
         )
     n_u = np.diff(X.indptr)
     n_test = np.where(n_u > k, k, 0)
-    return _split_by_rank(X, T.data, n_test)
+    return split_by_rank(X, T.data, n_test)
 
 
 @validate_params(
@@ -241,7 +220,7 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
 @validate_params(
     {
         "X": ["array-like", "sparse matrix"],
-        "test_users": [Interval(Real, 0, 1, closed="neither")],
+        "test_size": [Interval(Real, 0, 1, closed="neither")],
         "holdout": [Interval(Real, 0, 1, closed="neither")],
         "min_interactions": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
@@ -249,7 +228,7 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
     prefer_skip_nested_validation=True,
 )
 def strong_generalization_split(
-    X, *, test_users=0.2, holdout=0.2, min_interactions=5, random_state=None
+    X, *, test_size=0.2, holdout=0.2, min_interactions=5, random_state=None
 ):
     """Split users into training and test users, then each test user's items.
 
@@ -261,8 +240,8 @@ def strong_generalization_split(
     ----------
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Interactions.
-    test_users : float, default=0.2
-        Share of users held out.
+    test_size : float, default=0.2
+        Share of users held out (test users).
     holdout : float, default=0.2
         Share of each test user's interactions held out.
     min_interactions : int, default=5
@@ -289,8 +268,8 @@ def strong_generalization_split(
     ((80, 50), (20, 50), (20, 50))
     """
     rng = check_random_state(random_state)
-    X_train, X_test, _, _ = user_train_test_split(X, test_size=test_users, random_state=rng)
+    X_train, X_test, _, _ = user_train_test_split(X, test_size=test_size, random_state=rng)
     X_in, X_out = holdout_split(
-        X_test, test_size=holdout, min_interactions=min_interactions, random_state=rng
+        X_test, holdout=holdout, min_interactions=min_interactions, random_state=rng
     )
     return X_train, X_in, X_out

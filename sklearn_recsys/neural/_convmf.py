@@ -6,7 +6,8 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import _check_k, _top_k_of_batches
+from ..base import _top_k_of_batches
+from ..utils._validation import check_k
 from ..matrix_factorization._base import MatrixFactorizationBase, RatingPredictionMixin
 from ..matrix_factorization._sweep_kernels import prior_cg_sweep, prior_ls_sweep
 from ..preprocessing import TextSequencer
@@ -567,7 +568,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         """
         if new_items is None:
             return super().recommend(X, k, exclude_seen=exclude_seen, items=items)
-        _check_k(k)
+        check_k(k)
         X = self._validate_for_scoring(X)
         V = np.vstack([self.item_factors_, self.document_factors(new_items)])
 

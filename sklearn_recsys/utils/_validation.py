@@ -1,10 +1,17 @@
 """Validation of user-item interaction matrices at every public entry point."""
 
+from numbers import Integral
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_non_negative, validate_data
 
-__all__ = ["check_interactions", "check_interaction_matrix", "check_item_indices"]
+__all__ = [
+    "check_interactions",
+    "check_interaction_matrix",
+    "check_item_indices",
+    "check_k",
+]
 
 
 def _canonical_csr(X):
@@ -126,3 +133,20 @@ def check_item_indices(items, n_items, *, name="items"):
             f"{items.min()} to {items.max()}."
         )
     return items
+
+
+def check_k(k):
+    """Validate a cutoff ``k`` (items per user): a positive integer, bools refused.
+
+    Parameters
+    ----------
+    k : int
+        Number of items per user.
+
+    Returns
+    -------
+    k : int
+    """
+    if isinstance(k, bool) or not isinstance(k, (Integral, np.integer)) or k < 1:
+        raise ValueError(f"k must be a positive integer (items per user), got {k!r}.")
+    return int(k)

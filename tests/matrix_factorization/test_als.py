@@ -145,7 +145,7 @@ def test_validation_matrix_is_monitored(small):
     from sklearn_recsys.model_selection import holdout_split
     from sklearn_recsys.utils import mask_seen
 
-    X_tr, X_val = holdout_split(small, test_size=0.3, random_state=0)
+    X_tr, X_val = holdout_split(small, holdout=0.3, random_state=0)
     model = ImplicitALS(n_components=5, max_iter=4, random_state=0).fit(X_tr, X_val=X_val)
     assert len(model.validation_scores_) == 4 and model.n_iter_ == 4
     scores = model.user_factors_ @ model.item_factors_.T

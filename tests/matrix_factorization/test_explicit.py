@@ -80,7 +80,7 @@ def test_fold_in_reproduces_training_users():
 
 def test_recovers_held_out_ratings_better_than_the_mean():
     X = _ratings(200, 60, density=0.5)
-    X_in, X_out = holdout_split(X, test_size=0.2, random_state=0)
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=0)
     model = ExplicitMF(n_components=4, random_state=0).fit(X_in)
     rmse = -make_rating_scorer("rmse")(model, X_in, X_out)
     baseline = np.sqrt(np.mean((X_out.data - X_in.data.mean()) ** 2))

@@ -38,7 +38,7 @@ def test_scorer_with_y_equals_metric_on_masked_scores(data):
 def test_scorer_without_y_splits_rows_with_fixed_seed(data):
     model = ItemKNN(n_neighbors=10).fit(data)
     scorer = make_ranking_scorer("recall", k=10, random_state=3)
-    X_in, X_out = holdout_split(data, test_size=0.2, random_state=3)
+    X_in, X_out = holdout_split(data, holdout=0.2, random_state=3)
     assert scorer(model, data) == pytest.approx(scorer(model, X_in, X_out))
     # a 1-D y (as scikit-learn's checks pass) is treated as no y
     assert scorer(model, data, np.zeros(data.shape[0])) == scorer(model, data)
@@ -58,7 +58,7 @@ def test_grid_search_without_y_uses_same_split_for_every_candidate(data):
 
 
 def test_grid_search_with_sparse_y_strong_generalization(data):
-    X_in, X_out = holdout_split(data, test_size=0.2, random_state=0)
+    X_in, X_out = holdout_split(data, holdout=0.2, random_state=0)
     search = GridSearchCV(
         make_pipeline(Binarizer(), EASE()),
         {"ease__alpha": [1.0, 100.0]},

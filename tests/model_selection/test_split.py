@@ -28,7 +28,7 @@ def _assert_partition(X, A, B):
 
 
 def test_holdout_split_sizes_and_partition(X):
-    A, B = holdout_split(X, test_size=0.2, random_state=0)
+    A, B = holdout_split(X, holdout=0.2, random_state=0)
     _assert_partition(X, A, B)
     n = X.getnnz(axis=1)
     expected = np.where(n >= 5, (0.2 * n).astype(int), 0)
@@ -79,7 +79,7 @@ def test_user_splits(X):
 
 
 def test_split_input_errors(X):
-    with pytest.raises(ValueError, match="test_size"):
-        holdout_split(X, test_size=1.5)
+    with pytest.raises(ValueError, match="holdout"):
+        holdout_split(X, holdout=1.5)
     with pytest.raises(ValueError, match="Negative values"):
         holdout_split(-X)

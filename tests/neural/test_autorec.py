@@ -148,7 +148,7 @@ def test_user_autorec_forward_pass():
 @pytest.mark.parametrize("kind", ["item", "user"])
 def test_recovers_held_out_ratings(kind):
     X = _ratings(400, 60, density=0.5)
-    X_in, X_out = holdout_split(X, test_size=0.2, random_state=0)
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=0)
     model = AutoRec(kind=kind, n_components=20, alpha=1.0, max_iter=150, batch_size=32,
                     n_iter_no_change=10, random_state=0).fit(X_in)
     rmse = -make_rating_scorer("rmse")(model, X_in, X_out)
