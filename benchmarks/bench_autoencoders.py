@@ -340,7 +340,7 @@ def new_users(data_home):
 
 def fold_in(data_home, repeats):
     """Seconds to fold in u1.base's users on 500 random codes: primal, dual, grid of 8 penalties."""
-    from sklearn_recsys.matrix_factorization._sweep_kernels import (
+    from sklearn_recsys.utils._solvers import (
         explicit_als_sweep, ridge_rows_path, ridge_rows_sweep)
 
     X, _ = ml100k_fold(data_home, 1)

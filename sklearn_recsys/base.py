@@ -20,7 +20,12 @@ from sklearn.utils.validation import check_is_fitted
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from .utils._validation import check_interactions, check_item_indices, check_k
 
-__all__ = ["RecommenderMixin", "ItemItemMixin", "ItemScoresTransformMixin"]
+__all__ = [
+    "RecommenderMixin",
+    "RatingPredictionMixin",
+    "ItemItemMixin",
+    "ItemScoresTransformMixin",
+]
 
 
 class RecommenderMixin:
@@ -162,6 +167,45 @@ class RecommenderMixin:
         from .metrics import make_ranking_scorer
 
         return make_ranking_scorer("ndcg", k=10)(self, X, y)
+
+
+class RatingPredictionMixin:
+    """``predict_ratings`` for explicit-rating models, in row batches, clipped to the scale.
+
+    Models implement ``_check_can_predict_ratings()`` (optional) and
+    ``_ratings_batch(X, items)`` returning the raw predictions of validated
+    CSR rows for the selected items (None = all), and set ``rating_range_``.
+    """
+
+    def _check_can_predict_ratings(self):
+        pass
+
+    def predict_ratings(self, X, items=None):
+        """Predicted ratings of given items for users given by their known ratings.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Known ratings of the users (0 = unknown); the users are folded in
+            from these, so they need not be users of ``fit``.
+        items : array-like of int of shape (n_selected,), default=None
+            Item (column) indices to predict; None means every item.
+
+        Returns
+        -------
+        ratings : ndarray of shape (n_users, n_selected)
+            Predictions clipped to ``rating_range_`` (a prediction outside
+            the scale is never better than its bound).
+        """
+        X = self._validate_for_scoring(X)
+        self._check_can_predict_ratings()
+        if items is not None:
+            items = check_item_indices(items, self.n_features_in_)
+        n_cols = self.n_features_in_ if items is None else len(items)
+        out = np.empty((X.shape[0], n_cols), dtype=np.float64)
+        for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
+            out[rows] = self._ratings_batch(X[rows], items)
+        return np.clip(out, *self.rating_range_, out=out)
 
 
 def _top_k_of_batches(batches, n_candidates, k, exclude_seen, items):

@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._sweep_kernels import als_cg_sweep, als_cholesky_sweep, implicit_loss
+from ..utils._solvers import als_cg_sweep, als_cholesky_sweep, implicit_loss
 from ._base import MatrixFactorizationBase
 
 __all__ = ["ImplicitALS"]
@@ -28,8 +28,9 @@ class ImplicitALS(MatrixFactorizationBase):
     Each sweep solves for all items given the users, then all users given
     the items, by a few warm-started conjugate-gradient steps (Takacs, Pilaszy &
     Tikk 2011; cost linear in the non-zeros) or by exact Cholesky solves.
-    Kernels are compiled with numba and run in parallel over rows; results do
-    not depend on the number of threads.
+    Kernels are compiled with numba and run in parallel over rows; rows are
+    independent, so the number of threads changes results only by the rounding
+    of vectorised sums.
 
     A user not seen in ``fit`` is folded in exactly: one least-squares step on
     the fixed item factors, the same equation the fit solves for its users.
@@ -53,13 +54,16 @@ class ImplicitALS(MatrixFactorizationBase):
     cg_steps : int, default=3
         Conjugate-gradient steps per row and sweep with ``solver="cg"``.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each user's interactions, measure
+        Hold out ``validation_holdout`` of each user's interactions, measure
         NDCG@20 on them after each sweep, stop after ``n_iter_no_change``
         sweeps without improvement and keep the best sweep's factors.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share of each user's interactions held out when ``early_stopping``.
     n_iter_no_change : int, default=3
         Sweeps without improvement of the validation NDCG before stopping.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     dtype : {np.float32, np.float64}, default=np.float32
         Dtype of the factors.
     n_jobs : int, default=None
@@ -129,8 +133,9 @@ class ImplicitALS(MatrixFactorizationBase):
         solver="cg",
         cg_steps=3,
         early_stopping=False,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=3,
+        tol=0.0,
         dtype=np.float32,
         n_jobs=None,
         random_state=None,
@@ -143,15 +148,17 @@ class ImplicitALS(MatrixFactorizationBase):
         self.solver = solver
         self.cg_steps = cg_steps
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
-    def _init_state(self, X, rng):
-        n_users, n_items = X.shape
+    def _init_fit(self, ctx):
+        rng = ctx.rng
+        n_users, n_items = ctx.X_train.shape
         scale = 0.01
         self.user_factors_ = (rng.standard_normal((n_users, self.n_components)) * scale).astype(
             self.dtype
@@ -173,13 +180,12 @@ class ImplicitALS(MatrixFactorizationBase):
             als_cholesky_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y),
                                float(self.confidence_scale))
 
-    def _iterate(self, X, Xt):
+    def _iterate(self, ctx):
+        X = ctx.X_train
         # items first, users last: the stored user factors are then exactly
         # (cholesky) the fold-in of the training rows on the final items
-        self._solve(Xt, self.item_factors_, self.user_factors_)
+        self._solve(ctx.Xt, self.item_factors_, self.user_factors_)
         self._solve(X, self.user_factors_, self.item_factors_)
-        if not self.verbose:  # the loss costs about one CG step; only shown
-            return None
         U, V = self.user_factors_, self.item_factors_
         loss = implicit_loss(X.indptr, X.indices, X.data, U, V, V.T @ V,
                              float(self.confidence_scale))

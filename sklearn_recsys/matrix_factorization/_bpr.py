@@ -52,14 +52,17 @@ class BPR(MatrixFactorizationBase):
         Epochs of the fold-in of each scored user (steps = epochs times the
         user's number of interactions).
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each user's interactions, measure
+        Hold out ``validation_holdout`` of each user's interactions, measure
         NDCG@20 on them after each epoch (with the training users' own
         factors), stop after ``n_iter_no_change`` epochs without improvement
         and keep the best epoch's factors.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share of each user's interactions held out when ``early_stopping``.
     n_iter_no_change : int, default=5
         Epochs without improvement before stopping.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     dtype : {np.float32, np.float64}, default=np.float32
         Dtype of the factors.
     n_jobs : int, default=None
@@ -120,8 +123,9 @@ class BPR(MatrixFactorizationBase):
         max_iter=100,
         fold_in_iter=30,
         early_stopping=False,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=5,
+        tol=0.0,
         dtype=np.float32,
         n_jobs=None,
         random_state=None,
@@ -133,51 +137,46 @@ class BPR(MatrixFactorizationBase):
         self.max_iter = max_iter
         self.fold_in_iter = fold_in_iter
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
-    def _init_state(self, X, rng):
+    def _init_fit(self, ctx):
+        X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k = self.n_components
         self.user_factors_ = ((rng.random_sample((n_users, k)) - 0.5) / k).astype(self.dtype)
         self.item_factors_ = ((rng.random_sample((n_items, k)) - 0.5) / k).astype(self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
         # fixed by the data shape, never by the thread count (reproducibility)
-        self._n_blocks = int(min(16, max(1, n_items // 64), max(1, n_users // 64)))
+        ctx.n_blocks = T = int(min(16, max(1, n_items // 64), max(1, n_users // 64)))
         nnz_per_user = np.diff(X.indptr)
         cum = np.cumsum(nnz_per_user)
-        targets = cum[-1] * np.arange(1, self._n_blocks) / self._n_blocks if len(cum) else []
-        self._user_block_ptr = np.r_[0, np.searchsorted(cum, targets) + 1, n_users].astype(
-            np.int64
-        )
-        self._user_block_ptr = np.maximum.accumulate(np.minimum(self._user_block_ptr, n_users))
-        self._nnz_user = np.repeat(np.arange(n_users, dtype=np.int32), nnz_per_user)
-        self._rng = rng
+        targets = cum[-1] * np.arange(1, T) / T if len(cum) else []
+        ptr = np.r_[0, np.searchsorted(cum, targets) + 1, n_users].astype(np.int64)
+        ctx.user_block_ptr = np.maximum.accumulate(np.minimum(ptr, n_users))
+        ctx.nnz_user = np.repeat(np.arange(n_users, dtype=np.int32), nnz_per_user)
 
-    def _iterate(self, X, Xt):
-        rng, T = self._rng, self._n_blocks
+    def _iterate(self, ctx):
+        X, rng, T = ctx.X_train, ctx.rng, ctx.n_blocks
         item_block = (rng.permutation(X.shape[1]) % T).astype(np.int64)
         seeds = rng.randint(0, np.iinfo(np.int64).max, size=(T, T), dtype=np.int64).astype(
             np.uint64
         )
         _, mean_z = bpr_epoch(
-            X.indptr, X.indices, self._nnz_user,
-            self._user_block_ptr, item_block, T, self.user_factors_, self.item_factors_,
-            self.item_bias_, float(self.learning_rate), float(self.alpha), seeds,
+            X.indptr, X.indices, ctx.nnz_user, ctx.user_block_ptr, item_block, T,
+            self.user_factors_, self.item_factors_, self.item_bias_,
+            float(self.learning_rate), float(self.alpha), seeds,
         )
         return float(mean_z)
 
-    def _fit(self, X, X_val=None):
-        super()._fit(X, X_val)
-        self._fold_in_seed = np.uint64(self._rng.randint(0, np.iinfo(np.int64).max,
-                                                         dtype=np.int64))
-        for name in ("_rng", "_nnz_user", "_user_block_ptr"):
-            delattr(self, name)
-        return self
+    def _finish_fit(self, ctx):
+        self._fold_in_seed = np.uint64(ctx.rng.randint(0, np.iinfo(np.int64).max,
+                                                       dtype=np.int64))
 
     def _fold_in(self, X):
         U = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)

@@ -5,8 +5,9 @@ from numbers import Real
 import numpy as np
 from sklearn.utils._param_validation import Interval
 
-from ._sweep_kernels import explicit_als_sweep
-from ._base import MatrixFactorizationBase, RatingPredictionMixin
+from ..utils._solvers import explicit_als_sweep
+from ..base import RatingPredictionMixin
+from ._base import MatrixFactorizationBase
 
 __all__ = ["ExplicitMF"]
 
@@ -48,12 +49,15 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     max_iter : int, default=15
         Number of sweeps.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each user's ratings and stop when
+        Hold out ``validation_holdout`` of each user's ratings and stop when
         their NDCG@20 has not improved for ``n_iter_no_change`` sweeps.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share of each user's ratings held out when ``early_stopping``.
     n_iter_no_change : int, default=3
         Sweeps without improvement before stopping.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     dtype : {np.float32, np.float64}, default=np.float32
         Dtype of the factors.
     n_jobs : int, default=None
@@ -120,8 +124,9 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         alpha_bias=0.01,
         max_iter=15,
         early_stopping=False,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=3,
+        tol=0.0,
         dtype=np.float32,
         n_jobs=None,
         random_state=None,
@@ -132,14 +137,16 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.alpha_bias = alpha_bias
         self.max_iter = max_iter
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.random_state = random_state
         self.verbose = verbose
 
-    def _init_state(self, X, rng):
+    def _init_fit(self, ctx):
+        X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k = self.n_components
         self.global_mean_ = float(X.data.mean()) if X.nnz else 0.0
@@ -153,11 +160,11 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         explicit_als_sweep(A.indptr, A.indices, A.data, X, Y, bias_x, bias_y,
                            self.global_mean_, float(self.alpha), float(self.alpha_bias), True)
 
-    def _iterate(self, X, Xt):
-        self._sweep(Xt, self.item_factors_, self.user_factors_, self.item_bias_, self.user_bias_)
+    def _iterate(self, ctx):
+        X = ctx.X_train
+        self._sweep(ctx.Xt, self.item_factors_, self.user_factors_, self.item_bias_,
+                    self.user_bias_)
         self._sweep(X, self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
-        if not self.verbose:
-            return None
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         pred = self._predict_pairs(self.user_factors_, self.user_bias_, rows, X.indices)
         return float(np.sqrt(np.mean((X.data - pred) ** 2)))

@@ -5,8 +5,9 @@ from numbers import Integral
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import MatrixFactorizationBase, RatingPredictionMixin
-from ._sweep_kernels import nmf_multiplicative_sweep
+from ..base import RatingPredictionMixin
+from ._base import MatrixFactorizationBase
+from ._nmf_kernels import nmf_multiplicative_sweep
 
 __all__ = ["NMF"]
 
@@ -50,12 +51,15 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     fold_in_iter : int, default=50
         Multiplicative updates of a scored user's factors.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each user's interactions and stop
+        Hold out ``validation_holdout`` of each user's interactions and stop
         when their NDCG@20 has not improved for ``n_iter_no_change`` sweeps.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share held out when ``early_stopping``.
     n_iter_no_change : int, default=5
         Sweeps without improvement before stopping.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     dtype : {np.float32, np.float64}, default=np.float32
         Dtype of the factors.
     n_jobs : int, default=None
@@ -115,8 +119,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         inner_steps=1,
         fold_in_iter=50,
         early_stopping=False,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=5,
+        tol=0.0,
         dtype=np.float32,
         n_jobs=None,
         random_state=None,
@@ -129,8 +134,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.inner_steps = inner_steps
         self.fold_in_iter = fold_in_iter
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -143,7 +149,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             mean *= X.nnz / max(1, X.shape[0] * X.shape[1])
         return np.sqrt(max(mean, 1e-12) / self.n_components)
 
-    def _init_state(self, X, rng):
+    def _init_fit(self, ctx):
+        X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k, s = self.n_components, self._start(X)
         self._scale = s
@@ -156,10 +163,27 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         nmf_multiplicative_sweep(A.indptr, A.indices, A.data, W, H, HtH, float(self.alpha),
                                  self.missing == "ignore", int(n_steps))
 
-    def _iterate(self, X, Xt):
-        self._update(Xt, self.item_factors_, self.user_factors_, self.inner_steps)
+    def _iterate(self, ctx):
+        X = ctx.X_train
+        self._update(ctx.Xt, self.item_factors_, self.user_factors_, self.inner_steps)
         self._update(X, self.user_factors_, self.item_factors_, self.inner_steps)
-        return None
+        return self._loss(X)
+
+    def _loss(self, X):
+        """Objective after a sweep: squared error (observed cells or all) plus penalty."""
+        W, H = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        pred = np.einsum("ij,ij->i", W[rows], H[X.indices])
+        if self.missing == "ignore":
+            error = float(np.sum((X.data - pred) ** 2))
+            n_u, n_i = np.diff(X.indptr), np.bincount(X.indices, minlength=X.shape[1])
+            penalty = (n_u @ (W * W).sum(axis=1)) + (n_i @ (H * H).sum(axis=1))
+        else:
+            # ||X - W H^T||^2 without forming W H^T
+            error = float(np.sum(X.data.astype(np.float64) ** 2) - 2 * X.data @ pred
+                          + np.sum((W.T @ W) * (H.T @ H)))
+            penalty = (W * W).sum() + (H * H).sum()
+        return 0.5 * error + 0.5 * self.alpha * float(penalty)
 
     def _fold_in(self, X):
         X = X.astype(self.dtype, copy=False)

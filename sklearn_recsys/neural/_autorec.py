@@ -9,7 +9,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import RecommenderMixin
-from ..matrix_factorization._base import RatingPredictionMixin
+from ..base import RatingPredictionMixin
 from ..utils._progress import Progress
 from ._base import AutoencoderBase
 from ._tf import adam, import_tensorflow
@@ -70,13 +70,16 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
     max_iter : int, default=500
         Epochs.
     early_stopping : bool, default=True
-        Hold out ``validation_fraction`` of each user's ratings, keep the
+        Hold out ``validation_holdout`` of each user's ratings, keep the
         epoch with the lowest RMSE on them, and stop after
         ``n_iter_no_change`` epochs without improvement.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share of each user's ratings held out when ``early_stopping``.
     n_iter_no_change : int, default=50
         Patience, in epochs.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     ema_momentum : float in [0, 1), default=0.9
         The weights used (for validation and after ``fit``) are the
         exponential moving average of the iterates,
@@ -160,8 +163,9 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         learning_rate_init=1e-2,
         max_iter=500,
         early_stopping=True,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=50,
+        tol=0.0,
         ema_momentum=0.9,
         refit=True,
         random_state=None,
@@ -174,8 +178,9 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.ema_momentum = ema_momentum
         self.refit = refit
         self.random_state = random_state
@@ -192,7 +197,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         if self.kind == "user":
             out = self._encode_np(X) @ self.coefs_[1] + self.intercepts_[1]
             return out if items is None else out[:, items]
-        from ..matrix_factorization._sweep_kernels import ridge_rows_sweep
+        from ..utils._solvers import ridge_rows_sweep
 
         H, offsets = self.fold_in_codes_, self.fold_in_offsets_
         Z = np.zeros((X.shape[0], H.shape[1]), dtype=np.float64)
@@ -348,7 +353,7 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         variance); the held-out ratings decide, never test data. Each user's
         system is formed once for the whole grid.
         """
-        from ..matrix_factorization._sweep_kernels import ridge_rows_path
+        from ..utils._solvers import ridge_rows_path
 
         grid = self.fold_in_alpha_ * 2.0 ** np.arange(-4, 4)
         pred = np.empty((len(grid), X_val.nnz), dtype=np.float64)

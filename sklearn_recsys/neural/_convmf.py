@@ -8,8 +8,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
 from ..utils._validation import check_k
-from ..matrix_factorization._base import MatrixFactorizationBase, RatingPredictionMixin
-from ..matrix_factorization._sweep_kernels import prior_cg_sweep, prior_ls_sweep
+from ..base import RatingPredictionMixin
+from ..matrix_factorization._base import MatrixFactorizationBase
+from ..utils._solvers import prior_cg_sweep, prior_ls_sweep
 from ..preprocessing import TextSequencer
 from ..utils._topk import iter_row_batches, row_batch_size
 from ._tf import import_tensorflow
@@ -121,14 +122,17 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     learning_rate_init : float, default=1e-3
         Adam's step size for the CNN.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of each user's entries, score them
+        Hold out ``validation_holdout`` of each user's entries, score them
         after every iteration (RMSE for explicit, NDCG@20 for implicit
         feedback), stop after ``n_iter_no_change`` iterations without
         improvement and keep the best iteration's model.
-    validation_fraction : float, default=0.1
+    validation_holdout : float, default=0.1
         Share of each user's entries held out when ``early_stopping``.
     n_iter_no_change : int, default=3
         Iterations without improvement before stopping.
+    tol : float, default=0.0
+        Smallest gain of the validation score that resets the patience of
+        ``n_iter_no_change`` (the best iteration is kept whatever the gain).
     dtype : {np.float32, np.float64}, default=np.float32
         Dtype of the factors.
     n_jobs : int, default=None
@@ -245,8 +249,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         batch_size=128,
         learning_rate_init=1e-3,
         early_stopping=False,
-        validation_fraction=0.1,
+        validation_holdout=0.1,
         n_iter_no_change=3,
+        tol=0.0,
         dtype=np.float32,
         n_jobs=None,
         random_state=None,
@@ -274,8 +279,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.dtype = dtype
         self.n_jobs = n_jobs
         self.random_state = random_state

@@ -1,16 +1,26 @@
-"""The two held-out splits of the package: a share of each user's interactions, a share of users.
+"""Held-out data: the two splits of the package, and the one loop that scores held-out entries.
 
 Everything that holds data out (the public splitters of
 :mod:`sklearn_recsys.model_selection`, the scorers when no ``y`` is given, and
 the validation split of the training engine) uses these two definitions, so a
 ``holdout`` or a ``validation_fraction`` means the same thing everywhere.
-Inputs are trusted canonical CSR matrices; public wrappers validate them.
+Scoring users on what was held out (validation during training, the scorers)
+goes through :func:`iter_heldout_batches` (rankings) or :func:`heldout_rmse`
+(ratings). Inputs are trusted canonical CSR matrices; public wrappers validate
+them.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["split_interactions", "split_users", "split_by_rank"]
+__all__ = [
+    "heldout_ndcg",
+    "heldout_rmse",
+    "iter_heldout_batches",
+    "split_by_rank",
+    "split_interactions",
+    "split_users",
+]
 
 
 def split_by_rank(X, keys, n_test):
@@ -72,3 +82,76 @@ def split_users(n_users, fraction, rng):
         return np.arange(n_users), np.arange(0)
     perm = rng.permutation(n_users)
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
+
+
+def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None):
+    """The one loop that scores users on their held-out interactions, in row batches.
+
+    Only users with held-out entries are scored. ``score_rows(rows, X_rows)``
+    returns the dense scores ``(len(rows), n_items)`` of those rows of
+    ``X_in`` (given as indices and as the CSR slice); they come back as a
+    float64 copy with ``X_in``'s items masked to ``-inf``, ready for a ranking
+    metric against ``X_out``.
+
+    Parameters
+    ----------
+    X_in, X_out : csr_matrix of shape (n_users, n_items)
+        Fold-in (known) and held-out interactions of the same users.
+    score_rows : callable
+        ``(rows, X_rows) -> scores``.
+    max_users : int, default=None
+        Score an evenly spaced subsample of at most about this many users
+        (cheap monitoring during training); None scores all.
+
+    Yields
+    ------
+    rows : ndarray of int
+    y_true : csr_matrix of shape (len(rows), n_items)
+        Held-out interactions of the rows.
+    scores : ndarray of shape (len(rows), n_items), float64
+    """
+    from ._topk import iter_row_batches, mask_seen, row_batch_size
+
+    users = np.flatnonzero(np.diff(X_out.indptr))
+    if max_users is not None and len(users) > max_users:
+        users = users[:: len(users) // max_users + 1]
+    for batch in iter_row_batches(len(users), row_batch_size(X_in.shape[1])):
+        rows = users[batch]
+        X_rows = X_in[rows]
+        scores = np.array(score_rows(rows, X_rows), dtype=np.float64)
+        mask_seen(scores, X_rows)
+        yield rows, X_out[rows], scores
+
+
+def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None):
+    """Mean NDCG@k over users with held-out entries (see :func:`iter_heldout_batches`)."""
+    from ..metrics._ranking import ndcg_at_k
+
+    total, n = 0.0, 0
+    for rows, y_true, scores in iter_heldout_batches(X_in, X_out, score_rows,
+                                                     max_users=max_users):
+        total += ndcg_at_k(y_true, scores, k=k) * len(rows)
+        n += len(rows)
+    return total / max(1, n)
+
+
+def heldout_rmse(X_out, predict_rows, value_range=None, block=4096):
+    """RMSE of the held-out ratings, predicted by dense row blocks.
+
+    ``predict_rows(start, stop)`` returns the predicted ratings
+    ``(stop - start, n_items)`` of those rows; predictions are clipped to
+    ``value_range`` when given. 0.0 when nothing is held out.
+    """
+    if X_out.nnz == 0:
+        return 0.0
+    rows = np.repeat(np.arange(X_out.shape[0]), np.diff(X_out.indptr))
+    pred = np.empty(X_out.nnz)
+    for start in range(0, X_out.shape[0], block):
+        stop = min(start + block, X_out.shape[0])
+        sel = slice(X_out.indptr[start], X_out.indptr[stop])
+        if sel.start == sel.stop:
+            continue
+        pred[sel] = np.asarray(predict_rows(start, stop))[rows[sel] - start, X_out.indices[sel]]
+    if value_range is not None:
+        np.clip(pred, *value_range, out=pred)
+    return float(np.sqrt(np.mean((pred - X_out.data) ** 2)))

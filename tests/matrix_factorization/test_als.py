@@ -37,8 +37,7 @@ def small():
 
 def _initial_factors(model, X):
     init = ImplicitALS(**{**model.get_params(), "max_iter": 1})
-    rng = np.random.RandomState(model.random_state)
-    init._init_state(X, rng)
+    init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     return init.user_factors_.astype(float), init.item_factors_.astype(float)
 
 
@@ -86,10 +85,12 @@ def test_block_diagonal_known_top1():
 
 
 def test_same_factors_for_any_thread_count(small):
-    a = ImplicitALS(n_components=8, random_state=3, n_jobs=1).fit(small)
-    b = ImplicitALS(n_components=8, random_state=3, n_jobs=2).fit(small)
-    assert_array_equal(a.item_factors_, b.item_factors_)
-    assert_array_equal(a.user_factors_, b.user_factors_)
+    # rows are independent, so only the rounding of fastmath's vectorised sums
+    # (which depends on where the work buffers land in memory) may differ
+    a = ImplicitALS(n_components=8, random_state=3, n_jobs=1, dtype=np.float64).fit(small)
+    b = ImplicitALS(n_components=8, random_state=3, n_jobs=2, dtype=np.float64).fit(small)
+    assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-9, atol=1e-12)
+    assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-9, atol=1e-12)
 
 
 def test_explain_sums_to_score(small):
@@ -114,7 +115,7 @@ def test_early_stopping_keeps_the_best_sweep(small):
 def test_verbose_prints_progress(small, capsys):
     ImplicitALS(n_components=4, max_iter=2, verbose=1, random_state=0).fit(small)
     err = capsys.readouterr().err
-    assert "ImplicitALS [" in err and "2/2" in err and "loss=" in err
+    assert "ImplicitALS: " in err and "2/2" in err and "loss=" in err
 
 
 def test_loss_decreases_with_exact_solves(small):

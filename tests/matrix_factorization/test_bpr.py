@@ -86,7 +86,10 @@ def planted():
 def test_same_factors_for_any_thread_count(planted):
     a = BPR(n_components=8, max_iter=5, random_state=1, n_jobs=1).fit(planted)
     b = BPR(n_components=8, max_iter=5, random_state=1, n_jobs=2).fit(planted)
-    assert a._n_blocks > 1  # the parallel path is the one compared
+    probe = BPR(n_components=8)
+    ctx = probe._make_context(planted)
+    probe._init_fit(ctx)
+    assert ctx.n_blocks > 1  # the parallel path is the one compared
     assert_array_equal(a.item_factors_, b.item_factors_)
     assert_array_equal(a.item_bias_, b.item_bias_)
     assert_array_equal(a.decision_function(planted[:50]), b.decision_function(planted[:50]))
@@ -114,4 +117,4 @@ def test_early_stopping_and_progress(planted, capsys):
                 verbose=1, random_state=0).fit(planted)
     assert len(model.validation_scores_) == model.n_iter_
     assert model.best_iteration_ == int(np.argmax(model.validation_scores_)) + 1
-    assert "BPR [" in capsys.readouterr().err
+    assert "BPR: " in capsys.readouterr().err

@@ -45,7 +45,7 @@ def test_matches_dense_reference_on_observed_entries():
     model = ExplicitMF(n_components=3, alpha=0.05, alpha_bias=0.02, max_iter=4,
                        dtype=np.float64, random_state=0)
     init = ExplicitMF(**model.get_params())
-    init._init_state(X, np.random.RandomState(0))
+    init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     model.fit(X)
     U, V, bu, bi = _dense_reference(X.toarray(), init.user_factors_.copy(),
                                     init.item_factors_.copy(), np.zeros(80), np.zeros(40),

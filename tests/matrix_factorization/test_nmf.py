@@ -36,7 +36,7 @@ def test_matches_dense_reference(missing):
     model = NMF(n_components=3, alpha=0.1, missing=missing, max_iter=5, dtype=np.float64,
                 random_state=0)
     init = NMF(**model.get_params())
-    init._init_state(X, np.random.RandomState(0))
+    init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     model.fit(X)
     W, H = _reference(R.astype(float), init.user_factors_, init.item_factors_, 0.1,
                       missing == "ignore", 5)

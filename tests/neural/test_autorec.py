@@ -47,7 +47,7 @@ def test_item_autorec_fold_in_is_the_map_under_the_training_users_prior():
 @pytest.mark.parametrize("n_ratings", [0, 1, 3, 6, 20])
 def test_ridge_rows_sweep_is_the_dense_solution(n_ratings, free_bias):
     # rows shorter than k take the dual n x n system, longer ones the primal
-    from sklearn_recsys.matrix_factorization._sweep_kernels import ridge_rows_sweep
+    from sklearn_recsys.utils._solvers import ridge_rows_sweep
 
     rng = np.random.default_rng(0)
     k, n_items, reg = 6, 30, 0.7
@@ -73,7 +73,7 @@ def test_ridge_rows_sweep_is_the_dense_solution(n_ratings, free_bias):
 
 @pytest.mark.parametrize("free_bias", [True, False])
 def test_ridge_rows_path_predicts_as_the_sweep_for_each_penalty(free_bias):
-    from sklearn_recsys.matrix_factorization._sweep_kernels import (
+    from sklearn_recsys.utils._solvers import (
         ridge_rows_path, ridge_rows_sweep)
 
     rng = np.random.default_rng(1)

@@ -14,7 +14,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from sklearn_recsys import ConvMF
-from sklearn_recsys.matrix_factorization._sweep_kernels import prior_cg_sweep, prior_ls_sweep
+from sklearn_recsys.utils._solvers import prior_cg_sweep, prior_ls_sweep
 from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
 from sklearn_recsys.preprocessing import RatingBinarizer

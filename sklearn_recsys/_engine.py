@@ -1,0 +1,232 @@
+"""The training engine: the one iteration loop under every iterative model.
+
+Matrix factorization sweeps, neural epochs and ConvMF's alternation all run
+through :meth:`IterativeTrainingMixin._run_training`. The engine owns what
+they have in common: the validation split (a share of users, or a share of
+each user's interactions: the two definitions of :mod:`.utils._holdout`), the
+higher-is-better validation score, patience (``n_iter_no_change``, ``tol``),
+restoring the best state, the progress display, and the attributes
+``loss_curve_``, ``validation_scores_``, ``n_iter_`` and ``best_iteration_``.
+Scratch state of one fit lives in a :class:`FitContext` that is dropped when
+``fit`` returns, never on the estimator. A model supplies hooks only:
+``_init_fit``, ``_iterate``, ``_snapshot``/``_restore`` and, where NDCG of
+its own scores is not the right monitor, ``_validation_score``.
+"""
+
+import warnings
+from abc import ABCMeta, abstractmethod
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval
+
+from .utils._holdout import heldout_ndcg, split_interactions, split_users
+from .utils._progress import Progress
+
+__all__ = ["FitContext", "IterativeTrainingMixin", "ENGINE_CONSTRAINTS"]
+
+# Parameters every iterative model accepts; models with a users split also
+# take ``validation_fraction`` (see USERS_SPLIT_CONSTRAINTS).
+ENGINE_CONSTRAINTS = {
+    "max_iter": [Interval(Integral, 1, None, closed="left")],
+    "early_stopping": ["boolean"],
+    "validation_holdout": [Interval(Real, 0, 1, closed="neither")],
+    "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+    "tol": [Interval(Real, 0, None, closed="left")],
+    "random_state": ["random_state"],
+    "verbose": ["verbose"],
+}
+USERS_SPLIT_CONSTRAINTS = {
+    "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+}
+
+# Monitoring a huge validation set every iteration costs more than it tells:
+# an evenly spaced subsample of users is scored.
+_MAX_VALIDATION_USERS = 5000
+
+
+class FitContext:
+    """Scratch state of one fit, handed to every hook and dropped after ``fit``.
+
+    Attributes
+    ----------
+    X : csr_matrix of shape (n_users, n_items)
+        All the data given to ``fit``.
+    X_train : csr_matrix
+        What the iterations learn from: ``X`` minus the held-out validation
+        interactions (interactions split), or ``X`` (users split: see
+        ``train_rows``).
+    train_rows : ndarray of int or None
+        Users split: the rows of ``X`` that train; None means all.
+    X_val_in, X_val_out : csr_matrix or None
+        Validation users' known and held-out interactions. For the
+        interactions split ``X_val_in`` is ``X_train`` (same users).
+    split : {"users", "interactions"} or None
+        Kind of validation split, None without validation.
+    rng : RandomState
+        The fit's generator (weights, batches, sampling).
+    iteration : int
+        The iteration being run, from 1.
+
+    Hooks may add their own attributes (TensorFlow variables, kernel
+    buffers); they disappear with the context.
+    """
+
+    def __init__(self, X, rng):
+        self.X = self.X_train = X
+        self.rng = rng
+        self.train_rows = None
+        self.X_val_in = self.X_val_out = None
+        self.split = None
+        self.iteration = 0
+
+    def train_matrix(self):
+        """The training rows as a matrix (``X_train`` restricted to ``train_rows``)."""
+        if self.train_rows is None:
+            return self.X_train
+        return self.X_train[self.train_rows]
+
+
+class IterativeTrainingMixin(metaclass=ABCMeta):
+    """The engine's side of an iterative model; see the module docstring.
+
+    Class attributes a model may set: ``_validation_split`` ("interactions":
+    ``validation_holdout`` of every user's interactions; "users":
+    ``validation_fraction`` of the users, each split ``validation_holdout``
+    into known and held-out), ``_validation_k`` (NDCG cutoff of the default
+    monitor) and ``_iteration_unit`` (word shown by the progress display).
+    """
+
+    _validation_split = "interactions"
+    _validation_k = 20
+    _iteration_unit = "iter"
+
+    # -- hooks ------------------------------------------------------------
+
+    @abstractmethod
+    def _init_fit(self, ctx):
+        """Initialise the parameters (fitted attributes) and the context's scratch."""
+
+    @abstractmethod
+    def _iterate(self, ctx):
+        """One iteration (epoch, sweep); returns the training loss or None."""
+
+    @abstractmethod
+    def _snapshot(self):
+        """A copy of the learned state, for restoring the best iteration."""
+
+    @abstractmethod
+    def _restore(self, snapshot):
+        """Put a :meth:`_snapshot` back."""
+
+    def _finish_fit(self, ctx):
+        """Called once after the loop (and after restoring the best state)."""
+
+    def _validation_label(self):
+        return f"val_ndcg@{self._validation_k}"
+
+    def _validation_row_scores(self, ctx, rows, X_rows):
+        """Scores of validation users (the known part ``X_rows`` of rows ``rows``)."""
+        return self._score_batch(X_rows)
+
+    def _validation_score(self, ctx):
+        """Higher-is-better monitor: NDCG@``_validation_k`` of the held-out interactions."""
+        return heldout_ndcg(
+            ctx.X_val_in, ctx.X_val_out,
+            lambda rows, X_rows: self._validation_row_scores(ctx, rows, X_rows),
+            self._validation_k, max_users=_MAX_VALIDATION_USERS,
+        )
+
+    # -- the loop ---------------------------------------------------------
+
+    def _make_context(self, X, X_val=None, rng=None, validate=None):
+        """Context with the validation split drawn (or ``X_val`` used) as the parameters say.
+
+        The split has its own generator seeded by one draw from ``rng``,
+        made whether or not there is a split, so the weights a fit draws
+        next do not depend on validation settings.
+        """
+        rng = check_random_state(self.random_state) if rng is None else rng
+        split_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
+        ctx = FitContext(X, rng)
+        validate = self.early_stopping if validate is None else validate
+        if X_val is not None:
+            ctx.X_val_in, ctx.X_val_out, ctx.split = X, X_val, "interactions"
+        elif validate and self._validation_split == "users":
+            train_rows, val_rows = split_users(X.shape[0], self.validation_fraction, split_rng)
+            if len(val_rows) == 0:
+                self._warn_no_validation(
+                    f"validation_fraction={self.validation_fraction} of {X.shape[0]} users "
+                    "holds out no user (or all of them)")
+                return ctx
+            X_in, X_out = split_interactions(X[val_rows], self.validation_holdout, 2, split_rng)
+            ctx.train_rows, ctx.X_val_in, ctx.X_val_out = train_rows, X_in, X_out
+            ctx.split = "users"
+        elif validate:
+            X_train, X_out = split_interactions(X, self.validation_holdout, 2, split_rng)
+            if X_out.nnz == 0:
+                self._warn_no_validation(
+                    f"validation_holdout={self.validation_holdout} of each user's "
+                    "interactions holds none out (users need at least 2)")
+                return ctx
+            ctx.X_train, ctx.X_val_in, ctx.X_val_out = X_train, X_train, X_out
+            ctx.split = "interactions"
+        return ctx
+
+    def _warn_no_validation(self, why):
+        warnings.warn(
+            f"{type(self).__name__}: early stopping needs validation data but {why}; "
+            "training without validation for max_iter iterations.", UserWarning)
+
+    def _run_training(self, ctx, max_iter=None):
+        """Initialise, iterate, monitor, stop and restore; sets the engine's attributes.
+
+        Parameters
+        ----------
+        ctx : FitContext
+            From :meth:`_make_context`.
+        max_iter : int, default=None
+            Iterations to run at most; None reads ``self.max_iter``.
+
+        Returns
+        -------
+        ctx : FitContext
+        """
+        max_iter = self.max_iter if max_iter is None else max_iter
+        early_stopping = self.early_stopping and ctx.split is not None
+        patience, tol = self.n_iter_no_change, float(getattr(self, "tol", 0.0))
+        self._init_fit(ctx)
+        self.loss_curve_ = []
+        self.validation_scores_ = [] if ctx.split is not None else None
+        self.best_iteration_ = None
+        best, best_iteration, snapshot, stall = -np.inf, 0, None, 0
+        progress = Progress(type(self).__name__, max_iter, self.verbose, self._iteration_unit)
+        try:
+            for it in range(1, max_iter + 1):
+                ctx.iteration = it
+                loss = self._iterate(ctx)
+                self.loss_curve_.append(None if loss is None else float(loss))
+                score = None
+                if ctx.split is not None:
+                    score = float(self._validation_score(ctx))
+                    self.validation_scores_.append(score)
+                    # as scikit-learn's MLP: tol decides patience, any gain the best
+                    stall = 0 if score > best + tol else stall + 1
+                    if score > best:
+                        best, best_iteration = score, it
+                        if early_stopping:
+                            snapshot = self._snapshot()
+                progress.update(it, loss=loss, **{self._validation_label(): score})
+                if early_stopping and stall >= patience:
+                    break
+        finally:
+            progress.close()
+        self.n_iter_ = it
+        if snapshot is not None:
+            self._restore(snapshot)
+            self.best_iteration_ = best_iteration
+        else:
+            self.best_iteration_ = it
+        self._finish_fit(ctx)
+        return ctx

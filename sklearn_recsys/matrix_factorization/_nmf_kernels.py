@@ -1,0 +1,53 @@
+"""Numba kernel of NMF: multiplicative updates of one side's rows (Lee & Seung; Zhang et al.)."""
+
+import numpy as np
+from numba import njit, prange
+
+__all__ = ["nmf_multiplicative_sweep"]
+
+
+@njit(parallel=True, cache=True, nogil=True)
+def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_only, n_steps):
+    """Multiplicative updates of every row of the non-negative ``X`` in place.
+
+    Row ``u`` is updated ``n_steps`` times with the other side ``Y`` fixed:
+    ``x_uf <- x_uf * sum_i y_if r_ui / (D_uf + reg_u x_uf)``. With
+    ``observed_only`` the loss covers the stored entries only (ratings:
+    zeros are missing), ``D_uf = sum_{i observed} y_if (x_u . y_i)`` and
+    ``reg_u = reg * n_u`` (Zhang et al. 2006); otherwise zeros are data (Lee
+    and Seung 2001), ``D_u = x_u Y^T Y`` from the precomputed ``YtY`` and
+    ``reg_u = reg``.
+    """
+    n_rows, k = X.shape
+    for u in prange(n_rows):
+        start, end = indptr[u], indptr[u + 1]
+        if start == end:
+            for f in range(k):
+                X[u, f] = 0.0
+            continue
+        num = np.zeros(k)
+        for idx in range(start, end):
+            i = indices[idx]
+            for f in range(k):
+                num[f] += Y[i, f] * data[idx]
+        lam = reg * (end - start) if observed_only else reg
+        den = np.empty(k)
+        for _ in range(n_steps):
+            if observed_only:
+                den[:] = 0.0
+                for idx in range(start, end):
+                    i = indices[idx]
+                    pred = 0.0
+                    for f in range(k):
+                        pred += X[u, f] * Y[i, f]
+                    for f in range(k):
+                        den[f] += Y[i, f] * pred
+            else:
+                for f in range(k):
+                    s = 0.0
+                    for g in range(k):
+                        s += YtY[f, g] * X[u, g]
+                    den[f] = s
+            for f in range(k):
+                d = den[f] + lam * X[u, f]
+                X[u, f] = X[u, f] * num[f] / d if d > 0 else 0.0
