@@ -22,7 +22,7 @@ item 0 (its prior mean), so it ranks them arbitrarily: the random ranking is pri
 ConvMF and MF use the setting chosen in part ``citeulike``'s validation (rerun there if needed).
 
 Part ``ratings``: MovieLens 100K u1..u5 (base -> test) RMSE of ConvMF with "title + genres" as
-documents against PMF (ConvMF without documents); (lambda_u, lambda_v) of each is chosen on 10%
+documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of each is chosen on 10%
 of u1.base's ratings over the same grid.
 
 Seeds are fixed; timings are wall seconds of one fit (measured on a 2-core machine).
@@ -53,7 +53,7 @@ from sklearn_recsys.utils._topk import mask_seen  # noqa: E402
 # CiteULike-a needs many factors (NDCG@100 of MF rises from 0.22 at 50 to 0.31 at 200),
 # so the factor count is part of every factorization's grid; with that many factors the
 # least-squares steps use conjugate gradient (solver="cg"), as ImplicitALS does
-MF_GRID = [{"n_components": k, "lambda_u": lu, "lambda_v": lv, "confidence_scale": 40.0,
+MF_GRID = [{"n_components": k, "alpha_user": lu, "alpha_item": lv, "confidence_scale": 40.0,
             "solver": "cg"}
            for k in (50, 200, 400) for lu in (0.1, 10.0) for lv in (10.0, 1000.0)]
 CONVMF_LAMBDA_V = (10.0, 100.0, 1000.0)
@@ -133,7 +133,7 @@ def _models(docs, X_train):
     """(name, factory, grid) of part citeulike; ConvMF's grid builds on MF's choice."""
     mf_params = _choose(lambda **p: ConvMF(feedback="implicit", random_state=0, **p),
                         MF_GRID, X_train)
-    conv_grid = [{**mf_params, "lambda_v": lv} for lv in CONVMF_LAMBDA_V]
+    conv_grid = [{**mf_params, "alpha_item": lv} for lv in CONVMF_LAMBDA_V]
     conv_params = _choose(lambda **p: ConvMF(documents=docs, feedback="implicit",
                                              max_iter=CONVMF_ITER, random_state=0, **p),
                           conv_grid, X_train)
@@ -216,11 +216,11 @@ def ratings(data_home):
     base, _ = ml100k_fold(data_home, 1)
     rmse = make_rating_scorer("rmse")
     fit_part, val_part = holdout_split(base, holdout=0.1, random_state=0)
-    lines = ["| model | chosen (lambda_u, lambda_v) | u1 | u2 | u3 | u4 | u5 | mean | fit s |",
+    lines = ["| model | chosen (alpha_user, alpha_item) | u1 | u2 | u3 | u4 | u5 | mean | fit s |",
              "|---|---|---|---|---|---|---|---|---|"]
     for label, documents in (("ConvMF (title + genres)", docs), ("PMF (no documents)", None)):
         def make(lu, lv, documents=documents):
-            return ConvMF(documents=documents, lambda_u=lu, lambda_v=lv, max_df=1.0,
+            return ConvMF(documents=documents, alpha_user=lu, alpha_item=lv, max_df=1.0,
                           random_state=0)
         val = {p: -rmse(make(*p).fit(fit_part), fit_part, val_part) for p in RATING_GRID}
         print(f"  {label} validation RMSE: {val}", file=sys.stderr, flush=True)

@@ -94,14 +94,14 @@ class ImplicitPkgBPR(RecommenderMixin, BaseEstimator):
     """implicit's ``BayesianPersonalizedRanking``, retrained with the scored rows (no fold-in)."""
 
     _parameter_constraints = {p: "no_validation" for p in
-                              ("n_components", "alpha", "learning_rate", "max_iter", "n_jobs",
+                              ("n_components", "alpha", "learning_rate_init", "max_iter", "n_jobs",
                                "random_state")}
 
-    def __init__(self, n_components=64, alpha=0.01, learning_rate=0.05, max_iter=100,
+    def __init__(self, n_components=64, alpha=0.01, learning_rate_init=0.05, max_iter=100,
                  n_jobs=2, random_state=0):
         self.n_components = n_components
         self.alpha = alpha
-        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.n_jobs = n_jobs
         self.random_state = random_state
@@ -110,7 +110,7 @@ class ImplicitPkgBPR(RecommenderMixin, BaseEstimator):
         from implicit.cpu.bpr import BayesianPersonalizedRanking
 
         model = BayesianPersonalizedRanking(
-            factors=self.n_components, learning_rate=self.learning_rate,
+            factors=self.n_components, learning_rate=self.learning_rate_init,
             regularization=self.alpha, iterations=self.max_iter, num_threads=self.n_jobs,
             random_state=self.random_state)
         model.fit(X.astype(np.float32), show_progress=False)
@@ -200,7 +200,7 @@ def speed(data_home, repeats, threads, sweeps, epochs, k):
     synth = make_interactions(n_u, n_i, density=1.6e7 / (n_u * n_i), random_state=0)
     datasets = {"Last.fm 2K (play counts)": lastfm, "synthetic ML-20M size": synth}
     als = dict(n_components=k, alpha=1.0, confidence_scale=1.0, max_iter=sweeps, n_jobs=threads)
-    bpr = dict(n_components=k, alpha=0.01, learning_rate=0.05, max_iter=epochs, n_jobs=threads)
+    bpr = dict(n_components=k, alpha=0.01, learning_rate_init=0.05, max_iter=epochs, n_jobs=threads)
     lines = ["| data | model | ours s/iter | implicit s/iter | ratio ours/implicit "
              "| ours peak MB | implicit peak MB |", "|---|---|---|---|---|---|---|"]
     with tempfile.TemporaryDirectory() as tmp:
@@ -236,7 +236,7 @@ def speed(data_home, repeats, threads, sweeps, epochs, k):
 def quality(data_home, threads):
     datasets = benchmark_datasets(data_home)
     als_grid = {"alpha": [0.1, 1.0, 10.0], "confidence_scale": [1.0, 5.0, 20.0]}
-    bpr_grid = {"learning_rate": [0.01, 0.05], "alpha": [0.001, 0.01]}
+    bpr_grid = {"learning_rate_init": [0.01, 0.05], "alpha": [0.001, 0.01]}
     models = {
         "MostPopular": (MostPopular(), {}),
         "EASE": (EASE(), {"alpha": [50.0, 200.0, 500.0, 1000.0]}),
@@ -244,7 +244,7 @@ def quality(data_home, threads):
         "implicit ALS": (ImplicitPkgALS(n_components=64, n_jobs=threads), als_grid),
         "BPR": (BPR(n_components=64, n_jobs=threads, random_state=0), bpr_grid),
         "implicit BPR": (ImplicitPkgBPR(n_components=64, n_jobs=threads), bpr_grid),
-        "NMF (zeros as data)": (NMF(missing="zero", n_components=64, n_jobs=threads,
+        "NMF (zeros as data)": (NMF(feedback="implicit", n_components=64, n_jobs=threads,
                                     random_state=0), {"alpha": [0.0, 1.0]}),
     }
     out = []

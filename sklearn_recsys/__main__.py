@@ -38,7 +38,7 @@ def _models(quick):
                         {"alpha": [1.0, 10.0], "confidence_scale": [1.0, 10.0]}),
         # SGD needs ~100 epochs on small data (20 leave it near popularity)
         "BPR": (BPR(n_components=32, max_iter=100, random_state=0),
-                {"learning_rate": [0.05]} if quick else {"learning_rate": [0.02, 0.05]}),
+                {"learning_rate_init": [0.05]} if quick else {"learning_rate_init": [0.02, 0.05]}),
     }
 
 

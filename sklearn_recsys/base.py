@@ -12,7 +12,6 @@ The mixin turns them into the public API: ``fit``, ``decision_function``,
 and scoring done in row batches so memory stays bounded.
 """
 
-from numbers import Integral
 
 import numpy as np
 from sklearn.utils.validation import check_is_fitted
@@ -40,6 +39,7 @@ class RecommenderMixin:
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
+        tags.estimator_type = "recommender"
         tags.input_tags.sparse = True
         tags.input_tags.positive_only = True
         tags.target_tags.required = False
@@ -74,10 +74,13 @@ class RecommenderMixin:
         check_is_fitted(self)
         return check_interactions(self, X, reset=False)
 
-    def _iter_scores(self, X, batch_size=None):
-        """Yield ``(rows, scores)`` blocks for validated CSR ``X``."""
-        n_items = self.n_features_in_
-        step = row_batch_size(n_items, batch_size or getattr(self, "batch_size", None))
+    def _iter_scores(self, X):
+        """Yield ``(rows, X_batch, scores)`` blocks for validated CSR ``X``.
+
+        Block size follows scikit-learn's ``working_memory``; a model's
+        ``batch_size``, where it has one, is its training minibatch only.
+        """
+        step = row_batch_size(self.n_features_in_)
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
             yield rows, X_batch, self._score_batch(X_batch)
@@ -230,7 +233,6 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, items):
         all_idx.append(idx)
         all_val.append(val)
     return np.vstack(all_idx), np.vstack(all_val)
-
 
 
 class ItemScoresTransformMixin:

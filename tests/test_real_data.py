@@ -97,7 +97,7 @@ def test_convmf_text_beats_pmf_on_movielens_u1(shared_data):
     # the defaults, chosen on validation ratings of u1.base (benchmarks/bench_convmf.py)
     conv = ConvMF(documents=docs, max_df=1.0,
                   random_state=0).fit(train)
-    pmf = ConvMF(lambda_u=10.0, lambda_v=10.0, random_state=0).fit(train)
+    pmf = ConvMF(alpha_user=10.0, alpha_item=10.0, random_state=0).fit(train)
     conv_rmse, pmf_rmse = -rmse(conv, train, test), -rmse(pmf, train, test)
     # measured 0.938 and 0.975
     assert conv_rmse < 0.95

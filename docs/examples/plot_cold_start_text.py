@@ -38,9 +38,9 @@ X_train.eliminate_zeros()
 X_cold = sp.csr_matrix(X @ sp.diags(1.0 - keep))
 X_cold.eliminate_zeros()
 
-small_cnn = dict(embedding_dim=32, n_filters=16, hidden_size=32, window_sizes=(1, 2),
+small_cnn = dict(embedding_dim=32, n_filters=16, hidden_layer_sizes=(32,), window_sizes=(1, 2),
                  max_df=1.0, cnn_epochs=5, learning_rate_init=1e-2)
-params = dict(n_components=16, feedback="implicit", lambda_u=0.1, lambda_v=10.0,
+params = dict(n_components=16, feedback="implicit", alpha_user=0.1, alpha_item=10.0,
               max_iter=8, random_state=0)
 with_text = ConvMF(documents=documents, **params, **small_cnn).fit(X_train)
 without_text = ConvMF(**params).fit(X_train)

@@ -35,8 +35,6 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         Neighbours kept per item (fewer if the catalogue is smaller).
     shrinkage : float, default=0.0
         Shrinkage ``h`` added to the cosine denominator.
-    batch_size : int, default=None
-        Users scored at once; ``None`` bounds the score block to about 64 MB.
 
     Attributes
     ----------
@@ -76,13 +74,11 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "shrinkage": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, n_neighbors=100, *, shrinkage=0.0, batch_size=None):
+    def __init__(self, n_neighbors=100, *, shrinkage=0.0):
         self.n_neighbors = n_neighbors
         self.shrinkage = shrinkage
-        self.batch_size = batch_size
 
     def _fit(self, X):
         n_items = X.shape[1]

@@ -1,10 +1,8 @@
 """Most-popular baseline: every user gets the same item ranking."""
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import StrOptions
 
 from ..base import ItemScoresTransformMixin, RecommenderMixin
 
@@ -19,8 +17,6 @@ class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, 
     popularity : {"users", "sum"}, default="users"
         ``"users"`` counts the users who interacted with each item;
         ``"sum"`` adds up the interaction values (e.g. play counts).
-    batch_size : int, default=None
-        Users scored at once; ``None`` bounds the score block to about 64 MB.
 
     Attributes
     ----------
@@ -45,12 +41,10 @@ class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, 
 
     _parameter_constraints = {
         "popularity": [StrOptions({"users", "sum"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, popularity="users", *, batch_size=None):
+    def __init__(self, popularity="users"):
         self.popularity = popularity
-        self.batch_size = batch_size
 
     def _fit(self, X):
         if self.popularity == "users":

@@ -1,6 +1,6 @@
 """EASE: the closed-form linear item-item autoencoder of Steck (2019)."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.linalg import get_lapack_funcs
@@ -57,9 +57,6 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         L2 penalty added to the diagonal of the Gram matrix ``X^T X``
         (Steck's lambda). Larger values shrink ``B`` towards zero; tune it on
         validation users (it grows with the number of users).
-    batch_size : int, default=None
-        Users scored at once by ``decision_function`` and ``recommend``;
-        ``None`` picks a size that bounds the score block to about 64 MB.
 
     Attributes
     ----------
@@ -99,12 +96,10 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [Interval(Integral, 1, None, closed="left"), None],
     }
 
-    def __init__(self, alpha=500.0, *, batch_size=None):
+    def __init__(self, alpha=500.0):
         self.alpha = alpha
-        self.batch_size = batch_size
 
     def _fit(self, X):
         G = (X.T @ X).toarray().astype(X.dtype, copy=False)

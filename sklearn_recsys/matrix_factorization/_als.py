@@ -1,5 +1,6 @@
 """ImplicitALS: weighted matrix factorization for implicit feedback (Hu, Koren & Volinsky 2008)."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -10,9 +11,18 @@ from ._base import MatrixFactorizationBase
 
 __all__ = ["ImplicitALS"]
 
+# penalties this large are usually implicit's confidence weight passed as alpha
+_IMPLAUSIBLE_PENALTY = 10.0
+
 
 class ImplicitALS(MatrixFactorizationBase):
     """Implicit-feedback matrix factorization by alternating least squares.
+
+    .. note:: ``alpha`` is the **L2 penalty** (scikit-learn's meaning, the
+       ``regularization`` of the ``implicit`` library). The confidence weight
+       that ``implicit`` and Hu et al. call alpha is ``confidence_scale``
+       here: ``implicit``'s ``alpha=40`` is ``confidence_scale=40``. An
+       ``alpha`` above 10 warns, since it is most likely that mistake.
 
     Minimizes the weighted squared error of Hu, Koren & Volinsky (2008) over
     *every* user-item cell,
@@ -157,6 +167,13 @@ class ImplicitALS(MatrixFactorizationBase):
         self.verbose = verbose
 
     def _init_fit(self, ctx):
+        if self.alpha > _IMPLAUSIBLE_PENALTY:
+            warnings.warn(
+                f"ImplicitALS(alpha={self.alpha!r}): alpha is the L2 penalty, not the "
+                "confidence weight that the implicit library and Hu et al. call alpha. "
+                f"For that, pass confidence_scale={self.alpha!r} (and alpha around 0.01-1). "
+                "If you meant this strong a penalty, silence this UserWarning.",
+                UserWarning)
         rng = ctx.rng
         n_users, n_items = ctx.X_train.shape
         scale = 0.01

@@ -44,7 +44,7 @@ class BPR(MatrixFactorizationBase):
     alpha : float, default=0.01
         L2 penalty applied at each SGD step to the factors and biases
         involved (and the ridge of the fold-in).
-    learning_rate : float, default=0.05
+    learning_rate_init : float, default=0.05
         SGD step size.
     max_iter : int, default=100
         Number of epochs.
@@ -109,7 +109,7 @@ class BPR(MatrixFactorizationBase):
 
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
-        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "fold_in_iter": [Interval(Integral, 1, None, closed="left")],
     }
     _state_names = ("user_factors_", "item_factors_", "item_bias_")
@@ -119,7 +119,7 @@ class BPR(MatrixFactorizationBase):
         n_components=64,
         *,
         alpha=0.01,
-        learning_rate=0.05,
+        learning_rate_init=0.05,
         max_iter=100,
         fold_in_iter=30,
         early_stopping=False,
@@ -133,7 +133,7 @@ class BPR(MatrixFactorizationBase):
     ):
         self.n_components = n_components
         self.alpha = alpha
-        self.learning_rate = learning_rate
+        self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.fold_in_iter = fold_in_iter
         self.early_stopping = early_stopping
@@ -170,7 +170,7 @@ class BPR(MatrixFactorizationBase):
         _, mean_z = bpr_epoch(
             X.indptr, X.indices, ctx.nnz_user, ctx.user_block_ptr, item_block, T,
             self.user_factors_, self.item_factors_, self.item_bias_,
-            float(self.learning_rate), float(self.alpha), seeds,
+            float(self.learning_rate_init), float(self.alpha), seeds,
         )
         return float(mean_z)
 
@@ -181,6 +181,6 @@ class BPR(MatrixFactorizationBase):
     def _fold_in(self, X):
         U = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
         bpr_fold_in(X.indptr, X.indices, self.item_factors_,
-                    self.item_bias_, float(self.learning_rate), float(self.alpha),
+                    self.item_bias_, float(self.learning_rate_init), float(self.alpha),
                     int(self.fold_in_iter), self._fold_in_seed, U)
         return U

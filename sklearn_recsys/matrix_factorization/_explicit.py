@@ -106,7 +106,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     >>> model = ExplicitMF(n_components=2, random_state=0).fit(X)
     >>> model.predict_ratings(X, items=[2, 3]).round(1)
     array([[1. , 1.1],
-           [1.2, 1.8],
+           [1.2, 1.7],
            [4.9, 3.9]])
     """
 

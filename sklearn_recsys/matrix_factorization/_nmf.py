@@ -18,14 +18,14 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     Learns non-negative user factors ``W`` and item factors ``H`` with
     :math:`\\hat r_{ui} = w_u^\\top h_i`. Non-negativity makes each factor an
     additive "part" of a user's taste, interpretable as in Lee & Seung
-    (1999). Two losses, chosen by ``missing``:
+    (1999). Two losses, chosen by ``feedback``:
 
-    * ``missing="ignore"`` (explicit ratings): squared error over the
+    * ``feedback="explicit"`` (explicit ratings): squared error over the
       observed entries only, a 0 in ``X`` is an unknown rating, with
       penalties proportional to each user's and item's number of ratings
       (Zhang, Wang, Ford & Makedon 2006; the NMF of the Surprise library);
       :meth:`predict_ratings` predicts unknown ratings.
-    * ``missing="zero"`` (implicit feedback): plain NMF of the whole matrix,
+    * ``feedback="implicit"`` (implicit feedback): plain NMF of the whole matrix,
       zeros included, the Frobenius loss of Lee & Seung (2001) with an L2
       penalty; the non-zeros are ranked against zeros, as with
       :class:`sklearn.decomposition.NMF`, but with sparse input kept sparse
@@ -41,8 +41,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     n_components : int, default=30
         Number of latent factors.
     alpha : float, default=0.1
-        L2 penalty (per rating with ``missing="ignore"``).
-    missing : {"ignore", "zero"}, default="ignore"
+        L2 penalty (per rating with ``feedback="explicit"``).
+    feedback : {"explicit", "implicit"}, default="explicit"
         Whether zeros of ``X`` are unknown ratings or data.
     max_iter : int, default=100
         Number of sweeps.
@@ -73,6 +73,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     ----------
     user_factors_ : ndarray of shape (n_users, n_components)
         Non-negative factors ``W`` of the training users.
+    fold_in_start_ : float
+        Every factor of a folded-in user starts at this value (products at
+        the scale of the data's mean).
     item_factors_ : ndarray of shape (n_items, n_components)
         Non-negative item factors ``H^T``.
     rating_range_ : tuple of float
@@ -103,7 +106,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
-        "missing": [StrOptions({"ignore", "zero"})],
+        "feedback": [StrOptions({"explicit", "implicit"})],
         "inner_steps": [Interval(Integral, 1, None, closed="left")],
         "fold_in_iter": [Interval(Integral, 1, None, closed="left")],
     }
@@ -114,7 +117,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         n_components=30,
         *,
         alpha=0.1,
-        missing="ignore",
+        feedback="explicit",
         max_iter=100,
         inner_steps=1,
         fold_in_iter=50,
@@ -129,7 +132,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     ):
         self.n_components = n_components
         self.alpha = alpha
-        self.missing = missing
+        self.feedback = feedback
         self.max_iter = max_iter
         self.inner_steps = inner_steps
         self.fold_in_iter = fold_in_iter
@@ -145,7 +148,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _start(self, X):
         # factors whose products start at the scale of the data's mean
         mean = float(X.data.mean()) if X.nnz else 1.0
-        if self.missing == "zero":
+        if self.feedback == "implicit":
             mean *= X.nnz / max(1, X.shape[0] * X.shape[1])
         return np.sqrt(max(mean, 1e-12) / self.n_components)
 
@@ -153,7 +156,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k, s = self.n_components, self._start(X)
-        self._scale = s
+        self.fold_in_start_ = s
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
         self.user_factors_ = (s * rng.uniform(0.5, 1.5, (n_users, k))).astype(self.dtype)
         self.item_factors_ = (s * rng.uniform(0.5, 1.5, (n_items, k))).astype(self.dtype)
@@ -161,7 +164,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _update(self, A, W, H, n_steps):
         HtH = np.ascontiguousarray(H.T @ H, dtype=np.float64)
         nmf_multiplicative_sweep(A.indptr, A.indices, A.data, W, H, HtH, float(self.alpha),
-                                 self.missing == "ignore", int(n_steps))
+                                 self.feedback == "explicit", int(n_steps))
 
     def _iterate(self, ctx):
         X = ctx.X_train
@@ -174,7 +177,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         W, H = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         pred = np.einsum("ij,ij->i", W[rows], H[X.indices])
-        if self.missing == "ignore":
+        if self.feedback == "explicit":
             error = float(np.sum((X.data - pred) ** 2))
             n_u, n_i = np.diff(X.indptr), np.bincount(X.indices, minlength=X.shape[1])
             penalty = (n_u @ (W * W).sum(axis=1)) + (n_i @ (H * H).sum(axis=1))
@@ -187,15 +190,15 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _fold_in(self, X):
         X = X.astype(self.dtype, copy=False)
-        W = np.full((X.shape[0], self.n_components), self._scale, dtype=self.dtype)
+        W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=self.dtype)
         self._update(X, W, self.item_factors_, self.fold_in_iter)
         return W
 
     def _check_can_predict_ratings(self):
-        if self.missing != "ignore":
+        if self.feedback != "explicit":
             raise ValueError(
-                "predict_ratings needs missing='ignore' (zeros as unknown "
-                "ratings); with missing='zero' the model predicts 0 for unknown "
+                "predict_ratings needs feedback='explicit' (zeros as unknown "
+                "ratings); with feedback='implicit' the model predicts 0 for unknown "
                 "cells by design. Rank with decision_function instead."
             )
 

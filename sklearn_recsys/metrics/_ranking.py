@@ -76,7 +76,6 @@ def _check_y_score(y_score, y_true):
     return y_score, is_indices
 
 
-
 # ------------------------------------------------------ per-user computation
 
 

@@ -1,17 +1,14 @@
 """AutoRec: autoencoders of explicit ratings, item-based or user-based (Sedhain et al. 2015)."""
 
-import warnings
-from numbers import Real
+from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import RecommenderMixin
+from .._engine import ENGINE_CONSTRAINTS, FitContext
 from ..base import RatingPredictionMixin
-from ..utils._progress import Progress
-from ._base import AutoencoderBase
+from ..utils._holdout import heldout_rmse
+from ._base import NeuralRecommenderBase
 from ._tf import adam, import_tensorflow
 
 __all__ = ["AutoRec"]
@@ -21,7 +18,7 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
 
 
-class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
+class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     """AutoRec: an autoencoder that reconstructs observed ratings.
 
     A vector of ratings ``r`` is encoded as ``h = sigmoid(r V + mu)`` and
@@ -121,10 +118,12 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         Mean squared error on the observed training ratings per epoch, of the
         run whose weights are kept (the refit, with ``refit``).
     validation_scores_ : list of float or None
-        Validation RMSE per epoch (with ``early_stopping``).
+        Minus the validation RMSE per epoch (with ``early_stopping``; higher
+        is better, as every validation score of the package).
     best_iteration_ : int
         Epoch of lowest validation RMSE (with ``early_stopping``): the
-        weights kept, or the length of the refit.
+        weights kept, or the length of the refit; the last epoch without
+        early stopping.
     n_iter_ : int
         Epochs run (before the refit).
     n_features_in_ : int
@@ -149,8 +148,11 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         "kind": [StrOptions({"item", "user"})],
         "ema_momentum": [Interval(Real, 0, 1, closed="left")],
         "refit": ["boolean"],
-        **{k: v for k, v in AutoencoderBase._parameter_constraints.items()
-           if k not in ("hidden_layer_sizes", "dropout")},
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        **ENGINE_CONSTRAINTS,
     }
 
     def __init__(
@@ -213,67 +215,56 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
     def _score_batch(self, X):
         return self._ratings_batch(X, None)
 
-    # -- training ---------------------------------------------------------
+    # -- training (the engine's hooks) ------------------------------------
 
     def _fit(self, X):
-        tf = import_tensorflow()
-        rng = check_random_state(self.random_state)
         X = X.astype(np.float32)
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
-        n_in, k = (X.shape[0] if self.kind == "item" else X.shape[1]), self.n_components
-        limit = np.sqrt(6.0 / (n_in + k))
-        init = [rng.uniform(-limit, limit, (n_in, k)).astype(np.float32),
-                rng.uniform(-limit, limit, (k, n_in)).astype(np.float32),
-                np.zeros(k, np.float32)]
-        X_train, X_val = X, None
-        if self.early_stopping:
-            from ..model_selection import holdout_split
-
-            X_train, X_val = holdout_split(X, test_size=self.validation_fraction,
-                                           min_interactions=2,
-                                           random_state=rng.randint(np.iinfo(np.int32).max))
-            if X_val.nnz == 0:
-                warnings.warn(
-                    f"early_stopping needs validation ratings but validation_fraction="
-                    f"{self.validation_fraction} of users' ratings holds none out (users "
-                    "need at least 2 ratings); training without validation.", UserWarning)
-                X_train, X_val = X, None
-        self.validation_scores_ = None
-        self._train(tf, X_train, init, rng, self.max_iter, X_val)
-        n_iter = self.n_iter_
+        ctx = self._make_context(X)
+        ctx.tf = import_tensorflow()
+        self._run_training(ctx)
         # MAP weight of the prior: the noise variance, here the training MSE
         # of the kept epoch
-        kept = self.best_iteration_ if X_val is not None else len(self.loss_curve_)
-        self.fold_in_alpha_ = self.loss_curve_[kept - 1]
-        if X_val is not None:
-            if self.kind == "item":
-                self.fold_in_alpha_ = self._tune_fold_in(X_train, X_val)
-            if self.refit:
-                # the validation ratings only chose the epoch count (and the
-                # fold-in penalty): train again, from the same initial weights,
-                # on all ratings
-                self._train(tf, X, init, rng, self.best_iteration_, None)
-                self.n_iter_ = n_iter
+        self.fold_in_alpha_ = self.loss_curve_[self.best_iteration_ - 1]
+        if ctx.split is None:
+            return self
+        if self.kind == "item":
+            self.fold_in_alpha_ = self._tune_fold_in(ctx.X_train, ctx.X_val_out)
+        if self.refit:
+            # the validation ratings only chose the epoch count (and the
+            # fold-in penalty): train again, from the same initial weights,
+            # on all ratings
+            n_iter, scores, best = self.n_iter_, self.validation_scores_, self.best_iteration_
+            refit = FitContext(X, ctx.rng)
+            refit.tf, refit.init = ctx.tf, ctx.init
+            self._run_training(refit, max_iter=best)
+            self.n_iter_, self.validation_scores_ = n_iter, scores
         return self
 
-    def _train(self, tf, X, init, rng, n_epochs, X_val):
-        """Adam on the observed entries of ``X`` for up to ``n_epochs`` epochs.
+    def _init_fit(self, ctx):
+        """Adam on the observed entries of ``ctx.X_train``, one sample per item or user.
 
-        With ``X_val``, keeps the epoch of lowest validation RMSE and stops
-        after ``n_iter_no_change`` epochs without improvement. The stored
-        weights are the running average of the iterates when
+        The initial weights are drawn once per fit (the refit reuses them);
+        the kept weights are the running average of the iterates when
         ``ema_momentum > 0``.
         """
-        samples = X.T.tocsr() if self.kind == "item" else X  # one row per sample
-        n_in = samples.shape[1]
-        V, W, mu = (tf.Variable(a) for a in init)
+        tf, X = ctx.tf, ctx.X_train
+        if getattr(ctx, "init", None) is None:
+            n_in, k = (X.shape[0] if self.kind == "item" else X.shape[1]), self.n_components
+            limit = np.sqrt(6.0 / (n_in + k))
+            ctx.init = [ctx.rng.uniform(-limit, limit, (n_in, k)).astype(np.float32),
+                        ctx.rng.uniform(-limit, limit, (k, n_in)).astype(np.float32),
+                        np.zeros(k, np.float32)]
+        ctx.samples = X.T.tocsr() if self.kind == "item" else X  # one row per sample
+        n_in = ctx.samples.shape[1]
+        V, W, mu = (tf.Variable(a) for a in ctx.init)
         b = tf.Variable(np.full(n_in, X.data.mean() if X.nnz else 0.0, np.float32))
         variables = [V, W, mu, b]
-        averages = [tf.Variable(v) for v in variables] if self.ema_momentum > 0 else []
+        momentum = self.ema_momentum
+        averages = [tf.Variable(v) for v in variables] if momentum > 0 else []
+        ctx.kept = averages if momentum > 0 else variables
         update = adam(tf, variables, self.learning_rate_init)
-        n_samples = samples.shape[0]
-        n_batches = int(np.ceil(n_samples / self.batch_size))
-        alpha, momentum = self.alpha, self.ema_momentum
+        alpha = self.alpha
 
         def step(r, share):
             mask = tf.cast(r > 0, tf.float32)
@@ -288,43 +279,46 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
                     avg.assign(momentum * avg + (1.0 - momentum) * v)
             return sq
 
-        if n_batches * n_epochs > 50:
-            step = tf.function(step, reduce_retracing=True)
-        kept = averages if momentum > 0 else variables
-        self.loss_curve_ = []
-        if X_val is not None:
-            self.validation_scores_ = []
-        best, best_state, stall = np.inf, None, 0
-        progress = Progress("AutoRec", n_epochs, self.verbose, "epoch")
-        for epoch in range(1, n_epochs + 1):
-            order = rng.permutation(n_samples)
-            sq_total = 0.0
-            for i in range(n_batches):
-                idx = np.sort(order[i * self.batch_size:(i + 1) * self.batch_size])
-                share = np.float32(len(idx) / n_samples)
-                sq_total += float(step(tf.constant(samples[idx].toarray()), tf.constant(share)))
-            self.loss_curve_.append(sq_total / max(1, X.nnz))
-            self._store(*kept, samples)
-            score = None
-            if X_val is not None:
-                score = self._validation_rmse(X, X_val)
-                self.validation_scores_.append(score)
-                if score < best:
-                    best, stall = score, 0
-                    best_state = (self.coefs_, self.intercepts_,
-                                  getattr(self, "item_codes_", None), epoch)
-                else:
-                    stall += 1
-            progress.update(epoch, train_mse=self.loss_curve_[-1], val_rmse=score)
-            if X_val is not None and stall >= self.n_iter_no_change:
-                break
-        self.n_iter_ = epoch
-        if best_state is not None:
-            self.coefs_, self.intercepts_, codes, self.best_iteration_ = best_state
-            if codes is not None:
-                self.item_codes_ = codes
+        n_batches = int(np.ceil(ctx.samples.shape[0] / self.batch_size))
+        ctx.step = self._compile_step(ctx, step, n_batches)
+
+    def _iterate(self, ctx):
+        tf, samples, n_samples = ctx.tf, ctx.samples, ctx.samples.shape[0]
+        sq_total = 0.0
+        for idx in self._minibatches(ctx.rng, n_samples, self.batch_size):
+            share = np.float32(len(idx) / n_samples)
+            sq_total += float(ctx.step(tf.constant(samples[idx].toarray()), tf.constant(share)))
+        self._store(*ctx.kept, samples)
+        return sq_total / max(1, ctx.X_train.nnz)
+
+    def _snapshot(self):
+        # _store makes new arrays every epoch: references are enough
+        return self.coefs_, self.intercepts_, getattr(self, "item_codes_", None)
+
+    def _restore(self, snapshot):
+        self.coefs_, self.intercepts_, codes = snapshot
+        if codes is not None:
+            self.item_codes_ = codes
+
+    def _finish_fit(self, ctx):
         if self.kind == "item":
             self._set_user_prior()
+
+    def _validation_label(self):
+        return "val_neg_rmse"
+
+    def _validation_score(self, ctx):
+        """Minus the RMSE of the held-out ratings, from the training representation."""
+        X_train = ctx.X_train
+        if self.kind == "item":
+            # each training user's own decoder row on the item codes
+            def predict_rows(start, stop):
+                return (self.item_codes_ @ self.coefs_[1][:, start:stop]).T + \
+                    self.intercepts_[1][start:stop, None]
+        else:
+            def predict_rows(start, stop):
+                return self._encode_np(X_train[start:stop]) @ self.coefs_[1] + self.intercepts_[1]
+        return -heldout_rmse(ctx.X_val_out, predict_rows, self.rating_range_)
 
     def _set_user_prior(self):
         """Gaussian prior of a user's (bias, decoder row), from the training users'.
@@ -369,33 +363,3 @@ class AutoRec(RatingPredictionMixin, RecommenderMixin, BaseEstimator):
         self.intercepts_ = [mu.numpy(), b.numpy()]
         if self.kind == "item":
             self.item_codes_ = self._encode_np(samples).astype(np.float64)
-
-    def _entry_predictions(self, X_val, predict_rows):
-        """Predictions at the stored entries of ``X_val``, rows scored in blocks."""
-        rows = np.repeat(np.arange(X_val.shape[0]), np.diff(X_val.indptr))
-        pred = np.empty(len(rows))
-        for start in range(0, X_val.shape[0], 4096):
-            stop = min(start + 4096, X_val.shape[0])
-            sel = slice(X_val.indptr[start], X_val.indptr[stop])
-            pred[sel] = predict_rows(start, stop)[rows[sel] - start, X_val.indices[sel]]
-        return np.clip(pred, *self.rating_range_)
-
-    def _validation_rmse(self, X_train, X_val):
-        """RMSE of held-out ratings predicted from the training representation."""
-        if self.kind == "item":
-            # each training user's own decoder row on the item codes
-            def predict_rows(start, stop):
-                return (self.item_codes_ @ self.coefs_[1][:, start:stop]).T + \
-                    self.intercepts_[1][start:stop, None]
-        else:
-            def predict_rows(start, stop):
-                return self._encode_np(X_train[start:stop]) @ self.coefs_[1] + self.intercepts_[1]
-        pred = self._entry_predictions(X_val, predict_rows)
-        return float(np.sqrt(np.mean((pred - X_val.data) ** 2)))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = True
-        tags.input_tags.positive_only = True
-        tags.target_tags.required = False
-        return tags

@@ -1,37 +1,65 @@
-"""Shared base of the autoencoder recommenders: TensorFlow trains, NumPy serves.
+"""Shared bases of the neural models: TensorFlow trains on the engine, NumPy serves.
 
-``fit`` initialises the weights in NumPy from the estimator's own
-``random_state``, trains them with a hand-written TensorFlow step (Adam,
-stateless dropout and sampling seeded from the same generator, so nothing
-global changes and the same seed gives the same weights), selects the epoch
-with the best validation NDCG on held-out users, and stores the weights as
-NumPy arrays (``coefs_``, ``intercepts_``). Scoring, ``transform`` and
-``recommend`` then run in NumPy/SciPy: the first layer multiplies the sparse
-rows directly, so a fitted model serves, pickles and loads without TensorFlow.
+:class:`NeuralRecommenderBase` is the base of every neural recommender
+(Mult-DAE, Mult-VAE, AutoRec, CDAE): ``fit`` imports TensorFlow, runs the
+training engine (:mod:`sklearn_recsys._engine`: epochs, validation, early
+stopping) with the model's hooks, and leaves NumPy arrays on the estimator.
+Weights are initialised in NumPy from the estimator's own ``random_state``,
+and dropout and sampling are stateless and seeded from the same generator, so
+nothing global changes and the same seed gives the same weights. Scoring,
+``transform`` and ``recommend`` then run in NumPy/SciPy, so a fitted model
+serves, pickles and loads without TensorFlow.
 
-Concrete models set the layer layout and the loss through a few class
-attributes and hooks; see :class:`MultDAE` and :class:`MultVAE`.
+:class:`AutoencoderBase` adds the layout, loss and serving of the
+multinomial autoencoders; see :class:`MultDAE` and :class:`MultVAE`.
 """
 
-import warnings
+from abc import abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, IterativeTrainingMixin
 from ..base import RecommenderMixin
-from ..utils._progress import Progress
-from ..utils._topk import iter_row_batches, mask_seen, row_batch_size
-from ._tf import adam, import_tensorflow
+from ..utils._topk import iter_row_batches
+from ._tf import adam, compile_step, import_tensorflow
 
-__all__ = ["AutoencoderBase"]
+__all__ = ["AutoencoderBase", "NeuralRecommenderBase"]
 
-# Trace the training step into a graph only when a fit has many steps: tracing
-# costs ~0.2 s, more than a few eager steps on small data.
-_TRACE_MIN_STEPS = 50
+
+class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstimator):
+    """Base class of the neural recommenders (not an estimator on its own).
+
+    Subclasses implement the engine's hooks with ``ctx.tf`` (the TensorFlow
+    module) at hand, build their step with :meth:`_compile_step` and loop
+    over :meth:`_minibatches`.
+    """
+
+    _iteration_unit = "epoch"
+
+    @abstractmethod
+    def _score_batch(self, X):
+        """Dense scores of validated CSR rows, in NumPy."""
+
+    def _fit(self, X):
+        ctx = self._make_context(X.astype(np.float32))
+        ctx.tf = import_tensorflow()
+        self._run_training(ctx)
+        return self
+
+    def _compile_step(self, ctx, step, n_batches, input_signature=None):
+        """``step`` traced into a graph when the fit runs enough of them."""
+        return compile_step(ctx.tf, step, n_batches * self.max_iter, input_signature)
+
+    @staticmethod
+    def _minibatches(rng, n_samples, batch_size, rows=None):
+        """Sorted sample indices of each mini-batch of one shuffled epoch."""
+        order = rng.permutation(n_samples) if rows is None else rows[rng.permutation(len(rows))]
+        for start in range(0, len(order), batch_size):
+            yield np.sort(order[start:start + batch_size])
 
 
 def _normalize_rows(X):
@@ -41,10 +69,8 @@ def _normalize_rows(X):
     return sp.csr_matrix(sp.diags(1.0 / norms) @ X)
 
 
-class AutoencoderBase(
-    ClassNamePrefixFeaturesOutMixin, RecommenderMixin, TransformerMixin, BaseEstimator
-):
-    """Base class of the autoencoders (not an estimator on its own)."""
+class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderBase):
+    """Base class of the multinomial autoencoders (not an estimator on its own)."""
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [tuple, list],
@@ -53,14 +79,11 @@ class AutoencoderBase(
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
+        **ENGINE_CONSTRAINTS,
+        **USERS_SPLIT_CONSTRAINTS,
     }
     _variational = False
+    _validation_split = "users"
     _validation_k = 100
 
     @property
@@ -134,99 +157,44 @@ class AutoencoderBase(
             out[rows] = self._encode_np(X[rows])
         return out
 
-    # -- training ---------------------------------------------------------
+    # -- training (the engine's hooks) ------------------------------------
 
-    def _split_validation(self, X, rng):
-        """Training rows, and (fold-in, held-out) matrices of validation users."""
-        if not self.early_stopping:
-            return np.arange(X.shape[0]), None, None
-        n_val = int(round(self.validation_fraction * X.shape[0]))
-        if n_val < 1 or n_val >= X.shape[0]:
-            warnings.warn(
-                f"early_stopping needs validation users but validation_fraction="
-                f"{self.validation_fraction} of {X.shape[0]} users leaves "
-                f"{n_val}; training without validation.",
-                UserWarning,
-            )
-            return np.arange(X.shape[0]), None, None
-        from ..model_selection import holdout_split
+    def _init_fit(self, ctx):
+        tf = ctx.tf
+        coefs, intercepts = self._init_weights(ctx.rng, ctx.X.shape[1])
+        ctx.Ws = [tf.Variable(w) for w in coefs]
+        ctx.bs = [tf.Variable(b) for b in intercepts]
+        n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
+        ctx.n_batches = int(np.ceil(n_train / self.batch_size))
+        ctx.step = self._compile_step(
+            ctx, self._make_step(tf, ctx.Ws, ctx.bs, ctx.Ws + ctx.bs), ctx.n_batches)
+        ctx.n_updates = 0
+        self._store(ctx)
 
-        perm = rng.permutation(X.shape[0])
-        val_rows, train_rows = np.sort(perm[:n_val]), np.sort(perm[n_val:])
-        X_in, X_out = holdout_split(X[val_rows], test_size=0.2, min_interactions=2,
-                                    random_state=rng.randint(np.iinfo(np.int32).max))
-        return train_rows, X_in, X_out
-
-    def _validation_score(self, X_in, X_out):
-        from ..metrics import ndcg_at_k
-
-        rows = np.flatnonzero(np.diff(X_out.indptr))
+    def _iterate(self, ctx):
+        tf, X = ctx.tf, ctx.X
+        rows = np.arange(X.shape[0]) if ctx.train_rows is None else ctx.train_rows
         total = 0.0
-        for batch in iter_row_batches(len(rows), row_batch_size(X_in.shape[1])):
-            r = rows[batch]
-            scores = self._score_batch(X_in[r])
-            mask_seen(scores, X_in[r])
-            total += ndcg_at_k(X_out[r], scores, k=self._validation_k) * len(r)
-        return total / max(1, len(rows))
+        for idx in self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows):
+            seeds = ctx.rng.randint(0, np.iinfo(np.int32).max, size=(2, 2)).astype(np.int32)
+            total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seeds),
+                                    tf.constant(self._beta(ctx.n_updates), dtype=tf.float32)))
+            ctx.n_updates += 1
+        self._store(ctx)
+        return total / max(1, ctx.n_batches)
 
-    def _fit(self, X):
-        tf = import_tensorflow()
-        rng = check_random_state(self.random_state)
-        X = X.astype(np.float32)
-        train_rows, X_in, X_out = self._split_validation(X, rng)
-        coefs, intercepts = self._init_weights(rng, X.shape[1])
-        Ws = [tf.Variable(w) for w in coefs]
-        bs = [tf.Variable(b) for b in intercepts]
-        variables = Ws + bs
-        n_batches = int(np.ceil(len(train_rows) / self.batch_size))
-        step = self._make_step(tf, Ws, bs, variables)
-        if n_batches * self.max_iter > _TRACE_MIN_STEPS:
-            step = tf.function(step, reduce_retracing=True)
-        self.loss_curve_, self.validation_scores_ = [], [] if X_in is not None else None
-        best, best_epoch, stall = -np.inf, 0, 0
-        best_weights = None
-        progress = Progress(type(self).__name__, self.max_iter, self.verbose, "epoch")
-        self._n_updates = 0
-        for epoch in range(1, self.max_iter + 1):
-            order = train_rows[rng.permutation(len(train_rows))]
-            total = 0.0
-            for b in range(n_batches):
-                idx = order[b * self.batch_size:(b + 1) * self.batch_size]
-                xb = X[np.sort(idx)].toarray()
-                seeds = rng.randint(0, np.iinfo(np.int32).max, size=(2, 2)).astype(np.int32)
-                total += float(step(tf.constant(xb), tf.constant(seeds),
-                                    tf.constant(self._beta(), dtype=tf.float32)))
-                self._n_updates += 1
-            self.loss_curve_.append(total / n_batches)
-            score = None
-            if X_in is not None:
-                self._store(Ws, bs)
-                score = self._validation_score(X_in, X_out)
-                self.validation_scores_.append(score)
-                if score > best:
-                    best, best_epoch, stall = score, epoch, 0
-                    best_weights = ([w.copy() for w in self.coefs_],
-                                    [b.copy() for b in self.intercepts_])
-                else:
-                    stall += 1
-            progress.update(epoch, loss=self.loss_curve_[-1],
-                            **{f"val_ndcg@{self._validation_k}": score})
-            if X_in is not None and stall >= self.n_iter_no_change:
-                break
-        self.n_iter_ = epoch
-        self._store(Ws, bs)
-        if best_weights is not None:
-            self.coefs_, self.intercepts_ = best_weights
-            self.best_iteration_ = best_epoch
-        del self._n_updates
-        return self
+    def _snapshot(self):
+        return self.coefs_, self.intercepts_  # _store makes new arrays every epoch
 
-    def _beta(self):
+    def _restore(self, snapshot):
+        self.coefs_, self.intercepts_ = snapshot
+
+    def _beta(self, n_updates):
         return 0.0
 
-    def _store(self, Ws, bs):
-        self.coefs_ = [w.numpy() for w in Ws]
-        self.intercepts_ = [b.numpy() for b in bs]
+    def _store(self, ctx):
+        self.coefs_ = [w.numpy() for w in ctx.Ws]
+        self.intercepts_ = [b.numpy() for b in ctx.bs]
 
     def _make_step(self, tf, Ws, bs, variables):
         """One Adam update on a dense batch; returns the batch loss."""

@@ -10,7 +10,8 @@ from ..base import _top_k_of_batches
 from ..utils._validation import check_k
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
-from ..utils._solvers import prior_cg_sweep, prior_ls_sweep
+from ..utils._holdout import heldout_rmse
+from ..utils._solvers import implicit_loss, prior_cg_sweep, prior_ls_sweep
 from ..preprocessing import TextSequencer
 from ..utils._topk import iter_row_batches, row_batch_size
 from ._tf import import_tensorflow
@@ -25,12 +26,12 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     ConvMF (Kim et al. 2016) factorizes the user-item matrix ``X ~ U V^T``
     with a Gaussian prior on each item's factors centred on the output of a
     text CNN applied to the item's document, ``v_j ~ N(cnn_W(doc_j),
-    I / lambda_v)``, and on the users' ``u_i ~ N(0, I / lambda_u)``. The fit
+    I / alpha_item)``, and on the users' ``u_i ~ N(0, I / alpha_user)``. The fit
     alternates three exact or local steps:
 
     1. every item's factors by least squares pulled towards its CNN output,
-       ``(U^T C_j U + lambda_v I) v_j = U^T C_j r_j + lambda_v cnn(doc_j)``;
-    2. every user's factors by least squares, ``(V^T C_i V + lambda_u I) u_i
+       ``(U^T C_j U + alpha_item I) v_j = U^T C_j r_j + alpha_item cnn(doc_j)``;
+    2. every user's factors by least squares, ``(V^T C_i V + alpha_user I) u_i
        = V^T C_i r_i`` (also the fold-in of new users);
     3. ``cnn_epochs`` epochs of the CNN regressing the item factors on the
        documents (mean squared error, Adam, dropout).
@@ -74,9 +75,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     feedback : {"explicit", "implicit"}, default="explicit"
         Ratings on observed entries only, or confidence-weighted implicit
         feedback over all cells.
-    lambda_u : float, default=1.0
+    alpha_user : float, default=1.0
         Precision of the users' prior (penalty on the user factors).
-    lambda_v : float, default=1000.0
+    alpha_item : float, default=1000.0
         Precision of the items' prior around the CNN output: how strongly the
         item factors follow their documents. The defaults were chosen on
         validation ratings of MovieLens 100K (u1.base) with titles and genres
@@ -102,8 +103,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         Convolution window sizes, in words.
     n_filters : int, default=100
         Filters per window size.
-    hidden_size : int, default=200
-        Units of the dense tanh layer after max-pooling.
+    hidden_layer_sizes : tuple of int, default=(200,)
+        Sizes of the CNN's dense layers between the pooled features and the
+        projection to ``n_components`` (one layer, as the paper).
     dropout : float, default=0.2
         Dropout rate on that layer while training.
     max_features : int, default=8000
@@ -160,9 +162,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     rating_range_ : tuple of float
         Smallest and largest training value; :meth:`predict_ratings` clips
         to it.
-    loss_curve_ : list of float or None
-        The CNN's training mean squared error after each iteration (None
-        without documents).
+    loss_curve_ : list of float
+        The objective after each iteration: half the (confidence-weighted)
+        squared error plus ``alpha_user`` and ``alpha_item`` penalties, the
+        latter towards the CNN's output.
     validation_scores_ : list of float or None
         With ``early_stopping``: minus the validation RMSE (explicit) or the
         validation NDCG@20 (implicit) after each iteration.
@@ -188,9 +191,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     >>> from sklearn_recsys import ConvMF
     >>> X = np.array([[5., 4., 0., 0.], [4., 0., 1., 0.], [0., 1., 5., 0.]])
     >>> docs = ["space opera", "space battle", "romantic comedy", "romantic drama"]
-    >>> model = ConvMF(n_components=4, documents=docs, lambda_u=0.1, lambda_v=1.0,
+    >>> model = ConvMF(n_components=4, documents=docs, alpha_user=0.1, alpha_item=1.0,
     ...                max_df=1.0, embedding_dim=8, window_sizes=(1, 2), n_filters=4,
-    ...                hidden_size=8, max_iter=3, random_state=0).fit(X)
+    ...                hidden_layer_sizes=(8,), max_iter=3, random_state=0).fit(X)
     >>> model.cold_items_  # no ratings: its factors come from its text
     array([3])
     >>> model.predict_ratings(X).shape
@@ -204,8 +207,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
            if k != "alpha"},
         "documents": ["array-like", None],
         "feedback": [StrOptions({"explicit", "implicit"})],
-        "lambda_u": [Interval(Real, 0, None, closed="neither")],
-        "lambda_v": [Interval(Real, 0, None, closed="neither")],
+        "alpha_user": [Interval(Real, 0, None, closed="neither")],
+        "alpha_item": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"cholesky", "cg"})],
         "cg_steps": [Interval(Integral, 1, None, closed="left")],
@@ -213,7 +216,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
         "window_sizes": [tuple, list],
         "n_filters": [Interval(Integral, 1, None, closed="left")],
-        "hidden_size": [Interval(Integral, 1, None, closed="left")],
+        "hidden_layer_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "max_features": [Interval(Integral, 1, None, closed="left")],
         "max_length": [Interval(Integral, 1, None, closed="left")],
@@ -230,8 +233,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         *,
         documents=None,
         feedback="explicit",
-        lambda_u=1.0,
-        lambda_v=1000.0,
+        alpha_user=1.0,
+        alpha_item=1000.0,
         confidence_scale=10.0,
         max_iter=15,
         solver="cholesky",
@@ -240,7 +243,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         embedding_dim=200,
         window_sizes=(3, 4, 5),
         n_filters=100,
-        hidden_size=200,
+        hidden_layer_sizes=(200,),
         dropout=0.2,
         max_features=8000,
         max_length=300,
@@ -260,8 +263,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.n_components = n_components
         self.documents = documents
         self.feedback = feedback
-        self.lambda_u = lambda_u
-        self.lambda_v = lambda_v
+        self.alpha_user = alpha_user
+        self.alpha_item = alpha_item
         self.confidence_scale = confidence_scale
         self.max_iter = max_iter
         self.solver = solver
@@ -270,7 +273,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.embedding_dim = embedding_dim
         self.window_sizes = window_sizes
         self.n_filters = n_filters
-        self.hidden_size = hidden_size
+        self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
         self.max_features = max_features
         self.max_length = max_length
@@ -288,6 +291,15 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.verbose = verbose
 
     # -- documents --------------------------------------------------------
+
+    def _hidden_size(self):
+        sizes = [int(h) for h in self.hidden_layer_sizes]
+        if len(sizes) != 1 or sizes[0] < 1:
+            raise ValueError(
+                "ConvMF's text CNN has one dense layer (the paper's): pass "
+                f"hidden_layer_sizes=(n_units,), got {self.hidden_layer_sizes!r}."
+            )
+        return sizes[0]
 
     def _window_sizes(self):
         sizes = tuple(int(w) for w in self.window_sizes)
@@ -403,7 +415,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     # -- fit --------------------------------------------------------------
 
-    def _init_state(self, X, rng):
+    def _init_fit(self, ctx):
+        X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k = self.n_components
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
@@ -411,28 +424,26 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.global_mean_ = float(X.data.mean()) if explicit and X.nnz else 0.0
         counts = np.bincount(X.indices, minlength=n_items)
         self.cold_items_ = np.flatnonzero(counts == 0)
-        self._warm = counts > 0
-        self._rng = rng
         if self.documents is None:
             self.sequencer_, self.cnn_weights_, self.document_factors_ = None, None, None
             self.item_factors_ = rng.standard_normal((n_items, k)).astype(self.dtype)
-            self._prior = np.zeros((n_items, k), dtype=self.dtype)
+            ctx.prior = np.zeros((n_items, k), dtype=self.dtype)
         else:
             seqs, n_words, wv = self._prepare_documents(n_items)
             tf = import_tensorflow()
             windows = self._window_sizes()
             weights = init_weights(rng, n_words, self.embedding_dim, windows,
-                                   self.n_filters, self.hidden_size, k,
+                                   self.n_filters, self._hidden_size(), k,
                                    self._initial_embedding(rng, n_words, wv))
-            self._seqs = seqs
+            ctx.seqs = seqs
             n_steps = self.max_iter * self.cnn_epochs * -(-n_items // self.batch_size)
-            self._trainer = CNNTrainer(tf, weights, windows, self.dropout,
-                                       self.learning_rate_init, self.batch_size,
-                                       self.cnn_epochs, trace=n_steps > 50)
+            ctx.trainer = CNNTrainer(tf, weights, windows, self.dropout,
+                                     self.learning_rate_init, self.batch_size,
+                                     self.cnn_epochs, n_steps)
             self.cnn_weights_ = weights
             self.document_factors_ = forward(weights, windows, seqs).astype(self.dtype)
             self.item_factors_ = self.document_factors_.copy()
-            self._prior = self.document_factors_
+            ctx.prior = self.document_factors_
         self.user_factors_ = np.zeros((n_users, k), dtype=self.dtype)
         self._user_step(X)
 
@@ -441,14 +452,12 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         if self.feedback == "implicit":
             V = self.item_factors_[self._warm_items()].astype(np.float64)
             G = V.T @ V
-        G[np.diag_indices_from(G)] += self.lambda_u
+        G[np.diag_indices_from(G)] += self.alpha_user
         return G
 
     def _warm_items(self):
-        warm = getattr(self, "_warm", None)
-        if warm is None:  # after fit: every item but the cold ones
-            warm = np.ones(self.item_factors_.shape[0], dtype=bool)
-            warm[self.cold_items_] = False
+        warm = np.ones(self.item_factors_.shape[0], dtype=bool)
+        warm[self.cold_items_] = False
         return warm
 
     def _solve_users(self, X, U, exact=True):
@@ -479,48 +488,57 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _user_step(self, X):
         self._solve_users(X, self.user_factors_, exact=False)
 
-    def _item_step(self, Xt):
+    def _item_step(self, ctx):
         U = self.user_factors_
         G = np.zeros((self.n_components, self.n_components))
         if self.feedback == "implicit":
             U64 = U.astype(np.float64)
             G = U64.T @ U64
-        G[np.diag_indices_from(G)] += self.lambda_v
-        self._sweep(Xt, self.item_factors_, U, G, self._prior, self.lambda_v, exact=False)
+        G[np.diag_indices_from(G)] += self.alpha_item
+        self._sweep(ctx.Xt, self.item_factors_, U, G, ctx.prior, self.alpha_item, exact=False)
 
-    def _iterate(self, X, Xt):
-        self._item_step(Xt)
-        self._user_step(X)
+    def _iterate(self, ctx):
+        self._item_step(ctx)
+        self._user_step(ctx.X_train)
         if self.documents is None:
-            return None
-        loss = self._trainer.train(self._seqs, self.item_factors_, self._rng)
-        self.cnn_weights_ = self._trainer.weights()
+            return self._objective(ctx)
+        ctx.trainer.train(ctx.seqs, self.item_factors_, ctx.rng)
+        self.cnn_weights_ = ctx.trainer.weights()
         self.document_factors_ = forward(self.cnn_weights_, self._window_sizes(),
-                                         self._seqs).astype(self.dtype)
-        self._prior = self.document_factors_
+                                         ctx.seqs).astype(self.dtype)
+        ctx.prior = self.document_factors_
         # new items have no ratings to pull them anywhere else
         self.item_factors_[self.cold_items_] = self.document_factors_[self.cold_items_]
-        return loss
+        return self._objective(ctx)
 
-    def _fit(self, X, X_val=None):
-        try:
-            super()._fit(X, X_val)
-        finally:
-            for name in ("_trainer", "_seqs", "_prior", "_rng", "_warm"):
-                self.__dict__.pop(name, None)
-        return self
+    def _objective(self, ctx):
+        """The paper's loss after an iteration: weighted squared error plus both penalties.
 
-    def _validation_name(self):
-        return "val_neg_rmse" if self.feedback == "explicit" else super()._validation_name()
+        Explicit feedback: over the observed (centred) ratings; implicit: over
+        every cell, with Hu et al.'s confidences (as ImplicitALS).
+        """
+        X, U, V = ctx.X_train, self.user_factors_, self.item_factors_
+        if self.feedback == "explicit":
+            rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+            pred = np.einsum("ij,ij->i", U[rows], V[X.indices]).astype(np.float64)
+            error = float(np.sum((self._centered(X.data, np.float64) - pred) ** 2))
+        else:
+            error = float(implicit_loss(X.indptr, X.indices, X.data.astype(U.dtype), U, V,
+                                        V.T @ V, float(self.confidence_scale)))
+        penalty = self.alpha_user * float(np.sum(U.astype(np.float64) ** 2))
+        penalty += self.alpha_item * float(np.sum((V - ctx.prior).astype(np.float64) ** 2))
+        return 0.5 * (error + penalty)
 
-    def _validation_score(self, X, X_val):
+    def _validation_label(self):
+        return "val_neg_rmse" if self.feedback == "explicit" else super()._validation_label()
+
+    def _validation_score(self, ctx):
         if self.feedback == "implicit":
-            return super()._validation_score(X, X_val)
-        rows = np.repeat(np.arange(X_val.shape[0]), np.diff(X_val.indptr))
-        pred = self.global_mean_ + np.einsum("ij,ij->i", self.user_factors_[rows],
-                                             self.item_factors_[X_val.indices])
-        pred = np.clip(pred, *self.rating_range_)
-        return -float(np.sqrt(np.mean((X_val.data - pred) ** 2))) if len(rows) else 0.0
+            return super()._validation_score(ctx)
+        U, V = self.user_factors_, self.item_factors_
+        return -heldout_rmse(ctx.X_val_out,
+                             lambda start, stop: self.global_mean_ + U[start:stop] @ V.T,
+                             self.rating_range_)
 
     # -- scoring ----------------------------------------------------------
 

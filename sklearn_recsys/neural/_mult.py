@@ -33,8 +33,14 @@ _TRAINING_DOC = """\
         ``n_iter_no_change`` epochs without improvement.
     validation_fraction : float, default=0.1
         Share of the users held out for validation.
+    validation_holdout : float, default=0.2
+        Share of each validation user's interactions held out and predicted
+        from the rest.
     n_iter_no_change : int, default=20
         Patience, in epochs.
+    tol : float, default=0.0
+        Smallest gain of the validation NDCG@100 that resets the patience
+        (the best epoch is kept whatever the gain).
     random_state : int, RandomState instance or None, default=None
 {seed}    verbose : int, default=0
         Print a progress line per epoch (loss, validation NDCG@100).
@@ -47,7 +53,7 @@ _TRAINING_DOC = """\
 {loss}    validation_scores_ : list of float or None
         Validation NDCG@100 per epoch.
     best_iteration_ : int
-        Epoch whose weights were kept (with early stopping).
+        Epoch whose weights were kept (the last one without early stopping).
     n_iter_ : int
         Epochs run.
     n_features_in_ : int
@@ -126,7 +132,9 @@ class MultDAE(AutoencoderBase):
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
+        validation_holdout=0.2,
         n_iter_no_change=20,
+        tol=0.0,
         random_state=None,
         verbose=0,
     ):
@@ -139,7 +147,9 @@ class MultDAE(AutoencoderBase):
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 
@@ -204,7 +214,9 @@ class MultVAE(AutoencoderBase):
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
+        validation_holdout=0.2,
         n_iter_no_change=20,
+        tol=0.0,
         random_state=None,
         verbose=0,
     ):
@@ -219,11 +231,13 @@ class MultVAE(AutoencoderBase):
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
         self.random_state = random_state
         self.verbose = verbose
 
-    def _beta(self):
+    def _beta(self, n_updates):
         if self.total_anneal_steps == 0:
             return float(self.anneal_cap)
-        return float(min(self.anneal_cap, self._n_updates / self.total_anneal_steps))
+        return float(min(self.anneal_cap, n_updates / self.total_anneal_steps))

@@ -16,7 +16,7 @@ iterations.
 
 import numpy as np
 
-from ._tf import adam
+from ._tf import adam, compile_step
 
 __all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights"]
 
@@ -113,7 +113,7 @@ class CNNTrainer:
     """
 
     def __init__(self, tf, weights, window_sizes, dropout, learning_rate, batch_size,
-                 epochs, trace=True):
+                 epochs, n_steps):
         self.tf = tf
         self.window_sizes = tuple(window_sizes)
         self.batch_size, self.epochs = batch_size, epochs
@@ -143,11 +143,9 @@ class CNNTrainer:
             update(tape.gradient(loss, variables))
             return loss
 
-        if trace:
-            step = tf.function(step, reduce_retracing=True, input_signature=[
-                tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32),
-                tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([2], tf.int32)])
-        self._step = step
+        self._step = compile_step(tf, step, n_steps, input_signature=[
+            tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([2], tf.int32)])
 
     def train(self, seqs, targets, rng):
         """Epochs of regression of ``targets`` on ``seqs``; returns the last epoch's mean loss."""

@@ -1,8 +1,12 @@
-"""TensorFlow helpers of the neural models: the lazy import (with an actionable error) and Adam."""
+"""TensorFlow helpers of the neural models: the lazy import, Adam, and step tracing."""
 
 import os
 
-__all__ = ["adam", "import_tensorflow"]
+__all__ = ["adam", "compile_step", "import_tensorflow"]
+
+# Trace the training step into a graph only when a fit has many steps: tracing
+# costs ~0.2 s, more than a few eager steps on small data.
+_TRACE_MIN_STEPS = 50
 
 
 def import_tensorflow():
@@ -48,3 +52,12 @@ def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
             var.assign_sub(lr_t * mi / (tf.sqrt(vi) + epsilon))
 
     return apply
+
+
+def compile_step(tf, step, n_steps, input_signature=None):
+    """The training step, traced by ``tf.function`` when ``n_steps`` make it pay."""
+    if n_steps <= _TRACE_MIN_STEPS:
+        return step
+    if input_signature is not None:
+        return tf.function(step, reduce_retracing=True, input_signature=input_signature)
+    return tf.function(step, reduce_retracing=True)

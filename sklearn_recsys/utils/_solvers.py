@@ -1,4 +1,4 @@
-"""Least-squares row solvers shared across model families (numba): ALS, explicit MF, AutoRec, ConvMF.
+"""Least-squares row solvers shared across families (numba): ALS, explicit MF, AutoRec, ConvMF.
 
 Each kernel updates the factors of one side (rows of a CSR matrix) given the
 fixed factors of the other side. Rows are independent, so the kernels run in

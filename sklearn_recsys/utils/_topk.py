@@ -4,17 +4,21 @@ import numpy as np
 
 __all__ = ["top_k", "mask_seen", "iter_row_batches", "row_batch_size"]
 
-# Bound on the number of float entries one dense score batch may hold
-# (about 64 MB in float64), so that scoring never materialises
-# (n_users, n_items) at once.
-_MAX_BATCH_ENTRIES = 8_000_000
-
 
 def row_batch_size(n_items, batch_size=None):
-    """Number of user rows scored at once for a catalogue of ``n_items``."""
+    """Number of user rows scored at once for a catalogue of ``n_items``.
+
+    Follows scikit-learn's ``working_memory`` (``sklearn.set_config``, 1024
+    MiB by default): a dense float64 block of scores fills at most about
+    that much, so scoring never materialises ``(n_users, n_items)`` at once.
+    ``batch_size`` overrides it (tests, internal fixed chunks).
+    """
     if batch_size is not None:
         return max(1, int(batch_size))
-    return max(1, _MAX_BATCH_ENTRIES // max(1, n_items))
+    from sklearn import get_config
+
+    entries = int(get_config()["working_memory"] * 2**20 // 8)
+    return max(1, entries // max(1, n_items))
 
 
 def iter_row_batches(n_rows, batch_size):

@@ -1,5 +1,7 @@
 """ImplicitALS against a dense reference solver, known answers, fold-in, explain, threads."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -156,3 +158,11 @@ def test_validation_matrix_is_monitored(small):
         ndcg_at_k(X_val[rows], scores[rows], k=20), rel=1e-6)
     with pytest.raises(ValueError, match="X_val has shape"):
         ImplicitALS().fit(X_tr, X_val=X_val[:5])
+
+
+def test_alpha_from_the_implicit_library_warns_and_names_confidence_scale(small):
+    with pytest.warns(UserWarning, match="confidence_scale=40"):
+        ImplicitALS(n_components=2, alpha=40, max_iter=1).fit(small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ImplicitALS(n_components=2, alpha=1.0, confidence_scale=40, max_iter=1).fit(small)

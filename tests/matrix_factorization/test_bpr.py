@@ -72,7 +72,7 @@ def test_block_diagonal_known_top1():
     X[20:, 10:] = 1
     for u in range(40):
         X[u, (u % 10) + (10 if u >= 20 else 0)] = 0
-    model = BPR(n_components=4, learning_rate=0.1, max_iter=200, random_state=0)
+    model = BPR(n_components=4, learning_rate_init=0.1, max_iter=200, random_state=0)
     idx, _ = model.fit(sp.csr_matrix(X)).recommend(X, k=1)
     expected = [(u % 10) + (10 if u >= 20 else 0) for u in range(40)]
     assert_array_equal(idx[:, 0], expected)

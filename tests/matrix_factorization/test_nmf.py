@@ -26,20 +26,20 @@ def _reference(R, W, H, lam, observed_only, n_iter):
     return W, H
 
 
-@pytest.mark.parametrize("missing", ["ignore", "zero"])
-def test_matches_dense_reference(missing):
+@pytest.mark.parametrize("feedback", ["explicit", "implicit"])
+def test_matches_dense_reference(feedback):
     rng = np.random.default_rng(0)
     R = rng.integers(1, 6, (30, 20)) * (rng.random((30, 20)) < 0.4)
     R[:, 0] = 0  # an item nobody rated, and below a user with no ratings
     R[3] = 0
     X = sp.csr_matrix(R.astype(float))
-    model = NMF(n_components=3, alpha=0.1, missing=missing, max_iter=5, dtype=np.float64,
+    model = NMF(n_components=3, alpha=0.1, feedback=feedback, max_iter=5, dtype=np.float64,
                 random_state=0)
     init = NMF(**model.get_params())
     init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     model.fit(X)
     W, H = _reference(R.astype(float), init.user_factors_, init.item_factors_, 0.1,
-                      missing == "ignore", 5)
+                      feedback == "explicit", 5)
     assert_allclose(model.user_factors_, W, rtol=1e-9, atol=1e-12)
     assert_allclose(model.item_factors_, H, rtol=1e-9, atol=1e-12)
     assert (model.item_factors_ >= 0).all() and (model.user_factors_ >= 0).all()
@@ -51,7 +51,7 @@ def test_block_diagonal_known_top1_implicit():
     X[10:, 8:] = 1
     for u in range(20):
         X[u, (u % 8) + (8 if u >= 10 else 0)] = 0
-    model = NMF(n_components=2, missing="zero", alpha=0.0, random_state=0).fit(X)
+    model = NMF(n_components=2, feedback="implicit", alpha=0.0, random_state=0).fit(X)
     idx, _ = model.recommend(X, k=1)
     assert_array_equal(idx[:, 0], [(u % 8) + (8 if u >= 10 else 0) for u in range(20)])
 
@@ -69,6 +69,6 @@ def test_predicts_ratings_of_a_rank_one_table():
 
 def test_predict_ratings_needs_missing_ignore():
     X = np.eye(4) + 1
-    model = NMF(n_components=2, missing="zero", random_state=0).fit(X)
-    with pytest.raises(ValueError, match="needs missing='ignore'"):
+    model = NMF(n_components=2, feedback="implicit", random_state=0).fit(X)
+    with pytest.raises(ValueError, match="needs feedback='explicit'"):
         model.predict_ratings(X)

@@ -89,12 +89,10 @@ def test_early_stopping_keeps_the_best_epoch(X):
 
 def test_kl_annealing_schedule():
     model = MultVAE(anneal_cap=0.2, total_anneal_steps=100)
-    model._n_updates = 10
-    assert model._beta() == pytest.approx(0.1)
-    model._n_updates = 1000
-    assert model._beta() == pytest.approx(0.2)
+    assert model._beta(10) == pytest.approx(0.1)
+    assert model._beta(1000) == pytest.approx(0.2)
     model.set_params(total_anneal_steps=0)
-    assert model._beta() == pytest.approx(0.2)
+    assert model._beta(10) == pytest.approx(0.2)
 
 
 def test_too_few_users_for_validation_warns():
@@ -150,8 +148,13 @@ def test_grid_search_in_worker_processes_and_cross_validate(X):
     assert res["test_ndcg"].shape == (2,) and np.all(res["test_recall"] > 0)
 
 
-def test_verbose_prints_a_progress_line_per_epoch(X, capsys):
-    MultVAE(hidden_layer_sizes=(8,), n_components=4, max_iter=3, verbose=1,
-            random_state=0).fit(X)
+def test_verbose_shows_a_bar_and_verbose_2_a_line_per_epoch(X, capsys):
+    params = dict(hidden_layer_sizes=(8,), n_components=4, max_iter=3, random_state=0)
+    MultVAE(**params).fit(X)
+    assert capsys.readouterr().err == ""  # quiet by default
+    MultVAE(verbose=1, **params).fit(X)
     err = capsys.readouterr().err
-    assert err.count("MultVAE [") == 3 and "epoch 3/3" in err and "val_ndcg@100=" in err
+    assert "MultVAE: 100%" in err and "3/3" in err and "val_ndcg@100=" in err
+    MultVAE(verbose=2, **params).fit(X)
+    err = capsys.readouterr().err
+    assert [f"MultVAE epoch {i}  loss=" in err for i in (1, 2, 3)] == [True] * 3

@@ -154,7 +154,7 @@ def test_recovers_held_out_ratings(kind):
     rmse = -make_rating_scorer("rmse")(model, X_in, X_out)
     baseline = np.sqrt(np.mean((X_out.data - X_in.data.mean()) ** 2))
     assert rmse < 0.75 * baseline
-    assert model.best_iteration_ == int(np.argmin(model.validation_scores_)) + 1
+    assert model.best_iteration_ == int(np.argmax(model.validation_scores_)) + 1
     assert len(model.validation_scores_) == model.n_iter_
 
 

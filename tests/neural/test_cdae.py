@@ -20,7 +20,7 @@ def _row_loss(model, y, v):
 
 def test_fold_in_minimises_the_row_loss():
     X = make_interactions(300, 60, density=0.1, random_state=0)
-    model = CDAE(n_components=6, max_iter=20, random_state=0).fit(X)  # 50 BB steps
+    model = CDAE(n_components=6, max_iter=20, random_state=0).fit(X)  # 100 BB steps
     v, _ = model._fold_in(X[:3])
     y = X[:3].toarray() > 0
 

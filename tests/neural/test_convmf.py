@@ -19,7 +19,7 @@ from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
 from sklearn_recsys.preprocessing import RatingBinarizer
 
-SMALL_CNN = dict(embedding_dim=8, window_sizes=(1, 2), n_filters=6, hidden_size=8,
+SMALL_CNN = dict(embedding_dim=8, window_sizes=(1, 2), n_filters=6, hidden_layer_sizes=(8,),
                  max_df=1.0, batch_size=16)
 
 
@@ -100,15 +100,15 @@ def test_cold_and_new_items_are_ranked_from_their_text():
     X_train[:, cold] = 0
     X_train = X_train.tocsr()
     X_train.eliminate_zeros()
-    model = ConvMF(n_components=4, documents=docs, feedback="implicit", lambda_u=0.1,
-                   lambda_v=1.0, max_iter=8, cnn_epochs=10, learning_rate_init=1e-2,
+    model = ConvMF(n_components=4, documents=docs, feedback="implicit", alpha_user=0.1,
+                   alpha_item=1.0, max_iter=8, cnn_epochs=10, learning_rate_init=1e-2,
                    random_state=0, **SMALL_CNN).fit(X_train)
     assert_array_equal(model.cold_items_, cold)
     assert_allclose(model.item_factors_[cold], model.document_factors_[cold])
     top, _ = model.recommend(X_train, k=1, items=cold)
     assert np.mean(topic[top[:, 0]] == user_topic) >= 0.9
     # without documents a cold item carries no signal: every score is 0
-    plain = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+    plain = ConvMF(n_components=4, feedback="implicit", alpha_user=0.1, alpha_item=1.0,
                    max_iter=8, random_state=0).fit(X_train)
     assert_allclose(plain.decision_function(X_train)[:, cold], 0.0)
     # items outside the catalogue, from text, get indices n_items + j
@@ -124,7 +124,7 @@ def test_explicit_fold_in_and_predicted_ratings():
     X, docs, _, _ = _two_topics()
     R = X.copy()
     R.data = np.where(np.arange(R.nnz) % 3 == 0, 3.0, 5.0)
-    model = ConvMF(n_components=3, documents=docs, lambda_u=1.0, lambda_v=5.0, max_iter=3,
+    model = ConvMF(n_components=3, documents=docs, alpha_user=1.0, alpha_item=5.0, max_iter=3,
                    random_state=0, **SMALL_CNN).fit(R)
     assert model.global_mean_ == pytest.approx(R.data.mean())
     assert_allclose(model.transform(R), model.user_factors_, rtol=1e-4, atol=1e-5)
@@ -167,7 +167,7 @@ def test_grid_search_in_pipeline_never_slices_documents_square_matrix():
     pipe = make_pipeline(RatingBinarizer(threshold=4),
                          ConvMF(n_components=3, documents=docs, feedback="implicit",
                                 max_iter=2, random_state=0, **SMALL_CNN))
-    search = GridSearchCV(pipe, {"convmf__lambda_v": [1.0, 10.0]},
+    search = GridSearchCV(pipe, {"convmf__alpha_item": [1.0, 10.0]},
                           scoring=get_ranking_scorer("ndcg@10"),
                           cv=KFold(2, shuffle=True, random_state=0)).fit(X)
     fitted = search.best_estimator_[-1]
@@ -217,7 +217,7 @@ def test_verbose_and_early_stopping_keep_the_best_iteration(capsys):
     X.data[:] = np.where(np.arange(X.nnz) % 3, 4.0, 2.0)
     X = sp.csr_matrix(X @ sp.diags((np.arange(40) < 36).astype(float)))
     X.eliminate_zeros()  # items 36..39 are cold
-    model = ConvMF(n_components=3, documents=docs, lambda_u=0.3, lambda_v=3.0, max_iter=4,
+    model = ConvMF(n_components=3, documents=docs, alpha_user=0.3, alpha_item=3.0, max_iter=4,
                    early_stopping=True, n_iter_no_change=4, verbose=1, random_state=0,
                    **SMALL_CNN).fit(X)
     err = capsys.readouterr()
@@ -234,9 +234,9 @@ def test_verbose_and_early_stopping_keep_the_best_iteration(capsys):
 
 def test_cg_solver_fits_like_the_exact_one():
     X, docs, topic, user_topic = _two_topics()
-    exact = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+    exact = ConvMF(n_components=4, feedback="implicit", alpha_user=0.1, alpha_item=1.0,
                    max_iter=10, random_state=0).fit(X)
-    cg = ConvMF(n_components=4, feedback="implicit", lambda_u=0.1, lambda_v=1.0,
+    cg = ConvMF(n_components=4, feedback="implicit", alpha_user=0.1, alpha_item=1.0,
                 max_iter=10, solver="cg", random_state=0).fit(X)
     # 3 CG steps on a 4-factor system, warm-started: the iterates are almost exact
     s_exact, s_cg = exact.decision_function(X), cg.decision_function(X)
