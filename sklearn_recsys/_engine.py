@@ -81,12 +81,6 @@ class FitContext:
         self.split = None
         self.iteration = 0
 
-    def train_matrix(self):
-        """The training rows as a matrix (``X_train`` restricted to ``train_rows``)."""
-        if self.train_rows is None:
-            return self.X_train
-        return self.X_train[self.train_rows]
-
 
 class IterativeTrainingMixin(metaclass=ABCMeta):
     """The engine's side of an iterative model; see the module docstring.

@@ -108,8 +108,8 @@ class MatrixFactorizationBase(
         return self
 
     def _fit(self, X, X_val=None):
+        # the split keeps the dtype, so X_train is in self.dtype too
         ctx = self._make_context(X.astype(self.dtype, copy=False), X_val)
-        ctx.X_train = ctx.X_train.astype(self.dtype, copy=False)
         ctx.Xt = ctx.X_train.T.tocsr()
         with numba_threads(self.n_jobs):
             self._run_training(ctx)

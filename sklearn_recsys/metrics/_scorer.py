@@ -19,8 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils import check_random_state
 
-from ..utils._holdout import split_interactions
-from ..utils._topk import iter_row_batches, mask_seen, row_batch_size
+from ..utils._holdout import iter_heldout_batches, split_interactions
 from ..utils._validation import check_interaction_matrix, check_k
 from ._ranking import (
     _TOP_K_METRICS,
@@ -70,13 +69,13 @@ class _RankingScorer:
         X_in, X_out = self._split(estimator, X, y)
         values, covered = [], None
         # decision_function (not a private hook) so that a Pipeline ending in
-        # a recommender is scored like the recommender itself.
-        step = row_batch_size(X_in.shape[1])
-        for rows in iter_row_batches(X_in.shape[0], step):
-            X_batch = X_in[rows]
-            scores = np.array(estimator.decision_function(X_batch), dtype=np.float64)
-            mask_seen(scores, X_batch)
-            y_b = X_out[rows]
+        # a recommender is scored like the recommender itself; every user, so
+        # coverage counts all lists and the estimator validates X even when
+        # nothing is held out
+        batches = iter_heldout_batches(
+            X_in, X_out, lambda rows, X_rows: estimator.decision_function(X_rows),
+            all_users=True)
+        for _, y_b, scores in batches:
             if self.metric == "auc":
                 values.append(_per_user_auc(y_b, scores))
                 continue

@@ -84,10 +84,10 @@ def split_users(n_users, fraction, rng):
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
 
 
-def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None):
+def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=False):
     """The one loop that scores users on their held-out interactions, in row batches.
 
-    Only users with held-out entries are scored. ``score_rows(rows, X_rows)``
+    Only users with held-out entries are scored, unless ``all_users``. ``score_rows(rows, X_rows)``
     returns the dense scores ``(len(rows), n_items)`` of those rows of
     ``X_in`` (given as indices and as the CSR slice); they come back as a
     float64 copy with ``X_in``'s items masked to ``-inf``, ready for a ranking
@@ -102,6 +102,9 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None):
     max_users : int, default=None
         Score an evenly spaced subsample of at most about this many users
         (cheap monitoring during training); None scores all.
+    all_users : bool, default=False
+        Score every row, held-out entries or not (catalogue coverage counts
+        every user's list).
 
     Yields
     ------
@@ -112,7 +115,7 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None):
     """
     from ._topk import iter_row_batches, mask_seen, row_batch_size
 
-    users = np.flatnonzero(np.diff(X_out.indptr))
+    users = np.arange(X_in.shape[0]) if all_users else np.flatnonzero(np.diff(X_out.indptr))
     if max_users is not None and len(users) > max_users:
         users = users[:: len(users) // max_users + 1]
     for batch in iter_row_batches(len(users), row_batch_size(X_in.shape[1])):
