@@ -117,7 +117,7 @@ class RecommenderMixin:
             out[rows] = scores
         return out
 
-    def recommend(self, X, k=10, *, exclude_seen=True, items=None):
+    def recommend(self, X, k=10, *, exclude_seen=True, candidates=None):
         """Top-``k`` items for each user, best first.
 
         Parameters
@@ -129,8 +129,8 @@ class RecommenderMixin:
         exclude_seen : bool, default=True
             Never return an item the user has interacted with (a non-zero of
             the user's row).
-        items : array-like of int, default=None
-            Candidate item indices; other items are never returned.
+        candidates : array-like of int, default=None
+            Item indices to choose from; other items are never returned.
             ``None`` means the whole catalogue.
 
         Returns
@@ -144,7 +144,7 @@ class RecommenderMixin:
         check_k(k)
         X = self._validate_for_scoring(X)
         return _top_k_of_batches(self._iter_scores(X), self.n_features_in_, k, exclude_seen,
-                                 items)
+                                 candidates)
 
     def score(self, X, y=None):
         """NDCG@10 of the recommendations for ``X``.
@@ -211,16 +211,16 @@ class RatingPredictionMixin:
         return np.clip(out, *self.rating_range_, out=out)
 
 
-def _top_k_of_batches(batches, n_candidates, k, exclude_seen, items):
+def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates):
     """Stacked top-``k`` of ``(rows, X_batch, scores)`` blocks over ``n_candidates`` columns.
 
     The first ``X_batch.shape[1]`` columns of the scores are the catalogue
     items (masked where seen); any further columns are extra candidates.
     """
     candidate_mask = None
-    if items is not None:
+    if candidates is not None:
         candidate_mask = np.zeros(n_candidates, dtype=bool)
-        candidate_mask[check_item_indices(items, n_candidates)] = True
+        candidate_mask[check_item_indices(candidates, n_candidates, name="candidates")] = True
     all_idx, all_val = [], []
     for _, X_batch, scores in batches:
         if not scores.flags.writeable:

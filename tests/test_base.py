@@ -38,9 +38,9 @@ def test_input_errors_name_problem_and_fix(model):
     with pytest.raises(ValueError, match="k must be a positive integer"):
         model.recommend(X, k=0)
     with pytest.raises(ValueError, match=r"column indices in \[0, 5\)"):
-        model.recommend(X, items=[7])
+        model.recommend(X, candidates=[7])
     with pytest.raises(TypeError, match="integer item"):
-        model.recommend(X, items=[0.5])
+        model.recommend(X, candidates=[0.5])
 
 
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: type(m).__name__)

@@ -60,7 +60,7 @@ for name, model in (("ConvMF with text", with_text), ("MF without text", without
 # indices ``n_items + j``. Offer each user one new item per topic and check that the
 # top one is about a topic the user likes.
 new_items = [" ".join(vocab[t][:4]) for t in range(n_topics)]
-indices, _ = with_text.recommend(X_train, k=1, items=np.arange(n_items, n_items + n_topics),
+indices, _ = with_text.recommend(X_train, k=1, candidates=np.arange(n_items, n_items + n_topics),
                                  new_items=new_items)
 hits = [indices[u, 0] - n_items in liked_topics[u] for u in range(n_users)]
 print(f"top new item is about a liked topic for {np.mean(hits):.1%} of the users")

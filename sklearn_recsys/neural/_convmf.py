@@ -564,7 +564,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _train_scores(self, rows):
         return self.global_mean_ + self.user_factors_[rows] @ self.item_factors_.T
 
-    def recommend(self, X, k=10, *, exclude_seen=True, items=None, new_items=None):
+    def recommend(self, X, k=10, *, exclude_seen=True, candidates=None, new_items=None):
         """Top-``k`` items for each user, optionally among new items known by their text.
 
         Parameters
@@ -575,8 +575,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             Number of items to return per user.
         exclude_seen : bool, default=True
             Never return an item the user has interacted with.
-        items : array-like of int, default=None
-            Candidate item indices; with ``new_items``, index
+        candidates : array-like of int, default=None
+            Item indices to choose from; with ``new_items``, index
             ``n_items + j`` is the ``j``-th new item. None means all.
         new_items : array-like of str or ndarray of int, default=None
             Documents of items outside the catalogue, scored by the CNN
@@ -591,7 +591,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             Padded with ``-inf``.
         """
         if new_items is None:
-            return super().recommend(X, k, exclude_seen=exclude_seen, items=items)
+            return super().recommend(X, k, exclude_seen=exclude_seen, candidates=candidates)
         check_k(k)
         X = self._validate_for_scoring(X)
         V = np.vstack([self.item_factors_, self.document_factors(new_items)])
@@ -601,4 +601,4 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                 X_batch = X[rows]
                 yield rows, X_batch, self.global_mean_ + self._fold_in(X_batch) @ V.T
 
-        return _top_k_of_batches(batches(), len(V), k, exclude_seen, items)
+        return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates)

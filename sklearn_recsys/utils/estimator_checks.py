@@ -107,7 +107,7 @@ def check_recommend_padding(name, estimator):
         assert (idx[u] >= 0).sum() == n_items - n_seen[u]
         assert np.all(idx[u, n_items - n_seen[u]:] == -1)
     items = np.array([1, 3, 20])
-    idx, _ = est.recommend(X[:5], k=4, items=items, exclude_seen=False)
+    idx, _ = est.recommend(X[:5], k=4, candidates=items, exclude_seen=False)
     assert np.all(np.isin(idx[:, :3], items)) and np.all(idx[:, 3] == -1)
 
 

@@ -105,7 +105,7 @@ def test_cold_and_new_items_are_ranked_from_their_text():
                    random_state=0, **SMALL_CNN).fit(X_train)
     assert_array_equal(model.cold_items_, cold)
     assert_allclose(model.item_factors_[cold], model.document_factors_[cold])
-    top, _ = model.recommend(X_train, k=1, items=cold)
+    top, _ = model.recommend(X_train, k=1, candidates=cold)
     assert np.mean(topic[top[:, 0]] == user_topic) >= 0.9
     # without documents a cold item carries no signal: every score is 0
     plain = ConvMF(n_components=4, feedback="implicit", alpha_user=0.1, alpha_item=1.0,
@@ -113,9 +113,9 @@ def test_cold_and_new_items_are_ranked_from_their_text():
     assert_allclose(plain.decision_function(X_train)[:, cold], 0.0)
     # items outside the catalogue, from text, get indices n_items + j
     new_docs = ["galaxy orbit alien", "romance kiss wedding"]
-    idx, scores = model.recommend(X_train, k=1, items=[40, 41], new_items=new_docs)
+    idx, scores = model.recommend(X_train, k=1, candidates=[40, 41], new_items=new_docs)
     assert np.mean(idx[:, 0] - 40 == user_topic) >= 0.9
-    same = model.recommend(X_train[:3], k=1, items=[40], new_items=[docs[31]])[1]
+    same = model.recommend(X_train[:3], k=1, candidates=[40], new_items=[docs[31]])[1]
     expected = model.decision_function(X_train[:3])[:, 31:32]
     assert_allclose(same, expected, rtol=1e-5)
 
