@@ -24,6 +24,12 @@ Part 2 (speed): seconds per training epoch on a synthetic matrix (20,000 users x
 items, same architecture, batch 500, 2 threads each), median of ``--repeats``; and the time
 to score every user of it with our NumPy path against a TensorFlow call and Keras
 ``predict`` of the same weights.
+
+Results: ``benchmarks/results/autoencoders_<part>.json`` (one file per part:
+``autoencoders_quality``, ``_speed``, ``_ratings``, ``_ablation``, ``_newusers``, ``_foldin``;
+``common.write_results``); ``python benchmarks/make_tables.py`` turns them into the docs'
+tables. recpack and torch are optional: without them recpack's rows are skipped and the JSON
+says so.
 """
 
 import argparse
@@ -37,18 +43,13 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import (  # noqa: E402
-    _positives, benchmark_datasets, ml100k_fold, ml100k_rmse_folds)
+from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.datasets import fetch_movielens
+from sklearn_recsys.model_selection import compare_recommenders, holdout_split
 
-from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions  # noqa: E402
-from sklearn_recsys.base import RecommenderMixin  # noqa: E402
-from sklearn_recsys.datasets import fetch_movielens  # noqa: E402
-from sklearn_recsys.model_selection import (  # noqa: E402
-    compare_recommenders,
-    format_leaderboard,
-    holdout_split,
-)
+from common import (benchmark_datasets, in_fresh_process, leaderboard_table, ml100k_fold,
+                    ml100k_rmse_folds, peers, positives, show, table, write_results)
 
 METRICS = ("ndcg@100", "recall@20", "recall@50")
 
@@ -102,7 +103,7 @@ def _datasets(data_home):
     datasets = benchmark_datasets(data_home)
     latest = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False)
     return {"MovieLens 100K": datasets["MovieLens 100K"],
-            "MovieLens latest-small": _positives(latest.X, 4),
+            "MovieLens latest-small": positives(latest.X, 4),
             "Last.fm 2K": datasets["Last.fm 2K"]}
 
 
@@ -122,24 +123,19 @@ def _board(data_home, dataset, side):
                                 random_state=0)
 
 
-def _spawn(fn, *args):
-    """Run ``fn(*args)`` in a fresh process: TensorFlow and PyTorch crash when they share one."""
-    import multiprocessing as mp
-
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(fn, args)
-
-
 def quality(data_home):
+    found = peers("recpack", "torch")
+    tables = []
     for name, X in _datasets(data_home).items():
-        print(f"\n## {name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives\n")
-        rows = _spawn(_board, data_home, name, "ours")
-        try:
-            rows += _spawn(_board, data_home, name, "recpack")
-        except ImportError as exc:
-            print(f"recpack side skipped: {exc}", file=sys.stderr)
+        title = f"{name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives"
+        print(f"\n{title}", file=sys.stderr)
+        rows = in_fresh_process(_board, data_home, name, "ours")
+        if all(found.values()):
+            rows += in_fresh_process(_board, data_home, name, "recpack")
         rows.sort(key=lambda r: -r["ndcg@100"])
-        print(format_leaderboard(rows, "markdown"), flush=True)
+        id = name.lower().replace(".", "").replace(" ", "_").replace("-", "_")
+        tables.append(show(leaderboard_table(id, title, rows, METRICS)))
+    write_results("autoencoders_quality", tables, peers=found)
 
 
 def _synthetic():
@@ -187,18 +183,25 @@ def _epoch_seconds(side, epochs):
 
 def speed(repeats, epochs):
     X = _synthetic()
-    print(f"\n## Epoch time: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} non-zeros, "
-          f"[items-600-200-600-items], batch 500, {epochs} epochs per fit, each fit in a "
-          f"fresh process\n")
-    t_ours, t_theirs = [], []
+    title = (f"Epoch time: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} non-zeros, "
+             f"[items-600-200-600-items], batch 500, {epochs} epochs per fit, each fit in a "
+             f"fresh process, median of {repeats}")
+    found = peers("recpack", "torch")
+    sides = ("ours", "recpack") if all(found.values()) else ("ours",)
+    times = {side: [] for side in sides}
     for _ in range(repeats):
-        t_ours.append(_spawn(_epoch_seconds, "ours", epochs))
-        t_theirs.append(_spawn(_epoch_seconds, "recpack", epochs))
-    mo, mt = statistics.median(t_ours), statistics.median(t_theirs)
-    print("| implementation | s/epoch (median) | ratio ours/recpack |\n|---|---|---|")
-    print(f"| sklearn_recsys MultVAE (TensorFlow) | {mo:.3f} | {mo / mt:.2f} |")
-    print(f"| recpack MultVAE (PyTorch) | {mt:.3f} | 1.00 |")
-    print(_spawn(inference), flush=True)
+        for side in sides:
+            times[side].append(in_fresh_process(_epoch_seconds, side, epochs))
+    mo = statistics.median(times["ours"])
+    mt = statistics.median(times["recpack"]) if "recpack" in times else None
+    rows = [["sklearn_recsys MultVAE (TensorFlow)", mo, mo / mt if mt else None]]
+    if mt:
+        rows.append(["recpack MultVAE (PyTorch)", mt, 1.0])
+    tables = [show(table("epoch_time", title,
+                         ["implementation", "s/epoch (median)", "ratio ours/recpack"], rows,
+                         formats=["text", "seconds", "ratio"]))]
+    tables.append(show(in_fresh_process(inference)))
+    write_results("autoencoders_speed", tables, peers=found)
 
 
 def inference():
@@ -245,62 +248,60 @@ def inference():
     ref = timings["NumPy decision_function (sparse first layer)"]
     assert np.allclose(model.decision_function(X[:100]), forward(x_dense[:100]).numpy(),
                        atol=1e-3)
-    lines = [f"\n## Scoring all {X.shape[0]} users (median of 3)\n",
-             "| path | seconds | ratio to NumPy |", "|---|---|---|"]
-    lines += [f"| {name} | {t:.3f} | {t / ref:.2f} |" for name, t in timings.items()]
-    return "\n".join(lines)
+    return table("inference", f"Scoring all {X.shape[0]} users (median of 3)",
+                 ["path", "seconds", "ratio to NumPy"],
+                 [[name, t, t / ref] for name, t in timings.items()],
+                 formats=["text", "seconds", "ratio"])
 
 
-def _rmse_rows(models, data_home):
-    lines = ["| model | u1 | u2 | u3 | u4 | u5 | mean | fit s (mean) |",
-             "|---|---|---|---|---|---|---|---|"]
+def _rmse_table(id, title, models, data_home):
+    rows = []
     for label, make in models:
         values, seconds = ml100k_rmse_folds(make, data_home)
-        lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values)
-                     + f" | {np.mean(values):.4f} | {np.mean(seconds):.1f} |")
-    return "\n".join(lines)
+        rows.append([label, *values, np.mean(values), np.mean(seconds)])
+    return table(id, title, ["model", "u1", "u2", "u3", "u4", "u5", "mean", "fit s (mean)"],
+                 rows, formats=["text"] + ["metric"] * 6 + ["seconds"])
 
 
 def ratings(data_home):
     """RMSE of I-AutoRec (defaults) and ExplicitMF (defaults) on ML-100K u1..u5."""
     from sklearn_recsys import AutoRec, ExplicitMF
 
-    table = _rmse_rows([("I-AutoRec (defaults)", lambda: AutoRec(random_state=0)),
-                        ("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0))],
-                       data_home)
-    print("\n## RMSE on MovieLens 100K u1..u5 (base -> test)\n")
-    print(table, flush=True)
+    tables = [show(_rmse_table(
+        "ml100k_rmse", "RMSE on MovieLens 100K u1..u5 (base -> test)",
+        [("I-AutoRec (defaults)", lambda: AutoRec(random_state=0)),
+         ("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0))], data_home))]
     # a second rating scale (half stars) and shape (9,724 items, 610 users)
-    from sklearn_recsys.datasets import fetch_movielens
     from sklearn_recsys.metrics import make_rating_scorer
-    from sklearn_recsys.model_selection import holdout_split
 
     X = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False).X
     train, test = holdout_split(X, holdout=0.1, min_interactions=2, random_state=42)
     rmse = make_rating_scorer("rmse")
-    lines = ["| model | RMSE | fit s |", "|---|---|---|"]
+    rows = []
     for label, model in (("I-AutoRec (defaults)", AutoRec(random_state=0)),
                          ("ExplicitMF (defaults)", ExplicitMF(random_state=0))):
         start = time.perf_counter()
         model.fit(train)
         seconds = time.perf_counter() - start
-        lines.append(f"| {label} | {-rmse(model, train, test):.4f} | {seconds:.1f} |")
-    print("\n## RMSE on MovieLens latest-small, 10% of each user's ratings held out\n")
-    print("\n".join(lines), flush=True)
+        rows.append([label, -rmse(model, train, test), seconds])
+    tables.append(show(table(
+        "latest_small_rmse", "RMSE on MovieLens latest-small, 10% of each user's ratings "
+        "held out (seed 42)", ["model", "RMSE", "fit s"], rows,
+        formats=["text", "metric", "seconds"])))
+    write_results("autoencoders_ratings", tables)
 
 
 def ablation(data_home):
     """I-AutoRec without weight averaging and/or without the refit on all ratings."""
     from sklearn_recsys import AutoRec
 
-    table = _rmse_rows([
+    tab = show(_rmse_table("ml100k_rmse", "I-AutoRec ablation, RMSE on MovieLens 100K u1..u5", [
         ("I-AutoRec, ema_momentum=0", lambda: AutoRec(ema_momentum=0.0, random_state=0)),
         ("I-AutoRec, refit=False", lambda: AutoRec(refit=False, random_state=0)),
         ("I-AutoRec, both off", lambda: AutoRec(ema_momentum=0.0, refit=False,
                                                 random_state=0)),
-    ], data_home)
-    print("\n## I-AutoRec ablation, RMSE on MovieLens 100K u1..u5\n")
-    print(table, flush=True)
+    ], data_home))
+    write_results("autoencoders_ablation", [tab])
 
 
 def new_users(data_home):
@@ -316,8 +317,7 @@ def new_users(data_home):
     models = {"I-AutoRec": AutoRec(random_state=0).fit(X_fit),
               "ExplicitMF": ExplicitMF(random_state=0).fit(X_fit)}
     item_means = np.asarray(X_fit.sum(axis=0)).ravel() / np.maximum(1, X_fit.getnnz(axis=0))
-    lines = ["| ratings given | users | item means | I-AutoRec | ExplicitMF |",
-             "|---|---|---|---|---|"]
+    rows = []
     for n in (5, 20, 50):
         given, held = sp.lil_matrix((len(new), X.shape[1])), sp.lil_matrix((len(new), X.shape[1]))
         for row, u in enumerate(new):
@@ -332,10 +332,11 @@ def new_users(data_home):
         for model in models.values():
             pred = model.predict_ratings(given)[held.row, held.col]
             rmse.append(np.sqrt(np.mean((pred - held.data) ** 2)))
-        n_users = len(np.unique(held.row))
-        lines.append(f"| {n} | {n_users} | " + " | ".join(f"{v:.4f}" for v in rmse) + " |")
-    print("\n## New users (150 of ML-100K's, not in fit), RMSE on their other ratings\n")
-    print("\n".join(lines), flush=True)
+        rows.append([n, len(np.unique(held.row)), *rmse])
+    tab = show(table("rmse", "New users (150 of ML-100K's, not in fit), RMSE on their other "
+                     "ratings", ["ratings given", "users", "item means", *models], rows,
+                     formats=["count", "count", "metric", "metric", "metric"]))
+    write_results("autoencoders_newusers", [tab])
 
 
 def fold_in(data_home, repeats):
@@ -351,7 +352,8 @@ def fold_in(data_home, repeats):
 
     def primal(reg=0.3):
         U, b = np.zeros((X.shape[0], 500)), np.zeros(X.shape[0])
-        explicit_als_sweep(X.indptr, X.indices, X.data, U, H, b, offsets, 0.0, reg, 1e-8, False)
+        explicit_als_sweep(X.indptr, X.indices, X.data, U, H, b, offsets, 0.0, reg, 1e-8, False,
+                           False)
         return U
 
     def dual(reg=0.3):
@@ -377,11 +379,12 @@ def fold_in(data_home, repeats):
             fn()
             times[name].append(time.perf_counter() - start)
     gap = np.abs(primal() - dual()).max()
-    print(f"\n## Fold-in of {X.shape[0]} users on 500 codes (median of {repeats})\n")
-    print("| solver | seconds |\n|---|---|")
-    for name, t in times.items():
-        print(f"| {name} | {statistics.median(t):.2f} |")
-    print(f"\nlargest difference between primal and dual rows: {gap:.1e}", flush=True)
+    tab = show(table("solvers", f"Fold-in of {X.shape[0]} users on 500 codes (median of "
+                     f"{repeats})", ["solver", "seconds"],
+                     [[name, statistics.median(t)] for name, t in times.items()],
+                     formats=["text", "seconds"],
+                     notes=[f"Largest difference between primal and dual rows: {gap:.1e}."]))
+    write_results("autoencoders_foldin", [tab])
 
 
 def main(argv=None):

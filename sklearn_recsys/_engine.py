@@ -134,12 +134,13 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
 
     # -- the loop ---------------------------------------------------------
 
-    def _make_context(self, X, X_val=None, rng=None, validate=None):
+    def _make_context(self, X, X_val=None, rng=None, validate=None, warn=True):
         """Context with the validation split drawn (or ``X_val`` used) as the parameters say.
 
         The split has its own generator seeded by one draw from ``rng``,
         made whether or not there is a split, so the weights a fit draws
-        next do not depend on validation settings.
+        next do not depend on validation settings. Without validation data
+        it warns (``warn``) and returns a context without a split.
         """
         rng = check_random_state(self.random_state) if rng is None else rng
         split_rng = np.random.RandomState(rng.randint(np.iinfo(np.int32).max))
@@ -151,6 +152,7 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             train_rows, val_rows = split_users(X.shape[0], self.validation_fraction, split_rng)
             if len(val_rows) == 0:
                 self._warn_no_validation(
+                    warn,
                     f"validation_fraction={self.validation_fraction} of {X.shape[0]} users "
                     "holds out no user (or all of them)")
                 return ctx
@@ -161,6 +163,7 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             X_train, X_out = split_interactions(X, self.validation_holdout, 2, split_rng)
             if X_out.nnz == 0:
                 self._warn_no_validation(
+                    warn,
                     f"validation_holdout={self.validation_holdout} of each user's "
                     "interactions holds none out (users need at least 2)")
                 return ctx
@@ -168,7 +171,9 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             ctx.split = "interactions"
         return ctx
 
-    def _warn_no_validation(self, why):
+    def _warn_no_validation(self, warn, why):
+        if not warn:
+            return
         warnings.warn(
             f"{type(self).__name__}: early stopping needs validation data but {why}; "
             "training without validation for max_iter iterations.", UserWarning)

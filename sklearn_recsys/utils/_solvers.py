@@ -241,13 +241,14 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
 
 @njit(parallel=True, cache=True, nogil=True)
 def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg_bias,
-                       weighted):
+                       weighted, weighted_bias):
     """Biased explicit-rating ALS: update ``X`` and ``bias_x`` in place from observed entries.
 
     Row ``u`` solves, over its observed ratings only,
     ``min sum_i (r_ui - mu - b_i - b_u - x_u . y_i)^2 + reg_u ||x_u||^2 + reg_b_u b_u^2``
-    jointly for ``(b_u, x_u)``; with ``weighted`` the penalties are
-    multiplied by the row's number of ratings (ALS-WR, Zhou et al. 2008).
+    jointly for ``(b_u, x_u)``; with ``weighted`` (``weighted_bias``) the
+    penalty on the factors (the bias) is multiplied by the row's number of
+    ratings (ALS-WR, Zhou et al. 2008), else it is a constant.
     """
     n_rows, k = X.shape
     for u in prange(n_rows):
@@ -259,7 +260,7 @@ def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg
             bias_x[u] = 0.0
             continue
         lam = reg * n if weighted else reg
-        lam_b = reg_bias * n if weighted else reg_bias
+        lam_b = reg_bias * n if weighted_bias else reg_bias
         A = np.zeros((k + 1, k + 1), dtype=X.dtype)
         b = np.zeros(k + 1, dtype=X.dtype)
         z = np.empty(k + 1, dtype=X.dtype)

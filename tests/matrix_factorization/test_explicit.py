@@ -19,7 +19,7 @@ def _ratings(n_users=80, n_items=40, density=0.4, seed=0):
 
 
 def _dense_reference(R, U, V, bu, bi, mu, lam, lam_b, n_iter):
-    """Exact alternating solves on the observed entries, weighted penalties."""
+    """Exact alternating solves on observed entries: factor penalty per rating, bias constant."""
     M = R > 0
     k = U.shape[1]
     for _ in range(n_iter):
@@ -27,14 +27,14 @@ def _dense_reference(R, U, V, bu, bi, mu, lam, lam_b, n_iter):
             obs = M[:, i]
             Z = np.c_[np.ones(obs.sum()), U[obs]]
             n = obs.sum()
-            A = Z.T @ Z + np.diag([lam_b * n] + [lam * n] * k)
+            A = Z.T @ Z + np.diag([lam_b] + [lam * n] * k)
             sol = np.linalg.solve(A, Z.T @ (R[obs, i] - mu - bu[obs])) if n else np.zeros(k + 1)
             bi[i], V[i] = sol[0], sol[1:]
         for u in range(R.shape[0]):
             obs = M[u]
             Z = np.c_[np.ones(obs.sum()), V[obs]]
             n = obs.sum()
-            A = Z.T @ Z + np.diag([lam_b * n] + [lam * n] * k)
+            A = Z.T @ Z + np.diag([lam_b] + [lam * n] * k)
             sol = np.linalg.solve(A, Z.T @ (R[u, obs] - mu - bi[obs])) if n else np.zeros(k + 1)
             bu[u], U[u] = sol[0], sol[1:]
     return U, V, bu, bi
@@ -42,14 +42,15 @@ def _dense_reference(R, U, V, bu, bi, mu, lam, lam_b, n_iter):
 
 def test_matches_dense_reference_on_observed_entries():
     X = _ratings()
-    model = ExplicitMF(n_components=3, alpha=0.05, alpha_bias=0.02, max_iter=4,
+    model = ExplicitMF(n_components=3, alpha=0.05, alpha_bias=2.0, max_iter=4,
                        dtype=np.float64, random_state=0)
     init = ExplicitMF(**model.get_params())
+    init.alpha_ = init.alpha  # what _fit sets before the engine runs
     init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     model.fit(X)
     U, V, bu, bi = _dense_reference(X.toarray(), init.user_factors_.copy(),
                                     init.item_factors_.copy(), np.zeros(80), np.zeros(40),
-                                    X.data.mean(), 0.05, 0.02, 4)
+                                    X.data.mean(), 0.05, 2.0, 4)
     assert_allclose(model.user_factors_, U, atol=1e-9)
     assert_allclose(model.item_factors_, V, atol=1e-9)
     assert_allclose(model.user_bias_, bu, atol=1e-9)
@@ -113,3 +114,40 @@ def test_grid_search_and_cross_validate_with_rating_scorers():
                          scoring={"rmse": make_rating_scorer("rmse"),
                                   "mae": make_rating_scorer("mae")})
     assert np.all(-res["test_rmse"] >= -res["test_mae"])
+
+
+def test_auto_alpha_falls_back_to_the_biases_where_factors_do_not_help():
+    # ratings = mean + user bias + item bias + noise: nothing for factors to learn
+    rng = np.random.default_rng(0)
+    bu, bi = rng.normal(0, 0.5, 500), rng.normal(0, 0.5, 150)
+    R = np.clip(np.rint(3.5 + bu[:, None] + bi + rng.normal(0, 0.8, (500, 150))), 1, 5)
+    X = sp.csr_matrix(R * (rng.random(R.shape) < 0.1))
+    model = ExplicitMF(random_state=0).fit(X)
+    assert model.alpha_ == np.inf
+    assert not model.item_factors_.any() and not model.transform(X[:5]).any()
+    # the bias-only model by hand: alternating constant-penalty bias solves
+    R, M = X.toarray(), X.toarray() > 0
+    mu, b_u, b_i = X.data.mean(), np.zeros(500), np.zeros(150)
+    for _ in range(15):
+        b_i = ((R - mu - b_u[:, None]) * M).sum(0) / (M.sum(0) + 3.0)
+        b_u = ((R - mu - b_i) * M).sum(1) / (M.sum(1) + 3.0)
+    assert_allclose(model.item_bias_, b_i, atol=1e-4)
+    assert_allclose(model.user_bias_, b_u, atol=1e-4)
+
+
+def test_auto_alpha_keeps_factors_where_they_help():
+    X = _ratings(300, 100, density=0.3)
+    model = ExplicitMF(n_components=4, random_state=0).fit(X)
+    assert model.alpha_ < 0.5
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=1)
+    rmse = make_rating_scorer("rmse")
+    auto = -rmse(ExplicitMF(n_components=4, random_state=0).fit(X_in), X_in, X_out)
+    biases = -rmse(ExplicitMF(n_components=4, alpha=np.inf, random_state=0).fit(X_in), X_in,
+                   X_out)
+    assert auto < biases - 0.05
+
+
+def test_auto_alpha_without_ratings_to_hold_out_uses_the_middle_value(recwarn):
+    X = sp.csr_matrix(np.eye(5) * 4.0)  # one rating per user
+    assert ExplicitMF(n_components=2, random_state=0).fit(X).alpha_ == 0.12
+    assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
