@@ -77,11 +77,17 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         Every factor of a folded-in user starts at this value (products at
         the scale of the data's mean).
     item_factors_ : ndarray of shape (n_items, n_components)
-        Non-negative item factors ``H^T``.
+        Non-negative item factors ``H^T``. With ``feedback="explicit"`` an
+        item without training ratings gets the mean of the others (its
+        rating is unknown, not 0: a user's typical rating is predicted).
+    typical_user_factors_ : ndarray of shape (n_components,) or None
+        With ``feedback="explicit"``: the mean factors of the training users,
+        given to a scored user without any rating (None otherwise).
     rating_range_ : tuple of float
         Smallest and largest training value; :meth:`predict_ratings` clips to it.
-    loss_curve_ : list of None
-        No loss is tracked (kept for the common interface).
+    loss_curve_ : list of float
+        The objective (half the squared error plus half the penalty) after
+        each sweep.
     n_iter_ : int
     n_features_in_ : int
 
@@ -188,10 +194,26 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             penalty = (W * W).sum() + (H * H).sum()
         return 0.5 * error + 0.5 * self.alpha * float(penalty)
 
+    def _finish_fit(self, ctx):
+        self.typical_user_factors_ = None
+        if self.feedback != "explicit":
+            return  # zeros are data: an item nobody chose has earned its 0 factors
+        # ratings: an item without training ratings is unknown, not rated 0, so
+        # it gets the mean item factors (a user's typical rating), and a user
+        # without ratings the mean user factors
+        cold = np.bincount(ctx.X_train.indices, minlength=ctx.X_train.shape[1]) == 0
+        if cold.any() and not cold.all():
+            self.item_factors_[cold] = self.item_factors_[~cold].mean(axis=0)
+        warm_users = np.diff(ctx.X_train.indptr) > 0
+        if warm_users.any():
+            self.typical_user_factors_ = self.user_factors_[warm_users].mean(axis=0)
+
     def _fold_in(self, X):
         X = X.astype(self.dtype, copy=False)
         W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=self.dtype)
         self._update(X, W, self.item_factors_, self.fold_in_iter)
+        if getattr(self, "typical_user_factors_", None) is not None:
+            W[np.diff(X.indptr) == 0] = self.typical_user_factors_
         return W
 
     def _check_can_predict_ratings(self):

@@ -40,6 +40,8 @@ def test_matches_dense_reference(feedback):
     model.fit(X)
     W, H = _reference(R.astype(float), init.user_factors_, init.item_factors_, 0.1,
                       feedback == "explicit", 5)
+    if feedback == "explicit":  # after fit, an unrated item takes the mean item factors
+        H[0] = H[1:].mean(axis=0)
     assert_allclose(model.user_factors_, W, rtol=1e-9, atol=1e-12)
     assert_allclose(model.item_factors_, H, rtol=1e-9, atol=1e-12)
     assert (model.item_factors_ >= 0).all() and (model.user_factors_ >= 0).all()
@@ -72,3 +74,22 @@ def test_predict_ratings_needs_missing_ignore():
     model = NMF(n_components=2, feedback="implicit", random_state=0).fit(X)
     with pytest.raises(ValueError, match="needs feedback='explicit'"):
         model.predict_ratings(X)
+
+
+def test_items_and_users_without_ratings_get_typical_factors_not_zero():
+    rng = np.random.default_rng(0)
+    W, H = rng.uniform(0.5, 1.5, (60, 3)), rng.uniform(0.5, 1.5, (25, 3))
+    R = np.clip(np.rint(W @ H.T), 1, 5) * (rng.random((60, 25)) < 0.5)
+    R[:, 24] = 0  # an item nobody rated
+    X = sp.csr_matrix(R)
+    model = NMF(n_components=3, random_state=0).fit(X)
+    warm = model.item_factors_[:24]
+    assert_allclose(model.item_factors_[24], warm.mean(axis=0), rtol=1e-5)
+    pred = model.predict_ratings(X[:10], items=[24]).ravel()
+    own_mean = np.array([X[u].data.mean() for u in range(10)])
+    assert np.abs(pred - own_mean).max() < 1.0 and pred.min() > 1.5  # not the floor
+    empty = sp.csr_matrix((1, 25))
+    assert_allclose(model.transform(empty)[0], model.user_factors_.mean(axis=0), rtol=1e-5)
+    # zeros as data: an item nobody chose keeps its zero factors
+    implicit = NMF(n_components=3, feedback="implicit", random_state=0).fit((X > 0) * 1.0)
+    assert not implicit.item_factors_[24].any()
