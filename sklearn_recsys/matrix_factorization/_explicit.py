@@ -201,9 +201,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         return _ALPHA_GRID[int(np.argmin(errors))]
 
     def _validation_rmse(self, ctx):
-        U, bu = self.user_factors_, self.user_bias_
-        return heldout_rmse(ctx.X_val_out, lambda start, stop: self._ratings(
-            U[start:stop], bu[start:stop]), self.rating_range_)
+        return heldout_rmse(ctx.X_val_out, lambda rows, cols: self._predict_pairs(
+            self.user_factors_, self.user_bias_, rows, cols), self.rating_range_)
 
     def _validation_label(self):
         return "val_neg_rmse"

@@ -72,8 +72,10 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         ``n_iter_no_change`` epochs without improvement.
     validation_holdout : float, default=0.1
         Share of each user's ratings held out when ``early_stopping``.
-    n_iter_no_change : int, default=50
-        Patience, in epochs.
+    n_iter_no_change : int, default=20
+        Patience, in epochs. On MovieLens 100K u1..u5 the best validation
+        epoch (61 to 64) is the same with 20 as with 50, which trained 30
+        epochs more.
     tol : float, default=0.0
         Smallest gain of the validation score that resets the patience of
         ``n_iter_no_change`` (the best iteration is kept whatever the gain).
@@ -166,7 +168,7 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         max_iter=500,
         early_stopping=True,
         validation_holdout=0.1,
-        n_iter_no_change=50,
+        n_iter_no_change=20,
         tol=0.0,
         ema_momentum=0.9,
         refit=True,
@@ -309,16 +311,15 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
 
     def _validation_score(self, ctx):
         """Minus the RMSE of the held-out ratings, from the training representation."""
-        X_train = ctx.X_train
+        W, b = self.coefs_[1], self.intercepts_[1]
         if self.kind == "item":
             # each training user's own decoder row on the item codes
-            def predict_rows(start, stop):
-                return (self.item_codes_ @ self.coefs_[1][:, start:stop]).T + \
-                    self.intercepts_[1][start:stop, None]
-        else:
-            def predict_rows(start, stop):
-                return self._encode_np(X_train[start:stop]) @ self.coefs_[1] + self.intercepts_[1]
-        return -heldout_rmse(ctx.X_val_out, predict_rows, self.rating_range_)
+            codes = self.item_codes_
+            return -heldout_rmse(ctx.X_val_out, lambda rows, cols: np.einsum(
+                "ij,ji->i", codes[cols], W[:, rows]) + b[rows], self.rating_range_)
+        codes = self._encode_np(ctx.X_train)
+        return -heldout_rmse(ctx.X_val_out, lambda rows, cols: np.einsum(
+            "ij,ji->i", codes[rows], W[:, cols]) + b[cols], self.rating_range_)
 
     def _set_user_prior(self):
         """Gaussian prior of a user's (bias, decoder row), from the training users'.

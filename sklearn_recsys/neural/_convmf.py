@@ -536,9 +536,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         if self.feedback == "implicit":
             return super()._validation_score(ctx)
         U, V = self.user_factors_, self.item_factors_
-        return -heldout_rmse(ctx.X_val_out,
-                             lambda start, stop: self.global_mean_ + U[start:stop] @ V.T,
-                             self.rating_range_)
+        return -heldout_rmse(ctx.X_val_out, lambda rows, cols: self.global_mean_ + np.einsum(
+            "ij,ij->i", U[rows], V[cols]), self.rating_range_)
 
     # -- scoring ----------------------------------------------------------
 

@@ -138,23 +138,21 @@ def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None):
     return total / max(1, n)
 
 
-def heldout_rmse(X_out, predict_rows, value_range=None, block=4096):
-    """RMSE of the held-out ratings, predicted by dense row blocks.
+def heldout_rmse(X_out, predict_entries, value_range=None, block=1 << 20):
+    """RMSE of the held-out ratings, predicted at those entries only.
 
-    ``predict_rows(start, stop)`` returns the predicted ratings
-    ``(stop - start, n_items)`` of those rows; predictions are clipped to
-    ``value_range`` when given. 0.0 when nothing is held out.
+    ``predict_entries(rows, cols)`` returns the predicted ratings at the
+    given (row, column) pairs; it is called on blocks of at most ``block``
+    entries, so no dense ``(n_users, n_items)`` block is formed. Predictions
+    are clipped to ``value_range`` when given. 0.0 when nothing is held out.
     """
     if X_out.nnz == 0:
         return 0.0
     rows = np.repeat(np.arange(X_out.shape[0]), np.diff(X_out.indptr))
     pred = np.empty(X_out.nnz)
-    for start in range(0, X_out.shape[0], block):
-        stop = min(start + block, X_out.shape[0])
-        sel = slice(X_out.indptr[start], X_out.indptr[stop])
-        if sel.start == sel.stop:
-            continue
-        pred[sel] = np.asarray(predict_rows(start, stop))[rows[sel] - start, X_out.indices[sel]]
+    for start in range(0, X_out.nnz, block):
+        sel = slice(start, min(start + block, X_out.nnz))
+        pred[sel] = predict_entries(rows[sel], X_out.indices[sel])
     if value_range is not None:
         np.clip(pred, *value_range, out=pred)
     return float(np.sqrt(np.mean((pred - X_out.data) ** 2)))

@@ -166,3 +166,20 @@ def test_early_stopping_without_validation_ratings_warns_and_trains_on_all():
     plain = AutoRec(early_stopping=False, **params).fit(X)
     assert model.validation_scores_ is None
     assert_allclose(model.predict_ratings(X), plain.predict_ratings(X))
+
+
+@pytest.mark.parametrize("kind", ["item", "user"])
+def test_validation_score_is_minus_the_rmse_of_the_dense_predictions(kind):
+    X = _ratings(80, 30, density=0.5)
+    model = AutoRec(kind=kind, n_components=6, max_iter=5, random_state=0).fit(X)
+    ctx = model._make_context(X)  # the same kind of split the fit used
+    V, W = model.coefs_
+    mu, b = model.intercepts_
+    if kind == "item":
+        dense = (model.item_codes_ @ W + b).T  # users x items
+    else:
+        dense = (1 / (1 + np.exp(-(ctx.X_train.toarray() @ V + mu)))) @ W + b
+    out = ctx.X_val_out.tocoo()
+    pred = np.clip(dense[out.row, out.col], *model.rating_range_)
+    expected = -np.sqrt(np.mean((pred - out.data) ** 2))
+    assert model._validation_score(ctx) == pytest.approx(expected, rel=1e-6)
