@@ -26,10 +26,13 @@ documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of ea
 of u1.base's ratings over the same grid.
 
 Seeds are fixed; timings are wall seconds of one fit (measured on a 2-core machine).
+
+Results: ``benchmarks/results/convmf_<part>.json`` (``convmf_ratings``, ``convmf_citeulike``,
+``convmf_cold``; ``common.write_results``); ``python benchmarks/make_tables.py`` turns them into
+the docs' tables.
 """
 
 import argparse
-import os
 import sys
 import time
 import warnings
@@ -40,15 +43,14 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import ml100k_fold, ml100k_rmse_folds  # noqa: E402
+from sklearn_recsys import ConvMF, ImplicitALS
+from sklearn_recsys.base import ItemScoresTransformMixin, RecommenderMixin
+from sklearn_recsys.datasets import fetch_citeulike_a, fetch_movielens
+from sklearn_recsys.metrics import make_rating_scorer, ndcg_at_k, recall_at_k
+from sklearn_recsys.model_selection import holdout_split, strong_generalization_split
+from sklearn_recsys.utils._topk import mask_seen
 
-from sklearn_recsys import ConvMF, ImplicitALS  # noqa: E402
-from sklearn_recsys.base import ItemScoresTransformMixin, RecommenderMixin  # noqa: E402
-from sklearn_recsys.datasets import fetch_citeulike_a, fetch_movielens  # noqa: E402
-from sklearn_recsys.metrics import make_rating_scorer, ndcg_at_k, recall_at_k  # noqa: E402
-from sklearn_recsys.model_selection import holdout_split, strong_generalization_split  # noqa
-from sklearn_recsys.utils._topk import mask_seen  # noqa: E402
+from common import ml100k_fold, ml100k_rmse_folds, show, table, write_results
 
 # CiteULike-a needs many factors (NDCG@100 of MF rises from 0.22 at 50 to 0.31 at 200),
 # so the factor count is part of every factorization's grid; with that many factors the
@@ -120,13 +122,12 @@ def _citeulike(data_home):
     return X, list(data.item_titles)
 
 
-def _print_table(title, rows, columns):
-    print(f"\n## {title}\n")
-    print("| model | " + " | ".join(columns) + " | chosen | fit s |")
-    print("|---|" + "---|" * (len(columns) + 2))
-    for name, row in rows:
-        print(f"| {name} | " + " | ".join(f"{row[c]:.4f}" for c in columns)
-              + f" | {row.get('params', '')} | {row.get('seconds', 0.0):.0f} |", flush=True)
+def _table(id, title, rows, columns):
+    """Print the rows of ``_evaluate`` (with params and seconds) and return them as a table."""
+    return show(table(id, title, ["model", *columns, "chosen", "fit s"],
+                      [[name, *(row[c] for c in columns), row.get("params", {}),
+                        row.get("seconds", 0.0)] for name, row in rows],
+                      formats=["text", *["metric"] * len(columns), "params", "seconds"]))
 
 
 def _models(docs, X_train):
@@ -163,8 +164,9 @@ def citeulike(data_home, models):
         row = _evaluate(model, X_in, X_out, rare=rare)
         row.update(params=params, seconds=time.perf_counter() - start)
         rows.append((name, row))
-    _print_table("CiteULike-a, strong generalization (test users)", rows,
-                 ["recall@20", "recall@50", "ndcg@100", "rare recall@50"])
+    tab = _table("strong_generalization", "CiteULike-a, strong generalization (test users)",
+                 rows, ["recall@20", "recall@50", "ndcg@100", "rare recall@50"])
+    write_results("convmf_citeulike", [tab])
 
 
 def cold(data_home, conv_params, mf_params):
@@ -206,8 +208,9 @@ def cold(data_home, conv_params, mf_params):
         row = _evaluate(model, X_train[users], X_cold[users], candidates=cold_items)
         row.update(params=params, seconds=time.perf_counter() - start)
         rows.append((name, row))
-    _print_table("CiteULike-a, cold items (ranked among the hidden 20%)", rows,
+    tab = _table("cold_items", "CiteULike-a, cold items (ranked among the hidden 20%)", rows,
                  ["recall@20", "recall@50", "ndcg@100"])
+    write_results("convmf_cold", [tab])
 
 
 def ratings(data_home):
@@ -216,8 +219,7 @@ def ratings(data_home):
     base, _ = ml100k_fold(data_home, 1)
     rmse = make_rating_scorer("rmse")
     fit_part, val_part = holdout_split(base, holdout=0.1, random_state=0)
-    lines = ["| model | chosen (alpha_user, alpha_item) | u1 | u2 | u3 | u4 | u5 | mean | fit s |",
-             "|---|---|---|---|---|---|---|---|---|"]
+    rows = []
     for label, documents in (("ConvMF (title + genres)", docs), ("PMF (no documents)", None)):
         def make(lu, lv, documents=documents):
             return ConvMF(documents=documents, alpha_user=lu, alpha_item=lv, max_df=1.0,
@@ -226,10 +228,12 @@ def ratings(data_home):
         print(f"  {label} validation RMSE: {val}", file=sys.stderr, flush=True)
         chosen = min(val, key=val.get)
         values, seconds = ml100k_rmse_folds(lambda: make(*chosen), data_home)
-        lines.append(f"| {label} | {chosen} | " + " | ".join(f"{v:.4f}" for v in values)
-                     + f" | {np.mean(values):.4f} | {np.mean(seconds):.0f} |")
-    print("\n## RMSE on MovieLens 100K u1..u5 (base -> test)\n")
-    print("\n".join(lines), flush=True)
+        rows.append([label, chosen, *values, np.mean(values), np.mean(seconds)])
+    tab = show(table("ml100k_rmse", "RMSE on MovieLens 100K u1..u5 (base -> test)",
+                     ["model", "chosen (alpha_user, alpha_item)", "u1", "u2", "u3", "u4", "u5",
+                      "mean", "fit s"], rows,
+                     formats=["text", "params"] + ["metric"] * 6 + ["seconds"]))
+    write_results("convmf_ratings", [tab])
 
 
 def main(argv=None):

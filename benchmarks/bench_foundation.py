@@ -16,11 +16,14 @@ training users, and scored on the test users. The runner is
 Part 2 (speed): EASE ``fit`` on MovieLens latest-small (ratings >= 4), ours in float64
 and float32 against recpack's, interleaved, ``--repeats`` times; median seconds, the ratio,
 and the peak traced memory of one fit.
+
+Results: ``benchmarks/results/foundation_quality.json`` and ``foundation_speed.json``
+(``common.write_results``); ``python benchmarks/make_tables.py`` turns them into the docs' tables.
+recpack and cornac are optional: without them their rows are skipped and the JSON says so.
 """
 
 import argparse
 import logging
-import os
 import statistics
 import sys
 import time
@@ -32,8 +35,11 @@ from sklearn.base import BaseEstimator
 
 from sklearn_recsys import EASE, ItemKNN, MostPopular
 from sklearn_recsys.base import ItemItemMixin, RecommenderMixin
-from sklearn_recsys.datasets import fetch_lastfm_2k, fetch_movielens
-from sklearn_recsys.model_selection import compare_recommenders, format_leaderboard
+from sklearn_recsys.datasets import fetch_movielens
+from sklearn_recsys.model_selection import compare_recommenders
+
+from common import (benchmark_datasets, leaderboard_table, peers, positives, show, table,
+                    write_results)
 
 METRICS = ("ndcg@10", "ndcg@100", "recall@20", "recall@50")
 EASE_GRID = {"alpha": [20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]}
@@ -99,57 +105,6 @@ class CornacEASE(ItemItemMixin, RecommenderMixin, BaseEstimator):
         return self.coef_
 
 
-def _positives(X, threshold=None, min_users_per_item=1, min_items_per_user=5):
-    X = X.tocsr(copy=True)
-    X.data = (X.data >= threshold if threshold is not None else X.data > 0).astype(np.float64)
-    X.eliminate_zeros()
-    while True:  # filter until both conditions hold
-        items = np.flatnonzero(X.getnnz(axis=0) >= min_users_per_item)
-        X = X[:, items]
-        users = np.flatnonzero(X.getnnz(axis=1) >= min_items_per_user)
-        X = X[users]
-        if (X.getnnz(axis=0) >= min_users_per_item).all():
-            return X
-
-
-def benchmark_datasets(data_home):
-    """The implicit-feedback datasets every benchmark uses, as positives (see the docstring)."""
-    return {
-        "MovieLens 100K": _positives(
-            fetch_movielens("100k", data_home=data_home, download_if_missing=False).X, 4),
-        "Last.fm 2K": _positives(
-            fetch_lastfm_2k(data_home=data_home, download_if_missing=False).X,
-            min_users_per_item=5),
-    }
-
-
-def ml100k_fold(data_home, fold):
-    """Ratings of MovieLens 100K's ``u{fold}.base`` and ``u{fold}.test`` as (943, 1682) CSR."""
-    import scipy.sparse as sp
-
-    def load(name):
-        a = np.loadtxt(os.path.join(data_home, "ml-100k", name), dtype=np.int64)
-        return sp.csr_matrix((a[:, 2].astype(float), (a[:, 0] - 1, a[:, 1] - 1)),
-                             shape=(943, 1682))
-
-    return load(f"u{fold}.base"), load(f"u{fold}.test")
-
-
-def ml100k_rmse_folds(make, data_home):
-    """RMSE on ``u1..u5.test`` of ``make()`` fitted on each ``u*.base``, and fit seconds."""
-    from sklearn_recsys.metrics import make_rating_scorer
-
-    rmse = make_rating_scorer("rmse")
-    values, seconds = [], []
-    for fold in range(1, 6):
-        train, test = ml100k_fold(data_home, fold)
-        start = time.perf_counter()
-        model = make().fit(train)
-        seconds.append(time.perf_counter() - start)
-        values.append(-rmse(model, train, test))
-    return values, seconds
-
-
 def quality(data_home, n_jobs):
     datasets = benchmark_datasets(data_home)
     models = {
@@ -157,27 +112,20 @@ def quality(data_home, n_jobs):
         "ItemKNN": (ItemKNN(), {"n_neighbors": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]}),
         "EASE": (EASE(), EASE_GRID),
     }
-    try:
-        import recpack  # noqa: F401
-
+    found = peers("recpack", "cornac")
+    if found["recpack"]:
         models["recpack EASE"] = (RecpackEASE(), EASE_GRID)
-    except ImportError:
-        print("recpack not installed: pip install recpack", file=sys.stderr)
-    try:
-        import cornac  # noqa: F401
-
+    if found["cornac"]:
         models["cornac EASE"] = (CornacEASE(), {**EASE_GRID, "posB": [True, False]})
-    except ImportError:
-        print("cornac not installed: pip install cornac", file=sys.stderr)
-    out = []
-    for name, X in datasets.items():
-        print(f"\n## {name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives\n")
+    tables = []
+    for (name, X), id in zip(datasets.items(), ("movielens_100k", "lastfm_2k")):
+        print(f"\n{name}: {X.shape[0]} users x {X.shape[1]} items", file=sys.stderr)
         rows = compare_recommenders(models, X, metrics=METRICS, tune_metric="ndcg@100",
                                     n_jobs=n_jobs, random_state=0)
-        table = format_leaderboard(rows, "markdown")
-        print(table)
-        out.append((name, X.shape, X.nnz, table))
-    return out
+        title = f"{name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives"
+        tables.append(show(leaderboard_table(id, title, rows, METRICS)))
+    write_results("foundation_quality", tables, peers=found)
+    return tables
 
 
 def _fit_seconds(model, X):
@@ -195,34 +143,32 @@ def _peak_mb(model, X):
 
 
 def speed(data_home, repeats):
-    X = _positives(fetch_movielens("latest-small", data_home=data_home,
-                                   download_if_missing=False).X, 4, min_items_per_user=1)
+    X = positives(fetch_movielens("latest-small", data_home=data_home,
+                                  download_if_missing=False).X, 4, min_items_per_user=1)
     X32 = X.astype(np.float32)
-    print(f"\n## EASE fit on MovieLens latest-small: {X.shape[0]} users x {X.shape[1]} "
-          f"items, {X.nnz} positives, alpha=500, {repeats} interleaved repeats\n")
+    title = (f"EASE fit on MovieLens latest-small: {X.shape[0]} users x {X.shape[1]} "
+             f"items, {X.nnz} positives, alpha=500, {repeats} interleaved repeats")
     contenders = {
         "sklearn_recsys EASE float64": (EASE(alpha=500.0), X),
         "sklearn_recsys EASE float32": (EASE(alpha=500.0), X32),
     }
-    try:
+    found = peers("recpack")
+    if found["recpack"]:
         contenders["recpack EASE"] = (RecpackEASE(alpha=500.0), X)
-    except ImportError:
-        pass
     times = {name: [] for name in contenders}
     for _ in range(repeats):
         for name, (model, data) in contenders.items():
             times[name].append(_fit_seconds(model, data))
     peaks = {name: _peak_mb(model, data) for name, (model, data) in contenders.items()}
     ref = statistics.median(times["recpack EASE"]) if "recpack EASE" in times else None
-    lines = ["| implementation | median fit s | min s | speed-up vs recpack | peak traced MB |",
-             "|---|---|---|---|---|"]
-    for name, ts in times.items():
-        med = statistics.median(ts)
-        ratio = f"{ref / med:.2f}x" if ref else "-"
-        lines.append(f"| {name} | {med:.2f} | {min(ts):.2f} | {ratio} | {peaks[name]:.0f} |")
-    table = "\n".join(lines) + "\n"
-    print(table)
-    return X.shape, table
+    rows = [[name, statistics.median(ts), min(ts),
+             ref / statistics.median(ts) if ref else None, peaks[name]]
+            for name, ts in times.items()]
+    tab = show(table("ease_fit", title, ["implementation", "median fit s", "min s",
+                                         "speed-up vs recpack", "peak traced MB"], rows,
+                     formats=["text", "seconds", "seconds", "ratio", "mb"]))
+    write_results("foundation_speed", [tab], peers=found)
+    return tab
 
 
 def main(argv=None):

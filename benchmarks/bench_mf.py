@@ -25,10 +25,13 @@ initial factors move NDCG@100 by a few thousandths.
 
 Part 3 (ratings): ``ExplicitMF`` and ``NMF`` with their defaults on MovieLens 100K's five
 u1..u5 base/test splits: RMSE per fold and the mean.
+
+Results: ``benchmarks/results/mf_<part>.json`` (``mf_speed``, ``mf_quality``, ``mf_ratings``;
+``common.write_results``); ``python benchmarks/make_tables.py`` turns them into the docs'
+tables. Without ``implicit`` its rows are skipped and the JSON says so.
 """
 
 import argparse
-import multiprocessing as mp
 import os
 import statistics
 import sys
@@ -40,15 +43,15 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, clone
 
-sys.path.insert(0, os.path.dirname(__file__))
-from bench_foundation import benchmark_datasets, ml100k_fold  # noqa: E402
+from sklearn_recsys import BPR, EASE, ExplicitMF, ImplicitALS, MostPopular, NMF
+from sklearn_recsys import make_interactions
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.datasets import fetch_lastfm_2k
+from sklearn_recsys.metrics import make_rating_scorer
+from sklearn_recsys.model_selection import compare_recommenders
 
-from sklearn_recsys import BPR, EASE, ExplicitMF, ImplicitALS, MostPopular, NMF  # noqa: E402
-from sklearn_recsys import make_interactions  # noqa: E402
-from sklearn_recsys.base import RecommenderMixin  # noqa: E402
-from sklearn_recsys.datasets import fetch_lastfm_2k  # noqa: E402
-from sklearn_recsys.metrics import make_rating_scorer  # noqa: E402
-from sklearn_recsys.model_selection import compare_recommenders, format_leaderboard  # noqa: E402
+from common import (PeakRSS, benchmark_datasets, in_fresh_process, leaderboard_table,
+                    ml100k_fold, peers, show, table, write_results)
 
 METRICS = ("ndcg@100", "recall@20", "recall@50")
 
@@ -129,38 +132,7 @@ class ImplicitPkgBPR(RecommenderMixin, BaseEstimator):
 # -- part 1: speed and memory --------------------------------------------------------------
 
 
-class _PeakRSS:
-    """Largest resident set size seen while the block runs, sampled every 2 ms."""
-
-    def __enter__(self):
-        import threading
-
-        self.base = self.peak = self._rss()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    @staticmethod
-    def _rss():
-        with open("/proc/self/statm") as f:
-            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-
-    def _poll(self):
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, self._rss())
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, self._rss())
-
-    @property
-    def growth_mb(self):
-        return (self.peak - self.base) / 2**20
-
-
-def _fit_in_child(kind, path, params, queue):
+def _fit_in_child(kind, path, params):
     from threadpoolctl import threadpool_limits
 
     X = sp.load_npz(path).tocsr()
@@ -176,21 +148,11 @@ def _fit_in_child(kind, path, params, queue):
     with threadpool_limits(1, "blas"):
         if kind.startswith("ours"):  # compile outside the timing (cached after the first run)
             type(model)(**{**params, "max_iter": 1}).fit(X[:200])
-        with _PeakRSS() as mem:
+        with PeakRSS() as mem:
             start = time.perf_counter()
             model.fit(X)
             seconds = time.perf_counter() - start
-    queue.put((seconds, mem.growth_mb))
-
-
-def _run(kind, path, params):
-    ctx = mp.get_context("spawn")
-    queue = ctx.Queue()
-    proc = ctx.Process(target=_fit_in_child, args=(kind, path, params, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    return result
+    return seconds, mem.growth_mb
 
 
 def speed(data_home, repeats, threads, sweeps, epochs, k):
@@ -201,8 +163,9 @@ def speed(data_home, repeats, threads, sweeps, epochs, k):
     datasets = {"Last.fm 2K (play counts)": lastfm, "synthetic ML-20M size": synth}
     als = dict(n_components=k, alpha=1.0, confidence_scale=1.0, max_iter=sweeps, n_jobs=threads)
     bpr = dict(n_components=k, alpha=0.01, learning_rate_init=0.05, max_iter=epochs, n_jobs=threads)
-    lines = ["| data | model | ours s/iter | implicit s/iter | ratio ours/implicit "
-             "| ours peak MB | implicit peak MB |", "|---|---|---|---|---|---|---|"]
+    found = peers("implicit")
+    sides = ("ours", "implicit") if found["implicit"] else ("ours",)
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         for name, X in datasets.items():
             X = X.astype(np.float32)
@@ -212,22 +175,24 @@ def speed(data_home, repeats, threads, sweeps, epochs, k):
             sp.save_npz(path, X)
             print(f"\n{name}: {X.shape[0]} x {X.shape[1]}, {X.nnz} non-zeros", file=sys.stderr)
             for label, params, n in (("ALS", als, sweeps), ("BPR", bpr, epochs)):
-                res = {"ours": [], "implicit": []}
+                res = {who: [] for who in sides}
                 for _ in range(repeats):
-                    for who in ("ours", "implicit"):
-                        res[who].append(_run(f"{who} {label}", path, params))
-                t_o = statistics.median(r[0] for r in res["ours"]) / n
-                t_i = statistics.median(r[0] for r in res["implicit"]) / n
-                m_o = statistics.median(r[1] for r in res["ours"])
-                m_i = statistics.median(r[1] for r in res["implicit"])
-                lines.append(f"| {name} | {label} | {t_o:.3f} | {t_i:.3f} | {t_o / t_i:.2f} "
-                             f"| {m_o:.0f} | {m_i:.0f} |")
-                print(lines[-1], file=sys.stderr)
-    table = "\n".join(lines) + "\n"
-    print(f"\n## Seconds per ALS sweep / BPR epoch, {threads} threads, {k} factors, "
-          f"median of {repeats}\n")
-    print(table)
-    return table
+                    for who in sides:
+                        res[who].append(in_fresh_process(_fit_in_child, f"{who} {label}", path,
+                                                         params))
+                t = {who: statistics.median(r[0] for r in res[who]) / n for who in sides}
+                m = {who: statistics.median(r[1] for r in res[who]) for who in sides}
+                t_i, m_i = t.get("implicit"), m.get("implicit")
+                rows.append([name, label, t["ours"], t_i, t["ours"] / t_i if t_i else None,
+                             m["ours"], m_i])
+                print(rows[-1], file=sys.stderr)
+    title = (f"Seconds per ALS sweep / BPR epoch, {threads} threads, {k} factors, "
+             f"median of {repeats}")
+    tab = show(table("speed", title, ["data", "model", "ours s/iter", "implicit s/iter",
+                                      "ratio ours/implicit", "ours peak MB", "implicit peak MB"],
+                     rows, formats=["text", "text", "seconds", "seconds", "ratio", "mb", "mb"]))
+    write_results("mf_speed", [tab], peers=found)
+    return tab
 
 
 # -- part 2: ranking quality ----------------------------------------------------------------
@@ -237,6 +202,7 @@ def quality(data_home, threads):
     datasets = benchmark_datasets(data_home)
     als_grid = {"alpha": [0.1, 1.0, 10.0], "confidence_scale": [1.0, 5.0, 20.0]}
     bpr_grid = {"learning_rate_init": [0.01, 0.05], "alpha": [0.001, 0.01]}
+    found = peers("implicit")
     models = {
         "MostPopular": (MostPopular(), {}),
         "EASE": (EASE(), {"alpha": [50.0, 200.0, 500.0, 1000.0]}),
@@ -247,16 +213,25 @@ def quality(data_home, threads):
         "NMF (zeros as data)": (NMF(feedback="implicit", n_components=64, n_jobs=threads,
                                     random_state=0), {"alpha": [0.0, 1.0]}),
     }
-    out = []
-    for name, X in datasets.items():
-        print(f"\n## {name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives\n")
+    if not found["implicit"]:
+        del models["implicit ALS"], models["implicit BPR"]
+    tables, seed_rows = [], []
+    for (name, X), id in zip(datasets.items(), ("movielens_100k", "lastfm_2k")):
+        title = f"{name}: {X.shape[0]} users x {X.shape[1]} items, {X.nnz} positives"
+        print(f"\n{title}", file=sys.stderr)
         rows = compare_recommenders(models, X, metrics=METRICS, tune_metric="ndcg@100",
                                     n_jobs=1, random_state=0)
-        table = format_leaderboard(rows, "markdown")
-        print(table)
-        out.append(table)
-        out.append(_seeds(models, rows, X))
-    return out
+        tables.append(show(leaderboard_table(id, title, rows, METRICS)))
+        seed_rows += [[name, *row] for row in _seeds(models, rows, X)]
+    n_seeds = len(seed_rows[0]) - 5
+    tables.append(show(table(
+        "seeds", f"Test NDCG@100 of the chosen settings, seeds 0..{n_seeds - 1} of the "
+        "initial factors (and sampling)",
+        ["data", "model", "chosen parameters", *(f"seed {s}" for s in range(n_seeds)),
+         "mean", "std"], seed_rows,
+        formats=["text", "text", "params", *["metric"] * (n_seeds + 2)])))
+    write_results("mf_quality", tables, peers=found)
+    return tables
 
 
 def _seeds(models, rows, X, n_seeds=5):
@@ -264,6 +239,7 @@ def _seeds(models, rows, X, n_seeds=5):
 
     One seed's draw of the initial factors moves NDCG@100 by a few thousandths, as
     much as the gaps between the libraries; the mean over seeds is the fairer figure.
+    Returns one row per model: name, chosen parameters, one value per seed, mean, std.
     """
     from sklearn_recsys.metrics import get_ranking_scorer
     from sklearn_recsys.model_selection import strong_generalization_split
@@ -271,25 +247,21 @@ def _seeds(models, rows, X, n_seeds=5):
     X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
     scorer = get_ranking_scorer("ndcg@100")
     chosen = {r["model"]: r["params"] for r in rows}
-    lines = ["| model | chosen parameters | NDCG@100 per seed | mean | std |",
-             "|---|---|---|---|---|"]
+    out = []
     for name in ("ImplicitALS", "implicit ALS", "BPR", "implicit BPR"):
+        if name not in models:
+            continue
         vals = [scorer(clone(models[name][0]).set_params(**chosen[name], random_state=s)
                        .fit(X_train), X_in, X_out) for s in range(n_seeds)]
-        params = " ".join(f"{k}={v}" for k, v in chosen[name].items())
-        lines.append(f"| {name} | {params} | " + " ".join(f"{v:.4f}" for v in vals)
-                     + f" | {np.mean(vals):.4f} | {np.std(vals):.4f} |")
-    table = "\n".join(lines) + "\n"
-    print(f"\nSeeds 0..{n_seeds - 1} of the initial factors (and sampling), chosen settings:\n")
-    print(table)
-    return table
+        out.append([name, chosen[name], *vals, np.mean(vals), np.std(vals)])
+    return out
 
 
 # -- part 3: rating prediction ------------------------------------------------------------
 
 
 def ratings(data_home):
-    lines = ["| model | u1 | u2 | u3 | u4 | u5 | mean |", "|---|---|---|---|---|---|---|"]
+    rows = []
     rmse = make_rating_scorer("rmse")
     for label, make in (("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0)),
                         ("NMF (defaults)", lambda: NMF(random_state=0))):
@@ -297,12 +269,12 @@ def ratings(data_home):
         for fold in range(1, 6):
             train, test = ml100k_fold(data_home, fold)
             values.append(-rmse(make().fit(train), train, test))
-        lines.append(f"| {label} | " + " | ".join(f"{v:.4f}" for v in values)
-                     + f" | {np.mean(values):.4f} |")
-    table = "\n".join(lines) + "\n"
-    print("\n## RMSE on MovieLens 100K u1..u5 (base -> test)\n")
-    print(table)
-    return table
+        rows.append([label, *values, np.mean(values)])
+    tab = show(table("ml100k_rmse", "RMSE on MovieLens 100K u1..u5 (base -> test)",
+                     ["model", "u1", "u2", "u3", "u4", "u5", "mean"], rows,
+                     formats=["text"] + ["metric"] * 6))
+    write_results("mf_ratings", [tab])
+    return tab
 
 
 def main(argv=None):
