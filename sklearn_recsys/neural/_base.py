@@ -178,7 +178,8 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         for idx in self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows):
             seeds = ctx.rng.randint(0, np.iinfo(np.int32).max, size=(2, 2)).astype(np.int32)
             total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seeds),
-                                    tf.constant(self._beta(ctx.n_updates), dtype=tf.float32)))
+                                    tf.constant(self._beta(ctx.n_updates, ctx.n_batches),
+                                                dtype=tf.float32)))
             ctx.n_updates += 1
         self._store(ctx)
         return total / max(1, ctx.n_batches)
@@ -189,7 +190,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
     def _restore(self, snapshot):
         self.coefs_, self.intercepts_ = snapshot
 
-    def _beta(self, n_updates):
+    def _beta(self, n_updates, updates_per_epoch=1):
         return 0.0
 
     def _store(self, ctx):

@@ -2,11 +2,14 @@
 
 from numbers import Integral, Real
 
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import AutoencoderBase
 
 __all__ = ["MultDAE", "MultVAE"]
+
+# total_anneal_steps="auto": beta would reach 1 after this many epochs
+_ANNEAL_EPOCHS = 20
 
 _SHARED_DOC = """
     Each user's row is L2-normalised, dropped out (rate ``dropout``) during
@@ -22,8 +25,8 @@ _SHARED_DOC = """
 
 # Parameters and attributes common to both models; {fields} differ.
 _TRAINING_DOC = """\
-    batch_size : int, default=500
-        Users per Adam step.
+    batch_size : int, default={batch}
+{batch_doc}
     learning_rate_init : float, default=1e-3
         Adam step size.
     max_iter : int, default=200
@@ -61,6 +64,9 @@ _TRAINING_DOC = """\
 
 """
 _DAE_FIELDS = dict(
+    batch=500,
+    batch_doc="""\
+        Users per Adam step.""",
     seed="""\
         Seed of the weights, batches, dropout and validation split. The
         caller's global NumPy and TensorFlow generators are not touched.
@@ -75,6 +81,14 @@ _DAE_FIELDS = dict(
 """,
 )
 _VAE_FIELDS = dict(
+    batch=100,
+    batch_doc="""\
+        Users per Adam step. The paper's 500 suits MovieLens 20M's 136,000
+        users; on a few thousand it leaves one or two updates per epoch.
+        With the annealing below, 100 gave NDCG@100 0.4315 / 0.3301 /
+        0.3716 on MovieLens 100K / latest-small / the full Last.fm 2K
+        against 0.4186 / 0.2048 / 0.3628 with the paper's 500 and 200,000
+        (strong generalization, 20% test users, seed 0).""",
     seed="""\
         Seed of the weights, batches, dropout, sampling and validation split.
 """,
@@ -177,8 +191,12 @@ class MultVAE(AutoencoderBase):
         Weight decay: ``alpha * sum ||W||^2`` (the paper's VAE uses none).
     anneal_cap : float, default=0.2
         Largest ``beta``.
-    total_anneal_steps : int, default=200000
+    total_anneal_steps : int or "auto", default="auto"
         Updates over which ``beta`` grows from 0 to 1 (then capped).
+        ``"auto"``: the updates of 20 epochs, so the schedule is the same in
+        epochs whatever the data size (the paper's 200,000 updates never
+        reach the cap on a dataset of a few thousand users, where the model
+        is then a plain denoising autoencoder).
 """ + _TRAINING_DOC.format(**_VAE_FIELDS) + """    References
     ----------
     .. [1] D. Liang, R. G. Krishnan, M. D. Hoffman and T. Jebara,
@@ -196,7 +214,8 @@ class MultVAE(AutoencoderBase):
     _parameter_constraints: dict = {
         **AutoencoderBase._parameter_constraints,
         "anneal_cap": [Interval(Real, 0, None, closed="left")],
-        "total_anneal_steps": [Interval(Integral, 0, None, closed="left")],
+        "total_anneal_steps": [Interval(Integral, 0, None, closed="left"),
+                               StrOptions({"auto"})],
     }
     _variational = True
 
@@ -208,8 +227,8 @@ class MultVAE(AutoencoderBase):
         dropout=0.5,
         alpha=0.0,
         anneal_cap=0.2,
-        total_anneal_steps=200000,
-        batch_size=500,
+        total_anneal_steps="auto",
+        batch_size=100,
         learning_rate_init=1e-3,
         max_iter=200,
         early_stopping=True,
@@ -237,7 +256,10 @@ class MultVAE(AutoencoderBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    def _beta(self, n_updates):
-        if self.total_anneal_steps == 0:
+    def _beta(self, n_updates, updates_per_epoch=1):
+        steps = self.total_anneal_steps
+        if steps == "auto":
+            steps = _ANNEAL_EPOCHS * updates_per_epoch
+        if steps == 0:
             return float(self.anneal_cap)
-        return float(min(self.anneal_cap, n_updates / self.total_anneal_steps))
+        return float(min(self.anneal_cap, n_updates / steps))

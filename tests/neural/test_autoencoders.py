@@ -93,6 +93,11 @@ def test_kl_annealing_schedule():
     assert model._beta(1000) == pytest.approx(0.2)
     model.set_params(total_anneal_steps=0)
     assert model._beta(10) == pytest.approx(0.2)
+    # "auto": the updates of 20 epochs, whatever the epoch's number of updates
+    model.set_params(total_anneal_steps="auto", anneal_cap=1.0)
+    assert model._beta(30, updates_per_epoch=3) == pytest.approx(0.5)
+    assert model._beta(10 * 7, updates_per_epoch=7) == pytest.approx(0.5)
+    assert model._beta(10**6, updates_per_epoch=7) == pytest.approx(1.0)
 
 
 def test_too_few_users_for_validation_warns():
