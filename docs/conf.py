@@ -42,6 +42,8 @@ autodoc_default_options = {
 # plain text, so intersphinx has nothing to fetch.
 intersphinx_mapping = {}
 nitpicky = False
-exclude_patterns = ["_build", "examples"]
+# docs/benchmark_tables/ holds fragments written by benchmarks/make_tables.py, included by
+# benchmarks.rst: not pages of their own
+exclude_patterns = ["_build", "examples", "benchmark_tables"]
 html_theme = "alabaster"
 templates_path = []
