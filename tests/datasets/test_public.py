@@ -37,7 +37,7 @@ def test_lastfm_and_citeulike_counts(shared_data):
     assert cu.item_titles[0] == "The metabolic world of Escherichia coli is not small"
 
 
-def test_small_handwritten_movielens_copy(tmp_path):
+def test_small_handwritten_movielens_copy(tmp_path, release_rows):
     folder = tmp_path / "ml-100k"
     folder.mkdir()
     (folder / "u.data").write_text("1\t10\t5\t881250949\n2\t10\t3\t881250950\n2\t7\t4\t881250951\n")
@@ -94,7 +94,7 @@ def _write_ml1m(folder, movies_encoding="latin-1"):
         "1193::Caf\xe9 Society (1975)::Drama\n".encode(movies_encoding))
 
 
-def test_small_handwritten_movielens_1m_and_10m(tmp_path):
+def test_small_handwritten_movielens_1m_and_10m(tmp_path, release_rows):
     _write_ml1m(tmp_path / "ml-1m")
     ml = fetch_movielens("1m", data_home=tmp_path, download_if_missing=False)
     np.testing.assert_array_equal(ml.X.toarray(), [[3, 5], [0, 4]])
@@ -115,7 +115,7 @@ def test_small_handwritten_movielens_1m_and_10m(tmp_path):
 
 
 @pytest.mark.parametrize("variant, folder", [("20m", "ml-20m"), ("25m", "ml-25m")])
-def test_small_handwritten_movielens_csv_releases(tmp_path, variant, folder):
+def test_small_handwritten_movielens_csv_releases(tmp_path, variant, folder, release_rows):
     d = tmp_path / folder
     d.mkdir()
     (d / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,2,3.5,1112486027\n"
@@ -135,7 +135,7 @@ def _zip_folder(src, dest, flat=False):
             zf.write(path, path.relative_to(src if flat else src.parent))
 
 
-def test_download_verifies_checksum_and_extracts(tmp_path, monkeypatch):
+def test_download_verifies_checksum_and_extracts(tmp_path, monkeypatch, release_rows):
     import hashlib
 
     from sklearn_recsys.datasets import _download
@@ -167,7 +167,7 @@ def test_download_verifies_checksum_and_extracts(tmp_path, monkeypatch):
     assert fetch_movielens("1m", data_home=home).X.nnz == 3
 
 
-def test_download_of_a_flat_archive_with_published_md5(tmp_path, monkeypatch):
+def test_download_of_a_flat_archive_with_published_md5(tmp_path, monkeypatch, release_rows):
     import hashlib
 
     from sklearn_recsys.datasets import _download
@@ -238,7 +238,7 @@ def test_item_tags_on_real_copies(shared_data):
                            download_if_missing=False).item_tags[0] == []
 
 
-def test_handwritten_movielens_10m_tags(tmp_path):
+def test_handwritten_movielens_10m_tags(tmp_path, release_rows):
     folder = tmp_path / "ml-10M100K"
     folder.mkdir()
     (folder / "ratings.dat").write_text("5::122::4.5::838985046\n")

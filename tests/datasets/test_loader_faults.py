@@ -1,0 +1,561 @@
+"""Fault injection: damaged copies of every dataset raise, naming the file, the line and the fix.
+
+Each loader gets a small valid copy written in its publisher's format; the
+tests then cut it short, insert a garbage line, add or spoil a field, repeat a
+line, and check the exact message. The row counts of the releases are replaced
+by the ``release_rows`` fixture (the table is private: only a test can do
+that). A last group repeats the reproducers of issue 13 on the real copies in
+../shared/data, skipped where they are absent.
+"""
+
+import dataclasses
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from sklearn_recsys.datasets import (
+    _download,
+    _public,
+    fetch_citeulike_a,
+    fetch_lastfm_2k,
+    fetch_movielens,
+)
+
+
+@dataclasses.dataclass
+class Spec:
+    """A small valid copy of one dataset, and what its interaction file looks like."""
+
+    folder: str
+    file: str  # the interaction file the faults are injected into
+    header: str  # its header line, "" for none
+    sep: str
+    rows: list  # its data lines
+    others: dict  # the other files: name -> str (UTF-8) or bytes
+    load: object  # data_home -> Bunch
+    words: tuple = ("user", "movie")
+    scale: str = "1 to 5"
+
+    def write(self, home, rows=None, final_newline=True):
+        folder = home / self.folder
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, content in self.others.items():
+            if isinstance(content, bytes):
+                (folder / name).write_bytes(content)
+            else:
+                (folder / name).write_text(content, encoding="utf-8")
+        lines = ([self.header] if self.header else []) + list(self.rows if rows is None else rows)
+        text = "\n".join(lines) + ("\n" if final_newline else "")
+        (folder / self.file).write_text(text, encoding="utf-8")
+        return folder / self.file
+
+    def line(self, index):
+        """1-based line number of data row ``index``."""
+        return index + 1 + bool(self.header)
+
+
+def _movielens(variant):
+    return lambda home: fetch_movielens(variant, data_home=home, download_if_missing=False)
+
+
+_CSV_RATINGS = ["1,2,3.5,1112486027", "1,29,3.5,1112484676", "3,2,4.0,1112484819",
+                "4,29,5.0,1112484820"]
+_CSV_MOVIES = ('movieId,title,genres\n2,Jumanji (1995),Adventure|Fantasy\n'
+               '29,"City of Lost Children, The (1995)",Drama\n')
+
+SPECS = {
+    "ml-100k": Spec(
+        "ml-100k", "u.data", "", "\t",
+        ["1\t10\t5\t881250949", "2\t10\t3\t881250950", "2\t7\t4\t881250951",
+         "3\t7\t1\t881250952"],
+        {"u.genre": "unknown|0\nAction|1\n\n",
+         "u.item": "7|Caf\xe9 (1995)|01-Jan-1995||http://x|0|1\n"
+                   "10|B (1996)|01-Jan-1996||http://y|1|0\n".encode("latin-1")},
+        _movielens("100k")),
+    "ml-1m": Spec(
+        "ml-1m", "ratings.dat", "", "::",
+        ["1::1193::5::978300760", "1::661::3::978302109", "2::1193::4::978298413",
+         "3::661::2::978298414"],
+        {"movies.dat": "661::James and the Giant Peach (1996)::Animation|Children's\n"
+                       "1193::Caf\xe9 Society (1975)::Drama\n".encode("latin-1")},
+        _movielens("1m")),
+    "ml-10m": Spec(
+        "ml-10M100K", "ratings.dat", "", "::",
+        ["5::122::4.5::838985046", "5::185::0.5::838983525", "6::122::3::838983526",
+         "7::185::1.5::838983527"],
+        {"movies.dat": "122::Boomerang (1992)::Comedy|Romance\n"
+                       "185::Net, The (1995)::(no genres listed)\n",
+         "tags.dat": "15::122::dark hero::1215184630\n"},
+        _movielens("10m"), scale="0.5 to 5"),
+    **{
+        folder: Spec(
+            folder, "ratings.csv", "userId,movieId,rating,timestamp", ",", _CSV_RATINGS,
+            {"movies.csv": _CSV_MOVIES,
+             "tags.csv": "userId,movieId,tag,timestamp\n2,29,funny,1445714994\n"},
+            _movielens(variant), scale="0.5 to 5")
+        for variant, folder in [("20m", "ml-20m"), ("25m", "ml-25m"),
+                                ("latest-small", "ml-latest-small")]
+    },
+    "lastfm": Spec(
+        "hetrec2011-lastfm-2k", "user_artists.dat", "userID\tartistID\tweight", "\t",
+        ["2\t51\t13883", "2\t52\t11690", "3\t51\t42", "4\t52\t7"],
+        {"artists.dat": "id\tname\turl\tpictureURL\n51\tDuran Duran\tu\tp\n52\tMorcheeba\tu\tp\n",
+         "tags.dat": "tagID\ttagValue\n1\tmetal\n",
+         "user_taggedartists.dat": "userID\tartistID\ttagID\tday\tmonth\tyear\n"
+                                   "2\t52\t1\t1\t4\t2009\n"},
+        lambda home: fetch_lastfm_2k(data_home=home, download_if_missing=False),
+        words=("user", "artist")),
+}
+N_COLS = {"lastfm": 3}
+
+
+def _fix(spec, home):
+    return f"Delete {home / spec.folder} and call the loader again with download_if_missing=True"
+
+
+def _raises(spec, home, message):
+    pattern = re.escape(message) + ".*" + re.escape(_fix(spec, home))
+    return pytest.raises(ValueError, match=pattern)
+
+
+@pytest.mark.parametrize("key", SPECS)
+def test_valid_small_copy_loads(tmp_path, key, release_rows):
+    spec = SPECS[key]
+    spec.write(tmp_path)
+    release_rows[spec.folder] = {spec.file: 4}
+    data = spec.load(tmp_path)
+    assert data.X.nnz == 4 and all(data.item_titles)
+
+
+def _cut_last_field(spec):
+    row = spec.rows[-1]
+    return row[:row.rindex(spec.sep)]
+
+
+# (rows transformed, whether the file ends with a newline, message built from spec and path)
+FAULTS = {
+    "truncated at a line end": (
+        lambda s: s.rows[:2], True,
+        lambda s, p, n: f"{p}: 2 data rows where the release has 4: the file was cut short"),
+    "cut inside the last line": (
+        lambda s: s.rows[:-1] + [_cut_last_field(s)], False,
+        lambda s, p, n: f"{p}, line {s.line(3)}: {n - 1} fields where {n} are expected "
+                        f"({_cut_last_field(s)!r}) (the file's last line"),
+    "garbage line": (
+        lambda s: s.rows[:1] + ["<html>"] + s.rows[1:], True,
+        lambda s, p, n: f"{p}, line {s.line(1)}: 1 field where {n} are expected ('<html>')"),
+    "wrong number of fields": (
+        lambda s: s.rows[:1] + [s.rows[1] + s.sep + "1"] + s.rows[2:], True,
+        lambda s, p, n: f"{p}, line {s.line(1)}: {n + 1} fields where {n} are expected "
+                        f"({s.rows[1] + s.sep + '1'!r})"),
+    "non-numeric field": (
+        lambda s: s.rows[:1] + [s.sep.join(s.rows[1].split(s.sep)[:2] + ["x"]
+                                           + s.rows[1].split(s.sep)[3:])] + s.rows[2:],
+        True,
+        lambda s, p, n: f"{p}, line {s.line(1)}: field 3 ('x') is not a number"),
+    "duplicated line": (
+        lambda s: s.rows[:2] + [s.rows[1]] + s.rows[2:], True,
+        lambda s, p, n: f"{p}, lines {s.line(1)} and {s.line(2)}: {s.words[0]} "
+                        f"{s.rows[1].split(s.sep)[0]} and {s.words[1]} "
+                        f"{s.rows[1].split(s.sep)[1]} appear on both lines; the publisher's "
+                        "file lists each pair once"),
+}
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("key", SPECS)
+def test_damaged_interaction_file(tmp_path, key, fault, release_rows):
+    spec = SPECS[key]
+    transform, final_newline, message = FAULTS[fault]
+    release_rows[spec.folder] = {spec.file: 4}
+    path = spec.write(tmp_path, transform(spec), final_newline)
+    with _raises(spec, tmp_path, message(spec, path, N_COLS.get(key, 4))):
+        spec.load(tmp_path)
+
+
+def _with_field(spec, index, field, value):
+    fields = spec.rows[index].split(spec.sep)
+    fields[field] = value
+    return spec.rows[:index] + [spec.sep.join(fields)] + spec.rows[index + 1:]
+
+
+ML = [k for k in SPECS if k != "lastfm"]
+
+
+@pytest.mark.parametrize("key", ML)
+@pytest.mark.parametrize("field, value, expected", [
+    (2, "7", "field 3 is 7, not a rating of the release's scale ({scale})"),
+    (2, "nan", "field 3 is nan, not a rating of the release's scale ({scale})"),
+    (3, "8787", "field 4 is 8787, not a Unix time from 1990 on"),
+    (0, "-1", "field 1 is -1, not a non-negative integer id"),
+    (1, "2.5", "field 2 is 2.5, not a non-negative integer id"),
+])
+def test_movielens_value_out_of_range(tmp_path, key, field, value, expected, release_rows):
+    spec = SPECS[key]
+    path = spec.write(tmp_path, _with_field(spec, 2, field, value))
+    message = f"{path}, line {spec.line(2)}: " + expected.format(scale=spec.scale)
+    with _raises(spec, tmp_path, message):
+        spec.load(tmp_path)
+
+
+def test_timestamp_cut_short_in_the_last_line_is_named_as_such(tmp_path, release_rows):
+    spec = SPECS["ml-100k"]
+    path = spec.write(tmp_path, spec.rows[:-1] + ["3\t7\t1\t8812"], final_newline=False)
+    with _raises(spec, tmp_path, f"{path}, line 4: field 4 is 8812, not a Unix time from "
+                                 "1990 on (the file's last line: the file may have been cut "
+                                 "short)"):
+        spec.load(tmp_path)
+
+
+@pytest.mark.parametrize("value", ["0", "1.5"])
+def test_lastfm_play_count_must_be_a_positive_integer(tmp_path, value, release_rows):
+    spec = SPECS["lastfm"]
+    path = spec.write(tmp_path, _with_field(spec, 1, 2, value))
+    with _raises(spec, tmp_path, f"{path}, line 3: field 3 is {value}, not a play count "
+                                 "(a positive integer)"):
+        spec.load(tmp_path)
+
+
+def test_row_counts_apply_without_any_opt_out(tmp_path):
+    # no fixture here: a partial copy in the data home cannot load by accident
+    spec = SPECS["ml-100k"]
+    path = spec.write(tmp_path)
+    with _raises(spec, tmp_path, f"{path}: 4 data rows where the release has 100,000: "
+                                 "the file was cut short"):
+        spec.load(tmp_path)
+    assert set(_public._EXPECTED_ROWS) == {
+        "ml-100k", "ml-1m", "ml-10M100K", "ml-20m", "ml-25m", "ml-latest-small",
+        "hetrec2011-lastfm-2k", "citeulike-a"}
+
+
+def test_rows_added_are_reported(tmp_path, release_rows):
+    spec = SPECS["ml-20m"]
+    release_rows["ml-20m"] = {"ratings.csv": 3}
+    path = spec.write(tmp_path)
+    with _raises(spec, tmp_path, f"{path}: 4 data rows where the release has 3: the file "
+                                 "was altered (rows were added)"):
+        spec.load(tmp_path)
+
+
+def test_crlf_copies_and_blank_lines_load(tmp_path, release_rows):
+    # GroupLens ships some files with CRLF line ends; a blank line is no row
+    spec = SPECS["ml-latest-small"]
+    release_rows[spec.folder] = {spec.file: 4}
+    folder = tmp_path / spec.folder
+    spec.write(tmp_path)
+    text = (folder / spec.file).read_text()
+    (folder / spec.file).write_bytes(text.replace("\n", "\r\n").encode() + b"\r\n")
+    (folder / "movies.csv").write_bytes(_CSV_MOVIES.replace("\n", "\r\n").encode())
+    assert spec.load(tmp_path).X.nnz == 4
+    # a duplicate after a blank line is still named by its line number
+    (folder / spec.file).write_text(text.replace("1,29,3.5,1112484676\n",
+                                                 "1,29,3.5,1112484676\n\n1,29,3.5,1112484676\n"))
+    with _raises(spec, tmp_path, f"{folder / spec.file}, lines 3 and 5: user 1 and movie 29"):
+        spec.load(tmp_path)
+
+
+# -- metadata files ------------------------------------------------------------
+
+
+def test_truncated_u_item(tmp_path, release_rows):
+    spec = SPECS["ml-100k"]
+    spec.write(tmp_path)
+    folder = tmp_path / spec.folder
+    (folder / "u.item").write_bytes(spec.others["u.item"].split(b"\n")[0] + b"\n")
+    release_rows[spec.folder] = {"u.item": 2}
+    with _raises(spec, tmp_path, f"{folder / 'u.item'}: 1 data row where the release has 2"):
+        spec.load(tmp_path)
+    # without the count, the rated movie with no line is named
+    release_rows.clear()
+    with _raises(spec, tmp_path, f"{folder / 'u.data'}, line 1: movie 10 has no line in "
+                                 "u.item, so it would load without a title"):
+        spec.load(tmp_path)
+
+
+def test_u_item_fields_and_u_genre_count(tmp_path, release_rows):
+    spec = SPECS["ml-100k"]
+    spec.write(tmp_path)
+    folder = tmp_path / spec.folder
+    (folder / "u.item").write_bytes(b"7|A (1995)|01-Jan-1995||http://x|0\n")
+    with _raises(spec, tmp_path, f"{folder / 'u.item'}, line 1: 6 fields where 7 are "
+                                 "expected ('7|A (1995)|01-Jan-1995||http://x|0') (the "
+                                 "file's last line"):
+        spec.load(tmp_path)
+    release_rows[spec.folder] = {"u.genre": 19}
+    with _raises(spec, tmp_path, f"{folder / 'u.genre'}: 2 data rows where the release has 19"):
+        spec.load(tmp_path)
+
+
+@pytest.mark.parametrize("key, name", [("ml-100k", "u.item"), ("ml-25m", "movies.csv"),
+                                       ("lastfm", "artists.dat")])
+def test_missing_metadata_file(tmp_path, key, name, release_rows):
+    spec = SPECS[key]
+    spec.write(tmp_path)
+    (tmp_path / spec.folder / name).unlink()
+    with pytest.raises(FileNotFoundError, match=re.escape(
+            f"{tmp_path / spec.folder / name} is missing: the copy is incomplete. "
+            + _fix(spec, tmp_path))):
+        spec.load(tmp_path)
+
+
+def test_u_data_with_a_non_ascii_byte(tmp_path, release_rows):
+    spec = SPECS["ml-100k"]
+    path = spec.write(tmp_path)
+    path.write_bytes(path.read_bytes().replace(b"881250951", b"88125\xe951"))
+    with _raises(spec, tmp_path, f"{path}, line 3: byte 0xe9 is not valid ascii"):
+        spec.load(tmp_path)
+
+
+@pytest.mark.parametrize("key, name, content, message", [
+    ("ml-20m", "movies.csv", _CSV_MOVIES + "2,Jumanji again,Comedy\n",
+     "{p}, lines 2 and 4: id 2 is listed twice"),
+    ("ml-20m", "movies.csv", _CSV_MOVIES + "x,Broken,Comedy\n",
+     "{p}, line 4: 'x' is not a non-negative integer id (the file's last line"),
+    ("ml-20m", "movies.csv", "movieId,title,genres\n2,Jumanji (1995)\n",
+     "{p}, line 2: 2 fields where 3 are expected ('2,Jumanji (1995)')"),
+    ("ml-20m", "tags.csv", "userId,movieId,tag\n2,29,funny\n",
+     "{p}, line 1: the header is 'userId,movieId,tag' where "
+     "'userId,movieId,tag,timestamp' is expected"),
+    ("ml-1m", "movies.dat", "661::James and the Giant Peach (1996)\n",
+     "{p}, line 1: 2 fields where at least 3 are expected"),
+    ("ml-10m", "tags.dat", "15::x::dark hero::1215184630\n",
+     "{p}, line 1: 'x' is not a non-negative integer id"),
+    ("lastfm", "artists.dat", "id\tname\turl\tpictureURL\n51\tDuran Duran\tu\tp\n",
+     "{ua}, line 3: artist 52 has no line in artists.dat"),
+    ("lastfm", "tags.dat", "tagID\ttagValue\nmetal\n",
+     "{p}, line 2: 1 field where at least 2 are expected ('metal')"),
+    ("lastfm", "user_taggedartists.dat",
+     "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t52\t1\t1\t4\n",
+     "{p}, line 2: 5 fields where 6 are expected"),
+])
+def test_damaged_metadata_file(tmp_path, key, name, content, message, release_rows):
+    spec = SPECS[key]
+    spec.write(tmp_path)
+    folder = tmp_path / spec.folder
+    (folder / name).write_text(content, encoding="utf-8")
+    with _raises(spec, tmp_path, message.format(p=folder / name, ua=folder / spec.file)):
+        spec.load(tmp_path)
+
+
+def test_header_missing_from_ratings_csv(tmp_path, release_rows):
+    spec = SPECS["ml-latest-small"]
+    path = spec.write(tmp_path)
+    path.write_text("\n".join(spec.rows) + "\n")
+    with _raises(spec, tmp_path, f"{path}, line 1: the header is '1,2,3.5,1112486027' where "
+                                 "'userId,movieId,rating,timestamp' is expected"):
+        spec.load(tmp_path)
+
+
+def test_empty_ratings_file(tmp_path, release_rows):
+    spec = SPECS["ml-25m"]
+    path = spec.write(tmp_path, rows=[])
+    with _raises(spec, tmp_path, f"{path}: the file has no data rows"):
+        spec.load(tmp_path)
+
+
+def test_latest_small_counts_follow_its_release(tmp_path, release_rows):
+    spec = SPECS["ml-latest-small"]
+    release_rows[spec.folder] = {"ratings.csv": 100_836}
+    path = spec.write(tmp_path)
+    readme = path.parent / "README.txt"
+    readme.write_text("This dataset was generated on September 26, 2018.\n")
+    with _raises(spec, tmp_path, f"{path}: 4 data rows where the release has 100,836"):
+        spec.load(tmp_path)
+    # a newer release extracted by hand (as the download's checksum error
+    # suggests): counts unknown, every other check still applies
+    readme.write_text("This dataset was generated on March 3, 2030.\n")
+    assert spec.load(tmp_path).X.nnz == 4
+    path.write_text(path.read_text() + spec.rows[0] + "\n")
+    with _raises(spec, tmp_path, f"{path}, lines 2 and 6: user 1 and movie 2"):
+        spec.load(tmp_path)
+
+
+# -- CiteULike-a ---------------------------------------------------------------
+
+CITEULIKE_USERS = ["2 0 1", "1 2", "3 0 2 3", "1 1"]
+CITEULIKE_TITLES = "Title A\nTitle B\nTitle C\nTitle D\n"
+
+
+def _citeulike(home, lines, titles=CITEULIKE_TITLES):
+    folder = home / "citeulike-a"
+    folder.mkdir(exist_ok=True)
+    (folder / "users.dat").write_text("\n".join(lines))  # no final newline, as published
+    (folder / "titles.txt").write_text(titles, encoding="utf-8")
+    return folder / "users.dat"
+
+
+def _citeulike_raises(home, message):
+    fix = f"Replace {home / 'citeulike-a'} with a complete copy of the dataset"
+    return pytest.raises(ValueError, match=re.escape(message) + ".*" + re.escape(fix))
+
+
+def test_citeulike_valid_copy(tmp_path, release_rows):
+    _citeulike(tmp_path, CITEULIKE_USERS)
+    release_rows["citeulike-a"] = {"users.dat": 4, "titles.txt": 4}
+    cu = fetch_citeulike_a(data_home=tmp_path, download_if_missing=False)
+    np.testing.assert_array_equal(cu.X.toarray(), [[1, 1, 0, 0], [0, 0, 1, 0], [1, 0, 1, 1],
+                                                   [0, 1, 0, 0]])
+    assert cu.item_titles == ["Title A", "Title B", "Title C", "Title D"]
+
+
+def _second_line(line, insert=False):
+    """The valid users.dat with its line 2 replaced by ``line`` (or ``line`` inserted)."""
+    return CITEULIKE_USERS[:1] + [line] + CITEULIKE_USERS[1 if insert else 2:]
+
+
+@pytest.mark.parametrize("lines, message", [
+    (CITEULIKE_USERS[:2], "{p}: 2 data rows where the release has 4: the file was cut short"),
+    (CITEULIKE_USERS[:3] + ["1 "], "{p}, line 4: the line starts with the count 1 but lists "
+                                   "0 article ids (the file's last line"),
+    (_second_line("<html>", insert=True),
+     "{p}, line 2: '<html>' is not a non-negative integer id"),
+    (_second_line("1 2 3"),
+     "{p}, line 2: the line starts with the count 1 but lists 2 article ids"),
+    (_second_line("1 x"), "{p}, line 2: 'x' is not a non-negative integer id"),
+    (_second_line(CITEULIKE_USERS[1], insert=True),
+     "{p}: 5 data rows where the release has 4: the file was altered (rows were added)"),
+    (_second_line("2 2 2"), "{p}, line 2: article 2 is listed twice"),
+    (_second_line("", insert=True), "{p}, line 2: the line is blank; each line is one user"),
+    (_second_line("1 4"), "{p}, line 2: article 4 is beyond the 4 articles of titles.txt"),
+])
+def test_damaged_citeulike_users(tmp_path, lines, message, release_rows):
+    release_rows["citeulike-a"] = {"users.dat": 4, "titles.txt": 4}
+    path = _citeulike(tmp_path, lines)
+    with _citeulike_raises(tmp_path, message.format(p=path)):
+        fetch_citeulike_a(data_home=tmp_path, download_if_missing=False)
+
+
+def test_truncated_citeulike_titles(tmp_path, release_rows):
+    release_rows["citeulike-a"] = {"users.dat": 4, "titles.txt": 4}
+    path = _citeulike(tmp_path, CITEULIKE_USERS, "Title A\nTitle B\n").parent / "titles.txt"
+    with _citeulike_raises(tmp_path, f"{path}: 2 data rows where the release has 4"):
+        fetch_citeulike_a(data_home=tmp_path, download_if_missing=False)
+
+
+# -- downloaded copies: manifest of the verified archive, archive size ---------------
+
+
+def _serve(tmp_path, monkeypatch, spec, flat, **archive):
+    """A local 'download' of the small copy of ``spec``, registered under its archive key."""
+    src = tmp_path / "src"
+    spec.write(src)
+    zpath = tmp_path / f"{spec.folder}.zip"
+    root = src / spec.folder
+    with zipfile.ZipFile(zpath, "w") as zf:
+        for path in sorted(root.rglob("*")):
+            zf.write(path, path.relative_to(root if flat else src))
+    import hashlib
+
+    key = "hetrec2011-lastfm-2k" if flat else "ml-" + spec.folder.split("-", 1)[1]
+    monkeypatch.setitem(_download.ARCHIVES, key, _download.Archive(
+        zpath.as_uri(), spec.folder, flat=flat,
+        sha256=hashlib.sha256(zpath.read_bytes()).hexdigest(), **archive))
+    return zpath
+
+
+@pytest.mark.parametrize("key, flat", [("lastfm", True), ("ml-1m", False)])
+def test_downloaded_copy_is_checked_against_its_manifest(tmp_path, monkeypatch, key, flat,
+                                                         release_rows):
+    spec = SPECS[key]
+    _serve(tmp_path, monkeypatch, spec, flat)
+    home = tmp_path / "home"
+    kwargs = {} if key == "lastfm" else {"variant": "1m"}
+    fetch = fetch_lastfm_2k if key == "lastfm" else fetch_movielens
+    assert fetch(**kwargs, data_home=home).X.nnz == 4
+    manifest = _download.read_manifest(home / spec.folder)
+    assert set(manifest) == {spec.file, *spec.others}
+    # a cut inside the last play count keeps every line well formed: only the
+    # manifest of the verified archive can tell
+    path = home / spec.folder / spec.file
+    path.write_bytes(path.read_bytes()[:-2])
+    size, crc = manifest[spec.file]
+    found = _download.crc32_of(path.read_bytes())
+    with _raises(spec, home, f"{path}: {size - 2:,} bytes with CRC-32 {found:08x}, but the "
+                             f"verified archive this folder was extracted from holds "
+                             f"{size:,} bytes with CRC-32 {crc:08x}: the file was changed "
+                             "after extraction"):
+        fetch(**kwargs, data_home=home, download_if_missing=False)
+    # a damaged manifest is reported too, with the fix
+    (home / spec.folder / ".manifest").write_text("garbage\n")
+    with pytest.raises(ValueError, match=re.escape(
+            f"{home / spec.folder / '.manifest'}, line 1: not a 'crc32 size path' entry "
+            f"('garbage'); the folder is damaged. Delete {home / spec.folder}")):
+        fetch(**kwargs, data_home=home, download_if_missing=False)
+
+
+def test_download_of_the_wrong_size_is_reported_as_incomplete(tmp_path, monkeypatch):
+    spec = SPECS["ml-1m"]
+    zpath = _serve(tmp_path, monkeypatch, spec, False, size=10**6)
+    with pytest.raises(OSError, match=re.escape(
+            f"received {zpath.stat().st_size:,} bytes where the archive has 1,000,000; "
+            "the download is incomplete or the file was replaced")):
+        fetch_movielens("1m", data_home=tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_pinned_sizes_are_those_of_the_public_records():
+    sizes = {k: a.size for k, a in _download.ARCHIVES.items()}
+    assert sizes == {"ml-100k": 4_924_029, "ml-1m": 5_917_549, "ml-10m": 65_566_137,
+                     "ml-20m": 198_702_078, "ml-25m": 261_978_986,
+                     "ml-latest-small": 978_202, "hetrec2011-lastfm-2k": None}
+
+
+# -- the reproducers of issue 13 on the real copies ---------------------------------
+
+
+_REAL_LOADERS = {
+    "ml-100k": lambda home: fetch_movielens("100k", data_home=home, download_if_missing=False),
+    "ml-latest-small": lambda home: fetch_movielens("latest-small", data_home=home,
+                                                    download_if_missing=False),
+    "hetrec2011-lastfm-2k": lambda home: fetch_lastfm_2k(data_home=home,
+                                                         download_if_missing=False),
+    "citeulike-a": lambda home: fetch_citeulike_a(data_home=home, download_if_missing=False),
+}
+
+
+def _timestamp_cut(lines):
+    return lines[-1].split()[-1][:-5].decode()
+
+
+# folder, file, damage (on the file's lines, with their line ends), message (path, lines)
+REAL_FAULTS = {
+    "u.data cut in half": (
+        "ml-100k", "u.data", lambda lines: lines[:50_000],
+        lambda p, lines: f"{p}: 50,000 data rows where the release has 100,000: the file "
+                         "was cut short"),
+    "u.data cut inside its last timestamp": (
+        "ml-100k", "u.data", lambda lines: lines[:-1] + [lines[-1].rstrip()[:-5]],
+        lambda p, lines: f"{p}, line 100000: field 4 is {_timestamp_cut(lines)}, not a Unix "
+                         "time from 1990 on (the file's last line"),
+    "u.item cut to 844 lines": (
+        "ml-100k", "u.item", lambda lines: lines[:844],
+        lambda p, lines: f"{p}: 844 data rows where the release has 1,682"),
+    "users.dat cut in half": (
+        "citeulike-a", "users.dat", lambda lines: lines[:2775],
+        lambda p, lines: f"{p}: 2,775 data rows where the release has 5,551"),
+    "ratings.csv with a repeated line": (
+        "ml-latest-small", "ratings.csv", lambda lines: lines[:3] + lines[2:],
+        lambda p, lines: f"{p}, lines 3 and 4: user 1 and movie 3 appear on both lines"),
+    "user_artists.dat with a garbage line": (
+        "hetrec2011-lastfm-2k", "user_artists.dat",
+        lambda lines: lines[:10] + [b"<html>\n"] + lines[10:],
+        lambda p, lines: f"{p}, line 11: 1 field where 3 are expected ('<html>')"),
+}
+
+
+@pytest.mark.parametrize("fault", REAL_FAULTS)
+def test_damaged_real_copy(shared_data, tmp_path, fault):
+    folder, name, damage, message = REAL_FAULTS[fault]
+    shutil.copytree(Path(shared_data) / folder, tmp_path / folder)
+    path = tmp_path / folder / name
+    path.chmod(0o644)  # the shared copies are read-only
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(damage(lines)))
+    fix = ("Replace" if folder == "citeulike-a" else "Delete") + f" {tmp_path / folder}"
+    with pytest.raises(ValueError, match=re.escape(message(path, lines)) + ".*"
+                       + re.escape(fix)):
+        _REAL_LOADERS[folder](tmp_path)
