@@ -95,6 +95,9 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
     _validation_split = "interactions"
     _validation_k = 20
     _iteration_unit = "iter"
+    # what to change when training diverges (said by the FloatingPointError)
+    _divergence_hint = ("scale the values of X down (e.g. np.log1p, RatingBinarizer or "
+                        "BM25Weighting) or increase alpha")
 
     # -- hooks ------------------------------------------------------------
 
@@ -147,6 +150,7 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
         ctx = FitContext(X, rng)
         validate = self.early_stopping if validate is None else validate
         if X_val is not None:
+            _check_validation_matrix(X, X_val)
             ctx.X_val_in, ctx.X_val_out, ctx.split = X, X_val, "interactions"
         elif validate and self._validation_split == "users":
             train_rows, val_rows = split_users(X.shape[0], self.validation_fraction, split_rng)
@@ -205,6 +209,8 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             for it in range(1, max_iter + 1):
                 ctx.iteration = it
                 loss = self._iterate(ctx)
+                if loss is not None and not np.isfinite(loss):
+                    self._raise_diverged(f"the training loss is {float(loss)}", it)
                 self.loss_curve_.append(None if loss is None else float(loss))
                 score = None
                 if ctx.split is not None:
@@ -228,4 +234,41 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
         else:
             self.best_iteration_ = it
         self._finish_fit(ctx)
+        bad = _non_finite_attributes(self)
+        if bad:
+            self._raise_diverged(f"{', '.join(bad)} hold non-finite values", it)
         return ctx
+
+    def _raise_diverged(self, what, iteration):
+        raise FloatingPointError(
+            f"{type(self).__name__} diverged: {what} after {self._iteration_unit} "
+            f"{iteration}. To fix it, {self._divergence_hint}.")
+
+
+def _check_validation_matrix(X, X_val):
+    """``X_val`` must hold interactions held out of ``X``: those in ``X`` can never be hits.
+
+    Validation ranks the items a user has not interacted with in ``X``, so an
+    interaction of ``X_val`` that is also in ``X`` scores 0 whatever the model.
+    """
+    if X_val.nnz == 0:
+        raise ValueError("X_val has no interactions, so there is nothing to validate on. "
+                         "Pass held-out interactions (e.g. from holdout_split) or X_val=None.")
+    shared = X_val.multiply(X).nnz
+    fix = ("Remove the held-out interactions from X: X_train, X_val = holdout_split(X) "
+           "gives disjoint parts.")
+    if shared == X_val.nnz:
+        raise ValueError(f"Every interaction of X_val is also in X, so validation could only "
+                         f"ever score 0. {fix}")
+    if shared:
+        warnings.warn(f"{shared} of the {X_val.nnz} interactions of X_val are also in X and "
+                      f"can never count as hits. {fix}", UserWarning)
+
+
+def _non_finite_attributes(estimator):
+    """Names of the fitted float arrays of ``estimator`` holding NaN or infinity."""
+    return sorted(
+        name for name, value in vars(estimator).items()
+        if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray)
+        and value.dtype.kind in "fc" and not np.isfinite(value).all()
+    )

@@ -17,7 +17,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
-from .utils._validation import check_interactions, check_item_indices, check_k
+from .utils._validation import (
+    check_exclude_seen,
+    check_interactions,
+    check_item_indices,
+    check_k,
+)
 
 __all__ = [
     "RecommenderMixin",
@@ -67,8 +72,14 @@ class RecommenderMixin:
         """
         self._validate_params()
         X = check_interactions(self, X, reset=True)
+        self._record_popularity(X)
         self._fit(X)
         return self
+
+    def _record_popularity(self, X):
+        """Keep the training share of each item: the scores of users without history."""
+        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        self._item_popularity = counts / max(counts.sum(), 1.0)
 
     def _validate_for_scoring(self, X):
         check_is_fitted(self)
@@ -83,14 +94,50 @@ class RecommenderMixin:
         step = row_batch_size(self.n_features_in_)
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
-            yield rows, X_batch, self._score_batch(X_batch)
+            scores = self._score_batch(X_batch)
+            scores = self._popularity_for_empty_rows(X_batch, scores)
+            # a sum is cheaper than isfinite and is finite iff every term is
+            # (short of overflow, which the exact check then sorts out)
+            if not np.isfinite(scores.sum()) and not np.isfinite(scores).all():
+                bad = rows.start + np.flatnonzero(~np.isfinite(scores).all(axis=1))
+                raise FloatingPointError(
+                    f"{type(self).__name__} computed non-finite scores for {len(bad)} user(s) "
+                    f"(rows {bad[:5].tolist()}{'...' if len(bad) > 5 else ''} of X): their "
+                    "values are too large for the model's floating-point type. Scale the "
+                    "values of X down (e.g. np.log1p or RatingBinarizer), before fit too.")
+            yield rows, X_batch, scores
+
+    def _popularity_for_empty_rows(self, X_batch, scores):
+        """Training popularity as the scores of users without interactions whose scores tie.
+
+        With no history, most models (item-item, factor fold-in) give every
+        item the same score, and a ranking would be catalogue order. Models
+        that do rank such a user (biases, an autoencoder's prior) keep their
+        own scores. Depends on the row only, so rows stay independent.
+        """
+        popularity = getattr(self, "_item_popularity", None)
+        if popularity is None:
+            return scores
+        empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
+        if empty.size == 0:
+            return scores
+        block = scores[empty, : X_batch.shape[1]]
+        flat = empty[np.ptp(block, axis=1) == 0]
+        if flat.size:
+            if not scores.flags.writeable:
+                scores = scores.copy()
+            scores[flat, : X_batch.shape[1]] = popularity.astype(scores.dtype)
+        return scores
 
     def _validate_explain(self, x_row, item):
         """Validated one-row CSR and item index for ``explain``."""
         x = self._validate_for_scoring(x_row)
         if x.shape[0] != 1:
             raise ValueError(f"x_row must hold one user (1 row), got {x.shape[0]} rows.")
-        return x, int(check_item_indices(item, self.n_features_in_, name="item")[0])
+        if np.ndim(item) != 0:
+            raise ValueError(f"item must be one item index (an int), got {item!r}; call "
+                             "explain once per item.")
+        return x, int(check_item_indices([item], self.n_features_in_, name="item")[0])
 
     def decision_function(self, X):
         """Relevance score of every item for every user.
@@ -125,7 +172,8 @@ class RecommenderMixin:
         X : {array-like, sparse matrix} of shape (n_users, n_items)
             Interaction history of the users; row ``u`` is user ``u``.
         k : int, default=10
-            Number of items to return per user.
+            Number of items to return per user. A ``k`` beyond the number of
+            candidates returns one column per candidate.
         exclude_seen : bool, default=True
             Never return an item the user has interacted with (a non-zero of
             the user's row).
@@ -135,10 +183,12 @@ class RecommenderMixin:
 
         Returns
         -------
-        indices : ndarray of shape (n_users, k), dtype int64
+        indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
             Recommended item indices, best first. Padded with ``-1`` when
-            fewer than ``k`` candidates remain.
-        scores : ndarray of shape (n_users, k)
+            fewer than ``k`` candidates remain (seen or not candidates). A
+            user without any interaction gets the most popular items of
+            ``fit`` unless the model itself ranks such users.
+        scores : ndarray of shape (n_users, min(k, n_items))
             Their scores, padded with ``-inf``.
         """
         check_k(k)
@@ -217,6 +267,7 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates):
     The first ``X_batch.shape[1]`` columns of the scores are the catalogue
     items (masked where seen); any further columns are extra candidates.
     """
+    exclude_seen = check_exclude_seen(exclude_seen)
     candidate_mask = None
     if candidates is not None:
         candidate_mask = np.zeros(n_candidates, dtype=bool)
@@ -300,7 +351,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
         else:
             rows = np.array(rows, dtype=W.dtype)
         rows[np.arange(len(items)), items] = -np.inf
-        return top_k(rows, k)
+        return top_k(_mask_unseen_items(self, rows, items), k)
 
     def explain(self, x_row, item):
         """Exact contribution of each of the user's items to one item's score.
@@ -329,3 +380,19 @@ class ItemItemMixin(ItemScoresTransformMixin):
         contrib = x.data * col
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
+
+
+def _mask_unseen_items(estimator, similarities, items):
+    """``-inf`` for items without training interactions, as neighbours and as queries.
+
+    Their weights or factors carry no information (zeros, or initial noise),
+    so they are no one's neighbour and have none: such a query row is all
+    padding.
+    """
+    popularity = getattr(estimator, "_item_popularity", None)
+    if popularity is None:
+        return similarities
+    unseen = popularity == 0
+    similarities[:, unseen] = -np.inf
+    similarities[unseen[items]] = -np.inf
+    return similarities

@@ -85,8 +85,9 @@ def test_without_early_stopping_every_iteration_runs_and_best_iteration_is_reset
 
 def test_given_validation_matrix_is_monitored_without_stopping():
     X_val = sp.csr_matrix(np.eye(6, 8))
+    X_in = sp.csr_matrix(np.ones((6, 8)) - np.eye(6, 8))  # X_val held out of it
     model = Scripted(scores=[0.9, 0.1, 0.1, 0.1], early_stopping=False, max_iter=4)
-    model.fit(X4, X_val=X_val)
+    model.fit(X_in, X_val=X_val)
     assert model.validation_scores_ == [0.9, 0.1, 0.1, 0.1]
     assert model.state_ == 4 and model.best_iteration_ == 4
 
@@ -141,10 +142,12 @@ ITERATIVE = [
 @pytest.mark.parametrize("model", ITERATIVE, ids=lambda m: type(m).__name__)
 def test_iterative_models_keep_no_scratch_state_and_are_quiet(model, capsys):
     X = make_interactions(80, 40, density=0.15, random_state=0)
+    X.data = np.random.default_rng(0).integers(1, 6, X.nnz).astype(float)  # ratings
     model.fit(X)
     params = set(model.get_params())
+    # private fitted state: BPR's fold-in seed, the training popularity
     leftovers = [n for n in vars(model) if n not in params and not n.endswith("_")
-                 and n != "_fold_in_seed"]
+                 and n not in ("_fold_in_seed", "_item_popularity")]
     assert leftovers == []
     assert len(model.loss_curve_) == model.n_iter_
     assert all(np.isfinite(v) for v in model.loss_curve_)

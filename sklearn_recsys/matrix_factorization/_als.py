@@ -50,7 +50,7 @@ class ImplicitALS(MatrixFactorizationBase):
     n_components : int, default=64
         Number of latent factors.
     alpha : float, default=1.0
-        L2 penalty on the user and item factors (Hu et al.'s lambda).
+        L2 penalty on the user and item factors (Hu et al.'s lambda), > 0.
     confidence_scale : float, default=10.0
         Scale of the confidence given to observed interactions,
         ``c = 1 + confidence_scale * value`` (Hu et al.'s alpha; named
@@ -127,6 +127,8 @@ class ImplicitALS(MatrixFactorizationBase):
 
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
+        # 0 would leave the normal equations singular when n_components > n_items
+        "alpha": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"cg", "cholesky"})],
         "cg_steps": [Interval(Integral, 1, None, closed="left")],

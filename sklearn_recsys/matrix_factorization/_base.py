@@ -8,16 +8,22 @@ engine of :mod:`sklearn_recsys._engine`; concrete models implement its
 hooks ``_init_fit`` and ``_iterate``, and ``_fold_in``.
 """
 
-from contextlib import contextmanager
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    clone,
+)
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
-from ..base import RecommenderMixin
+from ..base import RecommenderMixin, _mask_unseen_items
+from ..utils._parallel import numba_threads
 from ..utils._topk import iter_row_batches, top_k
 from ..utils._validation import (
     check_interaction_matrix,
@@ -26,25 +32,7 @@ from ..utils._validation import (
     check_k,
 )
 
-__all__ = ["MatrixFactorizationBase", "numba_threads"]
-
-
-@contextmanager
-def numba_threads(n_jobs):
-    """Run numba kernels with ``n_jobs`` threads, restoring the caller's setting."""
-    import numba
-
-    if n_jobs is None:
-        yield
-        return
-    previous = numba.get_num_threads()
-    limit = numba.config.NUMBA_NUM_THREADS
-    n = limit if n_jobs == -1 else (max(1, limit + 1 + n_jobs) if n_jobs < 0 else n_jobs)
-    numba.set_num_threads(min(n, limit))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+__all__ = ["MatrixFactorizationBase"]
 
 
 class MatrixFactorizationBase(
@@ -69,6 +57,8 @@ class MatrixFactorizationBase(
         "n_jobs": [Integral, None],
     }
     _iteration_unit = "sweep"
+    # a FloatingPointError in float32 triggers one refit in float64
+    _refit_in_float64 = True
 
     @property
     def _n_features_out(self):
@@ -97,6 +87,7 @@ class MatrixFactorizationBase(
         """
         self._validate_params()
         X = check_interactions(self, X, reset=True)
+        self._record_popularity(X)
         if X_val is not None:
             X_val = check_interaction_matrix(X_val, input_name="X_val")
             if X_val.shape != X.shape:
@@ -104,7 +95,20 @@ class MatrixFactorizationBase(
                     f"X_val has shape {X_val.shape} but X has shape {X.shape}: pass the "
                     "held-out interactions of the same users and items."
                 )
-        self._fit(X, X_val)
+        try:
+            self._fit(X, X_val)
+        except FloatingPointError as exc:
+            if not self._refit_in_float64 or np.dtype(self.dtype) != np.float32:
+                raise
+            # float32 overflows (squares of large values, near-singular
+            # systems) where float64 does not: one refit, on a clone so the
+            # parameters stay as the user set them
+            warnings.warn(f"{exc} Refitting in float64 (pass dtype=np.float64 to skip the "
+                          "float32 attempt).", RuntimeWarning)
+            refit = clone(self).set_params(dtype=np.float64)
+            refit._fit(X, X_val)
+            params = self.get_params(deep=False)
+            vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
         return self
 
     def _fit(self, X, X_val=None):
@@ -182,7 +186,7 @@ class MatrixFactorizationBase(
         norms[norms == 0] = 1.0
         sims = (V[items] @ V.T) / np.outer(norms[items], norms)
         sims[np.arange(len(items)), items] = -np.inf
-        return top_k(sims, k)
+        return top_k(_mask_unseen_items(self, sims, items), k)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -113,6 +113,8 @@ class BPR(MatrixFactorizationBase):
         "fold_in_iter": [Interval(Integral, 1, None, closed="left")],
     }
     _state_names = ("user_factors_", "item_factors_", "item_bias_")
+    _divergence_hint = "lower learning_rate_init"
+    _refit_in_float64 = False  # SGD that diverges does so in any precision
 
     def __init__(
         self,

@@ -17,10 +17,12 @@ uniform BPR sampling.
 import numpy as np
 from numba import njit, prange
 
+from ..utils._parallel import parallel_kernel
+
 __all__ = ["bpr_epoch", "bpr_fold_in"]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _next(state):
     """splitmix64 step; returns a 64-bit unsigned pseudo-random integer."""
     state[0] += np.uint64(0x9E3779B97F4A7C15)
@@ -30,12 +32,12 @@ def _next(state):
     return z ^ (z >> np.uint64(31))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _randint(state, n):
     return np.int64(_next(state) % np.uint64(n))
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _has_item(indices, start, end, j):
     lo, hi = start, end
     while lo < hi:
@@ -47,7 +49,7 @@ def _has_item(indices, start, end, j):
     return lo < end and indices[lo] == j
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _sgd_task(entries, e_start, e_end, nnz_user, indptr, indices, block_items, b_start,
               b_end, U, V, bias, consts, state):
     """``e_end - e_start`` BPR steps on positives ``entries[e_start:e_end]`` (with replacement)."""
@@ -85,7 +87,7 @@ def _sgd_task(entries, e_start, e_end, nnz_user, indptr, indices, block_items, b
     return skipped, total
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def bpr_epoch(indptr, indices, nnz_user, user_block_ptr, item_block, n_blocks, U, V, bias,
               lr, reg, seeds):
     """One epoch of stratified BPR-SGD, in place on ``U``, ``V`` and ``bias``.
@@ -157,7 +159,7 @@ def bpr_epoch(indptr, indices, nnz_user, user_block_ptr, item_block, n_blocks, U
     return skipped.sum(), zsum.sum() / max(n_steps, 1)
 
 
-@njit(parallel=True, cache=True, nogil=True, fastmath=True)
+@parallel_kernel(fastmath=True)
 def bpr_fold_in(indptr, indices, V, bias, lr, reg, n_epochs, seed, U):
     """Fit the factors of each row of a CSR batch by BPR-SGD on fixed item factors.
 
@@ -182,7 +184,7 @@ def bpr_fold_in(indptr, indices, V, bias, lr, reg, n_epochs, seed, U):
         _fold_in_row(start, end, indices, V, bias, consts, n_epochs, state, U[u])
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _fold_in_row(start, end, indices, V, bias, consts, n_epochs, state, x):
     k = x.shape[0]
     n_items = V.shape[0]

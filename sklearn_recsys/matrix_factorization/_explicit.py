@@ -8,7 +8,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..utils._solvers import explicit_als_sweep
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
-from ._base import MatrixFactorizationBase, numba_threads
+from ..utils._parallel import numba_threads
+from ..utils._validation import check_rating_values
+from ._base import MatrixFactorizationBase
 
 __all__ = ["ExplicitMF"]
 
@@ -49,7 +51,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     n_components : int, default=50
         Number of latent factors.
     alpha : float or "auto", default="auto"
-        Penalty on the factors, per rating; ``np.inf`` is the bias-only
+        Penalty on the factors, per rating (> 0); ``np.inf`` is the bias-only
         model (factors held at 0). ``"auto"`` chooses it among 0.06, 0.09,
         0.12, 0.18, 0.27 and ``inf`` by the RMSE of ``validation_holdout`` of
         each user's ratings held out (one warm-started path, about three
@@ -134,7 +136,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
-        "alpha": [Interval(Real, 0, np.inf, closed="both"), StrOptions({"auto"})],
+        # 0 would leave a user with fewer ratings than factors a singular system
+        "alpha": [Interval(Real, 0, np.inf, closed="right"), StrOptions({"auto"})],
         "alpha_bias": [Interval(Real, 0, None, closed="left")],
     }
     _state_names = ("user_factors_", "item_factors_", "user_bias_", "item_bias_")
@@ -169,6 +172,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.verbose = verbose
 
     def _fit(self, X, X_val=None):
+        check_rating_values(self, X)
         self.alpha_ = self.alpha
         if self.alpha == "auto":
             self.alpha_ = self._choose_alpha(X)
@@ -249,9 +253,10 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
                 + np.einsum("ij,ij->i", U[rows], V[cols]))
 
     def _fold_in_biased(self, X):
-        X = X.astype(self.dtype, copy=False)
-        U = np.zeros((X.shape[0], self.n_components), dtype=self.dtype)
-        bu = np.zeros(X.shape[0], dtype=self.dtype)
+        dtype = self.item_factors_.dtype  # float64 after a float64 refit
+        X = X.astype(dtype, copy=False)
+        U = np.zeros((X.shape[0], self.n_components), dtype=dtype)
+        bu = np.zeros(X.shape[0], dtype=dtype)
         self._sweep(X, U, self.item_factors_, bu, self.item_bias_)
         return U, bu
 

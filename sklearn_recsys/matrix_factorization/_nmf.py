@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import RatingPredictionMixin
+from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
 from ._nmf_kernels import nmf_multiplicative_sweep
 
@@ -161,6 +162,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _init_fit(self, ctx):
         X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
+        if self.feedback == "explicit":
+            check_rating_values(self, ctx.X)
         k, s = self.n_components, self._start(X)
         self.fold_in_start_ = s
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
@@ -209,8 +212,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             self.typical_user_factors_ = self.user_factors_[warm_users].mean(axis=0)
 
     def _fold_in(self, X):
-        X = X.astype(self.dtype, copy=False)
-        W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=self.dtype)
+        dtype = self.item_factors_.dtype  # float64 after a float64 refit
+        X = X.astype(dtype, copy=False)
+        W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=dtype)
         self._update(X, W, self.item_factors_, self.fold_in_iter)
         if getattr(self, "typical_user_factors_", None) is not None:
             W[np.diff(X.indptr) == 0] = self.typical_user_factors_

@@ -1,12 +1,14 @@
 """Numba kernel of NMF: multiplicative updates of one side's rows (Lee & Seung; Zhang et al.)."""
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
+
+from ..utils._parallel import parallel_kernel
 
 __all__ = ["nmf_multiplicative_sweep"]
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_only, n_steps):
     """Multiplicative updates of every row of the non-negative ``X`` in place.
 

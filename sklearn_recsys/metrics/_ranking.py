@@ -79,14 +79,38 @@ def _check_y_score(y_score, y_true):
 # ------------------------------------------------------ per-user computation
 
 
-def _ranked(y_score_b, k, is_indices):
+def _ranked(y_score_b, k, is_indices, n_items):
+    """Ranked item indices, ``min(k, n_items)`` columns padded with -1.
+
+    A list cannot hold more than ``n_items`` distinct items, so a cutoff
+    beyond the catalogue changes no metric but precision (which divides by
+    ``k`` itself) and must not cost memory.
+    """
+    width = min(k, n_items)
     if is_indices:
-        idx = y_score_b[:, :k].astype(np.int64)
-        if idx.shape[1] < k:
-            pad = np.full((idx.shape[0], k - idx.shape[1]), -1, dtype=np.int64)
+        idx = y_score_b[:, :width].astype(np.int64)
+        _check_no_repeats(idx)
+        if idx.shape[1] < width:
+            pad = np.full((idx.shape[0], width - idx.shape[1]), -1, dtype=np.int64)
             idx = np.hstack([idx, pad])
         return idx
-    return top_k(y_score_b, k)[0]
+    return top_k(y_score_b, width)[0]
+
+
+def _check_no_repeats(idx):
+    """Ranked lists must not repeat an item: a repeat would count one hit twice."""
+    if idx.shape[1] < 2:
+        return
+    ordered = np.sort(idx, axis=1)
+    repeated = (ordered[:, 1:] == ordered[:, :-1]) & (ordered[:, 1:] >= 0)
+    if repeated.any():
+        row = int(np.flatnonzero(repeated.any(axis=1))[0])
+        item = int(ordered[row, 1:][repeated[row]][0])
+        raise ValueError(
+            f"Ranked item indices repeat an item (row {row} lists item {item} more than "
+            "once), which would count one hit several times. Pass each user's ranked list "
+            "without duplicates, e.g. from estimator.recommend(X, k)[0]."
+        )
 
 
 def _gains(y_true_b, idx):
@@ -105,17 +129,18 @@ def _discounts(k):
 def _per_user_ndcg(y_true_b, idx, k, gain="binary"):
     g = _gains(y_true_b, idx)
     n_rel = np.diff(y_true_b.indptr)
-    disc = _discounts(k)
+    width = idx.shape[1]  # min(k, n_items) >= min(k, n_rel)
+    disc = _discounts(width)
     if gain == "binary":
         dcg = (g > 0) @ disc
-        ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, k)]
+        ideal = np.concatenate([[0.0], np.cumsum(disc)])[np.minimum(n_rel, width)]
     else:
         dcg = g @ disc
         # ideal DCG: each user's held-out values in decreasing order, first k
         row = np.repeat(np.arange(len(n_rel)), n_rel)
         order = np.lexsort((-y_true_b.data, row))
         rank = np.arange(y_true_b.nnz) - y_true_b.indptr[row[order]]
-        top = rank < k
+        top = rank < width
         ideal = np.bincount(
             row[order][top],
             weights=y_true_b.data[order][top] * disc[rank[top]],
@@ -129,21 +154,22 @@ def _per_user_recall(y_true_b, idx, k):
     hits = (_gains(y_true_b, idx) > 0).sum(axis=1)
     n_rel = np.diff(y_true_b.indptr)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_rel > 0, hits / np.minimum(n_rel, k), np.nan)
+        return np.where(n_rel > 0, hits / np.minimum(n_rel, idx.shape[1]), np.nan)
 
 
 def _per_user_precision(y_true_b, idx, k):
     hits = (_gains(y_true_b, idx) > 0).sum(axis=1)
     n_rel = np.diff(y_true_b.indptr)
-    return np.where(n_rel > 0, hits / k, np.nan)
+    return np.where(n_rel > 0, hits / float(k), np.nan)
 
 
 def _per_user_map(y_true_b, idx, k):
     rel = (_gains(y_true_b, idx) > 0).astype(np.float64)
-    prec_at_i = np.cumsum(rel, axis=1) / np.arange(1, k + 1)
+    prec_at_i = np.cumsum(rel, axis=1) / np.arange(1, idx.shape[1] + 1)
     n_rel = np.diff(y_true_b.indptr)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n_rel > 0, (prec_at_i * rel).sum(axis=1) / np.minimum(n_rel, k), np.nan)
+        ap = (prec_at_i * rel).sum(axis=1) / np.minimum(n_rel, idx.shape[1])
+        return np.where(n_rel > 0, ap, np.nan)
 
 
 def _per_user_mrr(y_true_b, idx, k):
@@ -209,7 +235,7 @@ def _top_k_metric(name, y_true, y_score, k, batch_size, **kwargs):
     fn = _TOP_K_METRICS[name]
     step = row_batch_size(y_true.shape[1], batch_size)
     values = [
-        fn(y_true[rows], _ranked(y_score[rows], k, is_indices), k, **kwargs)
+        fn(y_true[rows], _ranked(y_score[rows], k, is_indices, y_true.shape[1]), k, **kwargs)
         for rows in iter_row_batches(y_true.shape[0], step)
     ]
     return _nanmean(np.concatenate(values) if values else [], f"{name}@{k}")
@@ -470,7 +496,7 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
     seen = np.zeros(y_true.shape[1], dtype=bool)
     step = row_batch_size(y_true.shape[1], batch_size)
     for rows in iter_row_batches(y_true.shape[0], step):
-        idx = _ranked(y_score[rows], k, is_indices)
+        idx = _ranked(y_score[rows], k, is_indices, y_true.shape[1])
         seen[idx[idx >= 0]] = True
     return float(seen.mean())
 

@@ -7,8 +7,11 @@ each row of ``X``. The estimator (or the last step of a Pipeline) must have
 ``predict_ratings(X, items)``.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
 
 from ..utils._holdout import split_interactions
@@ -65,6 +68,9 @@ class _RatingScorer:
             r = np.repeat(np.arange(y_b.shape[0]), np.diff(y_b.indptr))
             errors.append(pred[r, np.searchsorted(items, y_b.indices)] - y_b.data)
         if not errors:
+            warnings.warn(
+                f"{self!r} is undefined: no user has a held-out rating in y (or in the "
+                "split of X). Returning NaN.", UndefinedMetricWarning, stacklevel=2)
             return float("nan")
         e = np.concatenate(errors).astype(np.float64)
         value = np.sqrt(np.mean(e**2)) if self.metric == "rmse" else np.mean(np.abs(e))

@@ -79,7 +79,7 @@ class _RankingScorer:
             if self.metric == "auc":
                 values.append(_per_user_auc(y_b, scores))
                 continue
-            idx = _ranked(scores, self.k, False)
+            idx = _ranked(scores, self.k, False, scores.shape[1])
             if self.metric == "coverage":
                 covered = np.zeros(X.shape[1], bool) if covered is None else covered
                 covered[idx[idx >= 0]] = True
@@ -88,6 +88,22 @@ class _RankingScorer:
         if self.metric == "coverage":
             return float(covered.mean()) if covered is not None else float("nan")
         return _nanmean(np.concatenate(values) if values else [], repr(self))
+
+
+# the options each metric takes beyond y_true, y_score, k, and their values
+_METRIC_KWARGS = {"ndcg": {"gain": ("binary", "graded")}}
+
+
+def _check_metric_kwargs(metric, kwargs):
+    allowed = _METRIC_KWARGS.get(metric, {})
+    for name, value in kwargs.items():
+        if name not in allowed:
+            raise TypeError(
+                f"make_ranking_scorer({metric!r}) got an unexpected option {name!r}; "
+                f"{metric!r} takes {sorted(allowed) or 'no options'}.")
+        if value not in allowed[name]:
+            raise ValueError(f"{name} must be one of {allowed[name]} for {metric!r}, "
+                             f"got {value!r}.")
 
 
 def _check_split(holdout, random_state):
@@ -146,6 +162,7 @@ def make_ranking_scorer(
         raise ValueError(f"Unknown ranking metric {metric!r}; choose one of {_METRIC_NAMES}.")
     k = check_k(k)
     _check_split(holdout, random_state)
+    _check_metric_kwargs(metric, kwargs)
     return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs)
 
 

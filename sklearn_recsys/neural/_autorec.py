@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._engine import ENGINE_CONSTRAINTS, FitContext
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
+from ..utils._validation import check_rating_values
 from ._base import NeuralRecommenderBase
 from ._tf import adam, import_tensorflow
 
@@ -220,6 +221,7 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     # -- training (the engine's hooks) ------------------------------------
 
     def _fit(self, X):
+        check_rating_values(self, X)
         X = X.astype(np.float32)
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
         ctx = self._make_context(X)

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
-from ..utils._validation import check_k
+from ..utils._validation import check_k, check_rating_values
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
@@ -421,6 +421,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         k = self.n_components
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
         explicit = self.feedback == "explicit"
+        if explicit:
+            check_rating_values(self, ctx.X)
         self.global_mean_ = float(X.data.mean()) if explicit and X.nnz else 0.0
         counts = np.bincount(X.indices, minlength=n_items)
         self.cold_items_ = np.flatnonzero(counts == 0)

@@ -51,7 +51,7 @@ class RatingBinarizer(InteractionTransformer):
         self.threshold = threshold
 
     def fit(self, X, y=None):
-        """Check ``X`` and record its number of items.
+        """Check ``X`` (some value must reach ``threshold``) and record its number of items.
 
         Parameters
         ----------
@@ -66,7 +66,15 @@ class RatingBinarizer(InteractionTransformer):
             Fitted transformer.
         """
         self._validate_params()
-        check_interactions(self, X, reset=True)
+        X = check_interactions(self, X, reset=True)
+        if X.data.max() < self.threshold:
+            # all interactions would be dropped: the data is binary already,
+            # or the threshold is on another scale
+            raise ValueError(
+                f"No value of X reaches threshold={self.threshold} (the largest is "
+                f"{X.data.max():g}), so the output would have no interactions. If X is "
+                "implicit feedback already (0/1), drop RatingBinarizer; otherwise set a "
+                "threshold on the scale of X.")
         return self
 
     def transform(self, X):

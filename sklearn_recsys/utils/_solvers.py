@@ -21,6 +21,8 @@ O(nnz_u * k^2 + k^3) for the exact Cholesky solve.
 import numpy as np
 from numba import njit, prange
 
+from ._parallel import parallel_kernel
+
 __all__ = [
     "als_cg_sweep",
     "als_cholesky_sweep",
@@ -35,7 +37,7 @@ __all__ = [
 _EPS = 1e-20
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _cholesky_solve_inplace(A, b):
     """Solve ``A x = b`` for SPD ``A`` (overwritten by its factor); ``b`` becomes ``x``."""
     k = A.shape[0]
@@ -64,7 +66,7 @@ def _cholesky_solve_inplace(A, b):
         b[i] = s / A[i, i]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit):
     """Solve ``(G + sum_i w_i y_i y_i^T) x = b + sum_i t_i y_i`` over one row's entries.
 
@@ -95,7 +97,7 @@ def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit):
         x[f] = b[f]
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _symv(A, x, out):
     """``out = A @ x`` for a small dense ``A``, without allocating."""
     k = A.shape[0]
@@ -107,7 +109,7 @@ def _symv(A, x, out):
         out[f] = s
 
 
-@njit(cache=True, nogil=True, fastmath=True)
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
 def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0, explicit):
     """``cg_steps`` conjugate-gradient steps on one row's normal equations, from ``x``.
 
@@ -170,7 +172,7 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
         rs_old = rs_new
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps):
     """Conjugate-gradient update of every row of ``X`` in place, warm-started.
 
@@ -198,7 +200,7 @@ def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps):
                     False)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
     """Exact least-squares update of every row of ``X`` in place (Cholesky).
 
@@ -215,7 +217,7 @@ def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
         _weighted_ls_row(start, end, indices, data, X[u], Y, YtY, b, scale, False)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
     """Weighted squared error of the Hu et al. objective, without the penalty.
 
@@ -239,7 +241,7 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
     return total
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg_bias,
                        weighted, weighted_bias):
     """Biased explicit-rating ALS: update ``X`` and ``bias_x`` in place from observed entries.
@@ -286,7 +288,7 @@ def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg
             X[u, f] = b[f + 1]
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ridge_system(start, end, indices, data, Y, offsets, free_bias):
     """Codes ``Yc`` and targets ``rc`` of one row, their means, and the Gram matrix.
 
@@ -338,7 +340,7 @@ def _ridge_system(start, end, indices, data, Y, offsets, free_bias):
     return Yc, rc, mean_y, mean_r, G
 
 
-@njit(cache=True, nogil=True)
+@njit(cache=True, nogil=True, error_model="numpy")
 def _ridge_solve(Yc, rc, G, reg, x):
     """Ridge coefficients ``x`` for penalty ``reg`` from :func:`_ridge_system` (``G`` kept)."""
     n, k = Yc.shape
@@ -360,7 +362,7 @@ def _ridge_solve(Yc, rc, G, reg, x):
         _cholesky_solve_inplace(A, x)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def ridge_rows_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg, free_bias):
     """Ridge rows on fixed codes: update ``X`` (and ``bias_x``) in place.
 
@@ -389,7 +391,7 @@ def ridge_rows_sweep(indptr, indices, data, X, Y, bias_x, offsets, reg, free_bia
         bias_x[u] = b
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr, q_indices,
                     out):
     """Predictions of :func:`ridge_rows_sweep` rows at query entries, for several penalties.
@@ -426,7 +428,7 @@ def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr
                 out[r, q] = acc
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit):
     """Least squares with a Gaussian prior mean: update every row of ``X`` in place.
 
@@ -449,7 +451,7 @@ def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
                          explicit)
 
 
-@njit(parallel=True, cache=True, nogil=True)
+@parallel_kernel
 def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit,
                    cg_steps):
     """:func:`prior_ls_sweep` solved inexactly by warm-started conjugate gradient.

@@ -2,6 +2,8 @@
 
 import numpy as np
 
+from ._validation import check_k
+
 __all__ = ["top_k", "mask_seen", "iter_row_batches", "row_batch_size"]
 
 
@@ -46,28 +48,31 @@ def top_k(scores, k):
     """Indices and values of the ``k`` largest scores of each row, best first.
 
     Items scored ``-inf`` (excluded candidates) and NaN are never returned:
-    their slots, and the slots beyond the number of columns, are padded with
-    index ``-1`` and score ``-inf``. Ties are broken by the lower item index.
+    their slots are padded with index ``-1`` and score ``-inf``. Ties are
+    broken by the lower item index. A ``k`` beyond the number of columns
+    gives one column per item (``min(k, n_items)`` columns), so a huge ``k``
+    costs no memory.
 
     Parameters
     ----------
     scores : ndarray of shape (n_rows, n_items)
         Score block; higher is better.
     k : int
-        Number of items per row.
+        Number of items per row, at least 1.
 
     Returns
     -------
-    indices : ndarray of shape (n_rows, k), dtype int64
-    values : ndarray of shape (n_rows, k), dtype of ``scores``
+    indices : ndarray of shape (n_rows, min(k, n_items)), dtype int64
+    values : ndarray of shape (n_rows, min(k, n_items)), dtype of ``scores``
     """
+    k = check_k(k)
+    scores = np.asarray(scores)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D (n_rows, n_items), got shape {scores.shape}.")
     n_rows, n_cols = scores.shape
     kk = min(k, n_cols)
     if kk == 0:
-        return (
-            np.full((n_rows, k), -1, dtype=np.int64),
-            np.full((n_rows, k), -np.inf, dtype=scores.dtype),
-        )
+        return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=scores.dtype)
     neg = -scores
     neg = np.where(np.isnan(neg), np.inf, neg)
     if kk < n_cols:
@@ -90,8 +95,4 @@ def top_k(scores, k):
     indices[invalid] = -1
     values = values.astype(scores.dtype, copy=False)
     values[invalid] = -np.inf
-    if kk < k:
-        pad = k - kk
-        indices = np.hstack([indices, np.full((n_rows, pad), -1, dtype=np.int64)])
-        values = np.hstack([values, np.full((n_rows, pad), -np.inf, dtype=values.dtype)])
     return indices, values

@@ -11,6 +11,7 @@ __all__ = [
     "check_interaction_matrix",
     "check_item_indices",
     "check_k",
+    "check_rating_values",
 ]
 
 
@@ -94,7 +95,34 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
         raise
     name = type(estimator).__name__
     check_non_negative(X, f"{name}.fit" if reset else name)
-    return _canonical_csr(X)
+    X = _canonical_csr(X)
+    if reset and X.nnz == 0:
+        raise ValueError(
+            f"{name}.fit got an X of shape {X.shape} without any interaction (every value "
+            "is 0): there is nothing to learn from. Check that the matrix was built from "
+            "the right log (InteractionEncoder) and is not a test split's empty part.")
+    return X
+
+
+def check_rating_values(estimator, X):
+    """Refuse ratings with a single distinct value: a rating model then predicts a constant.
+
+    0/1 (implicit) data given to a model of explicit ratings makes every
+    prediction equal, so every ranking would be catalogue order.
+
+    Parameters
+    ----------
+    estimator : estimator instance
+        The rating model, named in the error.
+    X : csr_matrix
+        Validated training ratings.
+    """
+    if X.nnz and X.data.min() == X.data.max():
+        raise ValueError(
+            f"{type(estimator).__name__} models explicit ratings, but every value of X is "
+            f"{X.data[0]:g}: a single value leaves nothing to predict, and every item would "
+            "score the same. For implicit feedback (clicks, plays, 0/1) use ImplicitALS, "
+            "BPR, EASE or MultVAE; for ratings, pass the rating values.")
 
 
 def check_item_indices(items, n_items, *, name="items"):
@@ -150,3 +178,19 @@ def check_k(k):
     if isinstance(k, bool) or not isinstance(k, (Integral, np.integer)) or k < 1:
         raise ValueError(f"k must be a positive integer (items per user), got {k!r}.")
     return int(k)
+
+
+def check_exclude_seen(exclude_seen):
+    """Validate the ``exclude_seen`` flag: a bool, since any other value would be read as truthy.
+
+    Parameters
+    ----------
+    exclude_seen : bool
+
+    Returns
+    -------
+    exclude_seen : bool
+    """
+    if not isinstance(exclude_seen, (bool, np.bool_)):
+        raise TypeError(f"exclude_seen must be True or False, got {exclude_seen!r}.")
+    return bool(exclude_seen)

@@ -15,6 +15,7 @@ __all__ = [
     "recommender_checks",
     "check_never_recommends_seen",
     "check_batch_equals_rows",
+    "check_row_independence",
     "check_fit_reproducible",
     "check_pickle_roundtrip",
     "check_unseen_users",
@@ -23,13 +24,17 @@ __all__ = [
 
 
 def _data(seed=0, n_users=60, n_items=25):
-    """Block-structured interactions: two groups of users, two item blocks."""
+    """Block-structured interactions: two groups of users, two item blocks.
+
+    Values are ratings 1..5, so that rating models (which refuse data with a
+    single value) and implicit ones (which read them as strengths) both fit.
+    """
     rng = np.random.RandomState(seed)
     X = (rng.rand(n_users, n_items) < 0.15).astype(np.float64)
     half_u, half_i = n_users // 2, n_items // 2
     X[:half_u, :half_i] += rng.rand(half_u, half_i) < 0.5
     X[half_u:, half_i:] += rng.rand(n_users - half_u, n_items - half_i) < 0.5
-    X = np.minimum(X, 1)
+    X = np.minimum(X, 1) * rng.randint(1, 6, size=X.shape)
     X[0] = 0  # a user with no interaction
     return sp.csr_matrix(X)
 
@@ -61,6 +66,46 @@ def check_batch_equals_rows(name, estimator):
         est.set_params(batch_size=7)
         idx_small, _ = est.recommend(X, k=5)
         np.testing.assert_array_equal(idx_batch, idx_small, err_msg=name)
+
+
+def check_row_independence(name, estimator):
+    """A user's scores, representation and list do not depend on the rest of the batch.
+
+    For two seeds, rows scored in batches of 1, 3 and 7 users (scikit-learn's
+    ``working_memory`` sets the scoring batch) and shuffled subsets of users
+    match the full batch (rtol 1e-5).
+    """
+    from sklearn import config_context
+
+    X = _data()
+    n_items = X.shape[1]
+    rng = np.random.RandomState(0)
+    for seed in (0, 7):
+        est = clone(estimator)
+        if "random_state" in est.get_params():
+            est.set_params(random_state=seed)
+        est.fit(X)
+        full = est.decision_function(X)
+        rep = est.transform(X) if hasattr(est, "transform") else None
+        idx_full, _ = est.recommend(X, k=5)
+        tol = dict(rtol=1e-5, atol=1e-6 * max(1.0, np.abs(full).max()))
+        for rows_per_batch in (1, 3, 7):
+            # working_memory in MiB: rows_per_batch float64 rows of n_items
+            with config_context(working_memory=rows_per_batch * n_items * 8 / 2**20):
+                np.testing.assert_allclose(est.decision_function(X), full, err_msg=name, **tol)
+            subset = rng.permutation(X.shape[0])[:rows_per_batch * 3]
+            np.testing.assert_allclose(est.decision_function(X[subset]), full[subset],
+                                       err_msg=name, **tol)
+            if rep is not None:
+                np.testing.assert_allclose(est.transform(X[subset]), rep[subset], rtol=1e-5,
+                                           atol=1e-6 * max(1.0, np.abs(rep).max()),
+                                           err_msg=name)
+            idx, _ = est.recommend(X[subset], k=5)
+            top_full = np.sort(full[subset], axis=1)
+            # lists equal up to near-ties at float rounding
+            same = (idx == idx_full[subset]).all(axis=1)
+            gap = np.abs(np.diff(top_full, axis=1)).min(axis=1)
+            assert np.all(same | (gap < 1e-5 * max(1.0, np.abs(full).max()))), name
 
 
 def check_fit_reproducible(name, estimator):
@@ -97,11 +142,17 @@ def check_unseen_users(name, estimator):
 
 
 def check_recommend_padding(name, estimator):
-    """``k`` beyond the candidates pads; ``items`` restricts the candidates."""
+    """``k`` beyond the catalogue gives one column per item, padded past the unseen ones.
+
+    ``candidates`` restricts the candidates; a huge ``k`` costs no memory.
+    """
     X = _data()
     est = clone(estimator).fit(X)
     n_items = X.shape[1]
     idx, scores = est.recommend(X[:5], k=n_items + 3)
+    assert idx.shape == scores.shape == (5, n_items), f"{name}: {idx.shape}"
+    idx_huge, _ = est.recommend(X[:5], k=10**12)
+    np.testing.assert_array_equal(idx_huge, idx, err_msg=name)
     n_seen = X[:5].getnnz(axis=1)
     for u in range(5):
         assert (idx[u] >= 0).sum() == n_items - n_seen[u]
@@ -114,6 +165,7 @@ def check_recommend_padding(name, estimator):
 _CHECKS = (
     check_never_recommends_seen,
     check_batch_equals_rows,
+    check_row_independence,
     check_fit_reproducible,
     check_pickle_roundtrip,
     check_unseen_users,

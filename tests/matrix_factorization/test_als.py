@@ -105,7 +105,7 @@ def test_explain_sums_to_score(small):
 
 
 def test_early_stopping_keeps_the_best_sweep(small):
-    model = ImplicitALS(n_components=20, alpha=0.0, confidence_scale=50, max_iter=40,
+    model = ImplicitALS(n_components=20, alpha=1e-4, confidence_scale=50, max_iter=40,
                         early_stopping=True, n_iter_no_change=2, random_state=0).fit(small)
     scores = model.validation_scores_
     assert len(scores) == model.n_iter_

@@ -148,6 +148,6 @@ def test_auto_alpha_keeps_factors_where_they_help():
 
 
 def test_auto_alpha_without_ratings_to_hold_out_uses_the_middle_value(recwarn):
-    X = sp.csr_matrix(np.eye(5) * 4.0)  # one rating per user
+    X = sp.csr_matrix(np.diag([4.0, 3.0, 5.0, 2.0, 4.0]))  # one rating per user
     assert ExplicitMF(n_components=2, random_state=0).fit(X).alpha_ == 0.12
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]

@@ -84,7 +84,8 @@ def test_early_stopping_keeps_the_best_epoch(X):
     # best_iteration_ epochs gives the kept weights
     again = MultDAE(**{**params, "max_iter": model.best_iteration_,
                        "n_iter_no_change": 1000}).fit(X)
-    assert_array_equal(again.coefs_[0], model.coefs_[0])
+    # (up to float32 rounding: oneDNN may order a reduction differently)
+    assert_allclose(again.coefs_[0], model.coefs_[0], rtol=0, atol=1e-6)
 
 
 def test_kl_annealing_schedule():

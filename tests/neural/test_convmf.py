@@ -177,6 +177,7 @@ def test_grid_search_in_pipeline_never_slices_documents_square_matrix():
 
 def test_sequences_and_word_vectors():
     X, docs, _, _ = _two_topics()
+    X.data = 1.0 + np.arange(X.nnz) % 5  # ratings: the default feedback is explicit
     vectors = {"galaxy": np.full(8, 0.5), "romance": np.full(8, -0.5)}
     model = ConvMF(n_components=3, documents=docs, word_vectors=vectors, max_iter=1,
                    cnn_epochs=1, learning_rate_init=1e-12, random_state=0,
@@ -196,6 +197,7 @@ def test_sequences_and_word_vectors():
 
 def test_bad_documents_and_use_errors():
     X, docs, _, _ = _two_topics()
+    X.data = 1.0 + np.arange(X.nnz) % 5  # ratings: the default feedback is explicit
     with pytest.raises(ValueError, match="documents has 39 entries but X has 40 items"):
         ConvMF(documents=docs[:-1], max_iter=1).fit(X)
     with pytest.raises(ValueError, match="embedding_dim=8"):

@@ -1,0 +1,126 @@
+"""Numba kernels that are safe under threads and ``fork``: a parallel and a serial build of each.
+
+Numba's parallel kernels run on a threading layer that is not safe everywhere
+the package is used: GNU OpenMP (numba's ``omp`` layer on Linux) terminates
+any ``fork``-started child that touches it after the parent did, so a
+``multiprocessing`` pool hangs as it restarts dying workers; numba's
+``workqueue`` layer (its fallback when neither OpenMP nor TBB loads) aborts
+the process when two threads enter it at once. Instead of depending on which
+layer a machine ends up with, each kernel is compiled twice from the same
+source (``prange`` is plain ``range`` in the serial build) and a call takes
+the parallel build only when that is safe:
+
+* at most one thread at a time runs a parallel build (a non-blocking lock:
+  a thread that finds it taken runs the serial build instead of waiting, so
+  concurrent scoring from threads is safe and still uses every thread);
+* in a child started by ``fork`` from a process that had run a parallel
+  build, only serial builds run (the worker of a process pool is one of
+  several parallel workers already).
+
+Results do not depend on the build: every kernel processes rows
+independently, and the serial and parallel builds share the row code.
+"""
+
+import functools
+from contextlib import contextmanager
+import os
+import threading
+import types
+
+import numba
+from numba import njit
+
+__all__ = ["numba_threads", "parallel_allowed", "parallel_kernel"]
+
+_parallel_lock = threading.Lock()
+_state = {"parallel_used": False, "forked_after_parallel": False}
+
+
+def _after_fork_in_child():
+    # the child inherits the parent's flags and a lock held by whichever
+    # thread was inside a kernel; that thread does not exist in the child
+    global _parallel_lock
+    _parallel_lock = threading.Lock()
+    if _state["parallel_used"]:
+        _state["forked_after_parallel"] = True
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+def parallel_allowed():
+    """Whether this process may still enter numba's threading layer (False after a fork)."""
+    return not _state["forked_after_parallel"]
+
+
+def _serial_copy(func):
+    """A twin of ``func`` with its own name, so numba caches its build separately."""
+    twin = types.FunctionType(func.__code__, func.__globals__, func.__name__ + "_serial",
+                              func.__defaults__, func.__closure__)
+    twin.__qualname__ = func.__qualname__ + "_serial"
+    twin.__module__ = func.__module__
+    twin.__doc__ = func.__doc__
+    return twin
+
+
+def parallel_kernel(func=None, **options):
+    """Decorator: compile ``func`` parallel and serial; each call picks a safe build.
+
+    Parameters
+    ----------
+    func : callable
+        A numba-compilable function looping over rows with ``prange``.
+    **options
+        Further :func:`numba.njit` options (e.g. ``fastmath=True``).
+        ``cache=True``, ``nogil=True`` and ``error_model="numpy"`` are set:
+        a division by zero gives ``inf``/``nan`` (which the models' checks
+        of their results report) instead of an exception that numba cannot
+        raise from a parallel region.
+
+    Returns
+    -------
+    kernel : callable
+        Calls the parallel build when no other thread is in one and the
+        process is not a fork of one that was; the serial build otherwise.
+        The builds are its ``parallel`` and ``serial`` attributes.
+    """
+    if func is None:
+        return functools.partial(parallel_kernel, **options)
+    options = {"cache": True, "nogil": True, "error_model": "numpy", **options}
+    parallel = njit(parallel=True, **options)(func)
+    serial = njit(**options)(_serial_copy(func))
+
+    @functools.wraps(func)
+    def kernel(*args):
+        if _state["forked_after_parallel"] or not _parallel_lock.acquire(blocking=False):
+            return serial(*args)
+        try:
+            _state["parallel_used"] = True
+            return parallel(*args)
+        finally:
+            _parallel_lock.release()
+
+    kernel.parallel, kernel.serial = parallel, serial
+    return kernel
+
+
+@contextmanager
+def numba_threads(n_jobs):
+    """Run kernels with ``n_jobs`` numba threads, restoring the caller's setting.
+
+    Does nothing where parallel builds may not run (a forked child), since
+    asking numba for its thread count starts its threading layer.
+    """
+    if n_jobs is None or not parallel_allowed():
+        yield
+        return
+    previous = numba.get_num_threads()
+    _state["parallel_used"] = True
+    limit = numba.config.NUMBA_NUM_THREADS
+    n = limit if n_jobs == -1 else (max(1, limit + 1 + n_jobs) if n_jobs < 0 else n_jobs)
+    numba.set_num_threads(min(n, limit))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)

@@ -1,0 +1,124 @@
+"""Fitted models under threads, ``fork`` and joblib's backends (see utils/_parallel.py)."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from joblib import parallel_backend
+from numba import prange
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_recsys.datasets import make_interactions
+from sklearn_recsys.matrix_factorization import BPR, NMF, ExplicitMF, ImplicitALS
+from sklearn_recsys.utils._parallel import parallel_kernel
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _run(code, env=None, timeout=240):
+    full_env = {**os.environ, "PYTHONPATH": ROOT, **(env or {})}
+    return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], env=full_env,
+                          capture_output=True, text=True, timeout=timeout)
+
+
+_FIT = """
+    import numpy as np
+    from sklearn_recsys.datasets import make_interactions
+    from sklearn_recsys.matrix_factorization import BPR, NMF, ImplicitALS
+    X = make_interactions(600, 120, random_state=0)
+    X.data = np.random.default_rng(0).integers(1, 6, X.nnz).astype(float)  # ratings for NMF
+    models = [M(random_state=0, max_iter=2).fit(X) for M in (ImplicitALS, BPR, NMF)]
+    refs = [m.decision_function(X) for m in models]
+"""
+
+
+def test_fork_pool_after_fit_does_not_hang():
+    # GNU OpenMP terminates a forked child that uses it after the parent did,
+    # and a Pool restarts the dead workers forever: the child must go serial
+    code = _FIT + """
+    import multiprocessing as mp
+    def score(i):
+        return [m.decision_function(X) for m in models]
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool(2) as pool:
+            outs = pool.map_async(score, range(3)).get(timeout=120)
+        for out in outs:
+            for got, ref in zip(out, refs):
+                np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+        print("ok")
+    """
+    result = _run(code)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().endswith("ok")
+
+
+@pytest.mark.parametrize("layer", ["workqueue", "omp"])
+def test_scoring_from_threads_is_safe_under_threading_layer(layer):
+    # numba's workqueue layer aborts the process when two threads enter it
+    code = _FIT + """
+    import numba
+    from concurrent.futures import ThreadPoolExecutor
+    with ThreadPoolExecutor(4) as ex:
+        outs = list(ex.map(lambda i: [m.decision_function(X) for m in models], range(8)))
+    for out in outs:
+        for got, ref in zip(out, refs):
+            np.testing.assert_allclose(got, ref, rtol=1e-5, atol=1e-6)
+    print(numba.threading_layer())
+    """
+    result = _run(code, env={"NUMBA_THREADING_LAYER": layer})
+    if result.returncode != 0 and "No threading layer could be loaded" in result.stderr:
+        pytest.skip(f"numba's {layer} layer is not available here")
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split()[-1] == layer
+
+
+@parallel_kernel
+def _row_sums(A, out):  # compiled twice by parallel_kernel
+    for i in prange(A.shape[0]):
+        out[i] = A[i].sum()
+
+
+def test_kernel_builds_agree_and_busy_lock_runs_serial():
+    from sklearn_recsys.utils import _parallel
+
+    A = np.random.default_rng(0).random((50, 7))
+    a, b = np.empty(50), np.empty(50)
+    _row_sums(A, a)  # lock free: the parallel build
+    assert _row_sums.parallel.signatures and not _row_sums.serial.signatures
+    with _parallel._parallel_lock:  # as if another thread were inside a kernel
+        _row_sums(A, b)
+    assert _row_sums.serial.signatures
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_allclose(a, A.sum(axis=1))
+
+
+@pytest.mark.parametrize("backend", ["loky", "threading", "multiprocessing"])
+def test_grid_search_backends_give_identical_results(backend):
+    X = make_interactions(200, 60, density=0.15, random_state=0)
+    grid = {"n_components": [4, 8]}
+    cv = KFold(3, shuffle=True, random_state=0)
+    results = []
+    for n_jobs in (1, 2):
+        search = GridSearchCV(ImplicitALS(max_iter=3, random_state=0), grid, cv=cv, n_jobs=n_jobs)
+        with parallel_backend(backend):
+            search.fit(X)
+        results.append(search.cv_results_["mean_test_score"])
+    np.testing.assert_allclose(results[0], results[1], rtol=1e-6)
+    assert np.all(results[0] > 0)
+
+
+@pytest.mark.parametrize("Model", [ImplicitALS, BPR, NMF, ExplicitMF])
+def test_thread_pool_scoring_in_process(Model):
+    from concurrent.futures import ThreadPoolExecutor
+
+    X = make_interactions(300, 80, random_state=2)
+    X.data = np.random.default_rng(0).integers(1, 6, X.nnz).astype(float)  # rating models too
+    model = Model(random_state=0, max_iter=2).fit(X)
+    ref = model.decision_function(X)
+    with ThreadPoolExecutor(3) as ex:
+        outs = list(ex.map(lambda _: model.decision_function(X), range(6)))
+    for out in outs:
+        np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)

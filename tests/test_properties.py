@@ -1,0 +1,104 @@
+"""Property-based checks of the recommender contract over random inputs (hypothesis).
+
+For every public recommender and random interaction matrices (sparse
+formats, dtypes, empty rows and columns, tiny and huge values): a fit either
+succeeds or refuses the data with a clear ``ValueError``; scores are finite
+(or a ``FloatingPointError`` names the fix for values beyond the float
+type); recommendations never hold a seen item and pad with -1/-inf; rows are
+scored independently of the batch; fits are deterministic for a seed; a
+pickled model scores the same.
+"""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sklearn.base import clone
+
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.utils import all_estimators
+
+from tests.test_common import _TEST_PARAMS
+
+_NEURAL = {"AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE"}
+# messages of the ValueErrors by which a fit may refuse degenerate data
+_REFUSALS = ("models explicit ratings", "without any interaction")
+
+
+@st.composite
+def interaction_matrices(draw):
+    n_users = draw(st.integers(3, 20))
+    n_items = draw(st.integers(2, 10))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    mask = rng.random((n_users, n_items)) < draw(st.floats(0.05, 0.7))
+    if draw(st.booleans()):
+        mask[rng.integers(n_users)] = False  # a user without history
+    kind = draw(st.sampled_from(["binary", "counts", "ratings"]))
+    scale = draw(st.sampled_from([1e-6, 1.0, 1e6]))
+    values = {"binary": np.ones, "counts": lambda s: rng.integers(1, 50, s),
+              "ratings": lambda s: rng.integers(1, 6, s)}[kind]((n_users, n_items))
+    dense = np.where(mask, values * scale, 0.0)
+    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    fmt = draw(st.sampled_from(["csr", "csc", "coo", "dense"]))
+    X = dense.astype(dtype)
+    return X if fmt == "dense" else sp.csr_matrix(X).asformat(fmt)
+
+
+def _recommenders():
+    for name, cls in all_estimators():
+        if issubclass(cls, RecommenderMixin):
+            yield pytest.param(cls(**_TEST_PARAMS.get(name, {})), id=name)
+
+
+def _fit_or_refuse(estimator, X):
+    try:
+        return clone(estimator).fit(X)
+    except ValueError as exc:
+        assert any(r in str(exc) for r in _REFUSALS), f"unexpected refusal: {exc}"
+        return None
+
+
+@pytest.mark.parametrize("estimator", list(_recommenders()))
+def test_recommender_contract_on_random_inputs(estimator):
+    name = type(estimator).__name__
+    n_examples = 5 if name in _NEURAL else 25
+
+    @settings(max_examples=n_examples, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(X=interaction_matrices(), k=st.integers(1, 12), data=st.data())
+    def check(X, k, data):
+        model = _fit_or_refuse(estimator, X)
+        if model is None:
+            return
+        Xc = sp.csr_matrix(X)
+        try:
+            scores = model.decision_function(X)
+        except FloatingPointError as exc:
+            assert Xc.data.max() >= 1e6 and "Scale the values of X down" in str(exc)
+            return
+        assert np.isfinite(scores).all(), name
+        # seen items never come back; padding is -1 with -inf
+        idx, val = model.recommend(X, k=k)
+        width = min(k, Xc.shape[1])
+        assert idx.shape == val.shape == (Xc.shape[0], width)
+        for u in range(Xc.shape[0]):
+            valid = idx[u] >= 0
+            assert not np.isin(idx[u, valid], Xc[u].indices).any(), name
+            assert np.isneginf(val[u, ~valid]).all()
+            assert valid.sum() == min(width, Xc.shape[1] - Xc[u].nnz)
+        # a user's scores do not depend on the rest of the batch
+        rows = np.array(data.draw(st.lists(st.integers(0, Xc.shape[0] - 1), min_size=1,
+                                           max_size=6, unique=True)))
+        np.testing.assert_allclose(model.decision_function(Xc[rows]), scores[rows],
+                                   rtol=1e-5, atol=1e-6 * np.abs(scores).max(), err_msg=name)
+        # same seed, same model; pickling keeps it
+        again = clone(estimator).fit(X)
+        np.testing.assert_array_equal(again.decision_function(X), scores, err_msg=name)
+        restored = pickle.loads(pickle.dumps(model))
+        np.testing.assert_array_equal(restored.decision_function(X), scores, err_msg=name)
+
+    check()

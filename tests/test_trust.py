@@ -1,0 +1,266 @@
+"""No silent wrong answers: numerics, degenerate data, bounds and metric inputs (issue 13).
+
+Each test pins the answer the library gives to one class of bad or extreme
+input: the right result, or an error or warning that names the fix. The
+table of these answers is ``docs/trust.rst``.
+"""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.exceptions import UndefinedMetricWarning
+from sklearn.utils._param_validation import InvalidParameterError
+
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.baselines import ItemKNN
+from sklearn_recsys.linear import EASE
+from sklearn_recsys.matrix_factorization import BPR, NMF, ExplicitMF, ImplicitALS
+from sklearn_recsys.metrics import (
+    make_ranking_scorer,
+    make_rating_scorer,
+    ndcg_at_k,
+    precision_at_k,
+    recall_at_k,
+)
+from sklearn_recsys.preprocessing import RatingBinarizer
+from sklearn_recsys.utils import all_estimators, top_k
+
+
+def _ratings(n_users=80, n_items=30, density=0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_users, n_items, density=density, format="csr", random_state=seed)
+    X.data = rng.integers(1, 6, X.nnz).astype(np.float64)
+    return X
+
+
+def _binary(n_users=80, n_items=30, density=0.3, seed=0):
+    X = _ratings(n_users, n_items, density, seed)
+    X.data[:] = 1.0
+    return X
+
+
+# ------------------------------------------------------------------ numerics
+
+
+def test_float32_overflow_refits_in_float64():
+    X = _ratings()
+    X.data[0] = 1e20  # its square is beyond float32 (3.4e38)
+    with pytest.warns(RuntimeWarning, match="Refitting in float64"):
+        model = ExplicitMF(n_components=4, alpha=0.1, max_iter=3, random_state=0).fit(X)
+    assert model.dtype is np.float32  # the parameter is left as the user set it
+    assert model.item_factors_.dtype == np.float64
+    assert np.isfinite(model.decision_function(X)).all()
+    assert np.isfinite(model.predict_ratings(X)).all()
+
+
+def test_values_beyond_float32_refit_in_float64_and_fold_in_raises_clearly():
+    X = _binary()
+    X.data[:] = 1e39  # finite in float64, infinite once cast to float32
+    with pytest.warns(RuntimeWarning, match="ImplicitALS diverged.*Refitting in float64"):
+        model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
+    assert np.isfinite(model.decision_function(X)).all()
+    model32 = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(_binary())
+    with pytest.raises(FloatingPointError, match=r"non-finite scores for \d+ user.*log1p"):
+        model32.decision_function(X)
+
+
+@pytest.mark.parametrize("Model", [ImplicitALS, ExplicitMF])
+def test_zero_penalty_is_refused(Model):
+    # with alpha=0 a user with fewer interactions than factors has a singular system
+    with pytest.raises(InvalidParameterError, match="alpha"):
+        Model(alpha=0).fit(_ratings())
+
+
+def test_explicit_mf_zero_bias_penalty_stays_finite():
+    X = _ratings()
+    X[3] = 0  # an empty user row and, below, an empty item column
+    X[:, 5] = 0
+    X.eliminate_zeros()
+    model = ExplicitMF(n_components=4, alpha=0.1, alpha_bias=0, max_iter=3,
+                       random_state=0).fit(X)
+    assert np.isfinite(model.predict_ratings(X)).all()
+
+
+@pytest.mark.parametrize("lr", [1.0, 5.0])
+def test_bpr_divergence_is_an_error_naming_the_learning_rate(lr):
+    with pytest.raises(FloatingPointError, match="BPR diverged.*lower learning_rate_init"):
+        BPR(n_components=8, learning_rate_init=lr, max_iter=40, random_state=0).fit(
+            _binary(300, 100, 0.05))
+
+
+def test_scores_that_go_non_finite_raise_instead_of_ranking():
+    model = EASE(alpha=1.0).fit(_binary())
+    model.coef_ = model.coef_.copy()
+    model.coef_[:, 2] = np.nan  # as a corrupted or overflowed model would have
+    X = _binary()
+    with pytest.raises(FloatingPointError, match="non-finite scores"):
+        model.recommend(X, k=3)
+
+
+def test_integer_input_trains_like_float():
+    X = _binary(300, 100, 0.05)
+    a = BPR(n_components=8, max_iter=5, random_state=0).fit(X).decision_function(X)
+    b = BPR(n_components=8, max_iter=5, random_state=0).fit(
+        X.astype(np.int32)).decision_function(X.astype(np.int32))
+    np.testing.assert_allclose(a, b, rtol=1e-6)
+    assert np.ptp(a) > 0
+
+
+# ------------------------------------------------------------ degenerate data
+
+
+@pytest.mark.parametrize("make", [
+    lambda: ExplicitMF(n_components=4, max_iter=2),
+    lambda: NMF(n_components=4, max_iter=2),
+])
+def test_rating_models_refuse_single_valued_data(make):
+    with pytest.raises(ValueError, match="models explicit ratings.*ImplicitALS"):
+        make().fit(_binary())
+
+
+def test_nmf_implicit_accepts_binary_data():
+    model = NMF(n_components=4, max_iter=3, feedback="implicit", random_state=0).fit(_binary())
+    assert np.ptp(model.decision_function(_binary())) > 0
+
+
+def test_binarizer_refuses_data_below_its_threshold():
+    with pytest.raises(ValueError, match="No value of X reaches threshold=4.0.*drop RatingBin"):
+        RatingBinarizer().fit(_binary())
+    assert RatingBinarizer().fit_transform(_ratings()).nnz > 0
+
+
+def _recommenders():
+    from tests.test_common import _TEST_PARAMS
+
+    for name, cls in all_estimators():
+        if issubclass(cls, RecommenderMixin):
+            yield cls(**_TEST_PARAMS.get(name, {}))
+
+
+@pytest.mark.parametrize("estimator", list(_recommenders()), ids=lambda e: type(e).__name__)
+def test_fit_on_matrix_without_interactions_is_an_error(estimator):
+    with pytest.raises(ValueError, match="without any interaction"):
+        estimator.fit(sp.csr_matrix((10, 6)))
+
+
+@pytest.mark.parametrize("Model", [EASE, ItemKNN, ImplicitALS, BPR])
+def test_user_without_history_gets_the_most_popular_items(Model):
+    X = _binary(200, 40, 0.15, seed=3)
+    model = Model(random_state=0) if "random_state" in Model().get_params() else Model()
+    model.fit(X)
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    expected = np.lexsort((np.arange(X.shape[1]), -counts))[:5]
+    idx, _ = model.recommend(sp.csr_matrix((2, X.shape[1])), k=5)
+    # BPR's fold-in of an empty row still ranks by the learnt item biases
+    if Model is not BPR:
+        np.testing.assert_array_equal(idx, np.tile(expected, (2, 1)))
+    assert (idx >= 0).all()
+
+
+@pytest.mark.parametrize("Model", [EASE, ItemKNN, ImplicitALS])
+def test_similar_items_of_an_item_without_interactions_is_padding(Model):
+    X = _binary(100, 20, 0.3).tolil()
+    X[:, 7] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = Model().fit(X)
+    idx, scores = model.similar_items([7, 0], k=5)
+    assert (idx[0] == -1).all() and np.isneginf(scores[0]).all()
+    assert 7 not in idx[1] and (idx[1] >= 0).all()
+
+
+# -------------------------------------------------------------- early stopping
+
+
+def test_validation_matrix_inside_training_matrix_is_an_error():
+    X = _binary()
+    model = ImplicitALS(n_components=4, max_iter=2, early_stopping=True)
+    with pytest.raises(ValueError, match="Every interaction of X_val is also in X"):
+        model.fit(X, X_val=X)
+    with pytest.raises(ValueError, match="X_val has no interactions"):
+        model.fit(X, X_val=sp.csr_matrix(X.shape))
+    X_val = X.copy()
+    X_val[0, X.indices[X.indptr[0]]] = 0  # all but one interaction shared: warn
+    X_val.eliminate_zeros()
+    X_val = (X_val + sp.csr_matrix(([1.0], ([0], [np.setdiff1d(np.arange(30), X[0].indices)[0]])),
+                                   shape=X.shape)).tocsr()
+    with pytest.warns(UserWarning, match="can never count as hits"):
+        model.fit(X, X_val=X_val)
+
+
+def test_best_iteration_follows_each_fit():
+    X = _binary(200, 40, 0.2)
+    model = ImplicitALS(n_components=4, max_iter=30, early_stopping=True, n_iter_no_change=1,
+                        random_state=0).fit(X)
+    assert model.best_iteration_ <= model.n_iter_ < 30
+    model.set_params(early_stopping=False, max_iter=4).fit(X)
+    assert model.best_iteration_ == model.n_iter_ == 4
+
+
+# ---------------------------------------------------------- bounds and types
+
+
+def test_huge_k_costs_no_memory():
+    model = EASE(alpha=1.0).fit(_binary())
+    idx, scores = model.recommend(_binary()[:3], k=10**15)
+    assert idx.shape == scores.shape == (3, 30)
+    idx, values = top_k(np.arange(6.0).reshape(2, 3), 10**15)
+    np.testing.assert_array_equal(idx, [[2, 1, 0], [2, 1, 0]])
+
+
+@pytest.mark.parametrize("k", [0, -1, 2.5, True])
+def test_top_k_refuses_bad_k(k):
+    with pytest.raises(ValueError, match="k must be a positive integer"):
+        top_k(np.ones((1, 3)), k)
+
+
+@pytest.mark.parametrize("flag", ["no", 0, None, "False"])
+def test_exclude_seen_must_be_a_bool(flag):
+    model = EASE(alpha=1.0).fit(_binary())
+    with pytest.raises(TypeError, match="exclude_seen must be True or False"):
+        model.recommend(_binary()[:2], exclude_seen=flag)
+
+
+def test_explain_takes_one_item():
+    X = _binary()
+    model = EASE(alpha=1.0).fit(X)
+    with pytest.raises(ValueError, match="item must be one item index"):
+        model.explain(X[:1], item=[0, 1])
+    items, contrib = model.explain(X[:1], item=np.int64(4))
+    assert contrib.sum() == pytest.approx(model.decision_function(X[:1])[0, 4])
+
+
+def test_scorer_options_are_checked():
+    with pytest.raises(ValueError, match="gain must be one of"):
+        make_ranking_scorer("ndcg", gain="bogus")
+    with pytest.raises(TypeError, match="unexpected option 'gain'"):
+        make_ranking_scorer("recall", gain="graded")
+    make_ranking_scorer("ndcg", gain="graded")
+
+
+# -------------------------------------------------------------------- metrics
+
+
+def test_ranked_lists_with_a_repeated_item_are_refused():
+    y = sp.csr_matrix([[1, 0, 0, 0]])
+    for metric in (ndcg_at_k, recall_at_k):
+        with pytest.raises(ValueError, match="repeat an item"):
+            metric(y, np.array([[0, 0]]), k=2)
+    # padding (-1) may repeat
+    assert ndcg_at_k(y, np.array([[0, -1, -1]]), k=3) == 1.0
+
+
+def test_cutoff_beyond_the_catalogue_equals_the_catalogue():
+    y = sp.csr_matrix(np.array([[1, 0, 1, 0], [0, 1, 0, 0]], dtype=float))
+    scores = np.array([[0.1, 0.9, 0.8, 0.2], [0.3, 0.2, 0.1, 0.0]])
+    assert ndcg_at_k(y, scores, k=10**12) == pytest.approx(ndcg_at_k(y, scores, k=4))
+    assert recall_at_k(y, scores, k=10**12) == 1.0
+    # precision divides by k itself: 2 hits of 4 ranked, 1 of 4, over k = 8
+    assert precision_at_k(y, scores, k=8) == pytest.approx((2 / 8 + 1 / 8) / 2)
+
+
+def test_rating_scorer_without_held_out_ratings_warns():
+    X = _ratings()
+    model = ExplicitMF(n_components=4, alpha=0.1, max_iter=2, random_state=0).fit(X)
+    with pytest.warns(UndefinedMetricWarning, match="no user has a held-out rating"):
+        assert np.isnan(make_rating_scorer("rmse")(model, X, sp.csr_matrix(X.shape)))
