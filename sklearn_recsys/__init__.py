@@ -61,6 +61,7 @@ _SUBMODULES = [
     "metrics",
     "model_selection",
     "neural",
+    "pipeline",
     "preprocessing",
     "utils",
 ]

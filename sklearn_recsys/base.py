@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from .utils._validation import (
+    check_exclude,
     check_exclude_seen,
     check_interactions,
     check_item_indices,
@@ -164,7 +165,7 @@ class RecommenderMixin:
             out[rows] = scores
         return out
 
-    def recommend(self, X, k=10, *, exclude_seen=True, candidates=None):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Top-``k`` items for each user, best first.
 
         Parameters
@@ -177,6 +178,11 @@ class RecommenderMixin:
         exclude_seen : bool, default=True
             Never return an item the user has interacted with (a non-zero of
             the user's row).
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+            Further items never to return: the non-zeros of row ``u`` for
+            user ``u``. For the history to exclude when it is not the history
+            to score from, e.g. every rated movie when ``X`` holds only the
+            liked ones.
         candidates : array-like of int, default=None
             Item indices to choose from; other items are never returned.
             ``None`` means the whole catalogue.
@@ -193,8 +199,9 @@ class RecommenderMixin:
         """
         check_k(k)
         X = self._validate_for_scoring(X)
+        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
         return _top_k_of_batches(self._iter_scores(X), self.n_features_in_, k, exclude_seen,
-                                 candidates)
+                                 candidates, exclude)
 
     def score(self, X, y=None):
         """NDCG@10 of the recommendations for ``X``.
@@ -261,11 +268,12 @@ class RatingPredictionMixin:
         return np.clip(out, *self.rating_range_, out=out)
 
 
-def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates):
+def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates, exclude=None):
     """Stacked top-``k`` of ``(rows, X_batch, scores)`` blocks over ``n_candidates`` columns.
 
     The first ``X_batch.shape[1]`` columns of the scores are the catalogue
-    items (masked where seen); any further columns are extra candidates.
+    items (masked where seen in ``X_batch``, and where ``exclude[rows]`` has
+    a non-zero); any further columns are extra candidates.
     """
     exclude_seen = check_exclude_seen(exclude_seen)
     candidate_mask = None
@@ -273,11 +281,13 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates):
         candidate_mask = np.zeros(n_candidates, dtype=bool)
         candidate_mask[check_item_indices(candidates, n_candidates, name="candidates")] = True
     all_idx, all_val = [], []
-    for _, X_batch, scores in batches:
+    for rows, X_batch, scores in batches:
         if not scores.flags.writeable:
             scores = scores.copy()
         if exclude_seen:
             mask_seen(scores[:, : X_batch.shape[1]], X_batch)
+        if exclude is not None:
+            mask_seen(scores[:, : X_batch.shape[1]], exclude[rows])
         if candidate_mask is not None:
             scores[:, ~candidate_mask] = -np.inf
         idx, val = top_k(scores, k)

@@ -118,6 +118,19 @@ def test_rating_models_refuse_single_valued_data(make):
         make().fit(_binary())
 
 
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_factors_zeroed_by_the_penalty_warn(feedback):
+    X = _ratings()
+    X.data *= 1e-10  # the absolute penalty outweighs data this small
+    with pytest.warns(UserWarning, match="learned all-zero .*scale them up, or lower alpha"):
+        NMF(n_components=4, max_iter=5, feedback=feedback, random_state=0).fit(X)
+
+
+def test_bias_only_explicit_mf_does_not_warn_about_zero_factors(recwarn):
+    ExplicitMF(n_components=4, alpha=np.inf, max_iter=2, random_state=0).fit(_ratings())
+    assert not [w for w in recwarn if "all-zero" in str(w.message)]
+
+
 def test_nmf_implicit_accepts_binary_data():
     model = NMF(n_components=4, max_iter=3, feedback="implicit", random_state=0).fit(_binary())
     assert np.ptp(model.decision_function(_binary())) > 0

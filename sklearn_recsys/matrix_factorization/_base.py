@@ -109,7 +109,25 @@ class MatrixFactorizationBase(
             refit._fit(X, X_val)
             params = self.get_params(deep=False)
             vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
+        self._warn_if_collapsed()
         return self
+
+    def _warn_if_collapsed(self):
+        """Warn when the penalty zeroed every factor: all users would then rank alike."""
+        if self._zero_factors_by_design():
+            return
+        for side in ("user_factors_", "item_factors_"):
+            factors = getattr(self, side, None)
+            if factors is not None and factors.size and not np.any(factors):
+                warnings.warn(
+                    f"{type(self).__name__} learned all-zero {side.replace('_', ' ').strip()}: "
+                    "every user gets the same ranking. The penalty alpha outweighs the data "
+                    "(the values of X may be tiny: scale them up, or lower alpha).",
+                    UserWarning)
+                return
+
+    def _zero_factors_by_design(self):
+        return False
 
     def _fit(self, X, X_val=None):
         # the split keeps the dtype, so X_train is in self.dtype too

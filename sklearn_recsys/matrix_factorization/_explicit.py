@@ -178,6 +178,9 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
             self.alpha_ = self._choose_alpha(X)
         return super()._fit(X, X_val)
 
+    def _zero_factors_by_design(self):
+        return self.alpha_ == np.inf  # the bias-only model
+
     def _choose_alpha(self, X):
         """The factor penalty of ``_ALPHA_GRID`` with the lowest validation RMSE.
 

@@ -13,6 +13,7 @@ mean; if no user has a held-out item the result is NaN with a warning.
 """
 
 import warnings
+from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
@@ -39,6 +40,24 @@ __all__ = [
 
 def _check_y_true(y_true):
     return check_interaction_matrix(y_true, input_name="y_true")
+
+
+def _relevant(y_true, relevance_threshold):
+    """``y_true`` keeping only the values ``>= relevance_threshold`` (all when None).
+
+    Held-out items below the threshold stay candidates of the ranking; they
+    just are not hits (a movie rated 1 star is not a success to recommend).
+    """
+    if relevance_threshold is None:
+        return y_true
+    if isinstance(relevance_threshold, bool) or not isinstance(relevance_threshold,
+                                                               (Real, np.number)):
+        raise TypeError(f"relevance_threshold must be a number or None, got "
+                        f"{relevance_threshold!r}.")
+    y_true = y_true.copy()
+    y_true.data[y_true.data < relevance_threshold] = 0
+    y_true.eliminate_zeros()
+    return y_true
 
 
 def _check_y_score(y_score, y_true):
@@ -228,9 +247,9 @@ def _nanmean(values, name):
     return float(np.nanmean(values))
 
 
-def _top_k_metric(name, y_true, y_score, k, batch_size, **kwargs):
+def _top_k_metric(name, y_true, y_score, k, batch_size, relevance_threshold, **kwargs):
     k = check_k(k)
-    y_true = _check_y_true(y_true)
+    y_true = _relevant(_check_y_true(y_true), relevance_threshold)
     y_score, is_indices = _check_y_score(y_score, y_true)
     fn = _TOP_K_METRICS[name]
     step = row_batch_size(y_true.shape[1], batch_size)
@@ -252,13 +271,19 @@ _PARAMS_DOC = """
         Float scores (higher is better; ``-inf`` excludes an item), or integer
         ranked item indices, best first, padded with ``-1``.
     k : int, default=10
-        Rank cut-off.
+        Rank cut-off.%(threshold)s
     batch_size : int, default=None
         Users per batch; by default chosen to bound memory.
 """
+_THRESHOLD_DOC = """
+    relevance_threshold : float, default=None
+        Held-out values below it are not relevant: they stay candidates but
+        are never hits (e.g. ``4`` on a 1-5 scale counts only ratings of 4
+        and 5). None: every held-out interaction is relevant."""
 
 
-def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", batch_size=None):
+def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", relevance_threshold=None,
+              batch_size=None):
     r"""Normalized discounted cumulative gain at rank ``k``, averaged over users.
 
     .. math::
@@ -292,10 +317,11 @@ def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", batch_size=None):
     """
     if gain not in ("binary", "graded"):
         raise ValueError(f"gain must be 'binary' or 'graded', got {gain!r}.")
-    return _top_k_metric("ndcg", y_true, y_score, k, batch_size, gain=gain)
+    return _top_k_metric("ndcg", y_true, y_score, k, batch_size, relevance_threshold,
+                         gain=gain)
 
 
-def recall_at_k(y_true, y_score, *, k=10, batch_size=None):
+def recall_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None):
     r"""Recall at rank ``k`` normalized by :math:`\min(k, |\mathcal{T}_u|)`.
 
     .. math::
@@ -318,10 +344,10 @@ def recall_at_k(y_true, y_score, *, k=10, batch_size=None):
     >>> recall_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=2)
     0.5
     """
-    return _top_k_metric("recall", y_true, y_score, k, batch_size)
+    return _top_k_metric("recall", y_true, y_score, k, batch_size, relevance_threshold)
 
 
-def precision_at_k(y_true, y_score, *, k=10, batch_size=None):
+def precision_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None):
     r"""Precision at rank ``k``: the share of the top ``k`` that is held out.
 
     .. math::
@@ -343,10 +369,10 @@ def precision_at_k(y_true, y_score, *, k=10, batch_size=None):
     >>> precision_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=2)
     0.5
     """
-    return _top_k_metric("precision", y_true, y_score, k, batch_size)
+    return _top_k_metric("precision", y_true, y_score, k, batch_size, relevance_threshold)
 
 
-def map_at_k(y_true, y_score, *, k=10, batch_size=None):
+def map_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None):
     r"""Mean average precision at rank ``k``.
 
     .. math::
@@ -368,10 +394,10 @@ def map_at_k(y_true, y_score, *, k=10, batch_size=None):
     >>> map_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=3)
     0.5833333333333333
     """
-    return _top_k_metric("map", y_true, y_score, k, batch_size)
+    return _top_k_metric("map", y_true, y_score, k, batch_size, relevance_threshold)
 
 
-def mrr_at_k(y_true, y_score, *, k=10, batch_size=None):
+def mrr_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None):
     r"""Mean reciprocal rank of the first held-out item within the top ``k``.
 
     .. math::
@@ -393,10 +419,10 @@ def mrr_at_k(y_true, y_score, *, k=10, batch_size=None):
     >>> mrr_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=3)
     0.5
     """
-    return _top_k_metric("mrr", y_true, y_score, k, batch_size)
+    return _top_k_metric("mrr", y_true, y_score, k, batch_size, relevance_threshold)
 
 
-def hit_rate_at_k(y_true, y_score, *, k=10, batch_size=None):
+def hit_rate_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None):
     r"""Share of users with at least one held-out item in their top ``k``.
 
     .. math::
@@ -417,10 +443,10 @@ def hit_rate_at_k(y_true, y_score, *, k=10, batch_size=None):
     >>> hit_rate_at_k(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]), k=1)
     0.0
     """
-    return _top_k_metric("hit_rate", y_true, y_score, k, batch_size)
+    return _top_k_metric("hit_rate", y_true, y_score, k, batch_size, relevance_threshold)
 
 
-def auc(y_true, y_score, *, batch_size=None):
+def auc(y_true, y_score, *, relevance_threshold=None, batch_size=None):
     r"""Area under the ROC curve of each user's ranking, averaged over users.
 
     .. math::
@@ -440,6 +466,9 @@ def auc(y_true, y_score, *, batch_size=None):
         Held-out interactions.
     y_score : ndarray of shape (n_users, n_items)
         Float scores.
+    relevance_threshold : float, default=None
+        Held-out values below it are not relevant (they count as negatives);
+        None: every held-out interaction is relevant.
     batch_size : int, default=None
         Users per batch.
 
@@ -455,7 +484,7 @@ def auc(y_true, y_score, *, batch_size=None):
     >>> auc(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]))
     0.5
     """
-    y_true = _check_y_true(y_true)
+    y_true = _relevant(_check_y_true(y_true), relevance_threshold)
     y_score, is_indices = _check_y_score(y_score, y_true)
     if is_indices:
         raise ValueError("auc needs float scores for every item, not ranked indices.")
@@ -503,5 +532,6 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
 
 for _f in (ndcg_at_k, recall_at_k, precision_at_k, map_at_k, mrr_at_k,
            hit_rate_at_k, catalog_coverage):
-    _f.__doc__ = _f.__doc__.replace("    %(params)s\n", "\n" + _PARAMS_DOC.strip("\n") + "\n\n")
-del _f
+    _doc = _PARAMS_DOC % {"threshold": "" if _f is catalog_coverage else _THRESHOLD_DOC}
+    _f.__doc__ = _f.__doc__.replace("    %(params)s\n", "\n" + _doc.strip("\n") + "\n\n")
+del _f, _doc

@@ -26,6 +26,7 @@ from ._ranking import (
     _nanmean,
     _per_user_auc,
     _ranked,
+    _relevant,
 )
 
 __all__ = ["make_ranking_scorer", "get_ranking_scorer", "get_ranking_scorer_names"]
@@ -36,9 +37,11 @@ _METRIC_NAMES = tuple(_TOP_K_METRICS) + ("auc", "coverage")
 class _RankingScorer:
     """Callable ``(estimator, X, y=None) -> float``; see :func:`make_ranking_scorer`."""
 
-    def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs):
+    def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
+                 relevance_threshold=None):
         self.metric = metric
         self.k = k
+        self.relevance_threshold = relevance_threshold
         self.holdout = holdout
         self.min_interactions = min_interactions
         self.random_state = random_state
@@ -46,6 +49,8 @@ class _RankingScorer:
 
     def __repr__(self):
         k = "" if self.metric == "auc" else f", k={self.k}"
+        if self.relevance_threshold is not None:
+            k += f", relevance_threshold={self.relevance_threshold!r}"
         return f"make_ranking_scorer({self.metric!r}{k})"
 
     def _split(self, estimator, X, y):
@@ -67,6 +72,7 @@ class _RankingScorer:
         X = check_interaction_matrix(X)
         # X is canonical CSR here, and holdout_split returns canonical CSR.
         X_in, X_out = self._split(estimator, X, y)
+        X_out = _relevant(X_out, self.relevance_threshold)
         values, covered = [], None
         # decision_function (not a private hook) so that a Pipeline ending in
         # a recommender is scored like the recommender itself; every user, so
@@ -118,7 +124,8 @@ def _check_split(holdout, random_state):
 
 
 def make_ranking_scorer(
-    metric, *, k=10, holdout=0.2, min_interactions=5, random_state=0, **kwargs
+    metric, *, k=10, relevance_threshold=None, holdout=0.2, min_interactions=5,
+    random_state=0, **kwargs
 ):
     """Make a ranking scorer for model selection and evaluation.
 
@@ -129,6 +136,11 @@ def make_ranking_scorer(
         Metric of :mod:`sklearn_recsys.metrics` to compute.
     k : int, default=10
         Rank cut-off (ignored by ``"auc"``).
+    relevance_threshold : float, default=None
+        Held-out values below it are not hits (they stay candidates): with
+        ratings, ``4`` counts only the movies rated 4 or 5 as successes.
+        None: every held-out interaction is relevant. Ignored by
+        ``"coverage"``.
     holdout : float, default=0.2
         Share of each user's interactions held out when the scorer splits
         ``X`` itself (no sparse ``y`` given).
@@ -163,7 +175,9 @@ def make_ranking_scorer(
     k = check_k(k)
     _check_split(holdout, random_state)
     _check_metric_kwargs(metric, kwargs)
-    return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs)
+    _relevant(sp.csr_matrix((1, 1)), relevance_threshold)  # type check, now not at scoring
+    return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs,
+                          relevance_threshold)
 
 
 _NAME_RE = re.compile(r"^(?P<metric>[a-z_]+)(@(?P<k>\d+))?$")

@@ -7,7 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
-from ..utils._validation import check_k, check_rating_values
+from ..utils._validation import check_exclude, check_k, check_rating_values
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
@@ -565,7 +565,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _train_scores(self, rows):
         return self.global_mean_ + self.user_factors_[rows] @ self.item_factors_.T
 
-    def recommend(self, X, k=10, *, exclude_seen=True, candidates=None, new_items=None):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
+                  new_items=None):
         """Top-``k`` items for each user, optionally among new items known by their text.
 
         Parameters
@@ -576,6 +577,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             Number of items to return per user.
         exclude_seen : bool, default=True
             Never return an item the user has interacted with.
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+            Further catalogue items never to return (non-zeros of each row).
         candidates : array-like of int, default=None
             Item indices to choose from; with ``new_items``, index
             ``n_items + j`` is the ``j``-th new item. None means all.
@@ -586,15 +589,18 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
         Returns
         -------
-        indices : ndarray of shape (n_users, k), dtype int64
-            Padded with ``-1`` when fewer than ``k`` candidates remain.
-        scores : ndarray of shape (n_users, k)
+        indices : ndarray of shape (n_users, min(k, n_candidates)), dtype int64
+            ``n_candidates`` is ``n_items`` plus the new items. Padded with
+            ``-1`` when fewer than ``k`` candidates remain.
+        scores : ndarray of shape (n_users, min(k, n_candidates))
             Padded with ``-inf``.
         """
         if new_items is None:
-            return super().recommend(X, k, exclude_seen=exclude_seen, candidates=candidates)
+            return super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                     candidates=candidates)
         check_k(k)
         X = self._validate_for_scoring(X)
+        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
         V = np.vstack([self.item_factors_, self.document_factors(new_items)])
 
         def batches():
@@ -602,4 +608,4 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                 X_batch = X[rows]
                 yield rows, X_batch, self.global_mean_ + self._fold_in(X_batch) @ V.T
 
-        return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates)
+        return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates, exclude)

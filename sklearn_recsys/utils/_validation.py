@@ -74,6 +74,7 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
     X : sparse matrix of shape (n_users, n_items), CSR format
         Canonical CSR (sorted indices, no duplicates, explicit zeros removed).
     """
+    _reject_interaction_log(estimator, X)
     try:
         X = validate_data(
             estimator,
@@ -123,6 +124,60 @@ def check_rating_values(estimator, X):
             f"{X.data[0]:g}: a single value leaves nothing to predict, and every item would "
             "score the same. For implicit feedback (clicks, plays, 0/1) use ImplicitALS, "
             "BPR, EASE or MultVAE; for ratings, pass the rating values.")
+
+
+# column names of interaction logs (MovieLens, Last.fm, the encoder's examples)
+_LOG_COLUMNS = {"user", "userid", "user_id", "item", "itemid", "item_id", "movie", "movieid",
+                "movie_id", "artist", "artistid", "artist_id", "rating", "timestamp", "time",
+                "weight", "count", "event", "behavior", "behaviour", "session"}
+_LOG_FIX = ("Build the matrix from the log with sklearn_recsys.preprocessing.InteractionEncoder "
+            "(X = InteractionEncoder().fit_transform((log['user'], log['item'], "
+            "log['rating'])) for a DataFrame `log`), then pass X.")
+
+
+def _reject_interaction_log(estimator, X):
+    """Refuse an interaction log (one row per event) given where a user-item matrix is due.
+
+    A numeric log would otherwise train as an (n_events, n_columns) matrix
+    without a word, and a log with string ids fail inside NumPy.
+    """
+    if sp.issparse(X) or not hasattr(X, "shape") or len(getattr(X, "shape", ())) != 2:
+        return
+    name = type(estimator).__name__
+    columns = getattr(X, "columns", None)
+    if columns is not None:
+        names = {str(c).strip().lower().replace(" ", "_") for c in columns}
+        if names & _LOG_COLUMNS:
+            raise ValueError(
+                f"{name} got a DataFrame with columns {list(columns)[:6]}: an interaction log "
+                "(one row per event), not a user-item matrix (one row per user, one column per "
+                f"item). {_LOG_FIX}")
+    dtypes = getattr(X, "dtypes", None)
+    kinds = {d.kind for d in dtypes} if dtypes is not None else {np.asarray(X).dtype.kind}
+    strings = bool(kinds & {"U", "S"})
+    if "O" in kinds and not strings:
+        try:  # numbers stored as objects are a matrix; strings are ids
+            np.asarray(X, dtype=np.float64)
+        except ValueError:
+            strings = True
+        except TypeError:
+            pass  # not numbers nor strings: validate_data's own error
+    if strings:
+        raise ValueError(
+            f"{name} got non-numeric values (ids such as 'u1'?): a user-item matrix holds "
+            f"numbers, one row per user and one column per item. {_LOG_FIX}")
+    n_rows, n_cols = X.shape
+    if 2 <= n_cols <= 4 and n_rows >= 1000:
+        values = np.asarray(X, dtype=np.float64)
+        ids = values[:, :2]
+        if (np.all(ids == np.round(ids)) and ids.max() > n_cols
+                and np.all(values.max(axis=0) > 0)):
+            # a matrix of >= 1000 users and <= 4 items whose first two items hold
+            # whole values beyond the item count is not a plausible catalogue
+            raise ValueError(
+                f"{name} got a {n_rows} x {n_cols} matrix whose first columns hold whole "
+                f"numbers up to {int(ids.max())}: an interaction log (user id, item id, ...), "
+                f"not a matrix of {n_cols} items. {_LOG_FIX}")
 
 
 def check_item_indices(items, n_items, *, name="items"):
@@ -194,3 +249,27 @@ def check_exclude_seen(exclude_seen):
     if not isinstance(exclude_seen, (bool, np.bool_)):
         raise TypeError(f"exclude_seen must be True or False, got {exclude_seen!r}.")
     return bool(exclude_seen)
+
+
+def check_exclude(exclude, n_users, n_items):
+    """Validate the ``exclude`` matrix of ``recommend``: the items never to return per user.
+
+    Parameters
+    ----------
+    exclude : {array-like, sparse matrix} of shape (n_users, n_items) or None
+        Non-zeros mark excluded items.
+    n_users, n_items : int
+        The shape it must have (the users scored, the model's items).
+
+    Returns
+    -------
+    exclude : csr_matrix or None
+    """
+    if exclude is None:
+        return None
+    exclude = check_interaction_matrix(exclude, input_name="exclude")
+    if exclude.shape != (n_users, n_items):
+        raise ValueError(
+            f"exclude has shape {exclude.shape} but recommend scores {n_users} users over "
+            f"{n_items} items: pass one row per user of X, with the model's item columns.")
+    return exclude

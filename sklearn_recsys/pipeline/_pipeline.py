@@ -1,0 +1,202 @@
+"""Recommending through a pipeline: preprocessing applied to score, the raw history to exclude.
+
+A scikit-learn :class:`~sklearn.pipeline.Pipeline` ending in a recommender
+can fit and score (``decision_function``), but it has no ``recommend``, and
+the two obvious workarounds are wrong: ``pipe[-1].recommend(X)`` skips the
+preprocessing, and ``pipe[-1].recommend(pipe[:-1].transform(X))`` excludes
+only the items that survive it (a ``RatingBinarizer`` drops the movies a user
+rated 3, which then come back as recommendations). Here the scores come from
+the transformed rows and the excluded items from the **raw** rows.
+"""
+
+from sklearn import pipeline as sk_pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from ..base import _top_k_of_batches
+from ..utils._topk import iter_row_batches, row_batch_size
+from ..utils._validation import check_exclude, check_interaction_matrix, check_k
+
+__all__ = ["Pipeline", "make_pipeline", "recommend"]
+
+
+def _final_recommender(pipe):
+    final = pipe[-1]
+    if not hasattr(final, "recommend"):
+        raise TypeError(
+            f"The last step of the pipeline, {type(final).__name__}, is not a recommender "
+            "(it has no recommend method).")
+    check_is_fitted(final)
+    return final
+
+
+def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+    """Top-``k`` items of a recommender or of a pipeline ending in one, excluding the raw history.
+
+    For a :class:`~sklearn.pipeline.Pipeline` (scikit-learn's or this
+    module's), each batch of rows goes through every step but the last
+    (``transform``), the recommender scores the result, and the items to
+    exclude are the non-zeros of the **raw** rows of ``X`` (before any
+    binarizing or weighting), plus those of ``exclude``. For a recommender,
+    it is ``estimator.recommend``.
+
+    Parameters
+    ----------
+    estimator : recommender or Pipeline
+        Fitted; a pipeline must end in a recommender and keep the item
+        columns (every step maps ``(n_users, n_items)`` to the same shape).
+    X : {array-like, sparse matrix} of shape (n_users, n_items)
+        Raw interaction history of the users, as given to the pipeline.
+    k : int, default=10
+        Number of items per user.
+    exclude_seen : bool, default=True
+        Never return an item with a non-zero in the user's raw row.
+    exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+        Further items never to return (non-zeros of each row).
+    candidates : array-like of int, default=None
+        Item indices to choose from; None means the whole catalogue.
+
+    Returns
+    -------
+    indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
+        Recommended items, best first, padded with ``-1``.
+    scores : ndarray of shape (n_users, min(k, n_items))
+        Their scores, padded with ``-inf``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn.pipeline import make_pipeline
+    >>> from sklearn_recsys import EASE, RatingBinarizer
+    >>> from sklearn_recsys.pipeline import recommend
+    >>> X = np.array([[5., 3., 0., 4.], [4., 0., 5., 1.], [0., 4., 5., 5.]])
+    >>> pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=1.0)).fit(X)
+    >>> recommend(pipe, X[:1], k=2)[0]  # item 1, rated 3, is excluded
+    array([[ 2, -1]])
+    """
+    if not isinstance(estimator, sk_pipeline.Pipeline):
+        return estimator.recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                   candidates=candidates)
+    final = _final_recommender(estimator)
+    k = check_k(k)
+    X = check_interaction_matrix(X)
+    n_items = final.n_features_in_
+    if X.shape[1] != n_items:
+        raise ValueError(f"X has {X.shape[1]} items (columns) but the pipeline's recommender "
+                         f"was fitted on {n_items}.")
+    exclude = check_exclude(exclude, X.shape[0], n_items)
+    preprocess = estimator[:-1]
+
+    def batches():
+        for rows in iter_row_batches(X.shape[0], row_batch_size(n_items)):
+            X_raw = X[rows]
+            X_t = preprocess.transform(X_raw)
+            if X_t.shape != X_raw.shape:
+                raise ValueError(
+                    f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
+                    f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
+                    "so that the raw items can be excluded.")
+            yield rows, X_raw, final.decision_function(X_t)
+
+    return _top_k_of_batches(batches(), n_items, k, exclude_seen, candidates, exclude)
+
+
+class Pipeline(sk_pipeline.Pipeline):
+    """A :class:`sklearn.pipeline.Pipeline` that can recommend when it ends in a recommender.
+
+    Same parameters and behaviour as scikit-learn's, plus :meth:`recommend`
+    (scores from the preprocessed rows, excluded items from the raw rows)
+    and a :meth:`score` that ranks the same way. Build one with
+    :func:`make_pipeline`.
+
+    Parameters
+    ----------
+    steps : list of tuples
+        ``(name, estimator)`` pairs; the last one a recommender.
+    transform_input : list of str, default=None
+        As in scikit-learn's Pipeline.
+    memory : str or object with the joblib.Memory interface, default=None
+        As in scikit-learn's Pipeline.
+    verbose : bool, default=False
+        As in scikit-learn's Pipeline.
+
+    See Also
+    --------
+    recommend : The same for any scikit-learn Pipeline.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from sklearn_recsys import EASE, RatingBinarizer
+    >>> from sklearn_recsys.pipeline import make_pipeline
+    >>> X = np.array([[5., 3., 0., 4.], [4., 0., 5., 1.], [0., 4., 5., 5.]])
+    >>> pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=1.0)).fit(X)
+    >>> pipe.recommend(X[:1], k=2)[0]
+    array([[ 2, -1]])
+    """
+
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        """Top-``k`` items per user; see :func:`sklearn_recsys.pipeline.recommend`.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Raw interaction history of the users.
+        k : int, default=10
+            Number of items per user.
+        exclude_seen : bool, default=True
+            Never return an item with a non-zero in the user's raw row.
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+            Further items never to return.
+        candidates : array-like of int, default=None
+            Item indices to choose from.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
+        scores : ndarray of shape (n_users, min(k, n_items))
+        """
+        return recommend(self, X, k, exclude_seen=exclude_seen, exclude=exclude,
+                         candidates=candidates)
+
+    def score(self, X, y=None, **params):
+        """NDCG@10 of the recommendations, the raw history excluded (as in ``recommend``).
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Raw interaction history (fold-in part) of the users.
+        y : sparse matrix of shape (n_users, n_items), default=None
+            Held-out interactions of the same users.
+        **params : dict
+            Not used; accepted for compatibility with scikit-learn's Pipeline.
+
+        Returns
+        -------
+        score : float
+        """
+        from ..metrics import make_ranking_scorer
+
+        _final_recommender(self)
+        return make_ranking_scorer("ndcg", k=10)(self, X, y)
+
+
+def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
+    """Build a :class:`Pipeline` (that can recommend) from estimators, naming the steps.
+
+    Parameters
+    ----------
+    *steps : estimators
+        The preprocessing steps, then the recommender.
+    memory : str or object with the joblib.Memory interface, default=None
+        As in :func:`sklearn.pipeline.make_pipeline`.
+    transform_input : list of str, default=None
+        As in :func:`sklearn.pipeline.make_pipeline`.
+    verbose : bool, default=False
+        As in :func:`sklearn.pipeline.make_pipeline`.
+
+    Returns
+    -------
+    pipeline : Pipeline
+    """
+    return Pipeline(sk_pipeline._name_estimators(steps), memory=memory,
+                    transform_input=transform_input, verbose=verbose)

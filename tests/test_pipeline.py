@@ -1,0 +1,113 @@
+"""Recommending through pipelines: scores from preprocessed rows, exclusion from raw rows."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline as sk_make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+from sklearn_recsys import EASE, ImplicitALS, ItemKNN
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.datasets import fetch_movielens
+from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.pipeline import Pipeline, make_pipeline, recommend
+from sklearn_recsys.preprocessing import BM25Weighting, RatingBinarizer, TfidfWeighting
+from sklearn_recsys.utils import all_estimators, top_k
+from sklearn_recsys.utils._topk import mask_seen
+
+
+def _ratings(n_users=120, n_items=40, seed=0):
+    rng = np.random.default_rng(seed)
+    X = sp.random(n_users, n_items, density=0.25, format="csr", random_state=seed)
+    X.data = rng.integers(1, 6, X.nnz).astype(float)
+    return X
+
+
+def _matrix_transformers():
+    # every preprocessing step of the package that maps a user-item matrix to one
+    names = {name for name, cls in all_estimators()
+             if cls.__module__.startswith("sklearn_recsys.preprocessing")}
+    steps = {"RatingBinarizer": RatingBinarizer(threshold=4), "BM25Weighting": BM25Weighting(),
+             "TfidfWeighting": TfidfWeighting()}
+    assert names - {"InteractionEncoder", "TextSequencer"} == set(steps)
+    return list(steps.values())
+
+
+def _by_hand(step, model, X, k, exclude=None):
+    X_t = step.fit_transform(X)
+    model.fit(X_t)
+    scores = model.decision_function(step.transform(X))
+    mask_seen(scores, X)  # the raw history, not what survived the step
+    if exclude is not None:
+        mask_seen(scores, exclude)
+    return top_k(scores, k)
+
+
+@pytest.mark.parametrize("step", _matrix_transformers(), ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize("model", [EASE(alpha=5.0), ItemKNN(n_neighbors=10),
+                                   ImplicitALS(n_components=4, max_iter=3, random_state=0)],
+                         ids=lambda m: type(m).__name__)
+def test_pipeline_recommend_equals_the_hand_composed_answer(step, model):
+    X = _ratings()
+    expected = _by_hand(step, model, X, k=7)
+    ours = make_pipeline(step, model).fit(X)
+    for got in (ours.recommend(X, k=7), recommend(sk_make_pipeline(step, model).fit(X), X, k=7)):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+
+
+def test_binarized_pipeline_never_returns_a_rated_item():
+    X = _ratings()
+    idx, _ = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=5.0)).fit(X).recommend(X, 10)
+    for u in range(X.shape[0]):
+        assert not np.isin(idx[u], X[u].indices).any()
+    # the README's old workaround did return rated items: the bug this fixes
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=5.0)).fit(X)
+    wrong, _ = pipe[-1].recommend(pipe[:-1].transform(X), 10)
+    assert any(np.isin(wrong[u], X[u].indices).any() for u in range(X.shape[0]))
+
+
+def test_exclude_removes_a_separate_history():
+    X = _ratings()
+    positives = RatingBinarizer(threshold=4).fit_transform(X)
+    model = EASE(alpha=5.0).fit(positives)
+    idx, _ = model.recommend(positives, k=10, exclude=X)
+    expected = _by_hand(RatingBinarizer(threshold=4), EASE(alpha=5.0), X, 10)[0]
+    np.testing.assert_array_equal(idx, expected)
+    idx_free, _ = model.recommend(positives, k=10)
+    assert not np.array_equal(idx, idx_free)
+    with pytest.raises(ValueError, match="exclude has shape"):
+        model.recommend(positives, k=3, exclude=X[:5])
+
+
+def test_pipeline_score_and_grid_search_rank_like_recommend():
+    X = _ratings(300, 40)
+    pipe = make_pipeline(RatingBinarizer(threshold=3), EASE())
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(pipe, {"ease__alpha": [1.0, 50.0]}, cv=cv)
+    search.fit(X)
+    assert isinstance(search.best_estimator_, Pipeline)
+    best = search.best_estimator_
+    assert best.score(X) == pytest.approx(make_ranking_scorer("ndcg", k=10)(best, X))
+    assert 0 < best.score(X) <= 1
+
+
+def test_pipeline_errors_name_the_problem():
+    X = _ratings()
+    with pytest.raises(TypeError, match="not a recommender"):
+        make_pipeline(RatingBinarizer(), StandardScaler(with_mean=False)).fit(X).recommend(X)
+    with pytest.raises(ValueError, match="X has 39 items"):
+        make_pipeline(RatingBinarizer(), EASE()).fit(X).recommend(X[:, :39])
+    assert isinstance(EASE(), RecommenderMixin)  # plain recommenders pass through recommend()
+    np.testing.assert_array_equal(recommend(EASE().fit(X), X, k=3)[0],
+                                  EASE().fit(X).recommend(X, k=3)[0])
+
+
+@pytest.mark.slow
+def test_movielens_binarized_pipeline_excludes_every_rated_movie(shared_data):
+    X = fetch_movielens("100k", data_home=shared_data, download_if_missing=False).X
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=300.0)).fit(X)
+    idx, _ = pipe.recommend(X, k=10)
+    rated = np.asarray(X[np.repeat(np.arange(X.shape[0]), 10), idx.ravel()]).ravel()
+    assert (idx >= 0).all() and not rated.any()  # before: 34% of slots were rated movies
