@@ -155,7 +155,7 @@ def leave_last_out_split(X, timestamps, *, k=1):
     X = check_interaction_matrix(X)
     T = sp.csr_matrix(timestamps, dtype=np.float64)
     T.sum_duplicates()
-    T.eliminate_zeros()
+    # stored zeros stay: a time of 0 (the epoch, a first event) is a time, not a gap
     if T.shape != X.shape or T.nnz != X.nnz or not (
         np.array_equal(T.indptr, X.indptr) and np.array_equal(T.indices, X.indices)
     ):

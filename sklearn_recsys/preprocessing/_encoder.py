@@ -2,6 +2,7 @@
 
 import warnings
 from collections.abc import Mapping
+from numbers import Number
 
 import numpy as np
 import scipy.sparse as sp
@@ -23,14 +24,28 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
     n_users_ - 1`` are always the users seen in ``fit``, in the same order,
     so a later log (a test period, new events) gives a matrix aligned with
     the training matrix row by row; users not seen in ``fit`` get new rows
-    after them (fold-in: every model scores them from their row).
+    after them (fold-in: every model scores them from their row). A new user
+    gets a row even when none of their items is known (an empty row, which
+    the models treat as a user without history), so the rows of
+    ``transform(X)`` and the ids of ``get_user_ids(X)`` always agree.
 
     A log is given as a pandas DataFrame (columns picked by name), a mapping
     of column name to 1-D array (a ``dict``; pandas is not needed), or a
     tuple of 1-D arrays ``(users, items[, values[, timestamps]])`` whose
     positions give their meaning (values and timestamps are used whenever
     the tuple has them; the ``*_col`` names apply to DataFrames and
-    mappings).
+    mappings). A tuple is always read as columns. A list is refused: a list
+    of ``(user, item)`` records and a list of columns look alike, so pass
+    records as ``pd.DataFrame(records, columns=[...])`` or as the columns
+    ``tuple(zip(*records))``.
+
+    Ids are compared as they are: every user id must have one type, and so
+    must every item id (all strings or all numbers; ``1`` and ``"1"`` are
+    neither merged nor silently split: a log mixing them is refused, as by
+    :class:`~sklearn.preprocessing.OneHotEncoder`), and a log given to
+    ``transform`` must use the types seen in ``fit``. A missing id (NaN,
+    None, NaT, ``pd.NA``) is an error, not a user: drop those interactions
+    first. Missing or infinite values and timestamps are errors too.
 
     Parameters
     ----------
@@ -46,8 +61,10 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         interaction and are left out of the matrix.
     timestamp_col : str or None, default=None
         Column holding the time of each interaction (numbers or
-        ``datetime64``; datetimes become seconds since the epoch). Used by
-        ``duplicates="last"`` and returned by :meth:`transform_timestamps`.
+        ``datetime64``; datetimes become seconds since the epoch, time-zone
+        aware pandas columns in UTC). Used by ``duplicates="last"`` and
+        returned by :meth:`transform_timestamps`. Any finite number is a
+        time, 0 included.
     duplicates : {"sum", "last", "max"}, default="sum"
         How repeated (user, item) pairs are combined into one value: their
         sum (play counts), the latest one (by timestamp when
@@ -126,7 +143,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
     # -- reading logs ---------------------------------------------------
 
     def _columns(self, X):
-        """Return (users, items, values or None, timestamps or None) as 1-D arrays."""
+        """Return (users, items, values or None, timestamps or None) as checked 1-D arrays."""
         wanted = [self.user_col, self.item_col, self.value_col, self.timestamp_col]
         if hasattr(X, "columns") or isinstance(X, Mapping):
             available = list(X.columns) if hasattr(X, "columns") else list(X.keys())
@@ -137,33 +154,34 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                     "Name the columns with user_col, item_col, value_col and "
                     "timestamp_col."
                 )
-            cols = [None if c is None else np.asarray(X[c]) for c in wanted]
-        elif isinstance(X, (tuple, list)) and 2 <= len(X) <= 4:
-            cols = [np.asarray(c) for c in X] + [None] * (4 - len(X))
-            if cols[2] is None and self.value_col is not None:
+            raw = [None if c is None else _naive_utc(X[c]) for c in wanted]
+        elif isinstance(X, tuple) and 2 <= len(X) <= 4:
+            raw = list(X) + [None] * (4 - len(X))
+            if raw[2] is None and self.value_col is not None:
                 raise ValueError(
                     "value_col is set but the log tuple has no values: pass "
                     "(users, items, values[, timestamps])."
                 )
-            if cols[3] is None and self.timestamp_col is not None:
+            if raw[3] is None and self.timestamp_col is not None:
                 raise ValueError(
                     "timestamp_col is set but the log tuple has no timestamps: "
                     "pass (users, items, values, timestamps)."
                 )
         else:
-            raise TypeError(
-                "InteractionEncoder expects a log of interactions: a pandas "
-                "DataFrame, a mapping of column name to array, or a tuple "
-                f"(users, items[, values[, timestamps]]); got {type(X).__name__}."
-            )
-        n = len(cols[0])
+            raise TypeError(_not_a_log_message(X))
+        cols = [_as_ids(raw[0]), _as_ids(raw[1])]
+        cols += [None if c is None else np.asarray(c) for c in raw[2:]]
+        n = len(cols[0]) if cols[0].ndim else 0
         for name, col in zip(["users", "items", "values", "timestamps"], cols):
             if col is not None and (col.ndim != 1 or len(col) != n):
                 raise ValueError(
                     f"Every column of the log must be 1-D with one entry per "
-                    f"interaction: {name} has shape {col.shape}, users has ({n},)."
+                    f"interaction: {name} has shape {col.shape}, users has "
+                    f"{cols[0].shape}."
                 )
         users, items, values, times = cols
+        _check_no_missing(users, "user", self.user_col)
+        _check_no_missing(items, "item", self.item_col)
         if values is not None:
             values = _as_float(values, "values")
             if values.size and values.min() < 0:
@@ -173,9 +191,27 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                     "them before encoding."
                 )
         if times is not None:
-            if np.issubdtype(times.dtype, np.datetime64):
-                times = times.astype("datetime64[s]").astype(np.float64)
-            times = _as_float(times, "timestamps")
+            times = _timestamps_as_float(times)
+        return users, items, values, times
+
+    def _checked_columns(self, X):
+        """``_columns`` of a log to encode with the fitted ids: id types must match fit's."""
+        check_is_fitted(self)
+        users, items, values, times = self._columns(X)
+        for kind, ids, fitted, col in [("user", users, self.user_ids_, self.user_col),
+                                       ("item", items, self.item_ids_, self.item_col)]:
+            family = _id_family(ids, kind, col)
+            fitted_family = _id_family(fitted, kind, col)
+            if None not in (family, fitted_family) and family != fitted_family:
+                # numpy compares 1 with "1" as "not equal" without a word, so a
+                # log of string ids against integer-fitted ids would make every
+                # user new (and every item unknown) instead of matching them
+                raise TypeError(
+                    f"The log's {kind} ids are {family}s but the encoder was "
+                    f"fitted on {fitted_family} ids ({fitted[:3].tolist()}...): "
+                    f"no {kind} could match. Convert the ids to the type used "
+                    f"in fit (e.g. df[{col!r}].astype(str) or .astype(int))."
+                )
         return users, items, values, times
 
     # -- fitting --------------------------------------------------------
@@ -202,6 +238,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                 "The log is empty: fit needs at least one interaction to learn "
                 "the users and items."
             )
+        _id_family(users, "user", self.user_col)  # mixed types raise here
+        _id_family(items, "item", self.item_col)
         self.user_ids_ = _unique(users, "user")
         self.item_ids_ = _unique(items, "item")
         self.n_users_ = len(self.user_ids_)
@@ -229,8 +267,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     def _encode(self, X):
         """Rows, columns, values and timestamps of the combined (user, item) pairs."""
-        check_is_fitted(self)
-        users, items, values, times = self._columns(X)
+        users, items, values, times = self._checked_columns(X)
+        # rows come from every user of the log, before unknown items are
+        # dropped: a new user whose items are all unknown keeps an (empty) row,
+        # so that the rows always line up with get_user_ids(X)
+        rows, new_ids = self._user_rows(users)
         cols, known = _lookup(self.item_ids_, items)
         if not known.all():
             n_unknown = int((~known).sum())
@@ -243,14 +284,16 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                 raise ValueError(msg + " Refit on a log that includes them, or "
                                  "set handle_unknown='warn' to drop them.")
             if self.handle_unknown == "warn":
-                warnings.warn(msg + " They are dropped.", UserWarning, stacklevel=3)
-            users, cols = users[known], cols[known]
+                kept_new = np.unique(rows[known][rows[known] >= self.n_users_])
+                n_empty = len(new_ids) - len(kept_new)
+                msg += " They are dropped"
+                if n_empty:
+                    msg += (f"; {n_empty} new user(s) with only unknown items keep "
+                            "an empty row")
+                warnings.warn(msg + ".", UserWarning, stacklevel=3)
+            rows, cols = rows[known], cols[known]
             values = None if values is None else values[known]
             times = None if times is None else times[known]
-        rows, known_users = _lookup(self.user_ids_, users)
-        new_ids = _unique(users[~known_users], "user") if (~known_users).any() else users[:0]
-        if len(new_ids):
-            rows[~known_users] = self.n_users_ + np.searchsorted(new_ids, users[~known_users])
         n_rows = self.n_users_ + len(new_ids)
         if values is None:
             values = np.ones(len(rows))
@@ -310,8 +353,10 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         X_new : csr_matrix of shape (n_fitted_users + n_new_users, n_fitted_items)
             Row ``r`` is user ``get_user_ids(X)[r]``: the fitted users
             first (empty rows for those absent from ``X``), then users not
-            seen in ``fit``, sorted by id. Repeated pairs are combined by
-            ``duplicates``; unknown items follow ``handle_unknown``.
+            seen in ``fit``, sorted by id, each with a row even if all of
+            their items are unknown (then empty). Repeated pairs are
+            combined by ``duplicates``; unknown items follow
+            ``handle_unknown``.
         """
         n_rows, _, rows, cols, values, _ = self._encode(X)
         return self._matrix(n_rows, rows, cols, values, self.dtype)
@@ -329,7 +374,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         timestamps : csr_matrix of shape (n_fitted_users + n_new_users, n_fitted_items)
             Latest time of each (user, item) pair (seconds since the epoch
             for datetimes), float64, stored even where it is 0 so that its
-            entries line up with those of ``transform(X)``.
+            entries line up with those of ``transform(X)`` (as
+            :func:`~sklearn_recsys.model_selection.leave_last_out_split`
+            expects).
         """
         n_rows, _, rows, cols, _, times = self._encode(X)
         if times is None:
@@ -352,16 +399,29 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         -------
         user_ids : ndarray of shape (n_rows,)
             ``user_ids_`` followed by the ids of the users of ``X`` not seen in
-            ``fit``, sorted.
+            ``fit``, sorted (those with only unknown items included): one id
+            per row of ``transform(X)``, in order.
         """
         check_is_fitted(self)
         if X is None:
             return self.user_ids_.copy()
-        users = self._columns(X)[0]
-        _, known = _lookup(self.user_ids_, users)
-        if known.all():
+        _, new_ids = self._user_rows(self._checked_columns(X)[0])
+        if not len(new_ids):
             return self.user_ids_.copy()
-        return np.concatenate([self.user_ids_, _unique(users[~known], "user")])
+        return np.concatenate([self.user_ids_, new_ids])
+
+    def _user_rows(self, users):
+        """Row of each entry of ``users`` and the sorted ids of the new users.
+
+        The one place rows are assigned: ``transform`` and ``get_user_ids``
+        both use it, so a matrix and its labels cannot disagree.
+        """
+        rows, known = _lookup(self.user_ids_, users)
+        if known.all():
+            return rows, users[:0]
+        new_ids = _unique(users[~known], "user")
+        rows[~known] = self.n_users_ + np.searchsorted(new_ids, users[~known])
+        return rows, new_ids
 
     def inverse_transform(self, X):
         """Map item column indices (e.g. from ``recommend``) back to raw item ids.
@@ -409,11 +469,138 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         return tags
 
 
-def _as_float(column, name):
+def _not_a_log_message(X):
+    """The TypeError message for an input that is not a log, with the fix for its kind."""
+    expected = (
+        "InteractionEncoder expects a log of interactions: a pandas DataFrame, "
+        "a mapping of column name to array, or a tuple of columns "
+        "(users, items[, values[, timestamps]])"
+    )
+    records = ("for a list of (user, item[, value[, time]]) records pass "
+               "pd.DataFrame(records, columns=[...]) or the columns "
+               "tuple(zip(*records))")
+    if isinstance(X, list):
+        # a list of two (user, item) records and a list of two columns look
+        # alike, and a list of records read as columns mislabels every entry
+        return (f"{expected}; got a list, which is ambiguous (records or "
+                f"columns?): {records}, and pass columns as a tuple.")
+    if isinstance(X, tuple):
+        return (f"{expected}; got a tuple of {len(X)} entries, not 2 to 4 "
+                f"columns: {records}.")
+    if getattr(X, "ndim", None) == 2:
+        return (f"{expected}; got a 2-D array of shape {X.shape}: for one "
+                "(user, item[, value[, time]]) record per row pass its columns, "
+                "tuple(X.T).")
+    return f"{expected}; got {type(X).__name__}."
+
+
+def _naive_utc(column):
+    """A time-zone aware pandas column as naive UTC datetimes (numpy has no time zones)."""
+    if getattr(getattr(column, "dt", None), "tz", None) is not None:
+        return column.dt.tz_convert(None)
+    return column
+
+
+def _as_ids(column):
+    """A column of ids as a 1-D array, without numpy's silent conversion to strings."""
+    ids = np.asarray(column)
+    if ids.dtype.kind in "US" and not isinstance(column, np.ndarray):
+        # numpy writes [1, "1", nan] as ["1", "1", "nan"], merging 1 with "1"
+        # and naming a user "nan": keep the entries as they are, so that the
+        # checks for missing and mixed ids see them
+        text = str if ids.dtype.kind == "U" else bytes
+        if not all(isinstance(v, text) for v in column):
+            ids = np.asarray(column, dtype=object)
+    return ids
+
+
+def _missing(column):
+    """Mask of the missing entries (NaN, None, NaT, pandas.NA) of a 1-D array."""
+    kind = column.dtype.kind
+    if kind in "fc":
+        return np.isnan(column)
+    if kind in "mM":
+        return np.isnat(column)
+    if kind != "O":
+        return np.zeros(len(column), dtype=bool)
+    return np.fromiter((_is_missing(v) for v in column), dtype=bool, count=len(column))
+
+
+def _is_missing(value):
+    if value is None:
+        return True
+    try:
+        return bool(value != value)  # NaN and NaT are the values unequal to themselves
+    except TypeError:
+        return True  # pandas.NA: its comparisons are NA, whose truth is undefined
+
+
+def _check_no_missing(ids, kind, col):
+    missing = _missing(ids)
+    if missing.any():
+        rows = np.flatnonzero(missing)
+        raise ValueError(
+            f"{len(rows)} interaction(s) of the log have a missing {kind} id "
+            f"(NaN, None or NaT; log rows {rows[:5].tolist()}"
+            f"{'...' if len(rows) > 5 else ''}): such an interaction belongs to "
+            f"no {kind}, and encoding it would make a phantom {kind}. Drop those "
+            f"interactions first (e.g. df.dropna(subset=[{col!r}]))."
+        )
+
+
+def _id_family(ids, kind, col):
+    """The type of a column of ids: "number", "string", "bytes" or a type name; None if empty.
+
+    Raises TypeError for ids mixing types: 1 and "1" are different users to
+    Python but one to numpy's string conversion, so no mapping is safe.
+    """
+    if not len(ids):
+        return None
+    code = ids.dtype.kind
+    if code in "biufc":
+        return "number"
+    if code in "US":
+        return "string" if code == "U" else "bytes"
+    if code in "mM":
+        return "datetime" if code == "M" else "timedelta"
+    if code != "O":
+        return str(ids.dtype)
+    types = set(map(type, ids))
+    for family, base in [("string", str), ("bytes", bytes), ("number", Number)]:
+        if all(issubclass(t, base) for t in types):
+            return family
+    if len(types) == 1:
+        return types.pop().__name__
+    names = sorted(t.__name__ for t in types)
+    raise TypeError(
+        f"The {kind} ids mix types ({', '.join(names)}): 1 and '1' would be the "
+        f"same {kind} or two, depending on how the log was built: give them one "
+        f"type (all strings or all integers), e.g. df[{col!r}].astype(str), "
+        "before encoding."
+    )
+
+
+def _timestamps_as_float(times):
+    """Timestamps as float64: numbers as they are, datetimes as seconds since the epoch."""
+    if times.dtype.kind in "mM":
+        nat = np.isnat(times)
+        if nat.any():
+            # NaT casts to the int64 minimum, -9.2e18 s: a time, to every later step
+            raise ValueError(
+                f"{int(nat.sum())} timestamp(s) of the log are NaT (missing; log "
+                f"rows {np.flatnonzero(nat)[:5].tolist()}): drop or fill those "
+                "interactions before encoding."
+            )
+        unit = "datetime64[s]" if times.dtype.kind == "M" else "timedelta64[s]"
+        times = times.astype(unit).astype(np.int64)
+    return _as_float(times, "timestamps", " or datetime64 values")
+
+
+def _as_float(column, name, alternative=""):
     try:
         column = column.astype(np.float64)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"The log's {name} must be numbers: {exc}") from exc
+        raise ValueError(f"The log's {name} must be numbers{alternative}: {exc}") from exc
     if not np.isfinite(column).all():
         raise ValueError(
             f"The log's {name} contain NaN or infinite entries: drop or fill "

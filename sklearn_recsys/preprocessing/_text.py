@@ -23,7 +23,11 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     with 0 to ``max_length``; index ``j + 1`` is ``vocabulary_[j]`` (0 is
     padding; out-of-vocabulary words are dropped). Tokenisation is
     scikit-learn's :class:`~sklearn.feature_extraction.text.CountVectorizer`
-    analyzer, so the pipeline runs without TensorFlow.
+    analyzer, so the pipeline runs without TensorFlow. Documents may come
+    from any iterable, a generator included: each method reads its input
+    once (``fit_transform`` too). A vocabulary left empty by ``min_df``,
+    ``max_df`` and ``stop_words`` is an error, since every sequence would be
+    padding only.
 
     Parameters
     ----------
@@ -88,6 +92,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
 
     @staticmethod
     def _check_documents(X):
+        """The documents as a list: read once, so a one-shot iterator is consumed once."""
         if isinstance(X, str) or not hasattr(X, "__iter__"):
             raise TypeError(
                 "TextSequencer expects an iterable of documents (one string per "
@@ -112,6 +117,12 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         Returns
         -------
         self : object
+
+        Raises
+        ------
+        ValueError
+            If no word is left after ``min_df``, ``max_df`` and
+            ``stop_words``: every sequence would be padding only.
         """
         self._validate_params()
         docs = self._check_documents(X)
@@ -126,10 +137,43 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         kept = [(w, n) for w, n in df.items() if self.min_df <= n <= limit]
         kept.sort(key=lambda wn: (-wn[1], wn[0]))
         kept = kept[: self.max_features]
+        if not kept:
+            # every sequence would be all padding: a text model fitted on them
+            # learns nothing from the text, without a word (CountVectorizer
+            # raises here too)
+            raise ValueError(
+                f"No word is left in the vocabulary of the {len(docs)} "
+                f"document(s): {len(df)} distinct word(s), none in at least "
+                f"min_df={self.min_df} and at most max_df={self.max_df} of the "
+                "documents (after stop words). Lower min_df or raise max_df "
+                "(with few documents, max_df=1.0 keeps the words they share)."
+            )
         self.vocabulary_ = np.array([w for w, _ in kept], dtype=object)
         self.document_frequency_ = np.array([n for _, n in kept], dtype=np.int64)
         self._index = {w: j + 1 for j, w in enumerate(self.vocabulary_)}
         return self
+
+    def fit_transform(self, X, y=None):
+        """Learn the vocabulary and return the documents' word-index sequences.
+
+        Equivalent to ``fit(X).transform(X)``, but ``X`` is read only once,
+        so a generator or other one-shot iterable gives its sequences too
+        (``fit`` followed by ``transform`` would find it exhausted).
+
+        Parameters
+        ----------
+        X : iterable of str
+            Documents, one per item.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        sequences : ndarray of shape (n_documents, max_length), dtype int64
+            In-vocabulary word indices in order, 0-padded on the right.
+        """
+        docs = self._check_documents(X)
+        return self.fit(docs).transform(docs)
 
     def transform(self, X):
         """Word-index sequences of documents.

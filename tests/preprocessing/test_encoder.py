@@ -191,3 +191,149 @@ def test_tuple_positions_give_the_meaning():
     assert_array_equal(T.toarray(), [[2, 0], [0, 3]])
     with pytest.raises(ValueError, match="needs timestamps"):
         enc.transform_timestamps((users, items, values))
+
+
+# -- rows and labels always agree; bad ids and times are errors --------------
+
+
+def test_new_users_with_only_unknown_items_keep_an_empty_row():
+    # the reproducer: cy's only item is unknown; before, cy had no row
+    # but a label, so dee's row was labelled cy
+    enc = InteractionEncoder().fit((["ann", "bob"], ["tea", "jam"]))
+    new = (["cy", "dee"], ["coffee", "tea"])
+    with pytest.warns(UserWarning, match=r"1 new user\(s\) with only unknown items keep an empty"):
+        X = enc.transform(new)
+    assert_array_equal(enc.get_user_ids(new), ["ann", "bob", "cy", "dee"])
+    assert_array_equal(X.toarray(), [[0, 0], [0, 0], [0, 0], [0, 1]])
+    # interleaved new users, some without a known item: every label stays on its row
+    log = (["zed", "amy", "bob", "kim", "amy"], ["x", "jam", "y", "tea", "z"])
+    X = InteractionEncoder(handle_unknown="ignore").fit((["ann", "bob"], ["tea", "jam"]))
+    ids = X.get_user_ids(log)
+    M = X.transform(log)
+    assert M.shape[0] == len(ids)
+    rows = {u: M[i].indices.tolist() for i, u in enumerate(ids)}
+    assert rows == {"ann": [], "bob": [], "amy": [0], "kim": [1], "zed": []}
+
+
+@pytest.mark.parametrize("column", ["user", "item"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        ["a", None],
+        ["a", np.nan],  # numpy would turn this list into ["a", "nan"]: a user named "nan"
+        np.array([1.0, np.nan]),
+        np.array(["2020-01-01", "NaT"], dtype="datetime64[s]"),
+        np.array([1, None], dtype=object),
+    ],
+)
+def test_missing_ids_are_errors_in_fit_transform_and_labels(column, bad):
+    good = {"user": ["a", "b"], "item": ["x", "y"]}
+    log = {**good, column: bad}
+    with pytest.raises(ValueError, match=f"missing {column} id .*log rows \\[1\\].*dropna"):
+        _enc().fit(log)
+    fitted = _enc(handle_unknown="ignore").fit(good)
+    for method in (fitted.transform, fitted.get_user_ids):
+        with pytest.raises(ValueError, match=f"missing {column} id"):
+            method(log)
+
+
+def test_pandas_missing_ids():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": pd.array([1, None, 3], dtype="Int64"), "item": ["a", "b", "c"]})
+    with pytest.raises(ValueError, match=r"1 interaction\(s\) .* missing user id .*\['user'\]"):
+        _enc().fit(df)
+    df = pd.DataFrame({"user": [1, 2], "item": pd.array(["a", pd.NA], dtype="string")})
+    with pytest.raises(ValueError, match="missing item id"):
+        _enc().fit(df)
+
+
+@pytest.mark.parametrize(
+    "users",
+    [[1, "1", 2], np.array([1, "1", 2], dtype=object), [b"a", "a"], [1.5, "x"]],
+)
+def test_mixed_id_types_are_refused(users):
+    with pytest.raises(TypeError, match="user ids mix types .*give them one type"):
+        InteractionEncoder().fit((users, ["i", "j", "k"][: len(users)]))
+
+
+def test_ids_of_another_type_than_fit_are_refused():
+    enc = InteractionEncoder().fit(([1, 2], [10, 20]))
+    with pytest.raises(TypeError, match="user ids are strings but .*fitted on number"):
+        enc.transform((["1"], [10]))
+    with pytest.raises(TypeError, match="item ids are strings but .*fitted on number"):
+        enc.get_user_ids(([1], ["10"]))
+    # numbers of another dtype are the same numbers
+    X = enc.transform((np.array([2.0, 3.0]), np.array([10.0, 20.0])))
+    assert_array_equal(X.toarray(), [[0, 0], [1, 0], [0, 1]])
+    # string ids from a pandas (object) column match numpy strings
+    pd = pytest.importorskip("pandas")
+    enc = InteractionEncoder().fit((np.array(["a", "b"]), np.array(["x", "y"])))
+    df = pd.DataFrame({"user_id": ["b", "c"], "item_id": ["y", "x"]})
+    assert_array_equal(enc.transform(df).toarray(), [[0, 0], [0, 1], [1, 0]])
+    assert_array_equal(enc.get_user_ids(df), ["a", "b", "c"])
+
+
+@pytest.mark.parametrize(
+    "log, match",
+    [
+        ([("ann", "tea"), ("bob", "jam")],
+         r"got a list, which is ambiguous.*tuple\(zip\(\*records\)\)"),
+        ([["ann", "bob"], ["tea", "jam"]], "got a list"),
+        (tuple(("u", "i") for _ in range(5)), "tuple of 5 entries.*records"),
+        (np.array([["ann", "tea"], ["bob", "jam"]]), r"2-D array .*tuple\(X.T\)"),
+    ],
+)
+def test_records_and_lists_are_refused_with_the_fix(log, match):
+    with pytest.raises(TypeError, match=match):
+        InteractionEncoder().fit(log)
+
+
+def test_records_through_the_suggested_fixes():
+    records = [("ann", "tea"), ("bob", "jam"), ("ann", "jam")]
+    X = InteractionEncoder().fit_transform(tuple(zip(*records)))
+    assert_array_equal(X.toarray(), [[1, 1], [1, 0]])  # ann: jam, tea; bob: jam
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(records, columns=["user_id", "item_id"])
+    assert_array_equal(InteractionEncoder().fit_transform(df).toarray(), X.toarray())
+
+
+def test_nat_timestamps_are_errors():
+    log = {"user": ["a", "b"], "item": ["x", "y"],
+           "time": np.array(["2020-01-01", "NaT"], dtype="datetime64[s]")}
+    with pytest.raises(ValueError, match=r"1 timestamp\(s\) of the log are NaT .*log rows \[1\]"):
+        _enc(timestamp_col="time").fit_transform(log)
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": ["a", "b"], "item": ["x", "y"],
+                       "time": pd.to_datetime(["2020-01-01", None])})
+    with pytest.raises(ValueError, match="NaT"):
+        _enc(timestamp_col="time").fit(df)
+    enc = _enc(timestamp_col="time").fit(df.iloc[:1])
+    with pytest.raises(ValueError, match="NaT"):
+        enc.transform_timestamps(df)
+
+
+def test_time_zone_aware_timestamps_are_utc_seconds():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame({"user": ["a", "a"], "item": ["x", "y"],
+                       "time": pd.to_datetime([0, 3600], unit="s").tz_localize("UTC")
+                       .tz_convert("Europe/Paris")})
+    enc = _enc(timestamp_col="time").fit(df)
+    assert_array_equal(enc.transform_timestamps(df).toarray(), [[0, 3600]])
+
+
+@pytest.mark.parametrize("times", [np.array([0, 5, 3]), np.array([-10, 0, -20]),
+                                   np.array([0, 0, 0]),
+                                   np.array(["1970-01-01T00:00:00", "1970-01-01T00:00:05",
+                                             "1970-01-01T00:00:03"], dtype="datetime64[s]")])
+def test_a_time_of_zero_is_a_time(times):
+    # times 0 (the epoch, or a first event of an order index) are stored and
+    # leave_last_out_split takes them as times
+    log = (np.array(["u", "u", "u"]), np.array(["a", "b", "c"]), np.ones(3), times)
+    enc = InteractionEncoder(timestamp_col="t").fit(log)
+    X, T = enc.transform(log), enc.transform_timestamps(log)
+    assert T.nnz == X.nnz == 3
+    train, test = leave_last_out_split(X, T)
+    # the latest time is held out; equal times: the larger item index counts as later
+    latest = np.flatnonzero(times == times.max())[-1]
+    assert_array_equal(test.indices, [latest])
+    assert train.nnz == 2

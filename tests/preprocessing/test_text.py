@@ -66,3 +66,30 @@ print(TextSequencer(max_df=1.0).fit_transform(["a b c", "bb cc"])[1][:2])
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True,
                          text=True).stdout
     assert out.strip() == "[1 2]"
+
+
+def test_one_shot_iterables_are_read_once():
+    # fit then transform of a generator found it exhausted: 0 rows, silently
+    expected = TextSequencer(max_df=1.0, max_length=5).fit_transform(DOCS)
+    for make in (lambda: (d for d in DOCS), lambda: iter(DOCS), lambda: map(str, DOCS)):
+        out = TextSequencer(max_df=1.0, max_length=5).fit_transform(make())
+        assert_array_equal(out, expected)
+    seq = TextSequencer(max_df=1.0, max_length=5).fit(d for d in DOCS)
+    assert_array_equal(seq.transform(d for d in DOCS), expected)
+    # a pipeline calls the last step's fit_transform
+    from sklearn.pipeline import make_pipeline
+
+    out = make_pipeline(TextSequencer(max_df=1.0, max_length=5)).fit_transform(iter(DOCS))
+    assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("docs, kw", [
+    (["one document only"], {}),  # every word is in 1/1 > max_df=0.5 of the documents
+    (["", "  ", "!"], {"max_df": 1.0}),
+    (["the and", "a of the"], {"max_df": 1.0, "stop_words": "english"}),
+    (["cat", "dog"], {"max_df": 1.0, "min_df": 2}),
+])
+def test_empty_vocabulary_is_an_error(docs, kw):
+    # every sequence would be padding only: a text model would learn nothing
+    with pytest.raises(ValueError, match="No word is left in the vocabulary.*Lower min_df"):
+        TextSequencer(**kw).fit(docs)
