@@ -132,9 +132,12 @@ def leave_last_out_split(X, timestamps, *, k=1):
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Interactions.
     timestamps : {array-like, sparse matrix} of shape (n_users, n_items)
-        Time of each interaction, with a non-zero exactly where ``X`` has
-        one (as built by the dataset loaders). Equal times are broken by the
-        larger item index counting as later.
+        Time of each interaction, with a stored entry exactly where ``X``
+        has a non-zero (as built by the dataset loaders and
+        ``InteractionEncoder.transform_timestamps``); a stored 0 is a time
+        (the epoch, or the first position), which a dense array cannot
+        carry. Equal times are broken by the larger item index counting as
+        later.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
 

@@ -32,7 +32,7 @@ def _dense_als(R, U, V, alpha, scale, n_iter):
 
 @pytest.fixture
 def small():
-    X = make_interactions(60, 40, density=0.15, random_state=0)
+    X = make_interactions(60, 40, density=0.12, random_state=0)
     X.data = np.random.default_rng(0).integers(1, 4, size=X.nnz).astype(float)
     return X
 
