@@ -42,7 +42,8 @@ def interaction_matrices(draw):
     values = {"binary": np.ones, "counts": lambda s: rng.integers(1, 50, s),
               "ratings": lambda s: rng.integers(1, 6, s)}[kind]((n_users, n_items))
     dense = np.where(mask, values * scale, 0.0)
-    dtype = draw(st.sampled_from([np.float64, np.float32]))
+    dtypes = [np.float64, np.float32] + ([np.int64, np.int32] if scale == 1.0 else [])
+    dtype = draw(st.sampled_from(dtypes))
     fmt = draw(st.sampled_from(["csr", "csc", "coo", "dense"]))
     X = dense.astype(dtype)
     return X if fmt == "dense" else sp.csr_matrix(X).asformat(fmt)
@@ -100,5 +101,42 @@ def test_recommender_contract_on_random_inputs(estimator):
         np.testing.assert_array_equal(again.decision_function(X), scores, err_msg=name)
         restored = pickle.loads(pickle.dumps(model))
         np.testing.assert_array_equal(restored.decision_function(X), scores, err_msg=name)
+
+    check()
+
+
+def _transformers():
+    for name, cls in all_estimators():
+        if cls.__module__.startswith("sklearn_recsys.preprocessing") and name not in (
+                "InteractionEncoder", "TextSequencer"):
+            yield pytest.param(cls(**_TEST_PARAMS.get(name, {})), id=name)
+
+
+@pytest.mark.parametrize("transformer", list(_transformers()))
+def test_matrix_transformer_contract_on_random_inputs(transformer):
+    """Rows transform independently of the batch, deterministically, finitely, after pickling."""
+
+    @settings(max_examples=25, deadline=None, derandomize=True,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+    @given(X=interaction_matrices(), data=st.data())
+    def check(X, data):
+        try:
+            fitted = clone(transformer).fit(X)
+        except ValueError as exc:
+            assert any(r in str(exc) for r in _REFUSALS + ("reaches threshold",)), str(exc)
+            return
+        Xc = sp.csr_matrix(X)
+        out = sp.csr_matrix(fitted.transform(X))
+        assert out.shape == Xc.shape and np.isfinite(out.data).all()
+        assert (out.data >= 0).all()
+        # no interaction appears where the row had none
+        assert (abs(out) > 0).multiply(Xc == 0).nnz == 0
+        rows = np.array(data.draw(st.lists(st.integers(0, Xc.shape[0] - 1), min_size=1,
+                                           max_size=6, unique=True)))
+        part = sp.csr_matrix(fitted.transform(Xc[rows]))
+        np.testing.assert_allclose(part.toarray(), out[rows].toarray(), rtol=1e-6)
+        restored = pickle.loads(pickle.dumps(fitted))
+        np.testing.assert_array_equal(sp.csr_matrix(restored.transform(X)).toarray(),
+                                      out.toarray())
 
     check()
