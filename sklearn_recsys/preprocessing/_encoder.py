@@ -459,6 +459,143 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             ids[pad] = None
         return ids
 
+    # -- raw ids ----------------------------------------------------------
+
+    def get_item_indices(self, item_ids):
+        """Columns of raw item ids: the inverse of :meth:`inverse_transform`.
+
+        Parameters
+        ----------
+        item_ids : array-like of shape (n_ids,)
+            Raw item ids seen in ``fit``.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_ids,), dtype int64
+        """
+        return self._indices(item_ids, self.item_ids_, "item", self.item_col)
+
+    def get_user_indices(self, user_ids):
+        """Rows of raw user ids seen in ``fit`` (in every matrix this encoder makes).
+
+        Parameters
+        ----------
+        user_ids : array-like of shape (n_ids,)
+            Raw user ids seen in ``fit``.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_ids,), dtype int64
+        """
+        return self._indices(user_ids, self.user_ids_, "user", self.user_col)
+
+    def _indices(self, ids, fitted, kind, col):
+        check_is_fitted(self)
+        ids = _as_ids(ids if np.ndim(ids) else [ids])
+        _check_no_missing(ids, kind, col)
+        family, fitted_family = _id_family(ids, kind, col), _id_family(fitted, kind, col)
+        if None not in (family, fitted_family) and family != fitted_family:
+            raise TypeError(f"The {kind} ids are {family}s but the encoder was fitted on "
+                            f"{fitted_family} ids: convert them to the type used in fit.")
+        pos, known = _lookup(fitted, ids)
+        if not known.all():
+            raise ValueError(f"{(~known).sum()} {kind} id(s) were not seen in fit, e.g. "
+                             f"{ids[~known][:5].tolist()}.")
+        return pos
+
+    def recommend(self, estimator, X, k=10, *, exclude_seen=True, exclude=None,
+                  item_info=None, as_frame=True):
+        """Top-``k`` items, in raw ids, for every user of a log (new users included).
+
+        One call from raw ids to a table: the log is encoded, the users of
+        the log (and only they) are scored by ``estimator`` (a fitted
+        recommender, or a pipeline ending in one, fitted on this encoder's
+        matrices), and the lists come back with raw user and item ids. A
+        brand-new user is given by a few raw item ids in the log.
+
+        Parameters
+        ----------
+        estimator : recommender or Pipeline
+            Fitted on matrices made by this encoder.
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The users' interactions (their history).
+        k : int, default=10
+            Items per user.
+        exclude_seen : bool, default=True
+            Never return an item of the user's history in ``X``.
+        exclude : DataFrame, mapping or tuple, default=None
+            A log of further interactions never to return (e.g. every
+            rated item when ``X`` holds the liked ones); other users in it
+            are ignored.
+        item_info : DataFrame or mapping, default=None
+            Item metadata to add as columns: a DataFrame indexed by raw item
+            id, or a mapping of name to a sequence aligned with the item
+            columns (such as a loader's ``item_titles``).
+        as_frame : bool, default=True
+            A pandas DataFrame; False: a dict of NumPy columns.
+
+        Returns
+        -------
+        recommendations : DataFrame or dict
+            Columns ``user_col``, ``rank`` (1 = best), ``item_col``,
+            ``score`` (then the ``item_info`` columns): one row per
+            recommended item, users in row order of :meth:`transform`.
+        """
+        from ._raw_ids import recommend_raw
+
+        return recommend_raw(self, estimator, X, k, exclude_seen, exclude, item_info,
+                             as_frame)
+
+    def similar_items(self, estimator, item_ids, k=10, *, item_info=None, as_frame=True):
+        """The ``k`` items most similar to each raw item id, in raw ids.
+
+        Parameters
+        ----------
+        estimator : recommender or Pipeline
+            Fitted on this encoder's matrices, with ``similar_items``.
+        item_ids : array-like
+            Raw item ids seen in ``fit``.
+        k : int, default=10
+            Neighbours per item.
+        item_info : DataFrame or mapping, default=None
+            Metadata of the neighbours, added as ``similar_<name>`` columns
+            (see :meth:`recommend`).
+        as_frame : bool, default=True
+            A pandas DataFrame; False: a dict of NumPy columns.
+
+        Returns
+        -------
+        neighbours : DataFrame or dict
+            Columns ``item_col``, ``rank``, ``similar_<item_col>``, ``score``.
+        """
+        from ._raw_ids import similar_items_raw
+
+        return similar_items_raw(self, estimator, item_ids, k, item_info, as_frame)
+
+    def explain(self, estimator, X, item_id, *, as_frame=True):
+        """Contribution of each item of one user's log to the score of a raw item id.
+
+        Parameters
+        ----------
+        estimator : recommender or Pipeline
+            Fitted on this encoder's matrices, with ``explain``.
+        X : DataFrame, mapping of str to array, or tuple of arrays
+            The interactions of one user.
+        item_id : object
+            Raw id of the item whose score is explained.
+        as_frame : bool, default=True
+            A pandas DataFrame; False: a dict of NumPy columns.
+
+        Returns
+        -------
+        contributions : DataFrame or dict
+            Columns ``item_col`` and ``contribution``, largest first; they
+            sum to the item's score.
+        """
+        from ._raw_ids import explain_raw
+
+        return explain_raw(self, estimator, X, item_id, as_frame)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # the input is a log of (user, item, value, time) records, not a

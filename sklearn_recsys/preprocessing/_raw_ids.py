@@ -1,0 +1,123 @@
+"""Recommendations, neighbours and explanations in raw ids, through a fitted InteractionEncoder.
+
+The models work on row and column indices; users work on their own ids.
+These functions are the bridge for the everyday calls (recommend for the
+users of a log, including brand-new ones given a few raw item ids; similar
+items; explanations) and return a table: a pandas DataFrame, or a dict of
+columns when pandas is not wanted.
+"""
+
+import numpy as np
+import scipy.sparse as sp
+
+
+def _table(columns, as_frame):
+    if not as_frame:
+        return columns
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is in the test extra
+        raise ImportError("as_frame=True needs pandas (pip install pandas); pass "
+                          "as_frame=False for a dict of NumPy columns.") from exc
+    return pd.DataFrame(columns)
+
+
+def _add_item_info(columns, item_info, idx, id_column, prefix=""):
+    """Metadata columns for the items at column indices ``idx`` (their raw ids in ``id_column``).
+
+    ``item_info`` is a DataFrame indexed by raw item id, or a mapping of name
+    to a sequence aligned with the item columns (as a loader's ``item_titles``).
+    """
+    if item_info is None:
+        return columns
+    if hasattr(item_info, "loc") and hasattr(item_info, "columns"):
+        rows = item_info.reindex(columns[id_column])
+        for name in item_info.columns:
+            columns[prefix + str(name)] = rows[name].to_numpy()
+        return columns
+    for name, values in item_info.items():
+        values = np.asarray(values, dtype=object)
+        columns[prefix + str(name)] = values[idx]
+    return columns
+
+
+def _recommender(estimator):
+    """The recommender at the end of ``estimator`` (itself, or a pipeline's last step)."""
+    return estimator[-1] if hasattr(estimator, "steps") else estimator
+
+
+def _preprocess(estimator, X):
+    """``X`` through every step of a pipeline but the last; ``X`` for a bare recommender."""
+    return estimator[:-1].transform(X) if hasattr(estimator, "steps") else X
+
+
+def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame):
+    """See :meth:`InteractionEncoder.recommend`."""
+    from ..pipeline import recommend
+
+    users = encoder._checked_columns(X)[0]
+    rows, new_ids = encoder._user_rows(users)
+    wanted = np.unique(rows)
+    all_ids = np.concatenate([encoder.user_ids_, new_ids]) if len(new_ids) else encoder.user_ids_
+    user_ids = all_ids[wanted]
+    M = encoder.transform(X)[wanted]
+    if exclude is not None:
+        exclude = _exclude_matrix(encoder, exclude, user_ids)
+    idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude)
+    keep = idx >= 0
+    per_user = keep.sum(axis=1)
+    flat_idx = idx[keep]
+    columns = {
+        encoder.user_col: np.repeat(user_ids, per_user),
+        "rank": np.concatenate([np.arange(1, n + 1) for n in per_user]) if len(per_user)
+        else np.zeros(0, dtype=np.int64),
+        encoder.item_col: encoder.item_ids_[flat_idx],
+        "score": scores[keep],
+    }
+    return _table(_add_item_info(columns, item_info, flat_idx, encoder.item_col), as_frame)
+
+
+def _exclude_matrix(encoder, log, user_ids):
+    """CSR over ``user_ids`` x items of the interactions of ``log`` (other users ignored)."""
+    users, items, _, _ = encoder._checked_columns(log)
+    order = np.argsort(user_ids, kind="stable")
+    sorted_ids = user_ids[order]
+    pos = np.minimum(np.searchsorted(sorted_ids, users), len(sorted_ids) - 1)
+    col = np.minimum(np.searchsorted(encoder.item_ids_, items), encoder.n_items_ - 1)
+    keep = (sorted_ids[pos] == users) & (encoder.item_ids_[col] == items)
+    rows = order[pos[keep]]
+    return sp.csr_matrix((np.ones(keep.sum()), (rows, col[keep])),
+                         shape=(len(user_ids), encoder.n_items_))
+
+
+def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
+    """See :meth:`InteractionEncoder.similar_items`."""
+    query = encoder.get_item_indices(item_ids)
+    idx, scores = _recommender(estimator).similar_items(query, k)
+    keep = idx >= 0
+    per_item = keep.sum(axis=1)
+    flat_idx = idx[keep]
+    columns = {
+        encoder.item_col: np.repeat(encoder.item_ids_[query], per_item),
+        "rank": np.concatenate([np.arange(1, n + 1) for n in per_item]),
+        "similar_" + encoder.item_col: encoder.item_ids_[flat_idx],
+        "score": scores[keep],
+    }
+    columns = _add_item_info(columns, item_info, flat_idx, "similar_" + encoder.item_col,
+                             prefix="similar_")
+    return _table(columns, as_frame)
+
+
+def explain_raw(encoder, estimator, X, item_id, as_frame):
+    """See :meth:`InteractionEncoder.explain`."""
+    users = encoder._checked_columns(X)[0]
+    rows, _ = encoder._user_rows(users)
+    wanted = np.unique(rows)
+    if len(wanted) != 1:
+        raise ValueError(f"explain needs the log of one user; this log has {len(wanted)} "
+                         "users. Select one user's interactions first.")
+    x = encoder.transform(X)[wanted]
+    col = encoder.get_item_indices([item_id])[0]
+    items, contributions = _recommender(estimator).explain(_preprocess(estimator, x), col)
+    return _table({encoder.item_col: encoder.item_ids_[items],
+                   "contribution": contributions}, as_frame)

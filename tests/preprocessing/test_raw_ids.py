@@ -1,0 +1,96 @@
+"""Raw ids in and out: recommend, similar_items and explain through the encoder (issue 14)."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from sklearn_recsys import EASE, ImplicitALS
+from sklearn_recsys.pipeline import make_pipeline
+from sklearn_recsys.preprocessing import InteractionEncoder, RatingBinarizer
+
+
+@pytest.fixture
+def log():
+    rng = np.random.default_rng(0)
+    users = np.array([f"u{i}" for i in rng.integers(0, 80, 1500)])
+    items = np.array([f"m{j}" for j in rng.integers(0, 40, 1500)])
+    return pd.DataFrame({"user": users, "movie": items,
+                         "stars": rng.integers(1, 6, 1500).astype(float)})
+
+
+@pytest.fixture
+def encoder(log):
+    return InteractionEncoder(user_col="user", item_col="movie", value_col="stars",
+                              duplicates="last").fit(log)
+
+
+def test_ids_round_trip_in_one_call(encoder):
+    cols = encoder.get_item_indices(["m3", "m10", "m3"])
+    assert encoder.inverse_transform(cols).tolist() == ["m3", "m10", "m3"]
+    rows = encoder.get_user_indices(["u5", "u0"])
+    assert encoder.user_ids_[rows].tolist() == ["u5", "u0"]
+    assert encoder.get_item_indices("m7").tolist() == [list(encoder.item_ids_).index("m7")]
+    with pytest.raises(ValueError, match="1 item id.*not seen in fit.*'nope'"):
+        encoder.get_item_indices(["m1", "nope"])
+    with pytest.raises(TypeError, match="fitted on string ids"):
+        encoder.get_item_indices([3])
+
+
+def test_recommend_table_equals_the_index_answer(log, encoder):
+    X = encoder.transform(log)
+    model = EASE(alpha=10.0).fit(X)
+    some = log[log["user"].isin(["u3", "u17", "u42"])]
+    table = encoder.recommend(model, some, k=5)
+    assert list(table.columns) == ["user", "rank", "movie", "score"]
+    rows = encoder.get_user_indices(["u17", "u3", "u42"])
+    idx, scores = model.recommend(X[np.sort(rows)], k=5)
+    expected_users = encoder.user_ids_[np.sort(rows)]
+    assert table["user"].tolist() == np.repeat(expected_users, 5).tolist()
+    assert table["movie"].tolist() == encoder.inverse_transform(idx).ravel().tolist()
+    np.testing.assert_allclose(table["score"], scores.ravel())
+    assert table["rank"].tolist() == [1, 2, 3, 4, 5] * 3
+
+
+def test_a_new_user_gets_recommendations_from_a_few_raw_items(log, encoder):
+    model = EASE(alpha=10.0).fit(encoder.transform(log))
+    new = {"user": ["zoe", "zoe", "zoe"], "movie": ["m1", "m2", "m5"], "stars": [5.0, 4.0, 5.0]}
+    table = encoder.recommend(model, new, k=4, as_frame=False)
+    assert table["user"].tolist() == ["zoe"] * 4
+    assert not set(table["movie"]) & {"m1", "m2", "m5"}
+    x = encoder.transform(new)[-1:]
+    idx, _ = model.recommend(x, k=4)
+    assert table["movie"].tolist() == encoder.inverse_transform(idx[0]).tolist()
+
+
+def test_exclude_log_and_pipeline_and_titles(log, encoder):
+    X = encoder.transform(log)
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=10.0)).fit(X)
+    liked = log[(log["user"] == "u3") & (log["stars"] >= 4)]
+    rated = log[log["user"] == "u3"]
+    titles = pd.DataFrame({"title": [f"Movie {j}" for j in range(40)]},
+                          index=[f"m{j}" for j in range(40)])
+    table = encoder.recommend(pipe, liked, k=10, exclude=rated, item_info=titles)
+    assert not set(table["movie"]) & set(rated["movie"])
+    assert (table["title"] == "Movie " + table["movie"].str[1:]).all()
+    aligned = {"title": [f"Movie {m[1:]}" for m in encoder.item_ids_]}
+    table2 = encoder.recommend(pipe, liked, k=10, exclude=rated, item_info=aligned)
+    assert table2["title"].tolist() == table["title"].tolist()
+
+
+def test_similar_items_and_explain_in_raw_ids(log, encoder):
+    X = encoder.transform(log)
+    model = EASE(alpha=10.0).fit(X)
+    sim = encoder.similar_items(model, ["m4", "m9"], k=3)
+    idx, scores = model.similar_items(encoder.get_item_indices(["m4", "m9"]), k=3)
+    assert sim["similar_movie"].tolist() == encoder.inverse_transform(idx).ravel().tolist()
+    assert sim["movie"].tolist() == ["m4"] * 3 + ["m9"] * 3
+    one = log[log["user"] == "u3"]
+    exp = encoder.explain(model, one, "m7")
+    x = encoder.transform(one)[encoder.get_user_indices(["u3"])]
+    assert exp["contribution"].sum() == pytest.approx(
+        model.decision_function(x)[0, encoder.get_item_indices("m7")[0]])
+    assert set(exp["movie"]) == set(one["movie"])
+    with pytest.raises(ValueError, match="log of one user"):
+        encoder.explain(model, log, "m7")
+    als = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
+    assert len(encoder.similar_items(als, ["m4"], k=5)) == 5
