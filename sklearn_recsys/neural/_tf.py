@@ -24,8 +24,9 @@ def import_tensorflow():
     except ImportError as exc:
         raise ImportError(
             "Training the neural models needs TensorFlow, which is not installed: "
-            'pip install "sklearn_recsys[tensorflow]" (or tensorflow-cpu). A fitted '
-            "model scores, recommends and pickles without it."
+            'pip install tensorflow (or, from a checkout of sklearn_recsys, pip install '
+            '".[tensorflow]", which picks the smaller tensorflow-cpu where it exists). A '
+            "fitted model scores, recommends and pickles without it."
         ) from exc
     return tf
 

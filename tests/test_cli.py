@@ -1,0 +1,301 @@
+"""The command line end to end: a log file -> ``fit`` -> a saved model -> ``recommend`` CSV."""
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+
+import sklearn_recsys
+from sklearn_recsys import _cli
+from sklearn_recsys.__main__ import main
+
+# Two tastes, four items each: every user has three items of one taste, each
+# a different one missing, so that the missing one is the certain top-1 of an
+# item-item model, and no item of the other taste is ever first.
+TASTES = {"fruit": ["apple", "banana", "cherry", "date"],
+          "bread": ["bagel", "brioche", "ciabatta", "naan"]}
+
+
+def _planted_log():
+    rows, missing = [], {}
+    for t, (taste, items) in enumerate(TASTES.items()):
+        for u in range(8):
+            user = f"{taste[0]}{u:03d}"  # leading zeros: ids must stay text
+            missing[user] = items[u % 4]
+            for item in items:
+                if item != missing[user]:
+                    rows.append((user, item, 3 + (u + t) % 3, 1000 + len(rows)))
+    return rows, missing
+
+
+def _write_csv(path, header, rows, delimiter=","):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f, delimiter=delimiter)
+        writer.writerow(header)
+        writer.writerows(rows)
+    return path
+
+
+def _read_csv(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def log_csv(tmp_path):
+    rows, missing = _planted_log()
+    return _write_csv(tmp_path / "log.csv", ["user", "item", "rating", "ts"], rows), missing
+
+
+def _fit(capsys, log, model_path, *options):
+    status = main(["fit", str(log), "--user-col", "user", "--item-col", "item",
+                   "-o", str(model_path), *options])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    return err
+
+
+def test_help_version_and_usage_errors(capsys):
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for command in ("demo", "models", "fit", "recommend"):
+        assert command in out
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"sklearn_recsys {sklearn_recsys.__version__}\n"
+    assert main(["fit", "--help"]) == 0
+    assert "--param NAME=VALUE" in capsys.readouterr().out
+    assert main([]) == 2  # a command is required
+    assert "COMMAND" in capsys.readouterr().err
+    assert main(["fit", "log.csv"]) == 2  # --model and --output are required
+    assert "--model" in capsys.readouterr().err
+    assert main(["recommend", "m.joblib", "--sep", ";;"]) == 2
+    assert "one-character delimiter" in capsys.readouterr().err
+
+
+def test_python_m_entry_point_runs_main():
+    done = subprocess.run([sys.executable, "-m", "sklearn_recsys", "--version"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == f"sklearn_recsys {sklearn_recsys.__version__}"
+    done = subprocess.run([sys.executable, "-m", "sklearn_recsys", "--help"],
+                          capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("usage: python -m sklearn_recsys")
+
+
+def test_models_lists_every_recommender_and_nothing_else(capsys):
+    from sklearn_recsys.base import RecommenderMixin
+    from sklearn_recsys.utils import all_estimators
+
+    assert main(["models"]) == 0
+    listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    expected = [n for n, c in all_estimators() if issubclass(c, RecommenderMixin)]
+    assert listed == expected
+    assert "EASE" in listed and "InteractionEncoder" not in listed
+
+
+def test_fit_then_recommend_in_raw_ids(tmp_path, capsys, log_csv):
+    log, missing = log_csv
+    model_path = tmp_path / "knn.joblib"
+    err = _fit(capsys, log, model_path, "--model", "ItemKNN",
+               "--param", "n_neighbors=3", "--param", "shrinkage=0.5")
+    assert "read 48 interactions" in err and "16 users x 8 items" in err
+    assert "total time:" in err
+
+    bundle = joblib.load(model_path)
+    model, encoder, X = bundle["model"], bundle["encoder"], bundle["interactions"]
+    # parameters are Python literals, not strings
+    assert model.n_neighbors == 3 and model.shrinkage == 0.5
+    assert encoder.user_ids_.tolist() == sorted(missing)  # "b000", not 0
+    assert X.shape == (16, 8) and X.nnz == 48
+    assert set(X.data) == {1.0}  # no --value-col: every interaction counts 1
+
+    out_path = tmp_path / "recs.csv"
+    users = ["f001", "b006", "f002"]
+    assert main(["recommend", str(model_path), "--users", *users, "-k", "3",
+                 "-o", str(out_path)]) == 0
+    err = capsys.readouterr().err
+    assert "wrote top-3 items of 3 user(s)" in err and "total time:" in err
+    table = _read_csv(out_path)
+    assert list(table[0]) == ["user", "rank", "item", "score"]
+    assert [r["user"] for r in table] == [u for u in users for _ in range(3)]
+    assert [r["rank"] for r in table] == ["1", "2", "3"] * 3
+    by_user = {u: [r for r in table if r["user"] == u] for u in users}
+    seen = {u: {encoder.item_ids_[j] for j in X[list(encoder.user_ids_).index(u)].indices}
+            for u in users}
+    for user, recs in by_user.items():
+        assert recs[0]["item"] == missing[user]  # the planted answer
+        assert not {r["item"] for r in recs} & seen[user]  # never an item already seen
+        scores = [float(r["score"]) for r in recs]
+        assert scores == sorted(scores, reverse=True)
+
+    # the same lists as the Python API on the saved model
+    rows = [list(encoder.user_ids_).index(u) for u in users]
+    indices, scores = model.recommend(X[rows], k=3)
+    assert [r["item"] for r in table] == encoder.inverse_transform(indices).ravel().tolist()
+    assert_allclose([float(r["score"]) for r in table], scores.ravel())
+
+
+def test_recommend_users_file_unknown_users_and_stdout(tmp_path, capsys, log_csv):
+    log, missing = log_csv
+    model_path = tmp_path / "pop.joblib"
+    _fit(capsys, log, model_path, "--model", "MostPopular")
+    users_file = tmp_path / "users.txt"
+    users_file.write_text("user\nf003\n\nstranger\n")  # a header, a blank line
+    assert main(["recommend", str(model_path), "--users-file", str(users_file),
+                 "--users", "b000", "-k", "8"]) == 0
+    out, err = capsys.readouterr()
+    table = list(csv.DictReader(out.splitlines()))
+    assert [r["user"] for r in table][::8] == ["b000", "f003"] + ["stranger"]
+    # a user known nowhere has no history: every item is a candidate
+    assert sum(r["user"] == "stranger" for r in table) == 8
+    # f003 has 3 items: only the 5 others are listed (the list is not padded in the CSV)
+    assert sum(r["user"] == "f003" for r in table) == 5
+    assert "1 user(s) without interactions in the history" in err and "stranger" in err
+
+
+def test_recommend_every_user_by_default_and_include_seen(tmp_path, capsys, log_csv):
+    log, missing = log_csv
+    model_path = tmp_path / "ease.joblib"
+    _fit(capsys, log, model_path, "--model", "EASE", "--param", "alpha=1.0")
+    assert main(["recommend", str(model_path), "-k", "1"]) == 0
+    table = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert {r["user"]: r["item"] for r in table} == missing
+    assert main(["recommend", str(model_path), "-k", "8", "--include-seen",
+                 "--users", "f000"]) == 0
+    table = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    assert len(table) == 8  # seen items are candidates too
+
+
+def test_values_timestamps_and_duplicates(tmp_path, capsys):
+    # u1 rated "a" twice: 5 at time 20, then (later in the file, earlier in
+    # time) 1 at time 10; "last" must keep 5, the latest by time
+    rows = [("u1", "a", 5, "2024-01-03"), ("u1", "b", 2, "2024-01-01"),
+            ("u1", "a", 1, "2024-01-02"), ("u2", "b", 4, "2024-01-05")]
+    log = _write_csv(tmp_path / "log.tsv", ["user", "item", "rating", "when"], rows, "\t")
+    model_path = tmp_path / "mf.joblib"
+    _fit(capsys, log, model_path, "--sep", "\\t", "--value-col", "rating",
+         "--timestamp-col", "when", "--duplicates", "last", "--model", "ImplicitALS",
+         "--param", "solver=cg", "--param", "n_components=2", "--param", "random_state=0")
+    bundle = joblib.load(model_path)
+    assert bundle["model"].solver == "cg"  # text needs no quotes
+    assert bundle["model"].n_components == 2 and bundle["model"].random_state == 0
+    assert_array_equal(bundle["interactions"].toarray(), [[5.0, 2.0], [0.0, 4.0]])
+    _fit(capsys, log, model_path, "--sep", "tab", "--value-col", "rating",
+         "--model", "MostPopular")  # default duplicates="sum"
+    assert_array_equal(joblib.load(model_path)["interactions"].toarray(),
+                       [[6.0, 2.0], [0.0, 4.0]])
+
+
+def test_recommend_from_a_newer_log(tmp_path, capsys, log_csv):
+    log, missing = log_csv
+    model_path = tmp_path / "knn.joblib"
+    _fit(capsys, log, model_path, "--model", "ItemKNN")
+    # f000 now has every fruit; a new user has two breads
+    newer = _write_csv(tmp_path / "new.csv", ["user", "item"],
+                       [("f000", "apple"), ("f000", "banana"), ("f000", "cherry"),
+                        ("f000", "date"), ("zoe", "bagel"), ("zoe", "naan")])
+    assert main(["recommend", str(model_path), "--log", str(newer), "--users", "f000", "zoe",
+                 "-k", "2"]) == 0
+    table = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    f000 = [r["item"] for r in table if r["user"] == "f000"]
+    zoe = [r["item"] for r in table if r["user"] == "zoe"]
+    assert not set(f000) & set(TASTES["fruit"])  # all seen in the newer log
+    assert set(zoe) == {"brioche", "ciabatta"}  # folded in from her two breads
+    # b000 is a fitted user, but the newer log (the history now) has nothing of theirs
+    assert main(["recommend", str(model_path), "--log", str(newer), "--users", "b000"]) == 0
+    assert "1 user(s) without interactions in the history (e.g. ['b000'])" \
+        in capsys.readouterr().err
+
+
+def test_csv_without_pandas_reads_the_same(tmp_path, capsys, log_csv, monkeypatch):
+    log, _ = log_csv
+    with_pandas = _cli.read_log(log, "user", "item", "rating", "ts")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    without = _cli.read_log(log, "user", "item", "rating", "ts")
+    assert with_pandas.keys() == without.keys()
+    for column in with_pandas:
+        assert_array_equal(with_pandas[column], without[column])
+    assert without["user"][0] == "f000" and without["rating"].dtype == np.float64
+    _fit(capsys, log, tmp_path / "m.joblib", "--model", "MostPopular")
+
+
+@pytest.mark.parametrize("pandas", [True, False])
+def test_bad_input_is_one_line_and_status_1(tmp_path, capsys, log_csv, monkeypatch, pandas):
+    if not pandas:
+        monkeypatch.setitem(sys.modules, "pandas", None)
+    log, _ = log_csv
+    out = str(tmp_path / "m.joblib")
+    base = ["fit", str(log), "--user-col", "user", "--item-col", "item", "-o", out]
+    cases = [
+        (base + ["--model", "Nope"], "unknown model 'Nope'; choose one of"),
+        (base + ["--model", "EASE", "--param", "lambda=1"], "EASE has no parameter 'lambda'"),
+        (base + ["--model", "EASE", "--param", "alpha"], "--param expects NAME=VALUE"),
+        (base + ["--model", "EASE", "--param", "alpha=-1"], "'alpha' parameter of EASE"),
+        (base + ["--model", "EASE", "--value-col", "stars"], "column(s) ['stars'] not found"),
+        (["fit", str(tmp_path / "none.csv"), "--model", "EASE", "-o", out], "no such file"),
+        (["recommend", str(log)], "is not a model saved by sklearn-recsys fit"),
+        (base[:-1] + [str(tmp_path / "nowhere" / "m.joblib"), "--model", "EASE"],
+         "nowhere does not exist"),
+    ]
+    bad = _write_csv(tmp_path / "bad.csv", ["user", "item", "rating"],
+                     [("a", "x", "5"), ("b", "y", "five")])
+    cases.append((["fit", str(bad), "--user-col", "user", "--item-col", "item", "--value-col",
+                   "rating", "--model", "EASE", "-o", out],
+                  "column 'rating' must hold numbers; data row 2 has 'five'"))
+    hole = _write_csv(tmp_path / "hole.csv", ["user", "item"], [("a", "x"), ("", "y")])
+    cases.append((["fit", str(hole), "--user-col", "user", "--item-col", "item",
+                   "--model", "EASE", "-o", out], "missing user id"))
+    for argv, message in cases:
+        assert main(argv) == 1, argv
+        err = capsys.readouterr().err
+        # the error is the last line, after any progress lines, without a traceback
+        assert message in err.splitlines()[-1], (argv, err)
+        assert "error: " in err.splitlines()[-1] and "Traceback" not in err
+    assert not Path(out).exists()
+
+
+def test_parquet_log_gives_the_same_model_as_csv(tmp_path, capsys, log_csv):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    log, missing = log_csv
+    rows, _ = _planted_log()
+    users, items, ratings, ts = map(list, zip(*rows))
+    table = pa.table({"user": users, "item": items, "rating": ratings,
+                      "ts": pa.array(np.array(ts, dtype="datetime64[s]"))})
+    pq.write_table(table, tmp_path / "log.parquet")
+    for path, name in [(tmp_path / "log.parquet", "pq.joblib"), (log, "csv.joblib")]:
+        _fit(capsys, path, tmp_path / name, "--value-col", "rating", "--timestamp-col", "ts",
+             "--model", "EASE")
+    a, b = joblib.load(tmp_path / "pq.joblib"), joblib.load(tmp_path / "csv.joblib")
+    assert_array_equal(a["encoder"].user_ids_, b["encoder"].user_ids_)
+    assert_array_equal(a["interactions"].toarray(), b["interactions"].toarray())
+    # integer ids read as the text a CSV holds, "7" (not "7.0") beside a null
+    pq.write_table(pa.table({"user_id": [7, None], "item_id": [70, 71]}), tmp_path / "i.pq")
+    log = _cli.read_log(tmp_path / "i.pq", "user_id", "item_id")
+    assert log["user_id"].tolist() == ["7", None] and log["item_id"].tolist() == ["70", "71"]
+
+
+def test_parquet_without_pyarrow_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "pyarrow", None)
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    path = tmp_path / "log.parquet"
+    path.write_bytes(b"PAR1")  # never opened: the import fails first
+    assert main(["fit", str(path), "--model", "EASE", "-o", str(tmp_path / "m")]) == 1
+    assert "reading Parquet needs pyarrow, which is not installed: pip install pyarrow" \
+        in capsys.readouterr().err
+
+
+def test_demo_command_prints_leaderboard_and_total_time(capsys, monkeypatch):
+    from sklearn_recsys import MostPopular
+
+    # one cheap model: the leaderboard itself is tested in test_demo.py
+    monkeypatch.setattr(_cli, "_demo_models", lambda quick: {"MostPopular": (MostPopular(), {})})
+    assert main(["demo", "--quick"]) == 0
+    out, err = capsys.readouterr()
+    assert out.splitlines()[0].split()[:2] == ["model", "ndcg@10"]
+    assert "MostPopular" in out
+    assert "total time:" in err.splitlines()[-1]
