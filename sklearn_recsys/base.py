@@ -95,18 +95,25 @@ class RecommenderMixin:
         step = row_batch_size(self.n_features_in_)
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
-            scores = self._score_batch(X_batch)
-            scores = self._popularity_for_empty_rows(X_batch, scores)
-            # a sum is cheaper than isfinite and is finite iff every term is
-            # (short of overflow, which the exact check then sorts out)
-            if not np.isfinite(scores.sum()) and not np.isfinite(scores).all():
-                bad = rows.start + np.flatnonzero(~np.isfinite(scores).all(axis=1))
-                raise FloatingPointError(
-                    f"{type(self).__name__} computed non-finite scores for {len(bad)} user(s) "
-                    f"(rows {bad[:5].tolist()}{'...' if len(bad) > 5 else ''} of X): their "
-                    "values are too large for the model's floating-point type. Scale the "
-                    "values of X down (e.g. np.log1p or RatingBinarizer), before fit too.")
-            yield rows, X_batch, scores
+            scores = self._popularity_for_empty_rows(X_batch, self._score_batch(X_batch))
+            yield rows, X_batch, self._checked_scores(rows, scores)
+
+    def _checked_scores(self, rows, scores):
+        """The scores of rows ``rows`` (a slice of X); FloatingPointError if one is not finite."""
+        # a sum is cheaper than isfinite and is finite iff every term is
+        # (short of overflow, which the exact check then sorts out)
+        if not np.isfinite(scores.sum()) and not np.isfinite(scores).all():
+            bad = rows.start + np.flatnonzero(~np.isfinite(scores).all(axis=1))
+            raise FloatingPointError(
+                f"{type(self).__name__} computed non-finite scores for {len(bad)} user(s) "
+                f"(rows {bad[:5].tolist()}{'...' if len(bad) > 5 else ''} of X): their "
+                "values are too large for the model's floating-point type. Scale the "
+                "values of X down (e.g. np.log1p or RatingBinarizer), before fit too.")
+        return scores
+
+    def _needs_interactions_for_similarity(self):
+        """Whether an item without training interactions has no meaningful neighbours."""
+        return True
 
     def _popularity_for_empty_rows(self, X_batch, scores):
         """Training popularity as the scores of users without interactions whose scores tie.
@@ -128,6 +135,7 @@ class RecommenderMixin:
             if not scores.flags.writeable:
                 scores = scores.copy()
             scores[flat, : X_batch.shape[1]] = popularity.astype(scores.dtype)
+            scores[flat, X_batch.shape[1]:] = 0.0  # extra candidates: no popularity yet
         return scores
 
     def _validate_explain(self, x_row, item):
@@ -144,7 +152,12 @@ class RecommenderMixin:
         """Relevance score of every item for every user.
 
         Row ``u`` of the result depends only on row ``u`` of ``X``, so users
-        not seen in ``fit`` are scored by folding in their interactions.
+        not seen in ``fit`` are scored by folding in their interactions. A
+        user without any interaction, whom the model would score all alike
+        (item-item models, factor fold-in), is given the items' share of the
+        training interactions instead (popularity), so rankings and scorers
+        serve such users the most popular items rather than catalogue order;
+        models that rank empty rows themselves keep their scores.
 
         Parameters
         ----------
@@ -367,7 +380,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
         """Exact contribution of each of the user's items to one item's score.
 
         ``decision_function(x_row)[0, item]`` equals the sum of the returned
-        contributions.
+        contributions (for a user with interactions: a user without any gets
+        the popularity fallback of :meth:`decision_function` and no
+        contributions).
 
         Parameters
         ----------
@@ -400,7 +415,7 @@ def _mask_unseen_items(estimator, similarities, items):
     padding.
     """
     popularity = getattr(estimator, "_item_popularity", None)
-    if popularity is None:
+    if popularity is None or not estimator._needs_interactions_for_similarity():
         return similarities
     unseen = popularity == 0
     similarities[:, unseen] = -np.inf

@@ -76,11 +76,7 @@ def test_recommender_contract_on_random_inputs(estimator):
         if model is None:
             return
         Xc = sp.csr_matrix(X)
-        try:
-            scores = model.decision_function(X)
-        except FloatingPointError as exc:
-            assert Xc.data.max() >= 1e6 and "Scale the values of X down" in str(exc)
-            return
+        scores = model.decision_function(X)  # its own training users: never an overflow
         assert np.isfinite(scores).all(), name
         # seen items never come back; padding is -1 with -inf
         idx, val = model.recommend(X, k=k)

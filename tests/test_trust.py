@@ -64,6 +64,15 @@ def test_values_beyond_float32_refit_in_float64_and_fold_in_raises_clearly():
         model32.decision_function(X)
 
 
+def test_fit_whose_fold_in_overflows_refits_in_float64():
+    # CG training stays finite in float32 where the fold-in's Cholesky overflows
+    X = _binary(300, 100, 0.1)
+    X.data *= 1e8
+    with pytest.warns(RuntimeWarning, match="folding in training users.*Refitting in float64"):
+        model = ImplicitALS(n_components=8, max_iter=3, random_state=0).fit(X)
+    assert np.isfinite(model.decision_function(X)).all()
+
+
 @pytest.mark.parametrize("Model", [ImplicitALS, ExplicitMF])
 def test_zero_penalty_is_refused(Model):
     # with alpha=0 a user with fewer interactions than factors has a singular system

@@ -225,7 +225,9 @@ class ImplicitALS(MatrixFactorizationBase):
         :math:`W = (Y^\\top C^u Y + \\alpha I)^{-1}` the score is
         :math:`\\hat p_{ui} = \\sum_j s^u_{ij} c_{uj}` with
         :math:`s^u_{ij} = y_i^\\top W y_j`, summed over the user's items ``j``;
-        the contributions sum exactly to ``decision_function(x_row)[0, item]``.
+        the contributions sum exactly to ``decision_function(x_row)[0, item]``
+        for a user with interactions (one without gets the popularity fallback
+        of ``decision_function`` and no contributions).
 
         Parameters
         ----------

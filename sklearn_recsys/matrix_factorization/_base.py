@@ -97,6 +97,7 @@ class MatrixFactorizationBase(
                 )
         try:
             self._fit(X, X_val)
+            self._check_fold_in(X)
         except FloatingPointError as exc:
             if not self._refit_in_float64 or np.dtype(self.dtype) != np.float32:
                 raise
@@ -107,6 +108,7 @@ class MatrixFactorizationBase(
                           "float32 attempt).", RuntimeWarning)
             refit = clone(self).set_params(dtype=np.float64)
             refit._fit(X, X_val)
+            refit._check_fold_in(X)
             params = self.get_params(deep=False)
             vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
         self._warn_if_collapsed()
@@ -128,6 +130,21 @@ class MatrixFactorizationBase(
 
     def _zero_factors_by_design(self):
         return False
+
+    def _check_fold_in(self, X):
+        """Fold in the training users with the largest values: scoring must not overflow.
+
+        Training and fold-in may solve differently (CG against Cholesky), so
+        a fit can end finite while folding in its own users overflows; that
+        is a divergence of the fit (and a float32 fit is redone in float64).
+        """
+        if X.nnz == 0:
+            return
+        row_max = np.maximum.reduceat(X.data, X.indptr[:-1][np.diff(X.indptr) > 0])
+        users = np.flatnonzero(np.diff(X.indptr) > 0)[np.argsort(-row_max)[:64]]
+        if not np.isfinite(self._score_batch(X[np.sort(users)])).all():
+            self._raise_diverged(f"folding in training users (values up to {row_max.max():g}) "
+                                 "gives non-finite scores", self.n_iter_)
 
     def _fit(self, X, X_val=None):
         # the split keeps the dtype, so X_train is in self.dtype too

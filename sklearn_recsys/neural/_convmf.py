@@ -565,6 +565,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _train_scores(self, rows):
         return self.global_mean_ + self.user_factors_[rows] @ self.item_factors_.T
 
+    def _needs_interactions_for_similarity(self):
+        # with documents, an item without interactions has factors from its text
+        return self.documents is None
+
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
                   new_items=None):
         """Top-``k`` items for each user, optionally among new items known by their text.
@@ -606,6 +610,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         def batches():
             for rows in iter_row_batches(X.shape[0], row_batch_size(len(V))):
                 X_batch = X[rows]
-                yield rows, X_batch, self.global_mean_ + self._fold_in(X_batch) @ V.T
+                scores = self.global_mean_ + self._fold_in(X_batch) @ V.T
+                yield rows, X_batch, self._checked_scores(
+                    rows, self._popularity_for_empty_rows(X_batch, scores))
 
         return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates, exclude)

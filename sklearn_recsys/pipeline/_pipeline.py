@@ -84,12 +84,13 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
         raise ValueError(f"X has {X.shape[1]} items (columns) but the pipeline's recommender "
                          f"was fitted on {n_items}.")
     exclude = check_exclude(exclude, X.shape[0], n_items)
-    preprocess = estimator[:-1]
+    # a one-step pipeline has no preprocessing (and its empty slice no transform)
+    preprocess = estimator[:-1] if len(estimator.steps) > 1 else None
 
     def batches():
         for rows in iter_row_batches(X.shape[0], row_batch_size(n_items)):
             X_raw = X[rows]
-            X_t = preprocess.transform(X_raw)
+            X_t = X_raw if preprocess is None else preprocess.transform(X_raw)
             if X_t.shape != X_raw.shape:
                 raise ValueError(
                     f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "

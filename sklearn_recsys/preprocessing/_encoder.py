@@ -201,7 +201,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         for kind, ids, fitted, col in [("user", users, self.user_ids_, self.user_col),
                                        ("item", items, self.item_ids_, self.item_col)]:
             family = _id_family(ids, kind, col)
-            fitted_family = _id_family(fitted, kind, col)
+            # fit made every id one type: the first one tells it (no loop over all)
+            fitted_family = _id_family(fitted[:1], kind, col)
             if None not in (family, fitted_family) and family != fitted_family:
                 # numpy compares 1 with "1" as "not equal" without a word, so a
                 # log of string ids against integer-fitted ids would make every
@@ -493,7 +494,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         ids = _as_ids(ids if np.ndim(ids) else [ids])
         _check_no_missing(ids, kind, col)
-        family, fitted_family = _id_family(ids, kind, col), _id_family(fitted, kind, col)
+        family, fitted_family = _id_family(ids, kind, col), _id_family(fitted[:1], kind, col)
         if None not in (family, fitted_family) and family != fitted_family:
             raise TypeError(f"The {kind} ids are {family}s but the encoder was fitted on "
                             f"{fitted_family} ids: convert them to the type used in fit.")

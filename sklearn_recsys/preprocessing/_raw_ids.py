@@ -30,15 +30,26 @@ def _add_item_info(columns, item_info, idx, id_column, prefix=""):
     """
     if item_info is None:
         return columns
+    if hasattr(item_info, "to_frame") and not hasattr(item_info, "columns"):
+        item_info = item_info.to_frame()  # a Series: one column, named after it
     if hasattr(item_info, "loc") and hasattr(item_info, "columns"):
+        names = [str(name) for name in item_info.columns]
         rows = item_info.reindex(columns[id_column])
-        for name in item_info.columns:
-            columns[prefix + str(name)] = rows[name].to_numpy()
-        return columns
-    for name, values in item_info.items():
-        values = np.asarray(values, dtype=object)
-        columns[prefix + str(name)] = values[idx]
+        values = [rows[name].to_numpy() for name in item_info.columns]
+    else:
+        names = [str(name) for name in item_info]
+        values = [np.asarray(v, dtype=object)[idx] for v in item_info.values()]
+    clash = [prefix + n for n in names if prefix + n in columns]
+    if clash:
+        raise ValueError(f"item_info columns {clash} would overwrite the result's own columns "
+                         f"{list(columns)}: rename them first.")
+    columns.update({prefix + n: v for n, v in zip(names, values)})
     return columns
+
+
+def _ranks(keep):
+    """1-based rank of each kept slot of a (rows, k) mask of valid list entries, row-major."""
+    return np.broadcast_to(np.arange(1, keep.shape[1] + 1), keep.shape)[keep]
 
 
 def _recommender(estimator):
@@ -48,7 +59,9 @@ def _recommender(estimator):
 
 def _preprocess(estimator, X):
     """``X`` through every step of a pipeline but the last; ``X`` for a bare recommender."""
-    return estimator[:-1].transform(X) if hasattr(estimator, "steps") else X
+    if hasattr(estimator, "steps") and len(estimator.steps) > 1:
+        return estimator[:-1].transform(X)
+    return X
 
 
 def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame):
@@ -69,8 +82,7 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     flat_idx = idx[keep]
     columns = {
         encoder.user_col: np.repeat(user_ids, per_user),
-        "rank": np.concatenate([np.arange(1, n + 1) for n in per_user]) if len(per_user)
-        else np.zeros(0, dtype=np.int64),
+        "rank": _ranks(keep),
         encoder.item_col: encoder.item_ids_[flat_idx],
         "score": scores[keep],
     }
@@ -93,13 +105,15 @@ def _exclude_matrix(encoder, log, user_ids):
 def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
     """See :meth:`InteractionEncoder.similar_items`."""
     query = encoder.get_item_indices(item_ids)
+    if not len(query):
+        raise ValueError("item_ids is empty: give at least one raw item id.")
     idx, scores = _recommender(estimator).similar_items(query, k)
     keep = idx >= 0
     per_item = keep.sum(axis=1)
     flat_idx = idx[keep]
     columns = {
         encoder.item_col: np.repeat(encoder.item_ids_[query], per_item),
-        "rank": np.concatenate([np.arange(1, n + 1) for n in per_item]),
+        "rank": _ranks(keep),
         "similar_" + encoder.item_col: encoder.item_ids_[flat_idx],
         "score": scores[keep],
     }

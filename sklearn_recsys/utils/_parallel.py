@@ -13,12 +13,15 @@ the parallel build only when that is safe:
 * at most one thread at a time runs a parallel build (a non-blocking lock:
   a thread that finds it taken runs the serial build instead of waiting, so
   concurrent scoring from threads is safe and still uses every thread);
-* in a child started by ``fork`` from a process that had run a parallel
-  build, only serial builds run (the worker of a process pool is one of
-  several parallel workers already).
+* in a child started by ``fork`` from a process whose parallel builds ran
+  on GNU OpenMP (numba's ``omp`` layer), only serial builds run (the worker
+  of a process pool is one of several parallel workers already); the
+  ``tbb`` and ``workqueue`` layers are fork-safe and stay parallel.
 
-Results do not depend on the build: every kernel processes rows
-independently, and the serial and parallel builds share the row code.
+Both builds compute every row with the same code, so results agree up to
+float rounding: kernels compiled with ``fastmath`` (the CG row solver) and
+reductions across rows (``implicit_loss``) may sum in another order, a
+difference of about 1e-7 relative in float32.
 """
 
 import functools
@@ -41,8 +44,16 @@ def _after_fork_in_child():
     # thread was inside a kernel; that thread does not exist in the child
     global _parallel_lock
     _parallel_lock = threading.Lock()
-    if _state["parallel_used"]:
+    if _state["parallel_used"] and _layer() == "omp":
         _state["forked_after_parallel"] = True
+
+
+def _layer():
+    """Numba's threading layer in use (it has started once a parallel build ran)."""
+    try:
+        return numba.threading_layer()
+    except ValueError:  # not started
+        return None
 
 
 if hasattr(os, "register_at_fork"):

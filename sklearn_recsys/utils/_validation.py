@@ -1,5 +1,6 @@
 """Validation of user-item interaction matrices at every public entry point."""
 
+import warnings
 from numbers import Integral
 
 import numpy as np
@@ -147,7 +148,9 @@ def _reject_interaction_log(estimator, X):
     columns = getattr(X, "columns", None)
     if columns is not None:
         names = {str(c).strip().lower().replace(" ", "_") for c in columns}
-        if names & _LOG_COLUMNS:
+        # two log-like names (a user and an item column, ...): one alone may
+        # be an item called "time" in a crosstab
+        if len(names & _LOG_COLUMNS) >= 2:
             raise ValueError(
                 f"{name} got a DataFrame with columns {list(columns)[:6]}: an interaction log "
                 "(one row per event), not a user-item matrix (one row per user, one column per "
@@ -172,12 +175,13 @@ def _reject_interaction_log(estimator, X):
         ids = values[:, :2]
         if (np.all(ids == np.round(ids)) and ids.max() > n_cols
                 and np.all(values.max(axis=0) > 0)):
-            # a matrix of >= 1000 users and <= 4 items whose first two items hold
-            # whole values beyond the item count is not a plausible catalogue
-            raise ValueError(
+            # a matrix of >= 1000 users and <= 4 items is possible (counts of
+            # a tiny catalogue), so only a warning: ids are the likelier reading
+            warnings.warn(
                 f"{name} got a {n_rows} x {n_cols} matrix whose first columns hold whole "
-                f"numbers up to {int(ids.max())}: an interaction log (user id, item id, ...), "
-                f"not a matrix of {n_cols} items. {_LOG_FIX}")
+                f"numbers up to {int(ids.max())}: it looks like an interaction log (user id, "
+                f"item id, ...) rather than a matrix of {n_cols} items. If it is one: "
+                f"{_LOG_FIX}", UserWarning)
 
 
 def check_item_indices(items, n_items, *, name="items"):

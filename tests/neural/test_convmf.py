@@ -246,3 +246,17 @@ def test_cg_solver_fits_like_the_exact_one():
     # users still prefer their own topic
     top = cg.recommend(X, k=1)[0][:, 0]
     assert np.mean(topic[top] == user_topic) >= 0.95
+
+
+def test_similar_items_keeps_cold_items_that_have_text():
+    X, docs, topic, _ = _two_topics()
+    X = X.tolil()
+    X[:, 3] = 0  # item 3: no interaction, but a document
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = ConvMF(n_components=4, documents=docs, feedback="implicit", max_iter=2,
+                   cnn_epochs=2, random_state=0, **SMALL_CNN).fit(X)
+    idx, _ = model.similar_items([3], k=5)
+    assert (idx >= 0).all()  # a cold item with text has neighbours
+    plain = ConvMF(n_components=4, feedback="implicit", max_iter=2, random_state=0).fit(X)
+    assert (plain.similar_items([3], k=5)[0] == -1).all()  # without text it has none

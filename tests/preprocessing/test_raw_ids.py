@@ -75,6 +75,12 @@ def test_exclude_log_and_pipeline_and_titles(log, encoder):
     aligned = {"title": [f"Movie {m[1:]}" for m in encoder.item_ids_]}
     table2 = encoder.recommend(pipe, liked, k=10, exclude=rated, item_info=aligned)
     assert table2["title"].tolist() == table["title"].tolist()
+    table3 = encoder.recommend(pipe, liked, k=10, exclude=rated, item_info=titles["title"])
+    assert table3["title"].tolist() == table["title"].tolist()  # a Series works too
+    with pytest.raises(ValueError, match=r"item_info columns \['score'\] would overwrite"):
+        encoder.recommend(pipe, liked, k=3, item_info=titles.rename(columns={"title": "score"}))
+    with pytest.raises(ValueError, match="item_ids is empty"):
+        encoder.similar_items(pipe, [], k=3)
 
 
 def test_similar_items_and_explain_in_raw_ids(log, encoder):
