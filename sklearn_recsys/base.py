@@ -356,9 +356,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
 
         Returns
         -------
-        indices : ndarray of shape (n_query_items, k), dtype int64
+        indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
             Padded with ``-1`` when fewer than ``k`` items have a weight.
-        scores : ndarray of shape (n_query_items, k)
+        scores : ndarray of shape (n_query_items, min(k, n_items))
             Weights ``W[item, neighbour]``, padded with ``-inf``.
         """
         check_is_fitted(self)

@@ -209,8 +209,8 @@ class MatrixFactorizationBase(
 
         Returns
         -------
-        indices : ndarray of shape (n_query_items, k), dtype int64
-        scores : ndarray of shape (n_query_items, k)
+        indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
+        scores : ndarray of shape (n_query_items, min(k, n_items))
             Cosine similarities of the item factors.
         """
         check_is_fitted(self)
