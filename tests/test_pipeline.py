@@ -105,8 +105,10 @@ def test_one_step_pipeline_recommends_like_its_model():
 
 def test_pipeline_errors_name_the_problem():
     X = _ratings()
+    not_recommender = make_pipeline(RatingBinarizer(), StandardScaler(with_mean=False)).fit(X)
+    assert not hasattr(not_recommender, "recommend")
     with pytest.raises(TypeError, match="not a recommender"):
-        make_pipeline(RatingBinarizer(), StandardScaler(with_mean=False)).fit(X).recommend(X)
+        recommend(not_recommender, X)
     with pytest.raises(ValueError, match="X has 39 items"):
         make_pipeline(RatingBinarizer(), EASE()).fit(X).recommend(X[:, :39])
     assert isinstance(EASE(), RecommenderMixin)  # plain recommenders pass through recommend()

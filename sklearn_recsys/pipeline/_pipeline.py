@@ -10,6 +10,7 @@ the transformed rows and the excluded items from the **raw** rows.
 """
 
 from sklearn import pipeline as sk_pipeline
+from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
@@ -101,6 +102,10 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     return _top_k_of_batches(batches(), n_items, k, exclude_seen, candidates, exclude)
 
 
+def _ends_in_recommender(pipe):
+    return hasattr(pipe.steps[-1][1], "recommend")
+
+
 class Pipeline(sk_pipeline.Pipeline):
     """A :class:`sklearn.pipeline.Pipeline` that can recommend when it ends in a recommender.
 
@@ -135,6 +140,7 @@ class Pipeline(sk_pipeline.Pipeline):
     array([[ 2, -1]])
     """
 
+    @available_if(_ends_in_recommender)
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Top-``k`` items per user; see :func:`sklearn_recsys.pipeline.recommend`.
 
@@ -159,7 +165,7 @@ class Pipeline(sk_pipeline.Pipeline):
         return recommend(self, X, k, exclude_seen=exclude_seen, exclude=exclude,
                          candidates=candidates)
 
-    def score(self, X, y=None, **params):
+    def score(self, X, y=None, sample_weight=None, **params):
         """NDCG@10 of the recommendations, the raw history excluded (as in ``recommend``).
 
         Parameters
@@ -168,6 +174,8 @@ class Pipeline(sk_pipeline.Pipeline):
             Raw interaction history (fold-in part) of the users.
         y : sparse matrix of shape (n_users, n_items), default=None
             Held-out interactions of the same users.
+        sample_weight : None
+            Not supported (every user counts once); must be None.
         **params : dict
             Not used; accepted for compatibility with scikit-learn's Pipeline.
 
@@ -177,6 +185,9 @@ class Pipeline(sk_pipeline.Pipeline):
         """
         from ..metrics import make_ranking_scorer
 
+        if sample_weight is not None:
+            raise TypeError("Pipeline.score does not take sample_weight: every user counts "
+                            "once in the NDCG@10 mean.")
         _final_recommender(self)
         return make_ranking_scorer("ndcg", k=10)(self, X, y)
 
@@ -199,5 +210,5 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     -------
     pipeline : Pipeline
     """
-    return Pipeline(sk_pipeline._name_estimators(steps), memory=memory,
-                    transform_input=transform_input, verbose=verbose)
+    named = sk_pipeline.make_pipeline(*steps).steps  # scikit-learn's step names
+    return Pipeline(named, memory=memory, transform_input=transform_input, verbose=verbose)

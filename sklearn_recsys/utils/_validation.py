@@ -120,11 +120,13 @@ def check_rating_values(estimator, X):
         Validated training ratings.
     """
     if X.nnz and X.data.min() == X.data.max():
+        feedback = (" or set feedback='implicit'" if "feedback" in estimator.get_params()
+                    else "")
         raise ValueError(
             f"{type(estimator).__name__} models explicit ratings, but every value of X is "
             f"{X.data[0]:g}: a single value leaves nothing to predict, and every item would "
             "score the same. For implicit feedback (clicks, plays, 0/1) use ImplicitALS, "
-            "BPR, EASE or MultVAE; for ratings, pass the rating values.")
+            f"BPR, EASE or MultVAE{feedback}; for ratings, pass the rating values.")
 
 
 # column names of interaction logs (MovieLens, Last.fm, the encoder's examples)
