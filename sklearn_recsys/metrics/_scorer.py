@@ -17,10 +17,18 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._holdout import iter_heldout_batches, split_interactions
 from ..utils._validation import check_interaction_matrix, check_k
+from ._beyond_accuracy import (
+    NEEDS_POPULARITY,
+    _accumulator,
+    _check_categories,
+    _check_item_popularity,
+)
 from ._ranking import (
     _TOP_K_METRICS,
     _nanmean,
@@ -29,7 +37,8 @@ from ._ranking import (
     _relevant,
 )
 
-__all__ = ["make_ranking_scorer", "get_ranking_scorer", "get_ranking_scorer_names"]
+__all__ = ["make_ranking_scorer", "get_ranking_scorer", "get_ranking_scorer_names",
+           "make_beyond_accuracy_scorer"]
 
 _METRIC_NAMES = tuple(_TOP_K_METRICS) + ("auc", "coverage")
 
@@ -222,3 +231,181 @@ def get_ranking_scorer_names():
     names : list of str
     """
     return list(_METRIC_NAMES)
+
+
+# ------------------------------------------------------- beyond-accuracy scorers
+
+# the options of each beyond-accuracy metric (validated by the metric itself)
+_BEYOND_OPTIONS = {
+    "arp": (),
+    "aplt": ("short_head_share",),
+    "long_tail_coverage": ("short_head_share",),
+    "gini_index": (),
+    "novelty": (),
+    "miscalibration": ("categories", "alpha"),
+    "ndcg_by_popularity": ("buckets", "bucket"),
+    "recall_by_popularity": ("buckets", "bucket"),
+    "ips_ndcg": ("gamma",),
+    "ips_recall": ("gamma",),
+}
+# lower is better: their scorers return the negated value, as scikit-learn's
+# neg_* scorers and make_rating_scorer do, so that greater is better for all
+_NEGATED = ("arp", "gini_index", "miscalibration")
+
+
+def _training_popularity(estimator):
+    """The training share of each item, as the fitted recommender recorded it in ``fit``.
+
+    Inside ``GridSearchCV`` or ``cross_validate`` the estimator was fitted on
+    the training fold only, so this is that fold's popularity and never the
+    held-out users'.
+    """
+    model = estimator
+    if not hasattr(model, "_item_popularity") and hasattr(model, "steps"):
+        model = estimator[-1]  # a Pipeline ending in a recommender
+    # private: base.RecommenderMixin.fit records it (the scores of users
+    # without history); no public accessor exists yet
+    popularity = getattr(model, "_item_popularity", None)
+    if popularity is None:
+        if isinstance(model, BaseEstimator):
+            check_is_fitted(model)  # an unfitted recommender says so first
+        raise TypeError(
+            f"{type(model).__name__} does not record the popularity of its training "
+            "data, which this scorer needs; pass item_popularity=<training matrix> "
+            "to make_beyond_accuracy_scorer.")
+    return popularity
+
+
+class _BeyondAccuracyScorer(_RankingScorer):
+    """Callable ``(estimator, X, y=None) -> float``; see :func:`make_beyond_accuracy_scorer`."""
+
+    def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
+                 relevance_threshold, item_popularity):
+        super().__init__(metric, k, holdout, min_interactions, random_state, kwargs,
+                         relevance_threshold)
+        self.item_popularity = item_popularity
+
+    def __repr__(self):
+        options = "".join(f", {name}={value!r}" for name, value in self.kwargs.items()
+                          if name != "categories")
+        if self.relevance_threshold is not None:
+            options += f", relevance_threshold={self.relevance_threshold!r}"
+        return f"make_beyond_accuracy_scorer({self.metric!r}, k={self.k}{options})"
+
+    def __call__(self, estimator, X, y=None):
+        X = check_interaction_matrix(X)
+        X_in, X_out = self._split(estimator, X, y)
+        X_out = _relevant(X_out, self.relevance_threshold)
+        popularity = None
+        if NEEDS_POPULARITY[self.metric]:
+            popularity = (self.item_popularity if self.item_popularity is not None
+                          else _training_popularity(estimator))
+        acc = _accumulator(self.metric, X.shape[1], self.k, item_popularity=popularity,
+                           where="X", **self.kwargs)
+        # miscalibration compares each list with the history it was made from
+        history = self.metric == "miscalibration"
+        batches = iter_heldout_batches(
+            X_in, X_out, lambda rows, X_rows: estimator.decision_function(X_rows),
+            all_users=True)
+        for rows, y_b, scores in batches:
+            acc.add(X_in[rows] if history else y_b, _ranked(scores, self.k, False, X.shape[1]))
+        value = float(np.ravel(acc.result())[0])  # by popularity: the one bucket asked for
+        return -value if self.metric in _NEGATED else value
+
+
+def make_beyond_accuracy_scorer(
+    metric, *, k=10, item_popularity=None, relevance_threshold=None, holdout=0.2,
+    min_interactions=5, random_state=0, **kwargs
+):
+    """Make a popularity-bias, exposure, novelty or calibration scorer.
+
+    The scorer follows the protocol of :func:`make_ranking_scorer` (a
+    sparse ``y`` of held-out interactions, or a fixed-seed split of ``X``),
+    so it goes next to NDCG in a multi-metric ``scoring`` dict of
+    ``GridSearchCV`` or ``cross_validate``.
+
+    Parameters
+    ----------
+    metric : {"arp", "aplt", "long_tail_coverage", "gini_index", "novelty", \
+            "miscalibration", "ndcg_by_popularity", "recall_by_popularity", \
+            "ips_ndcg", "ips_recall"}
+        Metric of :mod:`sklearn_recsys.metrics` (:func:`arp_at_k`,
+        :func:`aplt_at_k`, :func:`long_tail_coverage`, :func:`gini_index`,
+        :func:`novelty_at_k`, :func:`miscalibration_at_k`,
+        :func:`ndcg_at_k_by_popularity`, :func:`recall_at_k_by_popularity`,
+        :func:`ips_ndcg_at_k`, :func:`ips_recall_at_k`). ``"arp"``,
+        ``"gini_index"`` and ``"miscalibration"`` are better when lower:
+        their scorers return the negated value, so that greater is better
+        for every scorer (as scikit-learn's ``neg_*`` scorers).
+    k : int, default=10
+        Rank cut-off.
+    item_popularity : {array-like, sparse matrix}, default=None
+        Where the training popularity comes from. None: from the fitted
+        estimator, which records each item's share of its training
+        interactions in ``fit`` (the last step of a Pipeline); inside
+        ``GridSearchCV`` and ``cross_validate`` that is the training fold's,
+        never the held-out users'. Otherwise a training matrix or one value
+        per item, fixed now (for a model fitted elsewhere, or an estimator
+        that does not record it); inside a cross-validation this must not be
+        the whole data, or the validation users' interactions leak into it.
+        Ignored by ``"gini_index"`` and ``"miscalibration"``.
+    relevance_threshold : float, default=None
+        Held-out values below it are not hits (the accuracy metrics
+        ``"*_by_popularity"`` and ``"ips_*"``; ignored by the others).
+    holdout : float, default=0.2
+        Share of each user's interactions held out when the scorer splits
+        ``X`` itself (no sparse ``y`` given).
+    min_interactions : int, default=5
+        Users with fewer interactions hold nothing out in that split (they
+        still have a list, which the list metrics count).
+    random_state : int, default=0
+        Seed of that split; fixed so every candidate sees the same split.
+    **kwargs : dict
+        Options of the metric: ``short_head_share`` (``"aplt"``,
+        ``"long_tail_coverage"``); ``categories`` (required) and ``alpha``
+        (``"miscalibration"``, whose user distribution is the fold-in rows
+        ``X``); ``buckets`` and ``bucket`` (``"*_by_popularity"``: the index
+        of the bucket returned, or ``"head"`` / ``"tail"``; default
+        ``"tail"``); ``gamma`` (``"ips_*"``).
+
+    Returns
+    -------
+    scorer : callable
+        ``scorer(estimator, X, y=None)`` returning a float, higher is better.
+
+    Examples
+    --------
+    >>> from sklearn.model_selection import GridSearchCV
+    >>> from sklearn_recsys import ItemKNN, make_interactions
+    >>> from sklearn_recsys.metrics import make_beyond_accuracy_scorer, make_ranking_scorer
+    >>> X = make_interactions(n_users=300, n_items=60, density=0.1, random_state=0)
+    >>> scoring = {"ndcg": make_ranking_scorer("ndcg", k=10),
+    ...            "aplt": make_beyond_accuracy_scorer("aplt", k=10)}
+    >>> search = GridSearchCV(ItemKNN(), {"n_neighbors": [5, 50]}, scoring=scoring,
+    ...                       refit="ndcg", cv=3).fit(X)
+    >>> bool(0 <= search.cv_results_["mean_test_aplt"].min() <= 1)
+    True
+    """
+    if metric not in _BEYOND_OPTIONS:
+        raise ValueError(f"Unknown beyond-accuracy metric {metric!r}; choose one of "
+                         f"{tuple(_BEYOND_OPTIONS)}.")
+    k = check_k(k)
+    _check_split(holdout, random_state)
+    for name in kwargs:
+        if name not in _BEYOND_OPTIONS[metric]:
+            raise TypeError(
+                f"make_beyond_accuracy_scorer({metric!r}) got an unexpected option {name!r}; "
+                f"{metric!r} takes {list(_BEYOND_OPTIONS[metric]) or 'no options'}.")
+    _relevant(sp.csr_matrix((1, 1)), relevance_threshold)  # type check, now not at scoring
+    n_items = 1
+    if metric == "miscalibration":
+        kwargs["categories"] = _check_categories(kwargs.get("categories"), None)
+        n_items = kwargs["categories"].shape[0]
+    if metric.endswith("_by_popularity"):
+        kwargs.setdefault("bucket", "tail")
+    if item_popularity is not None:
+        item_popularity = _check_item_popularity(item_popularity, None)
+    # the options are checked now rather than at the first fold of a search
+    _accumulator(metric, n_items, k, item_popularity=np.ones(n_items), **kwargs)
+    return _BeyondAccuracyScorer(metric, k, holdout, min_interactions, random_state, kwargs,
+                                 relevance_threshold, item_popularity)
