@@ -57,12 +57,23 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         L2 penalty added to the diagonal of the Gram matrix ``X^T X``
         (Steck's lambda). Larger values shrink ``B`` towards zero; tune it on
         validation users (it grows with the number of users).
+    popularity_penalty : float, default=0.0
+        Exponent ``beta`` of a popularity penalty against the imbalance of
+        the data (a few popular items hold most interactions, so they are
+        recommended to everyone): column ``i`` of ``B`` is divided by
+        ``(n_i + 1) ** beta``, with ``n_i`` the item's number of training
+        interactions, so every score of a popular item shrinks more. 0 (the
+        default) is plain EASE; tune it with an accuracy and an exposure
+        scorer together (e.g. NDCG and APLT, ``refit=`` the one to keep).
+        :meth:`explain` stays exact (the contributions use the penalized
+        ``B``).
 
     Attributes
     ----------
     coef_ : ndarray of shape (n_items, n_items)
-        The item-item matrix ``B`` with zero diagonal, in the dtype of the
-        training data (float32 or float64).
+        The item-item matrix ``B`` with zero diagonal (columns divided by the
+        popularity penalty, if any), in the dtype of the training data
+        (float32 or float64).
     n_features_in_ : int
         Number of items seen during fit.
     feature_names_in_ : ndarray of shape (n_items,)
@@ -96,10 +107,12 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     _parameter_constraints = {
         "alpha": [Interval(Real, 0, None, closed="left")],
+        "popularity_penalty": [Interval(Real, 0, None, closed="left")],
     }
 
-    def __init__(self, alpha=500.0):
+    def __init__(self, alpha=500.0, *, popularity_penalty=0.0):
         self.alpha = alpha
+        self.popularity_penalty = popularity_penalty
 
     def _fit(self, X):
         G = (X.T @ X).toarray().astype(X.dtype, copy=False)
@@ -116,6 +129,9 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         P = P.T
         P /= -np.diag(P).copy()[np.newaxis, :]
         P[np.diag_indices_from(P)] = 0.0
+        if self.popularity_penalty:
+            counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+            P *= ((counts + 1.0) ** -self.popularity_penalty).astype(P.dtype)[np.newaxis, :]
         self.coef_ = P
 
     def _item_item(self):

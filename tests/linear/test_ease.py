@@ -65,3 +65,32 @@ def test_alpha_zero_singular_gram_has_clear_error():
         EASE(alpha=0.0).fit(X)
     with pytest.raises(ValueError, match="alpha"):
         EASE(alpha=-1.0).fit(X)
+
+
+def test_popularity_penalty_trades_accuracy_for_long_tail_exposure():
+    from sklearn_recsys.datasets import make_interactions
+    from sklearn_recsys.metrics import aplt_at_k, ndcg_at_k
+    from sklearn_recsys.model_selection import holdout_split
+
+    X = make_interactions(600, 150, density=0.05, popularity_skew=1.5, random_state=0)
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=0)
+    plain = EASE(alpha=50.0).fit(X_in)
+    # beta=0 is plain EASE, exactly
+    np.testing.assert_array_equal(EASE(alpha=50.0, popularity_penalty=0.0).fit(X_in).coef_,
+                                  plain.coef_)
+    counts = np.bincount(X_in.indices, minlength=150)
+    shares = counts / counts.sum()
+    aplt, ndcg = [], []
+    for beta in (0.0, 0.5, 1.0):
+        model = EASE(alpha=50.0, popularity_penalty=beta).fit(X_in)
+        idx, _ = model.recommend(X_in, k=10)
+        aplt.append(aplt_at_k(X_out, idx, k=10, item_popularity=shares))
+        ndcg.append(ndcg_at_k(X_out, idx, k=10))
+    assert aplt[0] < aplt[1] < aplt[2]  # more long-tail items in the lists
+    assert ndcg[2] < ndcg[0]  # at some accuracy cost
+    # column i of B divided by (n_i + 1) ** beta; explain stays exact
+    model = EASE(alpha=50.0, popularity_penalty=0.5).fit(X_in)
+    np.testing.assert_allclose(model.coef_, plain.coef_ / np.sqrt(counts + 1.0)[None, :],
+                               rtol=1e-10)
+    items, contrib = model.explain(X_in[:1], 3)
+    assert contrib.sum() == pytest.approx(model.decision_function(X_in[:1])[0, 3])
