@@ -13,6 +13,8 @@ __all__ = ["ImplicitALS"]
 
 # penalties this large are usually implicit's confidence weight passed as alpha
 _IMPLAUSIBLE_PENALTY = 10.0
+# Rel-MF's clipping of small propensities (the variance of 1 / theta stays bounded)
+_MIN_PROPENSITY = 0.1
 
 
 class ImplicitALS(MatrixFactorizationBase):
@@ -55,6 +57,15 @@ class ImplicitALS(MatrixFactorizationBase):
         Scale of the confidence given to observed interactions,
         ``c = 1 + confidence_scale * value`` (Hu et al.'s alpha; named
         differently here because ``alpha`` is the penalty in scikit-learn).
+    propensity_power : float, default=0.0
+        Propensity weighting against popularity bias (Rel-MF, Saito et al.
+        2020 [3]_): an observed interaction with item ``i`` is exposure times
+        relevance, the exposure propensity is ``theta_i = (n_i / max_j
+        n_j) ** propensity_power`` (``n_i``: training interactions of ``i``,
+        clipped below at 0.1 as Saito et al. clip it), and the preference of
+        an observed interaction becomes ``1 / theta_i`` instead of 1: the
+        unbiased estimate of the loss on relevance, which lifts the long
+        tail. 0 (the default) is Hu et al.'s model; Saito et al. use 0.5.
     max_iter : int, default=15
         Number of sweeps (items then users).
     solver : {"cg", "cholesky"}, default="cg"
@@ -88,6 +99,9 @@ class ImplicitALS(MatrixFactorizationBase):
     ----------
     item_factors_ : ndarray of shape (n_items, n_components)
         Item factors ``Y``.
+    propensity_ : ndarray of shape (n_items,) or None
+        The exposure propensities ``theta_i`` of ``propensity_power``
+        (None when it is 0).
     user_factors_ : ndarray of shape (n_users, n_components)
         Factors of the training users.
     loss_curve_ : list of float or None
@@ -112,6 +126,9 @@ class ImplicitALS(MatrixFactorizationBase):
     .. [2] G. Takacs, I. Pilaszy and D. Tikk, "Applications of the conjugate
        gradient method for implicit feedback collaborative filtering",
        RecSys 2011.
+    .. [3] Y. Saito, S. Yaginuma, Y. Nishino, H. Sakata and K. Nakata,
+       "Unbiased Recommender Learning from Missing-Not-At-Random Implicit
+       Feedback", WSDM 2020.
 
     Examples
     --------
@@ -130,6 +147,7 @@ class ImplicitALS(MatrixFactorizationBase):
         # 0 would leave the normal equations singular when n_components > n_items
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
+        "propensity_power": [Interval(Real, 0, None, closed="left")],
         "solver": [StrOptions({"cg", "cholesky"})],
         "cg_steps": [Interval(Integral, 1, None, closed="left")],
     }
@@ -141,6 +159,7 @@ class ImplicitALS(MatrixFactorizationBase):
         *,
         alpha=1.0,
         confidence_scale=10.0,
+        propensity_power=0.0,
         max_iter=15,
         solver="cg",
         cg_steps=3,
@@ -156,6 +175,7 @@ class ImplicitALS(MatrixFactorizationBase):
         self.n_components = n_components
         self.alpha = alpha
         self.confidence_scale = confidence_scale
+        self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.solver = solver
         self.cg_steps = cg_steps
@@ -185,29 +205,45 @@ class ImplicitALS(MatrixFactorizationBase):
         self.item_factors_ = (rng.standard_normal((n_items, self.n_components)) * scale).astype(
             self.dtype
         )
+        self.propensity_ = None
+        ctx.pref_users = ctx.pref_items = np.empty(0, dtype=self.dtype)
+        if self.propensity_power:
+            counts = np.bincount(ctx.X_train.indices, minlength=n_items).astype(np.float64)
+            theta = (counts / max(counts.max(), 1.0)) ** self.propensity_power
+            self.propensity_ = np.maximum(theta, _MIN_PROPENSITY)
+            inverse = (1.0 / self.propensity_).astype(self.dtype)
+            # preference of each stored entry, in each sweep's own entry order
+            ctx.pref_users = inverse[ctx.X_train.indices]
+            ctx.pref_items = np.repeat(inverse, np.diff(ctx.Xt.indptr))
 
     def _gram(self, Y):
         G = Y.T @ Y
         G[np.diag_indices_from(G)] += self.alpha
         return np.ascontiguousarray(G, dtype=Y.dtype)
 
-    def _solve(self, A, X, Y):
+    def _solve(self, A, X, Y, pref):
         if self.solver == "cg":
             als_cg_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y),
-                         float(self.confidence_scale), int(self.cg_steps))
+                         float(self.confidence_scale), int(self.cg_steps), pref)
         else:
             als_cholesky_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y),
-                               float(self.confidence_scale))
+                               float(self.confidence_scale), pref)
+
+    def _preferences(self, X):
+        """Preference of each stored entry of user rows ``X`` (empty: all 1)."""
+        if getattr(self, "propensity_", None) is None:
+            return np.empty(0, dtype=self.item_factors_.dtype)
+        return (1.0 / self.propensity_[X.indices]).astype(self.item_factors_.dtype)
 
     def _iterate(self, ctx):
         X = ctx.X_train
         # items first, users last: the stored user factors are then exactly
         # (cholesky) the fold-in of the training rows on the final items
-        self._solve(ctx.Xt, self.item_factors_, self.user_factors_)
-        self._solve(X, self.user_factors_, self.item_factors_)
+        self._solve(ctx.Xt, self.item_factors_, self.user_factors_, ctx.pref_items)
+        self._solve(X, self.user_factors_, self.item_factors_, ctx.pref_users)
         U, V = self.user_factors_, self.item_factors_
         loss = implicit_loss(X.indptr, X.indices, X.data, U, V, V.T @ V,
-                             float(self.confidence_scale))
+                             float(self.confidence_scale), ctx.pref_users)
         return float(loss + self.alpha * ((U * U).sum() + (V * V).sum()))
 
     def _fold_in(self, X):
@@ -215,7 +251,7 @@ class ImplicitALS(MatrixFactorizationBase):
         X = X.astype(V.dtype, copy=False)
         U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
         als_cholesky_sweep(X.indptr, X.indices, X.data, U, V, self._gram(V),
-                           float(self.confidence_scale))
+                           float(self.confidence_scale), self._preferences(X))
         return U
 
     def explain(self, x_row, item):
@@ -223,7 +259,8 @@ class ImplicitALS(MatrixFactorizationBase):
 
         As in Hu et al. (2008), section 5: with
         :math:`W = (Y^\\top C^u Y + \\alpha I)^{-1}` the score is
-        :math:`\\hat p_{ui} = \\sum_j s^u_{ij} c_{uj}` with
+        :math:`\\hat p_{ui} = \\sum_j s^u_{ij} c_{uj} p_{uj}` (preference
+        :math:`p_{uj} = 1`, or :math:`1 / \\theta_j` with ``propensity_power``) with
         :math:`s^u_{ij} = y_i^\\top W y_j`, summed over the user's items ``j``;
         the contributions sum exactly to ``decision_function(x_row)[0, item]``
         for a user with interactions (one without gets the popularity fallback
@@ -241,7 +278,7 @@ class ImplicitALS(MatrixFactorizationBase):
         items : ndarray of shape (n_user_items,), dtype int64
             The user's items, largest contribution first.
         contributions : ndarray of shape (n_user_items,)
-            ``c_uj * y_item^T W y_j`` for each of them.
+            ``c_uj * p_uj * y_item^T W y_j`` for each of them.
         """
         x, item = self._validate_explain(x_row, item)
         V = self.item_factors_.astype(np.float64)
@@ -251,5 +288,7 @@ class ImplicitALS(MatrixFactorizationBase):
         A[np.diag_indices_from(A)] += self.alpha
         w = np.linalg.solve(A, V[item])
         contrib = (Yu @ w) * c
+        if getattr(self, "propensity_", None) is not None:
+            contrib /= self.propensity_[x.indices]
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]

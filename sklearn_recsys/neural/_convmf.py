@@ -526,7 +526,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             error = float(np.sum((self._centered(X.data, np.float64) - pred) ** 2))
         else:
             error = float(implicit_loss(X.indptr, X.indices, X.data.astype(U.dtype), U, V,
-                                        V.T @ V, float(self.confidence_scale)))
+                                        V.T @ V, float(self.confidence_scale), U[0, :0]))
         penalty = self.alpha_user * float(np.sum(U.astype(np.float64) ** 2))
         penalty += self.alpha_item * float(np.sum((V - ctx.prior).astype(np.float64) ** 2))
         return 0.5 * (error + penalty)

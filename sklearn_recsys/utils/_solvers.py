@@ -67,11 +67,13 @@ def _cholesky_solve_inplace(A, b):
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit):
+def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit, pref):
     """Solve ``(G + sum_i w_i y_i y_i^T) x = b + sum_i t_i y_i`` over one row's entries.
 
-    Implicit (Hu et al.): ``w_i = scale * r_i``, ``t_i = 1 + w_i``; explicit:
-    ``w_i = 1``, ``t_i = r_i``. ``b`` is overwritten; ``x`` receives the solution.
+    Implicit (Hu et al.): ``w_i = scale * r_i``, ``t_i = (1 + w_i) p_i`` with
+    the preference ``p_i = pref[entry]`` (1 when ``pref`` is empty; the
+    inverse propensity of Rel-MF otherwise); explicit: ``w_i = 1``,
+    ``t_i = r_i``. ``b`` is overwritten; ``x`` receives the solution.
     """
     k = x.shape[0]
     A = G.copy()
@@ -83,6 +85,8 @@ def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit):
         else:
             w = scale * data[idx]
             t = 1.0 + w
+            if pref.shape[0]:
+                t *= pref[idx]
         for f in range(k):
             yf = Y[i, f]
             b[f] += t * yf
@@ -110,12 +114,14 @@ def _symv(A, x, out):
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
-def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0, explicit):
+def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0, explicit,
+            pref):
     """``cg_steps`` conjugate-gradient steps on one row's normal equations, from ``x``.
 
     The system is ``(YtY + sum_i w_i y_i y_i^T) x = b0 + sum_i t_i y_i`` with
-    the weights of :func:`prior_ls_sweep` (implicit: ``w = scale * r``,
-    ``t = 1 + w``; explicit: ``w = 1``, ``t = r``).
+    the weights of :func:`_weighted_ls_row` (implicit: ``w = scale * r``,
+    ``t = (1 + w) p`` with ``p`` from ``pref``, 1 when it is empty;
+    explicit: ``w = 1``, ``t = r``).
     """
     # scalars typed like the factors (consts = [0, 1, scale] in their dtype),
     # so that float32 loops vectorize without conversions to float64
@@ -134,7 +140,7 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
             w = data[idx] - yx
         else:
             cm1 = scale * data[idx]
-            w = one + cm1 - cm1 * yx
+            w = (one + cm1) * (pref[idx] if pref.shape[0] else one) - cm1 * yx
         for f in range(k):
             r[f] += w * Y[i, f]
     rs_old = zero
@@ -173,12 +179,13 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
 
 
 @parallel_kernel
-def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps):
+def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps, pref):
     """Conjugate-gradient update of every row of ``X`` in place, warm-started.
 
     ``YtY`` must already include ``lambda I``. ``data`` holds the raw
-    values ``r_ui``; the confidence is ``1 + scale * r_ui``. Rows are
-    processed in chunks so each task allocates its work vectors once.
+    values ``r_ui``; the confidence is ``1 + scale * r_ui``; ``pref`` the
+    preference of each stored entry (empty: 1). Rows are processed in
+    chunks so each task allocates its work vectors once.
     """
     n_rows, k = X.shape
     consts = np.zeros(3, dtype=X.dtype)
@@ -197,14 +204,15 @@ def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps):
                 X[u, :] = 0.0
                 continue
             _cg_row(start, end, indices, data, X[u], Y, YtY, consts, cg_steps, r, p, Ap, b0,
-                    False)
+                    False, pref)
 
 
 @parallel_kernel
-def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
+def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale, pref):
     """Exact least-squares update of every row of ``X`` in place (Cholesky).
 
     Also the fold-in of new users: one exact step on fixed item factors.
+    ``pref``: the preference of each stored entry (empty: 1).
     """
     n_rows, k = X.shape
     for u in prange(n_rows):
@@ -214,11 +222,11 @@ def als_cholesky_sweep(indptr, indices, data, X, Y, YtY, scale):
                 X[u, f] = 0.0
             continue
         b = np.zeros(k, dtype=YtY.dtype)
-        _weighted_ls_row(start, end, indices, data, X[u], Y, YtY, b, scale, False)
+        _weighted_ls_row(start, end, indices, data, X[u], Y, YtY, b, scale, False, pref)
 
 
 @parallel_kernel
-def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
+def implicit_loss(indptr, indices, data, X, Y, YtY, scale, pref):
     """Weighted squared error of the Hu et al. objective, without the penalty.
 
     ``YtY`` here is the plain ``Y^T Y``: the loss over all cells is
@@ -233,10 +241,11 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale):
         for idx in range(indptr[u], indptr[u + 1]):
             i = indices[idx]
             c = 1.0 + scale * data[idx]
+            target = pref[idx] if pref.shape[0] else 1.0
             pred = 0.0
             for f in range(k):
                 pred += Y[i, f] * x[f]
-            s += c * (1.0 - pred) ** 2 - pred * pred
+            s += c * (target - pred) ** 2 - pred * pred
         total += s
     return total
 
@@ -448,7 +457,7 @@ def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
         for f in range(k):
             b[f] = reg_prior * prior[u, f]
         _weighted_ls_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, b, scale,
-                         explicit)
+                         explicit, b[:0])
 
 
 @parallel_kernel
@@ -475,4 +484,4 @@ def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
             for f in range(k):
                 b0[f] = reg_prior * prior[u, f]
             _cg_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, consts, cg_steps,
-                    r, p, Ap, b0, explicit)
+                    r, p, Ap, b0, explicit, b0[:0])

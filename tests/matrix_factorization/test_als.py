@@ -166,3 +166,31 @@ def test_alpha_from_the_implicit_library_warns_and_names_confidence_scale(small)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ImplicitALS(n_components=2, alpha=1.0, confidence_scale=40, max_iter=1).fit(small)
+
+
+def test_propensity_weighting_solves_the_rel_mf_equations_and_lifts_the_tail():
+    from sklearn_recsys.metrics import aplt_at_k
+
+    X = make_interactions(500, 120, density=0.06, popularity_skew=1.5, random_state=1)
+    model = ImplicitALS(n_components=8, propensity_power=0.5, solver="cholesky", max_iter=5,
+                        dtype=np.float64, random_state=0).fit(X)
+    counts = np.bincount(X.indices, minlength=120)
+    theta = np.maximum((counts / counts.max()) ** 0.5, 0.1)
+    assert_allclose(model.propensity_, theta)
+    # a user's fold-in is the exact solution with preference 1 / theta on the observed items
+    V, row = model.item_factors_, X[7]
+    c = 1.0 + model.confidence_scale * row.data
+    Vu = V[row.indices]
+    A = V.T @ V + (Vu.T * (c - 1.0)) @ Vu + model.alpha * np.eye(8)
+    expected = np.linalg.solve(A, Vu.T @ (c / theta[row.indices]))
+    assert_allclose(model.transform(row)[0], expected, rtol=1e-8)
+    items, contrib = model.explain(row, 3)
+    assert contrib.sum() == pytest.approx(model.decision_function(row)[0, 3], rel=1e-8)
+    # more long-tail items in the lists than without the weighting
+    plain = ImplicitALS(n_components=8, solver="cholesky", max_iter=5, dtype=np.float64,
+                        random_state=0).fit(X)
+    shares = counts / counts.sum()
+    aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
+            for m in (plain, model)]
+    assert aplt[1] > aplt[0]
+    assert plain.propensity_ is None
