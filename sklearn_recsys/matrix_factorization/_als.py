@@ -6,6 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._propensity import exposure_propensity
 from ..utils._solvers import als_cg_sweep, als_cholesky_sweep, implicit_loss
 from ._base import MatrixFactorizationBase
 
@@ -13,8 +14,6 @@ __all__ = ["ImplicitALS"]
 
 # penalties this large are usually implicit's confidence weight passed as alpha
 _IMPLAUSIBLE_PENALTY = 10.0
-# Rel-MF's clipping of small propensities (the variance of 1 / theta stays bounded)
-_MIN_PROPENSITY = 0.1
 
 
 class ImplicitALS(MatrixFactorizationBase):
@@ -208,9 +207,7 @@ class ImplicitALS(MatrixFactorizationBase):
         self.propensity_ = None
         ctx.pref_users = ctx.pref_items = np.empty(0, dtype=self.dtype)
         if self.propensity_power:
-            counts = np.bincount(ctx.X_train.indices, minlength=n_items).astype(np.float64)
-            theta = (counts / max(counts.max(), 1.0)) ** self.propensity_power
-            self.propensity_ = np.maximum(theta, _MIN_PROPENSITY)
+            self.propensity_ = exposure_propensity(ctx.X_train, self.propensity_power)
             inverse = (1.0 / self.propensity_).astype(self.dtype)
             # preference of each stored entry, in each sweep's own entry order
             ctx.pref_users = inverse[ctx.X_train.indices]

@@ -24,6 +24,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, IterativeTrainingMixin
 from ..base import RecommenderMixin
+from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
 
@@ -79,6 +80,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "propensity_power": [Interval(Real, 0, None, closed="left")],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
     }
@@ -162,6 +164,10 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
     def _init_fit(self, ctx):
         tf = ctx.tf
         coefs, intercepts = self._init_weights(ctx.rng, ctx.X.shape[1])
+        self.propensity_ = None
+        if self.propensity_power:
+            train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+            self.propensity_ = exposure_propensity(train, self.propensity_power)
         ctx.Ws = [tf.Variable(w) for w in coefs]
         ctx.bs = [tf.Variable(b) for b in intercepts]
         n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
@@ -201,6 +207,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         """One Adam update on a dense batch; returns the batch loss."""
         update = adam(tf, variables, self.learning_rate_init)
         alpha, dropout = self.alpha, self.dropout
+        # Rel-MF: an observed interaction counts 1 / theta_i in the likelihood
+        weights = (None if self.propensity_ is None
+                   else tf.constant((1.0 / self.propensity_).astype(np.float32)))
         n_enc = self._n_encoder_layers()
         variational, k = self._variational, self.n_components
 
@@ -224,7 +233,8 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
                     h = tf.matmul(h, Ws[i]) + bs[i]
                     if i < len(Ws) - 1:
                         h = tf.tanh(h)
-                neg_ll = -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(h) * x, axis=1))
+                target = x if weights is None else x * weights
+                neg_ll = -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(h) * target, axis=1))
                 loss = neg_ll + beta * kl
                 if alpha > 0:
                     loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in Ws])

@@ -29,6 +29,12 @@ _TRAINING_DOC = """\
 {batch_doc}
     learning_rate_init : float, default=1e-3
         Adam step size.
+    propensity_power : float, default=0.0
+        Propensity weighting against popularity bias (Rel-MF, Saito et al.
+        2020): each observed interaction with item ``i`` counts ``1 /
+        theta_i`` in the likelihood, with ``theta_i = (n_i / max_j n_j) **
+        propensity_power`` from the training users, clipped below at 0.1.
+        0 (the default) is the paper's model.
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
@@ -52,6 +58,8 @@ _TRAINING_DOC = """\
     ----------
 {coefs}    intercepts_ : list of ndarray
         Bias vectors.
+    propensity_ : ndarray of shape (n_items,) or None
+        The exposure propensities of ``propensity_power`` (None when 0).
     loss_curve_ : list of float
 {loss}    validation_scores_ : list of float or None
         Validation NDCG@100 per epoch.
@@ -143,6 +151,7 @@ class MultDAE(AutoencoderBase):
         alpha=0.01,
         batch_size=500,
         learning_rate_init=1e-3,
+        propensity_power=0.0,
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
@@ -158,6 +167,7 @@ class MultDAE(AutoencoderBase):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -230,6 +240,7 @@ class MultVAE(AutoencoderBase):
         total_anneal_steps="auto",
         batch_size=100,
         learning_rate_init=1e-3,
+        propensity_power=0.0,
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
@@ -247,6 +258,7 @@ class MultVAE(AutoencoderBase):
         self.total_anneal_steps = total_anneal_steps
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -165,3 +165,23 @@ def test_verbose_shows_a_bar_and_verbose_2_a_line_per_epoch(X, capsys):
     MultVAE(verbose=2, **params).fit(X)
     err = capsys.readouterr().err
     assert [f"MultVAE epoch {i}  loss=" in err for i in (1, 2, 3)] == [True] * 3
+
+
+def test_propensity_weighting_lifts_the_long_tail():
+    from sklearn_recsys.metrics import aplt_at_k
+    from sklearn_recsys.utils._propensity import exposure_propensity
+
+    X = make_interactions(500, 120, density=0.06, popularity_skew=1.5, random_state=1)
+    params = dict(n_components=16, max_iter=30, batch_size=50, early_stopping=False,
+                  random_state=0)
+    plain = MultDAE(**params).fit(X)
+    weighted = MultDAE(propensity_power=1.0, **params).fit(X)
+    counts = np.bincount(X.indices, minlength=120)
+    assert_allclose(weighted.propensity_,
+                    np.maximum(counts / counts.max(), 0.1))
+    assert_allclose(exposure_propensity(X, 0.5), np.maximum(np.sqrt(counts / counts.max()), 0.1))
+    assert plain.propensity_ is None
+    shares = counts / counts.sum()
+    aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
+            for m in (plain, weighted)]
+    assert aplt[1] > aplt[0]
