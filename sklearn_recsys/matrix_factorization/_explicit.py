@@ -266,6 +266,51 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fold_in(self, X):
         return self._fold_in_biased(X)[0]
 
+    def explain(self, x_row, item):
+        """Exact contribution of each of the user's ratings to one item's predicted rating.
+
+        The fold-in is linear in the ratings: the user's ``z = (b_u, x_u)``
+        solves ``A z = sum_j t_j w_j`` with ``w_j = (1, y_j)``, the residual
+        ``t_j = r_uj - mu - b_j`` and ``A = sum_j w_j w_j^T`` plus the
+        penalties, so the prediction is
+        ``mu + b_i + sum_j (w_i^T A^{-1} w_j) t_j``. The contributions are
+        the terms of that sum: they add up to the prediction minus the
+        prediction for a user without ratings (``mu + b_i``), i.e.
+        ``decision_function(x_row)[0, item] - decision_function(empty)[0, item]``.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's ratings.
+        item : int
+            The item (column) whose predicted rating is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's rated items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            ``(w_item^T A^{-1} w_j) t_j`` for each of them (can be negative:
+            a low rating of a similar item lowers the prediction).
+        """
+        x, item = self._validate_explain(x_row, item)
+        if x.nnz == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        V = self.item_factors_.astype(np.float64)
+        W = np.column_stack([np.ones(x.nnz), V[x.indices]])
+        t = (x.data.astype(np.float64) - self.global_mean_
+             - self.item_bias_[x.indices].astype(np.float64))
+        # the penalties of the fold-in step (_sweep): per rating on the
+        # factors, constant on the bias
+        alpha = float(self.alpha_) if np.isfinite(self.alpha_) else 1.0
+        A = W.T @ W
+        A[0, 0] += float(self.alpha_bias)
+        A[np.arange(1, A.shape[0]), np.arange(1, A.shape[0])] += alpha * x.nnz
+        w_item = np.concatenate([[1.0], V[item]])
+        contrib = (W @ np.linalg.solve(A, w_item)) * t
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]
+
     def _train_scores(self, rows):
         return self._ratings(self.user_factors_[rows], self.user_bias_[rows])
 

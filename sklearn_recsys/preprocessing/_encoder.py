@@ -591,7 +591,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         -------
         contributions : DataFrame or dict
             Columns ``item_col`` and ``contribution``, largest first; they
-            sum to the item's score.
+            sum to the item's score
+            (minus its score for a user without history, where the model
+            has one: ExplicitMF's biases).
         """
         from ._raw_ids import explain_raw
 

@@ -151,3 +151,20 @@ def test_auto_alpha_without_ratings_to_hold_out_uses_the_middle_value(recwarn):
     X = sp.csr_matrix(np.diag([4.0, 3.0, 5.0, 2.0, 4.0]))  # one rating per user
     assert ExplicitMF(n_components=2, random_state=0).fit(X).alpha_ == 0.12
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
+
+
+@pytest.mark.parametrize("alpha", [0.1, np.inf])
+def test_explain_is_the_exact_decomposition_of_the_fold_in(alpha):
+    rng = np.random.default_rng(0)
+    X = sp.random(120, 40, density=0.3, format="csr", random_state=0)
+    X.data = rng.integers(1, 6, X.nnz).astype(float)
+    model = ExplicitMF(n_components=5, alpha=alpha, max_iter=5, dtype=np.float64,
+                       random_state=0).fit(X)
+    row, empty = X[4], sp.csr_matrix((1, 40))
+    for item in (0, 7, 21):
+        items, contrib = model.explain(row, item)
+        assert sorted(items) == sorted(row.indices)
+        assert np.all(np.diff(contrib) <= 0)
+        gap = model.decision_function(row)[0, item] - model.decision_function(empty)[0, item]
+        assert contrib.sum() == pytest.approx(gap, rel=1e-8, abs=1e-10)
+    assert model.explain(empty, 3)[0].size == 0
