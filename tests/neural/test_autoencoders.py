@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
@@ -185,3 +186,18 @@ def test_propensity_weighting_lifts_the_long_tail():
     aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
             for m in (plain, weighted)]
     assert aplt[1] > aplt[0]
+
+
+@pytest.mark.parametrize("Model", [MultDAE, MultVAE])
+def test_integrated_gradients_are_complete(Model):
+    X = make_interactions(200, 60, density=0.1, random_state=2)
+    model = Model(hidden_layer_sizes=(12,), n_components=6, max_iter=5, batch_size=50,
+                  early_stopping=False, random_state=0).fit(X)
+    row = X[3]
+    zero = model._decode_np(model._encode_np(sp.csr_matrix((1, 60))))[0]
+    for item in (0, 11, 42):
+        items, contrib = model.explain(row, item)
+        assert sorted(items) == sorted(row.indices)
+        gap = model.decision_function(row)[0, item] - zero[item]
+        assert contrib.sum() == pytest.approx(gap, rel=1e-4, abs=1e-6)
+        assert np.all(np.diff(contrib) <= 0)
