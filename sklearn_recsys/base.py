@@ -14,6 +14,7 @@ and scoring done in row batches so memory stays bounded.
 
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
@@ -147,6 +148,50 @@ class RecommenderMixin:
             raise ValueError(f"item must be one item index (an int), got {item!r}; call "
                              "explain once per item.")
         return x, int(check_item_indices([item], self.n_features_in_, name="item")[0])
+
+    def explain(self, x_row, item):
+        """Leave-one-out contribution of each of the user's items to one item's score.
+
+        The default explanation, for models whose score is not linear in the
+        user's row (a fold-in by gradient steps or multiplicative updates):
+        the contribution of item ``j`` is how much the item's score drops
+        when ``j`` is removed from the row and the user is scored again.
+        Models with an exact decomposition (item-item models, least-squares
+        fold-ins, integrated gradients for the autoencoders) override it.
+        Leave-one-out contributions need not sum to the score.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose score is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            ``score(x_row) - score(x_row without j)`` for each of them.
+        """
+        x, item = self._validate_explain(x_row, item)
+        if x.nnz == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        full = self._scores_without_fallback(x)[0, item]
+        # row j of the batch is the user without their j-th item
+        n = x.nnz
+        keep = ~np.eye(n, dtype=bool)
+        rows = np.repeat(np.arange(n), n - 1)
+        without = sp.csr_matrix((np.tile(x.data, n)[keep.ravel()],
+                                 (rows, np.tile(x.indices, n)[keep.ravel()])),
+                                shape=(n, x.shape[1]))
+        contrib = full - self._scores_without_fallback(without)[:, item].astype(np.float64)
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]
+
+    def _scores_without_fallback(self, X):
+        """The model's own scores of validated CSR rows (no popularity for empty rows)."""
+        return np.asarray(self._score_batch(X), dtype=np.float64)
 
     def decision_function(self, X):
         """Relevance score of every item for every user.
