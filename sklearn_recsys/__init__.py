@@ -74,6 +74,7 @@ _SUBMODULES = [
     "neural",
     "pipeline",
     "preprocessing",
+    "reranking",
     "utils",
 ]
 

@@ -1,0 +1,483 @@
+"""XQuADReranker and CalibratedReranker: hand-computed steps, identity, trade-off, search."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.base import BaseEstimator, clone
+from sklearn.frozen import FrozenEstimator
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_recsys import EASE, ItemKNN, RatingBinarizer, make_interactions
+from sklearn_recsys.base import RecommenderMixin
+from sklearn_recsys.metrics import (
+    make_beyond_accuracy_scorer,
+    make_ranking_scorer,
+    popularity_buckets,
+)
+from sklearn_recsys.metrics._beyond_accuracy import _check_categories
+from sklearn_recsys.model_selection import strong_generalization_split
+from sklearn_recsys.pipeline import make_pipeline
+from sklearn_recsys.reranking import CalibratedReranker, XQuADReranker
+from sklearn_recsys.utils.estimator_checks import recommender_checks
+
+
+class FixedScores(RecommenderMixin, BaseEstimator):
+    """Scores every user with the same vector: the inner model of the hand-computed cases."""
+
+    _parameter_constraints = {"scores": ["array-like"]}
+
+    def __init__(self, scores=(1.0,)):
+        self.scores = scores
+
+    def _fit(self, X):
+        pass
+
+    def _score_batch(self, X):
+        return np.tile(np.asarray(self.scores, dtype=np.float64), (X.shape[0], 1))
+
+
+def _training_matrix(counts):
+    """A matrix whose column ``j`` holds ``counts[j]`` interactions (users 0..counts[j]-1)."""
+    counts = np.asarray(counts)
+    return sp.csr_matrix((np.arange(counts.max())[:, None] < counts[None, :]).astype(float))
+
+
+# ----------------------------------------------------------------- hand-computed
+
+
+# training popularity 10, 9, 8, 7, then 1 each: the short head (80% of the 40
+# interactions) is items 0-3, the long tail items 4-9
+HEAD_TAIL_COUNTS = [10, 9, 8, 7, 1, 1, 1, 1, 1, 1]
+# the user's history: item 0 (head), items 4 and 7 (tail), so P(head|u) = 1/3 and
+# P(tail|u) = 2/3; the seen items score highest and must not be candidates
+HISTORY = [[1, 0, 0, 0, 1, 0, 0, 1, 0, 0]]
+SCORES = [5.0, 1.0, 0.9, 0.1, 5.0, 0.8, 0.7, 5.0, 0.0, 0.0]
+
+
+def _xquad(kind, tradeoff=0.9, n_candidates=4):
+    X = _training_matrix(HEAD_TAIL_COUNTS)
+    return XQuADReranker(FixedScores(SCORES), tradeoff=tradeoff, n_candidates=n_candidates,
+                         kind=kind).fit(X)
+
+
+def test_xquad_head_and_tail_come_from_the_training_popularity():
+    model = _xquad("smooth")
+    np.testing.assert_array_equal(model.long_tail_, np.arange(10) >= 4)
+    np.testing.assert_array_equal(model.long_tail_, popularity_buckets(HEAD_TAIL_COUNTS) == 1)
+
+
+def test_xquad_smooth_hand_computed_steps():
+    # candidates: the 4 best unseen items 1, 2 (head), 5, 6 (tail), scaled
+    # relevance 1, 2/3, 1/3, 0; lambda = 0.9, P(head|u) = 1/3, P(tail|u) = 2/3
+    # step 1, S = {}:  1: .1 + .9/3 = .4    2: .0667 + .3 = .3667
+    #                  5: .0333 + .6 = .6333  6: 0 + .6 = .6            -> 5
+    # step 2, S = {5}: the tail is covered (1 - 1/1 = 0), the head not (1)
+    #                  1: .1 + .3 = .4   2: .3667   6: 0              -> 1
+    # step 3, S = {5, 1}: each category half uncovered
+    #                  2: .0667 + .9 * 1/3 * .5 = .2167
+    #                  6: 0 + .9 * 2/3 * .5 = .3                       -> 6, then 2
+    model = _xquad("smooth")
+    idx, scores = model.recommend(HISTORY, k=5)
+    np.testing.assert_array_equal(idx, [[5, 1, 6, 2, 3]])
+    assert model.estimator_.recommend(HISTORY, k=5)[0].tolist() == [[1, 2, 5, 6, 3]]
+    # decision_function: the 4 re-ranked items above every other item (the
+    # highest other score is 5.0, a seen item's: gap 5), the others unchanged
+    expected = np.array(SCORES)
+    expected[[5, 1, 6, 2]] = [25.0, 20.0, 15.0, 10.0]
+    np.testing.assert_array_equal(model.decision_function(HISTORY), [expected])
+    np.testing.assert_array_equal(scores, [[25.0, 20.0, 15.0, 10.0, 0.1]])
+
+
+def test_xquad_binary_hand_computed_steps():
+    # steps 1 and 2 as smooth (5, then 1); at step 3 both categories are
+    # covered, so only relevance counts: 2 (.0667) before 6 (0)
+    model = _xquad("binary")
+    np.testing.assert_array_equal(model.recommend(HISTORY, k=4)[0], [[5, 1, 2, 6]])
+
+
+def test_xquad_small_tradeoff_keeps_the_inner_order():
+    # lambda = 0.2: step 1: 1 (.8 + .2/3 = .8667) over 5 (.2667 + .1333);
+    # step 2, S = {1}: 2 (.5333, the head covered) over 5 (.2667 + .1333 = .4);
+    # the tail bonus (at most .1333) never beats the relevance gaps
+    for kind in ("smooth", "binary"):
+        model = _xquad(kind, tradeoff=0.2)
+        np.testing.assert_array_equal(model.recommend(HISTORY, k=4)[0], [[1, 2, 5, 6]])
+
+
+def _kl(p, q_mass, alpha=0.01):
+    if p.sum() == 0:  # no categorized history: nothing to calibrate to
+        return 0.0
+    q = q_mass / q_mass.sum()
+    q = (1 - alpha) * q + alpha * p
+    with np.errstate(invalid="ignore", divide="ignore"):  # 0 log 0 = 0
+        return float(np.sum(np.where(p > 0, p * np.log(p / q), 0.0)))
+
+
+def test_calibrated_hand_computed_steps():
+    # genres A (0) and B (1); history: items 0, 1 (A) and 2 (B), p = (2/3, 1/3)
+    genres = ["A", "A", "B", "A", "A", "B", "A"]
+    scores = [9.0, 9.0, 9.0, 1.0, 0.9, 0.6, 0.5]
+    X = _training_matrix([3, 3, 3, 1, 1, 1, 1])
+    model = CalibratedReranker(FixedScores(scores), genres, tradeoff=0.5,
+                               n_candidates=4).fit(X)
+    history = [[1, 1, 1, 0, 0, 0, 0]]
+    p = np.array([2, 1]) / 3
+    kl_a, kl_b = _kl(p, np.array([1.0, 0.0])), _kl(p, np.array([0.0, 1.0]))
+    assert kl_a == pytest.approx(1.26697, abs=1e-5)
+    assert kl_b == pytest.approx(2.70614, abs=1e-5)
+    # candidates 3, 4 (A), 5 (B), 6 (A), scaled relevance 1, .8, .2, 0
+    # step 1, S = {}: 3: .5 - .5 * 1.26697 = -.1335 (best), 5: .1 - 1.3531
+    # step 2, S = {3}: adding A keeps q = (1, 0): 4: .4 - .6335 = -.2335;
+    #                  adding B gives q = (.5, .5), KL .05553: 5: .1 - .0278 -> 5
+    assert _kl(p, np.array([1.0, 1.0])) == pytest.approx(0.05553, abs=1e-5)
+    # step 3, S = {3, 5}: adding A gives q = (2/3, 1/3) = p, KL 0: 4 (.4) over 6 (0)
+    assert _kl(p, np.array([2.0, 1.0])) == pytest.approx(0.0, abs=1e-12)
+    np.testing.assert_array_equal(model.recommend(history, k=4)[0], [[3, 5, 4, 6]])
+    assert model.estimator_.recommend(history, k=4)[0].tolist() == [[3, 4, 5, 6]]
+    # the miscalibration of the top 2 falls from KL(p, (1, 0)) to KL(p, (.5, .5))
+    scorer_free = np.array([[3, 5]])
+    from sklearn_recsys.metrics import miscalibration_at_k
+
+    assert miscalibration_at_k(history, scorer_free, categories=genres, k=2) == (
+        pytest.approx(_kl(p, np.array([1.0, 1.0]))))
+
+
+def _reference_order(relevance, objective):
+    """Plain greedy: one user, one candidate at a time."""
+    order, left = [], list(range(len(relevance)))
+    while left:
+        gains = [objective(order, j, relevance[j]) for j in left]
+        best = left[int(np.argmax(gains))]
+        order.append(best)
+        left.remove(best)
+    return order
+
+
+def _scaled(values):
+    span = values.max() - values.min()
+    return (values - values.min()) / span if span > 0 else np.ones_like(values)
+
+
+@pytest.fixture(scope="module")
+def data():
+    X, truth = make_interactions(n_users=300, n_items=80, density=0.1, return_truth=True,
+                                 random_state=0)
+    return X, truth.item_topic
+
+
+@pytest.mark.parametrize("kind", ["smooth", "binary"])
+def test_xquad_matches_a_plain_greedy_implementation(data, kind):
+    X, _ = data
+    tradeoff, n_cand = 0.7, 15
+    model = XQuADReranker(EASE(alpha=10.0), tradeoff=tradeoff, n_candidates=n_cand,
+                          kind=kind).fit(X)
+    tail = model.long_tail_
+    inner = model.estimator_.decision_function(X[:40])
+    idx, _ = model.recommend(X[:40], k=n_cand)
+    for u in range(40):
+        history = X[u].indices
+        p_tail = tail[history].mean()
+        p = {True: p_tail, False: 1 - p_tail}
+        cand, _ = model.estimator_.recommend(X[u], k=n_cand)
+        cand = cand[0]
+        rel = _scaled(inner[u, cand])
+
+        def objective(chosen, j, r):
+            c = bool(tail[cand[j]])
+            in_c = sum(bool(tail[cand[i]]) == c for i in chosen)
+            if kind == "binary":
+                uncovered = float(in_c == 0)
+            else:
+                uncovered = 1 - in_c / len(chosen) if chosen else 1.0
+            return (1 - tradeoff) * r + tradeoff * p[c] * uncovered
+
+        expected = cand[_reference_order(rel, objective)]
+        np.testing.assert_array_equal(idx[u], expected, err_msg=f"user {u}")
+
+
+def test_calibrated_matches_a_plain_greedy_implementation(data):
+    X, topics = data
+    tradeoff, n_cand = 0.3, 12
+    # items of two topics each (one list of labels per item), and a few without any
+    labels = [[] if i % 9 == 0 else [int(t), int((t + 1) % 10)] for i, t in enumerate(topics)]
+    labels = np.array(labels, dtype=object)
+    model = CalibratedReranker(ItemKNN(n_neighbors=20), labels, tradeoff=tradeoff,
+                               n_candidates=n_cand).fit(X)
+    C = _check_categories(labels, X.shape[1]).toarray()
+    inner = model.estimator_.decision_function(X[:30])
+    idx, _ = model.recommend(X[:30], k=n_cand)
+    for u in range(30):
+        history = X[u].indices
+        p_mass = C[history].sum(axis=0)
+        p = p_mass / max(p_mass.sum(), 1e-300)
+        cand = model.estimator_.recommend(X[u], k=n_cand)[0][0]
+        rel = _scaled(inner[u, cand])
+
+        def objective(chosen, j, r):
+            mass = C[cand[chosen + [j]]].sum(axis=0)
+            # a list of uncategorized items only: q = 0, the largest KL
+            kl = _kl(p, mass) if mass.sum() > 0 or p.sum() == 0 else -np.log(0.01)
+            return (1 - tradeoff) * r - tradeoff * kl
+
+        expected = cand[_reference_order(rel, objective)]
+        np.testing.assert_array_equal(idx[u], expected, err_msg=f"user {u}")
+
+
+# ----------------------------------------------------------------- identity
+
+
+def _rerankers(data, tradeoff):
+    X, topics = data
+    return [XQuADReranker(EASE(alpha=10.0), tradeoff=tradeoff, n_candidates=20),
+            XQuADReranker(ItemKNN(n_neighbors=10), tradeoff=tradeoff, kind="binary"),
+            CalibratedReranker(EASE(alpha=10.0), topics, tradeoff=tradeoff, n_candidates=20)]
+
+
+def test_tradeoff_zero_is_the_inner_model_exactly(data):
+    X = data[0]
+    X_train, X_test = X[:200], X[200:]
+    exclude = sp.random(100, X.shape[1], density=0.05, random_state=0, format="csr")
+    items = np.arange(0, X.shape[1], 3)
+    for model in _rerankers(data, 0.0):
+        model.fit(X_train)
+        inner = model.estimator_
+        np.testing.assert_array_equal(model.decision_function(X_test),
+                                      inner.decision_function(X_test))
+        for options in ({}, {"exclude": exclude}, {"candidates": items},
+                        {"exclude_seen": False}):
+            for a, b in zip(model.recommend(X_test, k=30, **options),
+                            inner.recommend(X_test, k=30, **options)):
+                np.testing.assert_array_equal(a, b)
+        # the greedy itself keeps the inner order when the relevance dominates
+        # (a tiny trade-off): only the scores differ
+        tiny = clone(model).set_params(tradeoff=1e-12).fit(X_train)
+        np.testing.assert_array_equal(tiny.recommend(X_test, k=30)[0],
+                                      inner.recommend(X_test, k=30)[0])
+
+
+# ----------------------------------------------------------------- exclusion
+
+
+def test_history_and_exclusions_are_removed_before_reranking(data):
+    X = data[0]
+    model = XQuADReranker(EASE(alpha=10.0), tradeoff=1.0, n_candidates=10).fit(X)
+    inner = model.estimator_
+    for options in ({}, {"exclude": X[::-1]}, {"candidates": np.arange(40)}):
+        idx, _ = model.recommend(X, k=10, **options)
+        inner_idx, _ = inner.recommend(X, k=10, **options)
+        # the same 10 best allowed items, in another order: every slot went to
+        # an item that can be recommended
+        np.testing.assert_array_equal(np.sort(idx, axis=1), np.sort(inner_idx, axis=1))
+    assert (model.recommend(X, k=10)[0] != inner.recommend(X, k=10)[0]).any()
+    # the scorers mask the history of the scored rows, as recommend does
+    scores = model.decision_function(X)
+    scores[X.nonzero()] = -np.inf
+    idx = model.recommend(X, k=10)[0]
+    ranked = np.argsort(-scores, axis=1, kind="stable")[:, :10]
+    np.testing.assert_array_equal(np.where(idx >= 0, ranked, -1), idx)  # -1: all seen
+
+
+def test_pipeline_inner_model_excludes_the_raw_history():
+    X = np.array([[5, 3, 0, 4, 0, 1], [4, 0, 5, 1, 0, 4], [0, 4, 5, 5, 2, 0],
+                  [5, 5, 0, 0, 4, 4], [1, 0, 4, 5, 5, 0]], dtype=float)
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=1.0))
+    model = XQuADReranker(pipe, tradeoff=0.9, n_candidates=3).fit(X)
+    # popularity of the liked items, as a scorer reads it from the pipeline
+    np.testing.assert_allclose(model._item_popularity, model.estimator_[-1]._item_popularity)
+    idx, _ = model.recommend(X, k=6)
+    for u in range(X.shape[0]):
+        valid = idx[u][idx[u] >= 0]
+        assert not X[u, valid].any()  # a movie rated 1 or 3 is never recommended back
+
+
+def test_frozen_estimator_reranks_a_model_fitted_elsewhere(data):
+    X = data[0]
+    fitted = EASE(alpha=10.0).fit(X[:200])
+    frozen = XQuADReranker(FrozenEstimator(fitted), tradeoff=0.8).fit(X[:200])
+    fresh = XQuADReranker(EASE(alpha=10.0), tradeoff=0.8).fit(X[:200])
+    np.testing.assert_array_equal(frozen.recommend(X[200:])[0], fresh.recommend(X[200:])[0])
+    assert frozen.estimator_.estimator is fitted
+
+
+# ----------------------------------------------------------------- the trade-off
+
+
+def _curve(model_for, X_train, X_in, X_out, metric, tradeoffs, **options):
+    accuracy = make_ranking_scorer("ndcg", k=10)
+    exposure = make_beyond_accuracy_scorer(metric, k=10, **options)
+    out = []
+    for t in tradeoffs:
+        model = model_for(t).fit(X_train)
+        out.append((accuracy(model, X_in, X_out), exposure(model, X_in, X_out)))
+    return np.array(out)
+
+
+TRADEOFFS = [0.0, 0.25, 0.5, 0.75, 0.9, 1.0]
+
+
+@pytest.mark.parametrize("kind", ["smooth", "binary"])
+def test_aplt_grows_with_the_tradeoff(kind):
+    X = make_interactions(n_users=600, n_items=200, density=0.05, popularity_skew=1.2,
+                          random_state=1)
+    split = strong_generalization_split(X, random_state=0)
+    curve = _curve(lambda t: XQuADReranker(EASE(alpha=30.0), tradeoff=t, kind=kind),
+                   *split, "aplt", TRADEOFFS)
+    aplt = curve[:, 1]
+    assert np.all(np.diff(aplt) >= 0), aplt
+    # binary xQuAD promotes one long-tail item per list at most, smooth more
+    assert aplt[-1] > (2 if kind == "smooth" else 1.2) * aplt[0], aplt
+
+
+def test_miscalibration_falls_with_the_tradeoff():
+    X, truth = make_interactions(n_users=600, n_items=200, density=0.05, random_state=1,
+                                 return_truth=True)
+    split = strong_generalization_split(X, random_state=0)
+    topics = truth.item_topic
+    curve = _curve(lambda t: CalibratedReranker(EASE(alpha=30.0), topics, tradeoff=t),
+                   *split, "miscalibration", TRADEOFFS, categories=topics)
+    neg_miscalibration = curve[:, 1]
+    assert np.all(np.diff(neg_miscalibration) >= 0), neg_miscalibration
+    assert -neg_miscalibration[-1] < 0.5 * -neg_miscalibration[0], neg_miscalibration
+
+
+# ----------------------------------------------------------------- model selection
+
+
+def test_grid_search_tunes_tradeoff_and_inner_parameters_with_multi_metric_scoring(data):
+    X, topics = data
+    model = XQuADReranker(EASE(), n_candidates=30)
+    assert {"tradeoff", "n_candidates", "estimator__alpha"} <= set(model.get_params(deep=True))
+    scoring = {"ndcg": make_ranking_scorer("ndcg", k=10),
+               "aplt": make_beyond_accuracy_scorer("aplt", k=10)}
+    grid = {"tradeoff": [0.0, 0.95], "estimator__alpha": [10.0, 100.0]}
+    cv = KFold(3, shuffle=True, random_state=0)
+    search = GridSearchCV(model, grid, scoring=scoring, refit="aplt", cv=cv).fit(X)
+    results = search.cv_results_
+    params = list(zip(results["param_tradeoff"], results["param_estimator__alpha"]))
+    for alpha in grid["estimator__alpha"]:
+        at = {t: i for i, (t, a) in enumerate(params) if a == alpha}
+        assert results["mean_test_aplt"][at[0.95]] > results["mean_test_aplt"][at[0.0]]
+        assert results["mean_test_ndcg"][at[0.95]] < results["mean_test_ndcg"][at[0.0]]
+    assert search.best_params_["tradeoff"] == 0.95
+    assert search.best_estimator_.estimator_.alpha == search.best_params_["estimator__alpha"]
+    # the fold's re-ranked model scores as the scorer does, outside the search too
+    train, test = next(cv.split(X))
+    fold = clone(model).set_params(tradeoff=0.95, estimator__alpha=10.0).fit(X[train])
+    i = params.index((0.95, 10.0))
+    assert results["split0_test_aplt"][i] == pytest.approx(scoring["aplt"](fold, X[test]))
+
+
+def test_grid_search_calibrated_with_miscalibration_scorer(data):
+    X, topics = data
+    scoring = {"ndcg": make_ranking_scorer("ndcg", k=10),
+               "miscalibration": make_beyond_accuracy_scorer("miscalibration", k=10,
+                                                             categories=topics)}
+    search = GridSearchCV(CalibratedReranker(EASE(alpha=10.0), topics),
+                          {"tradeoff": [0.0, 0.5, 0.9]}, scoring=scoring,
+                          refit="miscalibration", cv=3).fit(X)
+    neg = search.cv_results_["mean_test_miscalibration"]
+    assert neg[0] < neg[1] < neg[2]
+    assert search.best_params_ == {"tradeoff": 0.9}
+    # categories describe the items: the search gave every fold all of them
+    assert len(search.best_estimator_.categories) == X.shape[1]
+
+
+# ----------------------------------------------------------------- contract
+
+
+def test_pickle_round_trip_keeps_the_lists(data):
+    X = data[0]
+    for model in _rerankers(data, 0.8):
+        model.fit(X[:200])
+        restored = pickle.loads(pickle.dumps(model))
+        for a, b in zip(model.recommend(X[200:], k=10), restored.recommend(X[200:], k=10)):
+            np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(model.decision_function(X[200:]),
+                                      restored.decision_function(X[200:]))
+
+
+def test_rows_do_not_depend_on_the_batch(data):
+    from sklearn import config_context
+
+    X = data[0]
+    for model in _rerankers(data, 0.8):
+        model.fit(X)
+        full = model.decision_function(X)
+        with config_context(working_memory=3 * X.shape[1] * 8 / 2**20):  # 3 users a batch
+            np.testing.assert_array_equal(model.decision_function(X), full)
+        rows = np.random.RandomState(0).permutation(X.shape[0])[:17]
+        np.testing.assert_array_equal(model.decision_function(X[rows]), full[rows])
+
+
+def test_users_without_history_keep_the_inner_list(data):
+    X = data[0]
+    empty = sp.csr_matrix((2, X.shape[1]))
+    for model in _rerankers(data, 0.9):
+        model.fit(X)
+        np.testing.assert_array_equal(model.recommend(empty)[0],
+                                      model.estimator_.recommend(empty)[0])
+
+
+def test_explain_is_the_inner_models(data):
+    X = data[0]
+    for model in _rerankers(data, 0.8):
+        model.fit(X)
+        item = int(model.recommend(X[3], k=1)[0][0, 0])
+        for a, b in zip(model.explain(X[3], item), model.estimator_.explain(X[3], item)):
+            np.testing.assert_array_equal(a, b)
+    # an inner model without explain: the re-ranker has none either
+    pipe = XQuADReranker(make_pipeline(RatingBinarizer(threshold=0.5), EASE()))
+    assert not hasattr(pipe, "explain")
+
+
+def test_errors(data):
+    X, topics = data
+    with pytest.raises(InvalidParameterError, match="estimator"):
+        XQuADReranker(RatingBinarizer()).fit(X)
+    with pytest.raises(InvalidParameterError, match="tradeoff"):
+        XQuADReranker(EASE(), tradeoff=1.5).fit(X)
+    with pytest.raises(InvalidParameterError, match="n_candidates"):
+        XQuADReranker(EASE(), n_candidates=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="kind"):
+        XQuADReranker(EASE(), kind="soft").fit(X)
+    with pytest.raises(ValueError, match="categories describes 79 items but X has 80"):
+        CalibratedReranker(EASE(), topics[:-1]).fit(X)
+    with pytest.raises(ValueError, match="Negative values"):
+        XQuADReranker(EASE()).fit(-X)
+
+
+class _AnyCatalogue(CalibratedReranker):
+    """CalibratedReranker with labels ``i % 3`` for whatever catalogue a check draws.
+
+    ``categories`` describes a fixed catalogue, while scikit-learn's checks fit
+    on data of several widths; this subclass (whose ``categories`` is ignored)
+    runs them on everything else.
+    """
+
+    def _fit_reranker(self, X):
+        self.item_categories_ = _check_categories(np.arange(X.shape[1]) % 3, X.shape[1])
+
+
+_INSTANCES = [XQuADReranker(EASE(alpha=1.0), tradeoff=0.7, n_candidates=5),
+              XQuADReranker(ItemKNN(n_neighbors=5), tradeoff=0.7, kind="binary"),
+              _AnyCatalogue(EASE(alpha=1.0), [0], tradeoff=0.7, n_candidates=5)]
+
+
+@parametrize_with_checks(_INSTANCES)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    _INSTANCES[:2] + [CalibratedReranker(EASE(alpha=1.0), np.arange(25) % 4, tradeoff=0.7,
+                                         n_candidates=5)],
+    ids=lambda e: type(e).__name__)
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_recommender_contract(estimator, check):
+    # the package's checks draw a 25-item catalogue
+    check(type(estimator).__name__, estimator)
