@@ -165,7 +165,9 @@ class Pipeline(sk_pipeline.Pipeline):
         return recommend(self, X, k, exclude_seen=exclude_seen, exclude=exclude,
                          candidates=candidates)
 
-    def score(self, X, y=None, sample_weight=None, **params):
+    # no sample_weight argument: scikit-learn would then generate a
+    # set_score_request method for metadata routing, which this score ignores
+    def score(self, X, y=None, **params):
         """NDCG@10 of the recommendations, the raw history excluded (as in ``recommend``).
 
         Parameters
@@ -174,10 +176,9 @@ class Pipeline(sk_pipeline.Pipeline):
             Raw interaction history (fold-in part) of the users.
         y : sparse matrix of shape (n_users, n_items), default=None
             Held-out interactions of the same users.
-        sample_weight : None
-            Not supported (every user counts once); must be None.
         **params : dict
             Not used; accepted for compatibility with scikit-learn's Pipeline.
+            ``sample_weight`` is refused: every user counts once.
 
         Returns
         -------
@@ -185,7 +186,7 @@ class Pipeline(sk_pipeline.Pipeline):
         """
         from ..metrics import make_ranking_scorer
 
-        if sample_weight is not None:
+        if params.get("sample_weight") is not None:
             raise TypeError("Pipeline.score does not take sample_weight: every user counts "
                             "once in the NDCG@10 mean.")
         _final_recommender(self)
