@@ -227,7 +227,7 @@ def ratings(data_home):
         val = {p: -rmse(make(*p).fit(fit_part), fit_part, val_part) for p in RATING_GRID}
         print(f"  {label} validation RMSE: {val}", file=sys.stderr, flush=True)
         chosen = min(val, key=val.get)
-        values, seconds = ml100k_rmse_folds(lambda: make(*chosen), data_home)
+        values, seconds = ml100k_rmse_folds({0: lambda: make(*chosen)}, data_home)[0]
         rows.append([label, chosen, *values, np.mean(values), np.mean(seconds)])
     tab = show(table("ml100k_rmse", "RMSE on MovieLens 100K u1..u5 (base -> test)",
                      ["model", "chosen (alpha_user, alpha_item)", "u1", "u2", "u3", "u4", "u5",

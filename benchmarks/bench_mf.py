@@ -54,7 +54,8 @@ from sklearn_recsys.metrics import make_rating_scorer
 from sklearn_recsys.model_selection import compare_recommenders
 
 from common import (PeakRSS, benchmark_datasets, in_fresh_process, leaderboard_table,
-                    ml100k_fold, peers, show, table, write_results)
+                    SurpriseRatings, ml100k_fold, peers, show, table,
+                    write_results)
 
 METRICS = ("ndcg@100", "recall@20", "recall@50")
 
@@ -263,22 +264,6 @@ def _seeds(models, rows, X, n_seeds=5):
 # -- part 3: rating prediction ------------------------------------------------------------
 
 
-def _surprise_rmse(name, train, test):
-    """RMSE of a surprise algorithm with its defaults, fitted on ``train``'s ratings."""
-    import pandas as pd
-    import surprise
-
-    coo = train.tocoo()
-    reader = surprise.Reader(rating_scale=(float(train.data.min()), float(train.data.max())))
-    data = surprise.Dataset.load_from_df(
-        pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data}), reader)
-    kwargs = {"verbose": False} if name == "BaselineOnly" else {"random_state": 0}
-    algo = getattr(surprise, name)(**kwargs).fit(data.build_full_trainset())
-    test = test.tocoo()
-    pred = np.array([algo.predict(int(u), int(i)).est for u, i in zip(test.row, test.col)])
-    return float(np.sqrt(np.mean((pred - test.data) ** 2)))
-
-
 def _rating_splits(data_home):
     """Name -> (train, test): ML-100K u1..u5, latest-small (10% of each user's ratings
     held out, seed 42), and both thinned to 20% of their training ratings (seed 0): small,
@@ -312,7 +297,7 @@ def ratings(data_home):
               ("NMF (defaults)", ours(lambda: NMF(random_state=0)))]
     if found["surprise"]:
         models += [(f"surprise {name} (defaults)",
-                    lambda tr, te, name=name: _surprise_rmse(name, tr, te))
+                    lambda tr, te, name=name: SurpriseRatings(name).fit(tr).rmse(te))
                    for name in ("SVD", "BaselineOnly", "NMF")]
     rows = []
     for label, run in models:

@@ -32,7 +32,7 @@ _LOAD_AT_START = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 LIBRARIES = {"numpy": "numpy", "scipy": "scipy", "sklearn": "scikit-learn", "numba": "numba",
              "tensorflow": ("tensorflow", "tensorflow-cpu"), "sklearn_recsys": "sklearn_recsys"}
 PEERS = {"recpack": "recpack", "cornac": "cornac", "implicit": "implicit",
-         "surprise": "scikit-surprise", "torch": "torch"}
+         "surprise": "scikit-surprise", "torch": "torch", "lightfm": "lightfm"}
 
 
 # -- datasets and protocols ----------------------------------------------------------------
@@ -82,19 +82,51 @@ def ml100k_fold(data_home, fold):
     return load(f"u{fold}.base"), load(f"u{fold}.test")
 
 
-def ml100k_rmse_folds(make, data_home):
-    """RMSE on ``u1..u5.test`` of ``make()`` fitted on each ``u*.base``, and fit seconds."""
+class SurpriseRatings:
+    """A surprise algorithm with its defaults behind ``fit(X)`` and ``rmse(test)`` (CSR ratings)."""
+
+    def __init__(self, name):
+        self.name = name
+
+    def fit(self, X):
+        import pandas as pd
+        import surprise
+
+        coo = X.tocoo()
+        reader = surprise.Reader(rating_scale=(float(X.data.min()), float(X.data.max())))
+        data = surprise.Dataset.load_from_df(
+            pd.DataFrame({"u": coo.row, "i": coo.col, "r": coo.data}), reader)
+        kwargs = {"verbose": False} if self.name == "BaselineOnly" else {"random_state": 0}
+        self.algo_ = getattr(surprise, self.name)(**kwargs).fit(data.build_full_trainset())
+        return self
+
+    def rmse(self, test):
+        test = test.tocoo()
+        pred = np.array([self.algo_.predict(int(u), int(i)).est
+                         for u, i in zip(test.row, test.col)])
+        return float(np.sqrt(np.mean((pred - test.data) ** 2)))
+
+
+def ml100k_rmse_folds(makes, data_home):
+    """RMSE on ``u1..u5.test`` of each ``make()`` fitted on each ``u*.base``, and fit seconds.
+
+    ``makes`` maps labels to factories of estimators (or :class:`SurpriseRatings`); within a
+    fold the models are fitted one after the other, so their times are side by side. Returns
+    ``{label: (rmse per fold, seconds per fold)}``.
+    """
     from sklearn_recsys.metrics import make_rating_scorer
 
     rmse = make_rating_scorer("rmse")
-    values, seconds = [], []
+    out = {label: ([], []) for label in makes}
     for fold in range(1, 6):
         train, test = ml100k_fold(data_home, fold)
-        start = time.perf_counter()
-        model = make().fit(train)
-        seconds.append(time.perf_counter() - start)
-        values.append(-rmse(model, train, test))
-    return values, seconds
+        for label, make in makes.items():
+            start = time.perf_counter()
+            model = make().fit(train)
+            out[label][1].append(time.perf_counter() - start)
+            out[label][0].append(model.rmse(test) if hasattr(model, "rmse")
+                                 else -rmse(model, train, test))
+    return out
 
 
 # -- processes and memory ------------------------------------------------------------------

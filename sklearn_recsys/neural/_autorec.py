@@ -292,20 +292,20 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         for idx in self._minibatches(ctx.rng, n_samples, self.batch_size):
             share = np.float32(len(idx) / n_samples)
             sq_total += float(ctx.step(tf.constant(samples[idx].toarray()), tf.constant(share)))
-        self._store(*ctx.kept, samples)
+        self._store(*ctx.kept)
         return sq_total / max(1, ctx.X_train.nnz)
 
     def _snapshot(self):
         # _store makes new arrays every epoch: references are enough
-        return self.coefs_, self.intercepts_, getattr(self, "item_codes_", None)
+        return self.coefs_, self.intercepts_
 
     def _restore(self, snapshot):
-        self.coefs_, self.intercepts_, codes = snapshot
-        if codes is not None:
-            self.item_codes_ = codes
+        self.coefs_, self.intercepts_ = snapshot
 
     def _finish_fit(self, ctx):
         if self.kind == "item":
+            # the codes of the kept weights, computed once (not every epoch)
+            self.item_codes_ = self._encode_np(ctx.samples).astype(np.float64)
             self._set_user_prior()
 
     def _validation_label(self):
@@ -313,15 +313,16 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
 
     def _validation_score(self, ctx):
         """Minus the RMSE of the held-out ratings, from the training representation."""
-        W, b = self.coefs_[1], self.intercepts_[1]
+        # rows of W.T are contiguous: gathering them is much cheaper than columns of W
+        Wt, b = np.ascontiguousarray(self.coefs_[1].T), self.intercepts_[1]
         if self.kind == "item":
             # each training user's own decoder row on the item codes
-            codes = self.item_codes_
+            codes = self._encode_np(ctx.samples).astype(np.float64)
             return -heldout_rmse(ctx.X_val_out, lambda rows, cols: np.einsum(
-                "ij,ji->i", codes[cols], W[:, rows]) + b[rows], self.rating_range_)
+                "ij,ij->i", codes[cols], Wt[rows]) + b[rows], self.rating_range_)
         codes = self._encode_np(ctx.X_train)
         return -heldout_rmse(ctx.X_val_out, lambda rows, cols: np.einsum(
-            "ij,ji->i", codes[rows], W[:, cols]) + b[cols], self.rating_range_)
+            "ij,ij->i", codes[rows], Wt[cols]) + b[cols], self.rating_range_)
 
     def _set_user_prior(self):
         """Gaussian prior of a user's (bias, decoder row), from the training users'.
@@ -361,8 +362,6 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         rmse = np.sqrt(np.mean((pred - X_val.data) ** 2, axis=1))
         return float(grid[int(np.argmin(rmse))])
 
-    def _store(self, V, W, mu, b, samples):
+    def _store(self, V, W, mu, b):
         self.coefs_ = [V.numpy(), W.numpy()]
         self.intercepts_ = [mu.numpy(), b.numpy()]
-        if self.kind == "item":
-            self.item_codes_ = self._encode_np(samples).astype(np.float64)

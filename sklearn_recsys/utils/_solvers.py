@@ -328,24 +328,8 @@ def _ridge_system(start, end, indices, data, Y, offsets, free_bias):
             rc[j] -= mean_r
             for f in range(k):
                 Yc[j, f] -= mean_y[f]
-    m = n if n <= k else k
-    G = np.zeros((m, m), dtype=Y.dtype)
-    if n <= k:
-        for a in range(n):
-            for c in range(a + 1):
-                acc = 0.0
-                for f in range(k):
-                    acc += Yc[a, f] * Yc[c, f]
-                G[a, c] = acc
-                G[c, a] = acc
-    else:
-        for j in range(n):
-            for f in range(k):
-                for g in range(f + 1):
-                    G[f, g] += Yc[j, f] * Yc[j, g]
-        for f in range(k):
-            for g in range(f):
-                G[g, f] = G[f, g]
+    # BLAS (numba's np.dot) forms the Gram matrix: most of a fold-in's cost
+    G = np.dot(Yc, Yc.T) if n <= k else np.dot(Yc.T, Yc)
     return Yc, rc, mean_y, mean_r, G
 
 
@@ -407,8 +391,9 @@ def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr
 
     ``out[r, q]`` is ``o_j + b_u + x_u . y_j`` for the query entry ``q`` (row
     ``u`` of the CSR structure ``q_indptr``/``q_indices``, column ``j``) with
-    the row solved under ``regs[r]``. Each row's Gram matrix is formed once
-    for all penalties, which is most of the cost of a solve.
+    the row solved under ``regs[r]``. Each row's Gram matrix is formed and
+    diagonalised once, ``G = Q diag(w) Q^T``, so each penalty costs one
+    ``Q diag(1 / (w + reg)) Q^T`` product instead of a factorisation.
     """
     n_rows, k = indptr.shape[0] - 1, Y.shape[1]
     for u in prange(n_rows):
@@ -423,18 +408,20 @@ def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr
             continue
         Yc, rc, mean_y, mean_r, G = _ridge_system(start, end, indices, data, Y, offsets,
                                                   free_bias)
-        x = np.empty(k, dtype=Y.dtype)
+        dual = end - start <= k
+        w, Q = np.linalg.eigh(G)
+        # ridge target in the eigenbasis: rc (dual) or Yc^T rc (primal)
+        s = np.dot(Q.T, rc) if dual else np.dot(Q.T, np.dot(Yc.T, rc))
+        Yq = np.empty((qe - qs, k), dtype=Y.dtype)
+        for q in range(qs, qe):
+            Yq[q - qs] = Y[q_indices[q]]
         for r in range(regs.shape[0]):
-            _ridge_solve(Yc, rc, G, regs[r], x)
-            b = mean_r
-            for f in range(k):
-                b -= mean_y[f] * x[f]
+            z = np.dot(Q, s / (np.maximum(w, 0.0) + regs[r]))
+            x = np.dot(Yc.T, z) if dual else z
+            b = mean_r - np.dot(mean_y, x)
+            pred = np.dot(Yq, x)
             for q in range(qs, qe):
-                j = q_indices[q]
-                acc = offsets[j] + b
-                for f in range(k):
-                    acc += Y[j, f] * x[f]
-                out[r, q] = acc
+                out[r, q] = offsets[q_indices[q]] + b + pred[q - qs]
 
 
 @parallel_kernel

@@ -173,10 +173,14 @@ def test_validation_score_is_minus_the_rmse_of_the_dense_predictions(kind):
     X = _ratings(80, 30, density=0.5)
     model = AutoRec(kind=kind, n_components=6, max_iter=5, random_state=0).fit(X)
     ctx = model._make_context(X)  # the same kind of split the fit used
+    # the samples _init_fit lays out: one row per item (I-AutoRec) or user
+    ctx.samples = ctx.X_train.T.tocsr() if kind == "item" else ctx.X_train
     V, W = model.coefs_
     mu, b = model.intercepts_
     if kind == "item":
-        dense = (model.item_codes_ @ W + b).T  # users x items
+        # the codes of the items' training ratings, decoded by each user's row
+        codes = 1 / (1 + np.exp(-(ctx.samples.toarray() @ V + mu)))
+        dense = (codes @ W + b).T  # users x items
     else:
         dense = (1 / (1 + np.exp(-(ctx.X_train.toarray() @ V + mu)))) @ W + b
     out = ctx.X_val_out.tocoo()
