@@ -21,6 +21,7 @@ _LAZY = {
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",
     "NMF": "matrix_factorization",
+    "HybridMF": "matrix_factorization",
     "AutoRec": "neural",
     "CDAE": "neural",
     "ConvMF": "neural",

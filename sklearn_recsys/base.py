@@ -87,16 +87,21 @@ class RecommenderMixin:
         check_is_fitted(self)
         return check_interactions(self, X, reset=False)
 
-    def _iter_scores(self, X):
+    def _iter_scores(self, X, **row_data):
         """Yield ``(rows, X_batch, scores)`` blocks for validated CSR ``X``.
 
         Block size follows scikit-learn's ``working_memory``; a model's
         ``batch_size``, where it has one, is its training minibatch only.
+        ``row_data`` (side data with one row per row of ``X``; None entries
+        are left out) is sliced with each block and passed to ``_score_batch``.
         """
         step = row_batch_size(self.n_features_in_)
+        row_data = {name: value for name, value in row_data.items() if value is not None}
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
-            scores = self._popularity_for_empty_rows(X_batch, self._score_batch(X_batch))
+            batch_data = {name: value[rows] for name, value in row_data.items()}
+            scores = self._popularity_for_empty_rows(
+                X_batch, self._score_batch(X_batch, **batch_data))
             yield rows, X_batch, self._checked_scores(rows, scores)
 
     def _checked_scores(self, rows, scores):

@@ -14,6 +14,7 @@ _TEST_PARAMS = {
     "RatingBinarizer": {"threshold": 0.5},
     "ItemKNN": {"n_neighbors": 5},
     "ImplicitALS": {"n_components": 4, "max_iter": 3, "random_state": 0},
+    "HybridMF": {"n_components": 4, "max_iter": 3, "random_state": 0},
     "BPR": {"n_components": 4, "max_iter": 5, "random_state": 0},
     "ExplicitMF": {"n_components": 4, "max_iter": 3, "random_state": 0},
     "NMF": {"n_components": 4, "max_iter": 5, "fold_in_iter": 5, "random_state": 0},

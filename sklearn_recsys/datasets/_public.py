@@ -64,7 +64,7 @@ _MOVIELENS_FOLDERS = {
 # altered. Private on purpose: the tests that load tiny hand-written copies
 # replace it with monkeypatch; no argument of a loader can skip it.
 _EXPECTED_ROWS = {
-    "ml-100k": {"u.data": 100_000, "u.item": 1_682, "u.genre": 19},
+    "ml-100k": {"u.data": 100_000, "u.item": 1_682, "u.genre": 19, "u.user": 943},
     "ml-1m": {"ratings.dat": 1_000_209, "movies.dat": 3_883},
     "ml-10M100K": {"ratings.dat": 10_000_054, "movies.dat": 10_681, "tags.dat": 95_580},
     "ml-20m": {"ratings.csv": 20_000_263, "movies.csv": 27_278, "tags.csv": 465_564},
@@ -394,13 +394,13 @@ class _Copy:
             raise self.error(name, f"{n_rows:,} data row{'' if n_rows == 1 else 's'} where "
                              f"the release has {expected:,}: the file was {how}")
 
-    def check_titles(self, name, items, titles, words=("movie", "u.item")):
-        """Every rated item has a metadata line."""
+    def check_titles(self, name, items, titles, words=("movie", "u.item"), what="a title"):
+        """Every rated item (or rating user) has a metadata line."""
         missing = np.flatnonzero(~np.isin(items, np.fromiter(titles, np.int64, len(titles))))
         if missing.size:
             row = int(missing[0])
             raise self.error(name, f"{words[0]} {int(items[row])} has no line in "
-                             f"{words[1]}, so it would load without a title",
+                             f"{words[1]}, so it would load without {what}",
                              self.line_of_row(name, row))
 
 
@@ -470,6 +470,20 @@ def _movielens_100k(copy):
     copy.check_rows("u.item", len(titles))
     copy.check_titles("u.data", items, titles)
     return users, items, ratings, times, titles, genres
+
+
+def _movielens_100k_users(copy, users, user_ids):
+    """``user_ages``, ``user_genders``, ``user_occupations`` of 100K's u.user, in row order."""
+    info, seen = {}, {}
+    for number, fields in copy.records("u.user", "|", 5, encoding="latin-1"):
+        uid = copy.integer("u.user", number, fields[0])
+        _ids_once(copy, "u.user", number, uid, seen)
+        info[uid] = (copy.integer("u.user", number, fields[1]), fields[2], fields[3])
+    copy.check_rows("u.user", len(info))
+    copy.check_titles("u.data", users, info, ("user", "u.user"), "demographics")
+    return {"user_ages": np.array([info[u][0] for u in user_ids], dtype=np.int64),
+            "user_genders": [info[u][1] for u in user_ids],
+            "user_occupations": [info[u][2] for u in user_ids]}
 
 
 def _movielens_dat(copy):
@@ -550,7 +564,9 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         ``item_ids`` (raw ids of rows and columns), ``item_titles``,
         ``item_genres`` (list of lists of genre names), ``item_tags`` (each
         movie's distinct user tags, from ``tags.csv`` / ``tags.dat``; empty
-        for 100K and 1M, which have none) and ``DESCR``.
+        for 100K and 1M, which have none) and ``DESCR``; for 100K also the
+        users' demographics of ``u.user`` in row order: ``user_ages``
+        (ndarray of int), ``user_genders`` ("M"/"F") and ``user_occupations``.
 
     Raises
     ------
@@ -591,6 +607,9 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
     tags = _movielens_tags(copy)
     X, user_ids, item_ids, rows, cols = _encode(users, items, ratings)
     T = sp.csr_matrix((times.astype(np.float64), (rows, cols)), shape=X.shape)
+    demographics = {}
+    if variant == "100k" and (copy.folder / "u.user").is_file():
+        demographics = _movielens_100k_users(copy, users, user_ids)
     bunch = Bunch(
         X=X,
         timestamps=T,
@@ -599,6 +618,7 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         item_titles=[titles[i] for i in item_ids],
         item_genres=[genres[i] for i in item_ids],
         item_tags=[tags.get(i, []) for i in item_ids],
+        **demographics,
         DESCR=(
             f"MovieLens {variant} (GroupLens Research): {X.nnz} ratings by "
             f"{X.shape[0]} users on {X.shape[1]} movies. Research use only; "

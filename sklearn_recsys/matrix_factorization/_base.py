@@ -85,8 +85,13 @@ class MatrixFactorizationBase(
         self : object
             Fitted model.
         """
+        return self._fit_checked(X, X_val)
+
+    def _fit_checked(self, X, X_val, **fit_data):
+        """``fit`` with ``fit_data`` (row-aligned side data, checked by ``_check_fit_data``)."""
         self._validate_params()
         X = check_interactions(self, X, reset=True)
+        fit_data = self._check_fit_data(X, **fit_data)
         self._record_popularity(X)
         if X_val is not None:
             X_val = check_interaction_matrix(X_val, input_name="X_val")
@@ -96,7 +101,7 @@ class MatrixFactorizationBase(
                     "held-out interactions of the same users and items."
                 )
         try:
-            self._fit(X, X_val)
+            self._fit(X, X_val, **fit_data)
             self._check_fold_in(X)
         except FloatingPointError as exc:
             if not self._refit_in_float64 or np.dtype(self.dtype) != np.float32:
@@ -107,7 +112,7 @@ class MatrixFactorizationBase(
             warnings.warn(f"{exc} Refitting in float64 (pass dtype=np.float64 to skip the "
                           "float32 attempt).", RuntimeWarning)
             refit = clone(self).set_params(dtype=np.float64)
-            refit._fit(X, X_val)
+            refit._fit(X, X_val, **fit_data)
             refit._check_fold_in(X)
             params = self.get_params(deep=False)
             vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
@@ -146,10 +151,15 @@ class MatrixFactorizationBase(
             self._raise_diverged(f"folding in training users (values up to {row_max.max():g}) "
                                  "gives non-finite scores", self.n_iter_)
 
-    def _fit(self, X, X_val=None):
+    def _check_fit_data(self, X, **fit_data):
+        """Validated row-aligned side data of ``fit`` (none in most models)."""
+        return fit_data
+
+    def _fit(self, X, X_val=None, **fit_data):
         # the split keeps the dtype, so X_train is in self.dtype too
         ctx = self._make_context(X.astype(self.dtype, copy=False), X_val)
         ctx.Xt = ctx.X_train.T.tocsr()
+        ctx.fit_data = fit_data
         with numba_threads(self.n_jobs):
             self._run_training(ctx)
         return self

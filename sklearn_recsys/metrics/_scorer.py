@@ -19,6 +19,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_random_state
+from sklearn.utils.metadata_routing import (
+    MetadataRequest,
+    _MetadataRequester,
+    _routing_enabled,
+    get_routing_for_object,
+)
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._holdout import iter_heldout_batches, split_interactions
@@ -43,8 +49,14 @@ __all__ = ["make_ranking_scorer", "get_ranking_scorer", "get_ranking_scorer_name
 _METRIC_NAMES = tuple(_TOP_K_METRICS) + ("auc", "coverage")
 
 
-class _RankingScorer:
-    """Callable ``(estimator, X, y=None) -> float``; see :func:`make_ranking_scorer`."""
+class _RankingScorer(_MetadataRequester):
+    """Callable ``(estimator, X, y=None, **row_data) -> float``; see :func:`make_ranking_scorer`.
+
+    ``row_data`` (e.g. ``user_features`` of :class:`~sklearn_recsys.HybridMF`):
+    side data with one row per row of ``X``, sliced with the rows and passed
+    to the estimator's ``decision_function``. Model selection tools route it
+    here, sliced with the test users, after ``set_score_request``.
+    """
 
     def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
                  relevance_threshold=None):
@@ -62,6 +74,36 @@ class _RankingScorer:
             k += f", relevance_threshold={self.relevance_threshold!r}"
         return f"make_ranking_scorer({self.metric!r}{k})"
 
+    def set_score_request(self, **kwargs):
+        """Request row-aligned metadata (e.g. ``user_features=True``) from model selection tools.
+
+        Only with scikit-learn's metadata routing enabled
+        (``sklearn.set_config(enable_metadata_routing=True)``); see
+        :ref:`side-features`.
+
+        Parameters
+        ----------
+        **kwargs : dict
+            ``param_name=alias``, alias in ``{True, False, None, str}``.
+
+        Returns
+        -------
+        self : object
+        """
+        if not _routing_enabled():
+            raise RuntimeError(
+                "set_score_request is only available when metadata routing is enabled: "
+                "sklearn.set_config(enable_metadata_routing=True).")
+        self._metadata_request = MetadataRequest(owner=self)
+        for param, alias in kwargs.items():
+            self._metadata_request.score.add_request(param=param, alias=alias)
+        return self
+
+    def _get_metadata_request(self):
+        if hasattr(self, "_metadata_request"):
+            return get_routing_for_object(self._metadata_request)
+        return MetadataRequest(owner=self)
+
     def _split(self, estimator, X, y):
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
             y = check_interaction_matrix(y, input_name="y")
@@ -77,7 +119,7 @@ class _RankingScorer:
         return split_interactions(X, self.holdout, self.min_interactions,
                                   check_random_state(self.random_state))
 
-    def __call__(self, estimator, X, y=None):
+    def __call__(self, estimator, X, y=None, **row_data):
         X = check_interaction_matrix(X)
         # X is canonical CSR here, and holdout_split returns canonical CSR.
         X_in, X_out = self._split(estimator, X, y)
@@ -88,8 +130,7 @@ class _RankingScorer:
         # coverage counts all lists and the estimator validates X even when
         # nothing is held out
         batches = iter_heldout_batches(
-            X_in, X_out, lambda rows, X_rows: estimator.decision_function(X_rows),
-            all_users=True)
+            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True)
         for _, y_b, scores in batches:
             if self.metric == "auc":
                 values.append(_per_user_auc(y_b, scores))
@@ -103,6 +144,22 @@ class _RankingScorer:
         if self.metric == "coverage":
             return float(covered.mean()) if covered is not None else float("nan")
         return _nanmean(np.concatenate(values) if values else [], repr(self))
+
+
+def _row_scorer(estimator, n_rows, row_data):
+    """``(rows, X_rows) -> scores`` by ``decision_function``, with ``row_data`` sliced by rows."""
+    for name, value in row_data.items():
+        if value is not None and getattr(value, "shape", (len(value),))[0] != n_rows:
+            raise ValueError(
+                f"{name} has {value.shape[0] if hasattr(value, 'shape') else len(value)} rows "
+                f"but X has {n_rows}: pass one row per user (row of X).")
+
+    def score_rows(rows, X_rows):
+        sliced = {name: None if value is None else value[rows]
+                  for name, value in row_data.items()}
+        return estimator.decision_function(X_rows, **sliced)
+
+    return score_rows
 
 
 # the options each metric takes beyond y_true, y_score, k, and their values
@@ -277,7 +334,8 @@ def _training_popularity(estimator):
 
 
 class _BeyondAccuracyScorer(_RankingScorer):
-    """Callable ``(estimator, X, y=None) -> float``; see :func:`make_beyond_accuracy_scorer`."""
+    """Callable ``(estimator, X, y=None, **row_data) -> float``; see
+    :func:`make_beyond_accuracy_scorer`."""
 
     def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
                  relevance_threshold, item_popularity):
@@ -292,7 +350,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
             options += f", relevance_threshold={self.relevance_threshold!r}"
         return f"make_beyond_accuracy_scorer({self.metric!r}, k={self.k}{options})"
 
-    def __call__(self, estimator, X, y=None):
+    def __call__(self, estimator, X, y=None, **row_data):
         X = check_interaction_matrix(X)
         X_in, X_out = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
@@ -305,8 +363,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
         # miscalibration compares each list with the history it was made from
         history = self.metric == "miscalibration"
         batches = iter_heldout_batches(
-            X_in, X_out, lambda rows, X_rows: estimator.decision_function(X_rows),
-            all_users=True)
+            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True)
         for rows, y_b, scores in batches:
             acc.add(X_in[rows] if history else y_b, _ranked(scores, self.k, False, X.shape[1]))
         value = float(np.ravel(acc.result())[0])  # by popularity: the one bucket asked for

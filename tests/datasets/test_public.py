@@ -20,6 +20,11 @@ def test_movielens_100k_counts(shared_data):
     assert ml.item_genres[0] == ["Animation", "Children's", "Comedy"]
     # u.item is latin-1: a title with a non-ASCII character decodes correctly
     assert any("é" in t for t in ml.item_titles)
+    # u.user, in row order: "1|24|M|technician|85711", "2|53|F|other|94043"
+    assert ml.user_ids[:2].tolist() == [1, 2]
+    assert ml.user_ages[:2].tolist() == [24, 53] and len(ml.user_ages) == 943
+    assert ml.user_genders[:2] == ["M", "F"]
+    assert ml.user_occupations[:2] == ["technician", "other"]
 
 
 def test_movielens_latest_small_counts(shared_data):
@@ -50,8 +55,14 @@ def test_small_handwritten_movielens_copy(tmp_path, release_rows):
     np.testing.assert_array_equal(ml.X.toarray(), [[0, 5], [4, 3]])
     assert ml.item_titles == ["Café (1995)", "B (1996)"]
     assert ml.item_genres == [["Action"], ["unknown"]]
+    assert "user_ages" not in ml  # a copy without u.user has no demographics
     X = fetch_movielens("100k", data_home=tmp_path, download_if_missing=False, return_X_y=True)
     assert X.nnz == 3
+    # with u.user, a rating user missing from it is named
+    release_rows["ml-100k"] = {"u.user": 1}
+    (folder / "u.user").write_text("1|24|M|technician|85711\n")
+    with pytest.raises(ValueError, match="user 2 has no line in u.user.*demographics"):
+        fetch_movielens("100k", data_home=tmp_path, download_if_missing=False)
 
 
 def test_missing_dataset_error(tmp_path):

@@ -1,0 +1,206 @@
+"""HybridMF against a dense reference, known answers for new items and users, routing, errors."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_recsys import HybridMF, ImplicitALS, make_interactions
+from sklearn_recsys.matrix_factorization import _hybrid
+from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.model_selection import holdout_split
+
+
+@pytest.fixture
+def small():
+    X = make_interactions(50, 30, density=0.15, random_state=0)
+    X.data = np.random.default_rng(0).integers(1, 4, size=X.nnz).astype(float)
+    X = X.tolil()
+    X[:, 3] = 0  # a new item: no interaction in fit
+    return sp.csr_matrix(X)
+
+
+def _features(n, d, seed):
+    return np.random.default_rng(seed).integers(0, 2, size=(n, d)).astype(float)
+
+
+def _dense_hybrid(R, U, V, F, G, alpha, alpha_f, scale, n_iter):
+    """Agarwal & Chen's model by exact alternating solves on dense matrices."""
+    P, C = (R > 0).astype(float), 1.0 + scale * R
+    k = U.shape[1]
+    F1 = np.hstack([F, np.ones((len(F), 1))])
+    G1 = np.hstack([G, np.ones((len(G), 1))])
+    W, D = np.zeros((F1.shape[1], k)), np.zeros((G1.shape[1], k))
+    warm_i, warm_u = R.any(axis=0), R.any(axis=1)
+    U, V = U.copy(), V.copy()
+    for _ in range(n_iter):
+        prior = F1 @ W
+        for i in range(V.shape[0]):
+            A = (U.T * C[:, i]) @ U + alpha * np.eye(k)
+            V[i] = np.linalg.solve(A, (U.T * C[:, i]) @ P[:, i] + alpha * prior[i])
+        Fw = F1[warm_i]
+        W = np.linalg.solve(Fw.T @ Fw + alpha_f * np.eye(Fw.shape[1]), Fw.T @ V[warm_i])
+        V[~warm_i] = F1[~warm_i] @ W
+        Vz = np.where(warm_i[:, None], V, 0.0)  # new items are not negatives
+        prior = G1 @ D
+        for u in range(U.shape[0]):
+            A = (Vz.T * C[u]) @ Vz + alpha * np.eye(k)
+            U[u] = np.linalg.solve(A, (Vz.T * C[u]) @ P[u] + alpha * prior[u])
+        Gw = G1[warm_u]
+        D = np.linalg.solve(Gw.T @ Gw + alpha_f * np.eye(Gw.shape[1]), Gw.T @ U[warm_u])
+        U[~warm_u] = G1[~warm_u] @ D
+    return U, V, W, D
+
+
+def test_matches_dense_reference(small):
+    F, G = _features(30, 4, 1), _features(50, 3, 2)
+    model = HybridMF(n_components=5, item_features=F, alpha=0.5, alpha_features=2.0,
+                     confidence_scale=2.0, max_iter=4, cg_steps=20, dtype=np.float64,
+                     random_state=0)
+    init = HybridMF(**{**model.get_params(), "max_iter": 1})
+    ctx = init._make_context(small)
+    ctx.Xt, ctx.fit_data = small.T.tocsr(), {"user_features": None}
+    init._init_fit(ctx)
+    U0, V0 = init.user_factors_.copy(), init.item_factors_.copy()
+    model.fit(small, user_features=G)
+    U, V, W, D = _dense_hybrid(small.toarray(), U0, V0, F, G, 0.5, 2.0, 2.0, 4)
+    assert_allclose(model.item_factors_, V, atol=1e-7)
+    assert_allclose(model.user_factors_, U, atol=1e-7)
+    assert_allclose(model.item_feature_weights_, W, atol=1e-7)
+    assert_allclose(model.user_feature_weights_, D, atol=1e-7)
+    assert_array_equal(model.cold_items_, [3])
+
+
+def test_without_features_is_implicit_als(small):
+    params = dict(n_components=5, alpha=0.5, confidence_scale=2.0, max_iter=5,
+                  dtype=np.float64, random_state=0)
+    X = sp.csr_matrix(small[:, [j for j in range(30) if j != 3]])
+    hybrid = HybridMF(**params).fit(X)
+    als = ImplicitALS(**params).fit(X)
+    assert_allclose(hybrid.item_factors_, als.item_factors_, atol=1e-10)
+    assert_allclose(hybrid.decision_function(X), als.decision_function(X), atol=1e-10)
+
+
+def _two_tastes(n_users=80, n_items=40, seed=0):
+    """Users of taste a like the even items, taste b the odd ones; features say which."""
+    rng = np.random.default_rng(seed)
+    taste = np.arange(n_users) % 2
+    liked = (np.arange(n_items)[None, :] % 2) == taste[:, None]
+    X = sp.csr_matrix((liked & (rng.random((n_users, n_items)) < 0.4)).astype(float))
+    item_features = np.eye(2)[np.arange(n_items) % 2]
+    user_features = np.eye(2)[taste]
+    return X, item_features, user_features, taste
+
+
+def test_new_items_are_ranked_by_their_features():
+    X, F, _, taste = _two_tastes()
+    new = np.arange(30, 40)
+    X_fit = X.tolil()
+    X_fit[:, new] = 0
+    model = HybridMF(n_components=4, item_features=F, random_state=0).fit(sp.csr_matrix(X_fit))
+    assert_array_equal(model.cold_items_, new)
+    assert_allclose(model.item_factors_[new], model.item_factors_from_features(F[new]),
+                    rtol=1e-5)
+    idx, _ = model.recommend(X_fit, k=5, candidates=new)
+    # every user's 5 best new items are the 5 of their taste
+    assert ((idx % 2) == taste[:, None]).all()
+    # a new item has neighbours from its features
+    neighbours, _ = model.similar_items([new[0]], k=3)
+    assert (neighbours % 2 == new[0] % 2).all()
+
+
+def test_new_users_are_ranked_by_their_features():
+    X, _, G, taste = _two_tastes()
+    model = HybridMF(n_components=4, random_state=0).fit(X, user_features=G)
+    empty = sp.csr_matrix((2, X.shape[1]))
+    idx, _ = model.recommend(empty, k=10, user_features=G[:2])
+    assert ((idx % 2) == taste[:2, None]).all()
+    # without features, the same empty rows get the training popularity
+    popular, _ = model.recommend(empty, k=10)
+    assert_array_equal(popular[0], popular[1])
+
+
+def test_user_features_route_through_grid_search():
+    X, F, G, _ = _two_tastes(n_users=90)
+    X_in, X_out = holdout_split(X, random_state=0)
+    grid = {"alpha": [0.1, 1.0]}
+    with sklearn.config_context(enable_metadata_routing=True):
+        model = HybridMF(n_components=4, item_features=F, random_state=0)
+        model.set_fit_request(user_features=True)
+        scorer = make_ranking_scorer("ndcg", k=10).set_score_request(user_features=True)
+        search = GridSearchCV(model, grid, scoring=scorer, cv=KFold(3)).fit(
+            X_in, X_out, user_features=G)
+    # the same folds by hand: features sliced with the rows, for fit and for scoring
+    expected = []
+    for alpha in grid["alpha"]:
+        fold_scores = []
+        for train, test in KFold(3).split(X_in):
+            m = HybridMF(n_components=4, item_features=F, alpha=alpha, random_state=0)
+            m.fit(X_in[train], user_features=G[train])
+            fold_scores.append(make_ranking_scorer("ndcg", k=10)(
+                m, X_in[test], X_out[test], user_features=G[test]))
+        expected.append(np.mean(fold_scores))
+    assert_allclose(search.cv_results_["mean_test_score"], expected, rtol=1e-12)
+    # and the features change the scores: not a no-op route
+    m = HybridMF(n_components=4, item_features=F, random_state=0).fit(X_in, user_features=G)
+    assert not np.allclose(m.decision_function(X_in[:5], user_features=G[:5]),
+                           m.decision_function(X_in[:5]))
+
+
+def test_scoring_rows_do_not_depend_on_the_batch():
+    X, F, G, _ = _two_tastes()
+    model = HybridMF(n_components=4, item_features=F, random_state=0).fit(X, user_features=G)
+    batch = model.decision_function(X[:10], user_features=G[:10])
+    for u in range(10):
+        assert_allclose(model.decision_function(X[u], user_features=G[u:u + 1])[0], batch[u],
+                        rtol=1e-5, atol=1e-6)
+    assert_allclose(model.transform(X[:10], user_features=G[:10])
+                    @ model.item_factors_.T, batch, rtol=1e-5, atol=1e-6)
+    again = pickle.loads(pickle.dumps(model))
+    assert_array_equal(again.recommend(X[:10], user_features=G[:10])[0],
+                       model.recommend(X[:10], user_features=G[:10])[0])
+
+
+def test_ridge_by_conjugate_gradient_matches_the_exact_one(monkeypatch):
+    rng = np.random.default_rng(0)
+    F = sp.random(60, 25, density=0.3, random_state=0, format="csr")
+    Y = rng.standard_normal((60, 4))
+    exact = _hybrid._Ridge(F, 0.5).fit(Y)
+    assert_allclose(exact, np.linalg.solve((F.T @ F).toarray() + 0.5 * np.eye(25), F.T @ Y),
+                    atol=1e-10)
+    dual = _hybrid._Ridge(F.T.tocsr(), 0.5).fit(rng.standard_normal((25, 4)))
+    assert dual.shape == (60, 4)
+    monkeypatch.setattr(_hybrid, "_EXACT_RIDGE_MAX", 10)
+    iterative = _hybrid._Ridge(F, 0.5, cg_steps=60)
+    assert iterative.chol is None
+    assert_allclose(iterative.fit(Y), exact, atol=1e-8)
+
+
+@pytest.mark.parametrize("where, features, match", [
+    ("fit", np.ones((49, 2)), "user_features has 49 rows but X has 50"),
+    ("fit", np.full((50, 2), np.nan), "NaN"),
+    ("init", np.ones((29, 2)), "item_features has 29 rows but X has 30"),
+])
+def test_wrong_features_raise_clear_errors(small, where, features, match):
+    if where == "init":
+        with pytest.raises(ValueError, match=match):
+            HybridMF(n_components=3, item_features=features).fit(small)
+    else:
+        with pytest.raises(ValueError, match=match):
+            HybridMF(n_components=3).fit(small, user_features=features)
+
+
+def test_scoring_features_must_match_fit(small):
+    plain = HybridMF(n_components=3, max_iter=2, random_state=0).fit(small)
+    with pytest.raises(ValueError, match="fitted without them"):
+        plain.decision_function(small, user_features=np.ones((50, 2)))
+    with_features = HybridMF(n_components=3, max_iter=2, random_state=0).fit(
+        small, user_features=np.ones((50, 2)))
+    with pytest.raises(ValueError, match="has 3 columns but fit had 2"):
+        with_features.recommend(small, user_features=np.ones((50, 3)))
+    with pytest.raises(ValueError, match="fitted without item_features"):
+        plain.item_factors_from_features(np.ones((2, 2)))
