@@ -9,7 +9,8 @@ Part ``citeulike`` (strong generalization): CiteULike-a libraries as implicit fe
 article titles as documents; 20% of users held out, 80/20 fold-in split of each (seed 0).
 Hyper-parameters (factor count included) are chosen on validation users carved out of the
 training users (one split, NDCG@100), then the model is refitted on all training users. The
-same MF without text is ``ConvMF(documents=None)``; ImplicitALS and a TF-IDF content model
+same MF without text is ``ConvMF(documents=None)``; HybridMF with the titles' TF-IDF as item
+features (``HYBRID_GRID``), ImplicitALS and a TF-IDF content model
 (each user's profile is the sum of the TF-IDF vectors of their titles; an item's score is
 linear in its TF-IDF vector) are references. Besides Recall@20/50 and NDCG@100 over all held-out
 items, Recall@50 is reported on the held-out items with at most 5 training interactions
@@ -43,7 +44,7 @@ from sklearn.base import BaseEstimator
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import normalize
 
-from sklearn_recsys import ConvMF, ImplicitALS
+from sklearn_recsys import ConvMF, HybridMF, ImplicitALS
 from sklearn_recsys.base import ItemScoresTransformMixin, RecommenderMixin
 from sklearn_recsys.datasets import fetch_citeulike_a, fetch_movielens
 from sklearn_recsys.metrics import make_rating_scorer, ndcg_at_k, recall_at_k
@@ -61,6 +62,10 @@ MF_GRID = [{"n_components": k, "alpha_user": lu, "alpha_item": lv, "confidence_s
 CONVMF_LAMBDA_V = (10.0, 100.0, 1000.0)
 ALS_GRID = [{"n_components": k, "alpha": a, "confidence_scale": 40.0}
             for k in (64, 200, 400) for a in (1.0, 10.0, 100.0)]
+# HybridMF with the titles' TF-IDF as item features: the factor count and confidence of the
+# other factorizations' choice (400, 40), its own penalties chosen on validation users
+HYBRID_GRID = [{"n_components": 400, "confidence_scale": 40.0, "alpha": a, "alpha_features": f}
+               for a in (1.0, 10.0) for f in (0.3, 1.0, 3.0)]
 RATING_GRID = [(10.0, 10.0), (1.0, 100.0), (10.0, 100.0), (1.0, 1000.0), (3.0, 300.0)]
 CONVMF_ITER = 10
 
@@ -130,6 +135,11 @@ def _table(id, title, rows, columns):
                       formats=["text", *["metric"] * len(columns), "params", "seconds"]))
 
 
+def title_features(docs):
+    """HybridMF's item features: TF-IDF of the titles (words in at least 2 titles)."""
+    return TfidfVectorizer(sublinear_tf=True, min_df=2).fit_transform(docs)
+
+
 def _models(docs, X_train):
     """(name, factory, grid) of part citeulike; ConvMF's grid builds on MF's choice."""
     mf_params = _choose(lambda **p: ConvMF(feedback="implicit", random_state=0, **p),
@@ -139,6 +149,9 @@ def _models(docs, X_train):
                                              max_iter=CONVMF_ITER, random_state=0, **p),
                           conv_grid, X_train)
     als_params = _choose(lambda **p: ImplicitALS(random_state=0, **p), ALS_GRID, X_train)
+    features = title_features(docs)
+    hybrid_params = _choose(lambda **p: HybridMF(item_features=features, random_state=0, **p),
+                            HYBRID_GRID, X_train)
     return [
         ("ConvMF (titles)", lambda: ConvMF(documents=docs, feedback="implicit",
                                            max_iter=CONVMF_ITER, random_state=0,
@@ -146,6 +159,9 @@ def _models(docs, X_train):
         ("MF without text (ConvMF, documents=None)",
          lambda: ConvMF(feedback="implicit", random_state=0, **mf_params), mf_params),
         ("ImplicitALS", lambda: ImplicitALS(random_state=0, **als_params), als_params),
+        ("HybridMF (title TF-IDF features)",
+         lambda: HybridMF(item_features=features, random_state=0, **hybrid_params),
+         hybrid_params),
         ("TF-IDF profile (linear content)", lambda: TfidfProfile(docs), {}),
     ]
 
@@ -169,7 +185,7 @@ def citeulike(data_home, models):
     write_results("convmf_citeulike", [tab])
 
 
-def cold(data_home, conv_params, mf_params):
+def cold(data_home, conv_params, mf_params, hybrid_params):
     X, docs = _citeulike(data_home)
     rng = np.random.default_rng(0)
     cold_items = np.sort(rng.choice(X.shape[1], size=X.shape[1] // 5, replace=False))
@@ -198,6 +214,9 @@ def cold(data_home, conv_params, mf_params):
                                            **conv_params), conv_params),
         ("MF without text", lambda: ConvMF(feedback="implicit", random_state=0, **mf_params),
          mf_params),
+        ("HybridMF (title TF-IDF features)",
+         lambda: HybridMF(item_features=title_features(docs), random_state=0,
+                          **hybrid_params), hybrid_params),
         ("TF-IDF profile (linear content)", lambda: TfidfProfile(docs), {}),
         ("Random ranking (chance)", Random, {}),
     ]
@@ -255,7 +274,8 @@ def main(argv=None):
             citeulike(args.data_home, models)
         if "cold" in parts:
             cold(args.data_home, chosen["ConvMF (titles)"],
-                 chosen["MF without text (ConvMF, documents=None)"])
+                 chosen["MF without text (ConvMF, documents=None)"],
+                 chosen["HybridMF (title TF-IDF features)"])
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from ..base import _top_k_of_batches
 from ..utils._solvers import als_cg_sweep, implicit_loss, prior_cg_sweep, prior_ls_sweep
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_exclude, check_k
+from ._als import als_contributions
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -493,6 +494,35 @@ class HybridMF(MatrixFactorizationBase):
                 f"{self.item_feature_weights_.shape[0] - 1}: pass the same features.")
         return np.asarray(_with_intercept(F) @ self.item_feature_weights_,
                           dtype=self.item_factors_.dtype)
+
+    def explain(self, x_row, item):
+        """Exact contribution of each of the user's items to one item's score.
+
+        The fold-in is ImplicitALS's with the new items left out, so the score
+        decomposes as in :meth:`ImplicitALS.explain`: item ``j`` contributes
+        ``c_uj y_item^T W y_j`` with ``W = (Y^T C^u Y + alpha I)^{-1}``. The
+        contributions sum to ``decision_function(x_row)[0, item]`` (scored
+        without user features; with them, their prior adds
+        ``alpha y_item^T W D^T g_u``, the part of the score the features explain).
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose score is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+        """
+        x, item = self._validate_explain(x_row, item)
+        # the fold-in solves against the warm items; the explained item keeps
+        # its own factors (W^T f for a new item)
+        return als_contributions(self._item_factors_for_users(), x, self.item_factors_[item],
+                                 self.alpha, self.confidence_scale)
 
     def _needs_interactions_for_similarity(self):
         # with item features, a new item has factors from its features

@@ -220,3 +220,17 @@ def test_benchmark_results_back_the_docs():
             assert test[data, "HybridMF"] > test[data, "LightFM (WARP)"]
             if table["id"] == "warm":
                 assert test[data, "HybridMF"] > test[data, "ImplicitALS"]
+
+
+def test_explain_is_exact():
+    X, F, G, _ = _two_tastes()
+    X_fit = X.tolil()
+    X_fit[:, 38:] = 0  # two new items
+    X_fit = sp.csr_matrix(X_fit)
+    model = HybridMF(n_components=4, item_features=F, random_state=0, dtype=np.float64)
+    model.fit(X_fit, user_features=G)
+    for item in (0, 5, 38, 39):
+        items, contrib = model.explain(X_fit[3], item)
+        assert_array_equal(np.sort(items), X_fit[3].indices)
+        assert np.all(np.diff(contrib) <= 0)
+        assert_allclose(contrib.sum(), model.decision_function(X_fit[3])[0, item], rtol=1e-8)
