@@ -35,6 +35,7 @@ _LAZY = {
     "fetch_movielens": "datasets",
     "fetch_lastfm_2k": "datasets",
     "fetch_citeulike_a": "datasets",
+    "fetch_taobao": "datasets",
     "ndcg_at_k": "metrics",
     "recall_at_k": "metrics",
     "precision_at_k": "metrics",

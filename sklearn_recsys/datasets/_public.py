@@ -65,6 +65,9 @@ _MOVIELENS_FOLDERS = {
 # replace it with monkeypatch; no argument of a loader can skip it.
 _EXPECTED_ROWS = {
     "ml-100k": {"u.data": 100_000, "u.item": 1_682, "u.genre": 19, "u.user": 943},
+    # one line per user with at least one interaction of the behaviour
+    "taobao-mbcgcn": {f"{b}/{part}.txt": 15_449 for b in ("view", "cart", "buy")
+                      for part in ("train", "test")},
     "ml-1m": {"ratings.dat": 1_000_209, "movies.dat": 3_883},
     "ml-10M100K": {"ratings.dat": 10_000_054, "movies.dat": 10_681, "tags.dat": 95_580},
     "ml-20m": {"ratings.csv": 20_000_263, "movies.csv": 27_278, "tags.csv": 465_564},
@@ -791,3 +794,110 @@ def fetch_citeulike_a(*, data_home=None, download_if_missing=True, return_X_y=Fa
         ),
     )
     return _result(bunch, return_X_y)
+
+
+TAOBAO_BEHAVIORS = ("view", "cart", "buy")
+
+
+def _behavior_lines(copy, name):
+    """(users, items) of a ``user item item ...`` file, each (user, item) once."""
+    users, items, seen = [], [], {}
+    lines = [line for line in copy.text(name).split("\n")]
+    n_rows = 0
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        if not fields:
+            continue
+        n_rows += 1
+        user = copy.integer(name, number, fields[0])
+        _ids_once(copy, name, number, user, seen)
+        ids = [copy.integer(name, number, f) for f in fields[1:]]
+        if not ids:
+            raise copy.error(name, f"user {user} has no item on the line", number)
+        if len(set(ids)) != len(ids):
+            again = next(i for k, i in enumerate(ids) if i in ids[:k])
+            raise copy.error(name, f"item {again} is listed twice for user {user}", number)
+        users.extend([user] * len(ids))
+        items.extend(ids)
+    copy.check_rows(name, n_rows)
+    return np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+
+
+def fetch_taobao(*, data_home=None, download_if_missing=True, return_X_y=False):
+    """Load the Taobao multi-behaviour split of MB-CGCN: views, carts and purchases.
+
+    The split of Cheng et al. (2023), used by MB-CGCN, CRGCN and MuLe: the
+    same 15,449 users and 11,953 items in three behaviours, with one held-out
+    interaction per user and behaviour. ``X`` stacks the behaviours side by
+    side, one ``(n_users, n_items)`` block each in the order of
+    ``behaviors``, so that a user's behaviours stay in one row and model
+    selection tools, which split rows, keep them together.
+
+    Parameters
+    ----------
+    data_home : str or path-like, default=None
+        Folder containing ``taobao-mbcgcn/`` with ``view/``, ``cart/`` and
+        ``buy/``, each holding ``train.txt`` and ``test.txt``.
+    download_if_missing : bool, default=True
+        No official archive exists (the split lives in the authors'
+        repository); the copy must be present either way.
+    return_X_y : bool, default=False
+        Return ``(X, X_test)`` only.
+
+    Returns
+    -------
+    data : :class:`~sklearn.utils.Bunch`
+        ``X`` (csr_matrix (n_users, 3 * n_items), 1 for each training
+        interaction; columns ``[b * n_items, (b + 1) * n_items)`` are behaviour
+        ``behaviors[b]``), ``X_test`` (same layout: each user's held-out
+        interaction of each behaviour; the papers evaluate the ``"buy"``
+        block), ``behaviors`` (``("view", "cart", "buy")``), ``target``
+        (``"buy"``), ``n_items``, ``user_ids``, ``item_ids`` and ``DESCR``.
+
+    Raises
+    ------
+    OSError
+        When ``taobao-mbcgcn/`` or one of its six files is missing.
+    ValueError
+        When the copy is damaged: a field that is not an integer id, a user
+        listed on two lines of a file, an item listed twice for one user, a
+        line with a user and no item, or a file with another number of lines
+        than the split (15,449 users each). The message names the file, the
+        line and the fix.
+
+    Examples
+    --------
+    >>> from sklearn_recsys.datasets import fetch_taobao
+    >>> data = fetch_taobao(data_home="../shared/data")  # doctest: +SKIP
+    >>> data.X.shape, data.behaviors  # doctest: +SKIP
+    ((15449, 35859), ('view', 'cart', 'buy'))
+    """
+    copy = _Copy(_folder(data_home, "taobao-mbcgcn", download_if_missing, "buy/train.txt"))
+    parts = {(b, part): _behavior_lines(copy, f"{b}/{part}.txt")
+             for b in TAOBAO_BEHAVIORS for part in ("train", "test")}
+    n_users = 1 + max(int(u.max()) for u, _ in parts.values() if len(u))
+    n_items = 1 + max(int(i.max()) for _, i in parts.values() if len(i))
+
+    def stacked(part):
+        blocks = [sp.csr_matrix((np.ones(len(i)), (u, i)), shape=(n_users, n_items))
+                  for u, i in (parts[b, part] for b in TAOBAO_BEHAVIORS)]
+        return sp.hstack(blocks, format="csr")
+
+    X, X_test = stacked("train"), stacked("test")
+    if return_X_y:
+        return X, X_test
+    n_buys = parts["buy", "train"][0].size
+    return Bunch(
+        X=X,
+        X_test=X_test,
+        behaviors=TAOBAO_BEHAVIORS,
+        target="buy",
+        n_items=n_items,
+        user_ids=np.arange(n_users),
+        item_ids=np.arange(n_items),
+        DESCR=(
+            f"Taobao multi-behaviour split of MB-CGCN (Cheng et al. 2023): {n_users} users, "
+            f"{n_items} items; views, carts and {n_buys} training purchases, one held-out "
+            "interaction per user and behaviour. No license stated; research use only."
+        ),
+    )

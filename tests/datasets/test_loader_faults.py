@@ -229,7 +229,7 @@ def test_row_counts_apply_without_any_opt_out(tmp_path):
         spec.load(tmp_path)
     assert set(_public._EXPECTED_ROWS) == {
         "ml-100k", "ml-1m", "ml-10M100K", "ml-20m", "ml-25m", "ml-latest-small",
-        "hetrec2011-lastfm-2k", "citeulike-a"}
+        "hetrec2011-lastfm-2k", "citeulike-a", "taobao-mbcgcn"}
 
 
 def test_rows_added_are_reported(tmp_path, release_rows):

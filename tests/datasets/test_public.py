@@ -7,6 +7,7 @@ from sklearn_recsys.datasets import (
     fetch_citeulike_a,
     fetch_lastfm_2k,
     fetch_movielens,
+    fetch_taobao,
     make_interactions,
 )
 
@@ -288,3 +289,59 @@ def test_item_documents_errors():
         item_documents(Bunch(X=None))
     with pytest.raises(ValueError, match="item_genres has 1 entries but item_titles has 2"):
         item_documents(Bunch(item_titles=["a", "b"], item_genres=[["x"]]))
+
+
+def test_taobao_counts(shared_data):
+    data = fetch_taobao(data_home=shared_data, download_if_missing=False)
+    n = data.n_items
+    assert data.X.shape == (15_449, 3 * 11_953) and data.behaviors == ("view", "cart", "buy")
+    # the counts of shared/data/README.md, block by block
+    assert [data.X[:, b * n:(b + 1) * n].nnz for b in range(3)] == [858_505, 180_027, 92_180]
+    assert (data.X_test.getnnz(axis=1) == 3).all()  # one held-out item per behaviour
+    assert data.target == "buy"
+
+
+def _taobao_copy(root, files):
+    for name, text in files.items():
+        path = root / "taobao-mbcgcn" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+_TINY_TAOBAO = {"view/train.txt": "0\t0\t1\n1\t2\n", "view/test.txt": "0\t2\n1\t0\n",
+                "cart/train.txt": "0\t1\n1\t2\n", "cart/test.txt": "0\t0\n1\t1\n",
+                "buy/train.txt": "0\t1\n1\t2\n", "buy/test.txt": "0\t0\n1\t1"}
+
+
+def test_small_handwritten_taobao_copy(tmp_path, release_rows):
+    _taobao_copy(tmp_path, _TINY_TAOBAO)
+    data = fetch_taobao(data_home=tmp_path, download_if_missing=False)
+    np.testing.assert_array_equal(data.X.toarray(), [[1, 1, 0, 0, 1, 0, 0, 1, 0],
+                                                     [0, 0, 1, 0, 0, 1, 0, 0, 1]])
+    np.testing.assert_array_equal(data.X_test[:, 6:].toarray(), [[1, 0, 0], [0, 1, 0]])
+    X, X_test = fetch_taobao(data_home=tmp_path, download_if_missing=False, return_X_y=True)
+    assert X.shape == X_test.shape == (2, 9)
+
+
+@pytest.mark.parametrize("name, text, match", [
+    ("buy/train.txt", "0\t1\n0\t2\n", r"buy/train.txt, lines 1 and 2: id 0 is listed twice"),
+    ("buy/train.txt", "0\t1\t1\n1\t2\n", "line 1: item 1 is listed twice for user 0"),
+    ("cart/test.txt", "0\tx\n1\t1\n", "line 1: 'x' is not a non-negative integer id"),
+    ("view/test.txt", "0\n1\t0\n", "line 1: user 0 has no item on the line"),
+])
+def test_damaged_taobao_copy_names_the_line(tmp_path, release_rows, name, text, match):
+    _taobao_copy(tmp_path, {**_TINY_TAOBAO, name: text})
+    with pytest.raises(ValueError, match=match):
+        fetch_taobao(data_home=tmp_path, download_if_missing=False)
+
+
+def test_taobao_cut_short_and_missing(tmp_path, release_rows):
+    _taobao_copy(tmp_path, _TINY_TAOBAO)
+    release_rows["taobao-mbcgcn"] = {"buy/train.txt": 3}
+    with pytest.raises(ValueError, match="2 data rows where the release has 3"):
+        fetch_taobao(data_home=tmp_path, download_if_missing=False)
+    (tmp_path / "taobao-mbcgcn" / "cart" / "test.txt").unlink()
+    with pytest.raises(OSError, match="missing"):
+        fetch_taobao(data_home=tmp_path, download_if_missing=False)
+    with pytest.raises(OSError, match="not found"):
+        fetch_taobao(data_home=tmp_path / "elsewhere", download_if_missing=False)
