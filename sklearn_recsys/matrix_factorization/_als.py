@@ -7,7 +7,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..utils._propensity import exposure_propensity
-from ..utils._solvers import als_cg_sweep, als_cholesky_sweep, implicit_loss
+from ..utils._solvers import (
+    als_cg_sweep,
+    als_cholesky_sweep,
+    fold_in_contributions,
+    implicit_loss,
+)
 from ._base import MatrixFactorizationBase
 
 __all__ = ["ImplicitALS"]
@@ -280,26 +285,6 @@ class ImplicitALS(MatrixFactorizationBase):
         x, item = self._validate_explain(x_row, item)
         preference = (None if getattr(self, "propensity_", None) is None
                       else 1.0 / self.propensity_[x.indices])
-        return als_contributions(self.item_factors_, x, self.item_factors_[item], self.alpha,
-                                 self.confidence_scale, preference)
+        return fold_in_contributions(self.item_factors_, x, self.item_factors_[item],
+                                     self.alpha, self.confidence_scale, preference=preference)
 
-
-def als_contributions(V, x, v_item, alpha, confidence_scale, preference=None):
-    """Hu et al.'s exact decomposition of an ALS fold-in score over the user's items.
-
-    ``x`` is one validated CSR row, ``V`` the item factors the fold-in solves
-    against and ``v_item`` the factors of the explained item; returns the
-    user's items and ``c_uj * p_uj * v_item^T W v_j``, largest first, with
-    ``W = (V^T C^u V + alpha I)^{-1}``.
-    """
-    V = V.astype(np.float64)
-    Yu = V[x.indices]
-    c = 1.0 + confidence_scale * x.data.astype(np.float64)
-    A = V.T @ V + (Yu.T * (c - 1.0)) @ Yu
-    A[np.diag_indices_from(A)] += alpha
-    w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
-    contrib = (Yu @ w) * c
-    if preference is not None:
-        contrib *= preference
-    order = np.argsort(-contrib, kind="stable")
-    return x.indices[order].astype(np.int64), contrib[order]

@@ -8,10 +8,15 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..base import _top_k_of_batches
-from ..utils._solvers import als_cg_sweep, implicit_loss, prior_cg_sweep, prior_ls_sweep
+from ..utils._solvers import (
+    als_cg_sweep,
+    fold_in_contributions,
+    implicit_loss,
+    prior_cg_sweep,
+    prior_ls_sweep,
+)
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_exclude, check_k
-from ._als import als_contributions
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -521,8 +526,8 @@ class HybridMF(MatrixFactorizationBase):
         x, item = self._validate_explain(x_row, item)
         # the fold-in solves against the warm items; the explained item keeps
         # its own factors (W^T f for a new item)
-        return als_contributions(self._item_factors_for_users(), x, self.item_factors_[item],
-                                 self.alpha, self.confidence_scale)
+        return fold_in_contributions(self._item_factors_for_users(), x,
+                                     self.item_factors_[item], self.alpha, self.confidence_scale)
 
     def _needs_interactions_for_similarity(self):
         # with item features, a new item has factors from its features

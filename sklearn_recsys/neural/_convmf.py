@@ -11,7 +11,12 @@ from ..utils._validation import check_exclude, check_k, check_rating_values
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
-from ..utils._solvers import implicit_loss, prior_cg_sweep, prior_ls_sweep
+from ..utils._solvers import (
+    fold_in_contributions,
+    implicit_loss,
+    prior_cg_sweep,
+    prior_ls_sweep,
+)
 from ..preprocessing import TextSequencer
 from ..utils._topk import iter_row_batches, row_batch_size
 from ._tf import import_tensorflow
@@ -564,6 +569,41 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _train_scores(self, rows):
         return self.global_mean_ + self.user_factors_[rows] @ self.item_factors_.T
+
+    def explain(self, x_row, item):
+        """Exact contribution of each of the user's items to one item's score.
+
+        The user's factors are the least-squares fold-in of their row, so the
+        score decomposes over their items (as :meth:`ImplicitALS.explain`):
+        with ``feedback="implicit"`` item ``j`` contributes
+        ``c_j v_item^T W v_j``, ``W = (V^T C V + alpha_user I)^{-1}`` over the
+        items with training interactions, and the contributions sum to the
+        score; with ``feedback="explicit"`` it contributes
+        ``(r_j - global_mean_) v_item^T W v_j``, ``W = (sum_j v_j v_j^T +
+        alpha_user I)^{-1}``, and they sum to the predicted rating minus
+        ``global_mean_`` (the prediction for a user without ratings).
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose score is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+        """
+        x, item = self._validate_explain(x_row, item)
+        V = self.item_factors_
+        explicit = self.feedback == "explicit"
+        if not explicit and len(self.cold_items_):
+            V = np.where(self._warm_items()[:, None], V, 0)  # as the fold-in: new is not disliked
+        return fold_in_contributions(V, x, self.item_factors_[item], self.alpha_user,
+                                     self.confidence_scale, explicit=explicit,
+                                     offset=self.global_mean_)
 
     def _needs_interactions_for_similarity(self):
         # with documents, an item without interactions has factors from its text

@@ -27,6 +27,7 @@ __all__ = [
     "als_cg_sweep",
     "als_cholesky_sweep",
     "explicit_als_sweep",
+    "fold_in_contributions",
     "implicit_loss",
     "prior_cg_sweep",
     "prior_ls_sweep",
@@ -472,3 +473,39 @@ def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
                 b0[f] = reg_prior * prior[u, f]
             _cg_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, consts, cg_steps,
                     r, p, Ap, b0, explicit, b0[:0])
+
+
+def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=False,
+                          offset=0.0, preference=None):
+    """Exact decomposition of a least-squares fold-in score over the user's items.
+
+    The fold-in of one user row ``x`` (validated CSR) against item factors
+    ``V`` solves ``A u = sum_j t_j v_j``, so the score ``v_item . u`` of an
+    item with factors ``v_item`` is ``sum_j t_j v_item^T A^-1 v_j``: item
+    ``j`` contributes its term (Hu et al. 2008, section 5). Implicit feedback:
+    ``A = V^T V + sum_j (c_j - 1) v_j v_j^T + alpha I`` and ``t_j = c_j p_j``
+    with ``c_j = 1 + confidence_scale * x_j`` and preference ``p_j`` (1, or
+    ``preference``). Explicit ratings (``explicit``): ``A = sum_j v_j v_j^T +
+    alpha I`` and ``t_j = x_j - offset`` (the ratings centred on ``offset``).
+
+    Returns
+    -------
+    items : ndarray of int64
+        The user's items, largest contribution first.
+    contributions : ndarray of float64
+    """
+    V = np.asarray(V, dtype=np.float64)
+    Yu = V[x.indices]
+    values = x.data.astype(np.float64)
+    if explicit:
+        A = Yu.T @ Yu
+        weights = values - offset
+    else:
+        c = 1.0 + confidence_scale * values
+        A = V.T @ V + (Yu.T * (c - 1.0)) @ Yu
+        weights = c if preference is None else c * preference
+    A[np.diag_indices_from(A)] += alpha
+    w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
+    contrib = (Yu @ w) * weights
+    order = np.argsort(-contrib, kind="stable")
+    return x.indices[order].astype(np.int64), contrib[order]

@@ -260,3 +260,22 @@ def test_similar_items_keeps_cold_items_that_have_text():
     assert (idx >= 0).all()  # a cold item with text has neighbours
     plain = ConvMF(n_components=4, feedback="implicit", max_iter=2, random_state=0).fit(X)
     assert (plain.similar_items([3], k=5)[0] == -1).all()  # without text it has none
+
+
+@pytest.mark.parametrize("feedback", ["implicit", "explicit"])
+def test_explain_is_the_exact_decomposition_of_the_fold_in(feedback):
+    X, _, _, _ = _two_topics()
+    if feedback == "explicit":
+        X.data = np.where(np.arange(X.nnz) % 3 == 0, 3.0, 5.0)
+    X_train = X.tolil()
+    X_train[:, 38:] = 0  # new items: left out of the implicit fold-in
+    X_train = sp.csr_matrix(X_train)
+    model = ConvMF(n_components=4, feedback=feedback, alpha_user=0.5, max_iter=4,
+                   dtype=np.float64, random_state=0).fit(X_train)
+    offset = model.global_mean_
+    for item in (0, 3, 38):
+        items, contrib = model.explain(X_train[5], item)
+        assert_array_equal(np.sort(items), X_train[5].indices)
+        assert np.all(np.diff(contrib) <= 0)
+        score = model.decision_function(X_train[5])[0, item]
+        assert_allclose(contrib.sum(), score - offset, rtol=1e-7, atol=1e-10)
