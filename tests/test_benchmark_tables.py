@@ -142,3 +142,16 @@ def test_every_included_fragment_exists():
                 if line.startswith(".. include:: benchmark_tables/")]
     for path in included:
         assert (ROOT / "docs" / path).is_file(), path
+
+
+def test_benchmarks_page_has_no_hand_copied_table_nor_repeated_section():
+    """Every table of docs/benchmarks.rst is an included fragment, and no section repeats."""
+    text = (ROOT / "docs" / "benchmarks.rst").read_text()
+    lines = text.splitlines()
+    # a simple reST table starts with a row of '=' runs separated by spaces
+    tables = [n for n, line in enumerate(lines[2:], start=3)
+              if line.startswith("==") and " " in line.strip()]
+    assert tables == [], f"hand-written tables at lines {tables}"
+    titles = [lines[n - 1] for n, line in enumerate(lines) if n and set(line) == {"-"}
+              and len(line) >= 3]
+    assert len(titles) == len(set(titles)), "a section title appears twice"
