@@ -236,8 +236,8 @@ class LightFMWarp:
         out = {}
         for lr in self.learning_rates:
             for epochs, s in self._train(lr, X_train, train_rows, *val[:2], self.epochs):
-                out[(("epochs", epochs), ("learning_rate", lr))] = _ndcg(s, val[1], val[2],
-                                                                          candidates)
+                key = (("epochs", epochs), ("learning_rate", lr))
+                out[key] = _ndcg(s, val[1], val[2], candidates)
         return out
 
     def scores(self, params, X_train, train_rows, rows, X_in):

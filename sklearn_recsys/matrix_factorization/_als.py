@@ -287,4 +287,3 @@ class ImplicitALS(MatrixFactorizationBase):
                       else 1.0 / self.propensity_[x.indices])
         return fold_in_contributions(self.item_factors_, x, self.item_factors_[item],
                                      self.alpha, self.confidence_scale, preference=preference)
-

@@ -4,7 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ..base import _top_k_of_batches
@@ -148,9 +148,9 @@ class HybridMF(MatrixFactorizationBase):
     ----------
     n_components : int, default=64
         Number of latent factors.
-    item_features : {array-like, sparse matrix} of shape (n_items, n_item_features), default=None
-        Side features of every item (column of ``X``), e.g. one-hot genres
-        or tag counts; None for none.
+    item_features : {array-like, sparse matrix}, default=None
+        Side features of every item (column of ``X``), shape ``(n_items,
+        n_item_features)``, e.g. one-hot genres or tag counts; None for none.
     alpha : float, default=1.0
         Strength of the factors' priors (the L2 penalty of ALS around the
         features' prediction), > 0.
@@ -288,8 +288,9 @@ class HybridMF(MatrixFactorizationBase):
         X_val : sparse matrix of shape (n_users, n_items), default=None
             Held-out interactions of the same users, as in
             :meth:`ImplicitALS.fit`.
-        user_features : {array-like, sparse matrix} of shape (n_users, n_user_features), default=None
-            Side features of the users (rows of ``X``), in the order of the rows.
+        user_features : {array-like, sparse matrix}, default=None
+            Side features of the users (rows of ``X``, in their order), shape
+            ``(n_users, n_user_features)``.
 
         Returns
         -------
@@ -413,8 +414,9 @@ class HybridMF(MatrixFactorizationBase):
         ----------
         X : {array-like, sparse matrix} of shape (n_users, n_items)
             Interaction history of the users to score.
-        user_features : {array-like, sparse matrix} of shape (n_users, n_user_features), default=None
-            Side features of these users (rows of ``X``), when ``fit`` had them.
+        user_features : {array-like, sparse matrix}, default=None
+            Side features of these users (rows of ``X``), shape ``(n_users,
+            n_user_features)``, when ``fit`` had them.
 
         Returns
         -------
@@ -442,7 +444,7 @@ class HybridMF(MatrixFactorizationBase):
         exclude_seen : bool, default=True
         exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
         candidates : array-like of int, default=None
-        user_features : {array-like, sparse matrix} of shape (n_users, n_user_features), default=None
+        user_features : {array-like, sparse matrix}, default=None
             Side features of these users, when ``fit`` had them.
 
         Returns
@@ -463,7 +465,8 @@ class HybridMF(MatrixFactorizationBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_users, n_items)
-        user_features : {array-like, sparse matrix} of shape (n_users, n_user_features), default=None
+        user_features : {array-like, sparse matrix}, default=None
+            Side features of these users, when ``fit`` had them.
 
         Returns
         -------
