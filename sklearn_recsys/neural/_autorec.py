@@ -8,6 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._engine import ENGINE_CONSTRAINTS, FitContext
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
+from ..utils._solvers import fold_in_contributions
 from ..utils._validation import check_rating_values
 from ._base import NeuralRecommenderBase
 from ._tf import adam, import_tensorflow
@@ -217,6 +218,39 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
 
     def _score_batch(self, X):
         return self._ratings_batch(X, None)
+
+    def explain(self, x_row, item):
+        """Contribution of each of the user's ratings to one item's predicted rating.
+
+        I-AutoRec (``kind="item"``) scores a user by a ridge fold-in on the
+        fixed item codes, so the prediction is exact in the ratings: with the
+        whitened codes ``h`` (``fold_in_codes_``), prior offsets ``o``
+        (``fold_in_offsets_``) and ``W = (sum_j h_j h_j^T + fold_in_alpha_
+        I)^{-1}``, rating ``j`` contributes ``(r_j - o_j) h_item^T W h_j``, and
+        the contributions sum to the raw prediction minus ``o_item`` (what a
+        user without ratings is predicted; ``predict_ratings`` also clips to
+        the rating range). U-AutoRec (``kind="user"``) uses the leave-one-out
+        explanation of :class:`~sklearn_recsys.base.RecommenderMixin`.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's ratings.
+        item : int
+            The item (column) whose prediction is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The rated items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+        """
+        if self.kind == "user":
+            return super().explain(x_row, item)
+        x, item = self._validate_explain(x_row, item)
+        H = self.fold_in_codes_
+        return fold_in_contributions(H, x, H[item], max(float(self.fold_in_alpha_), 1e-10), 0.0,
+                                     explicit=True, offset=self.fold_in_offsets_)
 
     # -- training (the engine's hooks) ------------------------------------
 

@@ -486,7 +486,8 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     ``A = V^T V + sum_j (c_j - 1) v_j v_j^T + alpha I`` and ``t_j = c_j p_j``
     with ``c_j = 1 + confidence_scale * x_j`` and preference ``p_j`` (1, or
     ``preference``). Explicit ratings (``explicit``): ``A = sum_j v_j v_j^T +
-    alpha I`` and ``t_j = x_j - offset`` (the ratings centred on ``offset``).
+    alpha I`` and ``t_j = x_j - offset`` (the ratings centred on ``offset``, a
+    number or one value per item).
 
     Returns
     -------
@@ -499,7 +500,7 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     values = x.data.astype(np.float64)
     if explicit:
         A = Yu.T @ Yu
-        weights = values - offset
+        weights = values - (offset[x.indices] if np.ndim(offset) else offset)
     else:
         c = 1.0 + confidence_scale * values
         A = V.T @ V + (Yu.T * (c - 1.0)) @ Yu

@@ -5,7 +5,7 @@ recovered."""
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from numpy.testing import assert_allclose
+from numpy.testing import assert_allclose, assert_array_equal
 
 from sklearn_recsys import AutoRec
 from sklearn_recsys.metrics import make_rating_scorer
@@ -187,3 +187,18 @@ def test_validation_score_is_minus_the_rmse_of_the_dense_predictions(kind):
     pred = np.clip(dense[out.row, out.col], *model.rating_range_)
     expected = -np.sqrt(np.mean((pred - out.data) ** 2))
     assert model._validation_score(ctx) == pytest.approx(expected, rel=1e-6)
+
+
+def test_item_autorec_explain_is_exact():
+    X = _ratings(60, 25, density=0.3)
+    model = AutoRec(n_components=6, max_iter=5, early_stopping=False, random_state=0).fit(X)
+    for item in (0, 7):
+        items, contrib = model.explain(X[3], item)
+        assert_array_equal(np.sort(items), X[3].indices)
+        assert np.all(np.diff(contrib) <= 0)
+        raw = model._ratings_batch(X[3].tocsr(), [item])[0, 0]
+        assert contrib.sum() == pytest.approx(raw - model.fold_in_offsets_[item], rel=1e-7)
+    user = AutoRec(kind="user", n_components=6, max_iter=3, early_stopping=False,
+                   random_state=0).fit(X)
+    items, _ = user.explain(X[3], 0)  # leave-one-out
+    assert_array_equal(np.sort(items), X[3].indices)
