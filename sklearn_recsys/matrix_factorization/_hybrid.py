@@ -369,8 +369,18 @@ class HybridMF(MatrixFactorizationBase):
         U = self.user_factors_
         loss = implicit_loss(X.indptr, X.indices, X.data, U, V, V.T @ V,
                              float(self.confidence_scale), np.empty(0, dtype=V.dtype))
-        penalty = self.alpha * ((U * U).sum() + (self.item_factors_ ** 2).sum())
-        return float(loss + penalty)
+        # the priors' penalties: distance to the features' prediction, and the maps' ridge
+        penalty = 0.0
+        for factors, features, weights in (
+                (self.item_factors_, getattr(ctx, "F_items", None), self.item_feature_weights_),
+                (U, getattr(ctx, "G_users", None), self.user_feature_weights_)):
+            if weights is None:
+                penalty += float((factors.astype(np.float64) ** 2).sum())
+                continue
+            deviation = factors - features @ weights
+            penalty += float((deviation.astype(np.float64) ** 2).sum())
+            penalty += self.alpha_features * float((weights.astype(np.float64) ** 2).sum())
+        return float(loss + self.alpha * penalty)
 
     # -- scoring ------------------------------------------------------------
 
@@ -535,8 +545,3 @@ class HybridMF(MatrixFactorizationBase):
     def _needs_interactions_for_similarity(self):
         # with item features, a new item has factors from its features
         return self.item_features is None
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.input_tags.positive_only = True
-        return tags

@@ -254,3 +254,20 @@ def test_citeulike_results_back_the_docs():
     assert warm[hybrid] == max(warm.values())
     assert cold[hybrid] > cold["TF-IDF profile (linear content)"] > cold["ConvMF (titles)"]
     assert cold["ConvMF (titles)"] > 5 * cold["Random ranking (chance)"]
+
+
+def test_loss_curve_is_the_objective(small):
+    """The last loss is the docstring's objective at the fitted factors and maps."""
+    F, G = _features(30, 4, 1), _features(50, 3, 2)
+    model = HybridMF(n_components=5, item_features=F, alpha=0.5, alpha_features=2.0,
+                     confidence_scale=2.0, max_iter=3, dtype=np.float64, random_state=0)
+    model.fit(small, user_features=G)
+    R = small.toarray()
+    U, V = model.user_factors_, model.item_factors_
+    V_users = np.where(R.any(axis=0)[:, None], V, 0.0)  # new items are not negatives
+    data = np.sum((1 + 2.0 * R) * ((R > 0) - U @ V_users.T) ** 2)
+    F1, G1 = np.hstack([F, np.ones((30, 1))]), np.hstack([G, np.ones((50, 1))])
+    W, D = model.item_feature_weights_, model.user_feature_weights_
+    prior = (np.sum((V - F1 @ W) ** 2) + np.sum((U - G1 @ D) ** 2)
+             + 2.0 * (np.sum(W ** 2) + np.sum(D ** 2)))
+    assert model.loss_curve_[-1] == pytest.approx(data + 0.5 * prior, rel=1e-8)
