@@ -220,9 +220,12 @@ class RecommenderMixin:
             Higher means more relevant. Seen items are not masked here; use
             :meth:`recommend` for ranked lists without them.
         """
-        X = self._validate_for_scoring(X)
+        return self._all_scores(self._validate_for_scoring(X))
+
+    def _all_scores(self, X, **row_data):
+        """Dense scores of validated CSR ``X`` (``row_data`` as in :meth:`_iter_scores`)."""
         out = None
-        for rows, _, scores in self._iter_scores(X):
+        for rows, _, scores in self._iter_scores(X, **row_data):
             if out is None:
                 out = np.empty((X.shape[0], X.shape[1]), dtype=scores.dtype)
             out[rows] = scores
@@ -261,10 +264,13 @@ class RecommenderMixin:
             Their scores, padded with ``-inf``.
         """
         check_k(k)
-        X = self._validate_for_scoring(X)
+        return self._top_k(self._validate_for_scoring(X), k, exclude_seen, exclude, candidates)
+
+    def _top_k(self, X, k, exclude_seen, exclude, candidates, **row_data):
+        """``recommend`` of validated CSR ``X`` (``row_data`` as in :meth:`_iter_scores`)."""
         exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
-        return _top_k_of_batches(self._iter_scores(X), self.n_features_in_, k, exclude_seen,
-                                 candidates, exclude)
+        return _top_k_of_batches(self._iter_scores(X, **row_data), self.n_features_in_, k,
+                                 exclude_seen, candidates, exclude)
 
     def score(self, X, y=None):
         """NDCG@10 of the recommendations for ``X``.

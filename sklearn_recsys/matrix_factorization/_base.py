@@ -201,10 +201,14 @@ class MatrixFactorizationBase(
         user_factors : ndarray of shape (n_users, n_components)
             Row ``u`` depends only on row ``u`` of ``X``.
         """
-        X = self._validate_for_scoring(X)
+        return self._fold_in_all(self._validate_for_scoring(X))
+
+    def _fold_in_all(self, X, **row_data):
+        """User factors of validated CSR ``X`` in row batches, ``row_data`` sliced alike."""
+        row_data = {name: value for name, value in row_data.items() if value is not None}
         out = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
         for rows in iter_row_batches(X.shape[0], 65536):
-            out[rows] = self._fold_in(X[rows])
+            out[rows] = self._fold_in(X[rows], **{n: v[rows] for n, v in row_data.items()})
         return out
 
     def similar_items(self, items, k=10):

@@ -7,7 +7,6 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
-from ..base import _top_k_of_batches
 from ..utils._solvers import (
     als_cg_sweep,
     fold_in_contributions,
@@ -15,8 +14,7 @@ from ..utils._solvers import (
     prior_cg_sweep,
     prior_ls_sweep,
 )
-from ..utils._topk import iter_row_batches
-from ..utils._validation import check_exclude, check_k
+from ..utils._validation import check_k
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -433,13 +431,7 @@ class HybridMF(MatrixFactorizationBase):
         scores : ndarray of shape (n_users, n_items)
         """
         X = self._validate_for_scoring(X)
-        G = self._check_user_features(X, user_features)
-        out = None
-        for rows, _, scores in self._iter_scores(X, user_features=G):
-            if out is None:
-                out = np.empty(X.shape, dtype=scores.dtype)
-            out[rows] = scores
-        return out
+        return self._all_scores(X, user_features=self._check_user_features(X, user_features))
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
                   user_features=None):
@@ -464,10 +456,8 @@ class HybridMF(MatrixFactorizationBase):
         """
         check_k(k)
         X = self._validate_for_scoring(X)
-        G = self._check_user_features(X, user_features)
-        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
-        return _top_k_of_batches(self._iter_scores(X, user_features=G), self.n_features_in_,
-                                 k, exclude_seen, candidates, exclude)
+        return self._top_k(X, k, exclude_seen, exclude, candidates,
+                           user_features=self._check_user_features(X, user_features))
 
     def transform(self, X, *, user_features=None):
         """User factors of any users, folded in with their side features.
@@ -483,11 +473,7 @@ class HybridMF(MatrixFactorizationBase):
         user_factors : ndarray of shape (n_users, n_components)
         """
         X = self._validate_for_scoring(X)
-        G = self._check_user_features(X, user_features)
-        out = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
-        for rows in iter_row_batches(X.shape[0], 65536):
-            out[rows] = self._fold_in(X[rows], None if G is None else G[rows])
-        return out
+        return self._fold_in_all(X, user_features=self._check_user_features(X, user_features))
 
     def item_factors_from_features(self, item_features):
         """Factors of any items from their side features alone: ``W^T f``.
