@@ -17,6 +17,7 @@ _LAZY = {
     "MostPopular": "baselines",
     "ItemKNN": "baselines",
     "EASE": "linear",
+    "MultiBehaviorEASE": "linear",
     "ImplicitALS": "matrix_factorization",
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",

@@ -102,7 +102,15 @@ class RecommenderMixin:
             batch_data = {name: value[rows] for name, value in row_data.items()}
             scores = self._popularity_for_empty_rows(
                 X_batch, self._score_batch(X_batch, **batch_data))
-            yield rows, X_batch, self._checked_scores(rows, scores)
+            yield rows, self._target_history(X_batch), self._checked_scores(rows, scores)
+
+    def _n_items(self):
+        """Number of items scored: columns of ``X``, or of one block of a multi-behaviour ``X``."""
+        return self.n_features_in_
+
+    def _target_history(self, X):
+        """The part of validated CSR ``X`` that ``exclude_seen`` masks (all of it here)."""
+        return X
 
     def _checked_scores(self, rows, scores):
         """The scores of rows ``rows`` (a slice of X); FloatingPointError if one is not finite."""
@@ -135,13 +143,14 @@ class RecommenderMixin:
         empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
         if empty.size == 0:
             return scores
-        block = scores[empty, : X_batch.shape[1]]
+        n_items = len(popularity)
+        block = scores[empty, :n_items]
         flat = empty[np.ptp(block, axis=1) == 0]
         if flat.size:
             if not scores.flags.writeable:
                 scores = scores.copy()
-            scores[flat, : X_batch.shape[1]] = popularity.astype(scores.dtype)
-            scores[flat, X_batch.shape[1]:] = 0.0  # extra candidates: no popularity yet
+            scores[flat, :n_items] = popularity.astype(scores.dtype)
+            scores[flat, n_items:] = 0.0  # extra candidates: no popularity yet
         return scores
 
     def _validate_explain(self, x_row, item):
@@ -152,7 +161,7 @@ class RecommenderMixin:
         if np.ndim(item) != 0:
             raise ValueError(f"item must be one item index (an int), got {item!r}; call "
                              "explain once per item.")
-        return x, int(check_item_indices([item], self.n_features_in_, name="item")[0])
+        return x, int(check_item_indices([item], self._n_items(), name="item")[0])
 
     def explain(self, x_row, item):
         """Leave-one-out contribution of each of the user's items to one item's score.
@@ -227,7 +236,7 @@ class RecommenderMixin:
         out = None
         for rows, _, scores in self._iter_scores(X, **row_data):
             if out is None:
-                out = np.empty((X.shape[0], X.shape[1]), dtype=scores.dtype)
+                out = np.empty((X.shape[0], scores.shape[1]), dtype=scores.dtype)
             out[rows] = scores
         return out
 
@@ -268,8 +277,8 @@ class RecommenderMixin:
 
     def _top_k(self, X, k, exclude_seen, exclude, candidates, **row_data):
         """``recommend`` of validated CSR ``X`` (``row_data`` as in :meth:`_iter_scores`)."""
-        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
-        return _top_k_of_batches(self._iter_scores(X, **row_data), self.n_features_in_, k,
+        exclude = check_exclude(exclude, X.shape[0], self._n_items())
+        return _top_k_of_batches(self._iter_scores(X, **row_data), self._n_items(), k,
                                  exclude_seen, candidates, exclude)
 
     def score(self, X, y=None):

@@ -41,6 +41,22 @@ def _spd_inverse_inplace(G):
     return P, 0
 
 
+def penalized_gram_inverse(Z, alpha, name="X"):
+    """``(Z^T Z + alpha I)^{-1}`` of sparse ``Z`` (its dtype, C order); ValueError if singular."""
+    G = (Z.T @ Z).toarray().astype(Z.dtype, copy=False)
+    G[np.diag_indices_from(G)] += alpha
+    P, info = _spd_inverse_inplace(G)
+    if info != 0:
+        raise ValueError(
+            f"{name}^T {name} + alpha * I is not positive definite (some items have no "
+            "interactions or are exact copies of others), so the model has no "
+            f"unique solution with alpha={alpha}. Use alpha > 0."
+        )
+    # P is symmetric and Fortran-ordered; its transpose is the same matrix
+    # in C order, which the sparse-dense products of scoring want.
+    return P.T
+
+
 class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     """Embarrassingly shallow autoencoder (EASE) for implicit feedback.
 
@@ -115,18 +131,7 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         self.popularity_penalty = popularity_penalty
 
     def _fit(self, X):
-        G = (X.T @ X).toarray().astype(X.dtype, copy=False)
-        G[np.diag_indices_from(G)] += self.alpha
-        P, info = _spd_inverse_inplace(G)
-        if info != 0:
-            raise ValueError(
-                "X^T X + alpha * I is not positive definite (some items have no "
-                "interactions or are exact copies of others), so EASE has no "
-                f"unique solution with alpha={self.alpha}. Use alpha > 0."
-            )
-        # P is symmetric and Fortran-ordered; its transpose is the same matrix
-        # in C order, which the sparse-dense products of scoring want.
-        P = P.T
+        P = penalized_gram_inverse(X, self.alpha)
         P /= -np.diag(P).copy()[np.newaxis, :]
         P[np.diag_indices_from(P)] = 0.0
         if self.popularity_penalty:

@@ -27,6 +27,7 @@ from sklearn.utils.metadata_routing import (
 )
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
 from ..utils._holdout import iter_heldout_batches, split_interactions
 from ..utils._validation import check_interaction_matrix, check_k
 from ._beyond_accuracy import (
@@ -105,24 +106,37 @@ class _RankingScorer(_MetadataRequester):
         return MetadataRequest(owner=self)
 
     def _split(self, estimator, X, y):
+        """``(X_in, X_out, layout)``: fold-in rows, held-out (target) interactions, layout.
+
+        For a multi-behaviour model (:func:`behavior_layout` is not None),
+        ``X_out`` and a given ``y`` hold the target behaviour only, and the
+        split without ``y`` holds out target interactions only.
+        """
+        layout = behavior_layout(estimator)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
             y = check_interaction_matrix(y, input_name="y")
-            if y.shape[0] != X.shape[0] or (
-                hasattr(estimator, "n_features_in_") and y.shape[1] != estimator.n_features_in_
-            ):
+            n_items = layout[0] if layout else getattr(estimator, "n_features_in_", None)
+            if y.shape[0] != X.shape[0] or (n_items is not None and y.shape[1] != n_items):
+                what = " (target behaviour)" if layout else ""
                 raise ValueError(
-                    f"y (held-out interactions) has shape {y.shape}, but X has "
-                    f"{X.shape[0]} users and the model {getattr(estimator, 'n_features_in_', '?')}"
-                    " items. Pass y with the same rows and items as X."
+                    f"y (held-out interactions{what}) has shape {y.shape}, but X has "
+                    f"{X.shape[0]} users and the model {n_items if n_items else '?'}"
+                    " items. Pass y with the same rows and items as X"
+                    + (", one block wide." if layout else ".")
                 )
-            return X, y
-        return split_interactions(X, self.holdout, self.min_interactions,
-                                  check_random_state(self.random_state))
+            return X, y, layout
+        rng = check_random_state(self.random_state)
+        if layout is None:
+            return (*split_interactions(X, self.holdout, self.min_interactions, rng), None)
+        n_items, index = layout
+        X_t_in, X_out = split_interactions(behavior_block(X, n_items, index), self.holdout,
+                                           self.min_interactions, rng)
+        return with_block(X, n_items, index, X_t_in), X_out, layout
 
     def __call__(self, estimator, X, y=None, **row_data):
         X = check_interaction_matrix(X)
         # X is canonical CSR here, and holdout_split returns canonical CSR.
-        X_in, X_out = self._split(estimator, X, y)
+        X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
         values, covered = [], None
         # decision_function (not a private hook) so that a Pipeline ending in
@@ -130,14 +144,15 @@ class _RankingScorer(_MetadataRequester):
         # coverage counts all lists and the estimator validates X even when
         # nothing is held out
         batches = iter_heldout_batches(
-            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True)
+            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True,
+            layout=layout)
         for _, y_b, scores in batches:
             if self.metric == "auc":
                 values.append(_per_user_auc(y_b, scores))
                 continue
             idx = _ranked(scores, self.k, False, scores.shape[1])
             if self.metric == "coverage":
-                covered = np.zeros(X.shape[1], bool) if covered is None else covered
+                covered = np.zeros(X_out.shape[1], bool) if covered is None else covered
                 covered[idx[idx >= 0]] = True
             else:
                 values.append(_TOP_K_METRICS[self.metric](y_b, idx, self.k, **self.kwargs))
@@ -352,20 +367,23 @@ class _BeyondAccuracyScorer(_RankingScorer):
 
     def __call__(self, estimator, X, y=None, **row_data):
         X = check_interaction_matrix(X)
-        X_in, X_out = self._split(estimator, X, y)
+        X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
         popularity = None
         if NEEDS_POPULARITY[self.metric]:
             popularity = (self.item_popularity if self.item_popularity is not None
                           else _training_popularity(estimator))
-        acc = _accumulator(self.metric, X.shape[1], self.k, item_popularity=popularity,
+        n_items = X_out.shape[1]
+        acc = _accumulator(self.metric, n_items, self.k, item_popularity=popularity,
                            where="X", **self.kwargs)
         # miscalibration compares each list with the history it was made from
         history = self.metric == "miscalibration"
         batches = iter_heldout_batches(
-            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True)
+            X_in, X_out, _row_scorer(estimator, X.shape[0], row_data), all_users=True,
+            layout=layout)
         for rows, y_b, scores in batches:
-            acc.add(X_in[rows] if history else y_b, _ranked(scores, self.k, False, X.shape[1]))
+            seen = target_history(X_in[rows], layout) if history else y_b
+            acc.add(seen, _ranked(scores, self.k, False, n_items))
         value = float(np.ravel(acc.result())[0])  # by popularity: the one bucket asked for
         return -value if self.metric in _NEGATED else value
 

@@ -14,6 +14,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, validate_params
 
+from ..utils._behaviors import behavior_block, check_behaviors, n_items_of, with_block
 from ..utils._holdout import split_by_rank, split_interactions
 from ..utils._validation import check_interaction_matrix
 
@@ -32,10 +33,13 @@ __all__ = [
         "holdout": [Interval(Real, 0, 1, closed="neither")],
         "min_interactions": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
     },
     prefer_skip_nested_validation=True,
 )
-def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None):
+def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None, behaviors=None,
+                  target=None):
     """Hold out a random share of each user's interactions.
 
     For every user with at least ``min_interactions`` interactions,
@@ -53,13 +57,20 @@ def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None):
         Users with fewer interactions hold nothing out.
     random_state : int, RandomState instance or None, default=None
         Seed of the draw.
+    behaviors, target : sequence of str and str, default=None
+        For a multi-behaviour ``X`` (one column block per behaviour, see
+        :ref:`multi-behavior`): only interactions of the ``target``
+        behaviour (default: the last block) are held out, and ``X_test``
+        holds that block only.
 
     Returns
     -------
     X_train : csr_matrix of shape (n_users, n_items)
-        Fold-in part.
+        Fold-in part (all blocks of a multi-behaviour ``X``).
     X_test : csr_matrix of shape (n_users, n_items)
-        Held-out part; ``X_train + X_test == X``.
+        Held-out part; ``X_train + X_test == X`` (for several behaviours,
+        ``X_test`` equals the target block of ``X`` minus that of
+        ``X_train``).
 
     Examples
     --------
@@ -72,7 +83,8 @@ def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None):
     """
     X = check_interaction_matrix(X)
     rng = check_random_state(random_state)
-    return split_interactions(X, holdout, min_interactions, rng)
+    return _split_target(X, behaviors, target,
+                         lambda Xt: split_interactions(Xt, holdout, min_interactions, rng))
 
 
 @validate_params(
@@ -80,10 +92,12 @@ def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None):
         "X": ["array-like", "sparse matrix"],
         "k": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
     },
     prefer_skip_nested_validation=True,
 )
-def leave_k_out_split(X, *, k=1, random_state=None):
+def leave_k_out_split(X, *, k=1, random_state=None, behaviors=None, target=None):
     """Hold out ``k`` random interactions of every user who has more than ``k``.
 
     Parameters
@@ -95,11 +109,15 @@ def leave_k_out_split(X, *, k=1, random_state=None):
         them in the fold-in part.
     random_state : int, RandomState instance or None, default=None
         Seed of the draw.
+    behaviors, target : sequence of str and str, default=None
+        For a multi-behaviour ``X``: hold out ``k`` interactions of the
+        ``target`` behaviour only (as in :func:`holdout_split`).
 
     Returns
     -------
     X_train, X_test : csr_matrix of shape (n_users, n_items)
-        Fold-in and held-out parts.
+        Fold-in and held-out parts (``X_test``: the target block only, for
+        several behaviours).
 
     Examples
     --------
@@ -111,9 +129,22 @@ def leave_k_out_split(X, *, k=1, random_state=None):
     """
     X = check_interaction_matrix(X)
     rng = check_random_state(random_state)
-    n_u = np.diff(X.indptr)
-    n_test = np.where(n_u > k, k, 0)
-    return split_by_rank(X, rng.random_sample(X.nnz), n_test)
+
+    def split(Xt):
+        n_u = np.diff(Xt.indptr)
+        return split_by_rank(Xt, rng.random_sample(Xt.nnz), np.where(n_u > k, k, 0))
+
+    return _split_target(X, behaviors, target, split)
+
+
+def _split_target(X, behaviors, target, split):
+    """``split`` of ``X``, or of its target block when ``X`` stacks several behaviours."""
+    if behaviors is None and target is None:
+        return split(X)
+    names, index = check_behaviors(behaviors, target)
+    n_items = n_items_of(X.shape[1], names)
+    X_train_t, X_test = split(behavior_block(X, n_items, index))
+    return with_block(X, n_items, index, X_train_t), X_test
 
 
 @validate_params(

@@ -10,6 +10,8 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._behaviors import check_behaviors
+
 __all__ = ["InteractionEncoder"]
 
 
@@ -77,6 +79,18 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         catalogue is fixed at ``fit``; refit to add items.
     dtype : {np.float64, np.float32}, default=np.float64
         Dtype of the values of the matrix.
+    behavior_col : str or None, default=None
+        Column holding the behaviour of each interaction (``"view"``,
+        ``"cart"``, ``"buy"``...), for multi-behaviour models (see
+        :ref:`multi-behavior`). The matrix then stacks one ``(n_users,
+        n_items)`` block per behaviour, in the order of ``behaviors_``: its
+        column ``b * n_items_ + j`` is item ``j`` in behaviour ``b``. Needs a
+        DataFrame or mapping log.
+    behaviors : sequence of str or None, default=None
+        Order of the behaviour blocks (e.g. ``("view", "cart", "buy")``);
+        None sorts the behaviours found in ``fit``. A behaviour absent from
+        the fitted log still gets its (empty) block; a log holding a
+        behaviour not listed is an error.
 
     Attributes
     ----------
@@ -87,7 +101,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
     n_users_ : int
         Number of users seen in ``fit``.
     n_items_ : int
-        Number of items (columns of every matrix this encoder makes).
+        Number of items (columns of every matrix this encoder makes, per
+        behaviour block).
+    behaviors_ : tuple of str
+        The behaviour of each column block, with ``behavior_col`` set; else
+        not set.
 
     See Also
     --------
@@ -119,6 +137,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         "duplicates": [StrOptions({"sum", "last", "max"})],
         "handle_unknown": [StrOptions({"warn", "error", "ignore"})],
         "dtype": [type],
+        "behavior_col": [str, None],
+        "behaviors": ["array-like", None],
     }
 
     def __init__(
@@ -131,7 +151,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         duplicates="sum",
         handle_unknown="warn",
         dtype=np.float64,
+        behavior_col=None,
+        behaviors=None,
     ):
+        self.behavior_col = behavior_col
+        self.behaviors = behaviors
         self.user_col = user_col
         self.item_col = item_col
         self.value_col = value_col
@@ -245,7 +269,50 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         self.item_ids_ = _unique(items, "item")
         self.n_users_ = len(self.user_ids_)
         self.n_items_ = len(self.item_ids_)
+        if self.behavior_col is not None:
+            found = np.unique(self._behavior_column(X).astype(str))
+            if self.behaviors is None:
+                self.behaviors_ = tuple(found.tolist())
+            else:
+                self.behaviors_ = check_behaviors(self.behaviors, None)[0]
+                self._behavior_codes(X)  # a behaviour not listed raises here
+        elif self.behaviors is not None:
+            raise ValueError("behaviors is set but behavior_col is None: name the log's "
+                             "behaviour column with behavior_col=...")
         return self
+
+    # -- behaviours -----------------------------------------------------
+
+    def _n_columns(self):
+        return self.n_items_ * len(getattr(self, "behaviors_", ()) or (None,))
+
+    def _behavior_column(self, X):
+        if not (hasattr(X, "columns") or isinstance(X, Mapping)):
+            raise TypeError("behavior_col needs a log with named columns (a DataFrame or a "
+                            f"mapping of column name to array), got {type(X).__name__}.")
+        available = list(X.columns) if hasattr(X, "columns") else list(X.keys())
+        if self.behavior_col not in available:
+            raise KeyError(f"Column {self.behavior_col!r} (behavior_col) not found in the "
+                           f"log; it has {available}.")
+        column = np.asarray(X[self.behavior_col])
+        _check_no_missing(column, "behaviour", self.behavior_col)
+        return column
+
+    def _behavior_codes(self, X):
+        """Block index of each interaction of the log (None without ``behavior_col``)."""
+        if self.behavior_col is None:
+            return None
+        column = self._behavior_column(X).astype(str)
+        names = np.asarray(self.behaviors_)
+        order = np.argsort(names)
+        pos = np.minimum(np.searchsorted(names[order], column), len(names) - 1)
+        known = names[order][pos] == column
+        if not known.all():
+            raise ValueError(
+                f"The log has behaviour(s) {np.unique(column[~known])[:5].tolist()} that are "
+                f"not among the encoder's behaviors_ {self.behaviors_!r}: list every "
+                "behaviour in behaviors=..., or drop those interactions.")
+        return order[pos].astype(np.int64)
 
     def fit_transform(self, X, y=None):
         """Learn the ids of a log and encode it.
@@ -274,6 +341,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         # so that the rows always line up with get_user_ids(X)
         rows, new_ids = self._user_rows(users)
         cols, known = _lookup(self.item_ids_, items)
+        codes = self._behavior_codes(X)
+        if codes is not None:
+            cols = cols + codes * self.n_items_
         if not known.all():
             n_unknown = int((~known).sum())
             examples = np.unique(items[~known])[:5].tolist()
@@ -300,14 +370,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             values = np.ones(len(rows))
         if self.duplicates == "sum" and times is None:
             # scipy's COO -> CSR conversion sums repeated pairs in linear time
-            M = sp.coo_matrix((values, (rows, cols)), shape=(n_rows, self.n_items_)).tocsr()
+            M = sp.coo_matrix((values, (rows, cols)), shape=(n_rows, self._n_columns())).tocsr()
             M.eliminate_zeros()
             rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(M.indptr))
             return n_rows, new_ids, rows, M.indices.astype(np.int64), M.data, None
         # group by pair with one int64 key; within a pair, entries stay in time
         # order (stable sorts keep log order for equal times), so "last" is
         # each group's end
-        key = rows * np.int64(self.n_items_) + cols
+        key = rows * np.int64(self._n_columns()) + cols
         if times is not None and self.duplicates == "last":
             order = np.lexsort((times, key))
         else:
@@ -338,7 +408,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         np.cumsum(np.bincount(rows, minlength=n_rows), out=indptr[1:])
         return sp.csr_matrix(
             (np.asarray(data, dtype=dtype), cols.astype(np.int64), indptr),
-            shape=(n_rows, self.n_items_),
+            shape=(n_rows, self._n_columns()),
         )
 
     def transform(self, X):

@@ -133,5 +133,9 @@ def explain_raw(encoder, estimator, X, item_id, as_frame):
     x = encoder.transform(X)[wanted]
     col = encoder.get_item_indices([item_id])[0]
     items, contributions = _recommender(estimator).explain(_preprocess(estimator, x), col)
-    return _table({encoder.item_col: encoder.item_ids_[items],
-                   "contribution": contributions}, as_frame)
+    columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}
+    if getattr(encoder, "behaviors_", None) is not None:
+        # multi-behaviour explanations name (behaviour, item) entries of the row
+        columns[encoder.behavior_col] = np.asarray(encoder.behaviors_)[items // encoder.n_items_]
+    columns["contribution"] = contributions
+    return _table(columns, as_frame)

@@ -84,7 +84,8 @@ def split_users(n_users, fraction, rng):
     return np.sort(perm[n_out:]), np.sort(perm[:n_out])
 
 
-def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=False):
+def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=False,
+                         layout=None):
     """The one loop that scores users on their held-out interactions, in row batches.
 
     Only users with held-out entries are scored, unless ``all_users``. ``score_rows(rows, X_rows)``
@@ -105,6 +106,10 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=F
     all_users : bool, default=False
         Score every row, held-out entries or not (catalogue coverage counts
         every user's list).
+    layout : tuple of (int, int), default=None
+        ``(n_items, target_index)`` when ``X_in`` stacks several behaviours
+        (see :mod:`~sklearn_recsys.utils._behaviors`): only the target
+        block's items are masked, and ``X_out`` has ``n_items`` columns.
 
     Yields
     ------
@@ -113,6 +118,7 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=F
         Held-out interactions of the rows.
     scores : ndarray of shape (len(rows), n_items), float64
     """
+    from ._behaviors import target_history
     from ._topk import iter_row_batches, mask_seen, row_batch_size
 
     users = np.arange(X_in.shape[0]) if all_users else np.flatnonzero(np.diff(X_out.indptr))
@@ -122,7 +128,7 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=F
         rows = users[batch]
         X_rows = X_in[rows]
         scores = np.array(score_rows(rows, X_rows), dtype=np.float64)
-        mask_seen(scores, X_rows)
+        mask_seen(scores, target_history(X_rows, layout))
         yield rows, X_out[rows], scores
 
 

@@ -1,0 +1,265 @@
+"""Multi-behaviour EASE: closed-form item-item model from all behaviours to the target one."""
+
+from numbers import Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.utils._param_validation import Interval
+
+from ..base import ItemScoresTransformMixin, RecommenderMixin
+from ..utils._behaviors import (
+    as_pattern_codes,
+    behavior_block,
+    check_behaviors,
+    n_items_of,
+)
+from ._ease import penalized_gram_inverse
+
+__all__ = ["MultiBehaviorEASE"]
+
+# patterns of auxiliary behaviours are bitmasks; 8 auxiliary behaviours give
+# 255 patterns, each with one rate per item
+_MAX_BEHAVIORS = 9
+
+
+class MultiBehaviorEASE(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin,
+                        BaseEstimator):
+    """Linear multi-behaviour recommender: conversion rates plus a cross-behaviour EASE.
+
+    ``X`` stacks one ``(n_users, n_items)`` block per behaviour (e.g. views,
+    carts, purchases; see :ref:`multi-behavior`) and the model scores the
+    **target** behaviour. The score of item ``i`` for user ``u`` is the sum
+    of two closed-form linear terms:
+
+    * a *conversion* term for the user's own item: for the set ``p`` of
+      auxiliary behaviours the user showed on ``i`` (viewed only, carted
+      only, both...), ``c[p, i]``, the rate at which that pattern on item
+      ``i`` led to the target behaviour in the training data, shrunk toward
+      the pattern's rate over all items: ``c[p, i] = (t[p, i] + smoothing *
+      r[p]) / (n[p, i] + smoothing)``, with ``n`` the users showing ``p`` on
+      ``i`` and ``t`` those of them with the target. It is the ridge
+      solution of a diagonal least-squares model on the pattern indicators;
+    * a *cross* term ``cross_weight * (z_u @ W)[i]``: ``z_u = sum_b w_b
+      x_{u,b}`` weighs the user's behaviours, and ``W`` (zero diagonal) is
+      the EASE solution (Steck 2019) from ``Z`` to the target block ``Y``,
+      ``argmin ||Y - Z W||^2 + alpha ||W||^2`` s.t. ``diag(W) = 0``: items
+      bought by users who viewed or carted the user's items.
+
+    With one behaviour the conversion term is empty and, with weight 1, the
+    cross term is exactly :class:`EASE`.
+
+    Parameters
+    ----------
+    behaviors : sequence of str, default=None
+        Name of each column block of ``X``, in block order, e.g.
+        ``("view", "cart", "buy")``. None: ``X`` is a single behaviour (the
+        model is then EASE with ``cross_weight`` scaling its scores).
+    target : str, default=None
+        The behaviour to recommend (one of ``behaviors``); None means the
+        last block. ``recommend`` and ``decision_function`` score it over
+        ``n_items`` columns, and ``exclude_seen`` masks its history only (a
+        viewed or carted item is a good candidate for purchase).
+    alpha : float, default=200.0
+        L2 penalty of the cross term (EASE's lambda, added to the diagonal
+        of ``Z^T Z``).
+    behavior_weights : sequence of float, default=None
+        Weight ``w_b`` of each behaviour in the input ``Z`` of the cross
+        term, one per block; None gives every behaviour 1.
+    cross_weight : float, default=1.0
+        Scale of the cross term against the conversion term: 0 ranks only
+        the user's own viewed/carted items (and popularity ties).
+    smoothing : float, default=5.0
+        Pseudo-count of the conversion rates: an item seen with a pattern by
+        few users gets about the pattern's overall rate.
+
+    Attributes
+    ----------
+    behaviors_ : tuple of str
+        Names of the blocks.
+    target_ : str
+        The target behaviour.
+    target_index_ : int
+        Its block.
+    n_items_ : int
+        Items per block (columns of the scores).
+    conversion_ : ndarray of shape (2 ** n_auxiliary - 1, n_items)
+        ``c[p - 1, i]``: rate of the pattern with bitmask ``p`` over the
+        auxiliary behaviours (the non-target blocks in order; bit ``k`` set
+        when the ``k``-th auxiliary behaviour is present) on item ``i``.
+        Empty with one behaviour.
+    coef_ : ndarray of shape (n_items, n_items)
+        ``W``, the cross term's item-item matrix, zero diagonal.
+    behavior_weights_ : ndarray of shape (n_behaviors,)
+        The weights used.
+    n_features_in_ : int
+        Columns of ``X``: ``n_behaviors * n_items``.
+
+    See Also
+    --------
+    EASE : The single-behaviour model.
+
+    Notes
+    -----
+    ``fit`` costs EASE's (one ``(n_items, n_items)`` Gram matrix and
+    Cholesky inverse) plus one sparse-dense product and a pass over the
+    non-zeros for the conversion rates.
+
+    References
+    ----------
+    .. [1] H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data",
+       The Web Conference (WWW), 2019.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys import MultiBehaviorEASE
+    >>> view = sp.csr_matrix([[1, 1, 0], [1, 1, 1], [0, 1, 1]])
+    >>> buy = sp.csr_matrix([[1, 0, 0], [1, 0, 1], [0, 0, 1]])
+    >>> X = sp.hstack([view, buy], format="csr")
+    >>> model = MultiBehaviorEASE(behaviors=("view", "buy"), alpha=1.0).fit(X)
+    >>> model.decision_function(X).shape
+    (3, 3)
+    """
+
+    _parameter_constraints = {
+        "behaviors": ["array-like", None],
+        "target": [str, None],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "behavior_weights": ["array-like", None],
+        "cross_weight": [Interval(Real, 0, None, closed="left")],
+        "smoothing": [Interval(Real, 0, None, closed="neither")],
+    }
+
+    def __init__(self, behaviors=None, target=None, *, alpha=200.0, behavior_weights=None,
+                 cross_weight=1.0, smoothing=5.0):
+        self.behaviors = behaviors
+        self.target = target
+        self.alpha = alpha
+        self.behavior_weights = behavior_weights
+        self.cross_weight = cross_weight
+        self.smoothing = smoothing
+
+    # -- layout ------------------------------------------------------------
+
+    def _layout(self, n_columns):
+        names, index = check_behaviors(self.behaviors, self.target)
+        if len(names) > _MAX_BEHAVIORS:
+            raise ValueError(f"MultiBehaviorEASE takes at most {_MAX_BEHAVIORS} behaviours "
+                             f"(one rate per item for each pattern of the others), got "
+                             f"{len(names)}.")
+        n_items = n_items_of(n_columns, names)
+        if self.behavior_weights is None:
+            weights = np.ones(len(names))
+        else:
+            weights = np.asarray(self.behavior_weights, dtype=np.float64).ravel()
+            if weights.shape != (len(names),) or not np.all(np.isfinite(weights)) \
+                    or weights.min() < 0:
+                raise ValueError(
+                    f"behavior_weights must hold {len(names)} finite non-negative numbers, "
+                    f"one per behaviour of {names!r}; got {self.behavior_weights!r}.")
+        return names, index, n_items, weights
+
+    def _n_items(self):
+        return self.n_items_
+
+    def _target_history(self, X):
+        return behavior_block(X, self.n_items_, self.target_index_)
+
+    def _auxiliary(self):
+        return [b for b in range(len(self.behaviors_)) if b != self.target_index_]
+
+    def _record_popularity(self, X):
+        _, index, n_items, _ = self._layout(X.shape[1])
+        super()._record_popularity(behavior_block(X, n_items, index))
+
+    # -- fit ---------------------------------------------------------------
+
+    def _fit(self, X):
+        names, index, n, weights = self._layout(X.shape[1])
+        self.behaviors_, self.target_, self.target_index_ = names, names[index], index
+        self.n_items_, self.behavior_weights_ = n, weights
+        Y = behavior_block(X, n, index)
+        Z = self._weighted_input(X)
+        self.conversion_ = self._conversion_rates(X, Y)
+        P = penalized_gram_inverse(Z, self.alpha, name="Z")
+        # W = P Z^T Y with P symmetric: (Y^T Z P)^T, sparse times dense
+        W = np.ascontiguousarray((((Y.T @ Z).tocsr()) @ P).T, dtype=X.dtype)
+        gamma = np.diag(W) / np.diag(P)
+        W -= P * gamma[np.newaxis, :]
+        W[np.diag_indices_from(W)] = 0.0
+        self.coef_ = W
+
+    def _weighted_input(self, X):
+        n = self.n_items_ if hasattr(self, "n_items_") else None
+        Z = None
+        for b, w in enumerate(self.behavior_weights_):
+            if w == 0:
+                continue
+            block = behavior_block(X, n, b) * w
+            Z = block if Z is None else Z + block
+        if Z is None:  # every weight 0: no cross term input
+            Z = behavior_block(X, n, 0) * 0.0
+        return Z.astype(X.dtype).tocsr()
+
+    def _conversion_rates(self, X, Y):
+        aux = self._auxiliary()
+        n = self.n_items_
+        n_patterns = 2 ** len(aux) - 1
+        if not aux:
+            return np.zeros((0, n))
+        codes = as_pattern_codes(X, n, aux).tocoo()
+        has_target = np.asarray(Y[codes.row, codes.col]).ravel() != 0
+        key = (codes.data.astype(np.int64) - 1) * n + codes.col
+        shown = np.bincount(key, minlength=n_patterns * n).reshape(n_patterns, n)
+        converted = np.bincount(key[has_target], minlength=n_patterns * n).reshape(n_patterns, n)
+        overall = converted.sum(axis=1) / np.maximum(shown.sum(axis=1), 1)
+        return (converted + self.smoothing * overall[:, None]) / (shown + self.smoothing)
+
+    # -- scoring -----------------------------------------------------------
+
+    def _score_batch(self, X):
+        scores = np.asarray(self._weighted_input(X) @ self.coef_) * self.cross_weight
+        if self.conversion_.size:
+            codes = as_pattern_codes(X, self.n_items_, self._auxiliary()).tocoo()
+            scores[codes.row, codes.col] += self.conversion_[
+                codes.data.astype(np.int64) - 1, codes.col].astype(scores.dtype)
+        return scores
+
+    def explain(self, x_row, item):
+        """Exact contribution of each of the user's (behaviour, item) entries to one item's score.
+
+        The contributions sum to ``decision_function(x_row)[0, item]`` (for
+        a user with interactions). Entry ``j`` of the row (column ``j`` of
+        the stacked ``X``: behaviour ``j // n_items_``, item ``j % n_items_``)
+        contributes ``cross_weight * w_b * x_j * W[j % n_items_, item]``; when
+        ``j`` is the explained item itself in an auxiliary behaviour, it also
+        gets an equal share of the item's conversion rate for the user's
+        pattern.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_behaviors * n_items)
+            One user's interactions, all behaviours.
+        item : int
+            The item (column of the scores, in ``[0, n_items_)``) explained.
+
+        Returns
+        -------
+        columns : ndarray of shape (n_user_entries,), dtype int64
+            Columns of ``x_row`` (behaviour block times ``n_items_`` plus
+            item), largest contribution first.
+        contributions : ndarray of shape (n_user_entries,)
+        """
+        x, item = self._validate_explain(x_row, item)
+        n = self.n_items_
+        blocks, items = x.indices // n, x.indices % n
+        contrib = (self.cross_weight * self.behavior_weights_[blocks] * x.data
+                   * self.coef_[items, item]).astype(np.float64)
+        aux = self._auxiliary()
+        own = (items == item) & np.isin(blocks, aux) & (x.data != 0)
+        if own.any():
+            code = sum(2 ** aux.index(b) for b in blocks[own])
+            contrib[own] += self.conversion_[code - 1, item] / own.sum()
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]

@@ -1,0 +1,117 @@
+"""The layout of several behaviours in one matrix: one column block per behaviour.
+
+A multi-behaviour ``X`` is the horizontal stack of one ``(n_users, n_items)``
+block per behaviour (views, carts, purchases...), so a user's behaviours stay
+in one row and every tool that splits rows keeps them together. The helpers
+here name the blocks, check a matrix against them and find the layout of a
+fitted estimator (or of the recommender that ends a pipeline).
+"""
+
+import numpy as np
+
+__all__ = ["check_behaviors", "behavior_block", "behavior_layout"]
+
+
+def check_behaviors(behaviors, target):
+    """Names of the behaviours and the index of the target one.
+
+    Parameters
+    ----------
+    behaviors : sequence of str or None
+        One name per column block, in block order; None means one behaviour.
+    target : str or None
+        The behaviour to recommend; None means the last one.
+
+    Returns
+    -------
+    names : tuple of str
+    target_index : int
+    """
+    if behaviors is None:
+        if target is not None:
+            raise ValueError(
+                f"target={target!r} names a behaviour, but behaviors is None (one "
+                "behaviour): pass behaviors=(...) with one name per column block of X.")
+        return ("interaction",), 0
+    if isinstance(behaviors, str):
+        raise TypeError(f"behaviors must be a sequence of names, got the string "
+                        f"{behaviors!r}; write behaviors=({behaviors!r},).")
+    names = tuple(behaviors)
+    if not names or not all(isinstance(b, str) for b in names):
+        raise ValueError(f"behaviors must be a non-empty sequence of str, got {behaviors!r}.")
+    if len(set(names)) != len(names):
+        raise ValueError(f"behaviors has a repeated name: {names!r}.")
+    if target is None:
+        return names, len(names) - 1
+    if target not in names:
+        raise ValueError(f"target={target!r} is not one of behaviors={names!r}.")
+    return names, names.index(target)
+
+
+def n_items_of(n_columns, names):
+    """Items per block of a matrix with ``n_columns`` columns; ValueError if they do not divide."""
+    if n_columns % len(names):
+        raise ValueError(
+            f"X has {n_columns} columns, which is not {len(names)} blocks of equal width "
+            f"(one (n_users, n_items) block per behaviour of {names!r}): stack one block per "
+            "behaviour, e.g. scipy.sparse.hstack([X_view, X_cart, X_buy]) or "
+            "InteractionEncoder(behavior_col=...).")
+    return n_columns // len(names)
+
+
+def behavior_block(X, n_items, index):
+    """Columns ``[index * n_items, (index + 1) * n_items)`` of CSR ``X``, as CSR."""
+    if X.shape[1] == n_items:
+        return X
+    return X[:, index * n_items:(index + 1) * n_items].tocsr()
+
+
+def behavior_layout(estimator):
+    """``(n_items, target_index)`` of a fitted multi-behaviour recommender, else None.
+
+    Looks through a pipeline to the recommender at its end. A model with one
+    behaviour (or no layout) gives None: its ``X`` is its own target.
+    """
+    while hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
+    n_items = getattr(estimator, "n_items_", None)
+    index = getattr(estimator, "target_index_", None)
+    n_features = getattr(estimator, "n_features_in_", None)
+    if n_items is None or index is None or n_features is None or n_features == n_items:
+        return None
+    return int(n_items), int(index)
+
+
+def target_history(X, layout):
+    """The target block of CSR ``X`` under ``layout`` (``X`` itself when None)."""
+    if layout is None:
+        return X
+    n_items, index = layout
+    return behavior_block(X, n_items, index)
+
+
+def as_pattern_codes(X, n_items, indices):
+    """Bitmask of the behaviours ``indices`` present for each stored (user, item) pair.
+
+    Returns a CSR matrix of shape ``(n_users, n_items)`` whose value at a pair
+    is ``sum(2 ** p for the p-th behaviour of indices present there)`` (an
+    integer-valued float; absent pairs are not stored).
+    """
+    code = None
+    for p, b in enumerate(indices):
+        block = behavior_block(X, n_items, b).copy()
+        block.data = np.where(block.data != 0, float(2 ** p), 0.0)
+        code = block if code is None else code + block
+    code.eliminate_zeros()
+    return code.tocsr()
+
+
+def with_block(X, n_items, index, block):
+    """CSR ``X`` with its block ``index`` replaced by ``block`` (same shape as the block)."""
+    if X.shape[1] == n_items:
+        return block.tocsr()
+    import scipy.sparse as sp
+
+    blocks = [block if b == index else behavior_block(X, n_items, b)
+              for b in range(X.shape[1] // n_items)]
+    return sp.hstack(blocks, format="csr")

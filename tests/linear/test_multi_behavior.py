@@ -1,0 +1,197 @@
+"""MultiBehaviorEASE and the multi-behaviour contract: layout, scorers, splitters, search."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.model_selection import GridSearchCV, KFold, cross_validate
+
+from sklearn_recsys import EASE, MultiBehaviorEASE
+from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.model_selection import holdout_split, leave_k_out_split
+
+BEHAVIORS = ("view", "cart", "buy")
+
+
+def _shop(n_users=120, n_items=30, seed=0):
+    """Views; carts a subset of views plus a few others; buys mostly carted or viewed items."""
+    rng = np.random.default_rng(seed)
+    taste = rng.random((n_users, 3)) @ rng.random((3, n_items))
+    view = (taste + rng.random((n_users, n_items)) > 1.6).astype(float)
+    cart = ((view * rng.random(view.shape) > 0.6) | (rng.random(view.shape) > 0.98)).astype(float)
+    buy = (((cart + 0.3 * view) * rng.random(view.shape) > 0.55)
+           | (rng.random(view.shape) > 0.99)).astype(float)
+    return sp.hstack([sp.csr_matrix(view), sp.csr_matrix(cart), sp.csr_matrix(buy)],
+                     format="csr")
+
+
+def _blocks(X, n_items):
+    return [X[:, b * n_items:(b + 1) * n_items].toarray() for b in range(X.shape[1] // n_items)]
+
+
+def test_one_behaviour_is_exactly_ease():
+    X = _shop()[:, 60:]
+    ours = MultiBehaviorEASE(alpha=3.0).fit(X)
+    reference = EASE(alpha=3.0).fit(X).decision_function(X)
+    np.testing.assert_allclose(ours.decision_function(X), reference, atol=1e-10)
+    assert ours.conversion_.shape == (0, 30)
+
+
+def test_cross_term_is_the_constrained_ridge_solution_column_by_column():
+    X = _shop()
+    weights = (0.2, 0.5, 1.0)
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=2.0, behavior_weights=weights).fit(X)
+    view, cart, buy = _blocks(X, 30)
+    Z = 0.2 * view + 0.5 * cart + buy
+    for j in [0, 7, 29]:
+        # diag(W) = 0: column j regresses y_j on every item but j
+        others = np.delete(np.arange(30), j)
+        Zj = Z[:, others]
+        w = np.linalg.solve(Zj.T @ Zj + 2.0 * np.eye(29), Zj.T @ buy[:, j])
+        np.testing.assert_allclose(model.coef_[others, j], w, atol=1e-8)
+        assert model.coef_[j, j] == 0
+
+
+def test_conversion_rates_by_hand():
+    # 4 users, 2 items; item 0: viewed only by u0, u1 (u0 buys), viewed+carted by u2 (buys)
+    view = np.array([[1, 0], [1, 1], [1, 0], [0, 1]], float)
+    cart = np.array([[0, 0], [0, 0], [1, 0], [0, 1]], float)
+    buy = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], float)
+    X = sp.csr_matrix(np.hstack([view, cart, buy]))
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, smoothing=1.0).fit(X)
+    # patterns over (view, cart): 1 = view only, 2 = cart only, 3 = both
+    view_only = (1 + 0) / 3  # overall view-only rate: 1 buy among 3 view-only pairs
+    np.testing.assert_allclose(model.conversion_[0],
+                               [(1 + view_only) / (2 + 1), (0 + view_only) / (1 + 1)])
+    both = 2 / 2
+    np.testing.assert_allclose(model.conversion_[2], [(1 + both) / 2, (1 + both) / 2])
+    # no cart-only pair: the rate of an unseen pattern is 0 (no evidence of conversion)
+    np.testing.assert_allclose(model.conversion_[1], [0, 0])
+    scores = model.decision_function(X)
+    cross = (view + cart + buy) @ model.coef_
+    np.testing.assert_allclose(scores[2, 0], cross[2, 0] + model.conversion_[2, 0])
+    np.testing.assert_allclose(scores[1, 1], cross[1, 1] + model.conversion_[0, 1])
+
+
+def test_recommend_masks_the_target_history_only():
+    X = _shop()
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
+    idx, _ = model.recommend(X, k=5)
+    assert idx.shape == (X.shape[0], 5)
+    view, _, buy = _blocks(X, 30)
+    rows = np.arange(X.shape[0])[:, None]
+    assert not buy[rows, idx].any()
+    # a viewed (not bought) item is a candidate, and here the usual top pick
+    assert view[rows, idx[:, :1]].mean() > 0.5
+    idx_all, _ = model.recommend(X, k=5, exclude_seen=False)
+    assert buy[rows, idx_all].any()
+
+
+def test_target_in_the_middle_and_named():
+    X = _shop()
+    view, cart, buy = (X[:, :30], X[:, 30:60], X[:, 60:])
+    Xr = sp.hstack([view, buy, cart], format="csr")
+    a = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
+    b = MultiBehaviorEASE(behaviors=("view", "buy", "cart"), target="buy", alpha=5.0).fit(Xr)
+    assert b.target_index_ == 1 and b.target_ == "buy"
+    np.testing.assert_allclose(a.decision_function(X), b.decision_function(Xr), atol=1e-10)
+
+
+def test_explain_sums_to_the_score_and_names_stacked_columns():
+    X = _shop()
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0, cross_weight=2.0).fit(X)
+    scores = model.decision_function(X)
+    for user in [0, 5, 17]:
+        for item in [0, 3, int(X[user, :30].indices[0]) if X[user, :30].nnz else 1]:
+            cols, contrib = model.explain(X[user], item)
+            assert set(cols) == set(X[user].indices)
+            np.testing.assert_allclose(contrib.sum(), scores[user, item], atol=1e-10)
+            assert np.all(np.diff(contrib) <= 0)
+
+
+def test_rows_are_independent_and_pickle_round_trips():
+    X = _shop()
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
+    whole = model.decision_function(X)
+    for u in [0, 33, 119]:
+        np.testing.assert_allclose(model.decision_function(X[u]), whole[u:u + 1], atol=1e-12)
+    again = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(again.decision_function(X), whole)
+
+
+def test_empty_row_gets_target_popularity():
+    X = _shop()
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
+    idx, _ = model.recommend(sp.csr_matrix((1, 90)), k=3)
+    buys = np.asarray(X[:, 60:].sum(0)).ravel()
+    np.testing.assert_array_equal(idx[0], np.argsort(-buys, kind="stable")[:3])
+
+
+def test_scorer_with_y_compares_with_the_target_block():
+    X = _shop()
+    X_in, y = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS, target="buy")
+    assert X_in.shape == X.shape and y.shape == (X.shape[0], 30)
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X_in)
+    hit = make_ranking_scorer("hit_rate", k=5)(model, X_in, y)
+    idx, _ = model.recommend(X_in, k=5)
+    users = np.flatnonzero(y.getnnz(axis=1))
+    expected = np.mean([y[u].indices[0] in idx[u] for u in users])
+    assert hit == pytest.approx(expected)
+    with pytest.raises(ValueError, match="one block wide"):
+        make_ranking_scorer("hit_rate")(model, X_in, X_in)
+
+
+def test_scorer_without_y_holds_out_target_interactions_only():
+    X = _shop()
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
+    scorer = make_ranking_scorer("ndcg", k=10, holdout=0.3, min_interactions=2)
+    X_in, y = holdout_split(X, holdout=0.3, min_interactions=2, random_state=0,
+                            behaviors=BEHAVIORS, target="buy")
+    assert scorer(model, X) == pytest.approx(scorer(model, X_in, y))
+
+
+@pytest.mark.parametrize("splitter", [
+    lambda X: holdout_split(X, holdout=0.5, min_interactions=2, random_state=0,
+                            behaviors=BEHAVIORS, target="buy"),
+    lambda X: leave_k_out_split(X, k=2, random_state=0, behaviors=BEHAVIORS),
+])
+def test_splitters_hold_out_the_target_block_only(splitter):
+    X = _shop()
+    X_train, X_test = splitter(X)
+    np.testing.assert_array_equal(X_train[:, :60].toarray(), X[:, :60].toarray())
+    np.testing.assert_array_equal((X_train[:, 60:] + X_test).toarray(), X[:, 60:].toarray())
+    assert X_test.nnz > 0 and X_train[:, 60:].multiply(X_test).nnz == 0
+
+
+def test_grid_search_and_cross_validate_keep_behaviours_together():
+    X = _shop(n_users=150)
+    scorer = make_ranking_scorer("hit_rate", k=5, min_interactions=2)
+    search = GridSearchCV(MultiBehaviorEASE(behaviors=BEHAVIORS),
+                          {"cross_weight": [0.0, 1.0], "alpha": [5.0]}, scoring=scorer,
+                          cv=KFold(3, shuffle=True, random_state=0)).fit(X)
+    assert search.best_estimator_.n_items_ == 30
+    assert np.all(np.isfinite(search.cv_results_["mean_test_score"]))
+    result = cross_validate(MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0), X,
+                            scoring={"hit": scorer, "ndcg": make_ranking_scorer("ndcg", k=5)},
+                            cv=3)
+    assert np.all((result["test_hit"] > 0) & (result["test_hit"] <= 1))
+
+
+@pytest.mark.parametrize("params, X_cols, match", [
+    ({"behaviors": BEHAVIORS, "target": "like"}, 90, "not one of behaviors"),
+    ({"target": "buy"}, 90, "behaviors is None"),
+    ({"behaviors": BEHAVIORS}, 91, "not 3 blocks of equal width"),
+    ({"behaviors": BEHAVIORS, "behavior_weights": (1.0, 2.0)}, 90, "3 finite non-negative"),
+    ({"behaviors": ("view", "view")}, 60, "repeated"),
+])
+def test_layout_errors_name_the_fix(params, X_cols, match):
+    X = sp.random(10, X_cols, density=0.3, random_state=0, format="csr")
+    with pytest.raises(ValueError, match=match):
+        MultiBehaviorEASE(**params).fit(X)
+
+
+def test_scoring_rows_of_another_width_is_refused():
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(_shop())
+    with pytest.raises(ValueError, match="features"):
+        model.decision_function(_shop()[:, :30])
