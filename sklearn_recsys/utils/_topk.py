@@ -82,7 +82,12 @@ def top_k(scores, k):
         better = neg < thresh
         tied = neg == thresh
         needed = kk - better.sum(axis=1, keepdims=True)
-        chosen = better | (tied & (np.cumsum(tied, axis=1) <= needed))
+        chosen = better | tied
+        # only rows with more ties than places left need the (costly) running count
+        over = np.flatnonzero(tied.sum(axis=1) > needed[:, 0])
+        if over.size:
+            chosen[over] = better[over] | (
+                tied[over] & (np.cumsum(tied[over], axis=1) <= needed[over]))
         part = np.nonzero(chosen)[1].reshape(n_rows, kk)
     else:
         part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols))
