@@ -28,6 +28,7 @@ _LAZY = {
     "ConvMF": "neural",
     "MultDAE": "neural",
     "MultVAE": "neural",
+    "MultiTaskDAE": "neural",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",

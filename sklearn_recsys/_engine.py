@@ -21,6 +21,7 @@ import numpy as np
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from .utils._behaviors import behavior_block, behavior_layout, with_block
 from .utils._holdout import heldout_ndcg, split_interactions, split_users
 from .utils._progress import Progress
 
@@ -133,7 +134,22 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             ctx.X_val_in, ctx.X_val_out,
             lambda rows, X_rows: self._validation_row_scores(ctx, rows, X_rows),
             self._validation_k, max_users=_MAX_VALIDATION_USERS,
+            layout=behavior_layout(self),
         )
+
+    def _hold_out(self, X, rng):
+        """``validation_holdout`` of each row's interactions held out: ``(X_in, X_out)``.
+
+        A multi-behaviour model holds out interactions of its target
+        behaviour only (``X_out`` is that block).
+        """
+        layout = behavior_layout(self)
+        if layout is None:
+            return split_interactions(X, self.validation_holdout, 2, rng)
+        n_items, index = layout
+        X_in, X_out = split_interactions(behavior_block(X, n_items, index),
+                                         self.validation_holdout, 2, rng)
+        return with_block(X, n_items, index, X_in), X_out
 
     # -- the loop ---------------------------------------------------------
 
@@ -160,11 +176,11 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
                     f"validation_fraction={self.validation_fraction} of {X.shape[0]} users "
                     "holds out no user (or all of them)")
                 return ctx
-            X_in, X_out = split_interactions(X[val_rows], self.validation_holdout, 2, split_rng)
+            X_in, X_out = self._hold_out(X[val_rows], split_rng)
             ctx.train_rows, ctx.X_val_in, ctx.X_val_out = train_rows, X_in, X_out
             ctx.split = "users"
         elif validate:
-            X_train, X_out = split_interactions(X, self.validation_holdout, 2, split_rng)
+            X_train, X_out = self._hold_out(X, split_rng)
             if X_out.nnz == 0:
                 self._warn_no_validation(
                     warn,

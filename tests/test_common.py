@@ -26,6 +26,9 @@ _TEST_PARAMS = {
     "ConvMF": {"n_components": 4, "max_iter": 3, "random_state": 0},
     "MultDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,
                 "random_state": 0},
+    "MultiTaskDAE": {"hidden_layer_sizes": (8,), "n_components": 4, "n_experts": 2,
+                     "max_iter": 2, "batch_size": 16, "early_stopping": False,
+                     "random_state": 0},
     "MultVAE": {"hidden_layer_sizes": (8,), "n_components": 4, "max_iter": 2,
                 "batch_size": 16, "early_stopping": False, "random_state": 0},
 }

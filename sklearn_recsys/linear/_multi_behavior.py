@@ -8,22 +8,18 @@ from sklearn.utils._param_validation import Interval
 
 from ..base import ItemScoresTransformMixin, RecommenderMixin
 from ..utils._behaviors import (
+    MultiBehaviorMixin,
     as_pattern_codes,
     behavior_block,
-    check_behaviors,
-    n_items_of,
+    check_weights,
 )
 from ._ease import penalized_gram_inverse
 
 __all__ = ["MultiBehaviorEASE"]
 
-# patterns of auxiliary behaviours are bitmasks; 8 auxiliary behaviours give
-# 255 patterns, each with one rate per item
-_MAX_BEHAVIORS = 9
 
-
-class MultiBehaviorEASE(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin,
-                        BaseEstimator):
+class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, RecommenderMixin,
+                        TransformerMixin, BaseEstimator):
     """Linear multi-behaviour recommender: conversion rates plus a cross-behaviour EASE.
 
     ``X`` stacks one ``(n_users, n_items)`` block per behaviour (e.g. views,
@@ -131,6 +127,10 @@ class MultiBehaviorEASE(ItemScoresTransformMixin, RecommenderMixin, TransformerM
         "smoothing": [Interval(Real, 0, None, closed="neither")],
     }
 
+    # patterns of auxiliary behaviours are bitmasks; 8 auxiliary behaviours
+    # give 255 patterns, each with one rate per item
+    _max_behaviors = 9
+
     def __init__(self, behaviors=None, target=None, *, alpha=200.0, behavior_weights=None,
                  cross_weight=1.0, smoothing=5.0):
         self.behaviors = behaviors
@@ -140,46 +140,13 @@ class MultiBehaviorEASE(ItemScoresTransformMixin, RecommenderMixin, TransformerM
         self.cross_weight = cross_weight
         self.smoothing = smoothing
 
-    # -- layout ------------------------------------------------------------
-
-    def _layout(self, n_columns):
-        names, index = check_behaviors(self.behaviors, self.target)
-        if len(names) > _MAX_BEHAVIORS:
-            raise ValueError(f"MultiBehaviorEASE takes at most {_MAX_BEHAVIORS} behaviours "
-                             f"(one rate per item for each pattern of the others), got "
-                             f"{len(names)}.")
-        n_items = n_items_of(n_columns, names)
-        if self.behavior_weights is None:
-            weights = np.ones(len(names))
-        else:
-            weights = np.asarray(self.behavior_weights, dtype=np.float64).ravel()
-            if weights.shape != (len(names),) or not np.all(np.isfinite(weights)) \
-                    or weights.min() < 0:
-                raise ValueError(
-                    f"behavior_weights must hold {len(names)} finite non-negative numbers, "
-                    f"one per behaviour of {names!r}; got {self.behavior_weights!r}.")
-        return names, index, n_items, weights
-
-    def _n_items(self):
-        return self.n_items_
-
-    def _target_history(self, X):
-        return behavior_block(X, self.n_items_, self.target_index_)
-
-    def _auxiliary(self):
-        return [b for b in range(len(self.behaviors_)) if b != self.target_index_]
-
-    def _record_popularity(self, X):
-        _, index, n_items, _ = self._layout(X.shape[1])
-        super()._record_popularity(behavior_block(X, n_items, index))
-
     # -- fit ---------------------------------------------------------------
 
     def _fit(self, X):
-        names, index, n, weights = self._layout(X.shape[1])
-        self.behaviors_, self.target_, self.target_index_ = names, names[index], index
-        self.n_items_, self.behavior_weights_ = n, weights
-        Y = behavior_block(X, n, index)
+        self._set_layout(X)
+        self.behavior_weights_ = check_weights(self.behavior_weights, self.behaviors_,
+                                               "behavior_weights")
+        Y = self._target_history(X)
         Z = self._weighted_input(X)
         self.conversion_ = self._conversion_rates(X, Y)
         P = penalized_gram_inverse(Z, self.alpha, name="Z")

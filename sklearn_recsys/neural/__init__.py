@@ -4,5 +4,6 @@ from ._autorec import AutoRec
 from ._cdae import CDAE
 from ._convmf import ConvMF
 from ._mult import MultDAE, MultVAE
+from ._multitask import MultiTaskDAE
 
-__all__ = ["AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE"]
+__all__ = ["AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE", "MultiTaskDAE"]

@@ -9,7 +9,7 @@ fitted estimator (or of the recommender that ends a pipeline).
 
 import numpy as np
 
-__all__ = ["check_behaviors", "behavior_block", "behavior_layout"]
+__all__ = ["MultiBehaviorMixin", "check_behaviors", "behavior_block", "behavior_layout"]
 
 
 def check_behaviors(behaviors, target):
@@ -115,3 +115,55 @@ def with_block(X, n_items, index, block):
     blocks = [block if b == index else behavior_block(X, n_items, b)
               for b in range(X.shape[1] // n_items)]
     return sp.hstack(blocks, format="csr")
+
+
+def check_weights(weights, names, what):
+    """One finite non-negative weight per behaviour (all 1 when None), as float64."""
+    if weights is None:
+        return np.ones(len(names))
+    out = np.asarray(weights, dtype=np.float64).ravel()
+    if out.shape != (len(names),) or not np.all(np.isfinite(out)) or out.min() < 0:
+        raise ValueError(f"{what} must hold {len(names)} finite non-negative numbers, one per "
+                         f"behaviour of {names!r}; got {weights!r}.")
+    return out
+
+
+class MultiBehaviorMixin:
+    """The layout side of a recommender whose ``X`` stacks one block per behaviour.
+
+    The model has ``behaviors`` and ``target`` parameters; ``_set_layout(X)``
+    in ``fit`` records ``behaviors_``, ``target_``, ``target_index_`` and
+    ``n_items_``. Scores then have ``n_items_`` columns (the target
+    behaviour), ``exclude_seen`` masks the target block, and users without
+    history get the target behaviour's popularity. Put it before
+    :class:`~sklearn_recsys.base.RecommenderMixin` in the bases.
+    """
+
+    _max_behaviors = None
+
+    def _layout(self, n_columns):
+        """``(names, target_index, n_items)`` of a matrix with ``n_columns`` columns."""
+        names, index = check_behaviors(self.behaviors, self.target)
+        if self._max_behaviors is not None and len(names) > self._max_behaviors:
+            raise ValueError(f"{type(self).__name__} takes at most {self._max_behaviors} "
+                             f"behaviours, got {len(names)}.")
+        return names, index, n_items_of(n_columns, names)
+
+    def _set_layout(self, X):
+        names, index, n_items = self._layout(X.shape[1])
+        self.behaviors_, self.target_, self.target_index_ = names, names[index], index
+        self.n_items_ = n_items
+
+    def _n_items(self):
+        return self.n_items_
+
+    def _target_history(self, X):
+        return behavior_block(X, self.n_items_, self.target_index_)
+
+    def _auxiliary(self):
+        """Block indices of the behaviours other than the target, in order."""
+        return [b for b in range(len(self.behaviors_)) if b != self.target_index_]
+
+    def _record_popularity(self, X):
+        _, index, n_items = self._layout(X.shape[1])
+        super()._record_popularity(behavior_block(X, n_items, index))

@@ -132,13 +132,13 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=F
         yield rows, X_out[rows], scores
 
 
-def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None):
+def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None, layout=None):
     """Mean NDCG@k over users with held-out entries (see :func:`iter_heldout_batches`)."""
     from ..metrics._ranking import ndcg_at_k
 
     total, n = 0.0, 0
     for rows, y_true, scores in iter_heldout_batches(X_in, X_out, score_rows,
-                                                     max_users=max_users):
+                                                     max_users=max_users, layout=layout):
         total += ndcg_at_k(y_true, scores, k=k) * len(rows)
         n += len(rows)
     return total / max(1, n)

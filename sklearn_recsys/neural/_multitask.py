@@ -1,0 +1,421 @@
+"""Multi-task denoising autoencoder over several behaviours, with gated experts (MMoE)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils._param_validation import Interval
+
+from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
+from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
+from ..utils._topk import iter_row_batches
+from ._base import NeuralRecommenderBase, _normalize_rows
+from ._tf import adam
+
+__all__ = ["MultiTaskDAE"]
+
+
+def _softmax(a):
+    a = a - a.max(axis=1, keepdims=True)
+    np.exp(a, out=a)
+    a /= a.sum(axis=1, keepdims=True)
+    return a
+
+
+class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                   NeuralRecommenderBase):
+    """Multi-task denoising autoencoder with gated experts, one head per behaviour.
+
+    ``X`` stacks one ``(n_users, n_items)`` block per behaviour (views,
+    carts, purchases...; see :ref:`multi-behavior`). Each block of a user's
+    row is L2-normalised, the blocks are concatenated and dropped out
+    (``dropout``), and a shared ``tanh`` encoder (``hidden_layer_sizes``)
+    reads them. On top, ``n_experts`` ``tanh`` experts each give a code of
+    ``n_components``, and each behaviour ``t`` mixes them with its own
+    softmax gate (Multi-gate Mixture-of-Experts, Ma et al. 2018), so tasks
+    share experts where they agree and keep their own where they do not. The
+    head of behaviour ``t`` decodes its mixture into logits over the items,
+    trained with the multinomial likelihood of Mult-DAE (Liang et al. 2018)
+    on that behaviour's block; the losses add up with ``task_weights``.
+
+    With ``skip=True`` each head also has one learned weight per item and
+    per other behaviour, added to the logit of an item the user showed that
+    behaviour on (a viewed or carted item's logit for purchase): how
+    interactions with an item convert into the target behaviour, which a
+    low-dimensional code cannot carry item by item.
+
+    The epoch with the best NDCG@100 of the **target** behaviour on
+    validation users (``validation_fraction`` of the users; a share
+    ``validation_holdout`` of their target interactions is held out, their
+    other behaviours stay inputs) is kept. Scores of any user are a NumPy
+    forward pass of their row through the target's head (no TensorFlow
+    needed after ``fit``).
+
+    Parameters
+    ----------
+    behaviors : sequence of str, default=None
+        Name of each column block of ``X``, in order; None: one behaviour
+        (the model is then a Mult-DAE with gated experts).
+    target : str, default=None
+        The behaviour recommended and monitored (default: the last block).
+    hidden_layer_sizes : tuple of int, default=(600,)
+        Shared encoder layers between the input and the experts.
+    n_components : int, default=200
+        Size of each expert's code (and of ``transform``'s output).
+    n_experts : int, default=4
+        Experts shared by the tasks' gates.
+    task_weights : sequence of float, default=None
+        Weight of each behaviour's loss, one per block; None gives 1 to
+        every behaviour. 0 drops a behaviour's head from training (the
+        behaviour stays an input).
+    skip : bool, default=True
+        Per-item weights from each other behaviour to each head.
+    dropout : float, default=0.5
+        Input dropout rate during training.
+    alpha : float, default=0.01
+        Weight decay: ``alpha * sum ||W||^2`` over the weight matrices of
+        the encoder, experts, gates and heads (not the skip weights, which
+        are per item like biases).
+    batch_size : int, default=500
+        Users per Adam step.
+    learning_rate_init : float, default=1e-3
+        Adam step size.
+    max_iter : int, default=100
+        Epochs.
+    early_stopping : bool, default=True
+        Keep the epoch with the best validation NDCG@100 of the target and
+        stop after ``n_iter_no_change`` epochs without improvement.
+    validation_fraction : float, default=0.1
+        Share of the users held out for validation.
+    validation_holdout : float, default=0.2
+        Share of each validation user's target interactions held out.
+    n_iter_no_change : int, default=10
+        Patience, in epochs.
+    tol : float, default=0.0
+        Smallest gain of the validation NDCG@100 that resets the patience.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weights, batches, dropout and validation split.
+    verbose : int, default=0
+        Print a progress line per epoch.
+
+    Attributes
+    ----------
+    behaviors_, target_, target_index_, n_items_
+        The layout (see :class:`~sklearn_recsys.MultiBehaviorEASE`).
+    task_weights_ : ndarray of shape (n_behaviors,)
+    shared_coefs_, shared_intercepts_ : list of ndarray
+        The shared encoder's layers.
+    expert_coefs_ : ndarray of shape (n_experts, n_hidden, n_components)
+    expert_intercepts_ : ndarray of shape (n_experts, n_components)
+    gate_coefs_ : ndarray of shape (n_behaviors, n_hidden, n_experts)
+    gate_intercepts_ : ndarray of shape (n_behaviors, n_experts)
+    head_coefs_ : ndarray of shape (n_behaviors, n_components, n_items)
+    head_intercepts_ : ndarray of shape (n_behaviors, n_items)
+    skip_coefs_ : ndarray of shape (n_behaviors, n_behaviors, n_items)
+        ``skip_coefs_[t, b, i]``: added to head ``t``'s logit of item ``i``
+        when the user showed behaviour ``b`` on it; zero for ``b == t`` and
+        with ``skip=False``.
+    loss_curve_ : list of float
+        Mean training loss per epoch.
+    validation_scores_ : list of float or None
+        Validation NDCG@100 of the target per epoch.
+    best_iteration_ : int
+    n_iter_ : int
+    n_features_in_ : int
+        Columns of ``X``: ``n_behaviors * n_items``.
+
+    See Also
+    --------
+    MultiBehaviorEASE : The closed-form multi-behaviour model.
+    MultDAE : The single-behaviour autoencoder.
+
+    References
+    ----------
+    .. [1] J. Ma, Z. Zhao, X. Yi, J. Chen, L. Hong and E. H. Chi, "Modeling
+       Task Relationships in Multi-task Learning with Multi-gate
+       Mixture-of-Experts", KDD 2018.
+    .. [2] D. Liang, R. G. Krishnan, M. D. Hoffman and T. Jebara,
+       "Variational Autoencoders for Collaborative Filtering", WWW 2018.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys import MultiTaskDAE, make_interactions
+    >>> view = make_interactions(300, 50, density=0.1, random_state=0)
+    >>> buy = make_interactions(300, 50, density=0.03, random_state=1)
+    >>> X = sp.hstack([view, buy], format="csr")
+    >>> model = MultiTaskDAE(behaviors=("view", "buy"), hidden_layer_sizes=(32,),
+    ...                      n_components=8, max_iter=3, random_state=0)  # doctest: +SKIP
+    >>> model.fit(X).recommend(X[:2], k=3)[0].shape  # doctest: +SKIP
+    (2, 3)
+    """
+
+    _parameter_constraints: dict = {
+        "behaviors": ["array-like", None],
+        "target": [str, None],
+        "hidden_layer_sizes": [tuple, list],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_experts": [Interval(Integral, 1, None, closed="left")],
+        "task_weights": ["array-like", None],
+        "skip": ["boolean"],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        **ENGINE_CONSTRAINTS,
+        **USERS_SPLIT_CONSTRAINTS,
+    }
+    _validation_split = "users"
+    _validation_k = 100
+
+    def __init__(
+        self,
+        behaviors=None,
+        target=None,
+        *,
+        hidden_layer_sizes=(600,),
+        n_components=200,
+        n_experts=4,
+        task_weights=None,
+        skip=True,
+        dropout=0.5,
+        alpha=0.01,
+        batch_size=500,
+        learning_rate_init=1e-3,
+        max_iter=100,
+        early_stopping=True,
+        validation_fraction=0.1,
+        validation_holdout=0.2,
+        n_iter_no_change=10,
+        tol=0.0,
+        random_state=None,
+        verbose=0,
+    ):
+        self.behaviors = behaviors
+        self.target = target
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.n_components = n_components
+        self.n_experts = n_experts
+        self.task_weights = task_weights
+        self.skip = skip
+        self.dropout = dropout
+        self.alpha = alpha
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.validation_holdout = validation_holdout
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    @property
+    def _n_features_out(self):
+        return self.n_components
+
+    _PARAMS = ("shared_coefs_", "shared_intercepts_", "expert_coefs_", "expert_intercepts_",
+               "gate_coefs_", "gate_intercepts_", "head_coefs_", "head_intercepts_",
+               "skip_coefs_")
+
+    # -- fit ----------------------------------------------------------------
+
+    def _fit(self, X):
+        self._set_layout(X)
+        self.task_weights_ = check_weights(self.task_weights, self.behaviors_, "task_weights")
+        if self.task_weights_[self.target_index_] == 0:
+            raise ValueError(
+                f"task_weights gives the target behaviour {self.target_!r} weight 0, so the "
+                "head that scores it would not be trained. Give it a positive weight.")
+        return super()._fit(X)
+
+    def _init_weights(self, rng):
+        """Glorot-uniform weights, zero biases and zero skip weights, in float32."""
+        n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
+        sizes = [n_b * n, *[int(h) for h in self.hidden_layer_sizes]]
+
+        def glorot(*shape):
+            fan_in, fan_out = shape[-2], shape[-1]
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            return rng.uniform(-limit, limit, shape).astype(np.float32)
+
+        h = sizes[-1]
+        return {
+            "shared_coefs_": [glorot(a, b) for a, b in zip(sizes[:-1], sizes[1:])],
+            "shared_intercepts_": [np.zeros(b, np.float32) for b in sizes[1:]],
+            "expert_coefs_": glorot(n_e, h, k),
+            "expert_intercepts_": np.zeros((n_e, k), np.float32),
+            "gate_coefs_": glorot(n_b, h, n_e),
+            "gate_intercepts_": np.zeros((n_b, n_e), np.float32),
+            "head_coefs_": glorot(n_b, k, n),
+            "head_intercepts_": np.zeros((n_b, n), np.float32),
+            "skip_coefs_": np.zeros((n_b, n_b, n), np.float32),
+        }
+
+    def _skip_mask(self):
+        """``(n_behaviors, n_behaviors)``: 1 where behaviour ``b`` feeds head ``t`` directly."""
+        n_b = len(self.behaviors_)
+        return (1.0 - np.eye(n_b, dtype=np.float32)) * float(self.skip)
+
+    def _skip_init(self, X):
+        """Skip weights from the data: log of how much behaviour ``b`` on an item raises ``t``.
+
+        ``log(r / q)`` with ``r`` the (smoothed) share of users with ``b`` on
+        item ``i`` who also show ``t`` on it, and ``q`` that share among users
+        without ``b`` on it. Learned from zero, these per-item weights would
+        need thousands of Adam steps to reach their scale (several units of
+        logit); the training refines them from here.
+        """
+        n, n_b = self.n_items_, len(self.behaviors_)
+        out = np.zeros((n_b, n_b, n), np.float32)
+        if not self.skip:
+            return out
+        present = [(behavior_block(X, n, b) != 0).astype(np.float64) for b in range(n_b)]
+        count = [np.asarray(p.sum(axis=0)).ravel() for p in present]
+        n_users = X.shape[0]
+        for t in range(n_b):
+            for b in range(n_b):
+                if b == t:
+                    continue
+                both = np.asarray(present[b].multiply(present[t]).sum(axis=0)).ravel()
+                rate = (both.sum() + 1.0) / (count[b].sum() + 2.0)
+                base = (count[t].sum() - both.sum() + 1.0) / (n_users * n - count[b].sum() + 2.0)
+                r = (both + 5.0 * rate) / (count[b] + 5.0)
+                q = (count[t] - both + 5.0 * base) / (n_users - count[b] + 5.0)
+                out[t, b] = np.log(r / q)
+        return out
+
+    def _init_fit(self, ctx):
+        tf = ctx.tf
+        weights = self._init_weights(ctx.rng)
+        train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+        weights["skip_coefs_"] = self._skip_init(train)
+        ctx.vars = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                           else tf.Variable(value)) for name, value in weights.items()}
+        n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
+        ctx.n_batches = int(np.ceil(n_train / self.batch_size))
+        ctx.step = self._compile_step(ctx, self._make_step(tf, ctx.vars), ctx.n_batches)
+        self._store(ctx)
+
+    def _iterate(self, ctx):
+        tf, X = ctx.tf, ctx.X
+        rows = np.arange(X.shape[0]) if ctx.train_rows is None else ctx.train_rows
+        total = 0.0
+        for idx in self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows):
+            seed = ctx.rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
+            total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seed)))
+        self._store(ctx)
+        return total / max(1, ctx.n_batches)
+
+    def _store(self, ctx):
+        for name, value in ctx.vars.items():
+            setattr(self, name, [v.numpy() for v in value] if isinstance(value, list)
+                    else value.numpy())
+
+    def _snapshot(self):
+        return {name: getattr(self, name) for name in self._PARAMS}
+
+    def _restore(self, snapshot):
+        for name, value in snapshot.items():
+            setattr(self, name, value)
+
+    def _make_step(self, tf, v):
+        """One Adam update on a dense batch of stacked rows; returns the batch loss."""
+        flat = [*v["shared_coefs_"], *v["shared_intercepts_"]] + [
+            v[name] for name in self._PARAMS[2:]]
+        # the skip weights are per-item like biases, and start from the data's
+        # conversion log-ratios, so weight decay would only pull them off
+        matrices = [*v["shared_coefs_"], v["expert_coefs_"], v["gate_coefs_"], v["head_coefs_"]]
+        update = adam(tf, flat, self.learning_rate_init)
+        n, n_b = self.n_items_, len(self.behaviors_)
+        tasks = [t for t in range(n_b) if self.task_weights_[t] > 0]
+        task_w = [float(self.task_weights_[t]) for t in tasks]
+        mask = tf.constant(self._skip_mask())
+        alpha, dropout = self.alpha, self.dropout
+
+        def step(x, seed):
+            with tf.GradientTape() as tape:
+                blocks = [x[:, b * n:(b + 1) * n] for b in range(n_b)]
+                h = tf.concat([tf.math.l2_normalize(xb, axis=1) for xb in blocks], axis=1)
+                present = tf.concat([tf.cast(xb > 0, tf.float32) for xb in blocks], axis=1)
+                if dropout > 0:
+                    keep = tf.cast(tf.random.stateless_uniform(tf.shape(h), seed) >= dropout,
+                                   tf.float32)
+                    h = h * keep / (1.0 - dropout)
+                    present = present * keep
+                for W, c in zip(v["shared_coefs_"], v["shared_intercepts_"]):
+                    h = tf.tanh(tf.matmul(h, W) + c)
+                experts = tf.tanh(tf.einsum("bh,ehk->bek", h, v["expert_coefs_"])
+                                  + v["expert_intercepts_"])
+                loss = 0.0
+                for t, w in zip(tasks, task_w):
+                    gate = tf.nn.softmax(tf.matmul(h, v["gate_coefs_"][t])
+                                         + v["gate_intercepts_"][t])
+                    z = tf.einsum("be,bek->bk", gate, experts)
+                    logits = tf.matmul(z, v["head_coefs_"][t]) + v["head_intercepts_"][t]
+                    for b in range(n_b):
+                        if b != t and self.skip:
+                            logits += present[:, b * n:(b + 1) * n] * (
+                                mask[t, b] * v["skip_coefs_"][t, b])
+                    loss += w * -tf.reduce_mean(
+                        tf.reduce_sum(tf.nn.log_softmax(logits) * blocks[t], axis=1))
+                if alpha > 0:
+                    loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in matrices])
+            grads = tape.gradient(loss, flat)
+            # heads without a task (weight 0) and skip weights of one behaviour get none
+            update([tf.zeros_like(var) if g is None else g for g, var in zip(grads, flat)])
+            return loss
+
+        return step
+
+    # -- NumPy serving --------------------------------------------------------
+
+    def _hidden_np(self, X):
+        """Shared encoder output of validated CSR rows (all blocks)."""
+        n = self.n_items_
+        h = sp.hstack([_normalize_rows(behavior_block(X, n, b).astype(np.float32))
+                       for b in range(len(self.behaviors_))], format="csr")
+        for W, c in zip(self.shared_coefs_, self.shared_intercepts_):
+            h = np.tanh(np.asarray(h @ W) + c)
+        return np.asarray(h.toarray() if sp.issparse(h) else h, dtype=np.float32)
+
+    def _code_np(self, h, task):
+        experts = np.tanh(np.einsum("bh,ehk->bek", h, self.expert_coefs_)
+                          + self.expert_intercepts_)
+        gate = _softmax(h @ self.gate_coefs_[task] + self.gate_intercepts_[task])
+        return np.einsum("be,bek->bk", gate, experts)
+
+    def _score_batch(self, X):
+        t = self.target_index_
+        scores = self._code_np(self._hidden_np(X), t) @ self.head_coefs_[t]
+        scores += self.head_intercepts_[t]
+        if self.skip:
+            for b in self._auxiliary():
+                block = behavior_block(X, self.n_items_, b).tocoo()
+                scores[block.row, block.col] += self.skip_coefs_[t, b, block.col]
+        return scores
+
+    def transform(self, X):
+        """The user's code for the target behaviour: its gate's mixture of the experts.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
+            Interactions of any users, all behaviours (a forward pass).
+
+        Returns
+        -------
+        codes : ndarray of shape (n_users, n_components)
+        """
+        X = self._validate_for_scoring(X)
+        out = np.empty((X.shape[0], self.n_components), dtype=np.float32)
+        for rows in iter_row_batches(X.shape[0], 65536):
+            out[rows] = self._code_np(self._hidden_np(X[rows]), self.target_index_)
+        return out
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float32"]
+        return tags

@@ -1,0 +1,125 @@
+"""MultiTaskDAE: serving formula, learning on a shop, skip initialisation, target-only
+validation, reproducibility and pickling, and its errors."""
+
+import pickle
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+
+from sklearn_recsys import MostPopular, MultiTaskDAE
+from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.model_selection import leave_k_out_split
+
+pytest.importorskip("tensorflow")
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "linear"))
+from test_multi_behavior import BEHAVIORS, _shop  # noqa: E402
+
+SMALL = dict(hidden_layer_sizes=(32,), n_components=8, n_experts=3, batch_size=64,
+             random_state=0)
+
+
+@pytest.fixture(scope="module")
+def split():
+    X = _shop(n_users=500, n_items=40)
+    return leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS)
+
+
+@pytest.fixture(scope="module")
+def fitted(split):
+    X_in, _ = split
+    return MultiTaskDAE(behaviors=BEHAVIORS, max_iter=40, **SMALL).fit(X_in)
+
+
+def _dense_forward(model, x):
+    """The serving formula written out densely, one user at a time."""
+    n, t = model.n_items_, model.target_index_
+    out = []
+    for row in np.atleast_2d(x):
+        blocks = [row[b * n:(b + 1) * n] for b in range(3)]
+        h = np.concatenate([blk / (np.linalg.norm(blk) or 1.0) for blk in blocks])
+        for W, c in zip(model.shared_coefs_, model.shared_intercepts_):
+            h = np.tanh(h @ W + c)
+        experts = [np.tanh(h @ model.expert_coefs_[e] + model.expert_intercepts_[e])
+                   for e in range(model.n_experts)]
+        g = h @ model.gate_coefs_[t] + model.gate_intercepts_[t]
+        g = np.exp(g - g.max())
+        g /= g.sum()
+        z = sum(g[e] * experts[e] for e in range(model.n_experts))
+        logits = z @ model.head_coefs_[t] + model.head_intercepts_[t]
+        for b in (0, 1):
+            logits = logits + (blocks[b] > 0) * model.skip_coefs_[t, b]
+        out.append(logits)
+    return np.array(out)
+
+
+def test_serving_is_the_documented_forward_pass(fitted, split):
+    X_in, _ = split
+    rows = X_in[:25]
+    assert_allclose(fitted.decision_function(rows), _dense_forward(fitted, rows.toarray()),
+                    rtol=1e-4, atol=1e-4)
+    assert fitted.decision_function(rows).shape == (25, 40)
+    assert fitted.transform(rows).shape == (25, 8)
+
+
+def test_learns_the_held_out_purchases(fitted, split):
+    X_in, y = split
+    hit = make_ranking_scorer("hit_rate", k=5)
+    popular = MostPopular().fit(X_in[:, 80:])
+    ours = hit(fitted, X_in, y)
+    assert ours > 0.6 and ours > 2 * hit(popular, X_in[:, 80:], y)
+    # the gates are per task: the target's mixture differs from the view head's
+    assert not np.allclose(fitted.gate_coefs_[0], fitted.gate_coefs_[2])
+
+
+def test_skip_initialisation_is_the_conversion_log_ratio():
+    view = sp.csr_matrix(np.array([[1, 1], [1, 0], [0, 1], [0, 0]], float))
+    buy = sp.csr_matrix(np.array([[1, 0], [0, 0], [0, 0], [1, 1]], float))
+    model = MultiTaskDAE(behaviors=("view", "buy"))
+    model._set_layout(sp.hstack([view, buy], format="csr"))
+    init = model._skip_init(sp.hstack([view, buy], format="csr"))
+    # head buy (1) from view (0): item 0 viewed by 2 users, 1 bought; not viewed by 2, 1 bought
+    rate = (1 + 1) / (4 + 2)   # pooled: 1 viewed-and-bought of 4 view pairs
+    base = (3 - 1 + 1) / (4 * 2 - 4 + 2)
+    r0, q0 = (1 + 5 * rate) / (2 + 5), (2 - 1 + 5 * base) / (2 + 5)
+    assert init[1, 0, 0] == pytest.approx(np.log(r0 / q0), rel=1e-6)
+    assert_array_equal(init[0, 0], 0) and assert_array_equal(init[1, 1], 0)
+    plain = MultiTaskDAE(behaviors=("view", "buy"), skip=False)
+    plain._set_layout(sp.hstack([view, buy], format="csr"))
+    assert not plain._skip_init(sp.hstack([view, buy], format="csr")).any()
+
+
+def test_validation_holds_out_target_interactions_only(split):
+    X_in, _ = split
+    model = MultiTaskDAE(behaviors=BEHAVIORS, max_iter=2, **SMALL)
+    model._set_layout(X_in)
+    model.n_features_in_ = X_in.shape[1]
+    known, held = model._hold_out(X_in, np.random.RandomState(0))
+    assert held.shape == (X_in.shape[0], 40) and held.nnz > 0
+    assert_array_equal(known[:, :80].toarray(), X_in[:, :80].toarray())
+    assert_array_equal((known[:, 80:] + held).toarray(), X_in[:, 80:].toarray())
+    model.fit(X_in)
+    assert len(model.validation_scores_) == model.n_iter_
+
+
+def test_same_seed_same_model_and_pickle_round_trip(split):
+    X_in, _ = split
+    a = MultiTaskDAE(behaviors=BEHAVIORS, max_iter=2, early_stopping=False, **SMALL).fit(X_in)
+    b = MultiTaskDAE(behaviors=BEHAVIORS, max_iter=2, early_stopping=False, **SMALL).fit(X_in)
+    assert_array_equal(a.decision_function(X_in), b.decision_function(X_in))
+    restored = pickle.loads(pickle.dumps(a))
+    assert_array_equal(restored.decision_function(X_in[:5]), a.decision_function(X_in[:5]))
+
+
+@pytest.mark.parametrize("params, match", [
+    ({"task_weights": (1.0, 1.0, 0.0)}, "weight 0"),
+    ({"task_weights": (1.0, 1.0)}, "3 finite non-negative"),
+    ({"target": "like"}, "not one of behaviors"),
+])
+def test_errors_name_the_fix(split, params, match):
+    X_in, _ = split
+    with pytest.raises(ValueError, match=match):
+        MultiTaskDAE(behaviors=BEHAVIORS, max_iter=1, **{**SMALL, **params}).fit(X_in)
