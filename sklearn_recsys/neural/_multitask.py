@@ -263,9 +263,11 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         """Skip weights from the data: log of how much behaviour ``b`` on an item raises ``t``.
 
         ``log(r / q)`` with ``r`` the (smoothed) share of users with ``b`` on
-        item ``i`` who also show ``t`` on it, and ``q`` that share among users
-        without ``b`` on it. Learned from zero, these per-item weights would
-        need thousands of Adam steps to reach their scale (several units of
+        item ``i`` who also show ``t`` on it, and ``q`` the share of ``t``
+        among all pairs without ``b`` (one number, so that the user's own
+        items rank by their conversion rate ``r``, as the plain conversion
+        baseline does). Learned from zero, these per-item weights would need
+        thousands of Adam steps to reach their scale (several units of
         logit); the training refines them from here.
         """
         n, n_b = self.n_items_, len(self.behaviors_)
@@ -274,17 +276,16 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
             return out
         present = [(behavior_block(X, n, b) != 0).astype(np.float64) for b in range(n_b)]
         count = [np.asarray(p.sum(axis=0)).ravel() for p in present]
-        n_users = X.shape[0]
+        n_pairs = X.shape[0] * n
         for t in range(n_b):
             for b in range(n_b):
                 if b == t:
                     continue
                 both = np.asarray(present[b].multiply(present[t]).sum(axis=0)).ravel()
                 rate = (both.sum() + 1.0) / (count[b].sum() + 2.0)
-                base = (count[t].sum() - both.sum() + 1.0) / (n_users * n - count[b].sum() + 2.0)
+                base = (count[t].sum() - both.sum() + 1.0) / (n_pairs - count[b].sum() + 2.0)
                 r = (both + 5.0 * rate) / (count[b] + 5.0)
-                q = (count[t] - both + 5.0 * base) / (n_users - count[b] + 5.0)
-                out[t, b] = np.log(r / q)
+                out[t, b] = np.log(r / base)
         return out
 
     def _init_fit(self, ctx):

@@ -81,11 +81,12 @@ def test_skip_initialisation_is_the_conversion_log_ratio():
     model = MultiTaskDAE(behaviors=("view", "buy"))
     model._set_layout(sp.hstack([view, buy], format="csr"))
     init = model._skip_init(sp.hstack([view, buy], format="csr"))
-    # head buy (1) from view (0): item 0 viewed by 2 users, 1 bought; not viewed by 2, 1 bought
-    rate = (1 + 1) / (4 + 2)   # pooled: 1 viewed-and-bought of 4 view pairs
-    base = (3 - 1 + 1) / (4 * 2 - 4 + 2)
-    r0, q0 = (1 + 5 * rate) / (2 + 5), (2 - 1 + 5 * base) / (2 + 5)
-    assert init[1, 0, 0] == pytest.approx(np.log(r0 / q0), rel=1e-6)
+    # head buy (1) from view (0): item 0 viewed by 2 users, 1 of them bought it
+    rate = (1 + 1) / (4 + 2)           # pooled: 1 viewed-and-bought of 4 view pairs
+    base = (3 - 1 + 1) / (4 * 2 - 4 + 2)  # buys among the 4 pairs without a view
+    r0, r1 = (1 + 5 * rate) / (2 + 5), (0 + 5 * rate) / (2 + 5)
+    assert init[1, 0, 0] == pytest.approx(np.log(r0 / base), rel=1e-6)
+    assert init[1, 0, 1] == pytest.approx(np.log(r1 / base), rel=1e-6)
     assert_array_equal(init[0, 0], 0) and assert_array_equal(init[1, 1], 0)
     plain = MultiTaskDAE(behaviors=("view", "buy"), skip=False)
     plain._set_layout(sp.hstack([view, buy], format="csr"))
@@ -123,3 +124,15 @@ def test_errors_name_the_fix(split, params, match):
     X_in, _ = split
     with pytest.raises(ValueError, match=match):
         MultiTaskDAE(behaviors=BEHAVIORS, max_iter=1, **{**SMALL, **params}).fit(X_in)
+
+
+def test_explain_is_leave_one_out_over_the_stacked_row(fitted, split):
+    X_in, _ = split
+    x = X_in[3]
+    cols, contrib = fitted.explain(x, 5)
+    assert set(cols) == set(x.indices)
+    j = cols[0]
+    without = x.copy().tolil()
+    without[0, j] = 0
+    drop = fitted.decision_function(x)[0, 5] - fitted.decision_function(without.tocsr())[0, 5]
+    assert contrib[0] == pytest.approx(drop, rel=1e-5, abs=1e-6)
