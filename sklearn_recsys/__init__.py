@@ -23,6 +23,7 @@ _LAZY = {
     "ExplicitMF": "matrix_factorization",
     "NMF": "matrix_factorization",
     "HybridMF": "matrix_factorization",
+    "MultiTaskMF": "matrix_factorization",
     "AutoRec": "neural",
     "CDAE": "neural",
     "ConvMF": "neural",

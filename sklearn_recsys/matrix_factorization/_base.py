@@ -206,7 +206,7 @@ class MatrixFactorizationBase(
     def _fold_in_all(self, X, **row_data):
         """User factors of validated CSR ``X`` in row batches, ``row_data`` sliced alike."""
         row_data = {name: value for name, value in row_data.items() if value is not None}
-        out = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
+        out = np.empty((X.shape[0], self._n_features_out), dtype=self.item_factors_.dtype)
         for rows in iter_row_batches(X.shape[0], 65536):
             out[rows] = self._fold_in(X[rows], **{n: v[rows] for n, v in row_data.items()})
         return out

@@ -29,6 +29,7 @@ __all__ = [
     "explicit_als_sweep",
     "fold_in_contributions",
     "implicit_loss",
+    "joint_user_sweep",
     "prior_cg_sweep",
     "prior_ls_sweep",
     "ridge_rows_path",
@@ -510,3 +511,60 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     contrib = (Yu @ w) * weights
     order = np.argsort(-contrib, kind="stable")
     return x.indices[order].astype(np.int64), contrib[order]
+
+
+@parallel_kernel
+def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pen_n, pen_c,
+                     reg_bias, weight, scale):
+    """Rating and ranking least squares sharing the user factors: update ``P``, ``bias_p``.
+
+    Row ``u`` solves, jointly for ``(b_u, p_u)``,
+    ``sum_{i rated} (r_ui - mu - b_i - b_u - p_u . q_i)^2
+    + weight * sum_i c_ui (s_ui - p_u . y_i)^2
+    + sum_f (pen_n[f] * n_u + pen_c[f]) p_uf^2 + reg_bias b_u^2``
+    with ``s_ui = 1`` and ``c_ui = 1 + scale`` on the rated items, ``s = 0``
+    and ``c = 1`` elsewhere (Hu et al.'s implicit objective on "rated or
+    not"). ``YtY`` is the plain ``Y^T Y``. A factor ``f`` that is zero in
+    every ``q_i`` (``y_i``) belongs to the ranking (rating) task alone.
+    """
+    n_rows, k = P.shape
+    for u in prange(n_rows):
+        start, end = indptr[u], indptr[u + 1]
+        n = end - start
+        if n == 0:
+            for f in range(k):
+                P[u, f] = 0.0
+            bias_p[u] = 0.0
+            continue
+        A = np.zeros((k + 1, k + 1), dtype=P.dtype)
+        b = np.zeros(k + 1, dtype=P.dtype)
+        z = np.empty(k + 1, dtype=P.dtype)
+        z[0] = 1.0
+        for f in range(k):
+            for g in range(f + 1):
+                A[f + 1, g + 1] = weight * YtY[f, g]
+        for idx in range(start, end):
+            i = indices[idx]
+            for f in range(k):
+                z[f + 1] = Q[i, f]
+            t = data[idx] - mu - bias_q[i]
+            for f in range(k + 1):
+                b[f] += t * z[f]
+                for g in range(f + 1):
+                    A[f, g] += z[f] * z[g]
+            for f in range(k):
+                yf = Y[i, f]
+                b[f + 1] += weight * (1.0 + scale) * yf
+                wy = weight * scale * yf
+                for g in range(f + 1):
+                    A[f + 1, g + 1] += wy * Y[i, g]
+        A[0, 0] += reg_bias
+        for f in range(k):
+            A[f + 1, f + 1] += pen_n[f] * n + pen_c[f]
+        for f in range(k + 1):
+            for g in range(f):
+                A[g, f] = A[f, g]
+        _cholesky_solve_inplace(A, b)
+        bias_p[u] = b[0]
+        for f in range(k):
+            P[u, f] = b[f + 1]

@@ -1,0 +1,83 @@
+"""MultiTaskMF: the joint user solve, task decoupling without shared factors, and the contract."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose
+
+from sklearn_recsys import MultiTaskMF
+from sklearn_recsys.utils._solvers import joint_user_sweep
+
+
+def _ratings(n_users=80, n_items=40, seed=0):
+    rng = np.random.default_rng(seed)
+    taste = rng.normal(size=(n_users, 3)) @ rng.normal(size=(3, n_items))
+    mask = rng.random((n_users, n_items)) < 0.3
+    values = np.clip(np.round(3 + taste + rng.normal(scale=0.5, size=taste.shape)), 1, 5)
+    return sp.csr_matrix(np.where(mask, values, 0.0))
+
+
+def test_joint_user_step_solves_the_documented_normal_equations():
+    rng = np.random.default_rng(1)
+    X = _ratings()
+    k, n_items = 5, X.shape[1]
+    Q, Y = rng.normal(size=(n_items, k)), rng.normal(size=(n_items, k))
+    bi = rng.normal(size=n_items)
+    pen_n, pen_c = rng.random(k), rng.random(k)
+    mu, reg_bias, w, c = 3.2, 2.0, 0.7, 4.0
+    P, bu = np.zeros((X.shape[0], k)), np.zeros(X.shape[0])
+    joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, bi, Y, Y.T @ Y, mu, pen_n, pen_c,
+                     reg_bias, w, c)
+    for u in [0, 7, 50]:
+        items, r = X[u].indices, X[u].data
+        Z = np.column_stack([np.ones(len(items)), Q[items]])
+        A = Z.T @ Z
+        A[0, 0] += reg_bias
+        A[1:, 1:] += w * (Y.T @ Y + c * Y[items].T @ Y[items]) + np.diag(pen_n * len(items) + pen_c)
+        rhs = Z.T @ (r - mu - bi[items])
+        rhs[1:] += w * (1 + c) * Y[items].sum(axis=0)
+        solution = np.linalg.solve(A, rhs)
+        assert_allclose([bu[u], *P[u]], solution, rtol=1e-8, atol=1e-10)
+
+
+def test_without_shared_factors_the_tasks_are_independent():
+    X = _ratings()
+    base = dict(n_components=4, n_shared_components=0, max_iter=5, dtype=np.float64,
+                random_state=0)
+    a = MultiTaskMF(task_weight=1.0, **base).fit(X)
+    b = MultiTaskMF(task_weight=5.0, confidence_scale=3.0, alpha_ranking=2.0, **base).fit(X)
+    # the ranking task's settings do not move the ratings...
+    assert_allclose(a.predict_ratings(X), b.predict_ratings(X), rtol=1e-6)
+    # ...and the rating values (only which items were rated) do not move the ranking
+    shifted = X.copy()
+    shifted.data = 6.0 - shifted.data
+    c = MultiTaskMF(task_weight=1.0, **base).fit(shifted)
+    assert_allclose(a.decision_function(X), c.decision_function(shifted), rtol=1e-5, atol=1e-8)
+    assert not np.allclose(a.predict_ratings(X), c.predict_ratings(shifted))
+
+
+def test_shared_factors_couple_the_tasks_and_the_shapes():
+    X = _ratings()
+    base = dict(n_components=4, n_shared_components=2, max_iter=5, dtype=np.float64,
+                random_state=0)
+    a = MultiTaskMF(task_weight=1.0, **base).fit(X)
+    b = MultiTaskMF(task_weight=5.0, **base).fit(X)
+    assert not np.allclose(a.predict_ratings(X), b.predict_ratings(X))
+    assert a.user_factors_.shape == (80, 6) and a.transform(X).shape == (80, 6)
+    assert a.item_factors_.shape == a.rating_factors_.shape == (40, 4)
+    ratings = a.predict_ratings(X)
+    assert ratings.min() >= 1 and ratings.max() <= 5
+    idx, _ = a.recommend(X, k=5)
+    assert not X[np.arange(80)[:, None], idx].toarray().any()
+    # the fold-in of the training rows gives the stored factors (users solved last)
+    assert_allclose(a.transform(X[:10]), a.user_factors_[:10], rtol=1e-6, atol=1e-8)
+
+
+def test_rating_error_goes_down_and_sharing_is_capped():
+    X = _ratings()
+    model = MultiTaskMF(n_components=4, n_shared_components=2, max_iter=8, random_state=0).fit(X)
+    assert model.loss_curve_[-1] < model.loss_curve_[0]
+    every = MultiTaskMF(n_components=4, n_shared_components=9, max_iter=2).fit(X)
+    assert every.user_factors_.shape == (80, 4)
+    with pytest.raises(ValueError, match="task_weight"):
+        MultiTaskMF(task_weight=0.0).fit(X)
