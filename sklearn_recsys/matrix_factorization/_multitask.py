@@ -21,9 +21,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     * **rating** (regression): :math:`\\hat r_{ui} = \\mu + b_u + b_i + p_u^\\top q_i`,
       fitted on the observed ratings only, as :class:`ExplicitMF`;
     * **ranking** ("which items will the user rate"): :math:`\\hat s_{ui} =
-      p_u^\\top y_i`, fitted as :class:`ImplicitALS` on ``s_ui = 1`` for the
-      rated items, with confidence ``1 + confidence_scale`` on them and 1
-      elsewhere.
+      p_u^\\top y_i`, fitted as :class:`ImplicitALS` on the ratings:
+      ``s_ui = 1`` for the rated items, with confidence ``1 +
+      confidence_scale * r_ui`` (more for higher ratings), and 1 elsewhere.
 
     Each task reads ``n_components`` of the user's factors, of which
     ``n_shared_components`` are read by both (the rest are the task's own: a
@@ -50,9 +50,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         shares them all.
     task_weight : float, default=1.0
         Weight of the ranking loss against the rating loss.
-    confidence_scale : float, default=1.0
+    confidence_scale : float, default=0.2
         Confidence of a rated item in the ranking loss: ``1 +
-        confidence_scale`` (Hu et al.'s alpha).
+        confidence_scale * r_ui`` (Hu et al.'s alpha).
     alpha : float, default=0.12
         Penalty of the rating factors, per rating (ALS-WR), as in
         :class:`ExplicitMF`.
@@ -144,7 +144,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         *,
         n_shared_components=8,
         task_weight=1.0,
-        confidence_scale=1.0,
+        confidence_scale=0.2,
         alpha=0.12,
         alpha_bias=3.0,
         alpha_ranking=10.0,
@@ -205,8 +205,6 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.item_factors_ = (rng.standard_normal((n_items, k)) * 0.1).astype(self.dtype)
         self.user_bias_ = np.zeros(n_users, dtype=self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
-        ctx.Bt = ctx.Xt.copy()
-        ctx.Bt.data[:] = 1.0  # "rated": the ranking task's data
 
     def _user_step(self, X, P, bu):
         rating, ranking = self._columns()
@@ -235,7 +233,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         P_ranking = np.ascontiguousarray(P[:, ranking])
         G = P_ranking.T @ P_ranking
         G[np.diag_indices_from(G)] += float(self.alpha_ranking)
-        als_cholesky_sweep(ctx.Bt.indptr, ctx.Bt.indices, ctx.Bt.data, self.item_factors_,
+        als_cholesky_sweep(Xt.indptr, Xt.indices, Xt.data, self.item_factors_,
                            P_ranking, G, float(self.confidence_scale), np.empty(0, P.dtype))
         self._user_step(X, P, bu)
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))

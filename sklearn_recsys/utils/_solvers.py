@@ -522,9 +522,10 @@ def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pe
     ``sum_{i rated} (r_ui - mu - b_i - b_u - p_u . q_i)^2
     + weight * sum_i c_ui (s_ui - p_u . y_i)^2
     + sum_f (pen_n[f] * n_u + pen_c[f]) p_uf^2 + reg_bias b_u^2``
-    with ``s_ui = 1`` and ``c_ui = 1 + scale`` on the rated items, ``s = 0``
-    and ``c = 1`` elsewhere (Hu et al.'s implicit objective on "rated or
-    not"). ``YtY`` is the plain ``Y^T Y``. A factor ``f`` that is zero in
+    with ``s_ui = 1`` and ``c_ui = 1 + scale * r_ui`` on the rated items,
+    ``s = 0`` and ``c = 1`` elsewhere (Hu et al.'s implicit objective on
+    "rated or not", more confident for higher ratings). ``YtY`` is the plain
+    ``Y^T Y``. A factor ``f`` that is zero in
     every ``q_i`` (``y_i``) belongs to the ranking (rating) task alone.
     """
     n_rows, k = P.shape
@@ -552,10 +553,11 @@ def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pe
                 b[f] += t * z[f]
                 for g in range(f + 1):
                     A[f, g] += z[f] * z[g]
+            c = scale * data[idx]
             for f in range(k):
                 yf = Y[i, f]
-                b[f + 1] += weight * (1.0 + scale) * yf
-                wy = weight * scale * yf
+                b[f + 1] += weight * (1.0 + c) * yf
+                wy = weight * c * yf
                 for g in range(f + 1):
                     A[f + 1, g + 1] += wy * Y[i, g]
         A[0, 0] += reg_bias
