@@ -263,8 +263,11 @@ def run_transfer(data_home, max_iter):
         rows.append([name, *scores(model, X[users], held[users], np.arange(len(users)))[:2],
                      seconds, mem, params])
         print(rows[-1], flush=True)
+    # a purchase never viewed or carted is the cross term's to find: large
+    # cross weights, and the target behaviour's own weight up to plain EASE's
     grid = [{"cross_weight": c, "behavior_weights": w}
-            for w in [(1.0, 1.0, 1.0), (0.2, 0.5, 1.0)] for c in (2.0, 8.0, 32.0)]
+            for w in [(1.0, 1.0, 1.0), (0.2, 0.5, 1.0), (0.05, 0.1, 1.0)]
+            for c in (8.0, 32.0, 128.0)]
     best = choose(grid, mb, X_val, val_held, "MultiBehaviorEASE transfer")
     model, seconds, mem = fitted(lambda: mb(**best), X)
     rows.append(["MultiBehaviorEASE, tuned", *scores(model, X[users], held[users],
