@@ -195,3 +195,24 @@ def test_scoring_rows_of_another_width_is_refused():
     model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(_shop())
     with pytest.raises(ValueError, match="features"):
         model.decision_function(_shop()[:, :30])
+
+
+def test_benchmark_results_back_the_docs():
+    """docs/benchmarks.rst: on Taobao both models beat every published figure, MultiBehaviorEASE
+    is above the conversion floor and MultiTaskDAE slightly below it, and EASE on purchases
+    alone is the best on the purchases never viewed or carted."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    rows = json.loads((path / "multibehavior_taobao.json").read_text())["tables"][0]["rows"]
+    hr = {row[0]: row[1] for row in rows}
+    ndcg = {row[0]: row[2] for row in rows}
+    unseen = {row[0]: row[3] for row in rows if row[3] is not None}
+    published = max(v for name, v in hr.items() if "published" in name)
+    floor = "floor: per-item conversion rates"
+    for name in ("MultiBehaviorEASE, defaults", "MultiBehaviorEASE, tuned"):
+        assert hr[name] > hr[floor] and ndcg[name] > ndcg[floor] and hr[name] > published
+    assert published < hr["MultiTaskDAE, defaults"] < hr[floor]
+    assert max(unseen, key=unseen.get) == "EASE, purchases only"
+    assert max(hr.values()) < 0.40  # the issue's target, not met (said in the docs)
