@@ -14,6 +14,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
+from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_interaction_matrix, check_k
 
@@ -80,16 +81,19 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     final = _final_recommender(estimator)
     k = check_k(k)
     X = check_interaction_matrix(X)
-    n_items = final.n_features_in_
-    if X.shape[1] != n_items:
+    n_columns = final.n_features_in_
+    if X.shape[1] != n_columns:
         raise ValueError(f"X has {X.shape[1]} items (columns) but the pipeline's recommender "
-                         f"was fitted on {n_items}.")
+                         f"was fitted on {n_columns}.")
+    # a multi-behaviour recommender scores (and excludes) its target block only
+    layout = behavior_layout(final)
+    n_items = n_columns if layout is None else layout[0]
     exclude = check_exclude(exclude, X.shape[0], n_items)
     # a one-step pipeline has no preprocessing (and its empty slice no transform)
     preprocess = estimator[:-1] if len(estimator.steps) > 1 else None
 
     def batches():
-        for rows in iter_row_batches(X.shape[0], row_batch_size(n_items)):
+        for rows in iter_row_batches(X.shape[0], row_batch_size(n_columns)):
             X_raw = X[rows]
             X_t = X_raw if preprocess is None else preprocess.transform(X_raw)
             if X_t.shape != X_raw.shape:
@@ -97,7 +101,7 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
                     f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
                     f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
                     "so that the raw items can be excluded.")
-            yield rows, X_raw, final.decision_function(X_t)
+            yield rows, target_history(X_raw, layout), final.decision_function(X_t)
 
     return _top_k_of_batches(batches(), n_items, k, exclude_seen, candidates, exclude)
 

@@ -216,3 +216,17 @@ def test_benchmark_results_back_the_docs():
     assert published < hr["MultiTaskDAE, defaults"] < hr[floor]
     assert max(unseen, key=unseen.get) == "EASE, purchases only"
     assert max(hr.values()) < 0.40  # the target, not met (said in the docs)
+
+
+def test_pipeline_recommends_and_scores_the_target_block():
+    from sklearn_recsys.pipeline import make_pipeline
+    from sklearn_recsys.preprocessing import BM25Weighting
+
+    X = _shop()
+    pipe = make_pipeline(BM25Weighting(), MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0))
+    pipe.fit(X)
+    idx, _ = pipe.recommend(X, k=5)
+    assert idx.shape == (X.shape[0], 5)
+    assert not X[:, 60:].toarray()[np.arange(X.shape[0])[:, None], idx].any()
+    X_in, y = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS)
+    assert 0 < make_ranking_scorer("hit_rate", k=5)(pipe.fit(X_in), X_in, y) <= 1
