@@ -176,9 +176,11 @@ def _recommenders():
 
 
 def _run_models(args):
-    for name, cls in _recommenders().items():
+    models = _recommenders()
+    width = max(map(len, models)) + 2
+    for name, cls in models.items():
         summary = (cls.__doc__ or "").strip().splitlines()
-        print(f"{name:<14}{summary[0] if summary else ''}")
+        print(f"{name:<{width}}{summary[0] if summary else ''}")
 
 
 # -- reading logs -----------------------------------------------------
