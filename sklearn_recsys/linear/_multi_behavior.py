@@ -158,7 +158,7 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
         self.coef_ = W
 
     def _weighted_input(self, X):
-        n = self.n_items_ if hasattr(self, "n_items_") else None
+        n = self.n_items_
         Z = None
         for b, w in enumerate(self.behavior_weights_):
             if w == 0:

@@ -8,6 +8,7 @@ fitted estimator (or of the recommender that ends a pipeline).
 """
 
 import numpy as np
+import scipy.sparse as sp
 
 __all__ = ["MultiBehaviorMixin", "check_behaviors", "behavior_block", "behavior_layout"]
 
@@ -110,8 +111,6 @@ def with_block(X, n_items, index, block):
     """CSR ``X`` with its block ``index`` replaced by ``block`` (same shape as the block)."""
     if X.shape[1] == n_items:
         return block.tocsr()
-    import scipy.sparse as sp
-
     blocks = [block if b == index else behavior_block(X, n_items, b)
               for b in range(X.shape[1] // n_items)]
     return sp.hstack(blocks, format="csr")
