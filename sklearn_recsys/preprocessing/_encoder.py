@@ -279,12 +279,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         elif self.behaviors is not None:
             raise ValueError("behaviors is set but behavior_col is None: name the log's "
                              "behaviour column with behavior_col=...")
+        else:
+            vars(self).pop("behaviors_", None)  # a refit without behaviours keeps none
         return self
 
     # -- behaviours -----------------------------------------------------
 
     def _n_columns(self):
-        return self.n_items_ * len(getattr(self, "behaviors_", ()) or (None,))
+        return self.n_items_ * (len(self.behaviors_) if self.behavior_col is not None else 1)
 
     def _behavior_column(self, X):
         if not (hasattr(X, "columns") or isinstance(X, Mapping)):

@@ -70,3 +70,11 @@ def test_recommend_and_explain_in_raw_ids_with_the_behaviour():
     x = enc.transform(one)[3]
     item = enc.get_item_indices(["sku4"])[0]
     assert table.contribution.sum() == pytest.approx(model.decision_function(x)[0, item])
+
+
+def test_refit_without_behaviours_forgets_them():
+    log = {"user_id": [1, 1, 2], "item_id": [5, 6, 5], "event": ["view", "buy", "view"]}
+    enc = InteractionEncoder(behavior_col="event").fit(log)
+    enc.set_params(behavior_col=None).fit(log)
+    assert not hasattr(enc, "behaviors_")
+    assert enc.transform(log).shape == (2, 2)
