@@ -137,13 +137,17 @@ def leave_k_out_split(X, *, k=1, random_state=None, behaviors=None, target=None)
     return _split_target(X, behaviors, target, split)
 
 
-def _split_target(X, behaviors, target, split):
-    """``split`` of ``X``, or of its target block when ``X`` stacks several behaviours."""
+def _split_target(X, behaviors, target, split, *aligned):
+    """``split`` of ``X``, or of its target block when ``X`` stacks several behaviours.
+
+    ``aligned`` matrices (the timestamps) have ``X``'s layout; ``split`` gets
+    the same block of each after the block of ``X``.
+    """
     if behaviors is None and target is None:
-        return split(X)
+        return split(X, *aligned)
     names, index = check_behaviors(behaviors, target)
     n_items = n_items_of(X.shape[1], names)
-    X_train_t, X_test = split(behavior_block(X, n_items, index))
+    X_train_t, X_test = split(*(behavior_block(M, n_items, index) for M in (X, *aligned)))
     return with_block(X, n_items, index, X_train_t), X_test
 
 
@@ -152,10 +156,12 @@ def _split_target(X, behaviors, target, split):
         "X": ["array-like", "sparse matrix"],
         "timestamps": ["array-like", "sparse matrix"],
         "k": [Interval(Integral, 1, None, closed="left")],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
     },
     prefer_skip_nested_validation=True,
 )
-def leave_last_out_split(X, timestamps, *, k=1):
+def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     """Hold out each user's ``k`` most recent interactions.
 
     Parameters
@@ -171,11 +177,16 @@ def leave_last_out_split(X, timestamps, *, k=1):
         later.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
+    behaviors, target : sequence of str and str, default=None
+        For a multi-behaviour ``X`` (and ``timestamps`` in the same
+        layout): hold out the ``k`` most recent interactions of the
+        ``target`` behaviour only (as in :func:`holdout_split`).
 
     Returns
     -------
     X_train, X_test : csr_matrix of shape (n_users, n_items)
-        Earlier and latest interactions.
+        Earlier and latest interactions (``X_test``: the target block only,
+        for several behaviours).
 
     Examples
     --------
@@ -199,9 +210,12 @@ def leave_last_out_split(X, timestamps, *, k=1):
             f"non-zeros for X of shape {X.shape} with {X.nnz} non-zeros. Build "
             "both from the same log, e.g. with InteractionEncoder."
         )
-    n_u = np.diff(X.indptr)
-    n_test = np.where(n_u > k, k, 0)
-    return split_by_rank(X, T.data, n_test)
+
+    def split(Xt, Tt):
+        n_u = np.diff(Xt.indptr)
+        return split_by_rank(Xt, Tt.data, np.where(n_u > k, k, 0))
+
+    return _split_target(X, behaviors, target, split, T)
 
 
 @validate_params(

@@ -247,3 +247,22 @@ def test_transfer_results_back_the_docs():
     assert ndcg["MultiBehaviorEASE, tuned"] > ndcg[ease]
     for name in ("MultiBehaviorEASE, defaults", "MultiTaskDAE, defaults"):
         assert hr[name] < hr[ease] / 2
+
+
+def test_leave_last_out_holds_out_the_latest_target_interaction():
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    X = _shop()
+    T = X.copy()
+    rng = np.random.default_rng(0)
+    T.data = rng.permutation(T.nnz).astype(float)  # distinct times, 0 included
+    X_train, X_test = leave_last_out_split(X, T, behaviors=BEHAVIORS, target="buy")
+    np.testing.assert_array_equal(X_train[:, :60].toarray(), X[:, :60].toarray())
+    buys, times = X[:, 60:], T[:, 60:]
+    for u in range(X.shape[0]):
+        row = slice(buys.indptr[u], buys.indptr[u + 1])
+        if buys.indptr[u + 1] - buys.indptr[u] > 1:
+            latest = buys.indices[row][np.argmax(times.data[row])]
+            assert X_test[u].indices.tolist() == [latest]
+        else:
+            assert X_test[u].nnz == 0
