@@ -243,7 +243,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _predict_pairs(self, P, bu, rows, cols):
         rating, _ = self._columns()
         return (self.global_mean_ + bu[rows] + self.item_bias_[cols]
-                + np.einsum("ij,ij->i", P[rows][:, rating], self.rating_factors_[cols]))
+                + np.einsum("ij,ij->i", P[:, rating][rows], self.rating_factors_[cols]))
 
     def _fold_in_biased(self, X):
         dtype = self.item_factors_.dtype

@@ -254,11 +254,6 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
             "skip_coefs_": np.zeros((n_b, n_b, n), np.float32),
         }
 
-    def _skip_mask(self):
-        """``(n_behaviors, n_behaviors)``: 1 where behaviour ``b`` feeds head ``t`` directly."""
-        n_b = len(self.behaviors_)
-        return (1.0 - np.eye(n_b, dtype=np.float32)) * float(self.skip)
-
     def _skip_init(self, X):
         """Skip weights from the data: log of how much behaviour ``b`` on an item raises ``t``.
 
@@ -333,7 +328,6 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         n, n_b = self.n_items_, len(self.behaviors_)
         tasks = [t for t in range(n_b) if self.task_weights_[t] > 0]
         task_w = [float(self.task_weights_[t]) for t in tasks]
-        mask = tf.constant(self._skip_mask())
         alpha, dropout = self.alpha, self.dropout
 
         def step(x, seed):
@@ -358,8 +352,7 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
                     logits = tf.matmul(z, v["head_coefs_"][t]) + v["head_intercepts_"][t]
                     for b in range(n_b):
                         if b != t and self.skip:
-                            logits += present[:, b * n:(b + 1) * n] * (
-                                mask[t, b] * v["skip_coefs_"][t, b])
+                            logits += present[:, b * n:(b + 1) * n] * v["skip_coefs_"][t, b]
                     loss += w * -tf.reduce_mean(
                         tf.reduce_sum(tf.nn.log_softmax(logits) * blocks[t], axis=1))
                 if alpha > 0:
