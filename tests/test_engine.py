@@ -133,7 +133,7 @@ def test_split_helpers_partition(seed):
 ITERATIVE = [
     ImplicitALS(n_components=4, max_iter=3, early_stopping=True, random_state=0),
     BPR(n_components=4, max_iter=3, early_stopping=True, random_state=0),
-    ExplicitMF(n_components=4, max_iter=3, early_stopping=True, random_state=0),
+    ExplicitMF(n_components=4, solver="als", max_iter=3, early_stopping=True, random_state=0),
     NMF(n_components=4, max_iter=3, early_stopping=True, random_state=0),
     ConvMF(n_components=4, max_iter=3, early_stopping=True, random_state=0),
 ]

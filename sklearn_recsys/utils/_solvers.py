@@ -28,6 +28,7 @@ __all__ = [
     "als_cholesky_sweep",
     "explicit_als_sweep",
     "fold_in_contributions",
+    "gaussian_posterior_sweep",
     "implicit_loss",
     "joint_user_sweep",
     "prior_cg_sweep",
@@ -570,3 +571,56 @@ def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pe
         bias_p[u] = b[0]
         for f in range(k):
             P[u, f] = b[f + 1]
+
+
+@parallel_kernel
+def gaussian_posterior_sweep(indptr, indices, data, X, bias_x, Y, bias_y, mu, prior_mean,
+                             prior_precision, tau, noise, sample):
+    """Gaussian posterior of each row's ``(b_u, x_u)`` in biased MF: its mean or a draw.
+
+    With ratings ``r_ui = mu + b_u + b_i + x_u . y_i + e`` (noise precision
+    ``tau``) on the row's observed entries and the prior
+    ``(b_u, x_u) ~ N(prior_mean, prior_precision^-1)``, the posterior given
+    ``Y`` and ``bias_y`` is Gaussian with precision
+    ``A = prior_precision + tau sum_i w_i w_i^T`` (``w_i = (1, y_i)``) and
+    mean ``A^-1 (prior_precision prior_mean + tau sum_i w_i t_i)``,
+    ``t_i = r_ui - mu - b_i``. ``sample``: write ``mean + L^-T noise[u]``
+    (``A = L L^T``, ``noise`` standard normal, shape ``(n_rows, k + 1)``),
+    a draw of the Gibbs sampler of Bayesian MF (Salakhutdinov & Mnih 2008);
+    otherwise the mean (fold-in). Rows without entries get the prior.
+    """
+    n_rows, k = X.shape
+    K = k + 1
+    pb = prior_precision @ prior_mean
+    for u in prange(n_rows):
+        A = prior_precision.copy()
+        b = pb.copy()
+        z = np.empty(K, dtype=X.dtype)
+        z[0] = 1.0
+        for idx in range(indptr[u], indptr[u + 1]):
+            i = indices[idx]
+            for f in range(k):
+                z[f + 1] = Y[i, f]
+            t = tau * (data[idx] - mu - bias_y[i])
+            for f in range(K):
+                b[f] += t * z[f]
+                tz = tau * z[f]
+                for g in range(f + 1):
+                    A[f, g] += tz * z[g]
+        for f in range(K):
+            for g in range(f):
+                A[g, f] = A[f, g]
+        _cholesky_solve_inplace(A, b)  # A holds L below its diagonal, b the mean
+        if sample:
+            # L^T d = noise: d ~ N(0, A^-1)
+            d = noise[u].copy()
+            for f in range(K - 1, -1, -1):
+                s = d[f]
+                for g in range(f + 1, K):
+                    s -= A[g, f] * d[g]
+                d[f] = s / A[f, f]
+            for f in range(K):
+                b[f] += d[f]
+        bias_x[u] = b[0]
+        for f in range(k):
+            X[u, f] = b[f + 1]

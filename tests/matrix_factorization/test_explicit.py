@@ -45,7 +45,8 @@ def test_matches_dense_reference_on_observed_entries():
     model = ExplicitMF(n_components=3, alpha=0.05, alpha_bias=2.0, max_iter=4,
                        dtype=np.float64, random_state=0)
     init = ExplicitMF(**model.get_params())
-    init.alpha_ = init.alpha  # what _fit sets before the engine runs
+    # what _fit sets before the engine runs
+    init.alpha_, init.solver_, init.n_components_ = init.alpha, "als", 3
     init._init_fit(init._make_context(X))  # the engine's context, as fit makes it
     model.fit(X)
     U, V, bu, bi = _dense_reference(X.toarray(), init.user_factors_.copy(),
@@ -122,7 +123,7 @@ def test_auto_alpha_falls_back_to_the_biases_where_factors_do_not_help():
     bu, bi = rng.normal(0, 0.5, 500), rng.normal(0, 0.5, 150)
     R = np.clip(np.rint(3.5 + bu[:, None] + bi + rng.normal(0, 0.8, (500, 150))), 1, 5)
     X = sp.csr_matrix(R * (rng.random(R.shape) < 0.1))
-    model = ExplicitMF(random_state=0).fit(X)
+    model = ExplicitMF(solver="als", random_state=0).fit(X)
     assert model.alpha_ == np.inf
     assert not model.item_factors_.any() and not model.transform(X[:5]).any()
     # the bias-only model by hand: alternating constant-penalty bias solves
@@ -137,11 +138,12 @@ def test_auto_alpha_falls_back_to_the_biases_where_factors_do_not_help():
 
 def test_auto_alpha_keeps_factors_where_they_help():
     X = _ratings(300, 100, density=0.3)
-    model = ExplicitMF(n_components=4, random_state=0).fit(X)
+    model = ExplicitMF(n_components=4, solver="als", random_state=0).fit(X)
     assert model.alpha_ < 0.5
     X_in, X_out = holdout_split(X, holdout=0.2, random_state=1)
     rmse = make_rating_scorer("rmse")
-    auto = -rmse(ExplicitMF(n_components=4, random_state=0).fit(X_in), X_in, X_out)
+    auto = -rmse(ExplicitMF(n_components=4, solver="als", random_state=0).fit(X_in), X_in,
+                 X_out)
     biases = -rmse(ExplicitMF(n_components=4, alpha=np.inf, random_state=0).fit(X_in), X_in,
                    X_out)
     assert auto < biases - 0.05
@@ -149,16 +151,19 @@ def test_auto_alpha_keeps_factors_where_they_help():
 
 def test_auto_alpha_without_ratings_to_hold_out_uses_the_middle_value(recwarn):
     X = sp.csr_matrix(np.diag([4.0, 3.0, 5.0, 2.0, 4.0]))  # one rating per user
-    assert ExplicitMF(n_components=2, random_state=0).fit(X).alpha_ == 0.12
+    assert ExplicitMF(n_components=2, solver="als", random_state=0).fit(X).alpha_ == 0.12
     assert not [w for w in recwarn if issubclass(w.category, UserWarning)]
 
 
-@pytest.mark.parametrize("alpha", [0.1, np.inf])
-def test_explain_is_the_exact_decomposition_of_the_fold_in(alpha):
+@pytest.mark.parametrize("params", [
+    dict(alpha=0.1), dict(alpha=np.inf),
+    # the sampler: each kept sample's fold-in, averaged
+    dict(solver="gibbs", max_iter=10, burn_in=4, thin=2)])
+def test_explain_is_the_exact_decomposition_of_the_fold_in(params):
     rng = np.random.default_rng(0)
     X = sp.random(120, 40, density=0.3, format="csr", random_state=0)
     X.data = rng.integers(1, 6, X.nnz).astype(float)
-    model = ExplicitMF(n_components=5, alpha=alpha, max_iter=5, dtype=np.float64,
+    model = ExplicitMF(n_components=5, **{"max_iter": 5, **params}, dtype=np.float64,
                        random_state=0).fit(X)
     row, empty = X[4], sp.csr_matrix((1, 40))
     for item in (0, 7, 21):
@@ -168,3 +173,167 @@ def test_explain_is_the_exact_decomposition_of_the_fold_in(alpha):
         gap = model.decision_function(row)[0, item] - model.decision_function(empty)[0, item]
         assert contrib.sum() == pytest.approx(gap, rel=1e-8, abs=1e-10)
     assert model.explain(empty, 3)[0].size == 0
+
+
+# -- solver="gibbs" (Bayesian MF) ---------------------------------------------
+
+
+def test_gaussian_posterior_kernel_matches_the_dense_formula():
+    from sklearn_recsys.utils._solvers import gaussian_posterior_sweep
+
+    rng = np.random.default_rng(0)
+    X = _ratings(30, 20)
+    k = 3
+    Y, bias_y = rng.normal(size=(20, k)), rng.normal(size=20)
+    m = rng.normal(size=k + 1)
+    L0 = rng.normal(size=(k + 1, k + 1))
+    P = L0 @ L0.T + np.eye(k + 1)
+    tau, mu = 1.7, 3.2
+    noise = rng.standard_normal((30, k + 1))
+    for sample in (False, True):
+        F, b = np.zeros((30, k)), np.zeros(30)
+        gaussian_posterior_sweep(X.indptr, X.indices, X.data, F, b, Y, bias_y, mu, m, P, tau,
+                                 noise, sample)
+        for u in (0, 7, 29):
+            row = X[u]
+            W = np.c_[np.ones(row.nnz), Y[row.indices]]
+            A = P + tau * W.T @ W
+            mean = np.linalg.solve(A, P @ m + tau * W.T @ (row.data - mu - bias_y[row.indices]))
+            if sample:  # mean + L^-T noise: covariance L^-T L^-1 = A^-1
+                mean += np.linalg.solve(np.linalg.cholesky(A).T, noise[u])
+            assert_allclose(np.r_[b[u], F[u]], mean, atol=1e-10)
+
+
+def test_normal_wishart_draws_have_the_conjugate_posterior_moments():
+    from sklearn_recsys.matrix_factorization._explicit import _sample_normal_wishart
+
+    rng = np.random.RandomState(0)
+    Z = np.random.default_rng(1).normal([1.0, -2.0], [0.5, 2.0], size=(400, 2))
+    draws = [_sample_normal_wishart(Z, rng) for _ in range(2000)]
+    n, z_bar = 400, Z.mean(axis=0)
+    centred = Z - z_bar
+    scale = np.linalg.inv(np.eye(2) + centred.T @ centred
+                          + (2.0 * n / (2.0 + n)) * np.outer(z_bar, z_bar))
+    # E[precision] = df * scale; E[mean] = n z_bar / (beta0 + n)
+    assert_allclose(np.mean([P for _, P in draws], axis=0), (2 + n) * scale, rtol=0.02,
+                    atol=0.01)
+    assert_allclose(np.mean([m for m, _ in draws], axis=0), n * z_bar / (2.0 + n), atol=0.01)
+    # ... which, from 400 rows, is close to the rows' own precision
+    assert_allclose(np.diag(np.mean([P for _, P in draws], axis=0)), [4.0, 0.25], rtol=0.15)
+
+
+def test_gibbs_prediction_is_the_average_of_the_samples_fold_ins():
+    X = _ratings()
+    model = ExplicitMF(n_components=3, solver="gibbs", max_iter=12, burn_in=2, thin=3,
+                       random_state=0).fit(X)
+    assert model.solver_ == "gibbs" and model.alpha_ is None
+    assert model.n_samples_kept_ == 4  # sweeps 3, 6, 9, 12
+    assert model.item_factors_.shape == (40, 12)
+    row = X[5]
+    preds = []
+    for s in range(4):
+        V = model.item_factors_[:, 3 * s:3 * s + 3].astype(np.float64)
+        W = np.c_[np.ones(row.nnz), V[row.indices]]
+        P, m, tau = (model.user_prior_precision_[s], model.user_prior_mean_[s],
+                     model.noise_precision_[s])
+        c = model.item_bias_samples_[s]
+        z = np.linalg.solve(P + tau * W.T @ W,
+                            P @ m + tau * W.T @ (row.data - model.global_mean_ - c[row.indices]))
+        preds.append(model.global_mean_ + c + z[0] + V @ z[1:])
+    assert_allclose(model.decision_function(row)[0], np.mean(preds, axis=0), atol=1e-4)
+    # training users: the fitted factors are that fold-in
+    assert_allclose(model.transform(X), model.user_factors_, atol=1e-6)
+    assert_allclose(model.item_bias_, model.item_bias_samples_.mean(axis=0), atol=1e-6)
+
+
+def test_gibbs_beats_the_penalised_fit_and_the_biases_on_held_out_ratings():
+    X = _ratings(300, 100, density=0.3)
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=1)
+    rmse = make_rating_scorer("rmse")
+    model = ExplicitMF(n_components=4, max_iter=60, random_state=0).fit(X_in)
+    assert model.solver_ == "gibbs"
+    gibbs = -rmse(model, X_in, X_out)
+    als = -rmse(ExplicitMF(n_components=4, solver="als", random_state=0).fit(X_in), X_in, X_out)
+    biases = -rmse(ExplicitMF(alpha=np.inf, random_state=0).fit(X_in), X_in, X_out)
+    assert gibbs < als < biases - 0.05
+
+
+def test_gibbs_without_factors_to_learn_falls_back_to_the_biases():
+    # ratings = mean + user bias + item bias + noise: the sampler's factors absorb some
+    # noise (0.8595 against 0.8501 when forced), so the default checks it against the biases
+    rng = np.random.default_rng(0)
+    bu, bi = rng.normal(0, 0.5, 500), rng.normal(0, 0.5, 150)
+    R = np.clip(np.rint(3.5 + bu[:, None] + bi + rng.normal(0, 0.8, (500, 150))), 1, 5)
+    X = sp.csr_matrix(R * (rng.random(R.shape) < 0.1))
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=1)
+    rmse = make_rating_scorer("rmse")
+    model = ExplicitMF(max_iter=60, random_state=0).fit(X_in)
+    assert model.solver_ == "als" and model.alpha_ == np.inf
+    assert not model.item_factors_.any()
+    biases = ExplicitMF(alpha=np.inf, random_state=0).fit(X_in)
+    assert -rmse(model, X_in, X_out) == pytest.approx(-rmse(biases, X_in, X_out), abs=1e-6)
+    forced = ExplicitMF(solver="gibbs", max_iter=60, random_state=0).fit(X_in)
+    assert -rmse(forced, X_in, X_out) > -rmse(biases, X_in, X_out) + 0.005
+
+
+def test_gibbs_is_reproducible_and_thread_independent():
+    X = _ratings()
+    a = ExplicitMF(n_components=3, solver="gibbs", max_iter=8, burn_in=2, random_state=3,
+                   n_jobs=1).fit(X)
+    b = ExplicitMF(n_components=3, solver="gibbs", max_iter=8, burn_in=2, random_state=3,
+                   n_jobs=2).fit(X)
+    assert_allclose(a.predict_ratings(X), b.predict_ratings(X), atol=1e-12)
+    c = ExplicitMF(n_components=3, solver="gibbs", max_iter=8, burn_in=2, random_state=4).fit(X)
+    assert np.abs(a.predict_ratings(X) - c.predict_ratings(X)).max() > 1e-3
+
+
+def test_gibbs_validation_scores_are_the_averaged_prediction():
+    X = _ratings(200, 60, density=0.3)
+    X_in, X_out = holdout_split(X, holdout=0.2, random_state=0)
+    model = ExplicitMF(n_components=3, solver="gibbs", max_iter=30, burn_in=5, thin=1,
+                       random_state=0)
+    model.fit(X_in, X_val=X_out)
+    scores = np.array(model.validation_scores_)
+    assert len(scores) == 30 and model.best_iteration_ == 30
+    # averaging over more samples helps: the last score beats the first kept one
+    assert scores[-1] > scores[5] + 0.01
+
+
+def test_gibbs_without_kept_samples_keeps_the_last_draw():
+    model = ExplicitMF(n_components=2, solver="gibbs", max_iter=3, random_state=0).fit(_ratings())
+    assert model.n_samples_kept_ == 1 and model.item_factors_.shape == (40, 2)
+    assert np.isfinite(model.predict_ratings(_ratings())).all()
+
+
+@pytest.mark.parametrize("params, match", [
+    (dict(solver="gibbs", alpha=0.1), "alpha must be 'auto'.*solver='als'"),
+    (dict(early_stopping=True), "no best sweep.*early_stopping=False"),
+])
+def test_gibbs_refuses_what_it_cannot_honour(params, match):
+    with pytest.raises(ValueError, match=match):
+        ExplicitMF(**params).fit(_ratings())
+
+
+def test_auto_solver_follows_alpha():
+    X = _ratings()
+    assert ExplicitMF(max_iter=60, random_state=0).fit(X).solver_ == "gibbs"
+    fixed = ExplicitMF(alpha=0.1, max_iter=2, random_state=0).fit(X)
+    assert fixed.solver_ == "als" and fixed.n_components_ == 50
+    assert fixed.item_factors_.shape == (40, 50) and fixed.n_samples_kept_ == 1
+
+
+def test_benchmark_results_back_the_docs():
+    """docs/benchmarks.rst and the engine issue: the defaults reach RMSE < 0.92 on u1, beat
+    surprise's SVD and BaselineOnly on every split, are never worse than their bias-only
+    part, and the sampler is what brought u1 under 0.92 (ALS stays above)."""
+    import json
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+    table = json.loads((results / "mf_ratings.json").read_text())["tables"][0]
+    rows = {row[0]: row[1:10] for row in table["rows"]}  # u1..u5, mean, 3 more splits
+    ours, biases = rows["ExplicitMF (defaults)"], rows["ExplicitMF biases only"]
+    assert ours[0] < 0.92 <= rows["ExplicitMF (solver='als')"][0]
+    for peer in ("surprise SVD (defaults)", "surprise BaselineOnly (defaults)"):
+        assert all(a < b for a, b in zip(ours, rows[peer]))
+    assert all(a <= b + 1e-12 for a, b in zip(ours, biases))
