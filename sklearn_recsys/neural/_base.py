@@ -147,23 +147,29 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
                 for i in range(n_layers)]
 
     def explain(self, x_row, item):
-        """Integrated-gradients attribution of one item's score to each of the user's items.
+        """Integrated-gradients attribution of one item's log-probability to the user's items.
 
-        The network reads the L2-normalised row ``h``; the attribution of
-        item ``j`` is ``h_j`` times the mean gradient of the item's score
-        along the straight path from the all-zero input (a user without
-        history) to ``h`` (Sundararajan et al. 2017), integrated by
-        64-point Gauss-Legendre quadrature in NumPy on the served weights
-        (no TensorFlow). By completeness, the contributions sum to
-        ``decision_function(x_row)[0, item]`` minus the score of the all-zero
-        input (``_decode_np(_encode_np(empty))``), within float rounding.
+        The model is a multinomial over the items: what ranks an item is its
+        log-probability ``log softmax(scores)[item]``, its logit measured
+        against every other item's. The attribution of item ``j`` is ``h_j``
+        (the L2-normalised row) times the mean gradient of that
+        log-probability along the straight path from the all-zero input (a
+        user without history) to ``h`` (Sundararajan et al. 2017), integrated
+        by 64-point Gauss-Legendre quadrature in NumPy on the served weights
+        (no TensorFlow). By completeness the contributions sum to the item's
+        log-probability for ``x_row`` minus that of the all-zero input,
+        within float rounding. (Attributing the raw logit instead credits the
+        items that raise every popular item's logit alike, which does not
+        move the item against the others: removing the items ranked first
+        lowered MultVAE's recommendations less in the deletion test of
+        ``benchmarks/bench_explain.py``.)
 
         Parameters
         ----------
         x_row : {array-like, sparse matrix} of shape (1, n_items)
             One user's interactions.
         item : int
-            The item (column) whose score is explained.
+            The item (column) whose log-probability is explained.
 
         Returns
         -------
@@ -189,7 +195,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         return x.indices[order].astype(np.int64), contrib[order]
 
     def _input_gradients(self, H, item):
-        """Gradient of the logit of ``item`` with respect to normalised inputs ``H`` (rows)."""
+        """Gradient of the log-softmax of ``item`` with respect to normalised inputs ``H``."""
         coefs = [w.astype(np.float64) for w in self.coefs_]
         intercepts = [b.astype(np.float64) for b in self.intercepts_]
         tanh = self._layer_activations()
@@ -202,8 +208,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
             if tanh[i]:
                 a = np.tanh(a)
             outs.append(a)
-        g = np.zeros_like(outs[-1])
-        g[:, item] = 1.0
+        # d log softmax(a)[item] / da = e_item - softmax(a)
+        g = -_softmax(outs[-1])
+        g[:, item] += 1.0
         for i in range(len(coefs) - 1, -1, -1):
             if tanh[i]:
                 g = g * (1.0 - outs[i] ** 2)
@@ -321,3 +328,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float32"]
         return tags
+
+
+def _softmax(a):
+    """Row-wise softmax of the logits ``a``."""
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
