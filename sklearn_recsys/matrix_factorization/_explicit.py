@@ -158,11 +158,12 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     n_samples_kept_ : int
         Samples averaged (1 with ``"als"``).
     item_bias_samples_ : ndarray of shape (n_samples_kept, n_items)
-    user_prior_mean_ : ndarray of shape (n_samples_kept, n_components_ + 1)
-    user_prior_precision_ : ndarray of shape (n_samples_kept, n_components_ + 1, n_components_ + 1)
+    user_prior_mean_ : ndarray of shape (n_samples_kept, k + 1)
+    user_prior_precision_ : ndarray of shape (n_samples_kept, k + 1, k + 1)
     noise_precision_ : ndarray of shape (n_samples_kept,)
         ``"gibbs"`` only: what each kept sample's fold-in needs beside its
-        item factors (the prior of ``(b_u, x_u)`` and the noise precision).
+        item factors (the prior of ``(b_u, x_u)``, ``k`` being
+        ``n_components_``, and the noise precision).
     loss_curve_ : list of float
         Training RMSE after each sweep (of the current sample with
         ``"gibbs"``).
