@@ -7,6 +7,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
+from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._autorec import _sigmoid
 from ._base import AutoencoderBase, NeuralRecommenderBase
@@ -45,6 +46,14 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
     learning_rate_init : float, default=1e-2
         Adam step size (1e-3 leaves the model at popularity after 100
         epochs on MovieLens 100K: NDCG@100 0.253 against 0.362).
+    propensity_power : float, default=0.0
+        Propensity weighting against popularity bias (Rel-MF, Saito et al.
+        2020): the logistic loss reads the label ``y_ui / theta_i`` instead
+        of ``y_ui`` (the unbiased estimate of the loss under exposure
+        propensity ``theta_i``), with ``theta_i = (n_i / max_j n_j) **
+        propensity_power`` from the training users, clipped below at 0.1.
+        The fold-in minimises the same loss. 0 (the default) is the paper's
+        model.
     max_iter : int, default=100
         Epochs.
     fold_in_iter : int, default=100
@@ -77,6 +86,8 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         ``b`` and ``b'``.
     user_nodes_ : ndarray of shape (n_users, n_components)
         Learned input nodes of the training users.
+    propensity_ : ndarray of shape (n_items,) or None
+        The exposure propensities of ``propensity_power`` (None when 0).
     loss_curve_ : list of float
         Mean training loss per epoch.
     validation_scores_ : list of float or None
@@ -102,7 +113,8 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
 
     _parameter_constraints: dict = {
         **{k: AutoencoderBase._parameter_constraints[k] for k in (
-            "n_components", "dropout", "alpha", "batch_size", "learning_rate_init")},
+            "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",
+            "propensity_power")},
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
         "fold_in_iter": [Interval(Integral, 0, None, closed="left")],
@@ -118,6 +130,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         alpha=0.01,
         batch_size=64,
         learning_rate_init=1e-2,
+        propensity_power=0.0,
         max_iter=100,
         fold_in_iter=100,
         early_stopping=False,
@@ -133,6 +146,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.fold_in_iter = fold_in_iter
         self.early_stopping = early_stopping
@@ -158,6 +172,8 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         pre = np.asarray(Y @ W) + b
         v = np.zeros((X.shape[0], self.n_components))
         y = Y.toarray()
+        if self.propensity_ is not None:
+            y /= self.propensity_  # the labels of the propensity-weighted loss
 
         def gradient(v):
             z = _sigmoid(pre + v)
@@ -210,6 +226,10 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         tf, rng = ctx.tf, ctx.rng
         Y = ctx.X.copy()
         Y.data[:] = 1.0
+        self.propensity_ = None
+        if self.propensity_power:
+            train = Y if ctx.train_rows is None else Y[ctx.train_rows]
+            self.propensity_ = exposure_propensity(train, self.propensity_power)
         ctx.Y = Y
         n_users, n_items = Y.shape
         k = self.n_components
@@ -222,6 +242,9 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         variables = ctx.variables = [W, W2, b, b2, nodes]
         update = adam(tf, variables, self.learning_rate_init)
         alpha, dropout = self.alpha, self.dropout
+        # Rel-MF: the label y / theta_i; its loss is bounded below through the penalty
+        inverse = (None if self.propensity_ is None
+                   else tf.constant((1.0 / self.propensity_).astype(np.float32)))
 
         def step(y, users, seed, share):
             with tf.GradientTape() as tape:
@@ -231,8 +254,9 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
                 v = tf.gather(nodes, users)
                 z = tf.sigmoid(tf.matmul(y_in, W) + v + b)
                 logits = tf.matmul(z, W2) + b2
+                labels = y if inverse is None else y * inverse
                 bce = tf.reduce_sum(
-                    tf.nn.sigmoid_cross_entropy_with_logits(labels=y, logits=logits))
+                    tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
                 penalty = share * (tf.reduce_sum(W * W) + tf.reduce_sum(W2 * W2)
                                    + tf.reduce_sum(b * b) + tf.reduce_sum(b2 * b2))
                 penalty += tf.reduce_sum(v * v)

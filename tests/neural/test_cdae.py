@@ -14,13 +14,17 @@ def _row_loss(model, y, v):
     b, b2 = model.intercepts_
     z = 1 / (1 + np.exp(-(y @ W + b + v)))
     p = 1 / (1 + np.exp(-(z @ W2 + b2)))
-    bce = -(y * np.log(p) + (1 - y) * np.log(1 - p)).sum()
+    # Rel-MF: the labels are y / theta (the input stays y)
+    t = y if model.propensity_ is None else y / model.propensity_
+    bce = -(t * np.log(p) + (1 - t) * np.log(1 - p)).sum()
     return bce + model.alpha / 2 * (v @ v)
 
 
-def test_fold_in_minimises_the_row_loss():
+@pytest.mark.parametrize("propensity_power", [0.0, 1.0])
+def test_fold_in_minimises_the_row_loss(propensity_power):
     X = make_interactions(300, 60, density=0.1, random_state=0)
-    model = CDAE(n_components=6, max_iter=20, random_state=0).fit(X)  # 100 BB steps
+    model = CDAE(n_components=6, max_iter=20, propensity_power=propensity_power,
+                 random_state=0).fit(X)  # 100 BB steps
     v, _ = model._fold_in(X[:3])
     y = X[:3].toarray() > 0
 
@@ -41,3 +45,19 @@ def test_learns_planted_structure():
     assert model.loss_curve_[-1] < model.loss_curve_[0]
     assert scorer(model, X) > 1.2 * scorer(MostPopular().fit(X), X)
     assert model.user_nodes_.shape == (500, 16)
+
+
+def test_propensity_weighting_lifts_the_long_tail():
+    from sklearn_recsys.metrics import aplt_at_k
+
+    X = make_interactions(500, 120, density=0.06, popularity_skew=1.5, random_state=1)
+    params = dict(n_components=16, max_iter=30, random_state=0)
+    plain = CDAE(**params).fit(X)
+    weighted = CDAE(propensity_power=1.0, **params).fit(X)
+    counts = np.bincount(X.indices, minlength=120)
+    np.testing.assert_allclose(weighted.propensity_, np.maximum(counts / counts.max(), 0.1))
+    assert plain.propensity_ is None
+    shares = counts / counts.sum()
+    aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
+            for m in (plain, weighted)]
+    assert aplt[1] > 1.5 * aplt[0]
