@@ -6,8 +6,8 @@ Every recommender has ``explain(x_row, item)``: the user's items and how much ea
 contributes to the score of a recommended item, largest first (see the contract). For
 :class:`~sklearn_recsys.EASE` the contributions are exact (``x_j * B[j, item]``, summing to
 the score); for :class:`~sklearn_recsys.MultVAE` they are integrated gradients of the item's
-log-probability (what ranks it against the other items) computed in NumPy on the served
-weights, complete up to the log-probability for an empty history.
+score, its log-probability (what ranks it against the other items), computed in NumPy on the
+served weights, complete up to the score of an empty history.
 
 Here one user of the synthetic demo data gets their top recommendation from each model, and
 the bars show which of their items drove it.
@@ -29,6 +29,6 @@ for ax, (name, model) in zip(axes, models.items()):
     items, contributions = model.explain(user, item)
     ax.barh([f"item {j}" for j in items[:8]][::-1], contributions[:8][::-1])
     ax.set_title(f"{name}\nrecommends item {item}", fontsize=10)
-    ax.set_xlabel("contribution to the " + ("log-probability" if "MultVAE" in name else "score"))
+    ax.set_xlabel("contribution to the score")
     print(f"{name}: item {item}, top reasons {items[:3].tolist()}")
 fig.tight_layout()

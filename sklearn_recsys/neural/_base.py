@@ -138,7 +138,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         return h
 
     def _score_batch(self, X):
-        return self._decode_np(self._encode_np(X))
+        # log-probabilities of the multinomial over the items: the logits minus
+        # their log-sum-exp (same ranking; a score explain() decomposes)
+        return _log_softmax(self._decode_np(self._encode_np(X)))
 
     def _layer_activations(self):
         """Whether each weight matrix's output goes through tanh (serving path)."""
@@ -147,18 +149,19 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
                 for i in range(n_layers)]
 
     def explain(self, x_row, item):
-        """Integrated-gradients attribution of one item's log-probability to the user's items.
+        """Integrated-gradients attribution of one item's score to each of the user's items.
 
-        The model is a multinomial over the items: what ranks an item is its
-        log-probability ``log softmax(scores)[item]``, its logit measured
-        against every other item's. The attribution of item ``j`` is ``h_j``
+        The model is a multinomial over the items, and its score
+        (:meth:`decision_function`) is the item's log-probability
+        ``log softmax(logits)[item]``: its logit measured against every
+        other item's. The attribution of item ``j`` is ``h_j``
         (the L2-normalised row) times the mean gradient of that
         log-probability along the straight path from the all-zero input (a
         user without history) to ``h`` (Sundararajan et al. 2017), integrated
         by 64-point Gauss-Legendre quadrature in NumPy on the served weights
-        (no TensorFlow). By completeness the contributions sum to the item's
-        log-probability for ``x_row`` minus that of the all-zero input,
-        within float rounding. (Attributing the raw logit instead credits the
+        (no TensorFlow). By completeness the contributions sum to
+        ``decision_function(x_row)[0, item]`` minus the score of the all-zero
+        input, within float rounding. (Attributing the raw logit instead credits the
         items that raise every popular item's logit alike, which does not
         move the item against the others: removing the items ranked first
         lowered MultVAE's recommendations less in the deletion test of
@@ -169,7 +172,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         x_row : {array-like, sparse matrix} of shape (1, n_items)
             One user's interactions.
         item : int
-            The item (column) whose log-probability is explained.
+            The item (column) whose score is explained.
 
         Returns
         -------
@@ -334,3 +337,9 @@ def _softmax(a):
     """Row-wise softmax of the logits ``a``."""
     e = np.exp(a - a.max(axis=1, keepdims=True))
     return e / e.sum(axis=1, keepdims=True)
+
+
+def _log_softmax(a):
+    """Row-wise log-softmax of the logits ``a`` (in their dtype)."""
+    shifted = a - a.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))

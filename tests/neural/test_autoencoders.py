@@ -44,8 +44,11 @@ def _tf_forward(model, x):
 @pytest.mark.parametrize("cls, hidden", [(MultDAE, ()), (MultVAE, (16,))])
 def test_numpy_serving_equals_tensorflow_forward(X, cls, hidden):
     model = cls(hidden_layer_sizes=hidden, **SMALL).fit(X)
-    assert_allclose(model.decision_function(X[:50]), _tf_forward(model, X[:50].toarray()),
-                    rtol=1e-4, atol=1e-5)
+    # scores are the log-probabilities of the multinomial
+    logits = _tf_forward(model, X[:50].toarray()).astype(np.float64)
+    log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert_allclose(model.decision_function(X[:50]), log_p, rtol=1e-4, atol=1e-5)
+    assert_allclose(np.exp(model.decision_function(X[:50])).sum(axis=1), 1.0, rtol=1e-4)
     assert model.transform(X[:5]).shape == (5, 8)
     assert [w.shape for w in model.coefs_][0] == (120, hidden[0] if hidden else 8 * (
         2 if cls is MultVAE else 1))
@@ -200,10 +203,12 @@ def test_integrated_gradients_are_complete(Model):
         return logits - np.log(np.exp(logits - logits.max()).sum()) - logits.max()
 
     zero = log_probability(model._decode_np(model._encode_np(sp.csr_matrix((1, 60))))[0])
-    full = log_probability(model.decision_function(row)[0])
+    full = model.decision_function(row)[0]
+    assert_allclose(full, log_probability(model._decode_np(model._encode_np(row))[0]),
+                    rtol=1e-5, atol=1e-6)
     for item in (0, 11, 42):
         items, contrib = model.explain(row, item)
         assert sorted(items) == sorted(row.indices)
-        # complete: the item's log-probability (not its logit) against the empty row's
-        assert contrib.sum() == pytest.approx(full[item] - zero[item], rel=1e-4, abs=1e-6)
+        # complete: the item's score (its log-probability) against the all-zero input's
+        assert contrib.sum() == pytest.approx(full[item] - zero[item], rel=1e-4, abs=1e-5)
         assert np.all(np.diff(contrib) <= 0)
