@@ -220,3 +220,28 @@ def test_benchmark_results_back_the_docs():
     latest = {row[0]: row[1] for row in tables[1]["rows"]}
     assert latest["I-AutoRec (defaults)"] > max(latest["ExplicitMF (defaults)"],
                                                 latest["ExplicitMF (solver='als')"])
+
+
+def test_user_autorec_explain_is_complete_integrated_gradients():
+    from sklearn_recsys.neural._autorec import _sigmoid
+
+    X = _ratings(120, 40)
+    model = AutoRec(kind="user", n_components=6, max_iter=5, early_stopping=False,
+                    random_state=0).fit(X)
+    row = X[7]
+    V, W = (w.astype(np.float64) for w in model.coefs_)
+    mu, b = (w.astype(np.float64) for w in model.intercepts_)
+    at_zero = _sigmoid(mu) @ W + b  # the network's prediction without ratings
+    for item in (0, 13, 39):
+        items, contrib = model.explain(row, item)
+        assert sorted(items) == sorted(row.indices)
+        assert np.all(np.diff(contrib) <= 0)
+        gap = model.decision_function(row)[0, item] - at_zero[item]
+        assert contrib.sum() == pytest.approx(gap, rel=1e-6, abs=1e-6)
+    # a rating's attribution is its gradient integrated along the path: by hand, 2000 steps
+    alphas = (np.arange(2000) + 0.5) / 2000
+    r = row.toarray()[0].astype(np.float64)
+    s = _sigmoid(alphas[:, None] * (r @ V) + mu)
+    grads = (s * (1 - s) * W[:, 13]).mean(axis=0) @ V.T
+    items, contrib = model.explain(row, 13)
+    assert_allclose(contrib, (r * grads)[items], rtol=1e-5, atol=1e-7)

@@ -61,3 +61,21 @@ def test_propensity_weighting_lifts_the_long_tail():
     aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
             for m in (plain, weighted)]
     assert aplt[1] > 1.5 * aplt[0]
+
+
+def test_explain_is_complete_integrated_gradients_given_the_node():
+    from sklearn_recsys.neural._autorec import _sigmoid
+
+    X = make_interactions(300, 60, density=0.1, random_state=0)
+    model = CDAE(n_components=6, max_iter=10, random_state=0).fit(X)
+    row = X[4]
+    v, _ = model._fold_in(row)
+    W, W2 = model.coefs_
+    b, b2 = model.intercepts_
+    at_zero = _sigmoid(v[0] + b) @ W2 + b2  # no items, the same node
+    for item in (0, 17, 59):
+        items, contrib = model.explain(row, item)
+        assert sorted(items) == sorted(row.indices)
+        assert np.all(np.diff(contrib) <= 0)
+        gap = model.decision_function(row)[0, item] - at_zero[item]
+        assert contrib.sum() == pytest.approx(gap, rel=1e-6, abs=1e-8)
