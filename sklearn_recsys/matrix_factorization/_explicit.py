@@ -196,10 +196,14 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     >>> from sklearn_recsys import ExplicitMF
     >>> X = np.array([[5., 4., 0., 1.], [4., 5., 1., 0.], [1., 0., 5., 4.]])
     >>> model = ExplicitMF(n_components=2, random_state=0).fit(X)
-    >>> model.predict_ratings(X, items=[2, 3]).round(1)
-    array([[2.6, 1.3],
-           [1.2, 3.4],
-           [4.9, 4.1]])
+    >>> model.solver_
+    'gibbs'
+    >>> model.predict_ratings(X, items=[2, 3]).round(1)  # three users: much shrinkage
+    array([[2.6, 2.3],
+           [2.3, 2.8],
+           [3.9, 3.8]])
+    >>> ExplicitMF(n_components=2, alpha=0.1, random_state=0).fit(X).solver_
+    'als'
     """
 
     _parameter_constraints: dict = {

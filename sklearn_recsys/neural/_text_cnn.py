@@ -9,16 +9,17 @@ output does not depend on how far it was padded. That lets every batch be
 cut to its longest document, which matters for short texts such as titles.
 
 The weights live in a dict of NumPy arrays (``init_weights``), the serving
-forward pass is NumPy only (``forward``), and :class:`CNNTrainer` holds the
-TensorFlow variables and optimizer state across ConvMF's alternating
-iterations.
+forward pass is NumPy only (``forward``), and so are the integrated gradients
+that attribute a document's factors to its words (``word_attributions``);
+:class:`CNNTrainer` holds the TensorFlow variables and optimizer state across
+ConvMF's alternating iterations.
 """
 
 import numpy as np
 
 from ._tf import adam, compile_step
 
-__all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights"]
+__all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights", "word_attributions"]
 
 
 def document_lengths(seqs):
@@ -63,6 +64,21 @@ def _window_mask(lengths, n_windows, w):
     return np.arange(n_windows)[None, :] < starts[:, None]
 
 
+def _conv_relu(weights, w, emb):
+    """ReLU of the window-``w`` convolution of embedded texts ``(n, length, dim)``.
+
+    A sum of ``w`` shifted products with the kernel's slices, so memory stays
+    at one ``(n, n_windows, n_filters)`` block.
+    """
+    kernel = weights[f"conv{w}"]
+    n_windows = emb.shape[1] - w + 1
+    h = emb[:, :n_windows] @ kernel[0]
+    for offset in range(1, w):
+        h += emb[:, offset:offset + n_windows] @ kernel[offset]
+    h += weights[f"conv{w}_bias"]
+    return np.maximum(h, 0.0, out=h)
+
+
 def _batches_by_length(seqs, lengths, min_length, batch_size):
     """Row batches, each cut to its longest document (at least ``min_length``)."""
     for start in range(0, len(seqs), batch_size):
@@ -72,35 +88,98 @@ def _batches_by_length(seqs, lengths, min_length, batch_size):
 
 
 def forward(weights, window_sizes, seqs, batch_size=256):
-    """CNN output (``n_documents, n_components``) of padded index sequences, NumPy only.
-
-    The convolution of window ``w`` is a sum of ``w`` shifted products with
-    the kernel's slices, so memory stays at one ``(batch, length, filters)``
-    block per window.
-    """
+    """CNN output (``n_documents, n_components``) of padded index sequences, NumPy only."""
     seqs = np.asarray(seqs)
     lengths = document_lengths(seqs)
     emb_table = weights["embedding"]
     out = np.empty((len(seqs), weights["projection"].shape[1]), dtype=np.float32)
     for rows, seq in _batches_by_length(seqs, lengths, max(window_sizes), batch_size):
         emb = emb_table[seq]
-        length = seq.shape[1]
         pooled = []
         for w in window_sizes:
-            kernel = weights[f"conv{w}"]
-            n_windows = length - w + 1
-            h = emb[:, :n_windows] @ kernel[0]
-            for offset in range(1, w):
-                h += emb[:, offset:offset + n_windows] @ kernel[offset]
-            h += weights[f"conv{w}_bias"]
-            np.maximum(h, 0.0, out=h)
+            h = _conv_relu(weights, w, emb)
             # ReLU outputs are >= 0 and every document has a valid window,
             # so zeroing the invalid ones leaves the maximum unchanged
-            h *= _window_mask(lengths[rows], n_windows, w)[:, :, None]
+            h *= _window_mask(lengths[rows], h.shape[1], w)[:, :, None]
             pooled.append(h.max(axis=1))
         h = np.tanh(np.concatenate(pooled, axis=1) @ weights["dense"] + weights["dense_bias"])
         out[rows] = np.tanh(h @ weights["projection"] + weights["projection_bias"])
     return out
+
+
+def embedded_gradient(weights, window_sizes, emb, length, direction):
+    """``direction . CNN(emb)`` and its gradient w.r.t. ``emb``, for a batch of embedded texts.
+
+    Parameters
+    ----------
+    emb : ndarray of shape (n, n_positions, embedding_dim)
+        Embedded documents (any values: integrated gradients scale them),
+        ``n_positions >= max(window_sizes)``, zero past ``length``.
+    length : int
+        Length of the document (windows starting after it are not pooled).
+    direction : ndarray of shape (n_components,)
+
+    Returns
+    -------
+    score : ndarray of shape (n,)
+    gradient : ndarray of shape (n, n_positions, embedding_dim)
+    """
+    n, n_pos, _ = emb.shape
+    pooled, argmax, active = [], [], []
+    for w in window_sizes:
+        h = _conv_relu(weights, w, emb)
+        h *= (np.arange(h.shape[1]) < max(1, length - w + 1))[None, :, None]
+        argmax.append(h.argmax(axis=1))  # (n, n_filters): the pooled window
+        pooled.append(h.max(axis=1))
+        active.append(pooled[-1] > 0.0)  # ReLU passes a gradient
+    h1 = np.tanh(np.concatenate(pooled, axis=1) @ weights["dense"] + weights["dense_bias"])
+    out = np.tanh(h1 @ weights["projection"] + weights["projection_bias"])
+    g = (direction * (1.0 - out ** 2)) @ weights["projection"].T
+    g = ((1.0 - h1 ** 2) * g) @ weights["dense"].T  # d score / d pooled, all windows
+    grad = np.zeros_like(emb)
+    start = 0
+    for w, t, on in zip(window_sizes, argmax, active):
+        kernel = weights[f"conv{w}"].astype(np.float64)
+        n_filters = kernel.shape[2]
+        rows = np.repeat(np.arange(n), n_filters)
+        g_pool = g[:, start:start + n_filters] * on  # (n, n_filters)
+        start += n_filters
+        for offset in range(w):
+            # filter f's pooled window t[f] read position t[f] + offset through kernel[offset][:, f]
+            np.add.at(grad, (rows, (t + offset).ravel()),
+                      (g_pool[:, :, None] * kernel[offset].T[None]).reshape(-1, emb.shape[2]))
+    return out @ direction, grad
+
+
+def word_attributions(weights, window_sizes, seq, direction, n_steps=256, chunk=32):
+    """Integrated gradients of ``direction . CNN(seq)`` over the positions of one document.
+
+    The path scales the document's word embeddings from zero (a document of
+    padding) to their values (Sundararajan et al. 2017), integrated by the
+    midpoint rule over ``n_steps`` (max-pooling switches windows along the
+    path, so the integrand is only piecewise smooth). Position ``p`` gets
+    ``emb[p] . mean_a grad(a emb)[p]``; the attributions sum to the score of
+    the document minus that of the all-padding one, up to the quadrature
+    error.
+
+    Returns
+    -------
+    attributions : ndarray of shape (length,)
+        One per position of the (unpadded) document.
+    """
+    seq = np.asarray(seq)
+    length = int(document_lengths(seq[None])[0])
+    n_pos = max(length, max(window_sizes))
+    emb = np.zeros((n_pos, weights["embedding"].shape[1]))
+    emb[:length] = weights["embedding"][seq[:length]]
+    direction = np.asarray(direction, dtype=np.float64)
+    alphas = (np.arange(n_steps) + 0.5) / n_steps
+    total = np.zeros_like(emb)
+    for start in range(0, n_steps, chunk):
+        a = alphas[start:start + chunk]
+        total += embedded_gradient(weights, window_sizes, a[:, None, None] * emb[None], length,
+                                   direction)[1].sum(axis=0)
+    return (emb * total).sum(axis=1)[:length] / n_steps
 
 
 class CNNTrainer:

@@ -279,3 +279,53 @@ def test_explain_is_the_exact_decomposition_of_the_fold_in(feedback):
         assert np.all(np.diff(contrib) <= 0)
         score = model.decision_function(X_train[5])[0, item]
         assert_allclose(contrib.sum(), score - offset, rtol=1e-7, atol=1e-10)
+
+
+def test_cnn_gradient_matches_finite_differences():
+    from sklearn_recsys.neural._text_cnn import embedded_gradient
+
+    rng = np.random.RandomState(0)
+    weights = init_weights(rng, 20, 5, (1, 2, 3), 4, 6, 3)
+    for name in ("conv1_bias", "conv2_bias", "conv3_bias", "dense_bias"):
+        weights[name] = rng.uniform(0.0, 0.3, weights[name].shape).astype(np.float32)
+    emb = rng.normal(0, 0.5, (1, 6, 5))
+    emb[0, 4:] = 0.0  # a document of length 4, padded to 6
+    direction = rng.normal(size=3)
+    score, grad = embedded_gradient(weights, (1, 2, 3), emb, 4, direction)
+    h = 1e-6
+    numeric = np.zeros_like(emb)
+    for p in range(6):
+        for d in range(5):
+            e = np.zeros_like(emb)
+            e[0, p, d] = h
+            numeric[0, p, d] = (embedded_gradient(weights, (1, 2, 3), emb + e, 4, direction)[0]
+                                - embedded_gradient(weights, (1, 2, 3), emb - e, 4,
+                                                    direction)[0])[0] / (2 * h)
+    assert_allclose(grad[:, :4], numeric[:, :4], rtol=1e-4, atol=1e-7)
+    # the score is the NumPy serving forward pass's
+    seq = np.array([3, 7, 1, 9, 0, 0])
+    emb2 = weights["embedding"][seq][None].astype(np.float64)
+    assert score.shape == (1,)
+    assert embedded_gradient(weights, (1, 2, 3), emb2, 4, direction)[0][0] == pytest.approx(
+        float((forward(weights, (1, 2, 3), seq[None]) @ direction)[0]), rel=1e-5)
+
+
+def test_explain_text_names_the_topic_words_and_is_complete():
+    X, docs, topic, user_topic = _two_topics()
+    model = ConvMF(n_components=4, documents=docs, feedback="implicit", alpha_user=0.1,
+                   alpha_item=1.0, max_iter=8, cnn_epochs=10, learning_rate_init=1e-2,
+                   random_state=0, **SMALL_CNN).fit(X)
+    space_user = X[np.flatnonzero(user_topic == 0)[0]]
+    document = "galaxy orbit romance kiss"
+    words, contrib = model.explain_text(space_user, document)
+    assert sorted(words) == ["galaxy", "kiss", "orbit", "romance"]
+    assert np.all(np.diff(contrib) <= 0)
+    ranks = {w: r for r, w in enumerate(words)}
+    assert max(ranks["galaxy"], ranks["orbit"]) < min(ranks["romance"], ranks["kiss"])
+    # complete up to the quadrature: the score of the text minus that of an empty one
+    user = model.transform(space_user)[0]
+    factors = model.document_factors([document, "unknownword"])  # no known word: padding
+    gap = float(user @ (factors[0] - factors[1]))
+    assert contrib.sum() == pytest.approx(gap, rel=2e-2)
+    with pytest.raises(ValueError, match="one text"):
+        model.explain_text(space_user, [document, document])
