@@ -24,6 +24,9 @@ _FALLBACK_ALPHA = 0.12
 _DEFAULT_SWEEPS = {"als": 15, "gibbs": 200}
 # factors when n_components=None
 _DEFAULT_COMPONENTS = {"als": 50, "gibbs": 20}
+# fitted by the sampler only
+_SAMPLER_ATTRIBUTES = ("item_bias_samples_", "user_prior_mean_", "user_prior_precision_",
+                       "noise_precision_")
 
 
 class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
@@ -58,7 +61,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     ``solver="auto"`` is ``"gibbs"`` when ``alpha="auto"`` (the default:
     the sampler learns its penalties) and ``"als"`` when ``alpha`` is a
-    number (a fixed penalty is the penalised fit). Before sampling it checks
+    number (a fixed penalty is the penalised fit) or ``early_stopping=True``
+    (an average over samples has no best sweep to stop at). Before sampling it checks
     the sampler against the bias-only model on ``validation_holdout`` of
     each user's ratings (the burn-in and a quarter of the remaining sweeps,
     about a third more time) and fits the biases alone where they predict
@@ -264,7 +268,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _resolve_solver(self):
         solver = self.solver
         if solver == "auto":
-            solver = "gibbs" if self.alpha == "auto" else "als"
+            # a fixed penalty, or a best sweep to stop at: the penalised fit
+            solver = "gibbs" if self.alpha == "auto" and not self.early_stopping else "als"
         if solver == "gibbs" and self.alpha != "auto":
             raise ValueError(
                 f"ExplicitMF(solver='gibbs') learns the penalties from the data, so alpha must "
@@ -284,8 +289,11 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.alpha_ = None if self.solver_ == "gibbs" else self.alpha
         if self.solver == "auto" and self.solver_ == "gibbs" and self._biases_beat_the_sampler(X):
             self.solver_, self.alpha_ = "als", np.inf
+            self.n_components_ = self.n_components or _DEFAULT_COMPONENTS["als"]
         elif self.alpha_ == "auto":
             self.alpha_ = self._choose_alpha(X)
+        for name in _SAMPLER_ATTRIBUTES:  # of an earlier fit, or of the check's trial run
+            vars(self).pop(name, None)
         return super()._fit(X, X_val)
 
     def _biases_beat_the_sampler(self, X):
@@ -411,7 +419,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
             noise = rng.standard_normal((F.shape[0], K))
             gaussian_posterior_sweep(A.indptr, A.indices, A.data, F, bias, G, bias_g,
                                      self.global_mean_, mean, precision, ctx.tau, noise, True)
-        ctx.user_prior = (mean, precision)
+        ctx.user_prior = (mean, precision, ctx.tau)  # the last user draw's conditional
         it = ctx.iteration
         if it > self.burn_in and (it - self.burn_in - 1) % self.thin == 0:
             # the user side's prior and the noise precision of this draw: what
@@ -437,7 +445,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
             return
         if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
             ctx.kept.append((self.item_factors_.copy(), self.item_bias_.copy(),
-                             *ctx.user_prior, ctx.tau))
+                             *ctx.user_prior))
         V, bias, means, precisions, taus = zip(*ctx.kept)
         self.n_samples_kept_ = len(V)
         self.item_factors_ = np.hstack(V).astype(self.dtype)
@@ -446,7 +454,9 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.user_prior_mean_ = np.array(means)
         self.user_prior_precision_ = np.array(precisions)
         self.noise_precision_ = np.array(taus)
-        U, bu = self._fold_in_biased(ctx.X)
+        # the ratings the sampler learned from (in the check's trial run, not the
+        # held-out ones it is judged on)
+        U, bu = self._fold_in_biased(ctx.X_train)
         self.user_factors_, self.user_bias_ = U, bu
 
     def _sweep(self, A, X, Y, bias_x, bias_y):

@@ -269,7 +269,9 @@ def test_gibbs_without_factors_to_learn_falls_back_to_the_biases():
     rmse = make_rating_scorer("rmse")
     model = ExplicitMF(max_iter=60, random_state=0).fit(X_in)
     assert model.solver_ == "als" and model.alpha_ == np.inf
-    assert not model.item_factors_.any()
+    assert not model.item_factors_.any() and model.item_factors_.shape == (150, 50)
+    # nothing of the sampler's trial run is left on the model
+    assert not hasattr(model, "noise_precision_") and model.n_samples_kept_ == 1
     biases = ExplicitMF(alpha=np.inf, random_state=0).fit(X_in)
     assert -rmse(model, X_in, X_out) == pytest.approx(-rmse(biases, X_in, X_out), abs=1e-6)
     forced = ExplicitMF(solver="gibbs", max_iter=60, random_state=0).fit(X_in)
@@ -307,7 +309,7 @@ def test_gibbs_without_kept_samples_keeps_the_last_draw():
 
 @pytest.mark.parametrize("params, match", [
     (dict(solver="gibbs", alpha=0.1), "alpha must be 'auto'.*solver='als'"),
-    (dict(early_stopping=True), "no best sweep.*early_stopping=False"),
+    (dict(solver="gibbs", early_stopping=True), "no best sweep.*early_stopping=False"),
 ])
 def test_gibbs_refuses_what_it_cannot_honour(params, match):
     with pytest.raises(ValueError, match=match):
@@ -317,6 +319,8 @@ def test_gibbs_refuses_what_it_cannot_honour(params, match):
 def test_auto_solver_follows_alpha():
     X = _ratings()
     assert ExplicitMF(max_iter=60, random_state=0).fit(X).solver_ == "gibbs"
+    stopped = ExplicitMF(max_iter=4, early_stopping=True, random_state=0).fit(X)
+    assert stopped.solver_ == "als" and stopped.alpha_ in (0.06, 0.09, 0.12, 0.18, 0.27, np.inf)
     fixed = ExplicitMF(alpha=0.1, max_iter=2, random_state=0).fit(X)
     assert fixed.solver_ == "als" and fixed.n_components_ == 50
     assert fixed.item_factors_.shape == (40, 50) and fixed.n_samples_kept_ == 1
