@@ -31,6 +31,8 @@ def compare_recommenders(
     n_jobs=None,
     random_state=0,
     verbose=True,
+    behaviors=None,
+    target=None,
 ):
     """Tune each model on validation users, then score it on held-out users.
 
@@ -65,6 +67,13 @@ def compare_recommenders(
     verbose : bool, default=True
         Print a progress line per model to stderr: a bar of the models done,
         the elapsed seconds, then the model's scores when it is finished.
+    behaviors, target : sequence of str and str, default=None
+        For a multi-behaviour ``X`` (one column block per behaviour, see
+        :ref:`multi-behavior`): the test users hold out interactions of the
+        ``target`` behaviour only, which the models (multi-behaviour models,
+        or re-rankers wrapping one, given the same ``behaviors``) are scored
+        on; validation inside the grid search does the same, reading the
+        layout from each fitted model.
 
     Returns
     -------
@@ -74,7 +83,7 @@ def compare_recommenders(
     """
     X_train, X_in, X_out = strong_generalization_split(
         X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
-        random_state=random_state,
+        random_state=random_state, behaviors=behaviors, target=target,
     )
     scorers = {name: get_ranking_scorer(name) for name in metrics}
     rows = []

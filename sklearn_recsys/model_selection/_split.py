@@ -272,11 +272,14 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
         "holdout": [Interval(Real, 0, 1, closed="neither")],
         "min_interactions": [Interval(Integral, 1, None, closed="left")],
         "random_state": ["random_state"],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
     },
     prefer_skip_nested_validation=True,
 )
 def strong_generalization_split(
-    X, *, test_size=0.2, holdout=0.2, min_interactions=5, random_state=None
+    X, *, test_size=0.2, holdout=0.2, min_interactions=5, random_state=None, behaviors=None,
+    target=None,
 ):
     """Split users into training and test users, then each test user's items.
 
@@ -296,15 +299,20 @@ def strong_generalization_split(
         Test users with fewer interactions hold nothing out.
     random_state : int, RandomState instance or None, default=None
         Seed of both draws.
+    behaviors, target : sequence of str and str, default=None
+        For a multi-behaviour ``X`` (one column block per behaviour, see
+        :ref:`multi-behavior`): only the test users' interactions of the
+        ``target`` behaviour (default: the last block) are held out, as in
+        :func:`holdout_split`.
 
     Returns
     -------
     X_train : csr_matrix of shape (n_train_users, n_items)
-        Full rows of the training users.
+        Full rows of the training users (all blocks).
     X_test_in : csr_matrix of shape (n_test_users, n_items)
-        Fold-in part of the test users.
+        Fold-in part of the test users (all blocks).
     X_test_out : csr_matrix of shape (n_test_users, n_items)
-        Held-out part of the test users.
+        Held-out part of the test users (the target block only).
 
     Examples
     --------
@@ -318,6 +326,7 @@ def strong_generalization_split(
     rng = check_random_state(random_state)
     X_train, X_test, _, _ = user_train_test_split(X, test_size=test_size, random_state=rng)
     X_in, X_out = holdout_split(
-        X_test, holdout=holdout, min_interactions=min_interactions, random_state=rng
+        X_test, holdout=holdout, min_interactions=min_interactions, random_state=rng,
+        behaviors=behaviors, target=target,
     )
     return X_train, X_in, X_out

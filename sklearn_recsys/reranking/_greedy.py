@@ -34,6 +34,7 @@ from ..metrics._beyond_accuracy import (
     _check_categories,
 )
 from ..metrics._scorer import _training_popularity
+from ..utils._behaviors import behavior_block, behavior_layout
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import (
     check_exclude,
@@ -227,6 +228,17 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
                 f"{type(self).__name__}: the inner {type(self.estimator_).__name__} scores "
                 f"{n_items} items but X has {X.shape[1]} columns; the estimator must keep "
                 "one column per item.")
+        # a multi-behaviour inner model: its layout is the re-ranker's (scores,
+        # history, popularity and categories are of the target behaviour's items)
+        for name in ("behaviors_", "target_", "target_index_", "n_items_"):
+            vars(self).pop(name, None)
+        layout = behavior_layout(self.estimator_)
+        if layout is not None:
+            inner = self.estimator_
+            while hasattr(inner, "steps"):
+                inner = inner.steps[-1][1]
+            self.behaviors_, self.target_ = inner.behaviors_, inner.target_
+            self.n_items_, self.target_index_ = layout
         # the inner model's training popularity is what a beyond-accuracy
         # scorer reads (for a pipeline: after its preprocessing), so the
         # re-ranker's head/tail and the scorer's APLT agree; RecommenderMixin.fit
@@ -238,13 +250,21 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             pass
         self._fit_reranker(X)
 
+    def _n_items(self):
+        return getattr(self, "n_items_", None) or self.n_features_in_
+
+    def _target_history(self, X):
+        if getattr(self, "n_items_", None) is None:
+            return X
+        return behavior_block(X, self.n_items_, self.target_index_)
+
     def _inner_scores(self, X_batch):
         scores = np.asarray(self.estimator_.decision_function(X_batch))
-        if scores.shape != X_batch.shape:
+        if scores.shape != (X_batch.shape[0], self._n_items()):
             raise ValueError(
                 f"The inner {type(self.estimator_).__name__}.decision_function returned "
                 f"scores of shape {scores.shape} for {X_batch.shape[0]} users and "
-                f"{X_batch.shape[1]} items; a re-ranker needs one score per item.")
+                f"{self._n_items()} items; a re-ranker needs one score per item.")
         return scores
 
     def _rerank(self, X_batch, raw, exclude_seen=True, exclude_batch=None, allowed=None):
@@ -254,7 +274,9 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             return raw
         masked = np.array(raw, dtype=np.float64)
         # the history (and any excluded item) is removed *before* choosing the
-        # candidates, so that every re-ranked slot can be recommended
+        # candidates, so that every re-ranked slot can be recommended; the
+        # objectives read the history of the items ranked (the target block)
+        X_batch = self._target_history(X_batch)
         if exclude_seen:
             mask_seen(masked, X_batch)
         if exclude_batch is not None:
@@ -285,12 +307,12 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
     def _iter_scores(self, X, exclude_seen=True, exclude=None, allowed=None):
         # the inner model already served its own fallback to users without
         # history and checked its scores, so neither is applied twice here
-        step = row_batch_size(self.n_features_in_)
+        step = row_batch_size(self._n_items())
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
             excluded = None if exclude is None else exclude[rows]
-            yield rows, X_batch, self._rerank(X_batch, self._inner_scores(X_batch),
-                                              exclude_seen, excluded, allowed)
+            yield rows, self._target_history(X_batch), self._rerank(
+                X_batch, self._inner_scores(X_batch), exclude_seen, excluded, allowed)
 
     def decision_function(self, X):
         """Re-ranked scores: every user's re-ranked candidates first, in their new order.
@@ -381,7 +403,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         """
         check_k(k)
         X = self._validate_for_scoring(X)
-        n_items = self.n_features_in_
+        n_items = self._n_items()
         exclude = check_exclude(exclude, X.shape[0], n_items)
         exclude_seen = check_exclude_seen(exclude_seen)
         allowed = None
@@ -648,7 +670,7 @@ class CalibratedReranker(_GreedyReranker):
         self.n_candidates = n_candidates
 
     def _fit_reranker(self, X):
-        self.item_categories_ = _check_categories(self.categories, X.shape[1], where="X")
+        self.item_categories_ = _check_categories(self.categories, self._n_items(), where="X")
 
     def _objective_width(self):
         return max(1, self.item_categories_.shape[1])

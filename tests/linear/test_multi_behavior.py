@@ -266,3 +266,42 @@ def test_leave_last_out_holds_out_the_latest_target_interaction():
             assert X_test[u].indices.tolist() == [latest]
         else:
             assert X_test[u].nnz == 0
+
+
+def test_strong_generalization_split_holds_out_target_interactions_only():
+    from sklearn_recsys.model_selection import strong_generalization_split
+
+    X = _shop()
+    X_train, X_in, X_out = strong_generalization_split(X, holdout=0.5, random_state=0,
+                                                       behaviors=BEHAVIORS)
+    assert X_train.shape[1] == X_in.shape[1] == 90 and X_out.shape == (X_in.shape[0], 30)
+    assert X_train.shape[0] + X_in.shape[0] == 120 and X_out.nnz > 0
+    assert X_in[:, 60:].multiply(X_out).nnz == 0  # held out of the target block only
+
+
+def test_rerankers_and_the_leaderboard_take_multi_behaviour_models():
+    from sklearn_recsys.model_selection import compare_recommenders, strong_generalization_split
+    from sklearn_recsys.reranking import CalibratedReranker, XQuADReranker
+    from sklearn_recsys.utils._behaviors import behavior_layout
+
+    X = _shop()
+    inner = MultiBehaviorEASE(behaviors=BEHAVIORS)
+    model = inner.fit(X)
+    unchanged = XQuADReranker(inner, tradeoff=0.0).fit(X)
+    np.testing.assert_array_equal(unchanged.decision_function(X), model.decision_function(X))
+    for reranker in (XQuADReranker(inner, n_candidates=10),
+                     CalibratedReranker(inner, np.arange(30) % 3, n_candidates=10)):
+        reranker.fit(X)
+        assert behavior_layout(reranker) == (30, 2) and reranker.target_ == "buy"
+        idx, _ = reranker.recommend(X, k=5)
+        assert idx.max() < 30 and reranker.decision_function(X).shape == (120, 30)
+        bought, viewed_only = X[:, 60:].toarray() > 0, (X[:, :30].toarray() > 0)
+        for u in range(120):
+            assert not bought[u, idx[u]].any()  # the target's history is masked, not views
+        assert any(viewed_only[u, idx[u]].any() for u in range(120))
+    # the leaderboard scores the target behaviour: as by hand on the same split
+    rows = compare_recommenders({"mb": (inner, {})}, X, behaviors=BEHAVIORS, verbose=False)
+    X_train, X_in, X_out = strong_generalization_split(X, random_state=0, behaviors=BEHAVIORS)
+    by_hand = make_ranking_scorer("ndcg", k=10)(MultiBehaviorEASE(behaviors=BEHAVIORS).fit(
+        X_train), X_in, X_out)
+    assert rows[0]["ndcg@10"] == pytest.approx(by_hand, rel=1e-12)
