@@ -2,6 +2,8 @@
 
 import os
 
+from ..utils._parallel import worker_thread_share
+
 __all__ = ["adam", "compile_step", "import_tensorflow"]
 
 # Trace the training step into a graph only when a fit has many steps: tracing
@@ -11,6 +13,9 @@ _TRACE_MIN_STEPS = 50
 
 def import_tensorflow():
     """Import and return the ``tensorflow`` module (only ever called inside ``fit``).
+
+    Inside a Dask worker, TensorFlow's thread pools are sized to the task's
+    share of the machine (:func:`~sklearn_recsys.utils._parallel.worker_thread_share`).
 
     Raises
     ------
@@ -28,6 +33,15 @@ def import_tensorflow():
             '".[tensorflow]", which picks the smaller tensorflow-cpu where it exists). A '
             "fitted model scores, recommends and pickles without it."
         ) from exc
+    share = worker_thread_share()
+    if share is not None:
+        # in a Dask worker: the task's share of the cores, not one thread per core
+        # (settable only before TensorFlow's runtime starts in this process)
+        try:
+            tf.config.threading.set_intra_op_parallelism_threads(share)
+            tf.config.threading.set_inter_op_parallelism_threads(share)
+        except RuntimeError:
+            pass
     return tf
 
 

@@ -27,13 +27,14 @@ difference of about 1e-7 relative in float32.
 import functools
 from contextlib import contextmanager
 import os
+import sys
 import threading
 import types
 
 import numba
 from numba import njit
 
-__all__ = ["numba_threads", "parallel_allowed", "parallel_kernel"]
+__all__ = ["numba_threads", "parallel_allowed", "parallel_kernel", "worker_thread_share"]
 
 _parallel_lock = threading.Lock()
 _state = {"parallel_used": False, "forked_after_parallel": False}
@@ -116,13 +117,55 @@ def parallel_kernel(func=None, **options):
     return kernel
 
 
+def _usable_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def worker_thread_share():
+    """Threads one task may use inside a Dask worker; None outside one.
+
+    A Dask cluster runs ``nthreads`` tasks at once in each worker process;
+    left alone, every task's numba kernels and TensorFlow ops would start one
+    thread per core, so the workers of one machine would oversubscribe it by
+    their total number of task slots (Dask itself sets ``OMP_NUM_THREADS=1``
+    for BLAS in the processes it starts). The share is the machine's usable
+    cores divided by the task slots of the workers on it (from the
+    scheduler, asked once per process), at least 1.
+    """
+    distributed = sys.modules.get("distributed")
+    if distributed is None:  # never imported: not in a worker
+        return None
+    try:
+        worker = distributed.get_worker()
+    except ValueError:
+        return None
+    if _state.get("worker_share") is None:
+        slots = worker.state.nthreads
+        try:
+            workers = worker.client.scheduler_info(n_workers=-1)["workers"]
+            host = worker.address.rsplit(":", 1)[0]
+            slots = sum(info["nthreads"] for address, info in workers.items()
+                        if address.rsplit(":", 1)[0] == host) or slots
+        except Exception:  # an older scheduler API, or none reachable: this worker alone
+            pass
+        _state["worker_share"] = max(1, _usable_cpus() // max(1, slots))
+    return _state["worker_share"]
+
+
 @contextmanager
 def numba_threads(n_jobs):
     """Run kernels with ``n_jobs`` numba threads, restoring the caller's setting.
 
+    ``n_jobs=None`` keeps numba's setting, except inside a Dask worker, where
+    it is the task's share of the machine (:func:`worker_thread_share`).
     Does nothing where parallel builds may not run (a forked child), since
     asking numba for its thread count starts its threading layer.
     """
+    if n_jobs is None:
+        n_jobs = worker_thread_share()
     if n_jobs is None or not parallel_allowed():
         yield
         return

@@ -1,0 +1,74 @@
+"""Model selection on a Dask cluster: joblib's Dask backend gives the default backend's results,
+and each worker's numba and TensorFlow threads are capped to its share of the machine."""
+
+import numpy as np
+import pytest
+from joblib import parallel_backend
+from sklearn.model_selection import GridSearchCV, KFold
+
+from sklearn_recsys import EASE, ImplicitALS, MultVAE, make_interactions
+from sklearn_recsys.metrics import get_ranking_scorer
+from sklearn_recsys.utils._parallel import _usable_cpus, worker_thread_share
+
+distributed = pytest.importorskip("distributed")
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as client:
+        yield client
+    cluster.close()
+
+
+def _search(estimator, grid, X, dask=False):
+    search = GridSearchCV(estimator, grid, scoring=get_ranking_scorer("ndcg@10"),
+                          cv=KFold(3, shuffle=True, random_state=0), n_jobs=2 if dask else None)
+    if dask:
+        with parallel_backend("dask", scatter=[X]):  # the data is sent once
+            search.fit(X)
+    else:
+        search.fit(X)
+    return search
+
+
+@pytest.mark.parametrize("estimator, grid", [
+    (EASE(), {"alpha": [10.0, 100.0]}),
+    (ImplicitALS(n_components=8, max_iter=3, random_state=0), {"alpha": [0.1, 1.0]}),
+    (MultVAE(hidden_layer_sizes=(16,), n_components=8, max_iter=3, batch_size=50,
+             early_stopping=False, random_state=0), {"dropout": [0.2, 0.5]}),
+], ids=["EASE", "ImplicitALS", "MultVAE"])
+def test_grid_search_on_a_cluster_equals_the_default_backend(client, estimator, grid):
+    X = make_interactions(300, 80, density=0.08, random_state=0)
+    local, remote = _search(estimator, grid, X), _search(estimator, grid, X, dask=True)
+    np.testing.assert_array_equal(remote.cv_results_["mean_test_score"],
+                                  local.cv_results_["mean_test_score"])
+    assert remote.best_params_ == local.best_params_
+
+
+def _on_each_worker(client, fn):
+    """``fn()`` run as a task on every worker (where ``get_worker`` works)."""
+    return [client.submit(fn, workers=[address], pure=False).result()
+            for address in client.scheduler_info(n_workers=-1)["workers"]]
+
+
+def _threads_in_a_fit(n_jobs):
+    import numba
+
+    from sklearn_recsys.utils._parallel import numba_threads
+
+    with numba_threads(n_jobs):
+        return worker_thread_share(), numba.get_num_threads()
+
+
+def test_worker_threads_are_capped_to_their_share(client):
+    import numba
+
+    assert worker_thread_share() is None  # not in a worker
+    share = max(1, _usable_cpus() // 2)  # two workers of one thread each on this machine
+    limit = numba.config.NUMBA_NUM_THREADS
+    assert _on_each_worker(client, lambda: _threads_in_a_fit(None)) == [
+        (share, min(share, limit))] * 2
+    # an explicit n_jobs still wins
+    assert [n for _, n in _on_each_worker(client, lambda: _threads_in_a_fit(-1))] == [limit] * 2
