@@ -72,3 +72,15 @@ def test_worker_threads_are_capped_to_their_share(client):
         (share, min(share, limit))] * 2
     # an explicit n_jobs still wins
     assert [n for _, n in _on_each_worker(client, lambda: _threads_in_a_fit(-1))] == [limit] * 2
+
+
+def test_benchmark_results_back_the_docs():
+    """docs/scaling.rst: same cv_results_ three ways; uncapped threads are the slowest."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "dask_search.json"
+    rows = json.loads(path.read_text())["tables"][0]["rows"]  # backend, s, ratio, same
+    assert [row[3] for row in rows] == ["yes"] * 3
+    uncapped = next(row for row in rows if "n_jobs=-1" in row[0])
+    assert uncapped[1] == max(row[1] for row in rows) and uncapped[2] > 1.1
