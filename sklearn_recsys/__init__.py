@@ -71,6 +71,7 @@ _LAZY = {
 _SUBMODULES = [
     "base",
     "baselines",
+    "dask",
     "datasets",
     "linear",
     "matrix_factorization",

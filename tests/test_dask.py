@@ -84,3 +84,32 @@ def test_benchmark_results_back_the_docs():
     assert [row[3] for row in rows] == ["yes"] * 3
     uncapped = next(row for row in rows if "n_jobs=-1" in row[0])
     assert uncapped[1] == max(row[1] for row in rows) and uncapped[2] > 1.1
+
+
+def test_batch_recommend_equals_recommend_block_by_block(client):
+    import dask.array as da
+
+    from sklearn_recsys.dask import batch_recommend
+
+    X = make_interactions(300, 80, density=0.08, random_state=1)
+    model = ImplicitALS(n_components=8, max_iter=3, random_state=0).fit(X)
+    expected_items, expected_scores = model.recommend(X, k=7)
+    items, scores = batch_recommend(model, X, k=7, client=client, rows_per_task=37)
+    np.testing.assert_array_equal(items, expected_items)
+    np.testing.assert_array_equal(scores, expected_scores)
+    # a dask array chunked by rows: the blocks are computed on the workers
+    chunked = da.from_array(X, chunks=(64, 80), asarray=False)
+    items, _ = batch_recommend(model, chunked, k=7, client=client)
+    np.testing.assert_array_equal(items, expected_items)
+    # raw ids; padding (a user with fewer than k candidates) as None
+    ids = np.array([f"item{j}" for j in range(80)])
+    X_full = X.tolil()
+    X_full[0, :] = 1
+    X_full = X_full.tocsr()
+    raw, _ = batch_recommend(model, X_full[:5], k=3, item_ids=ids, client=client)
+    assert list(raw[0]) == [None] * 3
+    np.testing.assert_array_equal(raw[1:].astype(str), ids[model.recommend(X_full[1:5], k=3)[0]])
+    with pytest.raises(ValueError, match="rechunk"):
+        batch_recommend(model, da.from_array(X, chunks=(64, 40), asarray=False), client=client)
+    with pytest.raises(ValueError, match="one raw id per item"):
+        batch_recommend(model, X[:5], k=3, item_ids=ids[:10], client=client)
