@@ -89,9 +89,8 @@ def _data(data_home):
     return R, P, np.sort(users[n_test:]), np.sort(users[:n_test])
 
 
-def _cosine(X_train, x, item):
-    """Cosine between ``item``'s training column and each of the row's items' columns."""
-    B = (X_train != 0).astype(np.float64).tocsc()
+def _cosine(B, x, item):
+    """Cosine between ``item``'s column and each of the row's items' columns of CSC ``B``."""
     cols = B[:, x.indices]
     dots = np.asarray(cols.T @ B[:, [item]].toarray()).ravel()
     norms = np.sqrt(np.asarray(cols.power(2).sum(axis=0)).ravel() * B[:, [item]].nnz)
@@ -110,13 +109,16 @@ def _leave_one_out(model, x, item):
     return full - model.decision_function(rows)[:, item]
 
 
-def _orders(model, X_train, x, item, rng):
-    """The row's positions (into ``x.indices``) from most to least important, per method."""
+def _orders(model, B, x, item, rng):
+    """The row's positions (into ``x.indices``) from most to least important, per method.
+
+    ``B`` is the training matrix's 0/1 pattern as CSC (the cosine baseline's columns).
+    """
     position = {col: p for p, col in enumerate(x.indices)}
     items, _ = model.explain(x, item)
     by_explain = np.array([position[i] for i in items])
     by_loo = np.argsort(-_leave_one_out(model, x, item), kind="stable")
-    by_cosine = np.argsort(-_cosine(X_train, x, item), kind="stable")
+    by_cosine = np.argsort(-_cosine(B, x, item), kind="stable")
     return {"explain": by_explain, "leave-one-out": by_loo, "cosine": by_cosine,
             "random": rng.permutation(x.nnz)}
 
@@ -148,9 +150,10 @@ def run(data_home, n_users, models=None):
         tops = model.recommend(X_test[chosen], k=1)
         tops = (tops[0] if isinstance(tops, tuple) else tops)[:, 0]
         removed = {(method, share): [] for method in METHODS for share in SHARES}
+        B = (X_train != 0).astype(np.float64).tocsc()  # once per model, not per user
         for u, item in zip(chosen, tops):
             x = X_test[u]
-            for method, order in _orders(model, X_train, x, item, rng).items():
+            for method, order in _orders(model, B, x, item, rng).items():
                 for share in SHARES:
                     keep = np.ones(x.nnz, dtype=bool)
                     keep[order[:int(np.ceil(share * x.nnz))]] = False

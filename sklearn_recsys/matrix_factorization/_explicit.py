@@ -556,8 +556,13 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         if self.solver_ == "gibbs":
             contrib = self._sample_contributions(x, item)
-            order = np.argsort(-contrib, kind="stable")
-            return x.indices[order].astype(np.int64), contrib[order]
+        else:
+            contrib = self._penalised_contributions(x, item)
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]
+
+    def _penalised_contributions(self, x, item):
+        """Contribution of each rating of ``x`` to ``item``'s score under the ALS fold-in."""
         V = self.item_factors_.astype(np.float64)
         W = np.column_stack([np.ones(x.nnz), V[x.indices]])
         t = (x.data.astype(np.float64) - self.global_mean_
@@ -569,9 +574,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         A[0, 0] += float(self.alpha_bias)
         A[np.arange(1, A.shape[0]), np.arange(1, A.shape[0])] += alpha * x.nnz
         w_item = np.concatenate([[1.0], V[item]])
-        contrib = (W @ np.linalg.solve(A, w_item)) * t
-        order = np.argsort(-contrib, kind="stable")
-        return x.indices[order].astype(np.int64), contrib[order]
+        return (W @ np.linalg.solve(A, w_item)) * t
 
     def _sample_contributions(self, x, item):
         """Contribution of each rating of ``x`` to ``item``'s score, averaged over the samples."""

@@ -396,6 +396,14 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             raise ValueError(f"Word indices must lie in [0, {n_words - 1}].")
         return seqs.astype(np.int32)
 
+    def _check_has_cnn(self):
+        check_is_fitted(self)
+        if self.cnn_weights_ is None:
+            raise ValueError(
+                "This ConvMF was fitted without documents, so it has no text CNN: set "
+                "documents=... before fit to score items from their text."
+            )
+
     def document_factors(self, documents):
         """CNN output of documents: the factors of items known only by their text.
 
@@ -408,12 +416,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         -------
         factors : ndarray of shape (n_documents, n_components)
         """
-        check_is_fitted(self)
-        if self.cnn_weights_ is None:
-            raise ValueError(
-                "This ConvMF was fitted without documents, so it has no text CNN: set "
-                "documents=... before fit to score items from their text."
-            )
+        self._check_has_cnn()
         seqs = self._sequences(documents)
         return forward(self.cnn_weights_, self._window_sizes(), seqs).astype(
             self.item_factors_.dtype)
@@ -645,7 +648,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             if documents.ndim != 2 or not np.issubdtype(documents.dtype, np.integer):
                 raise ValueError("document must be one text (a str) or one index sequence "
                                  "(1-D integers); call explain_text once per document.")
-        self.document_factors(documents)  # the errors of a model without text
+        self._check_has_cnn()
         seq = self._sequences(documents)[0]
         user = self._fold_in(x)[0].astype(np.float64)
         per_position = word_attributions(self.cnn_weights_, self._window_sizes(), seq, user)
