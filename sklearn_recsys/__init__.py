@@ -30,6 +30,7 @@ _LAZY = {
     "MultDAE": "neural",
     "MultVAE": "neural",
     "MultiTaskDAE": "neural",
+    "SASRec": "neural",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",

@@ -33,6 +33,8 @@ _TEST_PARAMS = {
                      "random_state": 0},
     "MultVAE": {"hidden_layer_sizes": (8,), "n_components": 4, "max_iter": 2,
                 "batch_size": 16, "early_stopping": False, "random_state": 0},
+    "SASRec": {"n_components": 4, "max_len": 5, "max_iter": 2, "batch_size": 16,
+               "early_stopping": False, "random_state": 0},
 }
 
 # Checks expected to fail, with the reason, by estimator name.

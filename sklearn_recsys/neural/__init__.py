@@ -1,9 +1,10 @@
-"""Neural recommenders (autoencoders, ConvMF). TensorFlow is imported only inside ``fit``."""
+"""Neural recommenders (autoencoders, ConvMF, sequential models); TensorFlow only in ``fit``."""
 
 from ._autorec import AutoRec
 from ._cdae import CDAE
 from ._convmf import ConvMF
 from ._mult import MultDAE, MultVAE
 from ._multitask import MultiTaskDAE
+from ._sasrec import SASRec
 
-__all__ = ["AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE", "MultiTaskDAE"]
+__all__ = ["AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE", "MultiTaskDAE", "SASRec"]

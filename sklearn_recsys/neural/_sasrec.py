@@ -1,0 +1,370 @@
+"""SASRec: next-item prediction by causal self-attention (Kang & McAuley, ICDM 2018)."""
+
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.utils._param_validation import Interval
+
+from ._sequential import SEQUENTIAL_ENGINE_CONSTRAINTS, SequentialRecommenderBase
+from ._tf import adam
+
+__all__ = ["SASRec"]
+
+# weights of one self-attention block, in this order
+_BLOCK_KEYS = ("norm1_gamma", "norm1_beta", "Wq", "bq", "Wk", "bk", "Wv", "bv",
+               "norm2_gamma", "norm2_beta", "W1", "b1", "W2", "b2")
+# the reference code's layer-norm epsilon
+_EPS = 1e-8
+# logit of a masked attention entry: finite, so an all-padding query row stays finite
+_MASKED = -1e9
+
+
+class SASRec(SequentialRecommenderBase):
+    """Self-attentive sequential recommendation (SASRec).
+
+    Each user's row is read as a sequence: its items ordered by their values
+    (timestamps or positions, larger is later; see :ref:`sequences`), the
+    ``max_len`` most recent kept. The items' embeddings (scaled by
+    ``sqrt(n_components)``) plus learned position embeddings go through
+    ``n_blocks`` blocks of causal self-attention and a position-wise
+    feed-forward layer (layer normalisation before each, residual
+    connections, dropout), as in the reference code of Kang & McAuley
+    (2018). The score of item ``i`` as the user's next item is the inner
+    product of the final state with ``i``'s embedding (the input and output
+    embeddings are shared).
+
+    Training predicts every next item of every training sequence from its
+    prefix, with a full softmax over the catalogue (cross-entropy), by Adam
+    in TensorFlow; the paper's one sampled negative per positive (binary
+    cross-entropy) makes the scores over-confident (Petrov & Macdonald,
+    RecSys 2023), and catalogues of tens of thousands of items afford the
+    full softmax. The epoch with the best NDCG@10 of validation users'
+    **most recent** item (predicted from their earlier ones) is kept. Any
+    user's scores, seen in ``fit`` or not, are a NumPy forward pass of their
+    row: no refit and no TensorFlow after ``fit``.
+
+    Parameters
+    ----------
+    n_components : int, default=50
+        Size of the embeddings and hidden states (the paper's ``d``).
+    n_blocks : int, default=2
+        Self-attention blocks.
+    n_heads : int, default=1
+        Attention heads per block; must divide ``n_components``.
+    max_len : int, default=200
+        Most recent items of a user read (the paper's ``n``; 200 for
+        MovieLens 1M). Longer histories keep their ``max_len`` most recent
+        items.
+    dropout : float, default=0.2
+        Dropout rate of the embeddings, attention weights and feed-forward
+        outputs during training.
+    batch_size : int, default=128
+        Users (sequences) per Adam step.
+    learning_rate_init : float, default=1e-3
+        Adam step size.
+    max_iter : int, default=200
+        Epochs.
+    early_stopping : bool, default=True
+        Select the epoch with the best validation NDCG@10 and stop after
+        ``n_iter_no_change`` epochs without improvement.
+    validation_fraction : float, default=0.1
+        Share of the users held out for validation; each validation user's
+        most recent interaction is predicted from the earlier ones.
+    n_iter_no_change : int, default=20
+        Patience, in epochs.
+    tol : float, default=0.0
+        Smallest gain of the validation NDCG@10 that resets the patience.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the weights, batches, dropout and validation split. The
+        caller's global NumPy and TensorFlow generators are not touched.
+    verbose : int, default=0
+        Print a progress line per epoch (loss, validation NDCG@10).
+
+    Attributes
+    ----------
+    item_embeddings_ : ndarray of shape (n_items + 1, n_components)
+        Row ``i + 1`` embeds item ``i`` (input and output); row 0 is the
+        padding.
+    position_embeddings_ : ndarray of shape (max_len, n_components)
+        Row ``max_len - 1`` is the most recent item's position.
+    block_weights_ : list of dict of str to ndarray
+        Each block's layer norms, attention projections (``Wq``, ``Wk``,
+        ``Wv`` and biases) and feed-forward layers (``W1``, ``W2``).
+    final_norm_ : tuple of ndarray
+        Gain and bias of the last layer normalisation.
+    loss_curve_ : list of float
+        Mean training cross-entropy per epoch.
+    validation_scores_ : list of float or None
+        Validation NDCG@10 per epoch.
+    best_iteration_ : int
+        Epoch whose weights were kept (the last one without early stopping).
+    n_iter_ : int
+        Epochs run.
+    n_features_in_ : int
+        Number of items.
+
+    See Also
+    --------
+    MultVAE : Ranks from the set of a user's items, without their order.
+
+    References
+    ----------
+    .. [1] W.-C. Kang and J. McAuley, "Self-Attentive Sequential
+       Recommendation", ICDM 2018.
+    .. [2] A. Petrov and C. Macdonald, "gSASRec: Reducing Overconfidence in
+       Sequential Recommendation Trained with Negative Sampling", RecSys 2023.
+
+    Examples
+    --------
+    >>> import scipy.sparse as sp
+    >>> from sklearn_recsys import SASRec
+    >>> # values are positions: user 0 saw items 2, 0, 1 in that order
+    >>> X = sp.csr_matrix([[2, 3, 1, 0], [0, 1, 2, 3], [1, 0, 2, 0]])
+    >>> model = SASRec(n_components=8, max_iter=2, random_state=0)  # doctest: +SKIP
+    >>> model.fit(X).recommend(X, k=1)[0].shape  # doctest: +SKIP
+    (3, 1)
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_blocks": [Interval(Integral, 1, None, closed="left")],
+        "n_heads": [Interval(Integral, 1, None, closed="left")],
+        "max_len": [Interval(Integral, 1, None, closed="left")],
+        "dropout": [Interval(Real, 0, 1, closed="left")],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        **SEQUENTIAL_ENGINE_CONSTRAINTS,
+    }
+
+    def __init__(
+        self,
+        n_components=50,
+        *,
+        n_blocks=2,
+        n_heads=1,
+        max_len=200,
+        dropout=0.2,
+        batch_size=128,
+        learning_rate_init=1e-3,
+        max_iter=200,
+        early_stopping=True,
+        validation_fraction=0.1,
+        n_iter_no_change=20,
+        tol=0.0,
+        random_state=None,
+        verbose=0,
+    ):
+        self.n_components = n_components
+        self.n_blocks = n_blocks
+        self.n_heads = n_heads
+        self.max_len = max_len
+        self.dropout = dropout
+        self.batch_size = batch_size
+        self.learning_rate_init = learning_rate_init
+        self.max_iter = max_iter
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # -- NumPy serving ----------------------------------------------------
+
+    def _encode_sequences(self, sequences):
+        return _forward(np, self._weights(), sequences, self.n_heads)[:, -1]
+
+    def _weights(self):
+        return {"E": self.item_embeddings_, "P": self.position_embeddings_,
+                "blocks": self.block_weights_, "final": self.final_norm_}
+
+    # -- training (the engine's hooks) ------------------------------------
+
+    def _init_fit(self, ctx):
+        if self.n_components % self.n_heads:
+            raise ValueError(
+                f"n_heads={self.n_heads} must divide n_components={self.n_components}: each "
+                "head attends in n_components / n_heads dimensions. Choose n_heads among "
+                "the divisors of n_components.")
+        tf, rng, d = ctx.tf, ctx.rng, self.n_components
+        n_items = ctx.X.shape[1]
+        E = _glorot(rng, n_items + 1, d)
+        E[0] = 0.0
+        self.item_embeddings_ = E
+        self.position_embeddings_ = _glorot(rng, self.max_len, d)
+        self.block_weights_ = [_init_block(rng, d) for _ in range(self.n_blocks)]
+        self.final_norm_ = (np.ones(d, np.float32), np.zeros(d, np.float32))
+        ctx.vars = {
+            "E": tf.Variable(self.item_embeddings_),
+            "P": tf.Variable(self.position_embeddings_),
+            "blocks": [{k: tf.Variable(v) for k, v in blk.items()}
+                       for blk in self.block_weights_],
+            "final": tuple(tf.Variable(v) for v in self.final_norm_),
+        }
+        variables = [ctx.vars["E"], ctx.vars["P"], *ctx.vars["final"]]
+        for blk in ctx.vars["blocks"]:
+            variables += [blk[k] for k in _BLOCK_KEYS]
+        ctx.sequences = self._training_sequences(ctx)
+        ctx.n_batches = int(np.ceil(len(ctx.sequences) / self.batch_size))
+        ctx.n_sites = 1 + 3 * self.n_blocks
+        signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
+                     tf.TensorSpec([ctx.n_sites, 2], tf.int32)]
+        ctx.step = self._compile_step(ctx, self._make_step(tf, ctx.vars, variables),
+                                      ctx.n_batches, signature)
+
+    def _make_step(self, tf, V, variables):
+        update = adam(tf, variables, self.learning_rate_init)
+        n_heads, dropout = self.n_heads, self.dropout
+
+        def step(inputs, targets, seeds):
+            with tf.GradientTape() as tape:
+                h = _forward(tf, V, inputs, n_heads, dropout=dropout, seeds=seeds)
+                # a next item predicted from a real item (not from padding)
+                known = (targets > 0) & (inputs > 0)
+                states = tf.boolean_mask(h, known)
+                logits = tf.matmul(states, V["E"][1:], transpose_b=True)
+                labels = tf.boolean_mask(targets, known) - 1
+                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels=labels, logits=logits))
+            update(tape.gradient(loss, variables))
+            return loss
+
+        return step
+
+    def _iterate(self, ctx):
+        tf, total, n = ctx.tf, 0.0, 0
+        for idx in self._minibatches(ctx.rng, len(ctx.sequences), self.batch_size):
+            seeds = ctx.rng.randint(0, np.iinfo(np.int32).max,
+                                    size=(ctx.n_sites, 2)).astype(np.int32)
+            batch = self._trimmed(ctx.sequences[idx])
+            if batch.shape[1] < 2:
+                continue  # users with one item: nothing to predict
+            total += float(ctx.step(tf.constant(batch[:, :-1]), tf.constant(batch[:, 1:]),
+                                    tf.constant(seeds)))
+            n += 1
+        self._store(ctx)
+        return total / max(1, n)
+
+    def _store(self, ctx):
+        V = ctx.vars
+        self.item_embeddings_ = V["E"].numpy()
+        self.position_embeddings_ = V["P"].numpy()
+        self.block_weights_ = [{k: v.numpy() for k, v in blk.items()} for blk in V["blocks"]]
+        self.final_norm_ = tuple(v.numpy() for v in V["final"])
+
+    def _snapshot(self):
+        # _store makes new arrays every epoch
+        return (self.item_embeddings_, self.position_embeddings_, self.block_weights_,
+                self.final_norm_)
+
+    def _restore(self, snapshot):
+        (self.item_embeddings_, self.position_embeddings_, self.block_weights_,
+         self.final_norm_) = snapshot
+
+
+def _glorot(rng, fan_in, fan_out):
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32)
+
+
+def _init_block(rng, d):
+    ones, zeros = (lambda: np.ones(d, np.float32)), (lambda: np.zeros(d, np.float32))
+    return {"norm1_gamma": ones(), "norm1_beta": zeros(),
+            "Wq": _glorot(rng, d, d), "bq": zeros(), "Wk": _glorot(rng, d, d), "bk": zeros(),
+            "Wv": _glorot(rng, d, d), "bv": zeros(),
+            "norm2_gamma": ones(), "norm2_beta": zeros(),
+            "W1": _glorot(rng, d, d), "b1": zeros(), "W2": _glorot(rng, d, d), "b2": zeros()}
+
+
+class _Ops:
+    """The few array operations of the forward pass, in NumPy or TensorFlow."""
+
+    def __init__(self, xp):
+        self.xp, self.np = xp, xp is np
+
+    def cast(self, a):
+        return a.astype(np.float32) if self.np else self.xp.cast(a, self.xp.float32)
+
+    def gather(self, table, idx):
+        return table[idx] if self.np else self.xp.gather(table, idx)
+
+    def matmul(self, a, b):
+        return a @ b if self.np else self.xp.matmul(a, b)
+
+    def transpose(self, a, axes):
+        return a.transpose(axes) if self.np else self.xp.transpose(a, axes)
+
+    def reshape(self, a, shape):
+        return a.reshape(shape) if self.np else self.xp.reshape(a, shape)
+
+    def where(self, cond, a, b):
+        return np.where(cond, a, b) if self.np else self.xp.where(cond, a, b)
+
+    def softmax(self, a):
+        if not self.np:
+            return self.xp.nn.softmax(a, axis=-1)
+        e = np.exp(a - a.max(axis=-1, keepdims=True))
+        return e / e.sum(axis=-1, keepdims=True)
+
+    def relu(self, a):
+        return np.maximum(a, 0) if self.np else self.xp.nn.relu(a)
+
+    def layer_norm(self, a, gamma, beta):
+        if self.np:
+            mean = a.mean(axis=-1, keepdims=True)
+            var = ((a - mean) ** 2).mean(axis=-1, keepdims=True)
+        else:
+            mean, var = self.xp.nn.moments(a, axes=[-1], keepdims=True)
+        return (a - mean) / (var + _EPS) ** 0.5 * gamma + beta
+
+
+def _forward(xp, V, seqs, n_heads, dropout=0.0, seeds=None):
+    """Hidden states ``(n, length, d)`` of left-padded sequences, in NumPy or TensorFlow.
+
+    The reference architecture: scaled item embeddings plus position
+    embeddings (the last column at position ``max_len - 1``), then per block
+    ``q = LN(h)``, ``h = attention(q, h, h) + q``, ``f = LN(h)``,
+    ``h = FFN(f) + f``, padding positions zeroed; a final LN. Attention is
+    causal and ignores padding keys. ``dropout`` with ``seeds`` (one
+    stateless seed per dropout site) is for TensorFlow training only.
+    """
+    ops = _Ops(xp)
+    E, P = V["E"], V["P"]
+    d = E.shape[1]
+    length = seqs.shape[1] if ops.np else xp.shape(seqs)[1]
+    max_len = P.shape[0]
+    present = seqs > 0
+    mask = ops.cast(present)[:, :, None]
+    site = iter(range(1 + 3 * len(V["blocks"])))
+
+    def drop(a):
+        if not dropout:
+            return a
+        return xp.nn.experimental.stateless_dropout(a, rate=dropout, seed=seeds[next(site)])
+
+    h = ops.gather(E, seqs) * np.float32(np.sqrt(d)) + P[max_len - length:]
+    h = drop(h) * mask
+    if ops.np:
+        causal = np.tril(np.ones((length, length), dtype=bool))
+    else:
+        causal = xp.cast(xp.linalg.band_part(xp.ones((length, length)), -1, 0), xp.bool)
+    allowed = causal[None, None, :, :] & present[:, None, None, :]
+    d_head = d // n_heads
+
+    def heads(a):  # (n, length, d) -> (n, heads, length, d_head)
+        return ops.transpose(ops.reshape(a, (-1, length, n_heads, d_head)), (0, 2, 1, 3))
+
+    for blk in V["blocks"]:
+        q = ops.layer_norm(h, blk["norm1_gamma"], blk["norm1_beta"])
+        Q = heads(ops.matmul(q, blk["Wq"]) + blk["bq"])
+        K = heads(ops.matmul(h, blk["Wk"]) + blk["bk"])
+        Vv = heads(ops.matmul(h, blk["Wv"]) + blk["bv"])
+        logits = ops.matmul(Q, ops.transpose(K, (0, 1, 3, 2))) / np.float32(np.sqrt(d_head))
+        att = ops.softmax(ops.where(allowed, logits, np.float32(_MASKED)))
+        att = drop(att * mask[:, None, :, :])
+        out = ops.reshape(ops.transpose(ops.matmul(att, Vv), (0, 2, 1, 3)), (-1, length, d))
+        h = out + q
+        f = ops.layer_norm(h, blk["norm2_gamma"], blk["norm2_beta"])
+        ffn = drop(ops.relu(ops.matmul(f, blk["W1"]) + blk["b1"]))
+        h = (drop(ops.matmul(ffn, blk["W2"]) + blk["b2"]) + f) * mask
+    return ops.layer_norm(h, *V["final"])

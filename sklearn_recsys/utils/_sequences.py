@@ -1,0 +1,53 @@
+"""Users' rows read as item sequences: the order of each row's interactions from its values.
+
+The sequential models take the usual ``(n_users, n_items)`` matrix whose
+stored values are *order keys* (timestamps, or positions 1, 2, ...): a
+larger value is a later interaction, and equal values are broken by the
+larger item index counting as later, as in
+:func:`~sklearn_recsys.model_selection.leave_last_out_split`.
+"""
+
+import numpy as np
+
+__all__ = ["row_sequences", "values_carry_no_order"]
+
+
+def row_sequences(X, length):
+    """The ``length`` most recent items of each row, oldest first, left-padded.
+
+    Parameters
+    ----------
+    X : csr_matrix of shape (n_users, n_items)
+        Canonical CSR whose values are order keys.
+    length : int
+        Columns of the result; longer histories keep their most recent
+        ``length`` items.
+
+    Returns
+    -------
+    sequences : ndarray of shape (n_users, length), dtype int32
+        ``item + 1`` (0 is padding), the most recent item in the last
+        column; a row with fewer items is padded with 0 on the left.
+    """
+    n_rows = X.shape[0]
+    out = np.zeros((n_rows, length), dtype=np.int32)
+    if X.nnz == 0:
+        return out
+    row = np.repeat(np.arange(n_rows), np.diff(X.indptr))
+    order = np.lexsort((X.indices, X.data, row))
+    # position counted from the row's end: 0 is the most recent interaction
+    from_end = X.indptr[row[order] + 1] - 1 - np.arange(X.nnz)
+    keep = from_end < length
+    out[row[order][keep], length - 1 - from_end[keep]] = X.indices[order][keep] + 1
+    return out
+
+
+def values_carry_no_order(X):
+    """Whether every value of ``X`` is equal while some row holds two or more items.
+
+    Then the rows' order is only the item index: most likely 0/1 data given
+    to a model that reads the values as times.
+    """
+    if X.nnz == 0 or np.diff(X.indptr).max() < 2:
+        return False
+    return bool(X.data.min() == X.data.max())
