@@ -1,0 +1,148 @@
+"""SASRec and the sequence reading of rows: known answers, NumPy = TensorFlow, order semantics."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sklearn_recsys import EASE, SASRec
+from sklearn_recsys.metrics import hit_rate_at_k
+from sklearn_recsys.model_selection import leave_last_out_split
+from sklearn_recsys.neural._sasrec import _forward
+from sklearn_recsys.utils._sequences import row_sequences
+
+tf = pytest.importorskip("tensorflow")
+
+
+def test_row_sequences_known_answer():
+    # user 0: items 3 (t=5), 0 (t=1), 2 (t=9); user 1: ties at t=4 -> larger index later
+    X = sp.csr_matrix([[1.0, 0, 9, 5], [4, 4, 0, 2], [0, 0, 0, 0]])
+    assert row_sequences(X, 4).tolist() == [[0, 1, 4, 3], [0, 4, 1, 2], [0, 0, 0, 0]]
+    # shorter than the history: the most recent items
+    assert row_sequences(X, 2).tolist() == [[4, 3], [1, 2], [0, 0]]
+
+
+def cyclic_sequences(n_users, n_items, rng, min_len=4, max_len=8):
+    """Users walk the items in order ``s, s + 1, ...`` (mod ``n_items``), positions as values."""
+    rows, cols, vals, nxt = [], [], [], []
+    for u in range(n_users):
+        start, length = rng.integers(n_items), rng.integers(min_len, max_len + 1)
+        items = (start + np.arange(length + 1)) % n_items
+        rows += [u] * length
+        cols += items[:-1].tolist()
+        vals += list(range(1, length + 1))
+        nxt.append(items[-1])
+    X = sp.csr_matrix((np.array(vals, float), (rows, cols)), shape=(n_users, n_items))
+    y = sp.csr_matrix((np.ones(n_users), (np.arange(n_users), nxt)), shape=X.shape)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def cyclic():
+    rng = np.random.default_rng(0)
+    X, y = cyclic_sequences(300, 20, rng)
+    model = SASRec(n_components=16, max_len=10, max_iter=40, batch_size=32,
+                   learning_rate_init=1e-2, early_stopping=False, dropout=0.1,
+                   random_state=0).fit(X)
+    return model, X, y
+
+
+def test_learns_the_order_a_set_model_cannot_see(cyclic):
+    model, X, y = cyclic
+    X_new, y_new = cyclic_sequences(200, 20, np.random.default_rng(1))
+    # the next item follows the most recent one; a set of items (EASE) knows
+    # the arc but not its direction
+    sas = hit_rate_at_k(y_new, model.decision_function(X_new), k=1)
+    binary = (X > 0).astype(float)
+    ease = EASE(alpha=1.0).fit(binary)
+    set_based = hit_rate_at_k(y_new, np.where(X_new.toarray() > 0, -np.inf,
+                                              ease.decision_function((X_new > 0).astype(float))),
+                              k=1)
+    assert sas > 0.9
+    assert set_based < 0.7
+
+
+def test_reversed_order_changes_the_prediction(cyclic):
+    model, _, _ = cyclic
+    # items 5, 6, 7, 8 in that order -> 9; the same items in reverse -> 4
+    forward = sp.csr_matrix(([1.0, 2, 3, 4], ([0] * 4, [5, 6, 7, 8])), shape=(1, 20))
+    backward = sp.csr_matrix(([4.0, 3, 2, 1], ([0] * 4, [5, 6, 7, 8])), shape=(1, 20))
+    assert model.recommend(forward, k=1)[0][0, 0] == 9
+    assert model.recommend(backward, k=1)[0][0, 0] != 9
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_only_the_order_of_the_values_counts(cyclic, seed):
+    """Any increasing transform of a row's values (timestamps vs positions) scores the same."""
+    model, X, _ = cyclic
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(X.shape[0], 5, replace=False)
+    Xs = X[rows].tocsr()
+    T = Xs.copy()
+    T.data = np.exp(T.data / 3.0) * 1e6 + rng.integers(0, 2, 1)[0] * 1.7e9
+    np.testing.assert_array_equal(model.decision_function(Xs), model.decision_function(T))
+
+
+def test_history_beyond_max_len_is_ignored(cyclic):
+    model, _, _ = cyclic
+    recent = sp.csr_matrix(([5.0, 6, 7, 8, 9, 10, 11, 12, 13, 14],
+                            ([0] * 10, list(range(10)))), shape=(1, 20))
+    older = sp.csr_matrix(([1.0, 2, 3, 4], ([0] * 4, [15, 16, 17, 18])), shape=(1, 20))
+    # max_len=10: the four older interactions fall out of the window
+    np.testing.assert_array_equal(model.transform(recent), model.transform(recent + older))
+    # eight recent ones leave room for two of them: the state changes
+    recent8 = sp.csr_matrix(recent.toarray() * (np.arange(20) < 8))
+    assert not np.allclose(model.transform(recent8), model.transform(recent8 + older))
+
+
+def test_numpy_serving_equals_the_tensorflow_forward_pass(cyclic):
+    model, X, _ = cyclic
+    seqs = row_sequences(X[:50], model.max_len)
+    V = model._weights()
+    V_tf = {"E": tf.constant(V["E"]), "P": tf.constant(V["P"]),
+            "blocks": [{k: tf.constant(v) for k, v in b.items()} for b in V["blocks"]],
+            "final": tuple(tf.constant(v) for v in V["final"])}
+    h_np = _forward(np, V, seqs, model.n_heads)
+    h_tf = _forward(tf, V_tf, tf.constant(seqs), model.n_heads).numpy()
+    np.testing.assert_allclose(h_np, h_tf, rtol=1e-4, atol=1e-5)
+
+
+def test_left_padding_does_not_change_the_state(cyclic):
+    model, X, _ = cyclic
+    seqs = row_sequences(X[:20], 8)
+    padded = np.hstack([np.zeros((20, 2), np.int32), seqs])
+    np.testing.assert_allclose(model._encode_sequences(seqs), model._encode_sequences(padded),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_two_heads_and_early_stopping_on_the_last_item():
+    X, _ = cyclic_sequences(200, 15, np.random.default_rng(2))
+    model = SASRec(n_components=8, n_heads=2, max_len=8, max_iter=6, n_iter_no_change=2,
+                   learning_rate_init=1e-2, random_state=0).fit(X)
+    assert len(model.validation_scores_) == model.n_iter_ <= 6
+    assert model.validation_scores_[model.best_iteration_ - 1] == max(model.validation_scores_)
+    # validation holds out each validation user's most recent item
+    X_in, X_out = model._hold_out(X[:3], None)
+    last = [X[u].indices[np.argmax(X[u].data)] for u in range(3)]
+    assert X_out.indices.tolist() == last
+    assert X_in.nnz == X[:3].nnz - 3
+
+
+def test_same_seed_same_model_and_leave_last_out_split_composes():
+    X, _ = cyclic_sequences(120, 12, np.random.default_rng(3))
+    X_train, X_test = leave_last_out_split(X, X)
+    kw = dict(n_components=8, max_len=6, max_iter=3, early_stopping=False, random_state=4)
+    a, b = SASRec(**kw).fit(X_train), SASRec(**kw).fit(X_train)
+    np.testing.assert_array_equal(a.decision_function(X_train), b.decision_function(X_train))
+    assert X_test.nnz == X.shape[0]
+    assert a.score(X_train, X_test) >= 0.0
+
+
+def test_errors_and_warnings():
+    X, _ = cyclic_sequences(50, 10, np.random.default_rng(5))
+    with pytest.raises(ValueError, match="n_heads=3 must divide n_components=8"):
+        SASRec(n_components=8, n_heads=3, max_iter=1).fit(X)
+    with pytest.warns(UserWarning, match="every value of X is equal"):
+        SASRec(n_components=4, max_iter=1, early_stopping=False).fit((X > 0).astype(float))
