@@ -6,13 +6,9 @@ import numpy as np
 from sklearn.utils._param_validation import Interval
 
 from ._sequential import SEQUENTIAL_ENGINE_CONSTRAINTS, SequentialRecommenderBase
-from ._tf import adam
 
 __all__ = ["SASRec"]
 
-# weights of one self-attention block, in this order
-_BLOCK_KEYS = ("norm1_gamma", "norm1_beta", "Wq", "bq", "Wk", "bk", "Wv", "bv",
-               "norm2_gamma", "norm2_beta", "W1", "b1", "W2", "b2")
 # the reference code's layer-norm epsilon
 _EPS = 1e-8
 # logit of a masked attention entry: finite, so an all-padding query row stays finite
@@ -169,97 +165,28 @@ class SASRec(SequentialRecommenderBase):
         self.random_state = random_state
         self.verbose = verbose
 
-    # -- NumPy serving ----------------------------------------------------
+    _weight_names = ("item_embeddings", "position_embeddings", "block_weights", "final_norm")
 
-    def _encode_sequences(self, sequences):
-        return _forward(np, self._weights(), sequences, self.n_heads)[:, -1]
+    @property
+    def _n_dropout_sites(self):
+        return 1 + 3 * self.n_blocks  # the embeddings, then per block attention and FFN x2
 
-    def _weights(self):
-        return {"E": self.item_embeddings_, "P": self.position_embeddings_,
-                "blocks": self.block_weights_, "final": self.final_norm_}
-
-    # -- training (the engine's hooks) ------------------------------------
-
-    def _init_fit(self, ctx):
+    def _initial_weights(self, rng, n_items):
         if self.n_components % self.n_heads:
             raise ValueError(
                 f"n_heads={self.n_heads} must divide n_components={self.n_components}: each "
                 "head attends in n_components / n_heads dimensions. Choose n_heads among "
                 "the divisors of n_components.")
-        tf, rng, d = ctx.tf, ctx.rng, self.n_components
-        n_items = ctx.X.shape[1]
+        d = self.n_components
         E = _glorot(rng, n_items + 1, d)
         E[0] = 0.0
-        self.item_embeddings_ = E
-        self.position_embeddings_ = _glorot(rng, self.max_len, d)
-        self.block_weights_ = [_init_block(rng, d) for _ in range(self.n_blocks)]
-        self.final_norm_ = (np.ones(d, np.float32), np.zeros(d, np.float32))
-        ctx.vars = {
-            "E": tf.Variable(self.item_embeddings_),
-            "P": tf.Variable(self.position_embeddings_),
-            "blocks": [{k: tf.Variable(v) for k, v in blk.items()}
-                       for blk in self.block_weights_],
-            "final": tuple(tf.Variable(v) for v in self.final_norm_),
-        }
-        variables = [ctx.vars["E"], ctx.vars["P"], *ctx.vars["final"]]
-        for blk in ctx.vars["blocks"]:
-            variables += [blk[k] for k in _BLOCK_KEYS]
-        ctx.sequences = self._training_sequences(ctx)
-        ctx.n_batches = int(np.ceil(len(ctx.sequences) / self.batch_size))
-        ctx.n_sites = 1 + 3 * self.n_blocks
-        signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
-                     tf.TensorSpec([ctx.n_sites, 2], tf.int32)]
-        ctx.step = self._compile_step(ctx, self._make_step(tf, ctx.vars, variables),
-                                      ctx.n_batches, signature)
+        return {"item_embeddings": E,
+                "position_embeddings": _glorot(rng, self.max_len, d),
+                "block_weights": [_init_block(rng, d) for _ in range(self.n_blocks)],
+                "final_norm": (np.ones(d, np.float32), np.zeros(d, np.float32))}
 
-    def _make_step(self, tf, V, variables):
-        update = adam(tf, variables, self.learning_rate_init)
-        n_heads, dropout = self.n_heads, self.dropout
-
-        def step(inputs, targets, seeds):
-            with tf.GradientTape() as tape:
-                h = _forward(tf, V, inputs, n_heads, dropout=dropout, seeds=seeds)
-                # a next item predicted from a real item (not from padding)
-                known = (targets > 0) & (inputs > 0)
-                states = tf.boolean_mask(h, known)
-                logits = tf.matmul(states, V["E"][1:], transpose_b=True)
-                labels = tf.boolean_mask(targets, known) - 1
-                loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
-                    labels=labels, logits=logits))
-            update(tape.gradient(loss, variables))
-            return loss
-
-        return step
-
-    def _iterate(self, ctx):
-        tf, total, n = ctx.tf, 0.0, 0
-        for idx in self._minibatches(ctx.rng, len(ctx.sequences), self.batch_size):
-            seeds = ctx.rng.randint(0, np.iinfo(np.int32).max,
-                                    size=(ctx.n_sites, 2)).astype(np.int32)
-            batch = self._trimmed(ctx.sequences[idx])
-            if batch.shape[1] < 2:
-                continue  # users with one item: nothing to predict
-            total += float(ctx.step(tf.constant(batch[:, :-1]), tf.constant(batch[:, 1:]),
-                                    tf.constant(seeds)))
-            n += 1
-        self._store(ctx)
-        return total / max(1, n)
-
-    def _store(self, ctx):
-        V = ctx.vars
-        self.item_embeddings_ = V["E"].numpy()
-        self.position_embeddings_ = V["P"].numpy()
-        self.block_weights_ = [{k: v.numpy() for k, v in blk.items()} for blk in V["blocks"]]
-        self.final_norm_ = tuple(v.numpy() for v in V["final"])
-
-    def _snapshot(self):
-        # _store makes new arrays every epoch
-        return (self.item_embeddings_, self.position_embeddings_, self.block_weights_,
-                self.final_norm_)
-
-    def _restore(self, snapshot):
-        (self.item_embeddings_, self.position_embeddings_, self.block_weights_,
-         self.final_norm_) = snapshot
+    def _forward(self, xp, V, sequences, dropout=0.0, seeds=None):
+        return _forward(xp, V, sequences, self.n_heads, dropout=dropout, seeds=seeds)
 
 
 def _glorot(rng, fan_in, fan_out):
@@ -329,13 +256,13 @@ def _forward(xp, V, seqs, n_heads, dropout=0.0, seeds=None):
     stateless seed per dropout site) is for TensorFlow training only.
     """
     ops = _Ops(xp)
-    E, P = V["E"], V["P"]
+    E, P = V["item_embeddings"], V["position_embeddings"]
     d = E.shape[1]
     length = seqs.shape[1] if ops.np else xp.shape(seqs)[1]
     max_len = P.shape[0]
     present = seqs > 0
     mask = ops.cast(present)[:, :, None]
-    site = iter(range(1 + 3 * len(V["blocks"])))
+    site = iter(range(1 + 3 * len(V["block_weights"])))
 
     def drop(a):
         if not dropout:
@@ -354,7 +281,7 @@ def _forward(xp, V, seqs, n_heads, dropout=0.0, seeds=None):
     def heads(a):  # (n, length, d) -> (n, heads, length, d_head)
         return ops.transpose(ops.reshape(a, (-1, length, n_heads, d_head)), (0, 2, 1, 3))
 
-    for blk in V["blocks"]:
+    for blk in V["block_weights"]:
         q = ops.layer_norm(h, blk["norm1_gamma"], blk["norm1_beta"])
         Q = heads(ops.matmul(q, blk["Wq"]) + blk["bq"])
         K = heads(ops.matmul(h, blk["Wk"]) + blk["bk"])
@@ -367,4 +294,4 @@ def _forward(xp, V, seqs, n_heads, dropout=0.0, seeds=None):
         f = ops.layer_norm(h, blk["norm2_gamma"], blk["norm2_beta"])
         ffn = drop(ops.relu(ops.matmul(f, blk["W1"]) + blk["b1"]))
         h = (drop(ops.matmul(ffn, blk["W2"]) + blk["b2"]) + f) * mask
-    return ops.layer_norm(h, *V["final"])
+    return ops.layer_norm(h, *V["final_norm"])

@@ -21,7 +21,7 @@ from ..utils._holdout import split_by_rank
 from ..utils._sequences import row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
 from ._base import NeuralRecommenderBase
-from ._tf import import_tensorflow
+from ._tf import adam, import_tensorflow
 
 __all__ = ["SequentialRecommenderBase", "SEQUENTIAL_ENGINE_CONSTRAINTS"]
 
@@ -81,9 +81,31 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         longest = int((sequences > 0).sum(axis=1).max(initial=0))
         return sequences[:, sequences.shape[1] - max(longest, 1):]
 
+    # names of the fitted weights (attribute ``name + "_"``): arrays, or lists,
+    # tuples and dicts of arrays, mirrored by TensorFlow variables in fit
+    _weight_names = ()
+    # how many stateless dropout seeds one training step draws
+    _n_dropout_sites = 1
+
     @abstractmethod
+    def _initial_weights(self, rng, n_items):
+        """``{name: weights}`` for every name of ``_weight_names``, drawn in NumPy from ``rng``."""
+
+    @abstractmethod
+    def _forward(self, xp, V, sequences, dropout=0.0, seeds=None):
+        """Hidden states ``(n, length, n_components)`` of left-padded sequences.
+
+        ``xp`` is ``numpy`` (serving, ``V`` the fitted arrays) or
+        ``tensorflow`` (training, ``V`` the variables, dropout seeded by one
+        row of ``seeds`` per site).
+        """
+
+    def _weights(self):
+        return {name: getattr(self, name + "_") for name in self._weight_names}
+
     def _encode_sequences(self, sequences):
         """Final hidden state (n, n_components) of left-padded sequences, NumPy only."""
+        return self._forward(np, self._weights(), sequences)[:, -1]
 
     def _encode_np(self, X):
         sequences = row_sequences(X, self.max_len)
@@ -93,7 +115,11 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return out
 
     def _score_batch(self, X):
-        return self._encode_np(X) @ self.item_embeddings_[1:].T
+        return self._output_scores(self._encode_np(X))
+
+    def _output_scores(self, states):
+        """Next-item scores of final states: inner products with the shared item embeddings."""
+        return states @ self.item_embeddings_[1:].T
 
     def transform(self, X):
         """Representation of each user's sequence: the final hidden state.
@@ -111,6 +137,72 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         """
         X = self._validate_for_scoring(X)
         return self._encode_np(X)
+
+    # -- training (the engine's hooks) ------------------------------------
+
+    def _init_fit(self, ctx):
+        tf = ctx.tf
+        for name, value in self._initial_weights(ctx.rng, ctx.X.shape[1]).items():
+            setattr(self, name + "_", value)
+        ctx.vars = tf.nest.map_structure(tf.Variable, self._weights())
+        variables = tf.nest.flatten(ctx.vars)
+        ctx.sequences = self._training_sequences(ctx)
+        ctx.n_batches = int(np.ceil(len(ctx.sequences) / self.batch_size))
+        signature = [tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None, None], tf.int32),
+                     tf.TensorSpec([self._n_dropout_sites, 2], tf.int32)]
+        ctx.step = self._compile_step(ctx, self._make_step(tf, ctx.vars, variables),
+                                      ctx.n_batches, signature)
+
+    def _make_step(self, tf, V, variables):
+        """One Adam update predicting every next item of a batch from its prefix."""
+        update = adam(tf, variables, self.learning_rate_init)
+
+        def step(inputs, targets, seeds):
+            with tf.GradientTape() as tape:
+                h = self._forward(tf, V, inputs, dropout=self.dropout, seeds=seeds)
+                # a next item predicted from a real item (not from padding)
+                known = (targets > 0) & (inputs > 0)
+                loss = self._next_item_loss(tf, V, tf.boolean_mask(h, known),
+                                            tf.boolean_mask(targets, known) - 1)
+            update(tape.gradient(loss, variables))
+            return loss
+
+        return step
+
+    def _next_item_loss(self, tf, V, states, labels):
+        """Mean cross-entropy of the full softmax over the items."""
+        logits = self._output_scores_tf(tf, V, states)
+        return tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(
+            labels=labels, logits=logits))
+
+    def _output_scores_tf(self, tf, V, states):
+        return tf.matmul(states, V["item_embeddings"][1:], transpose_b=True)
+
+    def _iterate(self, ctx):
+        tf, total, n = ctx.tf, 0.0, 0
+        for idx in self._minibatches(ctx.rng, len(ctx.sequences), self.batch_size):
+            seeds = ctx.rng.randint(0, np.iinfo(np.int32).max,
+                                    size=(self._n_dropout_sites, 2)).astype(np.int32)
+            batch = self._trimmed(ctx.sequences[idx])
+            if batch.shape[1] < 2:
+                continue  # users with one item: nothing to predict
+            total += float(ctx.step(tf.constant(batch[:, :-1]), tf.constant(batch[:, 1:]),
+                                    tf.constant(seeds)))
+            n += 1
+        self._store(ctx)
+        return total / max(1, n)
+
+    def _store(self, ctx):
+        tf = ctx.tf
+        for name, value in ctx.vars.items():
+            setattr(self, name + "_", tf.nest.map_structure(lambda v: v.numpy(), value))
+
+    def _snapshot(self):
+        return self._weights()  # _store makes new arrays every epoch
+
+    def _restore(self, snapshot):
+        for name, value in snapshot.items():
+            setattr(self, name + "_", value)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

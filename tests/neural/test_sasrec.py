@@ -101,9 +101,7 @@ def test_numpy_serving_equals_the_tensorflow_forward_pass(cyclic):
     model, X, _ = cyclic
     seqs = row_sequences(X[:50], model.max_len)
     V = model._weights()
-    V_tf = {"E": tf.constant(V["E"]), "P": tf.constant(V["P"]),
-            "blocks": [{k: tf.constant(v) for k, v in b.items()} for b in V["blocks"]],
-            "final": tuple(tf.constant(v) for v in V["final"])}
+    V_tf = tf.nest.map_structure(tf.constant, V)
     h_np = _forward(np, V, seqs, model.n_heads)
     h_tf = _forward(tf, V_tf, tf.constant(seqs), model.n_heads).numpy()
     np.testing.assert_allclose(h_np, h_tf, rtol=1e-4, atol=1e-5)
