@@ -31,6 +31,7 @@ _LAZY = {
     "MultVAE": "neural",
     "MultiTaskDAE": "neural",
     "SASRec": "neural",
+    "GRU4Rec": "neural",
     "BM25Weighting": "preprocessing",
     "TfidfWeighting": "preprocessing",
     "InteractionEncoder": "preprocessing",

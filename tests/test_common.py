@@ -35,6 +35,8 @@ _TEST_PARAMS = {
                 "batch_size": 16, "early_stopping": False, "random_state": 0},
     "SASRec": {"n_components": 4, "max_len": 5, "max_iter": 2, "batch_size": 16,
                "early_stopping": False, "random_state": 0},
+    "GRU4Rec": {"n_components": 4, "max_len": 5, "max_iter": 2, "batch_size": 16,
+                "early_stopping": False, "random_state": 0},
 }
 
 # Checks expected to fail, with the reason, by estimator name.

@@ -23,7 +23,8 @@ from sklearn_recsys.utils import all_estimators
 
 from tests.test_common import _TEST_PARAMS
 
-_NEURAL = {"AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE", "SASRec"}
+_NEURAL = {"AutoRec", "CDAE", "ConvMF", "MultDAE", "MultVAE", "SASRec",
+           "GRU4Rec"}
 # messages of the ValueErrors by which a fit may refuse degenerate data
 _REFUSALS = ("models explicit ratings", "without any interaction")
 

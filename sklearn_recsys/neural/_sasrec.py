@@ -34,8 +34,9 @@ class SASRec(SequentialRecommenderBase):
     in TensorFlow; the paper's one sampled negative per positive (binary
     cross-entropy) makes the scores over-confident (Petrov & Macdonald,
     RecSys 2023), and catalogues of tens of thousands of items afford the
-    full softmax. The epoch with the best NDCG@10 of validation users'
-    **most recent** item (predicted from their earlier ones) is kept. Any
+    full softmax. The epoch with the best NDCG@10 of every user's **most
+    recent** item (held out of training, predicted from the earlier ones)
+    is kept. Any
     user's scores, seen in ``fit`` or not, are a NumPy forward pass of their
     row: no refit and no TensorFlow after ``fit``.
 
@@ -61,11 +62,11 @@ class SASRec(SequentialRecommenderBase):
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
-        Select the epoch with the best validation NDCG@10 and stop after
-        ``n_iter_no_change`` epochs without improvement.
-    validation_fraction : float, default=0.1
-        Share of the users held out for validation; each validation user's
-        most recent interaction is predicted from the earlier ones.
+        Hold out every user's most recent interaction (users with two or
+        more), train on the others, select the epoch with the best NDCG@10
+        of the held-out items and stop after ``n_iter_no_change`` epochs
+        without improvement (the protocol of Kang & McAuley). Without it,
+        all interactions train for ``max_iter`` epochs.
     n_iter_no_change : int, default=20
         Patience, in epochs.
     tol : float, default=0.0
@@ -144,7 +145,6 @@ class SASRec(SequentialRecommenderBase):
         learning_rate_init=1e-3,
         max_iter=200,
         early_stopping=True,
-        validation_fraction=0.1,
         n_iter_no_change=20,
         tol=0.0,
         random_state=None,
@@ -159,7 +159,6 @@ class SASRec(SequentialRecommenderBase):
         self.learning_rate_init = learning_rate_init
         self.max_iter = max_iter
         self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
         self.tol = tol
         self.random_state = random_state

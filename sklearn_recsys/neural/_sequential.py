@@ -5,9 +5,10 @@ stored values are order keys (timestamps or positions; see
 :mod:`sklearn_recsys.utils._sequences`), reads each row as the sequence of its
 items from oldest to most recent (the ``max_len`` most recent), and scores
 the next item as the inner product of the sequence's final hidden state with
-the item embeddings. Training runs on the engine with validation users whose
-**most recent** interaction is held out and predicted from the others (NDCG@10),
-and serving is a NumPy forward pass, as for the other neural models.
+the item embeddings. Training runs on the engine, validated on every user's
+**most recent** interaction, held out of training and predicted from the
+others (NDCG@10, the protocol of Kang & McAuley), and serving is a NumPy
+forward pass, as for the other neural models.
 """
 
 import warnings
@@ -16,7 +17,7 @@ from abc import abstractmethod
 import numpy as np
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
-from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
+from .._engine import ENGINE_CONSTRAINTS
 from ..utils._holdout import split_by_rank
 from ..utils._sequences import row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
@@ -25,11 +26,9 @@ from ._tf import adam, import_tensorflow
 
 __all__ = ["SequentialRecommenderBase", "SEQUENTIAL_ENGINE_CONSTRAINTS"]
 
-# validation_holdout does not apply: a validation user's last interaction is held out
+# validation_holdout does not apply: every user's last interaction is held out
 SEQUENTIAL_ENGINE_CONSTRAINTS = {
-    **{k: v for k, v in ENGINE_CONSTRAINTS.items() if k != "validation_holdout"},
-    **USERS_SPLIT_CONSTRAINTS,
-}
+    k: v for k, v in ENGINE_CONSTRAINTS.items() if k != "validation_holdout"}
 
 # users per NumPy forward pass: bounds the (users, heads, len, len) attention block
 _ENCODE_BATCH = 256
@@ -44,7 +43,9 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     the last-item validation split, scoring and ``transform``.
     """
 
-    _validation_split = "users"
+    # every user's last item (a share of the users is too few one-item targets
+    # to tell epochs apart on a few hundred users)
+    _validation_split = "interactions"
     _validation_k = 10
 
     @property
@@ -66,14 +67,13 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return self
 
     def _hold_out(self, X, rng):
-        """Each validation user's most recent interaction held out (users with two or more)."""
+        """Each user's most recent interaction held out (users with two or more)."""
         counts = np.diff(X.indptr)
         return split_by_rank(X, X.data, np.where(counts >= 2, 1, 0))
 
     def _training_sequences(self, ctx):
         """Sequences of the training users, ``max_len + 1`` long (inputs and next items)."""
-        X = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
-        return row_sequences(X, self.max_len + 1)
+        return row_sequences(ctx.X_train, self.max_len + 1)
 
     @staticmethod
     def _trimmed(sequences):

@@ -1,4 +1,4 @@
-"""SASRec and the sequence reading of rows: known answers, NumPy = TensorFlow, order semantics."""
+"""SASRec, GRU4Rec and the reading of rows as sequences: known answers, NumPy = TF, order."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,9 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sklearn_recsys import EASE, SASRec
+from sklearn_recsys import EASE, GRU4Rec, SASRec
 from sklearn_recsys.metrics import hit_rate_at_k
 from sklearn_recsys.model_selection import leave_last_out_split
-from sklearn_recsys.neural._sasrec import _forward
 from sklearn_recsys.utils._sequences import row_sequences
 
 tf = pytest.importorskip("tensorflow")
@@ -38,13 +37,18 @@ def cyclic_sequences(n_users, n_items, rng, min_len=4, max_len=8):
     return X, y
 
 
-@pytest.fixture(scope="module")
-def cyclic():
+MODELS = {"SASRec": SASRec, "GRU4Rec": GRU4Rec, "GRU4Rec-bpr-max": GRU4Rec}
+EXTRA = {"GRU4Rec-bpr-max": {"loss": "bpr-max"}}
+
+
+@pytest.fixture(scope="module", params=list(MODELS))
+def cyclic(request):
     rng = np.random.default_rng(0)
     X, y = cyclic_sequences(300, 20, rng)
-    model = SASRec(n_components=16, max_len=10, max_iter=40, batch_size=32,
-                   learning_rate_init=1e-2, early_stopping=False, dropout=0.1,
-                   random_state=0).fit(X)
+    model = MODELS[request.param](
+        n_components=16, max_len=10, max_iter=40, batch_size=32, learning_rate_init=1e-2,
+        early_stopping=False, dropout=0.1, random_state=0,
+        **EXTRA.get(request.param, {})).fit(X)
     return model, X, y
 
 
@@ -65,11 +69,11 @@ def test_learns_the_order_a_set_model_cannot_see(cyclic):
 
 def test_reversed_order_changes_the_prediction(cyclic):
     model, _, _ = cyclic
-    # items 5, 6, 7, 8 in that order -> 9; the same items in reverse -> 4
+    # items 5, 6, 7, 8 in that order -> 9; the same items ending with 5 -> 6
     forward = sp.csr_matrix(([1.0, 2, 3, 4], ([0] * 4, [5, 6, 7, 8])), shape=(1, 20))
     backward = sp.csr_matrix(([4.0, 3, 2, 1], ([0] * 4, [5, 6, 7, 8])), shape=(1, 20))
-    assert model.recommend(forward, k=1)[0][0, 0] == 9
-    assert model.recommend(backward, k=1)[0][0, 0] != 9
+    assert model.recommend(forward, k=1, exclude_seen=False)[0][0, 0] == 9
+    assert model.recommend(backward, k=1, exclude_seen=False)[0][0, 0] == 6
 
 
 @settings(max_examples=25, deadline=None)
@@ -102,8 +106,8 @@ def test_numpy_serving_equals_the_tensorflow_forward_pass(cyclic):
     seqs = row_sequences(X[:50], model.max_len)
     V = model._weights()
     V_tf = tf.nest.map_structure(tf.constant, V)
-    h_np = _forward(np, V, seqs, model.n_heads)
-    h_tf = _forward(tf, V_tf, tf.constant(seqs), model.n_heads).numpy()
+    h_np = model._forward(np, V, seqs)
+    h_tf = model._forward(tf, V_tf, tf.constant(seqs)).numpy()
     np.testing.assert_allclose(h_np, h_tf, rtol=1e-4, atol=1e-5)
 
 
@@ -115,24 +119,28 @@ def test_left_padding_does_not_change_the_state(cyclic):
                                rtol=1e-5, atol=1e-6)
 
 
-def test_two_heads_and_early_stopping_on_the_last_item():
+@pytest.mark.parametrize("model", [SASRec(n_components=8, n_heads=2),
+                                   GRU4Rec(n_components=8, loss="bpr-max")],
+                         ids=["SASRec", "GRU4Rec"])
+def test_early_stopping_on_the_last_item(model):
     X, _ = cyclic_sequences(200, 15, np.random.default_rng(2))
-    model = SASRec(n_components=8, n_heads=2, max_len=8, max_iter=6, n_iter_no_change=2,
-                   learning_rate_init=1e-2, random_state=0).fit(X)
+    model.set_params(max_len=8, max_iter=6, n_iter_no_change=2, learning_rate_init=1e-2,
+                     random_state=0).fit(X)
     assert len(model.validation_scores_) == model.n_iter_ <= 6
     assert model.validation_scores_[model.best_iteration_ - 1] == max(model.validation_scores_)
-    # validation holds out each validation user's most recent item
+    # validation holds out each user's most recent item
     X_in, X_out = model._hold_out(X[:3], None)
     last = [X[u].indices[np.argmax(X[u].data)] for u in range(3)]
     assert X_out.indices.tolist() == last
     assert X_in.nnz == X[:3].nnz - 3
 
 
-def test_same_seed_same_model_and_leave_last_out_split_composes():
+@pytest.mark.parametrize("cls", [SASRec, GRU4Rec])
+def test_same_seed_same_model_and_leave_last_out_split_composes(cls):
     X, _ = cyclic_sequences(120, 12, np.random.default_rng(3))
     X_train, X_test = leave_last_out_split(X, X)
     kw = dict(n_components=8, max_len=6, max_iter=3, early_stopping=False, random_state=4)
-    a, b = SASRec(**kw).fit(X_train), SASRec(**kw).fit(X_train)
+    a, b = cls(**kw).fit(X_train), cls(**kw).fit(X_train)
     np.testing.assert_array_equal(a.decision_function(X_train), b.decision_function(X_train))
     assert X_test.nnz == X.shape[0]
     assert a.score(X_train, X_test) >= 0.0
@@ -142,5 +150,23 @@ def test_errors_and_warnings():
     X, _ = cyclic_sequences(50, 10, np.random.default_rng(5))
     with pytest.raises(ValueError, match="n_heads=3 must divide n_components=8"):
         SASRec(n_components=8, n_heads=3, max_iter=1).fit(X)
-    with pytest.warns(UserWarning, match="every value of X is equal"):
-        SASRec(n_components=4, max_iter=1, early_stopping=False).fit((X > 0).astype(float))
+    for cls in (SASRec, GRU4Rec):
+        with pytest.warns(UserWarning, match="every value of X is equal"):
+            cls(n_components=4, max_iter=1, early_stopping=False).fit((X > 0).astype(float))
+
+
+def test_bpr_max_loss_by_hand():
+    rng = np.random.default_rng(6)
+    model = GRU4Rec(loss="bpr-max", score_penalty=0.5)
+    W, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    states, labels = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 4, 2, 2])
+    V = {"output_embeddings": tf.constant(W), "output_bias": tf.constant(b)}
+    got = float(model._next_item_loss(tf, V, tf.constant(states), tf.constant(labels)))
+    expected = []
+    for h, i in zip(states, labels):
+        r = W @ h + b
+        others = np.delete(np.arange(5), i)
+        s = np.exp(r[others]) / np.exp(r[others]).sum()
+        expected.append(-np.log(s @ (1 / (1 + np.exp(-(r[i] - r[others])))))
+                        + 0.5 * s @ r[others] ** 2)
+    assert got == pytest.approx(np.mean(expected), rel=1e-5)
