@@ -1,9 +1,12 @@
-"""Next-item prediction on MovieLens: SASRec against the set-based models, leave-last-out.
+"""Next-item prediction on MovieLens: SASRec and GRU4Rec against set-based models and RecBole.
 
 Usage::
 
     pip install -e ".[benchmark]"
     python benchmarks/bench_sequential.py --data-home ../shared/data
+    # RecBole's SASRec (PyTorch) runs in its own interpreter, given by --recbole-python
+    # (recbole 1.2.1 imports with numpy<2, pandas<2.3, scipy<1.14, setuptools<70):
+    python benchmarks/bench_sequential.py --parts speed --recbole-python VENV/bin/python
 
 Protocol (Kang & McAuley 2018; Krichene & Rendle 2020 for all-item ranking): the
 matrix of MovieLens timestamps (``fetch_movielens(...).timestamps``) is split by
@@ -12,15 +15,22 @@ earlier ones, with their times, are the input. Every model ranks **all** items t
 user has not rated in the input (no sampled negatives); HR@10 and NDCG@10 with the
 library's scorers, over all users.
 
-Models: ``MostPopular``; ``EASE`` on the 0/1 input with its penalty chosen on a
-validation split of the same kind (each user's last training rating, predicted from the
-earlier ones); ``MultVAE`` with its defaults on the 0/1 input; ``SASRec`` with its
-defaults on the timestamps (it stops on its own validation users' last item). The
-set-based models see which items a user rated, SASRec also their order. Fit time, epochs
-and seconds per epoch are measured in this process, one model at a time.
+Part ``quality``: ``MostPopular``; ``EASE`` on the 0/1 input with its penalty chosen on
+a validation split of the same kind (each user's last training rating, predicted from the
+earlier ones); ``MultVAE`` with its defaults on the 0/1 input; ``SASRec`` and ``GRU4Rec``
+(both losses) with their defaults on the timestamps (they stop on every user's last
+training item). The set-based models see which items a user rated, the sequential ones
+also their order. Fit time, epochs and seconds per epoch are measured in this process,
+one model at a time.
 
-Results: ``benchmarks/results/sequential.json``; ``python benchmarks/make_tables.py``
-turns it into the docs' table.
+Part ``speed``: seconds per training epoch (validation excluded), median of
+``--epochs`` epochs, of our SASRec (defaults) and of RecBole 1.2.1's SASRec (its
+defaults: 2 layers, 2 heads, 64 hidden units, 50 items, batch 2048, full-softmax
+cross-entropy) on MovieLens 100K, one after the other in fresh processes. RecBole reads
+the same sequences (its timestamps are our order, so its leave-one-out split is ours).
+
+Results: ``benchmarks/results/sequential.json`` and ``sequential_speed.json``;
+``python benchmarks/make_tables.py`` turns them into the docs' tables.
 """
 
 import argparse
@@ -49,7 +59,7 @@ def binary(X):
 
 
 def run(name, variant, data_home):
-    from sklearn_recsys import EASE, SASRec, MostPopular, MultVAE, fetch_movielens
+    from sklearn_recsys import EASE, GRU4Rec, MostPopular, MultVAE, SASRec, fetch_movielens
     from sklearn_recsys.model_selection import leave_last_out_split
 
     T = fetch_movielens(variant, data_home=data_home).timestamps
@@ -67,7 +77,10 @@ def run(name, variant, data_home):
             ("MostPopular", MostPopular, binary(X), "-"),
             ("EASE", lambda: EASE(alpha=alpha), binary(X), {"alpha": alpha}),
             ("MultVAE, defaults", lambda: MultVAE(random_state=0), binary(X), "defaults"),
-            ("SASRec, defaults", lambda: SASRec(random_state=0), X, "defaults")]:
+            ("SASRec, defaults", lambda: SASRec(random_state=0), X, "defaults"),
+            ("GRU4Rec, defaults", lambda: GRU4Rec(random_state=0), X, "defaults"),
+            ("GRU4Rec, BPR-max", lambda: GRU4Rec(loss="bpr-max", random_state=0), X,
+             {"loss": "bpr-max"})]:
         start = time.perf_counter()
         with PeakRSS() as mem:
             model = make().fit(data)
@@ -88,14 +101,139 @@ def run(name, variant, data_home):
                "the best epoch are kept."])
 
 
+def ordered_log(data_home, variant):
+    """``(users, items, positions)`` of the leave-last-out input, in our order of each row."""
+    from sklearn_recsys import fetch_movielens
+    from sklearn_recsys.model_selection import leave_last_out_split
+    from sklearn_recsys.utils._sequences import row_sequences
+
+    T = fetch_movielens(variant, data_home=data_home).timestamps
+    X, _ = leave_last_out_split(T, T)
+    seqs = row_sequences(X, int(np.diff(X.indptr).max()))
+    users, cols = np.nonzero(seqs)
+    positions = cols - (seqs.shape[1] - np.diff(X.indptr)[users]) + 1
+    return users, seqs[users, cols] - 1, positions
+
+
+def _ours_epochs(data_home, variant, epochs):
+    from sklearn_recsys import SASRec
+
+    users, items, positions = ordered_log(data_home, variant)
+    import scipy.sparse as sp
+
+    X = sp.csr_matrix((positions.astype(float), (users, items)))
+    model = SASRec(random_state=0, max_iter=epochs, early_stopping=False)
+    times, iterate = [], model._iterate
+
+    def timed(ctx):
+        start = time.perf_counter()
+        loss = iterate(ctx)
+        times.append(time.perf_counter() - start)
+        return loss
+
+    model._iterate = timed
+    model.fit(X)
+    return times
+
+
+def _recbole_worker(log_path, epochs):
+    """RecBole's SASRec with its defaults on a log (runs in RecBole's interpreter only)."""
+    import json
+    import logging
+    import tempfile
+
+    from recbole.config import Config
+    from recbole.data import create_dataset, data_preparation
+    from recbole.model.sequential_recommender import SASRec
+    from recbole.trainer import Trainer
+    from recbole.utils import init_seed
+
+    work = tempfile.mkdtemp()
+    os.makedirs(os.path.join(work, "log"))
+    with open(log_path) as src, open(os.path.join(work, "log", "log.inter"), "w") as dst:
+        dst.write("user_id:token\titem_id:token\ttimestamp:float\n" + src.read())
+    config = Config(model="SASRec", dataset="log", config_dict={
+        "data_path": work, "checkpoint_dir": work, "epochs": epochs, "seed": 0,
+        "reproducibility": True, "use_gpu": False, "device": "cpu", "show_progress": False,
+        "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full",
+                      "group_by": "user"},
+        "metrics": ["Hit", "NDCG"], "topk": [10], "valid_metric": "NDCG@10",
+        "load_col": {"inter": ["user_id", "item_id", "timestamp"]}})
+    logging.disable(logging.INFO)
+    init_seed(config["seed"], config["reproducibility"])
+    train, valid, test = data_preparation(config, create_dataset(config))
+    model = SASRec(config, train.dataset).to(config["device"])
+    trainer = Trainer(config, model)
+    times, train_epoch = [], trainer._train_epoch
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        out = train_epoch(*args, **kwargs)
+        times.append(time.perf_counter() - start)
+        return out
+
+    trainer._train_epoch = timed
+    trainer.fit(train, valid, saved=True, show_progress=False)
+    result = trainer.evaluate(test, load_best_model=True, show_progress=False)
+    print(json.dumps({"times": times, "hit@10": float(result["hit@10"]),
+                      "ndcg@10": float(result["ndcg@10"])}))
+
+
+def speed(data_home, recbole_python, epochs):
+    import json
+    import statistics
+    import subprocess
+    import tempfile
+
+    from common import in_fresh_process
+
+    ours = in_fresh_process(_ours_epochs, data_home, "100k", epochs)
+    rows = [["SASRec (ours, TensorFlow), defaults", statistics.median(ours), len(ours)]]
+    found = {"recbole": None}
+    if recbole_python:
+        users, items, positions = ordered_log(data_home, "100k")
+        with tempfile.NamedTemporaryFile("w", suffix=".inter", delete=False) as f:
+            f.writelines(f"{u}\t{i}\t{p}\n" for u, i, p in zip(users, items, positions))
+        out = subprocess.run(
+            [recbole_python, os.path.abspath(__file__), "--parts", "recbole-worker",
+             "--log", f.name, "--epochs", str(epochs)],
+            capture_output=True, text=True, check=True).stdout
+        os.unlink(f.name)
+        theirs = json.loads(out.strip().splitlines()[-1])["times"]
+        found["recbole"] = subprocess.run(
+            [recbole_python, "-c", "import recbole; print(recbole.__version__)"],
+            capture_output=True, text=True, check=True).stdout.strip()
+        rows.append(["SASRec (RecBole, PyTorch), defaults", statistics.median(theirs),
+                     len(theirs)])
+    for row in rows:
+        row.append(row[1] / rows[-1][1])
+    return table(
+        "sequential-speed", "SASRec: seconds per training epoch on MovieLens 100K",
+        ["implementation", "s/epoch (median)", "epochs timed", "ratio to RecBole"], rows,
+        formats=["text", "seconds", "count", "ratio"],
+        notes=["Training only (each side's validation excluded), one process at a time, "
+               "on the leave-last-out input (942 users, 99,057 interactions)."]), found
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
     parser.add_argument("--datasets", default=",".join(DATASETS))
+    parser.add_argument("--parts", default="quality")
+    parser.add_argument("--recbole-python", help="interpreter with recbole 1.2.1 and torch")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--log", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    tables = [show(run(name, DATASETS[name], args.data_home))
-              for name in args.datasets.split(",")]
-    write_results("sequential", tables)
+    parts = args.parts.split(",")
+    if "recbole-worker" in parts:
+        return _recbole_worker(args.log, args.epochs)
+    if "quality" in parts:
+        tables = [show(run(name, DATASETS[name], args.data_home))
+                  for name in args.datasets.split(",")]
+        write_results("sequential", tables)
+    if "speed" in parts:
+        tab, found = speed(args.data_home, args.recbole_python, args.epochs)
+        write_results("sequential_speed", [show(tab)], peers=found)
 
 
 if __name__ == "__main__":

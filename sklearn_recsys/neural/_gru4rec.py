@@ -54,8 +54,10 @@ class GRU4Rec(SequentialRecommenderBase):
         training.
     batch_size : int, default=128
         Users (sequences) per Adam step.
-    learning_rate_init : float, default=1e-3
-        Adam step size.
+    learning_rate_init : float, default=1e-2
+        Adam step size (the reference code's Adagrad steps are 0.05-0.1).
+        After 15 epochs on MovieLens 100K (leave-last-out), 1e-3 was still
+        at popularity's NDCG@10 (0.026) where 1e-2 reached 0.090.
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
@@ -139,7 +141,7 @@ class GRU4Rec(SequentialRecommenderBase):
         max_len=200,
         dropout=0.2,
         batch_size=128,
-        learning_rate_init=1e-3,
+        learning_rate_init=1e-2,
         max_iter=200,
         early_stopping=True,
         n_iter_no_change=20,

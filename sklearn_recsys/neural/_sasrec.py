@@ -57,8 +57,11 @@ class SASRec(SequentialRecommenderBase):
         outputs during training.
     batch_size : int, default=128
         Users (sequences) per Adam step.
-    learning_rate_init : float, default=1e-3
-        Adam step size.
+    learning_rate_init : float, default=5e-3
+        Adam step size. The paper's 1e-3 suits MovieLens 1M's 6,040 users;
+        on a thousand users (a few steps per epoch) it had reached NDCG@10
+        0.079 on MovieLens 100K (leave-last-out) after 61 epochs, against
+        0.100 after 20 with 5e-3.
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
@@ -142,7 +145,7 @@ class SASRec(SequentialRecommenderBase):
         max_len=200,
         dropout=0.2,
         batch_size=128,
-        learning_rate_init=1e-3,
+        learning_rate_init=5e-3,
         max_iter=200,
         early_stopping=True,
         n_iter_no_change=20,
