@@ -137,6 +137,10 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             layout=behavior_layout(self),
         )
 
+    def _holdout_description(self):
+        """What :meth:`_hold_out` holds out of each user, for messages."""
+        return f"validation_holdout={self.validation_holdout} of each user's interactions"
+
     def _hold_out(self, X, rng):
         """``validation_holdout`` of each row's interactions held out: ``(X_in, X_out)``.
 
@@ -183,9 +187,8 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             X_train, X_out = self._hold_out(X, split_rng)
             if X_out.nnz == 0:
                 self._warn_no_validation(
-                    warn,
-                    f"validation_holdout={self.validation_holdout} of each user's "
-                    "interactions holds none out (users need at least 2)")
+                    warn, f"{self._holdout_description()} holds none out (users need at "
+                    "least 2 interactions)")
                 return ctx
             ctx.X_train, ctx.X_val_in, ctx.X_val_out = X_train, X_train, X_out
             ctx.split = "interactions"

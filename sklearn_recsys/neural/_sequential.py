@@ -66,6 +66,9 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self._run_training(ctx)
         return self
 
+    def _holdout_description(self):
+        return "holding out each user's most recent interaction"
+
     def _hold_out(self, X, rng):
         """Each user's most recent interaction held out (users with two or more)."""
         counts = np.diff(X.indptr)

@@ -153,6 +153,12 @@ def test_errors_and_warnings():
     for cls in (SASRec, GRU4Rec):
         with pytest.warns(UserWarning, match="every value of X is equal"):
             cls(n_components=4, max_iter=1, early_stopping=False).fit((X > 0).astype(float))
+        # one interaction per user: nothing to validate (or train) on, said and survived
+        one = sp.csr_matrix((np.arange(1.0, 11), (np.arange(10), np.arange(10))))
+        with pytest.warns(UserWarning, match="holding out each user's most recent interaction "
+                          "holds none out"):
+            model = cls(n_components=4, max_iter=2).fit(one)
+        assert model.validation_scores_ is None and model.n_iter_ == 2
 
 
 def test_bpr_max_loss_by_hand():
