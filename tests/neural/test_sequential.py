@@ -1,5 +1,9 @@
 """SASRec, GRU4Rec and the reading of rows as sequences: known answers, NumPy = TF, order."""
 
+import pickle
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -176,3 +180,21 @@ def test_bpr_max_loss_by_hand():
         expected.append(-np.log(s @ (1 / (1 + np.exp(-(r[i] - r[others])))))
                         + 0.5 * s @ r[others] ** 2)
     assert got == pytest.approx(np.mean(expected), rel=1e-5)
+
+
+def test_pickle_serves_where_tensorflow_cannot_be_imported(cyclic, tmp_path):
+    model, X, _ = cyclic
+    path = tmp_path / "model.pkl"
+    path.write_bytes(pickle.dumps(model))
+    sp.save_npz(tmp_path / "X.npz", X[:20].tocsr())
+    expected = model.recommend(X[:20], k=5)[0]
+    code = f"""
+import sys
+sys.modules["tensorflow"] = None  # importing it now raises ImportError
+import pickle, numpy as np, scipy.sparse as sp
+model = pickle.loads(open({str(path)!r}, "rb").read())
+idx, _ = model.recommend(sp.load_npz({str(tmp_path / "X.npz")!r}), k=5)
+np.save({str(tmp_path / "idx.npy")!r}, idx)
+"""
+    subprocess.run([sys.executable, "-c", code], check=True)
+    np.testing.assert_array_equal(np.load(tmp_path / "idx.npy"), expected)
