@@ -285,9 +285,21 @@ def _check_validation_matrix(X, X_val):
 
 
 def _non_finite_attributes(estimator):
-    """Names of the fitted float arrays of ``estimator`` holding NaN or infinity."""
+    """Names of the fitted attributes of ``estimator`` holding NaN or infinity.
+
+    Float arrays, also inside lists, tuples and dicts (a network's layers).
+    """
     return sorted(
         name for name, value in vars(estimator).items()
-        if name.endswith("_") and not name.startswith("_") and isinstance(value, np.ndarray)
-        and value.dtype.kind in "fc" and not np.isfinite(value).all()
+        if name.endswith("_") and not name.startswith("_") and not _all_finite(value)
     )
+
+
+def _all_finite(value):
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind not in "fc" or bool(np.isfinite(value).all())
+    if isinstance(value, (list, tuple)):
+        return all(_all_finite(v) for v in value)
+    if isinstance(value, dict):
+        return all(_all_finite(v) for v in value.values())
+    return True

@@ -162,3 +162,24 @@ def test_autorec_validation_scores_are_higher_is_better():
     model = AutoRec(n_components=4, max_iter=20, n_iter_no_change=5, random_state=0).fit(X)
     assert all(s < 0 for s in model.validation_scores_)  # minus RMSE
     assert model.best_iteration_ == int(np.argmax(model.validation_scores_)) + 1
+
+
+class Diverging(Scripted):
+    """Its weights, a list of layers as the networks keep them, turn NaN at iteration 2."""
+
+    def _init_fit(self, ctx):
+        super()._init_fit(ctx)
+        self.layers_ = [{"W": np.ones((2, 2))}, (np.zeros(2), np.ones(2))]
+
+    def _iterate(self, ctx):
+        if ctx.iteration == 2:
+            self.layers_[0]["W"][0, 0] = np.nan
+        return super()._iterate(ctx)
+
+
+def test_non_finite_weights_inside_lists_and_dicts_are_caught():
+    with pytest.raises(FloatingPointError, match="layers_ hold non-finite values"):
+        Diverging(max_iter=3, early_stopping=False).fit(X4)
+    # finite nested weights, float lists (loss_curve_) and plain numbers pass
+    model = Diverging(max_iter=1, early_stopping=False).fit(X4)
+    assert np.isfinite(model.layers_[0]["W"]).all()

@@ -28,7 +28,7 @@ from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
 
-__all__ = ["AutoencoderBase", "NeuralRecommenderBase"]
+__all__ = ["AutoencoderBase", "NeuralRecommenderBase", "glorot_uniform"]
 
 
 class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstimator):
@@ -40,13 +40,15 @@ class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstima
     """
 
     _iteration_unit = "epoch"
+    # what fit hands the engine (the sequential models keep their order keys in float64)
+    _fit_dtype = np.float32
 
     @abstractmethod
     def _score_batch(self, X):
         """Dense scores of validated CSR rows, in NumPy."""
 
     def _fit(self, X):
-        ctx = self._make_context(X.astype(np.float32))
+        ctx = self._make_context(X.astype(self._fit_dtype))
         ctx.tf = import_tensorflow()
         self._run_training(ctx)
         return self
@@ -61,6 +63,14 @@ class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstima
         order = rng.permutation(n_samples) if rows is None else rows[rng.permutation(len(rows))]
         for start in range(0, len(order), batch_size):
             yield np.sort(order[start:start + batch_size])
+
+
+def glorot_uniform(rng, shape, fan_in=None, fan_out=None):
+    """Glorot-uniform float32 weights drawn from ``rng``; fans default to the last two axes."""
+    fan_in = shape[-2] if fan_in is None else fan_in
+    fan_out = shape[-1] if fan_out is None else fan_out
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
 def _normalize_rows(X):
@@ -108,8 +118,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         """Glorot-uniform weights and N(0, 0.001) biases, as Liang et al.'s code."""
         coefs, intercepts = [], []
         for fan_in, fan_out in self._layer_sizes(n_items):
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            coefs.append(rng.uniform(-limit, limit, (fan_in, fan_out)).astype(np.float32))
+            coefs.append(glorot_uniform(rng, (fan_in, fan_out)))
             intercepts.append((rng.standard_normal(fan_out) * 0.001).astype(np.float32))
         return coefs, intercepts
 
@@ -334,9 +343,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
 
 
 def _softmax(a):
-    """Row-wise softmax of the logits ``a``."""
-    e = np.exp(a - a.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
+    """Softmax of the logits ``a`` over their last axis (the items, for rows of scores)."""
+    e = np.exp(a - a.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _log_softmax(a):

@@ -5,7 +5,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._sasrec import _glorot
+from ._autorec import _sigmoid
+from ._base import glorot_uniform
 from ._sequential import SEQUENTIAL_ENGINE_CONSTRAINTS, SequentialRecommenderBase
 
 __all__ = ["GRU4Rec"]
@@ -63,15 +64,16 @@ class GRU4Rec(SequentialRecommenderBase):
     early_stopping : bool, default=True
         Hold out every user's most recent interaction (users with two or
         more), train on the others, select the epoch with the best NDCG@10
-        of the held-out items and stop after ``n_iter_no_change`` epochs
-        without improvement (the protocol of Kang & McAuley). Without it,
-        all interactions train for ``max_iter`` epochs.
+        of the held-out items (of at most 5,000 users, evenly spaced) and
+        stop after ``n_iter_no_change`` epochs without improvement (the
+        protocol of Kang & McAuley). Without it, all interactions train for
+        ``max_iter`` epochs.
     n_iter_no_change : int, default=20
         Patience, in epochs.
     tol : float, default=0.0
         Smallest gain of the validation NDCG@10 that resets the patience.
     random_state : int, RandomState instance or None, default=None
-        Seed of the weights, batches, dropout and validation split.
+        Seed of the weights, batches and dropout.
     verbose : int, default=0
         Print a progress line per epoch (loss, validation NDCG@10).
 
@@ -165,13 +167,13 @@ class GRU4Rec(SequentialRecommenderBase):
 
     def _initial_weights(self, rng, n_items):
         d = self.n_components
-        E = _glorot(rng, n_items + 1, d)
+        E = glorot_uniform(rng, (n_items + 1, d))
         E[0] = 0.0
         U = np.hstack([np.linalg.qr(rng.standard_normal((d, d)))[0] for _ in range(3)])
         return {"item_embeddings": E,
-                "gru_weights": {"W": _glorot(rng, d, 3 * d), "U": U.astype(np.float32),
+                "gru_weights": {"W": glorot_uniform(rng, (d, 3 * d)), "U": U.astype(np.float32),
                                 "b": np.zeros(3 * d, np.float32)},
-                "output_embeddings": _glorot(rng, n_items, d),
+                "output_embeddings": glorot_uniform(rng, (n_items, d)),
                 "output_bias": np.zeros(n_items, np.float32)}
 
     def _output_scores(self, states):
@@ -224,7 +226,7 @@ class GRU4Rec(SequentialRecommenderBase):
 
 def _gru_step(xp, x_t, h, U, d, present):
     """One GRU step (update ``z``, reset ``r``, candidate ``n``); ``present`` 0 keeps ``h``."""
-    sigmoid = (lambda a: 0.5 * (1.0 + np.tanh(0.5 * a))) if xp is np else xp.sigmoid
+    sigmoid = _sigmoid if xp is np else xp.sigmoid
     hu = h @ U[:, :2 * d] if xp is np else xp.matmul(h, U[:, :2 * d])
     z = sigmoid(x_t[:, :d] + hu[:, :d])
     r = sigmoid(x_t[:, d:2 * d] + hu[:, d:])

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
-from ._base import NeuralRecommenderBase, _normalize_rows
+from ._base import NeuralRecommenderBase, _normalize_rows, glorot_uniform
 from ._tf import adam
 
 __all__ = ["MultiTaskDAE"]
@@ -236,20 +236,15 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
         sizes = [n_b * n, *[int(h) for h in self.hidden_layer_sizes]]
 
-        def glorot(*shape):
-            fan_in, fan_out = shape[-2], shape[-1]
-            limit = np.sqrt(6.0 / (fan_in + fan_out))
-            return rng.uniform(-limit, limit, shape).astype(np.float32)
-
         h = sizes[-1]
         return {
-            "shared_coefs_": [glorot(a, b) for a, b in zip(sizes[:-1], sizes[1:])],
+            "shared_coefs_": [glorot_uniform(rng, (a, b)) for a, b in zip(sizes[:-1], sizes[1:])],
             "shared_intercepts_": [np.zeros(b, np.float32) for b in sizes[1:]],
-            "expert_coefs_": glorot(n_e, h, k),
+            "expert_coefs_": glorot_uniform(rng, (n_e, h, k)),
             "expert_intercepts_": np.zeros((n_e, k), np.float32),
-            "gate_coefs_": glorot(n_b, h, n_e),
+            "gate_coefs_": glorot_uniform(rng, (n_b, h, n_e)),
             "gate_intercepts_": np.zeros((n_b, n_e), np.float32),
-            "head_coefs_": glorot(n_b, k, n),
+            "head_coefs_": glorot_uniform(rng, (n_b, k, n)),
             "head_intercepts_": np.zeros((n_b, n), np.float32),
             "skip_coefs_": np.zeros((n_b, n_b, n), np.float32),
         }

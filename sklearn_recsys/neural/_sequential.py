@@ -15,6 +15,7 @@ import warnings
 from abc import abstractmethod
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._engine import ENGINE_CONSTRAINTS
@@ -22,7 +23,7 @@ from ..utils._holdout import split_by_rank
 from ..utils._sequences import row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
 from ._base import NeuralRecommenderBase
-from ._tf import adam, import_tensorflow
+from ._tf import adam
 
 __all__ = ["SequentialRecommenderBase", "SEQUENTIAL_ENGINE_CONSTRAINTS"]
 
@@ -38,21 +39,50 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                                 NeuralRecommenderBase):
     """Base class of the sequential recommenders (not an estimator on its own).
 
-    Subclasses implement :meth:`_encode_sequences` (NumPy, serving) and the
-    engine's training hooks; this class supplies reading rows as sequences,
-    the last-item validation split, scoring and ``transform``.
+    Subclasses implement :meth:`_initial_weights` and :meth:`_forward` (one
+    forward pass, run by NumPy to serve and by TensorFlow to train) and may
+    replace the output layer and the loss; this class supplies reading rows
+    as sequences, the last-item validation split, the training loop, scoring
+    and ``transform``.
     """
 
     # every user's last item (a share of the users is too few one-item targets
     # to tell epochs apart on a few hundred users)
     _validation_split = "interactions"
     _validation_k = 10
+    # timestamps rounded to float32 (steps of 128 s near 1.7e9) would tie
+    _fit_dtype = np.float64
 
     @property
     def _n_features_out(self):
         return self.n_components
 
+    def fit(self, X, y=None):
+        """Fit the model on interactions whose values order them.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Order keys of the interactions (timestamps or positions from
+            1): a larger value is later; 0 is no interaction.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        if sp.issparse(X) and X.nnz and not np.all(X.data):
+            warnings.warn(
+                f"X stores {int(np.sum(X.data == 0))} zero value(s): {type(self).__name__} "
+                "reads the values as the order of the interactions, and a 0 is no "
+                "interaction, so these are dropped. Shift positions to start at 1 (or use "
+                "timestamps after the epoch).", UserWarning)
+        return super().fit(X, y)
+
     def _fit(self, X):
+        self._check_architecture()
         if values_carry_no_order(X):
             warnings.warn(
                 f"{type(self).__name__} reads the values of X as the order of each user's "
@@ -60,11 +90,10 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
                 "the order used is the item index. Pass timestamps or positions 1, 2, ... "
                 "(InteractionEncoder.transform_timestamps, or fetch_movielens().timestamps).",
                 UserWarning)
-        # the order keys stay float64: timestamps rounded to float32 would tie
-        ctx = self._make_context(X.astype(np.float64))
-        ctx.tf = import_tensorflow()
-        self._run_training(ctx)
-        return self
+        return super()._fit(X)
+
+    def _check_architecture(self):
+        """Refuse inconsistent settings before any work (ValueError naming the fix)."""
 
     def _holdout_description(self):
         return "holding out each user's most recent interaction"
@@ -85,10 +114,9 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return sequences[:, sequences.shape[1] - max(longest, 1):]
 
     # names of the fitted weights (attribute ``name + "_"``): arrays, or lists,
-    # tuples and dicts of arrays, mirrored by TensorFlow variables in fit
+    # tuples and dicts of arrays, mirrored by TensorFlow variables in fit;
+    # subclasses also say how many dropout seeds a step draws (_n_dropout_sites)
     _weight_names = ()
-    # how many stateless dropout seeds one training step draws
-    _n_dropout_sites = 1
 
     @abstractmethod
     def _initial_weights(self, rng, n_items):
@@ -135,8 +163,8 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         Returns
         -------
         states : ndarray of shape (n_users, n_components)
-            The state after the user's most recent item; the next item's
-            score is its inner product with the item's embedding.
+            The state after the user's most recent item, from which the
+            output layer scores the next item.
         """
         X = self._validate_for_scoring(X)
         return self._encode_np(X)
@@ -163,8 +191,9 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         def step(inputs, targets, seeds):
             with tf.GradientTape() as tape:
                 h = self._forward(tf, V, inputs, dropout=self.dropout, seeds=seeds)
-                # a next item predicted from a real item (not from padding)
-                known = (targets > 0) & (inputs > 0)
+                # a next item predicted from a real item (not from padding; with
+                # left padding, the item after a real one is real)
+                known = inputs > 0
                 loss = self._next_item_loss(tf, V, tf.boolean_mask(h, known),
                                             tf.boolean_mask(targets, known) - 1)
             update(tape.gradient(loss, variables))

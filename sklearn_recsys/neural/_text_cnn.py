@@ -17,6 +17,7 @@ ConvMF's alternating iterations.
 
 import numpy as np
 
+from ._base import glorot_uniform
 from ._tf import adam, compile_step
 
 __all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights", "word_attributions"]
@@ -27,11 +28,6 @@ def document_lengths(seqs):
     nonzero = seqs != 0
     last = seqs.shape[1] - np.argmax(nonzero[:, ::-1], axis=1)
     return np.where(nonzero.any(axis=1), last, 0).astype(np.int64)
-
-
-def _glorot(rng, shape, fan_in, fan_out):
-    limit = np.sqrt(6.0 / (fan_in + fan_out))
-    return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
 def init_weights(rng, n_words, embedding_dim, window_sizes, n_filters, hidden_size,
@@ -47,14 +43,13 @@ def init_weights(rng, n_words, embedding_dim, window_sizes, n_filters, hidden_si
     emb[0] = 0.0
     weights = {"embedding": emb}
     for w in window_sizes:
-        weights[f"conv{w}"] = _glorot(rng, (w, embedding_dim, n_filters),
-                                      w * embedding_dim, n_filters)
+        weights[f"conv{w}"] = glorot_uniform(rng, (w, embedding_dim, n_filters),
+                                             w * embedding_dim, n_filters)
         weights[f"conv{w}_bias"] = np.zeros(n_filters, dtype=np.float32)
     pooled = n_filters * len(window_sizes)
-    weights["dense"] = _glorot(rng, (pooled, hidden_size), pooled, hidden_size)
+    weights["dense"] = glorot_uniform(rng, (pooled, hidden_size))
     weights["dense_bias"] = np.zeros(hidden_size, dtype=np.float32)
-    weights["projection"] = _glorot(rng, (hidden_size, n_components), hidden_size,
-                                    n_components)
+    weights["projection"] = glorot_uniform(rng, (hidden_size, n_components))
     weights["projection_bias"] = np.zeros(n_components, dtype=np.float32)
     return weights
 

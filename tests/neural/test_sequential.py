@@ -157,6 +157,11 @@ def test_errors_and_warnings():
     for cls in (SASRec, GRU4Rec):
         with pytest.warns(UserWarning, match="every value of X is equal"):
             cls(n_components=4, max_iter=1, early_stopping=False).fit((X > 0).astype(float))
+        # a stored 0 (a position counted from 0) is no interaction: said
+        zero = sp.csr_matrix(X, copy=True)
+        zero.data[:3] = 0.0
+        with pytest.warns(UserWarning, match="stores 3 zero value"):
+            cls(n_components=4, max_iter=1, early_stopping=False).fit(zero)
         # one interaction per user: nothing to validate (or train) on, said and survived
         one = sp.csr_matrix((np.arange(1.0, 11), (np.arange(10), np.arange(10))))
         with pytest.warns(UserWarning, match="holding out each user's most recent interaction "
