@@ -165,6 +165,8 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full",
                       "group_by": "user"},
         "metrics": ["Hit", "NDCG"], "topk": [10], "valid_metric": "NDCG@10",
+        # its default loss is the full-softmax cross-entropy, which takes no negatives
+        "train_neg_sample_args": None,
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
         **({} if learning_rate is None else {"learning_rate": learning_rate})})
     logging.disable(logging.INFO)
@@ -202,10 +204,12 @@ def recbole(recbole_python, data_home, variant, epochs, learning_rate=None):
     if learning_rate is not None:
         command += ["--learning-rate", str(learning_rate)]
     try:
-        out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        done = subprocess.run(command, capture_output=True, text=True)
     finally:
         os.unlink(f.name)
-    return json.loads(out.strip().splitlines()[-1])
+    if done.returncode:
+        raise RuntimeError(f"RecBole's run failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def recbole_version(recbole_python):
