@@ -149,6 +149,9 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
     import logging
     import tempfile
 
+    import functools
+
+    import torch
     from recbole.config import Config
     from recbole.data import create_dataset, data_preparation
     from recbole.model.sequential_recommender import SASRec
@@ -170,6 +173,9 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
         "load_col": {"inter": ["user_id", "item_id", "timestamp"]},
         **({} if learning_rate is None else {"learning_rate": learning_rate})})
     logging.disable(logging.INFO)
+    # RecBole reloads its own best checkpoint with torch.load, which since torch 2.6
+    # refuses anything but plain tensors unless told otherwise
+    torch.load = functools.partial(torch.load, weights_only=False)
     init_seed(config["seed"], config["reproducibility"])
     train, valid, test = data_preparation(config, create_dataset(config))
     model = SASRec(config, train.dataset).to(config["device"])
