@@ -159,6 +159,7 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
     from recbole.utils import init_seed
 
     work = tempfile.mkdtemp()
+    os.chdir(work)  # RecBole writes its logs into the working directory
     os.makedirs(os.path.join(work, "log"))
     with open(log_path) as src, open(os.path.join(work, "log", "log.inter"), "w") as dst:
         dst.write("user_id:token\titem_id:token\ttimestamp:float\n" + src.read())

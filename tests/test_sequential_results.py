@@ -37,3 +37,11 @@ def test_sequential_results_back_the_docs(dataset):
         assert max(rows, key=lambda m: rows[m][1]) == "GRU4Rec, BPR-max"
         assert rows["GRU4Rec, defaults"][1] < rows["EASE"][1]
         assert 5500 < rows["GRU4Rec, BPR-max"][2] < 6500  # "6 GB"
+
+
+def test_speed_results_back_the_docs():
+    table = json.loads((RESULTS / "sequential_speed.json").read_text())["tables"][0]
+    ours = [row[1] for row in table["rows"] if row[0].startswith("SASRec (ours")]
+    recbole = [row[1] for row in table["rows"] if row[0].startswith("SASRec (RecBole")]
+    # the bar: our epoch no slower than RecBole's, with either sequence length
+    assert len(ours) == 2 and len(recbole) == 1 and max(ours) <= recbole[0]
