@@ -73,7 +73,8 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self : object
             The fitted model.
         """
-        if sp.issparse(X) and X.nnz and not np.all(X.data):
+        # formats whose stored entries are their .data (dok, lil, dia differ)
+        if sp.issparse(X) and X.format in ("csr", "csc", "coo") and not np.all(X.data):
             warnings.warn(
                 f"X stores {int(np.sum(X.data == 0))} zero value(s): {type(self).__name__} "
                 "reads the values as the order of the interactions, and a 0 is no "
