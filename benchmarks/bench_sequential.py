@@ -30,9 +30,13 @@ items, batch 2048, full-softmax cross-entropy) on MovieLens 100K, one after the 
 fresh processes. RecBole reads the same sequences (its timestamps are our order, so its
 leave-one-out split is ours).
 
-Part ``recbole`` (long: RecBole takes minutes per epoch on two cores): both SASRecs
-tuned over the learning rate (``GRID``) on the same validation item, then scored once on
-the test item; ``sequential_recbole.json``.
+Part ``recbole``: both SASRecs tuned over the learning rate (``GRID``) on the same
+validation item, then scored once on the test item; ``sequential_recbole.json``. RecBole
+takes minutes per epoch on two cores, so each of its runs is made on its own first and
+kept in ``results/runs/sequential_recbole.json`` (with its date and commit)::
+
+    python benchmarks/bench_sequential.py --parts recbole-run --recbole-python VENV/bin/python \\
+        --datasets movielens_100k --learning-rate 0.001
 
 Results: ``benchmarks/results/sequential.json`` and ``sequential_speed.json``;
 ``python benchmarks/make_tables.py`` turns them into the docs' tables.
@@ -189,12 +193,22 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
         times.append(time.perf_counter() - start)
         return out
 
-    trainer._train_epoch = timed
+    valid_epoch, scores = trainer._valid_epoch, []
+
+    def progress(*args, **kwargs):
+        score, result = valid_epoch(*args, **kwargs)
+        scores.append(float(score))
+        print(f"epoch {len(times)}: {times[-1]:.0f} s, validation NDCG@10 {score:.4f}",
+              file=sys.stderr, flush=True)
+        return score, result
+
+    trainer._train_epoch, trainer._valid_epoch = timed, progress
     trainer.fit(train, valid, saved=True, show_progress=False)
     result = trainer.evaluate(test, load_best_model=True, show_progress=False)
     print(json.dumps({"times": times, "hit@10": float(result["hit@10"]),
                       "ndcg@10": float(result["ndcg@10"]),
-                      "best_valid_ndcg@10": float(trainer.best_valid_score)}))
+                      "best_valid_ndcg@10": float(trainer.best_valid_score),
+                      "validation_ndcg@10": scores}))
 
 
 def recbole(recbole_python, data_home, variant, epochs, learning_rate=None):
@@ -211,11 +225,12 @@ def recbole(recbole_python, data_home, variant, epochs, learning_rate=None):
     if learning_rate is not None:
         command += ["--learning-rate", str(learning_rate)]
     try:
-        done = subprocess.run(command, capture_output=True, text=True)
+        # its progress goes to our stderr: the runs take hours
+        done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
     finally:
         os.unlink(f.name)
     if done.returncode:
-        raise RuntimeError(f"RecBole's run failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError("RecBole's run failed (its error is above)")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -274,18 +289,59 @@ def _ours_tuned(data_home, variant):
     return [*metrics(model, X, y), lr, best_val, model.n_iter_, seconds / model.n_iter_]
 
 
-def versus_recbole(data_home, recbole_python, datasets):
-    """Both SASRecs tuned over ``GRID`` on the same validation item, then tested once."""
+RECBOLE_RUNS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results", "runs",
+                            "sequential_recbole.json")
+
+
+def _recbole_key(name, lr):
+    return f"{name} lr={lr:g}"
+
+
+def recbole_grid_run(data_home, recbole_python, name, lr):
+    """One RecBole run of the grid, kept in ``RECBOLE_RUNS`` (each takes hours on 2 cores)."""
+    import json
+    from datetime import datetime, timezone
+
+    from common import _git
+
+    result = recbole(recbole_python, data_home, DATASETS[name], 300, lr)
+    runs = {}
+    if os.path.exists(RECBOLE_RUNS):
+        with open(RECBOLE_RUNS) as f:
+            runs = json.load(f)
+    runs[_recbole_key(name, lr)] = {
+        **result, "recbole": recbole_version(recbole_python),
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), **_git()}
+    os.makedirs(os.path.dirname(RECBOLE_RUNS), exist_ok=True)
+    with open(RECBOLE_RUNS, "w") as f:
+        json.dump(runs, f, indent=1)
+    print(f"{_recbole_key(name, lr)}: HR@10 {result['hit@10']:.4f}, NDCG@10 "
+          f"{result['ndcg@10']:.4f}, best validation {result['best_valid_ndcg@10']:.4f}, "
+          f"{len(result['times'])} epochs")
+
+
+def versus_recbole(data_home, datasets):
+    """Both SASRecs tuned over ``GRID`` on the same validation item, then tested once.
+
+    RecBole's runs are read from ``RECBOLE_RUNS`` (``--parts recbole-run``); ours run here.
+    """
+    import json
     import statistics
 
     from common import in_fresh_process
 
+    with open(RECBOLE_RUNS) as f:
+        done = json.load(f)
+    missing = [(name, lr) for name in datasets for lr in GRID
+               if _recbole_key(name, lr) not in done]
+    if missing:
+        raise SystemExit("RecBole runs missing; run each with --parts recbole-run: " + "; ".join(
+            f"--datasets {name} --learning-rate {lr:g}" for name, lr in missing))
     tables = []
     for name in datasets:
-        variant = DATASETS[name]
-        rows = [["SASRec (ours)", *in_fresh_process(_ours_tuned, data_home, variant)]]
-        runs = [(lr, recbole(recbole_python, data_home, variant, 300, lr)) for lr in GRID]
-        lr, best = max(runs, key=lambda r: r[1]["best_valid_ndcg@10"])
+        rows = [["SASRec (ours)", *in_fresh_process(_ours_tuned, data_home, DATASETS[name])]]
+        lr, best = max(((lr, done[_recbole_key(name, lr)]) for lr in GRID),
+                       key=lambda r: r[1]["best_valid_ndcg@10"])
         rows.append(["SASRec (RecBole 1.2.1)", best["hit@10"], best["ndcg@10"], lr,
                      best["best_valid_ndcg@10"], len(best["times"]),
                      statistics.median(best["times"])])
@@ -310,7 +366,8 @@ def main(argv=None):
     parser.add_argument("--recbole-python", help="interpreter with recbole 1.2.1 and torch")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--log", help=argparse.SUPPRESS)
-    parser.add_argument("--learning-rate", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--learning-rate", type=float,
+                        help="recbole-run: this learning rate only (default: all of GRID)")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
     if "recbole-worker" in parts:
@@ -322,8 +379,12 @@ def main(argv=None):
     if "speed" in parts:
         tab, found = speed(args.data_home, args.recbole_python, args.epochs)
         write_results("sequential_speed", [show(tab)], peers=found)
+    if "recbole-run" in parts:
+        for name in args.datasets.split(","):
+            for lr in GRID if args.learning_rate is None else [args.learning_rate]:
+                recbole_grid_run(args.data_home, args.recbole_python, name, lr)
     if "recbole" in parts:
-        tables = versus_recbole(args.data_home, args.recbole_python, args.datasets.split(","))
+        tables = versus_recbole(args.data_home, args.datasets.split(","))
         write_results("sequential_recbole", tables,
                       peers={"recbole": recbole_version(args.recbole_python)})
 
