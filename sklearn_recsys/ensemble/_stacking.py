@@ -1,0 +1,379 @@
+"""Two-stage recommendation: base recommenders propose candidates, a learned model ranks them.
+
+The recommender counterpart of scikit-learn's ``StackingClassifier``. Base
+recommenders (any mix of the package's models) each propose their best items
+for a user; a supervised model (gradient-boosted trees by default) ranks the
+union of the proposals from features of every (user, candidate) pair: each
+base model's score and rank, the user's own interactions with the item in
+every behaviour, the item's popularity in every behaviour and the user's
+activity. The ranker is trained on interactions the base models never saw:
+``fit`` holds out one target interaction per user, fits the base models on
+the rest, and labels the candidates by whether they are the held-out one;
+then it refits the base models on all of ``X`` for serving.
+"""
+
+import warnings
+from numbers import Integral
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.base import MetaEstimatorMixin, clone
+from sklearn.utils import Bunch, check_random_state
+from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils.metaestimators import _BaseComposition
+
+from ..base import RecommenderMixin
+from ..model_selection import leave_k_out_split
+from ..utils._behaviors import MultiBehaviorMixin, behavior_block
+from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+
+__all__ = ["StackingRecommender"]
+
+
+def _ranks_within_rows(rows, values):
+    """0-based rank of each value among the values of its row (largest first, ties by order).
+
+    ``rows`` is sorted (row-major pairs), so each row's pairs are contiguous.
+    """
+    order = np.lexsort((-values, rows))
+    starts = np.searchsorted(rows, rows[order])
+    ranks = np.empty(len(values), dtype=np.float64)
+    ranks[order] = np.arange(len(values)) - starts
+    return ranks
+
+
+_TIE_BREAK = 1e-9
+
+
+def _values_at(X, rows, cols):
+    """``X[rows[j], cols[j]]`` of a CSR matrix as a flat float64 array (empty for no pairs)."""
+    if len(rows) == 0:
+        return np.zeros(0)
+    return np.asarray(X[rows, cols], dtype=np.float64).ravel()
+
+
+def _row_max(rows, values, n_rows):
+    out = np.full(n_rows, -np.inf)
+    np.maximum.at(out, rows, values)
+    return out
+
+
+class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMixin,
+                          _BaseComposition):
+    """Candidates from several recommenders, ranked by a model trained on held-out interactions.
+
+    A two-stage recommender: each base recommender proposes its
+    ``n_candidates`` best items a user has not had (of the target behaviour),
+    and ``ranker``, a binary classifier, scores every proposed item from the
+    features of the pair. It learns what no single base model knows: which
+    model to trust for which user and item (a heavy viewer's own views, a new
+    customer's popular items, a niche item's neighbours).
+
+    ``fit`` builds the ranker's training set without leaking: one target
+    interaction of every user who has more than one is held out
+    (:func:`~sklearn_recsys.model_selection.leave_k_out_split`, or ``split``), clones of
+    the base models are fitted on the rest, and each candidate of those users
+    is labelled 1 if it is the held-out interaction. The base models are then
+    refitted on all of ``X`` (``estimators_``), and the ranker scores their
+    candidates at serving time. A user is scored from their row alone, as for
+    every model (fold-in).
+
+    Features of a (user, item) candidate, in this order
+    (``feature_names_``): for each base model its score, the score minus the
+    user's best candidate score of that model, and the item's rank among the
+    user's candidates by that model; for each behaviour the user's value for
+    the item, the item's training count (log1p) and the user's number of
+    interactions (log1p); and the user's number of candidates.
+
+    Parameters
+    ----------
+    estimators : list of (str, recommender)
+        The base recommenders, named (their parameters are tunable as
+        ``<name>__<param>``): any estimator with ``fit`` and
+        ``decision_function`` scoring the target behaviour's items (a model
+        of :mod:`sklearn_recsys`, or a pipeline ending in one). A
+        multi-behaviour base model takes the whole ``X`` (give it the same
+        ``behaviors`` and ``target``).
+    ranker : classifier, default=None
+        Binary classifier with ``predict_proba`` or ``decision_function``,
+        cloned and fitted on the candidates' features. None uses
+        ``HistGradientBoostingClassifier(learning_rate=0.05, max_iter=300,
+        min_samples_leaf=100, l2_regularization=1.0)`` seeded from
+        ``random_state`` (it stops early on 10% of the pairs when there are
+        more than 10,000).
+    n_candidates : int, default=50
+        Items proposed by each base model per user; the union is ranked.
+        Items no base model proposes rank below every candidate, in the first
+        base model's order.
+    split : callable, default=None
+        ``split(X) -> (X_fit, X_held)``: the interactions the ranker learns to
+        find (``X_held``, the target block's shape) and the rest, on which the
+        base models are fitted for training the ranker. None holds out one
+        random target interaction of every user with more than one
+        (``leave_k_out_split(X, k=1, behaviors=, target=)``, seeded from
+        ``random_state``). Give the kind of interaction to be predicted: the
+        ranker learns that kind, e.g. purchases of items never viewed.
+    behaviors : sequence of str, default=None
+        Name of each column block of ``X`` (see :ref:`multi-behavior`);
+        None: one behaviour.
+    target : str, default=None
+        The behaviour recommended, held out and masked by ``exclude_seen``;
+        None means the last block.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the held-out draw and the default ranker.
+
+    Attributes
+    ----------
+    estimators_ : list of estimator
+        The base models fitted on all of ``X``.
+    named_estimators_ : :class:`~sklearn.utils.Bunch`
+        The same, by name.
+    ranker_ : estimator or None
+        The fitted ranker; None (with a warning in ``fit``) when the held-out
+        interactions gave nothing to learn (every candidate, or none, held
+        out): the first base model then ranks.
+    feature_names_ : list of str
+        Names of the ranker's features.
+    n_training_pairs_ : int
+        Candidates the ranker was trained on.
+    candidate_recall_ : float
+        Share of the held-out interactions that were among the candidates
+        in ``fit`` (an upper bound of the hit rate at any cutoff).
+    item_counts_ : ndarray of shape (n_behaviors, n_items)
+        Training interactions per item and behaviour (a feature).
+    behaviors_, target_, target_index_, n_items_ : as in :class:`MultiBehaviorEASE`
+        The layout of ``X``.
+    n_features_in_ : int
+        Columns of ``X``.
+
+    See Also
+    --------
+    sklearn_recsys.reranking.XQuADReranker : Re-ranks one model's list for long-tail exposure.
+
+    Notes
+    -----
+    ``fit`` fits every base model twice (on the held-out split, then on all
+    of ``X``). The scores of :meth:`decision_function` are the ranker's
+    probabilities for the candidates (plus at most ``1e-9`` of the first base
+    model's min-max scaled score, which breaks the ranker's ties); the other
+    items get values below all of them (``min - 2`` to ``min - 1``, ordered by
+    the first base model).
+
+    Examples
+    --------
+    >>> from sklearn_recsys import EASE, ItemKNN, MostPopular, make_interactions
+    >>> from sklearn_recsys.ensemble import StackingRecommender
+    >>> X = make_interactions(n_users=200, n_items=40, random_state=0)
+    >>> model = StackingRecommender(
+    ...     [("ease", EASE(alpha=10.0)), ("knn", ItemKNN()), ("pop", MostPopular())],
+    ...     n_candidates=10, random_state=0).fit(X)
+    >>> model.recommend(X[:2], k=3)[0].shape
+    (2, 3)
+    """
+
+    _parameter_constraints = {
+        "estimators": [list],
+        "ranker": [HasMethods(["fit"]), None],
+        "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "split": [callable, None],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
+        "random_state": ["random_state"],
+    }
+
+    def __init__(self, estimators, ranker=None, *, n_candidates=50, split=None, behaviors=None,
+                 target=None, random_state=None):
+        self.estimators = estimators
+        self.ranker = ranker
+        self.n_candidates = n_candidates
+        self.split = split
+        self.behaviors = behaviors
+        self.target = target
+        self.random_state = random_state
+
+    def get_params(self, deep=True):
+        """Parameters of the stack and, with ``deep``, of each base model as ``<name>__<param>``."""
+        return self._get_params("estimators", deep=deep)
+
+    def set_params(self, **params):
+        """Set the stack's parameters, a base model (``<name>``) or its parameters."""
+        self._set_params("estimators", **params)
+        return self
+
+    # -- fit ---------------------------------------------------------------
+
+    def _check_estimators(self):
+        if not self.estimators:
+            raise ValueError("estimators is empty: give at least one (name, recommender) pair.")
+        names, models = [], []
+        for pair in self.estimators:
+            if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str)):
+                raise ValueError(f"estimators must be a list of (name, recommender) pairs, got "
+                                 f"the entry {pair!r}.")
+            name, model = pair
+            if not (hasattr(model, "fit") and hasattr(model, "decision_function")):
+                raise TypeError(f"The base model {name!r} ({type(model).__name__}) has no "
+                                "fit and decision_function: it is not a recommender.")
+            names.append(name)
+            models.append(model)
+        self._validate_names(names)
+        return names, models
+
+    def _make_ranker(self, rng):
+        if self.ranker is not None:
+            ranker = clone(self.ranker)
+            if not (hasattr(ranker, "predict_proba") or hasattr(ranker, "decision_function")):
+                raise TypeError(f"ranker ({type(ranker).__name__}) needs predict_proba or "
+                                "decision_function to score candidates: pass a classifier.")
+            return ranker
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        return HistGradientBoostingClassifier(
+            learning_rate=0.05, max_iter=300, min_samples_leaf=100, l2_regularization=1.0,
+            random_state=rng.randint(np.iinfo(np.int32).max))
+
+    def _fit(self, X):
+        self._set_layout(X)
+        names, models = self._check_estimators()
+        rng = check_random_state(self.random_state)
+        ranker = self._make_ranker(rng)
+        if self.split is None:
+            X_fit, held = leave_k_out_split(X, k=1, random_state=rng, behaviors=self.behaviors,
+                                            target=self.target)
+        else:
+            X_fit, held = self._custom_split(X)
+        users = np.flatnonzero(held.getnnz(axis=1))
+        bases = [clone(model).fit(X_fit, None) for model in models]
+        self.item_counts_ = self._item_counts(X_fit)
+        labels = np.zeros(0, dtype=bool)
+        if users.size:
+            rows, cols, features = self._training_pairs(bases, X_fit[users])
+            labels = _values_at(held[users], rows, cols) != 0
+        self.candidate_recall_ = float(labels.sum() / held.nnz) if held.nnz else 0.0
+        if labels.all() or not labels.any():
+            # nothing to learn from: too few users, items or interactions
+            warnings.warn(
+                f"{type(self).__name__} could not train its ranker: "
+                + ("no user has two interactions of the target behaviour to hold one out"
+                   if users.size == 0 else
+                   f"{'every' if labels.all() else 'no'} candidate of the held-out users is "
+                   "a held-out interaction")
+                + f"; it ranks by its first base model ({names[0]!r}). Fit on more users, "
+                "items and interactions, or change n_candidates.", UserWarning)
+            self.ranker_ = None
+        else:
+            self.ranker_ = ranker.fit(features, labels)
+        self.n_training_pairs_ = len(labels)
+        self.estimators_ = [clone(model).fit(X, None) for model in models]
+        self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
+        self.item_counts_ = self._item_counts(X)
+        self.feature_names_ = (
+            [f"{name}_{kind}" for name in names for kind in ("score", "gap", "rank")]
+            + [f"{b}_{kind}" for b in self.behaviors_
+               for kind in ("value", "item_count", "user_count")]
+            + ["n_candidates"])
+
+    def _custom_split(self, X):
+        X_fit, held = self.split(X)
+        X_fit, held = sp.csr_matrix(X_fit), sp.csr_matrix(held)
+        if X_fit.shape != X.shape or held.shape != (X.shape[0], self.n_items_):
+            raise ValueError(
+                f"split(X) must return (X_fit, X_held) of shapes {X.shape} and "
+                f"{(X.shape[0], self.n_items_)} (the target behaviour's block); got "
+                f"{X_fit.shape} and {held.shape}.")
+        return X_fit, held
+
+    def _item_counts(self, X):
+        return np.stack([np.bincount(behavior_block(X, self.n_items_, b).indices,
+                                     minlength=self.n_items_)
+                         for b in range(len(self.behaviors_))]).astype(np.float64)
+
+    # -- candidates and features -------------------------------------------
+
+    def _base_scores(self, bases, X_batch):
+        out = []
+        for model in bases:
+            scores = np.asarray(model.decision_function(X_batch), dtype=np.float64)
+            if scores.shape != (X_batch.shape[0], self.n_items_):
+                raise ValueError(
+                    f"The base model {type(model).__name__} returned scores of shape "
+                    f"{scores.shape} for {X_batch.shape[0]} users; {type(self).__name__} "
+                    f"needs one score per item of the target behaviour ({self.n_items_}).")
+            out.append(scores)
+        return out
+
+    def _training_pairs(self, bases, X):
+        """``_candidates`` of all rows of ``X``, computed in blocks of rows (bounded memory)."""
+        parts = []
+        step = row_batch_size(self.n_items_ * len(bases))
+        for rows in iter_row_batches(X.shape[0], step):
+            r, c, f, _ = self._candidates(bases, X[rows])
+            parts.append((r + rows.start, c, f))
+        return tuple(np.concatenate(p) for p in zip(*parts))
+
+    def _candidates(self, bases, X_batch):
+        """``(rows, cols, features, base_scores)`` of every user's candidates, row-major."""
+        scores = self._base_scores(bases, X_batch)
+        history = self._target_history(X_batch)
+        n_rows = X_batch.shape[0]
+        chosen = np.zeros((n_rows, self.n_items_), dtype=bool)
+        for s in scores:
+            idx, _ = top_k(mask_seen(s.copy(), history), self.n_candidates)
+            valid = idx >= 0
+            chosen[np.nonzero(valid)[0], idx[valid]] = True
+        rows, cols = np.nonzero(chosen)
+        del chosen
+        columns = []
+        for s in scores:
+            value = s[rows, cols]
+            columns += [value, value - _row_max(rows, value, n_rows)[rows],
+                        _ranks_within_rows(rows, value)]
+        for b in range(len(self.behaviors_)):
+            block = behavior_block(X_batch, self.n_items_, b)
+            columns += [_values_at(block, rows, cols),
+                        np.log1p(self.item_counts_[b, cols]),
+                        np.log1p(np.diff(block.indptr))[rows]]
+        columns.append(np.bincount(rows, minlength=n_rows)[rows].astype(np.float64))
+        return rows, cols, np.column_stack(columns), scores
+
+    def _ranker_scores(self, features, first):
+        if self.ranker_ is None:
+            return first
+        if hasattr(self.ranker_, "predict_proba"):
+            return self.ranker_.predict_proba(features)[:, -1]
+        return np.asarray(self.ranker_.decision_function(features), dtype=np.float64)
+
+    # -- scoring -----------------------------------------------------------
+
+    def _score_batch(self, X_batch):
+        rows, cols, features, scores = self._candidates(self.estimators_, X_batch)
+        first = scores[0]
+        lo, hi = first.min(axis=1, keepdims=True), first.max(axis=1, keepdims=True)
+        # items nobody proposed: below every candidate, in the first model's order
+        out = (first - lo) / np.where(hi > lo, hi - lo, 1.0)
+        ranked = self._ranker_scores(features, features[:, 0]) if len(rows) else np.zeros(0)
+        # candidates the ranker ties (trees give few distinct values) keep the
+        # first model's order instead of the catalogue's
+        ranked = ranked + _TIE_BREAK * out[rows, cols]
+        floor = np.zeros(X_batch.shape[0])
+        has = np.bincount(rows, minlength=X_batch.shape[0]) > 0
+        floor[has] = -_row_max(rows, -ranked, X_batch.shape[0])[has]
+        out += floor[:, None] - 2.0
+        out[rows, cols] = ranked
+        return out
+
+    def decision_function(self, X):
+        """The ranker's score of every user's candidates; other items below them.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_features_in_)
+            Interaction history of the users (all behaviours).
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items_)
+            The ranker's probability that the item is the user's next target
+            interaction, for the candidates; lower values for the other items.
+        """
+        return super().decision_function(X)

@@ -1,0 +1,232 @@
+"""StackingRecommender: candidates, features by hand, leak-free training, accuracy, contract."""
+
+import pickle
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import GridSearchCV
+from sklearn.utils._param_validation import InvalidParameterError
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_recsys import (
+    EASE,
+    ItemKNN,
+    MostPopular,
+    MultiBehaviorEASE,
+    RatingBinarizer,
+    StackingRecommender,
+    make_interactions,
+)
+from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.model_selection import leave_k_out_split
+from sklearn_recsys.utils.estimator_checks import recommender_checks
+
+BEHAVIORS = ("view", "buy")
+
+
+class _Recording(LogisticRegression):
+    """LogisticRegression that keeps the training set it was given."""
+
+    def fit(self, X, y, sample_weight=None):
+        self.seen_X_, self.seen_y_ = X.copy(), y.copy()
+        return super().fit(X, y, sample_weight)
+
+
+def _shop(n_users=300, n_items=40, seed=0):
+    """Views from user tastes; each user buys some of the items they viewed, and a few others."""
+    rng = np.random.default_rng(seed)
+    taste = rng.random((n_users, 3)) @ rng.random((3, n_items))
+    view = (taste + rng.random((n_users, n_items)) > 1.7).astype(float)
+    buy = ((view * rng.random(view.shape) > 0.7) | (rng.random(view.shape) > 0.985))
+    return sp.hstack([sp.csr_matrix(view), sp.csr_matrix(buy.astype(float))], format="csr")
+
+
+def test_features_by_hand():
+    # 3 users, 4 items; MostPopular scores = training shares (3, 2, 1, 0 interactions)
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 0, 1, 0], [1, 1, 0, 0],
+                                [0, 0, 0, 0]], dtype=float))
+    model = StackingRecommender([("pop", MostPopular())], n_candidates=2, random_state=0)
+    model.fit(X)  # the features are what is checked
+    pop = model.estimators_[0]
+    model.item_counts_ = np.array([[3.0, 2.0, 1.0, 0.0]])
+    rows, cols, features, _ = model._candidates(model.estimators_, X[:2])
+    # user 0 has items 0, 1: candidates are the 2 best others, 2 then 3; user 1: 1 then 3
+    np.testing.assert_array_equal(rows, [0, 0, 1, 1])
+    np.testing.assert_array_equal(cols, [2, 3, 1, 3])
+    share = pop.decision_function(X[:2])
+    expected_score = share[rows, cols]
+    np.testing.assert_allclose(features[:, 0], expected_score)
+    np.testing.assert_allclose(features[:, 1], [0.0, share[0, 3] - share[0, 2],
+                                                0.0, share[1, 3] - share[1, 1]])
+    np.testing.assert_array_equal(features[:, 2], [0, 1, 0, 1])  # rank among candidates
+    np.testing.assert_array_equal(features[:, 3], [0, 0, 0, 0])  # the user's value (unseen)
+    np.testing.assert_allclose(features[:, 4], np.log1p([1.0, 0.0, 2.0, 0.0]))
+    np.testing.assert_allclose(features[:, 5], np.log1p([2, 2, 2, 2]))
+    np.testing.assert_array_equal(features[:, 6], [2, 2, 2, 2])
+    assert model.feature_names_ == ["pop_score", "pop_gap", "pop_rank", "interaction_value",
+                                    "interaction_item_count", "interaction_user_count",
+                                    "n_candidates"]
+
+
+def test_ranker_learns_from_held_out_interactions_only():
+    X = _shop()
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                _Recording(max_iter=1000), n_candidates=8,
+                                behaviors=BEHAVIORS, random_state=3).fit(X)
+    labels = model.ranker_.seen_y_
+    # one positive per held-out user whose purchase was a candidate, never more
+    n_held_users = int(np.count_nonzero(X[:, 40:].getnnz(axis=1) > 1))
+    assert 0 < labels.sum() <= n_held_users
+    assert labels.sum() == round(model.candidate_recall_ * n_held_users)
+    assert model.n_training_pairs_ == len(labels) == model.ranker_.seen_X_.shape[0]
+    # the training pairs are of users the held-out split kept; no candidate is a
+    # purchase the base model was fitted on (its "buy" value feature is 0)
+    buy_value = model.feature_names_.index("buy_value")
+    assert np.all(model.ranker_.seen_X_[:, buy_value] == 0)
+
+
+def _unviewed_purchase_split(X):
+    """Hold out, per user, their first purchase of an item they never viewed."""
+    view, buy = X[:, :40].toarray(), X[:, 40:].toarray()
+    fresh = (buy > 0) & (view == 0)
+    held = np.zeros_like(buy)
+    users = np.flatnonzero(fresh.any(axis=1))
+    held[users, fresh[users].argmax(axis=1)] = 1.0
+    rest = np.hstack([view, buy - held])
+    return sp.csr_matrix(rest), sp.csr_matrix(held)
+
+
+def test_split_gives_the_kind_of_interaction_the_ranker_learns():
+    X = _shop()
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                _Recording(max_iter=1000), n_candidates=8,
+                                split=_unviewed_purchase_split, behaviors=BEHAVIORS).fit(X)
+    features, labels = model.ranker_.seen_X_, model.ranker_.seen_y_
+    view_value = model.feature_names_.index("view_value")
+    # every positive is an item its user never viewed, and the ranker learnt so
+    assert labels.sum() > 0 and np.all(features[labels, view_value] == 0)
+    assert model.ranker_.coef_[0, view_value] < 0
+    default = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                  _Recording(max_iter=1000), n_candidates=8,
+                                  behaviors=BEHAVIORS, random_state=0).fit(X)
+    assert default.ranker_.coef_[0, view_value] > 0  # random purchases: mostly viewed
+    with pytest.raises(ValueError, match="split\\(X\\) must return .* \\(300, 40\\)"):
+        StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS))], behaviors=BEHAVIORS,
+                            split=lambda X: (X, X)).fit(X)
+
+
+def test_stacking_beats_each_base_model_on_held_out_purchases():
+    X = _shop(n_users=1500, n_items=60, seed=1)
+    X_train, y_test = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS)
+    ndcg = make_ranking_scorer("ndcg", k=10)
+    bases = [("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0)),
+             ("cross", MultiBehaviorEASE(BEHAVIORS, alpha=5.0, cross_weight=50.0))]
+    single = [ndcg(base.fit(X_train), X_train, y_test) for _, base in bases]
+    stacked = StackingRecommender(bases, n_candidates=15, behaviors=BEHAVIORS,
+                                  random_state=0).fit(X_train)
+    assert ndcg(stacked, X_train, y_test) > max(single) + 0.01
+
+
+def test_stacking_beats_its_bases_on_one_behaviour():
+    X = make_interactions(n_users=2000, n_items=300, random_state=0)
+    X_train, y_test = leave_k_out_split(X, k=1, random_state=1)
+    ndcg = make_ranking_scorer("ndcg", k=10)
+    bases = [("ease", EASE(alpha=10.0)), ("knn", ItemKNN()), ("pop", MostPopular())]
+    single = [ndcg(base.fit(X_train), X_train, y_test) for _, base in bases]
+    stacked = StackingRecommender(bases, random_state=0).fit(X_train)
+    assert ndcg(stacked, X_train, y_test) > max(single) + 0.02
+
+
+def test_viewed_items_are_recommended_and_purchases_masked():
+    X = _shop()
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                n_candidates=8, behaviors=BEHAVIORS, random_state=0).fit(X)
+    top, _ = model.recommend(X, k=5)
+    view, buy = X[:, :40].toarray(), X[:, 40:].toarray()
+    assert model.decision_function(X).shape == (300, 40)
+    assert not np.any(np.take_along_axis(buy, top, axis=1))  # the target history is masked
+    assert np.take_along_axis(view, top, axis=1).mean() > 0.5  # views are the candidates
+
+
+def test_candidates_rank_above_other_items_in_the_first_models_order():
+    X = make_interactions(n_users=300, n_items=60, density=0.1, random_state=0)
+    model = StackingRecommender([("ease", EASE(alpha=10.0)), ("pop", MostPopular())],
+                                n_candidates=5, random_state=0).fit(X)
+    scores = model.decision_function(X[:20])
+    rows, cols, _, base = model._candidates(model.estimators_, X[:20])
+    for u in range(20):
+        mine = cols[rows == u]
+        others = np.setdiff1d(np.arange(60), mine)
+        assert scores[u, mine].min() > scores[u, others].max()
+        # the others keep EASE's order
+        np.testing.assert_array_equal(np.argsort(-scores[u, others], kind="stable"),
+                                      np.argsort(-base[0][u, others], kind="stable"))
+
+
+def test_nothing_to_learn_warns_and_ranks_by_the_first_model():
+    X = sp.csr_matrix(np.eye(30))  # one interaction each: nothing can be held out
+    with pytest.warns(UserWarning, match="could not train its ranker.*first base model"):
+        model = StackingRecommender([("ease", EASE(alpha=1.0)), ("pop", MostPopular())],
+                                    random_state=0).fit(X)
+    assert model.ranker_ is None
+    np.testing.assert_array_equal(model.recommend(X, k=5)[0],
+                                  model.estimators_[0].recommend(X, k=5)[0])
+
+
+def test_grid_search_tunes_base_models_and_the_stack():
+    X = make_interactions(n_users=300, n_items=50, density=0.1, random_state=0)
+    stack = StackingRecommender([("ease", EASE()), ("pop", MostPopular())],
+                                LogisticRegression(max_iter=500), random_state=0)
+    assert stack.get_params()["ease__alpha"] == EASE().alpha
+    search = GridSearchCV(stack, {"ease__alpha": [1.0, 50.0], "n_candidates": [5, 10]},
+                          cv=2, scoring=make_ranking_scorer("ndcg", k=10)).fit(X)
+    assert set(search.cv_results_["param_ease__alpha"]) == {1.0, 50.0}
+    assert search.best_estimator_.named_estimators_.ease.alpha in (1.0, 50.0)
+    clone_ = pickle.loads(pickle.dumps(search.best_estimator_))
+    np.testing.assert_array_equal(clone_.decision_function(X[:5]),
+                                  search.best_estimator_.decision_function(X[:5]))
+
+
+@pytest.mark.parametrize("estimators, ranker, match, error", [
+    ([], None, "estimators is empty", ValueError),
+    ([EASE()], None, "list of \\(name, recommender\\) pairs", ValueError),
+    ([("a", EASE()), ("a", MostPopular())], None, "Names provided are not unique", ValueError),
+    ([("binarizer", RatingBinarizer())], None, "not a recommender", TypeError),
+    ([("ease", EASE())], type("NoScores", (LogisticRegression,), {
+        "predict_proba": property(lambda self: (_ for _ in ()).throw(AttributeError)),
+        "decision_function": property(lambda self: (_ for _ in ()).throw(AttributeError))})(),
+     "needs predict_proba or decision_function", TypeError),
+])
+def test_errors_name_the_fix(estimators, ranker, match, error):
+    X = make_interactions(n_users=100, n_items=20, density=0.2, random_state=0)
+    with pytest.raises(error, match=match):
+        StackingRecommender(estimators, ranker).fit(X)
+
+
+def test_base_model_of_the_wrong_width_is_refused():
+    X = _shop()
+    with pytest.raises(ValueError, match="one score per item of the target behaviour \\(40\\)"):
+        StackingRecommender([("pop", MostPopular())], behaviors=BEHAVIORS).fit(X)
+    with pytest.raises(InvalidParameterError, match="n_candidates"):
+        StackingRecommender([("pop", MostPopular())], n_candidates=0).fit(X)
+
+
+_INSTANCES = [
+    StackingRecommender([("ease", EASE(alpha=1.0)), ("pop", MostPopular())],
+                        LogisticRegression(), n_candidates=5, random_state=0),
+    StackingRecommender([("ease", EASE(alpha=1.0))], n_candidates=5, random_state=0),
+]
+
+
+@parametrize_with_checks(_INSTANCES)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.filterwarnings("ignore:StackingRecommender could not train")
+@pytest.mark.parametrize("estimator", _INSTANCES, ids=["logistic", "trees"])
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_recommender_contract(estimator, check):
+    check(type(estimator).__name__, estimator)
