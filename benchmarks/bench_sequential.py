@@ -36,7 +36,10 @@ takes minutes per epoch on two cores, so each of its runs is made on its own fir
 kept in ``results/runs/sequential_recbole.json`` (with its date and commit)::
 
     python benchmarks/bench_sequential.py --parts recbole-run --recbole-python VENV/bin/python \\
-        --datasets movielens_100k --learning-rate 0.001
+        --datasets movielens_100k --learning-rate 0.001 --recbole-state ~/recbole_state
+
+With ``--recbole-state``, a run stopped midway resumes from its last finished epoch when
+the same command is given again.
 
 Results: ``benchmarks/results/sequential.json`` and ``sequential_speed.json``;
 ``python benchmarks/make_tables.py`` turns them into the docs' tables.
@@ -147,8 +150,15 @@ def _ours_epochs(data_home, variant, epochs, max_len):
     return times
 
 
-def _recbole_worker(log_path, epochs, learning_rate=None):
-    """RecBole's SASRec with its defaults on a log (runs in RecBole's interpreter only)."""
+def _recbole_worker(log_path, epochs, learning_rate=None, state=None):
+    """RecBole's SASRec with its defaults on a log (runs in RecBole's interpreter only).
+
+    With ``state`` (a directory), the run can be stopped and resumed: before each epoch the
+    previous epoch's full training state (weights, optimiser, early-stopping counter, best
+    score) and the epoch times and validation scores so far are saved there, and a new run
+    with the same ``state`` continues from them (RecBole's ``resume_checkpoint``; the best
+    weights are kept there too). The batch order after a resume is drawn anew.
+    """
     import json
     import logging
     import tempfile
@@ -167,8 +177,11 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
     os.makedirs(os.path.join(work, "log"))
     with open(log_path) as src, open(os.path.join(work, "log", "log.inter"), "w") as dst:
         dst.write("user_id:token\titem_id:token\ttimestamp:float\n" + src.read())
+    state = state or work
+    os.makedirs(state, exist_ok=True)
+    resume, history = os.path.join(state, "resume.pth"), os.path.join(state, "history.json")
     config = Config(model="SASRec", dataset="log", config_dict={
-        "data_path": work, "checkpoint_dir": work, "epochs": epochs, "seed": 0,
+        "data_path": work, "checkpoint_dir": state, "epochs": epochs, "seed": 0,
         "reproducibility": True, "use_gpu": False, "device": "cpu", "show_progress": False,
         "eval_args": {"split": {"LS": "valid_and_test"}, "order": "TO", "mode": "full",
                       "group_by": "user"},
@@ -185,15 +198,27 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
     train, valid, test = data_preparation(config, create_dataset(config))
     model = SASRec(config, train.dataset).to(config["device"])
     trainer = Trainer(config, model)
-    times, train_epoch = [], trainer._train_epoch
+    times, scores = [], []
+    if os.path.exists(resume):
+        trainer.resume_checkpoint(resume)
+        with open(history) as f:
+            times, scores = json.load(f)
+        print(f"resumed after epoch {len(times)}", file=sys.stderr, flush=True)
+    trainer.saved_model_file = os.path.join(state, "best.pth")
+    train_epoch, valid_epoch = trainer._train_epoch, trainer._valid_epoch
 
-    def timed(*args, **kwargs):
+    def timed(train_data, epoch_idx, *args, **kwargs):
+        if times:  # the previous epoch is fully booked: keep it
+            trainer._save_checkpoint(epoch_idx - 1, verbose=False,
+                                     saved_model_file=resume + ".part")
+            with open(history + ".part", "w") as f:
+                json.dump([times, scores], f)
+            os.replace(resume + ".part", resume)
+            os.replace(history + ".part", history)
         start = time.perf_counter()
-        out = train_epoch(*args, **kwargs)
+        out = train_epoch(train_data, epoch_idx, *args, **kwargs)
         times.append(time.perf_counter() - start)
         return out
-
-    valid_epoch, scores = trainer._valid_epoch, []
 
     def progress(*args, **kwargs):
         score, result = valid_epoch(*args, **kwargs)
@@ -211,7 +236,7 @@ def _recbole_worker(log_path, epochs, learning_rate=None):
                       "validation_ndcg@10": scores}))
 
 
-def recbole(recbole_python, data_home, variant, epochs, learning_rate=None):
+def recbole(recbole_python, data_home, variant, epochs, learning_rate=None, state=None):
     """Run :func:`_recbole_worker` in RecBole's interpreter on our leave-last-out input."""
     import json
     import subprocess
@@ -224,6 +249,8 @@ def recbole(recbole_python, data_home, variant, epochs, learning_rate=None):
                "--log", f.name, "--epochs", str(epochs)]
     if learning_rate is not None:
         command += ["--learning-rate", str(learning_rate)]
+    if state is not None:
+        command += ["--recbole-state", state]
     try:
         # its progress goes to our stderr: the runs take hours
         done = subprocess.run(command, stdout=subprocess.PIPE, text=True)
@@ -297,14 +324,19 @@ def _recbole_key(name, lr):
     return f"{name} lr={lr:g}"
 
 
-def recbole_grid_run(data_home, recbole_python, name, lr):
-    """One RecBole run of the grid, kept in ``RECBOLE_RUNS`` (each takes hours on 2 cores)."""
+def recbole_grid_run(data_home, recbole_python, name, lr, state_home=None):
+    """One RecBole run of the grid, kept in ``RECBOLE_RUNS`` (each takes hours on 2 cores).
+
+    With ``state_home``, the run keeps its training state there and resumes from it when
+    started again (a stopped run loses at most the epoch in progress).
+    """
     import json
     from datetime import datetime, timezone
 
     from common import _git
 
-    result = recbole(recbole_python, data_home, DATASETS[name], 300, lr)
+    state = None if state_home is None else os.path.join(state_home, _recbole_key(name, lr))
+    result = recbole(recbole_python, data_home, DATASETS[name], 300, lr, state)
     runs = {}
     if os.path.exists(RECBOLE_RUNS):
         with open(RECBOLE_RUNS) as f:
@@ -365,13 +397,16 @@ def main(argv=None):
     parser.add_argument("--parts", default="quality")
     parser.add_argument("--recbole-python", help="interpreter with recbole 1.2.1 and torch")
     parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--recbole-state",
+                        help="recbole-run: directory where each run keeps its state and "
+                             "resumes from it (default: none; a stopped run starts over)")
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--learning-rate", type=float,
                         help="recbole-run: this learning rate only (default: all of GRID)")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
     if "recbole-worker" in parts:
-        return _recbole_worker(args.log, args.epochs, args.learning_rate)
+        return _recbole_worker(args.log, args.epochs, args.learning_rate, args.recbole_state)
     if "quality" in parts:
         tables = [show(run(name, DATASETS[name], args.data_home))
                   for name in args.datasets.split(",")]
@@ -382,7 +417,8 @@ def main(argv=None):
     if "recbole-run" in parts:
         for name in args.datasets.split(","):
             for lr in GRID if args.learning_rate is None else [args.learning_rate]:
-                recbole_grid_run(args.data_home, args.recbole_python, name, lr)
+                recbole_grid_run(args.data_home, args.recbole_python, name, lr,
+                                 args.recbole_state)
     if "recbole" in parts:
         tables = versus_recbole(args.data_home, args.datasets.split(","))
         write_results("sequential_recbole", tables,
