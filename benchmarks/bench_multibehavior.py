@@ -372,7 +372,7 @@ def run_stacking(data_home, n_candidates):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
-    parser.add_argument("--parts", default="standard,transfer")
+    parser.add_argument("--parts", default="standard,transfer,stacking")
     parser.add_argument("--n-candidates", type=int, default=100,
                         help="StackingRecommender: candidates per base model")
     parser.add_argument("--max-iter", type=int, default=30,

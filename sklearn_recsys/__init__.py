@@ -81,6 +81,7 @@ _SUBMODULES = [
     "matrix_factorization",
     "metrics",
     "model_selection",
+    "neighbors",
     "neural",
     "pipeline",
     "preprocessing",

@@ -188,6 +188,21 @@ class MatrixFactorizationBase(
             scores += self.item_bias_
         return scores
 
+    def _inner_product_form(self, X):
+        """``(U, V)`` with ``decision_function(X) = U @ V.T`` plus a constant per row.
+
+        For validated CSR ``X``: the folded-in users and the item factors, with
+        a column of ones against the item biases where the model has them
+        (global and user biases are constants of a row and do not change its
+        ranking). What an approximate maximum-inner-product index searches.
+        """
+        U, V = self._fold_in(X), self.item_factors_
+        bias = getattr(self, "item_bias_", None)
+        if bias is not None:
+            U = np.hstack([U, np.ones((U.shape[0], 1), dtype=U.dtype)])
+            V = np.hstack([V, bias[:, None].astype(V.dtype)])
+        return U, V
+
     def transform(self, X):
         """User factors of any users, folded in against the fitted item factors.
 

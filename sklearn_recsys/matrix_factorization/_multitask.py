@@ -262,6 +262,10 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _score_batch(self, X):
         return self._fold_in(X)[:, self._columns()[1]] @ self.item_factors_.T
 
+    def _inner_product_form(self, X):
+        # the ranking task's factors; item_bias_ belongs to the rating task
+        return self._fold_in(X)[:, self._columns()[1]], self.item_factors_
+
     def _ratings_batch(self, X, items):
         P, bu = self._fold_in_biased(X)
         Q, bi = self.rating_factors_, self.item_bias_

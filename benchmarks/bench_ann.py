@@ -1,0 +1,107 @@
+"""Approximate top-k (HNSW through faiss) against the exact top-k on a 100,000-item catalogue.
+
+Usage::
+
+    pip install -e ".[ann,benchmark]"
+    python benchmarks/bench_ann.py [--n-items 100000] [--repeats 3]
+
+Data: ``make_interactions(n_users=20_000, n_items=--n-items, density=50 / n_items)`` (about
+50 interactions per user). Models: ``ImplicitALS`` and ``BPR`` with 64 factors (10 and 20
+iterations). For ``--eval-users`` users of the training rows, ``recommend(X, k=10)`` of the
+fitted model (exact: every item scored, the user's items excluded) against
+``ApproximateRecommender`` over the same fitted model (``sklearn.frozen.FrozenEstimator``,
+so both serve identical factors) at several ``ef_search``, with the default 32 links. Both
+fold each user in the same way; the approximate side replaces scoring every item and the
+top-k selection by the index search. Throughput: users per second of the whole
+``recommend`` call, median of ``--repeats`` calls, the exact and approximate calls
+alternated in one process. Recall@10: share of the exact top-10 that the approximate list
+holds. Index memory: faiss's serialized index.
+
+Results: ``benchmarks/results/ann.json``; ``python benchmarks/make_tables.py`` turns it into
+the docs' table.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from common import show, table, write_results  # noqa: E402
+
+EF_SEARCH = (16, 32, 64, 128)
+
+
+def _recall(found, exact):
+    hits = [np.intersect1d(f[f >= 0], e[e >= 0]).size / max(1, int((e >= 0).sum()))
+            for f, e in zip(found, exact)]
+    return float(np.mean(hits))
+
+
+def _timed(fn, repeats):
+    seconds, out = [], None
+    for _ in range(repeats):
+        start = time.perf_counter()
+        out = fn()
+        seconds.append(time.perf_counter() - start)
+    return statistics.median(seconds), out
+
+
+def run(n_items, n_users, eval_users, repeats):
+    import faiss
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_recsys import BPR, ImplicitALS, make_interactions
+    from sklearn_recsys.neighbors import ApproximateRecommender
+
+    X = make_interactions(n_users=n_users, n_items=n_items, density=50 / n_items,
+                          random_state=0).astype(np.float32)
+    X_eval = X[:eval_users]
+    print(f"{X.shape[0]} users, {X.shape[1]} items, {X.nnz} interactions", flush=True)
+    rows = []
+    for model in [ImplicitALS(n_components=64, max_iter=10, random_state=0),
+                  BPR(n_components=64, max_iter=20, random_state=0)]:
+        name = type(model).__name__
+        start = time.perf_counter()
+        model.fit(X)
+        print(f"{name}: fitted in {time.perf_counter() - start:.0f} s", flush=True)
+        exact_s, (exact, _) = _timed(lambda: model.recommend(X_eval, k=10), repeats)
+        rows.append([name, "exact", None, eval_users / exact_s, 1.0, 1.0, None, None])
+        print(rows[-1], flush=True)
+        for ef in EF_SEARCH:
+            start = time.perf_counter()
+            approx = ApproximateRecommender(FrozenEstimator(model), ef_search=ef).fit(X)
+            build = time.perf_counter() - start
+            size_mb = faiss.serialize_index(approx.index_).nbytes / 2**20
+            approx_s, (found, _) = _timed(lambda: approx.recommend(X_eval, k=10), repeats)
+            rows.append([name, "HNSW (faiss)", ef, eval_users / approx_s,
+                         exact_s / approx_s, _recall(found, exact), build, size_mb])
+            print(rows[-1], flush=True)
+    return table(
+        "ann", f"Approximate against exact top-10 on {n_items:,} items",
+        ["model", "top-k", "ef_search", "users/s", "speed-up", "recall@10 of exact",
+         "index build seconds", "index MB"], rows,
+        formats=["text", "text", "count", "count", "ratio", "metric", "seconds", "mb"],
+        notes=[f"make_interactions({n_users}, {n_items}, about 50 interactions per user), 64 "
+               f"factors; {eval_users} users' recommend(X, k=10), seen items excluded, median "
+               f"of {repeats} calls; 32 links per node, ef_construction 200. Both sides fold "
+               "the users in; the speed-up is of the whole call."])
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n-items", type=int, default=100_000)
+    parser.add_argument("--n-users", type=int, default=20_000)
+    parser.add_argument("--eval-users", type=int, default=2_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args(argv)
+    write_results("ann", [show(run(args.n_items, args.n_users, args.eval_users,
+                                   args.repeats))])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""ApproximateRecommender: inner-product forms, recall of the exact list, exclusions, contract."""
+
+import pickle
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_recsys import (
+    BPR,
+    EASE,
+    ExplicitMF,
+    HybridMF,
+    ImplicitALS,
+    MultiTaskMF,
+    NMF,
+    make_interactions,
+)
+from sklearn_recsys.utils._validation import check_interactions
+from sklearn_recsys.utils.estimator_checks import recommender_checks
+
+pytest.importorskip("faiss")
+
+from sklearn_recsys.neighbors import ApproximateRecommender  # noqa: E402
+
+
+def _ratings(seed=0):
+    X = make_interactions(n_users=200, n_items=80, density=0.1, random_state=seed)
+    X.data = np.random.default_rng(seed).integers(1, 6, X.nnz).astype(float)
+    return X
+
+
+@pytest.mark.parametrize("model, ratings", [
+    (ImplicitALS(n_components=4, max_iter=3, random_state=0), False),
+    (BPR(n_components=4, max_iter=3, random_state=0), False),
+    (HybridMF(n_components=4, max_iter=3, random_state=0), False),
+    (ExplicitMF(n_components=4, max_iter=3, random_state=0), True),
+    (ExplicitMF(n_components=4, max_iter=6, solver="gibbs", burn_in=2, random_state=0), True),
+    (NMF(n_components=4, max_iter=3, random_state=0), True),
+    (MultiTaskMF(n_components=4, max_iter=3, random_state=0), True),
+], ids=lambda m: type(m).__name__ if not isinstance(m, bool) else "")
+def test_inner_product_form_ranks_as_the_model(model, ratings):
+    X = _ratings() if ratings else make_interactions(n_users=200, n_items=80, density=0.1,
+                                                     random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model.fit(X)
+    U, V = model._inner_product_form(check_interactions(model, X[:30], reset=False))
+    gap = model.decision_function(X[:30]) - U @ V.T
+    # the scores differ by one constant per user (global and user biases) at most
+    np.testing.assert_allclose(gap, np.repeat(gap[:, :1], X.shape[1], axis=1), atol=1e-5)
+
+
+def _recall(found, exact):
+    return np.mean([len(set(f[f >= 0]) & set(e[e >= 0])) / max(1, (e >= 0).sum())
+                    for f, e in zip(found, exact)])
+
+
+def test_recall_of_the_exact_list_and_ef_search_trades_it():
+    X = make_interactions(n_users=1500, n_items=4000, random_state=0)
+    model = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0)).fit(X)
+    exact, exact_scores = model.estimator_.recommend(X[:400], k=10)
+    found, scores = model.recommend(X[:400], k=10)
+    assert _recall(found, exact) >= 0.99
+    # the scores are the exact inner products of the items found, best first
+    U, V = model.estimator_._inner_product_form(check_interactions(model, X[:400],
+                                                                   reset=False))
+    np.testing.assert_allclose(scores, np.take_along_axis(U @ V.T, found, 1), rtol=1e-4,
+                               atol=1e-5)
+    assert np.all(np.diff(scores, axis=1) <= 1e-6)
+    coarse = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0), n_links=2,
+                                    ef_construction=4, ef_search=1).fit(X)
+    assert _recall(coarse.recommend(X[:400], k=10)[0], exact) < _recall(found, exact)
+
+
+def test_seen_and_excluded_items_are_never_returned():
+    X = make_interactions(n_users=300, n_items=500, density=0.05, random_state=1)
+    model = ApproximateRecommender(BPR(n_components=8, max_iter=5, random_state=0)).fit(X)
+    rng = np.random.default_rng(0)
+    exclude = sp.csr_matrix(rng.random(X.shape) > 0.9)
+    items, _ = model.recommend(X, k=20, exclude=exclude)
+    taken = np.take_along_axis((X + exclude).toarray() != 0, items, 1)
+    assert items.min() >= 0 and not taken.any()
+    both, _ = model.recommend(X, k=20, exclude_seen=False)
+    assert np.take_along_axis(X.toarray() != 0, both, 1).any()  # seen items come back
+
+
+def test_users_the_index_cannot_fill_are_served_exactly():
+    X = make_interactions(n_users=200, n_items=60, density=0.1, random_state=0)
+    model = ApproximateRecommender(ImplicitALS(n_components=4, random_state=0),
+                                   n_links=2, ef_search=1).fit(X)
+    busy = sp.csr_matrix(np.r_[np.ones(55), np.zeros(5)][None, :])  # 5 items left
+    items, scores = model.recommend(busy, k=10)
+    exact_items, exact_scores = model.estimator_.recommend(busy, k=10)
+    np.testing.assert_array_equal(items, exact_items)
+    assert sorted(items[0, :5]) == [55, 56, 57, 58, 59] and np.all(items[0, 5:] == -1)
+    np.testing.assert_array_equal(np.isinf(scores), items < 0)
+
+
+def test_candidates_and_decision_function_are_the_exact_models():
+    X = make_interactions(n_users=200, n_items=120, density=0.05, random_state=0)
+    model = ApproximateRecommender(ImplicitALS(n_components=4, random_state=0)).fit(X)
+    np.testing.assert_array_equal(model.decision_function(X[:5]),
+                                  model.estimator_.decision_function(X[:5]))
+    chosen = np.arange(0, 120, 3)
+    np.testing.assert_array_equal(model.recommend(X[:5], k=4, candidates=chosen)[0],
+                                  model.estimator_.recommend(X[:5], k=4, candidates=chosen)[0])
+    restored = pickle.loads(pickle.dumps(model))
+    np.testing.assert_array_equal(restored.recommend(X[:20])[0], model.recommend(X[:20])[0])
+
+
+def test_models_without_an_inner_product_are_refused():
+    X = make_interactions(n_users=100, n_items=50, density=0.1, random_state=0)
+    with pytest.raises(TypeError, match="EASE does not score by an inner product"):
+        ApproximateRecommender(EASE()).fit(X)
+
+
+_INSTANCES = [ApproximateRecommender(ImplicitALS(n_components=4, max_iter=3, random_state=0)),
+              ApproximateRecommender(BPR(n_components=4, max_iter=5, random_state=0),
+                                     n_links=4, ef_search=8)]
+
+
+@parametrize_with_checks(_INSTANCES)
+def test_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("estimator", _INSTANCES, ids=["als", "bpr"])
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_recommender_contract(estimator, check):
+    check(type(estimator).__name__, estimator)
