@@ -22,10 +22,16 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import _BaseComposition
 
-from ..base import RecommenderMixin
+from ..base import RecommenderMixin, _top_k_of_batches
 from ..model_selection import leave_k_out_split
-from ..utils._behaviors import MultiBehaviorMixin, behavior_block
+from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+from ..utils._validation import (
+    check_exclude,
+    check_exclude_seen,
+    check_item_indices,
+    check_k,
+)
 
 __all__ = ["StackingRecommender"]
 
@@ -91,9 +97,11 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         The base recommenders, named (their parameters are tunable as
         ``<name>__<param>``): any estimator with ``fit`` and
         ``decision_function`` scoring the target behaviour's items (a model
-        of :mod:`sklearn_recsys`, or a pipeline ending in one). A
-        multi-behaviour base model takes the whole ``X`` (give it the same
-        ``behaviors`` and ``target``).
+        of :mod:`sklearn_recsys`, or a pipeline ending in one). Every base
+        model is fitted on the whole ``X``, so with several behaviours they
+        are multi-behaviour models given the same ``behaviors`` and
+        ``target`` (checked in ``fit``). Unfitted: a frozen model would have
+        seen the held-out interactions (refused).
     ranker : classifier, default=None
         Binary classifier with ``predict_proba`` or ``decision_function``,
         cloned and fitted on the candidates' features. None uses
@@ -131,7 +139,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     ranker_ : estimator or None
         The fitted ranker; None (with a warning in ``fit``) when the held-out
         interactions gave nothing to learn (every candidate, or none, held
-        out): the first base model then ranks.
+        out): the candidates are then ranked by the first base model's score.
     feature_names_ : list of str
         Names of the ranker's features.
     n_training_pairs_ : int
@@ -236,14 +244,17 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         self._set_layout(X)
         names, models = self._check_estimators()
         rng = check_random_state(self.random_state)
+        # the split's seed first: the same random_state holds out the same
+        # interactions whatever the ranker
+        split_seed = rng.randint(np.iinfo(np.int32).max)
         ranker = self._make_ranker(rng)
         if self.split is None:
-            X_fit, held = leave_k_out_split(X, k=1, random_state=rng, behaviors=self.behaviors,
-                                            target=self.target)
+            X_fit, held = leave_k_out_split(X, k=1, random_state=split_seed,
+                                            behaviors=self.behaviors, target=self.target)
         else:
             X_fit, held = self._custom_split(X)
         users = np.flatnonzero(held.getnnz(axis=1))
-        bases = [clone(model).fit(X_fit, None) for model in models]
+        bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
         self.item_counts_ = self._item_counts(X_fit)
         labels = np.zeros(0, dtype=bool)
         if users.size:
@@ -264,7 +275,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         else:
             self.ranker_ = ranker.fit(features, labels)
         self.n_training_pairs_ = len(labels)
-        self.estimators_ = [clone(model).fit(X, None) for model in models]
+        self.estimators_ = [self._fitted_clone(name, model, X)
+                            for name, model in zip(names, models)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self.item_counts_ = self._item_counts(X)
         self.feature_names_ = (
@@ -272,6 +284,27 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             + [f"{b}_{kind}" for b in self.behaviors_
                for kind in ("value", "item_count", "user_count")]
             + ["n_candidates"])
+
+    def _fitted_clone(self, name, model, X):
+        fresh = clone(model)
+        if fresh is model:
+            # sklearn.frozen.FrozenEstimator clones to itself: fitted on all of X,
+            # it has seen the interactions held out to train the ranker
+            raise ValueError(
+                f"The base model {name!r} is frozen (its clone is itself), so it was fitted "
+                f"on the interactions {type(self).__name__} holds out to train its ranker "
+                "and the ranker would learn to trust it blindly; pass the unfitted model.")
+        # y passed explicitly, as scikit-learn's meta-estimators do
+        fresh.fit(X, None)
+        layout = behavior_layout(fresh)
+        mine = None if len(self.behaviors_) == 1 else (self.n_items_, self.target_index_)
+        if layout is not None and layout != mine:
+            raise ValueError(
+                f"The base model {name!r} scores block {layout[1]} of {layout[0]} items, but "
+                f"{type(self).__name__} recommends {self.target_!r} (block "
+                f"{self.target_index_} of {self.n_items_} items): give it the same "
+                "behaviors and target.")
+        return fresh
 
     def _custom_split(self, X):
         X_fit, held = self.split(X)
@@ -311,14 +344,26 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             parts.append((r + rows.start, c, f))
         return tuple(np.concatenate(p) for p in zip(*parts))
 
-    def _candidates(self, bases, X_batch):
-        """``(rows, cols, features, base_scores)`` of every user's candidates, row-major."""
+    def _candidates(self, bases, X_batch, exclude_seen=True, exclude_batch=None, allowed=None):
+        """``(rows, cols, features, base_scores)`` of every user's candidates, row-major.
+
+        The items that may not be recommended (the target history with
+        ``exclude_seen``, the non-zeros of ``exclude_batch``, the items outside
+        ``allowed``) are removed before each base model's best are taken.
+        """
         scores = self._base_scores(bases, X_batch)
         history = self._target_history(X_batch)
         n_rows = X_batch.shape[0]
         chosen = np.zeros((n_rows, self.n_items_), dtype=bool)
         for s in scores:
-            idx, _ = top_k(mask_seen(s.copy(), history), self.n_candidates)
+            masked = s.copy()
+            if exclude_seen:
+                mask_seen(masked, history)
+            if exclude_batch is not None:
+                mask_seen(masked, exclude_batch)
+            if allowed is not None:
+                masked[:, ~allowed] = -np.inf
+            idx, _ = top_k(masked, self.n_candidates)
             valid = idx >= 0
             chosen[np.nonzero(valid)[0], idx[valid]] = True
         rows, cols = np.nonzero(chosen)
@@ -345,8 +390,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     # -- scoring -----------------------------------------------------------
 
-    def _score_batch(self, X_batch):
-        rows, cols, features, scores = self._candidates(self.estimators_, X_batch)
+    def _score_batch(self, X_batch, exclude_seen=True, exclude_batch=None, allowed=None):
+        rows, cols, features, scores = self._candidates(self.estimators_, X_batch, exclude_seen,
+                                                        exclude_batch, allowed)
         first = scores[0]
         lo, hi = first.min(axis=1, keepdims=True), first.max(axis=1, keepdims=True)
         # items nobody proposed: below every candidate, in the first model's order
@@ -362,6 +408,55 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         out[rows, cols] = ranked
         return out
 
+    def _iter_scores(self, X, exclude_seen=True, exclude=None, allowed=None):
+        step = row_batch_size(self.n_features_in_)
+        for rows in iter_row_batches(X.shape[0], step):
+            X_batch = X[rows]
+            excluded = None if exclude is None else exclude[rows]
+            scores = self._popularity_for_empty_rows(
+                X_batch, self._score_batch(X_batch, exclude_seen, excluded, allowed))
+            yield rows, self._target_history(X_batch), self._checked_scores(rows, scores)
+
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        """Top-``k`` items for each user by the ranker, best first.
+
+        The items that may not be returned (the target history when
+        ``exclude_seen``, the non-zeros of ``exclude``, the items outside
+        ``candidates``) are removed **before** the base models propose their
+        ``n_candidates`` best, so every proposed item can be recommended.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_features_in_)
+            Interaction history of the users (all behaviours).
+        k : int, default=10
+            Number of items to return per user.
+        exclude_seen : bool, default=True
+            Never return an item of the user's target-behaviour history.
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items_), default=None
+            Further items never to return: the non-zeros of row ``u``.
+        candidates : array-like of int, default=None
+            Item indices to choose from; ``None`` means the whole catalogue.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_users, min(k, n_items_)), dtype int64
+            Recommended item indices, best first, padded with ``-1``.
+        scores : ndarray of shape (n_users, min(k, n_items_))
+            Their scores as :meth:`decision_function` gives them, padded with
+            ``-inf``.
+        """
+        check_k(k)
+        X = self._validate_for_scoring(X)
+        exclude = check_exclude(exclude, X.shape[0], self.n_items_)
+        exclude_seen = check_exclude_seen(exclude_seen)
+        allowed = None
+        if candidates is not None:
+            allowed = np.zeros(self.n_items_, dtype=bool)
+            allowed[check_item_indices(candidates, self.n_items_, name="candidates")] = True
+        batches = self._iter_scores(X, exclude_seen, exclude, allowed)
+        return _top_k_of_batches(batches, self.n_items_, k, exclude_seen, candidates, exclude)
+
     def decision_function(self, X):
         """The ranker's score of every user's candidates; other items below them.
 
@@ -373,7 +468,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         Returns
         -------
         scores : ndarray of shape (n_users, n_items_)
-            The ranker's probability that the item is the user's next target
-            interaction, for the candidates; lower values for the other items.
+            For each user's candidates (chosen with the target history
+            excluded), the ranker's score: its probability that the item is
+            the held-out kind of interaction (``predict_proba``), or its
+            ``decision_function``; lower values for the other items.
         """
         return super().decision_function(X)

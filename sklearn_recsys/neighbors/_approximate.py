@@ -72,7 +72,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         ``sklearn.frozen.FrozenEstimator(model)``.
     n_links : int, default=32
         Links per node of the graph (HNSW's ``M``): more links, better recall
-        and a larger index (about ``8 * n_links`` bytes per item).
+        and a larger index (about ``8 * n_links`` bytes of links per item,
+        beside the item's vector in float32).
     ef_construction : int, default=200
         Breadth of the search that inserts each item while building.
     ef_search : int, default=128
@@ -134,6 +135,11 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         # y passed explicitly: FrozenEstimator.fit requires it
         self.estimator_ = clone(self.estimator).fit(X, None)
         _, V = self.estimator_._inner_product_form(X[:1])
+        if V.shape[0] != X.shape[1]:
+            raise ValueError(
+                f"ApproximateRecommender: the inner {type(self.estimator_).__name__} has "
+                f"{V.shape[0]} item vectors but X has {X.shape[1]} columns; a frozen model "
+                "must have been fitted on the same items.")
         # the inner-product graph, not an L2 graph over vectors lifted to one norm
         # (Bachrach et al. 2014): on ImplicitALS factors (norms 17x apart) the lifted
         # L2 graph found 0.69 of the exact top-10 at ef_search 128 where this
@@ -144,15 +150,15 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         self.index_ = index
 
     def __getstate__(self):
-        state = self.__dict__.copy()
+        state = super().__getstate__()
         if "index_" in state:
-            state["index_"] = _faiss().serialize_index(state["index_"])
+            state = {**state, "index_": _faiss().serialize_index(state["index_"])}
         return state
 
     def __setstate__(self, state):
         if isinstance(state.get("index_"), np.ndarray):
-            state["index_"] = _faiss().deserialize_index(state["index_"])
-        self.__dict__.update(state)
+            state = {**state, "index_": _faiss().deserialize_index(state["index_"])}
+        super().__setstate__(state)
 
     def _score_batch(self, X_batch):
         return np.asarray(self.estimator_.decision_function(X_batch))
@@ -232,13 +238,12 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         U, V = self.estimator_._inner_product_form(X_batch)
         query = np.ascontiguousarray(U, dtype=np.float32)
         found = np.full((n_rows, asked), -1, dtype=np.int64)
+        faiss = _faiss()
         for size in np.unique(bucket):
             rows = np.flatnonzero(bucket == size)
-            self.index_.hnsw.efSearch = max(int(self.ef_search), int(size))
-            found[rows, :size] = self.index_.search(query[rows], int(size))[1]
-        # the exact inner products of the items found (the index's order is theirs)
-        found_scores = np.einsum("ij,ikj->ik", U.astype(np.float64),
-                                 V[np.maximum(found, 0)].astype(np.float64))
+            # per call, not on the shared index: threads may recommend at once
+            params = faiss.SearchParametersHNSW(efSearch=max(int(self.ef_search), int(size)))
+            found[rows, :size] = self.index_.search(query[rows], int(size), params=params)[1]
         allowed = found >= 0
         if forbidden is not None and forbidden.nnz:
             rows = np.repeat(np.arange(n_rows), asked)
@@ -248,9 +253,15 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
         items = np.where(np.take_along_axis(allowed, order, 1),
                          np.take_along_axis(found, order, 1), -1)
-        scores = np.where(items >= 0, np.take_along_axis(found_scores, order, 1), -np.inf)
+        # the exact inner products of the items kept (the index's order is theirs)
+        scores = np.einsum("ij,ikj->ik", U.astype(np.float64),
+                           V[np.maximum(items, 0)].astype(np.float64))
+        scores[items < 0] = -np.inf
         expected = np.minimum(width, self.n_features_in_ - n_forbidden)
-        short = np.flatnonzero((items >= 0).sum(axis=1) < expected)
+        # users without history fold in to zero vectors, for which the index ranks
+        # arbitrarily: the exact model gives them its own fallback (popularity)
+        short = np.flatnonzero(((items >= 0).sum(axis=1) < expected)
+                               | (np.diff(X_batch.indptr) == 0))
         if short.size:
             exact = self.estimator_.recommend(
                 X_batch[short], width, exclude_seen=exclude_seen,

@@ -131,3 +131,25 @@ def test_sklearn_compatible(estimator, check):
 @pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
 def test_recommender_contract(estimator, check):
     check(type(estimator).__name__, estimator)
+
+
+def test_users_without_history_get_the_exact_models_fallback():
+    X = make_interactions(n_users=300, n_items=500, random_state=0)
+    model = ApproximateRecommender(ImplicitALS(n_components=8, random_state=0)).fit(X)
+    empty = sp.csr_matrix((2, 500))
+    np.testing.assert_array_equal(model.recommend(empty, k=5)[0],
+                                  model.estimator_.recommend(empty, k=5)[0])
+    popular = np.argsort(-np.bincount(X.indices, minlength=500), kind="stable")[:5]
+    np.testing.assert_array_equal(model.recommend(empty, k=5)[0][0], popular)
+
+
+def test_a_frozen_model_is_indexed_as_fitted():
+    from sklearn.frozen import FrozenEstimator
+
+    X = make_interactions(n_users=300, n_items=500, random_state=0)
+    fitted = ImplicitALS(n_components=8, random_state=0).fit(X)
+    model = ApproximateRecommender(FrozenEstimator(fitted)).fit(X)
+    assert model.estimator_.estimator is fitted
+    assert _recall(model.recommend(X[:50], k=10)[0], fitted.recommend(X[:50], k=10)[0]) > 0.99
+    with pytest.raises(ValueError, match="500 item vectors but X has 400 columns"):
+        ApproximateRecommender(FrozenEstimator(fitted)).fit(X[:, :400])
