@@ -374,6 +374,27 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates, exclud
     return np.vstack(all_idx), np.vstack(all_val)
 
 
+def _recommend_excluding_first(estimator, X, k, exclude_seen, exclude, candidates):
+    """``recommend`` of a model whose scores depend on which items may be recommended.
+
+    The re-rankers and the stack choose their candidates among the items that
+    can be returned; ``estimator._iter_scores(X, exclude_seen, exclude,
+    allowed)`` receives the exclusions (``allowed``: a boolean mask of the
+    ``candidates``, or None) and yields the blocks of :meth:`_top_k_of_batches`.
+    """
+    check_k(k)
+    X = estimator._validate_for_scoring(X)
+    n_items = estimator._n_items()
+    exclude = check_exclude(exclude, X.shape[0], n_items)
+    exclude_seen = check_exclude_seen(exclude_seen)
+    allowed = None
+    if candidates is not None:
+        allowed = np.zeros(n_items, dtype=bool)
+        allowed[check_item_indices(candidates, n_items, name="candidates")] = True
+    batches = estimator._iter_scores(X, exclude_seen, exclude, allowed)
+    return _top_k_of_batches(batches, n_items, k, exclude_seen, candidates, exclude)
+
+
 class ItemScoresTransformMixin:
     """``transform`` returning the item scores, for models without a latent space."""
 

@@ -22,16 +22,10 @@ from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.metaestimators import _BaseComposition
 
-from ..base import RecommenderMixin, _top_k_of_batches
+from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
-from ..utils._validation import (
-    check_exclude,
-    check_exclude_seen,
-    check_item_indices,
-    check_k,
-)
 
 __all__ = ["StackingRecommender"]
 
@@ -446,16 +440,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             Their scores as :meth:`decision_function` gives them, padded with
             ``-inf``.
         """
-        check_k(k)
-        X = self._validate_for_scoring(X)
-        exclude = check_exclude(exclude, X.shape[0], self.n_items_)
-        exclude_seen = check_exclude_seen(exclude_seen)
-        allowed = None
-        if candidates is not None:
-            allowed = np.zeros(self.n_items_, dtype=bool)
-            allowed[check_item_indices(candidates, self.n_items_, name="candidates")] = True
-        batches = self._iter_scores(X, exclude_seen, exclude, allowed)
-        return _top_k_of_batches(batches, self.n_items_, k, exclude_seen, candidates, exclude)
+        return _recommend_excluding_first(self, X, k, exclude_seen, exclude, candidates)
 
     def decision_function(self, X):
         """The ranker's score of every user's candidates; other items below them.

@@ -25,7 +25,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin, _top_k_of_batches
+from ..base import RecommenderMixin, _recommend_excluding_first
 from ..metrics._beyond_accuracy import (
     SHORT_HEAD_SHARE,
     STECK_ALPHA,
@@ -36,12 +36,6 @@ from ..metrics._beyond_accuracy import (
 from ..metrics._scorer import _training_popularity
 from ..utils._behaviors import behavior_block, behavior_layout
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
-from ..utils._validation import (
-    check_exclude,
-    check_exclude_seen,
-    check_item_indices,
-    check_k,
-)
 
 __all__ = ["XQuADReranker", "CalibratedReranker"]
 
@@ -401,17 +395,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             Their scores as :meth:`decision_function` gives them (the
             inner model's with ``tradeoff=0``), padded with ``-inf``.
         """
-        check_k(k)
-        X = self._validate_for_scoring(X)
-        n_items = self._n_items()
-        exclude = check_exclude(exclude, X.shape[0], n_items)
-        exclude_seen = check_exclude_seen(exclude_seen)
-        allowed = None
-        if candidates is not None:
-            allowed = np.zeros(n_items, dtype=bool)
-            allowed[check_item_indices(candidates, n_items, name="candidates")] = True
-        batches = self._iter_scores(X, exclude_seen, exclude, allowed)
-        return _top_k_of_batches(batches, n_items, k, exclude_seen, candidates, exclude)
+        return _recommend_excluding_first(self, X, k, exclude_seen, exclude, candidates)
 
 
 _ESTIMATOR_PARAM = """estimator : recommender
