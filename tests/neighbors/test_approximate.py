@@ -11,6 +11,7 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 from sklearn_recsys import (
     BPR,
     EASE,
+    ConvMF,
     ExplicitMF,
     HybridMF,
     ImplicitALS,
@@ -40,6 +41,7 @@ def _ratings(seed=0):
     (ExplicitMF(n_components=4, max_iter=6, solver="gibbs", burn_in=2, random_state=0), True),
     (NMF(n_components=4, max_iter=3, random_state=0), True),
     (MultiTaskMF(n_components=4, max_iter=3, random_state=0), True),
+    (ConvMF(n_components=4, max_iter=3, random_state=0), True),  # without documents: PMF
 ], ids=lambda m: type(m).__name__ if not isinstance(m, bool) else "")
 def test_inner_product_form_ranks_as_the_model(model, ratings):
     X = _ratings() if ratings else make_interactions(n_users=200, n_items=80, density=0.1,
