@@ -155,3 +155,33 @@ def test_a_frozen_model_is_indexed_as_fitted():
     assert _recall(model.recommend(X[:50], k=10)[0], fitted.recommend(X[:50], k=10)[0]) > 0.99
     with pytest.raises(ValueError, match="500 item vectors but X has 400 columns"):
         ApproximateRecommender(FrozenEstimator(fitted)).fit(X[:, :400])
+
+
+@pytest.mark.parametrize("space", ["inner_product", "lifted_l2"])
+def test_both_graphs_find_the_exact_list_with_exact_scores(space):
+    X = make_interactions(n_users=1000, n_items=3000, random_state=0)
+    model = ApproximateRecommender(BPR(n_components=16, max_iter=10, random_state=0),
+                                   space=space).fit(X)
+    assert model.space_ == space and list(model.recall_estimate_) == [space]
+    found, scores = model.recommend(X[:200], k=10)
+    exact = model.estimator_.recommend(X[:200], k=10)[0]
+    assert _recall(found, exact) > 0.9
+    U, V = model.estimator_._inner_product_form(check_interactions(model, X[:200],
+                                                                   reset=False))
+    np.testing.assert_allclose(scores, np.take_along_axis(U @ V.T, found, 1), rtol=1e-4,
+                               atol=1e-5)
+
+
+def test_auto_keeps_the_graph_with_the_higher_recall_on_training_users():
+    X = make_interactions(n_users=1000, n_items=3000, random_state=0)
+    model = ApproximateRecommender(BPR(n_components=16, max_iter=10, random_state=0),
+                                   n_links=4, ef_search=8).fit(X)
+    estimates = model.recall_estimate_
+    assert set(estimates) == {"inner_product", "lifted_l2"}
+    assert model.space_ == max(estimates, key=estimates.get)
+    assert 0 < estimates[model.space_] <= 1
+    # the estimate is the recall on those users, measured without the exact fallback
+    sample = np.unique(np.linspace(0, 999, 256).astype(int))
+    rerun = _recall(model._search(X[sample], X[sample], 10, True, None, fallback=False)[0],
+                    model.estimator_.recommend(X[sample], k=10)[0])
+    assert rerun == pytest.approx(estimates[model.space_])
