@@ -337,7 +337,7 @@ def run_stacking(data_home, n_candidates):
         formats=["text", "metric", "metric", "metric", "seconds", "mb", "params"],
         notes=["Same protocol and users as the table above. The ranker's training purchases "
                "are held out of the training purchases by the model itself (one per user "
-               "with two or more, seed 0); candidate_recall_: share of them among the "
+               "with two or more, seed 0); ``candidate_recall_``: share of them among the "
                f"candidates. HR@10 unseen: the {len(unseen)} test purchases the user neither "
                "viewed nor carted."])
 

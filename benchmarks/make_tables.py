@@ -84,7 +84,7 @@ def format_cell(value, fmt=None):
 def _escape(text):
     """Cell text as literal reStructuredText (no inline markup, no references)."""
     text = re.sub(r"([\\*`|])", r"\\\1", text)
-    text = re.sub(r"_(?=$|[\s,.;:!?)\]])", r"\\_", text)
+    text = re.sub(r"_(?=$|[\s,.;:!?)\]=])", r"\\_", text)
     return "\\-" if text == "-" else text  # a lone "-" would start a bullet list
 
 

@@ -421,22 +421,22 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_features_in_)
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
             Interaction history of the users (all behaviours).
         k : int, default=10
             Number of items to return per user.
         exclude_seen : bool, default=True
             Never return an item of the user's target-behaviour history.
-        exclude : {array-like, sparse matrix} of shape (n_users, n_items_), default=None
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
             Further items never to return: the non-zeros of row ``u``.
         candidates : array-like of int, default=None
             Item indices to choose from; ``None`` means the whole catalogue.
 
         Returns
         -------
-        indices : ndarray of shape (n_users, min(k, n_items_)), dtype int64
+        indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
             Recommended item indices, best first, padded with ``-1``.
-        scores : ndarray of shape (n_users, min(k, n_items_))
+        scores : ndarray of shape (n_users, min(k, n_items))
             Their scores as :meth:`decision_function` gives them, padded with
             ``-inf``.
         """
@@ -447,12 +447,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_features_in_)
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
             Interaction history of the users (all behaviours).
 
         Returns
         -------
-        scores : ndarray of shape (n_users, n_items_)
+        scores : ndarray of shape (n_users, n_items)
             For each user's candidates (chosen with the target history
             excluded), the ranker's score: its probability that the item is
             the held-out kind of interaction (``predict_proba``), or its
