@@ -37,12 +37,6 @@ from common import show, table, write_results  # noqa: E402
 EF_SEARCH = (16, 32, 64, 128)
 
 
-def _recall(found, exact):
-    hits = [np.intersect1d(f[f >= 0], e[e >= 0]).size / max(1, int((e >= 0).sum()))
-            for f, e in zip(found, exact)]
-    return float(np.mean(hits))
-
-
 def _timed(fn, repeats):
     seconds, out = [], None
     for _ in range(repeats):
@@ -58,6 +52,7 @@ def run(n_items, n_users, eval_users, repeats):
 
     from sklearn_recsys import BPR, ImplicitALS, make_interactions
     from sklearn_recsys.neighbors import ApproximateRecommender
+    from sklearn_recsys.neighbors._approximate import _recall
 
     X = make_interactions(n_users=n_users, n_items=n_items, density=50 / n_items,
                           random_state=0).astype(np.float32)

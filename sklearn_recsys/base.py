@@ -374,6 +374,14 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates, exclud
     return np.vstack(all_idx), np.vstack(all_val)
 
 
+def _inner_explains(meta):
+    """Whether a meta-estimator's wrapped recommender has ``explain`` (the fitted one once fitted).
+
+    For ``available_if`` on the ``explain`` of wrappers that delegate it.
+    """
+    return hasattr(getattr(meta, "estimator_", meta.estimator), "explain")
+
+
 def _recommend_excluding_first(estimator, X, k, exclude_seen, exclude, candidates):
     """``recommend`` of a model whose scores depend on which items may be recommended.
 

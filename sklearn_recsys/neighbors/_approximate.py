@@ -18,7 +18,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin
+from ..base import RecommenderMixin, _inner_explains
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_exclude_seen, check_k
 
@@ -57,10 +57,6 @@ def _recall(found, exact):
     shares = [np.intersect1d(f[f >= 0], e[e >= 0]).size / max(1, int((e >= 0).sum()))
               for f, e in zip(found, exact)]
     return float(np.mean(shares)) if shares else 1.0
-
-
-def _inner_explains(model):
-    return hasattr(getattr(model, "estimator_", model.estimator), "explain")
 
 
 class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):

@@ -25,7 +25,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin, _recommend_excluding_first
+from ..base import RecommenderMixin, _inner_explains, _recommend_excluding_first
 from ..metrics._beyond_accuracy import (
     SHORT_HEAD_SHARE,
     STECK_ALPHA,
@@ -192,11 +192,6 @@ def _reranked_scores(raw, candidates, order):
 
 
 # ----------------------------------------------------------------- estimators
-
-
-def _inner_explains(reranker):
-    """Whether the wrapped recommender has ``explain`` (the fitted one once fitted)."""
-    return hasattr(getattr(reranker, "estimator_", reranker.estimator), "explain")
 
 
 class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
