@@ -39,7 +39,7 @@ from common import benchmark_datasets, positives, show, table, write_results  # 
 K = 100
 TRADEOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
-             "ImplicitALS": (0.02, 0.05, 0.1, 0.25, 0.5),
+             "ImplicitALS": (0.02, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5),
              "MultVAE": (0.02, 0.05, 0.1, 0.25, 0.5)}
 IN_TRAINING = {"EASE": "popularity_penalty", "ImplicitALS": "propensity_power",
                "MultVAE": "propensity_power"}
