@@ -1,15 +1,24 @@
 """EASE: the closed-form linear item-item autoencoder of Steck (2019)."""
 
+import contextlib
 from numbers import Real
 
 import numpy as np
 from scipy.linalg import get_lapack_funcs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
+from threadpoolctl import threadpool_limits
 
 from ..base import ItemItemMixin, RecommenderMixin
 
 __all__ = ["EASE"]
+
+# Above this many bytes, potrf runs on one BLAS thread: OpenBLAS 0.3.30/0.3.31
+# (the builds in scipy's and numpy's wheels) segfault in the threaded Cholesky
+# of a float64 matrix from about 16,000 rows on (measured on AMD EPYC, 2
+# threads: 15,000 passes, 16,383 crashes, also through numpy.linalg.cholesky),
+# which is a 17,617-artist Last.fm catalogue. The inverse (potri) stays threaded.
+_SERIAL_CHOLESKY_BYTES = 2**30
 
 
 def _spd_inverse_inplace(G):
@@ -23,7 +32,9 @@ def _spd_inverse_inplace(G):
     """
     Gf = G.T  # Fortran-contiguous view of the same (symmetric) data
     potrf, potri = get_lapack_funcs(("potrf", "potri"), (Gf,))
-    c, info = potrf(Gf, lower=False, overwrite_a=True, clean=False)
+    serial = G.nbytes > _SERIAL_CHOLESKY_BYTES
+    with threadpool_limits(1, user_api="blas") if serial else contextlib.nullcontext():
+        c, info = potrf(Gf, lower=False, overwrite_a=True, clean=False)
     if info != 0:
         return None, info
     P, info = potri(c, lower=False, overwrite_c=True)

@@ -94,3 +94,37 @@ def test_popularity_penalty_trades_accuracy_for_long_tail_exposure():
                                rtol=1e-10)
     items, contrib = model.explain(X_in[:1], 3)
     assert contrib.sum() == pytest.approx(model.decision_function(X_in[:1])[0, 3])
+
+
+@pytest.mark.parametrize("threshold", [0, 2**40])
+def test_large_gram_cholesky_runs_on_one_blas_thread(monkeypatch, threshold):
+    """OpenBLAS's threaded potrf segfaults on float64 Gram matrices of ~16k items: above
+    the byte threshold the Cholesky runs on one BLAS thread, below it the caller's
+    threads are kept, and the model is the same either way."""
+    from threadpoolctl import threadpool_info
+
+    from sklearn_recsys.linear import _ease
+
+    def blas_threads():
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    seen = []
+    real = _ease.get_lapack_funcs
+
+    def recording(names, arrays):
+        potrf, potri = real(names, arrays)
+
+        def potrf_recorded(*args, **kwargs):
+            seen.append(blas_threads())
+            return potrf(*args, **kwargs)
+
+        return potrf_recorded, potri
+
+    monkeypatch.setattr(_ease, "get_lapack_funcs", recording)
+    monkeypatch.setattr(_ease, "_SERIAL_CHOLESKY_BYTES", threshold)
+    X = make_interactions(60, 40, density=0.2, random_state=0)
+    outside = blas_threads()
+    model = EASE(alpha=5.0).fit(X)
+    assert seen == [[1] * len(outside) if threshold == 0 else outside]
+    assert blas_threads() == outside  # restored after fit
+    np.testing.assert_allclose(model.coef_, _dense_ease(X.toarray(), 5.0), atol=1e-10)
