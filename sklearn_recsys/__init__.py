@@ -18,6 +18,7 @@ _LAZY = {
     "ItemKNN": "baselines",
     "EASE": "linear",
     "MultiBehaviorEASE": "linear",
+    "SparseEASE": "linear",
     "ImplicitALS": "matrix_factorization",
     "BPR": "matrix_factorization",
     "ExplicitMF": "matrix_factorization",

@@ -458,17 +458,25 @@ class ItemItemMixin(ItemScoresTransformMixin):
         check_is_fitted(self)
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
-        W = self._item_item()
-        rows = W[items]
+        rows = self._item_item_rows(items)
         if hasattr(rows, "toarray"):
             dense = np.full(rows.shape, -np.inf, dtype=rows.dtype)
             coo = rows.tocoo()
             dense[coo.row, coo.col] = coo.data
             rows = dense
         else:
-            rows = np.array(rows, dtype=W.dtype)
+            rows = np.array(rows)  # a copy: the masking below writes to it
         rows[np.arange(len(items)), items] = -np.inf
         return top_k(_mask_unseen_items(self, rows, items), k)
+
+    def _item_item_rows(self, items):
+        """Rows ``items`` of the item-item matrix (dense or sparse)."""
+        return self._item_item()[items]
+
+    def _item_item_entries(self, rows, item):
+        """Entries ``W[rows, item]`` as a 1-d array."""
+        col = self._item_item()[rows, item]
+        return np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()
 
     def explain(self, x_row, item):
         """Exact contribution of each of the user's items to one item's score.
@@ -493,10 +501,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
             ``x_row[j] * W[j, item]`` for each of them.
         """
         x, item = self._validate_explain(x_row, item)
-        W = self._item_item()
-        col = W[x.indices, item]
-        col = np.asarray(col.toarray() if hasattr(col, "toarray") else col).ravel()
-        contrib = x.data * col
+        contrib = x.data * self._item_item_entries(x.indices, item)
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 

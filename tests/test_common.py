@@ -11,6 +11,7 @@ from sklearn_recsys.utils.estimator_checks import recommender_checks
 _TEST_PARAMS = {
     "EASE": {"alpha": 1.0},
     "MultiBehaviorEASE": {"alpha": 1.0},
+    "SparseEASE": {"alpha": 1.0, "density": 0.5},
     # sklearn's checks draw values in [0, 3): the default threshold 4 keeps none
     "RatingBinarizer": {"threshold": 0.5},
     "ItemKNN": {"n_neighbors": 5},

@@ -1,0 +1,102 @@
+"""SparseEASE against dense EASE, and its incomplete factorization's guarantees."""
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from sklearn_recsys import EASE, SparseEASE, make_interactions
+from sklearn_recsys.linear._sparse_inverse import _incomplete_cholesky
+from sklearn_recsys.metrics import ndcg_at_k
+from sklearn_recsys.model_selection import strong_generalization_split
+
+
+def _cholesky_of(A, cap):
+    A = sp.csc_matrix(A)
+    A.sort_indices()
+    Lp, Li, Lx, ok = _incomplete_cholesky(A.indptr.astype(np.int64), A.indices.astype(np.int64),
+                                          A.data.astype(np.float64), A.shape[0], cap)
+    assert ok
+    return sp.csc_matrix((Lx, Li, Lp), shape=A.shape).toarray()
+
+
+def _gram(seed, n_items=40, alpha=2.0):
+    X = make_interactions(200, n_items, density=0.15, random_state=seed)
+    return (X.T @ X).toarray() + alpha * np.eye(n_items)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_incomplete_cholesky_without_dropping_is_exact(seed):
+    A = _gram(seed)
+    L = _cholesky_of(A, cap=A.shape[0])
+    np.testing.assert_allclose(L, np.linalg.cholesky(A), atol=1e-10)
+
+
+@pytest.mark.parametrize("cap", [1, 3, 8])
+def test_dropping_is_compensated_on_the_diagonal(cap):
+    """Each dropped entry adds its magnitude to both diagonals (Ajiz & Jennings): the
+    factored matrix L L^T - A is positive semi-definite, so no pivot can break down,
+    and every column keeps at most cap entries below the diagonal."""
+    A = _gram(3)
+    L = _cholesky_of(A, cap)
+    assert (np.count_nonzero(np.tril(L, -1), axis=0) <= cap).all()
+    assert np.count_nonzero(np.tril(L, -1)) > 0
+    gap = L @ L.T - A
+    assert np.linalg.eigvalsh(gap).min() > -1e-9
+    # the only difference off the diagonal: the dropped entries
+    assert np.abs(gap - np.diag(np.diag(gap))).max() > 1e-3
+
+
+def test_full_density_equals_ease():
+    """With every entry kept, the factorization is exact and the inverse factor converges to
+    L^-1: scores, explanations and neighbours of dense EASE."""
+    X = make_interactions(300, 60, density=0.1, random_state=0)
+    sparse = SparseEASE(alpha=10.0, density=1.0, inverse_steps=25).fit(X)
+    dense = EASE(alpha=10.0).fit(X)
+    np.testing.assert_allclose(sparse.decision_function(X), dense.decision_function(X),
+                               atol=1e-9)
+    items, contributions = sparse.explain(X[4], 7)
+    d_items, d_contributions = dense.explain(X[4], 7)
+    np.testing.assert_allclose(contributions, d_contributions, atol=1e-9)
+    np.testing.assert_array_equal(items, d_items)
+    np.testing.assert_array_equal(sparse.similar_items([0, 5, 9], k=4)[0],
+                                  dense.similar_items([0, 5, 9], k=4)[0])
+    # the approximate inverse's diagonal, and diag(B) = 0 exactly
+    P = np.linalg.inv((X.T @ X).toarray() + 10.0 * np.eye(60))
+    np.testing.assert_allclose(sparse.inverse_diagonal_, np.diag(P), rtol=1e-9)
+
+
+@pytest.mark.parametrize("density", [0.05, 0.2])
+def test_memory_bound_and_exact_explanations(density):
+    X = make_interactions(400, 200, density=0.05, random_state=1)
+    model = SparseEASE(alpha=20.0, density=density).fit(X)
+    cap = max(2, round(density * 200))
+    per_column = np.diff(model.components_.tocsc().indptr)
+    assert per_column.max() <= cap + 1
+    assert model.components_.nnz <= 200 * (cap + 1)
+    scores = model.decision_function(X[:3])
+    for item in (0, 17, 150):
+        items, contributions = model.explain(X[2], item)
+        assert contributions.sum() == pytest.approx(scores[2, item], abs=1e-9)
+        assert set(items) == set(X[2].indices)
+
+
+def test_close_to_dense_ease_on_held_out_users():
+    X = make_interactions(3000, 500, density=0.03, random_state=0)
+    X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
+    dense = EASE(alpha=50.0).fit(X_train)
+    sparse = SparseEASE(alpha=50.0, density=0.1).fit(X_train)
+    lists = {name: m.recommend(X_in, k=20)[0] for name, m in
+             [("dense", dense), ("sparse", sparse)]}
+    ndcg = {name: ndcg_at_k(X_out, idx, k=20) for name, idx in lists.items()}
+    assert ndcg["sparse"] > ndcg["dense"] - 0.01, ndcg
+    # and the sparse factor is much smaller than the dense matrix
+    assert sparse.components_.nnz < 0.15 * 500 ** 2
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"alpha": 0.0}, "alpha"), ({"density": 0.0}, "density"), ({"density": 1.5}, "density"),
+    ({"inverse_steps": -1}, "inverse_steps")])
+def test_bad_parameters_are_named(params, message):
+    X = make_interactions(50, 20, density=0.2, random_state=0)
+    with pytest.raises(ValueError, match=message):
+        SparseEASE(**params).fit(X)
