@@ -3,7 +3,6 @@
 from numbers import Integral, Real
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
@@ -40,9 +39,12 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         (with at least 2 per column); 1 keeps every entry (exact up to the
         refinement steps). Its accuracy and memory against dense EASE are
         measured in ``benchmarks/bench_sparse_ease.py`` (docs: benchmarks).
-    inverse_steps : int, default=6
-        Minimal-residual refinement steps of the approximate inverse factor;
-        more steps approach the exact inverse of the incomplete factor.
+    inverse_steps : int, default=2
+        Minimal-residual refinement steps of the approximate inverse factor.
+        More steps approach the exact inverse of the incomplete factor
+        (about 20 reach it at ``density=1``), but below full density the
+        pruning after each step limits the gain: on Last.fm at
+        ``density=0.01``, 2 steps ranked as well as 6 in a third of the time.
 
     Attributes
     ----------
@@ -63,9 +65,9 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     Notes
     -----
     ``fit`` costs the sparse Gram product, the incomplete factorization (at
-    most ``n_items * cap^2`` flops for ``cap = density * n_items``) and
-    ``inverse_steps`` sparse products of the same order, in blocks of
-    columns so that no intermediate product holds more than about 33
+    most ``n_items * cap^2`` flops for ``cap = density * n_items``) and two
+    sparse products per ``inverse_steps`` (``L K`` and ``L R``), in blocks of
+    columns so that no intermediate product holds more than about 2
     million entries. :meth:`explain` is exact for the approximate ``B``.
     The fill-reducing ordering is the items by ascending number of Gram
     neighbours (a cheap stand-in for minimum degree).
@@ -95,16 +97,17 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         "inverse_steps": [Interval(Integral, 0, None, closed="left")],
     }
 
-    def __init__(self, alpha=500.0, *, density=0.01, inverse_steps=6):
+    def __init__(self, alpha=500.0, *, density=0.01, inverse_steps=2):
         self.alpha = alpha
         self.density = density
         self.inverse_steps = inverse_steps
 
     def _fit(self, X):
         n_items = X.shape[1]
-        gram = (X.T @ X).astype(np.float64) + self.alpha * sp.identity(n_items, format="csr")
         cap = max(2, int(round(self.density * n_items)))
-        W = sparse_inverse_factor(gram, min(cap, n_items - 1), int(self.inverse_steps))
+        # the Gram matrix is passed, not kept: the factorization releases it
+        W = sparse_inverse_factor((X.T @ X).tocsc(), float(self.alpha),
+                                  min(cap, n_items - 1), int(self.inverse_steps))
         self.inverse_diagonal_ = np.asarray(W.multiply(W).sum(axis=0)).ravel().astype(X.dtype)
         # computed in float64; kept in the dtype of X (float32 halves the memory)
         self.components_ = W.astype(X.dtype)

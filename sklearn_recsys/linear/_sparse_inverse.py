@@ -15,9 +15,9 @@ from numba import njit
 
 __all__ = ["sparse_inverse_factor"]
 
-# columns of L @ M computed at a time: the product of two columns of at most
-# cap entries has at most cap**2, so a block bounds the peak memory
-_BLOCK_ENTRIES = 2**25
+# bound on the entries of one block of columns of L @ K (the residuals): the
+# blocks, not K or L, set the peak memory of the inverse's refinement
+_BLOCK_ENTRIES = 2**21
 
 
 @njit(cache=True)
@@ -159,38 +159,68 @@ def _column_dots(A, B):
     return np.asarray(A.multiply(B).sum(axis=0)).ravel()
 
 
+def _entries_bound(L_counts, M):
+    """Bound on the entries of each column ``j`` of ``L @ M``: ``nnz(L[:, i])`` over ``M[:, j]``."""
+    n_columns = M.shape[1]
+    columns = np.repeat(np.arange(n_columns), np.diff(M.indptr))
+    return np.bincount(columns, weights=L_counts[M.indices], minlength=n_columns)
+
+
+def _column_blocks(entries, budget):
+    """``(start, stop)`` runs of columns whose summed ``entries`` stay near ``budget``."""
+    bound = np.cumsum(entries)
+    cuts = np.searchsorted(bound, np.arange(budget, bound[-1] if len(bound) else 0, budget))
+    edges = np.unique(np.r_[0, cuts, len(entries)])
+    return zip(edges[:-1], edges[1:])
+
+
 def _approximate_unit_lower_inverse(L, cap, steps):
     """``K ~ L^-1`` for unit lower-triangular CSC ``L``, at most ``cap + 1`` entries per column.
 
     From ``K = 2I - L`` (the first two terms of the Neumann series), each step
-    moves every column along its residual ``r = e_j - L k`` by the step that
-    minimises ``||e_j - L k||`` (minimal residual), then prunes it.
+    moves every column along the ``2 (cap + 1)`` largest entries ``d`` of its
+    residual ``r = e_j - L k`` by the step that minimises ``||r - a L d||``
+    (minimal residual), then prunes it. Columns go in blocks whose products
+    ``L k`` and ``L d`` hold at most about
+    ``_BLOCK_ENTRIES`` entries (column ``j`` of ``L @ M`` has at most
+    ``sum(nnz(L[:, i]) for i in M[:, j])``).
     """
     n = L.shape[0]
     K = _pruned(2 * sp.identity(n, format="csc") - L, cap + 1)
-    block = max(1, _BLOCK_ENTRIES // max(1, (cap + 1) ** 2))
+    L_counts = np.diff(L.indptr).astype(np.float64)
     for _ in range(steps):
         parts = []
-        for start in range(0, n, block):
-            stop = min(start + block, n)
+        for start, stop in _column_blocks(_entries_bound(L_counts, K), _BLOCK_ENTRIES):
             K_b = K[:, start:stop]
-            R = sp.identity(n, format="csc")[:, start:stop] - L @ K_b
-            LR = L @ R
-            denominator = _column_dots(LR, LR)
-            step = np.divide(_column_dots(R, LR), denominator,
-                             out=np.zeros(stop - start), where=denominator > 0)
-            parts.append(_pruned(K_b + R @ sp.diags(step), cap + 1))
+            R = (sp.identity(n, format="csc")[:, start:stop] - L @ K_b).tocsc()
+            # the step goes along the residual's largest entries only: the
+            # update is pruned to cap + 1 entries anyway, and L @ R in full
+            # would cost cap**3 per column
+            D = _pruned(R, 2 * (cap + 1))
+            step = np.zeros(stop - start)
+            for a, b in _column_blocks(_entries_bound(L_counts, D), _BLOCK_ENTRIES):
+                LD = L @ D[:, a:b]
+                denominator = _column_dots(LD, LD)
+                np.divide(_column_dots(R[:, a:b], LD), denominator, out=step[a:b],
+                          where=denominator > 0)
+                del LD
+            parts.append(_pruned(K_b + D @ sp.diags(step), cap + 1))
+            del R, D
         K = sp.hstack(parts, format="csc")
     return K
 
 
-def sparse_inverse_factor(A, cap, steps):
-    """Sparse ``W`` with ``A^-1 ~ W^T W``, for sparse SPD ``A``.
+def sparse_inverse_factor(G, shift, cap, steps):
+    """Sparse ``W`` with ``A^-1 ~ W^T W`` for ``A = G + shift * I``, sparse and SPD.
 
     Parameters
     ----------
-    A : sparse matrix of shape (n, n)
-        Symmetric positive definite.
+    G : sparse matrix of shape (n, n)
+        Symmetric positive semi-definite (a Gram matrix). The caller should
+        hold no other reference to it: it is released as soon as the
+        factorization's own (lower-triangle) copy is built.
+    shift : float
+        Added to the diagonal; > 0 makes ``A`` positive definite.
     cap : int
         Most entries below the diagonal per column of the factors (the memory
         bound: ``W`` holds at most ``n * (cap + 1)`` entries).
@@ -200,25 +230,40 @@ def sparse_inverse_factor(A, cap, steps):
     Returns
     -------
     W : csr_matrix of shape (n, n), float64
-        Columns in the order of ``A``'s.
+        Columns in the order of ``G``'s.
     """
-    A = sp.csc_matrix(A, dtype=np.float64)
+    A = sp.csc_matrix(G)
+    del G
     n = A.shape[0]
-    scale = 1.0 / np.sqrt(A.diagonal())
+    scale = 1.0 / np.sqrt(A.diagonal().astype(np.float64) + shift)
     # ordering: least-connected items first, a cheap stand-in for minimum degree
     order = np.argsort(np.diff(A.indptr), kind="stable")
-    S = sp.diags(scale[order])
-    B = (S @ A[order][:, order] @ S).tocsc()
+    position = np.empty(n, np.int32)
+    position[order] = np.arange(n, dtype=np.int32)
+    # the scaled, reordered lower triangle, built without a full-size copy of A
+    rows, cols = position[A.indices], np.repeat(position, np.diff(A.indptr))
+    lower = rows >= cols
+    data = (A.data[lower] * scale[A.indices[lower]]
+            * np.repeat(scale, np.diff(A.indptr))[lower])
+    rows, cols = rows[lower], cols[lower]
+    del A, lower
+    # the shift, as duplicates of the diagonal that the conversion sums
+    diagonal = np.arange(n, dtype=np.int32)
+    rows, cols = np.r_[rows, diagonal], np.r_[cols, diagonal]
+    data = np.r_[data, shift * scale[order] ** 2]
+    B = sp.csc_matrix((data, (rows, cols)), shape=(n, n))
+    del rows, cols, data
     B.sort_indices()
-    Lp, Li, Lx, ok = _incomplete_cholesky(B.indptr.astype(np.int64),
-                                          B.indices.astype(np.int64), B.data, n, cap)
+    scale = scale[order]
+    Lp, Li, Lx, ok = _incomplete_cholesky(B.indptr.astype(np.int64), B.indices, B.data, n, cap)
+    del B
     if not ok:  # rounding only: the compensated factorization cannot break down otherwise
         raise FloatingPointError("The incomplete factorization broke down; raise alpha.")
     L = sp.csc_matrix((Lx, Li, Lp), shape=(n, n))
     d = L.diagonal()
     L = (L @ sp.diags(1.0 / d)).tocsc()  # unit lower triangular; A' = L diag(d**2) L^T
     K = _approximate_unit_lower_inverse(L, cap, steps)
-    W = sp.diags(1.0 / d) @ K @ S
+    W = sp.diags(1.0 / d) @ K @ sp.diags(scale)
     # back to A's item order: column order[c] of A is column c of W
     W = W.tocsc()[:, np.argsort(order)]
     return W.tocsr()
