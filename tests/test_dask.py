@@ -113,3 +113,38 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
         batch_recommend(model, da.from_array(X, chunks=(64, 40), asarray=False), client=client)
     with pytest.raises(ValueError, match="one raw id per item"):
         batch_recommend(model, X[:5], k=3, item_ids=ids[:10], client=client)
+
+
+def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
+    """Users spread over several partitions are regrouped before scoring: each user's list
+    is the one from their whole history, as encoder.recommend gives it in one process."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+
+    from sklearn_recsys import EASE, InteractionEncoder
+    from sklearn_recsys.dask import batch_recommend_logs
+
+    X = make_interactions(120, 50, density=0.1, random_state=3).tocoo()
+    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in X.row]),
+                        "item_id": np.array([f"i{c}" for c in X.col])})
+    encoder = InteractionEncoder().fit(log)
+    model = EASE(alpha=5.0).fit(encoder.transform(log))
+    # rows shuffled, so that every partition holds parts of many users' histories
+    shuffled = log.sample(frac=1.0, random_state=0).reset_index(drop=True)
+    logs = dd.from_pandas(shuffled, npartitions=4, sort=False)
+    assert logs.map_partitions(lambda p: p["user_id"].nunique()).compute().sum() > 120
+    result = batch_recommend_logs(model, encoder, logs, k=5, client=client).compute()
+    expected = encoder.recommend(model, log, k=5)
+    key = ["user_id", "rank"]
+    result = result.sort_values(key).reset_index(drop=True)
+    expected = expected.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(result[key + ["item_id"]], expected[key + ["item_id"]],
+                                  check_dtype=False)
+    np.testing.assert_allclose(result["score"], expected["score"], rtol=1e-6)
+    assert len(result) == len(expected) > 100 * 5
+    assert set(result["user_id"]) == set(log["user_id"])
+    with pytest.raises(TypeError, match="dask DataFrame"):
+        batch_recommend_logs(model, encoder, log, client=client)
+    with pytest.raises(ValueError, match="user_col"):
+        batch_recommend_logs(model, encoder, logs.rename(columns={"user_id": "who"}),
+                             client=client)

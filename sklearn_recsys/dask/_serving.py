@@ -5,7 +5,7 @@ import scipy.sparse as sp
 
 from ..utils._validation import check_k
 
-__all__ = ["batch_recommend"]
+__all__ = ["batch_recommend", "batch_recommend_logs"]
 
 
 def _top_k_block(estimator, block, k, exclude_seen):
@@ -87,3 +87,73 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
                              f"{int(items.max()) if items.size else -1}.")
         items = np.where(items >= 0, ids[np.maximum(items, 0)], None)
     return items, scores
+
+
+def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta):
+    if len(log) == 0:
+        return meta
+    table = encoder.recommend(estimator, log, k, exclude_seen=exclude_seen, as_frame=True)
+    return table.astype(meta.dtypes.to_dict())
+
+
+def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, client=None):
+    """Top-``k`` raw item ids for every user of a Dask DataFrame of raw logs.
+
+    The log is shuffled so that each user's interactions lie in one
+    partition (``logs.shuffle(on=encoder.user_col)``: a user split across
+    partitions would otherwise get lists from parts of their history), then
+    each partition goes through ``encoder.recommend`` on a worker: encoded
+    with the fitted vocabulary (users not seen in the encoder's ``fit`` are
+    new users, scored from their rows), scored by the model, which is sent
+    to every worker once. The lists of a user are those of
+    ``encoder.recommend(estimator, <that user's rows>, k)``.
+
+    Parameters
+    ----------
+    estimator : fitted recommender or Pipeline ending in one
+        Fitted on matrices made by ``encoder``.
+    encoder : InteractionEncoder
+        Fitted; its ``user_col``, ``item_col`` (and ``value_col``) name the
+        columns of ``logs``.
+    logs : dask.dataframe.DataFrame
+        Raw interactions, one row per (user, item) event, in any partitioning.
+    k : int, default=10
+        Items per user.
+    exclude_seen : bool, default=True
+        Never return an item of the user's history in ``logs``.
+    client : distributed.Client, default=None
+        The cluster; None takes the current one (``distributed.get_client``).
+
+    Returns
+    -------
+    recommendations : dask.dataframe.DataFrame
+        Lazy; columns ``user_col``, ``rank`` (1 = best), ``item_col``,
+        ``score``, one row per recommended item, as
+        :meth:`~sklearn_recsys.InteractionEncoder.recommend` gives them.
+        ``.compute()`` it, or write it out (``.to_parquet``) without
+        gathering it.
+    """
+    import distributed
+    import pandas as pd
+    from sklearn.utils.validation import check_is_fitted
+
+    k = check_k(k)
+    check_is_fitted(encoder)
+    if not (hasattr(logs, "map_partitions") and hasattr(logs, "npartitions")):
+        raise TypeError(f"logs must be a dask DataFrame of raw interactions, got "
+                        f"{type(logs).__name__}; for a pandas DataFrame use "
+                        "encoder.recommend(estimator, logs, k).")
+    missing = [c for c in (encoder.user_col, encoder.item_col) if c not in logs.columns]
+    if missing:
+        raise ValueError(f"logs has no column {missing}: the encoder reads "
+                         f"user_col={encoder.user_col!r} and item_col={encoder.item_col!r}.")
+    client = distributed.get_client() if client is None else client
+    model = client.scatter(estimator, broadcast=True, hash=False)
+    meta = pd.DataFrame({
+        encoder.user_col: pd.Series([], dtype=logs[encoder.user_col].dtype),
+        "rank": pd.Series([], dtype=np.int64),
+        encoder.item_col: pd.Series([], dtype=encoder.item_ids_.dtype),
+        "score": pd.Series([], dtype=np.float64)})
+    grouped = logs.shuffle(on=encoder.user_col)
+    return grouped.map_partitions(_recommend_partition, model, encoder, k, exclude_seen,
+                                  meta, meta=meta)
