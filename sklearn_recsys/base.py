@@ -429,7 +429,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
     fitted ``W`` of shape ``(n_items, n_items)``, dense or sparse, where
     ``W[j, i]`` is how much an interaction with item ``j`` adds to the score
     of item ``i``. Scores are then exact sums of per-item contributions,
-    which :meth:`explain` exposes.
+    which :meth:`explain` exposes. A model that never forms ``W``
+    (SparseEASE) overrides ``_score_batch``, ``_item_item_rows`` and
+    ``_item_item_entries`` instead.
     """
 
     def _score_batch(self, X):

@@ -7,18 +7,26 @@ import numpy as np
 from scipy.linalg import get_lapack_funcs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
-from threadpoolctl import threadpool_limits
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from ..base import ItemItemMixin, RecommenderMixin
 
 __all__ = ["EASE"]
 
-# Above this many bytes, potrf runs on one BLAS thread: OpenBLAS 0.3.30/0.3.31
-# (the builds in scipy's and numpy's wheels) segfault in the threaded Cholesky
-# of a float64 matrix from about 16,000 rows on (measured on AMD EPYC, 2
-# threads: 15,000 passes, 16,383 crashes, also through numpy.linalg.cholesky),
-# which is a 17,617-artist Last.fm catalogue. The inverse (potri) stays threaded.
-_SERIAL_CHOLESKY_BYTES = 2**30
+# From this many rows, potrf runs on one BLAS thread where OpenBLAS serves it:
+# OpenBLAS 0.3.30/0.3.31 (the builds in scipy's and numpy's wheels) segfault in
+# the threaded Cholesky of a float64 matrix from about 16,000 rows on (measured
+# on AMD EPYC, 2 threads: 15,000 passes, 16,383 crashes, also through
+# numpy.linalg.cholesky), which is a 17,617-artist Last.fm catalogue; float32
+# passed at 23,171. The margin covers both dtypes. The inverse (potri) stays
+# threaded. threadpool_limits is process-wide: concurrent fits in threads of
+# one process may briefly share the limit.
+_SERIAL_CHOLESKY_ROWS = 12_000
+
+
+def _openblas_loaded():
+    return any(i["internal_api"] == "openblas" for i in threadpool_info()
+               if i["user_api"] == "blas")
 
 
 def _spd_inverse_inplace(G):
@@ -32,7 +40,7 @@ def _spd_inverse_inplace(G):
     """
     Gf = G.T  # Fortran-contiguous view of the same (symmetric) data
     potrf, potri = get_lapack_funcs(("potrf", "potri"), (Gf,))
-    serial = G.nbytes > _SERIAL_CHOLESKY_BYTES
+    serial = G.shape[0] >= _SERIAL_CHOLESKY_ROWS and _openblas_loaded()
     with threadpool_limits(1, user_api="blas") if serial else contextlib.nullcontext():
         c, info = potrf(Gf, lower=False, overwrite_a=True, clean=False)
     if info != 0:

@@ -20,13 +20,15 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     100,000 in float32). Following SANSA (Spisak et al., RecSys 2023), this
     model approximates ``P ~ W^T W`` with a sparse ``W``: an incomplete
     ``LDL^T`` factorization of the (Jacobi-scaled, reordered) sparse Gram
-    matrix that keeps at most ``density * n_items`` entries per column, then
-    a sparse approximate inverse ``K ~ L^{-1}`` pruned to the same count, and
-    ``W = D^{-1/2} K``. The item-item matrix of EASE,
-    ``B = I - P diag(P)^{-1}``, is never formed: users are scored by
-    ``X - (X W^T) W diag(d)^{-1}`` with ``d`` the diagonal of ``W^T W``, so
-    ``diag(B) = 0`` holds exactly and memory stays at the ``W`` of at most
-    ``density * n_items^2`` entries plus the sparse Gram matrix.
+    matrix that keeps at most ``cap`` entries below the diagonal per column
+    (``cap = max(2, round(density * n_items))``, at most ``n_items - 1``),
+    then a sparse approximate inverse ``K ~ L^{-1}`` pruned to the same count,
+    and ``W = D^{-1/2} K S P`` (``S`` the scaling, ``P`` the ordering). The
+    item-item matrix of EASE, ``B = I - P diag(P)^{-1}``, is never formed:
+    users are scored by ``X - (X W^T) W diag(d)^{-1}`` with ``d`` the
+    diagonal of ``W^T W``, so ``diag(B) = 0`` holds exactly and memory stays
+    at the ``W`` of at most ``n_items * (cap + 1)`` entries plus the sparse
+    Gram matrix.
 
     Parameters
     ----------
@@ -35,10 +37,13 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         :class:`EASE`; > 0.
     density : float, default=0.01
         Share of ``n_items`` kept per column of the factors: the memory (and
-        accuracy) knob. ``W`` holds at most ``density * n_items^2`` entries
-        (with at least 2 per column); 1 keeps every entry (exact up to the
-        refinement steps). Its accuracy and memory against dense EASE are
-        measured in ``benchmarks/bench_sparse_ease.py`` (docs: benchmarks).
+        accuracy) knob. ``W`` holds at most ``n_items * (cap + 1)`` entries,
+        ``cap = max(2, round(density * n_items))``, so about ``density *
+        n_items^2``; at a fixed density, fit time grows as ``n_items^3 *
+        density^2``: lower it for larger catalogues. 1 keeps every entry
+        (EASE itself, once ``inverse_steps`` reach about 20). Accuracy and
+        memory against dense EASE: ``benchmarks/bench_sparse_ease.py``
+        (docs: benchmarks).
     inverse_steps : int, default=2
         Minimal-residual refinement steps of the approximate inverse factor.
         More steps approach the exact inverse of the incomplete factor
@@ -48,7 +53,7 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
 
     Attributes
     ----------
-    components_ : csr_matrix of shape (n_items, n_items)
+    components_ : csc_matrix of shape (n_items, n_items)
         The sparse factor ``W`` with ``P ~ W^T W`` (computed in float64, kept
         in the dtype of the training data, float32 or float64).
     inverse_diagonal_ : ndarray of shape (n_items,)
@@ -66,9 +71,10 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     -----
     ``fit`` costs the sparse Gram product, the incomplete factorization (at
     most ``n_items * cap^2`` flops for ``cap = density * n_items``) and two
-    sparse products per ``inverse_steps`` (``L K`` and ``L R``), in blocks of
-    columns so that no intermediate product holds more than about 2
-    million entries. :meth:`explain` is exact for the approximate ``B``.
+    sparse products per ``inverse_steps`` (``L K`` and ``L D``, ``D`` the
+    residual's largest entries), in blocks of columns so that no
+    intermediate product holds more than about 2 million entries (unless
+    one column alone does, at a very large ``cap``). :meth:`explain` is exact for the approximate ``B``.
     The fill-reducing ordering is the items by ascending number of Gram
     neighbours (a cheap stand-in for minimum degree).
 
@@ -114,7 +120,8 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
 
     def _score_batch(self, X):
         W = self.components_
-        spread = ((X @ W.T) @ W).toarray()
+        # (X W^T) W computed as (W^T (X W^T)^T)^T: CSR products, no conversion of W
+        spread = (W.T @ (X @ W.T).T).T.toarray()
         return X.toarray() - spread / self.inverse_diagonal_
 
     def _item_item_rows(self, items):

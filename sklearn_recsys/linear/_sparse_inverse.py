@@ -125,8 +125,13 @@ def _incomplete_cholesky(indptr, indices, data, n, cap):
 
 
 @njit(cache=True)
-def _prune_columns(indptr, indices, data, cap):
-    """CSC arrays keeping the ``cap`` largest-magnitude entries of each column (rows sorted)."""
+def _prune_columns(indptr, indices, data, cap, diagonal_offset):
+    """CSC arrays keeping the ``cap`` largest-magnitude entries of each column (rows sorted).
+
+    With ``diagonal_offset >= 0``, column ``j`` always keeps its entry in row
+    ``diagonal_offset + j`` (the diagonal of a block of columns starting
+    there), whatever its magnitude.
+    """
     n = len(indptr) - 1
     out_p = np.zeros(n + 1, np.int64)
     for j in range(n):
@@ -138,7 +143,12 @@ def _prune_columns(indptr, indices, data, cap):
         if b - a <= cap:
             keep = np.arange(a, b)
         else:
-            keep = a + np.sort(np.argsort(-np.abs(data[a:b]))[:cap])
+            magnitude = np.abs(data[a:b])
+            if diagonal_offset >= 0:
+                for p in range(a, b):
+                    if indices[p] == diagonal_offset + j:
+                        magnitude[p - a] = np.inf
+            keep = a + np.sort(np.argsort(-magnitude)[:cap])
         q = out_p[j]
         for p in keep:
             out_i[q] = indices[p]
@@ -147,12 +157,18 @@ def _prune_columns(indptr, indices, data, cap):
     return out_p, out_i, out_x
 
 
-def _pruned(M, cap):
+def _pruned(M, cap, diagonal_offset=-1):
     M = M.tocsc()
     M.sum_duplicates()
     p, i, x = _prune_columns(M.indptr.astype(np.int64), M.indices.astype(np.int64), M.data,
-                             cap)
+                             cap, diagonal_offset)
     return sp.csc_matrix((x, i, p), shape=M.shape)
+
+
+def _identity_columns(n, start, stop):
+    """Columns ``start:stop`` of the ``(n, n)`` identity, as CSC."""
+    m = stop - start
+    return sp.csc_matrix((np.ones(m), np.arange(start, stop), np.arange(m + 1)), shape=(n, m))
 
 
 def _column_dots(A, B):
@@ -183,16 +199,17 @@ def _approximate_unit_lower_inverse(L, cap, steps):
     (minimal residual), then prunes it. Columns go in blocks whose products
     ``L k`` and ``L d`` hold at most about
     ``_BLOCK_ENTRIES`` entries (column ``j`` of ``L @ M`` has at most
-    ``sum(nnz(L[:, i]) for i in M[:, j])``).
+    ``sum(nnz(L[:, i]) for i in M[:, j])``; one column may exceed it, with a
+    very large ``cap``). The diagonal is never pruned.
     """
     n = L.shape[0]
-    K = _pruned(2 * sp.identity(n, format="csc") - L, cap + 1)
+    K = _pruned(2 * sp.identity(n, format="csc") - L, cap + 1, diagonal_offset=0)
     L_counts = np.diff(L.indptr).astype(np.float64)
     for _ in range(steps):
         parts = []
         for start, stop in _column_blocks(_entries_bound(L_counts, K), _BLOCK_ENTRIES):
             K_b = K[:, start:stop]
-            R = (sp.identity(n, format="csc")[:, start:stop] - L @ K_b).tocsc()
+            R = (_identity_columns(n, start, stop) - L @ K_b).tocsc()
             # the step goes along the residual's largest entries only: the
             # update is pruned to cap + 1 entries anyway, and L @ R in full
             # would cost cap**3 per column
@@ -204,7 +221,8 @@ def _approximate_unit_lower_inverse(L, cap, steps):
                 np.divide(_column_dots(R[:, a:b], LD), denominator, out=step[a:b],
                           where=denominator > 0)
                 del LD
-            parts.append(_pruned(K_b + D @ sp.diags(step), cap + 1))
+            # the unit diagonal always stays: K remains unit lower triangular
+            parts.append(_pruned(K_b + D @ sp.diags(step), cap + 1, diagonal_offset=start))
             del R, D
         K = sp.hstack(parts, format="csc")
     return K
@@ -229,7 +247,7 @@ def sparse_inverse_factor(G, shift, cap, steps):
 
     Returns
     -------
-    W : csr_matrix of shape (n, n), float64
+    W : csc_matrix of shape (n, n), float64
         Columns in the order of ``G``'s.
     """
     A = sp.csc_matrix(G)
@@ -265,5 +283,4 @@ def sparse_inverse_factor(G, shift, cap, steps):
     K = _approximate_unit_lower_inverse(L, cap, steps)
     W = sp.diags(1.0 / d) @ K @ sp.diags(scale)
     # back to A's item order: column order[c] of A is column c of W
-    W = W.tocsc()[:, np.argsort(order)]
-    return W.tocsr()
+    return W.tocsc()[:, np.argsort(order)]

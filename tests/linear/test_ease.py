@@ -96,12 +96,12 @@ def test_popularity_penalty_trades_accuracy_for_long_tail_exposure():
     assert contrib.sum() == pytest.approx(model.decision_function(X_in[:1])[0, 3])
 
 
-@pytest.mark.parametrize("threshold", [0, 2**40])
+@pytest.mark.parametrize("threshold", [0, 10**9])
 def test_large_gram_cholesky_runs_on_one_blas_thread(monkeypatch, threshold):
-    """OpenBLAS's threaded potrf segfaults on float64 Gram matrices of ~16k items: above
-    the byte threshold the Cholesky runs on one BLAS thread, below it the caller's
+    """OpenBLAS's threaded potrf segfaults on float64 Gram matrices of ~16k items: from
+    the row threshold on the Cholesky runs on one BLAS thread, below it the caller's
     threads are kept, and the model is the same either way."""
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     from sklearn_recsys.linear import _ease
 
@@ -121,10 +121,13 @@ def test_large_gram_cholesky_runs_on_one_blas_thread(monkeypatch, threshold):
         return potrf_recorded, potri
 
     monkeypatch.setattr(_ease, "get_lapack_funcs", recording)
-    monkeypatch.setattr(_ease, "_SERIAL_CHOLESKY_BYTES", threshold)
+    monkeypatch.setattr(_ease, "_SERIAL_CHOLESKY_ROWS", threshold)
+    monkeypatch.setattr(_ease, "_openblas_loaded", lambda: True)
     X = make_interactions(60, 40, density=0.2, random_state=0)
-    outside = blas_threads()
-    model = EASE(alpha=5.0).fit(X)
+    with threadpool_limits(2, user_api="blas"):  # whatever the environment set
+        outside = blas_threads()
+        assert outside and set(outside) == {2}
+        model = EASE(alpha=5.0).fit(X)
+        assert blas_threads() == outside  # restored after fit
     assert seen == [[1] * len(outside) if threshold == 0 else outside]
-    assert blas_threads() == outside  # restored after fit
     np.testing.assert_allclose(model.coef_, _dense_ease(X.toarray(), 5.0), atol=1e-10)

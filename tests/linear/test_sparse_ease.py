@@ -42,8 +42,13 @@ def test_dropping_is_compensated_on_the_diagonal(cap):
     assert np.count_nonzero(np.tril(L, -1)) > 0
     gap = L @ L.T - A
     assert np.linalg.eigvalsh(gap).min() > -1e-9
-    # the only difference off the diagonal: the dropped entries
-    assert np.abs(gap - np.diag(np.diag(gap))).max() > 1e-3
+    off = gap - np.diag(np.diag(gap))
+    assert np.abs(off).max() > 1e-3  # something was dropped
+    # the compensation, exactly: each diagonal gained the magnitudes dropped in its row
+    np.testing.assert_allclose(np.diag(gap), np.abs(off).sum(axis=1), atol=1e-9)
+    # and L L^T differs from A off the diagonal only where L kept no entry
+    below = np.tril(np.ones_like(L, dtype=bool), -1)
+    assert np.abs(off[below & (L != 0)]).max() < 1e-9
 
 
 def test_full_density_equals_ease():
@@ -89,8 +94,25 @@ def test_close_to_dense_ease_on_held_out_users():
              [("dense", dense), ("sparse", sparse)]}
     ndcg = {name: ndcg_at_k(X_out, idx, k=20) for name, idx in lists.items()}
     assert ndcg["sparse"] > ndcg["dense"] - 0.01, ndcg
-    # and the sparse factor is much smaller than the dense matrix
-    assert sparse.components_.nnz < 0.15 * 500 ** 2
+
+
+def test_items_without_interactions_float32_and_tiny_catalogues():
+    X = make_interactions(200, 30, density=0.1, random_state=4).tolil()
+    X[:, 7] = 0
+    X = X.tocsr().astype(np.float32)
+    model = SparseEASE(alpha=5.0, density=0.2).fit(X)
+    assert model.components_.dtype == np.float32
+    scores = model.decision_function(X[:20])
+    assert scores.dtype == np.float32 and np.isfinite(scores).all()
+    items, _ = model.similar_items([7, 3], k=5)
+    assert (items[0] == -1).all() and 7 not in items[1]
+    assert 7 not in model.explain(X[1], 3)[0]
+    for n_items in (1, 2, 3):
+        tiny = make_interactions(20, n_items, density=1.0, random_state=0)
+        fitted = SparseEASE(alpha=1.0).fit(tiny)
+        np.testing.assert_allclose(fitted.decision_function(tiny),
+                                   EASE(alpha=1.0).fit(tiny).decision_function(tiny),
+                                   atol=1e-6)
 
 
 @pytest.mark.parametrize("params, message", [
