@@ -74,9 +74,10 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     sparse products per ``inverse_steps`` (``L K`` and ``L D``, ``D`` the
     residual's largest entries), in blocks of columns so that no
     intermediate product holds more than about 2 million entries (unless
-    one column alone does, at a very large ``cap``). :meth:`explain` is exact for the approximate ``B``.
-    The fill-reducing ordering is the items by ascending number of Gram
-    neighbours (a cheap stand-in for minimum degree).
+    one column alone does, at a very large ``cap``). :meth:`explain` is
+    exact for the approximate ``B``. The fill-reducing ordering is the items
+    by ascending number of Gram neighbours (a cheap stand-in for minimum
+    degree).
 
     References
     ----------
