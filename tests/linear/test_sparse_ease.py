@@ -122,3 +122,30 @@ def test_bad_parameters_are_named(params, message):
     X = make_interactions(50, 20, density=0.2, random_state=0)
     with pytest.raises(ValueError, match=message):
         SparseEASE(**params).fit(X)
+
+
+def test_sparse_ease_results_back_the_docs():
+    """docs/benchmarks.rst, "EASE beyond 30,000 items", from benchmarks/results/sparse_ease.json."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "sparse_ease.json"
+    tables = {t["id"]: t for t in json.loads(path.read_text())["tables"]}
+    lastfm = tables["lastfm"]
+    col = {name: i for i, name in enumerate(lastfm["columns"])}
+    rows = {row[col["density"]]: row for row in lastfm["rows"]}
+    dense = rows["-"]
+    assert dense[col["model"]] == "EASE"
+
+    def ratio(density):
+        return dense[col["fit peak MB"]] / rows[density][col["fit peak MB"]]
+
+    assert -0.003 < rows[0.01][col["change"]] < 0 and ratio(0.01) > 18
+    assert abs(rows[0.02][col["change"]]) < 0.002 and ratio(0.02) > 10
+    assert rows[0.005][col["change"]] < -0.01
+    for density in (0.01, 0.02):
+        assert rows[density][col["fit seconds"]] < dense[col["fit seconds"]] / 2
+    large = tables["large"]
+    row = dict(zip(large["columns"], large["rows"][0]))
+    assert row["items"] == 200_000
+    assert row["fit seconds"] < 600 and row["fit peak MB"] < 8 * 1024
