@@ -20,10 +20,13 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
-from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, IterativeTrainingMixin
+from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
+                       IterativeTrainingMixin)
 from ..base import RecommenderMixin
+from ..utils._validation import check_interactions
 from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
@@ -91,6 +94,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "propensity_power": [Interval(Real, 0, None, closed="left")],
+        "shuffle": ["boolean"],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
     }
@@ -255,26 +259,36 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
     # -- training (the engine's hooks) ------------------------------------
 
     def _init_fit(self, ctx):
-        tf = ctx.tf
         coefs, intercepts = self._init_weights(ctx.rng, ctx.X.shape[1])
         self.propensity_ = None
         if self.propensity_power:
             train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
             self.propensity_ = exposure_propensity(train, self.propensity_power)
+        self._start_training(ctx, coefs, intercepts, self.max_iter)
+        self._store(ctx)
+
+    def _start_training(self, ctx, coefs, intercepts, n_epochs, adam_state=None, n_updates=0):
+        """TensorFlow variables from ``coefs``/``intercepts`` and the (traced) Adam step."""
+        tf = ctx.tf
         ctx.Ws = [tf.Variable(w) for w in coefs]
         ctx.bs = [tf.Variable(b) for b in intercepts]
         n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
         ctx.n_batches = int(np.ceil(n_train / self.batch_size))
-        ctx.step = self._compile_step(
-            ctx, self._make_step(tf, ctx.Ws, ctx.bs, ctx.Ws + ctx.bs), ctx.n_batches)
-        ctx.n_updates = 0
-        self._store(ctx)
+        step = self._make_step(tf, ctx.Ws, ctx.bs, ctx.Ws + ctx.bs, adam_state)
+        ctx.optimizer_state = step.optimizer_state
+        ctx.step = compile_step(tf, step, ctx.n_batches * n_epochs)
+        ctx.n_updates = n_updates
 
     def _iterate(self, ctx):
         tf, X = ctx.tf, ctx.X
         rows = np.arange(X.shape[0]) if ctx.train_rows is None else ctx.train_rows
+        if self.shuffle:
+            batches = self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows)
+        else:
+            batches = (rows[start:start + self.batch_size]
+                       for start in range(0, len(rows), self.batch_size))
         total = 0.0
-        for idx in self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows):
+        for idx in batches:
             seeds = ctx.rng.randint(0, np.iinfo(np.int32).max, size=(2, 2)).astype(np.int32)
             total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seeds),
                                     tf.constant(self._beta(ctx.n_updates, ctx.n_batches),
@@ -282,6 +296,75 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
             ctx.n_updates += 1
         self._store(ctx)
         return total / max(1, ctx.n_batches)
+
+    def _fit(self, X):
+        self._partial_state = None  # a new fit: partial_fit would start afresh after it
+        super()._fit(X)
+
+    def partial_fit(self, X, y=None):
+        """One epoch over ``X``, continuing the training of the previous calls.
+
+        For data that does not fit in memory: call it once per chunk of users
+        (a plain loop over row blocks, or ``dask_ml.wrappers.Incremental``),
+        as many passes as epochs. The first call draws the weights and the
+        generator from ``random_state`` exactly as :meth:`fit` does; the
+        weights, Adam's moments, the generator and the update count (for
+        KL annealing) carry over between calls, so one pass over chunks is
+        the epoch of :meth:`fit` on their concatenation when ``shuffle=False``
+        and every chunk but the last holds a multiple of ``batch_size`` users
+        (with ``early_stopping=False``). There is no validation and no early
+        stopping here; ``n_iter_`` counts the calls. After :meth:`fit`,
+        training continues from its weights with a new optimizer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            A chunk of users; every chunk has the same items (columns).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The partially fitted recommender.
+        """
+        state = getattr(self, "_partial_state", None)
+        first = state is None and not hasattr(self, "coefs_")
+        if first or state is None:
+            self._validate_params()
+        if self.propensity_power:
+            raise ValueError(
+                "partial_fit cannot weight by propensities (propensity_power="
+                f"{self.propensity_power!r}): they need every item's count over the whole "
+                "data. Use fit, or propensity_power=0.")
+        X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
+        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        if state is None:
+            rng = check_random_state(self.random_state)
+            rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
+            state = {"rng": rng, "adam": None, "n_updates": 0, "counts": counts * 0}
+            if first:
+                coefs, intercepts = self._init_weights(rng, X.shape[1])
+            else:
+                coefs, intercepts = self.coefs_, self.intercepts_
+            self.propensity_ = None
+            self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
+        else:
+            coefs, intercepts = self.coefs_, self.intercepts_
+        state["counts"] = state["counts"] + counts
+        self._item_popularity = state["counts"] / max(state["counts"].sum(), 1.0)
+        ctx = FitContext(X, state["rng"])
+        ctx.tf = import_tensorflow()
+        self._start_training(ctx, coefs, intercepts, 1, state["adam"], state["n_updates"])
+        loss = self._iterate(ctx)
+        if not np.isfinite(loss):
+            self._raise_diverged(f"the training loss is {loss}", self.n_iter_ + 1)
+        state["adam"], state["n_updates"] = ctx.optimizer_state(), ctx.n_updates
+        self._partial_state = state
+        self.loss_curve_.append(float(loss))
+        self.n_iter_ += 1
+        self.best_iteration_ = self.n_iter_
+        return self
 
     def _snapshot(self):
         return self.coefs_, self.intercepts_  # _store makes new arrays every epoch
@@ -296,9 +379,9 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         self.coefs_ = [w.numpy() for w in ctx.Ws]
         self.intercepts_ = [b.numpy() for b in ctx.bs]
 
-    def _make_step(self, tf, Ws, bs, variables):
+    def _make_step(self, tf, Ws, bs, variables, adam_state=None):
         """One Adam update on a dense batch; returns the batch loss."""
-        update = adam(tf, variables, self.learning_rate_init)
+        update = adam(tf, variables, self.learning_rate_init, state=adam_state)
         alpha, dropout = self.alpha, self.dropout
         # Rel-MF: an observed interaction counts 1 / theta_i in the likelihood
         weights = (None if self.propensity_ is None
@@ -334,6 +417,7 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
             update(tape.gradient(loss, variables))
             return loss
 
+        step.optimizer_state = update.state
         return step
 
     def __sklearn_tags__(self):

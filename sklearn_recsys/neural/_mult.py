@@ -29,6 +29,10 @@ _TRAINING_DOC = """\
 {batch_doc}
     learning_rate_init : float, default=1e-3
         Adam step size.
+    shuffle : bool, default=True
+        Shuffle the users before each epoch's mini-batches. False: batches
+        in row order, so that :meth:`partial_fit` over chunks of rows repeats
+        the epochs of :meth:`fit` on their concatenation.
     propensity_power : float, default=0.0
         Propensity weighting against popularity bias (Rel-MF, Saito et al.
         2020): each observed interaction with item ``i`` counts ``1 /
@@ -151,6 +155,7 @@ class MultDAE(AutoencoderBase):
         alpha=0.01,
         batch_size=500,
         learning_rate_init=1e-3,
+        shuffle=True,
         propensity_power=0.0,
         max_iter=200,
         early_stopping=True,
@@ -167,6 +172,7 @@ class MultDAE(AutoencoderBase):
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.early_stopping = early_stopping
@@ -240,6 +246,7 @@ class MultVAE(AutoencoderBase):
         total_anneal_steps="auto",
         batch_size=100,
         learning_rate_init=1e-3,
+        shuffle=True,
         propensity_power=0.0,
         max_iter=200,
         early_stopping=True,
@@ -258,6 +265,7 @@ class MultVAE(AutoencoderBase):
         self.total_anneal_steps = total_anneal_steps
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.propensity_power = propensity_power
         self.max_iter = max_iter
         self.early_stopping = early_stopping

@@ -45,16 +45,23 @@ def import_tensorflow():
     return tf
 
 
-def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
+def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8, state=None):
     """Adam (Kingma & Ba 2015) on ``variables``, as ``apply(grads)``.
 
     Written out rather than taken from Keras so that the update is plain
     TensorFlow on ``tf.Variable`` objects, traced into the training step,
     with TF1's epsilon (1e-8) as in the reference implementations.
+    ``state`` (from a previous ``apply.state()``: NumPy moments and step
+    count) resumes an optimizer, as ``partial_fit`` does between calls.
     """
-    m = [tf.Variable(tf.zeros_like(v)) for v in variables]
-    v2 = [tf.Variable(tf.zeros_like(v)) for v in variables]
-    t = tf.Variable(0.0)
+    if state is None:
+        m = [tf.Variable(tf.zeros_like(v)) for v in variables]
+        v2 = [tf.Variable(tf.zeros_like(v)) for v in variables]
+        t = tf.Variable(0.0)
+    else:
+        m = [tf.Variable(a) for a in state["m"]]
+        v2 = [tf.Variable(a) for a in state["v"]]
+        t = tf.Variable(float(state["t"]))
 
     def apply(grads):
         t.assign_add(1.0)
@@ -66,6 +73,8 @@ def adam(tf, variables, learning_rate, beta1=0.9, beta2=0.999, epsilon=1e-8):
             vi.assign(beta2 * vi + (1.0 - beta2) * tf.square(g))
             var.assign_sub(lr_t * mi / (tf.sqrt(vi) + epsilon))
 
+    apply.state = lambda: {"m": [a.numpy() for a in m], "v": [a.numpy() for a in v2],
+                           "t": float(t.numpy())}
     return apply
 
 

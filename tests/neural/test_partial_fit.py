@@ -1,0 +1,76 @@
+"""partial_fit of the multinomial autoencoders: chunks of users repeat fit's epochs."""
+
+import pickle
+
+import numpy as np
+import pytest
+
+from sklearn_recsys import MultDAE, MultVAE, make_interactions
+
+pytest.importorskip("tensorflow")
+
+
+def _model(cls, **params):
+    return cls(hidden_layer_sizes=(12,), n_components=6, batch_size=32, shuffle=False,
+               early_stopping=False, random_state=0, **params)
+
+
+@pytest.mark.parametrize("cls, params", [(MultDAE, {}),
+                                         (MultVAE, {"total_anneal_steps": 5})])
+def test_one_pass_over_chunks_equals_fit_on_their_concatenation(cls, params):
+    """Same seed, same batches: weights, Adam's moments, the generator (dropout and the
+    VAE's noise) and the annealing count carry over between calls."""
+    X = make_interactions(160, 50, density=0.1, random_state=2)
+    chunks = [X[:64], X[64:128], X[128:]]  # 2 + 2 + 1 batches of 32
+    epochs = 2
+    full = _model(cls, max_iter=epochs, **params).fit(X)
+    part = _model(cls, **params)
+    for _ in range(epochs):
+        for chunk in chunks:
+            part.partial_fit(chunk)
+    for a, b in zip(full.coefs_ + full.intercepts_, part.coefs_ + part.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(part.decision_function(X), full.decision_function(X),
+                               rtol=1e-4, atol=1e-5)
+    assert part.n_iter_ == epochs * len(chunks) and len(part.loss_curve_) == part.n_iter_
+    # a different chunking changes the batches (not a test that cannot fail)
+    other = _model(cls, **params)
+    for _ in range(epochs):
+        for chunk in (X[:48], X[48:]):
+            other.partial_fit(chunk)
+    assert not np.allclose(other.coefs_[0], full.coefs_[0], atol=1e-6)
+
+
+def test_partial_fit_state_pickles_and_resumes():
+    X = make_interactions(128, 40, density=0.1, random_state=0)
+    a = _model(MultDAE).partial_fit(X[:64])
+    b = pickle.loads(pickle.dumps(a))
+    a.partial_fit(X[64:])
+    b.partial_fit(X[64:])
+    np.testing.assert_allclose(a.coefs_[0], b.coefs_[0], rtol=1e-6)
+
+
+def test_partial_fit_checks_the_items_and_propensities():
+    X = make_interactions(64, 40, density=0.1, random_state=0)
+    model = _model(MultDAE).partial_fit(X)
+    with pytest.raises(ValueError, match="40 features"):
+        model.partial_fit(X[:, :30])
+    with pytest.raises(ValueError, match="propensity_power"):
+        _model(MultDAE, propensity_power=0.5).partial_fit(X)
+    # the popularity of users without history follows the chunks seen so far
+    counts = np.bincount(X.indices, minlength=40)
+    np.testing.assert_allclose(model._item_popularity, counts / counts.sum())
+
+
+def test_dask_ml_incremental_trains_block_by_block():
+    """dask_ml's Incremental feeds a row-chunked Dask array to partial_fit block by block:
+    in block order, the same model as fit's epoch."""
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X = make_interactions(160, 50, density=0.1, random_state=2)
+    full = _model(MultDAE, max_iter=1).fit(X)
+    chunked = da.from_array(X, chunks=(64, 50), asarray=False)
+    incremental = wrappers.Incremental(_model(MultDAE), shuffle_blocks=False).fit(chunked)
+    np.testing.assert_allclose(incremental.estimator_.coefs_[0], full.coefs_[0],
+                               rtol=1e-5, atol=1e-6)
+    assert incremental.estimator_.n_iter_ == 3
