@@ -80,7 +80,10 @@ class RecommenderMixin:
 
     def _record_popularity(self, X):
         """Keep the training share of each item: the scores of users without history."""
-        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        self._set_popularity(np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64))
+
+    def _set_popularity(self, counts):
+        """The popularity of :meth:`_record_popularity` from per-column interaction counts."""
         self._item_popularity = counts / max(counts.sum(), 1.0)
 
     def _validate_for_scoring(self, X):

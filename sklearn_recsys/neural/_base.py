@@ -31,7 +31,7 @@ from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
 
-__all__ = ["AutoencoderBase", "NeuralRecommenderBase", "glorot_uniform"]
+__all__ = ["AutoencoderBase", "NeuralRecommenderBase", "PartialFitMixin", "glorot_uniform"]
 
 
 class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstimator):
@@ -50,15 +50,23 @@ class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstima
     def _score_batch(self, X):
         """Dense scores of validated CSR rows, in NumPy."""
 
+    def _compile_step(self, ctx, step, n_batches, input_signature=None):
+        """``step`` traced into a graph when the fit runs enough of them."""
+        return compile_step(ctx.tf, step, n_batches * self.max_iter, input_signature)
+
     def _fit(self, X):
+        self._partial_state = None  # a new fit: partial_fit would start afresh after it
         ctx = self._make_context(X.astype(self._fit_dtype))
         ctx.tf = import_tensorflow()
         self._run_training(ctx)
         return self
 
-    def _compile_step(self, ctx, step, n_batches, input_signature=None):
-        """``step`` traced into a graph when the fit runs enough of them."""
-        return compile_step(ctx.tf, step, n_batches * self.max_iter, input_signature)
+    def _epoch_batches(self, rng, n_samples, rows):
+        """One epoch's mini-batches of ``rows``: shuffled, or in row order (``shuffle=False``)."""
+        if getattr(self, "shuffle", True):
+            return self._minibatches(rng, n_samples, self.batch_size, rows)
+        return (rows[start:start + self.batch_size]
+                for start in range(0, len(rows), self.batch_size))
 
     @staticmethod
     def _minibatches(rng, n_samples, batch_size, rows=None):
@@ -83,7 +91,90 @@ def _normalize_rows(X):
     return sp.csr_matrix(sp.diags(1.0 / norms) @ X)
 
 
-class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderBase):
+class PartialFitMixin:
+    """``partial_fit`` for the minibatch neural models without per-user parameters.
+
+    A model adds the hooks below (and keeps its training in
+    :meth:`_start_training` and :meth:`_iterate`, which :meth:`fit` runs too);
+    the mixin carries the weights, Adam's moments, the generator and the
+    update count between calls.
+    """
+
+    def _check_partial_fit(self):
+        """Raise if the parameters need the whole data at once."""
+
+    def _initial_weights_for(self, rng, X):
+        """The weights the first ``partial_fit`` call starts from (``X``: its chunk)."""
+        raise NotImplementedError
+
+    def _current_weights(self):
+        """The fitted weights, in the form :meth:`_start_training` takes."""
+        raise NotImplementedError
+
+    def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
+        """Variables from ``weights``, the (traced) step, ``ctx.optimizer_state``."""
+        raise NotImplementedError
+
+    def partial_fit(self, X, y=None):
+        """One epoch over ``X``, continuing the training of the previous calls.
+
+        For data that does not fit in memory: call it once per chunk of users
+        (a plain loop over row blocks, or ``dask_ml.wrappers.Incremental``),
+        as many passes as epochs. The first call draws the weights and the
+        generator from ``random_state`` exactly as :meth:`fit` does; the
+        weights, Adam's moments, the generator and the update count (for
+        KL annealing) carry over between calls, so one pass over chunks is
+        the epoch of :meth:`fit` on their concatenation when ``shuffle=False``
+        and every chunk but the last holds a multiple of ``batch_size`` users
+        (with ``early_stopping=False``). There is no validation and no early
+        stopping here; ``n_iter_`` counts the calls. After :meth:`fit`,
+        training continues from its weights with a new optimizer.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            A chunk of users; every chunk has the same items (columns).
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The partially fitted recommender.
+        """
+        state = getattr(self, "_partial_state", None)
+        first = state is None and not hasattr(self, "n_features_in_")
+        if state is None:
+            self._validate_params()
+        self._check_partial_fit()
+        X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
+        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        if state is None:
+            rng = check_random_state(self.random_state)
+            rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
+            weights = self._initial_weights_for(rng, X) if first else self._current_weights()
+            state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts)}
+            self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
+        else:
+            weights = self._current_weights()
+        state["counts"] = state["counts"] + counts
+        self._set_popularity(state["counts"])
+        ctx = FitContext(X, state["rng"])
+        ctx.tf = import_tensorflow()
+        self._start_training(ctx, weights, 1, state["adam"], state["n_updates"])
+        loss = self._iterate(ctx)
+        if not np.isfinite(loss):
+            self._raise_diverged(f"the training loss is {loss}", self.n_iter_ + 1)
+        state["adam"], state["n_updates"] = ctx.optimizer_state(), getattr(ctx, "n_updates", 0)
+        self._partial_state = state
+        self.loss_curve_.append(float(loss))
+        self.n_iter_ += 1
+        self.best_iteration_ = self.n_iter_
+        return self
+
+
+class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                      NeuralRecommenderBase):
     """Base class of the multinomial autoencoders (not an estimator on its own)."""
 
     _parameter_constraints: dict = {
@@ -264,12 +355,12 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         if self.propensity_power:
             train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
             self.propensity_ = exposure_propensity(train, self.propensity_power)
-        self._start_training(ctx, coefs, intercepts, self.max_iter)
+        self._start_training(ctx, (coefs, intercepts), self.max_iter)
         self._store(ctx)
 
-    def _start_training(self, ctx, coefs, intercepts, n_epochs, adam_state=None, n_updates=0):
-        """TensorFlow variables from ``coefs``/``intercepts`` and the (traced) Adam step."""
+    def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
         tf = ctx.tf
+        coefs, intercepts = weights
         ctx.Ws = [tf.Variable(w) for w in coefs]
         ctx.bs = [tf.Variable(b) for b in intercepts]
         n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
@@ -282,13 +373,8 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
     def _iterate(self, ctx):
         tf, X = ctx.tf, ctx.X
         rows = np.arange(X.shape[0]) if ctx.train_rows is None else ctx.train_rows
-        if self.shuffle:
-            batches = self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows)
-        else:
-            batches = (rows[start:start + self.batch_size]
-                       for start in range(0, len(rows), self.batch_size))
         total = 0.0
-        for idx in batches:
+        for idx in self._epoch_batches(ctx.rng, X.shape[0], rows):
             seeds = ctx.rng.randint(0, np.iinfo(np.int32).max, size=(2, 2)).astype(np.int32)
             total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seeds),
                                     tf.constant(self._beta(ctx.n_updates, ctx.n_batches),
@@ -297,74 +383,19 @@ class AutoencoderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralR
         self._store(ctx)
         return total / max(1, ctx.n_batches)
 
-    def _fit(self, X):
-        self._partial_state = None  # a new fit: partial_fit would start afresh after it
-        super()._fit(X)
-
-    def partial_fit(self, X, y=None):
-        """One epoch over ``X``, continuing the training of the previous calls.
-
-        For data that does not fit in memory: call it once per chunk of users
-        (a plain loop over row blocks, or ``dask_ml.wrappers.Incremental``),
-        as many passes as epochs. The first call draws the weights and the
-        generator from ``random_state`` exactly as :meth:`fit` does; the
-        weights, Adam's moments, the generator and the update count (for
-        KL annealing) carry over between calls, so one pass over chunks is
-        the epoch of :meth:`fit` on their concatenation when ``shuffle=False``
-        and every chunk but the last holds a multiple of ``batch_size`` users
-        (with ``early_stopping=False``). There is no validation and no early
-        stopping here; ``n_iter_`` counts the calls. After :meth:`fit`,
-        training continues from its weights with a new optimizer.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix} of shape (n_users, n_items)
-            A chunk of users; every chunk has the same items (columns).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        self : object
-            The partially fitted recommender.
-        """
-        state = getattr(self, "_partial_state", None)
-        first = state is None and not hasattr(self, "coefs_")
-        if first or state is None:
-            self._validate_params()
+    def _check_partial_fit(self):
         if self.propensity_power:
             raise ValueError(
                 "partial_fit cannot weight by propensities (propensity_power="
                 f"{self.propensity_power!r}): they need every item's count over the whole "
                 "data. Use fit, or propensity_power=0.")
-        X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
-        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-        if state is None:
-            rng = check_random_state(self.random_state)
-            rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
-            state = {"rng": rng, "adam": None, "n_updates": 0, "counts": counts * 0}
-            if first:
-                coefs, intercepts = self._init_weights(rng, X.shape[1])
-            else:
-                coefs, intercepts = self.coefs_, self.intercepts_
-            self.propensity_ = None
-            self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
-        else:
-            coefs, intercepts = self.coefs_, self.intercepts_
-        state["counts"] = state["counts"] + counts
-        self._item_popularity = state["counts"] / max(state["counts"].sum(), 1.0)
-        ctx = FitContext(X, state["rng"])
-        ctx.tf = import_tensorflow()
-        self._start_training(ctx, coefs, intercepts, 1, state["adam"], state["n_updates"])
-        loss = self._iterate(ctx)
-        if not np.isfinite(loss):
-            self._raise_diverged(f"the training loss is {loss}", self.n_iter_ + 1)
-        state["adam"], state["n_updates"] = ctx.optimizer_state(), ctx.n_updates
-        self._partial_state = state
-        self.loss_curve_.append(float(loss))
-        self.n_iter_ += 1
-        self.best_iteration_ = self.n_iter_
-        return self
+
+    def _initial_weights_for(self, rng, X):
+        self.propensity_ = None
+        return self._init_weights(rng, X.shape[1])
+
+    def _current_weights(self):
+        return self.coefs_, self.intercepts_
 
     def _snapshot(self):
         return self.coefs_, self.intercepts_  # _store makes new arrays every epoch

@@ -10,8 +10,8 @@ from sklearn.utils._param_validation import Interval
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
-from ._base import NeuralRecommenderBase, _normalize_rows, glorot_uniform
-from ._tf import adam
+from ._base import NeuralRecommenderBase, PartialFitMixin, _normalize_rows, glorot_uniform
+from ._tf import adam, compile_step
 
 __all__ = ["MultiTaskDAE"]
 
@@ -23,8 +23,8 @@ def _softmax(a):
     return a
 
 
-class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
-                   NeuralRecommenderBase):
+class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin,
+                   TransformerMixin, NeuralRecommenderBase):
     """Multi-task denoising autoencoder with gated experts, one head per behaviour.
 
     ``X`` stacks one ``(n_users, n_items)`` block per behaviour (views,
@@ -81,6 +81,12 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         Users per Adam step.
     learning_rate_init : float, default=1e-3
         Adam step size.
+    shuffle : bool, default=True
+        Shuffle the users before each epoch's mini-batches. False: batches
+        in row order, so that :meth:`partial_fit` over chunks of rows repeats
+        the epochs of :meth:`fit` on their concatenation (with
+        ``skip=False``: otherwise the skip weights start from the first
+        chunk's conversion rates instead of all the data's).
     max_iter : int, default=100
         Epochs.
     early_stopping : bool, default=True
@@ -163,6 +169,7 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "shuffle": ["boolean"],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
     }
@@ -183,6 +190,7 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         alpha=0.01,
         batch_size=500,
         learning_rate_init=1e-3,
+        shuffle=True,
         max_iter=100,
         early_stopping=True,
         validation_fraction=0.1,
@@ -203,6 +211,7 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         self.alpha = alpha
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
+        self.shuffle = shuffle
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -223,13 +232,16 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
     # -- fit ----------------------------------------------------------------
 
     def _fit(self, X):
+        self._set_layout_and_weights(X)
+        return super()._fit(X)
+
+    def _set_layout_and_weights(self, X):
         self._set_layout(X)
         self.task_weights_ = check_weights(self.task_weights, self.behaviors_, "task_weights")
         if self.task_weights_[self.target_index_] == 0:
             raise ValueError(
                 f"task_weights gives the target behaviour {self.target_!r} weight 0, so the "
                 "head that scores it would not be trained. Give it a positive weight.")
-        return super()._fit(X)
 
     def _init_weights(self, rng):
         """Glorot-uniform weights, zero biases and zero skip weights, in float32."""
@@ -279,22 +291,36 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         return out
 
     def _init_fit(self, ctx):
-        tf = ctx.tf
         weights = self._init_weights(ctx.rng)
         train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
         weights["skip_coefs_"] = self._skip_init(train)
+        self._start_training(ctx, weights, self.max_iter)
+        self._store(ctx)
+
+    def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
+        tf = ctx.tf
         ctx.vars = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
                            else tf.Variable(value)) for name, value in weights.items()}
         n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
         ctx.n_batches = int(np.ceil(n_train / self.batch_size))
-        ctx.step = self._compile_step(ctx, self._make_step(tf, ctx.vars), ctx.n_batches)
-        self._store(ctx)
+        step = self._make_step(tf, ctx.vars, adam_state)
+        ctx.optimizer_state = step.optimizer_state
+        ctx.step = compile_step(tf, step, ctx.n_batches * n_epochs)
+
+    def _initial_weights_for(self, rng, X):
+        self._set_layout_and_weights(X)
+        weights = self._init_weights(rng)
+        weights["skip_coefs_"] = self._skip_init(X)  # from the first chunk
+        return weights
+
+    def _current_weights(self):
+        return {name: getattr(self, name) for name in self._PARAMS}
 
     def _iterate(self, ctx):
         tf, X = ctx.tf, ctx.X
         rows = np.arange(X.shape[0]) if ctx.train_rows is None else ctx.train_rows
         total = 0.0
-        for idx in self._minibatches(ctx.rng, X.shape[0], self.batch_size, rows):
+        for idx in self._epoch_batches(ctx.rng, X.shape[0], rows):
             seed = ctx.rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
             total += float(ctx.step(tf.constant(X[idx].toarray()), tf.constant(seed)))
         self._store(ctx)
@@ -312,14 +338,14 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         for name, value in snapshot.items():
             setattr(self, name, value)
 
-    def _make_step(self, tf, v):
+    def _make_step(self, tf, v, adam_state=None):
         """One Adam update on a dense batch of stacked rows; returns the batch loss."""
         flat = [*v["shared_coefs_"], *v["shared_intercepts_"]] + [
             v[name] for name in self._PARAMS[2:]]
         # the skip weights are per-item like biases, and start from the data's
         # conversion log-ratios, so weight decay would only pull them off
         matrices = [*v["shared_coefs_"], v["expert_coefs_"], v["gate_coefs_"], v["head_coefs_"]]
-        update = adam(tf, flat, self.learning_rate_init)
+        update = adam(tf, flat, self.learning_rate_init, state=adam_state)
         n, n_b = self.n_items_, len(self.behaviors_)
         tasks = [t for t in range(n_b) if self.task_weights_[t] > 0]
         task_w = [float(self.task_weights_[t]) for t in tasks]
@@ -357,6 +383,7 @@ class MultiTaskDAE(MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin, Transfor
             update([tf.zeros_like(var) if g is None else g for g, var in zip(grads, flat)])
             return loss
 
+        step.optimizer_state = update.state
         return step
 
     # -- NumPy serving --------------------------------------------------------

@@ -163,6 +163,6 @@ class MultiBehaviorMixin:
         """Block indices of the behaviours other than the target, in order."""
         return [b for b in range(len(self.behaviors_)) if b != self.target_index_]
 
-    def _record_popularity(self, X):
-        _, index, n_items = self._layout(X.shape[1])
-        super()._record_popularity(behavior_block(X, n_items, index))
+    def _set_popularity(self, counts):
+        _, index, n_items = self._layout(len(counts))
+        super()._set_popularity(counts[index * n_items:(index + 1) * n_items])

@@ -74,3 +74,30 @@ def test_dask_ml_incremental_trains_block_by_block():
     np.testing.assert_allclose(incremental.estimator_.coefs_[0], full.coefs_[0],
                                rtol=1e-5, atol=1e-6)
     assert incremental.estimator_.n_iter_ == 3
+
+
+def test_multitask_dae_partial_fit_equals_fit():
+    """The multi-behaviour model too: chunks of users (all behaviour blocks of a row stay
+    together) repeat fit's epoch; the popularity fallback reads the target block."""
+    import scipy.sparse as sp
+
+    from sklearn_recsys import MultiTaskDAE
+
+    views = make_interactions(96, 30, density=0.2, random_state=0)
+    buys = make_interactions(96, 30, density=0.05, random_state=1)
+    X = sp.hstack([views, buys], format="csr")
+    params = dict(behaviors=("view", "buy"), target="buy", hidden_layer_sizes=(8,),
+                  n_components=4, n_experts=2, batch_size=32, skip=False, shuffle=False,
+                  early_stopping=False, random_state=0)
+    full = MultiTaskDAE(max_iter=2, **params).fit(X)
+    part = MultiTaskDAE(**params)
+    for _ in range(2):
+        for chunk in (X[:64], X[64:]):
+            part.partial_fit(chunk)
+    for name in ("expert_coefs_", "gate_coefs_", "head_coefs_"):
+        np.testing.assert_allclose(getattr(part, name), getattr(full, name),
+                                   rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(part.decision_function(X), full.decision_function(X),
+                               rtol=1e-4, atol=1e-5)
+    counts = np.bincount(buys.indices, minlength=30)
+    np.testing.assert_allclose(part._item_popularity, counts / counts.sum())
