@@ -133,7 +133,9 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
     shuffled = log.sample(frac=1.0, random_state=0).reset_index(drop=True)
     logs = dd.from_pandas(shuffled, npartitions=4, sort=False)
     assert logs.map_partitions(lambda p: p["user_id"].nunique()).compute().sum() > 120
-    result = batch_recommend_logs(model, encoder, logs, k=5, client=client).compute()
+    lazy = batch_recommend_logs(model, encoder, logs, k=5, client=client)
+    result = lazy.compute()
+    assert result.dtypes.to_dict() == lazy.dtypes.to_dict()  # the meta tells the truth
     expected = encoder.recommend(model, log, k=5)
     key = ["user_id", "rank"]
     result = result.sort_values(key).reset_index(drop=True)

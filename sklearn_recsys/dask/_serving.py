@@ -106,7 +106,12 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     with the fitted vocabulary (users not seen in the encoder's ``fit`` are
     new users, scored from their rows), scored by the model, which is sent
     to every worker once. The lists of a user are those of
-    ``encoder.recommend(estimator, <that user's rows>, k)``.
+    ``encoder.recommend(estimator, <that user's rows>, k)``: the same as on
+    the whole log wherever the encoding does not depend on the order of the
+    rows (with ``duplicates="last"`` and no ``timestamp_col`` it does, and
+    the shuffle does not keep that order). A client must be running: the
+    model and the encoder are sent to the workers at the call, and the
+    result is computed on that cluster.
 
     Parameters
     ----------
@@ -148,12 +153,16 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         raise ValueError(f"logs has no column {missing}: the encoder reads "
                          f"user_col={encoder.user_col!r} and item_col={encoder.item_col!r}.")
     client = distributed.get_client() if client is None else client
-    model = client.scatter(estimator, broadcast=True, hash=False)
+    # the encoder's vocabulary goes to every worker once too, not into every task
+    model, encoder_on_workers = client.scatter([estimator, encoder], broadcast=True,
+                                               hash=False)
+    # the ids come back from the encoder's vocabulary (whatever the log's column dtype,
+    # e.g. a categorical whose categories Dask does not know)
     meta = pd.DataFrame({
-        encoder.user_col: pd.Series([], dtype=logs[encoder.user_col].dtype),
+        encoder.user_col: pd.Series([], dtype=encoder.user_ids_.dtype),
         "rank": pd.Series([], dtype=np.int64),
         encoder.item_col: pd.Series([], dtype=encoder.item_ids_.dtype),
         "score": pd.Series([], dtype=np.float64)})
     grouped = logs.shuffle(on=encoder.user_col)
-    return grouped.map_partitions(_recommend_partition, model, encoder, k, exclude_seen,
-                                  meta, meta=meta)
+    return grouped.map_partitions(_recommend_partition, model, encoder_on_workers, k,
+                                  exclude_seen, meta, meta=meta)

@@ -111,6 +111,13 @@ class PartialFitMixin:
         """The fitted weights, in the form :meth:`_start_training` takes."""
         raise NotImplementedError
 
+    def _has_weights(self):
+        try:
+            self._current_weights()
+        except AttributeError:
+            return False
+        return True
+
     def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
         """Variables from ``weights``, the (traced) step, ``ctx.optimizer_state``."""
         raise NotImplementedError
@@ -128,7 +135,11 @@ class PartialFitMixin:
         and every chunk but the last holds a multiple of ``batch_size`` users
         (with ``early_stopping=False``). There is no validation and no early
         stopping here; ``n_iter_`` counts the calls. After :meth:`fit`,
-        training continues from its weights with a new optimizer.
+        training continues from its weights but starts the rest anew: a new
+        optimizer, generator (from ``random_state``), update count, loss
+        curve, and the popularity fallback of the chunks. A pickled model
+        carries the optimizer's state (twice the weights) until the next
+        :meth:`fit`.
 
         Parameters
         ----------
@@ -143,9 +154,9 @@ class PartialFitMixin:
             The partially fitted recommender.
         """
         state = getattr(self, "_partial_state", None)
-        first = state is None and not hasattr(self, "n_features_in_")
-        if state is None:
-            self._validate_params()
+        # no trained weights yet (a fresh model, or a first call that failed)
+        first = state is None and not self._has_weights()
+        self._validate_params()
         self._check_partial_fit()
         X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
@@ -155,8 +166,11 @@ class PartialFitMixin:
             weights = self._initial_weights_for(rng, X) if first else self._current_weights()
             state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts)}
             self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
+            if hasattr(self, "propensity_"):
+                self.propensity_ = None  # a fit's propensities must not weight these epochs
         else:
             weights = self._current_weights()
+            state = dict(state)  # a copy of the estimator keeps its own
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])
         ctx = FitContext(X, state["rng"])

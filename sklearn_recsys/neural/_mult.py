@@ -276,6 +276,14 @@ class MultVAE(AutoencoderBase):
         self.random_state = random_state
         self.verbose = verbose
 
+    def _check_partial_fit(self):
+        super()._check_partial_fit()
+        if self.total_anneal_steps == "auto":
+            raise ValueError(
+                'partial_fit needs an int total_anneal_steps: "auto" counts epochs of the whole '
+                "data, which one call (one chunk) does not know. Give the number of updates "
+                "over which beta grows to anneal_cap, e.g. 20 epochs x batches per epoch.")
+
     def _beta(self, n_updates, updates_per_epoch=1):
         steps = self.total_anneal_steps
         if steps == "auto":

@@ -101,3 +101,14 @@ def test_multitask_dae_partial_fit_equals_fit():
                                rtol=1e-4, atol=1e-5)
     counts = np.bincount(buys.indices, minlength=30)
     np.testing.assert_allclose(part._item_popularity, counts / counts.sum())
+
+
+def test_auto_annealing_refused_and_a_failed_first_call_leaves_a_fresh_model():
+    X = make_interactions(64, 40, density=0.1, random_state=0)
+    with pytest.raises(ValueError, match="total_anneal_steps"):
+        _model(MultVAE).partial_fit(X)  # the default "auto"
+    model = _model(MultDAE)
+    with pytest.raises(ValueError, match="Negative values"):
+        model.partial_fit(-X)
+    model.partial_fit(X)  # starts afresh, as a new model would
+    np.testing.assert_array_equal(model.coefs_[0], _model(MultDAE).partial_fit(X).coefs_[0])
