@@ -32,8 +32,10 @@ _TEST_PARAMS = {
     "MultiTaskDAE": {"hidden_layer_sizes": (8,), "n_components": 4, "n_experts": 2,
                      "max_iter": 2, "batch_size": 16, "early_stopping": False,
                      "random_state": 0},
+    # an int total_anneal_steps: partial_fit refuses "auto" (the checks call it)
     "MultVAE": {"hidden_layer_sizes": (8,), "n_components": 4, "max_iter": 2,
-                "batch_size": 16, "early_stopping": False, "random_state": 0},
+                "batch_size": 16, "early_stopping": False, "total_anneal_steps": 10,
+                "random_state": 0},
     "SASRec": {"n_components": 4, "max_len": 5, "max_iter": 2, "batch_size": 16,
                "early_stopping": False, "random_state": 0},
     "GRU4Rec": {"n_components": 4, "max_len": 5, "max_iter": 2, "batch_size": 16,
