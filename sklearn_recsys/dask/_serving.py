@@ -23,7 +23,8 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     scikit-learn's ``working_memory``, so no task (and no machine) ever holds
     the score matrix of all users; only the ``(n_users, k)`` lists come back.
     Row ``u`` of the result depends only on row ``u`` of ``X``: the same as
-    ``estimator.recommend(X, k)``.
+    ``estimator.recommend(X, k)``, up to float rounding (BLAS may sum a
+    block of another size in another order, which can swap near-ties).
 
     Parameters
     ----------

@@ -18,10 +18,11 @@ the parallel build only when that is safe:
   of a process pool is one of several parallel workers already); the
   ``tbb`` and ``workqueue`` layers are fork-safe and stay parallel.
 
-Both builds compute every row with the same code, so results agree up to
-float rounding: kernels compiled with ``fastmath`` (the CG row solver) and
-reductions across rows (``implicit_loss``) may sum in another order, a
-difference of about 1e-7 relative in float32.
+Both builds compute every row with the same code, so each row's result is
+the same bit for bit (the row solvers sum in an order fixed by the lengths
+alone, never by thread count or memory addresses); only reductions across
+rows (``implicit_loss``) may sum in another order, a difference of about
+1e-7 relative in float32.
 """
 
 import functools

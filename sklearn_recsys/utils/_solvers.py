@@ -23,6 +23,14 @@ from numba import njit, prange
 
 from ._parallel import parallel_kernel
 
+# A loop that both stores and sums is vectorized by LLVM behind a run-time check of where
+# its arrays lie (it takes the scalar loop when they are close), so with fast-math (which
+# lets the vector loop sum in another order) its result depended on memory addresses: one
+# seed gave different models from run to run (seen on AMD Zen 5). Sums are therefore only
+# taken by _dot, a loop without stores, with fast-math; the loops around it may fuse
+# multiply-adds but not reorder sums.
+_FAST = {"nsz", "arcp", "contract"}
+
 __all__ = [
     "als_cg_sweep",
     "als_cholesky_sweep",
@@ -105,18 +113,23 @@ def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit, pre
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _dot(a, b, zero):
+    """``a . b``: vectorized, in an order fixed by the length alone (the loop stores nothing)."""
+    s = zero
+    for f in range(a.shape[0]):
+        s += a[f] * b[f]
+    return s
+
+
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _symv(A, x, out):
     """``out = A @ x`` for a small dense ``A``, without allocating."""
-    k = A.shape[0]
     zero = x[0] - x[0]  # accumulate in the dtype of x
-    for f in range(k):
-        s = zero
-        for g in range(k):
-            s += A[f, g] * x[g]
-        out[f] = s
+    for f in range(A.shape[0]):
+        out[f] = _dot(A[f], x, zero)
 
 
-@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+@njit(cache=True, nogil=True, fastmath=_FAST, error_model="numpy")
 def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0, explicit,
             pref):
     """``cg_steps`` conjugate-gradient steps on one row's normal equations, from ``x``.
@@ -136,9 +149,7 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
         r[f] = b0[f] - r[f]
     for idx in range(start, end):
         i = indices[idx]
-        yx = zero
-        for f in range(k):
-            yx += Y[i, f] * x[f]
+        yx = _dot(Y[i], x, zero)
         if explicit:
             w = data[idx] - yx
         else:
@@ -146,33 +157,27 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
             w = (one + cm1) * (pref[idx] if pref.shape[0] else one) - cm1 * yx
         for f in range(k):
             r[f] += w * Y[i, f]
-    rs_old = zero
     for f in range(k):
         p[f] = r[f]
-        rs_old += r[f] * r[f]
+    rs_old = _dot(r, r, zero)
     if rs_old < _EPS:
         return
     for _ in range(cg_steps):
         _symv(YtY, p, Ap)
         for idx in range(start, end):
             i = indices[idx]
-            yp = zero
-            for f in range(k):
-                yp += Y[i, f] * p[f]
+            yp = _dot(Y[i], p, zero)
             w = yp if explicit else scale * data[idx] * yp
             for f in range(k):
                 Ap[f] += w * Y[i, f]
-        pAp = zero
-        for f in range(k):
-            pAp += p[f] * Ap[f]
+        pAp = _dot(p, Ap, zero)
         if pAp <= 0.0:
             return
         a = rs_old / pAp
-        rs_new = zero
         for f in range(k):
             x[f] += a * p[f]
             r[f] -= a * Ap[f]
-            rs_new += r[f] * r[f]
+        rs_new = _dot(r, r, zero)
         if rs_new < _EPS:
             return
         beta = rs_new / rs_old

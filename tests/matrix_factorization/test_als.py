@@ -87,12 +87,44 @@ def test_block_diagonal_known_top1():
 
 
 def test_same_factors_for_any_thread_count(small):
-    # rows are independent, so only the rounding of fastmath's vectorised sums
-    # (which depends on where the work buffers land in memory) may differ
+    # rows are independent and each row's sums run in a fixed order
     a = ImplicitALS(n_components=8, random_state=3, n_jobs=1, dtype=np.float64).fit(small)
     b = ImplicitALS(n_components=8, random_state=3, n_jobs=2, dtype=np.float64).fit(small)
-    assert_allclose(a.item_factors_, b.item_factors_, rtol=1e-9, atol=1e-12)
-    assert_allclose(a.user_factors_, b.user_factors_, rtol=1e-9, atol=1e-12)
+    assert_array_equal(a.item_factors_, b.item_factors_)
+    assert_array_equal(a.user_factors_, b.user_factors_)
+
+
+def _at_offset(a, offset):
+    """A copy of ``a`` whose data starts ``offset`` bytes past a 64-byte boundary."""
+    buf = np.empty(a.nbytes + 128, dtype=np.uint8)
+    start = (-buf.ctypes.data) % 64 + offset
+    view = buf[start:start + a.nbytes].view(a.dtype).reshape(a.shape)
+    view[...] = a
+    return view
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [4, 7, 64])
+def test_cg_sweep_does_not_depend_on_where_the_arrays_lie(dtype, k):
+    # fast-math sums inside loops that also store were vectorized behind a check of the
+    # arrays' addresses, so the same inputs at other addresses rounded differently (and an
+    # ill-conditioned fit amplified it to a different model for the same seed)
+    from sklearn_recsys.utils._solvers import als_cg_sweep
+
+    rng = np.random.default_rng(0)
+    A = sp.random(60, 30, density=0.3, random_state=0, format="csr", dtype=dtype)
+    A.data = np.round(A.data * 1e3).astype(dtype)  # large confidences: ill-conditioned
+    Y0 = rng.standard_normal((30, k)).astype(dtype)
+    X0 = (rng.standard_normal((60, k)) * 0.01).astype(dtype)
+    G0 = (Y0.T @ Y0 + np.eye(k)).astype(dtype)
+    results = []
+    for offset in range(0, 64, 8 if dtype == np.float64 else 4):
+        X, Y, G = _at_offset(X0, offset), _at_offset(Y0, offset), _at_offset(G0, offset)
+        als_cg_sweep(A.indptr, A.indices, A.data, X, Y, G, 1.0, 3, np.empty(0, dtype))
+        results.append(X.copy())
+    assert not np.allclose(results[0], X0)  # it did solve
+    for other in results[1:]:
+        assert_array_equal(other, results[0])
 
 
 def test_explain_sums_to_score(small):
