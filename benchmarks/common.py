@@ -135,12 +135,15 @@ def ml100k_rmse_folds(makes, data_home):
 def in_fresh_process(fn, *args):
     """``fn(*args)`` in a new (spawned) process: its own imports, threads and peak memory.
 
-    Also keeps TensorFlow and PyTorch apart: they crash when loaded into one process.
+    Also keeps TensorFlow and PyTorch apart: they crash when loaded into one process. The
+    process is not a daemon (unlike a ``multiprocessing.Pool``'s), so it may start processes
+    of its own, such as a Dask ``LocalCluster``'s workers.
     """
     import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
-    with mp.get_context("spawn").Pool(1) as pool:
-        return pool.apply(fn, args)
+    with ProcessPoolExecutor(1, mp_context=mp.get_context("spawn")) as pool:
+        return pool.submit(fn, *args).result()
 
 
 class PeakRSS:

@@ -3,10 +3,13 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 from sklearn_recsys import EASE, ItemKNN, MostPopular
 from sklearn_recsys.utils import top_k
+from sklearn_recsys.utils._topk import _top_k_numpy
 
 MODELS = [EASE(alpha=1.0), ItemKNN(n_neighbors=3), MostPopular()]
 X = sp.csr_matrix(np.array(
@@ -77,3 +80,49 @@ def test_top_k_ties_broken_by_lower_index():
     idx, val = top_k(s, 7)  # one column per item at most
     np.testing.assert_array_equal(idx, [[1, 2, 3, 5, 0, -1]])
     assert np.isneginf(val[0, 5:]).all()
+
+
+def _top_k_by_sorting(s, k):
+    # the definition: valid scores (not NaN, not -inf) by score desc, then index asc
+    idx = np.full((s.shape[0], min(k, s.shape[1])), -1)
+    val = np.full(idx.shape, -np.inf)
+    for r, row in enumerate(s):
+        valid = [j for j in range(len(row)) if row[j] > -np.inf]
+        best = sorted(valid, key=lambda j: (-row[j], j))[: idx.shape[1]]
+        idx[r, : len(best)] = best
+        val[r, : len(best)] = row[best]
+    return idx, val
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]),
+       order=st.sampled_from(["C", "F", "sliced"]))
+def test_top_k_kernel_is_the_sorted_definition(data, dtype, order):
+    # small integers give many ties; NaN and -inf are never returned, +inf is
+    n_rows = data.draw(st.integers(1, 5))
+    n_cols = data.draw(st.integers(1, 25))
+    cells = st.sampled_from([-2.0, -1.0, 0.0, -0.0, 1.0, 2.0, np.nan, -np.inf, np.inf])
+    s = np.array(data.draw(st.lists(cells, min_size=n_rows * n_cols,
+                                    max_size=n_rows * n_cols)), dtype=dtype)
+    s = s.reshape(n_rows, n_cols)
+    if order == "F":
+        s = np.asfortranarray(s)
+    elif order == "sliced":  # a non-contiguous view, as a block of a wider matrix
+        s = np.hstack([s, s])[:, ::2]
+    k = data.draw(st.integers(1, 30))
+    idx, val = top_k(s, k)
+    ref_idx, ref_val = _top_k_by_sorting(s, k)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(val, ref_val.astype(dtype))
+    assert idx.dtype == np.int64 and val.dtype == dtype
+    # the NumPy path (other dtypes) agrees with the kernel
+    np_idx, np_val = _top_k_numpy(s, min(k, n_cols))
+    np.testing.assert_array_equal(np_idx, idx)
+    np.testing.assert_array_equal(np_val, val)
+
+
+def test_top_k_of_integer_scores_pads_in_float64():
+    idx, val = top_k(np.array([[3, 1, 3, 2]]), 3)
+    np.testing.assert_array_equal(idx, [[0, 2, 3]])
+    np.testing.assert_array_equal(val, [[3.0, 3.0, 2.0]])
+    assert val.dtype == np.float64

@@ -3,10 +3,12 @@
 from numbers import Integral, Real
 
 import numpy as np
+from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from ..base import ItemItemMixin, RecommenderMixin
+from ..utils._parallel import numba_threads, parallel_kernel
 from ._sparse_inverse import sparse_inverse_factor
 
 __all__ = ["SparseEASE"]
@@ -121,9 +123,19 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
 
     def _score_batch(self, X):
         W = self.components_
-        # (X W^T) W computed as (W^T (X W^T)^T)^T: CSR products, no conversion of W
-        spread = (W.T @ (X @ W.T).T).T.toarray()
-        return X.toarray() - spread / self.inverse_diagonal_
+        Z = (X @ W.T).tocsr()  # W is CSC, so W.T is CSR: no conversion
+        # rows of W / d, for the scatter below (a copy of W: small next to a
+        # block of dense scores)
+        W_rows = W.tocsr()
+        W_rows.data /= self.inverse_diagonal_[W_rows.indices]
+        scores = X.toarray()
+        # scores -= Z (W / d), each nonzero of Z adding a sparse row of W
+        # straight into the dense block: SciPy's sparse product would first
+        # build the (nearly dense) sparse result
+        with numba_threads(None):
+            _subtract_sparse_product(Z.indptr, Z.indices, Z.data.astype(W_rows.dtype, copy=False),
+                                     W_rows.indptr, W_rows.indices, W_rows.data, scores)
+        return scores
 
     def _item_item_rows(self, items):
         # row j of B = e_j - (W[:, j]^T W) / d
@@ -137,3 +149,14 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         col = -(W[:, rows].T @ W[:, [item]]).toarray().ravel() / self.inverse_diagonal_[item]
         col[np.asarray(rows) == item] = 0.0
         return col
+
+
+@parallel_kernel
+def _subtract_sparse_product(z_indptr, z_indices, z_data, w_indptr, w_indices, w_data, out):
+    """``out -= Z @ W`` for CSR ``Z`` and ``W`` given by their arrays, dense ``out``."""
+    for u in prange(out.shape[0]):
+        for p in range(z_indptr[u], z_indptr[u + 1]):
+            j = z_indices[p]
+            z = z_data[p]
+            for q in range(w_indptr[j], w_indptr[j + 1]):
+                out[u, w_indices[q]] -= z * w_data[q]

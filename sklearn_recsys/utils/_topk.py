@@ -1,7 +1,9 @@
 """Top-k selection and seen-item masking kernels shared by models and metrics."""
 
 import numpy as np
+from numba import njit, prange
 
+from ._parallel import numba_threads, parallel_kernel
 from ._validation import check_k
 
 __all__ = ["top_k", "mask_seen", "iter_row_batches", "row_batch_size"]
@@ -63,14 +65,102 @@ def top_k(scores, k):
     Returns
     -------
     indices : ndarray of shape (n_rows, min(k, n_items)), dtype int64
-    values : ndarray of shape (n_rows, min(k, n_items)), dtype of ``scores``
+    values : ndarray of shape (n_rows, min(k, n_items))
+        Of the dtype of ``scores`` if floating, else float64 (the padding
+        ``-inf`` needs a float).
     """
     k = check_k(k)
     scores = np.asarray(scores)
+    if scores.dtype.kind != "f":
+        scores = scores.astype(np.float64)
     if scores.ndim != 2:
         raise ValueError(f"scores must be 2-D (n_rows, n_items), got shape {scores.shape}.")
     n_rows, n_cols = scores.shape
     kk = min(k, n_cols)
+    if scores.dtype not in (np.float32, np.float64) or kk == 0 or n_rows == 0:
+        return _top_k_numpy(scores, kk)
+    indices = np.empty((n_rows, kk), dtype=np.int64)
+    values = np.empty((n_rows, kk), dtype=scores.dtype)
+    # one pass per row instead of NumPy's dozen over the block; inside a
+    # Dask worker, numba gets the task's share of the cores
+    with numba_threads(None):
+        _top_k_heap(scores, indices, values)
+    return indices, values
+
+
+@njit(cache=True, nogil=True)
+def _worse(value_a, index_a, value_b, index_b):
+    # the ranking order: a lower score, or an equal score at a higher index
+    return value_a < value_b or (value_a == value_b and index_a > index_b)
+
+
+@njit(cache=True, nogil=True)
+def _sift_down(hv, hi, pos, size, v, j):
+    # put (v, j) at ``pos`` of the heap hv[:size]/hi[:size] (worst at the root),
+    # moving the worse child up while it is worse than (v, j)
+    while True:
+        child = 2 * pos + 1
+        if child >= size:
+            break
+        if child + 1 < size and _worse(hv[child + 1], hi[child + 1], hv[child], hi[child]):
+            child += 1
+        if not _worse(hv[child], hi[child], v, j):
+            break
+        hv[pos] = hv[child]
+        hi[pos] = hi[child]
+        pos = child
+    hv[pos] = v
+    hi[pos] = j
+
+
+@parallel_kernel
+def _top_k_heap(scores, indices, values):
+    """Fill ``indices``/``values`` (n_rows, kk) with each row's best ``kk``, best first.
+
+    Each row keeps a binary heap of its ``kk`` best (worst at the root) in its
+    output rows while it reads the scores in index order, so a score equal to
+    the root's never enters (its index is higher); NaN and ``-inf`` are
+    skipped and their slots padded with ``-1``/``-inf``. The heap is then
+    sorted in place, best first.
+    """
+    n_rows, n_cols = scores.shape
+    kk = indices.shape[1]
+    for r in prange(n_rows):
+        hv = values[r]
+        hi = indices[r]
+        size = 0
+        for j in range(n_cols):
+            v = scores[r, j]
+            if not v > -np.inf:  # NaN or -inf
+                continue
+            if size < kk:
+                pos = size
+                size += 1
+                while pos > 0:  # sift up past better parents
+                    parent = (pos - 1) // 2
+                    if not _worse(v, j, hv[parent], hi[parent]):
+                        break
+                    hv[pos] = hv[parent]
+                    hi[pos] = hi[parent]
+                    pos = parent
+                hv[pos] = v
+                hi[pos] = j
+            elif v > hv[0]:
+                _sift_down(hv, hi, 0, size, v, j)
+        # heap sort: the worst goes to the end, so the row ends best first
+        for end in range(size - 1, 0, -1):
+            v, j = hv[end], hi[end]
+            hv[end] = hv[0]
+            hi[end] = hi[0]
+            _sift_down(hv, hi, 0, end, v, j)
+        for p in range(size, kk):
+            hv[p] = -np.inf
+            hi[p] = -1
+
+
+def _top_k_numpy(scores, kk):
+    """:func:`top_k` with NumPy operations, for any float dtype (``kk`` <= n_cols)."""
+    n_rows, n_cols = scores.shape
     if kk == 0:
         return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=scores.dtype)
     neg = -scores
