@@ -92,19 +92,36 @@ def _normalize_rows(X):
 
 
 class PartialFitMixin:
-    """``partial_fit`` for the minibatch neural models without per-user parameters.
+    """``partial_fit`` for the minibatch neural models.
 
     A model adds the hooks below (and keeps its training in
     :meth:`_start_training` and :meth:`_iterate`, which :meth:`fit` runs too);
     the mixin carries the weights, Adam's moments, the generator and the
-    update count between calls.
+    update count between calls. A model with one parameter per user (CDAE's
+    input nodes) sets ``_per_user_parameters``: its ``partial_fit`` takes
+    ``n_users``, the users of one pass, and the chunks of a pass are its
+    consecutive rows (``ctx.user_rows`` says which rows of the table a
+    chunk's users are).
     """
+
+    _per_user_parameters = False
 
     def _check_partial_fit(self):
         """Raise if the parameters need the whole data at once."""
+        if getattr(self, "propensity_power", 0):
+            raise ValueError(
+                "partial_fit cannot weight by propensities (propensity_power="
+                f"{self.propensity_power!r}): they need every item's count over the whole "
+                "data. Use fit, or propensity_power=0.")
 
-    def _initial_weights_for(self, rng, X):
-        """The weights the first ``partial_fit`` call starts from (``X``: its chunk)."""
+    def _check_pass_weights(self, weights, n_users):
+        """Raise if a fitted model's per-user parameters (``weights[-1]``) are not for ``n_users``."""
+
+    def _initial_weights_for(self, rng, X, n_users=None):
+        """The weights the first ``partial_fit`` call starts from (``X``: its chunk).
+
+        ``n_users``: the users of a pass (models with per-user parameters).
+        """
         raise NotImplementedError
 
     def _current_weights(self):
@@ -153,6 +170,33 @@ class PartialFitMixin:
         self : object
             The partially fitted recommender.
         """
+        return self._partial_fit(X)
+
+    def _pass_rows(self, state, n_rows, n_users):
+        """Rows of the per-user table that a chunk of ``n_rows`` users fills; moves ``state``."""
+        if n_users is not None and (not isinstance(n_users, Integral) or n_users < 1):
+            raise ValueError(f"n_users must be a positive int, got {n_users!r}.")
+        total = state["n_users"]
+        if total is None:
+            total = n_rows if n_users is None else int(n_users)
+            if total < n_rows:
+                raise ValueError(
+                    f"n_users={total} is smaller than this chunk of {n_rows} users: pass "
+                    "the number of users of a whole pass.")
+        elif n_users is not None and int(n_users) != total:
+            raise ValueError(
+                f"n_users={n_users} differs from the {total} users of the earlier calls: "
+                "every pass must hold the same users; call fit to start anew.")
+        start = state["position"]
+        if start + n_rows > total:
+            raise ValueError(
+                f"This chunk of {n_rows} users starts at user {start} of a pass of {total} "
+                f"and runs past its end: each pass must give the same {total} users in "
+                "the same chunks, in the same order.")
+        state["n_users"], state["position"] = total, (start + n_rows) % total
+        return np.arange(start, start + n_rows)
+
+    def _partial_fit(self, X, n_users=None):
         state = getattr(self, "_partial_state", None)
         # no trained weights yet (a fresh model, or a first call that failed)
         first = state is None and not self._has_weights()
@@ -163,18 +207,28 @@ class PartialFitMixin:
         if state is None:
             rng = check_random_state(self.random_state)
             rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
-            weights = self._initial_weights_for(rng, X) if first else self._current_weights()
-            state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts)}
+            state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts),
+                     "n_users": None, "position": 0}
+            if not first and n_users is None and self._per_user_parameters:
+                n_users = self._current_weights()[-1].shape[0]  # fit's users by default
+            user_rows = (self._pass_rows(state, X.shape[0], n_users)
+                         if self._per_user_parameters else None)
+            weights = (self._initial_weights_for(rng, X, state["n_users"]) if first
+                       else self._current_weights())
+            self._check_pass_weights(weights, state["n_users"])
             self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
             if hasattr(self, "propensity_"):
                 self.propensity_ = None  # a fit's propensities must not weight these epochs
         else:
             weights = self._current_weights()
             state = dict(state)  # a copy of the estimator keeps its own
+            user_rows = (self._pass_rows(state, X.shape[0], n_users)
+                         if self._per_user_parameters else None)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])
         ctx = FitContext(X, state["rng"])
         ctx.tf = import_tensorflow()
+        ctx.user_rows, ctx.pass_users = user_rows, state["n_users"]
         self._start_training(ctx, weights, 1, state["adam"], state["n_updates"])
         loss = self._iterate(ctx)
         if not np.isfinite(loss):
@@ -397,14 +451,7 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         self._store(ctx)
         return total / max(1, ctx.n_batches)
 
-    def _check_partial_fit(self):
-        if self.propensity_power:
-            raise ValueError(
-                "partial_fit cannot weight by propensities (propensity_power="
-                f"{self.propensity_power!r}): they need every item's count over the whole "
-                "data. Use fit, or propensity_power=0.")
-
-    def _initial_weights_for(self, rng, X):
+    def _initial_weights_for(self, rng, X, n_users=None):
         self.propensity_ = None
         return self._init_weights(rng, X.shape[1])
 

@@ -10,13 +10,14 @@ from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._autorec import _sigmoid, sigmoid_layer_attributions
-from ._base import AutoencoderBase, NeuralRecommenderBase
-from ._tf import adam
+from ._base import AutoencoderBase, NeuralRecommenderBase, PartialFitMixin
+from ._tf import adam, compile_step
 
 __all__ = ["CDAE"]
 
 
-class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderBase):
+class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+           NeuralRecommenderBase):
     """Collaborative denoising autoencoder for implicit feedback (CDAE).
 
     A user's 0/1 row ``y`` is corrupted by dropout (rate ``dropout``, kept
@@ -43,6 +44,10 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         L2 penalty on all weights, per user.
     batch_size : int, default=64
         Users per Adam step.
+    shuffle : bool, default=True
+        Draw each epoch's mini-batches at random; False takes the users in
+        row order (then one :meth:`partial_fit` pass over chunks is an epoch
+        of :meth:`fit`).
     learning_rate_init : float, default=1e-2
         Adam step size (1e-3 leaves the model at popularity after 100
         epochs on MovieLens 100K: NDCG@100 0.253 against 0.362).
@@ -114,13 +119,14 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
     _parameter_constraints: dict = {
         **{k: AutoencoderBase._parameter_constraints[k] for k in (
             "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",
-            "propensity_power")},
+            "propensity_power", "shuffle")},
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
         "fold_in_iter": [Interval(Integral, 0, None, closed="left")],
     }
     _validation_split = "users"
     _validation_k = 100
+    _per_user_parameters = True
 
     def __init__(
         self,
@@ -129,6 +135,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         dropout=0.2,
         alpha=0.01,
         batch_size=64,
+        shuffle=True,
         learning_rate_init=1e-2,
         propensity_power=0.0,
         max_iter=100,
@@ -145,6 +152,7 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
+        self.shuffle = shuffle
         self.learning_rate_init = learning_rate_init
         self.propensity_power = propensity_power
         self.max_iter = max_iter
@@ -257,27 +265,89 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
             out[rows] = self._codes(X[rows])
         return out
 
+    def partial_fit(self, X, y=None, *, n_users=None):
+        """One epoch over a chunk of users, continuing the training of the previous calls.
+
+        For data that does not fit in memory. CDAE learns one input node per
+        user, so the users are numbered by pass: ``n_users`` (given on the
+        first call, or with every call as ``dask_ml.wrappers.Incremental``
+        passes fit arguments) is the number of users of one pass, the chunks
+        of a pass are its consecutive rows, and every pass must give the same
+        chunks in the same order (a chunk that would run past the end of a
+        pass is refused). The nodes of all ``n_users`` and their optimizer
+        moments stay in memory (``3 * n_users * n_components`` floats); the
+        interactions are only ever those of one chunk. ``n_users=None`` on
+        the first call makes that chunk the whole pass. The weights, nodes,
+        Adam's moments and the generator carry over between calls, so one
+        pass over chunks is the epoch of :meth:`fit` on their concatenation
+        when ``shuffle=False`` and every chunk but the last holds a multiple
+        of ``batch_size`` users (with ``early_stopping=False``). No
+        validation, no early stopping; ``n_iter_`` counts the calls. After
+        :meth:`fit`, training continues from its weights and nodes (the
+        same users: ``n_users`` must be fit's) with a new optimizer,
+        generator and loss curve.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_chunk_users, n_items)
+            The next chunk of users; every chunk has the same items (columns).
+        y : None
+            Ignored.
+        n_users : int, default=None
+            Users in one pass over the chunks.
+
+        Returns
+        -------
+        self : object
+            The partially fitted recommender.
+        """
+        return self._partial_fit(X, n_users)
+
     # -- training (the engine's hooks) ------------------------------------
 
     def _init_fit(self, ctx):
-        tf, rng = ctx.tf, ctx.rng
-        Y = ctx.X.copy()
-        Y.data[:] = 1.0
-        self.propensity_ = None
+        weights = self._initial_weights_for(ctx.rng, ctx.X)
         if self.propensity_power:
+            Y = ctx.X.copy()
+            Y.data[:] = 1.0
             train = Y if ctx.train_rows is None else Y[ctx.train_rows]
             self.propensity_ = exposure_propensity(train, self.propensity_power)
-        ctx.Y = Y
-        n_users, n_items = Y.shape
-        k = self.n_components
+        ctx.user_rows = None  # the rows of X are the users of the node table
+        ctx.pass_users = ctx.X.shape[0]
+        self._start_training(ctx, weights, self.max_iter)
+        self._store(ctx)
+
+    def _initial_weights_for(self, rng, X, n_users=None):
+        self.propensity_ = None
+        n_items, k = X.shape[1], self.n_components
         limit = np.sqrt(6.0 / (n_items + k))
-        W = tf.Variable(rng.uniform(-limit, limit, (n_items, k)).astype(np.float32))
-        W2 = tf.Variable(rng.uniform(-limit, limit, (k, n_items)).astype(np.float32))
-        b = tf.Variable(np.zeros(k, np.float32))
-        b2 = tf.Variable(np.zeros(n_items, np.float32))
-        nodes = tf.Variable(np.zeros((n_users, k), np.float32))
+        W = rng.uniform(-limit, limit, (n_items, k)).astype(np.float32)
+        W2 = rng.uniform(-limit, limit, (k, n_items)).astype(np.float32)
+        nodes = np.zeros((X.shape[0] if n_users is None else n_users, k), np.float32)
+        return ([W, W2], [np.zeros(k, np.float32), np.zeros(n_items, np.float32)], nodes)
+
+    def _current_weights(self):
+        return self.coefs_, self.intercepts_, self.user_nodes_
+
+    def _check_pass_weights(self, weights, n_users):
+        n_nodes = weights[-1].shape[0]
+        if n_nodes != n_users:
+            raise ValueError(
+                f"This CDAE holds the nodes of {n_nodes} users, but a pass has {n_users}: "
+                f"continue with the users it was fitted on (n_users={n_nodes}), or call "
+                "fit to start anew.")
+
+    def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
+        tf = ctx.tf
+        (W, W2), (b, b2), nodes = weights
+        Y = ctx.X.copy()
+        Y.data[:] = 1.0
+        ctx.Y = Y
+        W, W2, b, b2, nodes = (tf.Variable(np.asarray(a, np.float32))
+                               for a in (W, W2, b, b2, nodes))
         variables = ctx.variables = [W, W2, b, b2, nodes]
-        update = adam(tf, variables, self.learning_rate_init)
+        update = adam(tf, variables, self.learning_rate_init, state=adam_state)
+        ctx.optimizer_state = update.state
         alpha, dropout = self.alpha, self.dropout
         # Rel-MF: the label y / theta_i; its loss is bounded below through the penalty
         inverse = (None if self.propensity_ is None
@@ -301,19 +371,23 @@ class CDAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, NeuralRecommenderB
             update(tape.gradient(loss, variables))
             return bce
 
-        ctx.rows = np.arange(n_users) if ctx.train_rows is None else ctx.train_rows
-        ctx.step = self._compile_step(ctx, step, int(np.ceil(len(ctx.rows) / self.batch_size)))
-        self._store(ctx)
+        ctx.rows = np.arange(Y.shape[0]) if ctx.train_rows is None else ctx.train_rows
+        # the weights' penalty is shared among the users of a pass (of fit: its training
+        # users; of partial_fit: the n_users of every chunk)
+        ctx.n_train = len(ctx.rows) if ctx.user_rows is None else ctx.pass_users
+        ctx.step = compile_step(tf, step, int(np.ceil(len(ctx.rows) / self.batch_size))
+                                * n_epochs)
 
     def _iterate(self, ctx):
-        tf, Y, n_train = ctx.tf, ctx.Y, len(ctx.rows)
+        tf, Y, n_train = ctx.tf, ctx.Y, ctx.n_train
         total = 0.0
-        for idx in self._minibatches(ctx.rng, Y.shape[0], self.batch_size, ctx.rows):
+        for idx in self._epoch_batches(ctx.rng, Y.shape[0], ctx.rows):
             seed = ctx.rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
-            total += float(ctx.step(tf.constant(Y[idx].toarray()), tf.constant(idx),
+            users = idx if ctx.user_rows is None else ctx.user_rows[idx]
+            total += float(ctx.step(tf.constant(Y[idx].toarray()), tf.constant(users),
                                     tf.constant(seed), tf.constant(np.float32(len(idx) / n_train))))
         self._store(ctx)
-        return total / n_train
+        return total / len(ctx.rows)
 
     def _store(self, ctx):
         W, W2, b, b2, nodes = ctx.variables

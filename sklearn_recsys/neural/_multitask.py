@@ -307,7 +307,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         ctx.optimizer_state = step.optimizer_state
         ctx.step = compile_step(tf, step, ctx.n_batches * n_epochs)
 
-    def _initial_weights_for(self, rng, X):
+    def _initial_weights_for(self, rng, X, n_users=None):
         self._set_layout_and_weights(X)
         weights = self._init_weights(rng)
         weights["skip_coefs_"] = self._skip_init(X)  # from the first chunk

@@ -5,7 +5,7 @@ import pickle
 import numpy as np
 import pytest
 
-from sklearn_recsys import MultDAE, MultVAE, make_interactions
+from sklearn_recsys import CDAE, MultDAE, MultVAE, make_interactions
 
 pytest.importorskip("tensorflow")
 
@@ -112,3 +112,68 @@ def test_auto_annealing_refused_and_a_failed_first_call_leaves_a_fresh_model():
         model.partial_fit(-X)
     model.partial_fit(X)  # starts afresh, as a new model would
     np.testing.assert_array_equal(model.coefs_[0], _model(MultDAE).partial_fit(X).coefs_[0])
+
+
+def _cdae(**params):
+    return CDAE(n_components=6, batch_size=32, shuffle=False, early_stopping=False,
+                random_state=0, **params)
+
+
+def test_cdae_chunks_equal_fit_with_the_user_nodes_numbered_by_pass():
+    """CDAE's per-user input nodes: chunk rows are users start..start+n of the pass, so one
+    pass over chunks (n_users given) is fit's epoch, nodes and their Adam moments included."""
+    X = make_interactions(160, 50, density=0.1, random_state=2)
+    chunks = [X[:64], X[64:128], X[128:]]
+    epochs = 2
+    full = _cdae(max_iter=epochs).fit(X)
+    part = _cdae()
+    for _ in range(epochs):
+        for chunk in chunks:
+            part.partial_fit(chunk, n_users=X.shape[0])
+    for a, b in zip(full.coefs_ + full.intercepts_, part.coefs_ + part.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(part.user_nodes_, full.user_nodes_, rtol=1e-5, atol=1e-6)
+    assert np.abs(full.user_nodes_[128:]).max() > 1e-3  # the last chunk's nodes did train
+    np.testing.assert_allclose(part.decision_function(X), full.decision_function(X),
+                               rtol=1e-4, atol=1e-5)
+    # nodes numbered by arrival: the same chunks in another order give other users' nodes
+    swapped = _cdae()
+    for _ in range(epochs):
+        for chunk in (chunks[1], chunks[0], chunks[2]):
+            swapped.partial_fit(chunk, n_users=X.shape[0])
+    assert not np.allclose(swapped.user_nodes_, full.user_nodes_, atol=1e-4)
+
+
+def test_cdae_partial_fit_refuses_chunks_that_break_the_pass():
+    X = make_interactions(96, 40, density=0.1, random_state=0)
+    model = _cdae().partial_fit(X[:64], n_users=96)
+    with pytest.raises(ValueError, match="runs past its end"):
+        model.partial_fit(X[:64])  # 64 + 64 > 96
+    with pytest.raises(ValueError, match="differs from the 96 users"):
+        model.partial_fit(X[64:], n_users=100)
+    model.partial_fit(X[64:])  # the failed calls moved nothing: this ends the pass
+    assert model._partial_state["position"] == 0 and model.n_iter_ == 2
+    with pytest.raises(ValueError, match="smaller than this chunk"):
+        _cdae().partial_fit(X, n_users=10)
+    with pytest.raises(ValueError, match="positive int"):
+        _cdae().partial_fit(X, n_users=0.5)
+    # after fit, the same users only
+    fitted = _cdae(max_iter=1).fit(X)
+    with pytest.raises(ValueError, match="nodes of 96 users"):
+        fitted.partial_fit(X[:32], n_users=200)
+    fitted.partial_fit(X[:48]).partial_fit(X[48:])  # n_users: fit's by default
+    assert fitted._partial_state["position"] == 0
+    with pytest.raises(ValueError, match="propensity_power"):
+        _cdae(propensity_power=0.5).partial_fit(X)
+
+
+def test_dask_ml_incremental_trains_cdae_with_n_users():
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X = make_interactions(160, 50, density=0.1, random_state=2)
+    full = _cdae(max_iter=1).fit(X)
+    chunked = da.from_array(X, chunks=(64, 50), asarray=False)
+    incremental = wrappers.Incremental(_cdae(), shuffle_blocks=False).fit(
+        chunked, n_users=X.shape[0])
+    np.testing.assert_allclose(incremental.estimator_.user_nodes_, full.user_nodes_,
+                               rtol=1e-5, atol=1e-6)
