@@ -264,6 +264,39 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             f"{iteration}. To fix it, {self._divergence_hint}.")
 
 
+def pass_rows(state, n_rows, n_users):
+    """Rows of a per-user table that the next chunk of ``n_rows`` users fills; moves ``state``.
+
+    For ``partial_fit`` of models with one parameter per user: the users are
+    numbered by pass, ``state["n_users"]`` of them (set by the first call from
+    ``n_users``, or the first chunk's size), and the chunks of a pass are its
+    consecutive rows, from ``state["position"]``. Raises, without moving
+    ``state``, when a chunk would run past the end of a pass or ``n_users``
+    changes.
+    """
+    if n_users is not None and (not isinstance(n_users, Integral) or n_users < 1):
+        raise ValueError(f"n_users must be a positive int, got {n_users!r}.")
+    total = state["n_users"]
+    if total is None:
+        total = n_rows if n_users is None else int(n_users)
+        if total < n_rows:
+            raise ValueError(
+                f"n_users={total} is smaller than this chunk of {n_rows} users: pass "
+                "the number of users of a whole pass.")
+    elif n_users is not None and int(n_users) != total:
+        raise ValueError(
+            f"n_users={n_users} differs from the {total} users of the earlier calls: "
+            "every pass must hold the same users; call fit to start anew.")
+    start = state["position"]
+    if start + n_rows > total:
+        raise ValueError(
+            f"This chunk of {n_rows} users starts at user {start} of a pass of {total} "
+            f"and runs past its end: each pass must give the same {total} users in "
+            "the same chunks, in the same order.")
+    state["n_users"], state["position"] = total, (start + n_rows) % total
+    return np.arange(start, start + n_rows)
+
+
 def _check_validation_matrix(X, X_val):
     """``X_val`` must hold interactions held out of ``X``: those in ``X`` can never be hits.
 

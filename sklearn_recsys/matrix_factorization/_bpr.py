@@ -1,10 +1,15 @@
 """BPR: Bayesian personalized ranking matrix factorization (Rendle et al. 2009)."""
 
+import copy
 from numbers import Integral, Real
 
 import numpy as np
+from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
+from .._engine import pass_rows
+from ..utils._parallel import numba_threads
+from ..utils._validation import check_interactions
 from ._base import MatrixFactorizationBase
 from ._bpr_kernels import bpr_epoch, bpr_fold_in
 
@@ -149,36 +154,129 @@ class BPR(MatrixFactorizationBase):
 
     def _init_fit(self, ctx):
         X, rng = ctx.X_train, ctx.rng
-        n_users, n_items = X.shape
+        self._init_factors(rng, X.shape[0], X.shape[1])
+        ctx.blocks = self._blocks(X)
+
+    def _init_factors(self, rng, n_users, n_items):
         k = self.n_components
         self.user_factors_ = ((rng.random_sample((n_users, k)) - 0.5) / k).astype(self.dtype)
         self.item_factors_ = ((rng.random_sample((n_items, k)) - 0.5) / k).astype(self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
+
+    @staticmethod
+    def _blocks(X):
+        """The strata of an epoch over ``X``: block count, user blocks, each entry's row."""
+        n_users, n_items = X.shape
         # fixed by the data shape, never by the thread count (reproducibility)
-        ctx.n_blocks = T = int(min(16, max(1, n_items // 64), max(1, n_users // 64)))
+        T = int(min(16, max(1, n_items // 64), max(1, n_users // 64)))
         nnz_per_user = np.diff(X.indptr)
         cum = np.cumsum(nnz_per_user)
         targets = cum[-1] * np.arange(1, T) / T if len(cum) else []
         ptr = np.r_[0, np.searchsorted(cum, targets) + 1, n_users].astype(np.int64)
-        ctx.user_block_ptr = np.maximum.accumulate(np.minimum(ptr, n_users))
-        ctx.nnz_user = np.repeat(np.arange(n_users, dtype=np.int32), nnz_per_user)
+        user_block_ptr = np.maximum.accumulate(np.minimum(ptr, n_users))
+        nnz_user = np.repeat(np.arange(n_users, dtype=np.int32), nnz_per_user)
+        return T, user_block_ptr, nnz_user
 
     def _iterate(self, ctx):
-        X, rng, T = ctx.X_train, ctx.rng, ctx.n_blocks
+        return self._epoch(ctx.X_train, ctx.blocks, ctx.rng, self.user_factors_)
+
+    def _epoch(self, X, blocks, rng, user_factors):
+        """One stratified epoch over the rows of ``X``, whose factors are ``user_factors``."""
+        T, user_block_ptr, nnz_user = blocks
         item_block = (rng.permutation(X.shape[1]) % T).astype(np.int64)
         seeds = rng.randint(0, np.iinfo(np.int64).max, size=(T, T), dtype=np.int64).astype(
             np.uint64
         )
         _, mean_z = bpr_epoch(
-            X.indptr, X.indices, ctx.nnz_user, ctx.user_block_ptr, item_block, T,
-            self.user_factors_, self.item_factors_, self.item_bias_,
+            X.indptr, X.indices, nnz_user, user_block_ptr, item_block, T,
+            user_factors, self.item_factors_, self.item_bias_,
             float(self.learning_rate_init), float(self.alpha), seeds,
         )
         return float(mean_z)
 
     def _finish_fit(self, ctx):
-        self._fold_in_seed = np.uint64(ctx.rng.randint(0, np.iinfo(np.int64).max,
-                                                       dtype=np.int64))
+        self._fold_in_seed = self._draw_fold_in_seed(ctx.rng)
+
+    @staticmethod
+    def _draw_fold_in_seed(rng):
+        return np.uint64(rng.randint(0, np.iinfo(np.int64).max, dtype=np.int64))
+
+    def partial_fit(self, X, y=None, *, n_users=None):
+        """One epoch over a chunk of users, continuing the training of the previous calls.
+
+        For data that does not fit in memory. BPR learns one factor vector per
+        user, so the users are numbered by pass: ``n_users`` (on the first
+        call, or with every call as ``dask_ml.wrappers.Incremental`` passes
+        fit arguments) is the number of users of one pass, the chunks of a
+        pass are its consecutive rows, and every pass gives the same chunks in
+        the same order (a chunk that would run past the end of a pass is
+        refused); ``n_users=None`` on the first call makes that chunk the
+        whole pass. The factors of all ``n_users`` users stay in memory; the
+        interactions are only ever those of one chunk. Each call runs
+        :meth:`fit`'s stratified epoch on the chunk alone (as many triples as
+        the chunk has non-zeros, negatives from all items), with the
+        generator carried between calls: a pass of one chunk is exactly an
+        epoch of :meth:`fit` (``early_stopping=False``); over several chunks
+        the triples are drawn chunk by chunk, since sampling the positives of
+        all users uniformly needs them all at once. No validation, no early
+        stopping, no float64 refit; ``n_iter_`` counts the calls. After
+        :meth:`fit`, training continues from its factors (the same users:
+        ``n_users`` defaults to fit's) with a new generator and loss curve.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_chunk_users, n_items)
+            The next chunk of users; every chunk has the same items (columns).
+        y : None
+            Ignored.
+        n_users : int, default=None
+            Users in one pass over the chunks.
+
+        Returns
+        -------
+        self : object
+            The partially fitted recommender.
+        """
+        state = getattr(self, "_partial_state", None)
+        first = state is None and not hasattr(self, "item_factors_")
+        self._validate_params()
+        X = check_interactions(self, X, reset=first)
+        counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+        if state is None:
+            rng = check_random_state(self.random_state)
+            rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
+            state = {"rng": rng, "n_users": None, "position": 0,
+                     "counts": np.zeros_like(counts)}
+            if not first and n_users is None:
+                n_users = self.user_factors_.shape[0]  # fit's users by default
+            rows = pass_rows(state, X.shape[0], n_users)
+            if not first and self.user_factors_.shape[0] != state["n_users"]:
+                raise ValueError(
+                    f"This BPR holds the factors of {self.user_factors_.shape[0]} users, but "
+                    f"a pass has {state['n_users']}: continue with the users it was fitted "
+                    f"on (n_users={self.user_factors_.shape[0]}), or call fit to start anew.")
+            if first:
+                self._init_factors(rng, state["n_users"], X.shape[1])
+            self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
+        else:
+            state = dict(state)  # a copy of the estimator keeps its own
+            rows = pass_rows(state, X.shape[0], n_users)
+        X = X.astype(self.dtype, copy=False)
+        state["counts"] = state["counts"] + counts
+        self._set_popularity(state["counts"])
+        with numba_threads(self.n_jobs):
+            # the chunk's rows of the table, updated in place (a view)
+            loss = self._epoch(X, self._blocks(X), state["rng"],
+                               self.user_factors_[rows[0]:rows[-1] + 1])
+        if not np.isfinite(loss) or not np.isfinite(self.item_factors_).all():
+            self._raise_diverged(f"the training loss is {loss}", self.n_iter_ + 1)
+        # the seed fit would draw if training ended here, without moving the generator
+        self._fold_in_seed = self._draw_fold_in_seed(copy.deepcopy(state["rng"]))
+        self._partial_state = state
+        self.loss_curve_.append(loss)
+        self.n_iter_ += 1
+        self.best_iteration_ = self.n_iter_
+        return self
 
     def _fold_in(self, X):
         U = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)

@@ -24,7 +24,7 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
-                       IterativeTrainingMixin)
+                       IterativeTrainingMixin, pass_rows)
 from ..base import RecommenderMixin
 from ..utils._validation import check_interactions
 from ..utils._propensity import exposure_propensity
@@ -172,30 +172,6 @@ class PartialFitMixin:
         """
         return self._partial_fit(X)
 
-    def _pass_rows(self, state, n_rows, n_users):
-        """Rows of the per-user table that a chunk of ``n_rows`` users fills; moves ``state``."""
-        if n_users is not None and (not isinstance(n_users, Integral) or n_users < 1):
-            raise ValueError(f"n_users must be a positive int, got {n_users!r}.")
-        total = state["n_users"]
-        if total is None:
-            total = n_rows if n_users is None else int(n_users)
-            if total < n_rows:
-                raise ValueError(
-                    f"n_users={total} is smaller than this chunk of {n_rows} users: pass "
-                    "the number of users of a whole pass.")
-        elif n_users is not None and int(n_users) != total:
-            raise ValueError(
-                f"n_users={n_users} differs from the {total} users of the earlier calls: "
-                "every pass must hold the same users; call fit to start anew.")
-        start = state["position"]
-        if start + n_rows > total:
-            raise ValueError(
-                f"This chunk of {n_rows} users starts at user {start} of a pass of {total} "
-                f"and runs past its end: each pass must give the same {total} users in "
-                "the same chunks, in the same order.")
-        state["n_users"], state["position"] = total, (start + n_rows) % total
-        return np.arange(start, start + n_rows)
-
     def _partial_fit(self, X, n_users=None):
         state = getattr(self, "_partial_state", None)
         # no trained weights yet (a fresh model, or a first call that failed)
@@ -211,7 +187,7 @@ class PartialFitMixin:
                      "n_users": None, "position": 0}
             if not first and n_users is None and self._per_user_parameters:
                 n_users = self._current_weights()[-1].shape[0]  # fit's users by default
-            user_rows = (self._pass_rows(state, X.shape[0], n_users)
+            user_rows = (pass_rows(state, X.shape[0], n_users)
                          if self._per_user_parameters else None)
             weights = (self._initial_weights_for(rng, X, state["n_users"]) if first
                        else self._current_weights())
@@ -222,7 +198,7 @@ class PartialFitMixin:
         else:
             weights = self._current_weights()
             state = dict(state)  # a copy of the estimator keeps its own
-            user_rows = (self._pass_rows(state, X.shape[0], n_users)
+            user_rows = (pass_rows(state, X.shape[0], n_users)
                          if self._per_user_parameters else None)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])

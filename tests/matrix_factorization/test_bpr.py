@@ -89,7 +89,7 @@ def test_same_factors_for_any_thread_count(planted):
     probe = BPR(n_components=8)
     ctx = probe._make_context(planted)
     probe._init_fit(ctx)
-    assert ctx.n_blocks > 1  # the parallel path is the one compared
+    assert ctx.blocks[0] > 1  # the parallel path is the one compared
     assert_array_equal(a.item_factors_, b.item_factors_)
     assert_array_equal(a.item_bias_, b.item_bias_)
     assert_array_equal(a.decision_function(planted[:50]), b.decision_function(planted[:50]))
@@ -118,3 +118,64 @@ def test_early_stopping_and_progress(planted, capsys):
     assert len(model.validation_scores_) == model.n_iter_
     assert model.best_iteration_ == int(np.argmax(model.validation_scores_)) + 1
     assert "BPR: " in capsys.readouterr().err
+
+
+def test_partial_fit_of_one_chunk_per_pass_is_fits_epoch(planted):
+    """The generator carries between calls, so a pass of one chunk draws fit's triples; the
+    fold-in seed is the one fit would draw after as many epochs."""
+    full = BPR(n_components=8, max_iter=4, random_state=0).fit(planted)
+    part = BPR(n_components=8, random_state=0)
+    for _ in range(4):
+        part.partial_fit(planted)
+    assert_array_equal(part.user_factors_, full.user_factors_)
+    assert_array_equal(part.item_factors_, full.item_factors_)
+    assert_array_equal(part.item_bias_, full.item_bias_)
+    assert_array_equal(part.decision_function(planted[:40]), full.decision_function(planted[:40]))
+    assert part.n_iter_ == 4 and len(part.loss_curve_) == 4
+
+
+def test_partial_fit_over_chunks_trains_every_users_factors(planted):
+    chunks = [planted[:200], planted[200:400], planted[400:]]
+    model = BPR(n_components=16, random_state=0)
+    model.partial_fit(chunks[0], n_users=600)
+    start = model.user_factors_.copy()
+    for _ in range(60):
+        for chunk in chunks[1:] + chunks[:1]:  # the pass resumes at user 200
+            model.partial_fit(chunk)
+    moved = np.linalg.norm(model.user_factors_ - start, axis=1)
+    assert np.all(moved[np.diff(planted.indptr) > 0] > 0)
+    # the same bar as fit's: well above popularity, and its users' factors rank their items
+    scorer = get_ranking_scorer("ndcg@10")
+    assert scorer(model, planted) > 1.2 * scorer(MostPopular().fit(planted), planted)
+    own = model.user_factors_ @ model.item_factors_.T + model.item_bias_
+    assert auc(planted, own) > 0.9
+
+
+def test_partial_fit_refuses_chunks_that_break_the_pass(planted):
+    model = BPR(n_components=4, random_state=0).partial_fit(planted[:400], n_users=600)
+    with pytest.raises(ValueError, match="runs past its end"):
+        model.partial_fit(planted[:400])
+    with pytest.raises(ValueError, match="differs from the 600 users"):
+        model.partial_fit(planted[400:], n_users=601)
+    with pytest.raises(ValueError, match="300 features"):
+        model.partial_fit(planted[400:, :200])
+    model.partial_fit(planted[400:])  # nothing moved by the refused calls
+    assert model._partial_state["position"] == 0
+    fitted = BPR(n_components=4, max_iter=1, random_state=0).fit(planted)
+    with pytest.raises(ValueError, match="factors of 600 users"):
+        fitted.partial_fit(planted[:10], n_users=10)
+    fitted.partial_fit(planted[:300]).partial_fit(planted[300:])  # fit's users by default
+    assert fitted._partial_state["position"] == 0
+
+
+def test_dask_ml_incremental_trains_bpr_with_n_users(planted):
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    loop = BPR(n_components=8, random_state=0)
+    for start in range(0, 600, 256):
+        loop.partial_fit(planted[start:start + 256], n_users=600)
+    chunked = da.from_array(planted, chunks=(256, 300), asarray=False)
+    incremental = wrappers.Incremental(BPR(n_components=8, random_state=0),
+                                       shuffle_blocks=False).fit(chunked, n_users=600)
+    assert_array_equal(incremental.estimator_.user_factors_, loop.user_factors_)
+    assert_array_equal(incremental.estimator_.item_factors_, loop.item_factors_)
