@@ -86,6 +86,27 @@ def test_benchmark_results_back_the_docs():
     assert uncapped[1] == max(row[1] for row in rows) and uncapped[2] > 1.1
 
 
+def test_serving_results_back_the_docs():
+    """docs/benchmarks.rst, "Top-10 lists for two million users": bounded memory per process,
+    the same lists, ALS faster on the cluster and SparseEASE slightly slower."""
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "dask_serving.json"
+    table = json.loads(path.read_text())["tables"][0]
+    assert "2,000,000 users of 50,000 items" in table["title"]
+    rows = {(row[0].split("(")[0], "cluster" if "Cluster" in row[1] else "one"): row
+            for row in table["rows"]}  # model, where, users/s, s, peak MB, client MB, same
+    assert set(rows) == {(m, w) for m in ("ImplicitALS", "SparseEASE") for w in ("one", "cluster")}
+    # the same lists, but near-ties of ALS that BLAS rounds differently in another block size
+    assert rows["SparseEASE", "cluster"][6] == 1.0 and rows["ImplicitALS", "cluster"][6] > 0.9999
+    for row in rows.values():
+        assert row[4] < 1.5 * 1024  # "no process grew by more than about 1.3 GB"
+    speed_up = {m: rows[m, "cluster"][2] / rows[m, "one"][2] for m in ("ImplicitALS", "SparseEASE")}
+    assert 1.2 < speed_up["ImplicitALS"] < 1.5  # "about a third faster"
+    assert 0.85 < speed_up["SparseEASE"] < 1.0  # "slightly slower"
+
+
 def test_batch_recommend_equals_recommend_block_by_block(client):
     import dask.array as da
 

@@ -188,20 +188,24 @@ def test_auto_keeps_the_graph_with_the_higher_recall_on_training_users():
 
 
 def test_benchmark_results_back_the_docs():
-    """docs/benchmarks.rst: for ImplicitALS and BPR on 100,000 items, a setting of the index
-    finds >= 0.95 of the exact top-10 at >= 10x the users per second of exact top-k, and
-    space="auto" keeps the inner-product graph for ImplicitALS, the lifted one for BPR."""
+    """docs/benchmarks.rst: on 100,000 and 1,000,000 items every ef_search finds >= 0.98 of
+    the exact top-10 at about 2 to 6 times the users per second of exact top-k (short of the
+    10x target), and space="auto" keeps the inner-product graph for ImplicitALS, the lifted one
+    for BPR."""
     import json
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "ann.json"
-    result = json.loads(path.read_text())
-    table = result["tables"][0]
-    col = {name: i for i, name in enumerate(table["columns"])}
-    assert "100,000 items" in table["title"]
-    for model in ("ImplicitALS", "BPR"):
-        rows = [r for r in table["rows"] if r[col["model"]] == model and r[col["ef_search"]]]
-        assert any(r[col["recall@10 of exact"]] >= 0.95 and r[col["speed-up"]] >= 10
-                   for r in rows), model
-        graph = {"ImplicitALS": "inner_product", "BPR": "lifted_l2"}[model]
-        assert all(r[col["top-k"]].endswith(graph) for r in rows)
+    tables = json.loads(path.read_text())["tables"]
+    assert [t["title"].rsplit(" on ", 1)[1] for t in tables] == [
+        "100,000 items", "1,000,000 items"]
+    for table in tables:
+        col = {name: i for i, name in enumerate(table["columns"])}
+        for model in ("ImplicitALS", "BPR"):
+            rows = [r for r in table["rows"] if r[col["model"]] == model and r[col["ef_search"]]]
+            assert len(rows) == 4
+            assert all(r[col["recall@10 of exact"]] >= 0.98 for r in rows), model
+            assert all(1.5 < r[col["speed-up"]] < 7 for r in rows), model
+            assert not any(r[col["speed-up"]] >= 10 for r in rows)  # the unmet target
+            graph = {"ImplicitALS": "inner_product", "BPR": "lifted_l2"}[model]
+            assert all(r[col["top-k"]].endswith(graph) for r in rows)
