@@ -264,16 +264,21 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
             f"{iteration}. To fix it, {self._divergence_hint}.")
 
 
-def pass_rows(state, n_rows, n_users):
+def pass_rows(state, X, n_users):
     """Rows of a per-user table that the next chunk of ``n_rows`` users fills; moves ``state``.
 
     For ``partial_fit`` of models with one parameter per user: the users are
     numbered by pass, ``state["n_users"]`` of them (set by the first call from
     ``n_users``, or the first chunk's size), and the chunks of a pass are its
-    consecutive rows, from ``state["position"]``. Raises, without moving
-    ``state``, when a chunk would run past the end of a pass or ``n_users``
-    changes.
+    consecutive rows, from ``state["position"]``. The first pass records
+    each chunk's size and number of interactions by its start, and later
+    passes must give the same chunks there: chunks in another order (dask-ml's
+    ``Incremental`` with ``shuffle_blocks=True``) would otherwise train one
+    user's parameters on another user's row without a sign. Raises, without
+    moving ``state``, when a chunk would run past the end of a pass, differs
+    from the chunk the first pass had there, or ``n_users`` changes.
     """
+    n_rows = X.shape[0]
     if n_users is not None and (not isinstance(n_users, Integral) or n_users < 1):
         raise ValueError(f"n_users must be a positive int, got {n_users!r}.")
     total = state["n_users"]
@@ -293,6 +298,14 @@ def pass_rows(state, n_rows, n_users):
             f"This chunk of {n_rows} users starts at user {start} of a pass of {total} "
             f"and runs past its end: each pass must give the same {total} users in "
             "the same chunks, in the same order.")
+    seen = state.get("chunks", {})
+    if start in seen and seen[start] != (n_rows, X.nnz):
+        raise ValueError(
+            f"The chunk at user {start} of the pass has {n_rows} users and {X.nnz} "
+            f"interactions, but the first pass had {seen[start][0]} users and "
+            f"{seen[start][1]} there: give the same chunks in the same order every pass "
+            "(with dask-ml's Incremental, shuffle_blocks=False).")
+    state["chunks"] = {**seen, start: (n_rows, X.nnz)}
     state["n_users"], state["position"] = total, (start + n_rows) % total
     return np.arange(start, start + n_rows)
 

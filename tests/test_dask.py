@@ -101,7 +101,7 @@ def test_serving_results_back_the_docs():
     # the same lists, but near-ties of ALS that BLAS rounds differently in another block size
     assert rows["SparseEASE", "cluster"][6] == 1.0 and rows["ImplicitALS", "cluster"][6] > 0.9999
     for row in rows.values():
-        assert row[4] < 1.5 * 1024  # "no process grew by more than about 1.3 GB"
+        assert 1200 < row[4] < 1400  # "no process grew by more than about 1.3 GB"
     speed_up = {m: rows[m, "cluster"][2] / rows[m, "one"][2] for m in ("ImplicitALS", "SparseEASE")}
     assert 1.2 < speed_up["ImplicitALS"] < 1.5  # "about a third faster"
     assert 0.85 < speed_up["SparseEASE"] < 1.0  # "slightly slower"

@@ -123,17 +123,18 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
 
     def _score_batch(self, X):
         W = self.components_
+        dtype = np.result_type(X.dtype, W.dtype)  # as SciPy's product of the two
         Z = (X @ W.T).tocsr()  # W is CSC, so W.T is CSR: no conversion
         # rows of W / d, for the scatter below (a copy of W: small next to a
         # block of dense scores)
-        W_rows = W.tocsr()
+        W_rows = W.tocsr().astype(dtype)
         W_rows.data /= self.inverse_diagonal_[W_rows.indices]
-        scores = X.toarray()
+        scores = X.toarray().astype(dtype, copy=False)
         # scores -= Z (W / d), each nonzero of Z adding a sparse row of W
         # straight into the dense block: SciPy's sparse product would first
         # build the (nearly dense) sparse result
         with numba_threads(None):
-            _subtract_sparse_product(Z.indptr, Z.indices, Z.data.astype(W_rows.dtype, copy=False),
+            _subtract_sparse_product(Z.indptr, Z.indices, Z.data.astype(dtype, copy=False),
                                      W_rows.indptr, W_rows.indices, W_rows.data, scores)
         return scores
 

@@ -154,6 +154,7 @@ class BPR(MatrixFactorizationBase):
 
     def _init_fit(self, ctx):
         X, rng = ctx.X_train, ctx.rng
+        self._partial_state = None  # a new fit: partial_fit would start afresh after it
         self._init_factors(rng, X.shape[0], X.shape[1])
         ctx.blocks = self._blocks(X)
 
@@ -221,7 +222,10 @@ class BPR(MatrixFactorizationBase):
         all users uniformly needs them all at once. No validation, no early
         stopping, no float64 refit; ``n_iter_`` counts the calls. After
         :meth:`fit`, training continues from its factors (the same users:
-        ``n_users`` defaults to fit's) with a new generator and loss curve.
+        ``n_users`` defaults to fit's) with a new generator, loss curve and
+        popularity fallback (from the chunks). With dask-ml's ``Incremental``,
+        pass ``shuffle_blocks=False``: a chunk found at another place of the
+        pass than in the first pass is refused.
 
         Parameters
         ----------
@@ -249,7 +253,7 @@ class BPR(MatrixFactorizationBase):
                      "counts": np.zeros_like(counts)}
             if not first and n_users is None:
                 n_users = self.user_factors_.shape[0]  # fit's users by default
-            rows = pass_rows(state, X.shape[0], n_users)
+            rows = pass_rows(state, X, n_users)
             if not first and self.user_factors_.shape[0] != state["n_users"]:
                 raise ValueError(
                     f"This BPR holds the factors of {self.user_factors_.shape[0]} users, but "
@@ -259,8 +263,8 @@ class BPR(MatrixFactorizationBase):
                 self._init_factors(rng, state["n_users"], X.shape[1])
             self.loss_curve_, self.validation_scores_, self.n_iter_ = [], None, 0
         else:
-            state = dict(state)  # a copy of the estimator keeps its own
-            rows = pass_rows(state, X.shape[0], n_users)
+            state = dict(state)  # a refused chunk leaves the pass where it was
+            rows = pass_rows(state, X, n_users)
         X = X.astype(self.dtype, copy=False)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])

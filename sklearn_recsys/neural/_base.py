@@ -115,7 +115,7 @@ class PartialFitMixin:
                 "data. Use fit, or propensity_power=0.")
 
     def _check_pass_weights(self, weights, n_users):
-        """Raise if a fitted model's per-user parameters (``weights[-1]``) are not for ``n_users``."""
+        """Raise if a fitted model's per-user parameters (``weights[-1]``) miss ``n_users``."""
 
     def _initial_weights_for(self, rng, X, n_users=None):
         """The weights the first ``partial_fit`` call starts from (``X``: its chunk).
@@ -187,7 +187,7 @@ class PartialFitMixin:
                      "n_users": None, "position": 0}
             if not first and n_users is None and self._per_user_parameters:
                 n_users = self._current_weights()[-1].shape[0]  # fit's users by default
-            user_rows = (pass_rows(state, X.shape[0], n_users)
+            user_rows = (pass_rows(state, X, n_users)
                          if self._per_user_parameters else None)
             weights = (self._initial_weights_for(rng, X, state["n_users"]) if first
                        else self._current_weights())
@@ -197,8 +197,8 @@ class PartialFitMixin:
                 self.propensity_ = None  # a fit's propensities must not weight these epochs
         else:
             weights = self._current_weights()
-            state = dict(state)  # a copy of the estimator keeps its own
-            user_rows = (pass_rows(state, X.shape[0], n_users)
+            state = dict(state)  # a refused chunk leaves the pass where it was
+            user_rows = (pass_rows(state, X, n_users)
                          if self._per_user_parameters else None)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])

@@ -274,9 +274,12 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         passes fit arguments) is the number of users of one pass, the chunks
         of a pass are its consecutive rows, and every pass must give the same
         chunks in the same order (a chunk that would run past the end of a
-        pass is refused). The nodes of all ``n_users`` and their optimizer
-        moments stay in memory (``3 * n_users * n_components`` floats); the
-        interactions are only ever those of one chunk. ``n_users=None`` on
+        pass is refused, and so is a chunk found at another place of the pass
+        than in the first pass: with dask-ml's ``Incremental``, pass
+        ``shuffle_blocks=False``). The nodes of all ``n_users`` and their
+        optimizer moments stay in memory (``3 * n_users * n_components``
+        floats between calls, about twice that during one); the interactions
+        are only ever those of one chunk. ``n_users=None`` on
         the first call makes that chunk the whole pass. The weights, nodes,
         Adam's moments and the generator carry over between calls, so one
         pass over chunks is the epoch of :meth:`fit` on their concatenation

@@ -149,3 +149,17 @@ def test_sparse_ease_results_back_the_docs():
     row = dict(zip(large["columns"], large["rows"][0]))
     assert row["items"] == 200_000
     assert row["fit seconds"] < 600 and row["fit peak MB"] < 8 * 1024
+
+
+def test_scores_scatter_rows_of_w_in_the_dtype_of_x_and_w_together():
+    # X - (X W^T) W / d, with W's rows added into the dense block one nonzero of X W^T
+    # at a time; the result has the dtype SciPy's product of X and W would have
+    X = make_interactions(60, 30, density=0.2, random_state=0)
+    model = SparseEASE(alpha=5.0, density=0.3).fit(X.astype(np.float32))
+    W, d = model.components_, model.inverse_diagonal_
+    for Xs in (X.astype(np.float32), X.astype(np.float64)):
+        Xs = sp.csr_matrix(Xs)
+        reference = Xs.toarray() - ((Xs @ W.T) @ W).toarray() / d
+        scores = model._score_batch(Xs)
+        assert scores.dtype == np.result_type(Xs.dtype, W.dtype)
+        np.testing.assert_allclose(scores, reference, rtol=1e-5, atol=1e-6)

@@ -179,3 +179,19 @@ def test_dask_ml_incremental_trains_bpr_with_n_users(planted):
                                        shuffle_blocks=False).fit(chunked, n_users=600)
     assert_array_equal(incremental.estimator_.user_factors_, loop.user_factors_)
     assert_array_equal(incremental.estimator_.item_factors_, loop.item_factors_)
+
+
+def test_partial_fit_refuses_chunks_in_another_order_and_fit_starts_anew(planted):
+    first, second = planted[:300], planted[300:]
+    assert first.nnz != second.nnz
+    model = BPR(n_components=4, random_state=0)
+    model.partial_fit(first, n_users=600).partial_fit(second)
+    # the same sizes in another order would train user u's factors on another user's row
+    with pytest.raises(ValueError, match="first pass had 300 users and"):
+        model.partial_fit(second)
+    model.partial_fit(first)
+    # fit forgets the pass: partial_fit afterwards numbers fit's users from the start
+    model.fit(planted[:400])
+    assert model._partial_state is None
+    model.partial_fit(planted[:400])
+    assert model._partial_state["n_users"] == 400 and model.n_iter_ == 1

@@ -205,7 +205,7 @@ def test_benchmark_results_back_the_docs():
             rows = [r for r in table["rows"] if r[col["model"]] == model and r[col["ef_search"]]]
             assert len(rows) == 4
             assert all(r[col["recall@10 of exact"]] >= 0.98 for r in rows), model
-            assert all(1.5 < r[col["speed-up"]] < 7 for r in rows), model
+            assert all(1.8 < r[col["speed-up"]] < 6 for r in rows), model  # "about 2 to 6"
             assert not any(r[col["speed-up"]] >= 10 for r in rows)  # the unmet target
             graph = {"ImplicitALS": "inner_product", "BPR": "lifted_l2"}[model]
             assert all(r[col["top-k"]].endswith(graph) for r in rows)
