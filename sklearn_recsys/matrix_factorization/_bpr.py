@@ -154,7 +154,7 @@ class BPR(MatrixFactorizationBase):
 
     def _init_fit(self, ctx):
         X, rng = ctx.X_train, ctx.rng
-        self._partial_state = None  # a new fit: partial_fit would start afresh after it
+        vars(self).pop("_partial_state", None)  # a new fit: partial_fit starts afresh after it
         self._init_factors(rng, X.shape[0], X.shape[1])
         ctx.blocks = self._blocks(X)
 

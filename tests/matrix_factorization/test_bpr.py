@@ -192,6 +192,6 @@ def test_partial_fit_refuses_chunks_in_another_order_and_fit_starts_anew(planted
     model.partial_fit(first)
     # fit forgets the pass: partial_fit afterwards numbers fit's users from the start
     model.fit(planted[:400])
-    assert model._partial_state is None
+    assert not hasattr(model, "_partial_state")
     model.partial_fit(planted[:400])
     assert model._partial_state["n_users"] == 400 and model.n_iter_ == 1
