@@ -265,7 +265,7 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
 
 
 def pass_rows(state, X, n_users):
-    """Rows of a per-user table that the next chunk of ``n_rows`` users fills; moves ``state``.
+    """Rows of a per-user table that the users of the next chunk ``X`` fill; moves ``state``.
 
     For ``partial_fit`` of models with one parameter per user: the users are
     numbered by pass, ``state["n_users"]`` of them (set by the first call from
