@@ -1,18 +1,20 @@
-"""Approximate top-k for factorization models: an HNSW index over the item factors (faiss).
+"""Approximate top-k for factorization models: an inverted file or HNSW graph of the item factors.
 
 A factorization model scores item ``i`` for a user as an inner product
 ``u @ v_i`` (plus biases that a column of the vectors carries). Ranking all
-items costs ``n_items`` inner products per user; a hierarchical navigable
-small-world graph (HNSW, Malkov & Yashunin 2018) over the item vectors finds
-the largest inner products by visiting a few hundred of them. The index is
-faiss's ``IndexHNSWFlat`` with the inner-product metric, built once in
-``fit``; the scores of the items it returns are exact, only the set can miss
-items.
+items costs ``n_items`` inner products per user. Two faiss indexes find the
+largest ones while scoring a small share of the items: an inverted file
+(``IndexIVFFlat``: the items clustered by k-means, a user scanning only the
+items of the ``n_probe`` clusters nearest to them) and a hierarchical
+navigable small-world graph (``IndexHNSWFlat``, Malkov & Yashunin 2018).
+Either is built once in ``fit`` and stores the vectors uncompressed, so the
+scores of the items it returns are exact; only the set can miss items.
 """
 
 from numbers import Integral
 
 import numpy as np
+from numba import njit
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -36,20 +38,58 @@ def _faiss():
     return faiss
 
 
-def _build(faiss, V, space, n_links, ef_construction):
-    """An HNSW index of the item vectors ``V`` in ``space``."""
+def _build(faiss, V, space, algorithm, n_links, ef_construction, n_lists):
+    """An index of the item vectors ``V`` in ``space``: inverted file or HNSW graph."""
     V = np.asarray(V, dtype=np.float64)
     if space == "lifted_l2":
         # nearest in L2 = largest inner product (Bachrach et al. 2014): with
         # v' = (v, sqrt(R^2 - |v|^2)) and u' = (u, 0), |u' - v'|^2 = |u|^2 + R^2 - 2 u.v
         norms = np.einsum("ij,ij->i", V, V)
         V = np.column_stack([V, np.sqrt(np.maximum(norms.max(initial=0.0) - norms, 0.0))])
-        index = faiss.IndexHNSWFlat(V.shape[1], int(n_links))
+        metric = faiss.METRIC_L2
     else:
-        index = faiss.IndexHNSWFlat(V.shape[1], int(n_links), faiss.METRIC_INNER_PRODUCT)
-    index.hnsw.efConstruction = int(ef_construction)
-    index.add(np.ascontiguousarray(V, dtype=np.float32))
+        metric = faiss.METRIC_INNER_PRODUCT
+    V = np.ascontiguousarray(V, dtype=np.float32)
+    dim = V.shape[1]
+    if algorithm == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, int(n_links), metric)
+        index.hnsw.efConstruction = int(ef_construction)
+    else:
+        quantizer = (faiss.IndexFlatL2(dim) if metric == faiss.METRIC_L2
+                     else faiss.IndexFlatIP(dim))
+        index = faiss.IndexIVFFlat(quantizer, dim, int(n_lists), metric)
+        # k-means from faiss's fixed seed: the same items give the same lists
+        index.cp.seed = 1234
+        index.train(V)
+    index.add(V)
     return index
+
+
+def _resolve_n_lists(n_lists, n_items):
+    """The number of k-means lists: ``n_lists``, or about sqrt(n_items) for "auto"."""
+    if n_lists == "auto":
+        # sqrt(n) lists of sqrt(n) items; at most n / 39 so that k-means has the
+        # 39 points per centroid below which faiss warns
+        return int(max(1, min(round(np.sqrt(n_items)), n_items // 39)))
+    if n_lists > n_items:
+        raise ValueError(
+            f"ApproximateRecommender: n_lists={n_lists} exceeds the {n_items} items to "
+            "cluster; pass n_lists <= n_items (or n_lists='auto', about sqrt(n_items)).")
+    return int(n_lists)
+
+
+@njit(cache=True, nogil=True)
+def _forbidden_mask(found, indptr, indices):
+    """``found[u, j]`` is among the sorted column indices of row ``u`` of a CSR matrix."""
+    hit = np.zeros(found.shape, dtype=np.bool_)
+    for u in range(found.shape[0]):
+        row = indices[indptr[u]:indptr[u + 1]]
+        if row.size == 0:
+            continue
+        for j in range(found.shape[1]):
+            at = np.searchsorted(row, found[u, j])
+            hit[u, j] = at < row.size and row[at] == found[u, j]
+    return hit
 
 
 def _recall(found, exact):
@@ -66,12 +106,15 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
     :class:`~sklearn_recsys.BPR`, :class:`~sklearn_recsys.ExplicitMF`,
     :class:`~sklearn_recsys.NMF`, :class:`~sklearn_recsys.HybridMF`,
     :class:`~sklearn_recsys.MultiTaskMF`, :class:`~sklearn_recsys.ConvMF`):
-    ``fit`` fits it and indexes its item vectors in an HNSW graph (faiss,
-    inner-product metric); :meth:`recommend` folds each user in as the model
-    does and asks the index for the largest inner products instead of scoring
-    every item. The items returned carry their exact inner products; the
-    approximation is which items are found, controlled by ``ef_search``
-    (larger: closer to the exact list, slower).
+    ``fit`` fits it and indexes its item vectors (faiss): in an inverted
+    file by default (the items clustered by k-means into ``n_lists`` lists;
+    a user's search scores the items of the ``n_probe`` lists nearest to
+    them), or in an HNSW graph (``algorithm="hnsw"``). :meth:`recommend`
+    folds each user in as the model does and asks the index for the largest
+    inner products instead of scoring every item. The items returned carry
+    their exact inner products; the approximation is which items are found,
+    controlled by ``n_probe`` (inverted file) or ``ef_search`` (graph):
+    larger is closer to the exact list and slower.
 
     Seen and excluded items are removed as by every recommender: the index
     is asked for ``k`` plus as many items as the user may not get, and a
@@ -89,17 +132,31 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         form), cloned and fitted in :meth:`fit`; its parameters are tunable
         as ``estimator__<name>``. To index a model fitted elsewhere, pass
         ``sklearn.frozen.FrozenEstimator(model)``.
+    algorithm : {"ivf", "hnsw"}, default="ivf"
+        The index: an inverted file (faiss's ``IndexIVFFlat``; built in
+        seconds, and its search costs the same however many items a user
+        asks for) or an HNSW graph (``IndexHNSWFlat``; minutes to build on
+        a million items, and its search breadth grows with ``k`` plus the
+        user's seen items). Both keep the vectors in float32.
+    n_lists : int or "auto", default="auto"
+        Inverted file: the number of k-means lists the items are split
+        into; ``"auto"`` takes about ``sqrt(n_items)`` (at most
+        ``n_items / 39``, the points per centroid faiss asks of k-means).
+    n_probe : int, default=16
+        Inverted file: lists scanned per user, the speed/recall trade-off
+        (about ``n_probe / n_lists`` of the items scored), settable after
+        ``fit``.
     n_links : int, default=32
-        Links per node of the graph (HNSW's ``M``): more links, better recall
-        and a larger index (about ``8 * n_links`` bytes of links per item,
-        beside the item's vector in float32).
+        HNSW: links per node of the graph (HNSW's ``M``): more links, better
+        recall and a larger index (about ``8 * n_links`` bytes of links per
+        item, beside the item's vector in float32).
     ef_construction : int, default=200
-        Breadth of the search that inserts each item while building.
+        HNSW: breadth of the search that inserts each item while building.
     ef_search : int, default=128
-        Breadth of the search per user (at least the number of items asked
-        for): the main speed/recall trade-off, settable after ``fit``.
+        HNSW: breadth of the search per user (at least the number of items
+        asked for): the speed/recall trade-off, settable after ``fit``.
     space : {"auto", "inner_product", "lifted_l2"}, default="auto"
-        The graph: over the item vectors with the inner product, or in L2
+        The space indexed: the item vectors with the inner product, or L2
         over the vectors lifted by one coordinate to a common norm, whose
         nearest neighbours are the largest inner products (Bachrach et al.
         2014). Which one finds more of the exact list depends on the
@@ -110,13 +167,16 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
     ----------
     estimator_ : estimator
         The fitted factorization model.
-    index_ : faiss.IndexHNSWFlat
+    index_ : faiss.IndexIVFFlat or faiss.IndexHNSWFlat
         The index of the item vectors (pickled as faiss's serialized bytes).
     space_ : str
-        The graph kept (``space``, or the better one with ``"auto"``).
+        The space kept (``space``, or the better one with ``"auto"``).
+    n_lists_ : int
+        The number of lists of the inverted file (``algorithm="ivf"`` only).
     recall_estimate_ : dict
         Recall of the exact top-10 of up to 256 evenly spaced training users
-        for each graph built (at ``ef_search``, seen items excluded).
+        for each space indexed (at ``n_probe`` or ``ef_search``, seen items
+        excluded).
     n_features_in_ : int
         Number of items seen during fit.
 
@@ -133,6 +193,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
        Euclidean transformation for inner-product spaces", RecSys 2014.
     .. [3] J. Johnson, M. Douze and H. Jegou, "Billion-scale similarity search
        with GPUs", IEEE Transactions on Big Data, 2019 (faiss).
+    .. [4] J. Sivic and A. Zisserman, "Video Google: a text retrieval approach
+       to object matching in videos", ICCV 2003 (the inverted file).
 
     Examples
     --------
@@ -147,15 +209,21 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "decision_function"])],
+        "algorithm": [StrOptions({"ivf", "hnsw"})],
+        "n_lists": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "n_probe": [Interval(Integral, 1, None, closed="left")],
         "n_links": [Interval(Integral, 2, None, closed="left")],
         "ef_construction": [Interval(Integral, 1, None, closed="left")],
         "ef_search": [Interval(Integral, 1, None, closed="left")],
         "space": [StrOptions({"auto", "inner_product", "lifted_l2"})],
     }
 
-    def __init__(self, estimator, *, n_links=32, ef_construction=200, ef_search=128,
-                 space="auto"):
+    def __init__(self, estimator, *, algorithm="ivf", n_lists="auto", n_probe=16, n_links=32,
+                 ef_construction=200, ef_search=128, space="auto"):
         self.estimator = estimator
+        self.algorithm = algorithm
+        self.n_lists = n_lists
+        self.n_probe = n_probe
         self.space = space
         self.n_links = n_links
         self.ef_construction = ef_construction
@@ -176,12 +244,19 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
                 f"ApproximateRecommender: the inner {type(self.estimator_).__name__} has "
                 f"{V.shape[0]} item vectors but X has {X.shape[1]} columns; a frozen model "
                 "must have been fitted on the same items.")
-        # Neither graph wins everywhere: on ImplicitALS factors (20,000 items, norms
+        # Neither space wins everywhere: on ImplicitALS factors (20,000 items, norms
         # 17x apart) the inner-product graph found 0.985 of the exact top-10 at
         # ef_search 128 and the lifted L2 graph 0.69; on BPR's (100,000 items, with
-        # the bias column) 0.60 and 1.00. "auto" measures both on training users.
+        # the bias column) 0.60 and 1.00; the inverted file on ALS factors of
+        # 100,000 items (512 lists, 16 probed) found 0.82 with the inner product
+        # and 0.95 lifted. "auto" measures both on training users.
         spaces = ["inner_product", "lifted_l2"] if self.space == "auto" else [self.space]
-        indexes = {space: _build(faiss, V, space, self.n_links, self.ef_construction)
+        if self.algorithm == "ivf":
+            self.n_lists_ = _resolve_n_lists(self.n_lists, V.shape[0])
+        elif hasattr(self, "n_lists_"):
+            del self.n_lists_
+        indexes = {space: _build(faiss, V, space, self.algorithm, self.n_links,
+                                 self.ef_construction, getattr(self, "n_lists_", None))
                    for space in spaces}
         sample = np.unique(np.linspace(0, X.shape[0] - 1, min(X.shape[0], 256)).astype(int))
         exact = self.estimator_.recommend(X[sample], k=10)[0]
@@ -288,13 +363,19 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         for size in np.unique(bucket):
             rows = np.flatnonzero(bucket == size)
             # per call, not on the shared index: threads may recommend at once
-            params = faiss.SearchParametersHNSW(efSearch=max(int(self.ef_search), int(size)))
+            if isinstance(self.index_, faiss.IndexIVF):
+                params = faiss.SearchParametersIVF(nprobe=min(int(self.n_probe),
+                                                              int(self.index_.nlist)))
+            else:
+                params = faiss.SearchParametersHNSW(efSearch=max(int(self.ef_search),
+                                                                 int(size)))
             found[rows, :size] = self.index_.search(query[rows], int(size), params=params)[1]
         allowed = found >= 0
         if forbidden is not None and forbidden.nnz:
-            rows = np.repeat(np.arange(n_rows), asked)
-            hit = np.asarray(forbidden.tocsr()[rows, np.maximum(found, 0).ravel()]).ravel()
-            allowed &= hit.reshape(n_rows, asked) == 0
+            forbidden = forbidden.tocsr(copy=True)
+            forbidden.eliminate_zeros()  # a stored zero is no interaction
+            forbidden.sort_indices()
+            allowed &= ~_forbidden_mask(found, forbidden.indptr, forbidden.indices)
         # the allowed items keep the index's order (best first)
         order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
         items = np.where(np.take_along_axis(allowed, order, 1),

@@ -60,9 +60,14 @@ def _recall(found, exact):
                     for f, e in zip(found, exact)])
 
 
-def test_recall_of_the_exact_list_and_ef_search_trades_it():
+@pytest.mark.parametrize("algorithm, coarse_params", [
+    ("ivf", {"n_probe": 1}),
+    ("hnsw", {"n_links": 2, "ef_construction": 4, "ef_search": 1}),
+])
+def test_recall_of_the_exact_list_and_the_search_breadth_trades_it(algorithm, coarse_params):
     X = make_interactions(n_users=1500, n_items=4000, random_state=0)
-    model = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0)).fit(X)
+    model = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0),
+                                   algorithm=algorithm).fit(X)
     exact, exact_scores = model.estimator_.recommend(X[:400], k=10)
     found, scores = model.recommend(X[:400], k=10)
     assert _recall(found, exact) >= 0.99
@@ -72,9 +77,31 @@ def test_recall_of_the_exact_list_and_ef_search_trades_it():
     np.testing.assert_allclose(scores, np.take_along_axis(U @ V.T, found, 1), rtol=1e-4,
                                atol=1e-5)
     assert np.all(np.diff(scores, axis=1) <= 1e-6)
-    coarse = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0), n_links=2,
-                                    ef_construction=4, ef_search=1).fit(X)
-    assert _recall(coarse.recommend(X[:400], k=10)[0], exact) < _recall(found, exact)
+    coarse = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0),
+                                    algorithm=algorithm, **coarse_params).fit(X)
+    assert _recall(coarse.recommend(X[:400], k=10)[0], exact) < _recall(found, exact) - 0.05
+
+
+def test_inverted_file_lists_and_probes():
+    X = make_interactions(n_users=600, n_items=4000, random_state=0)
+    model = ApproximateRecommender(ImplicitALS(n_components=16, random_state=0),
+                                   space="lifted_l2").fit(X)
+    # about sqrt(n_items) lists, every item in one of them
+    assert model.n_lists_ == model.index_.nlist == 63 and model.index_.ntotal == 4000
+    exact = model.estimator_.recommend(X[:200], k=10)[0]
+    recalls = []
+    for n_probe in (1, 4, 63):  # a search parameter: no refit
+        model.set_params(n_probe=n_probe)
+        recalls.append(_recall(model.recommend(X[:200], k=10)[0], exact))
+    # measured 0.50, 0.95, 1.0: every list scanned finds the exact list
+    assert recalls[0] < 0.8 < recalls[1] < recalls[2] == 1.0
+    assert ApproximateRecommender(ImplicitALS(n_components=4), n_lists=7).fit(X).n_lists_ == 7
+    small = make_interactions(n_users=100, n_items=50, density=0.1, random_state=0)
+    assert ApproximateRecommender(ImplicitALS(n_components=4)).fit(small).n_lists_ == 1
+    with pytest.raises(ValueError, match="n_lists=60 exceeds the 50 items"):
+        ApproximateRecommender(ImplicitALS(n_components=4), n_lists=60).fit(small)
+    graph = ApproximateRecommender(ImplicitALS(n_components=4), algorithm="hnsw")
+    assert not hasattr(graph.fit(small), "n_lists_")
 
 
 def test_seen_and_excluded_items_are_never_returned():
@@ -121,7 +148,7 @@ def test_models_without_an_inner_product_are_refused():
 
 _INSTANCES = [ApproximateRecommender(ImplicitALS(n_components=4, max_iter=3, random_state=0)),
               ApproximateRecommender(BPR(n_components=4, max_iter=5, random_state=0),
-                                     n_links=4, ef_search=8)]
+                                     algorithm="hnsw", n_links=4, ef_search=8)]
 
 
 @parametrize_with_checks(_INSTANCES)
@@ -157,11 +184,12 @@ def test_a_frozen_model_is_indexed_as_fitted():
         ApproximateRecommender(FrozenEstimator(fitted)).fit(X[:, :400])
 
 
+@pytest.mark.parametrize("algorithm", ["ivf", "hnsw"])
 @pytest.mark.parametrize("space", ["inner_product", "lifted_l2"])
-def test_both_graphs_find_the_exact_list_with_exact_scores(space):
+def test_both_spaces_find_the_exact_list_with_exact_scores(space, algorithm):
     X = make_interactions(n_users=1000, n_items=3000, random_state=0)
     model = ApproximateRecommender(BPR(n_components=16, max_iter=10, random_state=0),
-                                   space=space).fit(X)
+                                   space=space, algorithm=algorithm).fit(X)
     assert model.space_ == space and list(model.recall_estimate_) == [space]
     found, scores = model.recommend(X[:200], k=10)
     exact = model.estimator_.recommend(X[:200], k=10)[0]
@@ -172,10 +200,12 @@ def test_both_graphs_find_the_exact_list_with_exact_scores(space):
                                atol=1e-5)
 
 
-def test_auto_keeps_the_graph_with_the_higher_recall_on_training_users():
+@pytest.mark.parametrize("params", [
+    {"n_probe": 1}, {"algorithm": "hnsw", "n_links": 4, "ef_search": 8}], ids=["ivf", "hnsw"])
+def test_auto_keeps_the_space_with_the_higher_recall_on_training_users(params):
     X = make_interactions(n_users=1000, n_items=3000, random_state=0)
     model = ApproximateRecommender(BPR(n_components=16, max_iter=10, random_state=0),
-                                   n_links=4, ef_search=8).fit(X)
+                                   **params).fit(X)
     estimates = model.recall_estimate_
     assert set(estimates) == {"inner_product", "lifted_l2"}
     assert model.space_ == max(estimates, key=estimates.get)
