@@ -12,7 +12,8 @@ fitted model (exact: every item scored, the user's items excluded) against
 ``ApproximateRecommender`` over the same fitted model (``sklearn.frozen.FrozenEstimator``,
 so both serve identical factors), with each index built once per model (the inverted file
 with its defaults, about sqrt(n_items) lists; the HNSW graph with 32 links; the space chosen
-by ``space="auto"`` at the first search breadth, named in the table), then searched at
+by ``space="auto"`` at the default search breadth, ``n_probe=16`` / ``ef_search=128``, named
+in the table), then searched at
 several ``n_probe`` / ``ef_search`` (search parameters: no rebuild). One table per catalogue
 size. Both fold each user in the same way; the approximate side replaces scoring every item
 and the top-k selection by the index search. Throughput: users per second of the whole
@@ -82,8 +83,7 @@ def run(n_items, n_users, eval_users, repeats):
         for algorithm, breadth, values in [("ivf", "n_probe", N_PROBE),
                                            ("hnsw", "ef_search", EF_SEARCH)]:
             start = time.perf_counter()
-            approx = ApproximateRecommender(FrozenEstimator(model), algorithm=algorithm,
-                                            **{breadth: values[0]}).fit(X)
+            approx = ApproximateRecommender(FrozenEstimator(model), algorithm=algorithm).fit(X)
             build = time.perf_counter() - start
             size_mb = faiss.serialize_index(approx.index_).nbytes / 2**20
             index = f"IVF {approx.n_lists_} lists" if algorithm == "ivf" else "HNSW"
