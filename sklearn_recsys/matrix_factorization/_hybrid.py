@@ -393,7 +393,7 @@ class HybridMF(MatrixFactorizationBase):
         V = self._item_factors_for_users()
         X = X.astype(V.dtype, copy=False)
         U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
-        prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._gram(V),
+        prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V),
                        self._user_prior(X, user_features), float(self.alpha),
                        float(self.confidence_scale), False)
         return U

@@ -11,6 +11,7 @@ Either is built once in ``fit`` and stores the vectors uncompressed, so the
 scores of the items it returns are exact; only the set can miss items.
 """
 
+import contextlib
 from numbers import Integral
 
 import numpy as np
@@ -334,13 +335,21 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         width = min(k, self.n_features_in_)
         items = np.full((X.shape[0], width), -1, dtype=np.int64)
         scores = np.full((X.shape[0], width), -np.inf)
-        step = row_batch_size(self.n_features_in_)
-        for rows in iter_row_batches(X.shape[0], step):
-            forbidden = X[rows] if exclude_seen else None
-            if exclude is not None:
-                forbidden = exclude[rows] if forbidden is None else forbidden + exclude[rows]
-            items[rows], scores[rows] = self._search(X[rows], forbidden, width, exclude_seen,
-                                                     None if exclude is None else exclude[rows])
+        # no dense block of scores here: per user, the items asked of the index
+        # (at most twice k plus the user's excluded items)
+        most = np.diff(X.indptr).max(initial=0) if exclude_seen else 0
+        if exclude is not None:
+            most += np.diff(exclude.indptr).max(initial=0)
+        step = row_batch_size(min(self.n_features_in_, 2 * (width + int(most))))
+        shared = getattr(self.estimator_, "_shared_fold_in", contextlib.nullcontext)
+        with shared():
+            for rows in iter_row_batches(X.shape[0], step):
+                forbidden = X[rows] if exclude_seen else None
+                if exclude is not None:
+                    forbidden = exclude[rows] if forbidden is None else forbidden + exclude[rows]
+                items[rows], scores[rows] = self._search(
+                    X[rows], forbidden, width, exclude_seen,
+                    None if exclude is None else exclude[rows])
         return items, scores
 
     def _search(self, X_batch, forbidden, width, exclude_seen, exclude_batch, fallback=True):
