@@ -237,32 +237,41 @@ class MatrixFactorizationBase(
         users a block on a million items, and each block's fold-in would
         recompute the Gram matrix of all the item factors (8 GFLOP at a
         million items and 64 factors, more than the block's own solves).
-        The memo lives only for one scoring call, so a model refitted or
-        changed between calls is never served a stale matrix; a nested or
-        concurrent call reuses the outer one's memo and leaves it to it.
+        The memo lives for one call of :meth:`decision_function`,
+        :meth:`recommend` or :meth:`transform` (entered by plain functions,
+        never by a generator that an exception could leave suspended), so a
+        model refitted or changed between calls is never served a stale
+        matrix; a nested or concurrent call uses the memo it finds and
+        leaves its removal to the call that made it.
         """
         if "_fold_in_memo" in self.__dict__:
             yield
             return
-        self._fold_in_memo = {}
+        memo = self._fold_in_memo = {}
         try:
             yield
         finally:
-            self.__dict__.pop("_fold_in_memo", None)
+            if self.__dict__.get("_fold_in_memo") is memo:
+                del self._fold_in_memo
 
-    def _iter_scores(self, X, **row_data):
+    def _all_scores(self, X, **row_data):
         with self._shared_fold_in():
-            yield from super()._iter_scores(X, **row_data)
+            return super()._all_scores(X, **row_data)
+
+    def _top_k(self, X, k, exclude_seen, exclude, candidates, **row_data):
+        with self._shared_fold_in():
+            return super()._top_k(X, k, exclude_seen, exclude, candidates, **row_data)
 
     def _memoized(self, key, V, compute):
         """``compute(V)``, once per :meth:`_shared_fold_in` block and ``(key, V)``."""
         memo = self.__dict__.get("_fold_in_memo")
         if memo is None:
             return compute(V)
-        if (key, id(V)) not in memo:
-            # V held with its result: its id cannot be reused meanwhile
-            memo[key, id(V)] = (V, compute(V))
-        return memo[key, id(V)][1]
+        held = memo.get((key, id(V)))
+        if held is None or held[0] is not V:
+            # V held with its result, so no other array can take its id meanwhile
+            held = memo[key, id(V)] = (V, compute(V))
+        return held[1]
 
     def _item_gram(self, V):
         """``self._gram(V)`` of the item factors, once per scoring call."""

@@ -390,7 +390,9 @@ class HybridMF(MatrixFactorizationBase):
                                     dtype=self.item_factors_.dtype)
 
     def _fold_in(self, X, user_features=None):
-        V = self._item_factors_for_users()
+        # the copy without the new items, like its Gram, once per scoring call
+        V = self._memoized("for_users", self.item_factors_,
+                           lambda _: self._item_factors_for_users())
         X = X.astype(V.dtype, copy=False)
         U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
         prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V),

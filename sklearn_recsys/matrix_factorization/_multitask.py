@@ -206,19 +206,25 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.user_bias_ = np.zeros(n_users, dtype=self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
 
-    def _user_step(self, X, P, bu):
+    def _item_blocks(self, dtype):
+        """The item factors of both tasks placed in the joint user space, and Y's Gram."""
         rating, ranking = self._columns()
-        n_cols = self._n_features_out
-        Q = np.zeros((self.rating_factors_.shape[0], n_cols), dtype=P.dtype)
+        Q = np.zeros((self.rating_factors_.shape[0], self._n_features_out), dtype=dtype)
         Q[:, rating] = self.rating_factors_
         Y = np.zeros_like(Q)
         Y[:, ranking] = self.item_factors_
+        return Q, Y, Y.T @ Y
+
+    def _user_step(self, X, P, bu, item_blocks=None):
+        rating, ranking = self._columns()
+        n_cols = self._n_features_out
+        Q, Y, YtY = self._item_blocks(P.dtype) if item_blocks is None else item_blocks
         w = float(self.task_weight)
         pen_n = np.zeros(n_cols, dtype=P.dtype)
         pen_n[rating] = float(self.alpha)
         pen_c = np.zeros(n_cols, dtype=P.dtype)
         pen_c[ranking] = w * float(self.alpha_ranking)
-        joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, self.item_bias_, Y, Y.T @ Y,
+        joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, self.item_bias_, Y, YtY,
                          self.global_mean_, pen_n, pen_c, float(self.alpha_bias), w,
                          float(self.confidence_scale))
 
@@ -250,7 +256,10 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         X = X.astype(dtype, copy=False)
         P = np.zeros((X.shape[0], self._n_features_out), dtype=dtype)
         bu = np.zeros(X.shape[0], dtype=dtype)
-        self._user_step(X, P, bu)
+        # once per scoring call (never while fitting: the factors change)
+        blocks = self._memoized("item_blocks", self.item_factors_,
+                                lambda _: self._item_blocks(dtype))
+        self._user_step(X, P, bu, blocks)
         return P, bu
 
     def _fold_in(self, X):

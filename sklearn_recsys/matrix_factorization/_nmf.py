@@ -170,8 +170,13 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.user_factors_ = (s * rng.uniform(0.5, 1.5, (n_users, k))).astype(self.dtype)
         self.item_factors_ = (s * rng.uniform(0.5, 1.5, (n_items, k))).astype(self.dtype)
 
-    def _update(self, A, W, H, n_steps):
-        HtH = np.ascontiguousarray(H.T @ H, dtype=np.float64)
+    @staticmethod
+    def _factor_gram(H):
+        return np.ascontiguousarray(H.T @ H, dtype=np.float64)
+
+    def _update(self, A, W, H, n_steps, HtH=None):
+        if HtH is None:
+            HtH = self._factor_gram(H)
         nmf_multiplicative_sweep(A.indptr, A.indices, A.data, W, H, HtH, float(self.alpha),
                                  self.feedback == "explicit", int(n_steps))
 
@@ -215,7 +220,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         dtype = self.item_factors_.dtype  # float64 after a float64 refit
         X = X.astype(dtype, copy=False)
         W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=dtype)
-        self._update(X, W, self.item_factors_, self.fold_in_iter)
+        # the item Gram once per scoring call (never while fitting: H changes)
+        HtH = self._memoized("gram", self.item_factors_, self._factor_gram)
+        self._update(X, W, self.item_factors_, self.fold_in_iter, HtH)
         if getattr(self, "typical_user_factors_", None) is not None:
             W[np.diff(X.indptr) == 0] = self.typical_user_factors_
         return W

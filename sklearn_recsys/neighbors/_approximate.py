@@ -237,6 +237,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
                 f"ApproximateRecommender indexes the item vectors of a factorization model "
                 f"(ImplicitALS, BPR, ExplicitMF, NMF, HybridMF, MultiTaskMF, ConvMF); "
                 f"{type(self.estimator).__name__} does not score by an inner product.")
+        if self.algorithm == "ivf":
+            n_lists = _resolve_n_lists(self.n_lists, X.shape[1])  # before the long fit
         # y passed explicitly: FrozenEstimator.fit requires it
         self.estimator_ = clone(self.estimator).fit(X, None)
         _, V = self.estimator_._inner_product_form(X[:1])
@@ -253,7 +255,7 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         # and 0.95 lifted. "auto" measures both on training users.
         spaces = ["inner_product", "lifted_l2"] if self.space == "auto" else [self.space]
         if self.algorithm == "ivf":
-            self.n_lists_ = _resolve_n_lists(self.n_lists, V.shape[0])
+            self.n_lists_ = n_lists
         elif hasattr(self, "n_lists_"):
             del self.n_lists_
         indexes = {space: _build(faiss, V, space, self.algorithm, self.n_links,
@@ -297,7 +299,11 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         scores : ndarray of shape (n_users, n_items)
             ``estimator_.decision_function(X)``.
         """
-        return super().decision_function(X)
+        # the inner model's fold-in state shared across the blocks of the call
+        shared = getattr(getattr(self, "estimator_", None), "_shared_fold_in",
+                         contextlib.nullcontext)
+        with shared():
+            return super().decision_function(X)
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Approximate top-``k`` items for each user, best first.
@@ -336,13 +342,15 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         items = np.full((X.shape[0], width), -1, dtype=np.int64)
         scores = np.full((X.shape[0], width), -np.inf)
         # no dense block of scores here: per user, the items asked of the index
-        # (at most twice k plus the user's excluded items)
+        # (at most twice k plus the user's excluded items, a few arrays of them)
+        # and the vectors of the k kept (float32 and float64 copies)
         most = np.diff(X.indptr).max(initial=0) if exclude_seen else 0
         if exclude is not None:
             most += np.diff(exclude.indptr).max(initial=0)
-        step = row_batch_size(min(self.n_features_in_, 2 * (width + int(most))))
+        asked = min(self.n_features_in_, 2 * (width + int(most)))
+        step = row_batch_size(3 * asked + 2 * width * (self.index_.d + 1))
         shared = getattr(self.estimator_, "_shared_fold_in", contextlib.nullcontext)
-        with shared():
+        with shared():  # the fold-in's item Gram once per call, as in the model's own
             for rows in iter_row_batches(X.shape[0], step):
                 forbidden = X[rows] if exclude_seen else None
                 if exclude is not None:

@@ -226,28 +226,3 @@ def test_propensity_weighting_solves_the_rel_mf_equations_and_lifts_the_tail():
             for m in (plain, model)]
     assert aplt[1] > aplt[0]
     assert plain.propensity_ is None
-
-
-def test_one_gram_of_the_item_factors_per_scoring_call(monkeypatch):
-    import sklearn
-
-    X = make_interactions(n_users=300, n_items=200, random_state=0)
-    model = ImplicitALS(n_components=8, random_state=0).fit(X)
-    whole = model.decision_function(X)  # one block
-    grams = []
-    gram = ImplicitALS._gram
-    monkeypatch.setattr(ImplicitALS, "_gram", lambda self, Y: grams.append(Y) or gram(self, Y))
-    # blocks of 50 users: six fold-ins, one Gram
-    with sklearn.config_context(working_memory=50 * 200 * 8 / 2**20):
-        blocks = model.decision_function(X)
-        assert len(grams) == 1
-        model.recommend(X, k=5)
-        model.transform(X)
-        assert len(grams) == 3
-    assert_allclose(blocks, whole, rtol=1e-5, atol=1e-6)
-    # the memo lives for one call: nothing kept, a refit never served the old matrix
-    assert "_fold_in_memo" not in vars(model)
-    model.set_params(n_components=4).fit(X)
-    fresh = ImplicitALS(n_components=4, random_state=0).fit(X)
-    assert_allclose(model.decision_function(X), fresh.decision_function(X), rtol=1e-5,
-                    atol=1e-6)
