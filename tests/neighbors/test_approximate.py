@@ -218,11 +218,15 @@ def test_auto_keeps_the_space_with_the_higher_recall_on_training_users(params):
 
 
 def test_benchmark_results_back_the_docs():
-    """docs/benchmarks.rst: on 100,000 and 1,000,000 items every ef_search finds >= 0.98 of
-    the exact top-10 at about 2 to 6 times the users per second of exact top-k (short of the
-    10x target), and space="auto" keeps the inner-product graph for ImplicitALS, the lifted one
-    for BPR."""
+    """docs/benchmarks.rst: on a million items, for ImplicitALS and BPR, the inverted file finds
+    >= 0.99 of the exact top-10 at its default n_probe 16 and the HNSW graph >= 0.98 at every
+    ef_search, each at more than ten times the users per second of exact recommend (issue 18's
+    target); the inverted file builds in seconds where the graphs take minutes, at about half
+    the size; on 100,000 items no index reaches ten times, and the fold-in bounds every model
+    below ten there; space="auto" keeps lifted_l2 for the inverted file, the inner-product graph
+    for ImplicitALS and the lifted one for BPR."""
     import json
+    import re
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "ann.json"
@@ -231,11 +235,30 @@ def test_benchmark_results_back_the_docs():
         "100,000 items", "1,000,000 items"]
     for table in tables:
         col = {name: i for i, name in enumerate(table["columns"])}
+        million = table["title"].endswith("1,000,000 items")
+        bounds = [float(b) for b in re.findall(r"so at most ([\d.]+)x", table["notes"][0])]
+        assert len(bounds) == 2
         for model in ("ImplicitALS", "BPR"):
-            rows = [r for r in table["rows"] if r[col["model"]] == model and r[col["ef_search"]]]
-            assert len(rows) == 4
-            assert all(r[col["recall@10 of exact"]] >= 0.98 for r in rows), model
-            assert all(1.8 < r[col["speed-up"]] < 6 for r in rows), model  # "about 2 to 6"
-            assert not any(r[col["speed-up"]] >= 10 for r in rows)  # the unmet target
+            rows = [r for r in table["rows"] if r[col["model"]] == model]
+            ivf = [r for r in rows if r[col["top-k"]].startswith("IVF")]
+            hnsw = [r for r in rows if r[col["top-k"]].startswith("HNSW")]
+            assert len(ivf) == len(hnsw) == 4
+            assert all(r[col["top-k"]].endswith("lifted_l2") for r in ivf)
             graph = {"ImplicitALS": "inner_product", "BPR": "lifted_l2"}[model]
-            assert all(r[col["top-k"]].endswith(graph) for r in rows)
+            assert all(r[col["top-k"]].endswith(graph) for r in hnsw)
+            if million:
+                default = [r for r in ivf if r[col["search breadth"]] == "n_probe 16"]
+                assert len(default) == 1
+                assert default[0][col["recall@10 of exact"]] >= 0.99, model
+                assert default[0][col["speed-up"]] > 10, model
+                for r in hnsw:
+                    assert r[col["recall@10 of exact"]] >= 0.98, (model, r)
+                    assert r[col["speed-up"]] > 10, (model, r)
+                ivf_build, hnsw_build = ivf[0][col["index build seconds"]], hnsw[0][
+                    col["index build seconds"]]
+                assert ivf_build < 30 and hnsw_build > 60  # seconds against minutes
+                assert ivf[0][col["index MB"]] < 0.55 * hnsw[0][col["index MB"]]
+            else:
+                assert all(r[col["speed-up"]] < 10 for r in ivf + hnsw), model
+        if not million:
+            assert all(b < 10 for b in bounds)
