@@ -7,9 +7,10 @@ Usage::
 
 Part 1 (quality): MovieLens 100K and latest-small (ratings >= 4) and Last.fm 2K (every play;
 artists with >= 5 listeners), strong generalization with ``compare_recommenders`` (the
-demo's runner). ``MultVAE`` and ``MultDAE`` run with their default parameters (the paper's:
-600-200-600 / 200, dropout 0.5, Adam 1e-3, batch 500, up to 200 epochs, best validation
-epoch kept); recpack's ``MultVAE`` (a port of Liang et al.'s code to PyTorch, with its own
+demo's runner). ``MultVAE`` and ``MultDAE`` run with their default parameters (the paper's
+600-200-600 / 200 architectures, dropout 0.5, Adam 1e-3, up to 200 epochs, best validation
+epoch kept; batch 100 for both, MultDAE's weight decay 0.001), and MultDAE also with the
+paper's batch 500 and weight decay 0.01; recpack's ``MultVAE`` (a port of Liang et al.'s code to PyTorch, with its own
 best-epoch selection on validation users) is tuned over learning rates {1e-3, 1e-4} on
 validation users. recpack folds new users in by a forward pass, like ours.
 
@@ -117,6 +118,8 @@ def _board(data_home, dataset, side):
             "EASE": (EASE(), {"alpha": [50.0, 200.0, 500.0]}),
             "MultVAE (defaults)": (MultVAE(random_state=0), {}),
             "MultDAE (defaults)": (MultDAE(random_state=0), {}),
+            "MultDAE (paper: batch 500, weight decay 0.01)": (
+                MultDAE(batch_size=500, alpha=0.01, random_state=0), {}),
         }
     else:
         models = {"recpack MultVAE": (RecpackMultVAE(), {"learning_rate": [1e-3, 1e-4]})}
