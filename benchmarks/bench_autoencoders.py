@@ -10,9 +10,10 @@ artists with >= 5 listeners), strong generalization with ``compare_recommenders`
 demo's runner). ``MultVAE`` and ``MultDAE`` run with their default parameters (the paper's
 600-200-600 / 200 architectures, dropout 0.5, Adam 1e-3, up to 200 epochs, best validation
 epoch kept; batch 100 for both, MultDAE's weight decay 0.001), and MultDAE also with the
-paper's batch 500 and weight decay 0.01; recpack's ``MultVAE`` (a port of Liang et al.'s code to PyTorch, with its own
-best-epoch selection on validation users) is tuned over learning rates {1e-3, 1e-4} on
-validation users. recpack folds new users in by a forward pass, like ours.
+paper's batch 500 and weight decay 0.01; recpack's ``MultVAE`` (a port of Liang et al.'s
+code to PyTorch, with its own best-epoch selection on validation users) is tuned over
+learning rates {1e-3, 1e-4} on validation users. recpack folds new users in by a forward
+pass, like ours.
 
 Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec and ExplicitMF with their defaults
 on MovieLens 100K's u1..u5 base/test splits, and on MovieLens latest-small with 10% of each
