@@ -16,6 +16,25 @@ from ._tf import adam, compile_step
 __all__ = ["CDAE"]
 
 
+def _base_rate_logits(X, propensity=None):
+    """Initial output biases: the logit of each item's mean label over the users of ``X``.
+
+    From zero biases, the first Adam steps lower every output at once through
+    the hidden layer (its sigmoids driven to 1, then multiplied by negative
+    decoder weights) instead of through the biases; the saturated units pass
+    no gradient and the model stays at popularity (NDCG@100 0.206 on MovieLens
+    latest-small, MostPopular's 0.206). Starting at the base rates (smoothed
+    by half a user either way) leaves the hidden layer free to learn the user.
+    The labels are 0/1, or ``1 / propensity`` for Rel-MF (their mean is kept
+    below 1).
+    """
+    users = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
+    if propensity is not None:
+        users /= propensity
+    share = np.minimum((users + 0.5) / (X.shape[0] + 1.0), 1.0 - 0.5 / (X.shape[0] + 1.0))
+    return np.log(share / (1.0 - share)).astype(np.float32)
+
+
 class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
            NeuralRecommenderBase):
     """Collaborative denoising autoencoder for implicit feedback (CDAE).
@@ -48,9 +67,9 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Draw each epoch's mini-batches at random; False takes the users in
         row order (then one :meth:`partial_fit` pass over chunks is an epoch
         of :meth:`fit`).
-    learning_rate_init : float, default=1e-2
-        Adam step size (1e-3 leaves the model at popularity after 100
-        epochs on MovieLens 100K: NDCG@100 0.253 against 0.362).
+    learning_rate_init : float, default=1e-3
+        Adam step size (1e-2 overfits: NDCG@100 0.275 on MovieLens
+        latest-small, 0.373 on MovieLens 100K, against 0.336 and 0.432).
     propensity_power : float, default=0.0
         Propensity weighting against popularity bias (Rel-MF, Saito et al.
         2020): the logistic loss reads the label ``y_ui / theta_i`` instead
@@ -136,7 +155,7 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         alpha=0.01,
         batch_size=64,
         shuffle=True,
-        learning_rate_init=1e-2,
+        learning_rate_init=1e-3,
         propensity_power=0.0,
         max_iter=100,
         fold_in_iter=100,
@@ -284,7 +303,9 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         Adam's moments and the generator carry over between calls, so one
         pass over chunks is the epoch of :meth:`fit` on their concatenation
         when ``shuffle=False`` and every chunk but the last holds a multiple
-        of ``batch_size`` users (with ``early_stopping=False``). No
+        of ``batch_size`` users (with ``early_stopping=False``), except where
+        the output biases start: at the items' base rates among the first
+        chunk's users (:meth:`fit`: among all its training users). No
         validation, no early stopping; ``n_iter_`` counts the calls. After
         :meth:`fit`, training continues from its weights and nodes (the
         same users: ``n_users`` must be fit's) with a new optimizer,
@@ -310,11 +331,11 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _init_fit(self, ctx):
         weights = self._initial_weights_for(ctx.rng, ctx.X)
+        train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
         if self.propensity_power:
-            Y = ctx.X.copy()
-            Y.data[:] = 1.0
-            train = Y if ctx.train_rows is None else Y[ctx.train_rows]
             self.propensity_ = exposure_propensity(train, self.propensity_power)
+        # from the training users only, and from the labels the loss reads
+        weights[1][1] = _base_rate_logits(train, self.propensity_)
         ctx.user_rows = None  # the rows of X are the users of the node table
         ctx.pass_users = ctx.X.shape[0]
         self._start_training(ctx, weights, self.max_iter)
@@ -327,7 +348,7 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         W = rng.uniform(-limit, limit, (n_items, k)).astype(np.float32)
         W2 = rng.uniform(-limit, limit, (k, n_items)).astype(np.float32)
         nodes = np.zeros((X.shape[0] if n_users is None else n_users, k), np.float32)
-        return ([W, W2], [np.zeros(k, np.float32), np.zeros(n_items, np.float32)], nodes)
+        return ([W, W2], [np.zeros(k, np.float32), _base_rate_logits(X)], nodes)
 
     def _current_weights(self):
         return self.coefs_, self.intercepts_, self.user_nodes_

@@ -79,3 +79,28 @@ def test_explain_is_complete_integrated_gradients_given_the_node():
         assert np.all(np.diff(contrib) <= 0)
         gap = model.decision_function(row)[0, item] - at_zero[item]
         assert contrib.sum() == pytest.approx(gap, rel=1e-6, abs=1e-8)
+
+
+def test_output_biases_start_at_the_base_rates_so_the_hidden_layer_learns(monkeypatch):
+    """From zero output biases, the first steps lower every output through the hidden layer
+    (sigmoids driven to 1) and the model stays at popularity; from the base rates it learns."""
+    from sklearn_recsys.model_selection import strong_generalization_split
+    from sklearn_recsys.metrics import ndcg_at_k
+    from sklearn_recsys.neural import _cdae as module
+
+    X = make_interactions(400, 1000, density=0.02, random_state=0)
+    X_train, X_in, X_out = strong_generalization_split(X, test_size=0.25, random_state=0)
+    popular = ndcg_at_k(X_out, MostPopular().fit(X_train).recommend(X_in, k=20)[0], k=20)
+
+    def fit_and_score():
+        model = CDAE(n_components=16, max_iter=30, learning_rate_init=1e-2,
+                     random_state=0).fit(X_train)
+        saturated = (model.transform(X_in) > 0.99).mean()
+        return saturated, ndcg_at_k(X_out, model.recommend(X_in, k=20)[0], k=20)
+
+    saturated, ndcg = fit_and_score()
+    assert saturated < 0.2 and ndcg > 1.3 * popular
+    monkeypatch.setattr(module, "_base_rate_logits",
+                        lambda X, propensity=None: np.zeros(X.shape[1], np.float32))
+    saturated, ndcg = fit_and_score()
+    assert saturated > 0.5 and ndcg < 1.05 * popular

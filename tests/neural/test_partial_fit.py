@@ -119,7 +119,27 @@ def _cdae(**params):
                 random_state=0, **params)
 
 
-def test_cdae_chunks_equal_fit_with_the_user_nodes_numbered_by_pass():
+@pytest.fixture
+def same_cdae_start(monkeypatch):
+    """fit starts CDAE's output biases at all its users' base rates, partial_fit at its first
+    chunk's: the same start for both (zeros) isolates the mechanics of a pass."""
+    from sklearn_recsys.neural import _cdae as module
+
+    monkeypatch.setattr(module, "_base_rate_logits",
+                        lambda X, propensity=None: np.zeros(X.shape[1], np.float32))
+
+
+def test_cdae_partial_fit_starts_the_output_biases_at_the_first_chunks_base_rates():
+    X = make_interactions(160, 50, density=0.1, random_state=2)
+    model = _cdae(learning_rate_init=1e-12).partial_fit(X[:64], n_users=160)
+    share = (np.bincount(X[:64].indices, minlength=50) + 0.5) / 65
+    np.testing.assert_allclose(model.intercepts_[1], np.log(share / (1 - share)), rtol=1e-5)
+    fitted = _cdae(learning_rate_init=1e-12, max_iter=1).fit(X)
+    share = (np.bincount(X.indices, minlength=50) + 0.5) / 161
+    np.testing.assert_allclose(fitted.intercepts_[1], np.log(share / (1 - share)), rtol=1e-5)
+
+
+def test_cdae_chunks_equal_fit_with_the_user_nodes_numbered_by_pass(same_cdae_start):
     """CDAE's per-user input nodes: chunk rows are users start..start+n of the pass, so one
     pass over chunks (n_users given) is fit's epoch, nodes and their Adam moments included."""
     X = make_interactions(160, 50, density=0.1, random_state=2)
@@ -167,7 +187,7 @@ def test_cdae_partial_fit_refuses_chunks_that_break_the_pass():
         _cdae(propensity_power=0.5).partial_fit(X)
 
 
-def test_dask_ml_incremental_trains_cdae_with_n_users():
+def test_dask_ml_incremental_trains_cdae_with_n_users(same_cdae_start):
     da = pytest.importorskip("dask.array")
     wrappers = pytest.importorskip("dask_ml.wrappers")
     X = make_interactions(160, 50, density=0.1, random_state=2)
