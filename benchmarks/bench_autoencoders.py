@@ -1,4 +1,4 @@
-"""Mult-VAE and Mult-DAE beside recpack's Mult-VAE (PyTorch): quality, epoch time, inference.
+"""Mult-VAE, Mult-DAE and CDAE beside recpack's Mult-VAE (PyTorch): quality, epoch time, inference.
 
 Usage::
 
@@ -10,10 +10,11 @@ artists with >= 5 listeners), strong generalization with ``compare_recommenders`
 demo's runner). ``MultVAE`` and ``MultDAE`` run with their default parameters (the paper's
 600-200-600 / 200 architectures, dropout 0.5, Adam 1e-3, up to 200 epochs, best validation
 epoch kept; batch 100 for both, MultDAE's weight decay 0.001), and MultDAE also with the
-paper's batch 500 and weight decay 0.01; recpack's ``MultVAE`` (a port of Liang et al.'s
-code to PyTorch, with its own best-epoch selection on validation users) is tuned over
-learning rates {1e-3, 1e-4} on validation users. recpack folds new users in by a forward
-pass, like ours.
+paper's batch 500 and weight decay 0.01; ``CDAE`` (the paper's 50 hidden units, dropout 0.2,
+penalty 0.01, our batch 64 and 100 epochs) is tuned over Adam steps {1e-3, 1e-2}; recpack's
+``MultVAE`` (a port of Liang et al.'s code to PyTorch, with its own best-epoch selection on
+validation users) is tuned over learning rates {1e-3, 1e-4} on validation users. recpack
+folds new users in by a forward pass, like ours.
 
 Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec and ExplicitMF with their defaults
 on MovieLens 100K's u1..u5 base/test splits, and on MovieLens latest-small with 10% of each
@@ -45,7 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
 
-from sklearn_recsys import EASE, MostPopular, MultDAE, MultVAE, make_interactions
+from sklearn_recsys import CDAE, EASE, MostPopular, MultDAE, MultVAE, make_interactions
 from sklearn_recsys.base import RecommenderMixin
 from sklearn_recsys.datasets import fetch_movielens
 from sklearn_recsys.model_selection import compare_recommenders, holdout_split
@@ -121,6 +122,7 @@ def _board(data_home, dataset, side):
             "MultDAE (defaults)": (MultDAE(random_state=0), {}),
             "MultDAE (paper: batch 500, weight decay 0.01)": (
                 MultDAE(batch_size=500, alpha=0.01, random_state=0), {}),
+            "CDAE": (CDAE(random_state=0), {"learning_rate_init": [1e-3, 1e-2]}),
         }
     else:
         models = {"recpack MultVAE": (RecpackMultVAE(), {"learning_rate": [1e-3, 1e-4]})}

@@ -21,7 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
                        IterativeTrainingMixin, pass_rows)
@@ -229,6 +229,7 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "propensity_power": [Interval(Real, 0, None, closed="left")],
+        "propensity_correction": [StrOptions({"weight", "offset"})],
         "shuffle": ["boolean"],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
@@ -451,9 +452,13 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         """One Adam update on a dense batch; returns the batch loss."""
         update = adam(tf, variables, self.learning_rate_init, state=adam_state)
         alpha, dropout = self.alpha, self.dropout
-        # Rel-MF: an observed interaction counts 1 / theta_i in the likelihood
-        weights = (None if self.propensity_ is None
-                   else tf.constant((1.0 / self.propensity_).astype(np.float32)))
+        # Rel-MF: an observed interaction counts 1 / theta_i in the likelihood, or
+        # (offset) the exposure theta_i multiplies the relevance inside the softmax
+        weights = offset = None
+        if self.propensity_ is not None and self.propensity_correction == "offset":
+            offset = tf.constant(np.log(self.propensity_).astype(np.float32))
+        elif self.propensity_ is not None:
+            weights = tf.constant((1.0 / self.propensity_).astype(np.float32))
         n_enc = self._n_encoder_layers()
         variational, k = self._variational, self.n_components
 
@@ -478,7 +483,9 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
                     if i < len(Ws) - 1:
                         h = tf.tanh(h)
                 target = x if weights is None else x * weights
-                neg_ll = -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(h) * target, axis=1))
+                logits = h if offset is None else h + offset
+                neg_ll = -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(logits) * target,
+                                                       axis=1))
                 loss = neg_ll + beta * kl
                 if alpha > 0:
                     loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in Ws])

@@ -180,15 +180,40 @@ def test_propensity_weighting_lifts_the_long_tail():
                   random_state=0)
     plain = MultDAE(**params).fit(X)
     weighted = MultDAE(propensity_power=1.0, **params).fit(X)
+    offset = MultDAE(propensity_power=1.0, propensity_correction="offset", **params).fit(X)
     counts = np.bincount(X.indices, minlength=120)
     assert_allclose(weighted.propensity_,
                     np.maximum(counts / counts.max(), 0.1))
+    assert_allclose(offset.propensity_, weighted.propensity_)
     assert_allclose(exposure_propensity(X, 0.5), np.maximum(np.sqrt(counts / counts.max()), 0.1))
     assert plain.propensity_ is None
     shares = counts / counts.sum()
     aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
-            for m in (plain, weighted)]
-    assert aplt[1] > aplt[0]
+            for m in (plain, weighted, offset)]
+    assert aplt[1] > aplt[0] and aplt[2] > 2 * aplt[0]
+
+
+@pytest.mark.parametrize("correction", ["weight", "offset"])
+def test_propensity_correction_trains_the_stated_likelihood(correction):
+    """The first epoch's loss (one batch, no dropout, a step too small to move anything) is
+    the documented likelihood, computed here in NumPy from the served weights."""
+    from sklearn_recsys.neural._base import _log_softmax
+
+    X = make_interactions(120, 40, density=0.15, popularity_skew=1.5, random_state=3)
+    model = MultDAE(n_components=8, dropout=0.0, alpha=0.01, batch_size=500, max_iter=1,
+                    learning_rate_init=1e-12, propensity_power=0.5,
+                    propensity_correction=correction, early_stopping=False,
+                    random_state=0).fit(X)
+    logits = model._decode_np(model._encode_np(X)).astype(np.float64)
+    x, theta = X.toarray(), model.propensity_
+    if correction == "weight":
+        likelihood = (_log_softmax(logits) * x / theta).sum(axis=1)
+    else:
+        likelihood = (_log_softmax(logits + np.log(theta)) * x).sum(axis=1)
+    penalty = model.alpha * sum((W.astype(np.float64) ** 2).sum() for W in model.coefs_)
+    assert_allclose(model.loss_curve_[0], -likelihood.mean() + penalty, rtol=1e-5)
+    # served scores are the logits alone (the relevance part), offset or not
+    assert_allclose(model.decision_function(X), _log_softmax(logits), rtol=1e-4, atol=1e-5)
 
 
 @pytest.mark.parametrize("Model", [MultDAE, MultVAE])
