@@ -25,7 +25,7 @@ def _base_rate_logits(X, propensity=None):
     no gradient and the model stays at popularity (NDCG@100 0.206 on MovieLens
     latest-small, MostPopular's 0.206). Starting at the base rates (smoothed
     by half a user either way) leaves the hidden layer free to learn the user.
-    The labels are 0/1, or ``1 / propensity`` for Rel-MF (their mean is kept
+    The labels are 0/1, or ``1 / propensity`` for Rel-MF (the share is capped
     below 1).
     """
     users = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
@@ -44,7 +44,10 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     input node ``v_u`` as ``z = sigmoid(W^T y~ + v_u + b)`` and decoded as
     ``sigmoid(W'^T z + b')``; the loss is the logistic loss over all items
     plus ``alpha / 2`` times the squared norms of all weights (Wu, DuBois,
-    Zheng & Ester 2016), trained by Adam in TensorFlow.
+    Zheng & Ester 2016), trained by Adam in TensorFlow. The output biases
+    ``b'`` start at the logits of the items' shares among the training users
+    (from zero, the first steps saturate the hidden layer and the model stays
+    at popularity).
 
     The user node of a user not seen in ``fit`` is unknown. It is folded in
     from the row: ``fold_in_iter`` gradient steps (Barzilai-Borwein step
