@@ -45,11 +45,11 @@ _TRAINING_DOC = """\
         ``i`` counts ``1 / theta_i`` in the likelihood. ``"offset"``: the
         exposure is part of the likelihood, the softmax is taken over the
         logits plus ``log theta_i`` (the logit adjustment of Menon et al.,
-        ICLR 2021), and scores are the logits alone, the relevance part. For
-        the same long-tail exposure the offset loses less accuracy (MovieLens
-        latest-small, Mult-VAE, power 0.25: twice the long-tail share of the
-        lists at -0.3% NDCG@100, where the weights lose 3.5%; see the
-        benchmarks' trade-off table). The output biases are not penalised,
+        ICLR 2021), and scores are the logits alone, the relevance part. In
+        the trade-off benchmark (docs, "Evaluation") the offset lost less
+        accuracy than the weights for the same long-tail exposure on
+        MovieLens latest-small and was level with them on Last.fm 2K.
+        The output biases are not penalised,
         so a plain model's optimum with those biases lowered by ``log
         theta_i`` is an optimum of the offset's loss: the offset divides the
         multinomial's probabilities by ``theta_i`` (as EASE's
