@@ -9,7 +9,7 @@ RESULTS = Path(__file__).resolve().parents[1] / "benchmarks" / "results"
 def test_explain_results_back_the_docs():
     table = json.loads((RESULTS / "explain_fidelity.json").read_text())["tables"][0]
     rows = {(row[0], row[1]): (row[-3], row[-2]) for row in table["rows"]}  # mean POS, mean RR
-    beat = ("EASE", "ImplicitALS", "BPR", "NMF", "MultDAE", "MultVAE", "ExplicitMF",
+    beat = ("EASE", "ImplicitALS", "BPR", "NMF", "MultDAE", "MultVAE", "CDAE", "ExplicitMF",
             "I-AutoRec")
     for model in beat:
         ours, cosine = rows[model, "explain"], rows[model, "cosine"]
@@ -21,7 +21,9 @@ def test_explain_results_back_the_docs():
     assert rows["MultVAE", "explain"][0] < rows["MultVAE", "leave-one-out"][0]
     # ItemKNN's scores are sums of the cosines: a tie by construction
     assert rows["ItemKNN", "explain"][0] == rows["ItemKNN", "cosine"][0]
-    # the model whose top-1 no deletion moves, and where the target is unmet
-    assert all(rows["CDAE", method][0] == 1.0 for method in ("explain", "cosine"))
-    assert rows["CDAE", "explain"][1] == rows["CDAE", "cosine"][1]
-    assert rows["CDAE", "leave-one-out"][1] < rows["CDAE", "explain"][1]
+    # CDAE's integrated gradients hold the folded-in node fixed; leave-one-out refolds it,
+    # and is still behind them on mean POS@10
+    assert rows["CDAE", "explain"][0] < rows["CDAE", "leave-one-out"][0]
+    # every model but ItemKNN (the tie above) beats cosine: the target
+    models = {model for model, _ in rows}
+    assert models - set(beat) == {"ItemKNN"}
