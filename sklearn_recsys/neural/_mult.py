@@ -48,13 +48,12 @@ _TRAINING_DOC = """\
         ICLR 2021), and scores are the logits alone, the relevance part. In
         the trade-off benchmark (docs, "Evaluation") the offset lost less
         accuracy than the weights for the same long-tail exposure on
-        MovieLens latest-small and was level with them on Last.fm 2K.
-        The output biases are not penalised,
-        so a plain model's optimum with those biases lowered by ``log
-        theta_i`` is an optimum of the offset's loss: the offset divides the
-        multinomial's probabilities by ``theta_i`` (as EASE's
-        ``popularity_penalty`` divides its scores), reached by training
-        rather than applied to a trained model.
+        MovieLens latest-small and was level with them on Last.fm 2K. The
+        output biases are not penalised, so a plain model's optimum with
+        those biases lowered by ``log theta_i`` is an optimum of the offset's
+        loss: the offset divides the multinomial's probabilities by
+        ``theta_i`` (as EASE's ``popularity_penalty`` divides its scores),
+        reached by training rather than applied to a trained model.
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
