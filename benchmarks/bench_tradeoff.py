@@ -18,13 +18,19 @@ tail:
   ``propensity_correction="offset"`` (the propensity inside the softmax).
 
 Every setting gives NDCG@100, APLT@100 and long-tail coverage@100 (the short head: the most
-popular training items holding 80% of the interactions). The summary table keeps, for each
-model and mechanism, the setting with the largest APLT@100 among those that lose at most 2% of
-the baseline's NDCG@100 (the beyond-accuracy issue's target: APLT doubled).
+popular training items holding 80% of the interactions). ImplicitALS and MultVAE are fitted
+with ``random_state`` 0 to ``--seeds`` - 1 (default 3) at every setting, baseline included,
+and their figures are the means over those fits: one fit's NDCG@100 moves by up to about 1%
+from seed to seed, half the 2% budget below. EASE has no seed (one fit). The summary table
+keeps, for each model and mechanism, the setting with the largest mean APLT@100 among those
+that lose at most 2% of the baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT
+doubled), and counts the seeds whose own fit meets that target against the same seed's
+baseline.
 
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
-``common.write_results``); ``python benchmarks/make_tables.py`` turns the summary into the
-docs' table and ``docs/examples/plot_tradeoff.py`` plots the curves.
+``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
+tables (the gallery's ``plot_popularity_tradeoff.py`` draws such curves for EASE on MovieLens
+100K).
 """
 
 import argparse
@@ -51,15 +57,17 @@ IN_TRAINING = {"EASE": {"popularity_penalty": ("popularity_penalty", {})},
                            "propensity offset": ("propensity_power",
                                                  {"propensity_correction": "offset"})}}
 MAX_LOSS = 0.02
+SEEDS = 3
 
 
 def _models():
+    """name -> (make(seed, **params), whether the fit depends on the seed)."""
     from sklearn_recsys import EASE, ImplicitALS, MultVAE
 
-    return {"EASE": lambda **p: EASE(alpha=300.0, **p),
-            "ImplicitALS": lambda **p: ImplicitALS(64, alpha=10.0, confidence_scale=5.0,
-                                                   random_state=0, **p),
-            "MultVAE": lambda **p: MultVAE(random_state=0, **p)}
+    return {"EASE": (lambda seed, **p: EASE(alpha=300.0, **p), False),
+            "ImplicitALS": (lambda seed, **p: ImplicitALS(64, alpha=10.0, confidence_scale=5.0,
+                                                          random_state=seed, **p), True),
+            "MultVAE": (lambda seed, **p: MultVAE(random_state=seed, **p), True)}
 
 
 def _datasets(data_home):
@@ -79,8 +87,12 @@ def _measure(model, X_train, X_in, X_out):
             "ltc": long_tail_coverage(X_out, lists, item_popularity=X_train, k=K)}
 
 
-def curves(data_home):
-    """One dict per (dataset, model, mechanism, setting)."""
+def curves(data_home, n_seeds=SEEDS):
+    """One dict per (dataset, model, mechanism, setting): the means over the seeds.
+
+    Each seed's settings are measured against that seed's baseline; ``ndcg_by_seed`` and
+    ``aplt_by_seed`` keep the single fits (one for EASE, which has no seed).
+    """
     from sklearn.frozen import FrozenEstimator
 
     from sklearn_recsys.model_selection import strong_generalization_split
@@ -89,24 +101,42 @@ def curves(data_home):
     rows = []
     for data, X in _datasets(data_home).items():
         X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
-        for name, make in _models().items():
-            base = make().fit(X_train)
-            rows.append({"data": data, "model": name, "mechanism": "none", "setting": 0.0,
-                         **_measure(base, X_train, X_in, X_out)})
-            print(rows[-1], file=sys.stderr, flush=True)
-            for t in TRADEOFFS:
-                # the inner model is fitted once: frozen, the re-ranker's fit keeps it
-                reranker = XQuADReranker(FrozenEstimator(base), tradeoff=t, kind="smooth",
-                                         n_candidates=500).fit(X_train)
-                rows.append({"data": data, "model": name, "mechanism": "xQuAD re-ranking",
-                             "setting": t, **_measure(reranker, X_train, X_in, X_out)})
-            for mechanism, (param, fixed) in IN_TRAINING[name].items():
-                for p in PENALTIES[name]:
-                    model = make(**{param: p}, **fixed).fit(X_train)
-                    rows.append({"data": data, "model": name, "mechanism": mechanism,
-                                 "setting": p, **_measure(model, X_train, X_in, X_out)})
-                    print(rows[-1], file=sys.stderr, flush=True)
+        for name, (make, seeded) in _models().items():
+            by_setting = {}  # (mechanism, setting) -> one measure per seed
+            for seed in range(n_seeds if seeded else 1):
+                base = make(seed).fit(X_train)
+                by_setting.setdefault(("none", 0.0), []).append(
+                    _measure(base, X_train, X_in, X_out))
+                print(data, name, seed, by_setting["none", 0.0][-1], file=sys.stderr,
+                      flush=True)
+                for t in TRADEOFFS:
+                    # the inner model is fitted once: frozen, the re-ranker's fit keeps it
+                    reranker = XQuADReranker(FrozenEstimator(base), tradeoff=t, kind="smooth",
+                                             n_candidates=500).fit(X_train)
+                    by_setting.setdefault(("xQuAD re-ranking", t), []).append(
+                        _measure(reranker, X_train, X_in, X_out))
+                for mechanism, (param, fixed) in IN_TRAINING[name].items():
+                    for p in PENALTIES[name]:
+                        model = make(seed, **{param: p}, **fixed).fit(X_train)
+                        by_setting.setdefault((mechanism, p), []).append(
+                            _measure(model, X_train, X_in, X_out))
+                        print(data, name, seed, mechanism, p, by_setting[mechanism, p][-1],
+                              file=sys.stderr, flush=True)
+            for (mechanism, setting), runs in by_setting.items():
+                rows.append({"data": data, "model": name, "mechanism": mechanism,
+                             "setting": setting, "seeds": len(runs),
+                             **{m: float(np.mean([r[m] for r in runs]))
+                                for m in ("ndcg", "aplt", "ltc")},
+                             "ndcg_sd": float(np.std([r["ndcg"] for r in runs])),
+                             "ndcg_by_seed": [r["ndcg"] for r in runs],
+                             "aplt_by_seed": [r["aplt"] for r in runs]})
     return rows
+
+
+def _doubles(row, base, seed):
+    """Whether one seed's fit at ``row``'s setting meets the target against that seed's base."""
+    return (row["aplt_by_seed"][seed] >= 2 * base["aplt_by_seed"][seed]
+            and row["ndcg_by_seed"][seed] >= (1 - MAX_LOSS) * base["ndcg_by_seed"][seed])
 
 
 def user_tail_shares(data_home):
@@ -128,7 +158,11 @@ def user_tail_shares(data_home):
 
 
 def summary(rows):
-    """Per (dataset, model, mechanism): the largest APLT within MAX_LOSS of the NDCG."""
+    """Per (dataset, model, mechanism): the largest mean APLT within MAX_LOSS of the mean NDCG.
+
+    The last column counts the seeds whose own fit at that setting doubles its own baseline's
+    APLT within MAX_LOSS of its NDCG.
+    """
     out = []
     base = {(r["data"], r["model"]): r for r in rows if r["mechanism"] == "none"}
     for (data, model), b in base.items():
@@ -141,7 +175,9 @@ def summary(rows):
                         None if best is None else best["ndcg"],
                         None if best is None else 100 * (best["ndcg"] / b["ndcg"] - 1),
                         None if best is None else best["aplt"],
-                        None if best is None else best["aplt"] / max(b["aplt"], 1e-12)])
+                        None if best is None else best["aplt"] / max(b["aplt"], 1e-12),
+                        None if best is None else
+                        f"{sum(_doubles(best, b, s) for s in range(b['seeds']))}/{b['seeds']}"])
     return out
 
 
@@ -149,25 +185,37 @@ def main(argv=None):
     warnings.filterwarnings("ignore")
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
+    parser.add_argument("--seeds", type=int, default=SEEDS,
+                        help="seeds (random_state 0..n-1) of ImplicitALS and MultVAE")
     args = parser.parse_args(argv)
-    rows = curves(args.data_home)
+    rows = curves(args.data_home, args.seeds)
     shares = user_tail_shares(args.data_home)
     tabs = [show(table(
         "summary", f"Most long-tail exposure within {MAX_LOSS:.0%} of the baseline's NDCG@{K}",
         ["data", "model", "NDCG@100", "APLT@100", "mechanism", "setting", "its NDCG@100",
-         "NDCG change %", "its APLT@100", "APLT ratio"], summary(rows),
+         "NDCG change %", "its APLT@100", "APLT ratio", "seeds at x2 within 2%"],
+        summary(rows),
         formats=["text", "text", "metric", "metric", "text", "ratio", "metric", "ratio",
-                 "metric", "ratio"],
-        notes=["Strong generalization, seed 0; the setting is xQuAD's tradeoff or the "
-               "in-training exponent; APLT ratio = its APLT@100 / the baseline's.",
+                 "metric", "ratio", "text"],
+        notes=["Strong generalization (split seed 0). ImplicitALS and MultVAE are fitted "
+               f"with random_state 0 to {args.seeds - 1} at every setting and each figure is "
+               "the mean over those fits (EASE has no seed: one fit); the setting is xQuAD's "
+               "tradeoff or the in-training exponent; APLT ratio = its APLT@100 / the "
+               "baseline's; last column: the seeds whose own fit doubles its own baseline's "
+               "APLT@100 within 2% of its NDCG@100.",
                "Mean long-tail share of the test users' fold-in items (where xQuAD's "
                "APLT tends as its tradeoff grows): " + "; ".join(
                    f"{data} {share:.3f}" for data, share in shares.items()) + "."])),
         table("curves", f"Every setting: NDCG@{K}, APLT@{K}, long-tail coverage@{K}",
-              ["data", "model", "mechanism", "setting", "NDCG@100", "APLT@100", "LTC@100"],
+              ["data", "model", "mechanism", "setting", "NDCG@100", "APLT@100", "LTC@100",
+               "NDCG@100 sd", "NDCG@100 by seed", "APLT@100 by seed"],
               [[r["data"], r["model"], r["mechanism"], r["setting"], r["ndcg"], r["aplt"],
-                r["ltc"]] for r in rows],
-              formats=["text", "text", "text", "ratio", "metric", "metric", "metric"])]
+                r["ltc"], r["ndcg_sd"], " ".join(f"{v:.4f}" for v in r["ndcg_by_seed"]),
+                " ".join(f"{v:.4f}" for v in r["aplt_by_seed"])] for r in rows],
+              formats=["text", "text", "text", "ratio", "metric", "metric", "metric", "metric",
+                       "text", "text"],
+              notes=["Means over the seeds of the summary's note (sd: their standard "
+                     "deviation, 0 for EASE)."])]
     write_results("tradeoff", tabs)
 
 
