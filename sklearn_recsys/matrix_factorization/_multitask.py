@@ -3,6 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
+from scipy.special import ndtr
 from sklearn.utils._param_validation import Interval
 
 from ..base import RatingPredictionMixin
@@ -37,9 +38,11 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     fit is exactly the two single-task models side by side; shared factors
     let which items a user rated inform the rating predictions (as in
     SVD++) and the ratings inform the ranking. ``decision_function`` and
-    ``recommend`` rank by the ranking head, ``predict_ratings`` gives the
-    ratings; both fold any user in from their row of ratings with one joint
-    solve (no refit).
+    ``recommend`` rank by the ranking head, or, with ``rating_threshold``,
+    by both heads: the probability that the user rates the item times the
+    probability that the rating is above the threshold (which items a user
+    will *like*); ``predict_ratings`` gives the ratings. All fold any user in
+    from their row of ratings with one joint solve (no refit).
 
     Parameters
     ----------
@@ -61,6 +64,24 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     alpha_ranking : float, default=10.0
         Penalty of the ranking factors (users' and items'), as
         :class:`ImplicitALS`'s ``alpha``.
+    rating_threshold : float or None, default=None
+        None: ``decision_function`` is the ranking head :math:`\\hat s_{ui}`
+        (which items the user will rate). A rating value ``t``: it is
+        :math:`\\max(\\hat s_{ui}, 10^{-6}) \\, \\Phi((\\hat r_{ui} - t) /
+        \\sigma)`, the ranking head's estimate of the probability that the
+        user rates the item times the probability that the rating is above
+        ``t`` if ratings fall normally around the rating head's prediction
+        :math:`\\hat r_{ui}` with standard deviation :math:`\\sigma` =
+        ``rating_noise``; for example 3.5 on a 1-5 scale to recommend what a
+        user will rate 4 or 5. The floor keeps items the ranking head scores
+        at or below zero ordered by their ratings. The score is then not an
+        inner product (:class:`~sklearn_recsys.neighbors.ApproximateRecommender`
+        refuses it); it only changes scoring, so it can be set on a fitted
+        model.
+    rating_noise : float, default=1.0
+        :math:`\\sigma` of ``rating_threshold``: how far a rating falls from
+        its prediction (held-out RMSEs on MovieLens' 1-5 stars are 0.85 to
+        0.95); in the units of the ratings.
     max_iter : int, default=15
         Sweeps (items then users).
     early_stopping : bool, default=False
@@ -134,6 +155,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "alpha_bias": [Interval(Real, 0, None, closed="left")],
         "alpha_ranking": [Interval(Real, 0, None, closed="neither")],
+        "rating_threshold": [Real, None],
+        "rating_noise": [Interval(Real, 0, None, closed="neither")],
     }
     _state_names = ("user_factors_", "item_factors_", "rating_factors_", "user_bias_",
                     "item_bias_")
@@ -148,6 +171,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         alpha=0.12,
         alpha_bias=3.0,
         alpha_ranking=10.0,
+        rating_threshold=None,
+        rating_noise=1.0,
         max_iter=15,
         early_stopping=False,
         validation_holdout=0.1,
@@ -165,6 +190,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.alpha = alpha
         self.alpha_bias = alpha_bias
         self.alpha_ranking = alpha_ranking
+        self.rating_threshold = rating_threshold
+        self.rating_noise = rating_noise
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_holdout = validation_holdout
@@ -265,18 +292,34 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fold_in(self, X):
         return self._fold_in_biased(X)[0]
 
+    def _scores(self, P, bu):
+        """Served scores of users with factors ``P`` and biases ``bu`` (see rating_threshold)."""
+        scores = P[:, self._columns()[1]] @ self.item_factors_.T
+        if self.rating_threshold is None:
+            return scores
+        ratings = np.clip(self._ratings_of(P, bu, None), *self.rating_range_)
+        liked = ndtr((ratings - self.rating_threshold) / self.rating_noise)
+        return np.maximum(scores, 1e-6) * liked.astype(scores.dtype, copy=False)
+
     def _train_scores(self, rows):
-        return self.user_factors_[rows][:, self._columns()[1]] @ self.item_factors_.T
+        return self._scores(self.user_factors_[rows], self.user_bias_[rows])
 
     def _score_batch(self, X):
-        return self._fold_in(X)[:, self._columns()[1]] @ self.item_factors_.T
+        return self._scores(*self._fold_in_biased(X))
 
     def _inner_product_form(self, X):
+        if self.rating_threshold is not None:
+            raise TypeError(
+                f"MultiTaskMF(rating_threshold={self.rating_threshold!r}) scores by a product "
+                "of its two heads, not by an inner product, so an approximate inner-product "
+                "index cannot serve it; use rating_threshold=None there.")
         # the ranking task's factors; item_bias_ belongs to the rating task
         return self._fold_in(X)[:, self._columns()[1]], self.item_factors_
 
     def _ratings_batch(self, X, items):
-        P, bu = self._fold_in_biased(X)
+        return self._ratings_of(*self._fold_in_biased(X), items)
+
+    def _ratings_of(self, P, bu, items):
         Q, bi = self.rating_factors_, self.item_bias_
         if items is not None:
             Q, bi = Q[items], bi[items]

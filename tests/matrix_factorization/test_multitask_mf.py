@@ -105,3 +105,51 @@ def test_benchmark_results_back_the_docs():
     assert ml["MultiTaskMF (defaults)"] == max(ml.values())
     small = {model: v for (data, model), v in ndcg.items() if data == "MovieLens latest-small"}
     assert small["ImplicitALS on ratings >= 4"] == max(small.values())
+
+
+def test_rating_threshold_ranks_by_both_heads_as_documented():
+    from scipy.stats import norm
+
+    X = _ratings()
+    model = MultiTaskMF(n_components=4, n_shared_components=2, max_iter=5,
+                        random_state=0).fit(X)
+    ranking, ratings = model.decision_function(X[:30]), model.predict_ratings(X[:30])
+    # scoring only: the same fitted factors, the product of the two heads
+    model.set_params(rating_threshold=3.5, rating_noise=0.8)
+    expected = np.maximum(ranking, 1e-6) * norm.cdf((ratings - 3.5) / 0.8)
+    assert_allclose(model.decision_function(X[:30]), expected, rtol=2e-4, atol=1e-7)
+    items = model.recommend(X[:30], k=5)[0]
+    assert not any(np.isin(row, X[u].indices).any() for u, row in enumerate(items))
+    order = np.argsort(-expected + 1e9 * (X[:30].toarray() > 0), axis=1, kind="stable")[:, :5]
+    assert (items == order).mean() > 0.95  # float32 near-ties aside
+    with pytest.raises(ValueError, match="rating_noise"):
+        MultiTaskMF(rating_noise=0.0).fit(X)
+
+
+def test_rating_threshold_recommends_what_users_will_like():
+    """Users rate the popular items they dislike too: the ranking head recommends them, both
+    heads recommend the items the user will rate highly."""
+    rng = np.random.default_rng(3)
+    n_users, n_items = 300, 60
+    taste = rng.normal(size=(n_users, 2)) @ rng.normal(size=(2, n_items))
+    # half the items are rated by most users whatever they think of them
+    rate = rng.random((n_users, n_items)) < np.r_[np.full(30, 0.6), np.full(30, 0.15)]
+    values = np.clip(np.round(3 + 1.5 * taste + rng.normal(scale=0.3, size=taste.shape)), 1, 5)
+    R = np.where(rate, values, 0.0)
+    held = rng.random(R.shape) < 0.25
+    X, X_out = sp.csr_matrix(np.where(held, 0.0, R)), np.where(held, R, 0.0)
+    liked = sp.csr_matrix((X_out >= 4).astype(float))
+
+    from sklearn_recsys.metrics import ndcg_at_k
+
+    model = MultiTaskMF(n_components=4, n_shared_components=2, random_state=0).fit(X)
+    head = ndcg_at_k(liked, model.recommend(X, k=10)[0], k=10)
+    both = ndcg_at_k(liked, model.set_params(rating_threshold=3.5).recommend(X, k=10)[0], k=10)
+    assert both > 1.5 * head
+
+
+def test_rating_threshold_is_not_an_inner_product():
+    X = _ratings()
+    model = MultiTaskMF(n_components=4, max_iter=2, rating_threshold=3.5, random_state=0).fit(X)
+    with pytest.raises(TypeError, match="rating_threshold=None"):
+        model._inner_product_form(X[:2])
