@@ -29,8 +29,8 @@ baseline.
 
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
-tables (the gallery's ``plot_popularity_tradeoff.py`` draws such curves for EASE on MovieLens
-100K).
+tables (the gallery's ``plot_popularity_tradeoff.py`` draws such curves, NDCG@20 against
+APLT@20, for EASE on synthetic data).
 """
 
 import argparse

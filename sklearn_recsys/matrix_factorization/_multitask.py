@@ -3,7 +3,7 @@
 from numbers import Integral, Real
 
 import numpy as np
-from scipy.special import ndtr
+from scipy.special import log_ndtr
 from sklearn.utils._param_validation import Interval
 
 from ..base import RatingPredictionMixin
@@ -67,17 +67,20 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     rating_threshold : float or None, default=None
         None: ``decision_function`` is the ranking head :math:`\\hat s_{ui}`
         (which items the user will rate). A rating value ``t``: it is
-        :math:`\\max(\\hat s_{ui}, 10^{-6}) \\, \\Phi((\\hat r_{ui} - t) /
-        \\sigma)`, the ranking head's estimate of the probability that the
-        user rates the item times the probability that the rating is above
-        ``t`` if ratings fall normally around the rating head's prediction
-        :math:`\\hat r_{ui}` with standard deviation :math:`\\sigma` =
-        ``rating_noise``; for example 3.5 on a 1-5 scale to recommend what a
-        user will rate 4 or 5. The floor keeps items the ranking head scores
-        at or below zero ordered by their ratings. The score is then not an
-        inner product (:class:`~sklearn_recsys.neighbors.ApproximateRecommender`
-        refuses it); it only changes scoring, so it can be set on a fitted
-        model.
+        :math:`\\log \\max(\\hat s_{ui}, 10^{-6}) + \\log \\Phi((\\hat r_{ui} -
+        t) / \\sigma)`, the log of the ranking head's estimate of the
+        probability that the user rates the item times the probability that
+        the rating is above ``t`` if ratings fall normally around the rating
+        head's prediction :math:`\\hat r_{ui}` (clipped to the training
+        range) with standard deviation :math:`\\sigma` = ``rating_noise``; for
+        example 3.5 on a 1-5 scale to recommend what a user will rate 4 or 5.
+        The floor keeps items the ranking head scores at or below zero
+        ordered by their ratings, the logarithm keeps the order of items very
+        unlikely to be liked. A user without ratings gets the popularity
+        fallback as with None. Only scoring changes (early stopping still
+        watches the ranking head), so it can be set on a fitted model. The
+        score is not an inner product:
+        :class:`~sklearn_recsys.neighbors.ApproximateRecommender` refuses it.
     rating_noise : float, default=1.0
         :math:`\\sigma` of ``rating_threshold``: how far a rating falls from
         its prediction (held-out RMSEs on MovieLens' 1-5 stars are 0.85 to
@@ -112,7 +115,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         task's own.
     user_bias_ : ndarray of shape (n_users,)
     item_factors_ : ndarray of shape (n_items, n_components)
-        The ranking item factors ``y_i`` (shared part first); the scores and
+        The ranking item factors ``y_i`` (shared part first); the ranking head's scores and
         ``similar_items`` use them.
     rating_factors_ : ndarray of shape (n_items, n_components)
         The rating item factors ``q_i`` (shared part first).
@@ -155,7 +158,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "alpha_bias": [Interval(Real, 0, None, closed="left")],
         "alpha_ranking": [Interval(Real, 0, None, closed="neither")],
-        "rating_threshold": [Real, None],
+        "rating_threshold": [Interval(Real, None, None, closed="neither"), None],
         "rating_noise": [Interval(Real, 0, None, closed="neither")],
     }
     _state_names = ("user_factors_", "item_factors_", "rating_factors_", "user_bias_",
@@ -292,20 +295,24 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fold_in(self, X):
         return self._fold_in_biased(X)[0]
 
-    def _scores(self, P, bu):
-        """Served scores of users with factors ``P`` and biases ``bu`` (see rating_threshold)."""
+    def _train_scores(self, rows):
+        # early stopping watches the ranking head whatever rating_threshold says
+        return self.user_factors_[rows][:, self._columns()[1]] @ self.item_factors_.T
+
+    def _score_batch(self, X):
+        P, bu = self._fold_in_biased(X)
         scores = P[:, self._columns()[1]] @ self.item_factors_.T
         if self.rating_threshold is None:
             return scores
+        # settable on a fitted model: validated here, not only by fit
+        self._validate_params()
         ratings = np.clip(self._ratings_of(P, bu, None), *self.rating_range_)
-        liked = ndtr((ratings - self.rating_threshold) / self.rating_noise)
-        return np.maximum(scores, 1e-6) * liked.astype(scores.dtype, copy=False)
-
-    def _train_scores(self, rows):
-        return self._scores(self.user_factors_[rows], self.user_bias_[rows])
-
-    def _score_batch(self, X):
-        return self._scores(*self._fold_in_biased(X))
+        # logs: in float32 Phi is exactly 0 below about -13 sd, where items would tie
+        scores = np.log(np.maximum(scores, 1e-6)) + log_ndtr(
+            ((ratings - self.rating_threshold) / self.rating_noise).astype(scores.dtype))
+        # constant rows: users without ratings keep decision_function's popularity fallback
+        scores[np.diff(X.indptr) == 0] = 0.0
+        return scores
 
     def _inner_product_form(self, X):
         if self.rating_threshold is not None:

@@ -106,7 +106,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
     Wraps a factorization model (:class:`~sklearn_recsys.ImplicitALS`,
     :class:`~sklearn_recsys.BPR`, :class:`~sklearn_recsys.ExplicitMF`,
     :class:`~sklearn_recsys.NMF`, :class:`~sklearn_recsys.HybridMF`,
-    :class:`~sklearn_recsys.MultiTaskMF`, :class:`~sklearn_recsys.ConvMF`):
+    :class:`~sklearn_recsys.MultiTaskMF` without ``rating_threshold``,
+    :class:`~sklearn_recsys.ConvMF`):
     ``fit`` fits it and indexes its item vectors (faiss): in an inverted
     file by default (the items clustered by k-means into ``n_lists`` lists;
     a user's search scores the items of the ``n_probe`` lists nearest to
@@ -237,6 +238,12 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
                 f"ApproximateRecommender indexes the item vectors of a factorization model "
                 f"(ImplicitALS, BPR, ExplicitMF, NMF, HybridMF, MultiTaskMF, ConvMF); "
                 f"{type(self.estimator).__name__} does not score by an inner product.")
+        if getattr(self.estimator, "rating_threshold", None) is not None:
+            # refused before the long fit (its _inner_product_form would refuse after it)
+            raise TypeError(
+                f"ApproximateRecommender: {type(self.estimator).__name__}(rating_threshold="
+                f"{self.estimator.rating_threshold!r}) scores by a product of two heads, not "
+                "by an inner product; use rating_threshold=None inside the index.")
         if self.algorithm == "ivf":
             n_lists = _resolve_n_lists(self.n_lists, X.shape[1])  # before the long fit
         # y passed explicitly: FrozenEstimator.fit requires it

@@ -114,16 +114,37 @@ def test_rating_threshold_ranks_by_both_heads_as_documented():
     model = MultiTaskMF(n_components=4, n_shared_components=2, max_iter=5,
                         random_state=0).fit(X)
     ranking, ratings = model.decision_function(X[:30]), model.predict_ratings(X[:30])
-    # scoring only: the same fitted factors, the product of the two heads
+    # scoring only: the same fitted factors, the log of the product of the two heads
     model.set_params(rating_threshold=3.5, rating_noise=0.8)
-    expected = np.maximum(ranking, 1e-6) * norm.cdf((ratings - 3.5) / 0.8)
-    assert_allclose(model.decision_function(X[:30]), expected, rtol=2e-4, atol=1e-7)
+    expected = np.log(np.maximum(ranking, 1e-6)) + norm.logcdf((ratings - 3.5) / 0.8)
+    assert_allclose(model.decision_function(X[:30]), expected, rtol=1e-4, atol=1e-4)
     items = model.recommend(X[:30], k=5)[0]
     assert not any(np.isin(row, X[u].indices).any() for u, row in enumerate(items))
     order = np.argsort(-expected + 1e9 * (X[:30].toarray() > 0), axis=1, kind="stable")[:, :5]
     assert (items == order).mean() > 0.95  # float32 near-ties aside
+    # items the user is very unlikely to like keep their order (no float32 underflow to 0)
+    far = model.set_params(rating_noise=0.05).decision_function(X[:5])
+    assert np.isfinite(far).all() and len(np.unique(far[0])) > 0.9 * X.shape[1]
+    # validated when set on the fitted model, not only by fit
     with pytest.raises(ValueError, match="rating_noise"):
-        MultiTaskMF(rating_noise=0.0).fit(X)
+        model.set_params(rating_noise=0.0).decision_function(X[:2])
+    with pytest.raises(ValueError, match="rating_threshold"):
+        MultiTaskMF(rating_threshold=float("nan")).fit(X)
+
+
+def test_rating_threshold_keeps_the_fallback_and_the_fit():
+    X = _ratings()
+    plain = MultiTaskMF(n_components=4, max_iter=6, early_stopping=True, random_state=0).fit(X)
+    both = MultiTaskMF(n_components=4, max_iter=6, early_stopping=True, rating_threshold=3.5,
+                       random_state=0).fit(X)
+    # early stopping watches the ranking head either way: the same sweeps, the same factors
+    assert both.validation_scores_ == plain.validation_scores_
+    assert_allclose(both.user_factors_, plain.user_factors_)
+    # a user without ratings gets the popularity fallback, as without the threshold
+    empty = sp.csr_matrix((1, X.shape[1]))
+    assert_allclose(both.decision_function(empty), plain.decision_function(empty))
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    assert both.recommend(empty, k=1)[0][0, 0] == np.argmax(counts)
 
 
 def test_rating_threshold_recommends_what_users_will_like():
@@ -153,3 +174,15 @@ def test_rating_threshold_is_not_an_inner_product():
     model = MultiTaskMF(n_components=4, max_iter=2, rating_threshold=3.5, random_state=0).fit(X)
     with pytest.raises(TypeError, match="rating_threshold=None"):
         model._inner_product_form(X[:2])
+
+
+def test_approximate_recommender_refuses_both_heads_before_fitting(monkeypatch):
+    pytest.importorskip("faiss")
+    from sklearn_recsys.neighbors import ApproximateRecommender
+
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before refusing")
+
+    monkeypatch.setattr(MultiTaskMF, "fit", no_fit)
+    with pytest.raises(TypeError, match="rating_threshold=None"):
+        ApproximateRecommender(MultiTaskMF(rating_threshold=3.5)).fit(_ratings())
