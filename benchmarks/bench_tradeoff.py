@@ -195,7 +195,7 @@ def main(argv=None):
         ["data", "model", "NDCG@100", "APLT@100", "mechanism", "setting", "its NDCG@100",
          "NDCG change %", "its APLT@100", "APLT ratio", "seeds at x2 within 2%"],
         summary(rows),
-        formats=["text", "text", "metric", "metric", "text", "ratio", "metric", "ratio",
+        formats=["text", "text", "metric", "metric", "text", "params", "metric", "ratio",
                  "metric", "ratio", "text"],
         notes=["Strong generalization (split seed 0). ImplicitALS and MultVAE are fitted "
                f"with random_state 0 to {args.seeds - 1} at every setting and each figure is "
@@ -212,8 +212,8 @@ def main(argv=None):
               [[r["data"], r["model"], r["mechanism"], r["setting"], r["ndcg"], r["aplt"],
                 r["ltc"], r["ndcg_sd"], " ".join(f"{v:.4f}" for v in r["ndcg_by_seed"]),
                 " ".join(f"{v:.4f}" for v in r["aplt_by_seed"])] for r in rows],
-              formats=["text", "text", "text", "ratio", "metric", "metric", "metric", "metric",
-                       "text", "text"],
+              formats=["text", "text", "text", "params", "metric", "metric", "metric",
+                       "metric", "text", "text"],
               notes=["Means over the seeds of the summary's note (sd: their standard "
                      "deviation, 0 for EASE)."])]
     write_results("tradeoff", tabs)
