@@ -84,9 +84,11 @@ def test_rating_error_goes_down_and_sharing_is_capped():
 
 
 def test_benchmark_results_back_the_docs():
-    """docs/benchmarks.rst: on ML-100K the joint model ranks above every single-task ranker
-    and its mean RMSE equals the single-task pair's (per fold within 0.0003), behind
-    ExplicitMF's Bayesian default; on latest-small ALS on the liked ratings stays ahead."""
+    """docs/benchmarks.rst: scored by both heads the joint model ranks above every single-task
+    ranker on both datasets, and the single-task pair scored by both heads is within 0.004 of
+    it; by the ranking head alone it leads on ML-100K while on latest-small ALS on the liked
+    ratings leads; its mean RMSE equals the single-task pair's (per fold within 0.0003),
+    behind ExplicitMF's Bayesian default."""
     import json
     from pathlib import Path
 
@@ -101,10 +103,18 @@ def test_benchmark_results_back_the_docs():
     assert all(b < min(j, p) for b, j, p in zip(bayes, joint, pair))
     ndcg = json.loads((results / "multitask_ranking.json").read_text())["tables"][0]["rows"]
     ndcg = {(row[0], row[1]): row[2] for row in ndcg}
-    ml = {model: v for (data, model), v in ndcg.items() if data == "MovieLens 100K"}
-    assert ml["MultiTaskMF (defaults)"] == max(ml.values())
-    small = {model: v for (data, model), v in ndcg.items() if data == "MovieLens latest-small"}
-    assert small["ImplicitALS on ratings >= 4"] == max(small.values())
+    both = ", rating_threshold=3.5 (both heads)"
+    for data, best_single in [("MovieLens 100K", 0.491), ("MovieLens latest-small", 0.389)]:
+        scores = {model: v for (d, model), v in ndcg.items() if d == data}
+        single = {m: v for m, v in scores.items() if m.startswith("ImplicitALS")}
+        joint = scores["MultiTaskMF (defaults)" + both]
+        assert round(max(single.values()), 3) == best_single and joint > max(single.values())
+        pair = scores["MultiTaskMF, no shared factors (= single-task pair)" + both]
+        assert abs(joint - pair) < 0.004
+        heads = {m: v for m, v in scores.items() if not m.endswith(both)}
+        leader = "MultiTaskMF (defaults)" if data == "MovieLens 100K" else \
+            "ImplicitALS on ratings >= 4"
+        assert heads[leader] == max(heads.values())
 
 
 def test_rating_threshold_ranks_by_both_heads_as_documented():

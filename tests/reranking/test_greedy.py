@@ -484,60 +484,65 @@ def test_recommender_contract(estimator, check):
 
 
 def test_tradeoff_results_back_the_docs():
-    """docs/evaluation.rst: xQuAD doubles APLT@100 within 2% of NDCG@100 for EASE and
-    ImplicitALS on both datasets, and so does EASE's popularity_penalty; ImplicitALS's
-    propensity_power does on Last.fm (0.2) and not on latest-small (0.075: -2.1%); MultVAE's
-    propensity offset does on latest-small only."""
+    """docs/evaluation.rst: with three seeds' means, xQuAD doubles APLT@100 within 2% of
+    NDCG@100 for EASE and ImplicitALS on both datasets and for MultVAE on latest-small (every
+    seed), and so do EASE's popularity_penalty and ImplicitALS's propensity_power (Last.fm 0.2,
+    every seed; latest-small 0.075, one seed of three); MultVAE's in-training corrections do
+    nowhere, nor does xQuAD on Last.fm, where a doubling exceeds the users' own tail share."""
     import json
     from pathlib import Path
 
     path = Path(__file__).resolve().parents[2] / "benchmarks" / "results" / "tradeoff.json"
-    table = next(t for t in json.loads(path.read_text())["tables"] if t["id"] == "summary")
+    tables = {t["id"]: t for t in json.loads(path.read_text())["tables"]}
+    table = tables["summary"]
     col = {name: i for i, name in enumerate(table["columns"])}
-    claimed = {("EASE", "xQuAD re-ranking"), ("ImplicitALS", "xQuAD re-ranking"),
-               ("EASE", "popularity_penalty")}
-    seen = set()
-    for row in table["rows"]:
-        key = (row[col["model"]], row[col["mechanism"]])
-        if key in claimed:
-            seen.add((row[col["data"]], *key))
-            assert row[col["APLT ratio"]] >= 2.0
-            assert row[col["NDCG change %"]] >= -2.0
-    assert len(seen) == 2 * len(claimed)  # both datasets
-    als = next(r for r in table["rows"] if (r[col["data"]], r[col["model"]], r[col["mechanism"]])
-               == ("Last.fm 2K", "ImplicitALS", "propensity_power"))
-    assert (als[col["setting"]], als[col["APLT ratio"]] >= 2.0) == (0.2, True)
-    assert 0.0 < als[col["NDCG change %"]] < 1.0
-    curve = next(t for t in json.loads(path.read_text())["tables"] if t["id"] == "curves")
-    c = {name: i for i, name in enumerate(curve["columns"])}
-    small = {r[c["setting"]]: r for r in curve["rows"] if (r[c["data"]], r[c["model"]])
-             == ("MovieLens latest-small", "ImplicitALS")}
-    ratio = small[0.075][c["APLT@100"]] / small[0.0][c["APLT@100"]]
-    loss = 100 * (1 - small[0.075][c["NDCG@100"]] / small[0.0][c["NDCG@100"]])
-    assert ratio >= 2.0 and 2.0 < loss < 2.2
-    ratio = small[0.06][c["APLT@100"]] / small[0.0][c["APLT@100"]]
-    loss = 100 * (1 - small[0.06][c["NDCG@100"]] / small[0.0][c["NDCG@100"]])
-    assert 1.65 <= ratio < 1.75 and 1.25 <= loss < 1.35
-    # MultVAE: the offset doubles APLT on latest-small, within 0.25% of NDCG; its weights at
-    # the same power give x2.35 for 3.5%; on Last.fm no mechanism doubles it within 2%
     summary = {(r[col["data"]], r[col["model"]], r[col["mechanism"]]): r for r in table["rows"]}
-    offset = summary["MovieLens latest-small", "MultVAE", "propensity offset"]
-    assert offset[col["setting"]] == 0.25 and 2.0 <= offset[col["APLT ratio"]] < 2.05
-    assert -0.25 < offset[col["NDCG change %"]] < 0
-    vae = {(r[c["mechanism"]], r[c["setting"]]): r for r in curve["rows"]
-           if (r[c["data"]], r[c["model"]]) == ("MovieLens latest-small", "MultVAE")}
-    base = vae["none", 0.0]
-    weights = vae["propensity_power", 0.25]
-    assert 2.3 <= weights[c["APLT@100"]] / base[c["APLT@100"]] < 2.4
-    assert 3.45 <= 100 * (1 - weights[c["NDCG@100"]] / base[c["NDCG@100"]]) < 3.55
-    assert all(vae["propensity offset", p][c["APLT@100"]] < base[c["APLT@100"]]
-               for p in (0.05, 0.1))
-    ratios = {mech: summary["Last.fm 2K", "MultVAE", mech][col["APLT ratio"]]
-              for mech in ("xQuAD re-ranking", "propensity_power", "propensity offset")}
-    assert [round(r, 1) for r in ratios.values()] == [1.4, 1.3, 1.2]
-    lastfm = summary["Last.fm 2K", "MultVAE", "xQuAD re-ranking"]
-    assert 0.15 < lastfm[col["APLT@100"]] < 0.155
+    assert len(summary) == len(table["rows"]) == 14
+
+    def met(row):
+        return row[col["APLT ratio"]] >= 2.0 and row[col["NDCG change %"]] >= -2.0
+
+    small, lastfm = "MovieLens latest-small", "Last.fm 2K"
+    doubled = {key for key, row in summary.items() if row[col["setting"]] is not None
+               and met(row)}
+    assert doubled == {(data, model, mech) for data in (small, lastfm) for model, mech in [
+        ("EASE", "xQuAD re-ranking"), ("EASE", "popularity_penalty"),
+        ("ImplicitALS", "xQuAD re-ranking"), ("ImplicitALS", "propensity_power")]} | {
+        (small, "MultVAE", "xQuAD re-ranking")}
+    seeds = {key: row[col["seeds at x2 within 2%"]] for key, row in summary.items()}
+    assert seeds[small, "MultVAE", "xQuAD re-ranking"] == "3/3"
+    assert all(seeds[data, "ImplicitALS", "xQuAD re-ranking"] == "3/3" for data in (small, lastfm))
+    als = summary[lastfm, "ImplicitALS", "propensity_power"]
+    assert als[col["setting"]] == 0.2 and seeds[lastfm, "ImplicitALS", "propensity_power"] == "3/3"
+    assert round(als[col["APLT ratio"]], 1) == 2.4 and 0 < als[col["NDCG change %"]] < 0.5
+    als = summary[small, "ImplicitALS", "propensity_power"]
+    assert als[col["setting"]] == 0.075 and seeds[small, "ImplicitALS", "propensity_power"] == "1/3"
+    assert round(als[col["APLT ratio"]], 2) == 2.05 and round(als[col["NDCG change %"]], 1) == -1.7
+    # MultVAE: within the budget the weights reach x1.26 / x1.21, the offset nothing / x1.20
+    ratios = {(data, mech): round(summary[data, "MultVAE", mech][col["APLT ratio"]], 2)
+              for data in (small, lastfm) for mech in ("propensity_power", "propensity offset")}
+    assert ratios == {(small, "propensity_power"): 1.26, (small, "propensity offset"): 0.95,
+                      (lastfm, "propensity_power"): 1.21, (lastfm, "propensity offset"): 1.2}
+    assert round(summary[lastfm, "MultVAE", "xQuAD re-ranking"][col["APLT ratio"]], 1) == 1.3
+    # the curves: seed-to-seed spread of MultVAE's baseline, and what 0.25 costs
+    curve = tables["curves"]
+    c = {name: i for i, name in enumerate(curve["columns"])}
+    vae = {(r[c["data"]], r[c["mechanism"]], r[c["setting"]]): r for r in curve["rows"]
+           if r[c["model"]] == "MultVAE"}
+    assert vae[small, "none", 0.0][c["NDCG@100 by seed"]] == "0.3234 0.3310 0.3396"
+
+    def change(data, mech, setting):
+        row, base = vae[data, mech, setting], vae[data, "none", 0.0]
+        return (row[c["APLT@100"]] / base[c["APLT@100"]],
+                100 * (row[c["NDCG@100"]] / base[c["NDCG@100"]] - 1))
+
+    ratio, loss = change(small, "propensity offset", 0.25)
+    assert round(ratio, 1) == 1.8 and round(loss, 1) == -5.3
+    assert round(change(small, "propensity_power", 0.25)[0], 1) == 2.2
+    assert round(change(lastfm, "propensity_power", 0.25)[0], 1) == 1.7
     # the users' own long-tail share, where xQuAD's lists tend, is below a doubling
+    lastfm_vae = summary[lastfm, "MultVAE", "xQuAD re-ranking"]
+    assert round(lastfm_vae[col["APLT@100"]], 2) == 0.15
     note = next(n for n in table["notes"] if n.startswith("Mean long-tail share"))
     share = float(note.split("Last.fm 2K ")[1].rstrip("."))
-    assert 0.25 <= share < 0.26 < 2 * lastfm[col["APLT@100"]]
+    assert 0.25 <= share < 0.26 < 2 * lastfm_vae[col["APLT@100"]]

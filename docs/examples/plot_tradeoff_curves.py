@@ -1,0 +1,71 @@
+"""
+Accuracy against long-tail exposure on real data: three models, every mechanism
+================================================================================
+
+The curves of ``benchmarks/bench_tradeoff.py`` (protocol in its docstring; results in
+``benchmarks/results/tradeoff.json``, which this example reads rather than refitting): EASE,
+ImplicitALS and MultVAE on MovieLens latest-small and Last.fm 2K under strong
+generalization, each moved towards the long tail by xQuAD re-ranking (its ``tradeoff``) and
+by its in-training correction (EASE's ``popularity_penalty``, the Rel-MF
+``propensity_power`` of ImplicitALS and MultVAE, MultVAE's propensity offset). Every point is
+one setting: NDCG@100 against APLT@100 (the long tail's share of the lists, top row) and
+against long-tail coverage@100 (the share of long-tail items recommended to anyone, bottom
+row); ImplicitALS's and MultVAE's points are means over three seeds. The star is the model
+untuned for exposure, the dotted line 2% below its NDCG@100 (the budget of the summary
+table in :ref:`popularity-control`).
+"""
+
+import json
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # run by a runner without __file__: from the examples folder
+    HERE = Path.cwd()
+results = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff.json")
+                     .read_text())
+curves = next(t for t in results["tables"] if t["id"] == "curves")
+col = {name: i for i, name in enumerate(curves["columns"])}
+rows = [{name: row[i] for name, i in col.items()} for row in curves["rows"]]
+
+datasets = list(dict.fromkeys(r["data"] for r in rows))
+models = list(dict.fromkeys(r["model"] for r in rows))
+colors = dict(zip(models, ["tab:blue", "tab:orange", "tab:green"]))
+markers = {"xQuAD re-ranking": "o", "popularity_penalty": "s", "propensity_power": "s",
+           "propensity offset": "^"}
+
+fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 8))
+for j, data in enumerate(datasets):
+    for i, x in enumerate(["APLT@100", "LTC@100"]):
+        ax = axes[i, j]
+        for model in models:
+            mine = [r for r in rows if (r["data"], r["model"]) == (data, model)]
+            base = next(r for r in mine if r["mechanism"] == "none")
+            for mechanism in dict.fromkeys(r["mechanism"] for r in mine):
+                if mechanism == "none":
+                    continue
+                points = [base] + sorted((r for r in mine if r["mechanism"] == mechanism),
+                                         key=lambda r: r["setting"])
+                ax.plot([p[x] for p in points], [p["NDCG@100"] for p in points],
+                        marker=markers[mechanism], color=colors[model], markersize=4,
+                        linestyle="-" if mechanism == "xQuAD re-ranking" else "--",
+                        label=f"{model}, {mechanism}")
+            ax.plot(base[x], base["NDCG@100"], "*", color=colors[model], markersize=14)
+            ax.axhline(0.98 * base["NDCG@100"], color=colors[model], linestyle=":",
+                       linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"{x} (log scale)")
+        ax.set_ylabel("NDCG@100")
+        ax.set_title(data)
+axes[0, -1].legend(fontsize=7, loc="lower left")
+fig.tight_layout()
+
+summary = next(t for t in results["tables"] if t["id"] == "summary")
+s = {name: i for i, name in enumerate(summary["columns"])}
+for row in summary["rows"]:
+    if row[s["APLT ratio"]] is not None:
+        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<18}  "
+              f"APLT@100 x{row[s['APLT ratio']]:.2f} at {row[s['NDCG change %']]:+.2f}% "
+              "NDCG@100")
