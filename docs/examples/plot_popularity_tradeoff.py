@@ -11,7 +11,9 @@ both are swept for EASE and the curves of NDCG@20 against APLT@20 (the long tail
 the lists) are drawn, on the synthetic data of the demo (long-tailed popularity).
 
 ``benchmarks/bench_tradeoff.py`` draws the same curves for EASE, ImplicitALS and MultVAE on
-MovieLens latest-small and Last.fm 2K; its summary table is in the benchmarks page.
+MovieLens latest-small and Last.fm 2K: its summary table is in the evaluation page, its
+curves in the benchmarks page and in the example
+:ref:`sphx_glr_auto_examples_plot_tradeoff_curves.py`.
 """
 
 import matplotlib.pyplot as plt
