@@ -22,11 +22,10 @@ popular training items holding 80% of the interactions). ImplicitALS and MultVAE
 with ``random_state`` 0 to ``--seeds`` - 1 (default 3) at every setting, baseline included,
 and their figures are the means over those fits: one fit's NDCG@100 moves from seed to seed
 by about 1.4% (ImplicitALS) to 5% (MultVAE on latest-small), as much as or more than the 2%
-budget below. EASE has no seed (one fit). The summary table
-keeps, for each model and mechanism, the setting with the largest mean APLT@100 among those
-that lose at most 2% of the baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT
-doubled), and counts the seeds whose own fit meets that target against the same seed's
-baseline.
+budget below. EASE has no seed (one fit). The summary table keeps, for each model and
+mechanism, the setting with the largest mean APLT@100 among those that lose at most 2% of the
+baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT doubled), and counts the
+seeds whose own fit meets that target against the same seed's baseline.
 
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'

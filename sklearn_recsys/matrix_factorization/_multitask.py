@@ -4,6 +4,7 @@ from numbers import Integral, Real
 
 import numpy as np
 from scipy.special import log_ndtr
+from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval
 
 from ..base import RatingPredictionMixin
@@ -314,12 +315,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         scores[np.diff(X.indptr) == 0] = 0.0
         return scores
 
+    # absent with rating_threshold (a product of two heads): what ApproximateRecommender checks
+    @available_if(lambda self: self.rating_threshold is None)
     def _inner_product_form(self, X):
-        if self.rating_threshold is not None:
-            raise TypeError(
-                f"MultiTaskMF(rating_threshold={self.rating_threshold!r}) scores by a product "
-                "of its two heads, not by an inner product, so an approximate inner-product "
-                "index cannot serve it; use rating_threshold=None there.")
         # the ranking task's factors; item_bias_ belongs to the rating task
         return self._fold_in(X)[:, self._columns()[1]], self.item_factors_
 

@@ -236,14 +236,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         if not hasattr(self.estimator, "_inner_product_form"):
             raise TypeError(
                 f"ApproximateRecommender indexes the item vectors of a factorization model "
-                f"(ImplicitALS, BPR, ExplicitMF, NMF, HybridMF, MultiTaskMF, ConvMF); "
-                f"{type(self.estimator).__name__} does not score by an inner product.")
-        if getattr(self.estimator, "rating_threshold", None) is not None:
-            # refused before the long fit (its _inner_product_form would refuse after it)
-            raise TypeError(
-                f"ApproximateRecommender: {type(self.estimator).__name__}(rating_threshold="
-                f"{self.estimator.rating_threshold!r}) scores by a product of two heads, not "
-                "by an inner product; use rating_threshold=None inside the index.")
+                f"(ImplicitALS, BPR, ExplicitMF, NMF, HybridMF, MultiTaskMF with "
+                f"rating_threshold=None, ConvMF); {type(self.estimator).__name__} does not "
+                "score by an inner product.")
         if self.algorithm == "ivf":
             n_lists = _resolve_n_lists(self.n_lists, X.shape[1])  # before the long fit
         # y passed explicitly: FrozenEstimator.fit requires it
