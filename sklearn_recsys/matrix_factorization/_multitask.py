@@ -5,14 +5,21 @@ from numbers import Integral, Real
 import numpy as np
 from scipy.special import log_ndtr
 from sklearn.utils._available_if import available_if
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import RatingPredictionMixin
-from ..utils._solvers import als_cholesky_sweep, explicit_als_sweep, joint_user_sweep
+from ..utils._solvers import (als_cholesky_sweep, explicit_als_sweep,
+                              gaussian_posterior_sweep, implicit_gaussian_sweep,
+                              joint_user_sweep)
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
+from ._explicit import _sample_normal_wishart
 
 __all__ = ["MultiTaskMF"]
+
+# n_components and max_iter when None
+_DEFAULT_COMPONENTS = {"als": 64, "gibbs": 20}
+_DEFAULT_SWEEPS = {"als": 15, "gibbs": 200}
 
 
 class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
@@ -47,8 +54,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     Parameters
     ----------
-    n_components : int, default=64
-        User factors each task reads.
+    n_components : int or None, default=None
+        User factors each task reads (in each sample, with ``"gibbs"``);
+        None is 64 for ``"als"`` and 20 for ``"gibbs"``.
     n_shared_components : int, default=8
         How many of them both tasks read; a value above ``n_components``
         shares them all.
@@ -86,11 +94,33 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         :math:`\\sigma` of ``rating_threshold``: how far a rating falls from
         its prediction (held-out RMSEs on MovieLens' 1-5 stars are 0.85 to
         0.95); in the units of the ratings.
-    max_iter : int, default=15
-        Sweeps (items then users).
+    solver : {"als", "gibbs"}, default="als"
+        ``"als"``: minimise the penalised objective above by alternating
+        exact least squares. ``"gibbs"``: the same two losses as the
+        likelihoods of a Bayesian model, sampled as :class:`ExplicitMF`'s
+        ``"gibbs"`` (Salakhutdinov & Mnih 2008): Gaussian priors on the user
+        vectors ``(b_u, p_u)``, the rating item vectors ``(b_i, q_i)`` and the
+        ranking item factors ``y_i``, each with a Normal-Wishart hyperprior,
+        learn the penalties from the data (``alpha``, ``alpha_bias`` and
+        ``alpha_ranking`` are unused); the ratings' noise precision has a
+        Gamma(1, 1) prior; the ranking loss is a Gaussian likelihood with
+        precision ``task_weight`` per unit of confidence. Both heads average
+        the kept samples, each sample folding the user in with its own
+        posterior mean; this is what makes the rating head as accurate as
+        :class:`ExplicitMF`'s Bayesian default. Needs ``early_stopping=False``.
+    max_iter : int or None, default=None
+        Sweeps (items then users); None is 15 for ``"als"`` and 200 for
+        ``"gibbs"``.
+    burn_in : int, default=20
+        ``"gibbs"`` only: sweeps discarded before samples are kept.
+    thin : int, default=5
+        ``"gibbs"`` only: one sample kept every ``thin`` sweeps after
+        ``burn_in`` (the defaults keep 36). Scoring costs one fold-in per kept
+        sample.
     early_stopping : bool, default=False
-        Keep the sweep with the best validation NDCG@20 of the ranking head
-        (``validation_holdout`` of each user's ratings held out).
+        ``"als"`` only: keep the sweep with the best validation NDCG@20 of
+        the ranking head (``validation_holdout`` of each user's ratings held
+        out).
     validation_holdout : float, default=0.1
         Share of each user's ratings held out for early stopping.
     n_iter_no_change : int, default=3
@@ -111,17 +141,28 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     global_mean_ : float
     rating_range_ : tuple of float
         Smallest and largest training rating (``predict_ratings`` clips to it).
-    user_factors_ : ndarray of shape (n_users, 2 * n_components - n_shared_components)
+    n_components_ : int
+        ``n_components`` or its solver's default.
+    n_samples_kept_ : int
+        Samples averaged (1 with ``"als"``).
+    user_factors_ : ndarray of shape (n_users, n_samples_kept_ * (2 * n_components_ - n_shared))
         Shared factors first, then the rating task's own, then the ranking
-        task's own.
+        task's own (``n_shared = min(n_shared_components, n_components_)``).
+        With ``"gibbs"``, one such block per kept sample, side by side and
+        divided by their number (so the heads' inner products average the
+        samples' predictions); ``transform`` gives the same.
     user_bias_ : ndarray of shape (n_users,)
-    item_factors_ : ndarray of shape (n_items, n_components)
-        The ranking item factors ``y_i`` (shared part first); the ranking head's scores and
+    item_factors_ : ndarray of shape (n_items, n_samples_kept_ * n_components_)
+        The ranking item factors ``y_i`` (shared part first; one block per
+        kept sample with ``"gibbs"``); the ranking head's scores and
         ``similar_items`` use them.
-    rating_factors_ : ndarray of shape (n_items, n_components)
-        The rating item factors ``q_i`` (shared part first).
+    rating_factors_ : ndarray of shape (n_items, n_samples_kept_ * n_components_)
+        The rating item factors ``q_i`` (shared part first), laid out alike.
     item_bias_ : ndarray of shape (n_items,)
-        Rating item biases.
+        Rating item biases (their average over the samples with ``"gibbs"``).
+    item_bias_samples_, user_prior_mean_, user_prior_precision_, noise_precision_ : ndarray
+        ``"gibbs"`` only: each kept sample's item biases, and the user prior
+        and noise precision its fold-in uses.
     loss_curve_ : list of float
         Training RMSE of the ratings after each sweep.
     validation_scores_ : list of float or None
@@ -153,7 +194,12 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), None],
         "n_shared_components": [Interval(Integral, 0, None, closed="left")],
+        "solver": [StrOptions({"als", "gibbs"})],
+        "max_iter": [Interval(Integral, 1, None, closed="left"), None],
+        "burn_in": [Interval(Integral, 0, None, closed="left")],
+        "thin": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "task_weight": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
@@ -167,7 +213,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def __init__(
         self,
-        n_components=64,
+        n_components=None,
         *,
         n_shared_components=8,
         task_weight=1.0,
@@ -177,7 +223,10 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         alpha_ranking=10.0,
         rating_threshold=None,
         rating_noise=1.0,
-        max_iter=15,
+        solver="als",
+        max_iter=None,
+        burn_in=20,
+        thin=5,
         early_stopping=False,
         validation_holdout=0.1,
         n_iter_no_change=3,
@@ -196,7 +245,10 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.alpha_ranking = alpha_ranking
         self.rating_threshold = rating_threshold
         self.rating_noise = rating_noise
+        self.solver = solver
         self.max_iter = max_iter
+        self.burn_in = burn_in
+        self.thin = thin
         self.early_stopping = early_stopping
         self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
@@ -208,61 +260,115 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     @property
     def _n_features_out(self):
-        return 2 * self.n_components - self._n_shared()
+        return self._n_columns() * getattr(self, "n_samples_kept_", 1)
+
+    def _n_components(self):
+        fitted = self.__dict__.get("n_components_")
+        return fitted or self.n_components or _DEFAULT_COMPONENTS[self.solver]
 
     def _n_shared(self):
-        return min(self.n_shared_components, self.n_components)
+        return min(self.n_shared_components, self._n_components())
 
-    def _columns(self):
-        """User-factor columns of the rating task and of the ranking task."""
-        k, s = self.n_components, self._n_shared()
+    def _n_columns(self):
+        """User-factor columns of one sample."""
+        return 2 * self._n_components() - self._n_shared()
+
+    def _task_columns(self):
+        """User-factor columns of the rating task and of the ranking task (one sample)."""
+        k, s = self._n_components(), self._n_shared()
         rating = np.arange(k)
         ranking = np.r_[np.arange(s), np.arange(k, 2 * k - s)]
         return rating, ranking
 
+    def _columns(self):
+        """The same in the fitted layout: one block of columns per kept sample."""
+        offsets = np.arange(getattr(self, "n_samples_kept_", 1))[:, None] * self._n_columns()
+        return tuple((offsets + cols).ravel() for cols in self._task_columns())
+
     def _fit(self, X, X_val=None):
         check_rating_values(self, X)
+        if self.solver == "gibbs" and self.early_stopping:
+            raise ValueError(
+                "MultiTaskMF(solver='gibbs') averages samples and has no best sweep to stop at: "
+                "set early_stopping=False (pass X_val to watch the validation score), or use "
+                "solver='als'.")
         return super()._fit(X, X_val)
+
+    def _run_training(self, ctx, max_iter=None):
+        if max_iter is None and self.max_iter is None:
+            max_iter = _DEFAULT_SWEEPS[self.solver]
+        return super()._run_training(ctx, max_iter)
 
     def _init_fit(self, ctx):
         X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
-        k = self.n_components
+        self.solver_ = self.solver
+        self.n_components_ = None
+        self.n_components_ = k = self._n_components()
+        self.n_samples_kept_ = 1  # until _finish_fit places the sampler's side by side
         self.global_mean_ = float(X.data.mean()) if X.nnz else 0.0
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
-        self.user_factors_ = (rng.standard_normal((n_users, self._n_features_out))
+        self.user_factors_ = (rng.standard_normal((n_users, self._n_columns()))
                               * 0.1).astype(self.dtype)
         self.rating_factors_ = (rng.standard_normal((n_items, k)) * 0.1).astype(self.dtype)
         self.item_factors_ = (rng.standard_normal((n_items, k)) * 0.1).astype(self.dtype)
         self.user_bias_ = np.zeros(n_users, dtype=self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
+        for name in ("item_bias_samples_", "user_prior_mean_", "user_prior_precision_",
+                     "noise_precision_"):
+            self.__dict__.pop(name, None)
+        if self.solver_ == "gibbs":
+            # the sampler runs in float64 whatever dtype says (as ExplicitMF's)
+            for name in self._state_names:
+                setattr(self, name, getattr(self, name).astype(np.float64))
+            ctx.X64, ctx.Xt64 = X.astype(np.float64), ctx.Xt.astype(np.float64)
+            ctx.tau = 2.0  # noise precision until the first draw (BPMF's fixed value)
+            ctx.kept = []
 
-    def _item_blocks(self, dtype):
+    def _item_blocks(self, dtype, Q=None, Y=None):
         """The item factors of both tasks placed in the joint user space, and Y's Gram."""
-        rating, ranking = self._columns()
-        Q = np.zeros((self.rating_factors_.shape[0], self._n_features_out), dtype=dtype)
-        Q[:, rating] = self.rating_factors_
-        Y = np.zeros_like(Q)
-        Y[:, ranking] = self.item_factors_
-        return Q, Y, Y.T @ Y
+        Q = self.rating_factors_ if Q is None else Q
+        Y = self.item_factors_ if Y is None else Y
+        rating, ranking = self._task_columns()
+        Q_joint = np.zeros((Q.shape[0], self._n_columns()), dtype=dtype)
+        Q_joint[:, rating] = Q
+        Y_joint = np.zeros_like(Q_joint)
+        Y_joint[:, ranking] = Y
+        return Q_joint, Y_joint, Y_joint.T @ Y_joint
 
-    def _user_step(self, X, P, bu, item_blocks=None):
-        rating, ranking = self._columns()
-        n_cols = self._n_features_out
+    def _user_step(self, X, P, bu, item_blocks=None, bias_q=None, prior=None, noise=None):
+        """Joint rating-and-ranking step of every user: penalised (ALS) or Bayesian (``prior``).
+
+        ``prior``: ``(mean, precision, tau)`` of one Gibbs sample (no
+        per-rating penalties); with ``noise`` the users are drawn, else set to
+        their posterior mean (a fold-in).
+        """
+        rating, ranking = self._task_columns()
         Q, Y, YtY = self._item_blocks(P.dtype) if item_blocks is None else item_blocks
-        w = float(self.task_weight)
+        n_cols = P.shape[1]
         pen_n = np.zeros(n_cols, dtype=P.dtype)
-        pen_n[rating] = float(self.alpha)
-        pen_c = np.zeros(n_cols, dtype=P.dtype)
-        pen_c[ranking] = w * float(self.alpha_ranking)
-        joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, self.item_bias_, Y, YtY,
-                         self.global_mean_, pen_n, pen_c, float(self.alpha_bias), w,
-                         float(self.confidence_scale))
+        if prior is None:
+            pen_n[rating] = float(self.alpha)
+            precision = np.zeros(n_cols + 1, dtype=P.dtype)
+            precision[0] = float(self.alpha_bias)
+            precision[1 + ranking] = float(self.task_weight) * float(self.alpha_ranking)
+            mean, precision, tau = np.zeros(n_cols + 1, dtype=P.dtype), np.diag(precision), 1.0
+        else:
+            mean, precision, tau = prior
+        sample = noise is not None
+        if not sample:
+            noise = np.zeros((0, n_cols + 1), dtype=P.dtype)
+        joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q,
+                         self.item_bias_ if bias_q is None else bias_q, Y, YtY,
+                         self.global_mean_, pen_n, float(self.task_weight),
+                         float(self.confidence_scale), mean, precision, float(tau), noise, sample)
 
     def _iterate(self, ctx):
+        if self.solver_ == "gibbs":
+            return self._gibbs_sweep(ctx)
         X, Xt = ctx.X_train, ctx.Xt
         P, bu = self.user_factors_, self.user_bias_
-        rating, ranking = self._columns()
+        rating, ranking = self._task_columns()
         P_rating = np.ascontiguousarray(P[:, rating])
         explicit_als_sweep(Xt.indptr, Xt.indices, Xt.data, self.rating_factors_, P_rating,
                            self.item_bias_, bu, self.global_mean_, float(self.alpha),
@@ -273,17 +379,68 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         als_cholesky_sweep(Xt.indptr, Xt.indices, Xt.data, self.item_factors_,
                            P_ranking, G, float(self.confidence_scale), np.empty(0, P.dtype))
         self._user_step(X, P, bu)
+        return self._training_rmse(X)
+
+    def _training_rmse(self, X):
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        pred = self._predict_pairs(P, bu, rows, X.indices)
+        pred = self._predict_pairs(self.user_factors_, self.user_bias_, rows, X.indices)
         return float(np.sqrt(np.mean((X.data - pred) ** 2))) if X.nnz else 0.0
 
+    def _gibbs_sweep(self, ctx):
+        """One sweep of the sampler: rating items, ranking items, users, the noise precision."""
+        rng, X, Xt = ctx.rng, ctx.X64, ctx.Xt64
+        P, bu = self.user_factors_, self.user_bias_
+        Q, bi, Y = self.rating_factors_, self.item_bias_, self.item_factors_
+        rating, ranking = self._task_columns()
+        mean, precision = _sample_normal_wishart(np.column_stack([bi, Q]), rng)
+        gaussian_posterior_sweep(Xt.indptr, Xt.indices, Xt.data, Q, bi,
+                                 np.ascontiguousarray(P[:, rating]), bu, self.global_mean_,
+                                 mean, precision, ctx.tau,
+                                 rng.standard_normal((Q.shape[0], Q.shape[1] + 1)), True)
+        mean, precision = _sample_normal_wishart(Y, rng)
+        G = np.ascontiguousarray(P[:, ranking])
+        implicit_gaussian_sweep(Xt.indptr, Xt.indices, Xt.data, Y, G, G.T @ G,
+                                float(self.confidence_scale), float(self.task_weight), mean,
+                                precision, rng.standard_normal(Y.shape))
+        mean, precision = _sample_normal_wishart(np.column_stack([bu, P]), rng)
+        self._user_step(X, P, bu, prior=(mean, precision, ctx.tau),
+                        noise=rng.standard_normal((P.shape[0], P.shape[1] + 1)))
+        # what folding a user in against this sample's items needs
+        ctx.user_prior = (mean, precision, ctx.tau)
+        it = ctx.iteration
+        if it > self.burn_in and (it - self.burn_in - 1) % self.thin == 0:
+            ctx.kept.append((Q.copy(), bi.copy(), Y.copy(), *ctx.user_prior))
+        rmse = self._training_rmse(X)
+        # Gamma(1, 1) prior on the noise precision
+        ctx.tau = rng.gamma(1.0 + X.nnz / 2.0, 1.0 / (1.0 + X.nnz * rmse ** 2 / 2.0))
+        return rmse
+
+    def _finish_fit(self, ctx):
+        if self.solver_ != "gibbs":
+            return
+        if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
+            ctx.kept.append((self.rating_factors_.copy(), self.item_bias_.copy(),
+                             self.item_factors_.copy(), *ctx.user_prior))
+        Q, bias, Y, means, precisions, taus = zip(*ctx.kept)
+        self.n_samples_kept_ = len(Q)
+        self.rating_factors_ = np.hstack(Q).astype(self.dtype)
+        self.item_factors_ = np.hstack(Y).astype(self.dtype)
+        self.item_bias_samples_ = np.array(bias)
+        self.item_bias_ = self.item_bias_samples_.mean(axis=0).astype(self.dtype)
+        self.user_prior_mean_ = np.array(means)
+        self.user_prior_precision_ = np.array(precisions)
+        self.noise_precision_ = np.array(taus)
+        self.user_factors_, self.user_bias_ = self._fold_in_biased(ctx.X_train)
+
     def _predict_pairs(self, P, bu, rows, cols):
-        rating, _ = self._columns()
+        rating, _ = self._task_columns()  # while fitting: one sample
         return (self.global_mean_ + bu[rows] + self.item_bias_[cols]
                 + np.einsum("ij,ij->i", P[:, rating][rows], self.rating_factors_[cols]))
 
     def _fold_in_biased(self, X):
         dtype = self.item_factors_.dtype
+        if self.solver_ == "gibbs":
+            return self._fold_in_samples(X, dtype)
         X = X.astype(dtype, copy=False)
         P = np.zeros((X.shape[0], self._n_features_out), dtype=dtype)
         bu = np.zeros(X.shape[0], dtype=dtype)
@@ -292,6 +449,28 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
                                 lambda _: self._item_blocks(dtype))
         self._user_step(X, P, bu, blocks)
         return P, bu
+
+    def _fold_in_samples(self, X, dtype):
+        """Each kept sample's posterior mean of the users, side by side, divided by their number."""
+        X = X.astype(np.float64)
+        S, n = self.n_samples_kept_, self._n_columns()
+        P, bu = np.zeros((X.shape[0], n * S)), np.zeros(X.shape[0])
+        P_s, bu_s = np.empty((X.shape[0], n)), np.empty(X.shape[0])
+        blocks = self._memoized("sample_blocks", self.item_factors_, self._sample_blocks)
+        for s in range(S):
+            self._user_step(X, P_s, bu_s, blocks[s], self.item_bias_samples_[s],
+                            prior=(self.user_prior_mean_[s], self.user_prior_precision_[s],
+                                   self.noise_precision_[s]))
+            P[:, s * n:(s + 1) * n] = P_s
+            bu += bu_s
+        return (P / S).astype(dtype), (bu / S).astype(dtype)
+
+    def _sample_blocks(self, _):
+        k = self.n_components_
+        Q = self.rating_factors_.astype(np.float64)
+        Y = self.item_factors_.astype(np.float64)
+        return [self._item_blocks(np.float64, Q[:, s * k:(s + 1) * k], Y[:, s * k:(s + 1) * k])
+                for s in range(self.n_samples_kept_)]
 
     def _fold_in(self, X):
         return self._fold_in_biased(X)[0]

@@ -37,6 +37,7 @@ __all__ = [
     "explicit_als_sweep",
     "fold_in_contributions",
     "gaussian_posterior_sweep",
+    "implicit_gaussian_sweep",
     "implicit_loss",
     "joint_user_sweep",
     "prior_cg_sweep",
@@ -519,46 +520,78 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     return x.indices[order].astype(np.int64), contrib[order]
 
 
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_draw(A, b, noise):
+    """After :func:`_cholesky_solve_inplace` (``A`` holds ``L``, ``b`` the mean): ``b += L^-T noise``.
+
+    With ``noise`` standard normal the result is a draw of ``N(mean, A^-1)``.
+    """
+    k = b.shape[0]
+    d = noise.copy()
+    for f in range(k - 1, -1, -1):
+        s = d[f]
+        for g in range(f + 1, k):
+            s -= A[g, f] * d[g]
+        d[f] = s / A[f, f]
+    for f in range(k):
+        b[f] += d[f]
+
+
 @parallel_kernel
-def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pen_n, pen_c,
-                     reg_bias, weight, scale):
+def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pen_n, weight,
+                     scale, prior_mean, prior_precision, tau, noise, sample):
     """Rating and ranking least squares sharing the user factors: update ``P``, ``bias_p``.
 
-    Row ``u`` solves, jointly for ``(b_u, p_u)``,
-    ``sum_{i rated} (r_ui - mu - b_i - b_u - p_u . q_i)^2
+    Row ``u``'s ``z = (b_u, p_u)`` gets the minimiser (or, with ``sample``,
+    a draw of the Gaussian whose negative log-density it is, up to a
+    constant) of half of
+    ``tau * sum_{i rated} (r_ui - mu - b_i - b_u - p_u . q_i)^2
     + weight * sum_i c_ui (s_ui - p_u . y_i)^2
-    + sum_f (pen_n[f] * n_u + pen_c[f]) p_uf^2 + reg_bias b_u^2``
+    + sum_f pen_n[f] * n_u * p_uf^2
+    + (z - prior_mean)^T prior_precision (z - prior_mean)``
     with ``s_ui = 1`` and ``c_ui = 1 + scale * r_ui`` on the rated items,
     ``s = 0`` and ``c = 1`` elsewhere (Hu et al.'s implicit objective on
     "rated or not", more confident for higher ratings). ``YtY`` is the plain
-    ``Y^T Y``. A factor ``f`` that is zero in
-    every ``q_i`` (``y_i``) belongs to the ranking (rating) task alone.
+    ``Y^T Y``. A factor ``f`` that is zero in every ``q_i`` (``y_i``) belongs
+    to the ranking (rating) task alone. The penalised fit (ALS) is
+    ``prior_mean = 0``, a diagonal ``prior_precision`` (the bias penalty,
+    then the constant factor penalties) and ``tau = 1``; its rows without
+    ratings get 0. The Gibbs sampler's user step is ``pen_n = 0``, the
+    Normal-Wishart draw as prior and ``sample`` (``noise`` standard normal,
+    shape ``(n_rows, k + 1)``; ignored without ``sample``).
     """
     n_rows, k = P.shape
+    K = k + 1
+    pb = prior_precision @ prior_mean
+    prior_is_zero = True
+    for f in range(K):
+        if prior_mean[f] != 0.0:
+            prior_is_zero = False
     for u in prange(n_rows):
         start, end = indptr[u], indptr[u + 1]
         n = end - start
-        if n == 0:
+        if n == 0 and prior_is_zero and not sample:
             for f in range(k):
                 P[u, f] = 0.0
             bias_p[u] = 0.0
             continue
-        A = np.zeros((k + 1, k + 1), dtype=P.dtype)
-        b = np.zeros(k + 1, dtype=P.dtype)
-        z = np.empty(k + 1, dtype=P.dtype)
+        A = prior_precision.copy()
+        b = pb.copy()
+        z = np.empty(K, dtype=P.dtype)
         z[0] = 1.0
         for f in range(k):
             for g in range(f + 1):
-                A[f + 1, g + 1] = weight * YtY[f, g]
+                A[f + 1, g + 1] += weight * YtY[f, g]
         for idx in range(start, end):
             i = indices[idx]
             for f in range(k):
                 z[f + 1] = Q[i, f]
-            t = data[idx] - mu - bias_q[i]
-            for f in range(k + 1):
+            t = tau * (data[idx] - mu - bias_q[i])
+            for f in range(K):
                 b[f] += t * z[f]
+                tz = tau * z[f]
                 for g in range(f + 1):
-                    A[f, g] += z[f] * z[g]
+                    A[f, g] += tz * z[g]
             c = scale * data[idx]
             for f in range(k):
                 yf = Y[i, f]
@@ -566,16 +599,51 @@ def joint_user_sweep(indptr, indices, data, P, bias_p, Q, bias_q, Y, YtY, mu, pe
                 wy = weight * c * yf
                 for g in range(f + 1):
                     A[f + 1, g + 1] += wy * Y[i, g]
-        A[0, 0] += reg_bias
         for f in range(k):
-            A[f + 1, f + 1] += pen_n[f] * n + pen_c[f]
-        for f in range(k + 1):
+            A[f + 1, f + 1] += pen_n[f] * n
+        for f in range(K):
             for g in range(f):
                 A[g, f] = A[f, g]
         _cholesky_solve_inplace(A, b)
+        if sample:
+            _add_draw(A, b, noise[u])
         bias_p[u] = b[0]
         for f in range(k):
             P[u, f] = b[f + 1]
+
+
+@parallel_kernel
+def implicit_gaussian_sweep(indptr, indices, data, X, Y, YtY, scale, weight, prior_mean,
+                            prior_precision, noise):
+    """Draw each row of ``X`` from its Gaussian posterior under Hu et al.'s objective.
+
+    The likelihood is ``weight * sum_i c_ui (s_ui - x_u . y_i)^2 / 2`` (the
+    implicit objective of the module docstring as a Gaussian with precision
+    ``weight * c_ui`` per cell) and the prior ``N(prior_mean,
+    prior_precision^-1)``: the posterior has precision ``prior_precision +
+    weight * (Y^T Y + sum_i (c_ui - 1) y_i y_i^T)`` and mean its inverse
+    times ``prior_precision prior_mean + weight * sum_i c_ui y_i``; row
+    ``u`` becomes the mean plus ``L^-T noise[u]``. ``YtY`` is the plain
+    ``Y^T Y``. The ranking item step of :class:`MultiTaskMF`'s sampler.
+    """
+    n_rows, k = X.shape
+    pb = prior_precision @ prior_mean
+    for u in prange(n_rows):
+        A = prior_precision + weight * YtY
+        b = pb.copy()
+        for idx in range(indptr[u], indptr[u + 1]):
+            i = indices[idx]
+            c = scale * data[idx]
+            for f in range(k):
+                yf = Y[i, f]
+                b[f] += weight * (1.0 + c) * yf
+                wy = weight * c * yf
+                for g in range(k):
+                    A[f, g] += wy * Y[i, g]
+        _cholesky_solve_inplace(A, b)
+        _add_draw(A, b, noise[u])
+        for f in range(k):
+            X[u, f] = b[f]
 
 
 @parallel_kernel
@@ -617,15 +685,7 @@ def gaussian_posterior_sweep(indptr, indices, data, X, bias_x, Y, bias_y, mu, pr
                 A[g, f] = A[f, g]
         _cholesky_solve_inplace(A, b)  # A holds L below its diagonal, b the mean
         if sample:
-            # L^T d = noise: d ~ N(0, A^-1)
-            d = noise[u].copy()
-            for f in range(K - 1, -1, -1):
-                s = d[f]
-                for g in range(f + 1, K):
-                    s -= A[g, f] * d[g]
-                d[f] = s / A[f, f]
-            for f in range(K):
-                b[f] += d[f]
+            _add_draw(A, b, noise[u])
         bias_x[u] = b[0]
         for f in range(k):
             X[u, f] = b[f + 1]

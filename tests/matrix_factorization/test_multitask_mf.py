@@ -26,8 +26,9 @@ def test_joint_user_step_solves_the_documented_normal_equations():
     pen_n, pen_c = rng.random(k), rng.random(k)
     mu, reg_bias, w, c = 3.2, 2.0, 0.7, 0.4
     P, bu = np.zeros((X.shape[0], k)), np.zeros(X.shape[0])
-    joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, bi, Y, Y.T @ Y, mu, pen_n, pen_c,
-                     reg_bias, w, c)
+    prior = np.diag(np.r_[reg_bias, pen_c])
+    joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q, bi, Y, Y.T @ Y, mu, pen_n, w, c,
+                     np.zeros(k + 1), prior, 1.0, np.zeros((0, k + 1)), False)
     for u in [0, 7, 50]:
         items, r = X[u].indices, X[u].data
         Z = np.column_stack([np.ones(len(items)), Q[items]])
