@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..base import RatingPredictionMixin
 from ..utils._solvers import (als_cholesky_sweep, explicit_als_sweep,
                               gaussian_posterior_sweep, implicit_gaussian_sweep,
-                              joint_user_sweep)
+                              implicit_loss, joint_user_sweep)
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
 from ._explicit import _sample_normal_wishart
@@ -315,7 +315,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.user_bias_ = np.zeros(n_users, dtype=self.dtype)
         self.item_bias_ = np.zeros(n_items, dtype=self.dtype)
         for name in ("item_bias_samples_", "user_prior_mean_", "user_prior_precision_",
-                     "noise_precision_"):
+                     "noise_precision_", "ranking_precision_"):
             self.__dict__.pop(name, None)
         if self.solver_ == "gibbs":
             # the sampler runs in float64 whatever dtype says (as ExplicitMF's)
@@ -323,6 +323,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
                 setattr(self, name, getattr(self, name).astype(np.float64))
             ctx.X64, ctx.Xt64 = X.astype(np.float64), ctx.Xt.astype(np.float64)
             ctx.tau = 2.0  # noise precision until the first draw (BPMF's fixed value)
+            ctx.ranking_tau = 1.0
             ctx.kept = []
 
     def _item_blocks(self, dtype, Q=None, Y=None):
@@ -339,14 +340,16 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _user_step(self, X, P, bu, item_blocks=None, bias_q=None, prior=None, noise=None):
         """Joint rating-and-ranking step of every user: penalised (ALS) or Bayesian (``prior``).
 
-        ``prior``: ``(mean, precision, tau)`` of one Gibbs sample (no
-        per-rating penalties); with ``noise`` the users are drawn, else set to
-        their posterior mean (a fold-in).
+        ``prior``: ``(mean, precision, tau, ranking_tau)`` of one Gibbs
+        sample (no per-rating penalties; the ranking loss weighted by
+        ``task_weight * ranking_tau``); with ``noise`` the users are drawn,
+        else set to their posterior mean (a fold-in).
         """
         rating, ranking = self._task_columns()
         Q, Y, YtY = self._item_blocks(P.dtype) if item_blocks is None else item_blocks
         n_cols = P.shape[1]
         pen_n = np.zeros(n_cols, dtype=P.dtype)
+        weight = float(self.task_weight)
         if prior is None:
             pen_n[rating] = float(self.alpha)
             precision = np.zeros(n_cols + 1, dtype=P.dtype)
@@ -354,14 +357,15 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
             precision[1 + ranking] = float(self.task_weight) * float(self.alpha_ranking)
             mean, precision, tau = np.zeros(n_cols + 1, dtype=P.dtype), np.diag(precision), 1.0
         else:
-            mean, precision, tau = prior
+            mean, precision, tau, ranking_tau = prior
+            weight *= float(ranking_tau)
         sample = noise is not None
         if not sample:
             noise = np.zeros((0, n_cols + 1), dtype=P.dtype)
         joint_user_sweep(X.indptr, X.indices, X.data, P, bu, Q,
                          self.item_bias_ if bias_q is None else bias_q, Y, YtY,
-                         self.global_mean_, pen_n, float(self.task_weight),
-                         float(self.confidence_scale), mean, precision, float(tau), noise, sample)
+                         self.global_mean_, pen_n, weight, float(self.confidence_scale), mean,
+                         precision, float(tau), noise, sample)
 
     def _iterate(self, ctx):
         if self.solver_ == "gibbs":
@@ -387,7 +391,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         return float(np.sqrt(np.mean((X.data - pred) ** 2))) if X.nnz else 0.0
 
     def _gibbs_sweep(self, ctx):
-        """One sweep of the sampler: rating items, ranking items, users, the noise precision."""
+        """One sweep of the sampler: rating items, ranking items, users, the noise precisions."""
         rng, X, Xt = ctx.rng, ctx.X64, ctx.Xt64
         P, bu = self.user_factors_, self.user_bias_
         Q, bi, Y = self.rating_factors_, self.item_bias_, self.item_factors_
@@ -400,19 +404,26 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         mean, precision = _sample_normal_wishart(Y, rng)
         G = np.ascontiguousarray(P[:, ranking])
         implicit_gaussian_sweep(Xt.indptr, Xt.indices, Xt.data, Y, G, G.T @ G,
-                                float(self.confidence_scale), float(self.task_weight), mean,
-                                precision, rng.standard_normal(Y.shape))
+                                float(self.confidence_scale),
+                                float(self.task_weight) * ctx.ranking_tau, mean, precision,
+                                rng.standard_normal(Y.shape))
         mean, precision = _sample_normal_wishart(np.column_stack([bu, P]), rng)
-        self._user_step(X, P, bu, prior=(mean, precision, ctx.tau),
+        self._user_step(X, P, bu, prior=(mean, precision, ctx.tau, ctx.ranking_tau),
                         noise=rng.standard_normal((P.shape[0], P.shape[1] + 1)))
         # what folding a user in against this sample's items needs
-        ctx.user_prior = (mean, precision, ctx.tau)
+        ctx.user_prior = (mean, precision, ctx.tau, ctx.ranking_tau)
         it = ctx.iteration
         if it > self.burn_in and (it - self.burn_in - 1) % self.thin == 0:
             ctx.kept.append((Q.copy(), bi.copy(), Y.copy(), *ctx.user_prior))
         rmse = self._training_rmse(X)
-        # Gamma(1, 1) prior on the noise precision
+        # Gamma(1, 1) priors on both noise precisions; the ranking one is per
+        # unit of confidence over every cell (about the inverse of the share
+        # of rated cells: sparser data, sharper ranking likelihood)
         ctx.tau = rng.gamma(1.0 + X.nnz / 2.0, 1.0 / (1.0 + X.nnz * rmse ** 2 / 2.0))
+        G = np.ascontiguousarray(P[:, ranking])
+        sse = implicit_loss(X.indptr, X.indices, X.data, G, Y, Y.T @ Y,
+                            float(self.confidence_scale), np.empty(0))
+        ctx.ranking_tau = rng.gamma(1.0 + X.shape[0] * X.shape[1] / 2.0, 1.0 / (1.0 + sse / 2.0))
         return rmse
 
     def _finish_fit(self, ctx):
@@ -421,7 +432,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
             ctx.kept.append((self.rating_factors_.copy(), self.item_bias_.copy(),
                              self.item_factors_.copy(), *ctx.user_prior))
-        Q, bias, Y, means, precisions, taus = zip(*ctx.kept)
+        Q, bias, Y, means, precisions, taus, ranking_taus = zip(*ctx.kept)
         self.n_samples_kept_ = len(Q)
         self.rating_factors_ = np.hstack(Q).astype(self.dtype)
         self.item_factors_ = np.hstack(Y).astype(self.dtype)
@@ -430,6 +441,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.user_prior_mean_ = np.array(means)
         self.user_prior_precision_ = np.array(precisions)
         self.noise_precision_ = np.array(taus)
+        self.ranking_precision_ = np.array(ranking_taus)
         self.user_factors_, self.user_bias_ = self._fold_in_biased(ctx.X_train)
 
     def _predict_pairs(self, P, bu, rows, cols):
@@ -460,7 +472,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         for s in range(S):
             self._user_step(X, P_s, bu_s, blocks[s], self.item_bias_samples_[s],
                             prior=(self.user_prior_mean_[s], self.user_prior_precision_[s],
-                                   self.noise_precision_[s]))
+                                   self.noise_precision_[s], self.ranking_precision_[s]))
             P[:, s * n:(s + 1) * n] = P_s
             bu += bu_s
         return (P / S).astype(dtype), (bu / S).astype(dtype)
