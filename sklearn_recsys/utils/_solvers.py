@@ -522,7 +522,7 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _add_draw(A, b, noise):
-    """After :func:`_cholesky_solve_inplace` (``A`` holds ``L``, ``b`` the mean): ``b += L^-T noise``.
+    """``b += L^-T noise`` after :func:`_cholesky_solve_inplace` (``A``: ``L``, ``b``: the mean).
 
     With ``noise`` standard normal the result is a draw of ``N(mean, A^-1)``.
     """
