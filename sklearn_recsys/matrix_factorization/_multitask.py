@@ -113,8 +113,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         ``alpha_ranking`` are unused); the ratings' noise precision has a
         Gamma(1, 1) prior; the ranking loss is a Gaussian likelihood whose
         precision per unit of confidence (``ranking_precision_``, about the
-        inverse of the share of rated cells) has one too, times
-        ``task_weight``. Both heads average
+        inverse of the share of rated cells) has one too, learned as if
+        ``task_weight`` were 1 and then multiplied by it (a weight on the
+        ranking likelihood, as in the penalised fit). Both heads average
         the kept samples, each sample folding the user in with its own
         posterior mean; this is what makes the rating head as accurate as
         :class:`ExplicitMF`'s Bayesian default. Needs ``early_stopping=False``
@@ -157,6 +158,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         The solver used.
     n_components_ : int
         ``n_components`` or its solver's default.
+    n_shared_ : int
+        User factors both tasks read: ``min(n_shared_components, n_components_)``.
     n_samples_kept_ : int
         Samples averaged (1 with ``"als"``).
     user_factors_ : ndarray of shape (n_users, n_samples_kept_ * (2 * n_components_ - n_shared))
@@ -199,6 +202,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
        items were rated improves the ratings).
     .. [2] Y. Hu, Y. Koren and C. Volinsky, "Collaborative Filtering for
        Implicit Feedback Datasets", ICDM 2008.
+    .. [3] R. Salakhutdinov and A. Mnih, "Bayesian Probabilistic Matrix
+       Factorization using Markov Chain Monte Carlo", ICML 2008.
 
     Examples
     --------
@@ -290,7 +295,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         return self.solver
 
     def _n_shared(self):
-        return min(self.n_shared_components, self._n_components())
+        fitted = self.__dict__.get("n_shared_")
+        return min(self.n_shared_components, self._n_components()) if fitted is None else fitted
 
     def _n_columns(self):
         """User-factor columns of one sample."""
@@ -326,8 +332,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         self.solver_ = self._resolve_solver()
-        self.n_components_ = None
+        self.n_components_ = self.n_shared_ = None
         self.n_components_ = k = self._n_components()
+        self.n_shared_ = self._n_shared()
         self.n_samples_kept_ = 1  # until _finish_fit places the sampler's side by side
         self.global_mean_ = float(X.data.mean()) if X.nnz else 0.0
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
@@ -349,7 +356,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
             ctx.ranking_tau = 1.0
             ctx.kept = []
 
-    def _item_blocks(self, dtype, Q=None, Y=None):
+    def _item_blocks(self, dtype, Q=None, Y=None, gram=True):
         """The item factors of both tasks placed in the joint user space, and Y's Gram."""
         Q = self.rating_factors_ if Q is None else Q
         Y = self.item_factors_ if Y is None else Y
@@ -358,6 +365,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         Q_joint[:, rating] = Q
         Y_joint = np.zeros_like(Q_joint)
         Y_joint[:, ranking] = Y
+        if not gram:
+            return Q_joint, Y_joint
         return Q_joint, Y_joint, Y_joint.T @ Y_joint
 
     def _user_step(self, X, P, bu, item_blocks=None, bias_q=None, prior=None, noise=None):
@@ -491,21 +500,32 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         S, n = self.n_samples_kept_, self._n_columns()
         P, bu = np.zeros((X.shape[0], n * S)), np.zeros(X.shape[0])
         P_s, bu_s = np.empty((X.shape[0], n)), np.empty(X.shape[0])
-        blocks = self._memoized("sample_blocks", self.item_factors_, self._sample_blocks)
+        # the small Grams once per scoring call; the joint item matrices, mostly
+        # zeros, one sample at a time
+        grams = self._memoized("sample_grams", self.item_factors_, self._sample_grams)
         for s in range(S):
-            self._user_step(X, P_s, bu_s, blocks[s], self.item_bias_samples_[s],
+            Q, Y = self._item_blocks(np.float64, *self._sample_factors(s), gram=False)
+            self._user_step(X, P_s, bu_s, (Q, Y, grams[s]), self.item_bias_samples_[s],
                             prior=(self.user_prior_mean_[s], self.user_prior_precision_[s],
                                    self.noise_precision_[s], self.ranking_precision_[s]))
             P[:, s * n:(s + 1) * n] = P_s
             bu += bu_s
         return (P / S).astype(dtype), (bu / S).astype(dtype)
 
-    def _sample_blocks(self, _):
-        k = self.n_components_
-        Q = self.rating_factors_.astype(np.float64)
-        Y = self.item_factors_.astype(np.float64)
-        return [self._item_blocks(np.float64, Q[:, s * k:(s + 1) * k], Y[:, s * k:(s + 1) * k])
-                for s in range(self.n_samples_kept_)]
+    def _sample_factors(self, s):
+        """Sample ``s``'s rating and ranking item factors, float64."""
+        cols = slice(s * self.n_components_, (s + 1) * self.n_components_)
+        return (self.rating_factors_[:, cols].astype(np.float64),
+                self.item_factors_[:, cols].astype(np.float64))
+
+    def _sample_grams(self, _):
+        """Each sample's ``Y^T Y`` in the joint user space."""
+        ranking = self._task_columns()[1]
+        grams = np.zeros((self.n_samples_kept_, self._n_columns(), self._n_columns()))
+        for s in range(self.n_samples_kept_):
+            Y = self._sample_factors(s)[1]
+            grams[s][np.ix_(ranking, ranking)] = Y.T @ Y
+        return grams
 
     def _fold_in(self, X):
         return self._fold_in_biased(X)[0]
@@ -517,7 +537,11 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _score_batch(self, X):
         P, bu = self._fold_in_biased(X)
         scores = P[:, self._columns()[1]] @ self.item_factors_.T
+        # constant rows: users without ratings get decision_function's popularity
+        # fallback (the sampler's fold-in gives them its prior mean's scores)
+        empty = np.diff(X.indptr) == 0
         if self.rating_threshold is None:
+            scores[empty] = 0.0
             return scores
         # settable on a fitted model: validated here, not only by fit
         self._validate_params()
@@ -525,8 +549,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         # logs: in float32 Phi is exactly 0 below about -13 sd, where items would tie
         scores = np.log(np.maximum(scores, 1e-6)) + log_ndtr(
             ((ratings - self.rating_threshold) / self.rating_noise).astype(scores.dtype))
-        # constant rows: users without ratings keep decision_function's popularity fallback
-        scores[np.diff(X.indptr) == 0] = 0.0
+        scores[empty] = 0.0
         return scores
 
     # absent with rating_threshold (a product of two heads): what ApproximateRecommender checks

@@ -74,6 +74,10 @@ def test_shared_factors_couple_the_tasks_and_the_shapes():
     assert not X[np.arange(80)[:, None], idx].toarray().any()
     # the fold-in of the training rows gives the stored factors (users solved last)
     assert_allclose(a.transform(X[:10]), a.user_factors_[:10], rtol=1e-6, atol=1e-8)
+    # the fitted layout stays the fitted one whatever set_params says afterwards
+    a.set_params(n_shared_components=0, n_components=6)
+    assert a.n_shared_ == 2 and a.transform(X).shape == (80, 6)
+    assert_allclose(a.predict_ratings(X), ratings)
 
 
 def test_rating_error_goes_down_and_sharing_is_capped():
@@ -335,6 +339,13 @@ def test_gibbs_is_reproducible_refuses_early_stopping_and_keeps_the_last_draw():
     assert np.abs(a.predict_ratings(X) - c.predict_ratings(X)).max() > 1e-3
     with pytest.raises(ValueError, match="no best sweep.*early_stopping=False"):
         MultiTaskMF(solver="gibbs", early_stopping=True).fit(X)
+    # a user without ratings: the popularity fallback, as with the penalised fit
+    empty = sp.csr_matrix((1, X.shape[1]))
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    for threshold in (None, 3.5):
+        a.set_params(rating_threshold=threshold)
+        assert a.recommend(empty, k=3)[0][0].tolist() == np.argsort(-counts, kind="stable")[
+            :3].tolist()
     last = MultiTaskMF(n_components=2, solver="gibbs", max_iter=3, random_state=0).fit(X)
     assert last.n_samples_kept_ == 1 and last.item_factors_.shape == (40, 2)
     # a refit with the penalised solver leaves nothing of the sampler behind

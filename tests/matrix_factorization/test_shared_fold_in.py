@@ -34,7 +34,9 @@ def _count(monkeypatch, owner, name):
     (ImplicitALS(n_components=8, random_state=0), "_gram"),
     (HybridMF(n_components=8, max_iter=3, random_state=0), "_gram"),
     (NMF(n_components=8, max_iter=3, random_state=0), "_factor_gram"),
-    (MultiTaskMF(n_components=8, max_iter=3, random_state=0), "_item_blocks"),
+    (MultiTaskMF(n_components=8, solver="als", max_iter=3, random_state=0), "_item_blocks"),
+    (MultiTaskMF(n_components=8, max_iter=6, burn_in=2, thin=2, random_state=0),
+     "_sample_grams"),
 ], ids=lambda m: type(m).__name__ if not isinstance(m, str) else "")
 def test_one_item_gram_per_call_whatever_the_blocks(model, computes, monkeypatch):
     X = _ratings()

@@ -40,7 +40,8 @@ def _ratings(seed=0):
     (ExplicitMF(n_components=4, max_iter=3, random_state=0), True),
     (ExplicitMF(n_components=4, max_iter=6, solver="gibbs", burn_in=2, random_state=0), True),
     (NMF(n_components=4, max_iter=3, random_state=0), True),
-    (MultiTaskMF(n_components=4, max_iter=3, random_state=0), True),
+    (MultiTaskMF(n_components=4, solver="als", max_iter=3, random_state=0), True),
+    (MultiTaskMF(n_components=4, max_iter=6, burn_in=2, random_state=0), True),
     (ConvMF(n_components=4, max_iter=3, random_state=0), True),  # without documents: PMF
 ], ids=lambda m: type(m).__name__ if not isinstance(m, bool) else "")
 def test_inner_product_form_ranks_as_the_model(model, ratings):
