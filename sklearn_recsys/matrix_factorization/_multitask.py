@@ -162,26 +162,27 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         User factors both tasks read: ``min(n_shared_components, n_components_)``.
     n_samples_kept_ : int
         Samples averaged (1 with ``"als"``).
-    user_factors_ : ndarray of shape (n_users, n_samples_kept_ * (2 * n_components_ - n_shared))
+    user_factors_ : ndarray of shape (n_users, n_samples_kept * (2 * n_components - n_shared))
         Shared factors first, then the rating task's own, then the ranking
-        task's own (``n_shared = min(n_shared_components, n_components_)``).
+        task's own (``n_components``, ``n_shared``, ``n_samples_kept``: the
+        fitted ``n_components_``, ``n_shared_``, ``n_samples_kept_``).
         With ``"gibbs"``, one such block per kept sample, side by side and
         divided by their number (so the heads' inner products average the
         samples' predictions); ``transform`` gives the same.
     user_bias_ : ndarray of shape (n_users,)
-    item_factors_ : ndarray of shape (n_items, n_samples_kept_ * n_components_)
+    item_factors_ : ndarray of shape (n_items, n_samples_kept * n_components)
         The ranking item factors ``y_i`` (shared part first; one block per
         kept sample with ``"gibbs"``); the ranking head's scores and
         ``similar_items`` use them.
-    rating_factors_ : ndarray of shape (n_items, n_samples_kept_ * n_components_)
+    rating_factors_ : ndarray of shape (n_items, n_samples_kept * n_components)
         The rating item factors ``q_i`` (shared part first), laid out alike.
     item_bias_ : ndarray of shape (n_items,)
         Rating item biases (their average over the samples with ``"gibbs"``).
-    item_bias_samples_ : ndarray of shape (n_samples_kept_, n_items)
+    item_bias_samples_ : ndarray of shape (n_samples_kept, n_items)
         ``"gibbs"`` only: each kept sample's item biases.
     user_prior_mean_, user_prior_precision_ : ndarray
         ``"gibbs"`` only: each kept sample's prior of the users' ``(b_u, p_u)``.
-    noise_precision_, ranking_precision_ : ndarray of shape (n_samples_kept_,)
+    noise_precision_, ranking_precision_ : ndarray of shape (n_samples_kept,)
         ``"gibbs"`` only: each kept sample's precision of the ratings and of
         the ranking loss (before ``task_weight``).
     loss_curve_ : list of float
