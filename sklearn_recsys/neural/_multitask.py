@@ -45,6 +45,14 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     interactions with an item convert into the target behaviour, which a
     low-dimensional code cannot carry item by item.
 
+    With ``mask_target > 0`` the target head is trained to find what the
+    user's other items predict rather than to copy them: at each step a
+    share ``mask_target`` of each user's target interactions is hidden from
+    every behaviour of the input (the item's view and cart too), and the
+    target head's loss counts only the hidden items (cloze training, as in
+    BERT4Rec). This is the setting for purchases the user never viewed or
+    carted, where the user's own views are the wrong candidates.
+
     The epoch with the best NDCG@100 of the **target** behaviour on
     validation users (``validation_fraction`` of the users; a share
     ``validation_holdout`` of their target interactions is held out, their
@@ -71,6 +79,13 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         behaviour stays an input).
     skip : bool, default=True
         Per-item weights from each other behaviour to each head.
+    mask_target : float, default=0.0
+        Share of each user's target interactions hidden (from every
+        behaviour) at each training step; the target head's loss then
+        counts only the hidden items, and the target head's skip weights
+        start at zero. The validation users' held-out items are hidden from
+        every behaviour too, so early stopping watches the same task. 0:
+        plain denoising of the whole row.
     dropout : float, default=0.5
         Input dropout rate during training.
     alpha : float, default=0.01
@@ -165,6 +180,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         "n_experts": [Interval(Integral, 1, None, closed="left")],
         "task_weights": ["array-like", None],
         "skip": ["boolean"],
+        "mask_target": [Interval(Real, 0, 1, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -186,6 +202,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         n_experts=4,
         task_weights=None,
         skip=True,
+        mask_target=0.0,
         dropout=0.5,
         alpha=0.01,
         batch_size=500,
@@ -207,6 +224,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         self.n_experts = n_experts
         self.task_weights = task_weights
         self.skip = skip
+        self.mask_target = mask_target
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
@@ -288,7 +306,20 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
                 base = (count[t].sum() - both.sum() + 1.0) / (n_pairs - count[b].sum() + 2.0)
                 r = (both + 5.0 * rate) / (count[b] + 5.0)
                 out[t, b] = np.log(r / base)
+        if self.mask_target > 0:
+            # a hidden target item has no other behaviour left to convert
+            out[self.target_index_] = 0.0
         return out
+
+    def _hold_out(self, X, rng):
+        X_in, X_out = super()._hold_out(X, rng)
+        if self.mask_target > 0 and X_out.nnz:
+            # as in training: a held-out target item is hidden from every behaviour
+            n_b = len(self.behaviors_)
+            hidden = sp.hstack([X_out] * n_b, format="csr")
+            X_in = X_in - X_in.multiply(hidden != 0)
+            X_in.eliminate_zeros()
+        return X_in, X_out
 
     def _init_fit(self, ctx):
         weights = self._init_weights(ctx.rng)
@@ -350,10 +381,17 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         tasks = [t for t in range(n_b) if self.task_weights_[t] > 0]
         task_w = [float(self.task_weights_[t]) for t in tasks]
         alpha, dropout = self.alpha, self.dropout
+        mask, target = self.mask_target, self.target_index_
 
         def step(x, seed):
             with tf.GradientTape() as tape:
                 blocks = [x[:, b * n:(b + 1) * n] for b in range(n_b)]
+                outputs = list(blocks)
+                if mask > 0:
+                    hide = tf.cast(tf.random.stateless_uniform(tf.shape(blocks[target]), seed + 1)
+                                   < mask, tf.float32) * tf.cast(blocks[target] > 0, tf.float32)
+                    blocks = [xb * (1.0 - hide) for xb in blocks]
+                    outputs[target] = outputs[target] * hide
                 h = tf.concat([tf.math.l2_normalize(xb, axis=1) for xb in blocks], axis=1)
                 present = tf.concat([tf.cast(xb > 0, tf.float32) for xb in blocks], axis=1)
                 if dropout > 0:
@@ -375,7 +413,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
                         if b != t and self.skip:
                             logits += present[:, b * n:(b + 1) * n] * v["skip_coefs_"][t, b]
                     loss += w * -tf.reduce_mean(
-                        tf.reduce_sum(tf.nn.log_softmax(logits) * blocks[t], axis=1))
+                        tf.reduce_sum(tf.nn.log_softmax(logits) * outputs[t], axis=1))
                 if alpha > 0:
                     loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in matrices])
             grads = tape.gradient(loss, flat)

@@ -136,3 +136,46 @@ def test_explain_is_leave_one_out_over_the_stacked_row(fitted, split):
     without[0, j] = 0
     drop = fitted.decision_function(x)[0, 5] - fitted.decision_function(without.tocsr())[0, 5]
     assert contrib[0] == pytest.approx(drop, rel=1e-5, abs=1e-6)
+
+
+def _transfer_shop(n_users=600, seed=0):
+    """Six-item clusters: a user views four items of theirs, buys two of the viewed and one
+    they did not view; that unviewed purchase is held out. Returns ``(X_in, y)``."""
+    rng = np.random.default_rng(seed)
+    n_items = 36
+    view, buy, held = (np.zeros((n_users, n_items)) for _ in range(3))
+    for u in range(n_users):
+        items = 6 * rng.integers(6) + rng.permutation(6)
+        view[u, items[:4]] = 1
+        buy[u, items[:2]] = 1
+        held[u, items[4]] = 1
+    X = sp.hstack([sp.csr_matrix(view), sp.csr_matrix(np.zeros_like(view)), sp.csr_matrix(buy)],
+                  format="csr")
+    return X, sp.csr_matrix(held)
+
+
+def test_mask_target_learns_purchases_never_viewed():
+    X, y = _transfer_shop()
+    hit = make_ranking_scorer("hit_rate", k=2)
+    params = dict(behaviors=BEHAVIORS, max_iter=60, early_stopping=False, **SMALL)
+    plain = MultiTaskDAE(**params).fit(X)
+    masked = MultiTaskDAE(mask_target=0.5, **params).fit(X)
+    # the two unviewed items of the cluster are the best two guesses; copying the
+    # views ranks the two viewed-but-not-bought items first
+    assert hit(masked, X, y) > 0.85
+    assert hit(plain, X, y) < 0.5
+
+
+def test_mask_target_validation_hides_the_held_out_items_everywhere(split):
+    X_in, _ = split
+    model = MultiTaskDAE(behaviors=BEHAVIORS, mask_target=0.3, **SMALL)
+    model._set_layout(X_in)
+    model.n_features_in_ = X_in.shape[1]
+    # a hidden purchase has no view or cart left: the target head's skip weights start at 0
+    init = model._skip_init(X_in)
+    assert not init[2].any() and init[0, 2].any()
+    known, held = model._hold_out(X_in, np.random.RandomState(0))
+    assert held.nnz > 0
+    hidden = np.tile(held.toarray() != 0, 3)
+    assert not known.toarray()[hidden].any()
+    assert_array_equal(known.toarray()[~hidden], X_in.toarray()[~hidden])
