@@ -177,5 +177,16 @@ def test_mask_target_validation_hides_the_held_out_items_everywhere(split):
     known, held = model._hold_out(X_in, np.random.RandomState(0))
     assert held.nnz > 0
     hidden = np.tile(held.toarray() != 0, 3)
+    # some held-out purchases had been viewed or carted: those entries are gone too
+    assert X_in[:, :80].toarray()[hidden[:, :80]].any()
     assert not known.toarray()[hidden].any()
     assert_array_equal(known.toarray()[~hidden], X_in.toarray()[~hidden])
+    model.set_params(max_iter=2).fit(X_in)
+    assert len(model.validation_scores_) == model.n_iter_ == 2
+
+
+def test_mask_target_with_one_behaviour_is_a_cloze_mult_dae():
+    X = _shop(n_users=300, n_items=40)[:, 80:]
+    model = MultiTaskDAE(mask_target=0.5, max_iter=3, **SMALL).fit(X)
+    assert len(model.validation_scores_) == 3
+    assert model.decision_function(X[:4]).shape == (4, 40)
