@@ -46,17 +46,23 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     low-dimensional code cannot carry item by item.
 
     With ``mask_target > 0`` the target head is trained to find what the
-    user's other items predict rather than to copy them: at each step a
-    share ``mask_target`` of each user's target interactions is hidden from
-    every behaviour of the input (the item's view and cart too), and the
-    target head's loss counts only the hidden items (cloze training, as in
-    BERT4Rec). This is the setting for purchases the user never viewed or
-    carted, where the user's own views are the wrong candidates.
+    user's other items predict rather than to copy them: at each step each
+    target interaction is hidden, with probability ``mask_target`` (a fresh
+    draw per step), from every behaviour of the input (the item's view and
+    cart too), and the target head's loss counts only the hidden items
+    (cloze training, as in BERT4Rec; with one behaviour, a Mult-DAE scored
+    on the items it hides). A user's other behaviours then only show items
+    that are not the hidden targets, so the target head's skip weights
+    learn a penalty on items seen in another behaviour rather than a
+    conversion rate. This is the setting for purchases the user never
+    viewed or carted, where the user's own views are the wrong candidates;
+    where users buy what they viewed it ranks those items down.
 
     The epoch with the best NDCG@100 of the **target** behaviour on
     validation users (``validation_fraction`` of the users; a share
     ``validation_holdout`` of their target interactions is held out, their
-    other behaviours stay inputs) is kept. Scores of any user are a NumPy
+    other behaviours stay inputs except, with ``mask_target > 0``, at the
+    held-out items) is kept. Scores of any user are a NumPy
     forward pass of their row through the target's head (no TensorFlow
     needed after ``fit``).
 
@@ -80,12 +86,15 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     skip : bool, default=True
         Per-item weights from each other behaviour to each head.
     mask_target : float, default=0.0
-        Share of each user's target interactions hidden (from every
-        behaviour) at each training step; the target head's loss then
-        counts only the hidden items, and the target head's skip weights
-        start at zero. The validation users' held-out items are hidden from
-        every behaviour too, so early stopping watches the same task. 0:
-        plain denoising of the whole row.
+        Probability that a target interaction is hidden (from every
+        behaviour) at a training step; the target head's loss then counts
+        only the hidden items, so the target's share of the loss shrinks by
+        about this factor against the other heads' (``task_weights`` can
+        compensate), and the target head's skip weights start at zero (on a
+        first ``fit`` or ``partial_fit``; a later ``partial_fit`` goes on
+        from the fitted ones). The validation users' held-out items are
+        hidden from every behaviour too, so early stopping watches the same
+        task. 0: plain denoising of the whole row.
     dropout : float, default=0.5
         Input dropout rate during training.
     alpha : float, default=0.01
@@ -136,7 +145,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     skip_coefs_ : ndarray of shape (n_behaviors, n_behaviors, n_items)
         ``skip_coefs_[t, b, i]``: added to head ``t``'s logit of item ``i``
         when the user showed behaviour ``b`` on it; zero for ``b == t`` and
-        with ``skip=False``.
+        with ``skip=False``; a conversion log-ratio, or with ``mask_target >
+        0`` for the target head, a learned penalty.
     loss_curve_ : list of float
         Mean training loss per epoch.
     validation_scores_ : list of float or None
@@ -312,6 +322,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         return out
 
     def _hold_out(self, X, rng):
+        # the neural fit never takes an X_val, so every validation split passes here
         X_in, X_out = super()._hold_out(X, rng)
         if self.mask_target > 0 and X_out.nnz:
             # as in training: a held-out target item is hidden from every behaviour
