@@ -33,7 +33,7 @@ Models: the floors, EASE on purchases alone, ``MultiBehaviorEASE`` (defaults, an
 over ``cross_weight`` x ``behavior_weights`` on the validation split) and ``MultiTaskDAE``
 (defaults but ``max_iter``; it stops early on its own validation users' NDCG@100 of the
 target). On the transfer split ``MultiTaskDAE`` also runs with ``mask_target=0.5`` (cloze
-training of the purchase head; one setting, not tuned: a fit takes about 20 minutes here).
+training of the purchase head; one setting, not tuned: a fit takes about ten minutes here).
 
 Part ``stacking`` (``--parts stacking``): ``StackingRecommender`` over three
 ``MultiBehaviorEASE`` settings (defaults; the transfer setting, cross term first; purchases
