@@ -1,5 +1,6 @@
 """MultiTaskDAE: serving formula, learning on a shop, skip initialisation, target-only
-validation, reproducibility and pickling, and its errors."""
+validation, the cloze step's loss, partial_fit, reproducibility and pickling, and its
+errors."""
 
 import pickle
 import sys
@@ -190,3 +191,111 @@ def test_mask_target_with_one_behaviour_is_a_cloze_mult_dae():
     model = MultiTaskDAE(mask_target=0.5, max_iter=3, **SMALL).fit(X)
     assert len(model.validation_scores_) == 3
     assert model.decision_function(X[:4]).shape == (4, 40)
+
+
+def _numpy_step_loss(model, x, hide, keep):
+    """The documented training loss of one batch, written out with NumPy (``hide``:
+    the cloze's hidden purchases, None without it; ``keep``: the dropout mask)."""
+    n, n_b, t = model.n_items_, 3, model.target_index_
+    blocks = [x[:, b * n:(b + 1) * n] for b in range(n_b)]
+    outputs = list(blocks)
+    if hide is not None:
+        blocks = [xb * (1 - hide) for xb in blocks]
+        outputs[t] = outputs[t] * hide
+    norms = [np.sqrt(np.maximum((xb ** 2).sum(axis=1, keepdims=True), 1e-12)) for xb in blocks]
+    h = np.concatenate([xb / nb for xb, nb in zip(blocks, norms)], axis=1)
+    present = np.concatenate([(xb > 0).astype(float) for xb in blocks], axis=1) * keep
+    h = h * keep / (1 - model.dropout)
+    for W, c in zip(model.shared_coefs_, model.shared_intercepts_):
+        h = np.tanh(h @ W + c)
+    experts = np.tanh(np.einsum("bh,ehk->bek", h, model.expert_coefs_)
+                      + model.expert_intercepts_)
+    loss = 0.0
+    for task in range(n_b):
+        g = h @ model.gate_coefs_[task] + model.gate_intercepts_[task]
+        g = np.exp(g - g.max(axis=1, keepdims=True))
+        g /= g.sum(axis=1, keepdims=True)
+        logits = np.einsum("be,bek->bk", g, experts) @ model.head_coefs_[task]
+        logits = logits + model.head_intercepts_[task]
+        for b in range(n_b):
+            if b != task:
+                logits = logits + present[:, b * n:(b + 1) * n] * model.skip_coefs_[task, b]
+        logits = logits - logits.max(axis=1, keepdims=True)
+        log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        loss += model.task_weights_[task] * -np.mean((log_p * outputs[task]).sum(axis=1))
+    squares = [*model.shared_coefs_, model.expert_coefs_, model.gate_coefs_, model.head_coefs_]
+    return loss + model.alpha * sum(float((W.astype(np.float64) ** 2).sum()) for W in squares)
+
+
+def test_cloze_step_loss_counts_only_the_hidden_purchases():
+    """One training step's loss against NumPy with the step's own draws: a hidden
+    purchase leaves every behaviour of the input and is the target head's only label."""
+    tf = pytest.importorskip("tensorflow")
+    X, _ = _transfer_shop(n_users=20)
+    X = X.toarray().astype(np.float32)
+    X[:, 36:72] = X[:, 72:] * 2.0  # carts where the purchases are: hidden from both
+    model = MultiTaskDAE(behaviors=BEHAVIORS, mask_target=0.5, task_weights=(0.5, 1.0, 2.0),
+                         alpha=0.1, **SMALL)
+    model._set_layout_and_weights(sp.csr_matrix(X))
+    weights = model._init_weights(np.random.RandomState(1))
+    rng = np.random.RandomState(2)
+    for name in ("head_intercepts_", "skip_coefs_", "shared_intercepts_"):
+        value = weights[name]
+        weights[name] = ([rng.normal(size=v.shape).astype(np.float32) for v in value]
+                         if isinstance(value, list)
+                         else rng.normal(size=value.shape).astype(np.float32))
+    for name, value in weights.items():
+        setattr(model, name, value)
+    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                else tf.Variable(value)) for name, value in weights.items()}
+    seed = np.array([3, 4], np.int32)
+    loss = float(model._make_step(tf, v)(tf.constant(X), tf.constant(seed)))
+    n = model.n_items_
+    hide = ((tf.random.stateless_uniform((20, n), seed + 1).numpy() < 0.5)
+            & (X[:, 2 * n:] > 0)).astype(np.float64)
+    keep = (tf.random.stateless_uniform((20, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
+    assert 0 < hide.sum() < (X[:, 2 * n:] > 0).sum()
+    X64 = X.astype(np.float64)
+    assert loss == pytest.approx(_numpy_step_loss(model, X64, hide, keep), rel=1e-5)
+    # without the cloze: the target's label is the whole row and nothing is hidden
+    model.mask_target = 0.0
+    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                else tf.Variable(value)) for name, value in weights.items()}
+    plain = float(model._make_step(tf, v)(tf.constant(X), tf.constant(seed)))
+    assert plain == pytest.approx(_numpy_step_loss(model, X64, None, keep),
+                                  rel=1e-5)
+    assert abs(plain - loss) > 1.0
+
+
+@pytest.mark.parametrize("mask_target", [0.0, 0.5])
+def test_partial_fit_over_chunks_repeats_fit(mask_target):
+    """With shuffle=False and skip=False, one pass of partial_fit over chunks of users is
+    fit's epoch on their concatenation: same batches, same draws (the cloze's too)."""
+    X, _ = _transfer_shop(n_users=160)
+    params = dict(behaviors=BEHAVIORS, mask_target=mask_target, skip=False, shuffle=False,
+                  early_stopping=False, **{**SMALL, "batch_size": 32})
+    epochs = 2
+    full = MultiTaskDAE(max_iter=epochs, **params).fit(X)
+    part = MultiTaskDAE(**params)
+    for _ in range(epochs):
+        for chunk in (X[:64], X[64:128], X[128:]):
+            part.partial_fit(chunk)
+    for name in MultiTaskDAE._PARAMS:
+        for a, b in zip(np.atleast_1d(getattr(full, name)), np.atleast_1d(getattr(part, name))):
+            assert_allclose(a, b, rtol=1e-5, atol=1e-6, err_msg=name)
+    assert part.n_iter_ == epochs * 3
+
+
+def test_mask_target_partial_fit_keeps_the_learned_skip_weights():
+    X, _ = _transfer_shop(n_users=160)
+    model = MultiTaskDAE(behaviors=BEHAVIORS, mask_target=0.5, early_stopping=False,
+                         **SMALL).partial_fit(X[:80])
+    # the first call starts the target head's skip weights at 0 (not the conversion
+    # log-ratios the view and cart heads start from) and moves them by Adam's small steps
+    assert np.abs(model.skip_coefs_[2]).max() < 0.05
+    assert np.abs(model.skip_coefs_[0, 2]).max() > 0.5
+    # a later call goes on from the fitted weights rather than starting them again
+    model.skip_coefs_ = model.skip_coefs_.copy()
+    model.skip_coefs_[2, :2] = 5.0
+    model.partial_fit(X[80:])
+    assert_allclose(model.skip_coefs_[2, :2], 5.0, atol=0.05)
