@@ -246,10 +246,14 @@ def test_cloze_step_loss_counts_only_the_hidden_purchases():
                          else rng.normal(size=value.shape).astype(np.float32))
     for name, value in weights.items():
         setattr(model, name, value)
-    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
-                else tf.Variable(value)) for name, value in weights.items()}
     seed = np.array([3, 4], np.int32)
-    loss = float(model._make_step(tf, v)(tf.constant(X), tf.constant(seed)))
+
+    def step_loss():  # a fresh step on fresh variables: the loss before its update
+        v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                    else tf.Variable(value)) for name, value in weights.items()}
+        return float(model._make_step(tf, v)(tf.constant(X), tf.constant(seed)))
+
+    loss = step_loss()
     n = model.n_items_
     hide = ((tf.random.stateless_uniform((20, n), seed + 1).numpy() < 0.5)
             & (X[:, 2 * n:] > 0)).astype(np.float64)
@@ -259,11 +263,8 @@ def test_cloze_step_loss_counts_only_the_hidden_purchases():
     assert loss == pytest.approx(_numpy_step_loss(model, X64, hide, keep), rel=1e-5)
     # without the cloze: the target's label is the whole row and nothing is hidden
     model.mask_target = 0.0
-    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
-                else tf.Variable(value)) for name, value in weights.items()}
-    plain = float(model._make_step(tf, v)(tf.constant(X), tf.constant(seed)))
-    assert plain == pytest.approx(_numpy_step_loss(model, X64, None, keep),
-                                  rel=1e-5)
+    plain = step_loss()
+    assert plain == pytest.approx(_numpy_step_loss(model, X64, None, keep), rel=1e-5)
     assert abs(plain - loss) > 1.0
 
 
