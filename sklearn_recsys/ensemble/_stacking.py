@@ -115,6 +115,14 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         (``leave_k_out_split(X, k=1, behaviors=, target=)``, seeded from
         ``random_state``). Give the kind of interaction to be predicted: the
         ranker learns that kind, e.g. purchases of items never viewed.
+    n_repeats : int, default=1
+        Held-out draws the ranker learns from: each draw holds out its own
+        interactions (a fresh seed from ``random_state``, or a new call of
+        ``split``, which should then be random), fits the base models on the
+        rest and adds its candidates to the ranker's training set. More draws
+        give the ranker more held-out interactions to learn from (one per
+        user and draw) at the cost of fitting the base models once more per
+        draw and of the ranker's larger training set.
     behaviors : sequence of str, default=None
         Name of each column block of ``X`` (see :ref:`multi-behavior`);
         None: one behaviour.
@@ -137,10 +145,11 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     feature_names_ : list of str
         Names of the ranker's features.
     n_training_pairs_ : int
-        Candidates the ranker was trained on.
+        Candidates the ranker was trained on (over all ``n_repeats`` draws).
     candidate_recall_ : float
         Share of the held-out interactions that were among the candidates
-        in ``fit`` (an upper bound of the hit rate at any cutoff).
+        in ``fit``, over all draws (an upper bound of the hit rate at any
+        cutoff).
     item_counts_ : ndarray of shape (n_behaviors, n_items)
         Training interactions per item and behaviour (a feature).
     behaviors_, target_, target_index_, n_items_ : as in :class:`MultiBehaviorEASE`
@@ -154,12 +163,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     Notes
     -----
-    ``fit`` fits every base model twice (on the held-out split, then on all
-    of ``X``). The scores of :meth:`decision_function` are the ranker's
-    probabilities for the candidates (plus at most ``1e-9`` of the first base
-    model's min-max scaled score, which breaks the ranker's ties); the other
-    items get values below all of them (``min - 2`` to ``min - 1``, ordered by
-    the first base model).
+    ``fit`` fits every base model ``n_repeats + 1`` times (on each held-out
+    split, then on all of ``X``). The scores of :meth:`decision_function`
+    are the ranker's probabilities for the candidates (plus at most
+    ``1e-9`` of the first base model's min-max scaled score, which breaks
+    the ranker's ties); the other items get values below all of them
+    (``min - 2`` to ``min - 1``, ordered by the first base model).
 
     Examples
     --------
@@ -178,17 +187,19 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         "ranker": [HasMethods(["fit"]), None],
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
         "split": [callable, None],
+        "n_repeats": [Interval(Integral, 1, None, closed="left")],
         "behaviors": ["array-like", None],
         "target": [str, None],
         "random_state": ["random_state"],
     }
 
-    def __init__(self, estimators, ranker=None, *, n_candidates=50, split=None, behaviors=None,
-                 target=None, random_state=None):
+    def __init__(self, estimators, ranker=None, *, n_candidates=50, split=None, n_repeats=1,
+                 behaviors=None, target=None, random_state=None):
         self.estimators = estimators
         self.ranker = ranker
         self.n_candidates = n_candidates
         self.split = split
+        self.n_repeats = n_repeats
         self.behaviors = behaviors
         self.target = target
         self.random_state = random_state
@@ -238,23 +249,19 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         self._set_layout(X)
         names, models = self._check_estimators()
         rng = check_random_state(self.random_state)
-        # the split's seed first: the same random_state holds out the same
+        # the splits' seeds first: the same random_state holds out the same
         # interactions whatever the ranker
-        split_seed = rng.randint(np.iinfo(np.int32).max)
+        seeds = [rng.randint(np.iinfo(np.int32).max) for _ in range(self.n_repeats)]
         ranker = self._make_ranker(rng)
-        if self.split is None:
-            X_fit, held = leave_k_out_split(X, k=1, random_state=split_seed,
-                                            behaviors=self.behaviors, target=self.target)
-        else:
-            X_fit, held = self._custom_split(X)
-        users = np.flatnonzero(held.getnnz(axis=1))
-        bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
-        self.item_counts_ = self._item_counts(X_fit)
-        labels = np.zeros(0, dtype=bool)
-        if users.size:
-            rows, cols, features = self._training_pairs(bases, X_fit[users])
-            labels = _values_at(held[users], rows, cols) != 0
-        self.candidate_recall_ = float(labels.sum() / held.nnz) if held.nnz else 0.0
+        features, labels, n_held = [], [], 0
+        for seed in seeds:
+            draw = self._held_out_pairs(X, names, models, seed)
+            features.append(draw[0])
+            labels.append(draw[1])
+            held, users = draw[2], draw[3]
+            n_held += held.nnz
+        features, labels = np.concatenate(features), np.concatenate(labels)
+        self.candidate_recall_ = float(labels.sum() / n_held) if n_held else 0.0
         if labels.all() or not labels.any():
             # nothing to learn from: too few users, items or interactions
             warnings.warn(
@@ -278,6 +285,24 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             + [f"{b}_{kind}" for b in self.behaviors_
                for kind in ("value", "item_count", "user_count")]
             + ["n_candidates"])
+
+    def _held_out_pairs(self, X, names, models, seed):
+        """One held-out draw: the candidates' features and labels, the held-out block and
+        the users who have a held-out interaction."""
+        if self.split is None:
+            X_fit, held = leave_k_out_split(X, k=1, random_state=seed,
+                                            behaviors=self.behaviors, target=self.target)
+        else:
+            X_fit, held = self._custom_split(X)
+        users = np.flatnonzero(held.getnnz(axis=1))
+        bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
+        # the item counts are a feature: those of the data the base models saw
+        self.item_counts_ = self._item_counts(X_fit)
+        n_features = 3 * len(bases) + 3 * len(self.behaviors_) + 1
+        if not users.size:
+            return np.zeros((0, n_features)), np.zeros(0, dtype=bool), held, users
+        rows, cols, features = self._training_pairs(bases, X_fit[users])
+        return features, _values_at(held[users], rows, cols) != 0, held, users
 
     def _fitted_clone(self, name, model, X):
         fresh = clone(model)

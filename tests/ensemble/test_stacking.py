@@ -71,6 +71,23 @@ def test_features_by_hand():
                                     "n_candidates"]
 
 
+def _hand_candidates(X, seed, n_candidates=8):
+    """One held-out draw by hand: the held-out users' candidates of MultiBehaviorEASE fitted
+    without the held-out purchases, their scores, labels and the training item counts."""
+    X_fit, held = leave_k_out_split(X, k=1, random_state=seed, behaviors=BEHAVIORS)
+    users = np.flatnonzero(held.getnnz(axis=1))
+    base = MultiBehaviorEASE(BEHAVIORS, alpha=5.0).fit(X_fit)
+    scores = base.decision_function(X_fit[users])
+    # each held-out user's n_candidates best items not bought in X_fit
+    bought = X_fit[users, 40:].toarray() > 0
+    masked = np.where(bought, -np.inf, scores)
+    items = np.argsort(-masked, axis=1, kind="stable")[:, :n_candidates]
+    picked = np.take_along_axis(scores, items, 1)
+    labels = np.take_along_axis(held[users].toarray() > 0, items, 1)
+    counts = np.bincount(X_fit[:, 40:].tocsr().indices, minlength=40)
+    return picked.ravel(), labels.ravel(), np.log1p(counts[items]).ravel(), held.nnz
+
+
 def test_ranker_learns_from_held_out_interactions_only():
     X = _shop()
     model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
@@ -78,27 +95,64 @@ def test_ranker_learns_from_held_out_interactions_only():
                                 behaviors=BEHAVIORS, random_state=3).fit(X)
     # the same held-out draw: the split's seed is the first draw of random_state
     seed = np.random.RandomState(3).randint(np.iinfo(np.int32).max)
-    X_fit, held = leave_k_out_split(X, k=1, random_state=seed, behaviors=BEHAVIORS)
-    users = np.flatnonzero(held.getnnz(axis=1))
-    base = MultiBehaviorEASE(BEHAVIORS, alpha=5.0).fit(X_fit)
-    scores = base.decision_function(X_fit[users])
+    picked, labels, counts, _ = _hand_candidates(X, seed)
+    features, seen_labels = model.ranker_.seen_X_, model.ranker_.seen_y_
+    names = model.feature_names_
+    np.testing.assert_allclose(np.sort(features[:, names.index("mb_score")]), np.sort(picked))
+    # labelled 1 exactly where the candidate is the held-out purchase
+    assert seen_labels.sum() == labels.sum() > 0
+    # item counts are those of the training part, not of all of X
+    np.testing.assert_allclose(np.sort(features[:, names.index("buy_item_count")]),
+                               np.sort(counts))
+    assert model.n_training_pairs_ == len(seen_labels) == len(picked)
+
+
+def test_n_repeats_trains_on_every_held_out_draw():
+    X = _shop()
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                _Recording(max_iter=1000), n_candidates=8, n_repeats=3,
+                                behaviors=BEHAVIORS, random_state=3).fit(X)
+    # the draws' seeds are the first three draws of random_state, in order
+    rng = np.random.RandomState(3)
+    draws = [_hand_candidates(X, rng.randint(np.iinfo(np.int32).max)) for _ in range(3)]
     features, labels = model.ranker_.seen_X_, model.ranker_.seen_y_
     names = model.feature_names_
-    # the candidates by hand: each held-out user's 8 best items not bought in X_fit,
-    # scored by the model fitted without the held-out purchases
-    bought = X_fit[users, 40:].toarray() > 0
-    masked = np.where(bought, -np.inf, scores)
-    items = np.argsort(-masked, axis=1, kind="stable")[:, :8]
-    picked = np.take_along_axis(scores, items, 1)
-    np.testing.assert_allclose(np.sort(features[:, names.index("mb_score")]),
-                               np.sort(picked.ravel()))
-    # labelled 1 exactly where the candidate is the held-out purchase
-    assert labels.sum() == np.take_along_axis(held[users].toarray() > 0, items, 1).sum() > 0
-    # item counts are those of the training part, not of all of X
-    counts = np.bincount(X_fit[:, 40:].tocsr().indices, minlength=40)
-    np.testing.assert_allclose(np.sort(features[:, names.index("buy_item_count")]),
-                               np.sort(np.log1p(counts[items]).ravel()))
-    assert model.n_training_pairs_ == len(labels) == items.size
+    start = 0
+    for picked, hand_labels, counts, _ in draws:
+        # each draw's candidates, in draw order, with its own training item counts
+        block = slice(start, start + len(picked))
+        np.testing.assert_allclose(np.sort(features[block, names.index("mb_score")]),
+                                   np.sort(picked))
+        np.testing.assert_allclose(np.sort(features[block, names.index("buy_item_count")]),
+                                   np.sort(counts))
+        assert labels[block].sum() == hand_labels.sum() > 0
+        start += len(picked)
+    assert model.n_training_pairs_ == start == len(labels)
+    assert model.candidate_recall_ == pytest.approx(
+        sum(d[1].sum() for d in draws) / sum(d[3] for d in draws))
+    # the draws differ, and the first one is the draw of n_repeats=1
+    assert not np.array_equal(np.sort(draws[0][0]), np.sort(draws[1][0]))
+    single = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                 _Recording(max_iter=1000), n_candidates=8,
+                                 behaviors=BEHAVIORS, random_state=3).fit(X)
+    np.testing.assert_array_equal(single.ranker_.seen_X_, features[:len(draws[0][0])])
+
+
+def test_n_repeats_calls_split_once_per_draw():
+    X = _shop()
+    calls = []
+
+    def split(X_in):
+        calls.append(X_in.shape)
+        return _unviewed_purchase_split(X_in)
+
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                _Recording(max_iter=1000), n_candidates=8, split=split,
+                                n_repeats=2, behaviors=BEHAVIORS).fit(X)
+    assert calls == [X.shape, X.shape]
+    # a deterministic split gives the same draw twice: the training set doubles
+    half = model.n_training_pairs_ // 2
+    np.testing.assert_array_equal(model.ranker_.seen_X_[:half], model.ranker_.seen_X_[half:])
 
 
 def _unviewed_purchase_split(X):
@@ -286,6 +340,8 @@ def test_base_model_of_the_wrong_width_is_refused():
         StackingRecommender([("pop", MostPopular())], behaviors=BEHAVIORS).fit(X)
     with pytest.raises(InvalidParameterError, match="n_candidates"):
         StackingRecommender([("pop", MostPopular())], n_candidates=0).fit(X)
+    with pytest.raises(InvalidParameterError, match="n_repeats"):
+        StackingRecommender([("pop", MostPopular())], n_repeats=0).fit(X)
 
 
 _INSTANCES = [
