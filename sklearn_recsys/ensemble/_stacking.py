@@ -253,21 +253,23 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         # interactions whatever the ranker
         seeds = [rng.randint(np.iinfo(np.int32).max) for _ in range(self.n_repeats)]
         ranker = self._make_ranker(rng)
-        features, labels, n_held = [], [], 0
-        for seed in seeds:
-            draw = self._held_out_pairs(X, names, models, seed)
-            features.append(draw[0])
-            labels.append(draw[1])
-            held, users = draw[2], draw[3]
-            n_held += held.nnz
-        features, labels = np.concatenate(features), np.concatenate(labels)
+        self.feature_names_ = (
+            [f"{name}_{kind}" for name in names for kind in ("score", "gap", "rank")]
+            + [f"{b}_{kind}" for b in self.behaviors_
+               for kind in ("value", "item_count", "user_count")]
+            + ["n_candidates"])
+        draws = [self._held_out_pairs(X, names, models, seed) for seed in seeds]
+        features = np.concatenate([draw[0] for draw in draws])
+        labels = np.concatenate([draw[1] for draw in draws])
+        n_held = sum(draw[2] for draw in draws)
+        n_users = sum(draw[3] for draw in draws)
         self.candidate_recall_ = float(labels.sum() / n_held) if n_held else 0.0
         if labels.all() or not labels.any():
             # nothing to learn from: too few users, items or interactions
             warnings.warn(
                 f"{type(self).__name__} could not train its ranker: "
                 + ("no user has two interactions of the target behaviour to hold one out"
-                   if users.size == 0 else
+                   if n_users == 0 else
                    f"{'every' if labels.all() else 'no'} candidate of the held-out users is "
                    "a held-out interaction")
                 + f"; it ranks by its first base model ({names[0]!r}). Fit on more users, "
@@ -280,29 +282,24 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                             for name, model in zip(names, models)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self.item_counts_ = self._item_counts(X)
-        self.feature_names_ = (
-            [f"{name}_{kind}" for name in names for kind in ("score", "gap", "rank")]
-            + [f"{b}_{kind}" for b in self.behaviors_
-               for kind in ("value", "item_count", "user_count")]
-            + ["n_candidates"])
 
     def _held_out_pairs(self, X, names, models, seed):
-        """One held-out draw: the candidates' features and labels, the held-out block and
-        the users who have a held-out interaction."""
+        """One held-out draw: its candidates' features and labels, and the numbers of
+        held-out interactions and of users with one."""
         if self.split is None:
             X_fit, held = leave_k_out_split(X, k=1, random_state=seed,
                                             behaviors=self.behaviors, target=self.target)
         else:
             X_fit, held = self._custom_split(X)
         users = np.flatnonzero(held.getnnz(axis=1))
+        if not users.size:
+            return (np.zeros((0, len(self.feature_names_))), np.zeros(0, dtype=bool),
+                    held.nnz, 0)
         bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
         # the item counts are a feature: those of the data the base models saw
         self.item_counts_ = self._item_counts(X_fit)
-        n_features = 3 * len(bases) + 3 * len(self.behaviors_) + 1
-        if not users.size:
-            return np.zeros((0, n_features)), np.zeros(0, dtype=bool), held, users
         rows, cols, features = self._training_pairs(bases, X_fit[users])
-        return features, _values_at(held[users], rows, cols) != 0, held, users
+        return features, _values_at(held[users], rows, cols) != 0, held.nnz, users.size
 
     def _fitted_clone(self, name, model, X):
         fresh = clone(model)
