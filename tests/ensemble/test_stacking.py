@@ -294,12 +294,15 @@ def test_the_held_out_draw_does_not_depend_on_the_ranker():
     assert default.n_training_pairs_ == logistic.n_training_pairs_
 
 
-def test_nothing_to_learn_warns_and_ranks_by_the_first_model():
+@pytest.mark.parametrize("n_repeats", [1, 2])
+def test_nothing_to_learn_warns_and_ranks_by_the_first_model(n_repeats):
     X = sp.csr_matrix(np.eye(30))  # one interaction each: nothing can be held out
-    with pytest.warns(UserWarning, match="could not train its ranker.*first base model"):
+    with pytest.warns(UserWarning, match="could not train its ranker: no user has two "
+                      "interactions.*first base model"):
         model = StackingRecommender([("ease", EASE(alpha=1.0)), ("pop", MostPopular())],
-                                    random_state=0).fit(X)
+                                    n_repeats=n_repeats, random_state=0).fit(X)
     assert model.ranker_ is None
+    assert model.n_training_pairs_ == 0 and model.candidate_recall_ == 0.0
     np.testing.assert_array_equal(model.recommend(X, k=5)[0],
                                   model.estimators_[0].recommend(X, k=5)[0])
 
