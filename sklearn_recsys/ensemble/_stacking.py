@@ -258,11 +258,11 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             + [f"{b}_{kind}" for b in self.behaviors_
                for kind in ("value", "item_count", "user_count")]
             + ["n_candidates"])
-        draws = [self._held_out_pairs(X, names, models, seed) for seed in seeds]
-        features = np.concatenate([draw[0] for draw in draws])
-        labels = np.concatenate([draw[1] for draw in draws])
-        n_held = sum(draw[2] for draw in draws)
-        n_users = sum(draw[3] for draw in draws)
+        features, labels, n_held, n_users = zip(
+            *(self._held_out_pairs(X, names, models, seed) for seed in seeds))
+        # each draw's block is freed here, before the ranker fits on their union
+        features, labels = np.concatenate(features), np.concatenate(labels)
+        n_held, n_users = sum(n_held), sum(n_users)
         self.candidate_recall_ = float(labels.sum() / n_held) if n_held else 0.0
         if labels.all() or not labels.any():
             # nothing to learn from: too few users, items or interactions
