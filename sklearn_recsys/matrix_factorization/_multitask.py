@@ -62,7 +62,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     ----------
     n_components : int or None, default=None
         User factors each task reads (in each sample, with ``"gibbs"``);
-        None is 64 for ``"als"`` and 32 for ``"gibbs"``.
+        None is 64 for ``"als"`` and 32 for ``"gibbs"``. With ``"gibbs"``,
+        64 ranked better on MovieLens latest-small (NDCG@100 by both heads
+        0.4058 against 0.3909) at about 3x the fit time (docs, benchmarks).
     n_shared_components : int, default=8
         How many of them both tasks read; a value above ``n_components``
         shares them all.
