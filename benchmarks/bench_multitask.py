@@ -16,7 +16,7 @@ single-task models on each task's metric:
   models (biased ALS-WR and implicit ALS with the same settings) side by side. The joint
   model runs with its defaults (``solver="gibbs"``: the Bayesian joint model, sampled, 32
   factors per task), with ``n_components=64`` (the sampler with twice the factors, chosen on
-  a validation split of latest-small's training users, at about 4x the fit time) and with
+  a validation split of latest-small's training users, at about 3x the fit time) and with
   ``solver="als"`` (the penalised joint objective);
 * **ranking**: NDCG@100 under the strong-generalization protocol of the other benchmarks
   (users with >= 5 ratings >= 4; 20% test users; their ratings split 80/20 into fold-in and
