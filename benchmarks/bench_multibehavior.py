@@ -93,6 +93,12 @@ def load(data_home):
     return n, view, cart, buy, buy_t
 
 
+def unseen_users(view, cart, buy_test):
+    """The users whose test purchase they neither viewed nor carted ("unseen")."""
+    return np.flatnonzero(
+        np.asarray((view + cart)[np.arange(view.shape[0]), buy_test.indices]).ravel() == 0)
+
+
 class _Floor:
     """A NumPy baseline behind the scorer's interface (decision_function on stacked rows)."""
 
@@ -191,8 +197,7 @@ def run_standard(data_home, max_iter):
 
     n, view, cart, buy, buy_test = load(data_home)
     X = stack(view, cart, buy)
-    unseen = np.flatnonzero(
-        np.asarray((view + cart)[np.arange(X.shape[0]), buy_test.indices]).ravel() == 0)
+    unseen = unseen_users(view, cart, buy_test)
     X_val, y_val = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS, target="buy")
     print(f"{X.shape[0]} users, {n} items; {len(unseen)} test purchases never viewed or carted;"
           f" {y_val.nnz} validation purchases", flush=True)
@@ -346,8 +351,7 @@ def run_stacking(data_home, n_candidates, n_repeats):
     """StackingRecommender on both splits (its own held-out purchases train the ranker)."""
     n, view, cart, buy, buy_test = load(data_home)
     X = stack(view, cart, buy)
-    unseen = np.flatnonzero(
-        np.asarray((view + cart)[np.arange(X.shape[0]), buy_test.indices]).ravel() == 0)
+    unseen = unseen_users(view, cart, buy_test)
     model, seconds, mem = fitted(lambda: stacked(n_candidates, n_repeats), X)
     settings = {"n_candidates": n_candidates, "n_repeats": n_repeats,
                 "candidate_recall_": model.candidate_recall_,
@@ -406,8 +410,7 @@ def run_frontier(data_home, n_candidates, n_repeats):
 
     n, view, cart, buy, buy_test = load(data_home)
     X = stack(view, cart, buy)
-    unseen = np.flatnonzero(
-        np.asarray((view + cart)[np.arange(X.shape[0]), buy_test.indices]).ravel() == 0)
+    unseen = unseen_users(view, cart, buy_test)
     probabilities, served, fits = [], [], []
     for kwargs in ({}, {"split": transfer_draws(n)}):
         model, seconds, _ = fitted(lambda: stacked(n_candidates, n_repeats, **kwargs), X)
