@@ -557,3 +557,18 @@ def test_tradeoff_results_back_the_docs():
     assert 0.25 <= share < 0.26 < 2 * lastfm_vae[col["APLT@100"]]
     assert max(r[c["APLT@100"]] for key, r in vae.items()
                if key[:2] == (lastfm, "xQuAD re-ranking")) < 2 * lastfm_vae[col["APLT@100"]]
+    # the sd column is the sample sd of the seeds' figures (ddof 1), EASE's one fit 0
+    for row in curve["rows"]:
+        by_seed = [float(v) for v in row[c["NDCG@100 by seed"]].split()]
+        expected = np.std(by_seed, ddof=1) if len(by_seed) > 1 else 0.0
+        assert row[c["NDCG@100 sd"]] == pytest.approx(expected, abs=1e-4)
+    # the offset's propensities applied after training: no setting doubles within 2%
+    after = "offset after training (reference)"
+    assert [round(v, 2) for v in change(small, after, 0.1)][0] == 1.54
+    assert round(change(small, after, 0.1)[1], 1) == -1.8
+    assert [round(v, 1) for v in change(small, after, 0.25)] == [2.8, -6.6]
+    assert [round(v, 1) for v in change(lastfm, after, 0.1)] == [1.2, -0.8]
+    assert [round(v, 1) for v in change(lastfm, after, 0.25)] == [1.5, -4.6]
+    assert not any(ratio >= 2 and loss >= -2.0
+                   for ratio, loss in (change(data, after, s) for data, mech, s in vae
+                                       if mech == after))
