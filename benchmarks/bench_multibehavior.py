@@ -265,15 +265,21 @@ def transfer_split(view, cart, buys, rng):
     return rest, held
 
 
+def transfer_data(view, cart, buy, buy_test):
+    """The transfer split (seed 0) of all purchases: ``(rest, held, X, users)``, the input
+    purchases, the one held out per user, the stacked input and the users holding one out."""
+    buys = ((buy + buy_test) > 0).astype(np.float32)
+    rest, held = transfer_split(view, cart, buys, np.random.default_rng(0))
+    return rest, held, stack(view, cart, rest), np.flatnonzero(np.diff(held.indptr))
+
+
 def run_transfer(data_home, max_iter):
     from sklearn_recsys import MultiBehaviorEASE
 
     n, view, cart, buy, buy_test = load(data_home)
-    buys = ((buy + buy_test) > 0).astype(np.float32)
-    rest, held = transfer_split(view, cart, buys, np.random.default_rng(0))
+    rest, held, X, users = transfer_data(view, cart, buy, buy_test)
     val_rest, val_held = transfer_split(view, cart, rest, np.random.default_rng(1))
-    X, X_val = stack(view, cart, rest), stack(view, cart, val_rest)
-    users = np.flatnonzero(np.diff(held.indptr))
+    X_val = stack(view, cart, val_rest)
     print(f"transfer: {len(users)} users hold out a purchase never viewed or carted; "
           f"{val_held.nnz} validation purchases", flush=True)
 
@@ -327,10 +333,7 @@ def run_transfer_autoencoders(data_home, max_iter):
     from sklearn_recsys import MultDAE
 
     n, view, cart, buy, buy_test = load(data_home)
-    buys = ((buy + buy_test) > 0).astype(np.float32)
-    rest, held = transfer_split(view, cart, buys, np.random.default_rng(0))
-    X = stack(view, cart, rest)
-    users = np.flatnonzero(np.diff(held.indptr))
+    _, held, X, users = transfer_data(view, cart, buy, buy_test)
     everyone = np.arange(len(users))
     rows = []
     for name, make, params in [
@@ -424,10 +427,7 @@ def run_stacking(data_home, n_candidates, n_repeats):
                "viewed nor carted."])
 
     del model
-    buys = ((buy + buy_test) > 0).astype(np.float32)
-    rest, held = transfer_split(view, cart, buys, np.random.default_rng(0))
-    X = stack(view, cart, rest)
-    users = np.flatnonzero(np.diff(held.indptr))
+    _, held, X, users = transfer_data(view, cart, buy, buy_test)
 
     rows = []
     for label, kwargs in [("StackingRecommender, default split", {}),
