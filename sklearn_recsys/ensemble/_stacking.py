@@ -5,11 +5,13 @@ recommenders (any mix of the package's models) each propose their best items
 for a user; a supervised model (gradient-boosted trees by default) ranks the
 union of the proposals from features of every (user, candidate) pair: each
 base model's score and rank, the user's own interactions with the item in
-every behaviour, the item's popularity in every behaviour and the user's
-activity. The ranker is trained on interactions the base models never saw:
-``fit`` holds out one target interaction per user, fits the base models on
-the rest, and labels the candidates by whether they are the held-out one;
-then it refits the base models on all of ``X`` for serving.
+every behaviour, the item's popularity in every behaviour, the user's
+activity and, with several behaviours, how often the item and the user have
+target interactions outside the other behaviours. The ranker is trained on
+interactions the base models never saw: ``fit`` holds out one target
+interaction per user, fits the base models on the rest, and labels the
+candidates by whether they are the held-out one; then it refits the base
+models on all of ``X`` for serving.
 """
 
 import warnings
@@ -83,7 +85,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     user's best candidate score of that model, and the item's rank among the
     user's candidates by that model; for each behaviour the user's value for
     the item, the item's training count (log1p) and the user's number of
-    interactions (log1p); and the user's number of candidates.
+    interactions (log1p); with several behaviours, the item's share of its
+    training target interactions whose user had no other behaviour with it
+    and the user's share of their own target interactions of that kind
+    (``<target>_only_item_share``, ``<target>_only_user_share``: who buys
+    what they never viewed, a buyer of such items being likely to buy
+    another); and the user's number of candidates.
 
     Parameters
     ----------
@@ -152,6 +159,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         cutoff).
     item_counts_ : ndarray of shape (n_behaviors, n_items)
         Training interactions per item and behaviour (a feature).
+    item_target_only_share_ : ndarray of shape (n_items,) or None
+        Share of each item's training target interactions whose user had no
+        other behaviour with the item (a feature; 0 for an item without
+        target interactions); None with one behaviour.
     behaviors_, target_, target_index_, n_items_ : as in :class:`MultiBehaviorEASE`
         The layout of ``X``.
     n_features_in_ : int
@@ -257,6 +268,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             [f"{name}_{kind}" for name in names for kind in ("score", "gap", "rank")]
             + [f"{b}_{kind}" for b in self.behaviors_
                for kind in ("value", "item_count", "user_count")]
+            + ([f"{self.target_}_only_item_share", f"{self.target_}_only_user_share"]
+               if len(self.behaviors_) > 1 else [])
             + ["n_candidates"])
         features, labels, n_held, n_users = zip(
             *(self._held_out_pairs(X, names, models, seed) for seed in seeds))
@@ -281,7 +294,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         self.estimators_ = [self._fitted_clone(name, model, X)
                             for name, model in zip(names, models)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
-        self.item_counts_ = self._item_counts(X)
+        self.item_counts_, self.item_target_only_share_ = self._item_counts(X)
 
     def _held_out_pairs(self, X, names, models, seed):
         """One held-out draw: its candidates' features and labels, and the numbers of
@@ -297,7 +310,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                     held.nnz, 0)
         bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
         # the item counts are a feature: those of the data the base models saw
-        self.item_counts_ = self._item_counts(X_fit)
+        self.item_counts_, self.item_target_only_share_ = self._item_counts(X_fit)
         rows, cols, features = self._training_pairs(bases, X_fit[users])
         return features, _values_at(held[users], rows, cols) != 0, held.nnz, users.size
 
@@ -333,9 +346,25 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         return X_fit, held
 
     def _item_counts(self, X):
-        return np.stack([np.bincount(behavior_block(X, self.n_items_, b).indices,
-                                     minlength=self.n_items_)
-                         for b in range(len(self.behaviors_))]).astype(np.float64)
+        """Interactions per behaviour and item, and each item's share of its target
+        interactions that their users had in no other behaviour (None with one)."""
+        counts = np.stack([np.bincount(behavior_block(X, self.n_items_, b).indices,
+                                       minlength=self.n_items_)
+                           for b in range(len(self.behaviors_))]).astype(np.float64)
+        if len(self.behaviors_) == 1:
+            return counts, None
+        only = np.bincount(self._target_only(X).indices, minlength=self.n_items_)
+        target = counts[self.target_index_]
+        return counts, np.divide(only, target, out=np.zeros_like(target), where=target > 0)
+
+    def _target_only(self, X):
+        """The target interactions of ``X`` whose user has no other behaviour with the item."""
+        target = behavior_block(X, self.n_items_, self.target_index_)
+        others = sum(abs(behavior_block(X, self.n_items_, b))
+                     for b in range(len(self.behaviors_)) if b != self.target_index_)
+        only = target - target.multiply(others > 0)
+        only.eliminate_zeros()
+        return only
 
     # -- candidates and features -------------------------------------------
 
@@ -394,6 +423,14 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             columns += [_values_at(block, rows, cols),
                         np.log1p(self.item_counts_[b, cols]),
                         np.log1p(np.diff(block.indptr))[rows]]
+        if len(self.behaviors_) > 1:
+            # whether this user, and this item's buyers, have target interactions
+            # outside their other behaviours: who buys what they never looked at
+            n_target = np.diff(behavior_block(X_batch, self.n_items_,
+                                              self.target_index_).indptr)
+            n_only = np.diff(self._target_only(X_batch).indptr)
+            columns += [self.item_target_only_share_[cols],
+                        (n_only / np.maximum(n_target, 1))[rows]]
         columns.append(np.bincount(rows, minlength=n_rows)[rows].astype(np.float64))
         return rows, cols, np.column_stack(columns), scores
 
