@@ -18,7 +18,6 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval
@@ -28,6 +27,7 @@ from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
+from ..utils._validation import _canonical_csr
 
 __all__ = ["StackingRecommender"]
 
@@ -337,7 +337,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     def _custom_split(self, X):
         X_fit, held = self.split(X)
-        X_fit, held = sp.csr_matrix(X_fit), sp.csr_matrix(held)
+        # a split that zeroes entries out leaves them stored: the history, the counts
+        # and the shares read stored entries
+        X_fit, held = _canonical_csr(X_fit), _canonical_csr(held)
         if X_fit.shape != X.shape or held.shape != (X.shape[0], self.n_items_):
             raise ValueError(
                 f"split(X) must return (X_fit, X_held) of shapes {X.shape} and "
