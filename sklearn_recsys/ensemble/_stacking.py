@@ -361,9 +361,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     def _target_only(self, X):
         """The target interactions of ``X`` whose user has no other behaviour with the item."""
-        target = behavior_block(X, self.n_items_, self.target_index_)
-        others = sum(abs(behavior_block(X, self.n_items_, b))
-                     for b in range(len(self.behaviors_)) if b != self.target_index_)
+        target = self._target_history(X)
+        others = sum(abs(behavior_block(X, self.n_items_, b)) for b in self._auxiliary())
         only = target - target.multiply(others > 0)
         only.eliminate_zeros()
         return only
@@ -428,8 +427,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         if len(self.behaviors_) > 1:
             # whether this user, and this item's buyers, have target interactions
             # outside their other behaviours: who buys what they never looked at
-            n_target = np.diff(behavior_block(X_batch, self.n_items_,
-                                              self.target_index_).indptr)
+            n_target = np.diff(history.indptr)
             n_only = np.diff(self._target_only(X_batch).indptr)
             columns += [self.item_target_only_share_[cols],
                         (n_only / np.maximum(n_target, 1))[rows]]

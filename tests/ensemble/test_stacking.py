@@ -103,12 +103,6 @@ def test_target_only_shares_by_hand():
                                [0.0, 1.0, 0.0, 0.0, 0.0, 0.5, 1.0])
     np.testing.assert_allclose(features[:, names.index("buy_only_user_share")],
                                [0.5, 0.5, 0.5, 0.5, 0.0, 0.0, 0.0])
-    # fitted on the training data: the attribute is that data's
-    _, fitted_share = model._item_counts(_shop())
-    np.testing.assert_allclose(
-        StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))], n_candidates=5,
-                            behaviors=BEHAVIORS, random_state=0).fit(_shop())
-        .item_target_only_share_, fitted_share)
 
 
 def _viewers_and_explorers(n_users=1200, n_items=60, seed=0):
