@@ -31,6 +31,10 @@ mechanism, the setting with the largest mean APLT@100 among those that lose at m
 baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT doubled), and counts the
 seeds whose own fit meets that target against the same seed's baseline.
 
+``--models MultDAE`` runs the same protocol for other models of ``_models`` (MultDAE's
+in-training mechanism: its Rel-MF ``propensity_power``) and writes
+``benchmarks/results/tradeoff_multdae.json`` instead, leaving the three models' file alone.
+
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
 tables, and the gallery's ``plot_tradeoff_curves.py`` plots the curves from the JSON
@@ -54,27 +58,36 @@ K = 100
 TRADEOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
              "ImplicitALS": (0.02, 0.05, 0.06, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5),
-             "MultVAE": (0.02, 0.05, 0.1, 0.25, 0.5)}
+             "MultVAE": (0.02, 0.05, 0.1, 0.25, 0.5),
+             "MultDAE": (0.1, 0.2, 0.25, 0.3, 0.5)}
 # mechanism label -> (the parameter its settings go to, fixed parameters)
 IN_TRAINING = {"EASE": {"popularity_penalty": ("popularity_penalty", {})},
                "ImplicitALS": {"propensity_power": ("propensity_power", {})},
                "MultVAE": {"propensity_power": ("propensity_power", {}),
                            "propensity offset": ("propensity_power",
-                                                 {"propensity_correction": "offset"})}}
+                                                 {"propensity_correction": "offset"})},
+               "MultDAE": {"propensity_power": ("propensity_power", {})}}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
 MAX_LOSS = 0.02
 SEEDS = 3
+# the models of tradeoff.json; any other choice (--models) writes tradeoff_<models>.json
+MODELS = ("EASE", "ImplicitALS", "MultVAE")
 
 
 def _models():
     """name -> (make(seed, **params), whether the fit depends on the seed)."""
-    from sklearn_recsys import EASE, ImplicitALS, MultVAE
+    from sklearn_recsys import EASE, ImplicitALS, MultDAE, MultVAE
 
     return {"EASE": (lambda seed, **p: EASE(alpha=300.0, **p), False),
             "ImplicitALS": (lambda seed, **p: ImplicitALS(64, alpha=10.0, confidence_scale=5.0,
                                                           random_state=seed, **p), True),
-            "MultVAE": (lambda seed, **p: MultVAE(random_state=seed, **p), True)}
+            "MultVAE": (lambda seed, **p: MultVAE(random_state=seed, **p), True),
+            "MultDAE": (lambda seed, **p: MultDAE(random_state=seed, **p), True)}
+
+
+def _models_names():
+    return tuple(IN_TRAINING)
 
 
 def _datasets(data_home):
@@ -114,7 +127,7 @@ def _measure_lists(lists, X_train, X_out):
             "ltc": long_tail_coverage(X_out, lists, item_popularity=X_train, k=K)}
 
 
-def curves(data_home, n_seeds=SEEDS):
+def curves(data_home, n_seeds=SEEDS, models=MODELS):
     """One dict per (dataset, model, mechanism, setting): the means over the seeds.
 
     Each seed's settings are measured against that seed's baseline; ``ndcg_by_seed`` and
@@ -129,6 +142,8 @@ def curves(data_home, n_seeds=SEEDS):
     for data, X in _datasets(data_home).items():
         X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
         for name, (make, seeded) in _models().items():
+            if name not in models:
+                continue
             by_setting = {}  # (mechanism, setting) -> one measure per seed
             for seed in range(n_seeds if seeded else 1):
                 base = make(seed).fit(X_train)
@@ -219,9 +234,17 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
     parser.add_argument("--seeds", type=int, default=SEEDS,
-                        help="seeds (random_state 0..n-1) of ImplicitALS and MultVAE")
+                        help="seeds (random_state 0..n-1) of the models that have one")
+    parser.add_argument("--models", default=",".join(MODELS),
+                        help=f"comma-separated, of {', '.join(_models_names())}; other than "
+                             "the default, the results go to tradeoff_<models>.json")
     args = parser.parse_args(argv)
-    rows = curves(args.data_home, args.seeds)
+    models = tuple(args.models.split(","))
+    unknown = sorted(set(models) - set(_models_names()))
+    if unknown:
+        parser.error(f"unknown models {unknown}; choose among {list(_models_names())}")
+    seeded = [m for m in models if m != "EASE"]
+    rows = curves(args.data_home, args.seeds, models)
     shares = user_tail_shares(args.data_home)
     tabs = [show(table(
         "summary", f"Most long-tail exposure within {MAX_LOSS:.0%} of the baseline's NDCG@{K}",
@@ -230,9 +253,11 @@ def main(argv=None):
         summary(rows),
         formats=["text", "text", "metric", "metric", "text", "params", "metric", "ratio",
                  "metric", "ratio", "text"],
-        notes=["Strong generalization (split seed 0). ImplicitALS and MultVAE are fitted "
-               f"with random_state 0 to {args.seeds - 1} at every setting and each figure is "
-               "the mean over those fits (EASE has no seed: one fit); the setting is xQuAD's "
+        notes=["Strong generalization (split seed 0). " + " and ".join(seeded)
+               + f" {'is' if len(seeded) == 1 else 'are'} fitted with random_state 0 to "
+               f"{args.seeds - 1} at every setting and each figure is the mean over those "
+               "fits" + (" (EASE has no seed: one fit)" if "EASE" in models else "")
+               + "; the setting is xQuAD's "
                "tradeoff or the in-training exponent; APLT ratio = its APLT@100 / the "
                "baseline's; last column: the seeds whose own fit doubles its own baseline's "
                "APLT@100 within 2% of its NDCG@100.",
@@ -248,11 +273,14 @@ def main(argv=None):
               formats=["text", "text", "text", "params", "metric", "metric", "metric",
                        "metric", "text", "text"],
               notes=["Means over the seeds of the summary's note (sd: their sample standard "
-                     "deviation, ddof 1; 0 for EASE, one fit). "
-                     f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores minus "
-                     "log theta_i, the offset's propensities at that exponent, applied after "
-                     "training instead of in it (not a mechanism of the summary)."])]
-    write_results("tradeoff", tabs)
+                     "deviation, ddof 1"
+                     + ("; 0 for EASE, one fit). " if "EASE" in models else "). ")
+                     + (f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores "
+                        "minus log theta_i, the offset's propensities at that exponent, applied "
+                        "after training instead of in it (not a mechanism of the summary)."
+                        if "MultVAE" in models else "")])]
+    write_results("tradeoff" if models == MODELS
+                  else "tradeoff_" + "_".join(m.lower() for m in models), tabs)
 
 
 if __name__ == "__main__":
