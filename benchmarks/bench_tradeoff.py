@@ -239,11 +239,19 @@ def main(argv=None):
                         help=f"comma-separated, of {', '.join(_models_names())}; other than "
                              "the default, the results go to tradeoff_<models>.json")
     args = parser.parse_args(argv)
-    models = tuple(args.models.split(","))
-    unknown = sorted(set(models) - set(_models_names()))
+    if args.seeds < 1:
+        parser.error(f"--seeds must be at least 1, got {args.seeds}")
+    chosen = set(args.models.split(","))
+    unknown = sorted(chosen - set(_models_names()))
     if unknown:
         parser.error(f"unknown models {unknown}; choose among {list(_models_names())}")
+    models = tuple(m for m in _models_names() if m in chosen)  # one order, no repeats
     seeded = [m for m in models if m != "EASE"]
+    fits = ("" if not seeded else " and ".join(seeded)
+            + f" {'is' if len(seeded) == 1 else 'are'} fitted with random_state 0 to "
+            f"{args.seeds - 1} at every setting and each figure is the mean over those fits"
+            + (" (EASE has no seed: one fit)" if "EASE" in models else ""))
+    fits = fits or "EASE has no seed: one fit"
     rows = curves(args.data_home, args.seeds, models)
     shares = user_tail_shares(args.data_home)
     tabs = [show(table(
@@ -253,11 +261,7 @@ def main(argv=None):
         summary(rows),
         formats=["text", "text", "metric", "metric", "text", "params", "metric", "ratio",
                  "metric", "ratio", "text"],
-        notes=["Strong generalization (split seed 0). " + " and ".join(seeded)
-               + f" {'is' if len(seeded) == 1 else 'are'} fitted with random_state 0 to "
-               f"{args.seeds - 1} at every setting and each figure is the mean over those "
-               "fits" + (" (EASE has no seed: one fit)" if "EASE" in models else "")
-               + "; the setting is xQuAD's "
+        notes=["Strong generalization (split seed 0). " + fits + "; the setting is xQuAD's "
                "tradeoff or the in-training exponent; APLT ratio = its APLT@100 / the "
                "baseline's; last column: the seeds whose own fit doubles its own baseline's "
                "APLT@100 within 2% of its NDCG@100.",
@@ -272,13 +276,14 @@ def main(argv=None):
                 " ".join(f"{v:.4f}" for v in r["aplt_by_seed"])] for r in rows],
               formats=["text", "text", "text", "params", "metric", "metric", "metric",
                        "metric", "text", "text"],
-              notes=["Means over the seeds of the summary's note (sd: their sample standard "
-                     "deviation, ddof 1"
-                     + ("; 0 for EASE, one fit). " if "EASE" in models else "). ")
-                     + (f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores "
-                        "minus log theta_i, the offset's propensities at that exponent, applied "
-                        "after training instead of in it (not a mechanism of the summary)."
-                        if "MultVAE" in models else "")])]
+              notes=[" ".join(
+                  ["Means over the seeds of the summary's note (sd: their sample standard "
+                   "deviation, ddof 1" + ("; 0 for EASE, one fit)." if "EASE" in models
+                                          else ").")]
+                  + ([f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores minus "
+                      "log theta_i, the offset's propensities at that exponent, applied after "
+                      "training instead of in it (not a mechanism of the summary)."]
+                     if "MultVAE" in models else []))])]
     write_results("tradeoff" if models == MODELS
                   else "tradeoff_" + "_".join(m.lower() for m in models), tabs)
 
