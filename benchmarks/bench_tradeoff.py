@@ -31,9 +31,10 @@ mechanism, the setting with the largest mean APLT@100 among those that lose at m
 baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT doubled), and counts the
 seeds whose own fit meets that target against the same seed's baseline.
 
-``--models MultDAE`` runs the same protocol for other models of ``_models`` (MultDAE's
-in-training mechanism: its Rel-MF ``propensity_power``) and writes
-``benchmarks/results/tradeoff_multdae.json`` instead, leaving the three models' file alone.
+``--models MultDAE`` (or ``CDAE``) runs the same protocol for the other autoencoders (their
+in-training mechanism: Rel-MF's ``propensity_power``, exponents 0.1 to 0.5, defaults
+otherwise) and writes ``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``)
+instead, leaving the three models' file alone.
 
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
@@ -59,14 +60,16 @@ TRADEOFFS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
              "ImplicitALS": (0.02, 0.05, 0.06, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5),
              "MultVAE": (0.02, 0.05, 0.1, 0.25, 0.5),
-             "MultDAE": (0.1, 0.2, 0.25, 0.3, 0.5)}
+             "MultDAE": (0.1, 0.2, 0.25, 0.3, 0.5),
+             "CDAE": (0.1, 0.2, 0.25, 0.3, 0.5)}
 # mechanism label -> (the parameter its settings go to, fixed parameters)
 IN_TRAINING = {"EASE": {"popularity_penalty": ("popularity_penalty", {})},
                "ImplicitALS": {"propensity_power": ("propensity_power", {})},
                "MultVAE": {"propensity_power": ("propensity_power", {}),
                            "propensity offset": ("propensity_power",
                                                  {"propensity_correction": "offset"})},
-               "MultDAE": {"propensity_power": ("propensity_power", {})}}
+               "MultDAE": {"propensity_power": ("propensity_power", {})},
+               "CDAE": {"propensity_power": ("propensity_power", {})}}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
 MAX_LOSS = 0.02
@@ -77,13 +80,14 @@ MODELS = ("EASE", "ImplicitALS", "MultVAE")
 
 def _models():
     """name -> (make(seed, **params), whether the fit depends on the seed)."""
-    from sklearn_recsys import EASE, ImplicitALS, MultDAE, MultVAE
+    from sklearn_recsys import CDAE, EASE, ImplicitALS, MultDAE, MultVAE
 
     return {"EASE": (lambda seed, **p: EASE(alpha=300.0, **p), False),
             "ImplicitALS": (lambda seed, **p: ImplicitALS(64, alpha=10.0, confidence_scale=5.0,
                                                           random_state=seed, **p), True),
             "MultVAE": (lambda seed, **p: MultVAE(random_state=seed, **p), True),
-            "MultDAE": (lambda seed, **p: MultDAE(random_state=seed, **p), True)}
+            "MultDAE": (lambda seed, **p: MultDAE(random_state=seed, **p), True),
+            "CDAE": (lambda seed, **p: CDAE(random_state=seed, **p), True)}
 
 
 def _models_names():
