@@ -517,9 +517,9 @@ def test_frontier_results_back_the_docs():
     the transfer kind is the only model above 0.10 on the unseen purchases and near zero
     overall; w = 0 is the stacking table's stack to the digit; every step of w gains fewer
     unseen hits than it loses among the other users (to w = 0.5: 52 for 268, where both
-    targets allow 71 for 128); no mixture meets both and the stack alone is the best overall; sending
-    each user to w = 1 or w = 0 by the kind of their test purchase reaches 0.4052 and 0.1041,
-    80 hits above the overall target and 9 above the unseen one."""
+    targets allow 71 for 128); no mixture meets both and the stack alone is the best
+    overall; sending each user to w = 1 or w = 0 by the kind of their test purchase reaches
+    0.4052 and 0.1041, 80 hits above the overall target and 9 above the unseen one."""
     table = _results("multibehavior_frontier")["multibehavior-frontier"]
     rows = {row[0]: row for row in table["rows"]}
     stack = _results("multibehavior_stacking")["multibehavior-stacking"]["rows"][0]
