@@ -363,9 +363,11 @@ def _ips_weights(share, gamma):
     """
     w = np.zeros_like(share)
     seen = share > 0
-    # in logs, scaled by the largest weight: a large gamma must not overflow
+    # in logs, scaled by the largest weight: a large gamma must not overflow;
+    # and floored at the smallest normal float: the most popular items' weights
+    # must not underflow to 0, which would drop them as if never trained on
     log_w = -(gamma + 1) / 2 * np.log(share[seen])
-    w[seen] = np.exp(log_w - log_w.max())
+    w[seen] = np.maximum(np.exp(log_w - log_w.max()), np.finfo(np.float64).tiny)
     return w
 
 
@@ -866,10 +868,11 @@ _IPS_DOC = r"""
     out, as in the authors' code; they stay candidates. The per-user value
     is normalized by the best value a ranking of the user's weighted
     held-out items reaches at ``k`` (self-normalized, as Yang et al.'s
-    SNIPS estimator, which divides by :math:`\sum_{i \in \mathcal{T}_u} w_i`:
-    the same when :math:`|\mathcal{T}_u| \le k`), so ``gamma=-1`` (equal
-    weights) gives back the unweighted metric. Users without such held-out
-    items are left out of the mean."""
+    SNIPS estimator, which divides by :math:`\sum_{i \in \mathcal{T}_u} w_i`;
+    for recall the two agree when :math:`|\mathcal{T}_u| \le k`, for NDCG
+    the best value is the weighted ideal DCG, which discounts the weights by
+    rank), so ``gamma=-1`` (equal weights) gives back the unweighted metric.
+    Users without such held-out items are left out of the mean."""
 
 
 def ips_ndcg_at_k(y_true, y_score, *, item_popularity, k=10, gamma=YANG_GAMMA,

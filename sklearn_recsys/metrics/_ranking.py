@@ -268,7 +268,8 @@ _PARAMS_DOC = """
     y_true : {array-like, sparse matrix} of shape (n_users, n_items)
         Held-out interactions; a non-zero marks a relevant item.
     y_score : ndarray of shape (n_users, n_items) or (n_users, n_ranked)
-        Float scores (higher is better; ``-inf`` excludes an item), or integer
+        Float scores (higher is better; ``-inf`` excludes an item; equal
+        scores are ranked by item index, as in ``recommend``), or integer
         ranked item indices, best first, padded with ``-1``.
     k : int, default=10
         Rank cut-off.%(threshold)s

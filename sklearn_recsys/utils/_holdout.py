@@ -64,7 +64,9 @@ def split_interactions(X, holdout, min_interactions, rng):
         Their non-zeros partition those of ``X``.
     """
     n_u = np.diff(X.indptr)
-    n_test = np.where(n_u >= min_interactions, (holdout * n_u).astype(np.int64), 0)
+    # rounded before the floor: 0.7 * 90 is 62.99999999999999 in floating point
+    n_test = np.where(n_u >= min_interactions,
+                      np.floor(np.round(holdout * n_u, 9)).astype(np.int64), 0)
     return split_by_rank(X, rng.random_sample(X.nnz), n_test)
 
 

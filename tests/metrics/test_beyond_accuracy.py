@@ -328,6 +328,18 @@ def test_ips_without_seen_heldout_items_is_undefined():
         assert np.isnan(ips_recall_at_k(y, np.array([[5, 0]]), item_popularity=X_TRAIN, k=2))
 
 
+def test_ips_weights_of_a_large_gamma_do_not_underflow():
+    # at gamma = 300 the popular item's weight is 1000 ** -150.5 of the rare one's, below
+    # the smallest float: it must stay a held-out item, not vanish as if never trained on
+    y = sp.csr_matrix([[1.0, 0.0], [1.0, 1.0]])
+    top1 = np.array([[0, 1], [1, 0]])
+    for metric in (ips_recall_at_k, ips_ndcg_at_k):
+        assert metric(y, top1, item_popularity=[1000, 1], k=1, gamma=300.0) == 1.0
+    # user 0 alone, the rare item ranked first: a miss of the only held-out item
+    assert ips_recall_at_k(y[:1], top1[1:], item_popularity=[1000, 1], k=1,
+                           gamma=300.0) == 0.0
+
+
 @pytest.mark.parametrize("gamma", [np.nan, np.inf, "1", None])
 def test_ips_rejects_bad_gamma(gamma):
     with pytest.raises(ValueError, match="gamma must be"):

@@ -35,6 +35,14 @@ def test_holdout_split_sizes_and_partition(X):
     np.testing.assert_array_equal(B.getnnz(axis=1), expected)
 
 
+@pytest.mark.parametrize("holdout, n, expected", [
+    (0.7, 90, 63), (0.29, 100, 29), (0.57, 100, 57), (0.35, 180, 63), (0.2, 7, 1)])
+def test_holdout_split_counts_are_exact_shares(holdout, n, expected):
+    # holdout * n falls just below the whole number in floating point for the first four
+    X = sp.csr_matrix(np.ones((1, n)))
+    assert holdout_split(X, holdout=holdout, random_state=0)[1].nnz == expected
+
+
 def test_holdout_split_is_seeded_and_random(X):
     a = holdout_split(X, random_state=1)[1]
     b = holdout_split(X, random_state=1)[1]
