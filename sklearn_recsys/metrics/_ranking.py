@@ -85,6 +85,9 @@ def _check_y_score(y_score, y_true):
                 f"[-1, {n_items}); got values from {y_score.min()} to "
                 f"{y_score.max()}. Pass float scores for a score matrix."
             )
+        # over whole rows, not only the top k: integer scores (counts, ratings)
+        # repeat values, and must not be silently misread as item indices
+        _check_no_repeats(y_score)
     elif y_score.shape[1] != n_items:
         raise ValueError(
             f"y_score holds scores for {y_score.shape[1]} items but y_true has "
@@ -108,7 +111,6 @@ def _ranked(y_score_b, k, is_indices, n_items):
     width = min(k, n_items)
     if is_indices:
         idx = y_score_b[:, :width].astype(np.int64)
-        _check_no_repeats(idx)
         if idx.shape[1] < width:
             pad = np.full((idx.shape[0], width - idx.shape[1]), -1, dtype=np.int64)
             idx = np.hstack([idx, pad])
@@ -128,7 +130,8 @@ def _check_no_repeats(idx):
         raise ValueError(
             f"Ranked item indices repeat an item (row {row} lists item {item} more than "
             "once), which would count one hit several times. Pass each user's ranked list "
-            "without duplicates, e.g. from estimator.recommend(X, k)[0]."
+            "without duplicates, e.g. from estimator.recommend(X, k)[0], or integer scores "
+            "as floats (y_score.astype(float))."
         )
 
 

@@ -153,6 +153,8 @@ def test_catalog_coverage_counts_every_user():
         (np.array([[0, 9]]), "ranked item indices"),
         (sp.csr_matrix(np.ones((1, 6))), "dense array"),
         (np.array([[np.nan] * 6]), "NaN"),
+        # integer scores (counts) of all 6 items: repeats cannot be a ranked list
+        (np.array([[0, 3, 1, 1, 0, 2]]), "repeat an item.*as floats"),
     ],
 )
 def test_bad_input_errors(y_score, match):
@@ -167,6 +169,14 @@ def test_bad_k_and_negative_truth():
         recall_at_k(-Y1, S1, k=2)
     with pytest.raises(ValueError, match="auc needs float scores"):
         auc(Y1, np.array([[0, 1]]))
+
+
+def test_ranked_indices_may_repeat_only_the_padding():
+    y = sp.csr_matrix([[0, 0, 1.0, 0]])
+    assert ndcg_at_k(y, np.array([[2, -1, -1]]), k=3) == 1.0
+    # a repeat past the cut-off still reveals scores rather than a ranked list
+    with pytest.raises(ValueError, match="row 1 lists item 1 more than once"):
+        ndcg_at_k(sp.vstack([y, y]), np.array([[2, 0, 1, 3], [2, 1, 0, 1]]), k=2)
 
 
 def test_no_warning_for_normal_input():
