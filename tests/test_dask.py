@@ -136,6 +136,11 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
         batch_recommend(model, da.from_array(X, chunks=(64, 40), asarray=False), client=client)
     with pytest.raises(ValueError, match="one raw id per item"):
         batch_recommend(model, X[:5], k=3, item_ids=ids[:10], client=client)
+    # more ids than items: another catalogue's ids would label the lists wrongly
+    with pytest.raises(ValueError, match=r"one raw id per item the model scores \(80\), got 81"):
+        batch_recommend(model, X[:5], k=3, item_ids=np.append(ids, "extra"), client=client)
+    items, scores = batch_recommend(model, X[:0], k=3, item_ids=ids, client=client)
+    assert items.shape == scores.shape == (0, 3)
 
 
 def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):

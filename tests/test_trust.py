@@ -140,6 +140,31 @@ def test_bias_only_explicit_mf_does_not_warn_about_zero_factors(recwarn):
     assert not [w for w in recwarn if "all-zero" in str(w.message)]
 
 
+def test_similar_items_of_zero_factors_is_padding():
+    # the bias-only model has no item factors: no neighbour is better than another
+    model = ExplicitMF(n_components=4, alpha=np.inf, max_iter=2, random_state=0)
+    idx, scores = model.fit(_ratings()).similar_items([3, 5], k=3)
+    assert (idx == -1).all() and np.isneginf(scores).all()
+    # one item's factors zeroed: it is no one's neighbour, and has none
+    model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(_binary())
+    model.item_factors_[7] = 0.0
+    idx, _ = model.similar_items([7, 0], k=29)
+    assert (idx[0] == -1).all() and 7 not in idx[1] and (idx[1] >= 0).sum() == 28
+
+
+@pytest.mark.parametrize("Model, params, match", [
+    (NMF, {"dtype": np.int32}, "'dtype' parameter"),
+    (ImplicitALS, {"dtype": np.float16}, "'dtype' parameter"),
+    (BPR, {"dtype": np.complex128}, "'dtype' parameter"),
+    (ImplicitALS, {"n_jobs": 0}, "'n_jobs' parameter"),
+])
+def test_parameters_that_would_break_the_kernels_are_refused(Model, params, match):
+    with pytest.raises(InvalidParameterError, match=match):
+        Model(max_iter=1, **params).fit(_ratings())
+    Model(max_iter=1, n_components=4, **{**params, "dtype": np.float32, "n_jobs": -1}).fit(
+        _ratings())
+
+
 def test_nmf_implicit_accepts_binary_data():
     model = NMF(n_components=4, max_iter=3, feedback="implicit", random_state=0).fit(_binary())
     assert np.ptp(model.decision_function(_binary())) > 0
@@ -270,6 +295,19 @@ def test_ranked_lists_with_a_repeated_item_are_refused():
             metric(y, np.array([[0, 0]]), k=2)
     # padding (-1) may repeat
     assert ndcg_at_k(y, np.array([[0, -1, -1]]), k=3) == 1.0
+
+
+def test_metric_arguments_that_would_be_misread_are_refused():
+    y = sp.csr_matrix([[1.0, 0, 0, 1.0]])
+    scores = np.array([[0.4, 0.3, 0.2, 0.1]])
+    with pytest.raises(TypeError, match="y_score must hold numbers"):
+        ndcg_at_k(y, scores.astype(object), k=2)
+    with pytest.raises(ValueError, match="relevance_threshold is NaN"):
+        ndcg_at_k(y, scores, k=2, relevance_threshold=np.nan)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="batch_size must be a positive int"):
+            recall_at_k(y, scores, k=2, batch_size=bad)
+    assert recall_at_k(y, scores, k=2, batch_size=1) == 0.5
 
 
 def test_cutoff_beyond_the_catalogue_equals_the_catalogue():

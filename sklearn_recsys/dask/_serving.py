@@ -58,6 +58,9 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     k = check_k(k)
     if not isinstance(rows_per_task, (int, np.integer)) or rows_per_task < 1:
         raise ValueError(f"rows_per_task must be a positive int, got {rows_per_task!r}.")
+    ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
+    if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
+        return np.empty((0, k), dtype=object if ids is not None else np.int64), np.empty((0, k))
     client = distributed.get_client() if client is None else client
     model = client.scatter(estimator, broadcast=True, hash=False)
     if hasattr(X, "to_delayed") and hasattr(X, "numblocks"):  # a dask array
@@ -76,18 +79,27 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     futures = [client.submit(_top_k_block, model, block, k, exclude_seen, pure=False)
                for block in blocks]
     parts = client.gather(futures)
-    if not parts:
-        return np.empty((0, k), dtype=np.int64), np.empty((0, k))
     items = np.vstack([p[0] for p in parts])
     scores = np.vstack([p[1] for p in parts])
-    if item_ids is not None:
-        ids = np.asarray(item_ids, dtype=object)
-        if ids.ndim != 1 or (items.size and items.max() >= len(ids)):
-            raise ValueError(f"item_ids must hold one raw id per item column; got "
-                             f"{ids.shape[0] if ids.ndim else 0} ids for items up to "
-                             f"{int(items.max()) if items.size else -1}.")
+    if ids is not None:
         items = np.where(items >= 0, ids[np.maximum(items, 0)], None)
     return items, scores
+
+
+def _check_item_ids(estimator, item_ids):
+    """``item_ids`` as an object array, one raw id per item the fitted model scores."""
+    ids = np.asarray(item_ids, dtype=object)
+    model = estimator[-1] if hasattr(estimator, "steps") else estimator
+    try:
+        n_items = model._n_items() if hasattr(model, "_n_items") else model.n_features_in_
+    except AttributeError:
+        n_items = None  # not fitted: the model's own recommend raises NotFittedError
+    if ids.ndim != 1 or (n_items is not None and len(ids) != n_items):
+        raise ValueError(
+            f"item_ids must hold one raw id per item the model scores ({n_items}), got "
+            f"{ids.shape[0] if ids.ndim else 'a scalar'}: ids from another encoder or "
+            "catalogue would label the lists wrongly. Pass the encoder's item_ids_.")
+    return ids
 
 
 def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta):

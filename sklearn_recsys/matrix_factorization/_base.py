@@ -19,7 +19,7 @@ from sklearn.base import (
     TransformerMixin,
     clone,
 )
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, Options
 from sklearn.utils.validation import check_is_fitted
 
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
@@ -54,8 +54,11 @@ class MatrixFactorizationBase(
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         **ENGINE_CONSTRAINTS,
-        "dtype": [type],
-        "n_jobs": [Integral, None],
+        # integer dtypes would truncate factors and scores; float16 is no sparse dtype
+        "dtype": [Options(type, {np.float32, np.float64})],
+        # joblib's convention: a count, or -1, -2, ... for all cores but a few; 0 is none
+        "n_jobs": [Interval(Integral, 1, None, closed="left"),
+                   Interval(Integral, None, -1, closed="right"), None],
     }
     _iteration_unit = "sweep"
     # a FloatingPointError in float32 triggers one refit in float64
@@ -291,16 +294,23 @@ class MatrixFactorizationBase(
         -------
         indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
         scores : ndarray of shape (n_query_items, min(k, n_items))
-            Cosine similarities of the item factors.
+            Cosine similarities of the item factors. Items whose factors are
+            all zero (never trained on, or penalised to zero) have no cosine:
+            they are padding (-1, ``-inf``) as neighbours and as queries.
         """
         check_is_fitted(self)
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         V = self.item_factors_
         norms = np.linalg.norm(V, axis=1)
-        norms[norms == 0] = 1.0
+        zero = norms == 0
+        norms[zero] = 1.0
         sims = (V[items] @ V.T) / np.outer(norms[items], norms)
         sims[np.arange(len(items)), items] = -np.inf
+        # a zero factor (penalised away, or a bias-only ExplicitMF) has no direction:
+        # such items are no one's neighbour and have none, as unseen items
+        sims[:, zero] = -np.inf
+        sims[zero[items]] = -np.inf
         return top_k(_mask_unseen_items(self, sims, items), k)
 
     def __sklearn_tags__(self):

@@ -54,6 +54,9 @@ def _relevant(y_true, relevance_threshold):
                                                                (Real, np.number)):
         raise TypeError(f"relevance_threshold must be a number or None, got "
                         f"{relevance_threshold!r}.")
+    if np.isnan(relevance_threshold):  # every comparison with NaN is False: all relevant
+        raise ValueError("relevance_threshold is NaN; pass a number, or None to count every "
+                         "held-out interaction as relevant.")
     y_true = y_true.copy()
     y_true.data[y_true.data < relevance_threshold] = 0
     y_true.eliminate_zeros()
@@ -69,6 +72,9 @@ def _check_y_score(y_score, y_true):
             "estimator.decision_function(X) or estimator.recommend(X, k)[0]."
         )
     y_score = np.asarray(y_score)
+    if y_score.dtype.kind not in "biuf":
+        raise TypeError(f"y_score must hold numbers (float scores or integer ranked indices), "
+                        f"got dtype {y_score.dtype}. Convert it, e.g. y_score.astype(float).")
     if y_score.ndim != 2:
         raise ValueError(f"y_score must be 2-D, got shape {y_score.shape}.")
     if y_score.shape[0] != y_true.shape[0]:

@@ -16,6 +16,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from ..utils._behaviors import behavior_block, check_behaviors, n_items_of, with_block
 from ..utils._holdout import split_by_rank, split_interactions
+from ..utils._sequences import latest_keys
 from ..utils._validation import check_interaction_matrix
 
 __all__ = [
@@ -174,7 +175,8 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
         ``InteractionEncoder.transform_timestamps``); a stored 0 is a time
         (the epoch, or the first position), which a dense array cannot
         carry. Equal times are broken by the larger item index counting as
-        later.
+        later; a pair stored twice (a COO matrix of a log with repeats)
+        keeps its latest time. NaN or infinite times are refused.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
     behaviors, target : sequence of str and str, default=None
@@ -198,8 +200,13 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     array([0], dtype=int32)
     """
     X = check_interaction_matrix(X)
-    T = sp.csr_matrix(timestamps, dtype=np.float64)
-    T.sum_duplicates()
+    # a repeated (user, item) pair happened last at its latest time, not at the sum
+    T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64)
+    if not np.isfinite(T.data).all():
+        raise ValueError(
+            f"timestamps holds {int(np.sum(~np.isfinite(T.data)))} NaN or infinite "
+            "value(s): every interaction needs a time to be ordered. Drop those "
+            "interactions from X and timestamps, or fill their times.")
     # stored zeros stay: a time of 0 (the epoch, a first event) is a time, not a gap
     if T.shape != X.shape or T.nnz != X.nnz or not (
         np.array_equal(T.indptr, X.indptr) and np.array_equal(T.indices, X.indices)

@@ -84,6 +84,21 @@ def glorot_uniform(rng, shape, fan_in=None, fan_out=None):
     return rng.uniform(-limit, limit, shape).astype(np.float32)
 
 
+def check_sizes(sizes, name, *, allow_empty=True, what="layer widths"):
+    """``sizes`` as a tuple of ints, or a ValueError that names the parameter.
+
+    The constraints only say "tuple or list": a width of 0 would train a model
+    that ignores its input, 2.5 would be truncated, and "a" or -2 would fail
+    deep inside NumPy.
+    """
+    ok = all(isinstance(s, Integral) and not isinstance(s, bool) and s >= 1 for s in sizes)
+    if not ok or not (allow_empty or len(sizes)):
+        empty = "" if allow_empty else "non-empty "
+        raise ValueError(
+            f"{name} must be a {empty}tuple of positive ints ({what}), got {sizes!r}.")
+    return tuple(int(s) for s in sizes)
+
+
 def _normalize_rows(X):
     """L2-normalised CSR rows (empty rows stay zero)."""
     norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
@@ -245,7 +260,7 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
     # -- layout -----------------------------------------------------------
 
     def _layer_sizes(self, n_items):
-        hidden = [int(h) for h in self.hidden_layer_sizes]
+        hidden = list(check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
         code = self.n_components * (2 if self._variational else 1)
         encoder = [n_items, *hidden, code]
         decoder = [self.n_components, *hidden[::-1], n_items]

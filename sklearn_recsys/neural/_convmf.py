@@ -19,6 +19,7 @@ from ..utils._solvers import (
 )
 from ..preprocessing import TextSequencer
 from ..utils._topk import iter_row_batches, row_batch_size
+from ._base import check_sizes
 from ._tf import import_tensorflow
 from ._text_cnn import CNNTrainer, forward, init_weights, word_attributions
 
@@ -298,8 +299,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     # -- documents --------------------------------------------------------
 
     def _hidden_size(self):
-        sizes = [int(h) for h in self.hidden_layer_sizes]
-        if len(sizes) != 1 or sizes[0] < 1:
+        sizes = check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")
+        if len(sizes) != 1:
             raise ValueError(
                 "ConvMF's text CNN has one dense layer (the paper's): pass "
                 f"hidden_layer_sizes=(n_units,), got {self.hidden_layer_sizes!r}."
@@ -307,13 +308,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         return sizes[0]
 
     def _window_sizes(self):
-        sizes = tuple(int(w) for w in self.window_sizes)
-        if not sizes or min(sizes) < 1:
-            raise ValueError(
-                "window_sizes must be a non-empty tuple of positive ints, got "
-                f"{self.window_sizes!r}."
-            )
-        return sizes
+        return check_sizes(self.window_sizes, "window_sizes", allow_empty=False,
+                           what="convolution windows, in words")
 
     def _prepare_documents(self, n_items):
         """Sequences of the fit documents and the embedding initialisation."""

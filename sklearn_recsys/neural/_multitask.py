@@ -10,7 +10,8 @@ from sklearn.utils._param_validation import Interval
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
-from ._base import NeuralRecommenderBase, PartialFitMixin, _normalize_rows, glorot_uniform
+from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows, check_sizes,
+                    glorot_uniform)
 from ._tf import adam, compile_step
 
 __all__ = ["MultiTaskDAE"]
@@ -274,7 +275,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     def _init_weights(self, rng):
         """Glorot-uniform weights, zero biases and zero skip weights, in float32."""
         n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
-        sizes = [n_b * n, *[int(h) for h in self.hidden_layer_sizes]]
+        sizes = [n_b * n, *check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")]
 
         h = sizes[-1]
         return {

@@ -52,6 +52,8 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     _validation_k = 10
     # timestamps rounded to float32 (steps of 128 s near 1.7e9) would tie
     _fit_dtype = np.float64
+    # values are times: check_interactions keeps a repeated pair's latest, not the sum
+    _values_are_order_keys = True
 
     @property
     def _n_features_out(self):

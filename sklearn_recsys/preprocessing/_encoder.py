@@ -7,7 +7,7 @@ from numbers import Number
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Options, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._behaviors import check_behaviors
@@ -136,7 +136,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         "timestamp_col": [str, None],
         "duplicates": [StrOptions({"sum", "last", "max"})],
         "handle_unknown": [StrOptions({"warn", "error", "ignore"})],
-        "dtype": [type],
+        # an integer dtype would truncate values (0.5 to a stored zero) without a word
+        "dtype": [Options(type, {np.float32, np.float64})],
         "behavior_col": [str, None],
         "behaviors": ["array-like", None],
     }
@@ -515,12 +516,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         indices = np.asarray(X)
-        if indices.size and not np.issubdtype(indices.dtype, np.integer):
+        if not indices.size:  # np.asarray([]) is float: nothing to map, whatever its dtype
+            return np.empty(indices.shape, dtype=self.item_ids_.dtype)
+        if not np.issubdtype(indices.dtype, np.integer):
             raise TypeError(
                 f"inverse_transform expects integer item indices, got dtype "
                 f"{indices.dtype}."
             )
-        if indices.size and (indices.min() < -1 or indices.max() >= self.n_items_):
+        if indices.min() < -1 or indices.max() >= self.n_items_:
             raise ValueError(
                 f"Item indices must be in [0, {self.n_items_}) or -1 (padding), "
                 f"got values from {indices.min()} to {indices.max()}."

@@ -9,6 +9,8 @@ columns when pandas is not wanted.
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
 
 
 def _table(columns, as_frame):
@@ -57,6 +59,29 @@ def _recommender(estimator):
     return estimator[-1] if hasattr(estimator, "steps") else estimator
 
 
+def _check_catalogue(encoder, estimator):
+    """Refuse a model fitted on another catalogue: its columns would name the wrong raw ids."""
+    rec = _recommender(estimator)
+    try:
+        check_is_fitted(rec)
+    except NotFittedError:
+        return  # the model's own call raises the usual error
+    n_scored = rec._n_items() if hasattr(rec, "_n_items") else rec.n_features_in_
+    n_columns = getattr(estimator, "n_features_in_", n_scored)
+    if (n_columns, n_scored) == (encoder._n_columns(), encoder.n_items_):
+        return
+    behaviors = getattr(encoder, "behaviors_", None)
+    if behaviors is not None and n_scored == n_columns == encoder._n_columns():
+        fix = (f"The encoder stacks {len(behaviors)} behaviour blocks: use a multi-behaviour "
+               f"model (behaviors={tuple(behaviors)!r}), which scores the target's items.")
+    else:
+        fix = "Fit the model on this encoder's transform of the log."
+    raise ValueError(
+        f"The model takes {n_columns} columns and scores {n_scored} items, but the encoder "
+        f"has {encoder.n_items_} items ({encoder._n_columns()} columns): its recommendations "
+        f"would name the wrong raw ids. {fix}")
+
+
 def _preprocess(estimator, X):
     """``X`` through every step of a pipeline but the last; ``X`` for a bare recommender."""
     if hasattr(estimator, "steps") and len(estimator.steps) > 1:
@@ -66,6 +91,7 @@ def _preprocess(estimator, X):
 
 def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame):
     """See :meth:`InteractionEncoder.recommend`."""
+    _check_catalogue(encoder, estimator)
     from ..pipeline import recommend
 
     users = encoder._checked_columns(X)[0]
@@ -104,6 +130,7 @@ def _exclude_matrix(encoder, log, user_ids):
 
 def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
     """See :meth:`InteractionEncoder.similar_items`."""
+    _check_catalogue(encoder, estimator)
     query = encoder.get_item_indices(item_ids)
     if not len(query):
         raise ValueError("item_ids is empty: give at least one raw item id.")
@@ -124,6 +151,7 @@ def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
 
 def explain_raw(encoder, estimator, X, item_id, as_frame):
     """See :meth:`InteractionEncoder.explain`."""
+    _check_catalogue(encoder, estimator)
     users = encoder._checked_columns(X)[0]
     rows, _ = encoder._user_rows(users)
     wanted = np.unique(rows)

@@ -120,10 +120,14 @@ def check_weights(weights, names, what):
     """One finite non-negative weight per behaviour (all 1 when None), as float64."""
     if weights is None:
         return np.ones(len(names))
-    out = np.asarray(weights, dtype=np.float64).ravel()
-    if out.shape != (len(names),) or not np.all(np.isfinite(out)) or out.min() < 0:
+    try:
+        out = np.asarray(weights, dtype=np.float64).ravel()
+    except (TypeError, ValueError):  # a mapping, strings: not a sequence of numbers
+        out = None
+    if out is None or out.shape != (len(names),) or not np.all(np.isfinite(out)) \
+            or out.min() < 0:
         raise ValueError(f"{what} must hold {len(names)} finite non-negative numbers, one per "
-                         f"behaviour of {names!r}; got {weights!r}.")
+                         f"behaviour of {names!r}, in that order; got {weights!r}.")
     return out
 
 

@@ -4,12 +4,48 @@ The sequential models take the usual ``(n_users, n_items)`` matrix whose
 stored values are *order keys* (timestamps, or positions 1, 2, ...): a
 larger value is a later interaction, and equal values are broken by the
 larger item index counting as later, as in
-:func:`~sklearn_recsys.model_selection.leave_last_out_split`.
+:func:`~sklearn_recsys.model_selection.leave_last_out_split`. A pair stored
+twice keeps its latest key.
 """
 
 import numpy as np
+import scipy.sparse as sp
 
-__all__ = ["row_sequences", "values_carry_no_order"]
+__all__ = ["latest_keys", "row_sequences", "values_carry_no_order"]
+
+
+def latest_keys(X):
+    """``X`` with each duplicated (row, item) entry reduced to its largest order key.
+
+    SciPy sums duplicates when it converts a COO matrix (or canonicalises a
+    CSR one); for times that invents a later event than any in the log
+    (10 + 25 = 35). A repeated interaction happened last at its latest time.
+
+    Parameters
+    ----------
+    X : object
+        Anything a model accepts; only COO, CSR and CSC matrices (the
+        formats that can store duplicates) are changed.
+
+    Returns
+    -------
+    X : object
+        ``X`` itself when it holds no duplicate entry, else a COO matrix
+        without duplicates.
+    """
+    if not sp.issparse(X) or X.format not in ("coo", "csr", "csc") or (
+            X.format != "coo" and X.has_canonical_format):
+        return X
+    coo = X.tocoo()
+    n_rows, n_cols = coo.shape
+    key = coo.row.astype(np.int64) * n_cols + coo.col
+    order = np.lexsort((coo.data, key))
+    key, data = key[order], coo.data[order]
+    last = np.append(key[1:] != key[:-1], True)  # the largest value of each key
+    if last.all():
+        return X
+    key, data = key[last], data[last]
+    return sp.coo_matrix((data, (key // n_cols, key % n_cols)), shape=(n_rows, n_cols))
 
 
 def row_sequences(X, length):

@@ -1,5 +1,7 @@
 """Top-k selection and seen-item masking kernels shared by models and metrics."""
 
+from numbers import Integral
+
 import numpy as np
 from numba import njit, prange
 
@@ -18,7 +20,10 @@ def row_batch_size(n_items, batch_size=None):
     ``batch_size`` overrides it (tests, internal fixed chunks).
     """
     if batch_size is not None:
-        return max(1, int(batch_size))
+        if isinstance(batch_size, bool) or not isinstance(batch_size, (Integral, np.integer)) \
+                or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int or None, got {batch_size!r}.")
+        return int(batch_size)
     from sklearn import get_config
 
     entries = int(get_config()["working_memory"] * 2**20 // 8)

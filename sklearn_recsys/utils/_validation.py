@@ -7,6 +7,8 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_non_negative, validate_data
 
+from ._sequences import latest_keys
+
 __all__ = [
     "check_interactions",
     "check_interaction_matrix",
@@ -76,6 +78,8 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
         Canonical CSR (sorted indices, no duplicates, explicit zeros removed).
     """
     _reject_interaction_log(estimator, X)
+    if getattr(estimator, "_values_are_order_keys", False):
+        X = latest_keys(X)  # before validate_data's conversion sums duplicated times
     try:
         X = validate_data(
             estimator,

@@ -76,6 +76,19 @@ def test_leave_last_out_takes_latest():
         leave_last_out_split(X, T[:, :3], k=1)
 
 
+def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
+    # item 0 seen at 10 and 25; items 1 and 2 at 20 and 30: the latest is item 2,
+    # though the summed time of item 0 (35) would be later
+    X = sp.coo_matrix(([1.0] * 4, ([0] * 4, [0, 0, 1, 2])), shape=(1, 3))
+    T = sp.coo_matrix(([10.0, 25.0, 20.0, 30.0], ([0] * 4, [0, 0, 1, 2])), shape=(1, 3))
+    assert leave_last_out_split(X, T)[1].indices.tolist() == [2]
+    T.data[1] = 45.0  # now item 0's latest time is the latest
+    assert leave_last_out_split(X, T)[1].indices.tolist() == [0]
+    with pytest.raises(ValueError, match="1 NaN or infinite"):
+        leave_last_out_split(sp.csr_matrix([[1.0, 1.0, 1.0]]),
+                             sp.csr_matrix([[10.0, 20.0, np.nan]]))
+
+
 def test_user_splits(X):
     A, B, tr, te = user_train_test_split(X, test_size=0.25, random_state=0)
     assert A.shape[0] == 150 and B.shape[0] == 50

@@ -266,3 +266,12 @@ def test_quality_results_back_the_docs():
         assert cdae[-1] == {"learning_rate_init": 0.001}, name
         assert ndcg["CDAE"] > ndcg["MultVAE (defaults)"], name
         assert (ndcg["CDAE"] == max(ndcg.values())) == (name == "Last.fm 2K"), name
+
+
+@pytest.mark.parametrize("sizes", [(0,), (-2,), (2.5,), ("a",), (True,)])
+@pytest.mark.parametrize("Model", [MultDAE, MultVAE])
+def test_layer_widths_must_be_positive_ints(Model, sizes):
+    X = make_interactions(n_users=30, n_items=20, density=0.2, random_state=0)
+    # (0,) used to train a model that ignores its input: every user scored alike
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
+        Model(hidden_layer_sizes=sizes, **SMALL).fit(X)

@@ -207,6 +207,11 @@ def test_bad_documents_and_use_errors():
         ConvMF(documents=docs, word_vectors=np.ones((5, 8)), max_iter=1, **SMALL_CNN).fit(X)
     with pytest.raises(TypeError, match="Every document must be a str"):
         ConvMF(documents=[1] * 40, max_iter=1).fit(X)
+    for sizes in [("a",), (2.5,), ()]:
+        with pytest.raises(ValueError, match="window_sizes must be a non-empty tuple"):
+            ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "window_sizes": sizes}).fit(X)
+    with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
+        ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "hidden_layer_sizes": (0,)}).fit(X)
     plain = ConvMF(n_components=3, max_iter=1).fit(X)
     with pytest.raises(ValueError, match="fitted without documents"):
         plain.document_factors(["text"])

@@ -120,6 +120,7 @@ def test_same_seed_same_model_and_pickle_round_trip(split):
     ({"task_weights": (1.0, 1.0, 0.0)}, "weight 0"),
     ({"task_weights": (1.0, 1.0)}, "3 finite non-negative"),
     ({"target": "like"}, "not one of behaviors"),
+    ({"hidden_layer_sizes": (0,)}, "hidden_layer_sizes must be a tuple of positive ints"),
 ])
 def test_errors_name_the_fix(split, params, match):
     X_in, _ = split

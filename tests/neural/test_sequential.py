@@ -93,6 +93,30 @@ def test_only_the_order_of_the_values_counts(cyclic, seed):
     np.testing.assert_array_equal(model.decision_function(Xs), model.decision_function(T))
 
 
+def test_a_pair_stored_twice_keeps_its_latest_time(cyclic):
+    """A COO row built from a log with a repeat scores as the row of each pair's latest time
+    (SciPy's conversion would sum the two times into a later, invented one)."""
+    model, X, _ = cyclic
+    row = X[0].tocoo()
+    j = row.col[np.argmin(row.data)]  # the oldest item, seen again later
+
+    def seen_again_at(time):
+        return sp.coo_matrix((np.append(row.data, time),
+                              (np.append(row.row, 0), np.append(row.col, j))), shape=row.shape)
+
+    latest = X[0].tolil()
+    # after all the others: the sum (oldest + latest) would also be the latest here
+    late = row.data.max() + 1.0
+    latest[0, j] = late
+    np.testing.assert_array_equal(model.decision_function(seen_again_at(late)),
+                                  model.decision_function(latest.tocsr()))
+    # in between: the sum would move the item past the later ones
+    mid = np.sort(row.data)[len(row.data) // 2] + 0.5
+    latest[0, j] = mid
+    np.testing.assert_array_equal(model.decision_function(seen_again_at(mid)),
+                                  model.decision_function(latest.tocsr()))
+
+
 def test_history_beyond_max_len_is_ignored(cyclic):
     model, _, _ = cyclic
     recent = sp.csr_matrix(([5.0, 6, 7, 8, 9, 10, 11, 12, 13, 14],

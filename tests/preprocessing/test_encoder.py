@@ -150,6 +150,9 @@ def test_inverse_transform_errors_and_unfitted():
         enc.inverse_transform([3])
     with pytest.raises(TypeError, match="integer item indices"):
         enc.inverse_transform([0.5])
+    # an empty list is float to NumPy, and maps to nothing
+    assert enc.inverse_transform([]).shape == (0,)
+    assert enc.inverse_transform(np.zeros((2, 0), dtype=int)).shape == (2, 0)
     with pytest.raises(ValueError, match="set timestamp_col"):
         enc.transform_timestamps(LOG)  # a mapping without timestamp_col
 

@@ -100,3 +100,21 @@ def test_similar_items_and_explain_in_raw_ids(log, encoder):
         encoder.explain(model, log, "m7")
     als = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
     assert len(encoder.similar_items(als, ["m4"], k=5)) == 5
+
+
+def test_a_model_of_another_catalogue_is_refused(log, encoder):
+    X = encoder.transform(log)
+    wider = EASE(alpha=10.0).fit(np.hstack([X.toarray(), np.ones((X.shape[0], 1))]))
+    for call in (lambda: encoder.recommend(wider, log, k=3),
+                 lambda: encoder.similar_items(wider, ["m4"], k=3),
+                 lambda: encoder.explain(wider, log[log["user"] == "u3"], "m7")):
+        with pytest.raises(ValueError, match="takes 41 columns and scores 41 items, but the "
+                                             "encoder has 40 items"):
+            call()
+    # a single-behaviour model fitted on a behaviour encoder's stacked blocks
+    log = log.assign(event=np.where(np.arange(len(log)) % 3, "view", "buy"))
+    stacked = InteractionEncoder(user_col="user", item_col="movie", behavior_col="event",
+                                 behaviors=("view", "buy")).fit(log)
+    with pytest.raises(ValueError, match=r"multi-behaviour model \(behaviors=\('view', "
+                                         r"'buy'\)\)"):
+        stacked.recommend(EASE(alpha=10.0).fit(stacked.transform(log)), log, k=3)
