@@ -7,13 +7,14 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline as sk_make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from sklearn_recsys import EASE, ImplicitALS, ItemKNN
+from sklearn_recsys import EASE, ImplicitALS, ItemKNN, StackingRecommender
 from sklearn_recsys.base import RecommenderMixin
 from sklearn_recsys.datasets import fetch_movielens
-from sklearn_recsys.metrics import ndcg_at_k
+from sklearn_recsys.metrics import make_ranking_scorer, ndcg_at_k
 from sklearn_recsys.model_selection import holdout_split
 from sklearn_recsys.pipeline import Pipeline, make_pipeline, recommend
 from sklearn_recsys.preprocessing import BM25Weighting, RatingBinarizer, TfidfWeighting
+from sklearn_recsys.reranking import CalibratedReranker, XQuADReranker
 from sklearn_recsys.utils import all_estimators, top_k
 from sklearn_recsys.utils._topk import mask_seen
 
@@ -95,6 +96,41 @@ def test_pipeline_score_and_grid_search_rank_like_recommend():
     expected = ndcg_at_k(X_out, best.recommend(X_in, k=10)[0], k=10)
     assert best.score(X_in, X_out) == pytest.approx(expected)
     assert 0 < expected <= 1
+
+
+@pytest.mark.parametrize("make", [
+    lambda: XQuADReranker(EASE(alpha=1.0), tradeoff=0.9, n_candidates=6),
+    lambda: CalibratedReranker(EASE(alpha=1.0), np.arange(40) % 3, tradeoff=0.5,
+                               n_candidates=6),
+    lambda: StackingRecommender([("ease", EASE(alpha=1.0)), ("knn", ItemKNN())],
+                                n_candidates=6, random_state=0),
+], ids=["xquad", "calibrated", "stack"])
+def test_a_last_step_that_reranks_chooses_among_the_raw_history_left(make):
+    """The re-rankers and the stack choose their candidates after removing what cannot be
+    returned: in a pipeline that is the raw history, not the binarized one (its low ratings
+    would fill the candidates, then be masked, leaving part of each list un-reranked)."""
+    X = _ratings(60, 40)
+    X_b = RatingBinarizer(threshold=4).fit_transform(X)
+    by_hand = make().fit(X_b)
+    ours = make_pipeline(RatingBinarizer(threshold=4), make()).fit(X)
+    theirs = sk_make_pipeline(RatingBinarizer(threshold=4), make()).fit(X)
+    want = by_hand.recommend(X_b, k=6, exclude=X)[0]
+    np.testing.assert_array_equal(ours.recommend(X, k=6)[0], want)
+    np.testing.assert_array_equal(recommend(theirs, X, k=6)[0], want)
+    few = np.arange(15)
+    np.testing.assert_array_equal(
+        ours.recommend(X, k=6, candidates=few)[0],
+        by_hand.recommend(X_b, k=6, exclude=X, candidates=few)[0])
+    # the pipeline's scores sort into the same lists, and both pipelines score them
+    scores = ours.decision_function(X)
+    mask_seen(scores, X)
+    np.testing.assert_array_equal(top_k(scores, 6)[0], want)
+    X_in, X_out = holdout_split(X, random_state=0)
+    X_in_b = RatingBinarizer(threshold=4).fit_transform(X_in)
+    expected = ndcg_at_k(X_out, by_hand.recommend(X_in_b, k=6, exclude=X_in)[0], k=6)
+    scorer = make_ranking_scorer("ndcg", k=6)
+    assert scorer(ours, X_in, X_out) == pytest.approx(expected)
+    assert scorer(theirs, X_in, X_out) == pytest.approx(expected)
 
 
 def test_one_step_pipeline_recommends_like_its_model():

@@ -193,6 +193,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     (2, 3)
     """
 
+    # its candidates are chosen after removing what may not be returned: a pipeline
+    # must pass it the raw history (see sklearn_recsys.pipeline)
+    _excludes_before_scoring = True
+
     _parameter_constraints = {
         "estimators": [list],
         "ranker": [HasMethods(["fit"]), None],

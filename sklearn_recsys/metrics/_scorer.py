@@ -169,7 +169,17 @@ def _row_scorer(estimator, n_rows, row_data):
                 f"{name} has {value.shape[0] if hasattr(value, 'shape') else len(value)} rows "
                 f"but X has {n_rows}: pass one row per user (row of X).")
 
+    from ..pipeline._pipeline import _excludes_before_scoring, pipeline_scores
+
+    # scikit-learn's Pipeline ending in a re-ranker or a stack: the raw history is
+    # removed before they choose their candidates, as the library's Pipeline does
+    raw_history_first = (hasattr(estimator, "steps") and not any(
+        value is not None for value in row_data.values())
+        and _excludes_before_scoring(estimator.steps[-1][1]))
+
     def score_rows(rows, X_rows):
+        if raw_history_first:
+            return pipeline_scores(estimator, X_rows)
         sliced = {name: None if value is None else value[rows]
                   for name, value in row_data.items()}
         return estimator.decision_function(X_rows, **sliced)

@@ -9,6 +9,7 @@ rated 3, which then come back as recommendations). Here the scores come from
 the transformed rows and the excluded items from the **raw** rows.
 """
 
+import numpy as np
 from sklearn import pipeline as sk_pipeline
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
@@ -16,7 +17,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import _top_k_of_batches
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import check_exclude, check_interaction_matrix, check_k
+from ..utils._validation import (check_exclude, check_exclude_seen, check_interaction_matrix,
+                                 check_item_indices, check_k)
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
@@ -89,21 +91,73 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     layout = behavior_layout(final)
     n_items = n_columns if layout is None else layout[0]
     exclude = check_exclude(exclude, X.shape[0], n_items)
+    exclude_seen = check_exclude_seen(exclude_seen)
+    allowed = None
+    if candidates is not None:
+        allowed = np.zeros(n_items, dtype=bool)
+        allowed[check_item_indices(candidates, n_items, name="candidates")] = True
+    blocks = _raw_history_blocks(estimator, final, X, layout, exclude_seen=exclude_seen,
+                                 exclude=exclude, allowed=allowed)
+    return _top_k_of_batches(blocks, n_items, k, exclude_seen, candidates, exclude)
+
+
+def _excludes_before_scoring(model):
+    """Whether a recommender's scores depend on the items it may not return.
+
+    The re-rankers and the stack choose their candidates among the items
+    left once the history is removed, so in a pipeline they must be told the
+    **raw** history, not the preprocessed one (a ``RatingBinarizer`` drops
+    the low ratings, which would then fill their candidate lists).
+    """
+    return getattr(model, "_excludes_before_scoring", False)
+
+
+def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=None,
+                        allowed=None):
+    """``(rows, raw target history, scores)`` of a pipeline, in row batches of CSR ``X``.
+
+    Scores come from the preprocessed rows; a last step that excludes before
+    scoring is given the raw history (when ``exclude_seen``), ``exclude`` and
+    ``allowed`` instead of reading the history from its preprocessed input.
+    """
     # a one-step pipeline has no preprocessing (and its empty slice no transform)
-    preprocess = estimator[:-1] if len(estimator.steps) > 1 else None
+    preprocess = pipe[:-1] if len(pipe.steps) > 1 else None
+    for rows in iter_row_batches(X.shape[0], row_batch_size(final.n_features_in_)):
+        X_raw = X[rows]
+        X_t = X_raw if preprocess is None else preprocess.transform(X_raw)
+        if X_t.shape != X_raw.shape:
+            raise ValueError(
+                f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
+                f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
+                "so that the raw items can be excluded.")
+        history = target_history(X_raw, layout)
+        if not _excludes_before_scoring(final):
+            yield rows, history, final.decision_function(X_t)
+            continue
+        banned = None if exclude is None else exclude[rows]
+        if exclude_seen:
+            banned = history if banned is None else banned + history
+        parts = final._iter_scores(final._validate_for_scoring(X_t), exclude_seen=False,
+                                   exclude=banned, allowed=allowed)
+        yield rows, history, np.vstack([scores for _, _, scores in parts])
 
-    def batches():
-        for rows in iter_row_batches(X.shape[0], row_batch_size(n_columns)):
-            X_raw = X[rows]
-            X_t = X_raw if preprocess is None else preprocess.transform(X_raw)
-            if X_t.shape != X_raw.shape:
-                raise ValueError(
-                    f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
-                    f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
-                    "so that the raw items can be excluded.")
-            yield rows, target_history(X_raw, layout), final.decision_function(X_t)
 
-    return _top_k_of_batches(batches(), n_items, k, exclude_seen, candidates, exclude)
+def pipeline_scores(pipe, X):
+    """``pipe.decision_function(X)``, the raw history excluded first when the last step needs it.
+
+    For a :class:`~sklearn.pipeline.Pipeline` (scikit-learn's or this
+    module's) ending in a re-ranker or a stack; the scorers call it so that
+    scikit-learn's Pipeline is judged on the lists that :func:`recommend`
+    returns.
+    """
+    final = pipe[-1]
+    check_is_fitted(final)
+    X = check_interaction_matrix(X)
+    blocks = _raw_history_blocks(pipe, final, X, behavior_layout(final))
+    parts = [scores for _, _, scores in blocks]
+    if not parts:
+        return np.empty((0, final._n_items()))
+    return np.vstack(parts)
 
 
 def _ends_in_recommender(pipe):
@@ -168,6 +222,30 @@ class Pipeline(sk_pipeline.Pipeline):
         """
         return recommend(self, X, k, exclude_seen=exclude_seen, exclude=exclude,
                          candidates=candidates)
+
+    @available_if(lambda self: hasattr(self._final_estimator, "decision_function"))
+    def decision_function(self, X, **params):
+        """Scores of the last step on the preprocessed rows.
+
+        As scikit-learn's, except that a last step that re-ranks or stacks
+        (its candidates are the items the user may be recommended) removes
+        the **raw** rows' history before choosing them, as :meth:`recommend`
+        does.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Raw interaction history of the users.
+        **params : dict
+            As in scikit-learn's Pipeline.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+        """
+        if _excludes_before_scoring(self._final_estimator) and not params:
+            return pipeline_scores(self, X)
+        return super().decision_function(X, **params)
 
     # no sample_weight argument: scikit-learn would then generate a
     # set_score_request method for metadata routing, which this score ignores

@@ -68,9 +68,17 @@ def _check_catalogue(encoder, estimator):
         return  # the model's own call raises the usual error
     n_scored = rec._n_items() if hasattr(rec, "_n_items") else rec.n_features_in_
     n_columns = getattr(estimator, "n_features_in_", n_scored)
-    if (n_columns, n_scored) == (encoder._n_columns(), encoder.n_items_):
-        return
     behaviors = getattr(encoder, "behaviors_", None)
+    if (n_columns, n_scored) == (encoder._n_columns(), encoder.n_items_):
+        named = getattr(rec, "behaviors_", None)
+        if behaviors is not None and named is not None and tuple(named) != tuple(behaviors):
+            # same sizes, other order: the model would rank and mask by the wrong block
+            raise ValueError(
+                f"The model was told behaviors={tuple(named)!r}, but the encoder's blocks "
+                f"are {tuple(behaviors)!r}, in that order: it would read one behaviour as "
+                "another. Fit the model with behaviors=encoder.behaviors_ (or give the "
+                "encoder behaviors=... in the model's order).")
+        return
     if behaviors is not None and n_scored == n_columns == encoder._n_columns():
         fix = (f"The encoder stacks {len(behaviors)} behaviour blocks: use a multi-behaviour "
                f"model (behaviors={tuple(behaviors)!r}), which scores the target's items.")

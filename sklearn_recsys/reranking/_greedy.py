@@ -202,6 +202,10 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
     list objective of :func:`_greedy_order` for a batch of users.
     """
 
+    # its candidates are chosen after removing what may not be returned: a pipeline
+    # must pass it the raw history (see sklearn_recsys.pipeline)
+    _excludes_before_scoring = True
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "decision_function"])],
         "tradeoff": [Interval(Real, 0, 1, closed="both")],

@@ -118,3 +118,12 @@ def test_a_model_of_another_catalogue_is_refused(log, encoder):
     with pytest.raises(ValueError, match=r"multi-behaviour model \(behaviors=\('view', "
                                          r"'buy'\)\)"):
         stacked.recommend(EASE(alpha=10.0).fit(stacked.transform(log)), log, k=3)
+    # the right sizes but the blocks named in another order than the encoder's
+    from sklearn_recsys import MultiBehaviorEASE
+
+    swapped = MultiBehaviorEASE(behaviors=("buy", "view")).fit(stacked.transform(log))
+    with pytest.raises(ValueError, match=r"told behaviors=\('buy', 'view'\), but the "
+                                         r"encoder's blocks are \('view', 'buy'\)"):
+        stacked.recommend(swapped, log, k=3)
+    ordered = MultiBehaviorEASE(behaviors=stacked.behaviors_).fit(stacked.transform(log))
+    assert len(stacked.recommend(ordered, log, k=3)) > 0
