@@ -4,6 +4,7 @@ and each worker's numba and TensorFlow threads are capped to its share of the ma
 import numpy as np
 import pytest
 from joblib import parallel_backend
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
 
 from sklearn_recsys import EASE, ImplicitALS, MultVAE, make_interactions
@@ -139,8 +140,10 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
     # more ids than items: another catalogue's ids would label the lists wrongly
     with pytest.raises(ValueError, match=r"one raw id per item the model scores \(80\), got 81"):
         batch_recommend(model, X[:5], k=3, item_ids=np.append(ids, "extra"), client=client)
-    items, scores = batch_recommend(model, X[:0], k=3, item_ids=ids, client=client)
-    assert items.shape == scores.shape == (0, 3)
+    items, scores = batch_recommend(model, X[:0], k=300, item_ids=ids, client=client)
+    assert items.shape == scores.shape == (0, 80)  # one column per item, as recommend
+    with pytest.raises(NotFittedError):
+        batch_recommend(ImplicitALS(), X[:0], k=3, client=client)
 
 
 def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):

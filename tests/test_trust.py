@@ -157,12 +157,15 @@ def test_similar_items_of_zero_factors_is_padding():
     (ImplicitALS, {"dtype": np.float16}, "'dtype' parameter"),
     (BPR, {"dtype": np.complex128}, "'dtype' parameter"),
     (ImplicitALS, {"n_jobs": 0}, "'n_jobs' parameter"),
+    (BPR, {"n_jobs": 0}, "'n_jobs' parameter"),
+    (ExplicitMF, {"n_jobs": 1.5}, "'n_jobs' parameter"),
 ])
 def test_parameters_that_would_break_the_kernels_are_refused(Model, params, match):
     with pytest.raises(InvalidParameterError, match=match):
         Model(max_iter=1, **params).fit(_ratings())
-    Model(max_iter=1, n_components=4, **{**params, "dtype": np.float32, "n_jobs": -1}).fit(
-        _ratings())
+    for dtype in (np.float32, np.float64, float):  # float is NumPy's float64
+        Model(max_iter=1, n_components=4, **{**params, "dtype": dtype, "n_jobs": -2}).fit(
+            _ratings())
 
 
 def test_nmf_implicit_accepts_binary_data():
@@ -304,6 +307,10 @@ def test_metric_arguments_that_would_be_misread_are_refused():
         ndcg_at_k(y, scores.astype(object), k=2)
     with pytest.raises(ValueError, match="relevance_threshold is NaN"):
         ndcg_at_k(y, scores, k=2, relevance_threshold=np.nan)
+    # a repeat past the cut-off, in the second batch of one row: the row is named
+    with pytest.raises(ValueError, match="row 1 lists item 2"):
+        ndcg_at_k(sp.vstack([y, y]), np.array([[0, 1, 2, 3], [1, 0, 2, 2]]), k=2,
+                  batch_size=1)
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="batch_size must be a positive int"):
             recall_at_k(y, scores, k=2, batch_size=bad)

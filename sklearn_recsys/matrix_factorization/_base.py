@@ -55,7 +55,7 @@ class MatrixFactorizationBase(
         "alpha": [Interval(Real, 0, None, closed="left")],
         **ENGINE_CONSTRAINTS,
         # integer dtypes would truncate factors and scores; float16 is no sparse dtype
-        "dtype": [Options(type, {np.float32, np.float64})],
+        "dtype": [Options(type, {np.float32, np.float64, float})],
         # joblib's convention: a count, or -1, -2, ... for all cores but a few; 0 is none
         "n_jobs": [Interval(Integral, 1, None, closed="left"),
                    Interval(Integral, None, -1, closed="right"), None],

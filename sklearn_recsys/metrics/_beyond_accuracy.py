@@ -469,7 +469,7 @@ def _evaluate(metric, y_true, y_score, k, batch_size, relevance_threshold=None, 
     n_items = y_true.shape[1]
     acc = _accumulator(metric, n_items, k, **options)
     for rows in iter_row_batches(y_true.shape[0], row_batch_size(n_items, batch_size)):
-        acc.add(y_true[rows], _ranked(y_score[rows], k, is_indices, n_items))
+        acc.add(y_true[rows], _ranked(y_score[rows], k, is_indices, n_items, rows.start))
     return acc.result()
 
 

@@ -91,9 +91,6 @@ def _check_y_score(y_score, y_true):
                 f"[-1, {n_items}); got values from {y_score.min()} to "
                 f"{y_score.max()}. Pass float scores for a score matrix."
             )
-        # over whole rows, not only the top k: integer scores (counts, ratings)
-        # repeat values, and must not be silently misread as item indices
-        _check_no_repeats(y_score)
     elif y_score.shape[1] != n_items:
         raise ValueError(
             f"y_score holds scores for {y_score.shape[1]} items but y_true has "
@@ -107,15 +104,19 @@ def _check_y_score(y_score, y_true):
 # ------------------------------------------------------ per-user computation
 
 
-def _ranked(y_score_b, k, is_indices, n_items):
+def _ranked(y_score_b, k, is_indices, n_items, first_row=0):
     """Ranked item indices, ``min(k, n_items)`` columns padded with -1.
 
     A list cannot hold more than ``n_items`` distinct items, so a cutoff
     beyond the catalogue changes no metric but precision (which divides by
-    ``k`` itself) and must not cost memory.
+    ``k`` itself) and must not cost memory. ``first_row`` is the batch's
+    first row, for error messages.
     """
     width = min(k, n_items)
     if is_indices:
+        # whole rows, not only the top k: integer scores (counts, ratings) repeat
+        # values past the cut-off, and must not be silently read as item indices
+        _check_no_repeats(y_score_b, first_row)
         idx = y_score_b[:, :width].astype(np.int64)
         if idx.shape[1] < width:
             pad = np.full((idx.shape[0], width - idx.shape[1]), -1, dtype=np.int64)
@@ -124,7 +125,7 @@ def _ranked(y_score_b, k, is_indices, n_items):
     return top_k(y_score_b, width)[0]
 
 
-def _check_no_repeats(idx):
+def _check_no_repeats(idx, first_row=0):
     """Ranked lists must not repeat an item: a repeat would count one hit twice."""
     if idx.shape[1] < 2:
         return
@@ -134,10 +135,10 @@ def _check_no_repeats(idx):
         row = int(np.flatnonzero(repeated.any(axis=1))[0])
         item = int(ordered[row, 1:][repeated[row]][0])
         raise ValueError(
-            f"Ranked item indices repeat an item (row {row} lists item {item} more than "
-            "once), which would count one hit several times. Pass each user's ranked list "
-            "without duplicates, e.g. from estimator.recommend(X, k)[0], or integer scores "
-            "as floats (y_score.astype(float))."
+            f"Ranked item indices repeat an item (row {first_row + row} lists item {item} "
+            "more than once), which would count one hit several times. Pass each user's "
+            "ranked list without duplicates, e.g. from estimator.recommend(X, k)[0], or "
+            "integer scores as floats (y_score.astype(float))."
         )
 
 
@@ -263,7 +264,8 @@ def _top_k_metric(name, y_true, y_score, k, batch_size, relevance_threshold, **k
     fn = _TOP_K_METRICS[name]
     step = row_batch_size(y_true.shape[1], batch_size)
     values = [
-        fn(y_true[rows], _ranked(y_score[rows], k, is_indices, y_true.shape[1]), k, **kwargs)
+        fn(y_true[rows], _ranked(y_score[rows], k, is_indices, y_true.shape[1], rows.start),
+           k, **kwargs)
         for rows in iter_row_batches(y_true.shape[0], step)
     ]
     return _nanmean(np.concatenate(values) if values else [], f"{name}@{k}")
@@ -535,7 +537,7 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
     seen = np.zeros(y_true.shape[1], dtype=bool)
     step = row_batch_size(y_true.shape[1], batch_size)
     for rows in iter_row_batches(y_true.shape[0], step):
-        idx = _ranked(y_score[rows], k, is_indices, y_true.shape[1])
+        idx = _ranked(y_score[rows], k, is_indices, y_true.shape[1], rows.start)
         seen[idx[idx >= 0]] = True
     return float(seen.mean())
 

@@ -44,7 +44,8 @@ def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None, beha
     """Hold out a random share of each user's interactions.
 
     For every user with at least ``min_interactions`` interactions,
-    ``int(holdout * n_u)`` of them, drawn uniformly, go to the held-out
+    ``int(holdout * n_u)`` of them (the product's floating-point error
+    rounded off first), drawn uniformly, go to the held-out
     matrix and the rest to the fold-in matrix; users with fewer keep all their
     interactions in the fold-in part (Liang et al. 2018).
 
@@ -199,9 +200,11 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     >>> leave_last_out_split(X, T)[1].indices
     array([0], dtype=int32)
     """
-    X = check_interaction_matrix(X)
-    # a repeated (user, item) pair happened last at its latest time, not at the sum
+    # a repeated (user, item) pair happened last at its latest time, not at the sum;
+    # X too when it is the times themselves (leave_last_out_split(T, T))
+    X = check_interaction_matrix(latest_keys(X) if X is timestamps else X)
     T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64)
+    T.sort_indices()  # the pattern is compared with X's canonical one
     if not np.isfinite(T.data).all():
         raise ValueError(
             f"timestamps holds {int(np.sum(~np.isfinite(T.data)))} NaN or infinite "

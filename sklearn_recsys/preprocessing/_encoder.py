@@ -137,7 +137,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         "duplicates": [StrOptions({"sum", "last", "max"})],
         "handle_unknown": [StrOptions({"warn", "error", "ignore"})],
         # an integer dtype would truncate values (0.5 to a stored zero) without a word
-        "dtype": [Options(type, {np.float32, np.float64})],
+        "dtype": [Options(type, {np.float32, np.float64, float})],
         "behavior_col": [str, None],
         "behaviors": ["array-like", None],
     }

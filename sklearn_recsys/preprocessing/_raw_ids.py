@@ -71,7 +71,10 @@ def _check_catalogue(encoder, estimator):
     behaviors = getattr(encoder, "behaviors_", None)
     if (n_columns, n_scored) == (encoder._n_columns(), encoder.n_items_):
         named = getattr(rec, "behaviors_", None)
-        if behaviors is not None and named is not None and tuple(named) != tuple(behaviors):
+        # only the same names in another order is surely wrong: names may differ
+        # (an encoder of integer codes, a model told its own names) in the right order
+        if behaviors is not None and named is not None and tuple(named) != tuple(behaviors) \
+                and sorted(named) == sorted(behaviors):
             # same sizes, other order: the model would rank and mask by the wrong block
             raise ValueError(
                 f"The model was told behaviors={tuple(named)!r}, but the encoder's blocks "

@@ -45,7 +45,7 @@ def _select(X, row, mask):
 
 
 def split_interactions(X, holdout, min_interactions, rng):
-    """Hold out ``int(holdout * n_u)`` random interactions of each user with enough of them.
+    """Hold out ``int(holdout * n_u)`` (float error rounded off) random interactions per user.
 
     Parameters
     ----------

@@ -11,7 +11,7 @@ twice keeps its latest key.
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["latest_keys", "row_sequences", "values_carry_no_order"]
+__all__ = ["latest_keys", "reads_order_keys", "row_sequences", "values_carry_no_order"]
 
 
 def latest_keys(X):
@@ -33,8 +33,12 @@ def latest_keys(X):
         ``X`` itself when it holds no duplicate entry, else a COO matrix
         without duplicates.
     """
-    if not sp.issparse(X) or X.format not in ("coo", "csr", "csc") or (
-            X.format != "coo" and X.has_canonical_format):
+    if not sp.issparse(X) or X.format not in ("coo", "csr", "csc") or getattr(
+            X, "has_canonical_format", False):
+        return X
+    summed = X.tocsr(copy=True)  # the cheap test: summing merges duplicates, if any
+    summed.sum_duplicates()
+    if summed.nnz == X.nnz:
         return X
     coo = X.tocoo()
     n_rows, n_cols = coo.shape
@@ -46,6 +50,13 @@ def latest_keys(X):
         return X
     key, data = key[last], data[last]
     return sp.coo_matrix((data, (key // n_cols, key % n_cols)), shape=(n_rows, n_cols))
+
+
+def reads_order_keys(estimator):
+    """Whether a recommender (or the one ending a pipeline) reads its values as order keys."""
+    while hasattr(estimator, "steps"):
+        estimator = estimator.steps[-1][1]
+    return getattr(estimator, "_values_are_order_keys", False)
 
 
 def row_sequences(X, length):

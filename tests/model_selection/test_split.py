@@ -84,6 +84,15 @@ def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
     assert leave_last_out_split(X, T)[1].indices.tolist() == [2]
     T.data[1] = 45.0  # now item 0's latest time is the latest
     assert leave_last_out_split(X, T)[1].indices.tolist() == [0]
+    # the (T, T) idiom: the fold-in keeps item 0's latest time too, not the sum
+    T.data[1] = 25.0
+    X_train, y = leave_last_out_split(T, T)
+    assert X_train.toarray().tolist() == [[25.0, 20.0, 0.0]] and y.indices.tolist() == [2]
+    # a CSR whose column indices are stored out of order is the same matrix
+    T = sp.csr_matrix((np.array([30.0, 10.0, 20.0]), np.array([2, 0, 1]), np.array([0, 3])),
+                      shape=(1, 3))
+    assert not T.has_sorted_indices
+    assert leave_last_out_split(sp.csr_matrix([[1.0, 1.0, 1.0]]), T)[1].indices.tolist() == [2]
     with pytest.raises(ValueError, match="1 NaN or infinite"):
         leave_last_out_split(sp.csr_matrix([[1.0, 1.0, 1.0]]),
                              sp.csr_matrix([[10.0, 20.0, np.nan]]))

@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_recsys import EASE, GRU4Rec, SASRec
-from sklearn_recsys.metrics import hit_rate_at_k
+from sklearn_recsys.metrics import hit_rate_at_k, make_ranking_scorer
 from sklearn_recsys.model_selection import leave_last_out_split
 from sklearn_recsys.utils._sequences import row_sequences
 
@@ -115,6 +115,24 @@ def test_a_pair_stored_twice_keeps_its_latest_time(cyclic):
     latest[0, j] = mid
     np.testing.assert_array_equal(model.decision_function(seen_again_at(mid)),
                                   model.decision_function(latest.tocsr()))
+    # the scorers read the rows the same way (they validate X before the model does):
+    # every user's oldest item seen again in the middle of their history
+    _, _, y = cyclic
+    rows = X[:60].tocoo()
+    first = np.full(60, np.inf)
+    np.minimum.at(first, rows.row, rows.data)
+    oldest = rows.data == first[rows.row]
+    mids = np.array([np.median(X[u].data) + 0.5 for u in range(60)])
+    dup = sp.coo_matrix((np.append(rows.data, mids[rows.row[oldest]]),
+                         (np.append(rows.row, rows.row[oldest]),
+                          np.append(rows.col, rows.col[oldest]))), shape=rows.shape)
+    kept = rows.copy()
+    kept.data = np.where(oldest, mids[rows.row], rows.data)
+    summed = rows.copy()
+    summed.data = np.where(oldest, rows.data + mids[rows.row], rows.data)
+    scorer = make_ranking_scorer("ndcg", k=10)
+    assert scorer(model, dup, y[:60]) == scorer(model, kept.tocsr(), y[:60])
+    assert scorer(model, summed.tocsr(), y[:60]) != scorer(model, kept.tocsr(), y[:60])
 
 
 def test_history_beyond_max_len_is_ignored(cyclic):

@@ -127,3 +127,11 @@ def test_a_model_of_another_catalogue_is_refused(log, encoder):
         stacked.recommend(swapped, log, k=3)
     ordered = MultiBehaviorEASE(behaviors=stacked.behaviors_).fit(stacked.transform(log))
     assert len(stacked.recommend(ordered, log, k=3)) > 0
+    # other names in the encoder's order (an encoder of integer codes) are the user's call
+    coded = InteractionEncoder(user_col="user", item_col="movie", behavior_col="code").fit(
+        log.assign(code=np.where(log["event"] == "view", 1, 2)))
+    named = MultiBehaviorEASE(behaviors=("view", "buy")).fit(
+        coded.transform(log.assign(code=np.where(log["event"] == "view", 1, 2))))
+    assert coded.behaviors_ == ("1", "2")
+    assert len(coded.recommend(named, log.assign(code=np.where(log["event"] == "view", 1, 2)),
+                               k=3)) > 0
