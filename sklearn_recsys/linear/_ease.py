@@ -97,7 +97,11 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         the data (a few popular items hold most interactions, so they are
         recommended to everyone): column ``i`` of ``B`` is divided by
         ``(n_i + 1) ** beta``, with ``n_i`` the item's number of training
-        interactions, so every score of a popular item shrinks more. 0 (the
+        interactions, so every score of a popular item shrinks more towards
+        0. EASE's scores can be negative, and a negative score shrunk
+        towards 0 rises: among the items a user's row scores below 0 (deep
+        in long lists, or for short histories) the penalty favours the
+        popular ones. 0 (the
         default) is plain EASE; tune it with an accuracy and an exposure
         scorer together (e.g. NDCG and APLT, ``refit=`` the one to keep).
         :meth:`explain` stays exact (the contributions use the penalized

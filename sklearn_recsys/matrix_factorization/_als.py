@@ -66,10 +66,13 @@ class ImplicitALS(MatrixFactorizationBase):
         2020 [3]_): an observed interaction with item ``i`` is exposure times
         relevance, the exposure propensity is ``theta_i = (n_i / max_j
         n_j) ** propensity_power`` (``n_i``: training interactions of ``i``,
-        clipped below at 0.1 as Saito et al. clip it), and the preference of
-        an observed interaction becomes ``1 / theta_i`` instead of 1: the
-        unbiased estimate of the loss on relevance, which lifts the long
-        tail. 0 (the default) is Hu et al.'s model; Saito et al. use 0.5.
+        clipped below at 0.1, a fixed floor where Saito et al.'s clipped
+        variant tunes it), and an observed interaction's squared-error term
+        ``c (1 - s)^2`` becomes Rel-MF's ``c (1 - s)^2 / theta_i + (1 - 1 /
+        theta_i) s^2``: the unbiased estimate of the loss on relevance (a
+        relevant item's optimum is 1 whatever its exposure), which lifts the
+        long tail. 0 (the default) is Hu et al.'s model; Saito et al. use
+        0.5.
     max_iter : int, default=15
         Number of sweeps (items then users).
     solver : {"cg", "cholesky"}, default="cg"
@@ -262,7 +265,8 @@ class ImplicitALS(MatrixFactorizationBase):
         As in Hu et al. (2008), section 5: with
         :math:`W = (Y^\\top C^u Y + \\alpha I)^{-1}` the score is
         :math:`\\hat p_{ui} = \\sum_j s^u_{ij} c_{uj} p_{uj}` (preference
-        :math:`p_{uj} = 1`, or :math:`1 / \\theta_j` with ``propensity_power``) with
+        :math:`p_{uj} = 1`, or :math:`1 / \\theta_j` with ``propensity_power``,
+        which also scales the confidences above 1 by it) with
         :math:`s^u_{ij} = y_i^\\top W y_j`, summed over the user's items ``j``;
         the contributions sum exactly to ``decision_function(x_row)[0, item]``
         for a user with interactions (one without gets the popularity fallback

@@ -16,6 +16,15 @@ the normal equations are
 where ``Y^T Y`` (plus ``lambda I``) is precomputed once per sweep, so a row
 costs O(nnz_u * k) per conjugate-gradient step (Takacs et al. 2011) or
 O(nnz_u * k^2 + k^3) for the exact Cholesky solve.
+
+With inverse propensities ``rho_ui = 1 / theta_i`` (Rel-MF, Saito et al. 2020)
+an observed cell's loss is ``c_ui rho_ui (1 - s)^2 + (1 - rho_ui) s^2``, the
+unbiased estimate of the loss on relevance with the confidence on its
+positive term (in expectation over exposure a relevant item's optimum is 1
+whatever its propensity): both ``c_ui - 1`` and ``c_ui`` above are multiplied
+by ``rho_ui``. Scaling the target alone (``c_ui`` weight, ``rho_ui`` target)
+is unbiased only at ``c_ui = 1``; with confidence it ranks a rare relevant
+item up to ``c`` times above a popular one.
 """
 
 import numpy as np
@@ -98,7 +107,10 @@ def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit, pre
             w = scale * data[idx]
             t = 1.0 + w
             if pref.shape[0]:
+                # Rel-MF with confidence: both terms of the observed cell scale by
+                # 1/theta (see the module docstring), not the target alone
                 t *= pref[idx]
+                w *= pref[idx]
         for f in range(k):
             yf = Y[i, f]
             b[f] += t * yf
@@ -154,8 +166,9 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
         if explicit:
             w = data[idx] - yx
         else:
+            rho = pref[idx] if pref.shape[0] else one
             cm1 = scale * data[idx]
-            w = (one + cm1) * (pref[idx] if pref.shape[0] else one) - cm1 * yx
+            w = ((one + cm1) - cm1 * yx) * rho
         for f in range(k):
             r[f] += w * Y[i, f]
     for f in range(k):
@@ -168,7 +181,10 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
         for idx in range(start, end):
             i = indices[idx]
             yp = _dot(Y[i], p, zero)
-            w = yp if explicit else scale * data[idx] * yp
+            if explicit:
+                w = yp
+            else:
+                w = scale * data[idx] * yp * (pref[idx] if pref.shape[0] else one)
             for f in range(k):
                 Ap[f] += w * Y[i, f]
         pAp = _dot(p, Ap, zero)
@@ -249,12 +265,14 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale, pref):
         s = x @ (YtY @ x)
         for idx in range(indptr[u], indptr[u + 1]):
             i = indices[idx]
+            rho = pref[idx] if pref.shape[0] else 1.0
+            # c rho (1 - pred)^2 + (1 - rho) pred^2: Rel-MF's estimate of the cell's
+            # loss on relevance, with Hu et al.'s confidence on its positive term
             c = 1.0 + scale * data[idx]
-            target = pref[idx] if pref.shape[0] else 1.0
             pred = 0.0
             for f in range(k):
                 pred += Y[i, f] * x[f]
-            s += c * (target - pred) ** 2 - pred * pred
+            s += c * rho * (1.0 - pred) ** 2 + (1.0 - rho) * pred * pred - pred * pred
         total += s
     return total
 
@@ -511,8 +529,9 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
         weights = values - (offset[x.indices] if np.ndim(offset) else offset)
     else:
         c = 1.0 + confidence_scale * values
-        A = V.T @ V + (Yu.T * (c - 1.0)) @ Yu
-        weights = c if preference is None else c * preference
+        rho = 1.0 if preference is None else preference
+        A = V.T @ V + (Yu.T * ((c - 1.0) * rho)) @ Yu
+        weights = c * rho
     A[np.diag_indices_from(A)] += alpha
     w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
     contrib = (Yu @ w) * weights

@@ -209,12 +209,14 @@ def test_propensity_weighting_solves_the_rel_mf_equations_and_lifts_the_tail():
     counts = np.bincount(X.indices, minlength=120)
     theta = np.maximum((counts / counts.max()) ** 0.5, 0.1)
     assert_allclose(model.propensity_, theta)
-    # a user's fold-in is the exact solution with preference 1 / theta on the observed items
+    # a user's fold-in is the exact solution of Rel-MF's loss with the confidence on its
+    # positive term: c / theta (1 - s)^2 + (1 - 1 / theta) s^2 on the observed items
     V, row = model.item_factors_, X[7]
     c = 1.0 + model.confidence_scale * row.data
     Vu = V[row.indices]
-    A = V.T @ V + (Vu.T * (c - 1.0)) @ Vu + model.alpha * np.eye(8)
-    expected = np.linalg.solve(A, Vu.T @ (c / theta[row.indices]))
+    rho = 1.0 / theta[row.indices]
+    A = V.T @ V + (Vu.T * ((c - 1.0) * rho)) @ Vu + model.alpha * np.eye(8)
+    expected = np.linalg.solve(A, Vu.T @ (c * rho))
     assert_allclose(model.transform(row)[0], expected, rtol=1e-8)
     items, contrib = model.explain(row, 3)
     assert contrib.sum() == pytest.approx(model.decision_function(row)[0, 3], rel=1e-8)
@@ -226,3 +228,26 @@ def test_propensity_weighting_solves_the_rel_mf_equations_and_lifts_the_tail():
             for m in (plain, model)]
     assert aplt[1] > aplt[0]
     assert plain.propensity_ is None
+
+
+@pytest.mark.parametrize("solver", ["cholesky", "cg"])
+@pytest.mark.parametrize("confidence_scale", [0.0, 10.0])
+def test_propensity_weighting_is_unbiased_for_relevance(solver, confidence_scale):
+    """Every user finds every item relevant; items are seen with probability 1, .5, .25, .1.
+    The corrected scores are about 1 for every group: scaling only the target by 1 / theta
+    (as before) gave about 1, 1.8, 3.1 and 5.3 at confidence_scale=10, inverting the bias."""
+    rng = np.random.default_rng(0)
+    exposure = np.repeat([1.0, 0.5, 0.25, 0.1], 10)
+    X = sp.csr_matrix((rng.random((2000, 40)) < exposure).astype(float))
+    model = ImplicitALS(n_components=1, alpha=1e-3, confidence_scale=confidence_scale,
+                        propensity_power=1.0, solver=solver, cg_steps=5, max_iter=30,
+                        dtype=np.float64, random_state=0).fit(X)
+    scores = model.user_factors_ @ model.item_factors_.T
+    by_group = scores.reshape(2000, 4, 10).mean(axis=(0, 2))
+    # the propensities are estimated from the counts (n_i / max n), hence the tolerance
+    assert_allclose(by_group, 1.0, atol=0.15)
+    plain = ImplicitALS(n_components=1, alpha=1e-3, confidence_scale=confidence_scale,
+                        solver=solver, cg_steps=5, max_iter=30, dtype=np.float64,
+                        random_state=0).fit(X)
+    # without the correction the rarely seen items score far below 1
+    assert (plain.user_factors_ @ plain.item_factors_.T)[:, 30:].mean() < 0.75
