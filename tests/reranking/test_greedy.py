@@ -486,8 +486,8 @@ def test_recommender_contract(estimator, check):
 def test_tradeoff_results_back_the_docs():
     """docs/evaluation.rst: with three seeds' means, xQuAD doubles APLT@100 within 2% of
     NDCG@100 for EASE and ImplicitALS on both datasets and for MultVAE on latest-small (every
-    seed), and so do EASE's popularity_penalty and ImplicitALS's propensity_power (Last.fm 0.2,
-    every seed; latest-small 0.075, one seed of three); MultVAE's in-training corrections do
+    seed), and so do EASE's popularity_penalty and ImplicitALS's propensity_power (Last.fm 0.25
+    gaining NDCG, every seed; latest-small 0.15, one seed of three); MultVAE's corrections do
     nowhere, nor does xQuAD on Last.fm, where a doubling exceeds the users' own tail share."""
     import json
     from pathlib import Path
@@ -513,11 +513,11 @@ def test_tradeoff_results_back_the_docs():
     assert seeds[small, "MultVAE", "xQuAD re-ranking"] == "3/3"
     assert all(seeds[data, "ImplicitALS", "xQuAD re-ranking"] == "3/3" for data in (small, lastfm))
     als = summary[lastfm, "ImplicitALS", "propensity_power"]
-    assert als[col["setting"]] == 0.2 and seeds[lastfm, "ImplicitALS", "propensity_power"] == "3/3"
-    assert round(als[col["APLT ratio"]], 1) == 2.4 and 0 < als[col["NDCG change %"]] < 0.5
+    assert als[col["setting"]] == 0.25 and seeds[lastfm, "ImplicitALS", "propensity_power"] == "3/3"
+    assert round(als[col["APLT ratio"]], 2) == 2.13 and round(als[col["NDCG change %"]], 1) == 1.9
     als = summary[small, "ImplicitALS", "propensity_power"]
-    assert als[col["setting"]] == 0.075 and seeds[small, "ImplicitALS", "propensity_power"] == "1/3"
-    assert round(als[col["APLT ratio"]], 2) == 2.05 and round(als[col["NDCG change %"]], 1) == -1.7
+    assert als[col["setting"]] == 0.15 and seeds[small, "ImplicitALS", "propensity_power"] == "1/3"
+    assert round(als[col["APLT ratio"]], 2) == 2.49 and round(als[col["NDCG change %"]], 1) == -1.8
     # MultVAE: within the budget the weights reach x1.26 / x1.21, the offset nothing / x1.20
     ratios = {(data, mech): round(summary[data, "MultVAE", mech][col["APLT ratio"]], 2)
               for data in (small, lastfm) for mech in ("propensity_power", "propensity offset")}
@@ -557,6 +557,22 @@ def test_tradeoff_results_back_the_docs():
     assert 0.25 <= share < 0.26 < 2 * lastfm_vae[col["APLT@100"]]
     assert max(r[c["APLT@100"]] for key, r in vae.items()
                if key[:2] == (lastfm, "xQuAD re-ranking")) < 2 * lastfm_vae[col["APLT@100"]]
+    # ImplicitALS's Rel-MF weights, seed by seed against each seed's own baseline: on
+    # latest-small at 0.15 seed 2 gains, seeds 0 and 1 lose more than the budget; on Last.fm
+    # 0.1 to 0.2 gain 2.2% to 2.9% of the mean NDCG@100
+    als_curve = {(r[c["data"]], r[c["mechanism"]], r[c["setting"]]): r for r in curve["rows"]
+                 if r[c["model"]] == "ImplicitALS"}
+
+    def seed_changes(data, setting):
+        (row, base) = (als_curve[data, "propensity_power", setting],
+                       als_curve[data, "none", 0.0])
+        ndcg, ndcg0 = ([float(v) for v in r[c["NDCG@100 by seed"]].split()] for r in (row, base))
+        return [round(100 * (a / b - 1), 1) for a, b in zip(ndcg, ndcg0)]
+
+    assert seed_changes(small, 0.15) == [-3.2, -3.0, 0.8]
+    gains = [100 * (als_curve[lastfm, "propensity_power", p][c["NDCG@100"]]
+                    / als_curve[lastfm, "none", 0.0][c["NDCG@100"]] - 1) for p in (0.1, 0.15, 0.2)]
+    assert [round(g, 1) for g in gains] == [2.2, 2.6, 2.9]
     # the sd column is the sample sd of the seeds' figures (ddof 1), EASE's one fit 0
     for row in curve["rows"]:
         by_seed = [float(v) for v in row[c["NDCG@100 by seed"]].split()]
