@@ -385,6 +385,15 @@ def _inner_explains(meta):
     return hasattr(getattr(meta, "estimator_", meta.estimator), "explain")
 
 
+def _allowed_items(candidates, n_items):
+    """Boolean mask of the ``candidates`` over ``n_items`` items (None when they are all)."""
+    if candidates is None:
+        return None
+    allowed = np.zeros(n_items, dtype=bool)
+    allowed[check_item_indices(candidates, n_items, name="candidates")] = True
+    return allowed
+
+
 def _recommend_excluding_first(estimator, X, k, exclude_seen, exclude, candidates):
     """``recommend`` of a model whose scores depend on which items may be recommended.
 
@@ -398,11 +407,8 @@ def _recommend_excluding_first(estimator, X, k, exclude_seen, exclude, candidate
     n_items = estimator._n_items()
     exclude = check_exclude(exclude, X.shape[0], n_items)
     exclude_seen = check_exclude_seen(exclude_seen)
-    allowed = None
-    if candidates is not None:
-        allowed = np.zeros(n_items, dtype=bool)
-        allowed[check_item_indices(candidates, n_items, name="candidates")] = True
-    batches = estimator._iter_scores(X, exclude_seen, exclude, allowed)
+    batches = estimator._iter_scores(X, exclude_seen, exclude,
+                                     _allowed_items(candidates, n_items))
     return _top_k_of_batches(batches, n_items, k, exclude_seen, candidates, exclude)
 
 

@@ -14,11 +14,11 @@ from sklearn import pipeline as sk_pipeline
 from sklearn.utils._available_if import available_if
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import _top_k_of_batches
+from ..base import _allowed_items, _top_k_of_batches
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import (check_exclude, check_exclude_seen, check_interaction_matrix,
-                                 check_item_indices, check_k)
+                                 check_k)
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
@@ -92,12 +92,8 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     n_items = n_columns if layout is None else layout[0]
     exclude = check_exclude(exclude, X.shape[0], n_items)
     exclude_seen = check_exclude_seen(exclude_seen)
-    allowed = None
-    if candidates is not None:
-        allowed = np.zeros(n_items, dtype=bool)
-        allowed[check_item_indices(candidates, n_items, name="candidates")] = True
     blocks = _raw_history_blocks(estimator, final, X, layout, exclude_seen=exclude_seen,
-                                 exclude=exclude, allowed=allowed)
+                                 exclude=exclude, allowed=_allowed_items(candidates, n_items))
     return _top_k_of_batches(blocks, n_items, k, exclude_seen, candidates, exclude)
 
 
