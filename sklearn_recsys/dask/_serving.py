@@ -4,6 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
+from ..preprocessing._raw_ids import _recommender, _scored_items
 from ..utils._validation import check_k
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
@@ -61,9 +62,9 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         raise ValueError(f"rows_per_task must be a positive int, got {rows_per_task!r}.")
     ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
     if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
-        model = estimator[-1] if hasattr(estimator, "steps") else estimator
+        model = _recommender(estimator)
         check_is_fitted(model)
-        width = min(k, _n_items(model))
+        width = min(k, _scored_items(model))
         return (np.empty((0, width), dtype=np.int64 if ids is None else object),
                 np.empty((0, width)))
     client = distributed.get_client() if client is None else client
@@ -94,9 +95,8 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
 def _check_item_ids(estimator, item_ids):
     """``item_ids`` as an object array, one raw id per item the fitted model scores."""
     ids = np.asarray(item_ids, dtype=object)
-    model = estimator[-1] if hasattr(estimator, "steps") else estimator
     try:
-        n_items = _n_items(model)
+        n_items = _scored_items(_recommender(estimator))
     except AttributeError:
         n_items = None  # not fitted: the model's own recommend raises NotFittedError
     if ids.ndim != 1 or (n_items is not None and len(ids) != n_items):
@@ -184,8 +184,3 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     grouped = logs.shuffle(on=encoder.user_col)
     return grouped.map_partitions(_recommend_partition, model, encoder_on_workers, k,
                                   exclude_seen, meta, meta=meta)
-
-
-def _n_items(model):
-    """Items a fitted recommender scores (one block of a multi-behaviour model's columns)."""
-    return model._n_items() if hasattr(model, "_n_items") else model.n_features_in_

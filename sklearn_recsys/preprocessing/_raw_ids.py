@@ -59,6 +59,11 @@ def _recommender(estimator):
     return estimator[-1] if hasattr(estimator, "steps") else estimator
 
 
+def _scored_items(model):
+    """Items a fitted recommender scores (one block of a multi-behaviour model's columns)."""
+    return model._n_items() if hasattr(model, "_n_items") else model.n_features_in_
+
+
 def _check_catalogue(encoder, estimator):
     """Refuse a model fitted on another catalogue: its columns would name the wrong raw ids."""
     rec = _recommender(estimator)
@@ -66,7 +71,7 @@ def _check_catalogue(encoder, estimator):
         check_is_fitted(rec)
     except NotFittedError:
         return  # the model's own call raises the usual error
-    n_scored = rec._n_items() if hasattr(rec, "_n_items") else rec.n_features_in_
+    n_scored = _scored_items(rec)
     n_columns = getattr(estimator, "n_features_in_", n_scored)
     behaviors = getattr(encoder, "behaviors_", None)
     if (n_columns, n_scored) == (encoder._n_columns(), encoder.n_items_):
