@@ -372,9 +372,15 @@ def _run_fit(args):
     import joblib
 
     from .preprocessing import InteractionEncoder
+    from .preprocessing._raw_ids import model_rows
+    from .utils._sequences import reads_order_keys
 
     progress = _Progress()
     estimator = _make_estimator(args.model, args.param)
+    if reads_order_keys(estimator) and args.timestamp_col is None:
+        raise CommandError(
+            f"{type(estimator).__name__} predicts the next item from the order of each "
+            "user's items: give the log's time column with --timestamp-col.")
     _check_output(args.output)
     progress(f"reading {args.log}")
     log = read_log(args.log, args.user_col, args.item_col, args.value_col,
@@ -383,7 +389,8 @@ def _run_fit(args):
     encoder = InteractionEncoder(user_col=args.user_col, item_col=args.item_col,
                                  value_col=args.value_col, timestamp_col=args.timestamp_col,
                                  duplicates=args.duplicates)
-    X = encoder.fit_transform(log)
+    # a sequential model is fitted on (and later serves from) the timestamps
+    X = model_rows(encoder.fit(log), estimator, log)
     progress(f"encoded {X.shape[0]} users x {X.shape[1]} items, {X.nnz} (user, item) pairs")
     progress(f"fitting {estimator!r}")
     start = time.perf_counter()
@@ -427,7 +434,8 @@ def load_model(path):
     bundle : dict
         ``model`` (the fitted recommender), ``encoder`` (the fitted
         ``InteractionEncoder``: raw ids to rows and columns and back),
-        ``interactions`` (the CSR training matrix, rows ``encoder.user_ids_``),
+        ``interactions`` (the CSR training matrix, rows ``encoder.user_ids_``;
+        a sequential model's holds the timestamps it was fitted on),
         ``format`` and ``sklearn_recsys_version``.
     """
     import joblib
@@ -463,6 +471,8 @@ def _read_user_ids(args, user_col):
 def _run_recommend(args):
     import scipy.sparse as sp
 
+    from .preprocessing._raw_ids import model_rows
+
     progress = _Progress()
     if args.output is not None:
         _check_output(args.output)
@@ -472,7 +482,7 @@ def _run_recommend(args):
     if args.log is not None:
         log = read_log(args.log, encoder.user_col, encoder.item_col, encoder.value_col,
                        encoder.timestamp_col, sep=args.sep)
-        X, ids = encoder.transform(log), encoder.get_user_ids(log)
+        X, ids = model_rows(encoder, model, log), encoder.get_user_ids(log)
         progress(f"read {len(log[encoder.user_col])} interactions from {args.log}")
     else:
         X, ids = bundle["interactions"], encoder.user_ids_
@@ -586,7 +596,7 @@ def build_parser():
                             "interaction counts 1")
     fit_parser.add_argument("--timestamp-col", default=None,
                             help="column of the times (numbers or ISO 8601 dates), used by "
-                            "--duplicates last")
+                            "--duplicates last and by the sequential models (required)")
     fit_parser.add_argument("--duplicates", choices=("sum", "last", "max"), default="sum",
                             help="how repeated (user, item) pairs combine (default: "
                             "%(default)s)")

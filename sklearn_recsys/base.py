@@ -291,7 +291,8 @@ class RecommenderMixin:
         with a sparse ``y`` of held-out interactions, ``X`` is the fold-in
         history and its items are excluded from the ranking; without ``y``
         (or with a 1-D ``y``) each row of ``X`` is split 80/20 with a fixed
-        seed and the 20% are predicted from the 80%.
+        seed and the 20% are predicted from the 80% (for a sequential model,
+        whose values are order keys, the latest 20% from the earlier 80%).
 
         Parameters
         ----------

@@ -190,6 +190,36 @@ def test_values_timestamps_and_duplicates(tmp_path, capsys):
                        [[6.0, 2.0], [0.0, 4.0]])
 
 
+def test_a_sequential_model_is_fitted_on_and_served_from_the_times(tmp_path, capsys):
+    pytest.importorskip("tensorflow")
+    # each user walks three of a..e in time, rating them lower and lower: the ratings
+    # would give the reverse order
+    rows = [(f"u{u:02d}", "abcde"[u % 3 + t], 5 - t, 1000 + 10 * t)
+            for u in range(30) for t in range(3)]
+    log = _write_csv(tmp_path / "log.csv", ["user", "item", "rating", "ts"], rows)
+    model_path = tmp_path / "sas.joblib"
+    params = ["--param", "n_components=8", "--param", "max_iter=2",
+              "--param", "early_stopping=False", "--param", "random_state=0"]
+    _fit(capsys, log, model_path, "--value-col", "rating", "--timestamp-col", "ts",
+         "--model", "SASRec", *params)
+    bundle = joblib.load(model_path)
+    model, encoder, X = bundle["model"], bundle["encoder"], bundle["interactions"]
+    assert set(X.data) == {1000.0, 1010.0, 1020.0}  # the times, not the ratings
+    newer = _write_csv(tmp_path / "new.csv", ["user", "item", "rating", "ts"],
+                       [("u00", "c", 1, 1000), ("u00", "a", 5, 1010)])
+    assert main(["recommend", str(model_path), "--log", str(newer), "--users", "u00",
+                 "-k", "2"]) == 0
+    table = list(csv.DictReader(capsys.readouterr().out.splitlines()))
+    expected = model.recommend(encoder.transform_timestamps(_cli.read_log(
+        newer, "user", "item", "rating", "ts")), k=2)[0][0]
+    assert [r["item"] for r in table] == encoder.inverse_transform([expected])[0].tolist()
+    assert main(["fit", str(log), "--user-col", "user", "--item-col", "item",
+                 "--value-col", "rating", "--model", "SASRec", "-o",
+                 str(tmp_path / "m.joblib")]) == 1
+    assert ("SASRec predicts the next item from the order of each user's items: give the "
+            "log's time column with --timestamp-col.") in capsys.readouterr().err
+
+
 def test_recommend_from_a_newer_log(tmp_path, capsys, log_csv):
     log, missing = log_csv
     model_path = tmp_path / "knn.joblib"

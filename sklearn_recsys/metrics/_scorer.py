@@ -9,7 +9,10 @@ A scorer is a callable ``scorer(estimator, X, y=None)``:
   users (strong generalization, Liang et al. 2018);
 * without ``y`` (or with a 1-D ``y``), the scorer splits each row of ``X``
   itself with :func:`~sklearn_recsys.model_selection.holdout_split` and a
-  fixed seed, so every candidate of a search is judged on the same split.
+  fixed seed, so every candidate of a search is judged on the same split. A
+  sequential model's values are order keys: its rows hold out their latest
+  interactions instead (the same number), so the fold-in part never holds
+  what came after the items to predict.
 """
 
 import re
@@ -28,7 +31,7 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
-from ..utils._holdout import iter_heldout_batches, split_interactions
+from ..utils._holdout import iter_heldout_batches, split_interactions, split_latest
 from ..utils._sequences import latest_keys, reads_order_keys
 from ..utils._validation import check_interaction_matrix, check_k
 from ._beyond_accuracy import (
@@ -111,7 +114,9 @@ class _RankingScorer(_MetadataRequester):
 
         For a multi-behaviour model (:func:`behavior_layout` is not None),
         ``X_out`` and a given ``y`` hold the target behaviour only, and the
-        split without ``y`` holds out target interactions only.
+        split without ``y`` holds out target interactions only. For a model of
+        order keys (a sequential model) that split holds out each user's latest
+        interactions rather than random ones.
         """
         layout = behavior_layout(estimator)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
@@ -126,12 +131,20 @@ class _RankingScorer(_MetadataRequester):
                     + (", one block wide." if layout else ".")
                 )
             return X, y, layout
-        rng = check_random_state(self.random_state)
+        if reads_order_keys(estimator):
+            # the values are order keys: hold out each user's latest, not a random share
+            # whose fold-in part would hold later items than the ones to predict
+            def split(Xt):
+                return split_latest(Xt, self.holdout, self.min_interactions)
+        else:
+            rng = check_random_state(self.random_state)
+
+            def split(Xt):
+                return split_interactions(Xt, self.holdout, self.min_interactions, rng)
         if layout is None:
-            return (*split_interactions(X, self.holdout, self.min_interactions, rng), None)
+            return (*split(X), None)
         n_items, index = layout
-        X_t_in, X_out = split_interactions(behavior_block(X, n_items, index), self.holdout,
-                                           self.min_interactions, rng)
+        X_t_in, X_out = split(behavior_block(X, n_items, index))
         return with_block(X, n_items, index, X_t_in), X_out, layout
 
     def __call__(self, estimator, X, y=None, **row_data):
@@ -240,12 +253,14 @@ def make_ranking_scorer(
         ``"coverage"``.
     holdout : float, default=0.2
         Share of each user's interactions held out when the scorer splits
-        ``X`` itself (no sparse ``y`` given).
+        ``X`` itself (no sparse ``y`` given): random ones, or the latest for
+        a sequential model (its values are order keys).
     min_interactions : int, default=5
         Users with fewer interactions hold nothing out in that split and are
         left out of the mean.
     random_state : int, default=0
-        Seed of that split; fixed so every candidate sees the same split.
+        Seed of that split; fixed so every candidate sees the same split
+        (unused for a sequential model, whose split has no draw).
     **kwargs : dict
         Passed to the metric, e.g. ``gain="graded"`` for NDCG.
 
@@ -445,12 +460,14 @@ def make_beyond_accuracy_scorer(
         ``"*_by_popularity"`` and ``"ips_*"``; ignored by the others).
     holdout : float, default=0.2
         Share of each user's interactions held out when the scorer splits
-        ``X`` itself (no sparse ``y`` given).
+        ``X`` itself (no sparse ``y`` given): random ones, or the latest for
+        a sequential model (its values are order keys).
     min_interactions : int, default=5
         Users with fewer interactions hold nothing out in that split (they
         still have a list, which the list metrics count).
     random_state : int, default=0
-        Seed of that split; fixed so every candidate sees the same split.
+        Seed of that split; fixed so every candidate sees the same split
+        (unused for a sequential model, whose split has no draw).
     **kwargs : dict
         Options of the metric: ``short_head_share`` (``"aplt"``,
         ``"long_tail_coverage"``); ``categories`` (required) and ``alpha``

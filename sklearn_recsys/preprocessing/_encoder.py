@@ -587,7 +587,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         the log (and only they) are scored by ``estimator`` (a fitted
         recommender, or a pipeline ending in one, fitted on this encoder's
         matrices), and the lists come back with raw user and item ids. A
-        brand-new user is given by a few raw item ids in the log.
+        brand-new user is given by a few raw item ids in the log. A
+        sequential model (``SASRec``, ``GRU4Rec``) reads the log's
+        timestamps (:meth:`transform_timestamps`), the others its values.
 
         Parameters
         ----------
@@ -656,7 +658,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         estimator : recommender or Pipeline
             Fitted on this encoder's matrices, with ``explain``.
         X : DataFrame, mapping of str to array, or tuple of arrays
-            The interactions of one user.
+            The interactions of one user (with their timestamps for a
+            sequential model, which reads them as :meth:`recommend` does).
         item_id : object
             Raw id of the item whose score is explained.
         as_frame : bool, default=True

@@ -12,6 +12,8 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..utils._sequences import reads_order_keys
+
 
 def _table(columns, as_frame):
     if not as_frame:
@@ -98,6 +100,23 @@ def _check_catalogue(encoder, estimator):
         f"would name the wrong raw ids. {fix}")
 
 
+def model_rows(encoder, estimator, X):
+    """The rows of log ``X`` that ``estimator`` reads, through the fitted ``encoder``.
+
+    A sequential model reads its values as order keys, so it is given the
+    log's timestamps (:meth:`InteractionEncoder.transform_timestamps`); any
+    other model the values (:meth:`InteractionEncoder.transform`).
+    """
+    if not reads_order_keys(estimator):
+        return encoder.transform(X)
+    try:
+        return encoder.transform_timestamps(X)
+    except ValueError as exc:
+        raise ValueError(
+            f"{type(_recommender(estimator)).__name__} reads the order of each user's "
+            f"items, so it is given the log's timestamps: {exc}") from exc
+
+
 def _preprocess(estimator, X):
     """``X`` through every step of a pipeline but the last; ``X`` for a bare recommender."""
     if hasattr(estimator, "steps") and len(estimator.steps) > 1:
@@ -115,7 +134,7 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     wanted = np.unique(rows)
     all_ids = np.concatenate([encoder.user_ids_, new_ids]) if len(new_ids) else encoder.user_ids_
     user_ids = all_ids[wanted]
-    M = encoder.transform(X)[wanted]
+    M = model_rows(encoder, estimator, X)[wanted]
     if exclude is not None:
         exclude = _exclude_matrix(encoder, exclude, user_ids)
     idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude)
@@ -174,7 +193,7 @@ def explain_raw(encoder, estimator, X, item_id, as_frame):
     if len(wanted) != 1:
         raise ValueError(f"explain needs the log of one user; this log has {len(wanted)} "
                          "users. Select one user's interactions first.")
-    x = encoder.transform(X)[wanted]
+    x = model_rows(encoder, estimator, X)[wanted]
     col = encoder.get_item_indices([item_id])[0]
     items, contributions = _recommender(estimator).explain(_preprocess(estimator, x), col)
     columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}

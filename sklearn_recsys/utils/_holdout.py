@@ -19,6 +19,7 @@ __all__ = [
     "iter_heldout_batches",
     "split_by_rank",
     "split_interactions",
+    "split_latest",
     "split_users",
 ]
 
@@ -63,11 +64,25 @@ def split_interactions(X, holdout, min_interactions, rng):
     X_keep, X_held_out : csr_matrix of shape (n_users, n_items)
         Their non-zeros partition those of ``X``.
     """
+    return split_by_rank(X, rng.random_sample(X.nnz), _n_held_out(X, holdout, min_interactions))
+
+
+def split_latest(X, holdout, min_interactions):
+    """Hold out the same number of interactions per user as :func:`split_interactions`, the latest.
+
+    For a matrix of order keys (a sequential model's input): the held-out
+    part is each user's ``int(holdout * n_u)`` largest keys (ties: the larger
+    item index is later, as everywhere), so the fold-in part is what came
+    before it and the model is never asked to predict the past from the future.
+    """
+    return split_by_rank(X, X.data, _n_held_out(X, holdout, min_interactions))
+
+
+def _n_held_out(X, holdout, min_interactions):
     n_u = np.diff(X.indptr)
     # rounded before the floor: 0.7 * 90 is 62.99999999999999 in floating point
-    n_test = np.where(n_u >= min_interactions,
-                      np.floor(np.round(holdout * n_u, 9)).astype(np.int64), 0)
-    return split_by_rank(X, rng.random_sample(X.nnz), n_test)
+    return np.where(n_u >= min_interactions,
+                    np.floor(np.round(holdout * n_u, 9)).astype(np.int64), 0)
 
 
 def split_users(n_users, fraction, rng):
