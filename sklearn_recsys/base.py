@@ -195,14 +195,21 @@ class RecommenderMixin:
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         full = self._scores_without_fallback(x)[0, item]
-        # row j of the batch is the user without their j-th item
         n = x.nnz
-        keep = ~np.eye(n, dtype=bool)
-        rows = np.repeat(np.arange(n), n - 1)
-        without = sp.csr_matrix((np.tile(x.data, n)[keep.ravel()],
-                                 (rows, np.tile(x.indices, n)[keep.ravel()])),
-                                shape=(n, x.shape[1]))
-        contrib = full - self._scores_without_fallback(without)[:, item].astype(np.float64)
+        dropped = np.empty(n)
+        # row j of a batch is the user without their j-th item; batches of scored
+        # rows as decision_function's, so a long history needs no (n, n) arrays
+        for rows in iter_row_batches(n, row_batch_size(x.shape[1])):
+            js = np.arange(n)[rows]
+            keep = np.ones((len(js), n), dtype=bool)
+            keep[np.arange(len(js)), js] = False
+            without = sp.csr_matrix(
+                (np.broadcast_to(x.data, keep.shape)[keep],
+                 (np.repeat(np.arange(len(js)), n - 1),
+                  np.broadcast_to(x.indices, keep.shape)[keep])),
+                shape=(len(js), x.shape[1]))
+            dropped[rows] = self._scores_without_fallback(without)[:, item]
+        contrib = full - dropped
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 
@@ -513,7 +520,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
             ``x_row[j] * W[j, item]`` for each of them.
         """
         x, item = self._validate_explain(x_row, item)
-        contrib = x.data * self._item_item_entries(x.indices, item)
+        # float64 whatever the model's dtype, as every other explain
+        contrib = (np.asarray(x.data, dtype=np.float64)
+                   * np.asarray(self._item_item_entries(x.indices, item), dtype=np.float64))
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 

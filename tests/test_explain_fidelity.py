@@ -19,8 +19,10 @@ def test_explain_results_back_the_docs():
                   "I-AutoRec"):  # exact decompositions, integrated gradients
         assert rows[model, "explain"][0] <= rows[model, "leave-one-out"][0] + 0.03, model
     assert rows["MultVAE", "explain"][0] < rows["MultVAE", "leave-one-out"][0]
-    # ItemKNN's scores are sums of the cosines: a tie by construction
-    assert rows["ItemKNN", "explain"][0] == rows["ItemKNN", "cosine"][0]
+    # ItemKNN's contributions are the cosines of the user's items among the explained item's
+    # neighbours, in cosine order: the two orders differ only among the items outside that
+    # neighbourhood (contribution 0, listed by index), so they stay within a few users
+    assert abs(rows["ItemKNN", "explain"][0] - rows["ItemKNN", "cosine"][0]) <= 0.01
     # CDAE's integrated gradients hold the folded-in node fixed; leave-one-out refolds it,
     # and is still behind them on mean POS@10
     assert rows["CDAE", "explain"][0] < rows["CDAE", "leave-one-out"][0]

@@ -15,6 +15,20 @@ __all__ = ["ItemKNN"]
 _BLOCK_ENTRIES = 8_000_000
 
 
+def _top_per_column(block, n_keep):
+    """Mask of the ``n_keep`` largest entries of each column; ties go to the lower row.
+
+    ``argpartition`` leaves the order of tied values to its SIMD kernel, which differs
+    between CPUs (AVX-512 or not), so the neighbours kept at a tie at the cut, and every
+    score built on them, would depend on the machine.
+    """
+    kth = -np.partition(-block, n_keep - 1, axis=0)[n_keep - 1]
+    above = block > kth
+    at = block == kth
+    # the lowest-index ties fill the places the larger values leave
+    return above | (at & (np.cumsum(at, axis=0) <= n_keep - above.sum(axis=0)))
+
+
 class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     """Item-based collaborative filtering with a cosine neighbourhood.
 
@@ -97,15 +111,13 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
                 block /= denom
             block[~np.isfinite(block)] = 0
             block[np.arange(start, stop), np.arange(stop - start)] = 0
+            keep = block > 0
             if n_keep < n_items:
-                top = np.argpartition(-block, n_keep - 1, axis=0)[:n_keep]
-            else:
-                top = np.broadcast_to(np.arange(n_items)[:, None], block.shape)
-            top_vals = np.take_along_axis(block, top, axis=0)
-            keep = top_vals > 0
-            rows.append(top[keep])
-            cols.append(np.broadcast_to(np.arange(start, stop), top.shape)[keep])
-            vals.append(top_vals[keep])
+                keep &= _top_per_column(block, n_keep)
+            top, col = np.nonzero(keep)
+            rows.append(top)
+            cols.append(col + start)
+            vals.append(block[top, col])
         S = sp.csr_matrix(
             (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items),

@@ -57,6 +57,11 @@ def test_explain_sums_to_score_and_similar_items():
     np.testing.assert_allclose(w[0], np.sort(np.delete(model.coef_[4], 4))[::-1][:3])
     with pytest.raises(ValueError, match="one user"):
         model.explain(X[:2], 0)
+    # float64 contributions from a float32 model too, as every other explain
+    X32 = X.astype(np.float32)
+    items32, contrib32 = EASE(alpha=5.0).fit(X32).explain(X32[3], 7)
+    assert contrib32.dtype == np.float64
+    np.testing.assert_allclose(contrib32, model.explain(row, 7)[1], rtol=1e-4)
 
 
 def test_alpha_zero_singular_gram_has_clear_error():
