@@ -13,6 +13,7 @@ Scratch state of one fit lives in a :class:`FitContext` that is dropped when
 its own scores is not the right monitor, ``_validation_score``.
 """
 
+import math
 import warnings
 from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
@@ -71,7 +72,8 @@ class FitContext:
         The iteration being run, from 1.
 
     Hooks may add their own attributes (TensorFlow variables, kernel
-    buffers); they disappear with the context.
+    buffers); they disappear with the context. ``label`` (optional) names
+    the progress bar of a trial run inside a fit.
     """
 
     def __init__(self, X, rng):
@@ -139,7 +141,11 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
 
     def _holdout_description(self):
         """What :meth:`_hold_out` holds out of each user, for messages."""
-        return f"validation_holdout={self.validation_holdout} of each user's interactions"
+        h = self.validation_holdout
+        # int(h * n) >= 1 (float error rounded off, as split_interactions does), n >= 2
+        least = max(2, math.ceil(round(1.0 / h, 9)))
+        return (f"validation_holdout={h} of each user's interactions (a user needs at "
+                f"least {least} to hold one out)")
 
     def _hold_out(self, X, rng):
         """``validation_holdout`` of each row's interactions held out: ``(X_in, X_out)``.
@@ -181,14 +187,21 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
                     "holds out no user (or all of them)")
                 return ctx
             X_in, X_out = self._hold_out(X[val_rows], split_rng)
+            if X_out.nnz == 0:
+                # every user trains: the validation users would score 0 at every epoch
+                # and the first epoch would be kept
+                self._warn_no_validation(
+                    warn, f"{self._holdout_description()} holds none out of the "
+                    f"{len(val_rows)} validation users (validation_fraction="
+                    f"{self.validation_fraction})")
+                return ctx
             ctx.train_rows, ctx.X_val_in, ctx.X_val_out = train_rows, X_in, X_out
             ctx.split = "users"
         elif validate:
             X_train, X_out = self._hold_out(X, split_rng)
             if X_out.nnz == 0:
                 self._warn_no_validation(
-                    warn, f"{self._holdout_description()} holds none out (users need at "
-                    "least 2 interactions)")
+                    warn, f"{self._holdout_description()} holds none out")
                 return ctx
             ctx.X_train, ctx.X_val_in, ctx.X_val_out = X_train, X_train, X_out
             ctx.split = "interactions"
@@ -223,7 +236,9 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
         self.validation_scores_ = [] if ctx.split is not None else None
         self.best_iteration_ = None
         best, best_iteration, snapshot, stall = -np.inf, 0, None, 0
-        progress = Progress(type(self).__name__, max_iter, self.verbose, self._iteration_unit)
+        # internal trial runs of a fit (a choice of alpha) name themselves in ctx.label
+        progress = Progress(getattr(ctx, "label", type(self).__name__), max_iter, self.verbose,
+                            self._iteration_unit)
         try:
             for it in range(1, max_iter + 1):
                 ctx.iteration = it

@@ -108,6 +108,36 @@ def test_no_validation_data_warns_and_trains_for_max_iter():
     assert model.validation_scores_ is None and model.n_iter_ == 3
 
 
+class ScriptedUsers(Scripted):
+    """Validates on held-out users, as the autoencoders."""
+
+    _validation_split = "users"
+
+    def __init__(self, scores=(), max_iter=10, early_stopping=True, validation_fraction=0.5,
+                 validation_holdout=0.2, n_iter_no_change=2, tol=0.0, random_state=0,
+                 verbose=0):
+        super().__init__(scores, max_iter, early_stopping, validation_holdout,
+                         n_iter_no_change, tol, random_state, verbose)
+        self.validation_fraction = validation_fraction
+
+
+def test_validation_users_with_nothing_to_hold_out_warn_and_every_user_trains():
+    # 4 interactions per user: validation_holdout=0.2 holds out int(0.8) = 0 of each
+    four = sp.csr_matrix(np.kron(np.eye(10), np.ones((1, 4))))
+    with pytest.warns(UserWarning, match=r"validation_holdout=0.2 of each user's "
+                      r"interactions \(a user needs at least 5 to hold one out\) holds none "
+                      r"out of the 5 validation users"):
+        ctx = ScriptedUsers(max_iter=3)._make_context(four)
+    assert ctx.split is None and ctx.train_rows is None
+    with pytest.warns(UserWarning, match="training without validation for max_iter"):
+        model = ScriptedUsers(scores=[0.0] * 10, max_iter=3).fit(four)
+    assert model.validation_scores_ is None and model.n_iter_ == 3
+    # five interactions: one held out of each validation user
+    five = sp.csr_matrix(np.kron(np.eye(10), np.ones((1, 5))))
+    ctx = ScriptedUsers()._make_context(five)
+    assert ctx.split == "users" and len(ctx.train_rows) == 5 and ctx.X_val_out.nnz == 5
+
+
 def test_the_split_draws_do_not_shift_the_model_draws():
     # the split has its own generator: a model's first draw is the same with
     # or without validation

@@ -100,7 +100,8 @@ class ImplicitALS(MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors (and of the validation split).
     verbose : int, default=0
-        Print a progress line per sweep (loss, validation NDCG) when > 0.
+        0: quiet; 1: a progress bar; 2 and more:
+        also a line per sweep (loss, validation NDCG).
 
     Attributes
     ----------
@@ -111,9 +112,8 @@ class ImplicitALS(MatrixFactorizationBase):
         (None when it is 0).
     user_factors_ : ndarray of shape (n_users, n_components)
         Factors of the training users.
-    loss_curve_ : list of float or None
-        Objective (weighted squared error plus penalty) after each sweep,
-        computed only when ``verbose`` (else None entries).
+    loss_curve_ : list of float
+        Objective (weighted squared error plus penalty) after each sweep.
     validation_scores_ : list of float or None
         Validation NDCG@20 after each sweep when ``early_stopping``.
     n_iter_ : int

@@ -75,7 +75,7 @@ class BPR(MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors, of the sampling and of the validation split.
     verbose : int, default=0
-        Print a progress line per epoch when > 0.
+        0: quiet; 1: a progress bar; 2 and more: also a line per epoch.
 
     Attributes
     ----------
@@ -83,10 +83,6 @@ class BPR(MatrixFactorizationBase):
     item_bias_ : ndarray of shape (n_items,)
     user_factors_ : ndarray of shape (n_users, n_components)
         SGD factors of the training users.
-    fold_in_ : ndarray of shape (n_items, n_components)
-        Rows of :math:`Y (Y^\top Y + \alpha I)^{-1}`: a user's fold-in
-        factors are the sum of the rows of their items, minus the biases'
-        projection.
     loss_curve_ : list of float
         Mean of :math:`\\sigma(\\hat x_{uj} - \\hat x_{ui})` over each epoch's
         steps (the share of mis-ordered pairs, smoothed); falls as training
@@ -245,6 +241,13 @@ class BPR(MatrixFactorizationBase):
         first = state is None and not hasattr(self, "item_factors_")
         self._validate_params()
         X = check_interactions(self, X, reset=first)
+        if not first and (self.item_factors_.shape[1], self.item_factors_.dtype) != (
+                self.n_components, np.dtype(self.dtype)):
+            raise ValueError(
+                f"This BPR's factors have {self.item_factors_.shape[1]} components of "
+                f"{self.item_factors_.dtype}, but its parameters now say n_components="
+                f"{self.n_components}, dtype={np.dtype(self.dtype).name}: set them back to "
+                "continue with partial_fit, or call fit to start anew.")
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
         if state is None:
             rng = check_random_state(self.random_state)

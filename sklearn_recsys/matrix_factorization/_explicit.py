@@ -130,7 +130,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors and of the sampler's draws.
     verbose : int, default=0
-        Print a progress line per sweep (training RMSE) when > 0.
+        0: quiet; 1: a progress bar; 2 and more:
+        also a line per sweep (training RMSE).
 
     Attributes
     ----------
@@ -314,11 +315,13 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         ctx.Xt = ctx.X_train.T.tocsr()
         sweeps = self.max_iter or _DEFAULT_SWEEPS["gibbs"]
         with numba_threads(self.n_jobs):
+            ctx.label = "ExplicitMF (trial: the sampler)"
             self._run_training(ctx, max_iter=min(sweeps, self.burn_in + max(
                 1, (sweeps - self.burn_in) // 4)))
             sampler = self._validation_rmse(ctx)
             ctx.val_sum = None
             self.solver_, self.alpha_ = "als", np.inf
+            ctx.label = "ExplicitMF (trial: biases only)"
             self._run_training(ctx, max_iter=_DEFAULT_SWEEPS["als"])
             biases = self._validation_rmse(ctx)
         self.solver_, self.alpha_ = "gibbs", None
@@ -354,6 +357,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
                     self.user_factors_[:] = 0.0
                     self.item_factors_[:] = 0.0
                 sweeps = self.max_iter or _DEFAULT_SWEEPS["als"]
+                ctx.label = f"ExplicitMF (trial: alpha={alpha:g})"
                 self._run_training(ctx, max_iter=sweeps if step == 0 else max(2, sweeps // 3))
                 errors.append(self._validation_rmse(ctx))
         return _ALPHA_GRID[int(np.argmin(errors))]

@@ -177,7 +177,7 @@ class HybridMF(MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors (and of the validation split).
     verbose : int, default=0
-        Print a progress line per sweep.
+        0: quiet; 1: a progress bar; 2 and more: also a line per sweep.
 
     Attributes
     ----------

@@ -68,7 +68,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors.
     verbose : int, default=0
-        Print a progress line per sweep when > 0.
+        0: quiet; 1: a progress bar; 2 and more: also a line per sweep.
 
     Attributes
     ----------

@@ -121,7 +121,7 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the weights, batches and validation split.
     verbose : int, default=0
-        Print a progress line per epoch.
+        0: quiet; 1: a progress bar; 2 and more: also a line per epoch.
 
     Attributes
     ----------
@@ -291,6 +291,9 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
 
     def _fit(self, X):
         check_rating_values(self, X)
+        for name in ("item_codes_", "fold_in_codes_", "fold_in_offsets_"):
+            # kind="item"'s serving state: a refit as kind="user" must not keep it
+            self.__dict__.pop(name, None)
         X = X.astype(np.float32)
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
         ctx = self._make_context(X)

@@ -129,6 +129,26 @@ class PartialFitMixin:
                 f"{self.propensity_power!r}): they need every item's count over the whole "
                 "data. Use fit, or propensity_power=0.")
 
+    def _weight_shapes(self):
+        """``(trained, built)``: the shapes of the fitted weight matrices, and those the
+        current parameters build for the fitted catalogue."""
+        raise NotImplementedError
+
+    def _check_same_architecture(self):
+        """Refuse to continue weights that the current parameters would not build.
+
+        ``set_params`` between ``fit`` (or ``partial_fit``) and ``partial_fit``
+        may change the layers' sizes; continuing would train (or crash on)
+        weights of another network than the parameters describe.
+        """
+        trained, built = self._weight_shapes()
+        if [tuple(t) for t in trained] != [tuple(b) for b in built]:
+            raise ValueError(
+                f"This {type(self).__name__}'s weights have shapes {trained}, but its "
+                f"parameters now build {built}: the layer sizes changed since they were "
+                "trained. Set them back to continue with partial_fit, or call fit to start "
+                "anew.")
+
     def _check_pass_weights(self, weights, n_users):
         """Raise if a fitted model's per-user parameters (``weights[-1]``) miss ``n_users``."""
 
@@ -194,6 +214,8 @@ class PartialFitMixin:
         self._validate_params()
         self._check_partial_fit()
         X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
+        if not first:
+            self._check_same_architecture()
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
         if state is None:
             rng = check_random_state(self.random_state)
@@ -265,6 +287,10 @@ class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, Transfor
         encoder = [n_items, *hidden, code]
         decoder = [self.n_components, *hidden[::-1], n_items]
         return list(zip(encoder[:-1], encoder[1:])) + list(zip(decoder[:-1], decoder[1:]))
+
+    def _weight_shapes(self):
+        return ([w.shape for w in self.coefs_],
+                [tuple(size) for size in self._layer_sizes(self.n_features_in_)])
 
     def _n_encoder_layers(self):
         return len(self.hidden_layer_sizes) + 1

@@ -104,7 +104,7 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     random_state : int, RandomState instance or None, default=None
         Seed of the weights, batches and corruption.
     verbose : int, default=0
-        Print a progress line per epoch.
+        0: quiet; 1: a progress bar; 2 and more: also a line per epoch.
 
     Attributes
     ----------
@@ -356,6 +356,10 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
 
     def _current_weights(self):
         return self.coefs_, self.intercepts_, self.user_nodes_
+
+    def _weight_shapes(self):
+        n, k = self.n_features_in_, self.n_components
+        return [w.shape for w in self.coefs_], [(n, k), (k, n)]
 
     def _check_pass_weights(self, weights, n_users):
         n_nodes = weights[-1].shape[0]

@@ -149,7 +149,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     random_state : int, RandomState instance or None, default=None
         Seeds the factors, the CNN weights, batch order and dropout.
     verbose : int, default=0
-        Print a progress line per iteration when > 0.
+        0: quiet; 1: a progress bar; 2 and more: also a line per iteration.
 
     Attributes
     ----------

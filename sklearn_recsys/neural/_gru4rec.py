@@ -75,7 +75,8 @@ class GRU4Rec(SequentialRecommenderBase):
     random_state : int, RandomState instance or None, default=None
         Seed of the weights, batches and dropout.
     verbose : int, default=0
-        Print a progress line per epoch (loss, validation NDCG@10).
+        0: quiet; 1: a progress bar; 2 and more:
+        also a line per epoch (loss, validation NDCG@10).
 
     Attributes
     ----------

@@ -71,7 +71,8 @@ _TRAINING_DOC = """\
         (the best epoch is kept whatever the gain).
     random_state : int, RandomState instance or None, default=None
 {seed}    verbose : int, default=0
-        Print a progress line per epoch (loss, validation NDCG@100).
+        0: quiet; 1: a progress bar; 2 and more:
+        also a line per epoch (loss, validation NDCG@100).
 
     Attributes
     ----------

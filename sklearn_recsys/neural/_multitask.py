@@ -128,7 +128,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
     random_state : int, RandomState instance or None, default=None
         Seed of the weights, batches, dropout and validation split.
     verbose : int, default=0
-        Print a progress line per epoch.
+        0: quiet; 1: a progress bar; 2 and more: also a line per epoch.
 
     Attributes
     ----------
@@ -358,6 +358,15 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
 
     def _current_weights(self):
         return {name: getattr(self, name) for name in self._PARAMS}
+
+    def _weight_shapes(self):
+        n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
+        sizes = [n_b * n, *check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")]
+        built = [*zip(sizes[:-1], sizes[1:]), (n_e, sizes[-1], k), (n_b, sizes[-1], n_e),
+                 (n_b, k, n)]
+        trained = [*(w.shape for w in self.shared_coefs_), self.expert_coefs_.shape,
+                   self.gate_coefs_.shape, self.head_coefs_.shape]
+        return trained, built
 
     def _iterate(self, ctx):
         tf, X = ctx.tf, ctx.X

@@ -82,7 +82,8 @@ class SASRec(SequentialRecommenderBase):
         Seed of the weights, batches and dropout. The caller's global NumPy
         and TensorFlow generators are not touched.
     verbose : int, default=0
-        Print a progress line per epoch (loss, validation NDCG@10).
+        0: quiet; 1: a progress bar; 2 and more:
+        also a line per epoch (loss, validation NDCG@10).
 
     Attributes
     ----------

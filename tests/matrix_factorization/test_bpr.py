@@ -166,6 +166,11 @@ def test_partial_fit_refuses_chunks_that_break_the_pass(planted):
         fitted.partial_fit(planted[:10], n_users=10)
     fitted.partial_fit(planted[:300]).partial_fit(planted[300:])  # fit's users by default
     assert fitted._partial_state["position"] == 0
+    # factors the parameters no longer describe: refused, not continued
+    for change in ({"n_components": 8}, {"dtype": np.float64}):
+        with pytest.raises(ValueError, match="set them back to continue with partial_fit"):
+            BPR(n_components=4, max_iter=1, random_state=0).fit(planted).set_params(
+                **change).partial_fit(planted[:300])
 
 
 def test_dask_ml_incremental_trains_bpr_with_n_users(planted):

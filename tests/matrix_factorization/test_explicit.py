@@ -7,6 +7,7 @@ from numpy.testing import assert_allclose
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from sklearn_recsys import ExplicitMF
+from sklearn_recsys.matrix_factorization._explicit import _ALPHA_GRID
 from sklearn_recsys.metrics import make_rating_scorer
 from sklearn_recsys.model_selection import holdout_split
 
@@ -147,6 +148,16 @@ def test_auto_alpha_keeps_factors_where_they_help():
     biases = -rmse(ExplicitMF(n_components=4, alpha=np.inf, random_state=0).fit(X_in), X_in,
                    X_out)
     assert auto < biases - 0.05
+
+
+def test_trial_runs_of_a_fit_name_their_progress_bars(capsys):
+    """alpha="auto" runs the grid before the fit: each run's bar says it is a trial."""
+    X = _ratings(60, 20, density=0.3)
+    ExplicitMF(n_components=2, solver="als", max_iter=2, verbose=2, random_state=0).fit(X)
+    lines = [line for line in capsys.readouterr().err.replace("\r", "\n").splitlines()
+             if " sweep 1 " in line]
+    assert [line.split(" sweep")[0] for line in lines] == [
+        *(f"ExplicitMF (trial: alpha={a:g})" for a in _ALPHA_GRID), "ExplicitMF"]
 
 
 def test_auto_alpha_without_ratings_to_hold_out_uses_the_middle_value(recwarn):

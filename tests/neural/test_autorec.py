@@ -202,6 +202,11 @@ def test_item_autorec_explain_is_exact():
                    random_state=0).fit(X)
     items, _ = user.explain(X[3], 0)  # leave-one-out
     assert_array_equal(np.sort(items), X[3].indices)
+    # the item model refitted as a user model keeps none of the item model's serving state
+    model.set_params(kind="user", max_iter=3).fit(X)
+    assert not any(hasattr(model, name)
+                   for name in ("item_codes_", "fold_in_codes_", "fold_in_offsets_"))
+    assert_array_equal(model.decision_function(X[:5]), user.decision_function(X[:5]))
 
 
 def test_benchmark_results_back_the_docs():

@@ -62,6 +62,34 @@ def test_partial_fit_checks_the_items_and_propensities():
     np.testing.assert_allclose(model._item_popularity, counts / counts.sum())
 
 
+@pytest.mark.parametrize("cls, change", [(MultDAE, {"hidden_layer_sizes": (5,)}),
+                                         (MultVAE, {"n_components": 4}),
+                                         (CDAE, {"n_components": 4})])
+def test_partial_fit_refuses_weights_the_parameters_no_longer_build(cls, change):
+    """set_params between calls (or after fit) must not continue another network's weights
+    (MultDAE trained its two layers as two tanh encoders, without a decoder)."""
+    X = make_interactions(64, 40, density=0.1, random_state=0)
+    params = dict(n_components=6, batch_size=32, early_stopping=False, random_state=0,
+                  max_iter=1)
+    if cls is not CDAE:
+        params["hidden_layer_sizes"] = ()
+    if cls is MultVAE:
+        params["total_anneal_steps"] = 5
+    for start in ("partial_fit", "fit"):
+        model = cls(**params)
+        getattr(model, start)(X)
+        before = [w.copy() for w in model.coefs_]
+        model.set_params(**change)
+        with pytest.raises(ValueError, match="the layer sizes changed since they were "
+                           "trained. Set them back to continue with partial_fit, or call fit"):
+            model.partial_fit(X)
+        for a, b in zip(before, model.coefs_):
+            np.testing.assert_array_equal(a, b)  # nothing trained
+        model.set_params(**{k: params[k] for k in change})
+        model.partial_fit(X)  # set back: continues
+        model.set_params(**change).fit(X)  # fit starts anew with them
+
+
 def test_dask_ml_incremental_trains_block_by_block():
     """dask_ml's Incremental feeds a row-chunked Dask array to partial_fit block by block:
     in block order, the same model as fit's epoch."""
@@ -101,6 +129,10 @@ def test_multitask_dae_partial_fit_equals_fit():
                                rtol=1e-4, atol=1e-5)
     counts = np.bincount(buys.indices, minlength=30)
     np.testing.assert_allclose(part._item_popularity, counts / counts.sum())
+    # layer sizes changed since the weights were trained: refused, whichever changed
+    for change in ({"n_experts": 3}, {"hidden_layer_sizes": (6,)}, {"n_components": 5}):
+        with pytest.raises(ValueError, match="the layer sizes changed"):
+            MultiTaskDAE(**params).partial_fit(X).set_params(**change).partial_fit(X)
 
 
 def test_auto_annealing_refused_and_a_failed_first_call_leaves_a_fresh_model():
