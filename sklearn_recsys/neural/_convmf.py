@@ -502,6 +502,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             G = U64.T @ U64
         G[np.diag_indices_from(G)] += self.alpha_item
         self._sweep(ctx.Xt, self.item_factors_, U, G, ctx.prior, self.alpha_item, exact=False)
+        # a new item is its text: solved against the implicit Gram it would count as a
+        # negative of every user and shrink, and the CNN would learn those shrunk targets
+        self.item_factors_[self.cold_items_] = ctx.prior[self.cold_items_]
 
     def _iterate(self, ctx):
         self._item_step(ctx)

@@ -93,6 +93,34 @@ def _two_topics(n_users=80, n_items=40, seed=0):
     return sp.csr_matrix(like.astype(float)), docs, topic, user_topic
 
 
+def test_the_cnn_is_trained_on_cold_items_at_their_own_text(monkeypatch):
+    """A new item's factors are its text's: the CNN's target for it is its own output, not
+    the solve against the implicit Gram that counts it a negative of every user."""
+    from sklearn_recsys.neural import _convmf
+
+    X, docs, _, _ = _two_topics()
+    cold = np.arange(30, 40)
+    X = X.tolil()
+    X[:, cold] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = ConvMF(n_components=4, documents=docs, feedback="implicit", alpha_user=0.1,
+                   alpha_item=1.0, max_iter=3, cnn_epochs=2, learning_rate_init=1e-2,
+                   random_state=0, **SMALL_CNN)
+    targets, train = [], _convmf.CNNTrainer.train
+
+    def spy(self, seqs, factors, rng):
+        targets.append((factors[cold].copy(), model.document_factors_[cold].copy()))
+        return train(self, seqs, factors, rng)
+
+    monkeypatch.setattr(_convmf.CNNTrainer, "train", spy)
+    model.fit(X)
+    assert len(targets) == 3
+    for target, text in targets:
+        assert_allclose(target, text)
+        assert np.abs(text).mean() > 0.01  # not the shrunk solve's ~0.003
+
+
 def test_cold_and_new_items_are_ranked_from_their_text():
     X, docs, topic, user_topic = _two_topics()
     cold = np.arange(30, 40)
