@@ -135,6 +135,9 @@ class RecommenderMixin:
     def _popularity_for_empty_rows(self, X_batch, scores):
         """Training popularity as the scores of users without interactions whose scores tie.
 
+        A row whose only items had no training interactions counts as without
+        interactions.
+
         With no history, most models (item-item, factor fold-in) give every
         item the same score, and a ranking would be catalogue order. Models
         that do rank such a user (biases, an autoencoder's prior) keep their
@@ -143,10 +146,15 @@ class RecommenderMixin:
         popularity = getattr(self, "_item_popularity", None)
         if popularity is None:
             return scores
-        empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
+        n_items = len(popularity)
+        if X_batch.shape[1] == n_items:
+            # entries only on items without training interactions teach the fold-in
+            # nothing either (their factors are zero or left out): such a row is empty
+            empty = np.flatnonzero(X_batch @ (popularity > 0).astype(np.float64) == 0)
+        else:  # several behaviour blocks: any entry is history
+            empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
         if empty.size == 0:
             return scores
-        n_items = len(popularity)
         block = scores[empty, :n_items]
         flat = empty[np.ptp(block, axis=1) == 0]
         if flat.size:

@@ -209,6 +209,24 @@ def test_user_without_history_gets_the_most_popular_items(Model):
 
 
 @pytest.mark.parametrize("Model", [EASE, ItemKNN, ImplicitALS])
+def test_a_user_whose_only_items_had_no_interactions_gets_the_most_popular(Model):
+    """Such a row teaches the model nothing (zero factors, no neighbours): its scores tie,
+    and it is ranked as a user without history, not in catalogue order."""
+    X = _binary(200, 40, 0.15, seed=3).tolil()
+    X[:, [7, 8]] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = Model().fit(X)
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    expected = np.lexsort((np.arange(X.shape[1]), -counts))[:5]
+    only_unseen = sp.csr_matrix(([1.0, 1.0], ([0, 0], [7, 8])), shape=(1, 40))
+    idx, _ = model.recommend(only_unseen, k=5)
+    np.testing.assert_array_equal(idx[0], expected)
+    # a known item in the row: the model's own scores
+    assert not np.array_equal(model.recommend(only_unseen + X[0], k=5)[0][0], expected)
+
+
+@pytest.mark.parametrize("Model", [EASE, ItemKNN, ImplicitALS])
 def test_similar_items_of_an_item_without_interactions_is_padding(Model):
     X = _binary(100, 20, 0.3).tolil()
     X[:, 7] = 0

@@ -16,7 +16,8 @@ def item_documents(data, fields=_FIELDS):
     fields : sequence of str, default=("item_titles", "item_genres", "item_tags")
         Per-item fields to join, in order. A field is a list with one entry
         per item (column of ``data.X``): a string, or a list of strings
-        (genres, tags) joined by spaces.
+        (genres, tags) joined by spaces; a missing entry (None, NaN) is no
+        text.
 
     Returns
     -------
@@ -48,8 +49,25 @@ def item_documents(data, fields=_FIELDS):
                 f"{name} has {len(column)} entries but {present[0]} has {n_items}: every "
                 "field must hold one entry per item."
             )
+    # the items: data.n_items where the bunch stacks behaviour blocks, else X's columns
+    X = data.get("X") if hasattr(data, "get") else None
+    n_columns = data.get("n_items", getattr(X, "shape", (0, None))[1]) if X is not None \
+        else None
+    if n_columns is not None and n_columns != n_items:
+        raise ValueError(
+            f"{present[0]} has {n_items} entries but data.X has {n_columns} items: the "
+            "documents would be given to the wrong items. Give one entry per item.")
     documents = []
     for parts in zip(*columns):
-        words = [p if isinstance(p, str) else " ".join(p) for p in parts]
+        words = [_text(p) for p in parts]
         documents.append(" ".join(w for w in words if w))
     return documents
+
+
+def _text(entry):
+    """An entry as text: a string, a list of strings joined, or "" where it is missing."""
+    if isinstance(entry, str):
+        return entry
+    if entry is None or (isinstance(entry, float) and entry != entry):  # None or NaN
+        return ""
+    return " ".join(_text(part) for part in entry if _text(part))

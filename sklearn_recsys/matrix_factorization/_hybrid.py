@@ -101,6 +101,13 @@ class _Ridge:
         return W
 
 
+def _rows_without_known_items(X, cold_items):
+    """Rows of CSR ``X`` with no entry outside ``cold_items`` (empty rows included)."""
+    known = np.ones(X.shape[1])
+    known[cold_items] = 0.0
+    return np.flatnonzero((abs(X) @ known) == 0)
+
+
 class HybridMF(MatrixFactorizationBase):
     """Implicit-feedback factorization with user and item side features.
 
@@ -189,8 +196,9 @@ class HybridMF(MatrixFactorizationBase):
     user_feature_weights_ : ndarray of shape (n_user_features + 1, n_components) or None
         ``D``; None when ``fit`` had no ``user_features``.
     cold_items_ : ndarray of int
-        Items without interactions in ``fit``; their factors are
-        ``W^T f_i``.
+        Items without interactions in ``fit``'s training part (with
+        ``early_stopping``, an item whose only interactions were held out for
+        validation is one); their factors are ``W^T f_i``.
     n_user_features_in_ : int
         Number of user features seen in ``fit`` (0 without).
     loss_curve_ : list of float
@@ -395,9 +403,13 @@ class HybridMF(MatrixFactorizationBase):
                            lambda _: self._item_factors_for_users())
         X = X.astype(V.dtype, copy=False)
         U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
-        prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V),
-                       self._user_prior(X, user_features), float(self.alpha),
-                       float(self.confidence_scale), False)
+        prior = self._user_prior(X, user_features)
+        prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V), prior,
+                       float(self.alpha), float(self.confidence_scale), False)
+        # a row without interactions on known items is a new user, as in fit: its
+        # features' prediction, not that prediction shrunk by every item as a negative
+        new = _rows_without_known_items(X, self.cold_items_)
+        U[new] = prior[new]
         return U
 
     def _score_batch(self, X, user_features=None):
@@ -531,5 +543,6 @@ class HybridMF(MatrixFactorizationBase):
                                      self.item_factors_[item], self.alpha, self.confidence_scale)
 
     def _needs_interactions_for_similarity(self):
-        # with item features, a new item has factors from its features
-        return self.item_features is None
+        # fitted with item features, a new item has factors from its features (the
+        # fitted map, not the parameter, which set_params may have changed since)
+        return self.item_feature_weights_ is None

@@ -539,22 +539,28 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         return self.user_factors_[rows][:, self._columns()[1]] @ self.item_factors_.T
 
     def _score_batch(self, X):
-        P, bu = self._fold_in_biased(X)
-        scores = P[:, self._columns()[1]] @ self.item_factors_.T
+        scores = self._fold_in_scores(X)
         # constant rows: users without ratings get decision_function's popularity
         # fallback (the sampler's fold-in gives them its prior mean's scores)
-        empty = np.diff(X.indptr) == 0
+        scores[np.diff(X.indptr) == 0] = 0.0
+        return scores
+
+    def _scores_without_fallback(self, X):
+        # explain's leave-one-out: a row emptied by the removal keeps its fold-in's score
+        return np.asarray(self._fold_in_scores(X), dtype=np.float64)
+
+    def _fold_in_scores(self, X):
+        """The scores of the rows' fold-in, empty rows included."""
+        P, bu = self._fold_in_biased(X)
+        scores = P[:, self._columns()[1]] @ self.item_factors_.T
         if self.rating_threshold is None:
-            scores[empty] = 0.0
             return scores
         # settable on a fitted model: validated here, not only by fit
         self._validate_params()
         ratings = np.clip(self._ratings_of(P, bu, None), *self.rating_range_)
         # logs: in float32 Phi is exactly 0 below about -13 sd, where items would tie
-        scores = np.log(np.maximum(scores, 1e-6)) + log_ndtr(
+        return np.log(np.maximum(scores, 1e-6)) + log_ndtr(
             ((ratings - self.rating_threshold) / self.rating_noise).astype(scores.dtype))
-        scores[empty] = 0.0
-        return scores
 
     # absent with rating_threshold (a product of two heads): what ApproximateRecommender checks
     @available_if(lambda self: self.rating_threshold is None)

@@ -162,7 +162,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     sequencer_ : TextSequencer or None
         The vocabulary built from text ``documents``.
     cold_items_ : ndarray of int
-        Items without interactions in ``fit``, scored from their documents.
+        Items without interactions in ``fit``'s training part (with
+        ``early_stopping``, an item whose only interactions were held out for
+        validation is one), scored from their documents.
     global_mean_ : float
         Mean training rating with ``feedback="explicit"`` (0 for implicit).
     rating_range_ : tuple of float
@@ -662,8 +664,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         return words, contrib[order]
 
     def _needs_interactions_for_similarity(self):
-        # with documents, an item without interactions has factors from its text
-        return self.documents is None
+        # fitted with documents, an item without interactions has factors from its text
+        # (the fitted CNN, not the parameter, which set_params may have changed since)
+        return self.cnn_weights_ is None
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
                   new_items=None):

@@ -289,6 +289,13 @@ def test_item_documents_errors():
         item_documents(Bunch(X=None))
     with pytest.raises(ValueError, match="item_genres has 1 entries but item_titles has 2"):
         item_documents(Bunch(item_titles=["a", "b"], item_genres=[["x"]]))
+    # one document per item of X, else the texts would name the wrong items
+    with pytest.raises(ValueError, match="item_titles has 2 entries but data.X has 3 items"):
+        item_documents(Bunch(X=np.zeros((4, 3)), item_titles=["a", "b"]))
+    # missing entries (None, NaN), in a field or in a list, are no text
+    docs = item_documents(Bunch(X=np.zeros((4, 3)), item_titles=["a", None, float("nan")],
+                                item_genres=[["x", None], [], None]))
+    assert docs == ["a x", "", ""]
 
 
 def test_taobao_counts(shared_data):

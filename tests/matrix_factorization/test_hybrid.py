@@ -111,6 +111,9 @@ def test_new_items_are_ranked_by_their_features():
     # a new item has neighbours from its features
     neighbours, _ = model.similar_items([new[0]], k=3)
     assert (neighbours % 2 == new[0] % 2).all()
+    # from the fitted map: a parameter changed since (without a refit) changes nothing
+    model.set_params(item_features=None)
+    assert_array_equal(model.similar_items([new[0]], k=3)[0], neighbours)
 
 
 def test_new_users_are_ranked_by_their_features():
@@ -122,6 +125,24 @@ def test_new_users_are_ranked_by_their_features():
     # without features, the same empty rows get the training popularity
     popular, _ = model.recommend(empty, k=10)
     assert_array_equal(popular[0], popular[1])
+    # their factors are the features' prediction D^T g, as a training user without
+    # interactions gets in fit (not that prediction shrunk by every item as a negative)
+    prior = _hybrid._with_intercept(sp.csr_matrix(G[:2])) @ model.user_feature_weights_
+    assert_allclose(model._fold_in(empty, sp.csr_matrix(G[:2])), prior, rtol=1e-5)
+    X_fit = X.tolil()
+    X_fit[3] = 0
+    fitted = HybridMF(n_components=4, random_state=0).fit(sp.csr_matrix(X_fit),
+                                                          user_features=G)
+    assert_allclose(fitted._fold_in(sp.csr_matrix(X_fit[3]), sp.csr_matrix(G[3:4])),
+                    fitted.user_factors_[3:4], rtol=1e-5)
+    # a row whose only item is new is a new user too
+    wide = HybridMF(n_components=4, random_state=0).fit(
+        sp.csr_matrix(sp.hstack([X_fit[:, :39], sp.csr_matrix((80, 1))])), user_features=G)
+    assert_array_equal(wide.cold_items_, [39])
+    only_new = sp.csr_matrix(([1.0], ([0], [39])), shape=(1, 40))
+    g = sp.csr_matrix(G[:1])
+    assert_allclose(wide._fold_in(only_new, g),
+                    _hybrid._with_intercept(g) @ wide.user_feature_weights_, rtol=1e-5)
 
 
 def test_user_features_route_through_grid_search():

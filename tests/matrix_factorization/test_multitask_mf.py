@@ -212,6 +212,16 @@ def test_rating_threshold_keeps_the_fallback_and_the_fit():
     assert_allclose(both.decision_function(empty), plain.decision_function(empty))
     counts = np.bincount(X.indices, minlength=X.shape[1])
     assert both.recommend(empty, k=1)[0][0, 0] == np.argmax(counts)
+    # explain's leave-one-out of a one-item user refolds the emptied row (its fold-in's
+    # score), not the 0 that hands decision_function's fallback its row
+    one = sp.csr_matrix(([4.0], ([0], [3])), shape=(1, X.shape[1]))
+    for model in (plain, both):
+        items, contrib = model.explain(one, 9)
+        refolded = model._fold_in_scores(empty)[0, 9]
+        assert items.tolist() == [3]
+        assert contrib[0] == pytest.approx(model.decision_function(one)[0, 9] - refolded)
+    # with the threshold, the emptied row's score is far from 0 (the log of the heads)
+    assert both._fold_in_scores(empty)[0, 9] < -5
 
 
 @pytest.mark.parametrize("solver, gain", [("als", 1.5), ("gibbs", 1.3)])
