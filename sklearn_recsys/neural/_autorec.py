@@ -10,7 +10,7 @@ from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
 from ..utils._solvers import fold_in_contributions
 from ..utils._validation import check_rating_values
-from ._base import NeuralRecommenderBase
+from ._base import NeuralRecommenderBase, complete_attributions
 from ._tf import adam, import_tensorflow
 
 __all__ = ["AutoRec"]
@@ -20,30 +20,39 @@ def _sigmoid(z):
     return 0.5 * (1.0 + np.tanh(0.5 * z))  # overflow-free logistic
 
 
-def sigmoid_layer_attributions(x, encoder, offset, decoder_column):
+def sigmoid_layer_attributions(x, encoder, offset, decoder_column, model):
     """Integrated gradients of ``decoder_column . sigmoid(x @ encoder + offset)`` w.r.t. ``x``.
 
     The path runs from the all-zero input to the CSR row ``x`` (Sundararajan
     et al. 2017), integrated by 64-point Gauss-Legendre quadrature: entry
     ``j`` gets ``x_j encoder[j] . mean_a[sigmoid'(a x @ encoder + offset) *
     decoder_column]``. By completeness the attributions sum to the output
-    at ``x`` minus the output at the zero input (the quadrature error of a
-    smooth one-layer path is far below float rounding). The one-layer
+    at ``x`` minus the output at the zero input, which is checked: saturated
+    units get more points (:func:`complete_attributions`). The one-layer
     sigmoid encoders with a linear decoder of U-AutoRec and CDAE.
+
+    Parameters
+    ----------
+    model : estimator
+        Named in the warning if completeness fails.
 
     Returns
     -------
     attributions : ndarray of shape (x.nnz,)
         In the order of ``x.indices``.
     """
-    nodes, weights = np.polynomial.legendre.leggauss(64)
-    alphas, weights = (nodes + 1.0) / 2.0, weights / 2.0  # on [0, 1]
     E = np.asarray(encoder, dtype=np.float64)[x.indices]
     values = x.data.astype(np.float64)
-    pre = alphas[:, None] * (values @ E)[None, :] + offset  # (64, k)
-    s = _sigmoid(pre)
-    mean_slope = weights @ (s * (1.0 - s))  # the path's mean gradient on the code
-    return values * (E @ (mean_slope * decoder_column))
+    code = values @ E
+    decoder_column = np.asarray(decoder_column, dtype=np.float64)
+
+    def attributions_with(alphas, weights):
+        s = _sigmoid(alphas[:, None] * code[None, :] + offset)  # (n_points, k)
+        mean_slope = weights @ (s * (1.0 - s))  # the path's mean gradient on the code
+        return values * (E @ (mean_slope * decoder_column))
+
+    difference = decoder_column @ (_sigmoid(code + offset) - _sigmoid(offset))
+    return complete_attributions(attributions_with, difference, model)
 
 
 class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
@@ -280,7 +289,7 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
             if x.nnz == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
             contrib = sigmoid_layer_attributions(x, self.coefs_[0], self.intercepts_[0],
-                                                 self.coefs_[1][:, item].astype(np.float64))
+                                                 self.coefs_[1][:, item], self)
             order = np.argsort(-contrib, kind="stable")
             return x.indices[order].astype(np.int64), contrib[order]
         H = self.fold_in_codes_

@@ -259,7 +259,8 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
         y.data[:] = 1.0  # the network reads which items, not their values
         v, _ = self._fold_in(y)
         W, W2 = self.coefs_
-        contrib = sigmoid_layer_attributions(y, W, v[0] + self.intercepts_[0], W2[:, item])
+        contrib = sigmoid_layer_attributions(y, W, v[0] + self.intercepts_[0], W2[:, item],
+                                             self)
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 
