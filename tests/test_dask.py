@@ -144,6 +144,18 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
     assert items.shape == scores.shape == (0, 80)  # one column per item, as recommend
     with pytest.raises(NotFittedError):
         batch_recommend(ImplicitALS(), X[:0], k=3, client=client)
+    # a scikit-learn Pipeline (no recommend of its own): the lists of pipeline.recommend
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_recsys.pipeline import recommend
+    from sklearn_recsys.preprocessing import RatingBinarizer
+
+    R = X.copy()
+    R.data = np.random.default_rng(0).integers(1, 6, R.nnz).astype(float)
+    pipe = make_pipeline(RatingBinarizer(threshold=4), ImplicitALS(n_components=4, max_iter=2,
+                                                                   random_state=0)).fit(R)
+    items, _ = batch_recommend(pipe, R, k=5, client=client, rows_per_task=100)
+    np.testing.assert_array_equal(items, recommend(pipe, R, 5)[0])
 
 
 def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):

@@ -11,8 +11,11 @@ __all__ = ["batch_recommend", "batch_recommend_logs"]
 
 
 def _top_k_block(estimator, block, k, exclude_seen):
-    # the model's own recommend scores in row batches sized by working_memory
-    return estimator.recommend(sp.csr_matrix(block), k, exclude_seen=exclude_seen)
+    from ..pipeline import recommend
+
+    # the model's own recommend scores in row batches sized by working_memory; any
+    # pipeline (scikit-learn's has no recommend) excludes the raw rows' items
+    return recommend(estimator, sp.csr_matrix(block), k, exclude_seen=exclude_seen)
 
 
 def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, client=None,

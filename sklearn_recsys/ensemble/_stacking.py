@@ -32,6 +32,16 @@ from ..utils._validation import _canonical_csr
 __all__ = ["StackingRecommender"]
 
 
+def _holds_a_frozen_model(estimator):
+    """Whether ``estimator``, or an estimator among its parameters (a pipeline's steps,
+    a meta-estimator's inner model), clones to itself: a FrozenEstimator's fit is a no-op."""
+    if clone(estimator) is estimator:
+        return True
+    return any(hasattr(value, "get_params") and not isinstance(value, type)
+               and clone(value) is value
+               for value in estimator.get_params(deep=True).values())
+
+
 def _ranks_within_rows(rows, values):
     """0-based rank of each value among the values of its row (largest first, ties by order).
 
@@ -320,11 +330,13 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     def _fitted_clone(self, name, model, X):
         fresh = clone(model)
-        if fresh is model:
-            # sklearn.frozen.FrozenEstimator clones to itself: fitted on all of X,
-            # it has seen the interactions held out to train the ranker
+        if _holds_a_frozen_model(fresh):
+            # sklearn.frozen.FrozenEstimator clones to itself (also inside a pipeline or
+            # a re-ranker): fitted on all of X, it has seen the interactions held out to
+            # train the ranker
             raise ValueError(
-                f"The base model {name!r} is frozen (its clone is itself), so it was fitted "
+                f"The base model {name!r} is or holds a frozen model (one whose clone is "
+                "itself, such as sklearn.frozen.FrozenEstimator), so it was fitted "
                 f"on the interactions {type(self).__name__} holds out to train its ranker "
                 "and the ranker would learn to trust it blindly; pass the unfitted model.")
         # y passed explicitly, as scikit-learn's meta-estimators do

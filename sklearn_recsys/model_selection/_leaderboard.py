@@ -9,10 +9,13 @@ import sys
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 
 from ..metrics import get_ranking_scorer
+from ..utils._holdout import split_latest
+from ..utils._sequences import reads_order_keys
 from ._split import strong_generalization_split
 
 __all__ = ["compare_recommenders", "format_leaderboard", "plot_leaderboard"]
@@ -42,7 +45,10 @@ def compare_recommenders(
     chosen by ``GridSearchCV`` over the training users only (folds of users,
     each validation user split again by the scorer), the best setting is
     refitted on all training users (timed), and the metrics compare its
-    ranking of the test users' fold-in rows with their held-out items.
+    ranking of the test users' fold-in rows with their held-out items. A
+    sequential model (its values are order keys) is scored on each test
+    user's latest ``holdout`` share instead of a random one, as its tuning
+    is, so its fold-in part never holds what came after the items to predict.
 
     Parameters
     ----------
@@ -111,8 +117,13 @@ def compare_recommenders(
         model.fit(X_train)
         fit_seconds = time.perf_counter() - start
         row = {"model": name, "params": params}
+        fold_in, held_out = X_in, X_out
+        if reads_order_keys(estimator) and behaviors is None:
+            # the same test users, their latest interactions held out
+            fold_in, held_out = split_latest(sp.csr_matrix(X_in + X_out), holdout,
+                                             min_interactions)
         for metric, scorer in scorers.items():
-            row[metric] = scorer(model, X_in, X_out)
+            row[metric] = scorer(model, fold_in, held_out)
         row["fit_seconds"] = fit_seconds
         rows.append(row)
         if verbose:

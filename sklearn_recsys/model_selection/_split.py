@@ -163,6 +163,20 @@ def _split_target(X, behaviors, target, split, *aligned):
     },
     prefer_skip_nested_validation=True,
 )
+def _same_entries(X, T):
+    """Whether ``X`` is ``T`` or a sparse copy of it (the same stored coordinates and values)."""
+    if X is T:
+        return True
+    if not (sp.issparse(X) and sp.issparse(T)) or X.format != T.format or X.shape != T.shape:
+        return False
+    parts = {"coo": ("row", "col", "data"), "csr": ("indptr", "indices", "data"),
+             "csc": ("indptr", "indices", "data")}.get(X.format)
+    if parts is None:
+        return False
+    return all(np.array_equal(np.asarray(getattr(X, p)), np.asarray(getattr(T, p)))
+               for p in parts)
+
+
 def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     """Hold out each user's ``k`` most recent interactions.
 
@@ -177,7 +191,9 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
         (the epoch, or the first position), which a dense array cannot
         carry. Equal times are broken by the larger item index counting as
         later; a pair stored twice (a COO matrix of a log with repeats)
-        keeps its latest time. NaN or infinite times are refused.
+        keeps its latest time, in ``X`` too when ``X`` is the times (``T``
+        or a copy), where a time of 0 is refused (a key of 0 in ``X`` is no
+        interaction). NaN or infinite times are refused.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
     behaviors, target : sequence of str and str, default=None
@@ -201,8 +217,16 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     array([0], dtype=int32)
     """
     # a repeated (user, item) pair happened last at its latest time, not at the sum;
-    # X too when it is the times themselves (leave_last_out_split(T, T))
-    X = check_interaction_matrix(latest_keys(X) if X is timestamps else X)
+    # X too when it is the times themselves (leave_last_out_split(T, T), or a copy)
+    if _same_entries(X, timestamps):
+        X = latest_keys(X)
+        if sp.issparse(X) and not np.all(X.data):
+            raise ValueError(
+                f"X is the times and stores {int(np.sum(X.data == 0))} time(s) of 0, which "
+                "X reads as no interaction (a key of 0 is none: start positions at 1). For "
+                "times that can be 0, pass the interactions as X, e.g. X = T.copy(); "
+                "X.data[:] = 1, and the times as timestamps.")
+    X = check_interaction_matrix(X)
     T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64)
     T.sort_indices()  # the pattern is compared with X's canonical one
     if not np.isfinite(T.data).all():

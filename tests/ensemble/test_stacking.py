@@ -378,8 +378,17 @@ def test_base_models_must_share_the_layout_and_be_unfitted():
         StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS))], behaviors=BEHAVIORS,
                             target="view").fit(X)
     fitted = MultiBehaviorEASE(BEHAVIORS).fit(X)
-    with pytest.raises(ValueError, match="'mb' is frozen"):
+    with pytest.raises(ValueError, match="'mb' is or holds a frozen model"):
         StackingRecommender([("mb", FrozenEstimator(fitted))], behaviors=BEHAVIORS).fit(X)
+    # inside a pipeline or a re-ranker too (their clone is new, the frozen model is not)
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_recsys.reranking import XQuADReranker
+
+    for wrapped in (make_pipeline(FrozenEstimator(fitted)),
+                    XQuADReranker(FrozenEstimator(fitted), tradeoff=0.5)):
+        with pytest.raises(ValueError, match="'mb' is or holds a frozen model"):
+            StackingRecommender([("mb", wrapped)], behaviors=BEHAVIORS).fit(X)
 
 
 def test_the_held_out_draw_does_not_depend_on_the_ranker():

@@ -88,6 +88,17 @@ def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
     T.data[1] = 25.0
     X_train, y = leave_last_out_split(T, T)
     assert X_train.toarray().tolist() == [[25.0, 20.0, 0.0]] and y.indices.tolist() == [2]
+    # a copy of the times as X is the times too (SciPy would sum item 0 to 35 in X)
+    X_train, y = leave_last_out_split(T.copy(), T)
+    assert X_train.toarray().tolist() == [[25.0, 20.0, 0.0]] and y.indices.tolist() == [2]
+    # times as X read a 0 as no interaction: refused with the fix, not a pattern mismatch
+    zero = sp.csr_matrix((np.array([0.0, 20.0, 30.0]), np.array([0, 1, 2]), np.array([0, 3])),
+                         shape=(1, 3))
+    with pytest.raises(ValueError, match=r"X is the times and stores 1 time\(s\) of 0"):
+        leave_last_out_split(zero, zero)
+    ones = zero.copy()
+    ones.data[:] = 1.0
+    assert leave_last_out_split(ones, zero)[1].indices.tolist() == [2]
     # a CSR whose column indices are stored out of order is the same matrix
     T = sp.csr_matrix((np.array([30.0, 10.0, 20.0]), np.array([2, 0, 1]), np.array([0, 3])),
                       shape=(1, 3))
@@ -113,3 +124,29 @@ def test_split_input_errors(X):
         holdout_split(X, holdout=1.5)
     with pytest.raises(ValueError, match="Negative values"):
         holdout_split(-X)
+
+
+def test_the_leaderboard_scores_a_sequential_model_on_each_users_latest():
+    """compare_recommenders: a model of order keys is judged on the test users' latest
+    interactions (as its tuning is), not on a random share under later ones."""
+    from sklearn_recsys import MostPopular
+    from sklearn_recsys.metrics import get_ranking_scorer
+    from sklearn_recsys.model_selection import compare_recommenders
+    from sklearn_recsys.utils._holdout import split_latest
+
+    class OrderKeyPopular(MostPopular):
+        _values_are_order_keys = True
+
+    T = make_interactions(300, 40, density=0.25, random_state=5).tocsr()
+    T.data = np.random.default_rng(0).permutation(T.nnz).astype(float) + 1.0  # distinct times
+    rows = {r["model"]: r for r in compare_recommenders(
+        {"seq": (OrderKeyPopular(), {}), "set": (MostPopular(), {})}, T,
+        metrics=("recall@20",), random_state=0)}
+    _, X_in, X_out = strong_generalization_split(T, random_state=0)
+    latest_in, latest_out = split_latest(sp.csr_matrix(X_in + X_out), 0.2, 5)
+    assert (latest_in.multiply(X_out).nnz, latest_out.nnz) != (0, X_out.nnz)  # other split
+    recall = get_ranking_scorer("recall@20")
+    fitted = MostPopular().fit(strong_generalization_split(T, random_state=0)[0])
+    assert rows["seq"]["recall@20"] == pytest.approx(recall(fitted, latest_in, latest_out))
+    assert rows["set"]["recall@20"] == pytest.approx(recall(fitted, X_in, X_out))
+    assert rows["seq"]["recall@20"] != rows["set"]["recall@20"]
