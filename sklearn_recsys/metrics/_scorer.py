@@ -295,7 +295,7 @@ def make_ranking_scorer(
 _NAME_RE = re.compile(r"^(?P<metric>[a-z_]+)(@(?P<k>\d+))?$")
 
 
-def get_ranking_scorer(name):
+def get_ranking_scorer(name, **kwargs):
     """Ranking scorer from a name such as ``"ndcg@10"``, ``"recall@20"`` or ``"auc"``.
 
     Parameters
@@ -303,6 +303,9 @@ def get_ranking_scorer(name):
     name : str
         ``"<metric>@<k>"`` with a metric of :func:`make_ranking_scorer`, or
         ``"auc"``.
+    **kwargs : dict
+        Further arguments of :func:`make_ranking_scorer` (``holdout``,
+        ``min_interactions``, ``relevance_threshold``, ...).
 
     Returns
     -------
@@ -323,7 +326,7 @@ def get_ranking_scorer(name):
             f"{name!r} is not a ranking scorer name; use '<metric>@<k>' with a "
             f"metric in {_METRIC_NAMES}, e.g. 'ndcg@10', or 'auc'."
         )
-    return make_ranking_scorer(match["metric"], k=int(match["k"] or 10))
+    return make_ranking_scorer(match["metric"], k=int(match["k"] or 10), **kwargs)
 
 
 def get_ranking_scorer_names():

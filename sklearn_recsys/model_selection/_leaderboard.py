@@ -43,7 +43,8 @@ def compare_recommenders(
     into training users and test users (``test_size``); each test user's interactions are
     split into fold-in and held-out parts (``holdout``). Hyper-parameters are
     chosen by ``GridSearchCV`` over the training users only (folds of users,
-    each validation user split again by the scorer), the best setting is
+    each validation user split again by the scorer, with the same ``holdout``
+    and ``min_interactions``), the best setting is
     refitted on all training users (timed), and the metrics compare its
     ranking of the test users' fold-in rows with their held-out items. A
     sequential model (its values are order keys) is scored on each test
@@ -104,7 +105,10 @@ def compare_recommenders(
         n_candidates = int(np.prod([len(v) for v in grid.values()])) if grid else 1
         if n_candidates > 1:
             search = GridSearchCV(
-                clone(estimator), grid, scoring=get_ranking_scorer(tune_metric),
+                clone(estimator), grid,
+                # validation users split as the test users are
+                scoring=get_ranking_scorer(tune_metric, holdout=holdout,
+                                           min_interactions=min_interactions),
                 cv=KFold(cv, shuffle=True, random_state=random_state), n_jobs=n_jobs,
                 refit=False,
             )

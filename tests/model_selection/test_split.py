@@ -150,3 +150,22 @@ def test_the_leaderboard_scores_a_sequential_model_on_each_users_latest():
     assert rows["seq"]["recall@20"] == pytest.approx(recall(fitted, latest_in, latest_out))
     assert rows["set"]["recall@20"] == pytest.approx(recall(fitted, X_in, X_out))
     assert rows["seq"]["recall@20"] != rows["set"]["recall@20"]
+
+
+def test_the_leaderboard_tunes_on_the_split_it_tests_on(monkeypatch):
+    """The validation users are split with the leaderboard's holdout and min_interactions
+    (the scorer's defaults were used whatever was asked)."""
+    from sklearn_recsys import EASE
+    from sklearn_recsys.model_selection import _leaderboard, compare_recommenders
+
+    seen, search = [], _leaderboard.GridSearchCV
+
+    def spy(*args, scoring, **kwargs):
+        seen.append((scoring.holdout, scoring.min_interactions))
+        return search(*args, scoring=scoring, **kwargs)
+
+    monkeypatch.setattr(_leaderboard, "GridSearchCV", spy)
+    X = make_interactions(120, 30, density=0.3, random_state=1)
+    compare_recommenders({"ease": (EASE(), {"alpha": [1.0, 10.0]})}, X, holdout=0.5,
+                         min_interactions=3, cv=2, random_state=0)
+    assert seen == [(0.5, 3)]
