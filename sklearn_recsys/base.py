@@ -34,6 +34,11 @@ __all__ = [
 ]
 
 
+def rows_without_known_items(X, known):
+    """Rows of CSR ``X`` (non-negative) with no entry on a ``known`` column (empty ones too)."""
+    return np.flatnonzero(X @ np.asarray(known, dtype=np.float64) == 0)
+
+
 class RecommenderMixin:
     """Mixin class for all recommenders of :mod:`sklearn_recsys`.
 
@@ -150,7 +155,7 @@ class RecommenderMixin:
         if X_batch.shape[1] == n_items:
             # entries only on items without training interactions teach the fold-in
             # nothing either (their factors are zero or left out): such a row is empty
-            empty = np.flatnonzero(X_batch @ (popularity > 0).astype(np.float64) == 0)
+            empty = rows_without_known_items(X_batch, popularity > 0)
         else:  # several behaviour blocks: any entry is history
             empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
         if empty.size == 0:
@@ -230,7 +235,8 @@ class RecommenderMixin:
 
         Row ``u`` of the result depends only on row ``u`` of ``X``, so users
         not seen in ``fit`` are scored by folding in their interactions. A
-        user without any interaction, whom the model would score all alike
+        user without any interaction (or only with items that had none in
+        ``fit``), whom the model would score all alike
         (item-item models, factor fold-in), is given the items' share of the
         training interactions instead (popularity), so rankings and scorers
         serve such users the most popular items rather than catalogue order;

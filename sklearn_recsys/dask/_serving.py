@@ -23,12 +23,14 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     """Top-``k`` items of every user of ``X``, computed in row blocks on a Dask cluster.
 
     The fitted ``estimator`` is sent to every worker once (``client.scatter``
-    with ``broadcast=True``); each task recommends to one block of rows with
-    the model's own :meth:`recommend`, which scores in row batches sized by
+    with ``broadcast=True``); each task recommends to one block of rows as
+    :func:`sklearn_recsys.pipeline.recommend` does, scoring in row batches sized by
     scikit-learn's ``working_memory``, so no task (and no machine) ever holds
     the score matrix of all users; only the ``(n_users, k)`` lists come back.
     Row ``u`` of the result depends only on row ``u`` of ``X``: the same as
-    ``estimator.recommend(X, k)``, up to float rounding (BLAS may sum a
+    ``sklearn_recsys.pipeline.recommend(estimator, X, k)`` (the model's own
+    ``recommend``, or for any pipeline its scores of the transformed rows
+    with the raw rows' items excluded), up to float rounding (BLAS may sum a
     block of another size in another order, which can swap near-ties).
 
     Parameters

@@ -33,13 +33,23 @@ __all__ = ["StackingRecommender"]
 
 
 def _holds_a_frozen_model(estimator):
-    """Whether ``estimator``, or an estimator among its parameters (a pipeline's steps,
-    a meta-estimator's inner model), clones to itself: a FrozenEstimator's fit is a no-op."""
-    if clone(estimator) is estimator:
-        return True
-    return any(hasattr(value, "get_params") and not isinstance(value, type)
-               and clone(value) is value
-               for value in estimator.get_params(deep=True).values())
+    """Whether the model that scores, ``estimator`` or the one it wraps (a pipeline's last
+    step, a re-ranker's ``estimator``, recursively), is frozen: its fit is a no-op.
+
+    Only that path: a frozen preprocessing step (a binarizer fitted elsewhere) learns
+    nothing from the held-out interactions.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    while estimator is not None:
+        if isinstance(estimator, FrozenEstimator):
+            return True
+        if hasattr(estimator, "steps"):
+            estimator = estimator.steps[-1][1]
+        else:
+            inner = getattr(estimator, "estimator", None)
+            estimator = inner if hasattr(inner, "get_params") else None
+    return False
 
 
 def _ranks_within_rows(rows, values):
@@ -330,13 +340,13 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     def _fitted_clone(self, name, model, X):
         fresh = clone(model)
-        if _holds_a_frozen_model(fresh):
+        if fresh is model or _holds_a_frozen_model(fresh):
             # sklearn.frozen.FrozenEstimator clones to itself (also inside a pipeline or
             # a re-ranker): fitted on all of X, it has seen the interactions held out to
             # train the ranker
             raise ValueError(
-                f"The base model {name!r} is or holds a frozen model (one whose clone is "
-                "itself, such as sklearn.frozen.FrozenEstimator), so it was fitted "
+                f"The base model {name!r} is or scores through a frozen model (its clone "
+                "is itself, as sklearn.frozen.FrozenEstimator's), so it was fitted "
                 f"on the interactions {type(self).__name__} holds out to train its ranker "
                 "and the ranker would learn to trust it blindly; pass the unfitted model.")
         # y passed explicitly, as scikit-learn's meta-estimators do

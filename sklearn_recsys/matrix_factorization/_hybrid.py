@@ -7,6 +7,7 @@ import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ..base import rows_without_known_items
 from ..utils._solvers import (
     als_cg_sweep,
     fold_in_contributions,
@@ -99,13 +100,6 @@ class _Ridge:
             rs = rs_new
         self.W = W
         return W
-
-
-def _rows_without_known_items(X, cold_items):
-    """Rows of CSR ``X`` with no entry outside ``cold_items`` (empty rows included)."""
-    known = np.ones(X.shape[1])
-    known[cold_items] = 0.0
-    return np.flatnonzero((abs(X) @ known) == 0)
 
 
 class HybridMF(MatrixFactorizationBase):
@@ -408,7 +402,9 @@ class HybridMF(MatrixFactorizationBase):
                        float(self.alpha), float(self.confidence_scale), False)
         # a row without interactions on known items is a new user, as in fit: its
         # features' prediction, not that prediction shrunk by every item as a negative
-        new = _rows_without_known_items(X, self.cold_items_)
+        known = np.ones(X.shape[1], dtype=bool)
+        known[self.cold_items_] = False
+        new = rows_without_known_items(X, known)
         U[new] = prior[new]
         return U
 
@@ -521,7 +517,9 @@ class HybridMF(MatrixFactorizationBase):
         ``c_uj y_item^T W y_j`` with ``W = (Y^T C^u Y + alpha I)^{-1}``. The
         contributions sum to ``decision_function(x_row)[0, item]`` (scored
         without user features; with them, their prior adds
-        ``alpha y_item^T W D^T g_u``, the part of the score the features explain).
+        ``alpha y_item^T W D^T g_u``, the part of the score the features explain,
+        and is all of ``y_item^T D^T g_u`` for a user without interactions on
+        known items).
 
         Parameters
         ----------

@@ -46,10 +46,12 @@ def compare_recommenders(
     each validation user split again by the scorer, with the same ``holdout``
     and ``min_interactions``), the best setting is
     refitted on all training users (timed), and the metrics compare its
-    ranking of the test users' fold-in rows with their held-out items. A
-    sequential model (its values are order keys) is scored on each test
-    user's latest ``holdout`` share instead of a random one, as its tuning
-    is, so its fold-in part never holds what came after the items to predict.
+    ranking of the test users' fold-in rows with their held-out items. With a
+    sequential model among ``models`` (its values are order keys), every
+    model is scored on each test user's latest ``holdout`` share instead of
+    a random one (one protocol per table; the sequential model's tuning
+    splits so too), so no fold-in part holds what came after the items to
+    predict.
 
     Parameters
     ----------
@@ -92,6 +94,9 @@ def compare_recommenders(
         X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
         random_state=random_state, behaviors=behaviors, target=target,
     )
+    if behaviors is None and any(reads_order_keys(est) for est, _ in models.values()):
+        # one protocol for the whole table: the same test users, their latest held out
+        X_in, X_out = split_latest(sp.csr_matrix(X_in + X_out), holdout, min_interactions)
     scorers = {name: get_ranking_scorer(name) for name in metrics}
     rows = []
     started = time.perf_counter()
@@ -121,13 +126,8 @@ def compare_recommenders(
         model.fit(X_train)
         fit_seconds = time.perf_counter() - start
         row = {"model": name, "params": params}
-        fold_in, held_out = X_in, X_out
-        if reads_order_keys(estimator) and behaviors is None:
-            # the same test users, their latest interactions held out
-            fold_in, held_out = split_latest(sp.csr_matrix(X_in + X_out), holdout,
-                                             min_interactions)
         for metric, scorer in scorers.items():
-            row[metric] = scorer(model, fold_in, held_out)
+            row[metric] = scorer(model, X_in, X_out)
         row["fit_seconds"] = fit_seconds
         rows.append(row)
         if verbose:

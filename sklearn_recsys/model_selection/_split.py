@@ -153,16 +153,6 @@ def _split_target(X, behaviors, target, split, *aligned):
     return with_block(X, n_items, index, X_train_t), X_test
 
 
-@validate_params(
-    {
-        "X": ["array-like", "sparse matrix"],
-        "timestamps": ["array-like", "sparse matrix"],
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "behaviors": ["array-like", None],
-        "target": [str, None],
-    },
-    prefer_skip_nested_validation=True,
-)
 def _same_entries(X, T):
     """Whether ``X`` is ``T`` or a sparse copy of it (the same stored coordinates and values)."""
     if X is T:
@@ -177,6 +167,16 @@ def _same_entries(X, T):
                for p in parts)
 
 
+@validate_params(
+    {
+        "X": ["array-like", "sparse matrix"],
+        "timestamps": ["array-like", "sparse matrix"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "behaviors": ["array-like", None],
+        "target": [str, None],
+    },
+    prefer_skip_nested_validation=True,
+)
 def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     """Hold out each user's ``k`` most recent interactions.
 

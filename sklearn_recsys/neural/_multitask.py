@@ -272,20 +272,26 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
                 f"task_weights gives the target behaviour {self.target_!r} weight 0, so the "
                 "head that scores it would not be trained. Give it a positive weight.")
 
-    def _init_weights(self, rng):
-        """Glorot-uniform weights, zero biases and zero skip weights, in float32."""
+    def _coef_shapes(self):
+        """Shapes of the weight matrices the parameters build: the shared layers', then
+        the experts', the gates' and the heads'."""
         n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
         sizes = [n_b * n, *check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")]
-
         h = sizes[-1]
+        return [*zip(sizes[:-1], sizes[1:])], (n_e, h, k), (n_b, h, n_e), (n_b, k, n)
+
+    def _init_weights(self, rng):
+        """Glorot-uniform weights, zero biases and zero skip weights, in float32."""
+        shared, experts, gates, heads = self._coef_shapes()
+        n_b, n = len(self.behaviors_), self.n_items_
         return {
-            "shared_coefs_": [glorot_uniform(rng, (a, b)) for a, b in zip(sizes[:-1], sizes[1:])],
-            "shared_intercepts_": [np.zeros(b, np.float32) for b in sizes[1:]],
-            "expert_coefs_": glorot_uniform(rng, (n_e, h, k)),
-            "expert_intercepts_": np.zeros((n_e, k), np.float32),
-            "gate_coefs_": glorot_uniform(rng, (n_b, h, n_e)),
-            "gate_intercepts_": np.zeros((n_b, n_e), np.float32),
-            "head_coefs_": glorot_uniform(rng, (n_b, k, n)),
+            "shared_coefs_": [glorot_uniform(rng, shape) for shape in shared],
+            "shared_intercepts_": [np.zeros(b, np.float32) for _, b in shared],
+            "expert_coefs_": glorot_uniform(rng, experts),
+            "expert_intercepts_": np.zeros((experts[0], experts[2]), np.float32),
+            "gate_coefs_": glorot_uniform(rng, gates),
+            "gate_intercepts_": np.zeros((n_b, gates[2]), np.float32),
+            "head_coefs_": glorot_uniform(rng, heads),
             "head_intercepts_": np.zeros((n_b, n), np.float32),
             "skip_coefs_": np.zeros((n_b, n_b, n), np.float32),
         }
@@ -360,13 +366,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         return {name: getattr(self, name) for name in self._PARAMS}
 
     def _weight_shapes(self):
-        n_b, n, k, n_e = len(self.behaviors_), self.n_items_, self.n_components, self.n_experts
-        sizes = [n_b * n, *check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes")]
-        built = [*zip(sizes[:-1], sizes[1:]), (n_e, sizes[-1], k), (n_b, sizes[-1], n_e),
-                 (n_b, k, n)]
+        shared, *others = self._coef_shapes()
         trained = [*(w.shape for w in self.shared_coefs_), self.expert_coefs_.shape,
                    self.gate_coefs_.shape, self.head_coefs_.shape]
-        return trained, built
+        return trained, [*shared, *others]
 
     def _iterate(self, ctx):
         tf, X = ctx.tf, ctx.X

@@ -99,7 +99,7 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         """Refuse inconsistent settings before any work (ValueError naming the fix)."""
 
     def _holdout_description(self):
-        return "holding out each user's most recent interaction"
+        return "holding out each user's most recent interaction (a user needs at least 2)"
 
     def _hold_out(self, X, rng):
         """Each user's most recent interaction held out (users with two or more)."""

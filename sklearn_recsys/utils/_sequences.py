@@ -51,10 +51,17 @@ def latest_keys(X):
 
 
 def reads_order_keys(estimator):
-    """Whether a recommender (or the one ending a pipeline) reads its values as order keys."""
-    while hasattr(estimator, "steps"):
-        estimator = estimator.steps[-1][1]
-    return getattr(estimator, "_values_are_order_keys", False)
+    """Whether a recommender reads its values as order keys: itself, or the model it
+    scores through (a pipeline's last step, a re-ranker's or wrapper's ``estimator``)."""
+    while True:
+        if getattr(estimator, "_values_are_order_keys", False):
+            return True
+        if hasattr(estimator, "steps"):
+            estimator = estimator.steps[-1][1]
+        elif hasattr(getattr(estimator, "estimator", None), "get_params"):
+            estimator = estimator.estimator
+        else:
+            return False
 
 
 def row_sequences(X, length):

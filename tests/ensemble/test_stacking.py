@@ -378,7 +378,7 @@ def test_base_models_must_share_the_layout_and_be_unfitted():
         StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS))], behaviors=BEHAVIORS,
                             target="view").fit(X)
     fitted = MultiBehaviorEASE(BEHAVIORS).fit(X)
-    with pytest.raises(ValueError, match="'mb' is or holds a frozen model"):
+    with pytest.raises(ValueError, match="'mb' is or scores through a frozen model"):
         StackingRecommender([("mb", FrozenEstimator(fitted))], behaviors=BEHAVIORS).fit(X)
     # inside a pipeline or a re-ranker too (their clone is new, the frozen model is not)
     from sklearn.pipeline import make_pipeline
@@ -387,8 +387,14 @@ def test_base_models_must_share_the_layout_and_be_unfitted():
 
     for wrapped in (make_pipeline(FrozenEstimator(fitted)),
                     XQuADReranker(FrozenEstimator(fitted), tradeoff=0.5)):
-        with pytest.raises(ValueError, match="'mb' is or holds a frozen model"):
+        with pytest.raises(ValueError, match="'mb' is or scores through a frozen model"):
             StackingRecommender([("mb", wrapped)], behaviors=BEHAVIORS).fit(X)
+    # a frozen step before the model learns nothing from the held-out purchases: accepted
+    from sklearn.preprocessing import FunctionTransformer
+
+    step = FrozenEstimator(FunctionTransformer().fit(X))
+    StackingRecommender([("mb", make_pipeline(step, MultiBehaviorEASE(BEHAVIORS)))],
+                        behaviors=BEHAVIORS).fit(X)
 
 
 def test_the_held_out_draw_does_not_depend_on_the_ranker():

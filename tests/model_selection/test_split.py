@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.utils._param_validation import InvalidParameterError
 
 from sklearn_recsys import make_interactions
 from sklearn_recsys.model_selection import (
@@ -99,6 +100,9 @@ def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
     ones = zero.copy()
     ones.data[:] = 1.0
     assert leave_last_out_split(ones, zero)[1].indices.tolist() == [2]
+    # the parameters are validated (k=0 would hold nothing out)
+    with pytest.raises(InvalidParameterError, match="'k' parameter"):
+        leave_last_out_split(ones, zero, k=0)
     # a CSR whose column indices are stored out of order is the same matrix
     T = sp.csr_matrix((np.array([30.0, 10.0, 20.0]), np.array([2, 0, 1]), np.array([0, 3])),
                       shape=(1, 3))
@@ -127,8 +131,8 @@ def test_split_input_errors(X):
 
 
 def test_the_leaderboard_scores_a_sequential_model_on_each_users_latest():
-    """compare_recommenders: a model of order keys is judged on the test users' latest
-    interactions (as its tuning is), not on a random share under later ones."""
+    """compare_recommenders: with a model of order keys in the table, every model is judged
+    on the test users' latest interactions (one protocol), not on a random share."""
     from sklearn_recsys import MostPopular
     from sklearn_recsys.metrics import get_ranking_scorer
     from sklearn_recsys.model_selection import compare_recommenders
@@ -147,9 +151,24 @@ def test_the_leaderboard_scores_a_sequential_model_on_each_users_latest():
     assert (latest_in.multiply(X_out).nnz, latest_out.nnz) != (0, X_out.nnz)  # other split
     recall = get_ranking_scorer("recall@20")
     fitted = MostPopular().fit(strong_generalization_split(T, random_state=0)[0])
-    assert rows["seq"]["recall@20"] == pytest.approx(recall(fitted, latest_in, latest_out))
-    assert rows["set"]["recall@20"] == pytest.approx(recall(fitted, X_in, X_out))
-    assert rows["seq"]["recall@20"] != rows["set"]["recall@20"]
+    for name in ("seq", "set"):
+        assert rows[name]["recall@20"] == pytest.approx(recall(fitted, latest_in, latest_out))
+    # without a sequential model: the random share
+    alone = compare_recommenders({"set": (MostPopular(), {})}, T, metrics=("recall@20",),
+                                 random_state=0)[0]
+    assert alone["recall@20"] == pytest.approx(recall(fitted, X_in, X_out))
+    assert alone["recall@20"] != rows["set"]["recall@20"]
+    # a sequential model wrapped (re-ranked, frozen, in a pipeline) still reads order keys
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_recsys.reranking import XQuADReranker
+    from sklearn_recsys.utils._sequences import reads_order_keys
+
+    for wrapped in (XQuADReranker(OrderKeyPopular()), FrozenEstimator(OrderKeyPopular()),
+                    make_pipeline(XQuADReranker(OrderKeyPopular()))):
+        assert reads_order_keys(wrapped)
+    assert not reads_order_keys(XQuADReranker(MostPopular()))
 
 
 def test_the_leaderboard_tunes_on_the_split_it_tests_on(monkeypatch):

@@ -264,6 +264,22 @@ def test_saturated_networks_get_more_quadrature_points_or_a_warning(Model, monke
         model.explain(row, item)
 
 
+def test_a_score_that_does_not_move_is_not_taken_for_saturation():
+    """Two items pulling both ways by 0.38 with a net change of 0: the check compares the
+    rounding gap with the attributions' size, not with the (zero) change."""
+    import warnings
+
+    from sklearn_recsys.neural._autorec import _sigmoid, sigmoid_layer_attributions
+
+    x = sp.csr_matrix(np.array([[1.0, 1.0]]))
+    E = np.array([[2.0, 0.0], [0.0, 3.0]])
+    decoder = np.array([1.0, -(_sigmoid(2.0) - 0.5) / (_sigmoid(3.0) - 0.5)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        contrib = sigmoid_layer_attributions(x, E, np.zeros(2), decoder, model=None)
+    assert_allclose(contrib, [_sigmoid(2.0) - 0.5, -(_sigmoid(2.0) - 0.5)], rtol=1e-12)
+
+
 def test_quality_results_back_the_docs():
     """docs/benchmarks.rst ("Autoencoders beside recpack's Mult-VAE"): our default MultVAE is
     above recpack's tuned one on all three datasets; the default MultDAE (batch 100, weight

@@ -247,8 +247,8 @@ def test_errors_and_warnings():
             cls(n_components=4, max_iter=1, early_stopping=False).fit(zero)
         # one interaction per user: nothing to validate (or train) on, said and survived
         one = sp.csr_matrix((np.arange(1.0, 11), (np.arange(10), np.arange(10))))
-        with pytest.warns(UserWarning, match="holding out each user's most recent interaction "
-                          "holds none out"):
+        with pytest.warns(UserWarning, match=r"holding out each user's most recent interaction "
+                          r"\(a user needs at least 2\) holds none out"):
             model = cls(n_components=4, max_iter=2).fit(one)
         assert model.validation_scores_ is None and model.n_iter_ == 2
 
