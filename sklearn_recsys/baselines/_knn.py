@@ -20,13 +20,21 @@ def _top_per_column(block, n_keep):
 
     ``argpartition`` leaves the order of tied values to its SIMD kernel, which differs
     between CPUs (AVX-512 or not), so the neighbours kept at a tie at the cut, and every
-    score built on them, would depend on the machine.
+    score built on them, would depend on the machine. A column whose cut is 0 has all its
+    zeros in the mask (the caller keeps positive similarities only).
     """
     kth = -np.partition(-block, n_keep - 1, axis=0)[n_keep - 1]
     above = block > kth
     at = block == kth
-    # the lowest-index ties fill the places the larger values leave
-    return above | (at & (np.cumsum(at, axis=0) <= n_keep - above.sum(axis=0)))
+    keep = above | at
+    need = n_keep - above.sum(axis=0)
+    # only a column with more ties at a positive cut than places left chooses among
+    # them: the lowest indices
+    tied = np.flatnonzero((kth > 0) & (at.sum(axis=0) > need))
+    if tied.size:
+        sub = at[:, tied]
+        keep[:, tied] = above[:, tied] | (sub & (np.cumsum(sub, axis=0) <= need[tied]))
+    return keep
 
 
 class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):

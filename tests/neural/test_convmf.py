@@ -93,17 +93,23 @@ def _two_topics(n_users=80, n_items=40, seed=0):
     return sp.csr_matrix(like.astype(float)), docs, topic, user_topic
 
 
-def test_the_cnn_is_trained_on_cold_items_at_their_own_text(monkeypatch):
-    """A new item's factors are its text's: the CNN's target for it is its own output, not
-    the solve against the implicit Gram that counts it a negative of every user."""
-    from sklearn_recsys.neural import _convmf
-
-    X, docs, _, _ = _two_topics()
+def _two_topics_with_cold_items():
+    """``_two_topics`` with items 30..39 left without interactions (new items)."""
+    X, docs, topic, user_topic = _two_topics()
     cold = np.arange(30, 40)
     X = X.tolil()
     X[:, cold] = 0
     X = X.tocsr()
     X.eliminate_zeros()
+    return X, docs, topic, user_topic, cold
+
+
+def test_the_cnn_is_trained_on_cold_items_at_their_own_text(monkeypatch):
+    """A new item's factors are its text's: the CNN's target for it is its own output, not
+    the solve against the implicit Gram that counts it a negative of every user."""
+    from sklearn_recsys.neural import _convmf
+
+    X, docs, _, _, cold = _two_topics_with_cold_items()
     model = ConvMF(n_components=4, documents=docs, feedback="implicit", alpha_user=0.1,
                    alpha_item=1.0, max_iter=3, cnn_epochs=2, learning_rate_init=1e-2,
                    random_state=0, **SMALL_CNN)
@@ -122,12 +128,7 @@ def test_the_cnn_is_trained_on_cold_items_at_their_own_text(monkeypatch):
 
 
 def test_cold_and_new_items_are_ranked_from_their_text():
-    X, docs, topic, user_topic = _two_topics()
-    cold = np.arange(30, 40)
-    X_train = X.tolil()
-    X_train[:, cold] = 0
-    X_train = X_train.tocsr()
-    X_train.eliminate_zeros()
+    X_train, docs, topic, user_topic, cold = _two_topics_with_cold_items()
     model = ConvMF(n_components=4, documents=docs, feedback="implicit", alpha_user=0.1,
                    alpha_item=1.0, max_iter=8, cnn_epochs=10, learning_rate_init=1e-2,
                    random_state=0, **SMALL_CNN).fit(X_train)
