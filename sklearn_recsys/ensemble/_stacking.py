@@ -26,6 +26,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
+from ..utils._scoring_path import scoring_path
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
 
@@ -41,15 +42,7 @@ def _holds_a_frozen_model(estimator):
     """
     from sklearn.frozen import FrozenEstimator
 
-    while estimator is not None:
-        if isinstance(estimator, FrozenEstimator):
-            return True
-        if hasattr(estimator, "steps"):
-            estimator = estimator.steps[-1][1]
-        else:
-            inner = getattr(estimator, "estimator", None)
-            estimator = inner if hasattr(inner, "get_params") else None
-    return False
+    return any(isinstance(model, FrozenEstimator) for model in scoring_path(estimator))
 
 
 def _ranks_within_rows(rows, values):

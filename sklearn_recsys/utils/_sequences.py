@@ -11,6 +11,8 @@ twice keeps its latest key.
 import numpy as np
 import scipy.sparse as sp
 
+from ._scoring_path import scoring_path
+
 __all__ = ["latest_keys", "reads_order_keys", "row_sequences", "values_carry_no_order"]
 
 
@@ -53,15 +55,8 @@ def latest_keys(X):
 def reads_order_keys(estimator):
     """Whether a recommender reads its values as order keys: itself, or the model it
     scores through (a pipeline's last step, a re-ranker's or wrapper's ``estimator``)."""
-    while True:
-        if getattr(estimator, "_values_are_order_keys", False):
-            return True
-        if hasattr(estimator, "steps"):
-            estimator = estimator.steps[-1][1]
-        elif hasattr(getattr(estimator, "estimator", None), "get_params"):
-            estimator = estimator.estimator
-        else:
-            return False
+    return any(getattr(model, "_values_are_order_keys", False)
+               for model in scoring_path(estimator))
 
 
 def row_sequences(X, length):
