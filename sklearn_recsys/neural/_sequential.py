@@ -19,6 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 
 from .._engine import ENGINE_CONSTRAINTS
+from ..base import rows_without_known_items
 from ..utils._holdout import split_by_rank
 from ..utils._sequences import row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
@@ -149,7 +150,27 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         return out
 
     def _score_batch(self, X):
-        return self._output_scores(self._encode_np(X))
+        scores = self._output_scores(self._encode_np(X))
+        popularity = getattr(self, "_item_popularity", None)
+        if popularity is not None:
+            # a history of items absent from fit is no history (their input
+            # embeddings never trained)
+            scores[rows_without_known_items(X, popularity > 0)] = self._empty_history_scores()
+        return scores
+
+    def _empty_history_scores(self):
+        """Scores of a user without trained items; a constant is the popularity fallback.
+
+        The network's state of an empty sequence is never read by the loss
+        (it reads states after real items; SASRec's would be the final
+        LayerNorm's bias), and it ranked new users' first items far below
+        popularity on MovieLens 100K.
+        """
+        return 0.0
+
+    def _scores_without_fallback(self, X):
+        # explain's leave-one-out: a row emptied by the removal keeps the network's score
+        return np.asarray(self._output_scores(self._encode_np(X)), dtype=np.float64)
 
     def _output_scores(self, states):
         """Next-item scores of final states: inner products with the shared item embeddings."""

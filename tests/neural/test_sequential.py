@@ -286,3 +286,47 @@ np.save({str(tmp_path / "idx.npy")!r}, idx)
 """
     subprocess.run([sys.executable, "-c", code], check=True)
     np.testing.assert_array_equal(np.load(tmp_path / "idx.npy"), expected)
+
+
+def empty_history_scores(model):
+    """SASRec: popularity (its empty state is untrained); GRU4Rec: its output biases."""
+    if isinstance(model, GRU4Rec):
+        return model.output_bias_
+    return model._item_popularity
+
+
+def test_users_without_trained_items_get_the_popularity_fallback(cyclic):
+    """An empty sequence's state is never read by the loss (SASRec's is the final
+    LayerNorm's bias): SASRec ranks such users by training popularity, GRU4Rec by its
+    output biases (the scores of its empty state, 0), and explain still reads the
+    network."""
+    model, X, _ = cyclic
+    empty = sp.csr_matrix((1, X.shape[1]))
+    expected = empty_history_scores(model)
+    np.testing.assert_allclose(model.decision_function(empty)[0], expected, rtol=1e-6)
+    assert_array_equal(model.recommend(empty, k=5)[0][0],
+                       np.argsort(-expected, kind="stable")[:5])
+    # a one-item user: leave-one-out compares with the network's own empty-row score
+    one = sp.csr_matrix(([1.0], ([0], [3])), shape=(1, X.shape[1]))
+    item = int(model.recommend(one, k=1)[0][0, 0])
+    items, contrib = model.explain(one, item)
+    own = model._scores_without_fallback(one)[0, item] - \
+        model._scores_without_fallback(empty)[0, item]
+    assert items.tolist() == [3]
+    np.testing.assert_allclose(contrib, [own], rtol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [SASRec, GRU4Rec])
+def test_a_history_of_never_trained_items_counts_as_empty(cls):
+    rng = np.random.default_rng(1)
+    X, _ = cyclic_sequences(60, 12, rng)
+    X = sp.hstack([X, sp.csr_matrix((60, 2))]).tocsr()  # items 12 and 13: never seen
+    model = cls(n_components=8, max_len=6, max_iter=2, early_stopping=False,
+                random_state=0).fit(X)
+    new = sp.csr_matrix(([1.0, 2.0], ([0, 0], [12, 13])), shape=(1, 14))
+    scores = model.decision_function(new)[0]
+    np.testing.assert_allclose(scores, empty_history_scores(model), rtol=1e-6)
+    np.testing.assert_allclose(scores, model.decision_function(sp.csr_matrix((1, 14)))[0])
+    # one trained item in the history: the network scores the user
+    mixed = new + sp.csr_matrix(([3.0], ([0], [4])), shape=(1, 14))
+    assert not np.allclose(model.decision_function(mixed)[0], scores)
