@@ -26,29 +26,65 @@ def _table(columns, as_frame):
     return pd.DataFrame(columns)
 
 
-def _add_item_info(columns, item_info, idx, id_column, prefix=""):
+def _add_item_info(columns, item_info, idx, id_column, item_ids, prefix=""):
     """Metadata columns for the items at column indices ``idx`` (their raw ids in ``id_column``).
 
-    ``item_info`` is a DataFrame indexed by raw item id, or a mapping of name
-    to a sequence aligned with the item columns (as a loader's ``item_titles``).
+    ``item_info`` is a DataFrame (or Series) indexed by raw item id, or a
+    mapping of name to a sequence aligned with the item columns (as a loader's
+    ``item_titles``). Either is checked against the encoder's ``item_ids``:
+    a table of another catalogue would label items with other items' data.
     """
     if item_info is None:
         return columns
     if hasattr(item_info, "to_frame") and not hasattr(item_info, "columns"):
         item_info = item_info.to_frame()  # a Series: one column, named after it
     if hasattr(item_info, "loc") and hasattr(item_info, "columns"):
+        _check_item_index(item_info.index, item_ids)
         names = [str(name) for name in item_info.columns]
         rows = item_info.reindex(columns[id_column])
         values = [rows[name].to_numpy() for name in item_info.columns]
     else:
         names = [str(name) for name in item_info]
-        values = [np.asarray(v, dtype=object)[idx] for v in item_info.values()]
+        values = []
+        for name, v in item_info.items():
+            if isinstance(v, np.ndarray) and v.ndim == 1:
+                column = v
+            else:
+                # element by element: a sequence of equal-length lists (genres,
+                # tags) would otherwise become a 2-D array
+                v = list(v)
+                column = np.empty(len(v), dtype=object)
+                column[:] = v
+            if len(column) != len(item_ids):
+                raise ValueError(
+                    f"item_info[{name!r}] has {len(column)} entries, but the encoder has "
+                    f"{len(item_ids)} item columns: a sequence must give one entry per "
+                    "column, in the order of encoder.item_ids_. Align it with item_ids_, or "
+                    "pass a DataFrame indexed by raw item id.")
+            values.append(column[idx])
     clash = [prefix + n for n in names if prefix + n in columns]
     if clash:
         raise ValueError(f"item_info columns {clash} would overwrite the result's own columns "
                          f"{list(columns)}: rename them first.")
     columns.update({prefix + n: v for n, v in zip(names, values)})
     return columns
+
+
+def _check_item_index(index, item_ids):
+    """Refuse an ``item_info`` index that cannot be the raw item ids of ``item_ids``."""
+    if (type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
+            and not np.isin(item_ids, np.asarray(index)).all()):
+        raise ValueError(
+            f"item_info has the default index 0, 1, ..., {len(index) - 1} (row positions), "
+            "which does not hold every raw item id of the encoder: it would label items with "
+            "other items' data. Index it by raw item id (item_info.set_index(<id column>)), "
+            "or pass a mapping {name: sequence} aligned with encoder.item_ids_.")
+    if len(index) and not np.asarray(index.isin(item_ids)).any():
+        raise ValueError(
+            f"None of the encoder's item ids is in item_info's index (dtype "
+            f"{index.dtype}; the encoder's ids have dtype {np.asarray(item_ids).dtype}, e.g. "
+            f"{item_ids[0]!r}): index item_info by the same raw ids, of the same type "
+            "(e.g. item_info.index = item_info.index.astype(str)).")
 
 
 def _ranks(keep):
@@ -147,7 +183,8 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
         encoder.item_col: encoder.item_ids_[flat_idx],
         "score": scores[keep],
     }
-    return _table(_add_item_info(columns, item_info, flat_idx, encoder.item_col), as_frame)
+    return _table(_add_item_info(columns, item_info, flat_idx, encoder.item_col,
+                                 encoder.item_ids_), as_frame)
 
 
 def _exclude_matrix(encoder, log, user_ids):
@@ -180,7 +217,7 @@ def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
         "score": scores[keep],
     }
     columns = _add_item_info(columns, item_info, flat_idx, "similar_" + encoder.item_col,
-                             prefix="similar_")
+                             encoder.item_ids_, prefix="similar_")
     return _table(columns, as_frame)
 
 

@@ -135,3 +135,38 @@ def test_a_model_of_another_catalogue_is_refused(log, encoder):
     assert coded.behaviors_ == ("1", "2")
     assert len(coded.recommend(named, log.assign(code=np.where(log["event"] == "view", 1, 2)),
                                k=3)) > 0
+
+
+def test_item_info_is_checked_against_the_catalogue(log, encoder):
+    """Metadata of another catalogue, a positional index or ids of another type would
+    label items with other items' data (or with nothing): refused, naming the fix."""
+    model = EASE(alpha=10.0).fit(encoder.transform(log))
+    one = log[log["user"] == "u3"]
+    n = encoder.n_items_
+    # lists of equal length (a loader's empty item_tags): one list per row, not a 2-D block
+    tags = {"tags": [[] for _ in range(n)], "pair": [[m, m] for m in encoder.item_ids_]}
+    table = encoder.recommend(model, one, k=4, item_info=tags, as_frame=False)
+    assert table["tags"].shape == (4,) and table["tags"].tolist() == [[]] * 4
+    assert [p[0] for p in table["pair"]] == table["movie"].tolist()
+    assert encoder.recommend(model, one, k=4, item_info=tags)["pair"].str[1].tolist() == \
+        table["movie"].tolist()
+    # one entry too many (e.g. every movie of movies.csv, some never rated)
+    with pytest.raises(ValueError, match=r"item_info\['title'\] has 41 entries, but the "
+                                         r"encoder has 40 item columns"):
+        encoder.recommend(model, one, k=4, item_info={"title": ["x"] * (n + 1)})
+    # a Series in column order has the index 0..n-1, not the raw ids
+    positional = pd.Series([f"Movie {m[1:]}" for m in encoder.item_ids_], name="title")
+    with pytest.raises(ValueError, match="default index 0, 1, ..., 39"):
+        encoder.recommend(model, one, k=4, item_info=positional)
+    with pytest.raises(ValueError, match="default index"):
+        encoder.similar_items(model, ["m4"], k=2, item_info=positional.to_frame())
+    # an index of ints for string ids: nothing would match
+    numbered = pd.DataFrame({"title": positional.values},
+                            index=[int(m[1:]) for m in encoder.item_ids_])
+    with pytest.raises(ValueError, match="None of the encoder's item ids.*dtype int64"):
+        encoder.recommend(model, one, k=4, item_info=numbered)
+    # a table of some items only is fine: the others get NaN
+    partial = pd.DataFrame({"title": ["first"]}, index=[encoder.item_ids_[0]])
+    table = encoder.recommend(model, one, k=40, item_info=partial)
+    assert table.loc[table["movie"] == encoder.item_ids_[0], "title"].tolist() in ([], ["first"])
+    assert table["title"].isna().sum() >= len(table) - 1
