@@ -23,7 +23,8 @@ from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval
 
 from .utils._behaviors import behavior_block, behavior_layout, with_block
-from .utils._holdout import heldout_ndcg, split_interactions, split_users
+from .utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, heldout_ndcg,
+                             split_interactions, split_users)
 from .utils._progress import Progress
 
 __all__ = ["FitContext", "IterativeTrainingMixin", "ENGINE_CONSTRAINTS"]
@@ -334,15 +335,10 @@ def _check_validation_matrix(X, X_val):
     if X_val.nnz == 0:
         raise ValueError("X_val has no interactions, so there is nothing to validate on. "
                          "Pass held-out interactions (e.g. from holdout_split) or X_val=None.")
-    shared = X_val.multiply(X).nnz
-    fix = ("Remove the held-out interactions from X: X_train, X_val = holdout_split(X) "
-           "gives disjoint parts.")
-    if shared == X_val.nnz:
-        raise ValueError(f"Every interaction of X_val is also in X, so validation could only "
-                         f"ever score 0. {fix}")
-    if shared:
-        warnings.warn(f"{shared} of the {X_val.nnz} interactions of X_val are also in X and "
-                      f"can never count as hits. {fix}", UserWarning)
+    check_held_out_disjoint(
+        X, X_val, "X_val", SEEN_NEVER_HIT,
+        "Remove the held-out interactions from X: X_train, X_val = holdout_split(X) "
+        "gives disjoint parts.")
 
 
 def _non_finite_attributes(estimator):

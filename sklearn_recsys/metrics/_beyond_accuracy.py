@@ -76,6 +76,11 @@ def _check_item_popularity(item_popularity, n_items, where="y_true"):
 
     ``n_items=None`` skips the catalogue-size check.
     """
+    if not sp.issparse(item_popularity) and np.ndim(item_popularity) == 2 \
+            and np.shape(item_popularity)[0] == 1:
+        # one dense row is one value per item (np.asarray(X_train.sum(axis=0))),
+        # not a one-user matrix: counting its non-zeros would make every item equal
+        item_popularity = np.asarray(item_popularity).ravel()
     if sp.issparse(item_popularity) or np.ndim(item_popularity) == 2:
         X = check_interaction_matrix(item_popularity, input_name="item_popularity")
         # popularity is the number of users who interacted with an item (the
@@ -488,7 +493,8 @@ _DOCS = {
 (n_train_users, n_items) or (n_items,)
         Popularity in the **training** data: the training interaction matrix
         (an item's popularity is the number of users who interacted with
-        it), or one non-negative count or share per item. Only shares
+        it), or one non-negative count or share per item (also as one dense
+        row, such as ``np.asarray(X_train.sum(axis=0))``). Only shares
         matter (it is divided by its sum). Never the held-out data.""",
     "k": """k : int, default=10
         Rank cut-off: the list of a user is the top ``k``.""",
@@ -658,10 +664,11 @@ def gini_index(y_true, y_score, *, k=10, batch_size=None):
 
     where :math:`p(i)` is item :math:`i`'s share of all recommendation
     slots over every user's list, the :math:`n` items of the catalogue sorted
-    by increasing :math:`p` (Castells et al. 2015; Elliot's Gini
-    index). 0: every item is recommended equally often; 1: one item takes
-    every slot. Lower means fairer exposure. NaN with a warning if every
-    list is empty.
+    by increasing :math:`p` (Castells et al. 2015). 0: every item is
+    recommended equally often; 1: one item takes every slot. Lower means
+    fairer exposure (some libraries report ``1 - Gini`` as a diversity
+    index under the same name: compare with care). NaN with a warning if
+    every list is empty.
 
     Parameters
     ----------

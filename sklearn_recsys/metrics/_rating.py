@@ -14,10 +14,10 @@ import scipy.sparse as sp
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
 
-from ..utils._holdout import split_interactions
+from ..utils._holdout import check_held_out_disjoint, split_interactions
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_interaction_matrix
-from ._scorer import _check_split
+from ._scorer import _DISJOINT_FIX, _check_split
 
 __all__ = ["make_rating_scorer"]
 
@@ -45,6 +45,9 @@ class _RatingScorer:
                     f"y (held-out ratings) has shape {y.shape} but X has shape "
                     f"{X.shape}; pass y with the same users and items as X."
                 )
+            check_held_out_disjoint(
+                X, y, "y", "the model is told the ratings it is scored on, so the error is too "
+                "good", _DISJOINT_FIX)
             X_in, X_out = X, y
         else:
             X_in, X_out = split_interactions(X, self.holdout, self.min_interactions,

@@ -4,9 +4,10 @@ A scorer is a callable ``scorer(estimator, X, y=None)``:
 
 * with ``y`` a sparse matrix of held-out interactions (same shape as ``X``),
   ``X`` is the fold-in history: the estimator scores it, ``X``'s items are
-  removed from the ranking and the ranking is compared with ``y``. Model
-  selection tools slice ``X`` and ``y`` by the same rows, so folds split
-  users (strong generalization, Liang et al. 2018);
+  removed from the ranking and the ranking is compared with ``y``.
+  ``GridSearchCV`` slices ``X`` and ``y`` by the same rows, so folds split
+  users (strong generalization, Liang et al. 2018); ``cross_validate``
+  refuses a sparse ``y`` in its parameter check, and takes ``y.toarray()``;
 * without ``y`` (or with a 1-D ``y``), the scorer splits each row of ``X``
   itself with :func:`~sklearn_recsys.model_selection.holdout_split` and a
   fixed seed, so every candidate of a search is judged on the same split. A
@@ -31,7 +32,8 @@ from sklearn.utils.metadata_routing import (
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
-from ..utils._holdout import iter_heldout_batches, split_interactions, split_latest
+from ..utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, iter_heldout_batches,
+                              split_interactions, split_latest)
 from ..utils._sequences import latest_keys, reads_order_keys
 from ..utils._validation import check_interaction_matrix, check_k
 from ._beyond_accuracy import (
@@ -52,6 +54,9 @@ __all__ = ["make_ranking_scorer", "get_ranking_scorer", "get_ranking_scorer_name
            "make_beyond_accuracy_scorer"]
 
 _METRIC_NAMES = tuple(_TOP_K_METRICS) + ("auc", "coverage")
+# X given with y must be the fold-in part of the test users, not their whole rows
+_DISJOINT_FIX = ("Pass as X what the model may see of these users and as y what was held out "
+                 "of it: X_in, y = holdout_split(X_test) gives disjoint parts.")
 
 
 class _RankingScorer(_MetadataRequester):
@@ -130,6 +135,8 @@ class _RankingScorer(_MetadataRequester):
                     " items. Pass y with the same rows and items as X"
                     + (", one block wide." if layout else ".")
                 )
+            seen = behavior_block(X, *layout) if layout else X
+            check_held_out_disjoint(seen, y, "y", SEEN_NEVER_HIT, _DISJOINT_FIX)
             return X, y, layout
         if reads_order_keys(estimator):
             # the values are order keys: hold out each user's latest, not a random share
@@ -367,8 +374,14 @@ def _training_popularity(estimator):
     held-out users'.
     """
     model = estimator
-    if not hasattr(model, "_item_popularity") and hasattr(model, "steps"):
-        model = estimator[-1]  # a Pipeline ending in a recommender
+    # a Pipeline ending in a recommender; a fitted search (nested cross-validation)
+    while not hasattr(model, "_item_popularity"):
+        if hasattr(model, "best_estimator_"):
+            model = model.best_estimator_
+        elif hasattr(model, "steps"):
+            model = model[-1]
+        else:
+            break
     # private: base.RecommenderMixin.fit records it (the scores of users
     # without history); no public accessor exists yet
     popularity = getattr(model, "_item_popularity", None)

@@ -10,10 +10,13 @@ goes through :func:`iter_heldout_batches` (rankings) or :func:`heldout_rmse`
 them.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
 __all__ = [
+    "check_held_out_disjoint",
     "heldout_ndcg",
     "heldout_rmse",
     "iter_heldout_batches",
@@ -22,6 +25,29 @@ __all__ = [
     "split_latest",
     "split_users",
 ]
+
+
+# what a held-out interaction also in the fold-in rows does to a ranking score
+SEEN_NEVER_HIT = "a seen item is never ranked, so these can never count as hits"
+
+
+def check_held_out_disjoint(X, held_out, name, consequence, fix):
+    """Refuse held-out interactions that are all in ``X`` too; warn when some are.
+
+    ``X`` (what the model is told) and ``held_out`` (what it is scored on) are
+    CSR matrices of one shape. A held-out interaction also in ``X`` is no
+    test: a ranking never recommends it (it is seen), a rating is given away.
+    ``consequence`` says what that does to the score, ``fix`` how to hold out
+    properly.
+    """
+    if held_out.nnz == 0:
+        return
+    shared = held_out.multiply(X).nnz
+    if shared == held_out.nnz:
+        raise ValueError(f"Every interaction of {name} is also in X: {consequence}. {fix}")
+    if shared:
+        warnings.warn(f"{shared} of the {held_out.nnz} interactions of {name} are also in X: "
+                      f"{consequence}. {fix}", UserWarning, stacklevel=3)
 
 
 def split_by_rank(X, keys, n_test):

@@ -104,6 +104,14 @@ def test_rating_scorer_hand_computed():
         make_rating_scorer()(object(), X, y)
     with pytest.raises(ValueError, match="Unknown rating metric"):
         make_rating_scorer("r2")
+    # the held-out ratings given in X too: the model would be told what it is scored on
+    with pytest.raises(ValueError, match="Every interaction of y is also in X: the model is "
+                                         "told the ratings it is scored on"):
+        make_rating_scorer("rmse")(Constant(), X + y, y)
+    with pytest.warns(UserWarning, match="1 of the 3 interactions of y are also in X"):
+        leak = sp.csr_matrix([[0, 0, 0], [1.0, 0, 0]])  # user 1's held-out rating
+        value = make_rating_scorer("rmse")(Constant(), X + leak, y)
+    assert value == pytest.approx(-np.sqrt(6 / 3))
 
 
 def test_grid_search_and_cross_validate_with_rating_scorers():

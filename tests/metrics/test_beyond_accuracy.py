@@ -102,6 +102,20 @@ def test_arp_by_hand():
         pytest.approx(expected))
 
 
+def test_a_dense_row_of_popularity_is_one_value_per_item():
+    """np.asarray(X_train.sum(axis=0)) is (1, n_items): per-item counts, not one user
+    (whose non-zeros would make every item equally popular)."""
+    counts = np.asarray(X_TRAIN.sum(axis=0))
+    assert counts.shape == (1, X_TRAIN.shape[1])
+    for metric in (arp_at_k, aplt_at_k, novelty_at_k):
+        assert metric(NO_HELDOUT, LISTS, item_popularity=counts, k=3) == pytest.approx(
+            metric(NO_HELDOUT, LISTS, item_popularity=counts.ravel(), k=3))
+        assert metric(NO_HELDOUT, LISTS, item_popularity=X_TRAIN.sum(axis=0), k=3) == \
+            pytest.approx(metric(NO_HELDOUT, LISTS, item_popularity=counts.ravel(), k=3))
+    assert aplt_at_k(NO_HELDOUT, LISTS, item_popularity=counts, k=3) != pytest.approx(
+        aplt_at_k(NO_HELDOUT, LISTS, item_popularity=(counts > 0).ravel(), k=3))
+
+
 def test_aplt_and_long_tail_coverage_by_hand():
     # list 0 holds one tail item (3) of 3; list 1 two of 2 (5 and 4)
     assert aplt_at_k(NO_HELDOUT, LISTS, item_popularity=X_TRAIN, k=3) == pytest.approx(
@@ -418,6 +432,21 @@ def test_scorer_with_y_uses_the_training_popularity(data, metric):
     if metric != "long_tail_coverage":
         other = make_beyond_accuracy_scorer(metric, k=10, item_popularity=X_in + X_out)
         assert other(model, X_in, X_out) != pytest.approx(sign * expected)
+
+
+def test_scorer_reads_the_popularity_of_a_fitted_search(data):
+    """A fitted GridSearchCV (the estimator of nested cross-validation) scores through
+    its best_estimator_, whose training popularity is the outer training fold's."""
+    X_train, X_in, X_out = strong_generalization_split(data, random_state=0)
+    search = GridSearchCV(make_pipeline(RatingBinarizer(threshold=0.5), EASE()),
+                          {"ease__alpha": [1.0, 10.0]}, cv=2,
+                          scoring=make_ranking_scorer("ndcg", k=10)).fit(X_train)
+    scorer = make_beyond_accuracy_scorer("aplt", k=10)
+    assert scorer(search, X_in, X_out) == pytest.approx(
+        scorer(search.best_estimator_, X_in, X_out))
+    nested = cross_validate(search, data, cv=KFold(2), error_score="raise",
+                            scoring={"aplt": scorer})
+    assert np.isfinite(nested["test_aplt"]).all()
 
 
 def test_gini_and_miscalibration_scorers_are_negated(data):

@@ -35,6 +35,27 @@ def test_scorer_with_y_equals_metric_on_masked_scores(data):
     )
 
 
+def test_scorer_refuses_held_out_items_given_in_x(data):
+    """X with y must be the fold-in part only: an item of y also in X is seen, never
+    ranked, so the whole test rows as X scored 0 without a word."""
+    X_train, X_in, X_out = strong_generalization_split(data, random_state=0)
+    model = EASE(alpha=10.0).fit(X_train)
+    scorer = make_ranking_scorer("ndcg", k=10)
+    with pytest.raises(ValueError, match="Every interaction of y is also in X: a seen item is "
+                                         "never ranked.*holdout_split"):
+        scorer(model, X_in + X_out, X_out)
+    # some of them: a warning with the count, and those items can never be hits
+    leaked = X_out.copy()
+    leaked.data[1::2] = 0
+    leaked.eliminate_zeros()
+    with pytest.warns(UserWarning, match=f"{leaked.nnz} of the {X_out.nnz} interactions of y"):
+        partial = scorer(model, X_in + leaked, X_out)
+    scores = model.decision_function(X_in + leaked)
+    scores[(X_in + leaked).nonzero()] = -np.inf
+    assert partial == pytest.approx(ndcg_at_k(X_out, scores, k=10))
+    assert partial < scorer(model, X_in, X_out)
+
+
 def test_scorer_without_y_splits_rows_with_fixed_seed(data):
     model = ItemKNN(n_neighbors=10).fit(data)
     scorer = make_ranking_scorer("recall", k=10, random_state=3)
