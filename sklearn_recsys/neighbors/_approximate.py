@@ -21,7 +21,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import RecommenderMixin, _inner_explains
+from ..base import RecommenderMixin, _inner_explains, rows_without_known_items
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_exclude_seen, check_k
 
@@ -404,10 +404,13 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
                            V[np.maximum(items, 0)].astype(np.float64))
         scores[items < 0] = -np.inf
         expected = np.minimum(width, self.n_features_in_ - n_forbidden)
-        # users without history fold in to zero vectors, for which the index ranks
+        # users without history (or with only items that had no training
+        # interactions) fold in to zero vectors, for which the index ranks
         # arbitrarily: the exact model gives them its own fallback (popularity)
-        short = np.flatnonzero(((items >= 0).sum(axis=1) < expected)
-                               | (np.diff(X_batch.indptr) == 0))
+        popularity = getattr(self.estimator_, "_item_popularity", None)
+        empty = (np.diff(X_batch.indptr) == 0) if popularity is None else np.isin(
+            np.arange(n_rows), rows_without_known_items(X_batch, popularity > 0))
+        short = np.flatnonzero(((items >= 0).sum(axis=1) < expected) | empty)
         if short.size and fallback:
             exact = self.estimator_.recommend(
                 X_batch[short], width, exclude_seen=exclude_seen,

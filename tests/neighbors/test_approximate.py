@@ -173,6 +173,26 @@ def test_users_without_history_get_the_exact_models_fallback():
     np.testing.assert_array_equal(model.recommend(empty, k=5)[0][0], popular)
 
 
+@pytest.mark.parametrize("algorithm", ["ivf", "hnsw"])
+def test_a_history_of_never_trained_items_gets_the_exact_models_fallback(algorithm):
+    """Items without training interactions fold in to a zero vector, as an empty row:
+    the index would rank arbitrarily (all scores 0), the exact model serves popularity."""
+    X = make_interactions(n_users=300, n_items=200, random_state=0).tolil()
+    X[:, 190:] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = ApproximateRecommender(ImplicitALS(n_components=8, random_state=0),
+                                   algorithm=algorithm).fit(X)
+    cold = sp.csr_matrix(([1.0, 1.0, 2.0], ([0, 1, 1], [195, 191, 198])), shape=(2, 200))
+    items, scores = model.recommend(cold, k=5)
+    popular = np.argsort(-np.bincount(X.indices, minlength=200), kind="stable")[:5]
+    np.testing.assert_array_equal(items, np.tile(popular, (2, 1)))
+    np.testing.assert_array_equal(items, model.estimator_.recommend(cold, k=5)[0])
+    # one trained item among them: the index serves the user
+    mixed = cold[:1] + sp.csr_matrix(([1.0], ([0], [3])), shape=(1, 200))
+    assert model.recommend(mixed, k=5)[0].tolist() != [popular.tolist()]
+
+
 def test_a_frozen_model_is_indexed_as_fitted():
     from sklearn.frozen import FrozenEstimator
 
