@@ -22,6 +22,7 @@ import ast
 import csv
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -229,17 +230,49 @@ def read_log(path, user_col, item_col, value_col=None, timestamp_col=None, *, se
     return log
 
 
-def _check_columns(path, available, wanted):
+def _check_columns(path, available, wanted, sep=","):
     missing = [c for c in wanted if c not in available]
-    if missing:
-        raise CommandError(
-            f"{path}: column(s) {missing} not found; it has {list(available)}. Name the "
-            "columns with --user-col, --item-col, --value-col and --timestamp-col."
-        )
+    if not missing:
+        return
+    available = [str(c) for c in available]
+    if not available:
+        hint = ("The file is empty: a CSV log needs a header line naming its columns, then "
+                "one interaction per line.")
+    elif len(available) == 1 and any(d in available[0] for d in "\t;|," if d != sep):
+        other = next(d for d in "\t;|," if d != sep and d in available[0])
+        flag = "--sep tab" if other == "\t" else f"--sep '{other}'"
+        hint = (f"The header is one field, {available[0]!r}: the file's separator looks like "
+                f"{other!r}, not {sep!r}; pass {flag}.")
+    elif all(_is_number(c) for c in available):
+        hint = ("The first line looks like data, not a header: add a header line naming the "
+                "columns (e.g. user_id,item_id,rating,timestamp) and name them with --user-col, "
+                "--item-col, --value-col and --timestamp-col.")
+    else:
+        hint = ("Name the columns with --user-col, --item-col, --value-col and "
+                "--timestamp-col.")
+    raise CommandError(f"{path}: column(s) {missing} not found; it has {available}. {hint}")
+
+
+def _is_number(text):
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _not_utf8(path, exc):
+    return CommandError(
+        f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}). Re-encode it as UTF-8, "
+        f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}.")
 
 
 def _read_csv(path, wanted, sep):
-    """The ``wanted`` columns of a CSV file as text, empty fields as missing."""
+    """The ``wanted`` columns of a CSV file as text, empty fields as missing.
+
+    A line with more fields than the header is refused by both readers (an
+    unquoted separator inside a field would otherwise shift or cut it).
+    """
     try:
         import pandas as pd
     except ImportError:
@@ -248,25 +281,47 @@ def _read_csv(path, wanted, sep):
         # pandas only tokenizes (its C parser is far faster than the csv
         # module); every column stays text so that both readers give the
         # same ids and the same conversions
-        header = pd.read_csv(path, sep=sep, nrows=0).columns
-        _check_columns(path, header, wanted)
-        frame = pd.read_csv(path, sep=sep, usecols=wanted, dtype=str,
-                            keep_default_na=False, na_values={c: [""] for c in wanted})
+        try:
+            header = pd.read_csv(path, sep=sep, nrows=0).columns
+        except pd.errors.EmptyDataError:
+            header = []
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from exc
+        _check_columns(path, header, wanted, sep)
+        try:
+            with warnings.catch_warnings():
+                # all lines longer than the header: pandas would drop the extra fields
+                warnings.simplefilter("error", pd.errors.ParserWarning)
+                # every column (not usecols, which ignores extra fields), no index column
+                frame = pd.read_csv(path, sep=sep, dtype=str, index_col=False,
+                                    keep_default_na=False,
+                                    na_values={c: [""] for c in wanted})
+        except UnicodeDecodeError as exc:
+            raise _not_utf8(path, exc) from exc
+        except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
+            raise CommandError(
+                f"{path}: a line has more fields than the header has ({str(exc).strip()}). "
+                f"Quote fields that hold the separator {sep!r}, or pass the file's separator "
+                "with --sep."
+            ) from exc
         return {c: frame[c].to_numpy(dtype=object) for c in wanted}
-    with open(path, newline="") as f:
-        reader = csv.reader(f, delimiter=sep)
-        header = next(reader, [])
-        _check_columns(path, header, wanted)
-        positions = [header.index(c) for c in wanted]
-        columns = [[] for _ in wanted]
-        for line, record in enumerate(reader, start=2):
-            if not record:  # a blank line
-                continue
-            if len(record) != len(header):
-                raise CommandError(f"{path}, line {line}: {len(record)} fields, the header "
-                                   f"has {len(header)}.")
-            for column, position in zip(columns, positions):
-                column.append(record[position] or None)
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f, delimiter=sep)
+            header = next(reader, [])
+            _check_columns(path, header, wanted, sep)
+            positions = [header.index(c) for c in wanted]
+            columns = [[] for _ in wanted]
+            for line, record in enumerate(reader, start=2):
+                if not record:  # a blank line
+                    continue
+                if len(record) != len(header):
+                    raise CommandError(f"{path}, line {line}: {len(record)} fields, the "
+                                       f"header has {len(header)}.")
+                for column, position in zip(columns, positions):
+                    column.append(record[position] or None)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(path, exc) from exc
     return {c: np.array(column, dtype=object) for c, column in zip(wanted, columns)}
 
 
@@ -280,7 +335,13 @@ def _read_parquet(path, wanted, text):
             f"{path}: reading Parquet needs pyarrow, which is not installed: pip install "
             "pyarrow (or save the log as CSV)."
         ) from exc
-    _check_columns(path, pq.read_schema(path).names, wanted)
+    try:
+        names = pq.read_schema(path).names
+    except pa.ArrowInvalid as exc:
+        raise CommandError(
+            f"{path}: not a Parquet file ({exc}). A CSV log must not be named .parquet or "
+            ".pq: rename it .csv.") from exc
+    _check_columns(path, names, wanted)
     table = pq.read_table(path, columns=wanted)
     raw = {}
     for c in wanted:

@@ -288,6 +288,40 @@ def test_bad_input_is_one_line_and_status_1(tmp_path, capsys, log_csv, monkeypat
     assert not Path(out).exists()
 
 
+@pytest.mark.parametrize("pandas", [True, False])
+def test_malformed_files_are_refused_naming_the_file_and_the_fix(tmp_path, monkeypatch, pandas):
+    """Both readers refuse what would otherwise be read wrongly (a line with an unquoted
+    separator lost its extra field with pandas: 'Matrix, The' became 'Matrix') or fail
+    with a bare parser message."""
+    if not pandas:
+        monkeypatch.setitem(sys.modules, "pandas", None)
+    files = {
+        "comma.csv": (b"user_id,item_id\n1,Heat\n2,Matrix, The\n", "more fields|3 fields"),
+        "all_long.csv": (b"user_id,item_id\n10,20,1\n11,21,1\n", "more fields|3 fields"),
+        "empty.csv": (b"", "The file is empty"),
+        "latin1.csv": ("user_id,item_id\n1,Amélie\n".encode("latin-1"),
+                       "not UTF-8 text.*iconv"),
+        "tabs.csv": (b"user_id\titem_id\n1\t2\n", r"looks like '\\t', not ','; pass --sep tab"),
+        "semicolons.csv": (b"user_id;item_id\n1;2\n", "pass --sep ';'"),
+        "headerless.csv": (b"196,242\n186,302\n", "The first line looks like data"),
+    }
+    for name, (content, message) in files.items():
+        (tmp_path / name).write_bytes(content)
+        with pytest.raises(_cli.CommandError, match=message) as info:
+            _cli.read_log(tmp_path / name, "user_id", "item_id")
+        assert name in str(info.value)
+    # the separator given, the same files read
+    assert _cli.read_log(tmp_path / "tabs.csv", "user_id", "item_id", sep="\t")["item_id"] \
+        .tolist() == ["2"]
+
+
+def test_a_csv_named_parquet_is_refused(tmp_path):
+    pytest.importorskip("pyarrow")
+    (tmp_path / "log.parquet").write_text("user_id,item_id\n1,2\n")
+    with pytest.raises(_cli.CommandError, match="log.parquet: not a Parquet file.*rename"):
+        _cli.read_log(tmp_path / "log.parquet", "user_id", "item_id")
+
+
 def test_parquet_log_gives_the_same_model_as_csv(tmp_path, capsys, log_csv):
     pa = pytest.importorskip("pyarrow")
     pq = pytest.importorskip("pyarrow.parquet")
