@@ -49,6 +49,7 @@ file damaged or edited after extraction is reported, not loaded.
 """
 
 import hashlib
+import http.client
 import os
 import shutil
 import sys
@@ -123,18 +124,24 @@ def _digests(path):
 
 
 def _get(url, dest, verbose):
-    with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
-        total = int(response.headers.get("Content-Length") or 0)
-        done = 0
-        while True:
-            block = response.read(1 << 20)
-            if not block:
-                break
-            out.write(block)
-            done += len(block)
-            if verbose and total:
-                print(f"\rdownloading {url}: {100 * done // total:3d}% of {total / 2**20:.1f} MB",
-                      end="", file=sys.stderr, flush=True)
+    """Save ``url`` to ``dest``; any failure of the transfer is an ``OSError``."""
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, open(dest, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                block = response.read(1 << 20)
+                if not block:
+                    break
+                out.write(block)
+                done += len(block)
+                if verbose and total:
+                    print(f"\rdownloading {url}: {100 * done // total:3d}% of "
+                          f"{total / 2**20:.1f} MB", end="", file=sys.stderr, flush=True)
+    except http.client.HTTPException as exc:
+        # a connection cut mid-body (IncompleteRead) or a malformed response:
+        # not OSErrors, but the same failure for the caller
+        raise OSError(f"{type(exc).__name__}: {exc}") from exc
     if verbose:
         print(file=sys.stderr)
 

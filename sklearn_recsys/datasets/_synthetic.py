@@ -83,7 +83,7 @@ def make_interactions(
     density : float, default=0.02
         Expected share of the matrix that holds an interaction, in (0, 1].
     n_components : int, default=10
-        Number of latent topics.
+        Number of latent topics, at most ``n_items`` (each owns an item).
     popularity_skew : float, default=1.0
         Zipf exponent of item popularity; 0 gives uniform popularity.
     noise : float, default=0.1
@@ -120,13 +120,19 @@ def make_interactions(
     rs = check_random_state(random_state)
     rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
     d = n_components
+    if d > n_items:
+        # a topic without items has no within-topic distribution: its draws
+        # would all land on one item, against the truth's probabilities
+        raise ValueError(
+            f"n_components={d} topics need at least as many items, got n_items={n_items}: "
+            "every topic owns at least one item. Pass n_components <= n_items.")
 
     popularity = np.arange(1, n_items + 1, dtype=np.float64) ** -float(popularity_skew)
     popularity = popularity[rng.permutation(n_items)]
     popularity /= popularity.sum()
     item_topic = rng.integers(0, d, size=n_items)
-    # Every topic owns at least one item, if there are enough items.
-    item_topic[rng.permutation(n_items)[: min(d, n_items)]] = np.arange(min(d, n_items))
+    # Every topic owns at least one item.
+    item_topic[rng.permutation(n_items)[:d]] = np.arange(d)
 
     # Within-topic item distributions, stored as one concatenated CDF in which
     # topic t spans the values (t, t + 1]: one searchsorted serves all topics.

@@ -9,6 +9,7 @@ that). A last group repeats the reproducers of issue 13 on the real copies in
 """
 
 import dataclasses
+import io
 import re
 import shutil
 import zipfile
@@ -493,6 +494,28 @@ def test_download_of_the_wrong_size_is_reported_as_incomplete(tmp_path, monkeypa
     with pytest.raises(OSError, match=re.escape(
             f"received {zpath.stat().st_size:,} bytes where the archive has 1,000,000; "
             "the download is incomplete or the file was replaced")):
+        fetch_movielens("1m", data_home=tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+def test_a_connection_cut_mid_body_is_reported_as_a_failed_download(tmp_path, monkeypatch):
+    """http.client's IncompleteRead is no OSError: it escaped the 'Could not download'
+    message (and its fix) as a bare 'IncompleteRead(1 bytes read, 10 more expected)'."""
+    import http.client
+
+    spec = SPECS["ml-1m"]
+    _serve(tmp_path, monkeypatch, spec, False)
+
+    class CutResponse(io.BytesIO):
+        headers = {"Content-Length": "11"}
+
+        def read(self, size=-1):
+            raise http.client.IncompleteRead(b"x", 10)
+
+    monkeypatch.setattr(_download.urllib.request, "urlopen",
+                        lambda url, timeout: CutResponse(b""))
+    with pytest.raises(OSError, match=r"Could not download .*IncompleteRead.*Download and "
+                                      r"extract it by hand"):
         fetch_movielens("1m", data_home=tmp_path / "home")
     assert list((tmp_path / "home").iterdir()) == []
 

@@ -121,6 +121,17 @@ def test_truth_probabilities_are_a_distribution():
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
 
 
+def test_more_topics_than_items_is_refused():
+    # a topic without items drew every one of its interactions on one item (77% of
+    # the draws where the truth's probabilities said 14%, with 3 items and 10 topics)
+    with pytest.raises(ValueError, match="n_components=10 topics need at least as many "
+                                         "items, got n_items=3"):
+        make_interactions(200, 3, density=0.3, random_state=0)
+    X, truth = make_interactions(200, 3, density=0.3, n_components=3, random_state=0,
+                                 return_truth=True)
+    np.testing.assert_allclose(truth.probabilities(np.arange(200)).sum(axis=1), 1.0)
+
+
 def test_planted_structure_and_long_tail():
     X, truth = make_interactions(n_users=2000, n_items=300, density=0.05, n_components=5,
                                  noise=0.0, return_truth=True, random_state=0)
