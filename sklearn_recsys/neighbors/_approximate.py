@@ -274,6 +274,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         self.space_ = max(spaces, key=lambda s: self.recall_estimate_[s])  # ties: first
         self.index_ = indexes[self.space_]
 
+    # a pipeline ending here ranks through recommend (the index), not dense scores
+    _ranks_without_scores = True
+
     def __getstate__(self):
         state = super().__getstate__()
         if "index_" in state:

@@ -92,6 +92,16 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     n_items = n_columns if layout is None else layout[0]
     exclude = check_exclude(exclude, X.shape[0], n_items)
     exclude_seen = check_exclude_seen(exclude_seen)
+    if getattr(final, "_ranks_without_scores", False):
+        # a search index (ApproximateRecommender): its recommend never builds the
+        # dense scores that the blocks below rank; it is told the raw history
+        X_t = _transformed(estimator, X)
+        banned = exclude
+        if exclude_seen:
+            history = target_history(X, layout)
+            banned = history if banned is None else banned + history
+        return final.recommend(X_t, k, exclude_seen=False, exclude=banned,
+                               candidates=candidates)
     blocks = _raw_history_blocks(estimator, final, X, layout, exclude_seen=exclude_seen,
                                  exclude=exclude, allowed=_allowed_items(candidates, n_items))
     return _top_k_of_batches(blocks, n_items, k, exclude_seen, candidates, exclude)
@@ -108,6 +118,18 @@ def _excludes_before_scoring(model):
     return getattr(model, "_excludes_before_scoring", False)
 
 
+def _transformed(pipe, X_raw):
+    """Rows ``X_raw`` through every step of ``pipe`` but the last, item columns kept."""
+    # a one-step pipeline has no preprocessing (and its empty slice no transform)
+    X_t = pipe[:-1].transform(X_raw) if len(pipe.steps) > 1 else X_raw
+    if X_t.shape != X_raw.shape:
+        raise ValueError(
+            f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
+            f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
+            "so that the raw items can be excluded.")
+    return X_t
+
+
 def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=None,
                         allowed=None):
     """``(rows, raw target history, scores)`` of a pipeline, in row batches of CSR ``X``.
@@ -116,16 +138,9 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
     scoring is given the raw history (when ``exclude_seen``), ``exclude`` and
     ``allowed`` instead of reading the history from its preprocessed input.
     """
-    # a one-step pipeline has no preprocessing (and its empty slice no transform)
-    preprocess = pipe[:-1] if len(pipe.steps) > 1 else None
     for rows in iter_row_batches(X.shape[0], row_batch_size(final.n_features_in_)):
         X_raw = X[rows]
-        X_t = X_raw if preprocess is None else preprocess.transform(X_raw)
-        if X_t.shape != X_raw.shape:
-            raise ValueError(
-                f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
-                f"{X_t.shape[1]}: recommending needs steps that keep the item columns, "
-                "so that the raw items can be excluded.")
+        X_t = _transformed(pipe, X_raw)
         history = target_history(X_raw, layout)
         if not _excludes_before_scoring(final):
             yield rows, history, final.decision_function(X_t)

@@ -193,6 +193,35 @@ def test_a_history_of_never_trained_items_gets_the_exact_models_fallback(algorit
     assert model.recommend(mixed, k=5)[0].tolist() != [popular.tolist()]
 
 
+def test_a_pipeline_ending_in_the_index_recommends_through_it(monkeypatch):
+    """A pipeline scored its last step with decision_function: the exact model's dense
+    scores, without the index (right lists, none of the speed)."""
+    from sklearn_recsys.pipeline import make_pipeline
+    from sklearn_recsys.preprocessing import RatingBinarizer
+
+    X = _ratings()
+    pipe = make_pipeline(RatingBinarizer(threshold=4),
+                         ApproximateRecommender(ImplicitALS(n_components=8, random_state=0),
+                                                n_probe=1)).fit(X)
+    final = pipe[-1]
+
+    def dense(*args, **kwargs):
+        raise AssertionError("the pipeline built dense scores")
+
+    monkeypatch.setattr(final, "decision_function", dense)
+    exclude = sp.csr_matrix(([1.0], ([0], [int(X[0].indices.max()) - 1])), shape=X.shape)
+    items, scores = pipe.recommend(X[:30], k=5, exclude=exclude[:30])
+    # the index's own lists of the binarized rows, the raw history (low ratings too)
+    # and exclude never returned
+    expected = final.recommend(RatingBinarizer(threshold=4).fit_transform(X[:30]), k=5,
+                               exclude_seen=False, exclude=X[:30] + exclude[:30])
+    np.testing.assert_array_equal(items, expected[0])
+    np.testing.assert_allclose(scores, expected[1])
+    assert not (X[:30] + exclude[:30]).multiply(
+        sp.csr_matrix((np.ones(items.size), (np.repeat(np.arange(30), 5), items.ravel())),
+                      shape=(30, X.shape[1]))).nnz
+
+
 def test_a_frozen_model_is_indexed_as_fitted():
     from sklearn.frozen import FrozenEstimator
 
