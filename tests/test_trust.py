@@ -116,6 +116,32 @@ def test_integer_input_trains_like_float():
     assert np.ptp(a) > 0
 
 
+@pytest.mark.parametrize("dtype, values, total", [
+    (np.uint8, [200, 100], 300.0),  # summed in uint8: 44
+    (np.int16, [30000, 30000, 10000], 70000.0),  # in int16: 4464
+    (np.uint8, [1] * 256, 256.0),  # in uint8: 0, the interaction dropped
+    (np.int8, [100, 100], 200.0),  # in int8: -56, a misleading "negative values"
+])
+def test_repeated_coo_entries_of_small_integers_are_summed_as_floats(dtype, values, total):
+    """A COO log of plays in a compact dtype: its repeated entries are summed after the
+    conversion to float (SciPy's tocsr sums in the matrix's own dtype, wrapping around)."""
+    from sklearn_recsys import MostPopular
+    from sklearn_recsys.model_selection import holdout_split
+
+    n = len(values)
+    rows = np.r_[np.zeros(n, int), 1]
+    cols = np.r_[np.zeros(n, int), 1]
+    X = sp.coo_matrix((np.r_[values, 1].astype(dtype), (rows, cols)), shape=(2, 3))
+    model = MostPopular().fit(X)
+    assert model._item_popularity.tolist() == [0.5, 0.5, 0.0]  # two users, one each
+    assert model.n_features_in_ == 3
+    from sklearn_recsys.utils._validation import check_interaction_matrix
+
+    assert check_interaction_matrix(X).toarray()[0, 0] == total
+    train, test = holdout_split(X, holdout=0.5, min_interactions=1, random_state=0)
+    assert (train + test).toarray()[0, 0] == total
+
+
 # ------------------------------------------------------------ degenerate data
 
 

@@ -114,6 +114,9 @@ class _RankingScorer(_MetadataRequester):
             return get_routing_for_object(self._metadata_request)
         return MetadataRequest(owner=self)
 
+    # compare_recommenders sets it for every model of a table with a sequential one
+    _hold_out_latest = False
+
     def _split(self, estimator, X, y):
         """``(X_in, X_out, layout)``: fold-in rows, held-out (target) interactions, layout.
 
@@ -138,7 +141,7 @@ class _RankingScorer(_MetadataRequester):
             seen = behavior_block(X, *layout) if layout else X
             check_held_out_disjoint(seen, y, "y", SEEN_NEVER_HIT, _DISJOINT_FIX)
             return X, y, layout
-        if reads_order_keys(estimator):
+        if self._hold_out_latest or reads_order_keys(estimator):
             # the values are order keys: hold out each user's latest, not a random share
             # whose fold-in part would hold later items than the ones to predict
             def split(Xt):

@@ -7,11 +7,13 @@ documentation come from the code users run.
 
 import sys
 import time
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.utils import check_random_state
 
 from ..metrics import get_ranking_scorer
 from ..utils._holdout import split_latest
@@ -49,9 +51,8 @@ def compare_recommenders(
     ranking of the test users' fold-in rows with their held-out items. With a
     sequential model among ``models`` (its values are order keys), every
     model is scored on each test user's latest ``holdout`` share instead of
-    a random one (one protocol per table; the sequential model's tuning
-    splits so too), so no fold-in part holds what came after the items to
-    predict.
+    a random one, and every model is tuned so too (one protocol per table),
+    so no fold-in part holds what came after the items to predict.
 
     Parameters
     ----------
@@ -71,8 +72,9 @@ def compare_recommenders(
         Folds of training users in the grid search.
     n_jobs : int, default=None
         Parallel jobs of the grid search.
-    random_state : int, default=0
-        Seed of the splits.
+    random_state : int, RandomState instance or None, default=0
+        Seed of the splits: the test users and every search's folds (one
+        seed drawn from it, so all models are tuned on the same users).
     verbose : bool, default=True
         Print a progress line per model to stderr: a bar of the models done,
         the elapsed seconds, then the model's scores when it is finished.
@@ -90,11 +92,16 @@ def compare_recommenders(
         One dict per model, best first by the first metric: ``model``,
         ``params`` (the chosen ones), one key per metric and ``fit_seconds``.
     """
+    if not isinstance(random_state, Integral):
+        # one seed for the test split and every search's folds: None or a
+        # RandomState would give each model other validation users
+        random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
     X_train, X_in, X_out = strong_generalization_split(
         X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
         random_state=random_state, behaviors=behaviors, target=target,
     )
-    if behaviors is None and any(reads_order_keys(est) for est, _ in models.values()):
+    latest = behaviors is None and any(reads_order_keys(est) for est, _ in models.values())
+    if latest:
         # one protocol for the whole table: the same test users, their latest held out
         X_in, X_out = split_latest(sp.csr_matrix(X_in + X_out), holdout, min_interactions)
     scorers = {name: get_ranking_scorer(name) for name in metrics}
@@ -109,11 +116,13 @@ def compare_recommenders(
         params = {}
         n_candidates = int(np.prod([len(v) for v in grid.values()])) if grid else 1
         if n_candidates > 1:
+            # validation users split as the test users are (their latest too, for
+            # every model of a table with a sequential one)
+            scoring = get_ranking_scorer(tune_metric, holdout=holdout,
+                                         min_interactions=min_interactions)
+            scoring._hold_out_latest = latest
             search = GridSearchCV(
-                clone(estimator), grid,
-                # validation users split as the test users are
-                scoring=get_ranking_scorer(tune_metric, holdout=holdout,
-                                           min_interactions=min_interactions),
+                clone(estimator), grid, scoring=scoring,
                 cv=KFold(cv, shuffle=True, random_state=random_state), n_jobs=n_jobs,
                 refit=False,
             )

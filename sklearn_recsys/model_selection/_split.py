@@ -227,8 +227,9 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
                 "times that can be 0, pass the interactions as X, e.g. X = T.copy(); "
                 "X.data[:] = 1, and the times as timestamps.")
     X = check_interaction_matrix(X)
-    T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64)
-    T.sort_indices()  # the pattern is compared with X's canonical one
+    # sorted_indices, not sort_indices: a conversion to float64 may share the
+    # caller's index array, which an in-place sort would reorder under its values
+    T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64).sorted_indices()
     if not np.isfinite(T.data).all():
         raise ValueError(
             f"timestamps holds {int(np.sum(~np.isfinite(T.data)))} NaN or infinite "

@@ -31,6 +31,17 @@ def _canonical_csr(X):
     return X
 
 
+def _float_before_summing(X, dtype):
+    """A sparse ``X`` of integers or booleans as floats, before any duplicate is summed.
+
+    The conversion to CSR sums a COO matrix's repeated entries in its own
+    dtype: 200 + 100 plays stored as uint8 would become 44, 256 as 0.
+    """
+    if sp.issparse(X) and X.dtype.kind in "biu":
+        return X.astype(dtype[0])
+    return X
+
+
 def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32)):
     """Validate an interaction matrix outside an estimator (metrics, splitters).
 
@@ -48,7 +59,8 @@ def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32
     X : csr_matrix of shape (n_users, n_items)
         Canonical CSR.
     """
-    X = check_array(X, accept_sparse="csr", dtype=list(dtype), input_name=input_name)
+    X = check_array(_float_before_summing(X, dtype), accept_sparse="csr", dtype=list(dtype),
+                    input_name=input_name)
     check_non_negative(X, f"{input_name} (interaction matrix)")
     return _canonical_csr(X)
 
@@ -80,6 +92,7 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
     _reject_interaction_log(estimator, X)
     if getattr(estimator, "_values_are_order_keys", False):
         X = latest_keys(X)  # before validate_data's conversion sums duplicated times
+    X = _float_before_summing(X, dtype)
     try:
         X = validate_data(
             estimator,

@@ -77,6 +77,25 @@ def test_leave_last_out_takes_latest():
         leave_last_out_split(X, T[:, :3], k=1)
 
 
+def test_leave_last_out_leaves_the_callers_times_alone():
+    """Integer times with unsorted indices (columns reordered by fancy indexing): the
+    float64 copy shared the caller's index array, and sorting it in place reordered the
+    caller's columns under its times, so a second call held out other items."""
+    rng = np.random.RandomState(0)
+    T_full = sp.random(50, 30, density=0.3, format="csr", random_state=rng)
+    T_full.data = rng.randint(1_500_000_000, 1_600_000_000, T_full.nnz).astype(np.int64)
+    order = rng.permutation(30)
+    X = (T_full != 0).astype(np.float64)[:, order]
+    T = T_full[:, order]
+    assert not T.has_sorted_indices
+    before = T.toarray()
+    latest = before.argmax(axis=1)
+    for _ in range(2):
+        _, test = leave_last_out_split(X, T)
+        np.testing.assert_array_equal(T.toarray(), before)
+        np.testing.assert_array_equal(test.indices, latest[np.diff(test.indptr) > 0])
+
+
 def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
     # item 0 seen at 10 and 25; items 1 and 2 at 20 and 30: the latest is item 2,
     # though the summed time of item 0 (35) would be later
@@ -188,3 +207,35 @@ def test_the_leaderboard_tunes_on_the_split_it_tests_on(monkeypatch):
     compare_recommenders({"ease": (EASE(), {"alpha": [1.0, 10.0]})}, X, holdout=0.5,
                          min_interactions=3, cv=2, random_state=0)
     assert seen == [(0.5, 3)]
+
+
+def test_the_leaderboard_tunes_every_model_on_the_same_users_and_split(monkeypatch):
+    """random_state=None (or a RandomState) drew other folds for each model's search; a
+    table with a sequential model tuned the other models on random held-out items."""
+    from sklearn_recsys import EASE, MostPopular
+    from sklearn_recsys.model_selection import _leaderboard, compare_recommenders
+
+    class OrderKeyPopular(MostPopular):
+        _values_are_order_keys = True
+
+    searches, search = [], _leaderboard.GridSearchCV
+
+    def spy(*args, scoring, cv, **kwargs):
+        searches.append((scoring._hold_out_latest, [test.tolist() for _, test in
+                                                    cv.split(np.zeros((96, 1)))]))
+        return search(*args, scoring=scoring, cv=cv, **kwargs)
+
+    monkeypatch.setattr(_leaderboard, "GridSearchCV", spy)
+    T = make_interactions(120, 30, density=0.3, random_state=1).tocsr()
+    T.data = np.random.default_rng(0).permutation(T.nnz).astype(float) + 1.0
+    grid = {"alpha": [1.0, 10.0]}
+    for random_state in (None, np.random.RandomState(3)):
+        searches.clear()
+        compare_recommenders({"a": (EASE(), grid), "b": (EASE(), grid)}, T, cv=2,
+                             random_state=random_state, verbose=False)
+        assert searches[0][1] == searches[1][1]  # the same validation users
+        assert searches[0][0] is searches[1][0] is False
+    searches.clear()
+    compare_recommenders({"seq": (OrderKeyPopular(), {"popularity": ["users", "sum"]}),
+                          "ease": (EASE(), grid)}, T, cv=2, verbose=False)
+    assert [latest for latest, _ in searches] == [True, True]
