@@ -387,7 +387,7 @@ def _as_times(column, name, path):
     except CommandError:
         pass
     try:
-        return column.astype("datetime64[s]")
+        return column.astype("datetime64[us]")  # fractions of a second order clicks too
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "
                            f"(2024-05-01 or 2024-05-01 13:45:00), e.g. not "

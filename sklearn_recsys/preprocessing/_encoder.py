@@ -812,8 +812,10 @@ def _timestamps_as_float(times):
                 f"rows {np.flatnonzero(nat)[:5].tolist()}): drop or fill those "
                 "interactions before encoding."
             )
-        unit = "datetime64[s]" if times.dtype.kind == "M" else "timedelta64[s]"
-        times = times.astype(unit).astype(np.int64)
+        # microseconds, not whole seconds: clicks within one second keep their
+        # order (float64 seconds near 1.7e9 resolve 0.24 microseconds)
+        unit = "datetime64[us]" if times.dtype.kind == "M" else "timedelta64[us]"
+        return times.astype(unit).astype(np.int64) / 1e6
     return _as_float(times, "timestamps", " or datetime64 values")
 
 

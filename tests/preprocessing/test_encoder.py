@@ -324,6 +324,24 @@ def test_time_zone_aware_timestamps_are_utc_seconds():
     assert_array_equal(enc.transform_timestamps(df).toarray(), [[0, 3600]])
 
 
+def test_datetimes_within_one_second_keep_their_order():
+    """Datetimes were cut to whole seconds: three clicks in one second tied, and a
+    sequential model read them in item-index order."""
+    times = np.array(["2024-05-01T13:45:00.900", "2024-05-01T13:45:00.100",
+                      "2024-05-01T13:45:00.500", "1969-12-31T23:59:59.250"],
+                     dtype="datetime64[ms]")
+    log = (np.array(["u"] * 4), np.array(["a", "b", "c", "d"]), np.ones(4), times)
+    enc = InteractionEncoder(timestamp_col="t").fit(log)
+    T = enc.transform_timestamps(log).toarray()[0]
+    np.testing.assert_allclose(T, [1714571100.9, 1714571100.1, 1714571100.5, -0.75])
+    X = enc.transform(log)
+    assert_array_equal(leave_last_out_split(X, enc.transform_timestamps(log))[1].indices, [0])
+    from sklearn_recsys.utils._sequences import row_sequences
+
+    # oldest to latest: d, b, c, a (1-based item codes)
+    assert row_sequences(enc.transform_timestamps(log), 4).tolist() == [[4, 2, 3, 1]]
+
+
 @pytest.mark.parametrize("times", [np.array([0, 5, 3]), np.array([-10, 0, -20]),
                                    np.array([0, 0, 0]),
                                    np.array(["1970-01-01T00:00:00", "1970-01-01T00:00:05",
