@@ -25,7 +25,7 @@ def _row_loss(model, y, v):
 def test_fold_in_minimises_the_row_loss(propensity_power):
     X = make_interactions(300, 60, density=0.1, random_state=0)
     model = CDAE(n_components=6, max_iter=20, propensity_power=propensity_power,
-                 random_state=0).fit(X)  # 100 BB steps
+                 random_state=0).fit(X)
     v, _ = model._fold_in(X[:3])
     y = X[:3].toarray() > 0
 
@@ -35,8 +35,34 @@ def test_fold_in_minimises_the_row_loss(propensity_power):
 
     for u in range(3):
         assert _row_loss(model, y[u], v[u]) < _row_loss(model, y[u], np.zeros(6))
-        # (close to) a stationary point of the row's convex-in-practice problem
+        # (close to) a stationary point of the row's problem
         assert np.linalg.norm(grad(u, v[u])) < 1e-3 * np.linalg.norm(grad(u, np.zeros(6)))
+
+
+@pytest.mark.slow
+def test_fold_in_converges_for_every_movielens_user_whatever_the_batch(shared_data):
+    """On weights trained on MovieLens 100K the loss is far from convex in the node:
+    100 Barzilai-Borwein steps left 177 of 943 users above 1e-3 of their starting
+    gradient norm (98 above it), and scoring in batches of 7 moved scores by up to 4.6."""
+    from sklearn_recsys.datasets import fetch_movielens
+
+    X = fetch_movielens("100k", data_home=shared_data, download_if_missing=False).X
+    X.data[:] = 1.0
+    model = CDAE(random_state=0).fit(X)
+    v, pre = model._fold_in(X)
+    W, W2 = model.coefs_
+    b2 = model.intercepts_[1]
+    Y = X.toarray()
+
+    def gradient_norm(v):
+        z = 1 / (1 + np.exp(-(pre + v)))
+        out = 1 / (1 + np.exp(-(z @ W2 + b2)))
+        return np.linalg.norm(((out - Y) @ W2.T) * z * (1 - z) + model.alpha * v, axis=1)
+
+    assert (gradient_norm(v) <= 1e-3 * (1 + gradient_norm(np.zeros_like(v)))).all()
+    whole = model.decision_function(X)
+    sevens = np.vstack([model.decision_function(X[s:s + 7]) for s in range(0, X.shape[0], 7)])
+    np.testing.assert_allclose(sevens, whole, atol=1e-4)
 
 
 def test_learns_planted_structure():
