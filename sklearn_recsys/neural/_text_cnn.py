@@ -75,11 +75,18 @@ def _conv_relu(weights, w, emb):
 
 
 def _batches_by_length(seqs, lengths, min_length, batch_size):
-    """Row batches, each cut to its longest document (at least ``min_length``)."""
+    """Row batches, each cut to its longest document (at least ``min_length``).
+
+    Sequences narrower than ``min_length`` (the widest window) are padded on
+    the right with the padding index: a convolution needs a whole window.
+    """
     for start in range(0, len(seqs), batch_size):
         rows = slice(start, start + batch_size)
         cut = max(min_length, int(lengths[rows].max(initial=0)))
-        yield rows, seqs[rows, :cut]
+        batch = seqs[rows, :cut]
+        if batch.shape[1] < cut:
+            batch = np.pad(batch, ((0, 0), (0, cut - batch.shape[1])))
+        yield rows, batch
 
 
 def forward(weights, window_sizes, seqs, batch_size=256):

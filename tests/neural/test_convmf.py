@@ -80,6 +80,23 @@ def test_numpy_cnn_matches_loop_reference_and_ignores_padding():
     padded = np.hstack([seqs, np.zeros((4, 30), dtype=int)])
     assert_allclose(forward(weights, (2, 3), padded), out, rtol=1e-6)
     assert_allclose(forward(weights, (2, 3), seqs, batch_size=1), out, rtol=1e-6)
+    # sequences narrower than the widest window (3) are padded, not a crash
+    assert_allclose(forward(weights, (2, 3), seqs[1:3, :2]), out[1:3], rtol=1e-6)
+
+
+def test_documents_narrower_than_the_widest_window_fit_and_score():
+    """Index sequences of width 2 under windows (3, 4, 5) crashed fit with 'zero-size
+    array to reduction operation maximum' (so did texts with max_length=2)."""
+    X, docs, _, _ = _two_topics()
+    kw = dict(n_components=3, max_iter=1, cnn_epochs=1, feedback="implicit", random_state=0,
+              **{**SMALL_CNN, "window_sizes": (3, 4, 5)})
+    texts = ConvMF(documents=docs, max_length=2, **kw).fit(X)
+    seqs = texts.sequencer_.transform(docs)
+    assert seqs.shape[1] == 2
+    on_seqs = ConvMF(documents=seqs, **kw).fit(X)
+    for model, documents in ((texts, docs[:4]), (on_seqs, seqs[:4])):
+        factors = model.document_factors(documents)
+        assert factors.shape == (4, 3) and np.isfinite(factors).all()
 
 
 def _two_topics(n_users=80, n_items=40, seed=0):
