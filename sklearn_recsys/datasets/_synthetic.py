@@ -83,7 +83,8 @@ def make_interactions(
     density : float, default=0.02
         Expected share of the matrix that holds an interaction, in (0, 1].
     n_components : int, default=10
-        Number of latent topics, at most ``n_items`` (each owns an item).
+        Number of latent topics. With fewer items than topics, the topics
+        left without an item draw by global popularity.
     popularity_skew : float, default=1.0
         Zipf exponent of item popularity; 0 gives uniform popularity.
     noise : float, default=0.1
@@ -120,19 +121,13 @@ def make_interactions(
     rs = check_random_state(random_state)
     rng = np.random.default_rng(rs.randint(np.iinfo(np.int32).max))
     d = n_components
-    if d > n_items:
-        # a topic without items has no within-topic distribution: its draws
-        # would all land on one item, against the truth's probabilities
-        raise ValueError(
-            f"n_components={d} topics need at least as many items, got n_items={n_items}: "
-            "every topic owns at least one item. Pass n_components <= n_items.")
 
     popularity = np.arange(1, n_items + 1, dtype=np.float64) ** -float(popularity_skew)
     popularity = popularity[rng.permutation(n_items)]
     popularity /= popularity.sum()
     item_topic = rng.integers(0, d, size=n_items)
-    # Every topic owns at least one item.
-    item_topic[rng.permutation(n_items)[:d]] = np.arange(d)
+    # Every topic owns at least one item, if there are enough items.
+    item_topic[rng.permutation(n_items)[: min(d, n_items)]] = np.arange(min(d, n_items))
 
     # Within-topic item distributions, stored as one concatenated CDF in which
     # topic t spans the values (t, t + 1]: one searchsorted serves all topics.
@@ -148,6 +143,10 @@ def make_interactions(
     global_cdf = np.cumsum(popularity)
     within = np.zeros(n_items)
     within[order] = w
+    # with fewer items than topics, a topic without items has no distribution of
+    # its own: its draws follow global popularity (searchsorted would put them
+    # all on the next topic's first item)
+    empty = topic_sizes == 0
 
     user_topics = rng.dirichlet(np.full(d, concentration), size=n_users)
     n_u = _activity(rng, n_users, n_items, density)
@@ -160,6 +159,11 @@ def make_interactions(
         topics = np.repeat(np.tile(np.arange(d), len(theta)), topic_counts.ravel())
         pos = np.searchsorted(topic_cdf, topics + rng.random(len(topics)), side="left")
         items = order[np.minimum(pos, n_items - 1)]
+        if empty.any():
+            untopical = np.flatnonzero(empty[topics])
+            items[untopical] = np.minimum(
+                np.searchsorted(global_cdf, rng.random(len(untopical)), side="left"),
+                n_items - 1)
         noise_items = np.searchsorted(global_cdf, rng.random(int(is_noise.sum())), side="left")
         items[is_noise] = np.minimum(noise_items, n_items - 1)
         return items
@@ -167,6 +171,8 @@ def make_interactions(
     def pair_probabilities(users, items):
         """Probability that a draw of user ``users[i]`` is item ``items[i]`` (broadcasts)."""
         topical = user_topics[users, item_topic[items]] * within[items]
+        if empty.any():
+            topical = topical + user_topics[users][..., empty].sum(axis=-1) * popularity[items]
         return (1 - noise) * topical + noise * popularity[items]
 
     # Draws are grouped by user: build CSR directly and let the per-row sort

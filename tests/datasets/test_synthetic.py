@@ -121,15 +121,18 @@ def test_truth_probabilities_are_a_distribution():
     np.testing.assert_allclose(P.sum(axis=1), 1.0)
 
 
-def test_more_topics_than_items_is_refused():
-    # a topic without items drew every one of its interactions on one item (77% of
-    # the draws where the truth's probabilities said 14%, with 3 items and 10 topics)
-    with pytest.raises(ValueError, match="n_components=10 topics need at least as many "
-                                         "items, got n_items=3"):
-        make_interactions(200, 3, density=0.3, random_state=0)
-    X, truth = make_interactions(200, 3, density=0.3, n_components=3, random_state=0,
-                                 return_truth=True)
-    np.testing.assert_allclose(truth.probabilities(np.arange(200)).sum(axis=1), 1.0)
+def test_more_topics_than_items_draw_as_the_truth_says():
+    """A topic without items sent all its draws to one item (77% of draws where the
+    truth's probabilities said 14%, with 3 items and 10 topics, which summed to less
+    than 1): such topics now draw, and are said to draw, by global popularity."""
+    X, truth = make_interactions(20_000, 3, density=0.34, random_state=0, return_truth=True)
+    P = truth.probabilities(np.arange(20_000))
+    np.testing.assert_allclose(P.sum(axis=1), 1.0)
+    # users of one item (most, at density 1/3 of 3 items) made one draw from their P
+    one = np.flatnonzero(np.diff(X.indptr) == 1)
+    assert len(one) > 15_000
+    shares = np.bincount(X[one].indices, minlength=3) / len(one)
+    np.testing.assert_allclose(shares, P[one].mean(axis=0), atol=0.01)
 
 
 def test_planted_structure_and_long_tail():
