@@ -39,7 +39,7 @@ def _add_item_info(columns, item_info, idx, id_column, item_ids, prefix=""):
     if hasattr(item_info, "to_frame") and not hasattr(item_info, "columns"):
         item_info = item_info.to_frame()  # a Series: one column, named after it
     if hasattr(item_info, "loc") and hasattr(item_info, "columns"):
-        _check_item_index(item_info.index, item_ids)
+        _check_item_index(item_info.index, item_ids, columns[id_column])
         names = [str(name) for name in item_info.columns]
         rows = item_info.reindex(columns[id_column])
         values = [rows[name].to_numpy() for name in item_info.columns]
@@ -70,16 +70,25 @@ def _add_item_info(columns, item_info, idx, id_column, item_ids, prefix=""):
     return columns
 
 
-def _check_item_index(index, item_ids):
-    """Refuse an ``item_info`` index that cannot be the raw item ids of ``item_ids``."""
-    if (type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
-            and not np.isin(item_ids, np.asarray(index)).all()):
-        raise ValueError(
-            f"item_info has the default index 0, 1, ..., {len(index) - 1} (row positions), "
-            "which does not hold every raw item id of the encoder: it would label items with "
-            "other items' data. Index it by raw item id (item_info.set_index(<id column>)), "
-            "or pass a mapping {name: sequence} aligned with encoder.item_ids_.")
-    if len(index) and not np.asarray(index.isin(item_ids)).any():
+def _check_item_index(index, item_ids, wanted):
+    """Refuse an ``item_info`` index that cannot be the raw item ids of ``item_ids``.
+
+    ``wanted`` are the ids looked up; the catalogue-wide test runs only when
+    none of them is found (a table of some items only is fine).
+    """
+    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+        ids = np.asarray(item_ids)
+        holds_all = (ids.dtype.kind in "iu" and ids.size > 0
+                     and ids.min() >= 0 and ids.max() < len(index))
+        if not holds_all:
+            raise ValueError(
+                f"item_info has the default index 0, 1, ..., {len(index) - 1} (row positions), "
+                "which does not hold every raw item id of the encoder: it would label items "
+                "with other items' data. Index it by raw item id (item_info.set_index(<id "
+                "column>)), or pass a mapping {name: sequence} aligned with "
+                "encoder.item_ids_.")
+    if len(wanted) and len(index) and (index.get_indexer(wanted) < 0).all() \
+            and (index.get_indexer(item_ids) < 0).all():
         raise ValueError(
             f"None of the encoder's item ids is in item_info's index (dtype "
             f"{index.dtype}; the encoder's ids have dtype {np.asarray(item_ids).dtype}, e.g. "
