@@ -230,6 +230,10 @@ def read_log(path, user_col, item_col, value_col=None, timestamp_col=None, *, se
     return log
 
 
+# lines per pandas chunk when reading a CSV log
+_CSV_CHUNK = 1 << 20
+
+
 def _check_columns(path, available, wanted, sep=","):
     missing = [c for c in wanted if c not in available]
     if not missing:
@@ -267,6 +271,18 @@ def _not_utf8(path, exc):
         f"e.g. iconv -f latin1 -t utf-8 {path.name} > {path.stem}.utf8{path.suffix}.")
 
 
+def _unparsable(path, exc, sep):
+    """The CommandError for a pandas parser error or warning on ``path``."""
+    text = str(exc).strip()
+    if ("Expected" in text and "fields" in text) or "Length of header" in text:
+        return CommandError(
+            f"{path}: a line has more fields than the header has ({text}). Quote fields "
+            f"that hold the separator {sep!r}, or pass the file's separator with --sep.")
+    return CommandError(
+        f"{path}: not readable as CSV ({text}). Check its quoting (a quote left open runs "
+        "to the end of the file) and its separator (--sep).")
+
+
 def _read_csv(path, wanted, sep):
     """The ``wanted`` columns of a CSV file as text, empty fields as missing.
 
@@ -287,26 +303,30 @@ def _read_csv(path, wanted, sep):
             header = []
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, exc) from exc
+        except pd.errors.ParserError as exc:
+            raise _unparsable(path, exc, sep) from exc
         _check_columns(path, header, wanted, sep)
+        parts = []
         try:
             with warnings.catch_warnings():
                 # all lines longer than the header: pandas would drop the extra fields
                 warnings.simplefilter("error", pd.errors.ParserWarning)
-                # every column (not usecols, which ignores extra fields), no index column
-                frame = pd.read_csv(path, sep=sep, dtype=str, index_col=False,
-                                    keep_default_na=False,
-                                    na_values={c: [""] for c in wanted})
+                # every column (usecols ignores extra fields), no index column; in
+                # chunks, keeping the wanted columns only, so unwanted text
+                # columns cost one chunk's memory, not the file's
+                for chunk in pd.read_csv(path, sep=sep, dtype=str, index_col=False,
+                                         keep_default_na=False, chunksize=_CSV_CHUNK,
+                                         na_values={c: [""] for c in wanted}):
+                    parts.append({c: chunk[c].to_numpy(dtype=object) for c in wanted})
         except UnicodeDecodeError as exc:
             raise _not_utf8(path, exc) from exc
         except (pd.errors.ParserError, pd.errors.ParserWarning) as exc:
-            raise CommandError(
-                f"{path}: a line has more fields than the header has ({str(exc).strip()}). "
-                f"Quote fields that hold the separator {sep!r}, or pass the file's separator "
-                "with --sep."
-            ) from exc
-        return {c: frame[c].to_numpy(dtype=object) for c in wanted}
+            raise _unparsable(path, exc, sep) from exc
+        return {c: np.concatenate([part[c] for part in parts]) if parts
+                else np.array([], dtype=object) for c in wanted}
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        # utf-8-sig: a byte-order mark is not part of the first column's name
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.reader(f, delimiter=sep)
             header = next(reader, [])
             _check_columns(path, header, wanted, sep)
@@ -338,9 +358,11 @@ def _read_parquet(path, wanted, text):
     try:
         names = pq.read_schema(path).names
     except pa.ArrowInvalid as exc:
-        raise CommandError(
-            f"{path}: not a Parquet file ({exc}). A CSV log must not be named .parquet or "
-            ".pq: rename it .csv.") from exc
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        fix = ("the file is damaged or cut short: write it again" if magic == b"PAR1" else
+               "a CSV log must not be named .parquet or .pq: rename it .csv")
+        raise CommandError(f"{path}: not a readable Parquet file ({exc}); {fix}.") from exc
     _check_columns(path, names, wanted)
     table = pq.read_table(path, columns=wanted)
     raw = {}

@@ -313,13 +313,44 @@ def test_malformed_files_are_refused_naming_the_file_and_the_fix(tmp_path, monke
     # the separator given, the same files read
     assert _cli.read_log(tmp_path / "tabs.csv", "user_id", "item_id", sep="\t")["item_id"] \
         .tolist() == ["2"]
+    # a byte-order mark is not part of the first column's name, for either reader
+    (tmp_path / "bom.csv").write_bytes(b"\xef\xbb\xbfuser_id,item_id\n1,2\n")
+    assert _cli.read_log(tmp_path / "bom.csv", "user_id", "item_id")["user_id"].tolist() == ["1"]
 
 
-def test_a_csv_named_parquet_is_refused(tmp_path):
-    pytest.importorskip("pyarrow")
+def test_pandas_reader_errors_and_chunks(tmp_path, monkeypatch):
+    pytest.importorskip("pandas")
+    # a quote left open is no 'more fields' line, and the header read says so too
+    (tmp_path / "open.csv").write_text('user_id,item_id\n1,"Heat\n2,Matrix\n')
+    (tmp_path / "open_head.csv").write_text('user_id,"item_id\n1,2\n')
+    for name in ("open.csv", "open_head.csv"):
+        with pytest.raises(_cli.CommandError, match=f"{name}: not readable as CSV.*quoting"):
+            _cli.read_log(tmp_path / name, "user_id", "item_id")
+    # chunks of 3 lines read as one: unwanted columns dropped chunk by chunk
+    rows = "".join(f"{u},{i},extra{u}\n" for u, i in zip(range(10), range(10, 20)))
+    (tmp_path / "log.csv").write_text("user_id,item_id,note\n" + rows)
+    whole = _cli.read_log(tmp_path / "log.csv", "user_id", "item_id")
+    monkeypatch.setattr(_cli, "_CSV_CHUNK", 3)
+    chunked = _cli.read_log(tmp_path / "log.csv", "user_id", "item_id")
+    assert chunked["item_id"].tolist() == whole["item_id"].tolist() == [str(i) for i in
+                                                                        range(10, 20)]
+    (tmp_path / "head.csv").write_text("user_id,item_id\n")
+    assert _cli.read_log(tmp_path / "head.csv", "user_id", "item_id")["user_id"].size == 0
+
+
+def test_a_csv_named_parquet_and_a_damaged_parquet_are_refused(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
     (tmp_path / "log.parquet").write_text("user_id,item_id\n1,2\n")
-    with pytest.raises(_cli.CommandError, match="log.parquet: not a Parquet file.*rename"):
+    with pytest.raises(_cli.CommandError,
+                       match="log.parquet: not a readable Parquet file.*rename it .csv"):
         _cli.read_log(tmp_path / "log.parquet", "user_id", "item_id")
+    pq.write_table(pa.table({"user_id": ["1"], "item_id": ["2"]}), tmp_path / "cut.parquet")
+    data = (tmp_path / "cut.parquet").read_bytes()
+    (tmp_path / "cut.parquet").write_bytes(data[: len(data) // 2])
+    with pytest.raises(_cli.CommandError, match="cut.parquet: .*damaged or cut short"):
+        _cli.read_log(tmp_path / "cut.parquet", "user_id", "item_id")
 
 
 def test_parquet_log_gives_the_same_model_as_csv(tmp_path, capsys, log_csv):
