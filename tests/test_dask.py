@@ -3,6 +3,7 @@ and each worker's numba and TensorFlow threads are capped to its share of the ma
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
 from joblib import parallel_backend
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, KFold
@@ -156,6 +157,13 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
                                                                    random_state=0)).fit(R)
     items, _ = batch_recommend(pipe, R, k=5, client=client, rows_per_task=100)
     np.testing.assert_array_equal(items, recommend(pipe, R, 5)[0])
+    # a COO log of uint8 plays with a repeated pair: summed as floats, as recommend does
+    # (256 plays of item 0 summed in uint8 are 0: the user's only item was lost)
+    plays = sp.coo_matrix((np.ones(256, np.uint8), (np.zeros(256, int), np.zeros(256, int))),
+                          shape=(1, 80))
+    np.testing.assert_array_equal(batch_recommend(model, plays, k=5, client=client)[0],
+                                  model.recommend(plays, k=5)[0])
+    assert 0 not in batch_recommend(model, plays, k=5, client=client)[0]
 
 
 def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):

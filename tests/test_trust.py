@@ -140,6 +140,9 @@ def test_repeated_coo_entries_of_small_integers_are_summed_as_floats(dtype, valu
     assert check_interaction_matrix(X).toarray()[0, 0] == total
     train, test = holdout_split(X, holdout=0.5, min_interactions=1, random_state=0)
     assert (train + test).toarray()[0, 0] == total
+    # a presence matrix of booleans stays one: repeated entries are or-ed, as before
+    present = sp.coo_matrix((np.ones(n + 1, bool), (rows, cols)), shape=(2, 3))
+    assert check_interaction_matrix(present).toarray()[0, 0] == 1.0
 
 
 # ------------------------------------------------------------ degenerate data

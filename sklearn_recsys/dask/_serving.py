@@ -5,7 +5,8 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ..preprocessing._raw_ids import _recommender, _scored_items
-from ..utils._validation import check_k
+from ..utils._sequences import latest_keys, reads_order_keys
+from ..utils._validation import _float_before_summing, check_k
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
@@ -84,7 +85,11 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         if not sp.issparse(X):
             raise TypeError(f"X must be a SciPy sparse matrix or a dask array, got "
                             f"{type(X).__name__}.")
-        X = X.tocsr()
+        # repeated pairs merged before the blocks are cut, as a model's own
+        # validation would: the latest time for order keys, summed as floats
+        # otherwise (tocsr would sum small integers in their own dtype)
+        X = latest_keys(X) if reads_order_keys(estimator) else X
+        X = _float_before_summing(X, (np.float64,)).tocsr()
         blocks = client.scatter([X[start:start + rows_per_task]
                                  for start in range(0, X.shape[0], rows_per_task)], hash=False)
     futures = [client.submit(_top_k_block, model, block, k, exclude_seen, pure=False)

@@ -32,12 +32,13 @@ def _canonical_csr(X):
 
 
 def _float_before_summing(X, dtype):
-    """A sparse ``X`` of integers or booleans as floats, before any duplicate is summed.
+    """A sparse ``X`` of integers as floats, before any duplicate is summed.
 
     The conversion to CSR sums a COO matrix's repeated entries in its own
     dtype: 200 + 100 plays stored as uint8 would become 44, 256 as 0.
+    Booleans keep summing as a logical or (a presence matrix stays 0/1).
     """
-    if sp.issparse(X) and X.dtype.kind in "biu":
+    if sp.issparse(X) and X.dtype.kind in "iu":
         return X.astype(dtype[0])
     return X
 
