@@ -494,7 +494,8 @@ _DOCS = {
         Popularity in the **training** data: the training interaction matrix
         (an item's popularity is the number of users who interacted with
         it), or one non-negative count or share per item (also as one dense
-        row, such as ``np.asarray(X_train.sum(axis=0))``). Only shares
+        row, such as ``np.asarray(X_train.sum(axis=0))``; a sparse matrix is
+        always read as users' interactions). Only shares
         matter (it is divided by its sum). Never the held-out data.""",
     "k": """k : int, default=10
         Rank cut-off: the list of a user is the top ``k``.""",

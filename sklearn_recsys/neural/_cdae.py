@@ -53,9 +53,10 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     The user node of a user not seen in ``fit`` is unknown. It is folded in
     from the row: the same penalised logistic loss minimised over ``v_u``
     alone (weights fixed, no corruption, from ``v_u = 0``) by L-BFGS with a
-    line search per row, to a gradient norm of 1e-7 times one plus its
-    value at the start, so a row's scores depend on that row only, whatever
-    the batch. The same fold-in scores the training users, whose learned
+    line search per row, until its gradient norm is at most 1e-7 times one
+    plus its value at the start, its loss stops decreasing in float64, or
+    ``fold_in_iter`` iterations, so a row's scores depend on that row only,
+    whatever the batch (to about 1e-5). The same fold-in scores the training users, whose learned
     nodes are kept in ``user_nodes_``.
 
     Parameters

@@ -40,8 +40,12 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     module's), each batch of rows goes through every step but the last
     (``transform``), the recommender scores the result, and the items to
     exclude are the non-zeros of the **raw** rows of ``X`` (before any
-    binarizing or weighting), plus those of ``exclude``. For a recommender,
-    it is ``estimator.recommend``.
+    binarizing or weighting), plus those of ``exclude``. A last step that
+    ranks without dense scores
+    (:class:`~sklearn_recsys.neighbors.ApproximateRecommender`) is asked for
+    its own ``recommend`` of the transformed rows with those exclusions, so
+    the scores are its own (inner products, without the model's biases).
+    For a recommender, it is ``estimator.recommend``.
 
     Parameters
     ----------
