@@ -56,8 +56,8 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     line search per row, until its gradient norm is at most 1e-7 times one
     plus its value at the start, its loss stops decreasing in float64, or
     ``fold_in_iter`` iterations, so a row's scores depend on that row only,
-    whatever the batch (to about 1e-5). The same fold-in scores the training users, whose learned
-    nodes are kept in ``user_nodes_``.
+    whatever the batch (to about 1e-5). The same fold-in scores the training
+    users, whose learned nodes are kept in ``user_nodes_``.
 
     Parameters
     ----------
