@@ -62,7 +62,9 @@ def minimize_rows(fun, x0, *, max_iter, initial_step, gtol=1e-7, memory=10):
         act = np.flatnonzero(~converged)
         if act.size == 0:
             break
-        p = -_two_loop(g[act], S[:, act], Yd[:, act], rho[:, act], gamma[act], slot, memory)
+        stored = min(it, memory)  # slots written so far: the others hold nothing yet
+        p = -_two_loop(g[act], S[:, act], Yd[:, act], rho[:, act], gamma[act], slot, memory,
+                       stored)
         slope = np.einsum("ij,ij->i", g[act], p)
         uphill = slope >= 0  # cannot happen with rho > 0; guard against rounding
         if uphill.any():
@@ -103,10 +105,10 @@ def minimize_rows(fun, x0, *, max_iter, initial_step, gtol=1e-7, memory=10):
     return x, met | converged
 
 
-def _two_loop(g, S, Yd, rho, gamma, slot, memory):
+def _two_loop(g, S, Yd, rho, gamma, slot, memory, stored):
     """L-BFGS's two-loop recursion: the inverse-Hessian estimate times ``g``, per row."""
     q = g.copy()
-    newest_first = [(slot - 1 - j) % memory for j in range(memory)]
+    newest_first = [(slot - 1 - j) % memory for j in range(stored)]
     alphas = []
     for j in newest_first:
         a = rho[j] * np.einsum("ij,ij->i", S[j], q)
