@@ -74,6 +74,31 @@ def test_fit_whose_fold_in_overflows_refits_in_float64():
     assert np.isfinite(model.decision_function(X)).all()
 
 
+def test_the_fold_in_check_covers_the_users_of_fewest_interactions(monkeypatch):
+    """Their systems are the worst conditioned (fewer interactions than factors): with
+    equal values the check took 64 users in the sort's tie order, which numpy 2.4 changed
+    so that none of the 15 users whose float32 fold-in overflowed was among them."""
+    X = _binary(300, 100, 0.1)
+    X.data *= 1e8
+    checked = []
+    model = ImplicitALS(n_components=8, max_iter=1, random_state=0, dtype=np.float64)
+    score = model._score_batch
+
+    def spy(rows):
+        checked.append(rows)
+        return score(rows)
+
+    monkeypatch.setattr(model, "_score_batch", spy)
+    model.fit(X)
+    counts = np.diff(X.indptr)
+    fewest = np.argsort(counts, kind="stable")[:32]
+    rows = checked[0]
+    assert rows.shape[0] <= 64
+    # the checked rows are X's rows of the fewest interactions (and of the largest values)
+    assert set(np.diff(rows.indptr).tolist()) >= set(counts[fewest].tolist())
+    assert sorted(np.diff(rows.indptr))[:32] == sorted(counts[fewest])
+
+
 @pytest.mark.parametrize("Model", [ImplicitALS, ExplicitMF])
 def test_zero_penalty_is_refused(Model):
     # with alpha=0 a user with fewer interactions than factors has a singular system
