@@ -411,8 +411,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         # interactions) fold in to zero vectors, for which the index ranks
         # arbitrarily: the exact model gives them its own fallback (popularity)
         popularity = getattr(self.estimator_, "_item_popularity", None)
-        empty = (np.diff(X_batch.indptr) == 0) if popularity is None else np.isin(
-            np.arange(n_rows), rows_without_known_items(X_batch, popularity > 0))
+        empty = np.diff(X_batch.indptr) == 0
+        if popularity is not None:
+            empty[rows_without_known_items(X_batch, popularity > 0)] = True
         short = np.flatnonzero(((items >= 0).sum(axis=1) < expected) | empty)
         if short.size and fallback:
             exact = self.estimator_.recommend(
