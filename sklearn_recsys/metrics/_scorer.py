@@ -13,7 +13,9 @@ A scorer is a callable ``scorer(estimator, X, y=None)``:
   fixed seed, so every candidate of a search is judged on the same split. A
   sequential model's values are order keys: its rows hold out their latest
   interactions instead (the same number), so the fold-in part never holds
-  what came after the items to predict.
+  what came after the items to predict. ``split="latest"`` makes any model's
+  rows hold out their latest (``X``'s values then being order keys), so that
+  models are compared on one protocol.
 """
 
 import re
@@ -69,8 +71,9 @@ class _RankingScorer(_MetadataRequester):
     """
 
     def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
-                 relevance_threshold=None):
+                 relevance_threshold=None, split="auto"):
         self.metric = metric
+        self.split = split
         self.k = k
         self.relevance_threshold = relevance_threshold
         self.holdout = holdout
@@ -82,6 +85,8 @@ class _RankingScorer(_MetadataRequester):
         k = "" if self.metric == "auc" else f", k={self.k}"
         if self.relevance_threshold is not None:
             k += f", relevance_threshold={self.relevance_threshold!r}"
+        if self.split != "auto":
+            k += f", split={self.split!r}"
         return f"make_ranking_scorer({self.metric!r}{k})"
 
     def set_score_request(self, **kwargs):
@@ -114,17 +119,15 @@ class _RankingScorer(_MetadataRequester):
             return get_routing_for_object(self._metadata_request)
         return MetadataRequest(owner=self)
 
-    # compare_recommenders sets it for every model of a table with a sequential one
-    _hold_out_latest = False
-
     def _split(self, estimator, X, y):
         """``(X_in, X_out, layout)``: fold-in rows, held-out (target) interactions, layout.
 
         For a multi-behaviour model (:func:`behavior_layout` is not None),
         ``X_out`` and a given ``y`` hold the target behaviour only, and the
-        split without ``y`` holds out target interactions only. For a model of
-        order keys (a sequential model) that split holds out each user's latest
-        interactions rather than random ones.
+        split without ``y`` holds out target interactions only. That split
+        holds out each user's latest interactions rather than random ones with
+        ``split="latest"``, or with ``"auto"`` for a model of order keys (a
+        sequential model).
         """
         layout = behavior_layout(estimator)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
@@ -141,7 +144,7 @@ class _RankingScorer(_MetadataRequester):
             seen = behavior_block(X, *layout) if layout else X
             check_held_out_disjoint(seen, y, "y", SEEN_NEVER_HIT, _DISJOINT_FIX)
             return X, y, layout
-        if self._hold_out_latest or reads_order_keys(estimator):
+        if self.split == "latest" or (self.split == "auto" and reads_order_keys(estimator)):
             # the values are order keys: hold out each user's latest, not a random share
             # whose fold-in part would hold later items than the ones to predict
             def split(Xt):
@@ -232,8 +235,13 @@ def _check_metric_kwargs(metric, kwargs):
                              f"got {value!r}.")
 
 
-def _check_split(holdout, random_state):
+_SPLITS = ("auto", "random", "latest")
+
+
+def _check_split(holdout, random_state, split="auto"):
     """Arguments of the per-row split a scorer makes when no ``y`` is given."""
+    if split not in _SPLITS:
+        raise ValueError(f"split must be one of {_SPLITS}, got {split!r}.")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must be in (0, 1), got {holdout!r}.")
     if not isinstance(random_state, Integral):
@@ -245,7 +253,7 @@ def _check_split(holdout, random_state):
 
 def make_ranking_scorer(
     metric, *, k=10, relevance_threshold=None, holdout=0.2, min_interactions=5,
-    random_state=0, **kwargs
+    random_state=0, split="auto", **kwargs
 ):
     """Make a ranking scorer for model selection and evaluation.
 
@@ -270,7 +278,17 @@ def make_ranking_scorer(
         left out of the mean.
     random_state : int, default=0
         Seed of that split; fixed so every candidate sees the same split
-        (unused for a sequential model, whose split has no draw).
+        (unused when the latest interactions are held out: no draw).
+    split : {"auto", "random", "latest"}, default="auto"
+        Which interactions that split holds out: ``"random"`` ones,
+        each user's ``"latest"`` (the values of ``X`` are then order keys,
+        larger is later, ties broken by the larger item index, as in
+        :func:`~sklearn_recsys.model_selection.leave_last_out_split`), or
+        ``"auto"``: the latest for a sequential model (its values are order
+        keys), random ones for the others. ``"latest"`` puts models that
+        do not read the order on a sequential model's protocol, as
+        :func:`~sklearn_recsys.model_selection.compare_recommenders` does
+        in a table with one.
     **kwargs : dict
         Passed to the metric, e.g. ``gain="graded"`` for NDCG.
 
@@ -295,11 +313,11 @@ def make_ranking_scorer(
     if metric not in _METRIC_NAMES:
         raise ValueError(f"Unknown ranking metric {metric!r}; choose one of {_METRIC_NAMES}.")
     k = check_k(k)
-    _check_split(holdout, random_state)
+    _check_split(holdout, random_state, split)
     _check_metric_kwargs(metric, kwargs)
     _relevant(sp.csr_matrix((1, 1)), relevance_threshold)  # type check, now not at scoring
     return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs,
-                          relevance_threshold)
+                          relevance_threshold, split)
 
 
 _NAME_RE = re.compile(r"^(?P<metric>[a-z_]+)(@(?P<k>\d+))?$")
@@ -403,9 +421,9 @@ class _BeyondAccuracyScorer(_RankingScorer):
     :func:`make_beyond_accuracy_scorer`."""
 
     def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
-                 relevance_threshold, item_popularity):
+                 relevance_threshold, item_popularity, split="auto"):
         super().__init__(metric, k, holdout, min_interactions, random_state, kwargs,
-                         relevance_threshold)
+                         relevance_threshold, split)
         self.item_popularity = item_popularity
 
     def __repr__(self):
@@ -413,6 +431,8 @@ class _BeyondAccuracyScorer(_RankingScorer):
                           if name != "categories")
         if self.relevance_threshold is not None:
             options += f", relevance_threshold={self.relevance_threshold!r}"
+        if self.split != "auto":
+            options += f", split={self.split!r}"
         return f"make_beyond_accuracy_scorer({self.metric!r}, k={self.k}{options})"
 
     def __call__(self, estimator, X, y=None, **row_data):
@@ -440,7 +460,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
 
 def make_beyond_accuracy_scorer(
     metric, *, k=10, item_popularity=None, relevance_threshold=None, holdout=0.2,
-    min_interactions=5, random_state=0, **kwargs
+    min_interactions=5, random_state=0, split="auto", **kwargs
 ):
     """Make a popularity-bias, exposure, novelty or calibration scorer.
 
@@ -486,7 +506,10 @@ def make_beyond_accuracy_scorer(
         still have a list, which the list metrics count).
     random_state : int, default=0
         Seed of that split; fixed so every candidate sees the same split
-        (unused for a sequential model, whose split has no draw).
+        (unused when the latest interactions are held out: no draw).
+    split : {"auto", "random", "latest"}, default="auto"
+        Which interactions that split holds out, as in
+        :func:`make_ranking_scorer`.
     **kwargs : dict
         Options of the metric: ``short_head_share`` (``"aplt"``,
         ``"long_tail_coverage"``); ``categories`` (required) and ``alpha``
@@ -517,7 +540,7 @@ def make_beyond_accuracy_scorer(
         raise ValueError(f"Unknown beyond-accuracy metric {metric!r}; choose one of "
                          f"{tuple(_BEYOND_OPTIONS)}.")
     k = check_k(k)
-    _check_split(holdout, random_state)
+    _check_split(holdout, random_state, split)
     for name in kwargs:
         if name not in _BEYOND_OPTIONS[metric]:
             raise TypeError(
@@ -535,4 +558,4 @@ def make_beyond_accuracy_scorer(
     # the options are checked now rather than at the first fold of a search
     _accumulator(metric, n_items, k, item_popularity=np.ones(n_items), **kwargs)
     return _BeyondAccuracyScorer(metric, k, holdout, min_interactions, random_state, kwargs,
-                                 relevance_threshold, item_popularity)
+                                 relevance_threshold, item_popularity, split)

@@ -16,6 +16,8 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils import check_random_state
 
 from ..metrics import get_ranking_scorer
+from ..pipeline import Pipeline
+from ..preprocessing import RatingBinarizer
 from ..utils._holdout import split_latest
 from ..utils._sequences import reads_order_keys
 from ._split import strong_generalization_split
@@ -52,7 +54,10 @@ def compare_recommenders(
     sequential model among ``models`` (its values are order keys), every
     model is scored on each test user's latest ``holdout`` share instead of
     a random one, and every model is tuned so too (one protocol per table),
-    so no fold-in part holds what came after the items to predict.
+    so no fold-in part holds what came after the items to predict; the
+    models that do not read the order are fitted and scored on each
+    interaction's presence (1), not on its key, which they would read as a
+    weight.
 
     Parameters
     ----------
@@ -119,18 +124,19 @@ def compare_recommenders(
             # validation users split as the test users are (their latest too, for
             # every model of a table with a sequential one)
             scoring = get_ranking_scorer(tune_metric, holdout=holdout,
-                                         min_interactions=min_interactions)
-            scoring._hold_out_latest = latest
+                                         min_interactions=min_interactions,
+                                         split="latest" if latest else "auto")
             search = GridSearchCV(
-                clone(estimator), grid, scoring=scoring,
-                cv=KFold(cv, shuffle=True, random_state=random_state), n_jobs=n_jobs,
-                refit=False,
+                _presence_of_keys(estimator, latest), _step_grid(grid, estimator, latest),
+                scoring=scoring, cv=KFold(cv, shuffle=True, random_state=random_state),
+                n_jobs=n_jobs, refit=False,
             )
             search.fit(X_train)
-            params = search.best_params_
+            params = {name.split("__", 1)[1] if _wrapped(estimator, latest) else name: value
+                      for name, value in search.best_params_.items()}
         elif grid:
             params = {k: v[0] for k, v in grid.items()}
-        model = clone(estimator).set_params(**params)
+        model = _presence_of_keys(clone(estimator).set_params(**params), latest)
         start = time.perf_counter()
         model.fit(X_train)
         fit_seconds = time.perf_counter() - start
@@ -145,6 +151,25 @@ def compare_recommenders(
                   file=sys.stderr, flush=True)
     rows.sort(key=lambda r: -r[metrics[0]])
     return rows
+
+
+def _wrapped(estimator, latest):
+    return latest and not reads_order_keys(estimator)
+
+
+def _presence_of_keys(estimator, latest):
+    """A clone of ``estimator``, behind a step that keeps only the presence of each order key
+    when the table's values are order keys that ``estimator`` would read as weights."""
+    if not _wrapped(estimator, latest):
+        return clone(estimator)
+    return Pipeline([("presence", RatingBinarizer(threshold=0.0)),
+                     ("model", clone(estimator))])
+
+
+def _step_grid(grid, estimator, latest):
+    if not _wrapped(estimator, latest):
+        return grid
+    return {f"model__{name}": values for name, values in grid.items()}
 
 
 def format_leaderboard(rows, fmt="text"):

@@ -127,3 +127,35 @@ def test_scorer_errors(data):
         make_ranking_scorer("ndcg")(model, data, sp.csr_matrix((3, 60)))
     assert "ndcg" in get_ranking_scorer_names()
     assert repr(get_ranking_scorer("map@5")) == "make_ranking_scorer('map', k=5)"
+
+
+def test_split_latest_holds_out_each_users_latest_for_any_model():
+    """``split="latest"`` puts a model that does not read the order on a sequential model's
+    protocol: the scorer holds out each row's largest keys, whatever the seed."""
+    from sklearn_recsys.metrics import make_beyond_accuracy_scorer
+    from sklearn_recsys.utils._holdout import split_latest
+
+    T = make_interactions(200, 40, density=0.25, random_state=3).tocsr()
+    T.data = np.random.default_rng(1).permutation(T.nnz) + 1.0
+    model = MostPopular().fit(T)
+    X_in, X_out = split_latest(T, 0.2, 5)
+    expected = make_ranking_scorer("ndcg", k=5)(model, X_in, X_out)
+    for seed in (0, 7):
+        scorer = make_ranking_scorer("ndcg", k=5, split="latest", random_state=seed)
+        assert scorer(model, T) == pytest.approx(expected, abs=1e-12)
+    # every held-out item is later than every fold-in item of its row
+    for u in range(T.shape[0]):
+        if X_out[u].nnz:
+            assert X_out[u].data.min() > X_in[u].data.max()
+    random = make_ranking_scorer("ndcg", k=5, split="random")(model, T)
+    assert random != pytest.approx(expected, abs=1e-6)
+    assert repr(make_ranking_scorer("ndcg", k=5, split="latest")) == (
+        "make_ranking_scorer('ndcg', k=5, split='latest')")
+    aplt = make_beyond_accuracy_scorer("arp", k=5, split="latest")
+    assert "split='latest'" in repr(aplt)
+    assert aplt(model, T) == pytest.approx(
+        make_beyond_accuracy_scorer("arp", k=5)(model, X_in, X_out), abs=1e-12)
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_ranking_scorer("ndcg", split="last")
+    with pytest.raises(ValueError, match="split must be one of"):
+        make_beyond_accuracy_scorer("arp", split=None)

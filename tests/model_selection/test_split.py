@@ -221,8 +221,8 @@ def test_the_leaderboard_tunes_every_model_on_the_same_users_and_split(monkeypat
     searches, search = [], _leaderboard.GridSearchCV
 
     def spy(*args, scoring, cv, **kwargs):
-        searches.append((scoring._hold_out_latest, [test.tolist() for _, test in
-                                                    cv.split(np.zeros((96, 1)))]))
+        searches.append((scoring.split, [test.tolist() for _, test in
+                                         cv.split(np.zeros((96, 1)))]))
         return search(*args, scoring=scoring, cv=cv, **kwargs)
 
     monkeypatch.setattr(_leaderboard, "GridSearchCV", spy)
@@ -234,8 +234,51 @@ def test_the_leaderboard_tunes_every_model_on_the_same_users_and_split(monkeypat
         compare_recommenders({"a": (EASE(), grid), "b": (EASE(), grid)}, T, cv=2,
                              random_state=random_state, verbose=False)
         assert searches[0][1] == searches[1][1]  # the same validation users
-        assert searches[0][0] is searches[1][0] is False
+        assert searches[0][0] == searches[1][0] == "auto"
     searches.clear()
     compare_recommenders({"seq": (OrderKeyPopular(), {"popularity": ["users", "sum"]}),
                           "ease": (EASE(), grid)}, T, cv=2, verbose=False)
-    assert [latest for latest, _ in searches] == [True, True]
+    assert [split for split, _ in searches] == ["latest", "latest"]
+
+
+def test_the_leaderboard_gives_order_keys_only_to_the_models_that_read_them():
+    """In a table with a sequential model the values are order keys (timestamps): the other
+    models read them as weights (EASE's Gram matrix of squared timestamps was refused as not
+    positive definite; ALS took them as confidences). They get each key's presence."""
+    from sklearn_recsys import EASE, MostPopular
+    from sklearn_recsys.metrics import get_ranking_scorer
+    from sklearn_recsys.model_selection import compare_recommenders, strong_generalization_split
+    from sklearn_recsys.utils._holdout import split_latest
+
+    seen = {}
+
+    class OrderKeyPopular(MostPopular):
+        _values_are_order_keys = True
+
+        def fit(self, X, y=None):
+            seen.setdefault("seq", set()).update(np.unique(sp.csr_matrix(X).data).tolist())
+            return super().fit(X, y)
+
+    class RecordingEASE(EASE):
+        def fit(self, X, y=None):
+            seen.setdefault("ease", set()).update(np.unique(sp.csr_matrix(X).data).tolist())
+            return super().fit(X, y)
+
+    T = make_interactions(150, 40, density=0.3, random_state=2).tocsr()
+    T.data = 1.6e9 + np.random.default_rng(0).permutation(T.nnz) * 1e3  # unix seconds
+    rows = compare_recommenders({"seq": (OrderKeyPopular(), {}),
+                                 "ease": (RecordingEASE(), {"alpha": [1.0, 10.0]})},
+                                T, cv=2, verbose=False)
+    assert seen["ease"] == {1.0}
+    assert min(seen["seq"]) >= 1.6e9
+    ease = next(row for row in rows if row["model"] == "ease")
+    assert set(ease["params"]) == {"alpha"}
+    # the same figures as the model given 0/1 values and scored on the same latest items
+    B = T.copy()
+    B.data[:] = 1.0
+    X_train, X_in, X_out = strong_generalization_split(T, test_size=0.2, random_state=0)
+    X_in, X_out = split_latest(sp.csr_matrix(X_in + X_out), 0.2, 5)
+    model = EASE(alpha=ease["params"]["alpha"]).fit((X_train > 0).astype(float))
+    binary_in = (X_in > 0).astype(float)
+    assert ease["ndcg@10"] == pytest.approx(
+        get_ranking_scorer("ndcg@10")(model, binary_in, X_out), abs=1e-12)
