@@ -193,7 +193,8 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
         later; a pair stored twice (a COO matrix of a log with repeats)
         keeps its latest time, in ``X`` too when ``X`` is the times (``T``
         or a copy), where a time of 0 is refused (a key of 0 in ``X`` is no
-        interaction). NaN or infinite times are refused.
+        interaction). NaN or infinite times are refused. Integer times
+        (e.g. int64 nanoseconds) are compared exactly, not as floats.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
     behaviors, target : sequence of str and str, default=None
@@ -227,9 +228,15 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
                 "times that can be 0, pass the interactions as X, e.g. X = T.copy(); "
                 "X.data[:] = 1, and the times as timestamps.")
     X = check_interaction_matrix(X)
-    # sorted_indices, not sort_indices: a conversion to float64 may share the
+    # sorted_indices, not sort_indices: a conversion of dtype may share the
     # caller's index array, which an in-place sort would reorder under its values
-    T = sp.csr_matrix(latest_keys(timestamps), dtype=np.float64).sorted_indices()
+    T = latest_keys(timestamps)
+    T = T if sp.issparse(T) else np.asarray(T)
+    # integer times stay integers: int64 nanoseconds near 1.7e18 are 256 apart in
+    # float64, so events 100 ns apart would tie (signed: the ranking negates them)
+    integer = T.dtype.kind == "i" or (T.dtype.kind == "u" and (
+        T.size == 0 or T.max() <= np.iinfo(np.int64).max))
+    T = sp.csr_matrix(T, dtype=np.int64 if integer else np.float64).sorted_indices()
     if not np.isfinite(T.data).all():
         raise ValueError(
             f"timestamps holds {int(np.sum(~np.isfinite(T.data)))} NaN or infinite "

@@ -282,3 +282,16 @@ def test_the_leaderboard_gives_order_keys_only_to_the_models_that_read_them():
     binary_in = (X_in > 0).astype(float)
     assert ease["ndcg@10"] == pytest.approx(
         get_ranking_scorer("ndcg@10")(model, binary_in, X_out), abs=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.int64, np.uint64])
+def test_leave_last_out_keeps_integer_nanoseconds_apart(dtype):
+    """int64 nanoseconds near 1.7e18 are 256 apart in float64: three events within 100 ns
+    tied there and the larger item index was held out, not the latest event."""
+    base = 1_700_000_000_000_000_000
+    times = np.array([base + 100, base, base + 50], dtype=dtype)
+    T = sp.csr_matrix((times, [0, 1, 2], [0, 3]), shape=(1, 4))
+    X = sp.csr_matrix((np.ones(3), [0, 1, 2], [0, 3]), shape=(1, 4))
+    X_train, X_test = leave_last_out_split(X, T)
+    assert X_test.indices.tolist() == [0]
+    assert leave_last_out_split(X, T, k=2)[1].indices.tolist() == [0, 2]
