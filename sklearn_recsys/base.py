@@ -515,9 +515,10 @@ class ItemItemMixin(ItemScoresTransformMixin):
         """Exact contribution of each of the user's items to one item's score.
 
         ``decision_function(x_row)[0, item]`` equals the sum of the returned
-        contributions (for a user with interactions: a user without any gets
-        the popularity fallback of :meth:`decision_function` and no
-        contributions).
+        contributions for a user with interactions on trained items. A user
+        without any gets the popularity fallback of :meth:`decision_function`
+        and no contributions; so does one whose items all had no training
+        interactions, whose items come back with contributions of 0.
 
         Parameters
         ----------

@@ -126,3 +126,23 @@ def test_top_k_of_integer_scores_pads_in_float64():
     np.testing.assert_array_equal(idx, [[0, 2, 3]])
     np.testing.assert_array_equal(val, [[3.0, 3.0, 2.0]])
     assert val.dtype == np.float64
+
+
+@pytest.mark.parametrize("name", ["EASE", "ItemKNN", "SparseEASE", "ImplicitALS"])
+def test_explain_of_a_user_with_only_untrained_items_is_zero_as_documented(name):
+    """Such a user counts as without history: decision_function gives the popularity
+    fallback, and explain returns the user's items with contributions of exactly 0."""
+    import sklearn_recsys
+    from sklearn_recsys import make_interactions
+
+    X = make_interactions(120, 30, density=0.2, random_state=0).tocsr().astype(float)
+    X[:, 29] = 0
+    X.eliminate_zeros()
+    params = {"ImplicitALS": {"n_components": 4, "max_iter": 3, "random_state": 0}}
+    model = getattr(sklearn_recsys, name)(**params.get(name, {})).fit(X)
+    row = sp.csr_matrix(([1.0], ([0], [29])), shape=(1, 30))
+    items, contributions = model.explain(row, 0)
+    assert items.tolist() == [29]
+    assert contributions.tolist() == [0.0]
+    counts = np.asarray((X > 0).sum(axis=0)).ravel()
+    np.testing.assert_allclose(model.decision_function(row)[0], counts / counts.sum())

@@ -201,3 +201,51 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
     with pytest.raises(ValueError, match="user_col"):
         batch_recommend_logs(model, encoder, logs.rename(columns={"user_id": "who"}),
                              client=client)
+
+
+def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(client):
+    """A Dask array's chunks went to scipy's conversion before validation: a COO chunk of
+    uint8 plays stored 256 times summed to 0 (the user's only item lost), an order-key
+    model's repeated pair summed its times; a chunk of 0 rows (a boolean filter) crashed
+    with 'Found array with 0 sample(s)'."""
+    import dask
+    import dask.array as da
+
+    from sklearn_recsys import SASRec
+    from sklearn_recsys.dask import batch_recommend
+
+    X = make_interactions(200, 60, density=0.08, random_state=1)
+    model = EASE(alpha=5.0).fit(X)
+    plays = sp.vstack([
+        sp.coo_matrix((np.ones(256, np.uint8), (np.zeros(256, int), np.zeros(256, int))),
+                      shape=(1, 60)),
+        sp.coo_matrix(X[1:4].astype(np.uint8))]).tocoo()
+    D = da.from_delayed(dask.delayed(lambda: plays)(), shape=plays.shape, dtype=plays.dtype,
+                        meta=sp.coo_matrix((0, 60), dtype=np.uint8))
+    items, _ = batch_recommend(model, D, k=5, client=client)
+    np.testing.assert_array_equal(items, model.recommend(plays, k=5)[0])
+    assert 0 not in items[0]
+    # order keys: item 1 at times 10 and 25 is later than item 2 (20), earlier than 3 (30)
+    T = make_interactions(60, 20, density=0.3, random_state=0).tocsr()
+    T.data = np.random.default_rng(0).permutation(T.nnz) + 1.0
+    seq = SASRec(n_components=8, n_blocks=1, max_len=10, max_iter=2, early_stopping=False,
+                 random_state=0).fit(T)
+    coo = sp.coo_matrix(([10.0, 20.0, 30.0, 25.0], ([0, 0, 0, 0], [1, 2, 3, 1])), shape=(1, 20))
+    D = da.from_delayed(dask.delayed(lambda: coo)(), shape=coo.shape, dtype=coo.dtype,
+                        meta=sp.coo_matrix((0, 20)))
+    latest = sp.csr_matrix(([25.0, 20.0, 30.0], ([0, 0, 0], [1, 2, 3])), shape=(1, 20))
+    summed = latest.copy()
+    summed.data[0] = 35.0
+    _, scores = batch_recommend(seq, D, k=5, client=client)
+    np.testing.assert_allclose(scores, seq.recommend(latest, k=5)[1], rtol=1e-6)
+    assert not np.allclose(scores, seq.recommend(summed, k=5)[1], rtol=1e-6)
+    # a boolean filter leaves chunks of unknown size, the first two empty
+    keep = np.zeros(200, bool)
+    keep[100:] = True
+    filtered = da.from_array(X, chunks=(50, 60), asarray=False)[da.from_array(keep, chunks=50)]
+    items, scores = batch_recommend(model, filtered, k=5, client=client)
+    np.testing.assert_array_equal(items, model.recommend(X[100:], k=5)[0])
+    with pytest.raises(ValueError, match="2-D matrix"):
+        batch_recommend(model, da.ones(60, chunks=60), k=2, client=client)
+    with pytest.raises(ValueError, match="rows_per_task must be a positive int"):
+        batch_recommend(model, X[:3], k=2, rows_per_task=True, client=client)

@@ -159,3 +159,26 @@ def test_movielens_binarized_pipeline_excludes_every_rated_movie(shared_data):
     idx, _ = pipe.recommend(X, k=10)
     rated = np.asarray(X[np.repeat(np.arange(X.shape[0]), 10), idx.ravel()]).ravel()
     assert (idx >= 0).all() and not rated.any()  # before: 34% of slots were rated movies
+
+
+def test_pipeline_recommend_keeps_an_order_key_models_latest_key():
+    """A COO row storing a pair twice (times 10 and 25): the model, the scorers and the
+    pipeline's decision_function keep the latest (25); the pipeline's recommend summed the
+    times (35), reordering the history, and returned other items without a word."""
+    from sklearn_recsys import SASRec, make_interactions
+    from sklearn_recsys.pipeline import make_pipeline
+
+    T = make_interactions(60, 20, density=0.3, random_state=0).tocsr()
+    T.data = np.random.default_rng(0).permutation(T.nnz) + 1.0
+    model = SASRec(n_components=8, n_blocks=1, max_len=10, max_iter=2, early_stopping=False,
+                   random_state=0).fit(T)
+    coo = sp.coo_matrix(([10.0, 20.0, 30.0, 25.0], ([0, 0, 0, 0], [1, 2, 3, 1])), shape=(1, 20))
+    latest = sp.csr_matrix(([25.0, 20.0, 30.0], ([0, 0, 0], [1, 2, 3])), shape=(1, 20))
+    summed = latest.copy()
+    summed.data[0] = 35.0
+    expected = model.recommend(latest, k=5)
+    assert not np.allclose(model.recommend(summed, k=5)[1], expected[1])
+    pipe = make_pipeline(model)
+    for got in (pipe.recommend(coo, k=5), recommend(pipe, coo, k=5)):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)

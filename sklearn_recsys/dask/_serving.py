@@ -5,8 +5,7 @@ import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
 
 from ..preprocessing._raw_ids import _recommender, _scored_items
-from ..utils._sequences import latest_keys, reads_order_keys
-from ..utils._validation import _float_before_summing, check_k
+from ..utils._validation import check_k, check_rows_to_score
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
@@ -14,9 +13,15 @@ __all__ = ["batch_recommend", "batch_recommend_logs"]
 def _top_k_block(estimator, block, k, exclude_seen):
     from ..pipeline import recommend
 
-    # the model's own recommend scores in row batches sized by working_memory; any
-    # pipeline (scikit-learn's has no recommend) excludes the raw rows' items
-    return recommend(estimator, sp.csr_matrix(block), k, exclude_seen=exclude_seen)
+    if block.shape[0] == 0:  # a chunk of a filtered dask array can hold no row
+        width = min(k, _scored_items(_recommender(estimator)))
+        return np.empty((0, width), dtype=np.int64), np.empty((0, width))
+    # a chunk's repeated pairs merged as a model's own validation would (the latest
+    # key for order keys, floats otherwise), not by SciPy's conversion; the model's
+    # own recommend scores in row batches sized by working_memory; any pipeline
+    # (scikit-learn's has no recommend) excludes the raw rows' items
+    return recommend(estimator, check_rows_to_score(estimator, block), k,
+                     exclude_seen=exclude_seen)
 
 
 def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, client=None,
@@ -64,8 +69,14 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     import distributed
 
     k = check_k(k)
-    if not isinstance(rows_per_task, (int, np.integer)) or rows_per_task < 1:
+    if (not isinstance(rows_per_task, (int, np.integer)) or isinstance(rows_per_task, bool)
+            or rows_per_task < 1):
         raise ValueError(f"rows_per_task must be a positive int, got {rows_per_task!r}.")
+    if len(getattr(X, "shape", ())) != 2:
+        raise ValueError(
+            f"X must be a 2-D matrix of shape (n_users, n_items), got shape "
+            f"{getattr(X, 'shape', None)}: one row of interactions per user (a single "
+            "user's row as X[None, :] or X.reshape(1, -1)).")
     ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
     if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
         model = _recommender(estimator)
@@ -76,7 +87,7 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     client = distributed.get_client() if client is None else client
     model = client.scatter(estimator, broadcast=True, hash=False)
     if hasattr(X, "to_delayed") and hasattr(X, "numblocks"):  # a dask array
-        if X.ndim != 2 or X.numblocks[1] != 1:
+        if X.numblocks[1] != 1:
             raise ValueError(
                 f"X must be chunked along rows only (one chunk across its {X.shape[1]} "
                 f"columns), got {X.numblocks[1]} column chunks: X.rechunk({{1: -1}}) first.")
@@ -88,8 +99,7 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         # repeated pairs merged before the blocks are cut, as a model's own
         # validation would: the latest time for order keys, summed as floats
         # otherwise (tocsr would sum small integers in their own dtype)
-        X = latest_keys(X) if reads_order_keys(estimator) else X
-        X = _float_before_summing(X, (np.float64,)).tocsr()
+        X = check_rows_to_score(estimator, X)
         blocks = client.scatter([X[start:start + rows_per_task]
                                  for start in range(0, X.shape[0], rows_per_task)], hash=False)
     futures = [client.submit(_top_k_block, model, block, k, exclude_seen, pure=False)

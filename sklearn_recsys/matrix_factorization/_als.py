@@ -269,8 +269,10 @@ class ImplicitALS(MatrixFactorizationBase):
         which also scales the confidences above 1 by it) with
         :math:`s^u_{ij} = y_i^\\top W y_j`, summed over the user's items ``j``;
         the contributions sum exactly to ``decision_function(x_row)[0, item]``
-        for a user with interactions (one without gets the popularity fallback
-        of ``decision_function`` and no contributions).
+        for a user with interactions on trained items (one without any gets
+        the popularity fallback of ``decision_function`` and no contributions;
+        one whose items all had no training interactions gets that fallback
+        too, and its items come back with contributions of 0).
 
         Parameters
         ----------

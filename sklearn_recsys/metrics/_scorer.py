@@ -36,8 +36,8 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
 from ..utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, iter_heldout_batches,
                               split_interactions, split_latest)
-from ..utils._sequences import latest_keys, reads_order_keys
-from ..utils._validation import check_interaction_matrix, check_k
+from ..utils._sequences import reads_order_keys
+from ..utils._validation import check_interaction_matrix, check_k, check_rows_to_score
 from ._beyond_accuracy import (
     NEEDS_POPULARITY,
     _accumulator,
@@ -161,7 +161,7 @@ class _RankingScorer(_MetadataRequester):
         return with_block(X, n_items, index, X_t_in), X_out, layout
 
     def __call__(self, estimator, X, y=None, **row_data):
-        X = _checked_rows(estimator, X)
+        X = check_rows_to_score(estimator, X)
         # X is canonical CSR here, and holdout_split returns canonical CSR.
         X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
@@ -186,11 +186,6 @@ class _RankingScorer(_MetadataRequester):
         if self.metric == "coverage":
             return float(covered.mean()) if covered is not None else float("nan")
         return _nanmean(np.concatenate(values) if values else [], repr(self))
-
-
-def _checked_rows(estimator, X):
-    """Validated CSR ``X``; a model of order keys keeps a repeated pair's latest, not the sum."""
-    return check_interaction_matrix(latest_keys(X) if reads_order_keys(estimator) else X)
 
 
 def _row_scorer(estimator, n_rows, row_data):
@@ -436,7 +431,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
         return f"make_beyond_accuracy_scorer({self.metric!r}, k={self.k}{options})"
 
     def __call__(self, estimator, X, y=None, **row_data):
-        X = _checked_rows(estimator, X)
+        X = check_rows_to_score(estimator, X)
         X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
         popularity = None

@@ -17,8 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import _allowed_items, _top_k_of_batches
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import (check_exclude, check_exclude_seen, check_interaction_matrix,
-                                 check_k)
+from ..utils._validation import check_exclude, check_exclude_seen, check_k, check_rows_to_score
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
@@ -86,7 +85,7 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
                                    candidates=candidates)
     final = _final_recommender(estimator)
     k = check_k(k)
-    X = check_interaction_matrix(X)
+    X = check_rows_to_score(estimator, X)
     n_columns = final.n_features_in_
     if X.shape[1] != n_columns:
         raise ValueError(f"X has {X.shape[1]} items (columns) but the pipeline's recommender "
@@ -167,7 +166,7 @@ def pipeline_scores(pipe, X):
     """
     final = pipe[-1]
     check_is_fitted(final)
-    X = check_interaction_matrix(X)
+    X = check_rows_to_score(pipe, X)
     blocks = _raw_history_blocks(pipe, final, X, behavior_layout(final))
     parts = [scores for _, _, scores in blocks]
     if not parts:

@@ -7,11 +7,12 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_non_negative, validate_data
 
-from ._sequences import latest_keys
+from ._sequences import latest_keys, reads_order_keys
 
 __all__ = [
     "check_interactions",
     "check_interaction_matrix",
+    "check_rows_to_score",
     "check_item_indices",
     "check_k",
     "check_rating_values",
@@ -64,6 +65,18 @@ def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32
                     input_name=input_name)
     check_non_negative(X, f"{input_name} (interaction matrix)")
     return _canonical_csr(X)
+
+
+def check_rows_to_score(estimator, X):
+    """Validated canonical CSR ``X`` of the users that ``estimator`` will score.
+
+    For a recommender, a pipeline or a wrapper of one (scorers, the
+    pipeline's ``recommend``, Dask serving): a pair stored twice keeps its
+    latest key when the model reads its values as order keys (a sequential
+    model), not the sum SciPy's conversion would make (10 + 25 = 35, a later
+    time than any in the log); otherwise repeats are summed, as floats.
+    """
+    return check_interaction_matrix(latest_keys(X) if reads_order_keys(estimator) else X)
 
 
 def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
