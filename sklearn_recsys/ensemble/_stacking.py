@@ -344,6 +344,18 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                 "and the ranker would learn to trust it blindly; pass the unfitted model.")
         # y passed explicitly, as scikit-learn's meta-estimators do
         fresh.fit(X, None)
+        final = fresh
+        while hasattr(final, "steps"):
+            final = final.steps[-1][1]
+        named = getattr(final, "behaviors_", None)
+        if named is not None and len(self.behaviors_) > 1 and \
+                tuple(named) != self.behaviors_ and sorted(named) == sorted(self.behaviors_):
+            # the same sizes and target block, other names: it would read one behaviour
+            # as another (its behavior_weights on the wrong blocks)
+            raise ValueError(
+                f"The base model {name!r} was told behaviors={tuple(named)!r}, but "
+                f"{type(self).__name__}'s blocks are {self.behaviors_!r}, in that order: "
+                "it would read one behaviour as another. Give it the same behaviors.")
         layout = behavior_layout(fresh)
         mine = None if len(self.behaviors_) == 1 else (self.n_items_, self.target_index_)
         if layout is not None and layout != mine:

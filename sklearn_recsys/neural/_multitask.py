@@ -264,8 +264,11 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         self._set_layout_and_weights(X)
         return super()._fit(X)
 
-    def _set_layout_and_weights(self, X):
-        self._set_layout(X)
+    def _set_layout_and_weights(self, X, require_target=True):
+        self._set_layout(X, require_target=require_target)
+        self._set_task_weights()
+
+    def _set_task_weights(self):
         self.task_weights_ = check_weights(self.task_weights, self.behaviors_, "task_weights")
         if self.task_weights_[self.target_index_] == 0:
             raise ValueError(
@@ -357,13 +360,26 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         ctx.step = compile_step(tf, step, ctx.n_batches * n_epochs)
 
     def _initial_weights_for(self, rng, X, n_users=None):
-        self._set_layout_and_weights(X)
+        self._set_layout_and_weights(X, require_target=False)
         weights = self._init_weights(rng)
         weights["skip_coefs_"] = self._skip_init(X)  # from the first chunk
         return weights
 
     def _current_weights(self):
         return {name: getattr(self, name) for name in self._PARAMS}
+
+    def _check_same_architecture(self):
+        super()._check_same_architecture()
+        names, index, _ = self._layout(self.n_features_in_)
+        if (names, index) != (self.behaviors_, self.target_index_):
+            raise ValueError(
+                f"This MultiTaskDAE was trained with behaviors={self.behaviors_!r} and target="
+                f"{self.target_!r}, but its parameters now say behaviors={names!r}, target="
+                f"{names[index]!r}: its heads would score other behaviours than they learned. "
+                "Set them back to continue with partial_fit, or call fit to start anew.")
+        # the tasks' weights are a training setting, as the step size is: the next
+        # epochs weigh the losses as the parameters now say
+        self._set_task_weights()
 
     def _weight_shapes(self):
         shared, *others = self._coef_shapes()

@@ -7,6 +7,9 @@ here name the blocks, check a matrix against them and find the layout of a
 fitted estimator (or of the recommender that ends a pipeline).
 """
 
+from collections.abc import Mapping
+from collections.abc import Set as AbstractSet
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -37,6 +40,13 @@ def check_behaviors(behaviors, target):
     if isinstance(behaviors, str):
         raise TypeError(f"behaviors must be a sequence of names, got the string "
                         f"{behaviors!r}; write behaviors=({behaviors!r},).")
+    if isinstance(behaviors, (AbstractSet, Mapping)) or not hasattr(behaviors, "__len__"):
+        # a set's order is its hash order, which changes from one process to the next:
+        # the names would go to other blocks (and another target) on every run
+        raise TypeError(
+            f"behaviors must be an ordered sequence (a tuple or list) of names, one per column "
+            f"block of X in block order; got a {type(behaviors).__name__}, whose order is not "
+            "the blocks'.")
     names = tuple(behaviors)
     if not names or not all(isinstance(b, str) for b in names):
         raise ValueError(f"behaviors must be a non-empty sequence of str, got {behaviors!r}.")
@@ -152,8 +162,17 @@ class MultiBehaviorMixin:
                              f"behaviours, got {len(names)}.")
         return names, index, n_items_of(n_columns, names)
 
-    def _set_layout(self, X):
+    def _set_layout(self, X, *, require_target=True):
+        """Record the layout of ``X``; ``require_target``: refuse an empty target block
+        (``fit``'s data; a ``partial_fit`` chunk may hold none)."""
         names, index, n_items = self._layout(X.shape[1])
+        if require_target and len(names) > 1 and behavior_block(X, n_items, index).nnz == 0:
+            # every score would be 0 (or the conversion of nothing): catalogue order
+            raise ValueError(
+                f"{type(self).__name__}.fit got no interaction of the target behaviour "
+                f"{names[index]!r} (block {index} of X, of behaviors={names!r}), so there is "
+                "nothing to learn it from. Check target= and that behaviors= names the "
+                "blocks in their order (an InteractionEncoder's behaviors_).")
         self.behaviors_, self.target_, self.target_index_ = names, names[index], index
         self.n_items_ = n_items
 

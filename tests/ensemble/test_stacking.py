@@ -389,6 +389,11 @@ def test_base_models_must_share_the_layout_and_be_unfitted():
                     XQuADReranker(FrozenEstimator(fitted), tradeoff=0.5)):
         with pytest.raises(ValueError, match="'mb' is or scores through a frozen model"):
             StackingRecommender([("mb", wrapped)], behaviors=BEHAVIORS).fit(X)
+    # the same names in another order: the same block sizes and target block, read wrongly
+    with pytest.raises(ValueError, match=r"'mb' was told behaviors=\('buy', 'view'\).*"
+                       r"\('view', 'buy'\), in that order"):
+        StackingRecommender([("mb", MultiBehaviorEASE(("buy", "view"), target="view"))],
+                            behaviors=BEHAVIORS).fit(X)
     # a frozen step before the model learns nothing from the held-out purchases: accepted
     from sklearn.preprocessing import FunctionTransformer
 

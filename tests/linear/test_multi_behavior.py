@@ -195,6 +195,31 @@ def test_scoring_rows_of_another_width_is_refused():
     model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(_shop())
     with pytest.raises(ValueError, match="features"):
         model.decision_function(_shop()[:, :30])
+    # a scorer given y: the width is checked before the target block is cut out of X
+    # (it was a SciPy 'inconsistent shapes (120, 30) and (120, 0)')
+    X_in, y = holdout_split(_shop(), behaviors=BEHAVIORS, random_state=0)
+    with pytest.raises(ValueError, match="X has 60 columns, but the model was fitted on 90: "
+                       "3 behaviour blocks of 30 items"):
+        make_ranking_scorer("ndcg", k=5)(model, X_in[:, :60], y)
+
+
+@pytest.mark.parametrize("behaviors", [set(BEHAVIORS), frozenset(BEHAVIORS),
+                                       dict.fromkeys(BEHAVIORS)])
+def test_behaviors_without_an_order_are_refused(behaviors):
+    """A set's order is its hash order, which changes with the process: the names went to
+    other blocks, and target= to another block, from one run to the next."""
+    with pytest.raises(TypeError, match="ordered sequence"):
+        MultiBehaviorEASE(behaviors=behaviors, target="buy").fit(_shop())
+    with pytest.raises(TypeError, match="ordered sequence"):
+        holdout_split(_shop(), behaviors=behaviors, target="buy")
+
+
+def test_an_empty_target_block_is_refused():
+    """Views and carts with no purchase: every score was 0, lists in catalogue order."""
+    X = _shop().tolil()
+    X[:, 60:] = 0
+    with pytest.raises(ValueError, match="no interaction of the target behaviour 'buy'"):
+        MultiBehaviorEASE(behaviors=BEHAVIORS).fit(X.tocsr())
 
 
 def test_benchmark_results_back_the_docs():

@@ -301,3 +301,29 @@ def test_mask_target_partial_fit_keeps_the_learned_skip_weights():
     model.skip_coefs_[2, :2] = 5.0
     model.partial_fit(X[80:])
     assert_allclose(model.skip_coefs_[2, :2], 5.0, atol=0.05)
+
+
+def test_partial_fit_follows_set_params_of_task_weights_and_refuses_another_layout():
+    """set_params between fit and partial_fit: the heads kept training 'buy' with the old
+    task weights while get_params said target='view' and other weights."""
+    from sklearn.base import clone
+
+    X = _shop(n_users=200, n_items=20)
+    model = MultiTaskDAE(behaviors=BEHAVIORS, max_iter=2, early_stopping=False,
+                         **SMALL).fit(X)
+    same, other = clone(model), clone(model)
+    for continued in (same, other):
+        continued.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    other.set_params(task_weights=(0.0, 0.0, 1.0))
+    same.partial_fit(X)
+    other.partial_fit(X)
+    assert_array_equal(other.task_weights_, [0.0, 0.0, 1.0])
+    assert_array_equal(same.task_weights_, [1.0, 1.0, 1.0])
+    # the target head's loss alone is smaller than the sum over three heads
+    assert other.loss_curve_[-1] < 0.8 * same.loss_curve_[-1]
+    for params in ({"target": "view"}, {"behaviors": ("cart", "view", "buy")}):
+        moved = clone(model)
+        moved.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+        moved.set_params(**params)
+        with pytest.raises(ValueError, match="its heads would score other behaviours"):
+            moved.partial_fit(X)
