@@ -124,6 +124,20 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
     def _finish_fit(self, ctx):
         """Called once after the loop (and after restoring the best state)."""
 
+    def _items_trained_on(self, ctx):
+        """Mask of the items the iterations learn from, or None: those of the whole ``X``.
+
+        With a validation split, the items with interactions among the
+        training part only (see ``RecommenderMixin._known_items``).
+        """
+        if ctx.split is None:
+            return None
+        X_train = ctx.X_train if ctx.train_rows is None else ctx.X_train[ctx.train_rows]
+        popularity = getattr(self, "_item_popularity", None)
+        if popularity is None or X_train.shape[1] != len(popularity):
+            return None  # several behaviour blocks: any entry is history
+        return np.bincount(X_train.indices, minlength=X_train.shape[1]) > 0
+
     def _validation_label(self):
         return f"val_ndcg@{self._validation_k}"
 
@@ -233,6 +247,7 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
         early_stopping = self.early_stopping and ctx.split is not None
         patience, tol = self.n_iter_no_change, float(getattr(self, "tol", 0.0))
         self._init_fit(ctx)
+        self._trained_items = self._items_trained_on(ctx)
         self.loss_curve_ = []
         self.validation_scores_ = [] if ctx.split is not None else None
         self.best_iteration_ = None

@@ -35,7 +35,12 @@ __all__ = [
 
 
 def rows_without_known_items(X, known):
-    """Rows of CSR ``X`` (non-negative) with no entry on a ``known`` column (empty ones too)."""
+    """Rows of CSR ``X`` (non-negative) with no entry on a ``known`` column (empty ones too).
+
+    ``known`` None (nothing recorded yet, as in a refit's self-check): the empty rows.
+    """
+    if known is None:
+        return np.flatnonzero(np.diff(X.indptr) == 0)
     return np.flatnonzero(X @ np.asarray(known, dtype=np.float64) == 0)
 
 
@@ -90,6 +95,25 @@ class RecommenderMixin:
     def _set_popularity(self, counts):
         """The popularity of :meth:`_record_popularity` from per-column interaction counts."""
         self._item_popularity = counts / max(counts.sum(), 1.0)
+        # the items trained are those with interactions, unless training set
+        # some aside afterwards (see _known_items)
+        self._trained_items = None
+
+    def _known_items(self):
+        """Boolean mask of the items the model learned from (None before ``fit``).
+
+        The items with training interactions, or, where the training engine
+        held some interactions out for validation (or a model trains on part
+        of its rows, as a sequential model's inputs), the items it trained on:
+        an item whose only interactions were held out kept its initial (or
+        zero) parameters, and a user with only such items is one without
+        history.
+        """
+        trained = getattr(self, "_trained_items", None)
+        if trained is not None:
+            return trained
+        popularity = getattr(self, "_item_popularity", None)
+        return None if popularity is None else popularity > 0
 
     def _validate_for_scoring(self, X):
         check_is_fitted(self)
@@ -155,7 +179,7 @@ class RecommenderMixin:
         if X_batch.shape[1] == n_items:
             # entries only on items without training interactions teach the fold-in
             # nothing either (their factors are zero or left out): such a row is empty
-            empty = rows_without_known_items(X_batch, popularity > 0)
+            empty = rows_without_known_items(X_batch, self._known_items())
         else:  # several behaviour blocks: any entry is history
             empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
         if empty.size == 0:

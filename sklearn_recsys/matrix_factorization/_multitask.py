@@ -7,7 +7,7 @@ from scipy.special import log_ndtr
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..base import RatingPredictionMixin
+from ..base import RatingPredictionMixin, rows_without_known_items
 from ..utils._solvers import (als_cholesky_sweep, explicit_als_sweep,
                               gaussian_posterior_sweep, implicit_gaussian_sweep,
                               implicit_loss, joint_user_sweep)
@@ -540,9 +540,10 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _score_batch(self, X):
         scores = self._fold_in_scores(X)
-        # constant rows: users without ratings get decision_function's popularity
-        # fallback (the sampler's fold-in gives them its prior mean's scores)
-        scores[np.diff(X.indptr) == 0] = 0.0
+        # constant rows: users without ratings (or rated only on items without
+        # training ratings) get decision_function's popularity fallback (the
+        # fold-in gives them its prior mean's or the rating biases' scores)
+        scores[rows_without_known_items(X, self._known_items())] = 0.0
         return scores
 
     def _scores_without_fallback(self, X):

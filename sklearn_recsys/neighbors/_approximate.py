@@ -410,10 +410,10 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         # users without history (or with only items that had no training
         # interactions) fold in to zero vectors, for which the index ranks
         # arbitrarily: the exact model gives them its own fallback (popularity)
-        popularity = getattr(self.estimator_, "_item_popularity", None)
+        known = getattr(self.estimator_, "_known_items", lambda: None)()
         empty = np.diff(X_batch.indptr) == 0
-        if popularity is not None:
-            empty[rows_without_known_items(X_batch, popularity > 0)] = True
+        if known is not None and len(known) == X_batch.shape[1]:
+            empty[rows_without_known_items(X_batch, known)] = True
         short = np.flatnonzero(((items >= 0).sum(axis=1) < expected) | empty)
         if short.size and fallback:
             exact = self.estimator_.recommend(

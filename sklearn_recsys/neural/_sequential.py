@@ -151,12 +151,21 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def _score_batch(self, X):
         scores = self._output_scores(self._encode_np(X))
-        popularity = getattr(self, "_item_popularity", None)
-        if popularity is not None:
-            # a history of items absent from fit is no history (their input
-            # embeddings never trained)
-            scores[rows_without_known_items(X, popularity > 0)] = self._empty_history_scores()
+        known = self._known_items()
+        if known is not None:
+            # a history of items never read as an input in fit is no history
+            # (their input embeddings never trained)
+            scores[rows_without_known_items(X, known)] = self._empty_history_scores()
         return scores
+
+    def _items_trained_on(self, ctx):
+        # the inputs of the training sequences: an item seen only as a next item
+        # (each user's latest, the validation's held-out one) or before the max_len
+        # + 1 most recent never entered the network
+        inputs = np.unique(ctx.sequences[:, :-1])
+        known = np.zeros(ctx.X.shape[1], dtype=bool)
+        known[inputs[inputs > 0] - 1] = True
+        return known
 
     def _empty_history_scores(self):
         """Scores of a user without trained items; a constant is the popularity fallback.

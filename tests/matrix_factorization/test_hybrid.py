@@ -292,3 +292,26 @@ def test_loss_curve_is_the_objective(small):
     prior = (np.sum((V - F1 @ W) ** 2) + np.sum((U - G1 @ D) ** 2)
              + 2.0 * (np.sum(W ** 2) + np.sum(D ** 2)))
     assert model.loss_curve_[-1] == pytest.approx(data + 0.5 * prior, rel=1e-8)
+
+
+@pytest.mark.parametrize("Model", [HybridMF, ImplicitALS])
+def test_an_item_whose_interactions_were_all_held_out_is_no_history(Model):
+    """Early stopping holds out an item's only interaction: the item is cold (zero or
+    left out of the fold-in) but had training popularity, so its user tied every item
+    (catalogue order) instead of getting the popularity fallback."""
+    rng = np.random.default_rng(0)
+    D = (rng.random((200, 60)) < 0.08).astype(float)
+    D[:, 59] = 0
+    D[0, 59] = 1
+    D[0, :9] = 1
+    X = sp.csr_matrix(D)
+    model = Model(n_components=4, max_iter=6, early_stopping=True, validation_holdout=0.3,
+                  random_state=3).fit(X)
+    assert model._item_popularity[59] > 0 and not model._known_items()[59]
+    if Model is HybridMF:
+        assert 59 in model.cold_items_
+    only = sp.csr_matrix(([1.0], ([0], [59])), shape=(1, 60))
+    assert_allclose(model.decision_function(only)[0], model._item_popularity)
+    # without a validation split every item with interactions trained
+    plain = Model(n_components=4, max_iter=2, early_stopping=False, random_state=3).fit(X)
+    assert_array_equal(plain._known_items(), plain._item_popularity > 0)

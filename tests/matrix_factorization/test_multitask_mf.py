@@ -419,3 +419,17 @@ def test_gibbs_passes_sklearns_checks(estimator, check):
 def test_gibbs_passes_the_recommender_checks(check):
     check("MultiTaskMF", MultiTaskMF(n_components=3, n_shared_components=1, solver="gibbs",
                                      max_iter=4, burn_in=1, thin=2, random_state=0))
+
+
+@pytest.mark.parametrize("rating_threshold", [None, 3.5])
+def test_a_row_rated_only_on_untrained_items_gets_the_popularity_fallback(rating_threshold):
+    """With rating_threshold the rating biases made such a row's scores uneven, so it was
+    ranked by the biases rather than counted as empty, as the docs say."""
+    r = np.random.default_rng(0)
+    taste = r.normal(size=(80, 3)) @ r.normal(size=(3, 30))
+    D = np.where(r.random((80, 30)) < 0.3, np.clip(np.round(3 + taste), 1, 5), 0.0)
+    D[:, 29] = 0
+    model = MultiTaskMF(n_components=4, solver="als", max_iter=5, dtype=np.float64,
+                        rating_threshold=rating_threshold, random_state=0).fit(sp.csr_matrix(D))
+    only = sp.csr_matrix(([5.0], ([0], [29])), shape=(1, 30))
+    assert_allclose(model.decision_function(only)[0], model._item_popularity)

@@ -330,3 +330,24 @@ def test_a_history_of_never_trained_items_counts_as_empty(cls):
     # one trained item in the history: the network scores the user
     mixed = new + sp.csr_matrix(([3.0], ([0], [4])), shape=(1, 14))
     assert not np.allclose(model.decision_function(mixed)[0], scores)
+
+
+@pytest.mark.parametrize("Model", [SASRec, GRU4Rec])
+@pytest.mark.parametrize("early_stopping", [True, False])
+def test_items_never_read_as_an_input_are_no_history(Model, early_stopping):
+    """An item that is only ever a user's latest interaction (held out by early stopping,
+    or the last of a training sequence: a next item, never an input) counted as known,
+    so a history of it was scored from an input embedding left at its initial draw."""
+    rng = np.random.default_rng(6)
+    X, _ = cyclic_sequences(200, 14, rng)
+    X = sp.hstack([X, sp.csr_matrix((200, 1))]).tolil()
+    for u in range(20):
+        X[u, 14] = X[u].toarray().max() + 1
+    X = X.tocsr()
+    model = Model(n_components=8, max_len=6, max_iter=3, n_iter_no_change=3,
+                  early_stopping=early_stopping, random_state=0).fit(X)
+    assert model._item_popularity[14] > 0
+    assert not model._known_items()[14] and model._known_items()[:14].all()
+    only = sp.csr_matrix(([1.0], ([0], [14])), shape=(1, 15))
+    np.testing.assert_array_equal(model.decision_function(only),
+                                  model.decision_function(sp.csr_matrix((1, 15))))
