@@ -54,6 +54,19 @@ def _with_intercept(F):
     return sp.hstack([F, np.ones((F.shape[0], 1))], format="csr")
 
 
+def _finite_factors(factors, dtype, name):
+    """``factors`` in ``dtype``; ValueError naming the features if a value overflows it."""
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(factors, dtype=dtype)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            f"The factors predicted from {name} overflow {np.dtype(dtype).name} (the "
+            f"largest is {np.max(np.abs(factors)):.3g} in absolute value): "
+            f"scale {name} as in fit (e.g. StandardScaler fitted on the training users' or "
+            "items' features).")
+    return out
+
+
 class _Ridge:
     """``W = argmin ||Y - F W||^2 + reg ||W||^2`` for a fixed ``F``, refitted every sweep.
 
@@ -299,6 +312,29 @@ class HybridMF(MatrixFactorizationBase):
         """
         return self._fit_checked(X, X_val, user_features=user_features)
 
+    def fit_transform(self, X, y=None, X_val=None, *, user_features=None):
+        """Fit, then return the user factors of ``X`` folded in with ``user_features``.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions (0 = none).
+        y : None
+            Ignored.
+        X_val : sparse matrix of shape (n_users, n_items), default=None
+            Held-out interactions of the same users, as in :meth:`fit`.
+        user_features : {array-like, sparse matrix}, default=None
+            Side features of the users, given to both :meth:`fit` and
+            :meth:`transform` (scikit-learn's default ``fit_transform`` would
+            pass them to ``fit`` only).
+
+        Returns
+        -------
+        user_factors : ndarray of shape (n_users, n_components)
+        """
+        return self.fit(X, y, X_val, user_features=user_features).transform(
+            X, user_features=user_features)
+
     def _check_fit_data(self, X, user_features=None):
         if user_features is not None:
             user_features = check_side_features(user_features, X.shape[0], "user_features",
@@ -388,8 +424,8 @@ class HybridMF(MatrixFactorizationBase):
         k = self.n_components
         if user_features is None or self.user_feature_weights_ is None:
             return np.zeros((X.shape[0], k), dtype=self.item_factors_.dtype)
-        return np.ascontiguousarray(_with_intercept(user_features) @ self.user_feature_weights_,
-                                    dtype=self.item_factors_.dtype)
+        return _finite_factors(_with_intercept(user_features) @ self.user_feature_weights_,
+                               self.item_factors_.dtype, "user_features")
 
     def _fold_in(self, X, user_features=None):
         # the copy without the new items, like its Gram, once per scoring call
@@ -506,8 +542,8 @@ class HybridMF(MatrixFactorizationBase):
             raise ValueError(
                 f"item_features has {F.shape[1]} columns but fit had "
                 f"{self.item_feature_weights_.shape[0] - 1}: pass the same features.")
-        return np.asarray(_with_intercept(F) @ self.item_feature_weights_,
-                          dtype=self.item_factors_.dtype)
+        return _finite_factors(_with_intercept(F) @ self.item_feature_weights_,
+                               self.item_factors_.dtype, "item_features")
 
     def explain(self, x_row, item):
         """Exact contribution of each of the user's items to one item's score.

@@ -317,6 +317,14 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         """Sequences of the fit documents and the embedding initialisation."""
         docs = self.documents
         seqs = np.asarray(docs) if not isinstance(docs, (list, tuple)) else None
+        if seqs is not None and seqs.dtype.kind in "iufb" and (
+                seqs.ndim != 2 or seqs.dtype.kind not in "iu"):
+            # an array of numbers is sequences, never texts: say what shape and type
+            raise ValueError(
+                f"documents given as an array must be word-index sequences: a 2-D integer "
+                f"array (n_items, length), 0 for padding; got a {seqs.ndim}-D array of "
+                f"{seqs.dtype}. Convert it (e.g. np.asarray(seqs, dtype=np.int64)), or pass "
+                "one text per item.")
         is_sequences = (seqs is not None and seqs.ndim == 2
                         and np.issubdtype(seqs.dtype, np.integer))
         n_docs = len(seqs) if is_sequences else len(docs)
@@ -329,6 +337,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         if is_sequences:
             if seqs.size and seqs.min() < 0:
                 raise ValueError("documents given as sequences must hold word indices >= 0.")
+            if not seqs.any():
+                raise ValueError(
+                    "documents given as sequences hold only padding (0): there is no word to "
+                    "learn item factors from. Word indices start at 1 (0 pads).")
             self.sequencer_ = None
             if isinstance(wv, dict):
                 raise TypeError(

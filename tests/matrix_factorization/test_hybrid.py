@@ -315,3 +315,26 @@ def test_an_item_whose_interactions_were_all_held_out_is_no_history(Model):
     # without a validation split every item with interactions trained
     plain = Model(n_components=4, max_iter=2, early_stopping=False, random_state=3).fit(X)
     assert_array_equal(plain._known_items(), plain._item_popularity > 0)
+
+
+def test_fit_transform_folds_in_with_the_user_features():
+    """scikit-learn's fit_transform passed user_features to fit only: the factors were those
+    of transform(X) without features, silently."""
+    X = make_interactions(150, 40, density=0.1, random_state=0)
+    G = np.random.default_rng(0).normal(size=(150, 5))
+    model = HybridMF(n_components=4, max_iter=3, early_stopping=False, random_state=0)
+    U = model.fit_transform(X, user_features=G)
+    assert_allclose(U, model.transform(X, user_features=G))
+    assert not np.allclose(U, model.transform(X))
+
+
+def test_features_that_overflow_the_factors_are_named():
+    """Features of 1e40 overflowed float32: the error blamed X, or inf factors came back."""
+    X = make_interactions(60, 25, density=0.15, random_state=0)
+    G = np.random.default_rng(1).normal(size=(60, 2))
+    F = np.random.default_rng(2).integers(0, 2, (25, 3)).astype(float)
+    model = HybridMF(4, item_features=F, max_iter=3, random_state=0).fit(X, user_features=G)
+    with pytest.raises(ValueError, match="predicted from user_features overflow float32"):
+        model.decision_function(X[:3], user_features=np.full((3, 2), 1e40))
+    with pytest.raises(ValueError, match="predicted from item_features overflow float32"):
+        model.item_factors_from_features(np.full((1, 3), 1e40))

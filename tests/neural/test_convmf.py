@@ -253,6 +253,14 @@ def test_bad_documents_and_use_errors():
         ConvMF(documents=docs, word_vectors=np.ones((5, 8)), max_iter=1, **SMALL_CNN).fit(X)
     with pytest.raises(TypeError, match="Every document must be a str"):
         ConvMF(documents=[1] * 40, max_iter=1).fit(X)
+    # arrays of numbers are sequences: float ones (np.loadtxt) and 1-D ones said
+    # 'Every document must be a str; got ndarray'; all padding was accepted
+    for seqs, what in ((np.ones((40, 6)), "2-D array of float64"),
+                       (np.ones(40, dtype=int), "1-D array of int64")):
+        with pytest.raises(ValueError, match=f"word-index sequences.*got a {what}"):
+            ConvMF(documents=seqs, max_iter=1, **SMALL_CNN).fit(X)
+    with pytest.raises(ValueError, match="hold only padding"):
+        ConvMF(documents=np.zeros((40, 6), dtype=int), max_iter=1, **SMALL_CNN).fit(X)
     for sizes in [("a",), (2.5,), ()]:
         with pytest.raises(ValueError, match="window_sizes must be a non-empty tuple"):
             ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "window_sizes": sizes}).fit(X)
