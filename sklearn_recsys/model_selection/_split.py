@@ -16,7 +16,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from ..utils._behaviors import behavior_block, check_behaviors, n_items_of, with_block
 from ..utils._holdout import split_by_rank, split_interactions
-from ..utils._sequences import latest_keys
+from ..utils._sequences import as_order_keys, latest_keys
 from ..utils._validation import check_interaction_matrix
 
 __all__ = [
@@ -194,7 +194,10 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
         keeps its latest time, in ``X`` too when ``X`` is the times (``T``
         or a copy), where a time of 0 is refused (a key of 0 in ``X`` is no
         interaction). NaN or infinite times are refused. Integer times
-        (e.g. int64 nanoseconds) are compared exactly, not as floats.
+        (e.g. int64 nanoseconds) are compared exactly, not as floats; when
+        ``X`` is the times and they exceed 2**53 (beyond float64's exact
+        integers), the parts returned hold their ranks 1, 2, ... instead,
+        which keep their order.
     k : int, default=1
         Interactions held out per user who has more than ``k``.
     behaviors, target : sequence of str and str, default=None
@@ -220,7 +223,7 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     # a repeated (user, item) pair happened last at its latest time, not at the sum;
     # X too when it is the times themselves (leave_last_out_split(T, T), or a copy)
     if _same_entries(X, timestamps):
-        X = latest_keys(X)
+        X = as_order_keys(X)
         if sp.issparse(X) and not np.all(X.data):
             raise ValueError(
                 f"X is the times and stores {int(np.sum(X.data == 0))} time(s) of 0, which "

@@ -47,7 +47,9 @@ class SASRec(SequentialRecommenderBase):
     Parameters
     ----------
     n_components : int, default=50
-        Size of the embeddings and hidden states (the paper's ``d``).
+        Size of the embeddings and hidden states (the paper's ``d``), at
+        least 2: a layer normalisation of one value is its bias, the same
+        state for every user.
     n_blocks : int, default=2
         Self-attention blocks.
     n_heads : int, default=1
@@ -131,7 +133,7 @@ class SASRec(SequentialRecommenderBase):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "n_components": [Interval(Integral, 2, None, closed="left")],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "max_len": [Interval(Integral, 1, None, closed="left")],
@@ -173,6 +175,7 @@ class SASRec(SequentialRecommenderBase):
         self.verbose = verbose
 
     _weight_names = ("item_embeddings", "position_embeddings", "block_weights", "final_norm")
+    _architecture_params = ("n_components", "n_blocks", "n_heads", "max_len")
 
     @property
     def _n_dropout_sites(self):

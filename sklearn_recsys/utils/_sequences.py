@@ -13,7 +13,8 @@ import scipy.sparse as sp
 
 from ._scoring_path import scoring_path
 
-__all__ = ["latest_keys", "reads_order_keys", "row_sequences", "values_carry_no_order"]
+__all__ = ["as_order_keys", "latest_keys", "reads_order_keys", "row_sequences",
+           "values_carry_no_order"]
 
 
 def latest_keys(X):
@@ -50,6 +51,60 @@ def latest_keys(X):
     last = np.append(key[1:] != key[:-1], True)  # the largest value of each key
     key, data = key[last], data[last]
     return sp.coo_matrix((data, (key // n_cols, key % n_cols)), shape=(n_rows, n_cols))
+
+
+def as_order_keys(X):
+    """``X`` read as order keys: one key per pair, every comparison of the keys kept.
+
+    A repeated (row, item) pair keeps its latest key (:func:`latest_keys`),
+    and integer keys that float64 cannot hold exactly (above 2**53, such as
+    int64 nanoseconds near 1.7e18, 256 apart in float64) become their ranks
+    1, 2, ... over the whole matrix (0 stays 0: no interaction), which keep
+    every comparison where the float conversion of the models would tie
+    events less than 256 ns apart. Negative or non-finite keys are refused
+    here, before a repeat could hide them.
+
+    Parameters
+    ----------
+    X : object
+        Anything a model accepts.
+
+    Returns
+    -------
+    X : object
+        ``X`` itself, or a matrix of the same entries with those changes.
+    """
+    if sp.issparse(X):
+        if X.format not in ("coo", "csr", "csc"):
+            X = X.tocoo()  # dok, lil, dia, bsr: their stored entries are not .data
+        bad = X.data[~np.isfinite(X.data) | (X.data < 0)] if X.dtype.kind in "fiu" else []
+        if len(bad):
+            raise ValueError(
+                f"X holds {len(bad)} negative or non-finite order key(s) (e.g. {bad[0]:g}): "
+                "each interaction needs a time or position >= 0 (0 is no interaction). "
+                "Drop or fix those entries.")
+        X = latest_keys(X)
+        if X.dtype.kind in "iu" and X.nnz and X.data.max() > 2 ** 53:
+            X = X.copy()
+            X.data = _ranks_of_positive(X.data)
+        return X
+    values = np.asarray(X)
+    if values.dtype.kind in "iu" and values.size and values.max() > 2 ** 53 \
+            and values.min() >= 0:
+        out = np.zeros(values.shape, dtype=np.float64)
+        stored = values != 0
+        out[stored] = _ranks_of_positive(values[stored])
+        return out
+    return X
+
+
+def _ranks_of_positive(keys):
+    """Dense ranks 1, 2, ... of the positive ``keys`` as float64; zeros stay 0."""
+    out = np.zeros(keys.shape, dtype=np.float64)
+    positive = keys > 0
+    _, rank = np.unique(keys[positive], return_inverse=True)
+    out[positive] = rank + 1.0
+    return out
 
 
 def reads_order_keys(estimator):

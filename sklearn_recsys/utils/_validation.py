@@ -7,7 +7,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_array, check_non_negative, validate_data
 
-from ._sequences import latest_keys, reads_order_keys
+from ._sequences import as_order_keys, reads_order_keys
 
 __all__ = [
     "check_interactions",
@@ -74,9 +74,11 @@ def check_rows_to_score(estimator, X):
     pipeline's ``recommend``, Dask serving): a pair stored twice keeps its
     latest key when the model reads its values as order keys (a sequential
     model), not the sum SciPy's conversion would make (10 + 25 = 35, a later
-    time than any in the log); otherwise repeats are summed, as floats.
+    time than any in the log), and integer keys keep their order (see
+    :func:`~sklearn_recsys.utils._sequences.as_order_keys`); otherwise
+    repeats are summed, as floats.
     """
-    return check_interaction_matrix(latest_keys(X) if reads_order_keys(estimator) else X)
+    return check_interaction_matrix(as_order_keys(X) if reads_order_keys(estimator) else X)
 
 
 def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
@@ -105,7 +107,9 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
     """
     _reject_interaction_log(estimator, X)
     if getattr(estimator, "_values_are_order_keys", False):
-        X = latest_keys(X)  # before validate_data's conversion sums duplicated times
+        # before validate_data's conversion sums duplicated times or rounds
+        # integer ones to float64
+        X = as_order_keys(X)
     X = _float_before_summing(X, dtype)
     try:
         X = validate_data(

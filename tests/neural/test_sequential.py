@@ -351,3 +351,56 @@ def test_items_never_read_as_an_input_are_no_history(Model, early_stopping):
     only = sp.csr_matrix(([1.0], ([0], [14])), shape=(1, 15))
     np.testing.assert_array_equal(model.decision_function(only),
                                   model.decision_function(sp.csr_matrix((1, 15))))
+
+
+def test_integer_nanosecond_keys_keep_their_order():
+    """int64 nanoseconds near 1.7e18 are 256 apart in float64: events 100 ns apart tied
+    and were read in item order, so the scores differed from those of positions."""
+    from sklearn_recsys.model_selection import leave_last_out_split
+    from sklearn_recsys.utils._sequences import row_sequences
+
+    rng = np.random.default_rng(0)
+    X, _ = cyclic_sequences(100, 10, rng)
+    model = GRU4Rec(n_components=8, max_len=6, max_iter=2, early_stopping=False,
+                    random_state=0).fit(X)
+    base = 1_700_000_000_000_000_000
+    ns = sp.csr_matrix((np.array([base + 100, base + 50, base], dtype=np.int64),
+                        ([0, 0, 0], [2, 7, 5])), shape=(1, 10))
+    positions = sp.csr_matrix(([3.0, 2.0, 1.0], ([0, 0, 0], [2, 7, 5])), shape=(1, 10))
+    np.testing.assert_array_equal(model.transform(ns), model.transform(positions))
+    np.testing.assert_array_equal(model.decision_function(ns),
+                                  model.decision_function(positions))
+    X_train, X_test = leave_last_out_split(ns, ns)
+    assert X_test.indices.tolist() == [2]
+    assert row_sequences(X_train, 3).tolist() == [[0, 6, 8]]  # item 5, then item 7
+    # a negative key hidden behind a repeat of its pair was dropped without a word
+    repeat = sp.coo_matrix(([10.0, 20.0, -5.0], ([0, 0, 0], [1, 2, 1])), shape=(1, 10))
+    with pytest.raises(ValueError, match="1 negative or non-finite order key"):
+        model.decision_function(repeat)
+
+
+@pytest.mark.parametrize("Model, params", [
+    (SASRec, {"max_len": 6}), (SASRec, {"n_heads": 2}), (GRU4Rec, {"n_components": 4})])
+def test_architecture_changed_after_fit_is_refused_when_scoring(Model, params):
+    """SASRec read P[-1:] for every position after max_len 5 -> 6 (scores moved by 0.8) and
+    split its heads anew after n_heads 1 -> 2; GRU4Rec crashed inside matmul."""
+    rng = np.random.default_rng(0)
+    X, _ = cyclic_sequences(60, 12, rng)
+    model = Model(n_components=8, max_len=5, max_iter=1, early_stopping=False,
+                  random_state=0).fit(X)
+    before = model.decision_function(X[:3])
+    model.set_params(**params)
+    with pytest.raises(ValueError, match="parameters changed since fit"):
+        model.decision_function(X[:3])
+    model.set_params(**{name: getattr(Model(n_components=8, max_len=5), name)
+                        for name in params})
+    np.testing.assert_array_equal(model.decision_function(X[:3]), before)
+
+
+def test_sasrec_of_one_dimension_is_refused():
+    """LayerNorm over one feature outputs its bias: every user got the same scores."""
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    X, _ = cyclic_sequences(30, 8, np.random.default_rng(0))
+    with pytest.raises(InvalidParameterError, match="n_components"):
+        SASRec(n_components=1, max_iter=1).fit(X)
