@@ -154,6 +154,94 @@ class MultiBehaviorMixin:
 
     _max_behaviors = None
 
+    # the public methods again, for their documented shapes: X stacks one block per
+    # behaviour, scores have one column per item of the target behaviour
+
+    def fit(self, X, y=None):
+        """Fit the recommender on the stacked behaviours.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
+            One ``(n_users, n_items)`` block per behaviour of ``behaviors``,
+            in that order; 0 means "no interaction".
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        self : object
+            The fitted recommender.
+        """
+        return super().fit(X, y)
+
+    def decision_function(self, X):
+        """Relevance score of every item of the target behaviour for every user.
+
+        Row ``u`` depends only on row ``u`` of ``X``; a user without any
+        interaction gets the target behaviour's popularity.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
+            The users' behaviours, stacked as in ``fit``.
+
+        Returns
+        -------
+        scores : ndarray of shape (n_users, n_items)
+            Higher means more likely to be the target behaviour next (e.g.
+            bought). Nothing is masked; see :meth:`recommend`.
+        """
+        return super().decision_function(X)
+
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        """Top-``k`` items of the target behaviour for each user, best first.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_behaviors * n_items)
+            The users' behaviours, stacked as in ``fit``.
+        k : int, default=10
+            Number of items per user.
+        exclude_seen : bool, default=True
+            Never return an item of the user's **target** history (a viewed
+            or carted item stays a candidate for purchase).
+        exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+            Further items never to return: the non-zeros of row ``u``.
+        candidates : array-like of int, default=None
+            Item indices (``0 .. n_items - 1``) to choose from; None means all.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
+            Item indices, best first, padded with ``-1``.
+        scores : ndarray of shape (n_users, min(k, n_items))
+            Their scores, padded with ``-inf``.
+        """
+        return super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                 candidates=candidates)
+
+    def explain(self, x_row, item):
+        """Contribution of each of the user's stacked entries to one item's score.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_behaviors * n_items)
+            One user's behaviours, stacked as in ``fit``.
+        item : int
+            The item (``0 .. n_items - 1``) whose target score is explained.
+
+        Returns
+        -------
+        columns : ndarray of shape (n_user_entries,), dtype int64
+            Columns of the stacked row (``b * n_items + j`` for item ``j`` of
+            behaviour ``b``), largest contribution first.
+        contributions : ndarray of shape (n_user_entries,)
+            Their contributions, as the model's explanation defines them
+            (leave-one-out unless the model overrides it).
+        """
+        return super().explain(x_row, item)
+
     def _layout(self, n_columns):
         """``(names, target_index, n_items)`` of a matrix with ``n_columns`` columns."""
         names, index = check_behaviors(self.behaviors, self.target)
