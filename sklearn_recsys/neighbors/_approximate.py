@@ -8,7 +8,8 @@ largest ones while scoring a small share of the items: an inverted file
 items of the ``n_probe`` clusters nearest to them) and a hierarchical
 navigable small-world graph (``IndexHNSWFlat``, Malkov & Yashunin 2018).
 Either is built once in ``fit`` and stores the vectors uncompressed, so the
-scores of the items it returns are exact; only the set can miss items.
+scores of the items it returns are exact, and so is their order (the items
+found are ranked by those scores); only the set can miss items.
 """
 
 import contextlib
@@ -114,7 +115,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
     them), or in an HNSW graph (``algorithm="hnsw"``). :meth:`recommend`
     folds each user in as the model does and asks the index for the largest
     inner products instead of scoring every item. The items returned carry
-    their exact inner products; the approximation is which items are found,
+    their exact inner products, in their order (equal scores by item index,
+    as the exact model ranks them); the approximation is which items are found,
     controlled by ``n_probe`` (inverted file) or ``ef_search`` (graph):
     larger is closer to the exact list and slower.
 
@@ -398,14 +400,17 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
             forbidden.eliminate_zeros()  # a stored zero is no interaction
             forbidden.sort_indices()
             allowed &= ~_forbidden_mask(found, forbidden.indptr, forbidden.indices)
-        # the allowed items keep the index's order (best first)
-        order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
-        items = np.where(np.take_along_axis(allowed, order, 1),
-                         np.take_along_axis(found, order, 1), -1)
-        # the exact inner products of the items kept (the index's order is theirs)
-        scores = np.einsum("ij,ikj->ik", U.astype(np.float64),
-                           V[np.maximum(items, 0)].astype(np.float64))
-        scores[items < 0] = -np.inf
+        # the allowed items found, ranked by their exact inner products: the
+        # index's order is that of float32 distances (in the lifted space,
+        # |u|^2 + R^2 - 2 u.v), which swaps near-ties; equal scores by item index
+        found = np.where(allowed, found, -1)
+        exact = np.einsum("ij,ikj->ik", U.astype(np.float64),
+                          V[np.maximum(found, 0)].astype(np.float64))
+        exact[found < 0] = -np.inf
+        order = np.lexsort((np.where(found < 0, np.iinfo(np.int64).max, found), -exact),
+                           axis=1)[:, :width]
+        items = np.take_along_axis(found, order, 1)
+        scores = np.take_along_axis(exact, order, 1)
         expected = np.minimum(width, self.n_features_in_ - n_forbidden)
         # users without history (or with only items that had no training
         # interactions) fold in to zero vectors, for which the index ranks

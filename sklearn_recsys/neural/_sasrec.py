@@ -1,6 +1,7 @@
 """SASRec: next-item prediction by causal self-attention (Kang & McAuley, ICDM 2018)."""
 
 import itertools
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -47,9 +48,9 @@ class SASRec(SequentialRecommenderBase):
     Parameters
     ----------
     n_components : int, default=50
-        Size of the embeddings and hidden states (the paper's ``d``), at
-        least 2: a layer normalisation of one value is its bias, the same
-        state for every user.
+        Size of the embeddings and hidden states (the paper's ``d``). Use
+        at least 2: a layer normalisation of one value is its bias, the
+        same state for every user (``fit`` warns).
     n_blocks : int, default=2
         Self-attention blocks.
     n_heads : int, default=1
@@ -133,7 +134,7 @@ class SASRec(SequentialRecommenderBase):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 2, None, closed="left")],
+        "n_components": [Interval(Integral, 1, None, closed="left")],
         "n_blocks": [Interval(Integral, 1, None, closed="left")],
         "n_heads": [Interval(Integral, 1, None, closed="left")],
         "max_len": [Interval(Integral, 1, None, closed="left")],
@@ -182,6 +183,12 @@ class SASRec(SequentialRecommenderBase):
         return 1 + 3 * self.n_blocks  # the embeddings, then per block attention and FFN x2
 
     def _check_architecture(self):
+        if self.n_components == 1:
+            # accepted (scikit-learn's common checks fit with n_components=1), but useless
+            warnings.warn(
+                "SASRec(n_components=1) gives every user the same scores: the layer "
+                "normalisation of a single value outputs its bias. Use n_components >= 2.",
+                UserWarning)
         if self.n_components % self.n_heads:
             raise ValueError(
                 f"n_heads={self.n_heads} must divide n_components={self.n_components}: each "
