@@ -26,23 +26,11 @@ from sklearn.utils.metaestimators import _BaseComposition
 from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
-from ..utils._scoring_path import scoring_path
+from ..utils._scoring_path import holds_a_frozen_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
 
 __all__ = ["StackingRecommender"]
-
-
-def _holds_a_frozen_model(estimator):
-    """Whether the model that scores, ``estimator`` or the one it wraps (a pipeline's last
-    step, a re-ranker's ``estimator``, recursively), is frozen: its fit is a no-op.
-
-    Only that path: a frozen preprocessing step (a binarizer fitted elsewhere) learns
-    nothing from the held-out interactions.
-    """
-    from sklearn.frozen import FrozenEstimator
-
-    return any(isinstance(model, FrozenEstimator) for model in scoring_path(estimator))
 
 
 def _ranks_within_rows(rows, values):
@@ -333,7 +321,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
 
     def _fitted_clone(self, name, model, X):
         fresh = clone(model)
-        if fresh is model or _holds_a_frozen_model(fresh):
+        if fresh is model or holds_a_frozen_model(fresh):
             # sklearn.frozen.FrozenEstimator clones to itself (also inside a pipeline or
             # a re-ranker): fitted on all of X, it has seen the interactions held out to
             # train the ranker

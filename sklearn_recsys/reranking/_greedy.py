@@ -35,6 +35,7 @@ from ..metrics._beyond_accuracy import (
 )
 from ..metrics._scorer import _training_popularity
 from ..utils._behaviors import behavior_block, behavior_layout
+from ..utils._scoring_path import holds_a_frozen_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 
 __all__ = ["XQuADReranker", "CalibratedReranker"]
@@ -235,12 +236,19 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         # the inner model's training popularity is what a beyond-accuracy
         # scorer reads (for a pipeline: after its preprocessing), so the
         # re-ranker's head/tail and the scorer's APLT agree; RecommenderMixin.fit
-        # recorded that of X already, kept where the inner model has none
-        try:
-            self._item_popularity = np.asarray(_training_popularity(self.estimator_),
-                                               dtype=np.float64)
-        except TypeError:
-            pass
+        # recorded that of X already, kept where the inner model has none or
+        # was fitted on other data (frozen: inside a search, its data would hold
+        # the validation users')
+        if holds_a_frozen_model(self.estimator_):
+            counts = np.bincount(self._target_history(X).indices,
+                                 minlength=self._n_items()).astype(np.float64)
+            self._item_popularity = counts / max(counts.sum(), 1.0)
+        else:
+            try:
+                self._item_popularity = np.asarray(_training_popularity(self.estimator_),
+                                                   dtype=np.float64)
+            except TypeError:
+                pass
         self._fit_reranker(X)
 
     def _n_items(self):
@@ -391,8 +399,11 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
             Recommended item indices, best first, padded with ``-1``.
         scores : ndarray of shape (n_users, min(k, n_items))
-            Their scores as :meth:`decision_function` gives them (the
-            inner model's with ``tradeoff=0``), padded with ``-inf``.
+            Their scores, padded with ``-inf``: with the default
+            ``exclude_seen``, ``exclude`` and ``candidates``, those
+            :meth:`decision_function` gives them (the inner model's with
+            ``tradeoff=0``); other exclusions re-choose the candidates
+            before re-ranking, and the scores encode that new order.
         """
         return _recommend_excluding_first(self, X, k, exclude_seen, exclude, candidates)
 
@@ -403,7 +414,10 @@ _ESTIMATOR_PARAM = """estimator : recommender
         :mod:`sklearn_recsys`, or a :class:`~sklearn.pipeline.Pipeline` ending
         in one). It is cloned and fitted in :meth:`fit`; its parameters are
         tunable as ``estimator__<name>``. To re-rank a model fitted
-        elsewhere, pass ``sklearn.frozen.FrozenEstimator(model)``."""
+        elsewhere, pass ``sklearn.frozen.FrozenEstimator(model)``; the
+        items' training popularity (head and tail, the scorers' APLT) is
+        then that of the ``X`` given to :meth:`fit`, not of the data the
+        frozen model saw."""
 
 _TRADEOFF_PARAMS = """tradeoff : float, default=0.5
         Weight of the list objective against relevance, in [0, 1]: ``0``

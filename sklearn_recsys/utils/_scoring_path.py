@@ -1,6 +1,6 @@
 """The chain of models a recommender scores through (pipelines' last steps, wrappers' models)."""
 
-__all__ = ["scoring_path"]
+__all__ = ["holds_a_frozen_model", "scoring_path"]
 
 
 def scoring_path(estimator):
@@ -17,3 +17,15 @@ def scoring_path(estimator):
         else:
             inner = getattr(estimator, "estimator", None)
             estimator = inner if hasattr(inner, "get_params") else None
+
+
+def holds_a_frozen_model(estimator):
+    """Whether the model that scores, ``estimator`` or one it scores through, is frozen.
+
+    A ``sklearn.frozen.FrozenEstimator``'s ``fit`` is a no-op: the model was fitted
+    on other data. Only the scoring path counts: a frozen preprocessing step (a
+    binarizer fitted elsewhere) learns nothing from the data.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    return any(isinstance(model, FrozenEstimator) for model in scoring_path(estimator))

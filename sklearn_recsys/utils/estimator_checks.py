@@ -20,6 +20,8 @@ __all__ = [
     "check_pickle_roundtrip",
     "check_unseen_users",
     "check_recommend_padding",
+    "check_recommend_matches_decision_function",
+    "check_empty_user_is_not_catalogue_order",
 ]
 
 
@@ -39,19 +41,44 @@ def _data(seed=0, n_users=60, n_items=25):
     return sp.csr_matrix(X)
 
 
+def _exclusions(X, seed=1):
+    """Further items to exclude, other than the users' own (rows of another user)."""
+    return sp.csr_matrix(X[np.random.RandomState(seed).permutation(X.shape[0])])
+
+
+def _in_blocks_of(n_rows, n_items):
+    """scikit-learn's ``working_memory`` (MiB) under which rows are scored ``n_rows`` at a time."""
+    from sklearn import config_context
+
+    return config_context(working_memory=n_rows * n_items * 8 / 2**20)
+
+
 def check_never_recommends_seen(name, estimator):
-    """No recommended item is a non-zero of the user's row; padding is -1/-inf."""
+    """No recommended item is a non-zero of the user's row or of ``exclude``'s; padding
+    is -1/-inf; ``candidates`` bound the lists; the same in row blocks of 7 users."""
     X = _data()
     est = clone(estimator).fit(X)
     k = 10
-    idx, scores = est.recommend(X, k=k)
-    assert idx.shape == (X.shape[0], k) and scores.shape == (X.shape[0], k)
-    dense = X.toarray()
-    for u in range(X.shape[0]):
-        valid = idx[u] >= 0
-        assert not dense[u, idx[u, valid]].any(), f"{name} recommended a seen item"
-        assert np.all(np.diff(scores[u, valid]) <= 0), f"{name}: scores not sorted"
-        assert np.all(np.isneginf(scores[u, ~valid]))
+    E = _exclusions(X)
+    dense, forbidden = X.toarray(), (X + E).toarray()
+    items = np.array([1, 3, 5, 8, 13, 20, 21])
+    full = est.recommend(X, k=k, exclude=E)
+    with _in_blocks_of(7, X.shape[1]):
+        blocks = est.recommend(X, k=k, exclude=E)
+    for (idx, scores), banned in (
+            (est.recommend(X, k=k), dense), (full, forbidden), (blocks, forbidden),
+            (est.recommend(X, k=k, candidates=items), dense)):
+        assert idx.shape == (X.shape[0], k) and scores.shape == (X.shape[0], k)
+        for u in range(X.shape[0]):
+            valid = idx[u] >= 0
+            assert not banned[u, idx[u, valid]].any(), \
+                f"{name} recommended a seen or excluded item"
+            assert np.all(np.diff(scores[u, valid]) <= 0), f"{name}: scores not sorted"
+            assert np.all(np.isneginf(scores[u, ~valid]))
+    idx = est.recommend(X, k=k, candidates=items)[0]
+    assert np.all(np.isin(idx[idx >= 0], items)), f"{name} returned an item not in candidates"
+    np.testing.assert_array_equal(blocks[0], full[0], err_msg=name)
+    np.testing.assert_allclose(blocks[1], full[1], rtol=1e-5, atol=1e-7, err_msg=name)
 
 
 def check_batch_equals_rows(name, estimator):
@@ -62,10 +89,8 @@ def check_batch_equals_rows(name, estimator):
     rows = np.vstack([est.decision_function(X[u]) for u in range(X.shape[0])])
     np.testing.assert_allclose(batch, rows, rtol=1e-5, atol=1e-7, err_msg=name)
     idx_batch, _ = est.recommend(X, k=5)
-    if hasattr(est, "set_params") and "batch_size" in est.get_params():
-        est.set_params(batch_size=7)
-        idx_small, _ = est.recommend(X, k=5)
-        np.testing.assert_array_equal(idx_batch, idx_small, err_msg=name)
+    idx_rows = np.vstack([est.recommend(X[u], k=5)[0] for u in range(X.shape[0])])
+    np.testing.assert_array_equal(idx_batch, idx_rows, err_msg=name)
 
 
 def check_row_independence(name, estimator):
@@ -166,6 +191,45 @@ def check_recommend_padding(name, estimator):
     assert np.all(np.isin(idx[:, :3], items)) and np.all(idx[:, 3] == -1)
 
 
+def check_recommend_matches_decision_function(name, estimator):
+    """``recommend`` lists the top ``k`` of ``decision_function`` with the history masked,
+    with those scores; equal scores in item order (an approximate search is exempt)."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    if getattr(est, "_ranks_without_scores", False):
+        return  # an index: its lists may miss items, its scores are inner products
+    k = 8
+    scores = np.asarray(est.decision_function(X), dtype=np.float64)
+    scores[X.toarray() != 0] = -np.inf
+    # by score, then by item index: the contract's order
+    order = np.lexsort((np.broadcast_to(np.arange(scores.shape[1]), scores.shape), -scores),
+                       axis=1)[:, :k]
+    expected = np.take_along_axis(scores, order, 1)
+    idx, val = est.recommend(X, k=k)
+    valid = idx >= 0
+    np.testing.assert_allclose(val[valid], expected[valid], rtol=1e-5, atol=1e-7,
+                               err_msg=f"{name}: recommend's scores are not the top k")
+    assert np.array_equal(valid, np.isfinite(expected)), f"{name}: padding differs"
+    tie = np.zeros(idx.shape, dtype=bool)
+    close = np.isclose(val[:, 1:], val[:, :-1], rtol=1e-5, atol=1e-7)
+    tie[:, 1:] |= close
+    tie[:, :-1] |= close
+    tie[:, -1] = True
+    assert np.all((idx == order) | tie | ~valid), f"{name}: lists differ from the top k"
+    equal = (val[:, 1:] == val[:, :-1]) & valid[:, 1:]
+    assert np.all(idx[:, :-1][equal] < idx[:, 1:][equal]), \
+        f"{name}: equal scores not in item order"
+
+
+def check_empty_user_is_not_catalogue_order(name, estimator):
+    """A user without interactions gets the training popularity (or the model's own
+    ranking of such users), never every item tied in catalogue order."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    row = np.asarray(est.decision_function(sp.csr_matrix((1, X.shape[1]))), dtype=np.float64)
+    assert np.ptp(row) > 0, f"{name} ties every item for a user without interactions"
+
+
 _CHECKS = (
     check_never_recommends_seen,
     check_batch_equals_rows,
@@ -174,6 +238,8 @@ _CHECKS = (
     check_pickle_roundtrip,
     check_unseen_users,
     check_recommend_padding,
+    check_recommend_matches_decision_function,
+    check_empty_user_is_not_catalogue_order,
 )
 
 

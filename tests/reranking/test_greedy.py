@@ -301,6 +301,14 @@ def test_frozen_estimator_reranks_a_model_fitted_elsewhere(data):
     fresh = XQuADReranker(EASE(alpha=10.0), tradeoff=0.8).fit(X[:200])
     np.testing.assert_array_equal(frozen.recommend(X[200:])[0], fresh.recommend(X[200:])[0])
     assert frozen.estimator_.estimator is fitted
+    # fitted on other users than the re-ranker's X: head and tail (and the scorers'
+    # APLT) come from that X, not from the data the frozen model saw
+    other = XQuADReranker(FrozenEstimator(fitted), tradeoff=0.8).fit(X[200:])
+    counts = np.asarray((X[200:] != 0).sum(axis=0), dtype=float).ravel()
+    np.testing.assert_allclose(other._item_popularity, counts / counts.sum())
+    np.testing.assert_array_equal(
+        other.long_tail_, XQuADReranker(EASE(alpha=10.0), tradeoff=0.8).fit(X[200:]).long_tail_)
+    assert (other.long_tail_ != frozen.long_tail_).any()
 
 
 # ----------------------------------------------------------------- the trade-off

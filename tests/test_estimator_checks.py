@@ -1,0 +1,86 @@
+"""The recommender checks catch real contract violations: each broken EASE below breaks one
+rule of docs/contract.rst and must fail at least the named check; EASE itself passes all."""
+
+import numpy as np
+import pytest
+
+from sklearn_recsys import EASE
+from sklearn_recsys.base import _top_k_of_batches
+from sklearn_recsys.utils import estimator_checks as checks
+from sklearn_recsys.utils._topk import mask_seen, top_k
+from sklearn_recsys.utils._validation import check_k
+
+
+class IgnoresExclude(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        return super().recommend(X, k, exclude_seen=exclude_seen, candidates=candidates)
+
+
+class MasksTheFirstRowsOfEachBlock(EASE):
+    """Each row block masks the history of X's first rows (an off-by-block slice)."""
+
+    def _top_k(self, X, k, exclude_seen, exclude, candidates, **row_data):
+        def blocks():
+            for rows, _, scores in self._iter_scores(X, **row_data):
+                yield rows, X[:rows.stop - rows.start], scores
+
+        return _top_k_of_batches(blocks(), self._n_items(), k, exclude_seen, candidates,
+                                 exclude)
+
+
+class CatalogueOrderLists(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        check_k(k)
+        X = self._validate_for_scoring(X)
+        fake = np.tile(-np.arange(X.shape[1], dtype=float), (X.shape[0], 1))
+        mask_seen(fake, X)
+        return top_k(fake, k)
+
+
+class ScoresOfOtherItems(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        idx, _ = super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                   candidates=candidates)
+        best = -np.sort(-self.decision_function(X), axis=1)[:, :idx.shape[1]]
+        return idx, np.where(idx >= 0, best, -np.inf)
+
+
+class NoPopularityFallback(EASE):
+    def _popularity_for_empty_rows(self, X_batch, scores):
+        return scores
+
+
+class TiesToTheHigherIndex(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        idx, val = super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                     candidates=candidates)
+        for u in range(idx.shape[0]):
+            for value in np.unique(val[u][np.isfinite(val[u])]):
+                run = np.flatnonzero(val[u] == value)
+                idx[u, run] = np.sort(idx[u, run])[::-1]
+        return idx, val
+
+
+class ForgetsCandidatesWhenExcludingSeen(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        return super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                 candidates=None if exclude_seen else candidates)
+
+
+@pytest.mark.parametrize("broken, check", [
+    (IgnoresExclude, checks.check_never_recommends_seen),
+    (MasksTheFirstRowsOfEachBlock, checks.check_never_recommends_seen),
+    (CatalogueOrderLists, checks.check_recommend_matches_decision_function),
+    (ScoresOfOtherItems, checks.check_recommend_matches_decision_function),
+    (NoPopularityFallback, checks.check_empty_user_is_not_catalogue_order),
+    (TiesToTheHigherIndex, checks.check_recommend_matches_decision_function),
+    (ForgetsCandidatesWhenExcludingSeen, checks.check_never_recommends_seen),
+])
+def test_each_broken_recommender_fails_its_check(broken, check):
+    with pytest.raises(AssertionError):
+        check(broken.__name__, broken(alpha=1.0))
+
+
+@pytest.mark.parametrize("check", checks.recommender_checks(), ids=lambda c: c.__name__)
+def test_the_unbroken_model_passes(check):
+    check("EASE", EASE(alpha=1.0))
