@@ -198,10 +198,14 @@ class _RankingScorer(_MetadataRequester):
 def _row_scorer(estimator, n_rows, row_data):
     """``(rows, X_rows) -> scores`` by ``decision_function``, with ``row_data`` sliced by rows."""
     for name, value in row_data.items():
-        if value is not None and getattr(value, "shape", (len(value),))[0] != n_rows:
+        if value is None:
+            continue
+        # a sparse matrix has no len(): its rows are shape[0]
+        n_value = value.shape[0] if hasattr(value, "shape") else len(value)
+        if n_value != n_rows:
             raise ValueError(
-                f"{name} has {value.shape[0] if hasattr(value, 'shape') else len(value)} rows "
-                f"but X has {n_rows}: pass one row per user (row of X).")
+                f"{name} has {n_value} rows but X has {n_rows}: pass one row per user "
+                "(row of X).")
 
     from ..pipeline._pipeline import _excludes_before_scoring, pipeline_scores
 

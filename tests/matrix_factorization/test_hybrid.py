@@ -338,3 +338,17 @@ def test_features_that_overflow_the_factors_are_named():
         model.decision_function(X[:3], user_features=np.full((3, 2), 1e40))
     with pytest.raises(ValueError, match="predicted from item_features overflow float32"):
         model.item_factors_from_features(np.full((1, 3), 1e40))
+
+
+def test_scorers_take_sparse_user_features():
+    """The scorers' row check called len() on the features, which a sparse matrix refuses
+    ('sparse array length is ambiguous'); inside GridSearchCV every candidate scored NaN."""
+    X = make_interactions(n_users=200, n_items=60, density=0.1, random_state=0)
+    G = sp.random(200, 5, density=0.4, format="csr", random_state=0)
+    model = HybridMF(8, max_iter=3, random_state=0).fit(X, user_features=G)
+    X_in, X_out = holdout_split(X, random_state=0)
+    scorer = make_ranking_scorer("ndcg", k=10)
+    assert scorer(model, X_in, X_out, user_features=G) == pytest.approx(
+        scorer(model, X_in, X_out, user_features=G.toarray()), rel=1e-6)
+    with pytest.raises(ValueError, match="user_features has 199 rows but X has 200"):
+        scorer(model, X_in, X_out, user_features=G[:199])
