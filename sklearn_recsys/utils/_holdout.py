@@ -10,6 +10,8 @@ goes through :func:`iter_heldout_batches` (rankings) or :func:`heldout_rmse`
 them.
 """
 
+import os
+import sys
 import warnings
 
 import numpy as np
@@ -47,7 +49,22 @@ def check_held_out_disjoint(X, held_out, name, consequence, fix):
         raise ValueError(f"Every interaction of {name} is also in X: {consequence}. {fix}")
     if shared:
         warnings.warn(f"{shared} of the {held_out.nnz} interactions of {name} are also in X: "
-                      f"{consequence}. {fix}", UserWarning, stacklevel=3)
+                      f"{consequence}. {fix}", UserWarning, stacklevel=_caller_level())
+
+
+_PACKAGE = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _caller_level():
+    """``stacklevel`` of the first frame outside this package, for the caller of this one.
+
+    The check is reached from a scorer's call and from deep inside ``fit``
+    (its ``X_val``): no fixed level names the user's line in both.
+    """
+    frame, level = sys._getframe(1), 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE + os.sep):
+        frame, level = frame.f_back, level + 1
+    return level
 
 
 def split_by_rank(X, keys, n_test):

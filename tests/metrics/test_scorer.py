@@ -48,8 +48,16 @@ def test_scorer_refuses_held_out_items_given_in_x(data):
     leaked = X_out.copy()
     leaked.data[1::2] = 0
     leaked.eliminate_zeros()
-    with pytest.warns(UserWarning, match=f"{leaked.nnz} of the {X_out.nnz} interactions of y"):
+    with pytest.warns(UserWarning, match=f"{leaked.nnz} of the {X_out.nnz} interactions of y"
+                      ) as caught:
         partial = scorer(model, X_in + leaked, X_out)
+    # the warning names the caller's line, not the library's (also from fit's X_val)
+    assert {w.filename for w in caught} == {__file__}
+    from sklearn_recsys import ImplicitALS
+
+    with pytest.warns(UserWarning, match="interactions of X_val are also in X") as caught:
+        ImplicitALS(n_components=4, max_iter=1).fit(X_in + leaked, X_val=X_out)
+    assert {w.filename for w in caught if "X_val" in str(w.message)} == {__file__}
     scores = model.decision_function(X_in + leaked)
     scores[(X_in + leaked).nonzero()] = -np.inf
     assert partial == pytest.approx(ndcg_at_k(X_out, scores, k=10))
