@@ -21,7 +21,7 @@ from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from .._engine import ENGINE_CONSTRAINTS
 from ..base import rows_without_known_items
 from ..utils._holdout import split_by_rank
-from ..utils._sequences import row_sequences, values_carry_no_order
+from ..utils._sequences import as_order_keys, row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
 from ._base import NeuralRecommenderBase
 from ._tf import adam
@@ -76,10 +76,14 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
         self : object
             The fitted model.
         """
-        # formats whose stored entries are their .data (dok, lil, dia differ)
+        # formats whose stored entries are their .data (dok, lil, dia differ); a 0
+        # repeating a pair of a later key is not dropped (the pair keeps that key)
+        n_zero = 0
         if sp.issparse(X) and X.format in ("csr", "csc", "coo") and not np.all(X.data):
+            n_zero = int(np.sum(as_order_keys(X).data == 0))
+        if n_zero:
             warnings.warn(
-                f"X stores {int(np.sum(X.data == 0))} zero value(s): {type(self).__name__} "
+                f"X stores {n_zero} zero value(s): {type(self).__name__} "
                 "reads the values as the order of the interactions, and a 0 is no "
                 "interaction, so these are dropped. Shift positions to start at 1 (or use "
                 "timestamps after the epoch).", UserWarning)

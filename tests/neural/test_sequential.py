@@ -3,6 +3,7 @@
 import pickle
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -245,6 +246,13 @@ def test_errors_and_warnings():
         zero.data[:3] = 0.0
         with pytest.warns(UserWarning, match="stores 3 zero value"):
             cls(n_components=4, max_iter=1, early_stopping=False).fit(zero)
+        # a 0 repeating a pair stored with a later key is not dropped: the pair keeps it
+        repeat = sp.coo_matrix(X)
+        repeat = sp.coo_matrix((np.append(repeat.data, 0.0), (np.append(repeat.row, 0),
+                                np.append(repeat.col, repeat.col[0]))), shape=X.shape)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", UserWarning)
+            cls(n_components=4, max_iter=1, early_stopping=False).fit(repeat)
         # one interaction per user: nothing to validate (or train) on, said and survived
         one = sp.csr_matrix((np.arange(1.0, 11), (np.arange(10), np.arange(10))))
         with pytest.warns(UserWarning, match=r"holding out each user's most recent interaction "
