@@ -67,7 +67,44 @@ class ForgetsCandidatesWhenExcludingSeen(EASE):
                                  candidates=None if exclude_seen else candidates)
 
 
+class ScoresDependOnTheBatch(EASE):
+    def _score_batch(self, X):
+        return super()._score_batch(X) + 1e-2 * X.shape[0]
+
+
+class UnseededNoise(EASE):
+    def _fit(self, X):
+        super()._fit(X)
+        self.coef_ = self.coef_ + 1e-3 * np.random.default_rng().random(self.coef_.shape)
+
+
+class ForgetsItsWeightsInAPickle(EASE):
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        self.coef_ = np.zeros_like(self.coef_)
+
+
+class NaNForTheLastItem(EASE):
+    def decision_function(self, X):
+        scores = super().decision_function(X)
+        scores[:, -1] = np.nan
+        return scores
+
+
+class PadsWithItemZero(EASE):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+        idx, val = super().recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
+                                     candidates=candidates)
+        return np.where(idx < 0, 0, idx), np.where(idx < 0, 0.0, val)
+
+
 @pytest.mark.parametrize("broken, check", [
+    (ScoresDependOnTheBatch, checks.check_batch_equals_rows),
+    (ScoresDependOnTheBatch, checks.check_row_independence),
+    (UnseededNoise, checks.check_fit_reproducible),
+    (ForgetsItsWeightsInAPickle, checks.check_pickle_roundtrip),
+    (NaNForTheLastItem, checks.check_unseen_users),
+    (PadsWithItemZero, checks.check_recommend_padding),
     (IgnoresExclude, checks.check_never_recommends_seen),
     (MasksTheFirstRowsOfEachBlock, checks.check_never_recommends_seen),
     (CatalogueOrderLists, checks.check_recommend_matches_decision_function),

@@ -116,6 +116,8 @@ class MatrixFactorizationBase(
             warnings.warn(f"{exc} Refitting in float64 (pass dtype=np.float64 to skip the "
                           "float32 attempt).", RuntimeWarning)
             refit = clone(self).set_params(dtype=np.float64)
+            # what fit recorded before _fit, which the engine reads (the items trained on)
+            refit._record_popularity(X)
             refit._fit(X, X_val, **fit_data)
             refit._check_fold_in(X)
             params = self.get_params(deep=False)

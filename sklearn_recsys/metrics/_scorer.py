@@ -36,7 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
 from ..utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, iter_heldout_batches,
                               split_interactions, split_latest)
-from ..utils._sequences import reads_order_keys
+from ..utils._sequences import as_order_keys, reads_order_keys
 from ..utils._validation import check_interaction_matrix, check_k, check_rows_to_score
 from ._beyond_accuracy import (
     NEEDS_POPULARITY,
@@ -69,6 +69,9 @@ class _RankingScorer(_MetadataRequester):
     to the estimator's ``decision_function``. Model selection tools route it
     here, sliced with the test users, after ``set_score_request``.
     """
+
+    # scorers pickled before the option existed split as "auto" did
+    split = "auto"
 
     def __init__(self, metric, k, holdout, min_interactions, random_state, kwargs,
                  relevance_threshold=None, split="auto"):
@@ -119,6 +122,15 @@ class _RankingScorer(_MetadataRequester):
             return get_routing_for_object(self._metadata_request)
         return MetadataRequest(owner=self)
 
+    def _checked_rows(self, estimator, X, y):
+        """Validated CSR ``X``; its values are order keys (a repeated pair keeps its latest)
+        for a sequential model, and for any model when the scorer holds out the latest
+        (no held-out ``y`` given)."""
+        given = y is not None and (sp.issparse(y) or np.ndim(y) == 2)
+        if self.split == "latest" and not given:
+            return check_interaction_matrix(as_order_keys(X))
+        return check_rows_to_score(estimator, X)
+
     def _split(self, estimator, X, y):
         """``(X_in, X_out, layout)``: fold-in rows, held-out (target) interactions, layout.
 
@@ -168,7 +180,7 @@ class _RankingScorer(_MetadataRequester):
         return with_block(X, n_items, index, X_t_in), X_out, layout
 
     def __call__(self, estimator, X, y=None, **row_data):
-        X = check_rows_to_score(estimator, X)
+        X = self._checked_rows(estimator, X, y)
         # X is canonical CSR here, and holdout_split returns canonical CSR.
         X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
@@ -442,7 +454,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
         return f"make_beyond_accuracy_scorer({self.metric!r}, k={self.k}{options})"
 
     def __call__(self, estimator, X, y=None, **row_data):
-        X = check_rows_to_score(estimator, X)
+        X = self._checked_rows(estimator, X, y)
         X_in, X_out, layout = self._split(estimator, X, y)
         X_out = _relevant(X_out, self.relevance_threshold)
         popularity = None

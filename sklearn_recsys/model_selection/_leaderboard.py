@@ -15,10 +15,12 @@ from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils import check_random_state
 
+from ..base import RatingPredictionMixin
 from ..metrics import get_ranking_scorer
 from ..pipeline import Pipeline
 from ..preprocessing import RatingBinarizer
 from ..utils._holdout import split_latest
+from ..utils._scoring_path import scoring_path
 from ..utils._sequences import reads_order_keys
 from ._split import strong_generalization_split
 
@@ -57,7 +59,8 @@ def compare_recommenders(
     so no fold-in part holds what came after the items to predict; the
     models that do not read the order are fitted and scored on each
     interaction's presence (1), not on its key, which they would read as a
-    weight.
+    weight; models of ratings (explicit feedback) are refused in such a
+    table.
 
     Parameters
     ----------
@@ -107,6 +110,16 @@ def compare_recommenders(
     )
     latest = behaviors is None and any(reads_order_keys(est) for est, _ in models.values())
     if latest:
+        for name, (estimator, _) in models.items():
+            if _reads_ratings(estimator):
+                # 0/1 presence would be refused by it, the keys read as ratings
+                raise ValueError(
+                    f"Model {name!r} ({type(estimator).__name__}) reads the values of X as "
+                    "ratings, but with a sequential model in the table they are order keys "
+                    "(times or positions), which the other models see as presence (1). "
+                    "Compare rating models in a table without sequential models (on the "
+                    "ratings), or use their feedback='implicit' where they have one.")
+    if latest:
         # one protocol for the whole table: the same test users, their latest held out
         X_in, X_out = split_latest(sp.csr_matrix(X_in + X_out), holdout, min_interactions)
     scorers = {name: get_ranking_scorer(name) for name in metrics}
@@ -151,6 +164,13 @@ def compare_recommenders(
                   file=sys.stderr, flush=True)
     rows.sort(key=lambda r: -r[metrics[0]])
     return rows
+
+
+def _reads_ratings(estimator):
+    """Whether the model ``estimator`` scores through is fitted on ratings (explicit feedback)."""
+    return any(isinstance(model, RatingPredictionMixin)
+               and getattr(model, "feedback", "explicit") != "implicit"
+               for model in scoring_path(estimator))
 
 
 def _wrapped(estimator, latest):

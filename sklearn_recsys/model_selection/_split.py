@@ -6,6 +6,7 @@ held-out part. Across-user splitters split rows, which any scikit-learn CV
 splitter over rows already does inside ``GridSearchCV``.
 """
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -223,6 +224,14 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
     # a repeated (user, item) pair happened last at its latest time, not at the sum;
     # X too when it is the times themselves (leave_last_out_split(T, T), or a copy)
     if _same_entries(X, timestamps):
+        data = X.data if sp.issparse(X) else np.asarray(X)
+        if data.dtype.kind in "iu" and data.size and data.max() > 2 ** 53:
+            warnings.warn(
+                "X is the times, and they exceed 2**53 (e.g. int64 nanoseconds), beyond the "
+                "integers float64 holds exactly: X_train and X_test hold their ranks 1, 2, "
+                "... (in the same order) instead. To keep the times, pass the interactions "
+                "as X (e.g. X = T.copy(); X.data[:] = 1) and the times as timestamps.",
+                UserWarning, stacklevel=3)  # the caller, behind validate_params
         X = as_order_keys(X)
         if sp.issparse(X) and not np.all(X.data):
             raise ValueError(

@@ -240,9 +240,8 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         # was fitted on other data (frozen: inside a search, its data would hold
         # the validation users')
         if holds_a_frozen_model(self.estimator_):
-            counts = np.bincount(self._target_history(X).indices,
-                                 minlength=self._n_items()).astype(np.float64)
-            self._item_popularity = counts / max(counts.sum(), 1.0)
+            self._set_popularity(np.bincount(self._target_history(X).indices,
+                                             minlength=self._n_items()).astype(np.float64))
         else:
             try:
                 self._item_popularity = np.asarray(_training_popularity(self.estimator_),

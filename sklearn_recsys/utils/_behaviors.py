@@ -40,13 +40,17 @@ def check_behaviors(behaviors, target):
     if isinstance(behaviors, str):
         raise TypeError(f"behaviors must be a sequence of names, got the string "
                         f"{behaviors!r}; write behaviors=({behaviors!r},).")
-    if isinstance(behaviors, (AbstractSet, Mapping)) or not hasattr(behaviors, "__len__"):
+    if isinstance(behaviors, AbstractSet) or not hasattr(behaviors, "__len__"):
         # a set's order is its hash order, which changes from one process to the next:
         # the names would go to other blocks (and another target) on every run
         raise TypeError(
             f"behaviors must be an ordered sequence (a tuple or list) of names, one per column "
             f"block of X in block order; got a {type(behaviors).__name__}, whose order is not "
             "the blocks'.")
+    if isinstance(behaviors, Mapping):
+        raise TypeError(
+            f"behaviors must be a sequence of names, one per column block of X in block "
+            f"order, not a mapping; got {behaviors!r}: pass tuple(...) of the names.")
     names = tuple(behaviors)
     if not names or not all(isinstance(b, str) for b in names):
         raise ValueError(f"behaviors must be a non-empty sequence of str, got {behaviors!r}.")
@@ -179,7 +183,8 @@ class MultiBehaviorMixin:
         """Relevance score of every item of the target behaviour for every user.
 
         Row ``u`` depends only on row ``u`` of ``X``; a user without any
-        interaction gets the target behaviour's popularity.
+        interaction gets the target behaviour's popularity, unless the model
+        ranks such users itself (``MultiTaskDAE``'s network does).
 
         Parameters
         ----------

@@ -61,8 +61,9 @@ def as_order_keys(X):
     int64 nanoseconds near 1.7e18, 256 apart in float64) become their ranks
     1, 2, ... over the whole matrix (0 stays 0: no interaction), which keep
     every comparison where the float conversion of the models would tie
-    events less than 256 ns apart. Negative or non-finite keys are refused
-    here, before a repeat could hide them.
+    events less than 256 ns apart. Negative or non-finite keys of a sparse
+    ``X`` are refused here, before a repeat could hide them (a dense ``X``
+    has no repeats: its validation refuses them).
 
     Parameters
     ----------

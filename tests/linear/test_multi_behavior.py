@@ -203,14 +203,15 @@ def test_scoring_rows_of_another_width_is_refused():
         make_ranking_scorer("ndcg", k=5)(model, X_in[:, :60], y)
 
 
-@pytest.mark.parametrize("behaviors", [set(BEHAVIORS), frozenset(BEHAVIORS),
-                                       dict.fromkeys(BEHAVIORS)])
-def test_behaviors_without_an_order_are_refused(behaviors):
+@pytest.mark.parametrize("behaviors, match", [
+    (set(BEHAVIORS), "ordered sequence"), (frozenset(BEHAVIORS), "ordered sequence"),
+    (dict.fromkeys(BEHAVIORS), "not a mapping")])
+def test_behaviors_without_an_order_are_refused(behaviors, match):
     """A set's order is its hash order, which changes with the process: the names went to
     other blocks, and target= to another block, from one run to the next."""
-    with pytest.raises(TypeError, match="ordered sequence"):
+    with pytest.raises(TypeError, match=match):
         MultiBehaviorEASE(behaviors=behaviors, target="buy").fit(_shop())
-    with pytest.raises(TypeError, match="ordered sequence"):
+    with pytest.raises(TypeError, match=match):
         holdout_split(_shop(), behaviors=behaviors, target="buy")
 
 

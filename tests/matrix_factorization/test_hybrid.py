@@ -316,6 +316,21 @@ def test_an_item_whose_interactions_were_all_held_out_is_no_history(Model):
     plain = Model(n_components=4, max_iter=2, early_stopping=False, random_state=3).fit(X)
     assert_array_equal(plain._known_items(), plain._item_popularity > 0)
 
+    # the refit in float64 after a float32 failure records them too (its clone had no
+    # popularity, so the record was lost and the user tied every item again)
+    class FailsInFloat32(Model):
+        def _fit(self, X, X_val=None, **fit_data):
+            if np.dtype(self.dtype) == np.float32:
+                raise FloatingPointError("simulated float32 overflow.")
+            return super()._fit(X, X_val, **fit_data)
+
+    with pytest.warns(RuntimeWarning, match="Refitting in float64"):
+        refit = FailsInFloat32(n_components=4, max_iter=6, early_stopping=True,
+                               validation_holdout=0.3, random_state=3,
+                               dtype=np.float32).fit(X)
+    assert refit.item_factors_.dtype == np.float64 and not refit._known_items()[59]
+    assert_allclose(refit.decision_function(only)[0], refit._item_popularity)
+
 
 def test_fit_transform_folds_in_with_the_user_features():
     """scikit-learn's fit_transform passed user_features to fit only: the factors were those

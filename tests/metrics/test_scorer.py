@@ -163,6 +163,30 @@ def test_split_latest_holds_out_each_users_latest_for_any_model():
     assert "split='latest'" in repr(aplt)
     assert aplt(model, T) == pytest.approx(
         make_beyond_accuracy_scorer("arp", k=5)(model, X_in, X_out), abs=1e-12)
+    # the values are order keys for any model then: a repeated pair keeps its latest key
+    # (summed, 10 + 25 = 35 made item 0 the latest), int64 nanoseconds keep their order
+    recorder = []
+
+    class Recording(MostPopular):
+        def decision_function(self, X):
+            recorder.append(X.copy())
+            return super().decision_function(X)
+
+    coo = sp.coo_matrix(([10.0, 25.0, 30.0, 1.0, 2.0, 3.0], ([0] * 6, [0, 0, 1, 2, 3, 4])),
+                        shape=(1, 40))
+    base = 1_700_000_000_000_000_000
+    ns = sp.csr_matrix((np.array([base + 100, base, base + 50, base - 10**12]),
+                        ([0] * 4, [0, 1, 2, 3])), shape=(1, 40))
+    for rows, fold_in in ((coo, [0, 2, 3, 4]), (ns, [1, 2, 3])):
+        recorder.clear()
+        make_ranking_scorer("recall", k=5, split="latest", holdout=0.25, min_interactions=2)(
+            Recording().fit(T), rows)
+        assert recorder[0].indices.tolist() == fold_in
+    # a scorer pickled before the option existed (no split in its state) splits as "auto"
+    old = make_ranking_scorer("ndcg", k=5)
+    del old.__dict__["split"]
+    assert repr(old) == "make_ranking_scorer('ndcg', k=5)"
+    assert old(model, T) == make_ranking_scorer("ndcg", k=5)(model, T)
     with pytest.raises(ValueError, match="split must be one of"):
         make_ranking_scorer("ndcg", split="last")
     with pytest.raises(ValueError, match="split must be one of"):

@@ -282,6 +282,13 @@ def test_the_leaderboard_gives_order_keys_only_to_the_models_that_read_them():
     binary_in = (X_in > 0).astype(float)
     assert ease["ndcg@10"] == pytest.approx(
         get_ranking_scorer("ndcg@10")(model, binary_in, X_out), abs=1e-12)
+    # a rating model would read the keys as ratings, or refuse their presence (all 1)
+    from sklearn_recsys import ExplicitMF
+
+    with pytest.raises(ValueError, match="'mf' \\(ExplicitMF\\) reads the values of X as "
+                       "ratings"):
+        compare_recommenders({"seq": (OrderKeyPopular(), {}), "mf": (ExplicitMF(), {})}, T,
+                             cv=2, verbose=False)
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.uint64])

@@ -378,7 +378,9 @@ def test_integer_nanosecond_keys_keep_their_order():
     np.testing.assert_array_equal(model.transform(ns), model.transform(positions))
     np.testing.assert_array_equal(model.decision_function(ns),
                                   model.decision_function(positions))
-    X_train, X_test = leave_last_out_split(ns, ns)
+    with pytest.warns(UserWarning, match="X_train and X_test hold their ranks") as caught:
+        X_train, X_test = leave_last_out_split(ns, ns)
+    assert {w.filename for w in caught} == {__file__}
     assert X_test.indices.tolist() == [2]
     assert row_sequences(X_train, 3).tolist() == [[0, 6, 8]]  # item 5, then item 7
     # a negative key hidden behind a repeat of its pair was dropped without a word
