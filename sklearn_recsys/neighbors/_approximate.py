@@ -400,16 +400,19 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
             forbidden.eliminate_zeros()  # a stored zero is no interaction
             forbidden.sort_indices()
             allowed &= ~_forbidden_mask(found, forbidden.indptr, forbidden.indices)
-        # the allowed items found, ranked by their exact inner products: the
-        # index's order is that of float32 distances (in the lifted space,
-        # |u|^2 + R^2 - 2 u.v), which swaps near-ties; equal scores by item index
-        found = np.where(allowed, found, -1)
+        # the first allowed items in the index's order (the set it found), then
+        # ranked by their exact inner products: the index's order is that of
+        # float32 distances (in the lifted space, |u|^2 + R^2 - 2 u.v), which
+        # swaps near-ties; equal scores by item index, as the exact model ranks
+        order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
+        items = np.where(np.take_along_axis(allowed, order, 1),
+                         np.take_along_axis(found, order, 1), -1)
         exact = np.einsum("ij,ikj->ik", U.astype(np.float64),
-                          V[np.maximum(found, 0)].astype(np.float64))
-        exact[found < 0] = -np.inf
-        order = np.lexsort((np.where(found < 0, np.iinfo(np.int64).max, found), -exact),
-                           axis=1)[:, :width]
-        items = np.take_along_axis(found, order, 1)
+                          V[np.maximum(items, 0)].astype(np.float64))
+        exact[items < 0] = -np.inf
+        order = np.lexsort((np.where(items < 0, np.iinfo(np.int64).max, items), -exact),
+                           axis=1)
+        items = np.take_along_axis(items, order, 1)
         scores = np.take_along_axis(exact, order, 1)
         expected = np.minimum(width, self.n_features_in_ - n_forbidden)
         # users without history (or with only items that had no training
