@@ -119,7 +119,6 @@ def compare_recommenders(
                     "(times or positions), which the other models see as presence (1). "
                     "Compare rating models in a table without sequential models (on the "
                     "ratings), or use their feedback='implicit' where they have one.")
-    if latest:
         # one protocol for the whole table: the same test users, their latest held out
         X_in, X_out = split_latest(sp.csr_matrix(X_in + X_out), holdout, min_interactions)
     scorers = {name: get_ranking_scorer(name) for name in metrics}
