@@ -276,17 +276,25 @@ def _cpu_model():
 
 
 def _git():
-    """Commit of the ``sklearn_recsys`` that ran, and whether its package folder had edits."""
+    """Commit of the ``sklearn_recsys`` that ran, and whether its package folder or the
+    benchmark scripts' folder had edits (a script edited after its commit is not the
+    commit's, so the provenance line says so)."""
     module = sys.modules.get("sklearn_recsys")
     where = os.path.dirname(module.__file__) if module is not None else HERE
-    try:
-        def git(*args):
-            return subprocess.run(["git", *args], cwd=where, capture_output=True, text=True,
-                                  check=True, timeout=10).stdout.strip()
 
-        commit = git("rev-parse", "HEAD")
-        dirty = bool(git("status", "--porcelain", "--untracked-files=no", "--", "."))
-        return {"commit": commit, "package_edited": dirty}
+    def git(cwd, *args):
+        return subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True,
+                              check=True, timeout=10).stdout.strip()
+
+    def edited(cwd):
+        # untracked too (a new script is not in the commit either); not the results,
+        # which the runs themselves write
+        return bool(git(cwd, "status", "--porcelain", "--", ".", ":(exclude)results"))
+
+    try:
+        commit = git(where, "rev-parse", "HEAD")
+        package = bool(git(where, "status", "--porcelain", "--untracked-files=no", "--", "."))
+        return {"commit": commit, "package_edited": package, "benchmarks_edited": edited(HERE)}
     except (OSError, subprocess.SubprocessError):
         return None
 

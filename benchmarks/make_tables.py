@@ -121,8 +121,11 @@ def provenance(result):
     git = result.get("git") or {}
     if git.get("commit"):
         text += f" at commit {git['commit'][:7]}"
-        if git.get("package_edited"):
-            text += " (with uncommitted edits to the package)"
+        edited = [what for what, key in (("the package", "package_edited"),
+                                         ("the benchmarks", "benchmarks_edited"))
+                  if git.get(key)]
+        if edited:
+            text += f" (with uncommitted edits to {' and '.join(edited)})"
     text += f", {machine_summary(result['machine'])}"
     if result.get("peers"):
         text += "; peers: " + ", ".join(f"{k} {v}" for k, v in sorted(result["peers"].items()))

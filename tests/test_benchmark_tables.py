@@ -98,6 +98,15 @@ def test_render_formats_values_and_provenance(make_tables):
     board, guess = RESULT["tables"]
     assert make_tables.render(RESULT, board) == EXPECTED_BOARD
     assert make_tables.render(RESULT, guess) == EXPECTED_GUESS
+    # an edited benchmark script is not the commit's either: the line says which
+    for git, said in (({"package_edited": False, "benchmarks_edited": True},
+                       "(with uncommitted edits to the benchmarks)"),
+                      ({"package_edited": True, "benchmarks_edited": True},
+                       "(with uncommitted edits to the package and the benchmarks)"),
+                      ({"package_edited": False}, None)):
+        text = make_tables.provenance({**RESULT, "git": {"commit": "0123456789", **git}})
+        flat = " ".join(text.split())
+        assert (said in flat) if said else "uncommitted" not in flat
 
 
 @pytest.mark.parametrize("value, text", [
