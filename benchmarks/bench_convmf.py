@@ -19,7 +19,8 @@ items, Recall@50 is reported on the held-out items with at most 5 training inter
 Part ``cold``: 20% of the articles are hidden from training entirely (every user's interactions
 with them removed). Each user with a hidden article ranks only the hidden articles, from their
 training library; the hidden ones they saved are the targets. MF without text scores every cold
-item 0 (its prior mean), so it ranks them arbitrarily: the random ranking is printed as chance.
+item 0 (its prior mean), so its ranking is the ties' order (item index), not chance: a random
+ranking is printed beside it as chance.
 ConvMF and MF use the setting chosen in part ``citeulike``'s validation (rerun there if needed).
 
 Part ``ratings``: MovieLens 100K u1..u5 (base -> test) RMSE of ConvMF with "title + genres" as
