@@ -53,7 +53,7 @@ from sklearn_recsys.metrics import make_rating_scorer, ndcg_at_k, recall_at_k
 from sklearn_recsys.model_selection import holdout_split, strong_generalization_split
 from sklearn_recsys.utils._topk import mask_seen
 
-from common import ml100k_fold, ml100k_rmse_folds, show, table, write_results
+from common import ml100k_fold, show, table, write_results
 
 # CiteULike-a needs many factors (NDCG@100 of MF rises from 0.22 at 50 to 0.31 at 200),
 # so the factor count is part of every factorization's grid; with that many factors the
