@@ -16,7 +16,8 @@ single-task models on each task's metric:
   models (biased ALS-WR and implicit ALS with the same settings) side by side. The joint
   model runs with its defaults (``solver="gibbs"``: the Bayesian joint model, sampled, 32
   factors per task), with ``n_components=64`` (the sampler with twice the factors, chosen on
-  a validation split of latest-small's training users, at about 3x the fit time) and with
+  a validation split of latest-small's training users, at about 3x the fit time: part
+  ``selection``, below) and with
   ``solver="als"`` (the penalised joint objective);
 * **ranking**: NDCG@100 under the strong-generalization protocol of the other benchmarks
   (users with >= 5 ratings >= 4; 20% test users; their ratings split 80/20 into fold-in and
@@ -33,7 +34,13 @@ single-task models on each task's metric:
   rates the item times the probability that the rating is above 3.5, ``rating_noise`` at its
   default 1.0); their fit seconds are the fit's.
 
-Results: ``benchmarks/results/multitask_ratings.json`` and ``multitask_ranking.json``;
+Part ``selection`` (``--parts selection``, not run by default): ``MultiTaskMF``'s
+``n_components`` in (16, 32, 64) on a validation split of latest-small's training users (the
+ranking part's training users split again, seed 1), by the mean NDCG@100 of both heads over
+the seeds; the test users are not read.
+
+Results: ``benchmarks/results/multitask_ratings.json``, ``multitask_ranking.json`` and
+``multitask_selection.json``;
 ``python benchmarks/make_tables.py`` turns them into the docs' tables.
 """
 
@@ -142,6 +149,49 @@ def run_ranking(data_home, seeds=3):
                  formats=["text", "text", "metric", "metric", "metric", "seconds"])
 
 
+SELECTION_COMPONENTS = (16, 32, 64)
+
+
+def run_selection(data_home, seeds=3):
+    """Where ``n_components=64`` comes from: the sampler's factors per task chosen on a
+    validation split of latest-small's training users (the ranking part's ``X_train``, split
+    again the same way with seed 1), by the mean NDCG@100 of both heads over ``seeds`` fits;
+    the test users are not read."""
+    from sklearn_recsys import MultiTaskMF
+    from sklearn_recsys.metrics import make_ranking_scorer
+    from sklearn_recsys.model_selection import strong_generalization_split
+
+    ndcg = make_ranking_scorer("ndcg", k=100, relevance_threshold=RELEVANT)
+    X_train, _, _ = strong_generalization_split(_ratings_of("latest-small", data_home),
+                                                random_state=0)
+    X_fit, X_in, X_out = strong_generalization_split(X_train, random_state=1)
+    rows = []
+    for n_components in SELECTION_COMPONENTS:
+        heads, both, seconds = [], [], []
+        for seed in range(seeds):
+            start = time.perf_counter()
+            model = MultiTaskMF(n_components=n_components, random_state=seed).fit(X_fit)
+            seconds.append(time.perf_counter() - start)
+            heads.append(ndcg(model, X_in, X_out))
+            model.set_params(rating_threshold=RELEVANT - 0.5)
+            both.append(ndcg(model, X_in, X_out))
+        rows.append([n_components, float(np.mean(heads)), float(np.mean(both)),
+                     float(np.min(both)), float(np.max(both)), float(np.median(seconds))])
+        print(rows[-1], heads, both, flush=True)
+    return table("multitask-selection",
+                 "MultiTaskMF's factors per task, chosen on latest-small's training users: "
+                 f"validation NDCG@100, mean over {seeds} model seeds",
+                 ["n_components", "NDCG@100 (ranking head)",
+                  f"NDCG@100 (both heads, rating_threshold={RELEVANT - 0.5})",
+                  "both heads, lowest seed", "both heads, highest seed",
+                  "fit seconds (median)"], rows,
+                 formats=["count", "metric", "metric", "metric", "metric", "seconds"],
+                 notes=[f"Users: {X_fit.shape[0]} fitted, {X_in.shape[0]} validation users, "
+                        "all from the ranking table's training users (strong generalization "
+                        "split of them, seed 1: their ratings 80/20 into fold-in and "
+                        "held-out parts, held-out ratings >= 4 relevant)."])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
@@ -153,6 +203,9 @@ def main(argv=None):
         write_results("multitask_ratings", [show(run_ratings(args.data_home))])
     if "ranking" in parts:
         write_results("multitask_ranking", [show(run_ranking(args.data_home, args.seeds))])
+    if "selection" in parts:
+        write_results("multitask_selection",
+                      [show(run_selection(args.data_home, args.seeds))])
 
 
 if __name__ == "__main__":
