@@ -179,8 +179,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         The number of lists of the inverted file (``algorithm="ivf"`` only).
     recall_estimate_ : dict
         Recall of the exact top-10 of up to 256 evenly spaced training users
-        for each space indexed (at ``n_probe`` or ``ef_search``, seen items
-        excluded).
+        for each space indexed (at fit's ``n_probe`` or ``ef_search``, seen
+        items excluded; not refreshed when either is set after ``fit``, which
+        changes the recall but not the space kept).
     n_features_in_ : int
         Number of items seen during fit.
 
