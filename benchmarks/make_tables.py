@@ -40,6 +40,10 @@ def _significant(v, digits=3):
 
 
 def _param(v):
+    if isinstance(v, dict):  # a setting inside the parameters, e.g. a base model's
+        return "(" + ", ".join(f"{k}={_param(x)}" for k, x in v.items()) + ")"
+    if isinstance(v, list):
+        return "(" + ", ".join(_param(x) for x in v) + ")"
     return f"{v:g}" if isinstance(v, float) else str(v)
 
 
@@ -61,8 +65,6 @@ def format_cell(value, fmt=None):
     if fmt == "params":
         if isinstance(value, dict):
             return ", ".join(f"{k}={_param(v)}" for k, v in value.items()) or "-"
-        if isinstance(value, list):
-            return "(" + ", ".join(_param(v) for v in value) + ")"
         return _param(value)
     if isinstance(value, str):  # a label in a numeric column
         return value

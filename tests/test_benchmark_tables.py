@@ -117,6 +117,16 @@ def test_seconds_have_three_significant_digits(make_tables, value, text):
     assert make_tables.format_cell(value, "seconds") == text
 
 
+def test_a_setting_inside_the_parameters_reads_as_one(make_tables):
+    """A base model's chosen setting (the Taobao stack's "cross base") is written as
+    name=value pairs in parentheses, not as a Python dict."""
+    value = {"n_repeats": 2, "cross base": {"cross_weight": 128.0,
+                                            "behavior_weights": [0.2, 0.5, 1.0]}}
+    assert make_tables.format_cell(value, "params") == \
+        "n_repeats=2, cross base=(cross_weight=128, behavior_weights=(0.2, 0.5, 1))"
+    assert make_tables.format_cell([1.0, [2.5, 3]], "params") == "(1, (2.5, 3))"
+
+
 def test_write_fragments_deletes_stale_ones(make_tables, tmp_path):
     import json
 
