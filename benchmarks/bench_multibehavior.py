@@ -294,15 +294,16 @@ def cross_setting(view, cart, buys, label):
     on, and nothing else (one choice per ``label``, remembered for the frontier part)."""
     from sklearn_recsys import MultiBehaviorEASE
 
-    if label not in _CROSS_SETTINGS:
+    key = (label, buys.shape, buys.nnz)  # the same purchases, not only the same name
+    if key not in _CROSS_SETTINGS:
         val_rest, val_held = transfer_split(view, cart, buys, np.random.default_rng(1))
         print(f"{label}: choosing the cross base on {val_held.nnz} validation purchases "
               "never viewed or carted", flush=True)
-        _CROSS_SETTINGS[label] = choose(
+        _CROSS_SETTINGS[key] = choose(
             transfer_grid(),
             lambda **params: MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy", **params),
             stack(view, cart, val_rest), val_held, f"cross base, {label}")
-    return _CROSS_SETTINGS[label]
+    return _CROSS_SETTINGS[key]
 
 
 def run_transfer(data_home, max_iter):

@@ -535,6 +535,9 @@ def test_transfer_results_back_the_docs():
     default = stacks["StackingRecommender, default split"]
     transfer = stacks["StackingRecommender, transfer split"]
     assert default[1] < others["EASE, purchases only"][1]
+    # "its cross base is the transfer table's tuned setting"
+    for row in (default, transfer):
+        assert row[5]["cross base"] == others["MultiBehaviorEASE, tuned"][5]
     for name in ("EASE, purchases only", "MultiBehaviorEASE, tuned"):
         assert transfer[1] > others[name][1] and transfer[2] > others[name][2]
 
