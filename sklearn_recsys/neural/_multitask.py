@@ -85,7 +85,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         every behaviour. 0 drops a behaviour's head from training (the
         behaviour stays an input).
     skip : bool, default=True
-        Per-item weights from each other behaviour to each head.
+        Per-item weights from each other behaviour to each head (read by
+        training: scoring uses the fitted ``skip_coefs_``, zeros when fitted
+        without them).
     mask_target : float, default=0.0
         Probability that a target interaction is hidden (from every
         behaviour) at a training step; the target head's loss then counts
@@ -485,7 +487,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesO
         t = self.target_index_
         scores = self._code_np(self._hidden_np(X), t) @ self.head_coefs_[t]
         scores += self.head_intercepts_[t]
-        if self.skip:
+        # the fitted weights, not the parameter: set_params(skip=False) after a fit
+        # with skip would score a model that was never trained (zeros without skip)
+        if self.skip_coefs_[t].any():
             for b in self._auxiliary():
                 block = behavior_block(X, self.n_items_, b).tocoo()
                 scores[block.row, block.col] += self.skip_coefs_[t, b, block.col]

@@ -66,6 +66,23 @@ def test_serving_is_the_documented_forward_pass(fitted, split):
     assert fitted.transform(rows).shape == (25, 8)
 
 
+def test_scores_are_the_fitted_model_s_after_set_params_of_skip(fitted, split):
+    """set_params(skip=False) after a fit with skip dropped the trained skip weights at
+    scoring: the scores of a model that was never fitted."""
+    from sklearn.base import clone
+
+    X_in, _ = split
+    rows = X_in[:25]
+    expected = fitted.decision_function(rows)
+    assert np.abs(fitted.skip_coefs_[fitted.target_index_]).max() > 0.1  # they matter
+    changed = clone(fitted)
+    changed.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    changed.set_params(skip=False)
+    assert_allclose(changed.decision_function(rows), expected, rtol=1e-6)
+    assert_allclose(changed.decision_function(rows), _dense_forward(fitted, rows.toarray()),
+                    rtol=1e-4, atol=1e-4)
+
+
 def test_learns_the_held_out_purchases(fitted, split):
     X_in, y = split
     hit = make_ranking_scorer("hit_rate", k=5)
