@@ -60,7 +60,8 @@ RELEVANT = 4  # held-out ratings >= 4 are the relevant items of the ranking task
 
 PAIR = "MultiTaskMF (solver='als'), no shared factors (= single-task pair)"
 # the sampler with twice its default factors per task, chosen on a validation split of
-# latest-small's training users (NDCG@100 by both heads +0.007 over the default's 32)
+# latest-small's training users (NDCG@100 by both heads +0.006 over the default's 32:
+# part "selection", multitask_selection.json)
 WIDE = "MultiTaskMF (n_components=64)"
 
 
