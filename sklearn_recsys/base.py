@@ -26,6 +26,34 @@ from .utils._validation import (
     check_k,
 )
 
+# parameters that do not change what a fitted model returns (a fold-in's seed
+# is a fresh draw either way)
+_PARAMS_WITHOUT_EFFECT_ON_SCORES = frozenset({"random_state", "verbose", "n_jobs"})
+
+
+def _same_value(old, new):
+    """Whether a parameter still has its fit's value (the same object, or an equal one)."""
+    if old is new:
+        return True
+    if isinstance(old, np.ndarray) or isinstance(new, np.ndarray):
+        return (isinstance(old, np.ndarray) and isinstance(new, np.ndarray)
+                and old.shape == new.shape and bool(np.array_equal(old, new)))
+    try:
+        return bool(old == new)
+    except (TypeError, ValueError):  # no truth value (e.g. sequences of arrays)
+        return False
+
+
+def _brief(value):
+    """A parameter's value for a message: arrays and long sequences by their size."""
+    if hasattr(value, "shape") and hasattr(value, "dtype"):
+        return f"<{type(value).__name__} of shape {value.shape}>"
+    text = repr(value)
+    if len(text) > 60 and hasattr(value, "__len__"):
+        return f"<{type(value).__name__} of {len(value)} items>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 __all__ = [
     "RecommenderMixin",
     "RatingPredictionMixin",
@@ -98,6 +126,39 @@ class RecommenderMixin:
         # the items trained are those with interactions, unless training set
         # some aside afterwards (see _known_items)
         self._trained_items = None
+        # every fit and partial_fit passes here: the parameters it trains under
+        self._fitted_params = {name: value for name, value in self.get_params(deep=False).items()
+                               if name not in self._params_settable_after_fit
+                               and name not in _PARAMS_WITHOUT_EFFECT_ON_SCORES}
+
+    # constructor parameters read when scoring, documented as settable on a
+    # fitted model (a subclass names its own); any other one changed by
+    # set_params after fit is refused at scoring (see _check_fitted_params)
+    _params_settable_after_fit = frozenset()
+
+    def _check_fitted_params(self):
+        """ValueError if a parameter the fit trained under has changed since (set_params).
+
+        The fitted state belongs to the fit's values: scored under others, a
+        model would fold users in under another objective, read its weights
+        under other shapes (out of bounds in a compiled kernel) or feed its
+        ranker features it never saw, none of which is the fitted model or a
+        refitted one.
+        """
+        fitted = getattr(self, "_fitted_params", None)
+        if fitted is None:
+            return
+        now = self.get_params(deep=False)
+        changed = {name: (value, now[name]) for name, value in fitted.items()
+                   if name in now and not _same_value(value, now[name])}
+        if changed:
+            said = ", ".join(f"{name} {_brief(old)} -> {_brief(new)}"
+                             for name, (old, new) in changed.items())
+            raise ValueError(
+                f"This {type(self).__name__}'s parameters changed since fit ({said}), but its "
+                "fitted state is that of the fit's values. Set them back, or fit again.")
+        if self._params_settable_after_fit:
+            self._validate_params()  # those set after fit: in range, as fit would check
 
     def _known_items(self):
         """Boolean mask of the items the model learned from (None before ``fit``).
@@ -117,6 +178,7 @@ class RecommenderMixin:
 
     def _validate_for_scoring(self, X):
         check_is_fitted(self)
+        self._check_fitted_params()
         return check_interactions(self, X, reset=False)
 
     def _iter_scores(self, X, **row_data):
@@ -513,6 +575,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
             Weights ``W[item, neighbour]``, padded with ``-inf``.
         """
         check_is_fitted(self)
+        self._check_fitted_params()
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         rows = self._item_item_rows(items)

@@ -178,7 +178,7 @@ def test_iterative_models_keep_no_scratch_state_and_are_quiet(model, capsys):
     # private fitted state: BPR's fold-in seed, the training popularity, the items trained
     leftovers = [n for n in vars(model) if n not in params and not n.endswith("_")
                  and n not in ("_fold_in_seed", "_item_popularity", "_trained_items",
-                               "_fitted_architecture")]
+                               "_fitted_params")]
     assert leftovers == []
     assert len(model.loss_curve_) == model.n_iter_
     assert all(np.isfinite(v) for v in model.loss_curve_)

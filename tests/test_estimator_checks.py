@@ -98,6 +98,13 @@ class PadsWithItemZero(EASE):
         return np.where(idx < 0, 0, idx), np.where(idx < 0, 0.0, val)
 
 
+class ScoresWithChangedParameters(EASE):
+    """Scores on after set_params changed a parameter since fit (the guard left out)."""
+
+    def _check_fitted_params(self):
+        pass
+
+
 @pytest.mark.parametrize("broken, check", [
     (ScoresDependOnTheBatch, checks.check_batch_equals_rows),
     (ScoresDependOnTheBatch, checks.check_row_independence),
@@ -112,6 +119,7 @@ class PadsWithItemZero(EASE):
     (NoPopularityFallback, checks.check_empty_user_is_not_catalogue_order),
     (TiesToTheHigherIndex, checks.check_recommend_matches_decision_function),
     (ForgetsCandidatesWhenExcludingSeen, checks.check_never_recommends_seen),
+    (ScoresWithChangedParameters, checks.check_parameters_changed_after_fit_are_refused),
 ])
 def test_each_broken_recommender_fails_its_check(broken, check):
     with pytest.raises(AssertionError):

@@ -433,3 +433,53 @@ def test_leave_one_out_explanations_for_non_linear_fold_ins(Model):
     assert scored == [1] + [3] * (row.nnz // 3) + ([row.nnz % 3] if row.nnz % 3 else [])
     np.testing.assert_array_equal(items_b, items)
     np.testing.assert_array_equal(contrib_b, contrib)
+
+
+def test_parameters_changed_after_fit_are_refused_until_set_back():
+    """Unguarded, ImplicitALS(n_components=4) set to 16 after fit folded users in with a
+    compiled kernel reading past its factors (garbage or NaN in transform, or an aborted
+    process), and a changed penalty folded them in under another objective."""
+    X = _binary()
+    model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
+    scores, factors = model.decision_function(X), model.transform(X)
+    for params, said in (({"n_components": 16}, "n_components 4 -> 16"),
+                         ({"alpha": 20.0}, "alpha 1.0 -> 20.0")):
+        model.set_params(**params)
+        for method in (model.decision_function, model.transform,
+                       lambda X: model.recommend(X, k=3), lambda X: model.explain(X[1], 0),
+                       lambda X: model.similar_items([0])):
+            with pytest.raises(ValueError, match=f"changed since fit \\({said}\\).*fit again"):
+                method(X)
+        model.set_params(n_components=4, alpha=1.0)  # an equal value is the fitted one
+        np.testing.assert_array_equal(model.decision_function(X), scores)
+        np.testing.assert_array_equal(model.transform(X), factors)
+    # a new fit takes the new value
+    model.set_params(n_components=6).fit(X)
+    assert model.transform(X).shape == (X.shape[0], 6)
+
+
+def test_parameters_settable_after_fit_are_served_and_validated():
+    from sklearn_recsys.reranking import XQuADReranker
+
+    X = _binary()
+    fitted = XQuADReranker(EASE(alpha=1.0), tradeoff=0.2, n_candidates=20).fit(X)
+    fitted.set_params(tradeoff=0.7)  # read only when re-ranking: as a refit would
+    refit = XQuADReranker(EASE(alpha=1.0), tradeoff=0.7, n_candidates=20).fit(X)
+    for a, b in zip(fitted.recommend(X, k=5), refit.recommend(X, k=5)):
+        np.testing.assert_array_equal(a, b)
+    fitted.set_params(tradeoff=3.0)  # fit would refuse it; so does scoring
+    with pytest.raises(InvalidParameterError, match="tradeoff"):
+        fitted.recommend(X, k=5)
+    fitted.set_params(tradeoff=0.7, short_head_share=0.5)  # the long tail is fit's
+    with pytest.raises(ValueError, match="short_head_share 0.8 -> 0.5"):
+        fitted.recommend(X, k=5)
+
+
+def test_partial_fit_trains_under_the_parameters_set_since():
+    X = _binary()
+    model = BPR(n_components=4, max_iter=2, random_state=0).fit(X)
+    model.set_params(learning_rate_init=0.01)
+    with pytest.raises(ValueError, match="learning_rate_init"):
+        model.decision_function(X)
+    model.partial_fit(X)  # the epoch ran with the new value: the model's own now
+    assert np.isfinite(model.decision_function(X)).all()

@@ -132,6 +132,9 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
     # give 255 patterns, each with one rate per item
     _max_behaviors = 9
 
+    # W and the rates do not depend on it: it weighs the cross term at scoring
+    _params_settable_after_fit = frozenset({"cross_weight"})
+
     def __init__(self, behaviors=None, target=None, *, alpha=200.0, behavior_weights=None,
                  cross_weight=1.0, smoothing=5.0):
         self.behaviors = behaviors

@@ -120,7 +120,8 @@ class MatrixFactorizationBase(
             refit._record_popularity(X)
             refit._fit(X, X_val, **fit_data)
             refit._check_fold_in(X)
-            params = self.get_params(deep=False)
+            # the fitted state, under the parameters as the user set them (dtype stays)
+            params = {*self.get_params(deep=False), "_fitted_params"}
             vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
         self._warn_if_collapsed()
         return self
@@ -311,6 +312,7 @@ class MatrixFactorizationBase(
             they are padding (-1, ``-inf``) as neighbours and as queries.
         """
         check_is_fitted(self)
+        self._check_fitted_params()
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         V = self.item_factors_

@@ -117,6 +117,9 @@ class BPR(MatrixFactorizationBase):
     _divergence_hint = "lower learning_rate_init"
     _refit_in_float64 = False  # SGD that diverges does so in any precision
 
+    # the fold-in's budget of steps, read at scoring
+    _params_settable_after_fit = frozenset({"fold_in_iter"})
+
     def __init__(
         self,
         n_components=64,

@@ -533,6 +533,7 @@ class HybridMF(MatrixFactorizationBase):
         factors : ndarray of shape (n_new_items, n_components)
         """
         check_is_fitted(self)
+        self._check_fitted_params()
         if self.item_feature_weights_ is None:
             raise ValueError("This HybridMF was fitted without item_features: set "
                              "item_features=... before fit to score items from features.")

@@ -238,6 +238,9 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     _state_names = ("user_factors_", "item_factors_", "rating_factors_", "user_bias_",
                     "item_bias_")
 
+    # scoring options: "can be set on a fitted model"
+    _params_settable_after_fit = frozenset({"rating_threshold", "rating_noise"})
+
     def __init__(
         self,
         n_components=None,

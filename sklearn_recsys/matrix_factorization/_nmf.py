@@ -119,6 +119,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     }
     _state_names = ("user_factors_", "item_factors_")
 
+    # the fold-in's budget of steps, read at scoring
+    _params_settable_after_fit = frozenset({"fold_in_iter"})
+
     def __init__(
         self,
         n_components=30,

@@ -223,6 +223,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         "space": [StrOptions({"auto", "inner_product", "lifted_l2"})],
     }
 
+    # the search breadth, "settable after fit"
+    _params_settable_after_fit = frozenset({"n_probe", "ef_search"})
+
     def __init__(self, estimator, *, algorithm="ivf", n_lists="auto", n_probe=16, n_links=32,
                  ef_construction=200, ef_search=128, space="auto"):
         self.estimator = estimator
@@ -450,5 +453,6 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
             Their contributions.
         """
         check_is_fitted(self)
+        self._check_fitted_params()
         self._validate_explain(x_row, item)
         return self.estimator_.explain(x_row, item)

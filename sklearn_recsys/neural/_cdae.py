@@ -154,6 +154,9 @@ class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
     _validation_k = 100
     _per_user_parameters = True
 
+    # the fold-in's budget of steps, read at scoring
+    _params_settable_after_fit = frozenset({"fold_in_iter"})
+
     def __init__(
         self,
         n_components=50,

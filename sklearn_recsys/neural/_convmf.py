@@ -408,6 +408,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _check_has_cnn(self):
         check_is_fitted(self)
+        self._check_fitted_params()
         if self.cnn_weights_ is None:
             raise ValueError(
                 "This ConvMF was fitted without documents, so it has no text CNN: set "

@@ -176,7 +176,6 @@ class SASRec(SequentialRecommenderBase):
         self.verbose = verbose
 
     _weight_names = ("item_embeddings", "position_embeddings", "block_weights", "final_norm")
-    _architecture_params = ("n_components", "n_blocks", "n_heads", "max_len")
 
     @property
     def _n_dropout_sites(self):

@@ -91,8 +91,6 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
 
     def _fit(self, X):
         self._check_architecture()
-        self._fitted_architecture = {name: getattr(self, name)
-                                     for name in self._architecture_params}
         if values_carry_no_order(X):
             warnings.warn(
                 f"{type(self).__name__} reads the values of X as the order of each user's "
@@ -127,22 +125,6 @@ class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixi
     # tuples and dicts of arrays, mirrored by TensorFlow variables in fit;
     # subclasses also say how many dropout seeds a step draws (_n_dropout_sites)
     _weight_names = ()
-    # the parameters that shape the fitted weights (checked again when scoring)
-    _architecture_params = ("n_components",)
-
-    def _validate_for_scoring(self, X):
-        X = super()._validate_for_scoring(X)
-        fitted = getattr(self, "_fitted_architecture", {})
-        changed = {name: (value, getattr(self, name)) for name, value in fitted.items()
-                   if getattr(self, name) != value}
-        if changed:
-            # the weights would be read under other shapes: a silent change of
-            # every score (SASRec's positions or heads) or a crash deep in NumPy
-            said = ", ".join(f"{name} {old!r} -> {new!r}" for name, (old, new) in changed.items())
-            raise ValueError(
-                f"This {type(self).__name__}'s parameters changed since fit ({said}), but "
-                "its weights are those of the fitted network. Set them back, or fit again.")
-        return X
 
     @abstractmethod
     def _initial_weights(self, rng, n_items):

@@ -366,6 +366,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             Their contributions to the inner model's score of ``item``.
         """
         check_is_fitted(self)
+        self._check_fitted_params()
         self._validate_explain(x_row, item)  # the errors of every model
         return self.estimator_.explain(x_row, item)
 
@@ -545,6 +546,8 @@ class XQuADReranker(_GreedyReranker):
         "short_head_share": [Interval(Real, 0, 1, closed="neither")],
     }
 
+    _params_settable_after_fit = frozenset({"tradeoff", "n_candidates", "kind"})
+
     def __init__(self, estimator, *, tradeoff=0.5, n_candidates=100, kind="smooth",
                  short_head_share=SHORT_HEAD_SHARE):
         self.estimator = estimator
@@ -658,6 +661,8 @@ class CalibratedReranker(_GreedyReranker):
         **_GreedyReranker._parameter_constraints,
         "categories": ["array-like", "sparse matrix"],
     }
+
+    _params_settable_after_fit = frozenset({"tradeoff", "n_candidates"})
 
     def __init__(self, estimator, categories, *, tradeoff=0.5, n_candidates=100):
         self.estimator = estimator

@@ -22,6 +22,7 @@ __all__ = [
     "check_recommend_padding",
     "check_recommend_matches_decision_function",
     "check_empty_user_is_not_catalogue_order",
+    "check_parameters_changed_after_fit_are_refused",
 ]
 
 
@@ -230,6 +231,38 @@ def check_empty_user_is_not_catalogue_order(name, estimator):
     assert np.ptp(row) > 0, f"{name} ties every item for a user without interactions"
 
 
+def check_parameters_changed_after_fit_are_refused(name, estimator):
+    """A parameter the fit trained under, changed by ``set_params`` without a new fit, is
+    refused at scoring (ValueError naming it); set back, the fitted model scores as before.
+
+    Scored under another value, a fitted model would be neither itself nor a refit (a
+    fold-in under another penalty, weights read under another shape). Parameters a model
+    documents as settable after fit, and those without effect on scores (``random_state``,
+    ``verbose``, ``n_jobs``), are left out.
+    """
+    X = _data()
+    est = clone(estimator).fit(X)
+    fitted = getattr(est, "_fitted_params", None)
+    assert fitted is not None, f"{name} recorded no parameters at fit"
+    numeric = [(p, v) for p, v in fitted.items()
+               if isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)]
+    if not numeric:
+        return  # nothing a number could be changed to
+    before = est.decision_function(X)
+    param, value = numeric[0]
+    changed = value + 1 if isinstance(value, (int, np.integer)) else 2 * value + 0.5
+    est.set_params(**{param: changed})
+    for score in (est.decision_function, lambda X: est.recommend(X, k=3)):
+        try:
+            score(X)
+        except ValueError as exc:
+            assert param in str(exc) and "changed since fit" in str(exc), (name, str(exc))
+        else:
+            raise AssertionError(f"{name} scored with {param} changed since fit")
+    est.set_params(**{param: value})
+    np.testing.assert_array_equal(est.decision_function(X), before, err_msg=name)
+
+
 _CHECKS = (
     check_never_recommends_seen,
     check_batch_equals_rows,
@@ -240,6 +273,7 @@ _CHECKS = (
     check_recommend_padding,
     check_recommend_matches_decision_function,
     check_empty_user_is_not_catalogue_order,
+    check_parameters_changed_after_fit_are_refused,
 )
 
 

@@ -111,8 +111,12 @@ def test_new_items_are_ranked_by_their_features():
     # a new item has neighbours from its features
     neighbours, _ = model.similar_items([new[0]], k=3)
     assert (neighbours % 2 == new[0] % 2).all()
-    # from the fitted map: a parameter changed since (without a refit) changes nothing
+    # from the fitted map: a parameter changed since (without a refit) is refused until it
+    # is set back, and then changes nothing
     model.set_params(item_features=None)
+    with pytest.raises(ValueError, match=r"item_features <ndarray of shape \(\d+, 2\)> -> None"):
+        model.similar_items([new[0]], k=3)
+    model.set_params(item_features=F)
     assert_array_equal(model.similar_items([new[0]], k=3)[0], neighbours)
 
 

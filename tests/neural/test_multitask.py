@@ -66,9 +66,10 @@ def test_serving_is_the_documented_forward_pass(fitted, split):
     assert fitted.transform(rows).shape == (25, 8)
 
 
-def test_scores_are_the_fitted_model_s_after_set_params_of_skip(fitted, split):
+def test_set_params_of_skip_after_fit_is_refused_at_scoring(fitted, split):
     """set_params(skip=False) after a fit with skip dropped the trained skip weights at
-    scoring: the scores of a model that was never fitted."""
+    scoring (the scores of a model never trained); now refused until set back, and the
+    scores follow the fitted skip weights, not the parameter."""
     from sklearn.base import clone
 
     X_in, _ = split
@@ -76,11 +77,16 @@ def test_scores_are_the_fitted_model_s_after_set_params_of_skip(fitted, split):
     expected = fitted.decision_function(rows)
     assert np.abs(fitted.skip_coefs_[fitted.target_index_]).max() > 0.1  # they matter
     changed = clone(fitted)
-    changed.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")})
+    changed.__dict__.update({k: v for k, v in fitted.__dict__.items() if k.endswith("_")
+                             or k in ("_fitted_params", "_item_popularity", "_trained_items")})
     changed.set_params(skip=False)
+    with pytest.raises(ValueError, match="skip True -> False"):
+        changed.decision_function(rows)
+    with pytest.raises(ValueError, match="parameters changed since fit"):
+        changed.transform(rows)
+    changed._check_fitted_params = lambda: None  # the guard aside: still the fitted model
     assert_allclose(changed.decision_function(rows), expected, rtol=1e-6)
-    assert_allclose(changed.decision_function(rows), _dense_forward(fitted, rows.toarray()),
-                    rtol=1e-4, atol=1e-4)
+    assert_allclose(expected, _dense_forward(fitted, rows.toarray()), rtol=1e-4, atol=1e-4)
 
 
 def test_learns_the_held_out_purchases(fitted, split):
