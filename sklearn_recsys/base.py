@@ -13,6 +13,8 @@ and scoring done in row batches so memory stays bounded.
 """
 
 
+import functools
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils.validation import check_is_fitted
@@ -44,8 +46,34 @@ def _same_value(old, new):
         return False
 
 
+# the parameters recorded by a fit that raised: no fitted model to score
+_FIT_FAILED = "fit failed"
+
+
+def _recording_fitted_params(fit):
+    """``fit`` (or ``partial_fit``) marking the model's parameters failed if it raises.
+
+    The parameters are recorded when training starts (:meth:`RecommenderMixin._set_popularity`);
+    a fit that raises after that leaves the weights of an earlier fit, or part of the new
+    one, under the new parameters: scoring them would pass the guard.
+    """
+    @functools.wraps(fit)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return fit(self, *args, **kwargs)
+        except BaseException:
+            if hasattr(self, "_fitted_params"):
+                self._fitted_params = _FIT_FAILED
+            raise
+
+    wrapper._records_failure = True
+    return wrapper
+
+
 def _brief(value):
     """A parameter's value for a message: arrays and long sequences by their size."""
+    if isinstance(value, np.generic):  # a NumPy scalar (a search over np.logspace)
+        return repr(value.item())
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"<{type(value).__name__} of shape {value.shape}>"
     text = repr(value)
@@ -92,6 +120,7 @@ class RecommenderMixin:
             tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         return tags
 
+    @_recording_fitted_params
     def fit(self, X, y=None):
         """Fit the recommender on a user-item interaction matrix.
 
@@ -127,14 +156,27 @@ class RecommenderMixin:
         # some aside afterwards (see _known_items)
         self._trained_items = None
         # every fit and partial_fit passes here: the parameters it trains under
+        # (recorded before training, which may score validation users; a fit that
+        # raises marks them failed, see _recording_fitted_params)
+        left_out = (self._params_settable_after_fit | self._params_only_read_by_fit
+                    | _PARAMS_WITHOUT_EFFECT_ON_SCORES)
         self._fitted_params = {name: value for name, value in self.get_params(deep=False).items()
-                               if name not in self._params_settable_after_fit
-                               and name not in _PARAMS_WITHOUT_EFFECT_ON_SCORES}
+                               if name not in left_out}
 
     # constructor parameters read when scoring, documented as settable on a
     # fitted model (a subclass names its own); any other one changed by
     # set_params after fit is refused at scoring (see _check_fitted_params)
     _params_settable_after_fit = frozenset()
+    # training data passed as parameters (a ConvMF's documents): scoring uses what
+    # fit learned from them, so setting them to None slims a fitted model
+    _params_only_read_by_fit = frozenset()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        for name in ("fit", "partial_fit"):
+            method = cls.__dict__.get(name)
+            if method is not None and not getattr(method, "_records_failure", False):
+                setattr(cls, name, _recording_fitted_params(method))
 
     def _check_fitted_params(self):
         """ValueError if a parameter the fit trained under has changed since (set_params).
@@ -148,6 +190,11 @@ class RecommenderMixin:
         fitted = getattr(self, "_fitted_params", None)
         if fitted is None:
             return
+        if isinstance(fitted, str):  # _FIT_FAILED
+            raise ValueError(
+                f"This {type(self).__name__}'s last fit raised an error: what it holds is not "
+                "the model of its parameters (those of an earlier fit, or part of a new one). "
+                "Fit it again.")
         now = self.get_params(deep=False)
         changed = {name: (value, now[name]) for name, value in fitted.items()
                    if name in now and not _same_value(value, now[name])}

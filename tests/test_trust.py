@@ -483,3 +483,19 @@ def test_partial_fit_trains_under_the_parameters_set_since():
         model.decision_function(X)
     model.partial_fit(X)  # the epoch ran with the new value: the model's own now
     assert np.isfinite(model.decision_function(X)).all()
+
+
+def test_a_fit_that_raises_leaves_no_model_to_score():
+    """A new fit under new parameters that raised (here on its input) left the weights of
+    the earlier fit: ImplicitALS's transform then read them as 16 factors (NaN, then an
+    aborted process). Scoring is refused until a fit succeeds."""
+    X = _binary()
+    model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.set_params(n_components=16).fit(bad)
+    for method in (model.transform, model.decision_function):
+        with pytest.raises(ValueError, match="last fit raised an error.*Fit it again"):
+            method(X)
+    assert model.fit(X).transform(X).shape == (X.shape[0], 16)

@@ -213,6 +213,8 @@ class MatrixFactorizationBase(
         (global and user biases are constants of a row and do not change its
         ranking). What an approximate maximum-inner-product index searches.
         """
+        # a wrapper (ApproximateRecommender) calls it on a model it did not fit
+        self._check_fitted_params()
         U, V = self._fold_in(X), self.item_factors_
         bias = getattr(self, "item_bias_", None)
         if bias is not None:

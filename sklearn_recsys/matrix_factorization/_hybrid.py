@@ -252,6 +252,9 @@ class HybridMF(MatrixFactorizationBase):
     _state_names = ("user_factors_", "item_factors_", "item_feature_weights_",
                     "user_feature_weights_")
 
+    # the features are mapped by fit (the fitted map): None slims a fitted model
+    _params_only_read_by_fit = frozenset({"item_features"})
+
     def __init__(
         self,
         n_components=64,

@@ -570,6 +570,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     @available_if(lambda self: self.rating_threshold is None)
     def _inner_product_form(self, X):
         # the ranking task's factors; item_bias_ belongs to the rating task
+        self._check_fitted_params()  # a wrapper calls it on a model it did not fit
         return self._fold_in(X)[:, self._columns()[1]], self.item_factors_
 
     def _ratings_batch(self, X, items):

@@ -235,6 +235,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     }
     _state_names = ("user_factors_", "item_factors_", "document_factors_", "cnn_weights_")
 
+    # the texts are encoded by fit (document_factors_, the CNN): None slims a fitted model
+    _params_only_read_by_fit = frozenset({"documents"})
+
     def __init__(
         self,
         n_components=50,

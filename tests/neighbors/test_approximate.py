@@ -232,6 +232,13 @@ def test_a_frozen_model_is_indexed_as_fitted():
     assert _recall(model.recommend(X[:50], k=10)[0], fitted.recommend(X[:50], k=10)[0]) > 0.99
     with pytest.raises(ValueError, match="500 item vectors but X has 400 columns"):
         ApproximateRecommender(FrozenEstimator(fitted)).fit(X[:, :400])
+    # the frozen model changed by its owner since: its fold-in (a compiled kernel reading
+    # past the factors under another n_components) is refused, not searched
+    fitted.set_params(n_components=16)
+    with pytest.raises(ValueError, match="n_components 8 -> 16"):
+        model.recommend(X[:50], k=10)
+    fitted.set_params(n_components=8)
+    assert _recall(model.recommend(X[:50], k=10)[0], fitted.recommend(X[:50], k=10)[0]) > 0.99
 
 
 @pytest.mark.parametrize("algorithm", ["ivf", "hnsw"])
