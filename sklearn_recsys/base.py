@@ -55,14 +55,16 @@ def _recording_fitted_params(fit):
 
     The parameters are recorded when training starts (:meth:`RecommenderMixin._set_popularity`);
     a fit that raises after that leaves the weights of an earlier fit, or part of the new
-    one, under the new parameters: scoring them would pass the guard.
+    one, under the new parameters: scoring them would pass the guard. A call refused before
+    training started (a ``partial_fit`` chunk with a NaN) leaves the model as it was.
     """
     @functools.wraps(fit)
     def wrapper(self, *args, **kwargs):
+        before = getattr(self, "_fitted_params", None)
         try:
             return fit(self, *args, **kwargs)
         except BaseException:
-            if hasattr(self, "_fitted_params"):
+            if getattr(self, "_fitted_params", None) is not before:  # training had started
                 self._fitted_params = _FIT_FAILED
             raise
 

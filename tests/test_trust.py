@@ -486,16 +486,36 @@ def test_partial_fit_trains_under_the_parameters_set_since():
 
 
 def test_a_fit_that_raises_leaves_no_model_to_score():
-    """A new fit under new parameters that raised (here on its input) left the weights of
-    the earlier fit: ImplicitALS's transform then read them as 16 factors (NaN, then an
-    aborted process). Scoring is refused until a fit succeeds."""
+    """A new fit under new parameters that raised once training had started (here on its
+    X_val, checked after the training popularity is recorded) left the weights of the
+    earlier fit: ImplicitALS's transform then read them as 16 factors (NaN, then an aborted
+    process). Scoring is refused until a fit succeeds; a fit refused on its input before
+    training leaves the guard comparing the parameters as before."""
     X = _binary()
     model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
-    bad = X.copy()
-    bad.data[0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
-        model.set_params(n_components=16).fit(bad)
+    with pytest.raises(ValueError, match="Every interaction of X_val is also in X"):
+        model.set_params(n_components=16).fit(X, X_val=X)
     for method in (model.transform, model.decision_function):
         with pytest.raises(ValueError, match="last fit raised an error.*Fit it again"):
             method(X)
     assert model.fit(X).transform(X).shape == (X.shape[0], 16)
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.set_params(n_components=4).fit(bad)
+    with pytest.raises(ValueError, match="n_components 16 -> 4"):
+        model.transform(X)
+    assert model.set_params(n_components=16).transform(X).shape == (X.shape[0], 16)
+
+
+def test_a_refused_partial_fit_chunk_leaves_the_model_usable():
+    """A streamed chunk refused on its input (NaN) must not cost the model trained so far."""
+    X = _binary()
+    model = BPR(n_components=4, max_iter=2, random_state=0)
+    model.partial_fit(X)
+    scores = model.decision_function(X)
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError, match="NaN"):
+        model.partial_fit(bad)
+    np.testing.assert_array_equal(model.decision_function(X), scores)
