@@ -286,8 +286,22 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     # -- behaviours -----------------------------------------------------
 
+    def _fitted_with_behaviors(self):
+        """Whether fit stacked behaviour blocks; ValueError if ``behavior_col`` says otherwise.
+
+        The columns are fit's: with ``behavior_col`` set (or unset) after a fit, the log
+        would be read in a layout the fitted blocks do not have.
+        """
+        fitted = hasattr(self, "behaviors_")
+        if fitted != (self.behavior_col is not None):
+            raise ValueError(
+                f"behavior_col is {self.behavior_col!r}, but this InteractionEncoder was "
+                f"fitted {'with' if fitted else 'without'} a behaviour column: its columns "
+                "are that fit's. Set behavior_col back, or fit again.")
+        return fitted
+
     def _n_columns(self):
-        return self.n_items_ * (len(self.behaviors_) if self.behavior_col is not None else 1)
+        return self.n_items_ * (len(self.behaviors_) if self._fitted_with_behaviors() else 1)
 
     def _behavior_column(self, X):
         if not (hasattr(X, "columns") or isinstance(X, Mapping)):
@@ -303,7 +317,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     def _behavior_codes(self, X):
         """Block index of each interaction of the log (None without ``behavior_col``)."""
-        if self.behavior_col is None:
+        if not self._fitted_with_behaviors():
             return None
         column = self._behavior_column(X).astype(str)
         names = np.asarray(self.behaviors_)

@@ -78,3 +78,20 @@ def test_refit_without_behaviours_forgets_them():
     enc.set_params(behavior_col=None).fit(log)
     assert not hasattr(enc, "behaviors_")
     assert enc.transform(log).shape == (2, 2)
+
+
+def test_behavior_col_changed_after_fit_is_refused_until_set_back_or_refitted():
+    """Set after a fit without behaviours, transform raised AttributeError ('behaviors_');
+    unset after a fit with them, it stacked one block where the fit had two."""
+    log = {"user_id": [1, 1, 2], "item_id": [5, 6, 5], "event": ["view", "buy", "view"]}
+    for fitted_with, changed_to in (("event", None), (None, "event")):
+        enc = InteractionEncoder(behavior_col=fitted_with).fit(log)
+        expected = enc.transform(log)
+        enc.set_params(behavior_col=changed_to)
+        with pytest.raises(ValueError, match=f"behavior_col is {changed_to!r}.*fitted "
+                           f"{'with' if fitted_with else 'without'} a behaviour column"):
+            enc.transform(log)
+        enc.set_params(behavior_col=fitted_with)
+        assert (enc.transform(log) != expected).nnz == 0
+        assert enc.set_params(behavior_col=changed_to).fit(log).transform(log).shape[1] == (
+            2 if fitted_with else 4)
