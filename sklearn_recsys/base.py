@@ -225,9 +225,13 @@ class RecommenderMixin:
         popularity = getattr(self, "_item_popularity", None)
         return None if popularity is None else popularity > 0
 
-    def _validate_for_scoring(self, X):
+    def _check_fitted(self):
+        """NotFittedError before ``fit``; ValueError if parameters changed since (or it failed)."""
         check_is_fitted(self)
         self._check_fitted_params()
+
+    def _validate_for_scoring(self, X):
+        self._check_fitted()
         return check_interactions(self, X, reset=False)
 
     def _iter_scores(self, X, **row_data):
@@ -623,8 +627,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
         scores : ndarray of shape (n_query_items, min(k, n_items))
             Weights ``W[item, neighbour]``, padded with ``-inf``.
         """
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         rows = self._item_item_rows(items)

@@ -20,7 +20,6 @@ from sklearn.base import (
     clone,
 )
 from sklearn.utils._param_validation import Interval, Options
-from sklearn.utils.validation import check_is_fitted
 
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
 from ..base import RecommenderMixin, _mask_unseen_items
@@ -313,8 +312,7 @@ class MatrixFactorizationBase(
             all zero (never trained on, or penalised to zero) have no cosine:
             they are padding (-1, ``-inf``) as neighbours and as queries.
         """
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
         V = self.item_factors_

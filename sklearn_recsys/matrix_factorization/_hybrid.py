@@ -5,7 +5,7 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array, check_is_fitted
+from sklearn.utils.validation import check_array
 
 from ..base import rows_without_known_items
 from ..utils._solvers import (
@@ -535,8 +535,7 @@ class HybridMF(MatrixFactorizationBase):
         -------
         factors : ndarray of shape (n_new_items, n_components)
         """
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         if self.item_feature_weights_ is None:
             raise ValueError("This HybridMF was fitted without item_features: set "
                              "item_features=... before fit to score items from features.")

@@ -20,7 +20,6 @@ from numba import njit
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ..base import RecommenderMixin, _inner_explains, rows_without_known_items
 from ..utils._topk import iter_row_batches, row_batch_size
@@ -452,7 +451,6 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         contributions : ndarray of shape (n_user_items,)
             Their contributions.
         """
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         self._validate_explain(x_row, item)
         return self.estimator_.explain(x_row, item)

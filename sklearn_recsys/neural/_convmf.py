@@ -4,7 +4,6 @@ from numbers import Integral, Real
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ..base import _top_k_of_batches
 from ..utils._validation import check_exclude, check_k, check_rating_values
@@ -410,8 +409,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         return seqs.astype(np.int32)
 
     def _check_has_cnn(self):
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         if self.cnn_weights_ is None:
             raise ValueError(
                 "This ConvMF was fitted without documents, so it has no text CNN: set "

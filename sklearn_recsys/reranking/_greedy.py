@@ -23,7 +23,6 @@ import numpy as np
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
 
 from ..base import RecommenderMixin, _inner_explains, _recommend_excluding_first
 from ..metrics._beyond_accuracy import (
@@ -365,8 +364,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         contributions : ndarray of shape (n_user_items,)
             Their contributions to the inner model's score of ``item``.
         """
-        check_is_fitted(self)
-        self._check_fitted_params()
+        self._check_fitted()
         self._validate_explain(x_row, item)  # the errors of every model
         return self.estimator_.explain(x_row, item)
 
