@@ -475,6 +475,28 @@ def test_parameters_settable_after_fit_are_served_and_validated():
         fitted.recommend(X, k=5)
 
 
+def test_a_wrappers_template_changed_in_place_does_not_change_how_it_is_scored():
+    """``set_params(estimator__<step>=...)`` changes a re-ranker's template pipeline in
+    place, so the guard sees the same object; the scorers read whether the model takes
+    order keys from that template and split another way (NDCG@10 of the same fitted
+    model 0.559 -> 0.590 with SASRec). They read the fitted clone now."""
+    from sklearn.pipeline import make_pipeline
+
+    from sklearn_recsys.baselines import MostPopular
+    from sklearn_recsys.reranking import XQuADReranker
+    from sklearn_recsys.utils._sequences import reads_order_keys
+
+    class OrderKeyPopular(MostPopular):
+        _values_are_order_keys = True
+
+    X = _binary()
+    fitted = XQuADReranker(make_pipeline(EASE(alpha=1.0)), n_candidates=20).fit(X)
+    fitted.set_params(estimator__ease=OrderKeyPopular())
+    assert not reads_order_keys(fitted)
+    assert reads_order_keys(XQuADReranker(make_pipeline(OrderKeyPopular())))  # unfitted
+    assert reads_order_keys(XQuADReranker(OrderKeyPopular()).fit(X))
+
+
 def test_partial_fit_trains_under_the_parameters_set_since():
     X = _binary()
     model = BPR(n_components=4, max_iter=2, random_state=0).fit(X)

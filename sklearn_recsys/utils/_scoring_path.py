@@ -7,16 +7,21 @@ def scoring_path(estimator):
     """Yield ``estimator``, then each model it scores through, outermost first.
 
     A pipeline scores through its last step; a wrapper (a re-ranker, a
-    ``FrozenEstimator``, an approximate search) through its ``estimator``;
-    recursively, until a model that wraps none.
+    ``FrozenEstimator``, an approximate search) through its fitted
+    ``estimator_`` once fitted, else through its ``estimator``; recursively,
+    until a model that wraps none. A fitted wrapper scores through the clone
+    it fitted, not its template, which ``set_params`` may since have changed
+    in place (``estimator__<step>=...``).
     """
     while estimator is not None:
         yield estimator
         if hasattr(estimator, "steps"):
             estimator = estimator.steps[-1][1]
-        else:
+            continue
+        inner = getattr(estimator, "estimator_", None)
+        if not hasattr(inner, "get_params"):
             inner = getattr(estimator, "estimator", None)
-            estimator = inner if hasattr(inner, "get_params") else None
+        estimator = inner if hasattr(inner, "get_params") else None
 
 
 def holds_a_frozen_model(estimator):
