@@ -17,6 +17,7 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
@@ -28,8 +29,7 @@ from .utils._validation import (
     check_k,
 )
 
-# parameters that do not change what a fitted model returns (a fold-in's seed
-# is a fresh draw either way)
+# parameters that scoring never reads: a change leaves what a fitted model returns
 _PARAMS_WITHOUT_EFFECT_ON_SCORES = frozenset({"random_state", "verbose", "n_jobs"})
 
 
@@ -89,6 +89,7 @@ __all__ = [
     "RatingPredictionMixin",
     "ItemItemMixin",
     "ItemScoresTransformMixin",
+    "EmbeddingFeaturesOutMixin",
 ]
 
 
@@ -695,3 +696,30 @@ def _mask_unseen_items(estimator, similarities, items):
     similarities[:, unseen] = -np.inf
     similarities[unseen[items]] = -np.inf
     return similarities
+
+
+class EmbeddingFeaturesOutMixin(ClassNamePrefixFeaturesOutMixin):
+    """``get_feature_names_out`` of a fitted model's user embedding (``transform``).
+
+    scikit-learn's mixin only checks that ``_n_features_out`` exists, which a
+    model's property answers before fit, and after ``set_params`` changed
+    ``n_components``, with names that are not those of its ``transform``:
+    here the model must be fitted under its current parameters, as for
+    ``transform`` itself.
+    """
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: ``<class name in lower case>0``, ``...1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_`` where the model has it.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per column of :meth:`transform`.
+        """
+        self._check_fitted()
+        return super().get_feature_names_out(input_features)

@@ -439,15 +439,21 @@ def test_parameters_changed_after_fit_are_refused_until_set_back():
     """Unguarded, ImplicitALS(n_components=4) set to 16 after fit folded users in with a
     compiled kernel reading past its factors (garbage or NaN in transform, or an aborted
     process), and a changed penalty folded them in under another objective."""
+    from sklearn.exceptions import NotFittedError
+
     X = _binary()
-    model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
+    model = ImplicitALS(n_components=4, max_iter=3, random_state=0)
+    with pytest.raises(NotFittedError):  # scikit-learn's mixin named 4 columns unfitted
+        model.get_feature_names_out()
+    model.fit(X)
     scores, factors = model.decision_function(X), model.transform(X)
     for params, said in (({"n_components": 16}, "n_components 4 -> 16"),
                          ({"alpha": 20.0}, "alpha 1.0 -> 20.0")):
         model.set_params(**params)
         for method in (model.decision_function, model.transform,
                        lambda X: model.recommend(X, k=3), lambda X: model.explain(X[1], 0),
-                       lambda X: model.similar_items([0])):
+                       lambda X: model.similar_items([0]),
+                       lambda X: model.get_feature_names_out()):
             with pytest.raises(ValueError, match=f"changed since fit \\({said}\\).*fit again"):
                 method(X)
         model.set_params(n_components=4, alpha=1.0)  # an equal value is the fitted one
@@ -456,6 +462,7 @@ def test_parameters_changed_after_fit_are_refused_until_set_back():
     # a new fit takes the new value
     model.set_params(n_components=6).fit(X)
     assert model.transform(X).shape == (X.shape[0], 6)
+    assert list(model.get_feature_names_out()) == [f"implicitals{i}" for i in range(6)]
 
 
 def test_parameters_settable_after_fit_are_served_and_validated():

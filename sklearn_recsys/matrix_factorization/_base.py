@@ -15,14 +15,13 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
-    ClassNamePrefixFeaturesOutMixin,
     TransformerMixin,
     clone,
 )
 from sklearn.utils._param_validation import Interval, Options
 
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
-from ..base import RecommenderMixin, _mask_unseen_items
+from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin, _mask_unseen_items
 from ..utils._parallel import numba_threads
 from ..utils._topk import iter_row_batches, top_k
 from ..utils._validation import (
@@ -36,7 +35,7 @@ __all__ = ["MatrixFactorizationBase"]
 
 
 class MatrixFactorizationBase(
-    IterativeTrainingMixin, ClassNamePrefixFeaturesOutMixin, RecommenderMixin, TransformerMixin,
+    IterativeTrainingMixin, EmbeddingFeaturesOutMixin, RecommenderMixin, TransformerMixin,
     BaseEstimator,
 ):
     """Base class of the factorization models (not an estimator on its own).

@@ -20,13 +20,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
                        IterativeTrainingMixin, pass_rows)
-from ..base import RecommenderMixin
+from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin
 from ..utils._validation import check_interactions
 from ..utils._propensity import exposure_propensity
 from ..utils._topk import iter_row_batches
@@ -255,7 +255,7 @@ class PartialFitMixin:
         return self
 
 
-class AutoencoderBase(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
                       NeuralRecommenderBase):
     """Base class of the multinomial autoencoders (not an estimator on its own)."""
 

@@ -3,10 +3,11 @@
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
+from ..base import EmbeddingFeaturesOutMixin
 from ..utils._propensity import exposure_propensity
 from ..utils._row_minimize import minimize_rows
 from ..utils._topk import iter_row_batches
@@ -36,7 +37,7 @@ def _base_rate_logits(X, propensity=None):
     return np.log(share / (1.0 - share)).astype(np.float32)
 
 
-class CDAE(PartialFitMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
            NeuralRecommenderBase):
     """Collaborative denoising autoencoder for implicit feedback (CDAE).
 

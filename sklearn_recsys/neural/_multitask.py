@@ -4,10 +4,11 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
+from ..base import EmbeddingFeaturesOutMixin
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
 from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows, check_sizes,
@@ -24,7 +25,7 @@ def _softmax(a):
     return a
 
 
-class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, ClassNamePrefixFeaturesOutMixin,
+class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixin,
                    TransformerMixin, NeuralRecommenderBase):
     """Multi-task denoising autoencoder with gated experts, one head per behaviour.
 

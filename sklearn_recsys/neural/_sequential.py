@@ -16,10 +16,10 @@ from abc import abstractmethod
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import TransformerMixin
 
 from .._engine import ENGINE_CONSTRAINTS
-from ..base import rows_without_known_items
+from ..base import EmbeddingFeaturesOutMixin, rows_without_known_items
 from ..utils._holdout import split_by_rank
 from ..utils._sequences import as_order_keys, row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
@@ -36,7 +36,7 @@ SEQUENTIAL_ENGINE_CONSTRAINTS = {
 _ENCODE_BATCH = 256
 
 
-class SequentialRecommenderBase(ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+class SequentialRecommenderBase(EmbeddingFeaturesOutMixin, TransformerMixin,
                                 NeuralRecommenderBase):
     """Base class of the sequential recommenders (not an estimator on its own).
 

@@ -252,13 +252,28 @@ def check_parameters_changed_after_fit_are_refused(name, estimator):
     param, value = numeric[0]
     changed = value + 1 if isinstance(value, (int, np.integer)) else 2 * value + 0.5
     est.set_params(**{param: changed})
-    for score in (est.decision_function, lambda X: est.recommend(X, k=3)):
+    # every public method that reads the fitted state, where the model has it
+    methods = {"decision_function": est.decision_function,
+               "recommend": lambda X: est.recommend(X, k=3),
+               "score": est.score,
+               "transform": getattr(est, "transform", None),
+               "get_feature_names_out": (getattr(est, "get_feature_names_out", None)
+                                         and (lambda X: est.get_feature_names_out())),
+               "explain": getattr(est, "explain", None) and (lambda X: est.explain(X[0], 0)),
+               "similar_items": (getattr(est, "similar_items", None)
+                                 and (lambda X: est.similar_items([0], k=3))),
+               "predict_ratings": (getattr(est, "predict_ratings", None)
+                                   and (lambda X: est.predict_ratings(X, items=[0])))}
+    for method, score in methods.items():
+        if score is None:
+            continue
         try:
             score(X)
         except ValueError as exc:
-            assert param in str(exc) and "changed since fit" in str(exc), (name, str(exc))
+            assert param in str(exc) and "changed since fit" in str(exc), (name, method,
+                                                                           str(exc))
         else:
-            raise AssertionError(f"{name} scored with {param} changed since fit")
+            raise AssertionError(f"{name}.{method} ran with {param} changed since fit")
     est.set_params(**{param: value})
     np.testing.assert_array_equal(est.decision_function(X), before, err_msg=name)
 
