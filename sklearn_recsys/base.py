@@ -34,12 +34,25 @@ _PARAMS_WITHOUT_EFFECT_ON_SCORES = frozenset({"random_state", "verbose", "n_jobs
 
 
 def _same_value(old, new):
-    """Whether a parameter still has its fit's value (the same object, or an equal one)."""
+    """Whether a parameter still has its fit's value (the same object, or an equal one).
+
+    Equal values of another container count as the same (a list set back for the
+    fit's tuple, a 0-d array for a float, an equal copy of a sparse matrix); values
+    whose equality has no truth value (data frames) count as changed.
+    """
     if old is new:
         return True
+    if sp.issparse(old) or sp.issparse(new):
+        return (sp.issparse(old) and sp.issparse(new) and old.shape == new.shape
+                and (old != new).nnz == 0)
+    if isinstance(old, (list, tuple)) and isinstance(new, (list, tuple)):
+        return len(old) == len(new) and all(map(_same_value, old, new))
     if isinstance(old, np.ndarray) or isinstance(new, np.ndarray):
-        return (isinstance(old, np.ndarray) and isinstance(new, np.ndarray)
-                and old.shape == new.shape and bool(np.array_equal(old, new)))
+        if not all(isinstance(v, (np.ndarray, np.generic, list, tuple, int, float))
+                   for v in (old, new)):
+            return False
+        old, new = np.asarray(old), np.asarray(new)
+        return old.shape == new.shape and bool(np.array_equal(old, new))
     try:
         return bool(old == new)
     except (TypeError, ValueError):  # no truth value (e.g. sequences of arrays)

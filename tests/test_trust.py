@@ -465,6 +465,23 @@ def test_parameters_changed_after_fit_are_refused_until_set_back():
     assert list(model.get_feature_names_out()) == [f"implicitals{i}" for i in range(6)]
 
 
+def test_a_parameter_set_back_in_another_container_is_the_fitted_one():
+    """Set back as a list for the fit's tuple (or an array for it), a parameter was refused
+    as changed; another value in any container still is."""
+    from sklearn_recsys.linear import MultiBehaviorEASE
+
+    X = sp.hstack([_binary(seed=1), _binary(seed=2)]).tocsr()
+    model = MultiBehaviorEASE(("view", "buy"), "buy", alpha=1.0,
+                              behavior_weights=(0.5, 1.0)).fit(X)
+    scores = model.decision_function(X)
+    for same in ([0.5, 1.0], np.array([0.5, 1.0])):
+        np.testing.assert_array_equal(model.set_params(behavior_weights=same)
+                                      .decision_function(X), scores)
+    for other in ([0.5, 2.0], (0.5,), np.array([[0.5, 1.0]])):
+        with pytest.raises(ValueError, match="changed since fit \\(behavior_weights"):
+            model.set_params(behavior_weights=other).decision_function(X)
+
+
 def test_parameters_settable_after_fit_are_served_and_validated():
     from sklearn_recsys.reranking import XQuADReranker
 
