@@ -145,6 +145,17 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
     assert items.shape == scores.shape == (0, 80)  # one column per item, as recommend
     with pytest.raises(NotFittedError):
         batch_recommend(ImplicitALS(), X[:0], k=3, client=client)
+
+    class Unreachable:  # a refusal must come before the model is sent anywhere
+        def __getattr__(self, name):
+            raise AssertionError(f"client.{name} was called")
+
+    alpha = model.alpha
+    model.set_params(alpha=alpha + 1.0)
+    for rows in (X, X[:0]):  # each task failed on the workers after the model was sent
+        with pytest.raises(ValueError, match="changed since fit"):
+            batch_recommend(model, rows, k=3, client=Unreachable())
+    model.set_params(alpha=alpha)
     # a scikit-learn Pipeline (no recommend of its own): the lists of pipeline.recommend
     from sklearn.pipeline import make_pipeline
 
@@ -201,6 +212,8 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
     with pytest.raises(ValueError, match="user_col"):
         batch_recommend_logs(model, encoder, logs.rename(columns={"user_id": "who"}),
                              client=client)
+    with pytest.raises(ValueError, match="changed since fit"):  # before the scatter
+        batch_recommend_logs(model.set_params(alpha=1.0), encoder, logs, client=None)
 
 
 def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(client):

@@ -2,9 +2,8 @@
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_is_fitted
 
-from ..preprocessing._raw_ids import _recommender, _scored_items
+from ..preprocessing._raw_ids import _fitted_recommender, _recommender, _scored_items
 from ..utils._validation import check_k, check_rows_to_score
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
@@ -77,10 +76,10 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
             f"X must be a 2-D matrix of shape (n_users, n_items), got shape "
             f"{getattr(X, 'shape', None)}: one row of interactions per user (a single "
             "user's row as X[None, :] or X.reshape(1, -1)).")
+    # refused here, not by every task on the workers after the model was sent
+    model = _fitted_recommender(estimator)
     ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
     if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
-        model = _recommender(estimator)
-        check_is_fitted(model)
         width = min(k, _scored_items(model))
         return (np.empty((0, width), dtype=np.int64 if ids is None else object),
                 np.empty((0, width)))
@@ -115,11 +114,8 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
 def _check_item_ids(estimator, item_ids):
     """``item_ids`` as an object array, one raw id per item the fitted model scores."""
     ids = np.asarray(item_ids, dtype=object)
-    try:
-        n_items = _scored_items(_recommender(estimator))
-    except AttributeError:
-        n_items = None  # not fitted: the model's own recommend raises NotFittedError
-    if ids.ndim != 1 or (n_items is not None and len(ids) != n_items):
+    n_items = _scored_items(_fitted_recommender(estimator))
+    if ids.ndim != 1 or len(ids) != n_items:
         raise ValueError(
             f"item_ids must hold one raw id per item the model scores ({n_items}), got "
             f"{ids.shape[0] if ids.ndim else 'a scalar'}: ids from another encoder or "
@@ -182,6 +178,7 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
 
     k = check_k(k)
     check_is_fitted(encoder)
+    _fitted_recommender(estimator)  # refused before it is sent to the workers
     if not (hasattr(logs, "map_partitions") and hasattr(logs, "npartitions")):
         raise TypeError(f"logs must be a dask DataFrame of raw interactions, got "
                         f"{type(logs).__name__}; for a pandas DataFrame use "

@@ -12,9 +12,9 @@ the transformed rows and the excluded items from the **raw** rows.
 import numpy as np
 from sklearn import pipeline as sk_pipeline
 from sklearn.utils._available_if import available_if
-from sklearn.utils.validation import check_is_fitted
 
 from ..base import _allowed_items, _top_k_of_batches
+from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_exclude_seen, check_k, check_rows_to_score
@@ -28,8 +28,7 @@ def _final_recommender(pipe):
         raise TypeError(
             f"The last step of the pipeline, {type(final).__name__}, is not a recommender "
             "(it has no recommend method).")
-    check_is_fitted(final)
-    return final
+    return _fitted_recommender(pipe)
 
 
 def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
@@ -164,8 +163,7 @@ def pipeline_scores(pipe, X):
     scikit-learn's Pipeline is judged on the lists that :func:`recommend`
     returns.
     """
-    final = pipe[-1]
-    check_is_fitted(final)
+    final = _fitted_recommender(pipe)
     X = check_rows_to_score(pipe, X)
     blocks = _raw_history_blocks(pipe, final, X, behavior_layout(final))
     parts = [scores for _, _, scores in blocks]

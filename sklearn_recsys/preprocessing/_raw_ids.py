@@ -106,6 +106,21 @@ def _recommender(estimator):
     return estimator[-1] if hasattr(estimator, "steps") else estimator
 
 
+def _fitted_recommender(estimator):
+    """The recommender at the end of ``estimator``, checked as its scoring would check it.
+
+    NotFittedError before ``fit``; ValueError for parameters changed since (the
+    package's models): raised here, before the model is sent to any worker.
+    """
+    model = _recommender(estimator)
+    check = getattr(model, "_check_fitted", None)
+    if check is None:
+        check_is_fitted(model)
+    else:
+        check()
+    return model
+
+
 def _scored_items(model):
     """Items a fitted recommender scores (one block of a multi-behaviour model's columns)."""
     return model._n_items() if hasattr(model, "_n_items") else model.n_features_in_
