@@ -482,6 +482,20 @@ def test_a_parameter_set_back_in_another_container_is_the_fitted_one():
             model.set_params(behavior_weights=other).decision_function(X)
 
 
+@pytest.mark.parametrize("Model", [ImplicitALS, BPR, NMF, "HybridMF"])
+def test_fold_ins_are_sized_by_the_fitted_factors_not_the_parameter(Model):
+    """Memory safety must not rest on the guard alone: a parameter assigned without
+    set_params (or an object from elsewhere) made the compiled fold-ins write past the
+    fitted factors (garbage, NaN, or an aborted process)."""
+    if Model == "HybridMF":
+        from sklearn_recsys.matrix_factorization import HybridMF as Model
+    X = _ratings() if Model is NMF else _binary()
+    model = Model(n_components=4, max_iter=3, random_state=0).fit(X)
+    expected = model.transform(X)
+    model.__dict__["n_components"] = 16  # past the guard
+    np.testing.assert_array_equal(model._fold_in_all(X), expected)
+
+
 def test_parameters_settable_after_fit_are_served_and_validated():
     from sklearn_recsys.reranking import XQuADReranker
 

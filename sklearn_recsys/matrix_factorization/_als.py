@@ -254,7 +254,7 @@ class ImplicitALS(MatrixFactorizationBase):
     def _fold_in(self, X):
         V = self.item_factors_
         X = X.astype(V.dtype, copy=False)
-        U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
+        U = np.zeros((X.shape[0], V.shape[1]), dtype=V.dtype)
         als_cholesky_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V),
                            float(self.confidence_scale), self._preferences(X))
         return U

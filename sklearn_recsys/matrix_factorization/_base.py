@@ -64,7 +64,8 @@ class MatrixFactorizationBase(
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        factors = getattr(self, "item_factors_", None)
+        return self.n_components if factors is None else factors.shape[1]
 
     def fit(self, X, y=None, X_val=None):
         """Fit the factors on a user-item matrix, optionally watching a validation matrix.

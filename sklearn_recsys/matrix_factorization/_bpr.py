@@ -289,7 +289,7 @@ class BPR(MatrixFactorizationBase):
         return self
 
     def _fold_in(self, X):
-        U = np.empty((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
+        U = np.empty((X.shape[0], self.item_factors_.shape[1]), dtype=self.item_factors_.dtype)
         bpr_fold_in(X.indptr, X.indices, self.item_factors_,
                     self.item_bias_, float(self.learning_rate_init), float(self.alpha),
                     int(self.fold_in_iter), self._fold_in_seed, U)

@@ -424,7 +424,7 @@ class HybridMF(MatrixFactorizationBase):
     # -- scoring ------------------------------------------------------------
 
     def _user_prior(self, X, user_features):
-        k = self.n_components
+        k = self.item_factors_.shape[1]
         if user_features is None or self.user_feature_weights_ is None:
             return np.zeros((X.shape[0], k), dtype=self.item_factors_.dtype)
         return _finite_factors(_with_intercept(user_features) @ self.user_feature_weights_,
@@ -435,7 +435,7 @@ class HybridMF(MatrixFactorizationBase):
         V = self._memoized("for_users", self.item_factors_,
                            lambda _: self._item_factors_for_users())
         X = X.astype(V.dtype, copy=False)
-        U = np.zeros((X.shape[0], self.n_components), dtype=V.dtype)
+        U = np.zeros((X.shape[0], V.shape[1]), dtype=V.dtype)
         prior = self._user_prior(X, user_features)
         prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V), prior,
                        float(self.alpha), float(self.confidence_scale), False)

@@ -222,7 +222,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fold_in(self, X):
         dtype = self.item_factors_.dtype  # float64 after a float64 refit
         X = X.astype(dtype, copy=False)
-        W = np.full((X.shape[0], self.n_components), self.fold_in_start_, dtype=dtype)
+        W = np.full((X.shape[0], self.item_factors_.shape[1]), self.fold_in_start_,
+                    dtype=dtype)
         # the item Gram once per scoring call (never while fitting: H changes)
         HtH = self._memoized("gram", self.item_factors_, self._factor_gram)
         self._update(X, W, self.item_factors_, self.fold_in_iter, HtH)

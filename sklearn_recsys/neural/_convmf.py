@@ -567,7 +567,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     # -- scoring ----------------------------------------------------------
 
     def _fold_in(self, X):
-        U = np.zeros((X.shape[0], self.n_components), dtype=self.item_factors_.dtype)
+        U = np.zeros((X.shape[0], self.item_factors_.shape[1]), dtype=self.item_factors_.dtype)
         self._solve_users(X, U)
         return U
 
