@@ -87,8 +87,8 @@ def _recording_fitted_params(fit):
 
 def _brief(value):
     """A parameter's value for a message: arrays and long sequences by their size."""
-    if isinstance(value, np.generic):  # a NumPy scalar (a search over np.logspace)
-        return repr(value.item())
+    if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
+        return repr(value.item())  # a NumPy scalar (a search over np.logspace)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
         return f"<{type(value).__name__} of shape {value.shape}>"
     text = repr(value)

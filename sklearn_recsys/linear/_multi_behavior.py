@@ -64,7 +64,8 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
     cross_weight : float, default=1.0
         Scale of the cross term against the conversion term: 0 ranks only
         the user's own viewed/carted items, by their conversion rates; the
-        other items then tie at 0 and follow in catalogue order.
+        other items then tie at 0 and follow in catalogue order. Settable
+        after ``fit`` (read only when scoring).
     smoothing : float, default=5.0
         Pseudo-count of the conversion rates: an item seen with a pattern by
         few users gets about the pattern's overall rate.

@@ -55,7 +55,7 @@ class BPR(MatrixFactorizationBase):
         Number of epochs.
     fold_in_iter : int, default=30
         Epochs of the fold-in of each scored user (steps = epochs times the
-        user's number of interactions).
+        user's number of interactions). Settable after ``fit``.
     early_stopping : bool, default=False
         Hold out ``validation_holdout`` of each user's interactions, measure
         NDCG@20 on them after each epoch (with the training users' own

@@ -50,7 +50,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     inner_steps : int, default=1
         Multiplicative updates of one side per sweep.
     fold_in_iter : int, default=50
-        Multiplicative updates of a scored user's factors.
+        Multiplicative updates of a scored user's factors. Settable after
+        ``fit``.
     early_stopping : bool, default=False
         Hold out ``validation_holdout`` of each user's interactions and stop
         when their NDCG@20 has not improved for ``n_iter_no_change`` sweeps.

@@ -423,12 +423,12 @@ _TRADEOFF_PARAMS = """tradeoff : float, default=0.5
         the list from the objective alone (relevance only breaks ties).
         The relevance of a candidate is its inner score min-max scaled over
         the user's candidates to [0, 1], so the weight means the same for
-        every model.
+        every model. Settable after ``fit`` (read only when re-ranking).
     n_candidates : int, default=100
         Number of the inner model's best unseen items re-ranked per user
         (Abdollahpouri et al. re-rank the top 100 into a top 10). Evaluate
         at a ``k`` below it: at ``k >= n_candidates`` the list holds the
-        same items, only reordered."""
+        same items, only reordered. Settable after ``fit``."""
 
 _COMMON_ATTRIBUTES = """estimator_ : estimator
         The fitted clone of ``estimator``.
@@ -485,6 +485,7 @@ class XQuADReranker(_GreedyReranker):
     %(tradeoff)s
     kind : {"smooth", "binary"}, default="smooth"
         How the coverage of a category by the list is measured (above).
+        Settable after ``fit``.
     short_head_share : float, default=0.8
         Share of the training interactions held by the short head, in
         (0, 1); the other items, and items without training interactions,
