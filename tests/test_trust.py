@@ -482,18 +482,26 @@ def test_a_parameter_set_back_in_another_container_is_the_fitted_one():
             model.set_params(behavior_weights=other).decision_function(X)
 
 
-@pytest.mark.parametrize("Model", [ImplicitALS, BPR, NMF, "HybridMF"])
+@pytest.mark.parametrize("Model", [ImplicitALS, BPR, NMF, "HybridMF", "ConvMF"])
 def test_fold_ins_are_sized_by_the_fitted_factors_not_the_parameter(Model):
     """Memory safety must not rest on the guard alone: a parameter assigned without
-    set_params (or an object from elsewhere) made the compiled fold-ins write past the
-    fitted factors (garbage, NaN, or an aborted process)."""
+    set_params (or a model pickled before the guard) made the compiled fold-ins write or
+    read past the fitted factors (garbage, NaN, or an aborted process); ConvMF's kernel read
+    a Gram matrix of the parameter's size (a smaller one: other fold-ins, no error)."""
+    params = {}
     if Model == "HybridMF":
         from sklearn_recsys.matrix_factorization import HybridMF as Model
-    X = _ratings() if Model is NMF else _binary()
-    model = Model(n_components=4, max_iter=3, random_state=0).fit(X)
+    elif Model == "ConvMF":
+        pytest.importorskip("tensorflow")
+        from sklearn_recsys.neural import ConvMF as Model
+
+        params = {"documents": [f"w{j % 5} w{j % 7} w{j % 3}" for j in range(30)]}
+    X = _ratings() if Model.__name__ in ("NMF", "ConvMF") else _binary()
+    model = Model(n_components=4, max_iter=3, random_state=0, **params).fit(X)
     expected = model.transform(X)
-    model.__dict__["n_components"] = 16  # past the guard
-    np.testing.assert_array_equal(model._fold_in_all(X), expected)
+    for past_the_guard in (16, 2):
+        model.__dict__["n_components"] = past_the_guard
+        np.testing.assert_array_equal(model._fold_in_all(X), expected)
 
 
 def test_parameters_settable_after_fit_are_served_and_validated():

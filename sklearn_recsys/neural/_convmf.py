@@ -470,7 +470,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self._user_step(X)
 
     def _user_gram(self):
-        G = np.zeros((self.n_components, self.n_components))
+        k = self.item_factors_.shape[1]  # the fitted width, whatever the parameter says now
+        G = np.zeros((k, k))
         if self.feedback == "implicit":
             V = self.item_factors_[self._warm_items()].astype(np.float64)
             G = V.T @ V
@@ -512,7 +513,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _item_step(self, ctx):
         U = self.user_factors_
-        G = np.zeros((self.n_components, self.n_components))
+        G = np.zeros((U.shape[1], U.shape[1]))
         if self.feedback == "implicit":
             U64 = U.astype(np.float64)
             G = U64.T @ U64
