@@ -541,6 +541,38 @@ def test_a_wrappers_template_changed_in_place_does_not_change_how_it_is_scored()
     assert not reads_order_keys(fitted)
     assert reads_order_keys(XQuADReranker(make_pipeline(OrderKeyPopular())))  # unfitted
     assert reads_order_keys(XQuADReranker(OrderKeyPopular()).fit(X))
+    # a frozen re-ranker: its own fitted model (FrozenEstimator forwards attribute
+    # lookups, so the re-ranker's level was skipped)
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_recsys.utils._scoring_path import scoring_path
+
+    path = [type(m).__name__ for m in scoring_path(FrozenEstimator(fitted))]
+    assert path == ["FrozenEstimator", "XQuADReranker", "Pipeline", "EASE"]
+    # a fitted search scores through its best estimator, not its template
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(XQuADReranker(EASE(alpha=1.0), n_candidates=20),
+                          {"estimator": [OrderKeyPopular()]}, cv=2).fit(X)
+    assert not reads_order_keys(search.estimator) and reads_order_keys(search)
+
+
+def test_the_leaderboard_chooses_its_protocol_from_what_it_fits(monkeypatch):
+    """compare_recommenders fits clones: a fitted wrapper whose template was changed
+    in place made it choose the protocol of the model fitted before (a random hold-out
+    for a model that reads order keys)."""
+    from sklearn_recsys.baselines import MostPopular
+    from sklearn_recsys.model_selection import _leaderboard
+    from sklearn_recsys.reranking import XQuADReranker
+
+    asked, reads = [], _leaderboard.reads_order_keys
+    monkeypatch.setattr(_leaderboard, "reads_order_keys",
+                        lambda est: asked.append(hasattr(est, "estimator_")) or reads(est))
+    X = _binary(n_users=120)
+    fitted = XQuADReranker(MostPopular(), n_candidates=20).fit(X)
+    _leaderboard.compare_recommenders({"xquad": (fitted, {})}, X, metrics=("ndcg@10",),
+                                      cv=2, verbose=False)
+    assert asked and not any(asked)
 
 
 def test_partial_fit_trains_under_the_parameters_set_since():

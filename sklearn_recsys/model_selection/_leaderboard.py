@@ -108,6 +108,9 @@ def compare_recommenders(
         X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
         random_state=random_state, behaviors=behaviors, target=target,
     )
+    # what is fitted is a clone: its protocol is the clone's (a fitted wrapper's own
+    # estimator_ may be another model than the template a clone fits)
+    models = {name: (clone(est), grid) for name, (est, grid) in models.items()}
     latest = behaviors is None and any(reads_order_keys(est) for est, _ in models.values())
     if latest:
         for name, (estimator, _) in models.items():

@@ -8,20 +8,23 @@ def scoring_path(estimator):
 
     A pipeline scores through its last step; a wrapper (a re-ranker, a
     ``FrozenEstimator``, an approximate search) through its fitted
-    ``estimator_`` once fitted, else through its ``estimator``; recursively,
-    until a model that wraps none. A fitted wrapper scores through the clone
-    it fitted, not its template, which ``set_params`` may since have changed
-    in place (``estimator__<step>=...``).
+    ``estimator_`` once fitted, else through its ``estimator``; a fitted
+    search through its ``best_estimator_``; recursively, until a model that
+    wraps none. A fitted wrapper scores through the clone it fitted, not its
+    template, which ``set_params`` may since have changed in place
+    (``estimator__<step>=...``).
     """
     while estimator is not None:
         yield estimator
-        if hasattr(estimator, "steps"):
-            estimator = estimator.steps[-1][1]
+        # the instance's own attributes: a FrozenEstimator forwards any other
+        # lookup to the model it wraps, which would skip a level
+        attributes = getattr(estimator, "__dict__", {})
+        if "steps" in attributes:
+            estimator = attributes["steps"][-1][1]
             continue
-        inner = getattr(estimator, "estimator_", None)
-        if not hasattr(inner, "get_params"):
-            inner = getattr(estimator, "estimator", None)
-        estimator = inner if hasattr(inner, "get_params") else None
+        estimator = next((attributes[name] for name in ("best_estimator_", "estimator_",
+                                                        "estimator")
+                          if hasattr(attributes.get(name), "get_params")), None)
 
 
 def holds_a_frozen_model(estimator):
