@@ -51,7 +51,10 @@ def _same_value(old, new):
         if not all(isinstance(v, (np.ndarray, np.generic, list, tuple, int, float))
                    for v in (old, new)):
             return False
-        old, new = np.asarray(old), np.asarray(new)
+        try:
+            old, new = np.asarray(old), np.asarray(new)
+        except ValueError:  # ragged: not the fit's array
+            return False
         return old.shape == new.shape and bool(np.array_equal(old, new))
     try:
         return bool(old == new)

@@ -214,6 +214,10 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
                              client=client)
     with pytest.raises(ValueError, match="changed since fit"):  # before the scatter
         batch_recommend_logs(model.set_params(alpha=1.0), encoder, logs, client=None)
+    model.set_params(alpha=5.0)
+    encoder.set_params(behavior_col="behavior")  # the fitted encoder has no blocks
+    with pytest.raises(ValueError, match="behavior_col is 'behavior'.*fit again"):
+        batch_recommend_logs(model, encoder, logs, client=None)
 
 
 def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(client):

@@ -105,6 +105,17 @@ class ScoresWithChangedParameters(EASE):
         pass
 
 
+class ExplainsWithChangedParameters(EASE):
+    """Refuses to score, but explains, after set_params changed a parameter since fit."""
+
+    def explain(self, x_row, item):
+        fitted, self._fitted_params = self._fitted_params, None  # the guard skipped
+        try:
+            return super().explain(x_row, item)
+        finally:
+            self._fitted_params = fitted
+
+
 @pytest.mark.parametrize("broken, check", [
     (ScoresDependOnTheBatch, checks.check_batch_equals_rows),
     (ScoresDependOnTheBatch, checks.check_row_independence),
@@ -120,6 +131,7 @@ class ScoresWithChangedParameters(EASE):
     (TiesToTheHigherIndex, checks.check_recommend_matches_decision_function),
     (ForgetsCandidatesWhenExcludingSeen, checks.check_never_recommends_seen),
     (ScoresWithChangedParameters, checks.check_parameters_changed_after_fit_are_refused),
+    (ExplainsWithChangedParameters, checks.check_parameters_changed_after_fit_are_refused),
 ])
 def test_each_broken_recommender_fails_its_check(broken, check):
     with pytest.raises(AssertionError):

@@ -477,7 +477,7 @@ def test_a_parameter_set_back_in_another_container_is_the_fitted_one():
     for same in ([0.5, 1.0], np.array([0.5, 1.0])):
         np.testing.assert_array_equal(model.set_params(behavior_weights=same)
                                       .decision_function(X), scores)
-    for other in ([0.5, 2.0], (0.5,), np.array([[0.5, 1.0]])):
+    for other in ([0.5, 2.0], (0.5,), np.array([[0.5, 1.0]]), [[0.5, 1.0], 1.0]):
         with pytest.raises(ValueError, match="changed since fit \\(behavior_weights"):
             model.set_params(behavior_weights=other).decision_function(X)
 

@@ -178,7 +178,9 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
 
     k = check_k(k)
     check_is_fitted(encoder)
-    _fitted_recommender(estimator)  # refused before it is sent to the workers
+    # refused before they are sent to the workers (behavior_col changed since fit)
+    encoder._fitted_with_behaviors()
+    _fitted_recommender(estimator)
     if not (hasattr(logs, "map_partitions") and hasattr(logs, "npartitions")):
         raise TypeError(f"logs must be a dask DataFrame of raw interactions, got "
                         f"{type(logs).__name__}; for a pandas DataFrame use "

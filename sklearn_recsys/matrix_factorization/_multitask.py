@@ -103,7 +103,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     rating_noise : float, default=1.0
         :math:`\\sigma` of ``rating_threshold``: how far a rating falls from
         its prediction (held-out RMSEs on MovieLens' 1-5 stars are 0.85 to
-        0.95); in the units of the ratings.
+        0.95); in the units of the ratings. Like ``rating_threshold``, it
+        can be set on a fitted model.
     solver : {"auto", "als", "gibbs"}, default="auto"
         ``"auto"`` is ``"gibbs"``, or ``"als"`` with ``early_stopping``.
         ``"als"``: minimise the penalised objective above by alternating

@@ -253,13 +253,15 @@ def check_parameters_changed_after_fit_are_refused(name, estimator):
     changed = value + 1 if isinstance(value, (int, np.integer)) else 2 * value + 0.5
     est.set_params(**{param: changed})
     # every public method that reads the fitted state, where the model has it
+    user = int(np.flatnonzero(np.diff(X.indptr))[0])  # one with interactions to explain
     methods = {"decision_function": est.decision_function,
                "recommend": lambda X: est.recommend(X, k=3),
-               "score": est.score,
+               "score": getattr(est, "score", None),
                "transform": getattr(est, "transform", None),
                "get_feature_names_out": (getattr(est, "get_feature_names_out", None)
                                          and (lambda X: est.get_feature_names_out())),
-               "explain": getattr(est, "explain", None) and (lambda X: est.explain(X[0], 0)),
+               "explain": (getattr(est, "explain", None)
+                           and (lambda X: est.explain(X[user], 0))),
                "similar_items": (getattr(est, "similar_items", None)
                                  and (lambda X: est.similar_items([0], k=3))),
                "predict_ratings": (getattr(est, "predict_ratings", None)
