@@ -74,3 +74,21 @@ def test_sklearn_compatible(estimator, check):
 @pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
 def test_recommender_contract(estimator, check):
     check(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize(
+    "estimator",
+    [e for e in _instances() if hasattr(e, "get_feature_names_out")],
+    ids=lambda e: type(e).__name__,
+)
+@pytest.mark.parametrize("check", ["check_get_feature_names_out_error",
+                                   "check_transformer_get_feature_names_out",
+                                   "check_transformer_get_feature_names_out_pandas"])
+def test_feature_names_out(estimator, check):
+    """scikit-learn's feature-name checks, which parametrize_with_checks does not yield
+    (names before fit, one per column of transform, pandas input)."""
+    from sklearn.utils import estimator_checks
+
+    if check.endswith("_pandas"):
+        pytest.importorskip("pandas")
+    getattr(estimator_checks, check)(type(estimator).__name__, estimator)
