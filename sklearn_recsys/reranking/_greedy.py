@@ -58,6 +58,10 @@ def _min_max(values, valid):
     return np.where(valid, scaled, 0.0)
 
 
+# relative tolerance under which two gains of the greedy objective are equal
+_TIE = 1e-12
+
+
 def _greedy_order(relevance, valid, tradeoff, objective):
     """Greedy list building: at each step, the candidate of largest marginal objective.
 
@@ -89,7 +93,11 @@ def _greedy_order(relevance, valid, tradeoff, objective):
             break
         gain = (1.0 - tradeoff) * relevance + tradeoff * objective.term()
         gain[~available] = -np.inf
-        chosen = np.argmax(gain, axis=1)
+        # gains equal up to rounding are a tie, which the earlier candidate wins: the
+        # same value reached by other operations differs in its last bits (1 - (1 - 1/3)
+        # is not 1/3, so xQuAD's tail and head terms of equal shares were not equal)
+        best = gain.max(axis=1, keepdims=True)
+        chosen = np.argmax(gain >= best - _TIE * (1.0 + np.abs(best)), axis=1)
         active = available[rows, chosen]
         order[active, step] = chosen[active]
         available[rows[active], chosen[active]] = False

@@ -92,6 +92,21 @@ def test_xquad_smooth_hand_computed_steps():
     np.testing.assert_array_equal(scores, [[25.0, 20.0, 15.0, 10.0, 0.1]])
 
 
+def test_xquad_exact_ties_go_to_the_more_relevant_candidate():
+    """tradeoff=1: relevance only breaks ties. With P(tail|u) = 1/3, the list (head,
+    tail, head) leaves both categories worth 2/3 * 1/3 = 1/3 * 2/3 = 2/9, a tie the
+    rounding of 1 - (1 - 1/3) gave to the tail item below the head one."""
+    counts = [10] * 6 + [1] * 6  # the short head: items 0-5
+    X = _training_matrix(counts)
+    np.testing.assert_array_equal(popularity_buckets(counts) == 1, np.arange(12) >= 6)
+    history = [[1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0]]  # two head items, one tail item
+    scores = [5.0, 5.0, 0.9, 0.7, 0.6, 0.4, 5.0, 0.8, 0.5, 0.3, 0.2, 0.1]
+    model = XQuADReranker(FixedScores(scores), tradeoff=1.0, n_candidates=5).fit(X)
+    # candidates 2, 7, 3, 4, 8; step 1: head 2/3 > tail 1/3 -> 2; step 2: the head
+    # covered -> 7; step 3: head 2/3 * 1/2 > tail 1/3 * 1/2 -> 3; step 4: the tie -> 4
+    np.testing.assert_array_equal(model.recommend(history, k=5)[0], [[2, 7, 3, 4, 8]])
+
+
 def test_xquad_binary_hand_computed_steps():
     # steps 1 and 2 as smooth (5, then 1); at step 3 both categories are
     # covered, so only relevance counts: 2 (.0667) before 6 (0)
