@@ -165,17 +165,33 @@ def _category_matrix(categories):
         rows = [() if e is None else e for e in categories]
         return sp.csr_matrix(MultiLabelBinarizer(sparse_output=True).fit_transform(rows),
                              dtype=np.float64)
-    if arr.ndim == 1:  # one label per item
+    if arr.ndim == 1:  # one label per item; a missing one (None, NaN): no category
+        if arr.dtype.kind == "f":
+            missing = np.isnan(arr)
+        elif arr.dtype == object:
+            missing = np.array([e is None or (isinstance(e, (float, np.floating)) and e != e)
+                                for e in arr], dtype=bool)
+        else:
+            missing = np.zeros(len(arr), dtype=bool)
         try:
-            _, codes = np.unique(arr, return_inverse=True)
+            labels, codes = np.unique(arr[~missing], return_inverse=True)
         except TypeError as exc:
             raise ValueError(
                 "categories as a 1-D array must hold one label per item, all of one "
-                f"comparable type (str or int); {exc}") from None
-        codes = codes.ravel()
-        return sp.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
-                             shape=(len(codes), codes.max() + 1 if len(codes) else 0))
+                f"comparable type (str or int), or None for an item without one; {exc}"
+            ) from None
+        items = np.flatnonzero(~missing)
+        return sp.csr_matrix((np.ones(len(items)), (items, codes.ravel())),
+                             shape=(len(arr), len(labels)))
     if arr.ndim == 2:
+        if (isinstance(categories, (list, tuple)) and arr.dtype.kind in "iu"
+                and arr.size and not np.isin(arr, (0, 1)).all()):
+            # [[3], [1], [3]] (a genre id per item) would be one column of weights
+            raise ValueError(
+                "categories is a list of lists of integers that are not all 0 or 1: as a "
+                "membership matrix they would be weights, but they look like label ids. "
+                "Pass each item's labels as a set ({3}, {1, 2}, set() for none), or a "
+                "membership matrix of weights as a NumPy array.")
         return sp.csr_matrix(check_array(arr, dtype=np.float64, input_name="categories"))
     raise ValueError(
         "categories must be an (n_items, n_categories) membership matrix, one label per "
@@ -760,8 +776,10 @@ def miscalibration_at_k(y_true, y_score, *, categories, k=10, alpha=STECK_ALPHA,
         Categories of each item: a membership matrix (0/1 flags, such as
         MovieLens genres, or non-negative weights), one label per item, or
         one list of labels per item (such as ``fetch_movielens(...).item_genres``;
-        lists of numbers all of one length read as a membership matrix, so
-        pass numeric labels as sets).
+        lists of numbers all of one length read as a membership matrix, and
+        as one refused unless they are 0/1 flags, so pass numeric labels as
+        sets). A missing label (None or NaN) of the one-label form marks an
+        item without a category.
     %(k)s
     alpha : float, default=0.01
         Smoothing of the list's distribution with the user's (Steck's

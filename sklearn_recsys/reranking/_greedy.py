@@ -616,7 +616,9 @@ class CalibratedReranker(_GreedyReranker):
     categories : {array-like, sparse matrix} of shape (n_items, n_categories) or (n_items,)
         Categories of each item, in column order: a membership matrix (0/1
         flags or non-negative weights), one label per item, or one list of
-        labels per item (such as ``fetch_movielens(...).item_genres``). A
+        labels per item (such as ``fetch_movielens(...).item_genres``), read
+        as :func:`~sklearn_recsys.metrics.miscalibration_at_k` reads them
+        (numeric labels as sets; None or NaN for an item without one). A
         constructor parameter, like ConvMF's ``documents``: it describes the
         items (columns), so model selection never slices it.
     %(tradeoff)s

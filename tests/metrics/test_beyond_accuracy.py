@@ -228,6 +228,13 @@ def test_miscalibration_category_formats_agree():
     # list A, B -> (.5, .5)
     expected = (_kl([1 / 3, 2 / 3], [.75, .25]) + _kl([.75, .25], [.5, .5])) / 2
     assert miscalibration_at_k(history, lists, categories=GENRES, k=2) == pytest.approx(expected)
+    # a missing label of the one-label form is an item without a category (NaN was a
+    # category of its own); None as in a list of labels
+    gaps = np.array([0.0, 1.0, np.nan, 2.0, 1.0, np.nan])
+    as_sets = [[0], [1], [], [2], [1], []]
+    for missing in (gaps, [0, 1, None, 2, 1, None]):
+        assert miscalibration_at_k(history, lists, categories=missing, k=2) == pytest.approx(
+            miscalibration_at_k(history, lists, categories=as_sets, k=2))
 
 
 def test_miscalibration_undefined_without_categorized_history():
@@ -243,6 +250,8 @@ def test_miscalibration_undefined_without_categorized_history():
     (-GENRES, "negative memberships"),
     (np.zeros((6, 2, 2)), "membership matrix"),
     (None, "needs categories"),
+    # one genre id per item, as lists: as a membership matrix, one column of weights
+    ([[3], [1], [3], [0], [1], [2]], "integers that are not all 0 or 1.*as a set"),
 ])
 def test_miscalibration_rejects_bad_categories(categories, match):
     with pytest.raises(ValueError, match=match):
