@@ -43,6 +43,16 @@ def _binary(n_users=80, n_items=30, density=0.3, seed=0):
 # ------------------------------------------------------------------ numerics
 
 
+def test_itemknn_overflow_raises_instead_of_zero_similarities():
+    """Values whose squares overflow made every norm inf, every similarity x / inf = 0 and
+    every score 0, silently (audit38); cosine is scale-free below that."""
+    X = _ratings()
+    with pytest.raises(FloatingPointError, match="overflow float64.*Scale the values"):
+        ItemKNN().fit(X * 1e300)
+    np.testing.assert_allclose(ItemKNN().fit(X * 1e150).similarity_.toarray(),
+                               ItemKNN().fit(X).similarity_.toarray(), rtol=1e-12)
+
+
 def test_float32_overflow_refits_in_float64():
     X = _ratings()
     X.data[0] = 1e20  # its square is beyond float32 (3.4e38)

@@ -107,14 +107,23 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         dtype = X.dtype
         XT = X.T.tocsr()
         Xc = X.tocsc()
-        norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=dtype).ravel())
+        with np.errstate(over="ignore"):  # an overflow is reported below
+            norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=dtype).ravel())
         n_keep = min(self.n_neighbors, max(n_items - 1, 1))
         step = max(1, _BLOCK_ENTRIES // max(n_items, 1))
         rows, cols, vals = [], [], []
         for start in range(0, n_items, step):
             stop = min(start + step, n_items)
             block = (XT @ Xc[:, start:stop]).toarray().astype(dtype, copy=False)
-            denom = norms[:, None] * norms[None, start:stop] + dtype.type(self.shrinkage)
+            with np.errstate(over="ignore"):
+                denom = norms[:, None] * norms[None, start:stop] + dtype.type(self.shrinkage)
+            if not (np.isfinite(denom).all() and np.isfinite(block).all()):
+                # an overflow, not an item without interactions (0 / 0 below): the
+                # similarities would be 0 (x / inf) or dropped as non-finite
+                raise FloatingPointError(
+                    f"ItemKNN: the values of X overflow {dtype.name} (above "
+                    f"{np.finfo(dtype).max:.1e}) in the items' norms or dot products. Scale "
+                    "the values of X down (e.g. np.log1p or RatingBinarizer).")
             with np.errstate(invalid="ignore", divide="ignore"):
                 block /= denom
             block[~np.isfinite(block)] = 0
