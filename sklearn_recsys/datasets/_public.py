@@ -569,7 +569,9 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
         movie's distinct user tags, from ``tags.csv`` / ``tags.dat``; empty
         for 100K and 1M, which have none) and ``DESCR``; for 100K also the
         users' demographics of ``u.user`` in row order: ``user_ages``
-        (ndarray of int), ``user_genders`` ("M"/"F") and ``user_occupations``.
+        (ndarray of int), ``user_genders`` ("M"/"F") and ``user_occupations``
+        (left out, without an error, for a copy that lacks ``u.user``: the
+        ratings do not need it).
 
     Raises
     ------
