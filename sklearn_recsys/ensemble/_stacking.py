@@ -186,10 +186,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     --------
     >>> from sklearn_recsys import EASE, ItemKNN, MostPopular, make_interactions
     >>> from sklearn_recsys.ensemble import StackingRecommender
-    >>> X = make_interactions(n_users=200, n_items=40, random_state=0)
+    >>> X = make_interactions(n_users=200, n_items=40, density=0.1, random_state=0)
     >>> model = StackingRecommender(
     ...     [("ease", EASE(alpha=10.0)), ("knn", ItemKNN()), ("pop", MostPopular())],
     ...     n_candidates=10, random_state=0).fit(X)
+    >>> model.ranker_ is not None  # trained on interactions held out of X
+    True
     >>> model.recommend(X[:2], k=3)[0].shape
     (2, 3)
     """
@@ -515,8 +517,11 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
             Recommended item indices, best first, padded with ``-1``.
         scores : ndarray of shape (n_users, min(k, n_items))
-            Their scores as :meth:`decision_function` gives them, padded with
-            ``-inf``.
+            Their scores, padded with ``-inf``: with the default exclusions,
+            those of :meth:`decision_function`; other exclusions
+            (``exclude``, ``candidates``, ``exclude_seen=False``) are removed
+            before the base models' candidates are chosen, so the ranker scores
+            another set of candidates (its rank features change with them).
         """
         return _recommend_excluding_first(self, X, k, exclude_seen, exclude, candidates)
 
