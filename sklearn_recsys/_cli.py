@@ -20,6 +20,7 @@ total time go to stderr, so that stdout can be piped.
 import argparse
 import ast
 import csv
+import os
 import sys
 import time
 import warnings
@@ -252,8 +253,9 @@ def _check_columns(path, available, wanted, sep=","):
                 "columns (e.g. user_id,item_id,rating,timestamp) and name them with --user-col, "
                 "--item-col, --value-col and --timestamp-col.")
     else:
-        hint = ("Name the columns with --user-col, --item-col, --value-col and "
-                "--timestamp-col.")
+        hint = ("Name the columns with fit's --user-col, --item-col, --value-col and "
+                "--timestamp-col (a log given to recommend --log has the columns of the "
+                "log the model was fitted on).")
     raise CommandError(f"{path}: column(s) {missing} not found; it has {available}. {hint}")
 
 
@@ -547,7 +549,11 @@ def _read_user_ids(args, user_col):
         lines = [line.strip() for line in path.read_text().splitlines()]
         if lines and lines[0] == user_col:  # a one-column CSV's header
             lines = lines[1:]
-        users += [line for line in lines if line]
+        named = [line for line in lines if line]
+        if not named:
+            raise CommandError(f"{path}: no user ids in the file (one id per line, with an "
+                               f"optional {user_col!r} header).")
+        users += named
     return users
 
 
@@ -572,7 +578,12 @@ def _run_recommend(args):
     ids = np.asarray(ids).astype(str)  # the command line's ids are text
     users = _read_user_ids(args, encoder.user_col)
     if not users and args.users is None and args.users_file is None:
-        users = ids.tolist()  # no users named: every user of the history
+        # no users named: every user of the history (with --log, the log's users only:
+        # the fitted users absent from it would be scored without interactions)
+        users = ids.tolist()
+        if args.log is not None:
+            logged = set(np.asarray(log[encoder.user_col]).astype(str).tolist())
+            users = [user for user in users if user in logged]
     row_of = {user: row for row, user in enumerate(ids)}
     rows = np.array([row_of.get(user, -1) for user in users], dtype=np.int64)
     if (rows < 0).any():
@@ -690,12 +701,14 @@ def build_parser():
         "recommend", help="write the top-k items of users as CSV, in raw ids",
         description="Load a model saved by 'fit' and write the top-k items of the given "
         "users as CSV (user,rank,item,score) in the log's own ids. The items a user "
-        "interacted with are not recommended. Users absent from the history are scored "
-        "as users without interactions.",
+        "interacted with are not recommended (a pair whose values sum to 0 is no "
+        "interaction). Users absent from the history are scored as users without "
+        "interactions.",
     )
     rec_parser.add_argument("model", type=Path, help="a file saved by 'fit'")
     rec_parser.add_argument("--users", nargs="+", metavar="ID",
-                            help="user ids (default: every user of the history)")
+                            help="user ids (default: every user of the history: of the fit "
+                            "log, or of --log)")
     rec_parser.add_argument("--users-file", type=Path,
                             help="a file of user ids, one per line (a first line equal to "
                             "the user column's name is skipped)")
@@ -703,7 +716,9 @@ def build_parser():
                             help="items per user (default: %(default)s)")
     rec_parser.add_argument("--log", type=Path, default=None,
                             help="the users' interactions to score and exclude, in the fit "
-                            "log's columns (default: the log given to fit)")
+                            "log's columns (default: the log given to fit); it replaces the "
+                            "saved histories, whose items are then neither scored nor "
+                            "excluded")
     rec_parser.add_argument("--include-seen", action="store_true",
                             help="allow items the user already interacted with")
     rec_parser.add_argument("-o", "--output", type=Path, default=None,
@@ -741,6 +756,14 @@ def main(argv=None):
         return exc.code if isinstance(exc.code, int) else 1
     try:
         args.run(args)
+    except BrokenPipeError:
+        # the reader of stdout stopped reading (| head): not an input error. Quiet, as
+        # Python's docs advise: stdout to devnull, so the flush at exit cannot raise
+        try:
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError, AttributeError):  # stdout is not a file
+            pass
+        return 1
     except (CommandError, ValueError, KeyError, ImportError, OSError) as exc:
         # errors of the input, whose messages say what to fix; anything else
         # is a bug and keeps its traceback

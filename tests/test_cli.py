@@ -1,6 +1,7 @@
 """The command line end to end: a log file -> ``fit`` -> a saved model -> ``recommend`` CSV."""
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -239,6 +240,31 @@ def test_recommend_from_a_newer_log(tmp_path, capsys, log_csv):
     assert main(["recommend", str(model_path), "--log", str(newer), "--users", "b000"]) == 0
     assert "1 user(s) without interactions in the history (e.g. ['b000'])" \
         in capsys.readouterr().err
+    # no users named: the newer log's users only (every fitted user was listed, scored
+    # without interactions, the items of their fit log recommended back)
+    assert main(["recommend", str(model_path), "--log", str(newer), "-k", "2"]) == 0
+    out, err = capsys.readouterr()
+    assert {r["user"] for r in csv.DictReader(out.splitlines())} == {"f000", "zoe"}
+    assert "without interactions" not in err
+    # an empty file of users is refused, naming it
+    empty = tmp_path / "nobody.txt"
+    empty.write_text("user\n")
+    assert main(["recommend", str(model_path), "--users-file", str(empty)]) == 1
+    assert "nobody.txt: no user ids in the file" in capsys.readouterr().err
+
+
+def test_a_closed_stdout_is_not_an_input_error(tmp_path, capsys, log_csv):
+    """`recommend ... | head -1` printed 'error: [Errno 32] Broken pipe' as if the input
+    were wrong."""
+    log, _ = log_csv
+    model_path = tmp_path / "pop.joblib"
+    _fit(capsys, log, model_path, "--model", "MostPopular")
+    run = subprocess.run(
+        f"{sys.executable} -m sklearn_recsys recommend {model_path} -k 50 | head -1",
+        shell=True, capture_output=True, text=True, timeout=120,
+        env={**os.environ, "PYTHONPATH": str(Path(sklearn_recsys.__file__).parent.parent)})
+    assert run.stdout == "user,rank,item,score\n"
+    assert "error" not in run.stderr and "Broken pipe" not in run.stderr
 
 
 def test_csv_without_pandas_reads_the_same(tmp_path, capsys, log_csv, monkeypatch):
