@@ -411,7 +411,11 @@ def _as_times(column, name, path):
     except CommandError:
         pass
     try:
-        return column.astype("datetime64[us]")  # fractions of a second order clicks too
+        with warnings.catch_warnings():
+            # an offset (Z, +02:00) is applied: the time is read in UTC, as wanted
+            warnings.filterwarnings("ignore", message="no explicit representation of "
+                                    "timezones", category=UserWarning)
+            return column.astype("datetime64[us]")  # fractions of a second order clicks too
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "
                            f"(2024-05-01 or 2024-05-01 13:45:00), e.g. not "
@@ -755,7 +759,13 @@ def main(argv=None):
     except SystemExit as exc:  # --help, --version, or a usage error already printed
         return exc.code if isinstance(exc.code, int) else 1
     try:
-        args.run(args)
+        with warnings.catch_warnings():
+            # a warning is a message about the input, like the progress lines: one line,
+            # not the source line of the library that raised it
+            warnings.showwarning = (
+                lambda message, category, *_args, **_kw: print(
+                    f"{parser.prog} {args.command}: warning: {message}", file=sys.stderr))
+            args.run(args)
     except BrokenPipeError:
         # the reader of stdout stopped reading (| head): not an input error. Quiet, as
         # Python's docs advise: stdout to devnull, so the flush at exit cannot raise

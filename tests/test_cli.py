@@ -253,6 +253,25 @@ def test_recommend_from_a_newer_log(tmp_path, capsys, log_csv):
     assert "nobody.txt: no user ids in the file" in capsys.readouterr().err
 
 
+def test_warnings_are_one_line_and_zoned_times_are_read_in_utc(tmp_path, capsys):
+    """The encoder's warning about unknown items showed scikit-learn's source line, and a
+    time with an offset NumPy's warning, on the command line."""
+    log = _write_csv(tmp_path / "tz.csv", ["user", "item", "ts"],
+                     [("u1", "a", "2024-05-01T13:45:00Z"), ("u1", "b", "2024-05-02"),
+                      ("u2", "a", "2024-05-01T12:00:00+02:00"), ("u2", "b", "2024-05-03")])
+    model_path = tmp_path / "pop.joblib"
+    err = _fit(capsys, log, model_path, "--model", "MostPopular", "--timestamp-col", "ts")
+    assert "UserWarning" not in err and "warning: " not in err and ".py:" not in err
+    times = _cli._as_times(np.array(["2024-05-01T12:00:00+02:00", "2024-05-01T10:00:00Z"]),
+                           "ts", log)
+    assert (times == np.datetime64("2024-05-01T10:00:00")).all()  # both in UTC
+    newer = _write_csv(tmp_path / "new.csv", ["user", "item", "ts"], [("u1", "zzz", "2024-05-05")])
+    assert main(["recommend", str(model_path), "--log", str(newer), "-k", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "recommend: warning: 1 interaction(s) with item ids not seen in fit" in err
+    assert ".py:" not in err
+
+
 def test_a_closed_stdout_is_not_an_input_error(tmp_path, capsys, log_csv):
     """`recommend ... | head -1` printed 'error: [Errno 32] Broken pipe' as if the input
     were wrong."""
