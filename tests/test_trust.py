@@ -514,6 +514,28 @@ def test_fold_ins_are_sized_by_the_fitted_factors_not_the_parameter(Model):
         np.testing.assert_array_equal(model._fold_in_all(X), expected)
 
 
+@pytest.mark.parametrize("name", ["MultVAE", "MultDAE"])
+def test_autoencoders_score_by_their_fitted_layout_not_the_parameters(name):
+    """Without the guard's record (a model pickled before it), MultVAE's transform read
+    its code as the first n_components of the encoder's output (other columns, or the
+    log-variances beside the means) without an error, and its layers were split by the
+    current hidden_layer_sizes."""
+    pytest.importorskip("tensorflow")
+    from sklearn_recsys import neural
+
+    X = _binary()
+    model = getattr(neural, name)(hidden_layer_sizes=(8,), n_components=4, max_iter=2,
+                                  batch_size=16, early_stopping=False, random_state=0).fit(X)
+    codes, scores = model.transform(X), model.decision_function(X)
+    contributions = model.explain(X[1], 0)[1]
+    del model._fitted_params  # as a model pickled before the guard
+    model.set_params(n_components=2, hidden_layer_sizes=())
+    np.testing.assert_array_equal(model.transform(X), codes)
+    np.testing.assert_array_equal(model.decision_function(X), scores)
+    np.testing.assert_array_equal(model.explain(X[1], 0)[1], contributions)
+    assert len(model.get_feature_names_out()) == 4
+
+
 def test_parameters_settable_after_fit_are_served_and_validated():
     from sklearn_recsys.reranking import XQuADReranker
 

@@ -278,9 +278,19 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     @property
     def _n_features_out(self):
-        return self.n_components
+        return self._fitted_layout()[1] if hasattr(self, "coefs_") else self.n_components
 
     # -- layout -----------------------------------------------------------
+
+    def _fitted_layout(self):
+        """(encoder layers, code size) of the fitted weights, which scoring reads.
+
+        The layout is symmetric (as many decoder layers as encoder ones), so the
+        weights say it whatever ``hidden_layer_sizes`` and ``n_components`` say
+        now; training builds it from those parameters (``_layer_sizes``).
+        """
+        n_enc = len(self.coefs_) // 2
+        return n_enc, self.coefs_[n_enc].shape[0]
 
     def _layer_sizes(self, n_items):
         hidden = list(check_sizes(self.hidden_layer_sizes, "hidden_layer_sizes"))
@@ -309,18 +319,18 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
     def _encode_np(self, X):
         """Code of validated CSR rows: the (mean) latent vector, NumPy only."""
         h = _normalize_rows(X.astype(np.float32))
-        n_enc = self._n_encoder_layers()
+        n_enc, k = self._fitted_layout()
         for i in range(n_enc):
             h = h @ self.coefs_[i] + self.intercepts_[i]
             h = np.asarray(h)
             if i < n_enc - 1 or not self._variational:
                 np.tanh(h, out=h)
         if self._variational:
-            h = h[:, : self.n_components]
+            h = h[:, :k]
         return np.ascontiguousarray(h)
 
     def _decode_np(self, z):
-        n_enc = self._n_encoder_layers()
+        n_enc = self._fitted_layout()[0]
         h = z
         for i in range(n_enc, len(self.coefs_)):
             h = h @ self.coefs_[i] + self.intercepts_[i]
@@ -335,7 +345,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     def _layer_activations(self):
         """Whether each weight matrix's output goes through tanh (serving path)."""
-        n_enc, n_layers = self._n_encoder_layers(), len(self.coefs_)
+        n_enc, n_layers = self._fitted_layout()[0], len(self.coefs_)
         return [(i < n_enc - 1 or not self._variational) if i < n_enc else i < n_layers - 1
                 for i in range(n_layers)]
 
@@ -400,7 +410,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         coefs = [w.astype(np.float64) for w in self.coefs_]
         intercepts = [b.astype(np.float64) for b in self.intercepts_]
         tanh = self._layer_activations()
-        n_enc, k = self._n_encoder_layers(), self.n_components
+        n_enc, k = self._fitted_layout()
         outs, a = [], H
         for i, (W, b) in enumerate(zip(coefs, intercepts)):
             if i == n_enc and self._variational:
@@ -439,7 +449,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
             The mean of the latent distribution for variational models.
         """
         X = self._validate_for_scoring(X)
-        out = np.empty((X.shape[0], self.n_components), dtype=np.float32)
+        out = np.empty((X.shape[0], self._n_features_out), dtype=np.float32)
         for rows in iter_row_batches(X.shape[0], 65536):
             out[rows] = self._encode_np(X[rows])
         return out
