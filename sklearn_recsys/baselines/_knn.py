@@ -62,7 +62,8 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     ----------
     similarity_ : csr_matrix of shape (n_items, n_items)
         ``similarity_[j, i]`` is ``s_ji`` when ``j`` is among the neighbours
-        of ``i``, else 0. The diagonal is 0.
+        of ``i``, else 0. The diagonal is 0. :meth:`similar_items` lists an
+        item's own neighbours (its column).
     n_features_in_ : int
         Number of items seen during fit.
     feature_names_in_ : ndarray of shape (n_items,)
@@ -107,8 +108,14 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         dtype = X.dtype
         XT = X.T.tocsr()
         Xc = X.tocsc()
-        with np.errstate(over="ignore"):  # an overflow is reported below
+        with np.errstate(over="ignore", under="ignore"):  # reported below
             norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=dtype).ravel())
+        if ((norms == 0) & (np.diff(Xc.indptr) > 0)).any():
+            # squares below the smallest float: every similarity would be 0 / 0 -> 0
+            raise FloatingPointError(
+                f"ItemKNN: the values of X underflow {dtype.name} (squares below "
+                f"{np.finfo(dtype).tiny:.1e}) in the items' norms. Scale the values of X up "
+                "(or binarize them with RatingBinarizer).")
         n_keep = min(self.n_neighbors, max(n_items - 1, 1))
         step = max(1, _BLOCK_ENTRIES // max(n_items, 1))
         rows, cols, vals = [], [], []
@@ -144,3 +151,20 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     def _item_item(self):
         return self.similarity_
+
+    def _item_item_rows(self, items):
+        # an item's own neighbours are its column (each column keeps its n_neighbors
+        # most similar items); its row lists the items that keep it, which may be none
+        return self.similarity_[:, items].T.tocsr()
+
+    def _known_items(self):
+        """Items that add to some score: a user with none of them has no usable history.
+
+        An item in no item's neighbours (an empty row of ``similarity_``) scores
+        nothing, like an item without training interactions: such a user gets the
+        popularity fallback, not every score 0 (catalogue order).
+        """
+        known = super()._known_items()
+        if known is None:
+            return None
+        return known & (np.diff(self.similarity_.indptr) > 0)

@@ -48,10 +48,13 @@ class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, 
 
     def _fit(self, X):
         if self.popularity == "users":
-            counts = np.bincount(X.indices, minlength=X.shape[1]).astype(X.dtype)
+            counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
         else:
-            counts = np.asarray(X.sum(axis=0), dtype=X.dtype).ravel()
-        self.item_popularity_ = counts / X.dtype.type(X.shape[0])
+            # summed in float64 (SciPy's sum of a float32 matrix accumulates in float32,
+            # dtype= or not: past 2**24 added plays were lost and the ranking flipped)
+            counts = np.bincount(X.indices, weights=X.data.astype(np.float64),
+                                 minlength=X.shape[1])
+        self.item_popularity_ = (counts / X.shape[0]).astype(X.dtype)
 
     def _score_batch(self, X):
         return np.broadcast_to(self.item_popularity_, (X.shape[0], X.shape[1]))

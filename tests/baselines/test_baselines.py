@@ -72,3 +72,50 @@ def test_item_knn_explain():
     assert contrib.sum() == pytest.approx(model.decision_function(X[5])[0, 3])
     idx, sims = model.similar_items([3], k=2)
     assert 3 not in idx[0] and sims[0, 0] >= sims[0, 1]
+
+
+def test_most_popular_sums_float32_values_in_float64():
+    """SciPy sums a float32 matrix in float32: past 2**24 plays, the 2,000 plays of
+    item 0 were lost and item 1 (1,000 fewer) came first."""
+    n = 2001
+    X = sp.csr_matrix((np.r_[2.0**24, np.ones(n - 1), 2.0**24 + 1000],
+                       (np.r_[0, np.arange(1, n), 0], np.r_[0, np.zeros(n - 1, int), 1])),
+                      shape=(n, 2), dtype=np.float32)
+    model = MostPopular(popularity="sum").fit(X)
+    np.testing.assert_allclose(model.item_popularity_ * n, [2.0**24 + 2000, 2.0**24 + 1000])
+    assert model.recommend(sp.csr_matrix((1, 2)), k=2)[0].tolist() == [[0, 1]]
+
+
+def _chain():
+    """Five users over six items; with one neighbour each, items 0 and 4 are nobody's."""
+    return sp.csr_matrix(np.array([[1, 1, 0, 0, 0, 1], [1, 0, 1, 0, 0, 0], [1, 0, 0, 1, 0, 0],
+                                   [1, 0, 0, 0, 1, 0], [0, 0, 1, 1, 1, 0]], dtype=float))
+
+
+def test_item_knn_similar_items_are_the_items_own_neighbours():
+    """similar_items read the item's row: the items that keep it as a neighbour, which
+    with few neighbours may be none (only padding) though it has neighbours."""
+    model = ItemKNN(n_neighbors=1).fit(_chain())
+    S = model.similarity_.toarray()
+    for item in range(6):
+        idx, sims = model.similar_items([item], k=1)
+        assert idx[0, 0] == np.argmax(S[:, item])  # the one neighbour it keeps
+        assert sims[0, 0] == S[:, item].max() > 0
+    assert not S[0].any() and S[:, 0].any()  # nobody's neighbour, yet has one of its own
+
+
+def test_item_knn_user_with_only_unused_items_gets_the_popularity_fallback():
+    """An item kept by no other item adds to no score: a user with only it got every
+    score 0, so catalogue order, not the popularity fallback of a user without history."""
+    model = ItemKNN(n_neighbors=1).fit(_chain())
+    assert not model.similarity_.toarray()[[0, 4]].any()
+    user = sp.csr_matrix(np.eye(1, 6, 4))  # item 4 only
+    np.testing.assert_array_equal(model.decision_function(user)[0], model._item_popularity)
+    assert model.recommend(user, k=2)[0].tolist() == [[0, 2]]  # the most popular unseen
+
+
+@pytest.mark.parametrize("dtype, scale", [(np.float32, 1e-30), (np.float64, 1e-200)])
+def test_item_knn_underflow_raises_instead_of_zero_similarities(dtype, scale):
+    X = (_chain() * scale).astype(dtype)
+    with pytest.raises(FloatingPointError, match="underflow.*Scale the values of X up"):
+        ItemKNN().fit(X)
