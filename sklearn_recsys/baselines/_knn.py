@@ -75,9 +75,11 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The similarity is built in column blocks, so memory stays at about
-    64 MB plus the kept neighbours; no ``(n_items, n_items)`` dense array and
-    no ``(n_users, n_items)`` dense array is formed.
+    The similarity is built in column blocks of about 64 MB, so memory stays
+    at a few such blocks (the block, its denominators and the selection of
+    the neighbours: about 260 MB at the peak with a full block) plus the
+    kept neighbours; no ``(n_items, n_items)`` dense array and no
+    ``(n_users, n_items)`` dense array is formed.
 
     References
     ----------

@@ -54,6 +54,7 @@ class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, 
             # dtype= or not: past 2**24 added plays were lost and the ranking flipped)
             counts = np.bincount(X.indices, weights=X.data.astype(np.float64),
                                  minlength=X.shape[1])
+        # a mean of finite values: finite in X's dtype (the float32 sum overflowed)
         self.item_popularity_ = (counts / X.shape[0]).astype(X.dtype)
 
     def _score_batch(self, X):

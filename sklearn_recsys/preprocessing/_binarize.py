@@ -3,6 +3,7 @@
 from numbers import Real
 
 from sklearn.utils._param_validation import Interval
+from sklearn.utils.validation import check_is_fitted
 
 from ..utils._validation import check_interactions
 from ._base import InteractionTransformer
@@ -90,6 +91,7 @@ class RatingBinarizer(InteractionTransformer):
         X_new : csr_matrix of shape (n_users, n_items)
             1 where ``X >= threshold`` (and ``X > 0``), in the dtype of ``X``.
         """
+        check_is_fitted(self)
         X = check_interactions(self, X, reset=False)
         X = X.copy()
         X.data = (X.data >= self.threshold).astype(X.dtype)

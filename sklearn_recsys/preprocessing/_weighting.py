@@ -1,5 +1,6 @@
 """Item-statistics weighting of interaction matrices: BM25 and TF-IDF."""
 
+import warnings
 from numbers import Real
 
 import numpy as np
@@ -41,7 +42,9 @@ class _ItemWeighting(InteractionTransformer):
         pass
 
     def transform(self, X):
-        """Reweight each non-zero; zeros stay zeros, sparsity and dtype are kept.
+        """Reweight each non-zero; zeros stay zeros, the dtype is kept.
+
+        A weight of 0 (a BM25 item whose idf is 0) leaves the entry out.
 
         Parameters
         ----------
@@ -58,6 +61,7 @@ class _ItemWeighting(InteractionTransformer):
         X = X.copy()
         rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
         X.data = self._weight(X, rows).astype(X.dtype, copy=False)
+        X.eliminate_zeros()  # an idf of 0: absent, not a stored zero
         return X
 
 
@@ -119,6 +123,14 @@ class BM25Weighting(_ItemWeighting):
 
     def _fit_stats(self, X):
         self.idf_ = np.maximum(np.log(self.n_users_) - np.log1p(self.item_users_), 0.0)
+        erased = np.flatnonzero((self.idf_ == 0) & (self.item_users_ > 0))
+        if erased.size:
+            warnings.warn(
+                f"BM25Weighting: {erased.size} item(s) (e.g. {erased[:5].tolist()}) have "
+                f"training users in at least N - 1 of the N = {self.n_users_} rows, so their "
+                "idf log(N / (1 + n_i)) is floored at 0: they vanish from every row, and the "
+                "next step never learns nor recommends them. Use TfidfWeighting (its idf "
+                "stays positive), or leave such items out.", UserWarning, stacklevel=3)
         self.mean_user_length_ = float(X.sum()) / max(X.shape[0], 1) or 1.0
 
     def _weight(self, X, rows):

@@ -119,3 +119,12 @@ def test_item_knn_underflow_raises_instead_of_zero_similarities(dtype, scale):
     X = (_chain() * scale).astype(dtype)
     with pytest.raises(FloatingPointError, match="underflow.*Scale the values of X up"):
         ItemKNN().fit(X)
+
+
+def test_most_popular_sum_of_large_float32_values_stays_finite():
+    """Summed in float32, 2 x 3e38 overflowed: every user's scores were refused as
+    non-finite, blaming the scored users' values. The mean is finite."""
+    X = sp.csr_matrix(np.array([[3e38, 1.0], [3e38, 0.0]], dtype=np.float32))
+    model = MostPopular(popularity="sum").fit(X)
+    np.testing.assert_allclose(model.item_popularity_, [3e38, 0.5], rtol=1e-6)
+    assert model.recommend(sp.csr_matrix((1, 2), dtype=np.float32), k=1)[0].tolist() == [[0]]

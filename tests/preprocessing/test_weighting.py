@@ -15,7 +15,9 @@ X = sp.csr_matrix(np.array([[3, 1, 0], [1, 0, 0], [2, 0, 5], [0, 0, 1]], dtype=f
 
 
 def test_bm25_hand_computed():
-    w = BM25Weighting(k1=1.2, b=0.75).fit(X)
+    # item 0 has 3 of the 4 users: idf log(4 / 4) = 0, so it vanishes from every row
+    with pytest.warns(UserWarning, match=r"1 item\(s\) \(e.g. \[0\]\).*floored at 0"):
+        w = BM25Weighting(k1=1.2, b=0.75).fit(X)
     n_i = np.array([3, 1, 2])
     idf = np.maximum(np.log(4) - np.log1p(n_i), 0)
     np.testing.assert_allclose(w.idf_, idf)
@@ -26,8 +28,11 @@ def test_bm25_hand_computed():
     norm = 0.25 + 0.75 * lengths[u] / avg
     assert out[u, i] == pytest.approx(5 * 2.2 / (5 + 1.2 * norm) * idf[i])
     assert (out[X.toarray() == 0] == 0).all()
+    # absent, not stored zeros (the next step dropped them, some steps would not)
+    assert w.transform(X).getcol(0).nnz == 0 and w.transform(X).nnz == X.nnz - 3
 
 
+@pytest.mark.filterwarnings("ignore:BM25Weighting")
 def test_new_users_use_training_statistics():
     w = BM25Weighting().fit(X)
     new = sp.csr_matrix([[0, 4.0, 0]])
@@ -56,3 +61,15 @@ def test_pipeline_grid_search_with_bm25():
                           scoring=get_ranking_scorer("ndcg@10"), cv=KFold(3))
     search.fit(data)
     assert np.all(search.cv_results_["mean_test_score"] > 0.1)
+
+
+@pytest.mark.parametrize("Step", [BM25Weighting, TfidfWeighting, "RatingBinarizer"])
+def test_transform_before_fit_raises_not_fitted(Step):
+    """RatingBinarizer transformed before fit (the contract: NotFittedError), unlike the
+    weightings."""
+    from sklearn.exceptions import NotFittedError
+
+    if Step == "RatingBinarizer":
+        from sklearn_recsys.preprocessing import RatingBinarizer as Step
+    with pytest.raises(NotFittedError):
+        Step().transform(X)
