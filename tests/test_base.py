@@ -22,6 +22,13 @@ def test_input_errors_name_problem_and_fix(model):
         model.__class__().recommend(X)
     with pytest.raises(ValueError, match="Negative values in data passed to"):
         model.fit(-X)
+    # a negative entry beside a larger one on the same cell: refused in every format (as
+    # COO it was summed first, to 2, and accepted where the same CSR was refused)
+    coo = sp.coo_matrix(([-1.0, 3.0, 1.0], ([0, 0, 1], [0, 0, 1])), shape=(4, 5))
+    for twin in (coo, sp.csr_matrix(([-1.0, 3.0, 1.0], [0, 0, 1], [0, 2, 3, 3, 3]),
+                                    shape=(4, 5))):
+        with pytest.raises(ValueError, match="Negative values in data passed to"):
+            model.fit(twin)
     bad = X.toarray()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

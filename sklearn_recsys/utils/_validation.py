@@ -110,6 +110,11 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
         # before validate_data's conversion sums duplicated times or rounds
         # integer ones to float64
         X = as_order_keys(X)
+    name = type(estimator).__name__
+    if sp.issparse(X) and X.nnz:
+        # before duplicates are summed: a COO entry of -1 beside one of 3 was accepted
+        # (summed to 2) where the same entries as CSR were refused
+        check_non_negative(X, f"{name}.fit" if reset else name)
     X = _float_before_summing(X, dtype)
     try:
         X = validate_data(
@@ -130,7 +135,6 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
                 "the model on the enlarged catalogue)."
             ) from exc
         raise
-    name = type(estimator).__name__
     check_non_negative(X, f"{name}.fit" if reset else name)
     X = _canonical_csr(X)
     if reset and X.nnz == 0:
