@@ -108,6 +108,12 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     def _fit(self, X):
         n_items = X.shape[1]
         dtype = X.dtype
+        with np.errstate(over="ignore"):
+            if not np.isfinite(dtype.type(self.shrinkage)):
+                raise ValueError(
+                    f"shrinkage={self.shrinkage!r} overflows the {dtype.name} of X: every "
+                    "similarity would be 0. Use a shrinkage on the scale of the items' "
+                    "co-occurrence counts (tens to hundreds).")
         XT = X.T.tocsr()
         Xc = X.tocsc()
         with np.errstate(over="ignore", under="ignore"):  # reported below

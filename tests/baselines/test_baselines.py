@@ -128,3 +128,11 @@ def test_most_popular_sum_of_large_float32_values_stays_finite():
     model = MostPopular(popularity="sum").fit(X)
     np.testing.assert_allclose(model.item_popularity_, [3e38, 0.5], rtol=1e-6)
     assert model.recommend(sp.csr_matrix((1, 2), dtype=np.float32), k=1)[0].tolist() == [[0]]
+
+
+def test_item_knn_shrinkage_beyond_the_dtype_is_named():
+    """shrinkage=1e39 on float32 was reported as 'the values of X overflow'."""
+    X = _chain().astype(np.float32)
+    with pytest.raises(ValueError, match="shrinkage=1e[+]39 overflows the float32 of X"):
+        ItemKNN(shrinkage=1e39).fit(X)
+    assert ItemKNN(shrinkage=1e39).fit(X.astype(np.float64)).similarity_.nnz > 0
