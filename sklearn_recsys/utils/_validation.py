@@ -111,7 +111,8 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
         # integer ones to float64
         X = as_order_keys(X)
     name = type(estimator).__name__
-    if sp.issparse(X) and X.nnz:
+    checked = sp.issparse(X)
+    if checked:
         # before duplicates are summed: a COO entry of -1 beside one of 3 was accepted
         # (summed to 2) where the same entries as CSR were refused
         check_non_negative(X, f"{name}.fit" if reset else name)
@@ -135,7 +136,8 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
                 "the model on the enlarged catalogue)."
             ) from exc
         raise
-    check_non_negative(X, f"{name}.fit" if reset else name)
+    if not checked:  # dense input, or a log converted above
+        check_non_negative(X, f"{name}.fit" if reset else name)
     X = _canonical_csr(X)
     if reset and X.nnz == 0:
         raise ValueError(
