@@ -168,6 +168,14 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
                                                                    random_state=0)).fit(R)
     items, _ = batch_recommend(pipe, R, k=5, client=client, rows_per_task=100)
     np.testing.assert_array_equal(items, recommend(pipe, R, 5)[0])
+    # a step replaced after fit by an unfitted one failed on every worker, after scattering
+    from sklearn.base import clone
+
+    fitted_step = pipe.steps[0][1]
+    pipe.set_params(ratingbinarizer=clone(fitted_step))
+    with pytest.raises(NotFittedError, match="RatingBinarizer"):
+        batch_recommend(pipe, R, k=5, client=Unreachable())
+    pipe.set_params(ratingbinarizer=fitted_step)
     # a COO log of uint8 plays with a repeated pair: summed as floats, as recommend does
     # (256 plays of item 0 summed in uint8 are 0: the user's only item was lost)
     plays = sp.coo_matrix((np.ones(256, np.uint8), (np.zeros(256, int), np.zeros(256, int))),

@@ -182,3 +182,37 @@ def test_pipeline_recommend_keeps_an_order_key_models_latest_key():
     for got in (pipe.recommend(coo, k=5), recommend(pipe, coo, k=5)):
         np.testing.assert_array_equal(got[0], expected[0])
         np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["pipeline", "sklearn pipeline", "model"])
+def test_a_dataframe_fitted_model_recommends_and_scores_without_a_warning_per_call(kind):
+    """Fitted on a DataFrame, a pipeline warned on every recommend(df) and every scorer call
+    ("X does not have valid feature names"): the rows go through the steps as CSR. The names
+    are checked once; other names are an error, an array without names warns once."""
+    import warnings
+
+    pd = pytest.importorskip("pandas")
+    X = _ratings(60, 12)
+    df = pd.DataFrame(X.toarray(), columns=[f"item{j}" for j in range(12)])
+    X_in, y = holdout_split(X, random_state=0)
+    df_in = pd.DataFrame(X_in.toarray(), columns=df.columns)
+    est = {"pipeline": make_pipeline(RatingBinarizer(threshold=3), EASE(alpha=5.0)),
+           "sklearn pipeline": sk_make_pipeline(RatingBinarizer(threshold=3), EASE(alpha=5.0)),
+           "model": EASE(alpha=5.0)}[kind].fit(df)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the references: arrays without names
+        expected = recommend(est, X_in.toarray(), k=4)
+        reference = make_ranking_scorer("ndcg", k=4)(est, X_in, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = recommend(est, df_in, k=4)
+        value = make_ranking_scorer("ndcg", k=4)(est, df_in, y)
+        latest = make_ranking_scorer("ndcg", k=4, split="latest", random_state=0)(est, df)
+    np.testing.assert_array_equal(got[0], expected[0])
+    assert value == reference and 0 < value <= 1
+    assert 0 <= latest <= 1
+    with pytest.warns(UserWarning, match="does not have valid feature names") as record:
+        make_ranking_scorer("ndcg", k=4)(est, X_in.toarray(), y)
+    assert len([w for w in record if "feature names" in str(w.message)]) == 1
+    with pytest.raises(ValueError, match="feature names should match"):
+        recommend(est, df_in.rename(columns={"item0": "other"}), k=4)

@@ -36,8 +36,13 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
 from ..utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, iter_heldout_batches,
                               split_interactions, split_latest)
-from ..utils._sequences import as_order_keys, reads_order_keys
-from ..utils._validation import check_interaction_matrix, check_k, check_rows_to_score
+from ..utils._sequences import reads_order_keys
+from ..utils._validation import (
+    check_interaction_matrix,
+    check_k,
+    check_rows_to_score,
+    names_checked,
+)
 from ._beyond_accuracy import (
     NEEDS_POPULARITY,
     _accumulator,
@@ -127,9 +132,9 @@ class _RankingScorer(_MetadataRequester):
         for a sequential model, and for any model when the scorer holds out the latest
         (no held-out ``y`` given)."""
         given = y is not None and (sp.issparse(y) or np.ndim(y) == 2)
-        if self.split == "latest" and not given:
-            return check_interaction_matrix(as_order_keys(X))
-        return check_rows_to_score(estimator, X)
+        return check_rows_to_score(estimator, X,
+                                   order_keys=True if self.split == "latest" and not given
+                                   else None)
 
     def _split(self, estimator, X, y):
         """``(X_in, X_out, layout)``: fold-in rows, held-out (target) interactions, layout.
@@ -232,7 +237,8 @@ def _row_scorer(estimator, n_rows, row_data):
             return pipeline_scores(estimator, X_rows)
         sliced = {name: None if value is None else value[rows]
                   for name, value in row_data.items()}
-        return estimator.decision_function(X_rows, **sliced)
+        with names_checked():  # the rows of X, whose names _checked_rows checked
+            return estimator.decision_function(X_rows, **sliced)
 
     return score_rows
 

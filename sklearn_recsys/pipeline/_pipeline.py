@@ -17,7 +17,13 @@ from ..base import _allowed_items, _top_k_of_batches
 from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import check_exclude, check_exclude_seen, check_k, check_rows_to_score
+from ..utils._validation import (
+    check_exclude,
+    check_exclude_seen,
+    check_k,
+    check_rows_to_score,
+    names_checked,
+)
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
@@ -102,8 +108,9 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
         if exclude_seen:
             history = target_history(X, layout)
             banned = history if banned is None else banned + history
-        return final.recommend(X_t, k, exclude_seen=False, exclude=banned,
-                               candidates=candidates)
+        with names_checked():
+            return final.recommend(X_t, k, exclude_seen=False, exclude=banned,
+                                   candidates=candidates)
     blocks = _raw_history_blocks(estimator, final, X, layout, exclude_seen=exclude_seen,
                                  exclude=exclude, allowed=_allowed_items(candidates, n_items))
     return _top_k_of_batches(blocks, n_items, k, exclude_seen, candidates, exclude)
@@ -123,7 +130,8 @@ def _excludes_before_scoring(model):
 def _transformed(pipe, X_raw):
     """Rows ``X_raw`` through every step of ``pipe`` but the last, item columns kept."""
     # a one-step pipeline has no preprocessing (and its empty slice no transform)
-    X_t = pipe[:-1].transform(X_raw) if len(pipe.steps) > 1 else X_raw
+    with names_checked():
+        X_t = pipe[:-1].transform(X_raw) if len(pipe.steps) > 1 else X_raw
     if X_t.shape != X_raw.shape:
         raise ValueError(
             f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "
@@ -145,14 +153,18 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
         X_t = _transformed(pipe, X_raw)
         history = target_history(X_raw, layout)
         if not _excludes_before_scoring(final):
-            yield rows, history, final.decision_function(X_t)
+            with names_checked():
+                scores = final.decision_function(X_t)
+            yield rows, history, scores
             continue
         banned = None if exclude is None else exclude[rows]
         if exclude_seen:
             banned = history if banned is None else banned + history
-        parts = final._iter_scores(final._validate_for_scoring(X_t), exclude_seen=False,
-                                   exclude=banned, allowed=allowed)
-        yield rows, history, np.vstack([scores for _, _, scores in parts])
+        with names_checked():
+            parts = final._iter_scores(final._validate_for_scoring(X_t), exclude_seen=False,
+                                       exclude=banned, allowed=allowed)
+            scores = np.vstack([scores for _, _, scores in parts])
+        yield rows, history, scores
 
 
 def pipeline_scores(pipe, X):

@@ -111,14 +111,23 @@ def _fitted_recommender(estimator):
 
     NotFittedError before ``fit``; ValueError for parameters changed since (the
     package's models): raised here, before the model is sent to any worker.
+    A pipeline's other steps are checked too (one replaced by an unfitted
+    estimator through ``set_params`` would fail on every worker).
     """
+    for _, step in getattr(estimator, "steps", ())[:-1]:
+        if step is not None and step != "passthrough":
+            _check_step_fitted(step)
     model = _recommender(estimator)
-    check = getattr(model, "_check_fitted", None)
+    _check_step_fitted(model)
+    return model
+
+
+def _check_step_fitted(step):
+    check = getattr(step, "_check_fitted", None)
     if check is None:
-        check_is_fitted(model)
+        check_is_fitted(step)
     else:
         check()
-    return model
 
 
 def _scored_items(model):

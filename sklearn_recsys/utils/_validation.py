@@ -1,11 +1,17 @@
 """Validation of user-item interaction matrices at every public entry point."""
 
+import contextlib
 import warnings
 from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.utils.validation import check_array, check_non_negative, validate_data
+from sklearn.utils.validation import (
+    _check_feature_names,
+    check_array,
+    check_non_negative,
+    validate_data,
+)
 
 from ._sequences import as_order_keys, reads_order_keys
 
@@ -13,6 +19,7 @@ __all__ = [
     "check_interactions",
     "check_interaction_matrix",
     "check_rows_to_score",
+    "names_checked",
     "check_item_indices",
     "check_k",
     "check_rating_values",
@@ -67,7 +74,7 @@ def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32
     return _canonical_csr(X)
 
 
-def check_rows_to_score(estimator, X):
+def check_rows_to_score(estimator, X, *, order_keys=None):
     """Validated canonical CSR ``X`` of the users that ``estimator`` will score.
 
     For a recommender, a pipeline or a wrapper of one (scorers, the
@@ -76,9 +83,42 @@ def check_rows_to_score(estimator, X):
     model), not the sum SciPy's conversion would make (10 + 25 = 35, a later
     time than any in the log), and integer keys keep their order (see
     :func:`~sklearn_recsys.utils._sequences.as_order_keys`); otherwise
-    repeats are summed, as floats.
+    repeats are summed, as floats (``order_keys`` True or False decides it
+    instead of the estimator). The column names of a DataFrame ``X`` are
+    checked here against the fitted ones; score the CSR rows under
+    :func:`names_checked`.
     """
-    return check_interaction_matrix(as_order_keys(X) if reads_order_keys(estimator) else X)
+    _check_feature_names(_names_owner(estimator), X, reset=False)
+    if order_keys is None:
+        order_keys = reads_order_keys(estimator)
+    return check_interaction_matrix(as_order_keys(X) if order_keys else X)
+
+
+def _names_owner(estimator):
+    """The estimator whose ``feature_names_in_`` the columns of ``X`` must match.
+
+    A pipeline's first step that is not ``"passthrough"`` (scikit-learn's
+    ``Pipeline.feature_names_in_`` reads the first step, whatever it is).
+    """
+    for _, step in getattr(estimator, "steps", ()):
+        if step is not None and step != "passthrough":
+            return step
+    return estimator
+
+
+@contextlib.contextmanager
+def names_checked():
+    """Silence "X does not have valid feature names" for rows already checked.
+
+    :func:`check_rows_to_score` checks the column names of ``X`` once (the
+    errors and warnings of scikit-learn: names that differ from fit's are
+    an error) and returns CSR, which has none: without this, a model or
+    pipeline fitted on a DataFrame would warn on every batch it scores.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="X does not have valid feature names",
+                                category=UserWarning)
+        yield
 
 
 def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
