@@ -15,6 +15,20 @@ __all__ = ["ItemKNN"]
 _BLOCK_ENTRIES = 8_000_000
 
 
+def _snapped(block):
+    """``block`` rounded to 40 significant bits, so that values equal in exact arithmetic tie.
+
+    On 0/1 data equal cosines are common (``1/sqrt(12)`` and ``3/(3*sqrt(12))``)
+    and float64 gives them values an ulp apart: without this the neighbour
+    kept at the cut would be decided by rounding, not by the tie rule.
+    """
+    mantissa, exponent = np.frexp(block)
+    mantissa *= 2.0 ** 40
+    np.round(mantissa, out=mantissa)
+    mantissa /= 2.0 ** 40
+    return np.ldexp(mantissa, exponent, out=mantissa)
+
+
 def _top_per_column(block, n_keep):
     """Mask of the ``n_keep`` largest entries of each column; ties go to the lower row.
 
@@ -75,11 +89,15 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     Notes
     -----
-    The similarity is built in column blocks of about 64 MB, so memory stays
-    at a few such blocks (the block, its denominators and the selection of
-    the neighbours: about 260 MB at the peak with a full block) plus the
-    kept neighbours; no ``(n_items, n_items)`` dense array and no
-    ``(n_users, n_items)`` dense array is formed.
+    The similarity is built in float64 column blocks of about 64 MB, so
+    memory stays at a few such blocks (the block, its denominators and the
+    selection of the neighbours: about 300 MB at the peak with a full
+    block) plus a float64 copy of ``X`` and the kept neighbours; no
+    ``(n_items, n_items)`` dense array and no ``(n_users, n_items)`` dense
+    array is formed. Similarities equal in exact arithmetic tie at the
+    neighbour cut (they are compared to 40 significant bits), and ties go
+    to the lower item index, so float32 and float64 fits of the same data
+    keep the same neighbours; ``similarity_`` is stored in ``X``'s dtype.
 
     References
     ----------
@@ -114,38 +132,42 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
                     f"shrinkage={self.shrinkage!r} overflows the {dtype.name} of X: every "
                     "similarity would be 0. Use a shrinkage on the scale of the items' "
                     "co-occurrence counts (tens to hundreds).")
+        # similarities are computed in float64 whatever X's dtype and stored in it:
+        # a float32 fit keeps the neighbours of a float64 one (ties at the cut included)
+        X = X.astype(np.float64)
         XT = X.T.tocsr()
         Xc = X.tocsc()
         with np.errstate(over="ignore", under="ignore"):  # reported below
-            norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0), dtype=dtype).ravel())
+            norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel())
         if ((norms == 0) & (np.diff(Xc.indptr) > 0)).any():
             # squares below the smallest float: every similarity would be 0 / 0 -> 0
             raise FloatingPointError(
-                f"ItemKNN: the values of X underflow {dtype.name} (squares below "
-                f"{np.finfo(dtype).tiny:.1e}) in the items' norms. Scale the values of X up "
+                f"ItemKNN: the values of X underflow float64 (squares below "
+                f"{np.finfo(np.float64).tiny:.1e}) in the items' norms. Scale the values of X up "
                 "(or binarize them with RatingBinarizer).")
         n_keep = min(self.n_neighbors, max(n_items - 1, 1))
         step = max(1, _BLOCK_ENTRIES // max(n_items, 1))
         rows, cols, vals = [], [], []
         for start in range(0, n_items, step):
             stop = min(start + step, n_items)
-            block = (XT @ Xc[:, start:stop]).toarray().astype(dtype, copy=False)
+            block = (XT @ Xc[:, start:stop]).toarray()
             with np.errstate(over="ignore"):
-                denom = norms[:, None] * norms[None, start:stop] + dtype.type(self.shrinkage)
+                denom = norms[:, None] * norms[None, start:stop] + self.shrinkage
             if not (np.isfinite(denom).all() and np.isfinite(block).all()):
                 # an overflow, not an item without interactions (0 / 0 below): the
                 # similarities would be 0 (x / inf) or dropped as non-finite
                 raise FloatingPointError(
-                    f"ItemKNN: the values of X overflow {dtype.name} (above "
-                    f"{np.finfo(dtype).max:.1e}) in the items' norms or dot products. Scale "
+                    f"ItemKNN: the values of X overflow float64 (above "
+                    f"{np.finfo(np.float64).max:.1e}) in the items' norms or dot products. Scale "
                     "the values of X down (e.g. np.log1p or RatingBinarizer).")
             with np.errstate(invalid="ignore", divide="ignore"):
                 block /= denom
+            del denom
             block[~np.isfinite(block)] = 0
             block[np.arange(start, stop), np.arange(stop - start)] = 0
             keep = block > 0
             if n_keep < n_items:
-                keep &= _top_per_column(block, n_keep)
+                keep &= _top_per_column(_snapped(block), n_keep)
             top, col = np.nonzero(keep)
             rows.append(top)
             cols.append(col + start)
@@ -154,6 +176,7 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
             (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items),
         )
+        S.eliminate_zeros()  # a similarity below the dtype's smallest float
         S.sort_indices()
         self.similarity_ = S
 
