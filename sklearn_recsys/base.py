@@ -242,6 +242,26 @@ class RecommenderMixin:
         popularity = getattr(self, "_item_popularity", None)
         return None if popularity is None else popularity > 0
 
+    def _untrained_zeroed(self, X):
+        """CSR ``X`` with its entries on items the model never trained on set to 0.
+
+        For models that read a row through per-item input weights (the
+        autoencoders): an item without interactions in the training part of
+        ``fit`` (see :meth:`_known_items`) kept its random initial weights,
+        and reading them would encode noise; the row is read without it, and a
+        row of such items only is a row without history. The zeros stay stored
+        (``X.indices`` unchanged), so attributions keep one entry per item.
+        """
+        known = self._known_items()
+        if known is None or X.shape[1] != len(known):
+            return X
+        keep = known[X.indices]
+        if keep.all():
+            return X
+        X = X.copy()
+        X.data = np.where(keep, X.data, 0).astype(X.data.dtype, copy=False)
+        return X
+
     def _check_fitted(self):
         """NotFittedError before ``fit``; ValueError if parameters changed since (or it failed)."""
         check_is_fitted(self)

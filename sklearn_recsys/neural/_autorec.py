@@ -236,7 +236,8 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     def _ratings_batch(self, X, items):
         X = X.astype(np.float32)
         if self.kind == "user":
-            out = self._encode_np(X) @ self.coefs_[1] + self.intercepts_[1]
+            # an untrained item's input weights are random: not read
+            out = self._encode_np(self._untrained_zeroed(X)) @ self.coefs_[1] + self.intercepts_[1]
             return out if items is None else out[:, items]
         from ..utils._solvers import ridge_rows_sweep
 
@@ -288,7 +289,8 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         if self.kind == "user":
             if x.nnz == 0:
                 return np.zeros(0, dtype=np.int64), np.zeros(0)
-            contrib = sigmoid_layer_attributions(x, self.coefs_[0], self.intercepts_[0],
+            contrib = sigmoid_layer_attributions(self._untrained_zeroed(x), self.coefs_[0],
+                                                 self.intercepts_[0],
                                                  self.coefs_[1][:, item], self)
             order = np.argsort(-contrib, kind="stable")
             return x.indices[order].astype(np.int64), contrib[order]

@@ -318,7 +318,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     def _encode_np(self, X):
         """Code of validated CSR rows: the (mean) latent vector, NumPy only."""
-        h = _normalize_rows(X.astype(np.float32))
+        h = _normalize_rows(self._untrained_zeroed(X).astype(np.float32))
         n_enc, k = self._fitted_layout()
         for i in range(n_enc):
             h = h @ self.coefs_[i] + self.intercepts_[i]
@@ -393,7 +393,8 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         x, item = self._validate_explain(x_row, item)
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        h = _normalize_rows(x.astype(np.float64)).toarray()[0]
+        # an untrained item is not read (its weights are random): contribution 0
+        h = _normalize_rows(self._untrained_zeroed(x).astype(np.float64)).toarray()[0]
         ends = self._input_gradients(np.vstack([np.zeros_like(h), h]), item)[1]
 
         def attributions_with(alphas, weights):

@@ -209,6 +209,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         W2 = W2.astype(np.float64)
         Y = X.copy()
         Y.data[:] = 1.0
+        Y = self._untrained_zeroed(Y)  # neither read nor reconstructed
         pre = np.asarray(Y @ W, dtype=np.float64) + b
         y = Y.toarray()
         if self.propensity_ is not None:
@@ -266,6 +267,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         y = x.copy()
         y.data[:] = 1.0  # the network reads which items, not their values
+        y = self._untrained_zeroed(y)  # an untrained item is not read: contribution 0
         v, _ = self._fold_in(y)
         W, W2 = self.coefs_
         contrib = sigmoid_layer_attributions(y, W, v[0] + self.intercepts_[0], W2[:, item],

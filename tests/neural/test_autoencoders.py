@@ -317,3 +317,42 @@ def test_layer_widths_must_be_positive_ints(Model, sizes):
     # (0,) used to train a model that ignores its input: every user scored alike
     with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
         Model(hidden_layer_sizes=sizes, **SMALL).fit(X)
+
+
+def _untrained_cases():
+    from sklearn_recsys import CDAE, AutoRec
+
+    small = dict(n_components=8, max_iter=3, random_state=0)
+    return [MultDAE(batch_size=64, **small), MultVAE(batch_size=64, **small),
+            CDAE(**small), AutoRec(kind="user", **small)]
+
+
+@pytest.mark.parametrize("model", _untrained_cases(), ids=lambda m: type(m).__name__)
+def test_items_never_trained_on_are_not_read(model):
+    """An item without interactions in the training part of fit kept its random initial
+    input weights: a row of such items was encoded through them (a list unrelated to the
+    model's prior: 2 to 3 of the empty row's top 10 for MultDAE and MultVAE), and a row
+    with trained items too was perturbed and credited them in explain."""
+    X = make_interactions(200, 40, density=0.1, random_state=1).tolil()
+    X[:, 5] = 0  # item 5: no training interaction
+    X[150:, 6] = 0
+    X[150, 6] = 1  # item 6: one interaction, in a validation user (150 of 200, shuffled)
+    X = X.tocsr()
+    X.eliminate_zeros()
+    X.data = np.random.default_rng(0).integers(1, 6, X.nnz).astype(float)  # ratings: AutoRec
+    model.fit(X)
+    known = model._known_items()
+    assert not known[5] and known.sum() >= 38
+    empty = sp.csr_matrix((1, 40))
+    untrained = sp.csr_matrix(np.eye(1, 40, 5) * 3.0)
+    assert_allclose(model.decision_function(untrained), model.decision_function(empty),
+                    rtol=1e-6, atol=1e-7)
+    mixed = sp.csr_matrix(([3.0, 1.0, 2.0], ([0, 0, 0], [1, 5, 9])), shape=(1, 40))
+    trained = sp.csr_matrix(([3.0, 2.0], ([0, 0], [1, 9])), shape=(1, 40))
+    assert_allclose(model.decision_function(mixed), model.decision_function(trained),
+                    rtol=1e-5, atol=1e-6)
+    items, contributions = model.explain(mixed, 20)
+    assert sorted(items.tolist()) == [1, 5, 9]  # one entry per item of the row
+    assert contributions[items.tolist().index(5)] == 0.0
+    assert_allclose(np.sort(contributions[items != 5]),
+                    np.sort(model.explain(trained, 20)[1]), rtol=1e-5, atol=1e-8)
