@@ -60,9 +60,43 @@ def _spd_inverse_inplace(G):
     return P, 0
 
 
+def check_gram_finite(gram_diagonal, dtype, name="X"):
+    """FloatingPointError if the Gram matrix of ``name`` overflowed its dtype.
+
+    Its largest entries are on its diagonal (``|G_ij| <= max(G_ii, G_jj)``),
+    so a finite diagonal is a finite matrix; an infinite one made the solve
+    NaN (or its factorization break down, whatever ``alpha``).
+    """
+    if not np.isfinite(gram_diagonal).all():
+        raise FloatingPointError(
+            f"The values of {name} overflow {np.dtype(dtype).name} in {name}^T {name} (sums of "
+            f"squares above {np.finfo(dtype).max:.1e}): the item-item solution would be NaN. "
+            "Scale the values down (e.g. np.log1p or RatingBinarizer), or pass them as "
+            "float64.")
+
+
+def check_scores_not_underflowed(model, X):
+    """FloatingPointError if the training rows' scores underflowed to 0 (catalogue order).
+
+    Checked on up to 256 training rows with two or more items: with any
+    co-occurrence, an item-item model scores some item above 0 for them
+    unless the values are so small that the products underflow the dtype.
+    """
+    rows = np.flatnonzero(np.diff(X.indptr) >= 2)[:256]
+    if rows.size == 0:
+        return
+    scores = model._score_batch(X[rows])
+    if not np.any(scores):
+        raise FloatingPointError(
+            f"{type(model).__name__}: the values of X underflow {X.dtype.name} (every training "
+            "user's scores are 0, so every list would be catalogue order). Scale the values "
+            "of X up (or binarize them with RatingBinarizer).")
+
+
 def penalized_gram_inverse(Z, alpha, name="X"):
     """``(Z^T Z + alpha I)^{-1}`` of sparse ``Z`` (its dtype, C order); ValueError if singular."""
     G = (Z.T @ Z).toarray().astype(Z.dtype, copy=False)
+    check_gram_finite(np.diagonal(G), Z.dtype, name)
     G[np.diag_indices_from(G)] += alpha
     P, info = _spd_inverse_inplace(G)
     if info != 0:
@@ -161,6 +195,7 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
             counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
             P *= ((counts + 1.0) ** -self.popularity_penalty).astype(P.dtype)[np.newaxis, :]
         self.coef_ = P
+        check_scores_not_underflowed(self, X)
 
     def _item_item(self):
         return self.coef_

@@ -9,9 +9,17 @@ from sklearn.utils._param_validation import Interval
 
 from ..base import ItemItemMixin, RecommenderMixin
 from ..utils._parallel import numba_threads, parallel_kernel
+from ._ease import check_gram_finite, check_scores_not_underflowed
 from ._sparse_inverse import sparse_inverse_factor
 
 __all__ = ["SparseEASE"]
+
+
+def _checked_gram(X):
+    """``X^T X`` in CSC, FloatingPointError if it overflowed X's dtype."""
+    gram = (X.T @ X).tocsc()
+    check_gram_finite(gram.diagonal(), X.dtype)
+    return gram
 
 
 class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
@@ -115,11 +123,12 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         n_items = X.shape[1]
         cap = max(2, int(round(self.density * n_items)))
         # the Gram matrix is passed, not kept: the factorization releases it
-        W = sparse_inverse_factor((X.T @ X).tocsc(), float(self.alpha),
-                                  min(cap, n_items - 1), int(self.inverse_steps))
+        W = sparse_inverse_factor(_checked_gram(X), float(self.alpha), min(cap, n_items - 1),
+                                  int(self.inverse_steps))
         self.inverse_diagonal_ = np.asarray(W.multiply(W).sum(axis=0)).ravel().astype(X.dtype)
         # computed in float64; kept in the dtype of X (float32 halves the memory)
         self.components_ = W.astype(X.dtype)
+        check_scores_not_underflowed(self, X)
 
     def _score_batch(self, X):
         W = self.components_

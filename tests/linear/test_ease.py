@@ -136,3 +136,26 @@ def test_large_gram_cholesky_runs_on_one_blas_thread(monkeypatch, threshold):
         assert blas_threads() == outside  # restored after fit
     assert seen == [[1] * len(outside) if threshold == 0 else outside]
     np.testing.assert_allclose(model.coef_, _dense_ease(X.toarray(), 5.0), atol=1e-10)
+
+
+@pytest.mark.parametrize("Model", ["EASE", "SparseEASE"])
+@pytest.mark.parametrize("dtype, scale, problem", [
+    (np.float32, 1e20, "overflow float32 in X\\^T X"), (np.float64, 1e160, "overflow float64"),
+    (np.float32, 1e-16, "underflow float32"), (np.float32, 1e-23, "underflow float32"),
+    (np.float64, 1e-110, "underflow float64")])
+def test_values_beyond_the_dtype_are_named_at_fit(Model, dtype, scale, problem):
+    """Tiny values: every score underflowed to 0 and every user got catalogue order; huge
+    ones: EASE fitted an all-NaN coef_ (similar_items answered padding, explain NaN), and
+    SparseEASE said 'raise alpha', which cannot help."""
+    import sklearn_recsys
+
+    cls = getattr(sklearn_recsys, Model)
+    params = {"alpha": 1.0} if Model == "EASE" else {"alpha": 1.0, "density": 0.3}
+    X = make_interactions(200, 60, density=0.08, random_state=0).astype(np.float64)
+    with pytest.raises(FloatingPointError, match=problem):
+        cls(**params).fit((X * scale).astype(dtype))
+    # the same data at a scale the dtype holds, alpha scaled alike: the 0/1 data's lists
+    safe = 1e3 if scale > 1 else 1e-3
+    fitted = cls(**{**params, "alpha": safe ** 2}).fit((X * safe).astype(dtype))
+    np.testing.assert_array_equal(fitted.recommend(X[:20], k=5)[0],
+                                  cls(**params).fit(X.astype(dtype)).recommend(X[:20], k=5)[0])
