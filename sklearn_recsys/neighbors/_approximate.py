@@ -39,9 +39,30 @@ def _faiss():
     return faiss
 
 
+# squared norms above this are brought down by a power of two before the float32
+# index sees them: faiss sums squares and distances in float32, which overflowed
+# from about 1.8e19 (k-means aborted the process, the search returned noise)
+_SAFE_SQUARED_NORM = 2.0 ** 100
+
+
+def _float32_safe(V):
+    """``V`` (float64) scaled by one power of two so that its squared norms fit float32.
+
+    One factor for all the item vectors (and one per query row, see
+    ``_search``) keeps every ranking by inner product or by the lifted
+    distance, and a power of two is exact: vectors already small enough are
+    returned unchanged, bit for bit.
+    """
+    norms = np.einsum("ij,ij->i", V, V)
+    top = norms.max(initial=0.0)
+    if not top > _SAFE_SQUARED_NORM:
+        return V
+    return V * 2.0 ** -np.ceil(np.log2(np.sqrt(top)))
+
+
 def _build(faiss, V, space, algorithm, n_links, ef_construction, n_lists):
     """An index of the item vectors ``V`` in ``space``: inverted file or HNSW graph."""
-    V = np.asarray(V, dtype=np.float64)
+    V = _float32_safe(np.asarray(V, dtype=np.float64))
     if space == "lifted_l2":
         # nearest in L2 = largest inner product (Bachrach et al. 2014): with
         # v' = (v, sqrt(R^2 - |v|^2)) and u' = (u, 0), |u' - v'|^2 = |u|^2 + R^2 - 2 u.v
@@ -384,6 +405,10 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         asked = int(bucket.max(initial=1))
         U, V = self.estimator_._inner_product_form(X_batch)
         query = np.zeros((n_rows, U.shape[1] + (self.space_ == "lifted_l2")), dtype=np.float32)
+        U = np.asarray(U, dtype=np.float64)
+        large = np.einsum("ij,ij->i", U, U) > _SAFE_SQUARED_NORM
+        for row in np.flatnonzero(large):  # scaled on its own: its ranking is kept
+            U[row] = _float32_safe(U[row:row + 1])[0]
         query[:, :U.shape[1]] = U
         found = np.full((n_rows, asked), -1, dtype=np.int64)
         faiss = _faiss()

@@ -335,3 +335,35 @@ def test_items_found_come_back_in_the_order_of_their_exact_scores(space):
     differ = items != exact_items
     np.testing.assert_allclose(scores, exact_scores, rtol=1e-6)
     assert differ.mean() < 1e-3
+
+
+def test_item_vectors_beyond_float32_squares_keep_the_exact_lists():
+    """An NMF fitted on values of 1e45 (float64 factors near 1e23): faiss's float32 sums of
+    squares overflowed, its k-means aborted the interpreter (SIGABRT) with the defaults and
+    other settings matched the exact lists for 1 user in 100. Run in a child process, so
+    that a regression fails this test instead of killing the suite."""
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent("""
+        import warnings
+        import numpy as np
+        from sklearn_recsys import NMF, make_interactions
+        from sklearn_recsys.neighbors import ApproximateRecommender
+        warnings.simplefilter("ignore")
+        X = make_interactions(300, 200, density=0.05, random_state=0).astype(np.float64)
+        X.data = np.random.RandomState(0).randint(1, 6, X.nnz) * 1e45
+        nmf = NMF(n_components=5, max_iter=10, feedback="implicit", random_state=0,
+                  dtype=np.float64)
+        for params in ({}, {"algorithm": "hnsw"}, {"space": "inner_product"}):
+            model = ApproximateRecommender(nmf, **params).fit(X)
+            assert np.abs(model.estimator_.item_factors_).max() > 1e20
+            found = model.recommend(X[:100], k=10)[0]
+            assert (found == model.estimator_.recommend(X[:100], k=10)[0]).all(), params
+            assert min(model.recall_estimate_.values()) == 1.0, model.recall_estimate_
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr[-2000:]
