@@ -262,12 +262,19 @@ def _check_metric_kwargs(metric, kwargs):
 _SPLITS = ("auto", "random", "latest")
 
 
-def _check_split(holdout, random_state, split="auto"):
+def _check_split(holdout, random_state, split="auto", min_interactions=5):
     """Arguments of the per-row split a scorer makes when no ``y`` is given."""
     if split not in _SPLITS:
         raise ValueError(f"split must be one of {_SPLITS}, got {split!r}.")
     if not 0 < holdout < 1:
         raise ValueError(f"holdout must be in (0, 1), got {holdout!r}.")
+    if (not isinstance(min_interactions, Integral) or isinstance(min_interactions, bool)
+            or min_interactions < 1):
+        # as holdout_split's: scoring failed on None or "5" (NaN in every cell of a
+        # search) and took 2.5 or -3 silently
+        raise ValueError(
+            f"min_interactions must be an int >= 1 (the fewest interactions a user needs "
+            f"to hold some out), got {min_interactions!r}.")
     if not isinstance(random_state, Integral):
         raise ValueError(
             "random_state must be an int so that every candidate of a search is "
@@ -337,7 +344,7 @@ def make_ranking_scorer(
     if metric not in _METRIC_NAMES:
         raise ValueError(f"Unknown ranking metric {metric!r}; choose one of {_METRIC_NAMES}.")
     k = check_k(k)
-    _check_split(holdout, random_state, split)
+    _check_split(holdout, random_state, split, min_interactions)
     _check_metric_kwargs(metric, kwargs)
     _relevant(sp.csr_matrix((1, 1)), relevance_threshold)  # type check, now not at scoring
     return _RankingScorer(metric, k, holdout, min_interactions, random_state, kwargs,
@@ -564,7 +571,7 @@ def make_beyond_accuracy_scorer(
         raise ValueError(f"Unknown beyond-accuracy metric {metric!r}; choose one of "
                          f"{tuple(_BEYOND_OPTIONS)}.")
     k = check_k(k)
-    _check_split(holdout, random_state, split)
+    _check_split(holdout, random_state, split, min_interactions)
     for name in kwargs:
         if name not in _BEYOND_OPTIONS[metric]:
             raise TypeError(
