@@ -55,8 +55,12 @@ class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstima
         """``step`` traced into a graph when the fit runs enough of them."""
         return compile_step(ctx.tf, step, n_batches * self.max_iter, input_signature)
 
+    def _check_training_values(self, X):
+        """Raise if ``X``'s values cannot be trained on (a hook; every value can by default)."""
+
     def _fit(self, X):
         self._partial_state = None  # a new fit: partial_fit would start afresh after it
+        self._check_training_values(X)
         ctx = self._make_context(X.astype(self._fit_dtype))
         ctx.tf = import_tensorflow()
         self._run_training(ctx)
@@ -100,11 +104,42 @@ def check_sizes(sizes, name, *, allow_empty=True, what="layer widths"):
     return tuple(int(s) for s in sizes)
 
 
+def _squared_row_norms(X):
+    """Sums of squares of CSR rows, in float64 where X's dtype overflows."""
+    with np.errstate(over="ignore"):
+        squares = np.asarray(X.multiply(X).sum(axis=1)).ravel()
+    if not np.isfinite(squares).all():
+        squares = _squared_row_norms(X.astype(np.float64))
+    return squares
+
+
 def _normalize_rows(X):
-    """L2-normalised CSR rows (empty rows stay zero)."""
-    norms = np.sqrt(np.asarray(X.multiply(X).sum(axis=1)).ravel())
+    """L2-normalised CSR rows (empty rows stay zero), in X's dtype.
+
+    The norms of rows whose squares overflow X's dtype (float32 values from
+    about 1.9e19) are taken in float64: their rows became 0, a user without
+    history. Other rows are computed as before, in their dtype.
+    """
+    norms = np.sqrt(_squared_row_norms(X))
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ X)
+    return sp.csr_matrix(sp.diags((1.0 / norms).astype(X.dtype, copy=False)) @ X)
+
+
+def check_squares_fit_float32(model, X):
+    """ValueError if a row's sum of squares overflows float32 (the training graph's L2 norm).
+
+    TensorFlow normalises each training row in float32: such a row became
+    all zeros, a user trained as one without history, with no warning.
+    """
+    squares = _squared_row_norms(X.astype(np.float64))
+    bad = np.flatnonzero(squares > np.finfo(np.float32).max)
+    if bad.size:
+        raise ValueError(
+            f"{type(model).__name__}: the values of {bad.size} row(s) of X (rows "
+            f"{bad[:5].tolist()}{'...' if bad.size > 5 else ''}) are too large for training "
+            "in float32: their sums of squares pass 3.4e38, so their L2 norm overflows and "
+            "they would train as users without history. Scale the values down (e.g. "
+            "np.log1p, or RatingBinarizer).")
 
 
 class PartialFitMixin:
@@ -214,7 +249,9 @@ class PartialFitMixin:
         first = state is None and not self._has_weights()
         self._validate_params()
         self._check_partial_fit()
-        X = check_interactions(self, X, reset=first).astype(self._fit_dtype)
+        X = check_interactions(self, X, reset=first)
+        self._check_training_values(X)
+        X = X.astype(self._fit_dtype)
         if not first:
             self._check_same_architecture()
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
@@ -279,6 +316,9 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
     @property
     def _n_features_out(self):
         return self._fitted_layout()[1] if hasattr(self, "coefs_") else self.n_components
+
+    def _check_training_values(self, X):
+        check_squares_fit_float32(self, X)
 
     # -- layout -----------------------------------------------------------
 

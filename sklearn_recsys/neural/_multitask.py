@@ -11,7 +11,8 @@ from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..base import EmbeddingFeaturesOutMixin
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
-from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows, check_sizes,
+from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
+                    check_sizes, check_squares_fit_float32,
                     glorot_uniform)
 from ._tf import adam, compile_step
 
@@ -266,6 +267,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     def _fit(self, X):
         self._set_layout_and_weights(X)
         return super()._fit(X)
+
+    def _check_training_values(self, X):
+        check_squares_fit_float32(self, X)  # each behaviour's block is L2-normalised
 
     def _set_layout_and_weights(self, X, require_target=True):
         self._set_layout(X, require_target=require_target)

@@ -356,3 +356,19 @@ def test_items_never_trained_on_are_not_read(model):
     assert contributions[items.tolist().index(5)] == 0.0
     assert_allclose(np.sort(contributions[items != 5]),
                     np.sort(model.explain(trained, 20)[1]), rtol=1e-5, atol=1e-8)
+
+
+@pytest.mark.parametrize("Model", [MultDAE, MultVAE])
+def test_values_whose_squares_overflow_float32(X, Model):
+    """The L2 norm of a row of values near 1e20 overflowed float32: the row became 0 and the
+    user was scored as one without history (and trained as one), without a word."""
+    model = Model(**SMALL).fit(X)
+    row = X[:1]
+    assert_allclose(model.decision_function(row * 1e20), model.decision_function(row),
+                    rtol=1e-5)
+    assert_array_equal(model.recommend(row * 1e20, k=5)[0], model.recommend(row, k=5)[0])
+    huge = sp.vstack([X[:50], X[50:51] * 1e20]).tocsr()
+    chunks = {} if Model is MultDAE else {"total_anneal_steps": 10}  # partial_fit's need
+    for train in (Model(**SMALL).fit, Model(**SMALL, **chunks).partial_fit):
+        with pytest.raises(ValueError, match=r"rows \[50\]\) are too large for training"):
+            train(huge)
