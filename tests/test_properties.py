@@ -62,6 +62,11 @@ def _fit_or_refuse(estimator, X):
     except ValueError as exc:
         assert any(r in str(exc) for r in _REFUSALS), f"unexpected refusal: {exc}"
         return None
+    except FloatingPointError as exc:
+        # values of 1e-6 against alpha=1 in float32: SparseEASE's item-item weights
+        # vanish in rounding and every score is 0 (catalogue order), which it refuses
+        assert "every training user's scores are 0" in str(exc), f"unexpected error: {exc}"
+        return None
 
 
 @pytest.mark.parametrize("estimator", list(_recommenders()))

@@ -76,11 +76,13 @@ def check_gram_finite(gram_diagonal, dtype, name="X"):
 
 
 def check_scores_not_underflowed(model, X):
-    """FloatingPointError if the training rows' scores underflowed to 0 (catalogue order).
+    """FloatingPointError if the training rows' scores came out 0 (catalogue order).
 
     Checked on up to 256 training rows with two or more items: with any
     co-occurrence, an item-item model scores some item above 0 for them
-    unless the values are so small that the products underflow the dtype.
+    unless the values are so small that the products underflow the dtype,
+    or so small against ``alpha`` that the item-item weights are lost in the
+    dtype's rounding (``SparseEASE`` in float32 subtracts them from ``X``).
     """
     rows = np.flatnonzero(np.diff(X.indptr) >= 2)[:256]
     if rows.size == 0:
@@ -88,9 +90,11 @@ def check_scores_not_underflowed(model, X):
     scores = model._score_batch(X[rows])
     if not np.any(scores):
         raise FloatingPointError(
-            f"{type(model).__name__}: the values of X underflow {X.dtype.name} (every training "
-            "user's scores are 0, so every list would be catalogue order). Scale the values "
-            "of X up (or binarize them with RatingBinarizer).")
+            f"{type(model).__name__}: every training user's scores are 0 in {X.dtype.name}, so "
+            f"every list would be catalogue order: the values of X (up to "
+            f"{np.abs(X.data).max():.3g}) underflow the dtype, or are too small against "
+            f"alpha={model.alpha!r} for its precision. Scale the values of X up (or binarize "
+            "them with RatingBinarizer), lower alpha, or pass float64.")
 
 
 def penalized_gram_inverse(Z, alpha, name="X"):
