@@ -177,10 +177,7 @@ class RecommenderMixin:
         # every fit and partial_fit passes here: the parameters it trains under
         # (recorded before training, which may score validation users; a fit that
         # raises marks them failed, see _recording_fitted_params)
-        left_out = (self._params_settable_after_fit | self._params_only_read_by_fit
-                    | _PARAMS_WITHOUT_EFFECT_ON_SCORES)
-        self._fitted_params = {name: value for name, value in self.get_params(deep=False).items()
-                               if name not in left_out}
+        self._fitted_params = self._guarded_params()
 
     # constructor parameters read when scoring, documented as settable on a
     # fitted model (a subclass names its own); any other one changed by
@@ -196,6 +193,20 @@ class RecommenderMixin:
             method = cls.__dict__.get(name)
             if method is not None and not getattr(method, "_records_failure", False):
                 setattr(cls, name, _recording_fitted_params(method))
+
+    def _guarded_params(self):
+        """The parameters scoring must find as ``fit`` left them, nested ones included.
+
+        A meta-estimator's template (``estimator``) is changed in place by
+        ``set_params(estimator__alpha=...)``: the object stays the same, so
+        its parameters are recorded one by one; the fitted clone it scores
+        with keeps the fit's values.
+        """
+        left_out = (self._params_settable_after_fit | self._params_only_read_by_fit
+                    | _PARAMS_WITHOUT_EFFECT_ON_SCORES)
+        return {name: value for name, value in self.get_params(deep=True).items()
+                if name.split("__")[0] not in left_out
+                and name.rsplit("__", 1)[-1] not in _PARAMS_WITHOUT_EFFECT_ON_SCORES}
 
     def _check_fitted_params(self):
         """ValueError if a parameter the fit trained under has changed since (set_params).
@@ -214,7 +225,7 @@ class RecommenderMixin:
                 f"This {type(self).__name__}'s last fit raised an error: what it holds is not "
                 "the model of its parameters (those of an earlier fit, or part of a new one). "
                 "Fit it again.")
-        now = self.get_params(deep=False)
+        now = self.get_params(deep=True)
         changed = {name: (value, now[name]) for name, value in fitted.items()
                    if name in now and not _same_value(value, now[name])}
         if changed:

@@ -651,3 +651,26 @@ def test_a_refused_partial_fit_chunk_leaves_the_model_usable():
     with pytest.raises(ValueError, match="NaN"):
         model.partial_fit(bad)
     np.testing.assert_array_equal(model.decision_function(X), scores)
+
+
+def test_a_meta_estimators_nested_parameters_changed_after_fit_are_refused():
+    """set_params(estimator__alpha=...) changes the template in place: the guard saw the same
+    object and the wrapper kept serving the model fitted under the old value while
+    get_params() reported the new one (audit39b L1). A pipeline refused the same change."""
+    from sklearn_recsys.neighbors import ApproximateRecommender
+    from sklearn_recsys.reranking import XQuADReranker
+
+    pytest.importorskip("faiss")
+    X = _binary()
+    for model in (XQuADReranker(EASE(alpha=1.0), n_candidates=20),
+                  ApproximateRecommender(ImplicitALS(8, max_iter=2, random_state=0))):
+        model.fit(X)
+        expected = model.recommend(X, k=5)[0]
+        model.set_params(estimator__alpha=100.0)
+        with pytest.raises(ValueError, match=r"estimator__alpha 1\.0 -> 100\.0"):
+            model.recommend(X, k=5)
+        model.set_params(estimator__alpha=1.0)  # set back: served as fitted
+        np.testing.assert_array_equal(model.recommend(X, k=5)[0], expected)
+        if "estimator__random_state" in model.get_params():  # no effect on the scores
+            model.set_params(estimator__random_state=7)
+            np.testing.assert_array_equal(model.recommend(X, k=5)[0], expected)
