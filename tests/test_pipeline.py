@@ -184,7 +184,8 @@ def test_pipeline_recommend_keeps_an_order_key_models_latest_key():
         np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["pipeline", "sklearn pipeline", "model"])
+@pytest.mark.parametrize("kind", ["pipeline", "sklearn pipeline", "model",
+                                  "sklearn pipeline to a re-ranker"])
 def test_a_dataframe_fitted_model_recommends_and_scores_without_a_warning_per_call(kind):
     """Fitted on a DataFrame, a pipeline warned on every recommend(df) and every scorer call
     ("X does not have valid feature names"): the rows go through the steps as CSR. The names
@@ -198,7 +199,10 @@ def test_a_dataframe_fitted_model_recommends_and_scores_without_a_warning_per_ca
     df_in = pd.DataFrame(X_in.toarray(), columns=df.columns)
     est = {"pipeline": make_pipeline(RatingBinarizer(threshold=3), EASE(alpha=5.0)),
            "sklearn pipeline": sk_make_pipeline(RatingBinarizer(threshold=3), EASE(alpha=5.0)),
-           "model": EASE(alpha=5.0)}[kind].fit(df)
+           "model": EASE(alpha=5.0),
+           "sklearn pipeline to a re-ranker": sk_make_pipeline(
+               RatingBinarizer(threshold=3), XQuADReranker(EASE(alpha=5.0), n_candidates=8))
+           }[kind].fit(df)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the references: arrays without names
         expected = recommend(est, X_in.toarray(), k=4)

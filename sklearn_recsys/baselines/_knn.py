@@ -96,8 +96,9 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     ``(n_items, n_items)`` dense array and no ``(n_users, n_items)`` dense
     array is formed. Similarities equal in exact arithmetic tie at the
     neighbour cut (they are compared to 40 significant bits), and ties go
-    to the lower item index, so float32 and float64 fits of the same data
-    keep the same neighbours; ``similarity_`` is stored in ``X``'s dtype.
+    to the lower item index, so float32 and float64 fits of the same values
+    (those float32 holds exactly, such as counts) keep the same neighbours;
+    ``similarity_`` is stored in ``X``'s dtype.
 
     References
     ----------
@@ -134,9 +135,10 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
                     "co-occurrence counts (tens to hundreds).")
         # similarities are computed in float64 whatever X's dtype and stored in it:
         # a float32 fit keeps the neighbours of a float64 one (ties at the cut included)
-        X = X.astype(np.float64)
-        XT = X.T.tocsr()
-        Xc = X.tocsc()
+        X64 = X.astype(np.float64, copy=False)
+        XT = X64.T.tocsr()
+        Xc = X64.tocsc()
+        del X64  # XT and Xc are copies: the float64 one of a float32 X is not kept
         with np.errstate(over="ignore", under="ignore"):  # reported below
             norms = np.sqrt(np.asarray(Xc.multiply(Xc).sum(axis=0)).ravel())
         if ((norms == 0) & (np.diff(Xc.indptr) > 0)).any():

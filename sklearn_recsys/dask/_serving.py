@@ -4,7 +4,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..preprocessing._raw_ids import _fitted_recommender, _recommender, _scored_items
-from ..utils._validation import check_k, check_rows_to_score
+from ..utils._validation import check_k, check_rows_to_score, names_checked
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
@@ -19,8 +19,11 @@ def _top_k_block(estimator, block, k, exclude_seen):
     # key for order keys, floats otherwise), not by SciPy's conversion; the model's
     # own recommend scores in row batches sized by working_memory; any pipeline
     # (scikit-learn's has no recommend) excludes the raw rows' items
-    return recommend(estimator, check_rows_to_score(estimator, block), k,
-                     exclude_seen=exclude_seen)
+    # a block is CSR, without column names: a model fitted on a DataFrame is not told so
+    # again by every block (and every step of a pipeline) on every worker
+    with names_checked():
+        return recommend(estimator, check_rows_to_score(estimator, block), k,
+                         exclude_seen=exclude_seen)
 
 
 def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, client=None,

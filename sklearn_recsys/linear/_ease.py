@@ -10,6 +10,7 @@ from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ..base import ItemItemMixin, RecommenderMixin
+from ..utils._topk import row_batch_size
 
 __all__ = ["EASE"]
 
@@ -78,13 +79,16 @@ def check_gram_finite(gram_diagonal, dtype, name="X"):
 def check_scores_not_underflowed(model, X):
     """FloatingPointError if the training rows' scores came out 0 (catalogue order).
 
-    Checked on up to 256 training rows with two or more items: with any
+    Checked on up to 16 training rows with two or more items (fewer for a
+    catalogue whose dense scores would pass ``working_memory``): with any
     co-occurrence, an item-item model scores some item above 0 for them
     unless the values are so small that the products underflow the dtype,
     or so small against ``alpha`` that the item-item weights are lost in the
     dtype's rounding (``SparseEASE`` in float32 subtracts them from ``X``).
     """
-    rows = np.flatnonzero(np.diff(X.indptr) >= 2)[:256]
+    # a few rows tell (the values' scale is the data's): 16 at most, and no more than
+    # working_memory's share of dense scores
+    rows = np.flatnonzero(np.diff(X.indptr) >= 2)[:min(16, row_batch_size(X.shape[1]))]
     if rows.size == 0:
         return
     scores = model._score_batch(X[rows])

@@ -119,5 +119,5 @@ def make_rating_scorer(metric="rmse", *, holdout=0.2, min_interactions=2, random
     """
     if metric not in _METRICS:
         raise ValueError(f"Unknown rating metric {metric!r}; choose one of {_METRICS}.")
-    _check_split(holdout, random_state)
+    _check_split(holdout, random_state, min_interactions=min_interactions)
     return _RatingScorer(metric, holdout, min_interactions, random_state)

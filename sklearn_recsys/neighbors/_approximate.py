@@ -406,10 +406,10 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         U, V = self.estimator_._inner_product_form(X_batch)
         query = np.zeros((n_rows, U.shape[1] + (self.space_ == "lifted_l2")), dtype=np.float32)
         U = np.asarray(U, dtype=np.float64)
-        large = np.einsum("ij,ij->i", U, U) > _SAFE_SQUARED_NORM
-        for row in np.flatnonzero(large):  # scaled on its own: its ranking is kept
-            U[row] = _float32_safe(U[row:row + 1])[0]
         query[:, :U.shape[1]] = U
+        large = np.flatnonzero(np.einsum("ij,ij->i", U, U) > _SAFE_SQUARED_NORM)
+        for row in large:  # the query only, scaled on its own: its ranking is kept
+            query[row, :U.shape[1]] = _float32_safe(U[row:row + 1])[0]
         found = np.full((n_rows, asked), -1, dtype=np.int64)
         faiss = _faiss()
         for size in np.unique(bucket):

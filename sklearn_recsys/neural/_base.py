@@ -104,25 +104,41 @@ def check_sizes(sizes, name, *, allow_empty=True, what="layer widths"):
     return tuple(int(s) for s in sizes)
 
 
-def _squared_row_norms(X):
-    """Sums of squares of CSR rows, in float64 where X's dtype overflows."""
-    with np.errstate(over="ignore"):
-        squares = np.asarray(X.multiply(X).sum(axis=1)).ravel()
-    if not np.isfinite(squares).all():
-        squares = _squared_row_norms(X.astype(np.float64))
-    return squares
+def _row_norms_float64(X):
+    """L2 norms of CSR rows in float64 for any finite values: each row's largest value is
+    factored out before squaring, so neither the squares nor their sum overflow."""
+    X = X.astype(np.float64)
+    n_per_row = np.diff(X.indptr)
+    top = np.zeros(X.shape[0])
+    nonempty = n_per_row > 0
+    top[nonempty] = np.maximum.reduceat(np.abs(X.data), X.indptr[:-1][nonempty])
+    scaled = X.data / np.repeat(np.where(top > 0, top, 1.0), n_per_row)
+    sums = np.zeros(X.shape[0])
+    np.add.at(sums, np.repeat(np.arange(X.shape[0]), n_per_row), scaled * scaled)
+    return top * np.sqrt(sums)
 
 
-def _normalize_rows(X):
-    """L2-normalised CSR rows (empty rows stay zero), in X's dtype.
+def _normalize_rows(X, dtype=np.float32):
+    """L2-normalised CSR rows (empty rows stay zero), in ``dtype``.
 
-    The norms of rows whose squares overflow X's dtype (float32 values from
-    about 1.9e19) are taken in float64: their rows became 0, a user without
-    history. Other rows are computed as before, in their dtype.
+    Computed in ``dtype`` as always, unless a value or a row's sum of squares
+    overflows it (float32 values from about 1.9e19 square past 3.4e38: the
+    row became 0, a user without history): that batch is normalised in
+    float64, its rows' largest values factored out, and cast.
     """
-    norms = np.sqrt(_squared_row_norms(X))
+    Xd = X.astype(dtype)
+    with np.errstate(over="ignore"):
+        squares = np.asarray(Xd.multiply(Xd).sum(axis=1)).ravel()
+    if np.isfinite(squares).all() and np.isfinite(Xd.data).all():
+        norms = np.sqrt(squares)
+        norms[norms == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1.0 / norms) @ Xd)
+    norms = _row_norms_float64(X)
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags((1.0 / norms).astype(X.dtype, copy=False)) @ X)
+    return sp.csr_matrix(sp.diags(1.0 / norms) @ X.astype(np.float64)).astype(dtype)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 def check_squares_fit_float32(model, X):
@@ -131,8 +147,13 @@ def check_squares_fit_float32(model, X):
     TensorFlow normalises each training row in float32: such a row became
     all zeros, a user trained as one without history, with no warning.
     """
-    squares = _squared_row_norms(X.astype(np.float64))
-    bad = np.flatnonzero(squares > np.finfo(np.float32).max)
+    if X.nnz == 0:
+        return
+    # a bound first: no copy of X for the data of every day
+    top = float(np.abs(X.data).max())
+    if top * top * float(np.diff(X.indptr).max()) <= _FLOAT32_MAX:
+        return
+    bad = np.flatnonzero(_row_norms_float64(X) > np.sqrt(_FLOAT32_MAX))
     if bad.size:
         raise ValueError(
             f"{type(model).__name__}: the values of {bad.size} row(s) of X (rows "
@@ -358,7 +379,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     def _encode_np(self, X):
         """Code of validated CSR rows: the (mean) latent vector, NumPy only."""
-        h = _normalize_rows(self._untrained_zeroed(X).astype(np.float32))
+        h = _normalize_rows(self._untrained_zeroed(X))
         n_enc, k = self._fitted_layout()
         for i in range(n_enc):
             h = h @ self.coefs_[i] + self.intercepts_[i]
@@ -434,7 +455,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # an untrained item is not read (its weights are random): contribution 0
-        h = _normalize_rows(self._untrained_zeroed(x).astype(np.float64)).toarray()[0]
+        h = _normalize_rows(self._untrained_zeroed(x), np.float64).toarray()[0]
         ends = self._input_gradients(np.vstack([np.zeros_like(h), h]), item)[1]
 
         def attributions_with(alphas, weights):

@@ -269,7 +269,12 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         return super()._fit(X)
 
     def _check_training_values(self, X):
-        check_squares_fit_float32(self, X)  # each behaviour's block is L2-normalised
+        n_blocks = len(self.behaviors) if self.behaviors is not None else 1
+        if X.shape[1] % n_blocks:
+            return  # the layout's own check names the problem
+        n = X.shape[1] // n_blocks
+        for b in range(n_blocks):  # each behaviour's block is L2-normalised on its own
+            check_squares_fit_float32(self, behavior_block(X, n, b))
 
     def _set_layout_and_weights(self, X, require_target=True):
         self._set_layout(X, require_target=require_target)
@@ -476,7 +481,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     def _hidden_np(self, X):
         """Shared encoder output of validated CSR rows (all blocks)."""
         n = self.n_items_
-        h = sp.hstack([_normalize_rows(behavior_block(X, n, b).astype(np.float32))
+        h = sp.hstack([_normalize_rows(behavior_block(X, n, b))
                        for b in range(len(self.behaviors_))], format="csr")
         for W, c in zip(self.shared_coefs_, self.shared_intercepts_):
             h = np.tanh(np.asarray(h @ W) + c)

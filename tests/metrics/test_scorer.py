@@ -134,11 +134,12 @@ def test_scorer_errors(data):
     with pytest.raises(ValueError, match="same rows and items"):
         make_ranking_scorer("ndcg")(model, data, sp.csr_matrix((3, 60)))
     # None or "5" failed at scoring (NaN in every cell of a search); 2.5 and -3 passed
-    from sklearn_recsys.metrics import make_beyond_accuracy_scorer
+    from sklearn_recsys.metrics import make_beyond_accuracy_scorer, make_rating_scorer
 
     for bad in (None, "5", 2.5, -3, 0, True):
         for make in (lambda: make_ranking_scorer("ndcg", min_interactions=bad),
-                     lambda: make_beyond_accuracy_scorer("aplt", min_interactions=bad)):
+                     lambda: make_beyond_accuracy_scorer("aplt", min_interactions=bad),
+                     lambda: make_rating_scorer("rmse", min_interactions=bad)):
             with pytest.raises(ValueError, match="min_interactions must be an int >= 1"):
                 make()
     assert "ndcg" in get_ranking_scorer_names()

@@ -364,11 +364,14 @@ def test_values_whose_squares_overflow_float32(X, Model):
     user was scored as one without history (and trained as one), without a word."""
     model = Model(**SMALL).fit(X)
     row = X[:1]
-    assert_allclose(model.decision_function(row * 1e20), model.decision_function(row),
-                    rtol=1e-5)
-    assert_array_equal(model.recommend(row * 1e20, k=5)[0], model.recommend(row, k=5)[0])
-    huge = sp.vstack([X[:50], X[50:51] * 1e20]).tocsr()
+    # 1e39 and 1e200 pass float32 and float64's squares (a first fix recursed on them)
+    for scale in (1e20, 1e39, 1e200):
+        assert_allclose(model.decision_function(row * scale), model.decision_function(row),
+                        rtol=1e-5)
+        assert_array_equal(model.recommend(row * scale, k=5)[0], model.recommend(row, k=5)[0])
     chunks = {} if Model is MultDAE else {"total_anneal_steps": 10}  # partial_fit's need
-    for train in (Model(**SMALL).fit, Model(**SMALL, **chunks).partial_fit):
-        with pytest.raises(ValueError, match=r"rows \[50\]\) are too large for training"):
-            train(huge)
+    for scale in (1e20, 1e200):
+        huge = sp.vstack([X[:50], X[50:51] * scale]).tocsr()
+        for train in (Model(**SMALL).fit, Model(**SMALL, **chunks).partial_fit):
+            with pytest.raises(ValueError, match=r"rows \[50\]\) are too large for training"):
+                train(huge)

@@ -350,3 +350,16 @@ def test_partial_fit_follows_set_params_of_task_weights_and_refuses_another_layo
         moved.set_params(**params)
         with pytest.raises(ValueError, match="its heads would score other behaviours"):
             moved.partial_fit(X)
+
+
+def test_values_whose_squares_overflow_float32_are_checked_per_behaviour():
+    """Each behaviour's block is L2-normalised on its own: two blocks whose squares sum to
+    2e38 each fit float32 (the first check summed the whole row and refused them); one
+    block past 3.4e38 is refused, naming the row."""
+    X = _shop(60, 20, seed=0).tolil()
+    X[0, 3], X[0, 20 + 4] = 1.4e19, 1.4e19  # 2e38 in each of two blocks
+    params = dict(SMALL, behaviors=BEHAVIORS, max_iter=1, early_stopping=False)
+    MultiTaskDAE(**params).fit(X.tocsr())
+    X[0, 20 + 5] = 1.4e19  # 4e38 in the second block
+    with pytest.raises(ValueError, match=r"rows \[0\]\) are too large for training"):
+        MultiTaskDAE(**params).fit(X.tocsr())
