@@ -541,10 +541,10 @@ def test_tradeoff_results_back_the_docs():
     als = summary[small, "ImplicitALS", "propensity_power"]
     assert als[col["setting"]] == 0.15 and seeds[small, "ImplicitALS", "propensity_power"] == "1/3"
     assert round(als[col["APLT ratio"]], 2) == 2.49 and round(als[col["NDCG change %"]], 1) == -1.8
-    # MultVAE: within the budget the weights reach x1.26 / x1.21, the offset nothing / x1.20
+    # MultVAE: within the budget the weights reach x1.10 / x1.21, the offset x1.03 / x1.20
     ratios = {(data, mech): round(summary[data, "MultVAE", mech][col["APLT ratio"]], 2)
               for data in (small, lastfm) for mech in ("propensity_power", "propensity offset")}
-    assert ratios == {(small, "propensity_power"): 1.26, (small, "propensity offset"): 0.95,
+    assert ratios == {(small, "propensity_power"): 1.1, (small, "propensity offset"): 1.03,
                       (lastfm, "propensity_power"): 1.21, (lastfm, "propensity offset"): 1.2}
     assert round(summary[lastfm, "MultVAE", "xQuAD re-ranking"][col["APLT ratio"]], 1) == 1.3
     # the curves: seed-to-seed spread of MultVAE's baseline, and what 0.25 costs
@@ -552,7 +552,7 @@ def test_tradeoff_results_back_the_docs():
     c = {name: i for i, name in enumerate(curve["columns"])}
     vae = {(r[c["data"]], r[c["mechanism"]], r[c["setting"]]): r for r in curve["rows"]
            if r[c["model"]] == "MultVAE"}
-    assert vae[small, "none", 0.0][c["NDCG@100 by seed"]] == "0.3234 0.3310 0.3396"
+    assert vae[small, "none", 0.0][c["NDCG@100 by seed"]] == "0.3232 0.3310 0.3388"
 
     def change(data, mech, setting):
         row, base = vae[data, mech, setting], vae[data, "none", 0.0]
@@ -560,12 +560,12 @@ def test_tradeoff_results_back_the_docs():
                 100 * (row[c["NDCG@100"]] / base[c["NDCG@100"]] - 1))
 
     ratio, loss = change(small, "propensity offset", 0.25)
-    assert round(ratio, 1) == 1.8 and round(loss, 1) == -5.3
-    assert round(change(small, "propensity_power", 0.25)[0], 1) == 2.2
+    assert round(ratio, 1) == 1.8 and round(loss, 1) == -5.4
+    assert round(change(small, "propensity_power", 0.25)[0], 1) == 2.3
     assert round(change(lastfm, "propensity_power", 0.25)[0], 1) == 1.7
-    # the offset's small settings lower APLT@100 on latest-small, on average
-    assert all(vae[small, "propensity offset", p][c["APLT@100"]]
-               < vae[small, "none", 0.0][c["APLT@100"]] for p in (0.02, 0.05, 0.1))
+    # the offset at 0.1 lowers APLT@100 on latest-small, on average
+    assert vae[small, "propensity offset", 0.1][c["APLT@100"]] \
+        < vae[small, "none", 0.0][c["APLT@100"]]
     # EASE's penalty gains NDCG@100 on Last.fm
     assert summary[lastfm, "EASE", "popularity_penalty"][col["NDCG change %"]] > 2.0
     # MultVAE's baseline holds the largest long-tail share on Last.fm, and the users' own
@@ -604,10 +604,10 @@ def test_tradeoff_results_back_the_docs():
     # the offset's propensities applied after training: no setting doubles within 2%
     after = "offset after training (reference)"
     ratio, loss = change(small, after, 0.1)
-    assert round(ratio, 2) == 1.54 and round(loss, 1) == -1.8
-    # above the in-training weights' best within the budget there (x1.26)
+    assert round(ratio, 2) == 1.56 and round(loss, 1) == -1.6
+    # above the in-training weights' best within the budget there (x1.10)
     assert ratio > summary[small, "MultVAE", "propensity_power"][col["APLT ratio"]]
-    assert [round(v, 1) for v in change(small, after, 0.25)] == [2.8, -6.6]
+    assert [round(v, 1) for v in change(small, after, 0.25)] == [2.9, -6.0]
     assert [round(v, 1) for v in change(lastfm, after, 0.1)] == [1.2, -0.8]
     assert [round(v, 1) for v in change(lastfm, after, 0.25)] == [1.5, -4.6]
     assert not any(ratio >= 2 and loss >= -2.0
