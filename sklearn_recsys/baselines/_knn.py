@@ -92,9 +92,9 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     The similarity is built in float64 column blocks of about 64 MB, so
     memory stays at a few such blocks (the block, its denominators and the
     selection of the neighbours: about 300 MB at the peak with a full
-    block) plus a float64 copy of ``X`` and the kept neighbours; no
-    ``(n_items, n_items)`` dense array and no ``(n_users, n_items)`` dense
-    array is formed. Similarities equal in exact arithmetic tie at the
+    block) plus float64 copies of ``X`` by rows and by columns and the kept
+    neighbours; no ``(n_items, n_items)`` dense array and no ``(n_users,
+    n_items)`` dense array is formed. Similarities equal in exact arithmetic tie at the
     neighbour cut (they are compared to 40 significant bits), and ties go
     to the lower item index, so float32 and float64 fits of the same values
     (those float32 holds exactly, such as counts) keep the same neighbours;

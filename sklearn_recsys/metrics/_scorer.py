@@ -233,12 +233,11 @@ def _row_scorer(estimator, n_rows, row_data):
         and _excludes_before_scoring(estimator.steps[-1][1]))
 
     def score_rows(rows, X_rows):
-        if raw_history_first:
-            with names_checked():  # the rows of X, whose names _checked_rows checked
-                return pipeline_scores(estimator, X_rows)
-        sliced = {name: None if value is None else value[rows]
-                  for name, value in row_data.items()}
         with names_checked():  # the rows of X, whose names _checked_rows checked
+            if raw_history_first:
+                return pipeline_scores(estimator, X_rows)
+            sliced = {name: None if value is None else value[rows]
+                      for name, value in row_data.items()}
             return estimator.decision_function(X_rows, **sliced)
 
     return score_rows

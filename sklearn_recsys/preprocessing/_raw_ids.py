@@ -13,6 +13,7 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..utils._sequences import reads_order_keys
+from ..utils._validation import pipeline_estimators
 
 
 def _table(columns, as_frame):
@@ -114,9 +115,8 @@ def _fitted_recommender(estimator):
     A pipeline's other steps are checked too (one replaced by an unfitted
     estimator through ``set_params`` would fail on every worker).
     """
-    for _, step in getattr(estimator, "steps", ())[:-1]:
-        if step is not None and step != "passthrough":
-            _check_step_fitted(step)
+    for step in pipeline_estimators(estimator)[:-1]:
+        _check_step_fitted(step)
     model = _recommender(estimator)
     _check_step_fitted(model)
     return model

@@ -94,16 +94,20 @@ def check_rows_to_score(estimator, X, *, order_keys=None):
     return check_interaction_matrix(as_order_keys(X) if order_keys else X)
 
 
+def pipeline_estimators(estimator):
+    """The steps of a pipeline that are estimators (not None or ``"passthrough"``); [] else."""
+    return [step for _, step in getattr(estimator, "steps", ())
+            if step is not None and step != "passthrough"]
+
+
 def _names_owner(estimator):
     """The estimator whose ``feature_names_in_`` the columns of ``X`` must match.
 
     A pipeline's first step that is not ``"passthrough"`` (scikit-learn's
     ``Pipeline.feature_names_in_`` reads the first step, whatever it is).
     """
-    for _, step in getattr(estimator, "steps", ()):
-        if step is not None and step != "passthrough":
-            return step
-    return estimator
+    steps = pipeline_estimators(estimator)
+    return steps[0] if steps else estimator
 
 
 @contextlib.contextmanager
