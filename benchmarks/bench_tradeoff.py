@@ -15,7 +15,9 @@ tail:
 * re-ranking: ``XQuADReranker(model, kind="smooth", n_candidates=500)`` over ``tradeoff``;
 * in training: EASE's ``popularity_penalty``, ImplicitALS's and MultVAE's
   ``propensity_power`` (Rel-MF's weights), and MultVAE's ``propensity_power`` with
-  ``propensity_correction="offset"`` (the propensity inside the softmax).
+  ``propensity_correction="offset"`` (the propensity inside the softmax); each of the
+  propensity mechanisms also with ``propensity_reference="short_head"`` (the propensity is 1
+  for every short-head item, only long-tail items are weighted up), exponents 0.5 to 2.
 
 For reference (not a mechanism), each MultVAE baseline is also rescored after training by
 the offset's propensities at each exponent: its log-softmax scores minus ``log theta_i``,
@@ -32,9 +34,10 @@ baseline's mean NDCG@100 (the beyond-accuracy issue's target: APLT doubled), and
 seeds whose own fit meets that target against the same seed's baseline.
 
 ``--models MultDAE`` (or ``CDAE``) runs the same protocol for the other autoencoders (their
-in-training mechanism: Rel-MF's ``propensity_power``, exponents 0.1 to 0.5, defaults
-otherwise) and writes ``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``)
-instead, leaving the three models' file alone.
+in-training mechanism: Rel-MF's ``propensity_power``, exponents 0.1 to 0.5, and with the
+short-head reference, 0.5 to 2; defaults otherwise) and writes
+``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``) instead, leaving the
+three models' file alone.
 
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
@@ -62,14 +65,31 @@ PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
              "MultVAE": (0.02, 0.05, 0.1, 0.25, 0.5),
              "MultDAE": (0.1, 0.2, 0.25, 0.3, 0.5),
              "CDAE": (0.1, 0.2, 0.25, 0.3, 0.5)}
-# mechanism label -> (the parameter its settings go to, fixed parameters)
-IN_TRAINING = {"EASE": {"popularity_penalty": ("popularity_penalty", {})},
-               "ImplicitALS": {"propensity_power": ("propensity_power", {})},
-               "MultVAE": {"propensity_power": ("propensity_power", {}),
-                           "propensity offset": ("propensity_power",
-                                                 {"propensity_correction": "offset"})},
-               "MultDAE": {"propensity_power": ("propensity_power", {})},
-               "CDAE": {"propensity_power": ("propensity_power", {})}}
+# Rel-MF's propensity saturating at the short head's edge (``propensity_reference``): only
+# long-tail items are discounted, by how far below the edge they are, so larger exponents
+SHORT_HEAD_POWERS = (0.5, 1.0, 1.5, 2.0)
+SHORT_HEAD = {"propensity_reference": "short_head"}
+# mechanism label -> (the parameter its settings go to, fixed parameters, settings;
+# None: the model's PENALTIES)
+IN_TRAINING = {
+    "EASE": {"popularity_penalty": ("popularity_penalty", {}, None)},
+    "ImplicitALS": {"propensity_power": ("propensity_power", {}, None),
+                    "propensity_power, short head": ("propensity_power", SHORT_HEAD,
+                                                     SHORT_HEAD_POWERS)},
+    "MultVAE": {"propensity_power": ("propensity_power", {}, None),
+                "propensity offset": ("propensity_power", {"propensity_correction": "offset"},
+                                      None),
+                "propensity_power, short head": ("propensity_power", SHORT_HEAD,
+                                                 SHORT_HEAD_POWERS),
+                "propensity offset, short head": (
+                    "propensity_power", {"propensity_correction": "offset", **SHORT_HEAD},
+                    SHORT_HEAD_POWERS)},
+    "MultDAE": {"propensity_power": ("propensity_power", {}, None),
+                "propensity_power, short head": ("propensity_power", SHORT_HEAD,
+                                                 SHORT_HEAD_POWERS)},
+    "CDAE": {"propensity_power": ("propensity_power", {}, None),
+             "propensity_power, short head": ("propensity_power", SHORT_HEAD,
+                                              SHORT_HEAD_POWERS)}}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
 MAX_LOSS = 0.02
@@ -165,8 +185,8 @@ def curves(data_home, n_seeds=SEEDS, models=MODELS):
                     for p in PENALTIES[name]:
                         by_setting.setdefault((AFTER_TRAINING, p), []).append(_measure_lists(
                             _offset_after_training(base, p, X_train, X_in), X_train, X_out))
-                for mechanism, (param, fixed) in IN_TRAINING[name].items():
-                    for p in PENALTIES[name]:
+                for mechanism, (param, fixed, settings) in IN_TRAINING[name].items():
+                    for p in PENALTIES[name] if settings is None else settings:
                         model = make(seed, **{param: p}, **fixed).fit(X_train)
                         by_setting.setdefault((mechanism, p), []).append(
                             _measure(model, X_train, X_in, X_out))

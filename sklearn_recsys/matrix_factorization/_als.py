@@ -6,7 +6,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils._propensity import exposure_propensity
+from ..utils._propensity import PROPENSITY_REFERENCES, exposure_propensity
 from ..utils._solvers import (
     als_cg_sweep,
     als_cholesky_sweep,
@@ -72,7 +72,17 @@ class ImplicitALS(MatrixFactorizationBase):
         theta_i) s^2``: the unbiased estimate of the loss on relevance (a
         relevant item's optimum is 1 whatever its exposure), which lifts the
         long tail. 0 (the default) is Hu et al.'s model; Saito et al. use
-        0.5.
+        0.5. Another ``n_ref`` than ``max_j n_j`` with
+        ``propensity_reference``.
+    propensity_reference : {"max", "short_head"}, default="max"
+        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
+        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item that
+        popular is taken as exposed to every user. ``"max"``: the most
+        popular item's count (Saito et al.), every other item discounted.
+        ``"short_head"``: the smallest count in the short head (the most
+        popular items holding 80% of the training interactions, as in APLT):
+        every short-head item has ``theta_i = 1``, and only long-tail items
+        are weighted up, by how far below the head's edge they are.
     max_iter : int, default=15
         Number of sweeps (items then users).
     solver : {"cg", "cholesky"}, default="cg"
@@ -155,6 +165,7 @@ class ImplicitALS(MatrixFactorizationBase):
         "alpha": [Interval(Real, 0, None, closed="neither")],
         "confidence_scale": [Interval(Real, 0, None, closed="left")],
         "propensity_power": [Interval(Real, 0, None, closed="left")],
+        "propensity_reference": [StrOptions(set(PROPENSITY_REFERENCES))],
         "solver": [StrOptions({"cg", "cholesky"})],
         "cg_steps": [Interval(Integral, 1, None, closed="left")],
     }
@@ -167,6 +178,7 @@ class ImplicitALS(MatrixFactorizationBase):
         alpha=1.0,
         confidence_scale=10.0,
         propensity_power=0.0,
+        propensity_reference="max",
         max_iter=15,
         solver="cg",
         cg_steps=3,
@@ -183,6 +195,7 @@ class ImplicitALS(MatrixFactorizationBase):
         self.alpha = alpha
         self.confidence_scale = confidence_scale
         self.propensity_power = propensity_power
+        self.propensity_reference = propensity_reference
         self.max_iter = max_iter
         self.solver = solver
         self.cg_steps = cg_steps
@@ -215,7 +228,8 @@ class ImplicitALS(MatrixFactorizationBase):
         self.propensity_ = None
         ctx.pref_users = ctx.pref_items = np.empty(0, dtype=self.dtype)
         if self.propensity_power:
-            self.propensity_ = exposure_propensity(ctx.X_train, self.propensity_power)
+            self.propensity_ = exposure_propensity(ctx.X_train, self.propensity_power,
+                                                   self.propensity_reference)
             inverse = (1.0 / self.propensity_).astype(self.dtype)
             # preference of each stored entry, in each sweep's own entry order
             ctx.pref_users = inverse[ctx.X_train.indices]

@@ -28,7 +28,7 @@ from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
                        IterativeTrainingMixin, pass_rows)
 from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin
 from ..utils._validation import check_interactions
-from ..utils._propensity import exposure_propensity
+from ..utils._propensity import PROPENSITY_REFERENCES, exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
 
@@ -326,6 +326,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
         "propensity_power": [Interval(Real, 0, None, closed="left")],
         "propensity_correction": [StrOptions({"weight", "offset"})],
+        "propensity_reference": [StrOptions(set(PROPENSITY_REFERENCES))],
         "shuffle": ["boolean"],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
@@ -523,7 +524,8 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         self.propensity_ = None
         if self.propensity_power:
             train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
-            self.propensity_ = exposure_propensity(train, self.propensity_power)
+            self.propensity_ = exposure_propensity(train, self.propensity_power,
+                                                   self.propensity_reference)
         self._start_training(ctx, (coefs, intercepts), self.max_iter)
         self._store(ctx)
 

@@ -83,9 +83,19 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         2020): the logistic loss reads the label ``y_ui / theta_i`` instead
         of ``y_ui`` (the unbiased estimate of the loss under exposure
         propensity ``theta_i``), with ``theta_i = (n_i / max_j n_j) **
-        propensity_power`` from the training users, clipped below at 0.1.
-        The fold-in minimises the same loss. 0 (the default) is the paper's
-        model.
+        propensity_power`` from the training users, clipped below at 0.1
+        (another ``n_ref`` than ``max_j n_j`` with
+        ``propensity_reference``). The fold-in minimises the same loss. 0
+        (the default) is the paper's model.
+    propensity_reference : {"max", "short_head"}, default="max"
+        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
+        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item that
+        popular is taken as exposed to every user. ``"max"``: the most
+        popular item's count (Saito et al.), every other item discounted.
+        ``"short_head"``: the smallest count in the short head (the most
+        popular items holding 80% of the training interactions, as in APLT):
+        every short-head item has ``theta_i = 1``, and only long-tail items
+        are weighted up, by how far below the head's edge they are.
     max_iter : int, default=100
         Epochs.
     fold_in_iter : int, default=100
@@ -147,7 +157,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
     _parameter_constraints: dict = {
         **{k: AutoencoderBase._parameter_constraints[k] for k in (
             "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",
-            "propensity_power", "shuffle")},
+            "propensity_power", "propensity_reference", "shuffle")},
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
         "fold_in_iter": [Interval(Integral, 0, None, closed="left")],
@@ -169,6 +179,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         shuffle=True,
         learning_rate_init=1e-3,
         propensity_power=0.0,
+        propensity_reference="max",
         max_iter=100,
         fold_in_iter=100,
         early_stopping=False,
@@ -186,6 +197,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         self.shuffle = shuffle
         self.learning_rate_init = learning_rate_init
         self.propensity_power = propensity_power
+        self.propensity_reference = propensity_reference
         self.max_iter = max_iter
         self.fold_in_iter = fold_in_iter
         self.early_stopping = early_stopping
@@ -349,7 +361,8 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         weights = self._initial_weights_for(ctx.rng, ctx.X)
         train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
         if self.propensity_power:
-            self.propensity_ = exposure_propensity(train, self.propensity_power)
+            self.propensity_ = exposure_propensity(train, self.propensity_power,
+                                                   self.propensity_reference)
         # from the training users only, and from the labels the loss reads
         weights[1][1] = _base_rate_logits(train, self.propensity_)
         ctx.user_rows = None  # the rows of X are the users of the node table

@@ -2,15 +2,18 @@
 
 import numpy as np
 
-__all__ = ["exposure_propensity"]
+__all__ = ["exposure_propensity", "PROPENSITY_REFERENCES"]
 
 # small propensities are clipped: their inverse weights would make the
 # unbiased loss estimate's variance explode (Saito et al.'s clipped estimator)
 MIN_PROPENSITY = 0.1
 
+# the count at which an item is taken as exposed to every user (theta = 1)
+PROPENSITY_REFERENCES = ("max", "short_head")
 
-def exposure_propensity(X, power):
-    """``theta_i = max((n_i / max_j n_j) ** power, 0.1)`` for the items of a training matrix.
+
+def exposure_propensity(X, power, reference="max"):
+    """``theta_i = clip((n_i / n_ref) ** power, 0.1, 1)`` for the items of a training matrix.
 
     Parameters
     ----------
@@ -19,6 +22,16 @@ def exposure_propensity(X, power):
     power : float
         Exponent (Saito et al. use 0.5); larger values discount popular
         items' observed interactions more.
+    reference : {"max", "short_head"}, default="max"
+        The count ``n_ref`` at which an item is taken as exposed to every
+        user. ``"max"``: the most popular item's (Saito et al.), so that
+        every item but that one is discounted. ``"short_head"``: the
+        smallest count among the short head (the most popular items holding
+        80% of the interactions, the head of
+        :func:`~sklearn_recsys.metrics.popularity_buckets` and of APLT), so
+        that every short-head item has ``theta_i = 1`` and only long-tail
+        items are weighted up, by their popularity relative to the head's
+        edge.
 
     Returns
     -------
@@ -26,4 +39,10 @@ def exposure_propensity(X, power):
         In ``[0.1, 1]``; observed interactions are weighted by its inverse.
     """
     counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-    return np.maximum((counts / max(counts.max(), 1.0)) ** power, MIN_PROPENSITY)
+    if reference == "short_head" and counts.any():
+        from ..metrics._beyond_accuracy import popularity_buckets
+
+        n_ref = counts[popularity_buckets(counts) == 0].min()
+    else:
+        n_ref = max(counts.max(), 1.0)
+    return np.clip((counts / n_ref) ** power, MIN_PROPENSITY, 1.0)

@@ -192,6 +192,37 @@ def test_propensity_weighting_lifts_the_long_tail():
     assert aplt[1] > aplt[0] and aplt[2] > 2 * aplt[0]
 
 
+def test_short_head_propensity_saturates_at_the_head_edge():
+    """``reference="short_head"``: theta is 1 for every item of the short head (the items
+    holding 80% of the interactions, the one crossing 80% included) and (n_i / n_ref) **
+    power below it, n_ref the head's smallest count; clipped at 0.1. Hand-computed."""
+    from sklearn_recsys import CDAE, ImplicitALS
+    from sklearn_recsys.utils._propensity import exposure_propensity
+
+    counts = [10, 6, 3, 2, 1, 0]  # 22 interactions: 10 + 6 < 17.6 <= 10 + 6 + 3, n_ref = 3
+    rows, cols = [], []
+    for item, n in enumerate(counts):
+        rows += list(range(n))
+        cols += [item] * n
+    X = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(10, 6))
+    assert_allclose(exposure_propensity(X, 1.0, "short_head"), [1, 1, 1, 2 / 3, 1 / 3, 0.1])
+    assert_allclose(exposure_propensity(X, 2.0, "short_head"), [1, 1, 1, 4 / 9, 1 / 9, 0.1])
+    assert_allclose(exposure_propensity(X, 1.0), [1, 0.6, 0.3, 0.2, 0.1, 0.1])  # Saito's
+    assert_allclose(exposure_propensity(X, 1.0, "max"), exposure_propensity(X, 1.0))
+    assert_allclose(exposure_propensity(sp.csr_matrix((3, 4)), 1.0, "short_head"), 0.1)
+    # every model with propensity_power trains with the reference it is given
+    Y = make_interactions(200, 60, density=0.08, popularity_skew=1.5, random_state=2)
+    expected = exposure_propensity(Y, 1.5, "short_head")
+    assert 0.1 <= expected.min() < 1 and (expected == 1).sum() > 3
+    for model in (MultDAE(n_components=8, max_iter=2, early_stopping=False, random_state=0),
+                  MultVAE(n_components=8, max_iter=2, early_stopping=False, random_state=0,
+                          propensity_correction="offset"),
+                  CDAE(n_components=8, max_iter=2, random_state=0),
+                  ImplicitALS(8, max_iter=2, random_state=0)):
+        model.set_params(propensity_power=1.5, propensity_reference="short_head").fit(Y)
+        assert_allclose(model.propensity_, expected, err_msg=type(model).__name__)
+
+
 @pytest.mark.parametrize("correction", ["weight", "offset"])
 def test_propensity_correction_trains_the_stated_likelihood(correction):
     """The first epoch's loss (one batch, no dropout, a step too small to move anything) is
