@@ -7,8 +7,10 @@ The curves of ``benchmarks/bench_tradeoff.py`` (protocol in its docstring; resul
 ImplicitALS and MultVAE on MovieLens latest-small and Last.fm 2K under strong
 generalization, each moved towards the long tail by xQuAD re-ranking (its ``tradeoff``) and
 by its in-training correction (EASE's ``popularity_penalty``, the Rel-MF
-``propensity_power`` of ImplicitALS and MultVAE, MultVAE's propensity offset; crosses: the
-offset's propensities applied to a plain MultVAE after training, for reference). Every point is
+``propensity_power`` of ImplicitALS and MultVAE, MultVAE's propensity offset, each
+propensity also with ``propensity_reference="short_head"``, diamonds and down triangles;
+crosses: the offset's propensities applied to a plain MultVAE after training, for
+reference). Every point is
 one setting: NDCG@100 against APLT@100 (the long tail's share of the lists, top row) and
 against long-tail coverage@100 (the share of long-tail items recommended to anyone, bottom
 row); ImplicitALS's and MultVAE's points are means over three seeds. The star is the model
@@ -36,7 +38,8 @@ datasets = list(dict.fromkeys(r["data"] for r in rows))
 models = list(dict.fromkeys(r["model"] for r in rows))
 colors = dict(zip(models, ["tab:blue", "tab:orange", "tab:green"]))
 markers = {"xQuAD re-ranking": "o", "popularity_penalty": "s", "propensity_power": "s",
-           "propensity offset": "^", "offset after training (reference)": "x"}
+           "propensity offset": "^", "propensity_power, short head": "D",
+           "propensity offset, short head": "v", "offset after training (reference)": "x"}
 
 fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 8))
 for j, data in enumerate(datasets):
@@ -72,6 +75,6 @@ summary = next(t for t in results["tables"] if t["id"] == "summary")
 s = {name: i for i, name in enumerate(summary["columns"])}
 for row in summary["rows"]:
     if row[s["APLT ratio"]] is not None:
-        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<18}  "
+        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<29}  "
               f"APLT@100 x{row[s['APLT ratio']]:.2f} at {row[s['NDCG change %']]:+.2f}% "
               "NDCG@100")
