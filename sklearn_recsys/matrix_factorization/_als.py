@@ -76,13 +76,15 @@ class ImplicitALS(MatrixFactorizationBase):
         ``propensity_reference``.
     propensity_reference : {"max", "short_head"}, default="max"
         The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
-        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item that
-        popular is taken as exposed to every user. ``"max"``: the most
-        popular item's count (Saito et al.), every other item discounted.
-        ``"short_head"``: the smallest count in the short head (the most
-        popular items holding 80% of the training interactions, as in APLT):
-        every short-head item has ``theta_i = 1``, and only long-tail items
-        are weighted up, by how far below the head's edge they are.
+        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item at
+        least that popular is taken as exposed to every user. ``"max"``: the
+        most popular item's count (Saito et al.), less popular items
+        discounted. ``"short_head"``: the smallest count in the short head
+        (the most popular items holding 80% of the training interactions,
+        as in APLT; counted on the training users, validation users
+        excluded): every short-head item has ``theta_i = 1``, and only
+        less popular items are weighted up, by how far below the head's
+        edge they are.
     max_iter : int, default=15
         Number of sweeps (items then users).
     solver : {"cg", "cholesky"}, default="cg"

@@ -23,9 +23,9 @@ def exposure_propensity(X, power, reference="max"):
         Exponent (Saito et al. use 0.5); larger values discount popular
         items' observed interactions more.
     reference : {"max", "short_head"}, default="max"
-        The count ``n_ref`` at which an item is taken as exposed to every
+        The count ``n_ref`` from which an item is taken as exposed to every
         user. ``"max"``: the most popular item's (Saito et al.), so that
-        every item but that one is discounted. ``"short_head"``: the
+        every less popular item is discounted. ``"short_head"``: the
         smallest count among the short head (the most popular items holding
         80% of the interactions, the head of
         :func:`~sklearn_recsys.metrics.popularity_buckets` and of APLT), so
@@ -38,6 +38,8 @@ def exposure_propensity(X, power, reference="max"):
     propensity : ndarray of shape (n_items,), float64
         In ``[0.1, 1]``; observed interactions are weighted by its inverse.
     """
+    if reference not in PROPENSITY_REFERENCES:
+        raise ValueError(f"reference must be one of {PROPENSITY_REFERENCES}, got {reference!r}.")
     counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
     if reference == "short_head" and counts.any():
         from ..metrics._beyond_accuracy import popularity_buckets

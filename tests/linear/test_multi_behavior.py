@@ -286,8 +286,7 @@ def test_transfer_autoencoder_results_back_the_docs():
     alone is below half of EASE's HR@10 (0.041 against 0.094); the paper's batch 500 and
     weight decay 0.01 cost it two thirds of that (0.014); with MultDAE's batch and weight
     decay MultiTaskDAE's cloze row is 2.4 times the transfer table's (0.029 against 0.012)
-    for a longer fit (about 1.2 times its fit time), and below the single-behaviour
-    model."""
+    and below the single-behaviour model (fit times from two machines: not compared)."""
     import json
     from pathlib import Path
 
@@ -309,7 +308,6 @@ def test_transfer_autoencoder_results_back_the_docs():
     assert round(paper[1], 3) == 0.014 and 0.6 < 1 - paper[1] / defaults[1] < 0.7
     assert (round(cloze[1], 3), round(table_cloze[1], 3)) == (0.029, 0.012)
     assert round(cloze[1] / table_cloze[1], 1) == 2.4
-    assert round(cloze[3] / table_cloze[3], 1) == 1.2
     assert cloze[1] < defaults[1]
 
 

@@ -210,6 +210,8 @@ def test_short_head_propensity_saturates_at_the_head_edge():
     assert_allclose(exposure_propensity(X, 1.0), [1, 0.6, 0.3, 0.2, 0.1, 0.1])  # Saito's
     assert_allclose(exposure_propensity(X, 1.0, "max"), exposure_propensity(X, 1.0))
     assert_allclose(exposure_propensity(sp.csr_matrix((3, 4)), 1.0, "short_head"), 0.1)
+    with pytest.raises(ValueError, match="reference must be one of"):
+        exposure_propensity(X, 1.0, "head")
     # every model with propensity_power trains with the reference it is given
     Y = make_interactions(200, 60, density=0.08, popularity_skew=1.5, random_state=2)
     expected = exposure_propensity(Y, 1.5, "short_head")
