@@ -6,7 +6,8 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ..utils._propensity import PROPENSITY_REFERENCES, exposure_propensity
+from ..utils._propensity import (PROPENSITY_REFERENCE_DOC, PROPENSITY_REFERENCES,
+                                 exposure_propensity)
 from ..utils._solvers import (
     als_cg_sweep,
     als_cholesky_sweep,
@@ -74,17 +75,7 @@ class ImplicitALS(MatrixFactorizationBase):
         long tail. 0 (the default) is Hu et al.'s model; Saito et al. use
         0.5. Another ``n_ref`` than ``max_j n_j`` with
         ``propensity_reference``.
-    propensity_reference : {"max", "short_head"}, default="max"
-        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
-        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item at
-        least that popular is taken as exposed to every user. ``"max"``: the
-        most popular item's count (Saito et al.), less popular items
-        discounted. ``"short_head"``: the smallest count in the short head
-        (the most popular items holding 80% of the training interactions,
-        as in APLT; counted on the training users, validation users
-        excluded): every short-head item has ``theta_i = 1``, and only
-        less popular items are weighted up, by how far below the head's
-        edge they are.
+    %(propensity_reference)s
     max_iter : int, default=15
         Number of sweeps (items then users).
     solver : {"cg", "cholesky"}, default="cg"
@@ -309,3 +300,7 @@ class ImplicitALS(MatrixFactorizationBase):
                       else 1.0 / self.propensity_[x.indices])
         return fold_in_contributions(self.item_factors_, x, self.item_factors_[item],
                                      self.alpha, self.confidence_scale, preference=preference)
+
+
+ImplicitALS.__doc__ = ImplicitALS.__doc__.replace(
+    "    %(propensity_reference)s\n", PROPENSITY_REFERENCE_DOC)

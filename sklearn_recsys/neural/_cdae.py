@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..base import EmbeddingFeaturesOutMixin
-from ..utils._propensity import exposure_propensity
+from ..utils._propensity import PROPENSITY_REFERENCE_DOC, exposure_propensity
 from ..utils._row_minimize import minimize_rows
 from ..utils._topk import iter_row_batches
 from ._autorec import _sigmoid, sigmoid_layer_attributions
@@ -87,17 +87,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         (another ``n_ref`` than ``max_j n_j`` with
         ``propensity_reference``). The fold-in minimises the same loss. 0
         (the default) is the paper's model.
-    propensity_reference : {"max", "short_head"}, default="max"
-        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
-        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item at
-        least that popular is taken as exposed to every user. ``"max"``: the
-        most popular item's count (Saito et al.), less popular items
-        discounted. ``"short_head"``: the smallest count in the short head
-        (the most popular items holding 80% of the training interactions,
-        as in APLT; counted on the training users, validation users
-        excluded): every short-head item has ``theta_i = 1``, and only
-        less popular items are weighted up, by how far below the head's
-        edge they are.
+    %(propensity_reference)s
     max_iter : int, default=100
         Epochs.
     fold_in_iter : int, default=100
@@ -464,3 +454,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64"]
         return tags
+
+
+CDAE.__doc__ = CDAE.__doc__.replace(
+    "    %(propensity_reference)s\n", PROPENSITY_REFERENCE_DOC)

@@ -4,6 +4,7 @@ from numbers import Integral, Real
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
+from ..utils._propensity import PROPENSITY_REFERENCE_DOC
 from ._base import AutoencoderBase
 
 __all__ = ["MultDAE", "MultVAE"]
@@ -55,18 +56,7 @@ _TRAINING_DOC = """\
         loss: the offset divides the multinomial's probabilities by
         ``theta_i`` (as EASE's ``popularity_penalty`` divides its scores),
         reached by training rather than applied to a trained model.
-    propensity_reference : {{"max", "short_head"}}, default="max"
-        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
-        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item at
-        least that popular is taken as exposed to every user. ``"max"``: the
-        most popular item's count (Saito et al.), less popular items
-        discounted. ``"short_head"``: the smallest count in the short head
-        (the most popular items holding 80% of the training interactions,
-        as in APLT; counted on the training users, validation users
-        excluded): every short-head item has ``theta_i = 1``, and only
-        less popular items are weighted up, by how far below the head's
-        edge they are.
-    max_iter : int, default=200
+{propensity_reference}    max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
         Select the epoch with the best validation NDCG@100 and stop after
@@ -104,6 +94,7 @@ _TRAINING_DOC = """\
 
 """
 _DAE_FIELDS = dict(
+    propensity_reference=PROPENSITY_REFERENCE_DOC,
     batch=100,
     batch_doc="""\
         Users per Adam step. The paper's 500 suits MovieLens 20M's 136,000
@@ -123,6 +114,7 @@ _DAE_FIELDS = dict(
 """,
 )
 _VAE_FIELDS = dict(
+    propensity_reference=PROPENSITY_REFERENCE_DOC,
     batch=100,
     batch_doc="""\
         Users per Adam step. The paper's 500 suits MovieLens 20M's 136,000

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["exposure_propensity", "PROPENSITY_REFERENCES"]
+__all__ = ["exposure_propensity", "PROPENSITY_REFERENCES", "PROPENSITY_REFERENCE_DOC"]
 
 # small propensities are clipped: their inverse weights would make the
 # unbiased loss estimate's variance explode (Saito et al.'s clipped estimator)
@@ -10,6 +10,21 @@ MIN_PROPENSITY = 0.1
 
 # the count at which an item is taken as exposed to every user (theta = 1)
 PROPENSITY_REFERENCES = ("max", "short_head")
+
+# the ``propensity_reference`` entry of the docstrings of the estimators that take it
+PROPENSITY_REFERENCE_DOC = """\
+    propensity_reference : {"max", "short_head"}, default="max"
+        The count ``n_ref`` of ``propensity_power``'s ``theta_i = (n_i /
+        n_ref) ** propensity_power`` (clipped to ``[0.1, 1]``): an item at
+        least that popular is taken as exposed to every user. ``"max"``: the
+        most popular item's count (Saito et al.), less popular items
+        discounted. ``"short_head"``: the smallest count in the short head
+        (the most popular items holding 80% of the training interactions,
+        as in APLT; counted on the training users, validation users
+        excluded): every short-head item has ``theta_i = 1``, and only
+        less popular items are weighted up, by how far below the head's
+        edge they are.
+"""
 
 
 def exposure_propensity(X, power, reference="max"):
