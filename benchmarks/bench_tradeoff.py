@@ -66,7 +66,7 @@ PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
              "MultDAE": (0.1, 0.2, 0.25, 0.3, 0.5),
              "CDAE": (0.1, 0.2, 0.25, 0.3, 0.5)}
 # Rel-MF's propensity saturating at the short head's edge (``propensity_reference``): only
-# long-tail items are discounted, by how far below the edge they are, so larger exponents
+# long-tail items have a propensity below 1, so the exponents that move the lists are larger
 SHORT_HEAD_POWERS = (0.5, 1.0, 1.5, 2.0)
 SHORT_HEAD = {"propensity_reference": "short_head"}
 # mechanism label -> (the parameter its settings go to, fixed parameters, settings;
