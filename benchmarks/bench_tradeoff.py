@@ -35,7 +35,8 @@ seeds whose own fit meets that target against the same seed's baseline.
 
 ``--models MultDAE`` (or ``CDAE``) runs the same protocol for the other autoencoders (their
 in-training mechanism: Rel-MF's ``propensity_power``, exponents 0.1 to 0.5, and with the
-short-head reference, 0.5 to 2; defaults otherwise) and writes
+short-head reference, 0.5 to 2; for CDAE also the offset, ``propensity_correction="offset"``,
+with either reference; defaults otherwise) and writes
 ``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``) instead, leaving the
 three models' file alone.
 
@@ -69,27 +70,31 @@ PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
 # long-tail items have a propensity below 1, so the exponents that move the lists are larger
 SHORT_HEAD_POWERS = (0.5, 1.0, 1.5, 2.0)
 SHORT_HEAD = {"propensity_reference": "short_head"}
-# mechanism label -> (the parameter its settings go to, fixed parameters, settings;
-# None: the model's PENALTIES)
+OFFSET = {"propensity_correction": "offset"}
+
+
+def _propensity_mechanisms(offset=False):
+    """Rel-MF's weights (and, with ``offset``, the offset) with Saito's reference and the
+    short head's: mechanism label -> (the parameter its settings go to, fixed parameters,
+    settings; None: the model's PENALTIES)."""
+    mechanisms = {"propensity_power": ("propensity_power", {}, None)}
+    if offset:
+        mechanisms["propensity offset"] = ("propensity_power", OFFSET, None)
+    mechanisms["propensity_power, short head"] = ("propensity_power", SHORT_HEAD,
+                                                  SHORT_HEAD_POWERS)
+    if offset:
+        mechanisms["propensity offset, short head"] = (
+            "propensity_power", {**OFFSET, **SHORT_HEAD}, SHORT_HEAD_POWERS)
+    return mechanisms
+
+
+# model -> its in-training mechanisms (label -> parameter, fixed parameters, settings)
 IN_TRAINING = {
     "EASE": {"popularity_penalty": ("popularity_penalty", {}, None)},
-    "ImplicitALS": {"propensity_power": ("propensity_power", {}, None),
-                    "propensity_power, short head": ("propensity_power", SHORT_HEAD,
-                                                     SHORT_HEAD_POWERS)},
-    "MultVAE": {"propensity_power": ("propensity_power", {}, None),
-                "propensity offset": ("propensity_power", {"propensity_correction": "offset"},
-                                      None),
-                "propensity_power, short head": ("propensity_power", SHORT_HEAD,
-                                                 SHORT_HEAD_POWERS),
-                "propensity offset, short head": (
-                    "propensity_power", {"propensity_correction": "offset", **SHORT_HEAD},
-                    SHORT_HEAD_POWERS)},
-    "MultDAE": {"propensity_power": ("propensity_power", {}, None),
-                "propensity_power, short head": ("propensity_power", SHORT_HEAD,
-                                                 SHORT_HEAD_POWERS)},
-    "CDAE": {"propensity_power": ("propensity_power", {}, None),
-             "propensity_power, short head": ("propensity_power", SHORT_HEAD,
-                                              SHORT_HEAD_POWERS)}}
+    "ImplicitALS": _propensity_mechanisms(),
+    "MultVAE": _propensity_mechanisms(offset=True),
+    "MultDAE": _propensity_mechanisms(),
+    "CDAE": _propensity_mechanisms(offset=True)}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
 MAX_LOSS = 0.02

@@ -18,7 +18,7 @@ from ._tf import adam, compile_step
 __all__ = ["CDAE"]
 
 
-def _base_rate_logits(X, propensity=None):
+def _base_rate_logits(X, propensity=None, correction="weight"):
     """Initial output biases: the logit of each item's mean label over the users of ``X``.
 
     From zero biases, the first Adam steps lower every output at once through
@@ -27,14 +27,19 @@ def _base_rate_logits(X, propensity=None):
     no gradient and the model stays at popularity (NDCG@100 0.206 on MovieLens
     latest-small, MostPopular's 0.206). Starting at the base rates (smoothed
     by half a user either way) leaves the hidden layer free to learn the user.
-    The labels are 0/1, or ``1 / propensity`` for Rel-MF (the share is capped
-    below 1).
+    With propensities, the labels are ``1 / propensity`` for Rel-MF's weights
+    (the share is capped below 1); with the offset, the labels stay 0/1 and
+    the biases start ``log propensity`` lower, so that the offset logits
+    start at the base rates.
     """
     users = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-    if propensity is not None:
+    if propensity is not None and correction == "weight":
         users /= propensity
     share = np.minimum((users + 0.5) / (X.shape[0] + 1.0), 1.0 - 0.5 / (X.shape[0] + 1.0))
-    return np.log(share / (1.0 - share)).astype(np.float32)
+    logits = np.log(share / (1.0 - share))
+    if propensity is not None and correction == "offset":
+        logits -= np.log(propensity)
+    return logits.astype(np.float32)
 
 
 class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
@@ -87,6 +92,17 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         (another ``n_ref`` than ``max_j n_j`` with
         ``propensity_reference``). The fold-in minimises the same loss. 0
         (the default) is the paper's model.
+    propensity_correction : {"weight", "offset"}, default="weight"
+        How ``propensity_power`` enters the loss. ``"weight"``: Rel-MF's
+        labels ``y_ui / theta_i`` (above). ``"offset"``: the exposure is
+        part of the likelihood, the logistic loss reads the 0/1 labels
+        against the logits plus ``log theta_i`` (the logit adjustment of
+        Menon et al., ICLR 2021; ``sigmoid(a + log theta)`` is about
+        ``theta * sigmoid(a)`` for a rare item), and scores are the logits
+        alone, the relevance part. The fold-in minimises the same loss. In
+        the trade-off benchmark (docs, "Evaluation"), the offset with
+        ``propensity_reference="short_head"`` doubled long-tail exposure
+        for less accuracy than the weights on both datasets.
     %(propensity_reference)s
     max_iter : int, default=100
         Epochs.
@@ -149,7 +165,8 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
     _parameter_constraints: dict = {
         **{k: AutoencoderBase._parameter_constraints[k] for k in (
             "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",
-            "propensity_power", "propensity_reference", "shuffle")},
+            "propensity_power", "propensity_correction", "propensity_reference",
+            "shuffle")},
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
         "fold_in_iter": [Interval(Integral, 0, None, closed="left")],
@@ -171,6 +188,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         shuffle=True,
         learning_rate_init=1e-3,
         propensity_power=0.0,
+        propensity_correction="weight",
         propensity_reference="max",
         max_iter=100,
         fold_in_iter=100,
@@ -189,6 +207,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         self.shuffle = shuffle
         self.learning_rate_init = learning_rate_init
         self.propensity_power = propensity_power
+        self.propensity_correction = propensity_correction
         self.propensity_reference = propensity_reference
         self.max_iter = max_iter
         self.fold_in_iter = fold_in_iter
@@ -204,6 +223,15 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
     def _n_features_out(self):
         return self.n_components
 
+    def _propensity_terms(self):
+        """The loss's ``(1 / theta_i, log theta_i)``: Rel-MF's label scale or the offset
+        of the logits (the other None; both None without propensities)."""
+        if self.propensity_ is None:
+            return None, None
+        if self.propensity_correction == "offset":
+            return None, np.log(self.propensity_)
+        return 1.0 / self.propensity_, None
+
     # -- NumPy serving ----------------------------------------------------
 
     def _fold_in(self, X):
@@ -216,8 +244,10 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         Y = self._untrained_zeroed(Y)  # neither read nor reconstructed
         pre = np.asarray(Y @ W, dtype=np.float64) + b
         y = Y.toarray()
-        if self.propensity_ is not None:
-            y /= self.propensity_  # the labels of the propensity-weighted loss
+        inverse, offset = self._propensity_terms()
+        if inverse is not None:
+            y *= inverse  # the labels of the propensity-weighted loss
+        b2 = b2 if offset is None else b2 + offset  # the offset's likelihood, not its scores
         alpha = self.alpha
 
         def loss_and_gradient(v, rows):
@@ -356,7 +386,7 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
             self.propensity_ = exposure_propensity(train, self.propensity_power,
                                                    self.propensity_reference)
         # from the training users only, and from the labels the loss reads
-        weights[1][1] = _base_rate_logits(train, self.propensity_)
+        weights[1][1] = _base_rate_logits(train, self.propensity_, self.propensity_correction)
         ctx.user_rows = None  # the rows of X are the users of the node table
         ctx.pass_users = ctx.X.shape[0]
         self._start_training(ctx, weights, self.max_iter)
@@ -398,9 +428,10 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         update = adam(tf, variables, self.learning_rate_init, state=adam_state)
         ctx.optimizer_state = update.state
         alpha, dropout = self.alpha, self.dropout
-        # Rel-MF: the label y / theta_i; its loss is bounded below through the penalty
-        inverse = (None if self.propensity_ is None
-                   else tf.constant((1.0 / self.propensity_).astype(np.float32)))
+        # Rel-MF: the label y / theta_i, its loss bounded below through the penalty; or the
+        # offset log theta_i added to the logits the loss reads
+        inverse, offset = (None if a is None else tf.constant(a.astype(np.float32))
+                           for a in self._propensity_terms())
 
         def step(y, users, seed, share):
             with tf.GradientTape() as tape:
@@ -411,6 +442,8 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
                 z = tf.sigmoid(tf.matmul(y_in, W) + v + b)
                 logits = tf.matmul(z, W2) + b2
                 labels = y if inverse is None else y * inverse
+                if offset is not None:
+                    logits = logits + offset
                 bce = tf.reduce_sum(
                     tf.nn.sigmoid_cross_entropy_with_logits(labels=labels, logits=logits))
                 penalty = share * (tf.reduce_sum(W * W) + tf.reduce_sum(W2 * W2)

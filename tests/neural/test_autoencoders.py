@@ -220,6 +220,7 @@ def test_short_head_propensity_saturates_at_the_head_edge():
                   MultVAE(n_components=8, max_iter=2, early_stopping=False, random_state=0,
                           propensity_correction="offset"),
                   CDAE(n_components=8, max_iter=2, random_state=0),
+                  CDAE(n_components=8, max_iter=2, random_state=0, propensity_correction="offset"),
                   ImplicitALS(8, max_iter=2, random_state=0)):
         model.set_params(propensity_power=1.5, propensity_reference="short_head").fit(Y)
         assert_allclose(model.propensity_, expected, err_msg=type(model).__name__)

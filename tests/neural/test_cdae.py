@@ -14,18 +14,23 @@ def _row_loss(model, y, v):
     W, W2 = model.coefs_
     b, b2 = model.intercepts_
     z = 1 / (1 + np.exp(-(y @ W + b + v)))
-    p = 1 / (1 + np.exp(-(z @ W2 + b2)))
-    # Rel-MF: the labels are y / theta (the input stays y)
-    t = y if model.propensity_ is None else y / model.propensity_
+    logits = z @ W2 + b2
+    t = y
+    if model.propensity_ is not None and model.propensity_correction == "offset":
+        logits = logits + np.log(model.propensity_)  # the exposure inside the likelihood
+    elif model.propensity_ is not None:
+        t = y / model.propensity_  # Rel-MF: the labels are y / theta (the input stays y)
+    p = 1 / (1 + np.exp(-logits))
     bce = -(t * np.log(p) + (1 - t) * np.log(1 - p)).sum()
     return bce + model.alpha / 2 * (v @ v)
 
 
-@pytest.mark.parametrize("propensity_power", [0.0, 1.0])
-def test_fold_in_minimises_the_row_loss(propensity_power):
+@pytest.mark.parametrize("propensity_power, correction",
+                         [(0.0, "weight"), (1.0, "weight"), (1.0, "offset")])
+def test_fold_in_minimises_the_row_loss(propensity_power, correction):
     X = make_interactions(300, 60, density=0.1, random_state=0)
     model = CDAE(n_components=6, max_iter=20, propensity_power=propensity_power,
-                 random_state=0).fit(X)
+                 propensity_correction=correction, random_state=0).fit(X)
     v, _ = model._fold_in(X[:3])
     y = X[:3].toarray() > 0
 
@@ -81,13 +86,37 @@ def test_propensity_weighting_lifts_the_long_tail():
     params = dict(n_components=16, max_iter=30, random_state=0)
     plain = CDAE(**params).fit(X)
     weighted = CDAE(propensity_power=1.0, **params).fit(X)
+    offset = CDAE(propensity_power=1.0, propensity_correction="offset", **params).fit(X)
     counts = np.bincount(X.indices, minlength=120)
     np.testing.assert_allclose(weighted.propensity_, np.maximum(counts / counts.max(), 0.1))
+    np.testing.assert_allclose(offset.propensity_, weighted.propensity_)
     assert plain.propensity_ is None
     shares = counts / counts.sum()
     aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
-            for m in (plain, weighted)]
-    assert aplt[1] > 1.5 * aplt[0]
+            for m in (plain, weighted, offset)]
+    assert aplt[1] > 1.5 * aplt[0] and aplt[2] > 1.5 * aplt[0]
+
+
+@pytest.mark.parametrize("correction", ["weight", "offset"])
+def test_propensity_correction_trains_the_stated_likelihood(correction):
+    """The first epoch's loss (one batch, no dropout, a step too small to move anything) is
+    the documented logistic loss, computed here in NumPy from the served weights; the scores
+    are the logits alone, offset or not."""
+    X = make_interactions(120, 40, density=0.15, popularity_skew=1.5, random_state=3)
+    model = CDAE(n_components=5, dropout=0.0, batch_size=500, max_iter=1,
+                 learning_rate_init=1e-12, propensity_power=0.5,
+                 propensity_correction=correction, random_state=0).fit(X)
+    W, W2 = model.coefs_
+    b, b2 = model.intercepts_
+    y, theta = X.toarray() > 0, model.propensity_
+    logits = (1 / (1 + np.exp(-(y @ W + b + model.user_nodes_)))) @ W2 + b2
+    labels = y / theta if correction == "weight" else y
+    loss_logits = logits + np.log(theta) if correction == "offset" else logits
+    bce = np.logaddexp(0, loss_logits) - labels * loss_logits
+    np.testing.assert_allclose(model.loss_curve_[0], bce.sum(axis=1).mean(), rtol=1e-5)
+    v, _ = model._fold_in(X)
+    served = (1 / (1 + np.exp(-(y @ W + b + v)))) @ W2 + b2
+    np.testing.assert_allclose(model.decision_function(X), served, rtol=1e-6, atol=1e-8)
 
 
 def test_explain_is_complete_integrated_gradients_given_the_node():
@@ -128,7 +157,7 @@ def test_output_biases_start_at_the_base_rates_so_the_hidden_layer_learns(monkey
     saturated, ndcg = fit_and_score()
     assert saturated < 0.2 and ndcg > 1.3 * popular
     monkeypatch.setattr(module, "_base_rate_logits",
-                        lambda X, propensity=None: np.zeros(X.shape[1], np.float32))
+                        lambda X, *propensity: np.zeros(X.shape[1], np.float32))
     saturated, _ = fit_and_score()
     assert saturated > 0.5
 
@@ -148,6 +177,11 @@ def test_output_biases_start_from_the_training_users_labels():
     np.testing.assert_allclose(weighted.intercepts_[1], logits(X, weighted.propensity_),
                                rtol=1e-5)
     assert not np.allclose(weighted.intercepts_[1], logits(X), rtol=1e-3)
+    # the offset's labels are 0/1: its logits plus log theta start at the plain base rates
+    offset = CDAE(propensity_power=1.0, propensity_correction="offset", **params).fit(X)
+    np.testing.assert_allclose(offset.intercepts_[1] + np.log(offset.propensity_), logits(X),
+                               rtol=1e-5, atol=1e-6)
+    assert not np.allclose(offset.intercepts_[1], logits(X), rtol=1e-3)
     held = CDAE(early_stopping=True, validation_fraction=0.25, **params).fit(X)
     # the engine's split of the users, drawn as it draws it
     split_rng = np.random.RandomState(np.random.RandomState(0).randint(np.iinfo(np.int32).max))

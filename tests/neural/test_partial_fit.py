@@ -158,7 +158,7 @@ def same_cdae_start(monkeypatch):
     from sklearn_recsys.neural import _cdae as module
 
     monkeypatch.setattr(module, "_base_rate_logits",
-                        lambda X, propensity=None: np.zeros(X.shape[1], np.float32))
+                        lambda X, *propensity: np.zeros(X.shape[1], np.float32))
 
 
 def test_cdae_partial_fit_starts_the_output_biases_at_the_first_chunks_base_rates():
