@@ -29,8 +29,8 @@ def _base_rate_logits(X, propensity=None, correction="weight"):
     by half a user either way) leaves the hidden layer free to learn the user.
     With propensities, the labels are ``1 / propensity`` for Rel-MF's weights
     (the share is capped below 1); with the offset, the labels stay 0/1 and
-    the biases start ``log propensity`` lower, so that the offset logits
-    start at the base rates.
+    the biases start at the base rates minus ``log propensity`` (higher), so
+    that the logits plus the offset start at the base rates.
     """
     users = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
     if propensity is not None and correction == "weight":
@@ -84,22 +84,27 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         latest-small, 0.373 on MovieLens 100K, against 0.336 and 0.432;
         validation users chose 1e-3 on both and on Last.fm 2K).
     propensity_power : float, default=0.0
-        Propensity weighting against popularity bias (Rel-MF, Saito et al.
-        2020): the logistic loss reads the label ``y_ui / theta_i`` instead
-        of ``y_ui`` (the unbiased estimate of the loss under exposure
-        propensity ``theta_i``), with ``theta_i = (n_i / max_j n_j) **
+        Propensity correction against popularity bias (Rel-MF, Saito et al.
+        2020), with exposure propensities ``theta_i = (n_i / max_j n_j) **
         propensity_power`` from the training users, clipped below at 0.1
         (another ``n_ref`` than ``max_j n_j`` with
-        ``propensity_reference``). The fold-in minimises the same loss. 0
-        (the default) is the paper's model.
+        ``propensity_reference``). With ``propensity_correction="weight"``
+        the logistic loss reads the label ``y_ui / theta_i`` instead of
+        ``y_ui`` (the unbiased estimate of the loss under exposure
+        propensity ``theta_i``); with ``"offset"``, see there. The fold-in
+        minimises the same loss. 0 (the default) is the paper's model.
     propensity_correction : {"weight", "offset"}, default="weight"
         How ``propensity_power`` enters the loss. ``"weight"``: Rel-MF's
         labels ``y_ui / theta_i`` (above). ``"offset"``: the exposure is
         part of the likelihood, the logistic loss reads the 0/1 labels
         against the logits plus ``log theta_i`` (the logit adjustment of
         Menon et al., ICLR 2021; ``sigmoid(a + log theta)`` is about
-        ``theta * sigmoid(a)`` for a rare item), and scores are the logits
-        alone, the relevance part. The fold-in minimises the same loss. In
+        ``theta * sigmoid(a)`` where ``sigmoid(a)`` is small), and scores
+        are the logits alone, the relevance part, which lifts the least
+        popular items' scores by up to ``log 10`` against the loss's
+        (the items without training interactions too, whose clipped
+        ``theta_i`` is 0.1). The
+        fold-in minimises the same loss. In
         the trade-off benchmark (docs, "Evaluation"), the offset doubled
         long-tail exposure within 2% of NDCG@100 on both datasets (with
         ``propensity_reference="short_head"``), the weights on neither.

@@ -94,7 +94,8 @@ def test_propensity_weighting_lifts_the_long_tail():
     shares = counts / counts.sum()
     aplt = [aplt_at_k(X, m.recommend(X, k=10)[0], k=10, item_popularity=shares)
             for m in (plain, weighted, offset)]
-    assert aplt[1] > 1.5 * aplt[0] and aplt[2] > 1.5 * aplt[0]
+    # about x12 and x10 here; a mis-signed offset gives about x1.7
+    assert aplt[1] > 5 * aplt[0] and aplt[2] > 5 * aplt[0]
 
 
 @pytest.mark.parametrize("correction", ["weight", "offset"])

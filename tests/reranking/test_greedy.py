@@ -654,7 +654,7 @@ def test_tradeoff_autoencoders_results_back_the_docs():
 
     results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
     small, lastfm = "MovieLens latest-small", "Last.fm 2K"
-    summary, curves, by_seed = {}, {}, {}
+    summary, curves, by_seed, aplt_by_seed = {}, {}, {}, {}
     for model in ("multdae", "cdae"):
         tables = {t["id"]: t for t in
                   json.loads((results / f"tradeoff_{model}.json").read_text())["tables"]}
@@ -666,6 +666,7 @@ def test_tradeoff_autoencoders_results_back_the_docs():
             key = r[c["data"]], r[c["model"]], r[c["mechanism"]], r[c["setting"]]
             curves[key] = r[c["NDCG@100"]], r[c["APLT@100"]]
             by_seed[key] = [float(v) for v in r[c["NDCG@100 by seed"]].split()]
+            aplt_by_seed[key] = [float(v) for v in r[c["APLT@100 by seed"]].split()]
     assert len(summary) == 16
 
     def change(data, model, mech, setting):  # APLT ratio and NDCG change % against the base
@@ -694,9 +695,15 @@ def test_tradeoff_autoencoders_results_back_the_docs():
                             (small, offset): (0.5, 22.78, -1.5, "2/3"),
                             (lastfm, offset): (0.3, 1.88, -0.36, "0/3")}
     assert change(small, "CDAE", offset_head, 1.0) == (10.2, -0.2)
-    assert all(-2.0 <= 100 * (ndcg / base - 1) for ndcg, base in zip(
-        by_seed[small, "CDAE", offset_head, 1.0], by_seed[small, "CDAE", "none", 0.0]))
-    assert change(lastfm, "CDAE", offset_head, 1.0) == (2.0, 0.0)
+    # every seed meets the target at 1 against its own baseline; at 1.5 seed 2 loses 2.1%
+    assert all(ndcg >= 0.98 * ndcg0 and aplt >= 2 * aplt0 for ndcg, ndcg0, aplt, aplt0 in zip(
+        by_seed[small, "CDAE", offset_head, 1.0], by_seed[small, "CDAE", "none", 0.0],
+        aplt_by_seed[small, "CDAE", offset_head, 1.0], aplt_by_seed[small, "CDAE", "none", 0.0]))
+    seed2 = (by_seed[small, "CDAE", offset_head, 1.5][2] / by_seed[small, "CDAE", "none", 0.0][2])
+    assert round(100 * (seed2 - 1), 1) == -2.1
+    (ndcg, aplt), (ndcg0, aplt0) = (curves[lastfm, "CDAE", offset_head, 1.0],
+                                    curves[lastfm, "CDAE", "none", 0.0])
+    assert (round(aplt / aplt0, 2), round(100 * (ndcg / ndcg0 - 1), 1)) == (1.99, 0.0)
     assert change(lastfm, "CDAE", offset_head, 2.0) == (3.7, -5.1)
     assert change(small, "CDAE", offset, 0.3) == (7.0, 0.9)
     assert change(small, "CDAE", offset, 0.2) == (3.4, 1.4)
