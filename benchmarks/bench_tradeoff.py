@@ -35,8 +35,8 @@ seeds whose own fit meets that target against the same seed's baseline.
 
 ``--models MultDAE`` (or ``CDAE``) runs the same protocol for the other autoencoders (their
 in-training mechanism: Rel-MF's ``propensity_power``, exponents 0.1 to 0.5, and with the
-short-head reference, 0.5 to 2; for CDAE also the offset, ``propensity_correction="offset"``,
-with either reference; defaults otherwise) and writes
+short-head reference, 0.5 to 2; also the offset, ``propensity_correction="offset"``, with
+either reference; defaults otherwise) and writes
 ``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``) instead, leaving the
 three models' file alone.
 
@@ -93,7 +93,7 @@ IN_TRAINING = {
     "EASE": {"popularity_penalty": ("popularity_penalty", {}, None)},
     "ImplicitALS": _propensity_mechanisms(),
     "MultVAE": _propensity_mechanisms(offset=True),
-    "MultDAE": _propensity_mechanisms(),
+    "MultDAE": _propensity_mechanisms(offset=True),
     "CDAE": _propensity_mechanisms(offset=True)}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
