@@ -47,15 +47,15 @@ _TRAINING_DOC = """\
         ``i`` counts ``1 / theta_i`` in the likelihood. ``"offset"``: the
         exposure is part of the likelihood, the softmax is taken over the
         logits plus ``log theta_i`` (the logit adjustment of Menon et al.,
-        ICLR 2021), and scores are the logits alone, the relevance part. In
-        the trade-off benchmark (docs, "Evaluation") the offset lost less
-        accuracy than the weights for the same long-tail exposure on
-        MovieLens latest-small and was level with them on Last.fm 2K. The
-        output biases are not penalised, so a plain model's optimum with
-        those biases lowered by ``log theta_i`` is an optimum of the offset's
-        loss: the offset divides the multinomial's probabilities by
-        ``theta_i`` (as EASE's ``popularity_penalty`` divides its scores),
-        reached by training rather than applied to a trained model.
+        ICLR 2021), and scores are the logits alone, the relevance part. The
+        trade-off benchmark (docs, "Evaluation") measures both for MultVAE
+        and MultDAE with either reference: neither is better for every
+        model, dataset and reference. The output biases are not penalised,
+        so a plain model's optimum with those biases lowered by ``log
+        theta_i`` is an optimum of the offset's loss: the offset divides
+        the multinomial's probabilities by ``theta_i`` (as EASE's
+        ``popularity_penalty`` divides its scores), reached by training
+        rather than applied to a trained model.
 {propensity_reference}    max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
