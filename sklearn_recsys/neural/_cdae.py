@@ -101,12 +101,11 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         Menon et al., ICLR 2021; ``sigmoid(a + log theta)`` is about
         ``theta * sigmoid(a)`` where ``sigmoid(a)`` is small), and scores
         are the logits alone, the relevance part, which lifts the least
-        popular items' scores by up to ``log 10`` against the loss's
-        (the items without training interactions too, whose clipped
-        ``theta_i`` is 0.1). The
-        fold-in minimises the same loss. In
-        the trade-off benchmark (docs, "Evaluation"), the offset doubled
-        long-tail exposure within 2% of NDCG@100 on both datasets (with
+        popular items' scores by up to ``log 10`` against the loss's (the
+        items without training interactions too, whose clipped ``theta_i``
+        is 0.1). The fold-in minimises the same loss. In the trade-off
+        benchmark (docs, "Evaluation"), the offset doubled long-tail
+        exposure within 2% of NDCG@100 on both datasets (with
         ``propensity_reference="short_head"``), the weights on neither.
     %(propensity_reference)s
     max_iter : int, default=100
