@@ -540,7 +540,8 @@ def run_frontier(data_home, n_candidates, n_repeats):
                "purchases the user neither viewed nor carted."])
 
 
-# the default ranker's settings (StackingRecommender's) with one change each; None: the default
+# changes to the default ranker's settings (StackingRecommender's), each row's ranker seeded
+# 0 (the default's seed is drawn by the stack); None: the default itself
 RANKER_SETTINGS = (None, {"max_leaf_nodes": 127, "max_iter": 600},
                    {"max_leaf_nodes": 15, "max_iter": 1000},
                    {"early_stopping": False, "max_iter": 600})
@@ -580,7 +581,8 @@ def run_ranker(data_home, n_candidates, n_repeats):
                f"n_candidates={n_candidates}, n_repeats={n_repeats}, random_state 0), its "
                "ranker replaced by HistGradientBoostingClassifier with the default's settings "
                f"({', '.join(f'{k}={defaults[k]}' for k in DEFAULT_RANKER_SHOWN)}, early "
-               "stopping on 10% of the pairs after 10 rounds without gain) but the change in "
+               f"stopping on {defaults['validation_fraction']:.0%} of the pairs after "
+               f"{defaults['n_iter_no_change']} rounds without gain) but the change in "
                "the first column (random_state 0); \"default\" is the stack's own ranker. HR@10 "
                f"unseen: the {len(unseen)} test purchases the user neither viewed nor "
                "carted."])

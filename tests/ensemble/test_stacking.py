@@ -584,15 +584,22 @@ def test_frontier_results_back_the_docs():
 def test_ranker_results_back_the_docs():
     """docs/benchmarks.rst: with the default ranker the ranker table's stack is the stacking
     table's, to the digit; no other ranker (deeper or shallower trees, every round without
-    early stopping) is above its HR@10 (0.3891 to 0.3916) or near 0.10 on the unseen purchases
-    (0.040 to 0.042), and the deeper trees stop earliest and lose most."""
+    early stopping) is above its HR@10 (0.3916; theirs 0.3891 to 0.3915) nor at the NDCG@10
+    target it meets; all four at 0.040 to 0.042 on the unseen purchases; the deeper trees stop
+    earliest and lose most overall (39 hits), the other two 2 and 5."""
     rows = _results("multibehavior_ranker")["multibehavior-ranker"]["rows"]
     stack = _results("multibehavior_stacking")["multibehavior-stacking"]["rows"][0]
     default, *others = rows
     assert default[0] == "default" and default[1:4] == stack[1:4]
     assert len(others) == 3 and all(row[1] <= default[1] for row in others)
-    assert (round(min(row[1] for row in rows), 4), round(default[1], 4)) == (0.3891, 0.3916)
-    assert all(round(row[3], 3) in (0.040, 0.041, 0.042) for row in rows)
+    assert round(default[1], 4) == 0.3916
+    assert (round(min(row[1] for row in others), 4),
+            round(max(row[1] for row in others), 4)) == (0.3891, 0.3915)
+    assert default[2] >= 0.20 > max(row[2] for row in others)
+    unseen = [round(row[3], 3) for row in rows]
+    assert (min(unseen), max(unseen)) == (0.040, 0.042)
     deeper = next(row for row in others if row[0].get("max_leaf_nodes") == 127)
     assert deeper[1] == min(row[1] for row in rows)
     assert deeper[4] == min(row[4] for row in rows)
+    lost = sorted(round(default[1] * 15449) - round(row[1] * 15449) for row in others)
+    assert lost == [2, 5, 39]
