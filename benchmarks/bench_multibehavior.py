@@ -564,7 +564,7 @@ def run_ranker(data_home, n_candidates, n_repeats):
     for change in RANKER_SETTINGS:
         ranker = (None if change is None else
                   HistGradientBoostingClassifier(**{**defaults, **change, "random_state": 0}))
-        model, seconds, mem = fitted(
+        model, seconds, _ = fitted(
             lambda: stacked(cross, n_candidates, n_repeats, ranker=ranker), X)
         rows.append(["default" if change is None else change,
                      *scores(model, X, buy_test, unseen), int(model.ranker_.n_iter_),
