@@ -6,8 +6,9 @@ for a user; a supervised model (gradient-boosted trees by default) ranks the
 union of the proposals from features of every (user, candidate) pair: each
 base model's score and rank, the user's own interactions with the item in
 every behaviour, the item's popularity in every behaviour, the user's
-activity and, with several behaviours, how often the item and the user have
-target interactions outside the other behaviours. The ranker is trained on
+activity, with several behaviours how often the item and the user have
+target interactions outside the other behaviours, and optionally how close
+the item is to the user's items by co-occurrence. The ranker is trained on
 interactions the base models never saw: ``fit`` holds out one target
 interaction per user, fits the base models on the rest, and labels the
 candidates by whether they are the held-out one; then it refits the base
@@ -20,7 +21,7 @@ from numbers import Integral
 import numpy as np
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.utils import Bunch, check_random_state
-from sklearn.utils._param_validation import HasMethods, Interval
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.metaestimators import _BaseComposition
 
 from ..base import RecommenderMixin, _recommend_excluding_first
@@ -29,6 +30,7 @@ from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layo
 from ..utils._scoring_path import holds_a_frozen_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
+from ._cooccurrence import cooccurrence_cosine, similarity_sum_max
 
 __all__ = ["StackingRecommender"]
 
@@ -91,7 +93,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     and the user's share of their own target interactions of that kind
     (``<target>_only_item_share``, ``<target>_only_user_share``: who buys
     what they never viewed, a buyer of such items being likely to buy
-    another); and the user's number of candidates.
+    another); with ``similarity_behaviors``, for each of those behaviours
+    ``s`` and each behaviour ``b``, the sum and the maximum of the item's
+    co-occurrence cosine in ``s`` over the user's items of ``b``
+    (``<s>_cosine_sum_<b>``, ``<s>_cosine_max_<b>``: e.g. how often the
+    candidate was viewed by the same users as the items this user viewed,
+    its substitutes and complements); and the user's number of candidates.
 
     Parameters
     ----------
@@ -123,6 +130,16 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         (``leave_k_out_split(X, k=1, behaviors=, target=)``, seeded from
         ``random_state``). Give the kind of interaction to be predicted: the
         ranker learns that kind, e.g. purchases of items never viewed.
+    similarity_behaviors : "all", sequence of str or None, default=None
+        Behaviours whose item-item co-occurrence gives the ranker features
+        above: the cosine of two items' binary columns of that behaviour's
+        block (users who had both over the square root of the product of
+        each item's users), computed at ``fit`` on the interactions the base
+        models see (in each held-out draw, on its ``X_fit``: the held-out
+        interactions never count), then on all of ``X`` for serving. "all":
+        every behaviour; None: no such features. Costs memory: the
+        similarities are kept sparse, one non-zero per pair of items some
+        user had together (``item_similarities_``).
     n_repeats : int, default=1
         Held-out draws the ranker learns from: each draw holds out its own
         interactions (a fresh seed from ``random_state``, or a new call of
@@ -160,6 +177,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         cutoff).
     item_counts_ : ndarray of shape (n_behaviors, n_items)
         Training interactions per item and behaviour (a feature).
+    item_similarities_ : list of scipy.sparse.csr_matrix or None
+        The co-occurrence cosine of each behaviour of
+        ``similarity_behaviors``, in that order, of shape
+        ``(n_items, n_items)`` (float32, zero diagonal); None without them.
     item_target_only_share_ : ndarray of shape (n_items,) or None
         Share of each item's training target interactions whose user had no
         other behaviour with the item (a feature; 0 for an item without
@@ -206,18 +227,20 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
         "split": [callable, None],
         "n_repeats": [Interval(Integral, 1, None, closed="left")],
+        "similarity_behaviors": [StrOptions({"all"}), "array-like", None],
         "behaviors": ["array-like", None],
         "target": [str, None],
         "random_state": ["random_state"],
     }
 
     def __init__(self, estimators, ranker=None, *, n_candidates=50, split=None, n_repeats=1,
-                 behaviors=None, target=None, random_state=None):
+                 similarity_behaviors=None, behaviors=None, target=None, random_state=None):
         self.estimators = estimators
         self.ranker = ranker
         self.n_candidates = n_candidates
         self.split = split
         self.n_repeats = n_repeats
+        self.similarity_behaviors = similarity_behaviors
         self.behaviors = behaviors
         self.target = target
         self.random_state = random_state
@@ -277,6 +300,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                for kind in ("value", "item_count", "user_count")]
             + ([f"{self.target_}_only_item_share", f"{self.target_}_only_user_share"]
                if len(self.behaviors_) > 1 else [])
+            + [f"{self.behaviors_[s]}_cosine_{kind}_{b}" for s in self._similarity_blocks()
+               for b in self.behaviors_ for kind in ("sum", "max")]
             + ["n_candidates"])
         features, labels, n_held, n_users = zip(
             *(self._held_out_pairs(X, names, models, seed) for seed in seeds))
@@ -302,6 +327,29 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                             for name, model in zip(names, models)]
         self.named_estimators_ = Bunch(**dict(zip(names, self.estimators_)))
         self.item_counts_, self.item_target_only_share_ = self._item_counts(X)
+        self.item_similarities_ = self._similarities(X)
+
+    def _similarity_blocks(self):
+        """Block indices of ``similarity_behaviors``, in its order."""
+        if self.similarity_behaviors is None:
+            return []
+        if isinstance(self.similarity_behaviors, str):  # "all", the only string allowed
+            return list(range(len(self.behaviors_)))
+        names = list(self.similarity_behaviors)
+        unknown = [b for b in names if b not in self.behaviors_]
+        if unknown or len(set(names)) != len(names):
+            raise ValueError(
+                f"similarity_behaviors={self.similarity_behaviors!r} must name distinct "
+                f"behaviours of behaviors={self.behaviors_!r}"
+                + (f"; {unknown[0]!r} is not one" if unknown else "")
+                + ". Pass some of those names, \"all\" or None.")
+        return [self.behaviors_.index(b) for b in names]
+
+    def _similarities(self, X):
+        blocks = self._similarity_blocks()
+        if not blocks:
+            return None
+        return [cooccurrence_cosine(behavior_block(X, self.n_items_, s)) for s in blocks]
 
     def _held_out_pairs(self, X, names, models, seed):
         """One held-out draw: its candidates' features and labels, and the numbers of
@@ -316,8 +364,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             return (np.zeros((0, len(self.feature_names_))), np.zeros(0, dtype=bool),
                     held.nnz, 0)
         bases = [self._fitted_clone(name, model, X_fit) for name, model in zip(names, models)]
-        # the item counts are a feature: those of the data the base models saw
+        # the item counts and similarities are features: those of the data the base
+        # models saw, never of the held-out interactions
         self.item_counts_, self.item_target_only_share_ = self._item_counts(X_fit)
+        self.item_similarities_ = self._similarities(X_fit)
         rows, cols, features = self._training_pairs(bases, X_fit[users])
         return features, _values_at(held[users], rows, cols) != 0, held.nnz, users.size
 
@@ -452,6 +502,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             n_only = np.diff(self._target_only(X_batch).indptr)
             columns += [self.item_target_only_share_[cols],
                         (n_only / np.maximum(n_target, 1))[rows]]
+        for similarity in self.item_similarities_ or ():
+            for b in range(len(self.behaviors_)):
+                columns += similarity_sum_max(
+                    similarity, behavior_block(X_batch, self.n_items_, b), rows, cols)
         columns.append(np.bincount(rows, minlength=n_rows)[rows].astype(np.float64))
         return rows, cols, np.column_stack(columns), scores
 
