@@ -56,14 +56,19 @@ its default held-out purchases and from the transfer kind (``split``); the lists
 of the two rankers' probabilities, from one to the other, show what overall HR@10 each gain
 of HR@10 on the unseen purchases costs.
 
+Part ``similarity`` (``--parts similarity``): the two stacks of the frontier with
+``similarity_behaviors="all"`` (the co-occurrence cosine of views, carts and purchases, summed
+and maximized over the user's items of each behaviour, as ranker features): each stack's
+figures with fit time and memory, and their mixtures.
+
 Part ``ranker`` (``--parts ranker``): the stack of the stacking table with other rankers
 (gradient-boosted trees with deeper and shallower trees, and all their rounds without early
 stopping) on the standard split: is the ranker's capacity what keeps it below the targets?
 
 Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_transfer.json``, ``multibehavior_transfer_autoencoders.json``,
-``multibehavior_stacking.json``, ``multibehavior_frontier.json`` and
-``multibehavior_ranker.json`` (one per part, so a
+``multibehavior_stacking.json``, ``multibehavior_frontier.json``,
+``multibehavior_similarity.json`` and ``multibehavior_ranker.json`` (one per part, so a
 part can be rerun alone); ``python benchmarks/make_tables.py`` turns them into the docs'
 tables.
 """
@@ -414,11 +419,12 @@ def stacking_bases(cross):
             ("buys", mb(behavior_weights=(0.0, 0.0, 1.0)))]
 
 
-def stacked(cross, n_candidates, n_repeats, split=None, ranker=None):
+def stacked(cross, n_candidates, n_repeats, split=None, ranker=None, similarity=None):
     from sklearn_recsys import StackingRecommender
 
     return StackingRecommender(stacking_bases(cross), ranker, n_candidates=n_candidates,
-                               split=split, n_repeats=n_repeats, behaviors=BEHAVIORS,
+                               split=split, n_repeats=n_repeats,
+                               similarity_behaviors=similarity, behaviors=BEHAVIORS,
                                target="buy", random_state=0)
 
 
@@ -494,21 +500,24 @@ def run_stacking(data_home, n_candidates, n_repeats):
 FRONTIER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
-def run_frontier(data_home, n_candidates, n_repeats):
-    """Overall against unseen HR@10 on the standard split: the stack trained on its default
-    held-out purchases, the stack trained with the transfer kind (``split``), and their
-    mixtures ``(1 - w) x default + w x transfer`` of the two rankers' probabilities."""
+def two_stacks(data_home, n_candidates, n_repeats, similarity=None):
+    """The stack trained on its default held-out purchases and the stack trained with the
+    transfer kind (``split``) on the standard split, and the mixtures ``(1 - w) x default +
+    w x transfer`` of the two rankers' probabilities: ``(stacks, mixtures, n_unseen)``, a
+    stack being ``[HR@10, NDCG@10, HR@10 unseen, fit seconds, fit memory MB, recall]``."""
     from sklearn_recsys.metrics import hit_rate_at_k, ndcg_at_k
 
     n, view, cart, buy, buy_test = load(data_home)
     X = stack(view, cart, buy)
     unseen = unseen_users(view, cart, buy_test)
     cross = cross_setting(view, cart, buy, "standard")
-    probabilities, served, fits = [], [], []
+    probabilities, stacks = [], []
     for kwargs in ({}, {"split": transfer_draws(n)}):
-        model, seconds, _ = fitted(lambda: stacked(cross, n_candidates, n_repeats, **kwargs), X)
-        served.append(scores(model, X, buy_test, unseen))
-        fits.append(seconds)
+        model, seconds, mem = fitted(
+            lambda: stacked(cross, n_candidates, n_repeats, similarity=similarity, **kwargs), X)
+        stacks.append([*scores(model, X, buy_test, unseen), seconds, mem,
+                       model.candidate_recall_])
+        print(stacks[-1], flush=True)
         # a non-candidate's probability of being the purchase is 0 for the mixture
         p = model.decision_function(X)
         probabilities.append(np.where(np.isfinite(p), p, 0.0))
@@ -521,23 +530,72 @@ def run_frontier(data_home, n_candidates, n_repeats):
         row = [w, hit_rate_at_k(buy_test, mixed, k=10), ndcg_at_k(buy_test, mixed, k=10),
                hit_rate_at_k(buy_test[unseen], mixed[unseen], k=10)]
         if w in (0.0, 1.0):  # the ends are the two stacks: the scorers' figures again
-            np.testing.assert_allclose(row[1:], served[int(w)], rtol=1e-9)
+            np.testing.assert_allclose(row[1:], stacks[int(w)][:3], rtol=1e-9)
         rows.append(row)
         print(rows[-1], flush=True)
         del mixed
+    return stacks, rows, len(unseen)
+
+
+def frontier_table(name, title, rows, first, n_candidates, n_repeats, n_unseen, fits):
     return table(
-        "multibehavior-frontier",
-        "Taobao (MB-CGCN split): overall against unseen HR@10, mixtures of two stacks",
-        ["transfer weight w", "HR@10", "NDCG@10", "HR@10 unseen"], rows,
+        name, title, ["transfer weight w", "HR@10", "NDCG@10", "HR@10 unseen"], rows,
         formats=["ratio", "metric", "metric", "metric"],
-        notes=["StackingRecommender as in the stacking table (same bases, "
-               f"n_candidates={n_candidates}, n_repeats={n_repeats}, random_state 0), fitted "
+        notes=[f"{first} (same bases, n_candidates={n_candidates}, n_repeats={n_repeats}, "
+               "random_state 0), fitted "
                "twice on the training data: w = 0 learns from its default held-out purchases, "
                "w = 1 from a purchase never viewed nor carted per user (``split``, the "
                "transfer kind); the rows in between rank by (1 - w) x the first ranker's "
                "probability + w x the second's (0 outside a stack's candidates). Fit seconds: "
-               f"{fits[0]:.0f} and {fits[1]:.0f}. HR@10 unseen: the {len(unseen)} test "
+               f"{fits[0]:.0f} and {fits[1]:.0f}. HR@10 unseen: the {n_unseen} test "
                "purchases the user neither viewed nor carted."])
+
+
+def run_frontier(data_home, n_candidates, n_repeats):
+    """Overall against unseen HR@10 on the standard split: the stack trained on its default
+    held-out purchases, the stack trained with the transfer kind (``split``), and their
+    mixtures ``(1 - w) x default + w x transfer`` of the two rankers' probabilities."""
+    stacks, rows, n_unseen = two_stacks(data_home, n_candidates, n_repeats)
+    return frontier_table(
+        "multibehavior-frontier",
+        "Taobao (MB-CGCN split): overall against unseen HR@10, mixtures of two stacks", rows,
+        "StackingRecommender as in the stacking table", n_candidates, n_repeats, n_unseen,
+        [s[3] for s in stacks])
+
+
+SIMILARITY = "all"
+
+
+def run_similarity(data_home, n_candidates, n_repeats):
+    """The two stacks of the frontier with the co-occurrence features of every behaviour
+    (``similarity_behaviors``): each stack's figures, fit time and memory, and their
+    mixtures."""
+    stacks, rows, n_unseen = two_stacks(data_home, n_candidates, n_repeats, SIMILARITY)
+    labels = ("StackingRecommender, similarity_behaviors='all'",
+              "StackingRecommender, similarity_behaviors='all', transfer split")
+    settings = {"n_candidates": n_candidates, "n_repeats": n_repeats,
+                "similarity_behaviors": SIMILARITY}
+    first = table(
+        "multibehavior-similarity",
+        "Taobao (MB-CGCN split): StackingRecommender with co-occurrence features",
+        ["model", "HR@10", "NDCG@10", "HR@10 unseen", "fit seconds", "fit memory MB",
+         "chosen parameters"],
+        [[label, *figures[:5], {**settings, "candidate_recall_": figures[5]}]
+         for label, figures in zip(labels, stacks)],
+        formats=["text", "metric", "metric", "metric", "seconds", "mb", "params"],
+        notes=["The stacking table's stack (same bases and cross base) with "
+               "``similarity_behaviors='all'``: for the view, cart and purchase "
+               "co-occurrence cosine each, its sum and maximum over the user's viewed, "
+               "carted and bought items are ranker features (18 more). Second row: the "
+               "same stack learning from a purchase never viewed nor carted per user "
+               f"(``split``, the transfer kind). HR@10 unseen: the {n_unseen} test purchases "
+               "the user neither viewed nor carted."])
+    mixtures = frontier_table(
+        "multibehavior-similarity-frontier",
+        "Taobao (MB-CGCN split): mixtures of the two stacks with co-occurrence features",
+        rows, "StackingRecommender with similarity_behaviors='all' as in the table above",
+        n_candidates, n_repeats, n_unseen, [s[3] for s in stacks])
+    return [first, mixtures]
 
 
 # changes to the default ranker's settings (StackingRecommender's), each row's ranker seeded
@@ -615,6 +673,9 @@ def main(argv=None):
     if "frontier" in parts:
         write_results("multibehavior_frontier",
                       [show(run_frontier(args.data_home, args.n_candidates, args.n_repeats))])
+    if "similarity" in parts:
+        tables = run_similarity(args.data_home, args.n_candidates, args.n_repeats)
+        write_results("multibehavior_similarity", [show(t) for t in tables])
     if "ranker" in parts:
         write_results("multibehavior_ranker",
                       [show(run_ranker(args.data_home, args.n_candidates, args.n_repeats))])
