@@ -59,7 +59,8 @@ of HR@10 on the unseen purchases costs.
 Part ``similarity`` (``--parts similarity``): the two stacks of the frontier with
 ``similarity_behaviors="all"`` (the co-occurrence cosine of views, carts and purchases, summed
 and maximized over the user's items of each behaviour, as ranker features): each stack's
-figures with fit time and memory, and their mixtures.
+figures with fit time and memory, and their mixtures. Part ``similarity-transfer``: the
+stacks of the transfer split's stacking table with the same features.
 
 Part ``ranker`` (``--parts ranker``): the stack of the stacking table with other rankers
 (gradient-boosted trees with deeper and shallower trees, and all their rounds without early
@@ -68,7 +69,8 @@ stopping) on the standard split: is the ranker's capacity what keeps it below th
 Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_transfer.json``, ``multibehavior_transfer_autoencoders.json``,
 ``multibehavior_stacking.json``, ``multibehavior_frontier.json``,
-``multibehavior_similarity.json`` and ``multibehavior_ranker.json`` (one per part, so a
+``multibehavior_similarity.json``, ``multibehavior_similarity_transfer.json`` and
+``multibehavior_ranker.json`` (one per part, so a
 part can be rerun alone); ``python benchmarks/make_tables.py`` turns them into the docs'
 tables.
 """
@@ -470,31 +472,41 @@ def run_stacking(data_home, n_candidates, n_repeats):
                "purchase never viewed nor carted held out per user, seed 1)."])
 
     del model
-    rest, held, X, users = transfer_data(view, cart, buy, buy_test)
-    cross = cross_setting(view, cart, rest, "transfer")
-
-    rows = []
-    for label, kwargs in [("StackingRecommender, default split", {}),
-                          ("StackingRecommender, transfer split", {"split": transfer_draws(n)})]:
-        model, seconds, mem = fitted(lambda: stacked(cross, n_candidates, n_repeats, **kwargs),
-                                     X)
-        rows.append([label, *scores(model, X[users], held[users], np.arange(len(users)))[:2],
-                     seconds, mem, {"n_candidates": n_candidates, "n_repeats": n_repeats,
-                                    "cross base": cross,
-                                    "candidate_recall_": model.candidate_recall_}])
-        print(rows[-1], flush=True)
-        del model
+    rows, n_users = transfer_stacks(data_home, n_candidates, n_repeats)
     transfer = table(
         "multibehavior-stacking-transfer",
         "Taobao transfer split: StackingRecommender",
         ["model", "HR@10", "NDCG@10", "fit seconds", "fit memory MB", "chosen parameters"],
         rows, formats=["text", "metric", "metric", "seconds", "mb", "params"],
-        notes=[f"Same protocol and {len(users)} users as the transfer table above. Default "
+        notes=[f"Same protocol and {n_users} users as the transfer table above. Default "
                "split: the ranker learns from random held-out purchases (mostly viewed "
                "items); transfer split: from a purchase never viewed nor carted per user, "
                "drawn from the input purchases as the validation split above. Cross base: "
                "chosen as the transfer table's tuned row (same validation split)."])
     return [standard, transfer]
+
+
+def transfer_stacks(data_home, n_candidates, n_repeats, similarity=None):
+    """The stack on the transfer split, learning from its default held-out purchases and from
+    the transfer kind (``split``): the table's rows and the number of test users."""
+    n, view, cart, buy, buy_test = load(data_home)
+    rest, held, X, users = transfer_data(view, cart, buy, buy_test)
+    cross = cross_setting(view, cart, rest, "transfer")
+    name = "StackingRecommender" + (
+        "" if similarity is None else f", similarity_behaviors={similarity!r}")
+    extra = {} if similarity is None else {"similarity_behaviors": similarity}
+    rows = []
+    for label, kwargs in [(f"{name}, default split", {}),
+                          (f"{name}, transfer split", {"split": transfer_draws(n)})]:
+        model, seconds, mem = fitted(
+            lambda: stacked(cross, n_candidates, n_repeats, similarity=similarity, **kwargs), X)
+        rows.append([label, *scores(model, X[users], held[users], np.arange(len(users)))[:2],
+                     seconds, mem, {"n_candidates": n_candidates, "n_repeats": n_repeats,
+                                    **extra, "cross base": cross,
+                                    "candidate_recall_": model.candidate_recall_}])
+        print(rows[-1], flush=True)
+        del model
+    return rows, len(users)
 
 
 FRONTIER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -598,6 +610,20 @@ def run_similarity(data_home, n_candidates, n_repeats):
     return [first, mixtures]
 
 
+def run_similarity_transfer(data_home, n_candidates, n_repeats):
+    """The stacks of the stacking part's transfer table with ``similarity_behaviors``."""
+    rows, n_users = transfer_stacks(data_home, n_candidates, n_repeats, SIMILARITY)
+    return table(
+        "multibehavior-similarity-transfer",
+        "Taobao transfer split: StackingRecommender with co-occurrence features",
+        ["model", "HR@10", "NDCG@10", "fit seconds", "fit memory MB", "chosen parameters"],
+        rows, formats=["text", "metric", "metric", "seconds", "mb", "params"],
+        notes=[f"The stacks of the transfer split's stacking table ({n_users} users, same "
+               "bases, cross base and splits) with ``similarity_behaviors='all'`` (the "
+               "co-occurrence features of the similarity table, computed on the input "
+               "data, never on the held-out purchases)."])
+
+
 # changes to the default ranker's settings (StackingRecommender's), each row's ranker seeded
 # 0 (the default's seed is drawn by the stack); None: the default itself
 RANKER_SETTINGS = (None, {"max_leaf_nodes": 127, "max_iter": 600},
@@ -676,6 +702,9 @@ def main(argv=None):
     if "similarity" in parts:
         tables = run_similarity(args.data_home, args.n_candidates, args.n_repeats)
         write_results("multibehavior_similarity", [show(t) for t in tables])
+    if "similarity-transfer" in parts:
+        write_results("multibehavior_similarity_transfer", [show(run_similarity_transfer(
+            args.data_home, args.n_candidates, args.n_repeats))])
     if "ranker" in parts:
         write_results("multibehavior_ranker",
                       [show(run_ranker(args.data_home, args.n_candidates, args.n_repeats))])
