@@ -32,17 +32,27 @@ def cooccurrence_cosine(block):
         Symmetric, sorted indices, explicit zeros removed.
     """
     binary = sp.csc_matrix(block, copy=True)
-    binary.data = (binary.data != 0).astype(np.float64)
+    binary.sum_duplicates()
+    # float32 counts are exact up to 2**24 users per pair, at half the memory of float64
+    binary.data = (binary.data != 0).astype(np.float32)
     binary.eliminate_zeros()
-    counts = np.asarray(binary.sum(axis=0)).ravel()
-    scale = sp.diags(np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts),
-                               where=counts > 0))
+    counts = np.asarray(binary.sum(axis=0), dtype=np.float64).ravel()
+    scale = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
     gram = (binary.T @ binary).tocsr()
+    del binary
     gram.setdiag(0.0)
-    similarity = (scale @ gram @ scale).tocsr().astype(np.float32)
-    similarity.eliminate_zeros()
-    similarity.sort_indices()
-    return similarity
+    # scaled in float64 by blocks of rows, in place: no full-size float64 copy
+    step = max(1, (1 << 22) // max(1, gram.nnz // max(1, gram.shape[0])))
+    for start in range(0, gram.shape[0], step):
+        stop = min(start + step, gram.shape[0])
+        lo, hi = gram.indptr[start], gram.indptr[stop]
+        values = gram.data[lo:hi].astype(np.float64)
+        values *= np.repeat(scale[start:stop], np.diff(gram.indptr[start:stop + 1]))
+        values *= scale[gram.indices[lo:hi]]
+        gram.data[lo:hi] = values
+    gram.eliminate_zeros()
+    gram.sort_indices()
+    return gram
 
 
 def similarity_sum_max(similarity, history, rows, cols):
@@ -62,8 +72,11 @@ def similarity_sum_max(similarity, history, rows, cols):
     total, largest : ndarray of shape (n_pairs,), float64
         0 for a user without items.
     """
-    history = sp.csr_matrix(history)
+    history = sp.csr_matrix(history, copy=True)  # the caller's batch stays as it is
+    history.sum_duplicates()
     history.eliminate_zeros()
+    if not similarity.has_sorted_indices:  # the kernel's binary search needs sorted rows
+        similarity = similarity.sorted_indices()
     total = np.zeros(len(rows))
     largest = np.zeros(len(rows))
     with numba_threads(None):

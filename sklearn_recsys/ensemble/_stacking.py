@@ -16,6 +16,7 @@ models on all of ``X`` for serving.
 """
 
 import warnings
+from collections.abc import Mapping, Set as AbstractSet
 from numbers import Integral
 
 import numpy as np
@@ -130,6 +131,14 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         (``leave_k_out_split(X, k=1, behaviors=, target=)``, seeded from
         ``random_state``). Give the kind of interaction to be predicted: the
         ranker learns that kind, e.g. purchases of items never viewed.
+    n_repeats : int, default=1
+        Held-out draws the ranker learns from: each draw holds out its own
+        interactions (a fresh seed from ``random_state``, or a new call of
+        ``split``, which should then be random), fits the base models on the
+        rest and adds its candidates to the ranker's training set. More draws
+        give the ranker more held-out interactions to learn from (one per
+        user and draw) at the cost of fitting the base models once more per
+        draw and of the ranker's larger training set.
     similarity_behaviors : "all", sequence of str or None, default=None
         Behaviours whose item-item co-occurrence gives the ranker features
         above: the cosine of two items' binary columns of that behaviour's
@@ -140,14 +149,6 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         every behaviour; None: no such features. Costs memory: the
         similarities are kept sparse, one non-zero per pair of items some
         user had together (``item_similarities_``).
-    n_repeats : int, default=1
-        Held-out draws the ranker learns from: each draw holds out its own
-        interactions (a fresh seed from ``random_state``, or a new call of
-        ``split``, which should then be random), fits the base models on the
-        rest and adds its candidates to the ranker's training set. More draws
-        give the ranker more held-out interactions to learn from (one per
-        user and draw) at the cost of fitting the base models once more per
-        draw and of the ranker's larger training set.
     behaviors : sequence of str, default=None
         Name of each column block of ``X`` (see :ref:`multi-behavior`);
         None: one behaviour.
@@ -307,6 +308,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             *(self._held_out_pairs(X, names, models, seed) for seed in seeds))
         # each draw's block is freed here, before the ranker fits on their union
         features, labels = np.concatenate(features), np.concatenate(labels)
+        self.item_similarities_ = None  # the last draw's: not needed while the ranker fits
         n_held, n_users = sum(n_held), sum(n_users)
         self.candidate_recall_ = float(labels.sum() / n_held) if n_held else 0.0
         if labels.all() or not labels.any():
@@ -335,6 +337,12 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             return []
         if isinstance(self.similarity_behaviors, str):  # "all", the only string allowed
             return list(range(len(self.behaviors_)))
+        if isinstance(self.similarity_behaviors, (AbstractSet, Mapping)):
+            # a set's order changes from one process to the next: so would the features'
+            raise TypeError(
+                "similarity_behaviors must be an ordered sequence (a tuple or list) of "
+                "behaviour names, \"all\" or None; got a "
+                f"{type(self.similarity_behaviors).__name__}.")
         names = list(self.similarity_behaviors)
         unknown = [b for b in names if b not in self.behaviors_]
         if unknown or len(set(names)) != len(names):
@@ -367,6 +375,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         # the item counts and similarities are features: those of the data the base
         # models saw, never of the held-out interactions
         self.item_counts_, self.item_target_only_share_ = self._item_counts(X_fit)
+        self.item_similarities_ = None  # the previous draw's, freed before the next
         self.item_similarities_ = self._similarities(X_fit)
         rows, cols, features = self._training_pairs(bases, X_fit[users])
         return features, _values_at(held[users], rows, cols) != 0, held.nnz, users.size
@@ -490,8 +499,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             value = s[rows, cols]
             columns += [value, value - _row_max(rows, value, n_rows)[rows],
                         _ranks_within_rows(rows, value)]
-        for b in range(len(self.behaviors_)):
-            block = behavior_block(X_batch, self.n_items_, b)
+        blocks = [behavior_block(X_batch, self.n_items_, b) for b in range(len(self.behaviors_))]
+        for b, block in enumerate(blocks):
             columns += [_values_at(block, rows, cols),
                         np.log1p(self.item_counts_[b, cols]),
                         np.log1p(np.diff(block.indptr))[rows]]
@@ -503,9 +512,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             columns += [self.item_target_only_share_[cols],
                         (n_only / np.maximum(n_target, 1))[rows]]
         for similarity in self.item_similarities_ or ():
-            for b in range(len(self.behaviors_)):
-                columns += similarity_sum_max(
-                    similarity, behavior_block(X_batch, self.n_items_, b), rows, cols)
+            for block in blocks:
+                columns += similarity_sum_max(similarity, block, rows, cols)
         columns.append(np.bincount(rows, minlength=n_rows)[rows].astype(np.float64))
         return rows, cols, np.column_stack(columns), scores
 

@@ -110,7 +110,7 @@ def test_target_only_shares_by_hand():
 def test_cooccurrence_cosine_by_hand():
     # 4 users, 3 items: item 0 had by users 0, 1, 2; item 1 by 0, 1; item 2 by 3 (a count
     # of 2 counts once); cos(0, 1) = 2 / sqrt(3 * 2), every other pair 0, the diagonal 0
-    block = sp.csr_matrix(np.array([[1, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 2]], dtype=float))
+    block = sp.csr_matrix(np.array([[2, 1, 0], [1, 1, 0], [1, 0, 0], [0, 0, 1]], dtype=float))
     similarity = cooccurrence_cosine(block)
     expected = np.zeros((3, 3))
     expected[0, 1] = expected[1, 0] = 2 / math.sqrt(6)
@@ -218,8 +218,6 @@ def test_co_view_similarity_finds_the_unviewed_items_of_the_users_group():
                                      similarity_behaviors=("view",), **kwargs).fit(X_train)
     assert ndcg(without, X_train, y_test) < 0.2
     assert ndcg(with_views, X_train, y_test) > 0.5
-    assert ndcg(without, X_train, y_test) < 0.25
-    assert ndcg(with_views, X_train, y_test) > 0.4
 
 
 def _viewers_and_explorers(n_users=1200, n_items=60, seed=0):
@@ -588,6 +586,8 @@ def test_base_model_of_the_wrong_width_is_refused():
     (("view", "view"), "must name distinct behaviours", ValueError),
     ("views", "similarity_behaviors", InvalidParameterError),
     (3, "similarity_behaviors", InvalidParameterError),
+    ({"view", "buy"}, "ordered sequence", TypeError),
+    ({"view": 1}, "ordered sequence", TypeError),
 ])
 def test_similarity_behaviors_errors_name_the_fix(similarity, match, error):
     with pytest.raises(error, match=match):
@@ -741,7 +741,8 @@ def test_similarity_results_back_the_docs():
     targets (HR@10 0.4024, NDCG@10 0.2068), 167 hits above the stacking table's stack and 37
     above HR@10 0.40, 15 more among the unseen purchases (0.0486), below 0.10; learning from
     the transfer kind it reaches 0.1330 there (304 hits, 237 without the features); w = 0.1
-    keeps the overall target and gains 19 unseen hits for 51 others, w = 0.5 69 for 305; no
+    keeps the overall target and gains 19 unseen hits for 51 others (17 for 34 without the
+    features), w = 0.5 69 for 305 (62 for 272); no
     mixture meets both; the oracle router reaches 0.4149 and 0.1330, 230 and 75 hits above
     the targets."""
     results = _results("multibehavior_similarity")
@@ -769,6 +770,11 @@ def test_similarity_results_back_the_docs():
     (u0, o0) = counts(rows[0.0])
     gains = {w: (counts(rows[w])[0] - u0, o0 - counts(rows[w])[1]) for w in (0.1, 0.5)}
     assert gains == {0.1: (19, 51), 0.5: (69, 305)}
+    old = {row[0]: row for row in _results("multibehavior_frontier")["multibehavior-frontier"][
+        "rows"]}
+    (v0, p0) = counts(old[0.0])
+    assert {w: (counts(old[w])[0] - v0, p0 - counts(old[w])[1]) for w in (0.1, 0.5)} == {
+        0.1: (17, 34), 0.5: (62, 272)}
     assert round(rows[0.1][1], 4) == 0.4003 >= 0.40
     assert not any(row[1] >= 0.40 and row[3] >= 0.10 for row in rows.values())
     oracle_hits = o0 + counts(transfer)[0]
