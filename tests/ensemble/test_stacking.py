@@ -782,7 +782,7 @@ def test_similarity_results_back_the_docs():
     assert round(first[1] * n_users) - math.ceil(0.40 * n_users) == 37
     assert counts(first)[0] - counts(stack)[0] == 15
     assert (round(first[4]), round(first[5]), round(stack[4]), round(stack[5])) == (
-        406, 6461, 314, 5311)
+        408, 6457, 314, 5311)
     assert round(transfer[3], 4) == 0.1330 and transfer[1] < 0.02
     assert (counts(transfer)[0], counts(old_transfer)[0]) == (304, 237)
     rows = {row[0]: row for row in results["multibehavior-similarity-frontier"]["rows"]}
