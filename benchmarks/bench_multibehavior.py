@@ -472,24 +472,22 @@ def run_stacking(data_home, n_candidates, n_repeats):
                "purchase never viewed nor carted held out per user, seed 1)."])
 
     del model
-    rows, n_users = transfer_stacks(data_home, n_candidates, n_repeats)
-    transfer = table(
-        "multibehavior-stacking-transfer",
-        "Taobao transfer split: StackingRecommender",
-        ["model", "HR@10", "NDCG@10", "fit seconds", "fit memory MB", "chosen parameters"],
-        rows, formats=["text", "metric", "metric", "seconds", "mb", "params"],
-        notes=[f"Same protocol and {n_users} users as the transfer table above. Default "
-               "split: the ranker learns from random held-out purchases (mostly viewed "
-               "items); transfer split: from a purchase never viewed nor carted per user, "
-               "drawn from the input purchases as the validation split above. Cross base: "
-               "chosen as the transfer table's tuned row (same validation split)."])
+    rows, n_users = transfer_stacks((n, view, cart, buy, buy_test), n_candidates, n_repeats)
+    transfer = transfer_table(
+        "multibehavior-stacking-transfer", "Taobao transfer split: StackingRecommender", rows,
+        [f"Same protocol and {n_users} users as the transfer table above. Default "
+         "split: the ranker learns from random held-out purchases (mostly viewed "
+         "items); transfer split: from a purchase never viewed nor carted per user, "
+         "drawn from the input purchases as the validation split above. Cross base: "
+         "chosen as the transfer table's tuned row (same validation split)."])
     return [standard, transfer]
 
 
-def transfer_stacks(data_home, n_candidates, n_repeats, similarity=None):
+def transfer_stacks(data, n_candidates, n_repeats, similarity=None):
     """The stack on the transfer split, learning from its default held-out purchases and from
-    the transfer kind (``split``): the table's rows and the number of test users."""
-    n, view, cart, buy, buy_test = load(data_home)
+    the transfer kind (``split``): the table's rows and the number of test users. ``data``
+    is what ``load`` returns."""
+    n, view, cart, buy, buy_test = data
     rest, held, X, users = transfer_data(view, cart, buy, buy_test)
     cross = cross_setting(view, cart, rest, "transfer")
     name = "StackingRecommender" + (
@@ -507,6 +505,14 @@ def transfer_stacks(data_home, n_candidates, n_repeats, similarity=None):
         print(rows[-1], flush=True)
         del model
     return rows, len(users)
+
+
+def transfer_table(name, title, rows, notes):
+    """A table of ``transfer_stacks``' rows."""
+    return table(
+        name, title,
+        ["model", "HR@10", "NDCG@10", "fit seconds", "fit memory MB", "chosen parameters"],
+        rows, formats=["text", "metric", "metric", "seconds", "mb", "params"], notes=notes)
 
 
 FRONTIER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
@@ -612,16 +618,14 @@ def run_similarity(data_home, n_candidates, n_repeats):
 
 def run_similarity_transfer(data_home, n_candidates, n_repeats):
     """The stacks of the stacking part's transfer table with ``similarity_behaviors``."""
-    rows, n_users = transfer_stacks(data_home, n_candidates, n_repeats, SIMILARITY)
-    return table(
+    rows, n_users = transfer_stacks(load(data_home), n_candidates, n_repeats, SIMILARITY)
+    return transfer_table(
         "multibehavior-similarity-transfer",
-        "Taobao transfer split: StackingRecommender with co-occurrence features",
-        ["model", "HR@10", "NDCG@10", "fit seconds", "fit memory MB", "chosen parameters"],
-        rows, formats=["text", "metric", "metric", "seconds", "mb", "params"],
-        notes=[f"The stacks of the transfer split's stacking table ({n_users} users, same "
-               "bases, cross base and splits) with ``similarity_behaviors='all'`` (the "
-               "co-occurrence features of the similarity table, computed on the input "
-               "data, never on the held-out purchases)."])
+        "Taobao transfer split: StackingRecommender with co-occurrence features", rows,
+        [f"The stacks of the transfer split's stacking table ({n_users} users, same "
+         "bases, cross base and splits) with ``similarity_behaviors='all'`` (the "
+         "co-occurrence features of the similarity table, computed on the input "
+         "data, never on the held-out purchases)."])
 
 
 # changes to the default ranker's settings (StackingRecommender's), each row's ranker seeded
