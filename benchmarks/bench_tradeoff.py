@@ -97,6 +97,16 @@ IN_TRAINING = {
     "CDAE": _propensity_mechanisms(offset=True)}
 # not a mechanism: the offset's theta applied to a plain MultVAE's scores after training
 AFTER_TRAINING = "offset after training (reference)"
+XQUAD = "xQuAD re-ranking"
+# --xquad: xQuAD with the user's own long-tail share or a fixed one, and the inner scores
+# read as they are or as log-probabilities (label -> XQuADReranker parameters)
+XQUAD_VARIANTS = {XQUAD: {},
+                  "xQuAD, log scale": {"score_scale": "log"},
+                  "xQuAD, tail share 0.5": {"target_tail_share": 0.5},
+                  "xQuAD, tail share 0.5, log scale": {"target_tail_share": 0.5,
+                                                       "score_scale": "log"}}
+# the models whose scores are log-probabilities (MultVAE, MultDAE) or logits (CDAE)
+LOG_SCORED = ("MultVAE", "MultDAE", "CDAE")
 MAX_LOSS = 0.02
 SEEDS = 3
 # the models of tradeoff.json; any other choice (--models) writes tradeoff_<models>.json
@@ -156,11 +166,18 @@ def _measure_lists(lists, X_train, X_out):
             "ltc": long_tail_coverage(X_out, lists, item_popularity=X_train, k=K)}
 
 
-def curves(data_home, n_seeds=SEEDS, models=MODELS):
+def xquad_variants(model):
+    """The --xquad variants for ``model``: the log scale only where its scores are logs."""
+    return {label: params for label, params in XQUAD_VARIANTS.items()
+            if model in LOG_SCORED or params.get("score_scale") != "log"}
+
+
+def curves(data_home, n_seeds=SEEDS, models=MODELS, xquad=False):
     """One dict per (dataset, model, mechanism, setting): the means over the seeds.
 
     Each seed's settings are measured against that seed's baseline; ``ndcg_by_seed`` and
-    ``aplt_by_seed`` keep the single fits (one for EASE, which has no seed).
+    ``aplt_by_seed`` keep the single fits (one for EASE, which has no seed). With ``xquad``,
+    the mechanisms are :func:`xquad_variants` instead of xQuAD and the in-training ones.
     """
     from sklearn.frozen import FrozenEstimator
 
@@ -180,12 +197,17 @@ def curves(data_home, n_seeds=SEEDS, models=MODELS):
                     _measure(base, X_train, X_in, X_out))
                 print(data, name, seed, by_setting["none", 0.0][-1], file=sys.stderr,
                       flush=True)
-                for t in TRADEOFFS:
-                    # the inner model is fitted once: frozen, the re-ranker's fit keeps it
-                    reranker = XQuADReranker(FrozenEstimator(base), tradeoff=t, kind="smooth",
-                                             n_candidates=500).fit(X_train)
-                    by_setting.setdefault(("xQuAD re-ranking", t), []).append(
-                        _measure(reranker, X_train, X_in, X_out))
+                variants = xquad_variants(name) if xquad else {XQUAD: {}}
+                for variant, params in variants.items():
+                    for t in TRADEOFFS:
+                        # the inner model is fitted once: frozen, the re-ranker's fit keeps it
+                        reranker = XQuADReranker(FrozenEstimator(base), tradeoff=t,
+                                                 kind="smooth", n_candidates=500,
+                                                 **params).fit(X_train)
+                        by_setting.setdefault((variant, t), []).append(
+                            _measure(reranker, X_train, X_in, X_out))
+                if xquad:
+                    continue
                 if name == "MultVAE":
                     for p in PENALTIES[name]:
                         by_setting.setdefault((AFTER_TRAINING, p), []).append(_measure_lists(
@@ -234,16 +256,16 @@ def user_tail_shares(data_home):
     return out
 
 
-def summary(rows):
+def summary(rows, xquad=False):
     """Per (dataset, model, mechanism): the largest mean APLT within MAX_LOSS of the mean NDCG.
 
     The last column counts the seeds whose own fit at that setting doubles its own baseline's
-    APLT within MAX_LOSS of its NDCG.
+    APLT within MAX_LOSS of its NDCG. ``xquad``: the mechanisms of :func:`xquad_variants`.
     """
     out = []
     base = {(r["data"], r["model"]): r for r in rows if r["mechanism"] == "none"}
     for (data, model), b in base.items():
-        for mech in ("xQuAD re-ranking", *IN_TRAINING[model]):
+        for mech in (xquad_variants(model) if xquad else (XQUAD, *IN_TRAINING[model])):
             ok = [r for r in rows if (r["data"], r["model"], r["mechanism"]) == (data, model, mech)
                   and r["ndcg"] >= (1 - MAX_LOSS) * b["ndcg"]]
             best = max(ok, key=lambda r: r["aplt"]) if ok else None
@@ -264,13 +286,18 @@ def main(argv=None):
     parser.add_argument("--data-home", default="../shared/data")
     parser.add_argument("--seeds", type=int, default=SEEDS,
                         help="seeds (random_state 0..n-1) of the models that have one")
-    parser.add_argument("--models", default=",".join(MODELS),
-                        help=f"comma-separated, of {', '.join(_models_names())}; other than "
-                             "the default, the results go to tradeoff_<models>.json")
+    parser.add_argument("--models", default=None,
+                        help=f"comma-separated, of {', '.join(_models_names())} (default: "
+                             f"{', '.join(MODELS)}; with --xquad, all); other than the "
+                             "default, the results go to tradeoff_<models>.json")
+    parser.add_argument("--xquad", action="store_true",
+                        help="xQuAD's variants only (a fixed long-tail share, log-scaled "
+                             "scores), no in-training mechanism: tradeoff_xquad.json")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
-    chosen = set(args.models.split(","))
+    default_models = _models_names() if args.xquad else MODELS
+    chosen = set(args.models.split(",") if args.models else default_models)
     unknown = sorted(chosen - set(_models_names()))
     if unknown:
         parser.error(f"unknown models {unknown}; choose among {list(_models_names())}")
@@ -281,19 +308,26 @@ def main(argv=None):
             f"{args.seeds - 1} at every setting and each figure is the mean over those fits"
             + (" (EASE has no seed: one fit)" if "EASE" in models else ""))
     fits = fits or "EASE has no seed: one fit"
-    rows = curves(args.data_home, args.seeds, models)
+    rows = curves(args.data_home, args.seeds, models, xquad=args.xquad)
     shares = user_tail_shares(args.data_home)
+    setting = ("xQuAD's tradeoff" if args.xquad
+               else "xQuAD's tradeoff or the in-training exponent")
     tabs = [show(table(
         "summary", f"Most long-tail exposure within {MAX_LOSS:.0%} of the baseline's NDCG@{K}",
         ["data", "model", "NDCG@100", "APLT@100", "mechanism", "setting", "its NDCG@100",
          "NDCG change %", "its APLT@100", "APLT ratio", "seeds at x2 within 2%"],
-        summary(rows),
+        summary(rows, xquad=args.xquad),
         formats=["text", "text", "metric", "metric", "text", "params", "metric", "ratio",
                  "metric", "ratio", "text"],
-        notes=["Strong generalization (split seed 0). " + fits + "; the setting is xQuAD's "
-               "tradeoff or the in-training exponent; APLT ratio = its APLT@100 / the "
-               "baseline's; last column: the seeds whose own fit doubles its own baseline's "
-               "APLT@100 within 2% of its NDCG@100.",
+        notes=["Strong generalization (split seed 0). " + fits + "; the setting is "
+               + setting + "; APLT ratio = its APLT@100 / the baseline's; last column: the "
+               "seeds whose own fit doubles its own baseline's APLT@100 within 2% of its "
+               "NDCG@100.",
+               *(["xQuAD: the user's own long-tail share as P(tail|u) (the default); "
+                  "\"tail share 0.5\": target_tail_share=0.5 for every user; \"log "
+                  "scale\": score_scale=\"log\" (the inner scores read as "
+                  "log-probabilities or logits: the models whose scores are)."]
+                 if args.xquad else []),
                "Mean long-tail share of the test users' fold-in items (where xQuAD's "
                "APLT tends as its tradeoff grows): " + "; ".join(
                    f"{data} {share:.3f}" for data, share in shares.items()) + "."])),
@@ -312,9 +346,14 @@ def main(argv=None):
                   + ([f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores minus "
                       "log theta_i, the offset's propensities at that exponent, applied after "
                       "training instead of in it (not a mechanism of the summary)."]
-                     if "MultVAE" in models else []))])]
-    write_results("tradeoff" if models == MODELS
-                  else "tradeoff_" + "_".join(m.lower() for m in models), tabs)
+                     if "MultVAE" in models and not args.xquad else []))])]
+    if args.xquad:
+        name = "tradeoff_xquad" + ("" if models == default_models
+                                   else "_" + "_".join(m.lower() for m in models))
+    else:
+        name = ("tradeoff" if models == MODELS
+                else "tradeoff_" + "_".join(m.lower() for m in models))
+    write_results(name, tabs)
 
 
 if __name__ == "__main__":

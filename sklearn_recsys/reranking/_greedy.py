@@ -58,6 +58,22 @@ def _min_max(values, valid):
     return np.where(valid, scaled, 0.0)
 
 
+def _relevance(values, valid, score_scale):
+    """Each user's candidate relevances in [0, 1]: the inner scores, min-max scaled.
+
+    ``score_scale="log"`` reads the scores as log-probabilities (or logits):
+    they are exponentiated first, relative to the user's best candidate, so the
+    relevance is linear in the probability, as xQuAD's :math:`P(i|u)` is,
+    instead of in its logarithm.
+    """
+    if score_scale == "log":
+        top = np.max(np.where(valid, values, -np.inf), axis=1, keepdims=True)
+        with np.errstate(invalid="ignore", over="ignore"):
+            values = np.where(valid, np.exp(values - np.where(np.isfinite(top), top, 0.0)),
+                              0.0)
+    return _min_max(values, valid)
+
+
 # relative tolerance under which two gains of the greedy objective are equal
 _TIE = 1e-12
 
@@ -218,6 +234,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         "estimator": [HasMethods(["fit", "decision_function"])],
         "tradeoff": [Interval(Real, 0, 1, closed="both")],
         "n_candidates": [Interval(Integral, 1, None, closed="left")],
+        "score_scale": [StrOptions({"linear", "log"})],
     }
 
     def _fit(self, X):
@@ -293,7 +310,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         candidates, values = top_k(masked, self.n_candidates)
         del masked
         valid = candidates >= 0
-        relevance = _min_max(values, valid)
+        relevance = _relevance(values, valid, self.score_scale)
         order = np.empty(candidates.shape, dtype=np.int64)
         # the objective's few temporaries of (users, candidates, width) floats
         # stay within about scikit-learn's working_memory
@@ -430,13 +447,26 @@ _TRADEOFF_PARAMS = """tradeoff : float, default=0.5
         returns the inner model's scores and lists unchanged, ``1`` builds
         the list from the objective alone (relevance only breaks ties).
         The relevance of a candidate is its inner score min-max scaled over
-        the user's candidates to [0, 1], so the weight means the same for
-        every model. Settable after ``fit`` (read only when re-ranking).
+        the user's candidates to [0, 1] (see ``score_scale``), so the weight
+        means the same for every model. Settable after ``fit`` (read only
+        when re-ranking).
     n_candidates : int, default=100
         Number of the inner model's best unseen items re-ranked per user
         (Abdollahpouri et al. re-rank the top 100 into a top 10). Evaluate
         at a ``k`` below it: at ``k >= n_candidates`` the list holds the
-        same items, only reordered. Settable after ``fit``."""
+        same items, only reordered. Settable after ``fit``.
+    score_scale : {"linear", "log"}, default="linear"
+        How the inner scores measure relevance. ``"linear"``: as they are
+        (EASE's reconstructions, factor dot products, probabilities).
+        ``"log"``: they are log-probabilities or logits (``MultVAE``,
+        ``MultDAE``, ``CDAE``, the sequential models), exponentiated
+        relative to the user's best candidate before the min-max scaling,
+        so a candidate's relevance is linear in its probability.
+        Read linearly, log-probabilities compress the differences between
+        the best candidates (one ten times less likely than the best keeps
+        most of its relevance when the candidates span several orders of
+        magnitude), so the objective displaces the inner model's best items
+        as readily as its last ones. Settable after ``fit``."""
 
 _COMMON_ATTRIBUTES = """estimator_ : estimator
         The fitted clone of ``estimator``.
@@ -463,10 +493,12 @@ class XQuADReranker(_GreedyReranker):
         P(c|u)\, P(i|c)\, P(S'|c)
 
     with :math:`\lambda` = ``tradeoff``, :math:`P(i|u)` the inner score
-    min-max scaled over the user's candidates, :math:`P(i|c) = 1` if
-    :math:`i \in c` else 0, :math:`P(c|u)` the share of the user's history
-    (the non-zeros of the user's row) in :math:`c`, and :math:`P(S'|c)`,
-    the likelihood that :math:`S` does not cover :math:`c` yet:
+    min-max scaled over the user's candidates (exponentiated first with
+    ``score_scale="log"``), :math:`P(i|c) = 1` if :math:`i \in c` else 0,
+    :math:`P(c|u)` the share of the user's history (the non-zeros of the
+    user's row) in :math:`c` (or, with ``target_tail_share``, that share
+    of the long tail for every user), and :math:`P(S'|c)`, the likelihood
+    that :math:`S` does not cover :math:`c` yet:
 
     * ``kind="binary"``: :math:`\prod_{j \in S} (1 - [j \in c])`, 1 until
       :math:`S` holds an item of :math:`c` (the original xQuAD: at most one
@@ -494,6 +526,16 @@ class XQuADReranker(_GreedyReranker):
     kind : {"smooth", "binary"}, default="smooth"
         How the coverage of a category by the list is measured (above).
         Settable after ``fit``.
+    target_tail_share : float or None, default=None
+        :math:`P(\Gamma|u)`, the long-tail share the objective aims at.
+        None (the paper's personalization): each user's own share of
+        long-tail items, so that as ``tradeoff`` grows a list's long-tail
+        share tends to its user's history's, which also bounds the
+        exposure the re-ranking can add (on average, the users' mean
+        share). A float in [0, 1]: that share for every user
+        (:math:`P(\Gamma'|u)` its complement), users without history
+        included; 0.5 weighs the head and the tail equally. Settable
+        after ``fit``.
     short_head_share : float, default=0.8
         Share of the training interactions held by the short head, in
         (0, 1); the other items, and items without training interactions,
@@ -514,8 +556,9 @@ class XQuADReranker(_GreedyReranker):
 
     Notes
     -----
-    A user without any interaction has no :math:`P(c|u)` (both are 0) and
-    keeps the inner model's list (for most models, the most popular items).
+    With the default ``target_tail_share=None``, a user without any
+    interaction has no :math:`P(c|u)` (both are 0) and keeps the inner
+    model's list (for most models, the most popular items).
     Re-ranking a batch costs ``O(n_users * n_candidates^2)`` on top of the
     inner model's scoring.
 
@@ -550,17 +593,21 @@ class XQuADReranker(_GreedyReranker):
     _parameter_constraints = {
         **_GreedyReranker._parameter_constraints,
         "kind": [StrOptions({"smooth", "binary"})],
+        "target_tail_share": [None, Interval(Real, 0, 1, closed="both")],
         "short_head_share": [Interval(Real, 0, 1, closed="neither")],
     }
 
-    _params_settable_after_fit = frozenset({"tradeoff", "n_candidates", "kind"})
+    _params_settable_after_fit = frozenset(
+        {"tradeoff", "n_candidates", "score_scale", "kind", "target_tail_share"})
 
-    def __init__(self, estimator, *, tradeoff=0.5, n_candidates=100, kind="smooth",
-                 short_head_share=SHORT_HEAD_SHARE):
+    def __init__(self, estimator, *, tradeoff=0.5, n_candidates=100, score_scale="linear",
+                 kind="smooth", target_tail_share=None, short_head_share=SHORT_HEAD_SHARE):
         self.estimator = estimator
         self.tradeoff = tradeoff
         self.n_candidates = n_candidates
+        self.score_scale = score_scale
         self.kind = kind
+        self.target_tail_share = target_tail_share
         self.short_head_share = short_head_share
 
     def _fit_reranker(self, X):
@@ -568,14 +615,18 @@ class XQuADReranker(_GreedyReranker):
         self.long_tail_ = _bucket_of(self._item_popularity, bounds) == 1
 
     def _objective(self, X_batch, candidates, valid):
-        n_history = np.diff(X_batch.indptr).astype(np.float64)
-        rows = np.repeat(np.arange(X_batch.shape[0]), np.diff(X_batch.indptr))
-        # P(c|u) counts the user's items, whatever their values
-        n_tail = np.bincount(rows, weights=self.long_tail_[X_batch.indices],
-                             minlength=X_batch.shape[0])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            tail_share = np.where(n_history > 0, n_tail / n_history, 0.0)
-        head_share = np.where(n_history > 0, 1.0 - tail_share, 0.0)
+        if self.target_tail_share is None:
+            n_history = np.diff(X_batch.indptr).astype(np.float64)
+            rows = np.repeat(np.arange(X_batch.shape[0]), np.diff(X_batch.indptr))
+            # P(c|u) counts the user's items, whatever their values
+            n_tail = np.bincount(rows, weights=self.long_tail_[X_batch.indices],
+                                 minlength=X_batch.shape[0])
+            with np.errstate(invalid="ignore", divide="ignore"):
+                tail_share = np.where(n_history > 0, n_tail / n_history, 0.0)
+            head_share = np.where(n_history > 0, 1.0 - tail_share, 0.0)
+        else:
+            tail_share = np.full(X_batch.shape[0], float(self.target_tail_share))
+            head_share = 1.0 - tail_share
         in_tail_cand = self.long_tail_[np.maximum(candidates, 0)] & valid
         return _PopularityCoverage(in_tail_cand, tail_share, head_share, self.kind)
 
@@ -671,13 +722,15 @@ class CalibratedReranker(_GreedyReranker):
         "categories": ["array-like", "sparse matrix"],
     }
 
-    _params_settable_after_fit = frozenset({"tradeoff", "n_candidates"})
+    _params_settable_after_fit = frozenset({"tradeoff", "n_candidates", "score_scale"})
 
-    def __init__(self, estimator, categories, *, tradeoff=0.5, n_candidates=100):
+    def __init__(self, estimator, categories, *, tradeoff=0.5, n_candidates=100,
+                 score_scale="linear"):
         self.estimator = estimator
         self.categories = categories
         self.tradeoff = tradeoff
         self.n_candidates = n_candidates
+        self.score_scale = score_scale
 
     def _fit_reranker(self, X):
         self.item_categories_ = _check_categories(self.categories, self._n_items(), where="X")
