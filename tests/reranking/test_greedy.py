@@ -5,6 +5,8 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.base import BaseEstimator, clone
 from sklearn.frozen import FrozenEstimator
 from sklearn.model_selection import GridSearchCV, KFold
@@ -22,6 +24,7 @@ from sklearn_recsys.metrics._beyond_accuracy import _check_categories
 from sklearn_recsys.model_selection import strong_generalization_split
 from sklearn_recsys.pipeline import make_pipeline
 from sklearn_recsys.reranking import CalibratedReranker, XQuADReranker
+from sklearn_recsys.reranking._greedy import _relevance
 from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 
@@ -121,6 +124,80 @@ def test_xquad_small_tradeoff_keeps_the_inner_order():
     for kind in ("smooth", "binary"):
         model = _xquad(kind, tradeoff=0.2)
         np.testing.assert_array_equal(model.recommend(HISTORY, k=4)[0], [[1, 2, 5, 6]])
+
+
+def test_xquad_target_tail_share_hand_computed_steps():
+    # the candidates and relevances of the smooth case, P(head|u) = P(tail|u) = 1/2
+    # step 1, S = {}:  1: .1 + .45 = .55   2: .0667 + .45 = .5167
+    #                  5: .0333 + .45 = .4833   6: 0 + .45 = .45          -> 1
+    # step 2, S = {1}: the head is covered: 2: .0667   5: .4833   6: .45  -> 5
+    # step 3, S = {1, 5}: each category half uncovered
+    #                  2: .0667 + .9 * .5 * .5 = .2917   6: 0 + .225       -> 2, then 6
+    # (the user's own shares, 1/3 and 2/3, put the tail item 5 first: the smooth case)
+    model = _xquad("smooth")
+    np.testing.assert_array_equal(model.recommend(HISTORY, k=5)[0], [[5, 1, 6, 2, 3]])
+    model.set_params(target_tail_share=0.5)  # read only when re-ranking: no refit
+    np.testing.assert_array_equal(model.recommend(HISTORY, k=5)[0], [[1, 5, 2, 6, 3]])
+
+
+def test_xquad_target_tail_share_applies_to_users_without_history():
+    # items 0-3 the head, 4-9 the tail; an empty row: candidates 0..5, relevance
+    # 1, .8, .6, .4, .2, 0; lambda = .9, P(head|u) = P(tail|u) = 1/2
+    # step 1: 0 (.1 + .45); step 2, the head covered: 4 (.02 + .45) over 5 (.45);
+    # step 3, halves: 1 (.08 + .225) over 5 (.225); step 4, S = {0, 4, 1}: head
+    # uncovered 1/3, tail 2/3: 5 (.9 * .5 * 2/3 = .3) over 2 (.06 + .15), then 2, 3
+    X = _training_matrix(HEAD_TAIL_COUNTS)
+    scores = [1.0, 0.9, 0.8, 0.7, 0.6, 0.5, 0.0, 0.0, 0.0, 0.0]
+    empty = sp.csr_matrix((1, 10))
+    model = XQuADReranker(FixedScores(scores), tradeoff=0.9, n_candidates=6).fit(X)
+    np.testing.assert_array_equal(model.recommend(empty, k=6)[0], [[0, 1, 2, 3, 4, 5]])
+    model.set_params(target_tail_share=0.5)
+    np.testing.assert_array_equal(model.recommend(empty, k=6)[0], [[0, 4, 1, 5, 2, 3]])
+
+
+def test_relevance_log_scale_is_linear_in_the_probability():
+    values = np.log([[0.5, 0.25, 0.05, 1.0]])
+    valid = np.array([[True, True, True, False]])  # the last one: padding
+    np.testing.assert_allclose(_relevance(values, valid, "log"), [[1.0, 0.2 / 0.45, 0.0, 0.0]])
+    # linear in the logarithm: log 2 / log 10 for the middle one
+    np.testing.assert_allclose(_relevance(values, valid, "linear"),
+                               [[1.0, 1 - np.log(2) / np.log(10), 0.0, 0.0]])
+
+
+def test_xquad_log_scale_hand_computed_steps():
+    """Probabilities .4, .2 (head), .1, .001 (tail) as log-probabilities; lambda = .5,
+    P(head|u) = 1/3, P(tail|u) = 2/3. Read linearly, the logs give relevances 1, .8843,
+    .7686, 0 and the tail item 5 comes first (.3843 + .3333 against 1's .5 + .1667);
+    read as probabilities, 1, .4987, .2481, 0: 1 stays first (.6667 against .4574), then
+    5 (.4574, the head covered), then 2 (.2494 + .0833 against 6's .1667)."""
+    X = _training_matrix(HEAD_TAIL_COUNTS)
+    scores = np.log([1.0, 0.4, 0.2, 0.0005, 1.0, 0.1, 0.001, 1.0, 0.0001, 0.0001])
+    model = XQuADReranker(FixedScores(scores), tradeoff=0.5, n_candidates=4).fit(X)
+    np.testing.assert_array_equal(model.recommend(HISTORY, k=5)[0], [[5, 1, 2, 6, 3]])
+    model.set_params(score_scale="log")
+    np.testing.assert_array_equal(model.recommend(HISTORY, k=5)[0], [[1, 5, 2, 6, 3]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(1e-4, 1.0), min_size=10, max_size=10, unique=True),
+       st.floats(0.05, 0.95), st.sampled_from(["xquad", "calibrated"]))
+def test_log_scale_of_log_probabilities_is_linear_scale_of_probabilities(p, tradeoff, which):
+    """score_scale="log" over log p re-ranks as the default over p, for every p."""
+    p = np.array(p)
+    if len(set(np.log(p))) < len(p):  # two p merged by the logarithm: another order
+        return
+    X = _training_matrix(HEAD_TAIL_COUNTS)
+
+    def make(scores, scale):
+        inner = FixedScores(scores)
+        if which == "xquad":
+            return XQuADReranker(inner, tradeoff=tradeoff, n_candidates=7, score_scale=scale)
+        return CalibratedReranker(inner, np.arange(10) % 3, tradeoff=tradeoff, n_candidates=7,
+                                  score_scale=scale)
+
+    users = [[0] * 10, HISTORY[0], [0, 1, 0, 0, 0, 0, 1, 0, 0, 0]]
+    np.testing.assert_array_equal(make(np.log(p), "log").fit(X).recommend(users, k=7)[0],
+                                  make(p, "linear").fit(X).recommend(users, k=7)[0])
 
 
 def _kl(p, q_mass, alpha=0.01):
@@ -355,6 +432,27 @@ def test_aplt_grows_with_the_tradeoff(kind):
     assert aplt[-1] > (2 if kind == "smooth" else 1.2) * aplt[0], aplt
 
 
+@pytest.mark.parametrize("share", [0.2, 0.5, 0.8])
+def test_target_tail_share_is_the_lists_share_at_tradeoff_one(share):
+    """At tradeoff=1 smooth xQuAD adds a tail item whenever the list's tail share is below
+    P(tail|u): with a fixed target, every top 10 holds round(10 * share) tail items (give
+    or take the one a tie at the boundary decides), whatever the user's own share."""
+    X = make_interactions(n_users=600, n_items=200, density=0.05, popularity_skew=1.2,
+                          random_state=1)
+    X_train, X_in, _ = strong_generalization_split(X, random_state=0)
+    model = XQuADReranker(EASE(alpha=30.0), tradeoff=1.0, n_candidates=100,
+                          target_tail_share=share).fit(X_train)
+    tail = model.long_tail_
+    cand = model.estimator_.recommend(X_in, k=100)[0]
+    # users whose candidates hold ten items of each category (the others run out of one)
+    both = ((tail[cand] & (cand >= 0)).sum(axis=1) >= 10) & ((~tail[cand]).sum(axis=1) >= 10)
+    assert both.sum() > 50
+    n_tail = tail[model.recommend(X_in, k=10)[0]].sum(axis=1)[both]
+    assert np.all(np.abs(n_tail - 10 * share) <= 1), n_tail
+    own = np.array([tail[X_in[u].indices].mean() for u in np.flatnonzero(both)])
+    assert np.ptp(own) > 0.3  # the users' own shares differ, the lists' do not
+
+
 def test_miscalibration_falls_with_the_tradeoff():
     X, truth = make_interactions(n_users=600, n_items=200, density=0.05, random_state=1,
                                  return_truth=True)
@@ -467,6 +565,10 @@ def test_errors(data):
         XQuADReranker(EASE(), n_candidates=0).fit(X)
     with pytest.raises(InvalidParameterError, match="kind"):
         XQuADReranker(EASE(), kind="soft").fit(X)
+    with pytest.raises(InvalidParameterError, match="target_tail_share"):
+        XQuADReranker(EASE(), target_tail_share=1.5).fit(X)
+    with pytest.raises(InvalidParameterError, match="score_scale"):
+        CalibratedReranker(EASE(), topics, score_scale="exp").fit(X)
     with pytest.raises(ValueError, match="categories describes 79 items but X has 80"):
         CalibratedReranker(EASE(), topics[:-1]).fit(X)
     with pytest.raises(ValueError, match="Negative values"):
@@ -487,6 +589,8 @@ class _AnyCatalogue(CalibratedReranker):
 
 _INSTANCES = [XQuADReranker(EASE(alpha=1.0), tradeoff=0.7, n_candidates=5),
               XQuADReranker(ItemKNN(n_neighbors=5), tradeoff=0.7, kind="binary"),
+              XQuADReranker(EASE(alpha=1.0), tradeoff=0.7, n_candidates=5, score_scale="log",
+                            target_tail_share=0.5),
               _AnyCatalogue(EASE(alpha=1.0), [0], tradeoff=0.7, n_candidates=5)]
 
 
@@ -497,7 +601,7 @@ def test_sklearn_compatible(estimator, check):
 
 @pytest.mark.parametrize(
     "estimator",
-    _INSTANCES[:2] + [CalibratedReranker(EASE(alpha=1.0), np.arange(25) % 4, tradeoff=0.7,
+    _INSTANCES[:3] + [CalibratedReranker(EASE(alpha=1.0), np.arange(25) % 4, tradeoff=0.7,
                                          n_candidates=5)],
     ids=lambda e: type(e).__name__)
 @pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
