@@ -303,7 +303,8 @@ def main(argv=None):
         parser.error(f"unknown models {unknown}; choose among {list(_models_names())}")
     models = tuple(m for m in _models_names() if m in chosen)  # one order, no repeats
     seeded = [m for m in models if m != "EASE"]
-    fits = ("" if not seeded else " and ".join(seeded)
+    fits = ("" if not seeded else " and ".join(
+        [", ".join(seeded[:-1]), seeded[-1]] if len(seeded) > 1 else seeded)
             + f" {'is' if len(seeded) == 1 else 'are'} fitted with random_state 0 to "
             f"{args.seeds - 1} at every setting and each figure is the mean over those fits"
             + (" (EASE has no seed: one fit)" if "EASE" in models else ""))
