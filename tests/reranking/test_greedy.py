@@ -874,3 +874,69 @@ def test_tradeoff_autoencoders_results_back_the_docs():
     assert change(lastfm, "MultDAE", "xQuAD re-ranking", 0.9) == (1.9, -4.3)
     assert xquad["CDAE", 0.9][1] >= 2 * base["CDAE"] > xquad["CDAE", 0.8][1]
     assert change(lastfm, "CDAE", "xQuAD re-ranking", 0.9)[1] == -4.5
+
+
+def test_tradeoff_xquad_results_back_the_docs():
+    """docs/evaluation.rst ("xQuAD towards a fixed share, on probabilities"): the default rows
+    repeat the other summaries' xQuAD rows; with target_tail_share=0.5 (and score_scale="log"
+    for the autoencoders) xQuAD doubles APLT@100 within 2% for all five models on both
+    datasets, on Last.fm for every seed (MultVAE 0.2: x2.11 for 1.29%; MultDAE 0.3: x2.75 for
+    1.57%; CDAE 0.1: x2.52 for 1.23%), where the default doubles it for no autoencoder; for
+    MultVAE on Last.fm neither option alone does (the fixed share x1.61 for 2.00%, the log
+    scale x1.59 for 1.38%); on latest-small MultVAE's combination 0.2: x10.8 for 1.90%, one
+    seed, the log scale alone 0.6: x8.0 for 1.65%, every seed."""
+    import json
+    from pathlib import Path
+
+    results = Path(__file__).resolve().parents[2] / "benchmarks" / "results"
+
+    def summary_of(name):
+        table = {t["id"]: t for t in
+                 json.loads((results / f"{name}.json").read_text())["tables"]}["summary"]
+        col = {c: i for i, c in enumerate(table["columns"])}
+        return {(r[col["data"]], r[col["model"]], r[col["mechanism"]]):
+                {c: r[i] for c, i in col.items()} for r in table["rows"]}
+
+    xquad = summary_of("tradeoff_xquad")
+    assert len(xquad) == 32
+    # the default rows are the other runs' to the digit (same seeds, same fits)
+    others = {**summary_of("tradeoff"), **summary_of("tradeoff_multdae"),
+              **summary_of("tradeoff_cdae")}
+    default = {key: row for key, row in xquad.items() if key[2] == "xQuAD re-ranking"}
+    assert len(default) == 10
+    for key, row in default.items():
+        assert row == others[key], key
+
+    def met(row):
+        return row["APLT ratio"] >= 2.0 and row["NDCG change %"] >= -2.0
+
+    small, lastfm = "MovieLens latest-small", "Last.fm 2K"
+    autoencoders = ("MultVAE", "MultDAE", "CDAE")
+    for data in (small, lastfm):
+        for model in ("EASE", "ImplicitALS"):
+            assert met(xquad[data, model, "xQuAD, tail share 0.5"])
+        for model in autoencoders:
+            assert met(xquad[data, model, "xQuAD, tail share 0.5, log scale"])
+    for model in autoencoders:
+        assert not met(default[lastfm, model, "xQuAD re-ranking"])
+        assert xquad[lastfm, model, "xQuAD, tail share 0.5, log scale"][
+            "seeds at x2 within 2%"] == "3/3"
+
+    def figures(data, model, mechanism):
+        row = xquad[data, model, mechanism]
+        return row["setting"], round(row["APLT ratio"], 2), round(row["NDCG change %"], 2)
+
+    both = "xQuAD, tail share 0.5, log scale"
+    assert figures(lastfm, "MultVAE", both) == (0.2, 2.11, -1.29)
+    assert figures(lastfm, "MultDAE", both) == (0.3, 2.75, -1.57)
+    assert figures(lastfm, "CDAE", both) == (0.1, 2.52, -1.23)
+    assert figures(lastfm, "MultVAE", "xQuAD, tail share 0.5")[1:] == (1.61, -2.0)
+    assert figures(lastfm, "MultVAE", "xQuAD, log scale")[1:] == (1.59, -1.38)
+    assert not met(xquad[lastfm, "MultVAE", "xQuAD, tail share 0.5"])
+    assert not met(xquad[lastfm, "MultVAE", "xQuAD, log scale"])
+    row = xquad[small, "MultVAE", both]
+    assert (row["setting"], round(row["APLT ratio"], 1), round(row["NDCG change %"], 2),
+            row["seeds at x2 within 2%"]) == (0.2, 10.8, -1.9, "1/3")
+    row = xquad[small, "MultVAE", "xQuAD, log scale"]
+    assert (row["setting"], round(row["APLT ratio"], 1), round(row["NDCG change %"], 2),
+            row["seeds at x2 within 2%"]) == (0.6, 8.0, -1.65, "3/3")
