@@ -241,8 +241,9 @@ def _doubles(row, base, seed):
 def user_tail_shares(data_home):
     """Mean long-tail share of the test users' fold-in items, per dataset.
 
-    xQuAD's target share for a user is that user's own (``P(tail|u)``), so its lists' APLT
-    tends to this mean as ``tradeoff`` grows.
+    The personalized xQuAD's target share for a user is that user's own (``P(tail|u)``), so
+    its lists' APLT tends to this mean as ``tradeoff`` grows (with ``target_tail_share``, to
+    that share instead).
     """
     from sklearn_recsys.metrics import popularity_buckets
     from sklearn_recsys.model_selection import strong_generalization_split
@@ -329,8 +330,8 @@ def main(argv=None):
                   "scale\": score_scale=\"log\" (the inner scores read as "
                   "log-probabilities or logits: the models whose scores are)."]
                  if args.xquad else []),
-               "Mean long-tail share of the test users' fold-in items (where xQuAD's "
-               "APLT tends as its tradeoff grows): " + "; ".join(
+               "Mean long-tail share of the test users' fold-in items (where the "
+               "personalized xQuAD's APLT tends as its tradeoff grows): " + "; ".join(
                    f"{data} {share:.3f}" for data, share in shares.items()) + "."])),
         table("curves", f"Every setting: NDCG@{K}, APLT@{K}, long-tail coverage@{K}",
               ["data", "model", "mechanism", "setting", "NDCG@100", "APLT@100", "LTC@100",

@@ -63,14 +63,16 @@ def _relevance(values, valid, score_scale):
 
     ``score_scale="log"`` reads the scores as log-probabilities (or logits):
     they are exponentiated first, relative to the user's best candidate, so the
-    relevance is linear in the probability, as xQuAD's :math:`P(i|u)` is,
-    instead of in its logarithm.
+    relevance is linear in the probability (in the odds, for the logits of a
+    sigmoid), as xQuAD's :math:`P(i|u)` is, instead of in its logarithm.
     """
     if score_scale == "log":
         top = np.max(np.where(valid, values, -np.inf), axis=1, keepdims=True)
-        with np.errstate(invalid="ignore", over="ignore"):
-            values = np.where(valid, np.exp(values - np.where(np.isfinite(top), top, 0.0)),
-                              0.0)
+        # the best candidates get exp(0) = 1 even when their score is infinite (then
+        # every other one gets exp(-inf) = 0, where inf - inf would be NaN)
+        with np.errstate(invalid="ignore"):
+            shifted = np.where(values == top, 0.0, values - top)
+        values = np.where(valid, np.exp(shifted), 0.0)
     return _min_max(values, valid)
 
 
@@ -458,10 +460,12 @@ _TRADEOFF_PARAMS = """tradeoff : float, default=0.5
     score_scale : {"linear", "log"}, default="linear"
         How the inner scores measure relevance. ``"linear"``: as they are
         (EASE's reconstructions, factor dot products, probabilities).
-        ``"log"``: they are log-probabilities or logits (``MultVAE``,
-        ``MultDAE``, ``CDAE``, the sequential models), exponentiated
+        ``"log"``: they are log-probabilities (``MultVAE``, ``MultDAE``, the
+        sequential models trained with a softmax) or logits, exponentiated
         relative to the user's best candidate before the min-max scaling,
-        so a candidate's relevance is linear in its probability.
+        so a candidate's relevance is linear in its probability (for the
+        logits of a sigmoid, as ``CDAE``'s, in its odds ``p / (1 - p)``,
+        close to the probability where it is small).
         Read linearly, log-probabilities compress the differences between
         the best candidates (one ten times less likely than the best keeps
         most of its relevance when the candidates span several orders of
@@ -511,8 +515,9 @@ class XQuADReranker(_GreedyReranker):
       as the list grows and, at large :math:`\lambda`, pushes every list to
       half head, half tail whatever the user's history. The reading used
       here (as common implementations do) makes the long-tail share of a
-      list tend to the user's own, :math:`P(\Gamma|u)`, as :math:`\lambda`
-      grows: the personalization the method is after.
+      list tend to the user's own, :math:`P(\Gamma|u)` (or
+      ``target_tail_share``), as :math:`\lambda` grows: the
+      personalization the method is after.
 
     The re-ranked order is what :meth:`decision_function`, :meth:`recommend`
     and the scorers see, so ``tradeoff`` is tuned by ``GridSearchCV`` with a
@@ -534,8 +539,12 @@ class XQuADReranker(_GreedyReranker):
         exposure the re-ranking can add (on average, the users' mean
         share). A float in [0, 1]: that share for every user
         (:math:`P(\Gamma'|u)` its complement), users without history
-        included; 0.5 weighs the head and the tail equally. Settable
-        after ``fit``.
+        included; 0.5 weighs the head and the tail equally. With
+        ``kind="smooth"`` the lists tend to that share (at ``tradeoff=1``
+        within one item: once a category is covered alone, ties go to
+        the inner order); with ``kind="binary"`` it only weighs the one
+        item of each category that the list promotes. Settable after
+        ``fit``.
     short_head_share : float, default=0.8
         Share of the training interactions held by the short head, in
         (0, 1); the other items, and items without training interactions,
@@ -646,7 +655,8 @@ class CalibratedReranker(_GreedyReranker):
         C_{KL}(p, \tilde q) = \sum_g p(g|u) \log \frac{p(g|u)}{\tilde q(g|u)}
 
     with :math:`\lambda` = ``tradeoff``, :math:`s(u, i)` the inner score
-    min-max scaled over the user's candidates, :math:`p(g|u)` the category
+    min-max scaled over the user's candidates (exponentiated first with
+    ``score_scale="log"``), :math:`p(g|u)` the category
     mix of the user's history (the non-zeros of the user's row),
     :math:`q(g|u)` that of the list and :math:`\tilde q = (1 - \alpha) q +
     \alpha p`, :math:`\alpha = 0.01`: exactly the quantity that
