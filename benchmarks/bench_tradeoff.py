@@ -349,13 +349,9 @@ def main(argv=None):
                       "log theta_i, the offset's propensities at that exponent, applied after "
                       "training instead of in it (not a mechanism of the summary)."]
                      if "MultVAE" in models and not args.xquad else []))])]
-    if args.xquad:
-        name = "tradeoff_xquad" + ("" if models == default_models
-                                   else "_" + "_".join(m.lower() for m in models))
-    else:
-        name = ("tradeoff" if models == MODELS
-                else "tradeoff_" + "_".join(m.lower() for m in models))
-    write_results(name, tabs)
+    write_results(("tradeoff_xquad" if args.xquad else "tradeoff")
+                  + ("" if models == default_models
+                     else "_" + "_".join(m.lower() for m in models)), tabs)
 
 
 if __name__ == "__main__":
