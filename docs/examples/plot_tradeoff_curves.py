@@ -10,7 +10,9 @@ by its in-training correction (EASE's ``popularity_penalty``, the Rel-MF
 ``propensity_power`` of ImplicitALS and MultVAE, MultVAE's propensity offset, each
 propensity also with ``propensity_reference="short_head"``, diamonds and down triangles;
 crosses: the offset's propensities applied to a plain MultVAE after training, for
-reference). Every point is
+reference; pentagons: xQuAD with ``target_tail_share=0.5``, on MultVAE's scores read as
+log-probabilities (``score_scale="log"``), from ``benchmarks/results/tradeoff_xquad.json``,
+the same fits). Every point is
 one setting: NDCG@100 against APLT@100 (the long tail's share of the lists, top row) and
 against long-tail coverage@100 (the share of long-tail items recommended to anyone, bottom
 row); ImplicitALS's and MultVAE's points are means over three seeds. The star is the model
@@ -33,13 +35,26 @@ results = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff.jso
 curves = next(t for t in results["tables"] if t["id"] == "curves")
 col = {name: i for i, name in enumerate(curves["columns"])}
 rows = [{name: row[i] for name, i in col.items()} for row in curves["rows"]]
+# xQuAD towards a fixed share (on the log-probabilities for MultVAE): the same seeds fit the
+# same models, so these points share the baselines above
+FIXED_SHARE = {"xQuAD, tail share 0.5", "xQuAD, tail share 0.5, log scale"}
+xquad = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff_xquad.json")
+                   .read_text())
+xquad_curves = next(t for t in xquad["tables"] if t["id"] == "curves")
+xcol = {name: i for i, name in enumerate(xquad_curves["columns"])}
+models_here = {r["model"] for r in rows}
+rows += [r for r in ({name: row[i] for name, i in xcol.items()} for row in xquad_curves["rows"])
+         if r["model"] in models_here
+         and r["mechanism"] == ("xQuAD, tail share 0.5, log scale" if r["model"] == "MultVAE"
+                                else "xQuAD, tail share 0.5")]
 
 datasets = list(dict.fromkeys(r["data"] for r in rows))
 models = list(dict.fromkeys(r["model"] for r in rows))
 colors = dict(zip(models, ["tab:blue", "tab:orange", "tab:green"]))
 markers = {"xQuAD re-ranking": "o", "popularity_penalty": "s", "propensity_power": "s",
            "propensity offset": "^", "propensity_power, short head": "D",
-           "propensity offset, short head": "v", "offset after training (reference)": "x"}
+           "propensity offset, short head": "v", "offset after training (reference)": "x",
+           **dict.fromkeys(FIXED_SHARE, "p")}
 
 fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 8))
 for j, data in enumerate(datasets):
@@ -55,7 +70,7 @@ for j, data in enumerate(datasets):
                                          key=lambda r: r["setting"])
                 ax.plot([p[x] for p in points], [p["NDCG@100"] for p in points],
                         marker=markers[mechanism], color=colors[model], markersize=4,
-                        linestyle="-" if mechanism == "xQuAD re-ranking" else "--",
+                        linestyle="-" if mechanism.startswith("xQuAD") else "--",
                         label=f"{model}, {mechanism}")
             ax.plot(base[x], base["NDCG@100"], "*", color=colors[model], markersize=14)
             ax.axhline(0.98 * base["NDCG@100"], color=colors[model], linestyle=":",
@@ -73,8 +88,13 @@ fig.tight_layout()
 
 summary = next(t for t in results["tables"] if t["id"] == "summary")
 s = {name: i for i, name in enumerate(summary["columns"])}
-for row in summary["rows"]:
+xquad_summary = next(t for t in xquad["tables"] if t["id"] == "summary")
+assert xquad_summary["columns"] == summary["columns"]
+plotted = {(r["model"], r["mechanism"]) for r in rows}
+for row in summary["rows"] + [r for r in xquad_summary["rows"]
+                              if (r[s["model"]], r[s["mechanism"]]) in plotted
+                              and r[s["mechanism"]] in FIXED_SHARE]:
     if row[s["APLT ratio"]] is not None:
-        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<29}  "
+        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<32}  "
               f"APLT@100 x{row[s['APLT ratio']]:.2f} at {row[s['NDCG change %']]:+.2f}% "
               "NDCG@100")
