@@ -40,6 +40,11 @@ either reference; defaults otherwise) and writes
 ``benchmarks/results/tradeoff_multdae.json`` (``tradeoff_cdae.json``) instead, leaving the
 three models' file alone.
 
+``--long-tail`` runs the same protocol for the autoencoders' other in-training mechanism,
+``long_tail_weight`` (minus the log of the softmax's mass on the long tail, added to the
+loss; weights 2 to 12.5), for MultVAE and MultDAE with their defaults otherwise, and writes
+``benchmarks/results/tradeoff_long_tail.json``.
+
 Results: ``benchmarks/results/tradeoff.json`` (the curves and the summary;
 ``common.write_results``); ``python benchmarks/make_tables.py`` turns both into the docs'
 tables, and the gallery's ``plot_tradeoff_curves.py`` plots the curves from the JSON
@@ -71,6 +76,10 @@ PENALTIES = {"EASE": (0.1, 0.2, 0.3, 0.4, 0.5),
 SHORT_HEAD_POWERS = (0.5, 1.0, 1.5, 2.0)
 SHORT_HEAD = {"propensity_reference": "short_head"}
 OFFSET = {"propensity_correction": "offset"}
+# --long-tail: the autoencoders' long-tail term of the loss (``long_tail_weight``)
+LONG_TAIL = "long_tail_weight"
+LONG_TAIL_WEIGHTS = (2.0, 5.0, 7.5, 9.0, 10.0, 11.0, 12.5)
+LONG_TAIL_MODELS = ("MultVAE", "MultDAE")
 
 
 def _propensity_mechanisms(offset=False):
@@ -172,12 +181,13 @@ def xquad_variants(model):
             if model in LOG_SCORED or params.get("score_scale") != "log"}
 
 
-def curves(data_home, n_seeds=SEEDS, models=MODELS, xquad=False):
+def curves(data_home, n_seeds=SEEDS, models=MODELS, xquad=False, long_tail=False):
     """One dict per (dataset, model, mechanism, setting): the means over the seeds.
 
     Each seed's settings are measured against that seed's baseline; ``ndcg_by_seed`` and
     ``aplt_by_seed`` keep the single fits (one for EASE, which has no seed). With ``xquad``,
-    the mechanisms are :func:`xquad_variants` instead of xQuAD and the in-training ones.
+    the mechanisms are :func:`xquad_variants` instead of xQuAD and the in-training ones;
+    with ``long_tail``, ``long_tail_weight`` alone.
     """
     from sklearn.frozen import FrozenEstimator
 
@@ -197,6 +207,14 @@ def curves(data_home, n_seeds=SEEDS, models=MODELS, xquad=False):
                     _measure(base, X_train, X_in, X_out))
                 print(data, name, seed, by_setting["none", 0.0][-1], file=sys.stderr,
                       flush=True)
+                if long_tail:
+                    for w in LONG_TAIL_WEIGHTS:
+                        model = make(seed, long_tail_weight=w).fit(X_train)
+                        by_setting.setdefault((LONG_TAIL, w), []).append(
+                            _measure(model, X_train, X_in, X_out))
+                        print(data, name, seed, LONG_TAIL, w, by_setting[LONG_TAIL, w][-1],
+                              file=sys.stderr, flush=True)
+                    continue
                 variants = xquad_variants(name) if xquad else {XQUAD: {}}
                 for variant, params in variants.items():
                     for t in TRADEOFFS:
@@ -257,16 +275,19 @@ def user_tail_shares(data_home):
     return out
 
 
-def summary(rows, xquad=False):
+def summary(rows, xquad=False, long_tail=False):
     """Per (dataset, model, mechanism): the largest mean APLT within MAX_LOSS of the mean NDCG.
 
     The last column counts the seeds whose own fit at that setting doubles its own baseline's
-    APLT within MAX_LOSS of its NDCG. ``xquad``: the mechanisms of :func:`xquad_variants`.
+    APLT within MAX_LOSS of its NDCG. ``xquad``: the mechanisms of :func:`xquad_variants`;
+    ``long_tail``: ``long_tail_weight`` alone.
     """
     out = []
     base = {(r["data"], r["model"]): r for r in rows if r["mechanism"] == "none"}
     for (data, model), b in base.items():
-        for mech in (xquad_variants(model) if xquad else (XQUAD, *IN_TRAINING[model])):
+        mechanisms = ((LONG_TAIL,) if long_tail else xquad_variants(model) if xquad
+                      else (XQUAD, *IN_TRAINING[model]))
+        for mech in mechanisms:
             ok = [r for r in rows if (r["data"], r["model"], r["mechanism"]) == (data, model, mech)
                   and r["ndcg"] >= (1 - MAX_LOSS) * b["ndcg"]]
             best = max(ok, key=lambda r: r["aplt"]) if ok else None
@@ -294,15 +315,21 @@ def main(argv=None):
     parser.add_argument("--xquad", action="store_true",
                         help="xQuAD's variants only (a fixed long-tail share, log-scaled "
                              "scores), no in-training mechanism: tradeoff_xquad.json")
+    parser.add_argument("--long-tail", action="store_true",
+                        help="the autoencoders' long_tail_weight only (MultVAE and MultDAE), "
+                             "no other mechanism: tradeoff_long_tail.json")
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error(f"--seeds must be at least 1, got {args.seeds}")
-    default_models = _models_names() if args.xquad else MODELS
+    if args.xquad and args.long_tail:
+        parser.error("--xquad and --long-tail are separate runs: choose one")
+    names = LONG_TAIL_MODELS if args.long_tail else _models_names()
+    default_models = names if args.long_tail or args.xquad else MODELS
     chosen = set(args.models.split(",") if args.models else default_models)
-    unknown = sorted(chosen - set(_models_names()))
+    unknown = sorted(chosen - set(names))
     if unknown:
-        parser.error(f"unknown models {unknown}; choose among {list(_models_names())}")
-    models = tuple(m for m in _models_names() if m in chosen)  # one order, no repeats
+        parser.error(f"unknown models {unknown}; choose among {list(names)}")
+    models = tuple(m for m in names if m in chosen)  # one order, no repeats
     seeded = [m for m in models if m != "EASE"]
     fits = ("" if not seeded else " and ".join(
         [", ".join(seeded[:-1]), seeded[-1]] if len(seeded) > 1 else seeded)
@@ -310,15 +337,16 @@ def main(argv=None):
             f"{args.seeds - 1} at every setting and each figure is the mean over those fits"
             + (" (EASE has no seed: one fit)" if "EASE" in models else ""))
     fits = fits or "EASE has no seed: one fit"
-    rows = curves(args.data_home, args.seeds, models, xquad=args.xquad)
+    rows = curves(args.data_home, args.seeds, models, xquad=args.xquad,
+                  long_tail=args.long_tail)
     shares = user_tail_shares(args.data_home)
-    setting = ("xQuAD's tradeoff" if args.xquad
+    setting = ("xQuAD's tradeoff" if args.xquad else "long_tail_weight" if args.long_tail
                else "xQuAD's tradeoff or the in-training exponent")
     tabs = [show(table(
         "summary", f"Most long-tail exposure within {MAX_LOSS:.0%} of the baseline's NDCG@{K}",
         ["data", "model", "NDCG@100", "APLT@100", "mechanism", "setting", "its NDCG@100",
          "NDCG change %", "its APLT@100", "APLT ratio", "seeds at x2 within 2%"],
-        summary(rows, xquad=args.xquad),
+        summary(rows, xquad=args.xquad, long_tail=args.long_tail),
         formats=["text", "text", "metric", "metric", "text", "params", "metric", "ratio",
                  "metric", "ratio", "text"],
         notes=["Strong generalization (split seed 0). " + fits + "; the setting is "
@@ -330,6 +358,10 @@ def main(argv=None):
                   "scale\": score_scale=\"log\" (the inner scores read as "
                   "log-probabilities or logits: the models whose scores are)."]
                  if args.xquad else []),
+               *(["long_tail_weight: minus the log of the softmax's mass on the long tail "
+                  "(the items with training interactions outside the short head), averaged "
+                  "over a batch's users, times the weight, added to the training loss; "
+                  "other parameters the models' defaults."] if args.long_tail else []),
                "Mean long-tail share of the test users' fold-in items (where the "
                "personalized xQuAD's APLT tends as its tradeoff grows): " + "; ".join(
                    f"{data} {share:.3f}" for data, share in shares.items()) + "."])),
@@ -348,8 +380,10 @@ def main(argv=None):
                   + ([f"\"{AFTER_TRAINING}\": the baseline MultVAE's log-softmax scores minus "
                       "log theta_i, the offset's propensities at that exponent, applied after "
                       "training instead of in it (not a mechanism of the summary)."]
-                     if "MultVAE" in models and not args.xquad else []))])]
-    write_results(("tradeoff_xquad" if args.xquad else "tradeoff")
+                     if "MultVAE" in models and not (args.xquad or args.long_tail)
+                     else []))])]
+    write_results(("tradeoff_xquad" if args.xquad else "tradeoff_long_tail" if args.long_tail
+                   else "tradeoff")
                   + ("" if models == default_models
                      else "_" + "_".join(m.lower() for m in models)), tabs)
 

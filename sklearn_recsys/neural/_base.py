@@ -141,6 +141,29 @@ def _normalize_rows(X, dtype=np.float32):
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
+def trained_long_tail(model, X):
+    """Indices of the long-tail items of a training matrix that have interactions.
+
+    The long tail is every item outside the short head (the most popular
+    items holding 80% of the interactions, as in APLT); items without
+    training interactions are left out, so the long-tail term never lifts
+    what the model has not learnt. With no such item, a warning says that
+    the term is off and None is returned.
+    """
+    from ..metrics._beyond_accuracy import popularity_buckets
+
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    tail = np.flatnonzero((popularity_buckets(counts) == 1) & (counts > 0))
+    if tail.size == 0:
+        warnings.warn(
+            f"{type(model).__name__}: long_tail_weight={model.long_tail_weight!r} has no "
+            "long-tail item to train: every item with training interactions is in the short "
+            "head (the most popular items holding 80% of the interactions). The long-tail "
+            "term is off for this fit.", UserWarning)
+        return None
+    return tail
+
+
 def check_squares_fit_float32(model, X):
     """ValueError if a row's sum of squares overflows float32 (the training graph's L2 norm).
 
@@ -185,6 +208,11 @@ class PartialFitMixin:
                 "partial_fit cannot weight by propensities (propensity_power="
                 f"{self.propensity_power!r}): they need every item's count over the whole "
                 "data. Use fit, or propensity_power=0.")
+        if getattr(self, "long_tail_weight", 0):
+            raise ValueError(
+                "partial_fit cannot train the long-tail term (long_tail_weight="
+                f"{self.long_tail_weight!r}): the short head needs every item's count over the "
+                "whole data. Use fit, or long_tail_weight=0.")
 
     def _weight_shapes(self):
         """``(trained, built)``: the shapes of the fitted weight matrices, and those the
@@ -327,6 +355,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         "propensity_power": [Interval(Real, 0, None, closed="left")],
         "propensity_correction": [StrOptions({"weight", "offset"})],
         "propensity_reference": [StrOptions(set(PROPENSITY_REFERENCES))],
+        "long_tail_weight": [Interval(Real, 0, None, closed="left")],
         "shuffle": ["boolean"],
         **ENGINE_CONSTRAINTS,
         **USERS_SPLIT_CONSTRAINTS,
@@ -526,6 +555,10 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
             train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
             self.propensity_ = exposure_propensity(train, self.propensity_power,
                                                    self.propensity_reference)
+        self._long_tail = None
+        if getattr(self, "long_tail_weight", 0):
+            train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+            self._long_tail = trained_long_tail(self, train)
         self._start_training(ctx, (coefs, intercepts), self.max_iter)
         self._store(ctx)
 
@@ -556,6 +589,7 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     def _initial_weights_for(self, rng, X, n_users=None):
         self.propensity_ = None
+        self._long_tail = None
         return self._init_weights(rng, X.shape[1])
 
     def _current_weights(self):
@@ -585,6 +619,11 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
             offset = tf.constant(np.log(self.propensity_).astype(np.float32))
         elif self.propensity_ is not None:
             weights = tf.constant((1.0 / self.propensity_).astype(np.float32))
+        # the long-tail term: -log of the softmax's mass on the trained long tail
+        tail = getattr(self, "_long_tail", None)
+        tail_weight = float(getattr(self, "long_tail_weight", 0.0)) if tail is not None else 0.0
+        if tail_weight:
+            tail = tf.constant(tail.astype(np.int32))
         n_enc = self._n_encoder_layers()
         variational, k = self._variational, self.n_components
 
@@ -613,6 +652,11 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
                 neg_ll = -tf.reduce_mean(tf.reduce_sum(tf.nn.log_softmax(logits) * target,
                                                        axis=1))
                 loss = neg_ll + beta * kl
+                if tail_weight:
+                    # on the served scores (the logits without the offset)
+                    log_tail = (tf.reduce_logsumexp(tf.gather(h, tail, axis=1), axis=1)
+                                - tf.reduce_logsumexp(h, axis=1))
+                    loss -= tail_weight * tf.reduce_mean(log_tail)
                 if alpha > 0:
                     loss += alpha * tf.add_n([tf.reduce_sum(tf.square(W)) for W in Ws])
             update(tape.gradient(loss, variables))

@@ -56,7 +56,22 @@ _TRAINING_DOC = """\
         the multinomial's probabilities by ``theta_i`` (as EASE's
         ``popularity_penalty`` divides its scores), reached by training
         rather than applied to a trained model.
-{propensity_reference}    max_iter : int, default=200
+{propensity_reference}    long_tail_weight : float, default=0.0
+        Weight of a long-tail term of the training loss, against the
+        imbalance of the data (a few popular items hold most interactions,
+        so they are recommended to everyone): minus the log of the
+        probability that the softmax puts on the long tail (the items
+        outside the short head, the most popular items holding 80% of the
+        training users' interactions, as in APLT; items without training
+        interactions are in neither), averaged over a batch's users and
+        added to the loss times this weight. Its gradient lowers each
+        short-head logit and raises each long-tail logit in proportion to
+        the item's probability, the more for the users whose distribution
+        holds less of the long tail: a regulariser in the spirit of
+        Abdollahpouri et al. (RecSys 2017), not a propensity. Scores stay
+        the logits. 0 (the default) is the paper's model; tune it with an
+        accuracy and an exposure scorer together (e.g. NDCG and APLT).
+    max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
         Select the epoch with the best validation NDCG@100 and stop after
@@ -163,6 +178,8 @@ class MultDAE(AutoencoderBase):
     ----------
     .. [1] D. Liang, R. G. Krishnan, M. D. Hoffman and T. Jebara,
        "Variational Autoencoders for Collaborative Filtering", WWW 2018.
+    .. [2] H. Abdollahpouri, R. Burke and B. Mobasher, "Controlling
+       Popularity Bias in Learning-to-Rank Recommendation", RecSys 2017.
 
     Examples
     --------
@@ -186,6 +203,7 @@ class MultDAE(AutoencoderBase):
         propensity_power=0.0,
         propensity_correction="weight",
         propensity_reference="max",
+        long_tail_weight=0.0,
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
@@ -205,6 +223,7 @@ class MultDAE(AutoencoderBase):
         self.propensity_power = propensity_power
         self.propensity_correction = propensity_correction
         self.propensity_reference = propensity_reference
+        self.long_tail_weight = long_tail_weight
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
@@ -248,6 +267,8 @@ class MultVAE(AutoencoderBase):
     ----------
     .. [1] D. Liang, R. G. Krishnan, M. D. Hoffman and T. Jebara,
        "Variational Autoencoders for Collaborative Filtering", WWW 2018.
+    .. [2] H. Abdollahpouri, R. Burke and B. Mobasher, "Controlling
+       Popularity Bias in Learning-to-Rank Recommendation", RecSys 2017.
 
     Examples
     --------
@@ -281,6 +302,7 @@ class MultVAE(AutoencoderBase):
         propensity_power=0.0,
         propensity_correction="weight",
         propensity_reference="max",
+        long_tail_weight=0.0,
         max_iter=200,
         early_stopping=True,
         validation_fraction=0.1,
@@ -302,6 +324,7 @@ class MultVAE(AutoencoderBase):
         self.propensity_power = propensity_power
         self.propensity_correction = propensity_correction
         self.propensity_reference = propensity_reference
+        self.long_tail_weight = long_tail_weight
         self.max_iter = max_iter
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction

@@ -249,6 +249,68 @@ def test_propensity_correction_trains_the_stated_likelihood(correction):
     assert_allclose(model.decision_function(X), _log_softmax(logits), rtol=1e-4, atol=1e-5)
 
 
+def _counts_matrix(counts, n_users=10):
+    """Users 0.. n - 1 hold item i for an item of n interactions."""
+    rows, cols = [], []
+    for item, n in enumerate(counts):
+        rows += list(range(n))
+        cols += [item] * n
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, len(counts)))
+
+
+@pytest.mark.parametrize("correction", ["weight", "offset"])
+def test_long_tail_weight_trains_the_stated_term(correction):
+    """The first epoch's loss (one batch, no dropout, a step too small to move anything) is
+    the likelihood plus ``long_tail_weight`` times the users' mean of ``-log`` of the softmax's
+    mass on the trained long tail: here items 3 and 4 (counts 10, 6, 3 hold the 80%; item 5
+    has no interaction), on the logits without the offset, by hand in NumPy."""
+    from sklearn_recsys.neural._base import _log_softmax
+
+    X = _counts_matrix([10, 6, 3, 2, 1, 0])
+    params = dict(n_components=4, dropout=0.0, alpha=0.0, batch_size=500, max_iter=1,
+                  learning_rate_init=1e-12, propensity_power=0.5,
+                  propensity_correction=correction, early_stopping=False, random_state=0)
+    plain = MultDAE(**params).fit(X)
+    model = MultDAE(long_tail_weight=2.5, **params).fit(X)
+    logits = model._decode_np(model._encode_np(X)).astype(np.float64)
+    tail_mass = np.exp(_log_softmax(logits))[:, [3, 4]].sum(axis=1)
+    assert_allclose(model.loss_curve_[0] - plain.loss_curve_[0],
+                    2.5 * -np.log(tail_mass).mean(), rtol=1e-4)
+    # the item without interactions is not in the tail: counting it changes the term
+    with_untrained = np.exp(_log_softmax(logits))[:, [3, 4, 5]].sum(axis=1)
+    assert abs(np.log(with_untrained).mean() - np.log(tail_mass).mean()) > 1e-3
+
+
+@pytest.mark.parametrize("Model", [MultDAE, MultVAE])
+def test_long_tail_weight_lifts_the_long_tail(Model):
+    from sklearn_recsys.metrics import aplt_at_k
+    from sklearn_recsys.model_selection import strong_generalization_split
+
+    X = make_interactions(600, 120, density=0.06, popularity_skew=1.5, random_state=1)
+    X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
+    params = dict(n_components=16, max_iter=30, batch_size=50, early_stopping=False,
+                  random_state=0)
+    aplt = []
+    for weight in (0.0, 2.0, 8.0):
+        model = Model(long_tail_weight=weight, **params).fit(X_train)
+        lists = model.recommend(X_in, k=10)[0]
+        aplt.append(aplt_at_k(X_out, lists, k=10, item_popularity=X_train))
+    assert aplt[0] < aplt[1] < aplt[2] and aplt[2] > 2 * aplt[0]
+
+
+def test_long_tail_weight_without_a_long_tail_warns_and_trains_the_plain_model():
+    X = _counts_matrix([5, 5])  # the second item crosses 80%: both are the short head
+    params = dict(n_components=4, max_iter=2, batch_size=16, early_stopping=False,
+                  random_state=0)
+    plain = MultVAE(**params).fit(X)
+    with pytest.warns(UserWarning, match="no long-tail item to train"):
+        model = MultVAE(long_tail_weight=1.0, **params).fit(X)
+    for a, b in zip(model.coefs_, plain.coefs_):
+        assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="long_tail_weight"):
+        MultDAE(long_tail_weight=-1.0).fit(X)
+
+
 @pytest.mark.parametrize("Model", [MultDAE, MultVAE])
 def test_integrated_gradients_are_complete(Model):
     X = make_interactions(200, 60, density=0.1, random_state=2)

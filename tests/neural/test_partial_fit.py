@@ -57,6 +57,8 @@ def test_partial_fit_checks_the_items_and_propensities():
         model.partial_fit(X[:, :30])
     with pytest.raises(ValueError, match="propensity_power"):
         _model(MultDAE, propensity_power=0.5).partial_fit(X)
+    with pytest.raises(ValueError, match="long_tail_weight"):
+        _model(MultVAE, long_tail_weight=1.0, total_anneal_steps=10).partial_fit(X)
     # the popularity of users without history follows the chunks seen so far
     counts = np.bincount(X.indices, minlength=40)
     np.testing.assert_allclose(model._item_popularity, counts / counts.sum())
