@@ -12,7 +12,8 @@ propensity also with ``propensity_reference="short_head"``, diamonds and down tr
 crosses: the offset's propensities applied to a plain MultVAE after training, for
 reference; pentagons: xQuAD with ``target_tail_share=0.5``, on MultVAE's scores read as
 log-probabilities (``score_scale="log"``), from ``benchmarks/results/tradeoff_xquad.json``,
-the same fits). Every point is
+the same fits; filled pluses: MultVAE's long-tail term, ``long_tail_weight``, from
+``benchmarks/results/tradeoff_long_tail.json``, the same seeds). Every point is
 one setting: NDCG@100 against APLT@100 (the long tail's share of the lists, top row) and
 against long-tail coverage@100 (the share of long-tail items recommended to anyone, bottom
 row); ImplicitALS's and MultVAE's points are means over three seeds. The star is the model
@@ -47,6 +48,14 @@ rows += [r for r in ({name: row[i] for name, i in xcol.items()} for row in xquad
          if r["model"] in models_here
          and r["mechanism"] == ("xQuAD, tail share 0.5, log scale" if r["model"] == "MultVAE"
                                 else "xQuAD, tail share 0.5")]
+# MultVAE's long-tail term of the loss: its baselines are the same seeds' plain fits
+long_tail = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff_long_tail.json")
+                       .read_text())
+long_tail_curves = next(t for t in long_tail["tables"] if t["id"] == "curves")
+lcol = {name: i for i, name in enumerate(long_tail_curves["columns"])}
+rows += [r for r in ({name: row[i] for name, i in lcol.items()}
+                     for row in long_tail_curves["rows"])
+         if r["model"] == "MultVAE" and r["mechanism"] == "long_tail_weight"]
 
 datasets = list(dict.fromkeys(r["data"] for r in rows))
 models = list(dict.fromkeys(r["model"] for r in rows))
@@ -54,7 +63,7 @@ colors = dict(zip(models, ["tab:blue", "tab:orange", "tab:green"]))
 markers = {"xQuAD re-ranking": "o", "popularity_penalty": "s", "propensity_power": "s",
            "propensity offset": "^", "propensity_power, short head": "D",
            "propensity offset, short head": "v", "offset after training (reference)": "x",
-           **dict.fromkeys(FIXED_SHARE, "p")}
+           "long_tail_weight": "P", **dict.fromkeys(FIXED_SHARE, "p")}
 
 fig, axes = plt.subplots(2, len(datasets), figsize=(5.5 * len(datasets), 8))
 for j, data in enumerate(datasets):
@@ -89,11 +98,12 @@ fig.tight_layout()
 summary = next(t for t in results["tables"] if t["id"] == "summary")
 s = {name: i for i, name in enumerate(summary["columns"])}
 xquad_summary = next(t for t in xquad["tables"] if t["id"] == "summary")
-assert xquad_summary["columns"] == summary["columns"]
+long_tail_summary = next(t for t in long_tail["tables"] if t["id"] == "summary")
+assert xquad_summary["columns"] == summary["columns"] == long_tail_summary["columns"]
 plotted = {(r["model"], r["mechanism"]) for r in rows}
-for row in summary["rows"] + [r for r in xquad_summary["rows"]
+for row in summary["rows"] + [r for r in xquad_summary["rows"] + long_tail_summary["rows"]
                               if (r[s["model"]], r[s["mechanism"]]) in plotted
-                              and r[s["mechanism"]] in FIXED_SHARE]:
+                              and r[s["mechanism"]] in FIXED_SHARE | {"long_tail_weight"}]:
     if row[s["APLT ratio"]] is not None:
         print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<32}  "
               f"APLT@100 x{row[s['APLT ratio']]:.2f} at {row[s['NDCG change %']]:+.2f}% "
