@@ -60,17 +60,20 @@ _TRAINING_DOC = """\
         Weight of a long-tail term of the training loss, against the
         imbalance of the data (a few popular items hold most interactions,
         so they are recommended to everyone): minus the log of the
-        probability that the softmax puts on the long tail (the items
-        outside the short head, the most popular items holding 80% of the
-        training users' interactions, as in APLT; items without training
-        interactions are in neither), averaged over a batch's users and
-        added to the loss times this weight. Its gradient lowers each
-        short-head logit and raises each long-tail logit in proportion to
-        the item's probability, the more for the users whose distribution
-        holds less of the long tail: a regulariser in the spirit of
-        Abdollahpouri et al. (RecSys 2017), not a propensity. Scores stay
-        the logits. 0 (the default) is the paper's model; tune it with an
-        accuracy and an exposure scorer together (e.g. NDCG and APLT).
+        probability ``T`` that the softmax puts on the long tail, averaged
+        over a batch's users and added to the loss times this weight. The
+        long tail here is the items with training interactions outside the
+        short head (the most popular items holding 80% of the interactions,
+        as in APLT), counted on the training users (validation users
+        excluded); unlike APLT's, it leaves out items without training
+        interactions. The term's gradient with respect to item ``j``'s logit
+        is ``p_j`` outside the long tail (short head and untrained items are
+        lowered) and ``-p_j (1 - T) / T`` in it (long-tail items are raised,
+        the more for a user whose distribution holds less of the long
+        tail): a regulariser in the spirit of Abdollahpouri et al. (RecSys
+        2017), not a propensity. Scores stay the logits. 0 (the default) is
+        the paper's model; tune it with an accuracy and an exposure scorer
+        together (e.g. NDCG and APLT).
     max_iter : int, default=200
         Epochs.
     early_stopping : bool, default=True
@@ -147,7 +150,8 @@ _VAE_FIELDS = dict(
         outputs ``2 * n_components`` values (mean, log-variance).
 """,
     loss="""\
-        Mean training loss (negative log-likelihood + beta KL) per epoch.
+        Mean training loss (negative log-likelihood + beta KL, plus the
+        long-tail term with ``long_tail_weight``) per epoch.
 """,
 )
 

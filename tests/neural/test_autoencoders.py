@@ -298,6 +298,24 @@ def test_long_tail_weight_lifts_the_long_tail(Model):
     assert aplt[0] < aplt[1] < aplt[2] and aplt[2] > 2 * aplt[0]
 
 
+def test_long_tail_is_counted_on_the_training_users(monkeypatch):
+    """Validation users (early stopping) are not part of the long tail's counts."""
+    from sklearn_recsys.neural import _base
+
+    seen, original = [], _base.trained_long_tail
+
+    def recording(model, X):
+        seen.append(X.shape[0])
+        return original(model, X)
+
+    monkeypatch.setattr(_base, "trained_long_tail", recording)
+    X = make_interactions(200, 60, density=0.08, popularity_skew=1.5, random_state=2)
+    model = MultDAE(n_components=4, max_iter=2, validation_fraction=0.25, long_tail_weight=1.0,
+                    random_state=0).fit(X)
+    assert len(model.validation_scores_) == 2
+    assert seen == [150]  # 50 of the 200 users validate
+
+
 def test_long_tail_weight_without_a_long_tail_warns_and_trains_the_plain_model():
     X = _counts_matrix([5, 5])  # the second item crosses 80%: both are the short head
     params = dict(n_components=4, max_iter=2, batch_size=16, early_stopping=False,
