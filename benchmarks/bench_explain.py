@@ -57,9 +57,10 @@ K = 10
 METHODS = ("explain", "leave-one-out", "cosine", "random")
 
 
-def _models():
-    from sklearn_recsys import (BPR, CDAE, EASE, NMF, AutoRec, ExplicitMF, ImplicitALS,
-                                ItemKNN, MultDAE, MultVAE)
+def _models(documents):
+    """name -> (make, rating model); ``documents`` are ConvMF's item texts."""
+    from sklearn_recsys import (BPR, CDAE, EASE, NMF, AutoRec, ConvMF, ExplicitMF,
+                                ImplicitALS, ItemKNN, MultDAE, MultVAE)
 
     return {  # name: (make, rating model)
         "EASE": (lambda: EASE(alpha=300.0), False),
@@ -73,20 +74,24 @@ def _models():
         "CDAE": (lambda: CDAE(random_state=0), False),
         "ExplicitMF": (lambda: ExplicitMF(random_state=0), True),
         "I-AutoRec": (lambda: AutoRec(random_state=0), True),
+        "ConvMF": (lambda: ConvMF(documents=documents, random_state=0), True),
     }
 
 
 def _data(data_home):
     from sklearn_recsys.datasets import fetch_movielens
 
-    R = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False).X
-    R = R.tocsr().astype(np.float64)
+    movies = fetch_movielens("latest-small", data_home=data_home, download_if_missing=False)
+    # ConvMF's item documents: the title, the genres and the users' tags of each movie
+    documents = [" ".join([title, *genres, *tags]) for title, genres, tags in zip(
+        movies.item_titles, movies.item_genres, movies.item_tags)]
+    R = movies.X.tocsr().astype(np.float64)
     R = R[np.asarray((R >= 4).sum(axis=1)).ravel() >= 5]
     P = (R >= 4).astype(np.float64)
     P.eliminate_zeros()
     users = np.random.RandomState(0).permutation(R.shape[0])
     n_test = R.shape[0] // 5
-    return R, P, np.sort(users[n_test:]), np.sort(users[:n_test])
+    return R, P, np.sort(users[n_test:]), np.sort(users[:n_test]), documents
 
 
 def _cosine(B, x, item):
@@ -132,9 +137,9 @@ def _ranks(model, rows, items, history):
 
 
 def run(data_home, n_users, models=None):
-    R, P, train_users, test_users = _data(data_home)
+    R, P, train_users, test_users, documents = _data(data_home)
     rows_out = []
-    for name, (make, rating) in _models().items():
+    for name, (make, rating) in _models(documents).items():
         if models and name not in models:
             continue
         # one seed per model: its random rows do not depend on which models ran before it
