@@ -30,8 +30,9 @@ its mean over the shares (the area under the deletion curve), and the mean recip
 of the explained item after the deletions (how far it fell, also where it stays in the top
 10). A handful of items rarely moves a recommendation that rests on a long history, hence
 shares rather than counts. The ranking models see the ratings >= 4 as interactions (users
-with >= 5 of them), the rating models (``ExplicitMF``, ``AutoRec``) the raw ratings of the
-same users, and recommend the unrated item with the highest predicted rating.
+with >= 5 of them), the rating models (``ExplicitMF``, ``AutoRec``, ``ConvMF``) the raw
+ratings of the same users, and recommend the unrated item with the highest predicted rating;
+``ConvMF``'s item documents are each movie's title, genres and users' tags.
 ``MostPopular`` is left out: its scores do not depend on the user's items, so nothing
 explains them.
 
