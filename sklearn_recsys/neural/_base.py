@@ -550,14 +550,14 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
     def _init_fit(self, ctx):
         coefs, intercepts = self._init_weights(ctx.rng, ctx.X.shape[1])
-        self.propensity_ = None
-        if self.propensity_power:
+        self.propensity_ = self._long_tail = None
+        if self.propensity_power or self.long_tail_weight:
+            # popularity counts of the training users only (validation users excluded)
             train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+        if self.propensity_power:
             self.propensity_ = exposure_propensity(train, self.propensity_power,
                                                    self.propensity_reference)
-        self._long_tail = None
-        if getattr(self, "long_tail_weight", 0):
-            train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+        if self.long_tail_weight:
             self._long_tail = trained_long_tail(self, train)
         self._start_training(ctx, (coefs, intercepts), self.max_iter)
         self._store(ctx)
