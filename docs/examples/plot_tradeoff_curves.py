@@ -31,30 +31,31 @@ try:
     HERE = Path(__file__).resolve().parent
 except NameError:  # run by a runner without __file__: from the examples folder
     HERE = Path.cwd()
-results = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff.json")
-                     .read_text())
-curves = next(t for t in results["tables"] if t["id"] == "curves")
-col = {name: i for i, name in enumerate(curves["columns"])}
-rows = [{name: row[i] for name, i in col.items()} for row in curves["rows"]]
+
+
+def load_tables(name):
+    """The tables of ``benchmarks/results/<name>.json``, by id."""
+    path = HERE.parents[1] / "benchmarks" / "results" / f"{name}.json"
+    return {t["id"]: t for t in json.loads(path.read_text())["tables"]}
+
+
+def as_dicts(table):
+    """A table's rows as dicts keyed by its column names."""
+    return [dict(zip(table["columns"], row)) for row in table["rows"]]
+
+
+results, xquad, long_tail = (load_tables(name) for name in
+                             ("tradeoff", "tradeoff_xquad", "tradeoff_long_tail"))
+rows = as_dicts(results["curves"])
 # xQuAD towards a fixed share (on the log-probabilities for MultVAE): the same seeds fit the
 # same models, so these points share the baselines above
 FIXED_SHARE = {"xQuAD, tail share 0.5", "xQuAD, tail share 0.5, log scale"}
-xquad = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff_xquad.json")
-                   .read_text())
-xquad_curves = next(t for t in xquad["tables"] if t["id"] == "curves")
-xcol = {name: i for i, name in enumerate(xquad_curves["columns"])}
 models_here = {r["model"] for r in rows}
-rows += [r for r in ({name: row[i] for name, i in xcol.items()} for row in xquad_curves["rows"])
-         if r["model"] in models_here
+rows += [r for r in as_dicts(xquad["curves"]) if r["model"] in models_here
          and r["mechanism"] == ("xQuAD, tail share 0.5, log scale" if r["model"] == "MultVAE"
                                 else "xQuAD, tail share 0.5")]
 # MultVAE's long-tail term of the loss: its baselines are the same seeds' plain fits
-long_tail = json.loads((HERE.parents[1] / "benchmarks" / "results" / "tradeoff_long_tail.json")
-                       .read_text())
-long_tail_curves = next(t for t in long_tail["tables"] if t["id"] == "curves")
-lcol = {name: i for i, name in enumerate(long_tail_curves["columns"])}
-rows += [r for r in ({name: row[i] for name, i in lcol.items()}
-                     for row in long_tail_curves["rows"])
+rows += [r for r in as_dicts(long_tail["curves"])
          if r["model"] == "MultVAE" and r["mechanism"] == "long_tail_weight"]
 
 datasets = list(dict.fromkeys(r["data"] for r in rows))
@@ -95,16 +96,11 @@ for j, data in enumerate(datasets):
 axes[0, -1].legend(fontsize=7, loc="lower left")
 fig.tight_layout()
 
-summary = next(t for t in results["tables"] if t["id"] == "summary")
-s = {name: i for i, name in enumerate(summary["columns"])}
-xquad_summary = next(t for t in xquad["tables"] if t["id"] == "summary")
-long_tail_summary = next(t for t in long_tail["tables"] if t["id"] == "summary")
-assert xquad_summary["columns"] == summary["columns"] == long_tail_summary["columns"]
 plotted = {(r["model"], r["mechanism"]) for r in rows}
-for row in summary["rows"] + [r for r in xquad_summary["rows"] + long_tail_summary["rows"]
-                              if (r[s["model"]], r[s["mechanism"]]) in plotted
-                              and r[s["mechanism"]] in FIXED_SHARE | {"long_tail_weight"}]:
-    if row[s["APLT ratio"]] is not None:
-        print(f"{row[s['data']]:>22}  {row[s['model']]:<11}  {row[s['mechanism']]:<32}  "
-              f"APLT@100 x{row[s['APLT ratio']]:.2f} at {row[s['NDCG change %']]:+.2f}% "
-              "NDCG@100")
+for row in as_dicts(results["summary"]) + [
+        r for r in as_dicts(xquad["summary"]) + as_dicts(long_tail["summary"])
+        if (r["model"], r["mechanism"]) in plotted
+        and r["mechanism"] in FIXED_SHARE | {"long_tail_weight"}]:
+    if row["APLT ratio"] is not None:
+        print(f"{row['data']:>22}  {row['model']:<11}  {row['mechanism']:<32}  "
+              f"APLT@100 x{row['APLT ratio']:.2f} at {row['NDCG change %']:+.2f}% NDCG@100")

@@ -171,6 +171,15 @@ def test_verbose_shows_a_bar_and_verbose_2_a_line_per_epoch(X, capsys):
     assert [f"MultVAE epoch {i}  loss=" in err for i in (1, 2, 3)] == [True] * 3
 
 
+def _counts_matrix(counts, n_users=10):
+    """Users 0.. n - 1 hold item i for an item of n interactions."""
+    rows, cols = [], []
+    for item, n in enumerate(counts):
+        rows += list(range(n))
+        cols += [item] * n
+    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, len(counts)))
+
+
 def test_propensity_weighting_lifts_the_long_tail():
     from sklearn_recsys.metrics import aplt_at_k
     from sklearn_recsys.utils._propensity import exposure_propensity
@@ -199,12 +208,8 @@ def test_short_head_propensity_saturates_at_the_head_edge():
     from sklearn_recsys import CDAE, ImplicitALS
     from sklearn_recsys.utils._propensity import exposure_propensity
 
-    counts = [10, 6, 3, 2, 1, 0]  # 22 interactions: 10 + 6 < 17.6 <= 10 + 6 + 3, n_ref = 3
-    rows, cols = [], []
-    for item, n in enumerate(counts):
-        rows += list(range(n))
-        cols += [item] * n
-    X = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(10, 6))
+    # 22 interactions: 10 + 6 < 17.6 <= 10 + 6 + 3, n_ref = 3
+    X = _counts_matrix([10, 6, 3, 2, 1, 0])
     assert_allclose(exposure_propensity(X, 1.0, "short_head"), [1, 1, 1, 2 / 3, 1 / 3, 0.1])
     assert_allclose(exposure_propensity(X, 2.0, "short_head"), [1, 1, 1, 4 / 9, 1 / 9, 0.1])
     assert_allclose(exposure_propensity(X, 1.0), [1, 0.6, 0.3, 0.2, 0.1, 0.1])  # Saito's
@@ -247,15 +252,6 @@ def test_propensity_correction_trains_the_stated_likelihood(correction):
     assert_allclose(model.loss_curve_[0], -likelihood.mean() + penalty, rtol=1e-5)
     # served scores are the logits alone (the relevance part), offset or not
     assert_allclose(model.decision_function(X), _log_softmax(logits), rtol=1e-4, atol=1e-5)
-
-
-def _counts_matrix(counts, n_users=10):
-    """Users 0.. n - 1 hold item i for an item of n interactions."""
-    rows, cols = [], []
-    for item, n in enumerate(counts):
-        rows += list(range(n))
-        cols += [item] * n
-    return sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n_users, len(counts)))
 
 
 @pytest.mark.parametrize("correction", ["weight", "offset"])
