@@ -118,6 +118,15 @@ def penalized_gram_inverse(Z, alpha, name="X"):
     return P.T
 
 
+def ease_item_item(X, alpha, name="X"):
+    """EASE's ``B`` of sparse ``X`` (its dtype): ``B_ij = -P_ij / P_jj``, ``B_jj = 0``,
+    with ``P = (X^T X + alpha I)^{-1}`` (Steck 2019)."""
+    P = penalized_gram_inverse(X, alpha, name)
+    P /= -np.diag(P).copy()[np.newaxis, :]
+    P[np.diag_indices_from(P)] = 0.0
+    return P
+
+
 class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     """Embarrassingly shallow autoencoder (EASE) for implicit feedback.
 
@@ -196,9 +205,7 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         self.popularity_penalty = popularity_penalty
 
     def _fit(self, X):
-        P = penalized_gram_inverse(X, self.alpha)
-        P /= -np.diag(P).copy()[np.newaxis, :]
-        P[np.diag_indices_from(P)] = 0.0
+        P = ease_item_item(X, self.alpha)
         if self.popularity_penalty:
             counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
             P *= ((counts + 1.0) ** -self.popularity_penalty).astype(P.dtype)[np.newaxis, :]

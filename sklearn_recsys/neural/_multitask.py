@@ -4,11 +4,13 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
+from scipy.optimize import minimize_scalar
 from sklearn.base import TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..base import EmbeddingFeaturesOutMixin
+from ..linear._ease import ease_item_item
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
 from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
@@ -17,6 +19,33 @@ from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
 from ._tf import adam, compile_step
 
 __all__ = ["MultiTaskDAE"]
+
+
+def likeliest_log_scale(Y, W, rng, n_users=2000):
+    """Log of the scale ``s`` maximising ``sum_ui y_ui log softmax(s * (Y @ W))_ui``.
+
+    On at most ``n_users`` users with target items (drawn by ``rng``). The
+    log-likelihood is concave in ``s`` (a linear term minus a log-sum-exp),
+    so a bounded scalar search finds its maximum.
+    """
+    rows = np.flatnonzero(np.diff(Y.indptr))
+    if rows.size == 0:
+        return 0.0
+    if rows.size > n_users:
+        rows = np.sort(rng.choice(rows, n_users, replace=False))
+    Ys = Y[rows]
+    S = np.asarray(Ys @ W, dtype=np.float64)
+    observed = np.asarray(Ys.multiply(S).sum(axis=1)).ravel()
+    counts = np.asarray(Ys.sum(axis=1)).ravel()
+
+    def negative_log_likelihood(log_s):
+        a = np.exp(log_s) * S
+        top = a.max(axis=1)
+        lse = top + np.log(np.exp(a - top[:, None]).sum(axis=1))
+        return -np.mean(np.exp(log_s) * observed - counts * lse)
+
+    return float(minimize_scalar(negative_log_likelihood, bounds=(-5.0, 12.0),
+                                 method="bounded").x)
 
 
 def _softmax(a):
@@ -47,6 +76,20 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     behaviour on (a viewed or carted item's logit for purchase): how
     interactions with an item convert into the target behaviour, which a
     low-dimensional code cannot carry item by item.
+
+    With ``item_item_alpha`` the target head also adds an item-item term to
+    its logits: ``exp(item_item_log_scale_) * (y_u @ W)``, ``y_u`` the
+    user's target row and ``W`` (zero diagonal) EASE's closed-form solution
+    (Steck 2019) on the training users' target block with that L2 penalty,
+    fixed during training; its scale starts at the value that maximises the
+    multinomial likelihood of the training users' target items under the
+    term alone and is then trained with the network. A wide part beside the
+    deep one (Cheng et al. 2016): the item-to-item structure of a sparse
+    target behaviour over many items, which a low-dimensional code learned
+    by gradient steps holds little of (EASE solves for it exactly), while
+    the experts learn what the other behaviours add. It costs EASE's fit
+    (an ``(n_items, n_items)`` Gram matrix and its inverse) and holds ``W``
+    (``n_items ** 2`` floats) in the fitted model.
 
     With ``mask_target > 0`` the target head is trained to find what the
     user's other items predict rather than to copy them: at each step each
@@ -100,6 +143,11 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         from the fitted ones). The validation users' held-out items are
         hidden from every behaviour too, so early stopping watches the same
         task. 0: plain denoising of the whole row.
+    item_item_alpha : float, default=None
+        L2 penalty of the item-item term of the target head (EASE's lambda,
+        added to the diagonal of the target block's Gram matrix; it grows
+        with the number of users, as EASE's ``alpha``). None: no item-item
+        term (the deep part alone).
     dropout : float, default=0.5
         Input dropout rate during training.
     alpha : float, default=0.01
@@ -152,6 +200,12 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         when the user showed behaviour ``b`` on it; zero for ``b == t`` and
         with ``skip=False``; a conversion log-ratio, or with ``mask_target >
         0`` for the target head, a learned penalty.
+    item_item_coef_ : ndarray of shape (n_items, n_items) or None
+        ``W`` of the item-item term (float32, zero diagonal); None without
+        ``item_item_alpha``.
+    item_item_log_scale_ : ndarray of shape ()
+        Log of the item-item term's scale in the target's logits (trained);
+        0 and unused without ``item_item_alpha``.
     loss_curve_ : list of float
         Mean training loss per epoch.
     validation_scores_ : list of float or None
@@ -173,6 +227,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
        Mixture-of-Experts", KDD 2018.
     .. [2] D. Liang, R. G. Krishnan, M. D. Hoffman and T. Jebara,
        "Variational Autoencoders for Collaborative Filtering", WWW 2018.
+    .. [3] H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data",
+       The Web Conference (WWW), 2019.
+    .. [4] H.-T. Cheng et al., "Wide & Deep Learning for Recommender
+       Systems", DLRS 2016.
 
     Examples
     --------
@@ -196,6 +254,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         "task_weights": ["array-like", None],
         "skip": ["boolean"],
         "mask_target": [Interval(Real, 0, 1, closed="left")],
+        "item_item_alpha": [Interval(Real, 0, None, closed="neither"), None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -218,6 +277,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         task_weights=None,
         skip=True,
         mask_target=0.0,
+        item_item_alpha=None,
         dropout=0.5,
         alpha=0.01,
         batch_size=500,
@@ -240,6 +300,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         self.task_weights = task_weights
         self.skip = skip
         self.mask_target = mask_target
+        self.item_item_alpha = item_item_alpha
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
@@ -260,7 +321,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
 
     _PARAMS = ("shared_coefs_", "shared_intercepts_", "expert_coefs_", "expert_intercepts_",
                "gate_coefs_", "gate_intercepts_", "head_coefs_", "head_intercepts_",
-               "skip_coefs_")
+               "skip_coefs_", "item_item_log_scale_")
 
     # -- fit ----------------------------------------------------------------
 
@@ -309,6 +370,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
             "head_coefs_": glorot_uniform(rng, heads),
             "head_intercepts_": np.zeros((n_b, n), np.float32),
             "skip_coefs_": np.zeros((n_b, n_b, n), np.float32),
+            "item_item_log_scale_": np.zeros((), np.float32),
         }
 
     def _skip_init(self, X):
@@ -354,10 +416,27 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
             X_in.eliminate_zeros()
         return X_in, X_out
 
+    def _check_partial_fit(self):
+        super()._check_partial_fit()
+        if self.item_item_alpha is not None:
+            raise ValueError(
+                "partial_fit cannot train the item-item term (item_item_alpha="
+                f"{self.item_item_alpha!r}): its closed form needs the whole target block at "
+                "once. Use fit, or item_item_alpha=None.")
+
     def _init_fit(self, ctx):
         weights = self._init_weights(ctx.rng)
         train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
         weights["skip_coefs_"] = self._skip_init(train)
+        self.item_item_coef_ = None
+        if self.item_item_alpha is not None:
+            # the training users' target block only: validation users' held-out
+            # items must not reach the term that early stopping measures
+            Y = self._target_history(train)
+            self.item_item_coef_ = ease_item_item(Y, self.item_item_alpha,
+                                                  name="the target block").astype(np.float32)
+            weights["item_item_log_scale_"] = np.float32(
+                likeliest_log_scale(Y, self.item_item_coef_, ctx.rng))
         self._start_training(ctx, weights, self.max_iter)
         self._store(ctx)
 
@@ -367,7 +446,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                            else tf.Variable(value)) for name, value in weights.items()}
         n_train = ctx.X.shape[0] if ctx.train_rows is None else len(ctx.train_rows)
         ctx.n_batches = int(np.ceil(n_train / self.batch_size))
-        step = self._make_step(tf, ctx.vars, adam_state)
+        # fixed during training: a constant the traced step reads, not a weight
+        item_item = (None if getattr(self, "item_item_coef_", None) is None
+                     else tf.constant(self.item_item_coef_))
+        step = self._make_step(tf, ctx.vars, adam_state, item_item)
         ctx.optimizer_state = step.optimizer_state
         ctx.step = compile_step(tf, step, ctx.n_batches * n_epochs)
 
@@ -375,6 +457,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         self._set_layout_and_weights(X, require_target=False)
         weights = self._init_weights(rng)
         weights["skip_coefs_"] = self._skip_init(X)  # from the first chunk
+        self.item_item_coef_ = None  # partial_fit refuses item_item_alpha
         return weights
 
     def _current_weights(self):
@@ -421,7 +504,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         for name, value in snapshot.items():
             setattr(self, name, value)
 
-    def _make_step(self, tf, v, adam_state=None):
+    def _make_step(self, tf, v, adam_state=None, item_item=None):
         """One Adam update on a dense batch of stacked rows; returns the batch loss."""
         flat = [*v["shared_coefs_"], *v["shared_intercepts_"]] + [
             v[name] for name in self._PARAMS[2:]]
@@ -464,6 +547,11 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                     for b in range(n_b):
                         if b != t and self.skip:
                             logits += present[:, b * n:(b + 1) * n] * v["skip_coefs_"][t, b]
+                    if item_item is not None and t == target:
+                        # the (masked) target rows are sparse: a sparse-dense product
+                        logits += tf.exp(v["item_item_log_scale_"]) * (
+                            tf.sparse.sparse_dense_matmul(tf.sparse.from_dense(blocks[target]),
+                                                          item_item))
                     loss += w * -tf.reduce_mean(
                         tf.reduce_sum(tf.nn.log_softmax(logits) * outputs[t], axis=1))
                 if alpha > 0:
@@ -503,6 +591,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
             for b in self._auxiliary():
                 block = behavior_block(X, self.n_items_, b).tocoo()
                 scores[block.row, block.col] += self.skip_coefs_[t, b, block.col]
+        if self.item_item_coef_ is not None:
+            scores += np.exp(self.item_item_log_scale_) * np.asarray(
+                self._target_history(X) @ self.item_item_coef_)
         return scores
 
     def transform(self, X):

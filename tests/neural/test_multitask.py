@@ -14,6 +14,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn_recsys import MostPopular, MultiTaskDAE
 from sklearn_recsys.metrics import make_ranking_scorer
 from sklearn_recsys.model_selection import leave_k_out_split
+from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 pytest.importorskip("tensorflow")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "linear"))
@@ -244,6 +245,9 @@ def _numpy_step_loss(model, x, hide, keep):
         for b in range(n_b):
             if b != task:
                 logits = logits + present[:, b * n:(b + 1) * n] * model.skip_coefs_[task, b]
+        if task == t and getattr(model, "item_item_coef_", None) is not None:
+            logits = logits + np.exp(np.float64(model.item_item_log_scale_)) * (
+                blocks[t] @ model.item_item_coef_)
         logits = logits - logits.max(axis=1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         loss += model.task_weights_[task] * -np.mean((log_p * outputs[task]).sum(axis=1))
@@ -363,3 +367,149 @@ def test_values_whose_squares_overflow_float32_are_checked_per_behaviour():
     X[0, 20 + 5] = 1.4e19  # 4e38 in the second block
     with pytest.raises(ValueError, match=r"rows \[0\]\) are too large for training"):
         MultiTaskDAE(**params).fit(X.tocsr())
+
+
+def _pairs_shop(n_users=400, seed=0):
+    """Complementary pairs ``(2k, 2k + 1)`` of 40 items: a user buys both items of two
+    pairs and one item of a third, whose partner is held out; views are random. Returns
+    ``(X_in, y)``."""
+    rng = np.random.default_rng(seed)
+    n_items = 40
+    buy, held = np.zeros((n_users, n_items)), np.zeros((n_users, n_items))
+    for u in range(n_users):
+        pairs = 2 * rng.choice(n_items // 2, 3, replace=False)
+        buy[u, [pairs[0], pairs[0] + 1, pairs[1], pairs[1] + 1]] = 1
+        first = rng.integers(2)
+        buy[u, pairs[2] + first] = 1
+        held[u, pairs[2] + 1 - first] = 1
+    view = (rng.random((n_users, n_items)) < 0.1).astype(float)
+    X = sp.hstack([sp.csr_matrix(view), sp.csr_matrix(np.zeros_like(view)),
+                   sp.csr_matrix(buy)], format="csr")
+    return X, sp.csr_matrix(held)
+
+
+def test_item_item_term_is_ease_on_the_training_users(monkeypatch):
+    """``W`` is EASE's on the target block of the training users (validation users
+    excluded), and the scale starts at the likeliest one."""
+    from sklearn_recsys import EASE
+    from sklearn_recsys.neural import _multitask
+
+    seen, original = [], _multitask.ease_item_item
+
+    def recording(Y, alpha, name="X"):
+        seen.append(Y)
+        return original(Y, alpha, name)
+
+    monkeypatch.setattr(_multitask, "ease_item_item", recording)
+    X, _ = _pairs_shop()
+    model = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=1,
+                         validation_fraction=0.25, **SMALL).fit(X)
+    assert [Y.shape for Y in seen] == [(300, 40)]  # 100 of the 400 users validate
+    assert_allclose(model.item_item_coef_, EASE(alpha=5.0).fit(seen[0]).coef_, atol=1e-6)
+    whole = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=1,
+                         early_stopping=False, **SMALL).fit(X)
+    assert_allclose(whole.item_item_coef_, EASE(alpha=5.0).fit(X[:, 80:]).coef_, atol=1e-6)
+    assert np.exp(whole.item_item_log_scale_) > 1.0  # trained from the likeliest scale
+
+
+def test_likeliest_log_scale_maximises_the_likelihood():
+    from sklearn_recsys.neural._multitask import likeliest_log_scale
+
+    X, _ = _pairs_shop(n_users=200)
+    Y = X[:, 80:].tocsr()
+    from sklearn_recsys import EASE
+
+    B = EASE(alpha=5.0).fit(Y).coef_.astype(np.float64)
+    S = (Y @ B)
+    dense_y = Y.toarray()
+
+    def log_likelihood(s):  # by hand, over every user
+        a = s * S
+        log_p = a - a.max(axis=1, keepdims=True)
+        log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
+        return (dense_y * log_p).sum(axis=1).mean()
+
+    found = np.exp(likeliest_log_scale(Y, B, np.random.RandomState(0)))
+    grid = np.exp(np.linspace(-3, 8, 2000))
+    best = grid[np.argmax([log_likelihood(s) for s in grid])]
+    assert found == pytest.approx(best, rel=0.01)
+    assert log_likelihood(found) > log_likelihood(2 * found)
+    assert log_likelihood(found) > log_likelihood(found / 2)
+
+
+def test_item_item_term_in_serving_and_in_the_step_loss():
+    """Scores add ``exp(item_item_log_scale_) * (y_u @ W)`` to the deep logits, and the
+    training step's loss reads the same term on the (masked) target rows."""
+    tf = pytest.importorskip("tensorflow")
+    X, _ = _pairs_shop(n_users=60)
+    model = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, mask_target=0.5,
+                         max_iter=2, early_stopping=False, **SMALL).fit(X)
+    rows = X[:20]
+    wide = np.exp(np.float64(model.item_item_log_scale_)) * (
+        rows[:, 80:].toarray() @ model.item_item_coef_)
+    assert np.abs(wide).max() > 1.0  # the term matters
+    assert_allclose(model.decision_function(rows), _dense_forward(model, rows.toarray()) + wide,
+                    rtol=1e-4, atol=1e-4)
+
+    dense = X.toarray().astype(np.float32)
+    weights = {name: getattr(model, name) for name in model._PARAMS}
+    seed = np.array([3, 4], np.int32)
+    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                else tf.Variable(value)) for name, value in weights.items()}
+    step = model._make_step(tf, v, item_item=tf.constant(model.item_item_coef_))
+    loss = float(step(tf.constant(dense), tf.constant(seed)))
+    n = model.n_items_
+    hide = ((tf.random.stateless_uniform((60, n), seed + 1).numpy() < 0.5)
+            & (dense[:, 2 * n:] > 0)).astype(np.float64)
+    keep = (tf.random.stateless_uniform((60, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
+    assert loss == pytest.approx(
+        _numpy_step_loss(model, dense.astype(np.float64), hide, keep), rel=1e-5)
+
+
+def test_item_item_term_finds_what_a_small_code_misses():
+    """A one-dimensional code cannot hold twenty pairs; the item-item term does (as EASE
+    alone), and the network trained beside it keeps that."""
+    from sklearn_recsys import EASE
+
+    X, y = _pairs_shop()
+    hit = make_ranking_scorer("hit_rate", k=1)
+    params = dict(behaviors=BEHAVIORS, mask_target=0.5, max_iter=5, early_stopping=False,
+                  **{**SMALL, "n_components": 1})
+    plain = MultiTaskDAE(**params).fit(X)
+    wide = MultiTaskDAE(item_item_alpha=5.0, **params).fit(X)
+    ease = EASE(alpha=5.0).fit(X[:, 80:])
+    assert hit(ease, X[:, 80:], y) > 0.9
+    assert hit(wide, X, y) > 0.9
+    assert hit(plain, X, y) < 0.3
+
+
+def test_partial_fit_refuses_the_item_item_term():
+    X, _ = _pairs_shop(n_users=50)
+    with pytest.raises(ValueError, match="partial_fit cannot train the item-item term"):
+        MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, **SMALL).partial_fit(X)
+    model = MultiTaskDAE(behaviors=BEHAVIORS, **SMALL).partial_fit(X)
+    assert model.item_item_coef_ is None
+    assert model.decision_function(X[:3]).shape == (3, 40)
+
+
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_item_item_model_keeps_the_recommender_contract(check):
+    """The library's recommender checks (one behaviour: the term is EASE on it)."""
+    check("MultiTaskDAE", MultiTaskDAE(item_item_alpha=5.0, hidden_layer_sizes=(8,),
+                                       n_components=4, n_experts=2, max_iter=2, batch_size=16,
+                                       early_stopping=False, random_state=0))
+
+
+def test_item_item_model_passes_scikit_learns_checks():
+    """scikit-learn's estimator checks, but those that call partial_fit (refused)."""
+    from sklearn.utils.estimator_checks import check_estimator
+
+    model = MultiTaskDAE(item_item_alpha=5.0, hidden_layer_sizes=(8,), n_components=4,
+                         n_experts=2, max_iter=2, batch_size=16, early_stopping=False,
+                         random_state=0)
+    results = check_estimator(model, on_fail=None)
+    failed = {r["check_name"]: str(r["exception"]) for r in results if r["status"] == "failed"}
+    # the checks that call partial_fit, refused with the message that names the fix
+    assert sorted(failed) == ["check_fit_score_takes_y", "check_n_features_in_after_fitting"]
+    assert all("partial_fit cannot train the item-item term" in m for m in failed.values())
+    assert sum(r["status"] == "passed" for r in results) > 40
