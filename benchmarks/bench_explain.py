@@ -32,9 +32,11 @@ of the explained item after the deletions (how far it fell, also where it stays 
 shares rather than counts. The ranking models see the ratings >= 4 as interactions (users
 with >= 5 of them), the rating models (``ExplicitMF``, ``AutoRec``, ``ConvMF``) the raw
 ratings of the same users, and recommend the unrated item with the highest predicted rating;
-``ConvMF``'s item documents are each movie's title, genres and users' tags.
-``MostPopular`` is left out: its scores do not depend on the user's items, so nothing
-explains them.
+``ConvMF``'s item documents are each movie's title, genres and users' tags, ``HybridMF``'s
+item features each movie's genres (one-hot). The sequential models (``SASRec``,
+``GRU4Rec``) read the ratings >= 4 valued by their times (their order), and a deletion
+removes items from that sequence. ``MostPopular`` is left out: its scores do not depend on
+the user's items, so nothing explains them.
 
 Results: ``benchmarks/results/explain_fidelity.json``; ``python benchmarks/make_tables.py``
 turns it into the docs' table.
@@ -58,24 +60,32 @@ K = 10
 METHODS = ("explain", "leave-one-out", "cosine", "random")
 
 
-def _models(documents):
-    """name -> (make, rating model); ``documents`` are ConvMF's item texts."""
-    from sklearn_recsys import (BPR, CDAE, EASE, NMF, AutoRec, ConvMF, ExplicitMF,
-                                ImplicitALS, ItemKNN, MultDAE, MultVAE)
+def _models(documents, genres):
+    """name -> (make, input): ``"ranking"`` (ratings >= 4 as 0/1), ``"rating"`` (the raw
+    ratings) or ``"sequence"`` (the times of the ratings >= 4); ``documents`` are ConvMF's
+    item texts, ``genres`` HybridMF's item features."""
+    from sklearn_recsys import (BPR, CDAE, EASE, NMF, AutoRec, ConvMF, ExplicitMF, GRU4Rec,
+                                HybridMF, ImplicitALS, ItemKNN, MultDAE, MultVAE, SASRec,
+                                SparseEASE)
 
-    return {  # name: (make, rating model)
-        "EASE": (lambda: EASE(alpha=300.0), False),
-        "ItemKNN": (lambda: ItemKNN(), False),
+    return {
+        "EASE": (lambda: EASE(alpha=300.0), "ranking"),
+        "SparseEASE": (lambda: SparseEASE(alpha=300.0), "ranking"),
+        "ItemKNN": (lambda: ItemKNN(), "ranking"),
         "ImplicitALS": (lambda: ImplicitALS(64, alpha=10.0, confidence_scale=5.0,
-                                            random_state=0), False),
-        "BPR": (lambda: BPR(random_state=0), False),
-        "NMF": (lambda: NMF(feedback="implicit", random_state=0), False),
-        "MultDAE": (lambda: MultDAE(random_state=0), False),
-        "MultVAE": (lambda: MultVAE(random_state=0), False),
-        "CDAE": (lambda: CDAE(random_state=0), False),
-        "ExplicitMF": (lambda: ExplicitMF(random_state=0), True),
-        "I-AutoRec": (lambda: AutoRec(random_state=0), True),
-        "ConvMF": (lambda: ConvMF(documents=documents, random_state=0), True),
+                                            random_state=0), "ranking"),
+        "HybridMF": (lambda: HybridMF(64, item_features=genres, alpha=10.0,
+                                      confidence_scale=5.0, random_state=0), "ranking"),
+        "BPR": (lambda: BPR(random_state=0), "ranking"),
+        "NMF": (lambda: NMF(feedback="implicit", random_state=0), "ranking"),
+        "MultDAE": (lambda: MultDAE(random_state=0), "ranking"),
+        "MultVAE": (lambda: MultVAE(random_state=0), "ranking"),
+        "CDAE": (lambda: CDAE(random_state=0), "ranking"),
+        "ExplicitMF": (lambda: ExplicitMF(random_state=0), "rating"),
+        "I-AutoRec": (lambda: AutoRec(random_state=0), "rating"),
+        "ConvMF": (lambda: ConvMF(documents=documents, random_state=0), "rating"),
+        "SASRec": (lambda: SASRec(random_state=0), "sequence"),
+        "GRU4Rec": (lambda: GRU4Rec(random_state=0), "sequence"),
     }
 
 
@@ -86,13 +96,21 @@ def _data(data_home):
     # ConvMF's item documents: the title, the genres and the users' tags of each movie
     documents = [" ".join([title, *genres, *tags]) for title, genres, tags in zip(
         movies.item_titles, movies.item_genres, movies.item_tags)]
+    # HybridMF's item features: each movie's genres, one-hot
+    names = sorted({g for genres in movies.item_genres for g in genres})
+    genres = np.array([[g in set(item) for g in names] for item in movies.item_genres],
+                      dtype=np.float64)
     R = movies.X.tocsr().astype(np.float64)
-    R = R[np.asarray((R >= 4).sum(axis=1)).ravel() >= 5]
+    kept = np.asarray((R >= 4).sum(axis=1)).ravel() >= 5
+    R = R[kept]
     P = (R >= 4).astype(np.float64)
     P.eliminate_zeros()
+    # the sequential models' input: the same interactions, valued by their times
+    T = movies.timestamps.tocsr()[kept].multiply(P).tocsr().astype(np.float64)
     users = np.random.RandomState(0).permutation(R.shape[0])
     n_test = R.shape[0] // 5
-    return R, P, np.sort(users[n_test:]), np.sort(users[:n_test]), documents
+    inputs = {"ranking": P, "rating": R, "sequence": T}
+    return inputs, np.sort(users[n_test:]), np.sort(users[:n_test]), documents, genres
 
 
 def _cosine(B, x, item):
@@ -138,14 +156,14 @@ def _ranks(model, rows, items, history):
 
 
 def run(data_home, n_users, models=None):
-    R, P, train_users, test_users, documents = _data(data_home)
+    inputs, train_users, test_users, documents, genres = _data(data_home)
     rows_out = []
-    for name, (make, rating) in _models(documents).items():
+    for name, (make, kind) in _models(documents, genres).items():
         if models and name not in models:
             continue
         # one seed per model: its random rows do not depend on which models ran before it
         rng = np.random.RandomState(0)
-        X = R if rating else P
+        X = inputs[kind]
         X_train, X_test = X[train_users], X[test_users]
         start = time.perf_counter()
         with warnings.catch_warnings():
@@ -185,7 +203,8 @@ def run(data_home, n_users, models=None):
         rows_out, formats=["text", "text"] + ["metric"] * (len(SHARES) + 2) + ["count"], notes=[
             "Users left out of fit (20%, seed 0), each explained on their top-1 "
             "recommendation from their whole row; ranking models on ratings >= 4, rating "
-            "models on the raw ratings. Mean RR: the explained item's reciprocal rank after "
+            "models on the raw ratings, sequential models on the ratings >= 4 with their "
+            "times. Mean RR: the explained item's reciprocal rank after "
             "the deletion (1 = still first), averaged over users and shares: how far it "
             "fell, lower is better."])
 
