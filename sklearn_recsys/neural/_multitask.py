@@ -21,18 +21,20 @@ from ._tf import adam, compile_step
 __all__ = ["MultiTaskDAE"]
 
 
-def likeliest_log_scale(Y, W, rng, n_users=2000):
+def likeliest_log_scale(Y, W, n_users=2000):
     """Log of the scale ``s`` maximising ``sum_ui y_ui log softmax(s * (Y @ W))_ui``.
 
-    On at most ``n_users`` users with target items (drawn by ``rng``). The
-    log-likelihood is concave in ``s`` (a linear term minus a log-sum-exp),
-    so a bounded scalar search finds its maximum.
+    On at most ``n_users`` users with target items, evenly spaced over the
+    rows (no draw: the fit's generator, and so its batches and dropout, are
+    those of the same model without the term). The log-likelihood is
+    concave in ``s`` (a linear term minus a log-sum-exp), so it has one
+    maximum, also in ``log s``, which a bounded scalar search finds.
     """
     rows = np.flatnonzero(np.diff(Y.indptr))
     if rows.size == 0:
         return 0.0
     if rows.size > n_users:
-        rows = np.sort(rng.choice(rows, n_users, replace=False))
+        rows = rows[np.linspace(0, rows.size - 1, n_users).astype(np.int64)]
     Ys = Y[rows]
     S = np.asarray(Ys @ W, dtype=np.float64)
     observed = np.asarray(Ys.multiply(S).sum(axis=1)).ravel()
@@ -89,7 +91,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     by gradient steps holds little of (EASE solves for it exactly), while
     the experts learn what the other behaviours add. It costs EASE's fit
     (an ``(n_items, n_items)`` Gram matrix and its inverse) and holds ``W``
-    (``n_items ** 2`` floats) in the fitted model.
+    (``n_items ** 2`` float32) in the fitted model, and twice during
+    training (the attribute and TensorFlow's copy).
 
     With ``mask_target > 0`` the target head is trained to find what the
     user's other items predict rather than to copy them: at each step each
@@ -143,11 +146,12 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         from the fitted ones). The validation users' held-out items are
         hidden from every behaviour too, so early stopping watches the same
         task. 0: plain denoising of the whole row.
-    item_item_alpha : float, default=None
+    item_item_alpha : float > 0 or None, default=None
         L2 penalty of the item-item term of the target head (EASE's lambda,
         added to the diagonal of the target block's Gram matrix; it grows
         with the number of users, as EASE's ``alpha``). None: no item-item
-        term (the deep part alone).
+        term (the deep part alone). :meth:`partial_fit` refuses the term
+        (and a model fitted with it).
     dropout : float, default=0.5
         Input dropout rate during training.
     alpha : float, default=0.01
@@ -423,6 +427,13 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                 "partial_fit cannot train the item-item term (item_item_alpha="
                 f"{self.item_item_alpha!r}): its closed form needs the whole target block at "
                 "once. Use fit, or item_item_alpha=None.")
+        if getattr(self, "item_item_coef_", None) is not None:
+            # set_params(item_item_alpha=None) after such a fit: the fitted term would
+            # go on training (and scoring) under a parameter that says there is none
+            raise ValueError(
+                "partial_fit cannot continue this MultiTaskDAE: it was fitted with an "
+                "item-item term, whose closed form needs the whole target block at once. "
+                "Call fit (with item_item_alpha=None for a model partial_fit can train).")
 
     def _init_fit(self, ctx):
         weights = self._init_weights(ctx.rng)
@@ -433,10 +444,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
             # the training users' target block only: validation users' held-out
             # items must not reach the term that early stopping measures
             Y = self._target_history(train)
-            self.item_item_coef_ = ease_item_item(Y, self.item_item_alpha,
-                                                  name="the target block").astype(np.float32)
-            weights["item_item_log_scale_"] = np.float32(
-                likeliest_log_scale(Y, self.item_item_coef_, ctx.rng))
+            self.item_item_coef_ = ease_item_item(
+                Y, self.item_item_alpha, name="the target block").astype(np.float32, copy=False)
+            weights["item_item_log_scale_"] = np.array(
+                likeliest_log_scale(Y, self.item_item_coef_), dtype=np.float32)
         self._start_training(ctx, weights, self.max_iter)
         self._store(ctx)
 
@@ -494,8 +505,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
 
     def _store(self, ctx):
         for name, value in ctx.vars.items():
+            # np.asarray: a 0-d variable's numpy() is a scalar, not an array of shape ()
             setattr(self, name, [v.numpy() for v in value] if isinstance(value, list)
-                    else value.numpy())
+                    else np.asarray(value.numpy()))
 
     def _snapshot(self):
         return {name: getattr(self, name) for name in self._PARAMS}

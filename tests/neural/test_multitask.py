@@ -390,26 +390,44 @@ def _pairs_shop(n_users=400, seed=0):
 
 def test_item_item_term_is_ease_on_the_training_users(monkeypatch):
     """``W`` is EASE's on the target block of the training users (validation users
-    excluded), and the scale starts at the likeliest one."""
+    excluded); the scale starts at the likeliest one and is trained from there."""
+    from sklearn.utils import check_random_state
+
     from sklearn_recsys import EASE
+    from sklearn_recsys._engine import split_users
     from sklearn_recsys.neural import _multitask
 
-    seen, original = [], _multitask.ease_item_item
+    seen, starts = [], []
+    original, likeliest = _multitask.ease_item_item, _multitask.likeliest_log_scale
 
     def recording(Y, alpha, name="X"):
         seen.append(Y)
         return original(Y, alpha, name)
 
+    def recording_scale(Y, W):
+        starts.append(likeliest(Y, W))
+        return starts[-1]
+
     monkeypatch.setattr(_multitask, "ease_item_item", recording)
+    monkeypatch.setattr(_multitask, "likeliest_log_scale", recording_scale)
     X, _ = _pairs_shop()
-    model = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=1,
+    model = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=2,
                          validation_fraction=0.25, **SMALL).fit(X)
-    assert [Y.shape for Y in seen] == [(300, 40)]  # 100 of the 400 users validate
+    # the engine's split of the users (random_state=0), drawn as its fit draws it
+    rng = check_random_state(0)
+    train_rows, _ = split_users(400, 0.25, np.random.RandomState(
+        rng.randint(np.iinfo(np.int32).max)))
+    assert len(seen) == 1 and len(train_rows) == 300  # 100 of the 400 users validate
+    assert_array_equal(seen[0].toarray(), X[train_rows][:, 80:].toarray())
     assert_allclose(model.item_item_coef_, EASE(alpha=5.0).fit(seen[0]).coef_, atol=1e-6)
-    whole = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=1,
+    whole = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=3,
                          early_stopping=False, **SMALL).fit(X)
     assert_allclose(whole.item_item_coef_, EASE(alpha=5.0).fit(X[:, 80:]).coef_, atol=1e-6)
-    assert np.exp(whole.item_item_log_scale_) > 1.0  # trained from the likeliest scale
+    assert starts[1] == pytest.approx(likeliest(X[:, 80:].tocsr(), whole.item_item_coef_))
+    assert np.exp(starts[1]) > 2.0  # far from the 1 an untrained scale would keep
+    # three epochs of Adam at 1e-3 move it by up to about 3 * 7 steps * 1e-3
+    assert whole.item_item_log_scale_.shape == ()
+    assert 1e-3 < abs(float(whole.item_item_log_scale_) - starts[1]) < 0.05
 
 
 def test_likeliest_log_scale_maximises_the_likelihood():
@@ -429,7 +447,7 @@ def test_likeliest_log_scale_maximises_the_likelihood():
         log_p -= np.log(np.exp(log_p).sum(axis=1, keepdims=True))
         return (dense_y * log_p).sum(axis=1).mean()
 
-    found = np.exp(likeliest_log_scale(Y, B, np.random.RandomState(0)))
+    found = np.exp(likeliest_log_scale(Y, B))
     grid = np.exp(np.linspace(-3, 8, 2000))
     best = grid[np.argmax([log_likelihood(s) for s in grid])]
     assert found == pytest.approx(best, rel=0.01)
@@ -490,6 +508,14 @@ def test_partial_fit_refuses_the_item_item_term():
     model = MultiTaskDAE(behaviors=BEHAVIORS, **SMALL).partial_fit(X)
     assert model.item_item_coef_ is None
     assert model.decision_function(X[:3]).shape == (3, 40)
+    # a model fitted with the term cannot continue without it either
+    fitted = MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, max_iter=1,
+                          early_stopping=False, **SMALL).fit(X)
+    scale = fitted.item_item_log_scale_.copy()
+    fitted.set_params(item_item_alpha=None)
+    with pytest.raises(ValueError, match="fitted with an item-item term"):
+        fitted.partial_fit(X)
+    assert_array_equal(fitted.item_item_log_scale_, scale)
 
 
 @pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
