@@ -101,7 +101,7 @@ def _data(data_home):
         movies.item_titles, movies.item_genres, movies.item_tags)]
     # HybridMF's item features: each movie's genres, one-hot
     names = sorted({g for genres in movies.item_genres for g in genres})
-    genres = np.array([[g in set(item) for g in names] for item in movies.item_genres],
+    genres = np.array([[g in item for g in names] for item in movies.item_genres],
                       dtype=np.float64)
     R = movies.X.tocsr().astype(np.float64)
     kept = np.asarray((R >= 4).sum(axis=1)).ravel() >= 5
