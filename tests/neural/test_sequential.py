@@ -43,8 +43,9 @@ def cyclic_sequences(n_users, n_items, rng, min_len=4, max_len=8):
     return X, y
 
 
-MODELS = {"SASRec": SASRec, "GRU4Rec": GRU4Rec, "GRU4Rec-bpr-max": GRU4Rec}
-EXTRA = {"GRU4Rec-bpr-max": {"loss": "bpr-max"}}
+MODELS = {"SASRec": SASRec, "GRU4Rec": GRU4Rec, "GRU4Rec-bpr-max": GRU4Rec,
+          "GRU4Rec-untied": GRU4Rec}
+EXTRA = {"GRU4Rec-bpr-max": {"loss": "bpr-max"}, "GRU4Rec-untied": {"tied_embeddings": False}}
 
 
 @pytest.fixture(scope="module", params=list(MODELS))
@@ -261,12 +262,36 @@ def test_errors_and_warnings():
         assert model.validation_scores_ is None and model.n_iter_ == 2
 
 
-def test_bpr_max_loss_by_hand():
-    rng = np.random.default_rng(6)
-    model = GRU4Rec(loss="bpr-max", score_penalty=0.5)
+def _output_layer(tied, W, b):
+    """The variables that hold output weights ``W`` and biases ``b`` (tied: the input embeddings
+    after the padding row; the untied network's input embeddings are not read)."""
+    if tied:
+        return {"item_embeddings": tf.constant(np.vstack([np.zeros((1, W.shape[1]), W.dtype), W])),
+                "output_bias": tf.constant(b)}
+    return {"output_embeddings": tf.constant(W), "output_bias": tf.constant(b),
+            "item_embeddings": tf.constant(np.full((W.shape[0] + 1, W.shape[1]), 7.0, W.dtype))}
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_cross_entropy_loss_by_hand(tied):
+    rng = np.random.default_rng(5)
+    model = GRU4Rec(tied_embeddings=tied)
     W, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
     states, labels = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 4, 2, 2])
-    V = {"output_embeddings": tf.constant(W), "output_bias": tf.constant(b)}
+    got = float(model._next_item_loss(tf, _output_layer(tied, W, b), tf.constant(states),
+                                      tf.constant(labels)))
+    r = states @ W.T + b
+    expected = np.log(np.exp(r).sum(axis=1)) - r[np.arange(4), labels]
+    assert got == pytest.approx(expected.mean(), rel=1e-5)
+
+
+@pytest.mark.parametrize("tied", [True, False])
+def test_bpr_max_loss_by_hand(tied):
+    rng = np.random.default_rng(6)
+    model = GRU4Rec(loss="bpr-max", score_penalty=0.5, tied_embeddings=tied)
+    W, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
+    states, labels = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 4, 2, 2])
+    V = _output_layer(tied, W, b)
     got = float(model._next_item_loss(tf, V, tf.constant(states), tf.constant(labels)))
     expected = []
     for h, i in zip(states, labels):
@@ -276,6 +301,25 @@ def test_bpr_max_loss_by_hand():
         expected.append(-np.log(s @ (1 / (1 + np.exp(-(r[i] - r[others])))))
                         + 0.5 * s @ r[others] ** 2)
     assert got == pytest.approx(np.mean(expected), rel=1e-5)
+
+
+def test_gru4rec_scores_with_the_embeddings_its_parameter_names():
+    """Tied: next-item scores are the state times the input embeddings plus the biases (no
+    output weights are kept, not even an earlier untied fit's); untied: its output weights."""
+    X, _ = cyclic_sequences(60, 12, np.random.default_rng(0))
+    model = GRU4Rec(n_components=8, max_len=5, max_iter=2, early_stopping=False,
+                    tied_embeddings=False, random_state=0).fit(X)
+    np.testing.assert_allclose(
+        model.decision_function(X[:5]),
+        model.transform(X[:5]) @ model.output_embeddings_.T + model.output_bias_, rtol=1e-5)
+    model.set_params(tied_embeddings=True).fit(X)
+    assert not hasattr(model, "output_embeddings_")
+    assert model.item_embeddings_.shape == (13, 8)
+    np.testing.assert_allclose(
+        model.decision_function(X[:5]),
+        model.transform(X[:5]) @ model.item_embeddings_[1:].T + model.output_bias_, rtol=1e-5)
+    with pytest.raises(ValueError, match="tied_embeddings True -> False"):
+        model.set_params(tied_embeddings=False).decision_function(X[:5])
 
 
 def test_pickle_serves_where_tensorflow_cannot_be_imported(cyclic, tmp_path):
