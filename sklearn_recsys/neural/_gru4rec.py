@@ -48,17 +48,15 @@ class GRU4Rec(SequentialRecommenderBase):
         hidden units).
     loss : {"cross-entropy", "bpr-max"}, default="cross-entropy"
         Training loss, over all items.
-    tied_embeddings : bool, default=True
-        Score the next item with the input embeddings instead of output
-        weights of their own: half the item parameters, and every item's
-        embedding is trained both as an input and as a next item. On
-        MovieLens latest-small (610 users, 9,724 items; leave-last-out) the
-        untied network's recommendations barely depended on the history
-        with the cross-entropy (10 distinct first items for the 610 users,
-        HR@10 0.069); tied, 460 and 0.087.
     score_penalty : float, default=1.0
         ``"bpr-max"`` only: weight of the penalty on the negatives' squared
         scores (the reference code's ``bpreg``).
+    tied_embeddings : bool, default=True
+        Score the next item with the input embeddings instead of output
+        weights of their own: about half the item parameters, and each
+        item's embedding trains both as an input and as a next item. Tied
+        was ahead with the cross-entropy on MovieLens 100K and latest-small
+        (leave-last-out; the sequential table of the benchmarks page).
     max_len : int, default=200
         Most recent items of a user read.
     dropout : float, default=0.2
@@ -93,6 +91,7 @@ class GRU4Rec(SequentialRecommenderBase):
     ----------
     item_embeddings_ : ndarray of shape (n_items + 1, n_components)
         Input embeddings; row ``i + 1`` is item ``i``, row 0 the padding.
+        With ``tied_embeddings=True`` also the output weights ``w_i``.
     gru_weights_ : dict of str to ndarray
         ``W`` (input to the update, reset and candidate gates, side by
         side), ``U`` (state to the gates) and ``b``.
@@ -137,8 +136,8 @@ class GRU4Rec(SequentialRecommenderBase):
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"cross-entropy", "bpr-max"})],
-        "tied_embeddings": ["boolean"],
         "score_penalty": [Interval(Real, 0, None, closed="left")],
+        "tied_embeddings": ["boolean"],
         "max_len": [Interval(Integral, 1, None, closed="left")],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -152,8 +151,8 @@ class GRU4Rec(SequentialRecommenderBase):
         n_components=100,
         *,
         loss="cross-entropy",
-        tied_embeddings=True,
         score_penalty=1.0,
+        tied_embeddings=True,
         max_len=200,
         dropout=0.2,
         batch_size=128,
@@ -167,8 +166,8 @@ class GRU4Rec(SequentialRecommenderBase):
     ):
         self.n_components = n_components
         self.loss = loss
-        self.tied_embeddings = tied_embeddings
         self.score_penalty = score_penalty
+        self.tied_embeddings = tied_embeddings
         self.max_len = max_len
         self.dropout = dropout
         self.batch_size = batch_size
@@ -196,12 +195,14 @@ class GRU4Rec(SequentialRecommenderBase):
                                    "U": U.astype(np.float32),
                                    "b": np.zeros(3 * d, np.float32)},
                    "output_bias": np.zeros(n_items, np.float32)}
-        if self.tied_embeddings:
-            # an earlier untied fit's output weights would outlive this fit
-            self.__dict__.pop("output_embeddings_", None)
-        else:
+        if not self.tied_embeddings:
             weights["output_embeddings"] = glorot_uniform(rng, (n_items, d))
         return weights
+
+    def _init_fit(self, ctx):
+        # an earlier untied fit's output weights would outlive a tied fit
+        self.__dict__.pop("output_embeddings_", None)
+        super()._init_fit(ctx)
 
     def _empty_history_scores(self):
         # an empty sequence's state is 0: its scores are the trained output

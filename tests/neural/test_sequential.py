@@ -278,11 +278,21 @@ def test_cross_entropy_loss_by_hand(tied):
     model = GRU4Rec(tied_embeddings=tied)
     W, b = rng.standard_normal((5, 3)).astype(np.float32), rng.standard_normal(5).astype(np.float32)
     states, labels = rng.standard_normal((4, 3)).astype(np.float32), np.array([0, 4, 2, 2])
-    got = float(model._next_item_loss(tf, _output_layer(tied, W, b), tf.constant(states),
-                                      tf.constant(labels)))
+    V = {name: tf.Variable(value) for name, value in _output_layer(tied, W, b).items()}
+    with tf.GradientTape() as tape:
+        loss = model._next_item_loss(tf, V, tf.constant(states), tf.constant(labels))
     r = states @ W.T + b
     expected = np.log(np.exp(r).sum(axis=1)) - r[np.arange(4), labels]
-    assert got == pytest.approx(expected.mean(), rel=1e-5)
+    assert float(loss) == pytest.approx(expected.mean(), rel=1e-5)
+    # the output weights train: d loss / d w_i = mean over rows of (softmax_i - [i = label]) h
+    p = np.exp(r) / np.exp(r).sum(axis=1, keepdims=True)
+    p[np.arange(4), labels] -= 1
+    name = "item_embeddings" if tied else "output_embeddings"
+    grad = tf.convert_to_tensor(tape.gradient(loss, V[name])).numpy()
+    if tied:
+        np.testing.assert_array_equal(grad[0], 0)  # the padding row is no item
+        grad = grad[1:]
+    np.testing.assert_allclose(grad, p.T @ states / 4, rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("tied", [True, False])
