@@ -36,8 +36,17 @@ ratings of the same users, and recommend the unrated item with the highest predi
 item features each movie's genres (one-hot). The sequential models (``SASRec``,
 ``GRU4Rec``, with its default loss and with BPR-max) read the ratings >= 4 valued by their
 times (their order), and a deletion removes items from that sequence; they have no
-``explain`` of their own, so their ``explain`` rows are leave-one-out's. ``MostPopular`` is
-left out: its scores do not depend on the user's items, so nothing explains them.
+``explain`` of their own, so their ``explain`` rows are leave-one-out's. ``MultiTaskMF``
+(ranking and rating learned together) reads the raw ratings, as the rating models, and
+recommends by its ranking head. The multi-behaviour models (``MultiBehaviorEASE``,
+``MultiTaskDAE``, ``StackingRecommender`` over two ``MultiBehaviorEASE`` settings) read the
+same users' ratings as two behaviours stacked, ``"rated"`` (the ratings below 4) and
+``"liked"`` (the ratings >= 4, the target): they recommend a liked item outside both blocks
+of the user's row (no method may put back an item the user rated), an explanation ranks the
+entries of the stacked row (a rated or a liked item), a deletion removes entries, and the
+cosine baseline compares the explained item's column of the liked block with each entry's
+column. ``MostPopular`` is left out: its scores do not depend on the user's items, so
+nothing explains them.
 
 Results: ``benchmarks/results/explain_fidelity.json``; ``python benchmarks/make_tables.py``
 turns it into the docs' table.
@@ -59,15 +68,21 @@ from common import show, table, write_results  # noqa: E402
 SHARES = (0.05, 0.1, 0.2, 0.3, 0.5)
 K = 10
 METHODS = ("explain", "leave-one-out", "cosine", "random")
+# the multi-behaviour models' two blocks: ratings below 4, then ratings >= 4 (the target)
+BEHAVIORS = ("rated", "liked")
 
 
 def _models(documents, genres):
     """name -> (make, input): ``"ranking"`` (ratings >= 4 as 0/1), ``"rating"`` (the raw
-    ratings) or ``"sequence"`` (the times of the ratings >= 4); ``documents`` are ConvMF's
-    item texts, ``genres`` HybridMF's item features."""
+    ratings), ``"sequence"`` (the times of the ratings >= 4) or ``"behaviors"`` (the
+    ratings below 4 and the ratings >= 4 as two behaviours, stacked); ``documents`` are
+    ConvMF's item texts, ``genres`` HybridMF's item features."""
     from sklearn_recsys import (BPR, CDAE, EASE, NMF, AutoRec, ConvMF, ExplicitMF, GRU4Rec,
-                                HybridMF, ImplicitALS, ItemKNN, MultDAE, MultVAE, SASRec,
-                                SparseEASE)
+                                HybridMF, ImplicitALS, ItemKNN, MultiBehaviorEASE,
+                                MultiTaskDAE, MultiTaskMF, MultDAE, MultVAE, SASRec,
+                                SparseEASE, StackingRecommender)
+
+    two = {"behaviors": BEHAVIORS, "target": "liked"}
 
     return {
         "EASE": (lambda: EASE(alpha=300.0), "ranking"),
@@ -89,6 +104,17 @@ def _models(documents, genres):
         "GRU4Rec": (lambda: GRU4Rec(random_state=0), "sequence"),
         # the loss that is ahead on latest-small (docs/benchmarks.rst, sequential table)
         "GRU4Rec, BPR-max": (lambda: GRU4Rec(loss="bpr-max", random_state=0), "sequence"),
+        "MultiTaskMF": (lambda: MultiTaskMF(random_state=0), "rating"),
+        "MultiBehaviorEASE": (lambda: MultiBehaviorEASE(**two), "behaviors"),
+        # MultDAE's batch and weight decay: with the defaults (the paper's batch 500 and
+        # weight decay 0.01, one step per epoch on 488 users) it stays at most-popular's
+        # accuracy here and its recommendations do not move
+        "MultiTaskDAE": (lambda: MultiTaskDAE(**two, batch_size=100, alpha=0.001,
+                                              random_state=0), "behaviors"),
+        "StackingRecommender": (lambda: StackingRecommender(
+            [("mb", MultiBehaviorEASE(**two)),
+             ("liked", MultiBehaviorEASE(**two, behavior_weights=(0.0, 1.0)))], **two,
+            random_state=0), "behaviors"),
     }
 
 
@@ -110,17 +136,22 @@ def _data(data_home):
     P.eliminate_zeros()
     # the sequential models' input: the same interactions, valued by their times
     T = movies.timestamps.tocsr()[kept].multiply(P).tocsr().astype(np.float64)
+    # the multi-behaviour models' input: each rating is one event of one behaviour
+    low = ((R > 0) - (R >= 4)).astype(np.float64)
+    low.eliminate_zeros()
+    S = sp.hstack([low, P]).tocsr()
     users = np.random.RandomState(0).permutation(R.shape[0])
     n_test = R.shape[0] // 5
-    inputs = {"ranking": P, "rating": R, "sequence": T}
+    inputs = {"ranking": P, "rating": R, "sequence": T, "behaviors": S}
     return inputs, np.sort(users[n_test:]), np.sort(users[:n_test]), documents, genres
 
 
-def _cosine(B, x, item):
-    """Cosine between ``item``'s column and each of the row's items' columns of CSC ``B``."""
+def _cosine(B, x, column):
+    """Cosine between ``column`` and each of the row's columns of CSC ``B`` (the explained
+    item's column: of the target block for the multi-behaviour models)."""
     cols = B[:, x.indices]
-    dots = np.asarray(cols.T @ B[:, [item]].toarray()).ravel()
-    norms = np.sqrt(np.asarray(cols.power(2).sum(axis=0)).ravel() * B[:, [item]].nnz)
+    dots = np.asarray(cols.T @ B[:, [column]].toarray()).ravel()
+    norms = np.sqrt(np.asarray(cols.power(2).sum(axis=0)).ravel() * B[:, [column]].nnz)
     return dots / np.maximum(norms, 1e-12)
 
 
@@ -136,22 +167,24 @@ def _leave_one_out(model, x, item):
     return full - model.decision_function(rows)[:, item]
 
 
-def _orders(model, B, x, item, rng):
+def _orders(model, B, x, item, offset, rng):
     """The row's positions (into ``x.indices``) from most to least important, per method.
 
-    ``B`` is the training matrix's 0/1 pattern as CSC (the cosine baseline's columns).
+    ``B`` is the training matrix's 0/1 pattern as CSC (the cosine baseline's columns), in
+    which the explained item's column is ``offset + item``.
     """
     position = {col: p for p, col in enumerate(x.indices)}
     items, _ = model.explain(x, item)
     by_explain = np.array([position[i] for i in items])
     by_loo = np.argsort(-_leave_one_out(model, x, item), kind="stable")
-    by_cosine = np.argsort(-_cosine(B, x, item), kind="stable")
+    by_cosine = np.argsort(-_cosine(B, x, offset + item), kind="stable")
     return {"explain": by_explain, "leave-one-out": by_loo, "cosine": by_cosine,
             "random": rng.permutation(x.nnz)}
 
 
 def _ranks(model, rows, items, history):
-    """0-based rank of each row's item among the items not in ``history`` (its full row)."""
+    """0-based rank of each row's item among the items not in ``history`` (its full row,
+    every behaviour's items for the multi-behaviour models)."""
     scores = np.asarray(model.decision_function(rows), dtype=np.float64)
     scores[history.nonzero()] = -np.inf
     target = scores[np.arange(len(items)), items]
@@ -175,13 +208,18 @@ def run(data_home, n_users, models=None):
         fit_s = time.perf_counter() - start
         start = time.perf_counter()
         chosen = np.arange(min(n_users, X_test.shape[0]))
-        tops = model.recommend(X_test[chosen], k=1)
+        # the items of the user's whole row, whatever the behaviour: no candidates
+        n_items = inputs["ranking"].shape[1]
+        offset = X.shape[1] - n_items  # the target block's first column
+        history = sum(X_test[chosen][:, b:b + n_items] for b in range(0, X.shape[1], n_items))
+        history = (history != 0).astype(np.float64).tocsr()
+        tops = model.recommend(X_test[chosen], k=1, exclude=history)
         tops = (tops[0] if isinstance(tops, tuple) else tops)[:, 0]
         removed = {(method, share): [] for method in METHODS for share in SHARES}
         B = (X_train != 0).astype(np.float64).tocsc()  # once per model, not per user
         for u, item in zip(chosen, tops):
             x = X_test[u]
-            for method, order in _orders(model, B, x, item, rng).items():
+            for method, order in _orders(model, B, x, item, offset, rng).items():
                 for share in SHARES:
                     keep = np.ones(x.nnz, dtype=bool)
                     keep[order[:int(np.ceil(share * x.nnz))]] = False
@@ -190,7 +228,7 @@ def run(data_home, n_users, models=None):
                         shape=x.shape))
         for method in METHODS:
             ranks = [_ranks(model, sp.vstack(removed[method, share]).tocsr(), tops,
-                            X_test[chosen]) for share in SHARES]
+                            history) for share in SHARES]
             pos = [float(np.mean(r < K)) for r in ranks]
             rr = float(np.mean([np.mean(1.0 / (1.0 + r)) for r in ranks]))
             rows_out.append([name, method, *pos, float(np.mean(pos)), rr, len(chosen)])
@@ -206,8 +244,10 @@ def run(data_home, n_users, models=None):
         rows_out, formats=["text", "text"] + ["metric"] * (len(SHARES) + 2) + ["count"], notes=[
             "Users left out of fit (20%, seed 0), each explained on their top-1 "
             "recommendation from their whole row; ranking models on ratings >= 4, rating "
-            "models on the raw ratings, sequential models on the ratings >= 4 with their "
-            "times. Mean RR: the explained item's reciprocal rank after "
+            "models (and MultiTaskMF) on the raw ratings, sequential models on the ratings "
+            ">= 4 with their times, multi-behaviour models on the ratings below 4 ('rated') "
+            "and >= 4 ('liked', the target) as two behaviours. Mean RR: the explained "
+            "item's reciprocal rank after "
             "the deletion (1 = still first), averaged over users and shares: how far it "
             "fell, lower is better."])
 
@@ -216,10 +256,11 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
     parser.add_argument("--users", type=int, default=100)
-    parser.add_argument("--models", help="comma-separated subset (trial runs; writes nothing)")
+    parser.add_argument("--models", help="semicolon-separated subset (model names hold commas; "
+                        "trial runs; writes nothing)")
     args = parser.parse_args(argv)
     if args.models:
-        show(run(args.data_home, args.users, args.models.split(",")))
+        show(run(args.data_home, args.users, args.models.split(";")))
         return
     write_results("explain_fidelity", [show(run(args.data_home, args.users))])
 
