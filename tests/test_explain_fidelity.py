@@ -11,13 +11,14 @@ def test_explain_results_back_the_docs():
     rows = {(row[0], row[1]): (row[-3], row[-2]) for row in table["rows"]}  # mean POS, mean RR
     beat = ("EASE", "SparseEASE", "ImplicitALS", "HybridMF", "BPR", "NMF", "MultDAE",
             "MultVAE", "CDAE", "ExplicitMF", "I-AutoRec", "ConvMF", "SASRec", "GRU4Rec",
-            "GRU4Rec, BPR-max")
+            "GRU4Rec, BPR-max", "MultiTaskMF", "MultiBehaviorEASE", "MultiTaskDAE")
     for model in beat:
         ours, cosine = rows[model, "explain"], rows[model, "cosine"]
         assert ours[0] < cosine[0] and ours[1] < cosine[1], model
         assert ours[0] < rows[model, "random"][0], model
     for model in ("EASE", "SparseEASE", "ImplicitALS", "HybridMF", "MultDAE", "MultVAE",
-                  "ExplicitMF", "I-AutoRec", "ConvMF"):  # exact, integrated gradients
+                  "ExplicitMF", "I-AutoRec", "ConvMF",
+                  "MultiBehaviorEASE"):  # exact, integrated gradients
         assert rows[model, "explain"][0] <= rows[model, "leave-one-out"][0] + 0.03, model
     assert rows["MultVAE", "explain"][0] < rows["MultVAE", "leave-one-out"][0]
     # ItemKNN's contributions are the cosines of the user's items among the explained item's
@@ -55,11 +56,29 @@ def test_explain_results_back_the_docs():
     # GRU4Rec's default loss (tied embeddings): its recommendation moves, if least of the
     # neural models (it stayed for every user, random order included, when untied)
     assert [round(rows["GRU4Rec", m][1], 3) for m in ("explain", "cosine")] == [0.716, 0.874]
-    neural = ("MultDAE", "MultVAE", "CDAE", "I-AutoRec", "ConvMF", "SASRec", "GRU4Rec, BPR-max")
+    neural = ("MultDAE", "MultVAE", "CDAE", "I-AutoRec", "ConvMF", "SASRec", "GRU4Rec, BPR-max",
+              "MultiTaskDAE")
     assert all(rows["GRU4Rec", "explain"][0] > rows[m, "explain"][0] for m in neural)
     # leave-one-out with BPR-max removes recommendations fastest of the table, SASRec's next
     explained = sorted((rows[m, "explain"][0], m) for m, method in rows if method == "explain")
     assert [m for _, m in explained[:2]] == ["GRU4Rec, BPR-max", "SASRec"]
-    # every model but ItemKNN (the tie above) beats cosine
+    # the multi-task and multi-behaviour rows; MultiBehaviorEASE's exact terms are
+    # leave-one-out's (the explained item is never in the row, so no conversion rate)
+    figures = {"MultiTaskMF": (0.408, 0.48, 0.988), "MultiBehaviorEASE": (0.254, 0.476, 0.986),
+               "MultiTaskDAE": (0.652, 0.854, 0.99), "StackingRecommender": (0.402, 0.208, 0.876)}
+    for model, expected in figures.items():
+        assert tuple(round(rows[model, m][0], 3) for m in ("explain", "cosine", "random")) == \
+            expected, model
+    for model in ("MultiTaskMF", "MultiBehaviorEASE", "MultiTaskDAE", "StackingRecommender"):
+        assert rows[model, "explain"] == rows[model, "leave-one-out"], model
+    # the stack misses the target: cosine removes its recommendations faster than its
+    # leave-one-out, by the largest gap of the table
+    stack, cosine = rows["StackingRecommender", "explain"], rows["StackingRecommender", "cosine"]
+    assert stack[0] > cosine[0] and stack[1] > cosine[1]
+    assert [round(x, 3) for x in (*stack, *cosine)] == [0.402, 0.237, 0.208, 0.102]
+    gaps = {m: rows[m, "explain"][0] - rows[m, "cosine"][0] for m, method in rows
+            if method == "explain"}
+    assert max(gaps, key=gaps.get) == "StackingRecommender"
+    # every model but ItemKNN (the tie above) and the stack beats cosine
     models = {model for model, _ in rows}
-    assert models - set(beat) == {"ItemKNN"}
+    assert models - set(beat) == {"ItemKNN", "StackingRecommender"}
