@@ -13,7 +13,8 @@ out of ``fit``; each model recommends to each of ``--users`` of them from their 
 and its top-1 item is explained by three methods:
 
 * ``explain``: the model's own ``explain(x_row, item)`` (exact decomposition, integrated
-  gradients or leave-one-out, as ``docs/contract.rst`` says for each model);
+  gradients, the stack's Shapley values over its ranker passed through its bases' exact
+  terms, or leave-one-out, as ``docs/contract.rst`` says for each model);
 * leave-one-out: the drop of the item's score when one of the user's items is removed and the
   user is scored again (refolded);
 * cosine: the cosine between the item's column and each user item's column of the training

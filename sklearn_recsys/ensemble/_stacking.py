@@ -20,6 +20,7 @@ from collections.abc import Mapping, Set as AbstractSet
 from numbers import Integral
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.base import MetaEstimatorMixin, clone
 from sklearn.utils import Bunch, check_random_state
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
@@ -587,6 +588,135 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         """
         return _recommend_excluding_first(self, X, k, exclude_seen, exclude, candidates)
 
+    def explain(self, x_row, item):
+        """Contribution of each of the user's entries to the stack's score of one item.
+
+        The ranker's score of a candidate rests on a few paths from the
+        user's row: each base model's score of the item, the user's own
+        entries on the item, and the co-occurrence features of each block.
+        The item's score difference between the row and a baseline where
+        every path is at its empty-row value (the bases' scores of the item
+        for an all-zero row, no own entry, no co-occurrence) is shared among
+        the paths by their Shapley values over the ranker (every subset of
+        paths at its baseline, the candidate's gap and rank recomputed
+        against the other candidates). Each path's share goes on to the
+        user's entries: a base model's through that base's own
+        ``explain`` of the item, scaled by the share over the base's score
+        change; an own entry's to that entry; a block's co-occurrence share
+        in proportion to the entries' summed cosines with the item. The
+        user's activity features and the other candidates' scores stay as
+        they are. With exact bases (``EASE``, ``MultiBehaviorEASE``,
+        integrated gradients) the contributions sum to the item's score minus
+        its baseline score.
+
+        An item that is not one of the user's candidates is scored below them
+        in the first base model's order, so its contributions are that model's
+        explanation scaled as its scores are. With a base model that has no
+        ``explain`` (a pipeline, say), or more than 16 paths, the contributions
+        are leave-one-out's.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_behaviors * n_items)
+            One user's behaviours, stacked as in ``fit``.
+        item : int
+            The item (``0 .. n_items - 1``) whose score is explained.
+
+        Returns
+        -------
+        columns : ndarray of shape (n_user_entries,), dtype int64
+            Columns of the row (``b * n_items + j`` for item ``j`` of behaviour
+            ``b``), largest contribution first.
+        contributions : ndarray of shape (n_user_entries,)
+            Their contributions.
+        """
+        x, item = self._validate_explain(x_row, item)
+        if x.nnz == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if not all(hasattr(model, "explain") for model in self.estimators_):
+            return super().explain(x, item)
+        _, cols, features, scores = self._candidates(self.estimators_, x)
+        found = np.flatnonzero(cols == item)
+        contributions = np.zeros(x.nnz)
+
+        def share(columns, values, scale):
+            np.add.at(contributions, np.searchsorted(x.indices, columns),
+                      scale * np.asarray(values, dtype=np.float64))
+
+        if found.size == 0:
+            first = scores[0][0]
+            span = first.max() - first.min()
+            columns, values = self.estimators_[0].explain(x, item)
+            share(columns, values, 1.0 / span if span > 0 else 0.0)
+        else:
+            paths = self._explained_paths(x, item, features, found[0])
+            if paths is None:
+                return super().explain(x, item)
+            for (spread, _), value in zip(paths, _shapley(self, features[found[0]], paths)):
+                spread(value, share)
+        order = np.argsort(-contributions, kind="stable")
+        return x.indices[order].astype(np.int64), contributions[order]
+
+    def _explained_paths(self, x, item, features, position):
+        """``(spread, baseline)`` of each path from the row to the candidate's features.
+
+        ``baseline(rows)`` sets the path's features of the candidate to their
+        empty-row values in the given feature rows; ``spread(value, share)``
+        passes the path's Shapley value on to the row's entries. None when
+        there are more than 16 paths (2**16 feature rows).
+        """
+        n_bases, n_blocks = len(self.estimators_), len(self.behaviors_)
+        paths = []
+        empty = sp.csr_matrix((1, x.shape[1]), dtype=x.dtype)
+        for b, model in enumerate(self.estimators_):
+            scorer = getattr(model, "_scores_without_fallback", model.decision_function)
+            baseline = float(np.asarray(scorer(empty), dtype=np.float64)[0, item])
+            others = np.delete(features[:, 3 * b], position)
+            change = features[position, 3 * b] - baseline
+            rank = np.sum(others > baseline) + np.sum(others[:position] == baseline)
+            gap = baseline - max(baseline, others.max(initial=-np.inf))
+
+            def spread(value, share, model=model, change=change):
+                if change != 0:
+                    share(*model.explain(x, item), value / change)
+
+            def set_base(rows, b=b, values=(baseline, gap, rank)):
+                rows[:, 3 * b:3 * b + 3] = values
+
+            paths.append((spread, set_base))
+        blocks_at = 3 * n_bases
+        for b in range(n_blocks):
+            column = b * self.n_items_ + item
+            at = np.searchsorted(x.indices, column)
+            if at < x.nnz and x.indices[at] == column:
+                def own(value, share, column=column):
+                    share([column], [1.0], value)
+
+                def set_own(rows, b=b):
+                    rows[:, blocks_at + 3 * b] = 0.0
+
+                paths.append((own, set_own))
+        similar_at = blocks_at + 3 * n_blocks + (2 if n_blocks > 1 else 0)
+        for b in range(n_blocks if self.item_similarities_ else 0):
+            block = behavior_block(x, self.n_items_, b)
+            if block.nnz == 0:
+                continue
+            weights = sum(np.asarray(s[item][:, block.indices].toarray()).ravel()
+                          for s in self.item_similarities_)
+            columns = b * self.n_items_ + block.indices
+
+            def similar(value, share, columns=columns, weights=weights):
+                if weights.sum() > 0:
+                    share(columns, weights, value / weights.sum())
+
+            def set_similar(rows, b=b):
+                for s in range(len(self.item_similarities_)):
+                    at = similar_at + 2 * (s * n_blocks + b)
+                    rows[:, at:at + 2] = 0.0
+
+            paths.append((similar, set_similar))
+        return paths if len(paths) <= 16 else None
+
     def decision_function(self, X):
         """The ranker's score of every user's candidates; other items below them.
 
@@ -604,3 +734,31 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             ``decision_function``; lower values for the other items.
         """
         return super().decision_function(X)
+
+
+def _shapley(stack, feature_row, paths):
+    """Shapley value of each path for the ranker's score of one candidate.
+
+    Row ``m`` of the coalition table keeps the paths whose bit is set in
+    ``m`` as they are and sets the others to their baselines.
+    """
+    n = len(paths)
+    masks = np.arange(2 ** n)
+    present = (masks[:, None] >> np.arange(n)) & 1
+    rows = np.repeat(feature_row[None, :], len(masks), axis=0)
+    for p, (_, baseline) in enumerate(paths):
+        absent = present[:, p] == 0
+        if absent.any():
+            sub = rows[absent]
+            baseline(sub)
+            rows[absent] = sub
+    values = stack._ranker_scores(rows, rows[:, 0])
+    sizes = present.sum(axis=1)
+    factorial = np.cumprod(np.r_[1.0, np.arange(1, n + 1)])
+    out = np.zeros(n)
+    for p in range(n):
+        without = present[:, p] == 0
+        size = sizes[without]
+        weight = factorial[size] * factorial[n - size - 1] / factorial[n]
+        out[p] = np.sum(weight * (values[masks[without] | (1 << p)] - values[without]))
+    return out

@@ -528,6 +528,135 @@ def test_the_held_out_draw_does_not_depend_on_the_ranker():
     assert default.n_training_pairs_ == logistic.n_training_pairs_
 
 
+class _FixedRanker(BaseEstimator):
+    """A ranker whose score is a fixed function of the feature rows (fit learns nothing)."""
+
+    def __init__(self, score=None):
+        self.score = score
+
+    def fit(self, X, y):
+        return self
+
+    def decision_function(self, X):
+        return self.score(X)
+
+
+def _by_column(columns, values):
+    return dict(zip(columns.tolist(), values.tolist()))
+
+
+def _explained_stack(score, estimators=None, **params):
+    X = make_interactions(n_users=200, n_items=30, density=0.15, random_state=0)
+    estimators = estimators or [("ease", EASE(alpha=1.0)), ("knn", ItemKNN())]
+    model = StackingRecommender(estimators, _FixedRanker(score), n_candidates=10,
+                                random_state=0, **params).fit(X)
+    x = X[3]
+    item = int(model.recommend(x, k=1)[0][0, 0])
+    return model, x, item
+
+
+def test_explain_chains_a_linear_ranker_through_exact_bases():
+    # score = 2 * EASE's score + 5 * ItemKNN's: both exact and 0 for an empty row, so every
+    # item's contribution is 2 * its EASE term + 5 * its ItemKNN term
+    model, x, item = _explained_stack(lambda f: 2 * f[:, 0] + 5 * f[:, 3])
+    ease, knn = (_by_column(*m.explain(x, item)) for m in model.estimators_)
+    columns, values = model.explain(x, item)
+    assert sorted(columns.tolist()) == x.indices.tolist()
+    expected = np.array([2 * ease[c] + 5 * knn[c] for c in columns])
+    np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
+    assert np.all(np.diff(values) <= 0)
+    assert abs(values).max() > 0.01  # not trivially 0
+
+
+def test_explain_shares_an_interaction_between_bases_by_shapley():
+    # score = s0 * s1: with baselines 0 each base's Shapley value is s0 * s1 / 2, passed on
+    # through its terms scaled by 1 / its score: (s1 * c0 + s0 * c1) / 2
+    model, x, item = _explained_stack(lambda f: f[:, 0] * f[:, 3])
+    s0, s1 = (m.decision_function(x)[0, item] for m in model.estimators_)
+    ease, knn = (_by_column(*m.explain(x, item)) for m in model.estimators_)
+    columns, values = model.explain(x, item)
+    expected = np.array([(s1 * ease[c] + s0 * knn[c]) / 2 for c in columns])
+    np.testing.assert_allclose(values, expected, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(values.sum(), s0 * s1, rtol=1e-9)
+
+
+def test_explain_passes_rank_and_gap_changes_through_the_ranker():
+    # a ranker that reads only EASE's rank: the item's contribution comes from its rank
+    # among the candidates falling when EASE's score of it goes to the empty row's (0)
+    model, x, item = _explained_stack(lambda f: -f[:, 2])
+    columns, values = model.explain(x, item)
+    _, cols, features, _ = model._candidates(model.estimators_, x)
+    others = features[cols != item, 0]
+    fallen = np.sum(others > 0) + np.sum(others[:np.flatnonzero(cols == item)[0]] == 0)
+    rank = features[cols == item, 2][0]
+    np.testing.assert_allclose(values.sum(), fallen - rank, rtol=1e-9)
+    ease = _by_column(*model.estimators_[0].explain(x, item))
+    s0 = model.estimators_[0].decision_function(x)[0, item]
+    np.testing.assert_allclose(values, [(fallen - rank) * ease[c] / s0 for c in columns],
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_explain_credits_own_entries_and_co_occurrence():
+    # score = 3 * (the user viewed the item) + 7 * (the sum of the view cosines between the
+    # item and the user's views): the viewed item's own entry gets 3, each view 7 * cosine
+    X = _shop()
+    names = None
+
+    def score(f):
+        return 3 * f[:, names.index("view_value")] + 7 * f[:, names.index(
+            "view_cosine_sum_view")]
+
+    model = StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS, alpha=5.0))],
+                                _FixedRanker(score), n_candidates=10,
+                                similarity_behaviors=("view",), behaviors=BEHAVIORS,
+                                random_state=0)
+    names = ["mb_score", "mb_gap", "mb_rank", "view_value", "view_item_count",
+             "view_user_count", "buy_value", "buy_item_count", "buy_user_count",
+             "buy_only_item_share", "buy_only_user_share", "view_cosine_sum_view",
+             "view_cosine_max_view", "view_cosine_sum_buy", "view_cosine_max_buy",
+             "n_candidates"]
+    model.fit(X)
+    assert model.feature_names_ == names
+    u = next(u for u in range(X.shape[0]) if X[u, :40].nnz > 3)
+    x = X[u]
+    viewed = set(X[u, :40].indices) - set(X[u, 40:].indices)
+    item = next(i for i in model.recommend(x, k=10)[0][0] if i in viewed)
+    contributions = _by_column(*model.explain(x, item))
+    cosine = cooccurrence_cosine(X[:, :40]).toarray()
+    for column, value in contributions.items():
+        if column == item:
+            assert value == pytest.approx(3.0)
+        elif column < 40:  # a view
+            assert value == pytest.approx(7 * cosine[item, column], rel=1e-6)
+        else:
+            assert value == 0.0
+    assert max(v for c, v in contributions.items() if c != item) > 0.1
+
+
+def test_explain_of_an_item_below_the_candidates_is_the_first_models():
+    model, x, _ = _explained_stack(lambda f: 2 * f[:, 0] + 5 * f[:, 3])
+    _, cols, _, _ = model._candidates(model.estimators_, x)
+    item = next(i for i in range(30) if i not in cols and i not in x.indices)
+    first = model.estimators_[0].decision_function(x)[0]
+    columns, values = model.explain(x, item)
+    ease = _by_column(*model.estimators_[0].explain(x, item))
+    np.testing.assert_allclose(values, [ease[c] / np.ptp(first) for c in columns], rtol=1e-9)
+
+
+def test_explain_without_a_base_explanation_is_leave_one_out():
+    model, x, item = _explained_stack(
+        lambda f: 2 * f[:, 0] + 5 * f[:, 3],
+        [("ease", make_pipeline(FunctionTransformer(accept_sparse=True), EASE(alpha=1.0))),
+         ("knn", ItemKNN())])
+    columns, values = model.explain(x, item)
+    full = model.decision_function(x)[0, item]
+    for column, value in zip(columns, values):
+        without = x.copy()
+        without[0, column] = 0
+        without.eliminate_zeros()
+        assert value == pytest.approx(full - model.decision_function(without)[0, item])
+
+
 @pytest.mark.parametrize("n_repeats", [1, 2])
 def test_nothing_to_learn_warns_and_ranks_by_the_first_model(n_repeats):
     X = sp.csr_matrix(np.eye(30))  # one interaction each: nothing can be held out
