@@ -109,3 +109,11 @@ print(recommendations)
 # sum to the item's score.
 top = recommendations.item_id.iloc[0]
 print(encoder.explain(model, log[log.user_id == "u001"], top).head())
+
+# %%
+# The stack explains its own recommendations too: its ranker's score of the item is shared
+# among the paths it reads (each base model's score, the user's own views and carts of the
+# item) by Shapley values, and each base's share goes on through that base's exact terms.
+u001 = log[log.user_id == "u001"]
+top_stacked = encoder.recommend(stacked, u001, k=1).item_id.iloc[0]
+print(encoder.explain(stacked, u001, top_stacked).head())

@@ -604,8 +604,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         ``explain`` of the item, scaled by the share over the base's score
         change; an own entry's to that entry; a block's co-occurrence share
         in proportion to the entries' summed cosines with the item. The
-        user's activity features and the other candidates' scores stay as
-        they are. With exact bases (``EASE``, ``MultiBehaviorEASE``,
+        user's activity features (their counts in each behaviour, the share of
+        their target interactions outside the other behaviours, their number of
+        candidates) and the other candidates' scores stay as they are. With exact bases (``EASE``, ``MultiBehaviorEASE``,
         integrated gradients) the contributions sum to the item's score minus
         its baseline score.
 
