@@ -600,21 +600,23 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         the paths by their Shapley values over the ranker (every subset of
         paths at its baseline, the candidate's gap and rank recomputed
         against the other candidates). Each path's share goes on to the
-        user's entries: a base model's through that base's own
-        ``explain`` of the item, scaled by the share over the base's score
-        change; an own entry's to that entry; a block's co-occurrence share
-        in proportion to the entries' summed cosines with the item. The
-        user's activity features (their counts in each behaviour, the share of
-        their target interactions outside the other behaviours, their number of
-        candidates) and the other candidates' scores stay as they are. With exact bases (``EASE``, ``MultiBehaviorEASE``,
-        integrated gradients) the contributions sum to the item's score minus
-        its baseline score.
+        user's entries: a base model's in proportion to that base's own
+        ``explain`` terms of the item; an own entry's to that entry; a
+        block's co-occurrence share in proportion to the entries' summed
+        cosines with the item. So the contributions sum to the item's score
+        minus its baseline score, whatever the bases' explanations (exact,
+        integrated gradients or leave-one-out); a base whose terms sum to 0
+        (a row of items without training interactions, which the base
+        scores by popularity) passes its share to no entry. The user's
+        activity features (their counts in each behaviour, the share of
+        their target interactions outside the other behaviours, their number
+        of candidates) and the other candidates' scores stay as they are.
 
         An item that is not one of the user's candidates is scored below them
         in the first base model's order, so its contributions are that model's
         explanation scaled as its scores are. With a base model that has no
-        ``explain`` (a pipeline, say), or more than 16 paths, the contributions
-        are leave-one-out's.
+        ``explain`` (a pipeline, say), or more than 16 paths that move the
+        candidate's features, the contributions are leave-one-out's.
 
         Parameters
         ----------
@@ -640,31 +642,39 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         found = np.flatnonzero(cols == item)
         contributions = np.zeros(x.nnz)
 
-        def share(columns, values, scale):
-            np.add.at(contributions, np.searchsorted(x.indices, columns),
-                      scale * np.asarray(values, dtype=np.float64))
+        def credit(columns, values):
+            """Add ``values`` to the row's entries ``columns`` (columns outside the row: none)."""
+            columns = np.asarray(columns, dtype=np.int64)
+            at = np.searchsorted(x.indices, columns)
+            inside = (at < x.nnz) & (x.indices[np.minimum(at, x.nnz - 1)] == columns)
+            np.add.at(contributions, at[inside], np.asarray(values, np.float64)[inside])
 
         if found.size == 0:
             first = scores[0][0]
             span = first.max() - first.min()
             columns, values = self.estimators_[0].explain(x, item)
-            share(columns, values, 1.0 / span if span > 0 else 0.0)
+            credit(columns, np.asarray(values, np.float64) / (span if span > 0 else np.inf))
         else:
             paths = self._explained_paths(x, item, features, found[0])
-            if paths is None:
+            if len(paths) > 16:
                 return super().explain(x, item)
             for (spread, _), value in zip(paths, _shapley(self, features[found[0]], paths)):
-                spread(value, share)
+                columns, weights = spread()
+                weights = np.asarray(weights, dtype=np.float64)
+                if weights.sum() != 0:  # in proportion to the path's own terms
+                    credit(columns, value * weights / weights.sum())
         order = np.argsort(-contributions, kind="stable")
         return x.indices[order].astype(np.int64), contributions[order]
 
     def _explained_paths(self, x, item, features, position):
-        """``(spread, baseline)`` of each path from the row to the candidate's features.
+        """``(spread, baseline)`` of each path that moves the candidate's features.
 
         ``baseline(rows)`` sets the path's features of the candidate to their
-        empty-row values in the given feature rows; ``spread(value, share)``
-        passes the path's Shapley value on to the row's entries. None when
-        there are more than 16 paths (2**16 feature rows).
+        empty-row values in the given feature rows; ``spread()`` gives the
+        row's columns the path's Shapley value goes to and their weights. A
+        path already at its baseline (a base scoring the item as for an empty
+        row, a block without co-occurrence with the item) is left out: its
+        Shapley value is 0.
         """
         n_bases, n_blocks = len(self.estimators_), len(self.behaviors_)
         paths = []
@@ -672,51 +682,42 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         for b, model in enumerate(self.estimators_):
             scorer = getattr(model, "_scores_without_fallback", model.decision_function)
             baseline = float(np.asarray(scorer(empty), dtype=np.float64)[0, item])
+            if features[position, 3 * b] == baseline:
+                continue
             others = np.delete(features[:, 3 * b], position)
-            change = features[position, 3 * b] - baseline
-            rank = np.sum(others > baseline) + np.sum(others[:position] == baseline)
+            # as _candidates computes them: the gap to the row's best, the rank with
+            # ties in candidate order
             gap = baseline - max(baseline, others.max(initial=-np.inf))
-
-            def spread(value, share, model=model, change=change):
-                if change != 0:
-                    share(*model.explain(x, item), value / change)
+            rank = np.sum(others > baseline) + np.sum(others[:position] == baseline)
 
             def set_base(rows, b=b, values=(baseline, gap, rank)):
                 rows[:, 3 * b:3 * b + 3] = values
 
-            paths.append((spread, set_base))
+            paths.append((lambda model=model: model.explain(x, item), set_base))
         blocks_at = 3 * n_bases
         for b in range(n_blocks):
             column = b * self.n_items_ + item
-            at = np.searchsorted(x.indices, column)
-            if at < x.nnz and x.indices[at] == column:
-                def own(value, share, column=column):
-                    share([column], [1.0], value)
-
+            if features[position, blocks_at + 3 * b] != 0:
                 def set_own(rows, b=b):
                     rows[:, blocks_at + 3 * b] = 0.0
 
-                paths.append((own, set_own))
+                paths.append((lambda column=column: ([column], [1.0]), set_own))
         similar_at = blocks_at + 3 * n_blocks + (2 if n_blocks > 1 else 0)
         for b in range(n_blocks if self.item_similarities_ else 0):
             block = behavior_block(x, self.n_items_, b)
-            if block.nnz == 0:
+            weights = sum(np.asarray(s[item][:, block.indices].toarray(), dtype=np.float64)
+                          .ravel() for s in self.item_similarities_)
+            if block.nnz == 0 or weights.sum() == 0:
                 continue
-            weights = sum(np.asarray(s[item][:, block.indices].toarray()).ravel()
-                          for s in self.item_similarities_)
-            columns = b * self.n_items_ + block.indices
-
-            def similar(value, share, columns=columns, weights=weights):
-                if weights.sum() > 0:
-                    share(columns, weights, value / weights.sum())
 
             def set_similar(rows, b=b):
                 for s in range(len(self.item_similarities_)):
                     at = similar_at + 2 * (s * n_blocks + b)
                     rows[:, at:at + 2] = 0.0
 
-            paths.append((similar, set_similar))
-        return paths if len(paths) <= 16 else None
+            paths.append((lambda b=b, block=block, weights=weights: (
+                b * self.n_items_ + block.indices, weights), set_similar))
+        return paths
 
     def decision_function(self, X):
         """The ranker's score of every user's candidates; other items below them.

@@ -1,5 +1,6 @@
 """StackingRecommender: candidates, features by hand, leak-free training, accuracy, contract."""
 
+import itertools
 import math
 import pickle
 
@@ -25,6 +26,7 @@ from sklearn_recsys import (
     make_interactions,
 )
 from sklearn_recsys.ensemble._cooccurrence import cooccurrence_cosine, similarity_sum_max
+from sklearn_recsys.ensemble._stacking import _ranks_within_rows, _row_max, _shapley
 from sklearn_recsys.metrics import make_ranking_scorer
 from sklearn_recsys.model_selection import leave_k_out_split
 from sklearn_recsys.utils.estimator_checks import recommender_checks
@@ -580,20 +582,95 @@ def test_explain_shares_an_interaction_between_bases_by_shapley():
     np.testing.assert_allclose(values.sum(), s0 * s1, rtol=1e-9)
 
 
-def test_explain_passes_rank_and_gap_changes_through_the_ranker():
-    # a ranker that reads only EASE's rank: the item's contribution comes from its rank
-    # among the candidates falling when EASE's score of it goes to the empty row's (0)
-    model, x, item = _explained_stack(lambda f: -f[:, 2])
-    columns, values = model.explain(x, item)
+def _baseline_row(model, x, item):
+    """The candidate's feature row with every path at its empty-row value, built from the
+    feature names and ``_candidates``' own helpers (the candidate's scores replaced)."""
     _, cols, features, _ = model._candidates(model.estimators_, x)
-    others = features[cols != item, 0]
-    fallen = np.sum(others > 0) + np.sum(others[:np.flatnonzero(cols == item)[0]] == 0)
-    rank = features[cols == item, 2][0]
-    np.testing.assert_allclose(values.sum(), fallen - rank, rtol=1e-9)
-    ease = _by_column(*model.estimators_[0].explain(x, item))
-    s0 = model.estimators_[0].decision_function(x)[0, item]
-    np.testing.assert_allclose(values, [(fallen - rank) * ease[c] / s0 for c in columns],
-                               rtol=1e-9, atol=1e-12)
+    position = int(np.flatnonzero(cols == item)[0])
+    names = model.feature_names_
+    row = features[position].copy()
+    empty = sp.csr_matrix((1, x.shape[1]))
+    for b, base in enumerate(model.estimators_):
+        values = features[:, 3 * b].copy()
+        values[position] = base._scores_without_fallback(empty)[0, item]
+        users = np.zeros(len(values), dtype=np.int64)
+        row[3 * b] = values[position]
+        row[3 * b + 1] = values[position] - _row_max(users, values, 1)[0]
+        row[3 * b + 2] = _ranks_within_rows(users, values)[position]
+    for i, name in enumerate(names):
+        if name.endswith("_value") or "_cosine_" in name:
+            row[i] = 0.0
+    return features[position], row
+
+
+def test_explain_passes_rank_and_gap_changes_through_the_ranker():
+    # rankers that read only EASE's gap, or only its rank: the contributions sum to the
+    # feature's change when EASE's score of the item goes to the empty row's (0), and go
+    # to the items in proportion to EASE's terms
+    for column in (1, 2):
+        model, x, item = _explained_stack(lambda f, column=column: -f[:, column])
+        full, baseline = _baseline_row(model, x, item)
+        assert full[column] != baseline[column]
+        columns, values = model.explain(x, item)
+        ease = _by_column(*model.estimators_[0].explain(x, item))
+        s0 = model.estimators_[0].decision_function(x)[0, item]
+        change = baseline[column] - full[column]
+        np.testing.assert_allclose(values.sum(), change, rtol=1e-9)
+        np.testing.assert_allclose(values, [change * ease[c] / s0 for c in columns],
+                                   rtol=1e-9, atol=1e-12)
+
+
+def test_explain_sums_to_the_score_minus_the_baseline_with_the_default_ranker():
+    # three behaviours, two bases, co-occurrence of two of them: more than two paths, the
+    # default gradient-boosted trees, every kind of path
+    rng = np.random.default_rng(0)
+    taste = rng.random((400, 3)) @ rng.random((3, 30))
+    view = (taste + rng.random((400, 30)) > 1.6).astype(float)
+    cart = view * (rng.random(view.shape) > 0.6)
+    buy = (view * rng.random(view.shape) > 0.6) | (rng.random(view.shape) > 0.97)
+    X = sp.csr_matrix(np.hstack([view, cart, buy.astype(float)]))
+    three = ("view", "cart", "buy")
+    model = StackingRecommender(
+        [("mb", MultiBehaviorEASE(three, alpha=5.0)),
+         ("buy", MultiBehaviorEASE(three, alpha=5.0, behavior_weights=(0.0, 0.0, 1.0)))],
+        n_candidates=8, similarity_behaviors=("view", "buy"), behaviors=three,
+        random_state=0).fit(X)
+    assert model.ranker_ is not None
+    checked = 0
+    for u in range(20):
+        x = X[u]
+        for item in model.recommend(x, k=3)[0][0]:
+            full, baseline = _baseline_row(model, x, item)
+            columns, values = model.explain(x, item)
+            expected = np.diff(model._ranker_scores(np.vstack([baseline, full]), None))[0]
+            np.testing.assert_allclose(values.sum(), expected, rtol=1e-6, atol=1e-9)
+            checked += abs(expected) > 1e-3
+    assert checked > 20
+
+
+def test_shapley_values_equal_the_average_over_orders():
+    # a non-linear score of four features, each path zeroing one: the Shapley value is each
+    # path's marginal effect averaged over the 24 orders in which the paths are zeroed
+    def score(f):
+        return f[:, 0] * f[:, 1] + f[:, 2] ** 2 * f[:, 3] + np.maximum(f[:, 0], f[:, 2])
+
+    class _Stack:
+        def _ranker_scores(self, features, first):
+            return score(features)
+
+    row = np.array([1.5, -2.0, 0.7, 3.0])
+    paths = [(None, lambda rows, i=i: rows.__setitem__((slice(None), i), 0.0))
+             for i in range(4)]
+    expected = np.zeros(4)
+    orders = list(itertools.permutations(range(4)))
+    for order in orders:
+        current = row.copy()
+        for i in order:
+            before = score(current[None])[0]
+            current[i] = 0.0
+            expected[i] += (before - score(current[None])[0]) / len(orders)
+    np.testing.assert_allclose(_shapley(_Stack(), row, paths), expected, rtol=1e-12)
+    assert len({round(v, 6) for v in expected}) == 4  # the weights matter
 
 
 def test_explain_credits_own_entries_and_co_occurrence():
