@@ -57,6 +57,11 @@ on purchases chooses on the validation split), beside the same model without it 
 purchases alone, on the standard split (defaults otherwise) and on the transfer split (with
 ``mask_target=0.5``, as the transfer table's cloze row; that row is not refitted here).
 
+Part ``cross-term``: on the transfer split, ``MultiTaskDAE(mask_target=0.5)`` whose item-item
+term reads every behaviour (``item_item_behavior_weights``: the weights the transfer table's
+tuned ``MultiBehaviorEASE`` chose, its cross term's closed form) beside the term on purchases
+alone and EASE on purchases.
+
 Part ``frontier`` (``--parts frontier``): on the standard split, the stack learns twice, from
 its default held-out purchases and from the transfer kind (``split``); the lists of mixtures
 of the two rankers' probabilities, from one to the other, show what overall HR@10 each gain
@@ -74,7 +79,7 @@ stopping) on the standard split: is the ranker's capacity what keeps it below th
 
 Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_transfer.json``, ``multibehavior_transfer_autoencoders.json``,
-``multibehavior_item_item.json``,
+``multibehavior_item_item.json``, ``multibehavior_cross_term.json``,
 ``multibehavior_stacking.json``, ``multibehavior_frontier.json``,
 ``multibehavior_similarity.json``, ``multibehavior_similarity_transfer.json`` and
 ``multibehavior_ranker.json`` (one per part, so a
@@ -83,6 +88,7 @@ tables.
 """
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -92,7 +98,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from common import PeakRSS, show, table, write_results  # noqa: E402
+from common import RESULTS_DIR, PeakRSS, show, table, write_results  # noqa: E402
 
 BEHAVIORS = ("view", "cart", "buy")
 PUBLISHED = [  # MuLe (CIKM 2024), Table 3, Taobao
@@ -413,31 +419,50 @@ def run_transfer_autoencoders(data_home, max_iter):
                f"MultiTaskDAE up to {max_iter}), seed 0."])
 
 
-def run_item_item(data_home, max_iter):
-    """MultiTaskDAE with and without the item-item term, on both splits."""
+ITEM_ITEM_COLUMNS = ["model", "HR@10", "NDCG@10", "HR@10 unseen", "fit seconds",
+                     "fit memory MB", "parameters"]
+ITEM_ITEM_FORMATS = ["text", "metric", "metric", "metric", "seconds", "mb", "params"]
+
+
+def ease_alpha(n, X):
+    """EASE on purchases' penalty, chosen on the standard split's validation users."""
     from sklearn_recsys.model_selection import leave_k_out_split
 
+    X_val, y_val = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS, target="buy")
+    return choose([{"alpha": a} for a in (50.0, 200.0, 800.0)],
+                  lambda alpha: _BuysOnly(n, alpha), X_val, y_val, "EASE (buys)")["alpha"]
+
+
+def item_item_row(name, make, params, X, rows, y, unseen, max_iter, curves):
+    """Fitted on ``X``, scored on its ``rows`` against ``y``; a neural row's validation
+    NDCG@100 by epoch goes to ``curves`` (for the notes)."""
+    model, seconds, mem = fitted(make, X)
+    if hasattr(model, "best_iteration_"):
+        params = {**params, "max_iter": max_iter, "best_iteration_": model.best_iteration_}
+        curves[name] = " ".join(f"{v:.4f}" for v in model.validation_scores_)
+    out = [name, *scores(model, X[rows], y, unseen), seconds, mem, params]
+    print(out, flush=True)
+    return out
+
+
+def transfer_item_item_table(name, title, rows, notes):
+    """A transfer-split table of the item-item rows (every purchase is unseen there)."""
+    return table(name, title, [c for c in ITEM_ITEM_COLUMNS if c != "HR@10 unseen"],
+                 [r[:3] + r[4:] for r in rows],
+                 formats=[f for i, f in enumerate(ITEM_ITEM_FORMATS) if i != 3], notes=notes)
+
+
+def run_item_item(data_home, max_iter):
+    """MultiTaskDAE with and without the item-item term, on both splits."""
     n, view, cart, buy, buy_test = load(data_home)
     X = stack(view, cart, buy)
     unseen = unseen_users(view, cart, buy_test)
-    X_val, y_val = leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS, target="buy")
-    alpha = choose([{"alpha": a} for a in (50.0, 200.0, 800.0)],
-                   lambda alpha: _BuysOnly(n, alpha), X_val, y_val, "EASE (buys)")["alpha"]
-    columns = ["model", "HR@10", "NDCG@10", "HR@10 unseen", "fit seconds", "fit memory MB",
-               "parameters"]
-    formats = ["text", "metric", "metric", "metric", "seconds", "mb", "params"]
-
+    alpha = ease_alpha(n, X)
+    columns, formats = ITEM_ITEM_COLUMNS, ITEM_ITEM_FORMATS
     curves = {}  # the neural rows' validation NDCG@100 by epoch, for the notes
 
-    def row(name, make, params, X, rows, y, unseen):
-        """Fitted on ``X``, scored on its ``rows`` against ``y``."""
-        model, seconds, mem = fitted(make, X)
-        if hasattr(model, "best_iteration_"):
-            params = {**params, "max_iter": max_iter, "best_iteration_": model.best_iteration_}
-            curves[name] = " ".join(f"{v:.4f}" for v in model.validation_scores_)
-        out = [name, *scores(model, X[rows], y, unseen), seconds, mem, params]
-        print(out, flush=True)
-        return out
+    def row(*args):
+        return item_item_row(*args, max_iter, curves)
 
     everyone = np.arange(X.shape[0])
     standard = [
@@ -457,7 +482,6 @@ def run_item_item(data_home, max_iter):
             lambda: neural(max_iter, mask_target=0.5, item_item_alpha=alpha),
             {"mask_target": 0.5, "item_item_alpha": alpha}, X_t, users, held[users],
             every_held)]
-    transfer = [r[:3] + r[4:] for r in transfer]  # every user's purchase is unseen here
     return [
         table("multibehavior-item-item",
               "Taobao (MB-CGCN split): MultiTaskDAE with and without its item-item term",
@@ -470,16 +494,66 @@ def run_item_item(data_home, max_iter):
                      "MultiTaskDAE fit of the process also pays for TensorFlow's start.",
                      *[f"Validation NDCG@100 by epoch, {name}: {curve}."
                        for name, curve in curves.items() if "mask_target" not in name]]),
-        table("multibehavior-item-item-transfer",
-              "Taobao transfer split: MultiTaskDAE's cloze row with the item-item term",
-              [c for c in columns if c != "HR@10 unseen"], transfer,
-              formats=[f for i, f in enumerate(formats) if i != 3],
-              notes=[f"Same split, protocol and {len(users)} users as the transfer table "
-                     "(whose cloze row without the term is not refitted here). The penalty "
-                     f"({alpha:g}) is the standard split's choice, not one made on this split "
-                     "(the transfer table's validation chose 50 for EASE too).",
-                     *[f"Validation NDCG@100 by epoch, {name}: {curve}."
-                       for name, curve in curves.items() if "mask_target" in name]])]
+        transfer_item_item_table(
+            "multibehavior-item-item-transfer",
+            "Taobao transfer split: MultiTaskDAE's cloze row with the item-item term", transfer,
+            notes=[f"Same split, protocol and {len(users)} users as the transfer table "
+                   "(whose cloze row without the term is not refitted here). The penalty "
+                   f"({alpha:g}) is the standard split's choice, not one made on this split "
+                   "(the transfer table's validation chose 50 for EASE too).",
+                   *[f"Validation NDCG@100 by epoch, {name}: {curve}."
+                     for name, curve in curves.items() if "mask_target" in name]])]
+
+
+def tuned_transfer_weights():
+    """The behaviour weights the transfer table's tuned MultiBehaviorEASE row chose (its
+    grid's validation on the transfer kind), read from ``multibehavior_transfer.json``."""
+    with open(os.path.join(RESULTS_DIR, "multibehavior_transfer.json")) as f:
+        rows = json.load(f)["tables"][0]["rows"]
+    return tuple(next(r[-1] for r in rows if r[0] == "MultiBehaviorEASE, tuned")[
+        "behavior_weights"])
+
+
+def run_cross_term(data_home, max_iter):
+    """On the transfer split: MultiTaskDAE's item-item term from every behaviour (the tuned
+    MultiBehaviorEASE's weights) beside the term on purchases alone and EASE on purchases."""
+    from sklearn_recsys import MultiBehaviorEASE
+
+    n, view, cart, buy, buy_test = load(data_home)
+    alpha = ease_alpha(n, stack(view, cart, buy))
+    weights = tuned_transfer_weights()
+    cross_alpha = MultiBehaviorEASE().alpha  # the tuned row's (its default)
+    _, held, X_t, users = transfer_data(view, cart, buy, buy_test)
+    every_held = np.arange(len(users))
+    curves = {}
+
+    def row(name, make, params):
+        return item_item_row(name, make, params, X_t, users, held[users], every_held,
+                             max_iter, curves)
+
+    rows = [
+        row("EASE, purchases only", lambda: _BuysOnly(n, alpha), {"alpha": alpha}),
+        row(f"MultiTaskDAE, mask_target=0.5, item_item_alpha={alpha:g}",
+            lambda: neural(max_iter, mask_target=0.5, item_item_alpha=alpha),
+            {"mask_target": 0.5, "item_item_alpha": alpha}),
+        row(f"MultiTaskDAE, mask_target=0.5, item_item_alpha={cross_alpha:g}, "
+            f"item_item_behavior_weights={weights}",
+            lambda: neural(max_iter, mask_target=0.5, item_item_alpha=cross_alpha,
+                           item_item_behavior_weights=weights),
+            {"mask_target": 0.5, "item_item_alpha": cross_alpha,
+             "item_item_behavior_weights": list(weights)})]
+    return transfer_item_item_table(
+        "multibehavior-cross-term",
+        "Taobao transfer split: MultiTaskDAE's item-item term from every behaviour", rows,
+        notes=[f"Same split, protocol and {len(users)} users as the transfer table. The "
+               "weighted term reads view, cart and purchase rows with the weights the "
+               "transfer table's tuned MultiBehaviorEASE chose on its validation split "
+               f"({weights}, read from multibehavior_transfer.json) and that model's penalty "
+               f"({cross_alpha:g}, its default); the purchases-only term's penalty ({alpha:g}) "
+               "is EASE's choice, as in the item-item table. MultiTaskDAE keeps its best "
+               f"epoch (up to {max_iter}) on its own validation users, seed 0.",
+               *[f"Validation NDCG@100 by epoch, {name}: {curve}."
+                 for name, curve in curves.items()]])
 
 
 def stacking_bases(cross):
@@ -776,6 +850,9 @@ def main(argv=None):
     if "item-item" in parts:
         tables = run_item_item(args.data_home, args.max_iter)
         write_results("multibehavior_item_item", [show(t) for t in tables])
+    if "cross-term" in parts:
+        write_results("multibehavior_cross_term",
+                      [show(run_cross_term(args.data_home, args.max_iter))])
     if "stacking" in parts:
         tables = run_stacking(args.data_home, args.n_candidates, args.n_repeats)
         write_results("multibehavior_stacking", [show(t) for t in tables])

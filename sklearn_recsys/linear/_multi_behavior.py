@@ -18,6 +18,32 @@ from ._ease import penalized_gram_inverse
 __all__ = ["MultiBehaviorEASE"]
 
 
+def weighted_blocks(X, n_items, weights):
+    """``sum_b weights[b] * X_b`` over the ``(n_users, n_items)`` blocks of CSR ``X``, in
+    ``X``'s dtype (blocks of weight 0 left out; all 0: a zero matrix)."""
+    Z = None
+    for b, w in enumerate(weights):
+        if w == 0:
+            continue
+        block = behavior_block(X, n_items, b) * w
+        Z = block if Z is None else Z + block
+    if Z is None:  # every weight 0: no input
+        Z = behavior_block(X, n_items, 0) * 0.0
+    return Z.astype(X.dtype).tocsr()
+
+
+def cross_item_item(Z, Y, alpha, dtype):
+    """EASE's solution from ``Z`` to ``Y``: ``argmin ||Y - Z W||^2 + alpha ||W||^2`` s.t.
+    ``diag(W) = 0``, dense ``(n_items, n_items)`` of ``dtype``."""
+    P = penalized_gram_inverse(Z, alpha, name="Z")
+    # W = P Z^T Y with P symmetric: (Y^T Z P)^T, sparse times dense
+    W = np.ascontiguousarray((((Y.T @ Z).tocsr()) @ P).T, dtype=dtype)
+    gamma = np.diag(W) / np.diag(P)
+    W -= P * gamma[np.newaxis, :]
+    W[np.diag_indices_from(W)] = 0.0
+    return W
+
+
 class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, RecommenderMixin,
                         TransformerMixin, BaseEstimator):
     """Linear multi-behaviour recommender: conversion rates plus a cross-behaviour EASE.
@@ -154,25 +180,10 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
         Y = self._target_history(X)
         Z = self._weighted_input(X)
         self.conversion_ = self._conversion_rates(X, Y)
-        P = penalized_gram_inverse(Z, self.alpha, name="Z")
-        # W = P Z^T Y with P symmetric: (Y^T Z P)^T, sparse times dense
-        W = np.ascontiguousarray((((Y.T @ Z).tocsr()) @ P).T, dtype=X.dtype)
-        gamma = np.diag(W) / np.diag(P)
-        W -= P * gamma[np.newaxis, :]
-        W[np.diag_indices_from(W)] = 0.0
-        self.coef_ = W
+        self.coef_ = cross_item_item(Z, Y, self.alpha, X.dtype)
 
     def _weighted_input(self, X):
-        n = self.n_items_
-        Z = None
-        for b, w in enumerate(self.behavior_weights_):
-            if w == 0:
-                continue
-            block = behavior_block(X, n, b) * w
-            Z = block if Z is None else Z + block
-        if Z is None:  # every weight 0: no cross term input
-            Z = behavior_block(X, n, 0) * 0.0
-        return Z.astype(X.dtype).tocsr()
+        return weighted_blocks(X, self.n_items_, self.behavior_weights_)
 
     def _conversion_rates(self, X, Y):
         aux = self._auxiliary()

@@ -11,6 +11,7 @@ from sklearn.utils._param_validation import Interval
 from .._engine import ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS
 from ..base import EmbeddingFeaturesOutMixin
 from ..linear._ease import ease_item_item
+from ..linear._multi_behavior import cross_item_item, weighted_blocks
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._topk import iter_row_batches
 from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
@@ -21,8 +22,10 @@ from ._tf import adam, compile_step
 __all__ = ["MultiTaskDAE"]
 
 
-def likeliest_log_scale(Y, W, n_users=2000):
-    """Log of the scale ``s`` maximising ``sum_ui y_ui log softmax(s * (Y @ W))_ui``.
+def likeliest_log_scale(Y, W, n_users=2000, Z=None):
+    """Log of the scale ``s`` maximising ``sum_ui y_ui log softmax(s * (Z @ W))_ui``.
+
+    ``Z`` is the term's input (``Y`` itself when None).
 
     On at most ``n_users`` users with target items, evenly spaced over the
     rows (no draw: the fit's generator, and so its batches and dropout, are
@@ -36,7 +39,7 @@ def likeliest_log_scale(Y, W, n_users=2000):
     if rows.size > n_users:
         rows = rows[np.linspace(0, rows.size - 1, n_users).astype(np.int64)]
     Ys = Y[rows]
-    S = np.asarray(Ys @ W, dtype=np.float64)
+    S = np.asarray((Ys if Z is None else Z[rows]) @ W, dtype=np.float64)
     observed = np.asarray(Ys.multiply(S).sum(axis=1)).ravel()
     counts = np.asarray(Ys.sum(axis=1)).ravel()
 
@@ -83,7 +86,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     its logits: ``exp(item_item_log_scale_) * (y_u @ W)``, ``y_u`` the
     user's target row and ``W`` (zero diagonal) EASE's closed-form solution
     (Steck 2019) on the training users' target block with that L2 penalty,
-    fixed during training; its scale starts at the value that maximises the
+    fixed during training (with ``item_item_behavior_weights``, ``z_u = sum_b
+    w_b x_{u,b}`` instead of ``y_u`` and ``W`` the solution from ``Z`` to the
+    target block, :class:`MultiBehaviorEASE`'s cross term: items bought by
+    users who viewed or carted the user's items); its scale starts at the value that maximises the
     multinomial likelihood of the training users' target items under the
     term alone and is then trained with the network. A wide part beside the
     deep one (Cheng et al. 2016): the item-to-item structure of a sparse
@@ -152,6 +158,13 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         with the number of users, as EASE's ``alpha``). None: no item-item
         term (the deep part alone). :meth:`partial_fit` refuses the term
         (and a model fitted with it).
+    item_item_behavior_weights : sequence of float, default=None
+        Weight of each behaviour in the item-item term's input, one per
+        block (as :class:`MultiBehaviorEASE`'s ``behavior_weights``): the
+        term reads ``z_u = sum_b w_b x_{u,b}`` and ``W`` is the L2-penalised
+        solution from those weighted rows to the target block, zero
+        diagonal. None: the target block alone (EASE on it). Used with
+        ``item_item_alpha`` only; at least one weight must be positive.
     dropout : float, default=0.5
         Input dropout rate during training.
     alpha : float, default=0.01
@@ -207,6 +220,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     item_item_coef_ : ndarray of shape (n_items, n_items) or None
         ``W`` of the item-item term (float32, zero diagonal); None without
         ``item_item_alpha``.
+    item_item_weights_ : ndarray of shape (n_behaviors,) or None
+        The behaviours' weights in the term's input; None when it reads the
+        target block alone (or without the term).
     item_item_log_scale_ : ndarray of shape ()
         Log of the item-item term's scale in the target's logits (trained);
         0 and unused without ``item_item_alpha``.
@@ -259,6 +275,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         "skip": ["boolean"],
         "mask_target": [Interval(Real, 0, 1, closed="left")],
         "item_item_alpha": [Interval(Real, 0, None, closed="neither"), None],
+        "item_item_behavior_weights": ["array-like", None],
         "dropout": [Interval(Real, 0, 1, closed="left")],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
@@ -282,6 +299,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         skip=True,
         mask_target=0.0,
         item_item_alpha=None,
+        item_item_behavior_weights=None,
         dropout=0.5,
         alpha=0.01,
         batch_size=500,
@@ -305,6 +323,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         self.skip = skip
         self.mask_target = mask_target
         self.item_item_alpha = item_item_alpha
+        self.item_item_behavior_weights = item_item_behavior_weights
         self.dropout = dropout
         self.alpha = alpha
         self.batch_size = batch_size
@@ -439,17 +458,34 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         weights = self._init_weights(ctx.rng)
         train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
         weights["skip_coefs_"] = self._skip_init(train)
-        self.item_item_coef_ = None
+        self.item_item_coef_ = self.item_item_weights_ = None
         if self.item_item_alpha is not None:
-            # the training users' target block only: validation users' held-out
-            # items must not reach the term that early stopping measures
+            # the training users' rows only: validation users' held-out items
+            # must not reach the term that early stopping measures
             Y = self._target_history(train)
-            self.item_item_coef_ = ease_item_item(
-                Y, self.item_item_alpha, name="the target block").astype(np.float32, copy=False)
+            Z = None
+            if self.item_item_behavior_weights is None:
+                self.item_item_coef_ = ease_item_item(
+                    Y, self.item_item_alpha, name="the target block").astype(
+                        np.float32, copy=False)
+            else:
+                self.item_item_weights_ = self._item_item_weights()
+                Z = weighted_blocks(train, self.n_items_, self.item_item_weights_)
+                self.item_item_coef_ = cross_item_item(Z, Y, self.item_item_alpha, np.float32)
             weights["item_item_log_scale_"] = np.array(
-                likeliest_log_scale(Y, self.item_item_coef_), dtype=np.float32)
+                likeliest_log_scale(Y, self.item_item_coef_, Z=Z), dtype=np.float32)
         self._start_training(ctx, weights, self.max_iter)
         self._store(ctx)
+
+    def _item_item_weights(self):
+        weights = check_weights(self.item_item_behavior_weights, self.behaviors_,
+                                "item_item_behavior_weights")
+        if not weights.any():
+            raise ValueError(
+                f"item_item_behavior_weights={self.item_item_behavior_weights!r} are all 0: "
+                "the item-item term would read nothing. Give a positive weight to at least "
+                "one behaviour, or item_item_behavior_weights=None for the target block.")
+        return weights
 
     def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
         tf = ctx.tf
@@ -468,7 +504,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         self._set_layout_and_weights(X, require_target=False)
         weights = self._init_weights(rng)
         weights["skip_coefs_"] = self._skip_init(X)  # from the first chunk
-        self.item_item_coef_ = None  # partial_fit refuses item_item_alpha
+        self.item_item_coef_ = self.item_item_weights_ = None  # partial_fit refuses the term
         return weights
 
     def _current_weights(self):
@@ -529,6 +565,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         task_w = [float(self.task_weights_[t]) for t in tasks]
         alpha, dropout = self.alpha, self.dropout
         mask, target = self.mask_target, self.target_index_
+        # the item-item term's input: the target block, or the behaviours weighted
+        item_item_weights = getattr(self, "item_item_weights_", None)
+        term_input = (None if item_item_weights is None else
+                      [(b, float(w)) for b, w in enumerate(item_item_weights) if w])
 
         def step(x, seed):
             with tf.GradientTape() as tape:
@@ -561,9 +601,10 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                             logits += present[:, b * n:(b + 1) * n] * v["skip_coefs_"][t, b]
                     if item_item is not None and t == target:
                         # the (masked) target rows are sparse: a sparse-dense product
+                        z = (blocks[target] if term_input is None else
+                             tf.add_n([blocks[b] * w for b, w in term_input]))
                         logits += tf.exp(v["item_item_log_scale_"]) * (
-                            tf.sparse.sparse_dense_matmul(tf.sparse.from_dense(blocks[target]),
-                                                          item_item))
+                            tf.sparse.sparse_dense_matmul(tf.sparse.from_dense(z), item_item))
                     loss += w * -tf.reduce_mean(
                         tf.reduce_sum(tf.nn.log_softmax(logits) * outputs[t], axis=1))
                 if alpha > 0:
@@ -604,8 +645,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                 block = behavior_block(X, self.n_items_, b).tocoo()
                 scores[block.row, block.col] += self.skip_coefs_[t, b, block.col]
         if self.item_item_coef_ is not None:
-            scores += np.exp(self.item_item_log_scale_) * np.asarray(
-                self._target_history(X) @ self.item_item_coef_)
+            z = (self._target_history(X) if getattr(self, "item_item_weights_", None) is None
+                 else weighted_blocks(X, self.n_items_, self.item_item_weights_))
+            scores += np.exp(self.item_item_log_scale_) * np.asarray(z @ self.item_item_coef_)
         return scores
 
     def transform(self, X):

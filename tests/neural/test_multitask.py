@@ -246,8 +246,10 @@ def _numpy_step_loss(model, x, hide, keep):
             if b != task:
                 logits = logits + present[:, b * n:(b + 1) * n] * model.skip_coefs_[task, b]
         if task == t and getattr(model, "item_item_coef_", None) is not None:
+            weights = model.item_item_weights_
+            z = blocks[t] if weights is None else sum(w * xb for w, xb in zip(weights, blocks))
             logits = logits + np.exp(np.float64(model.item_item_log_scale_)) * (
-                blocks[t] @ model.item_item_coef_)
+                z @ model.item_item_coef_)
         logits = logits - logits.max(axis=1, keepdims=True)
         log_p = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
         loss += model.task_weights_[task] * -np.mean((log_p * outputs[task]).sum(axis=1))
@@ -404,7 +406,8 @@ def test_item_item_term_is_ease_on_the_training_users(monkeypatch):
         seen.append(Y)
         return original(Y, alpha, name)
 
-    def recording_scale(Y, W):
+    def recording_scale(Y, W, Z=None):
+        assert Z is None  # the target block alone
         starts.append(likeliest(Y, W))
         return starts[-1]
 
@@ -499,6 +502,89 @@ def test_item_item_term_finds_what_a_small_code_misses():
     assert hit(ease, X[:, 80:], y) > 0.9
     assert hit(wide, X, y) > 0.9
     assert hit(plain, X, y) < 0.3
+
+
+def _viewed_pairs_shop(n_users=400, seed=0):
+    """Complementary pairs ``(2k, 2k + 1)`` of 40 items: a user views one item of each of
+    three pairs and buys the partners of the first two, never viewed; the third partner is
+    held out. Returns ``(X_in, y)``."""
+    rng = np.random.default_rng(seed)
+    n_items = 40
+    view, buy, held = (np.zeros((n_users, n_items)) for _ in range(3))
+    for u in range(n_users):
+        seen = 2 * rng.choice(n_items // 2, 3, replace=False) + rng.integers(2, size=3)
+        partners = seen + 1 - 2 * (seen % 2)
+        view[u, seen] = 1
+        buy[u, partners[:2]] = 1
+        held[u, partners[2]] = 1
+    X = sp.hstack([sp.csr_matrix(view), sp.csr_matrix(np.zeros_like(view)),
+                   sp.csr_matrix(buy)], format="csr")
+    return X, sp.csr_matrix(held)
+
+
+def test_item_item_term_reads_the_weighted_behaviours():
+    """With ``item_item_behavior_weights`` the term is MultiBehaviorEASE's cross term:
+    ``W`` from the weighted rows to the purchases, its scale started at the likeliest,
+    added to the deep logits in serving and in the training step."""
+    tf = pytest.importorskip("tensorflow")
+    from sklearn_recsys import MultiBehaviorEASE
+    from sklearn_recsys.neural._multitask import likeliest_log_scale
+
+    X, _ = _viewed_pairs_shop(n_users=60)
+    weights = (0.5, 0.0, 1.0)
+    params = dict(behaviors=BEHAVIORS, item_item_alpha=5.0, item_item_behavior_weights=weights,
+                  mask_target=0.5, early_stopping=False, **SMALL)
+    start = MultiTaskDAE(max_iter=1, learning_rate_init=1e-12, **params).fit(X)
+    cross = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0, behavior_weights=weights).fit(X)
+    assert_allclose(start.item_item_coef_, cross.coef_, rtol=1e-5, atol=1e-6)
+    assert_array_equal(start.item_item_weights_, weights)
+    Z = sp.csr_matrix(0.5 * X[:, :40].toarray() + X[:, 80:].toarray())
+    assert float(start.item_item_log_scale_) == pytest.approx(
+        likeliest_log_scale(X[:, 80:].tocsr(), start.item_item_coef_, Z=Z), abs=1e-5)
+
+    model = MultiTaskDAE(max_iter=2, **params).fit(X)
+    rows = X[:20]
+    wide = np.exp(np.float64(model.item_item_log_scale_)) * (Z[:20] @ model.item_item_coef_)
+    assert np.abs(wide).max() > 1.0
+    assert_allclose(model.decision_function(rows), _dense_forward(model, rows.toarray()) + wide,
+                    rtol=1e-4, atol=1e-4)
+    dense = X.toarray().astype(np.float32)
+    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                else tf.Variable(value))
+         for name, value in ((n, getattr(model, n)) for n in model._PARAMS)}
+    seed = np.array([3, 4], np.int32)
+    step = model._make_step(tf, v, item_item=tf.constant(model.item_item_coef_))
+    loss = float(step(tf.constant(dense), tf.constant(seed)))
+    n = model.n_items_
+    hide = ((tf.random.stateless_uniform((60, n), seed + 1).numpy() < 0.5)
+            & (dense[:, 2 * n:] > 0)).astype(np.float64)
+    keep = (tf.random.stateless_uniform((60, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
+    assert loss == pytest.approx(
+        _numpy_step_loss(model, dense.astype(np.float64), hide, keep), rel=1e-5)
+
+
+def test_weighted_item_item_term_finds_purchases_never_viewed():
+    """Users buy the partners of the items they view: the term from views finds the held-out
+    partner, the term on purchases alone cannot (the purchased pairs are unrelated)."""
+    X, y = _viewed_pairs_shop()
+    hit = make_ranking_scorer("hit_rate", k=1)
+    params = dict(behaviors=BEHAVIORS, item_item_alpha=5.0, mask_target=0.5, max_iter=5,
+                  early_stopping=False, **{**SMALL, "n_components": 1})
+    views = MultiTaskDAE(item_item_behavior_weights=(1.0, 0.0, 0.0), **params).fit(X)
+    purchases = MultiTaskDAE(**params).fit(X)
+    assert hit(views, X, y) > 0.9
+    assert hit(purchases, X, y) < 0.2
+
+
+@pytest.mark.parametrize("weights, match", [
+    ((0.0, 0.0, 0.0), "are all 0: the item-item term would read nothing"),
+    ((1.0, 1.0), "must hold 3 finite non-negative numbers"),
+    ((1.0, -1.0, 1.0), "must hold 3 finite non-negative numbers")])
+def test_item_item_behavior_weights_errors_name_the_fix(weights, match):
+    X, _ = _viewed_pairs_shop(n_users=30)
+    with pytest.raises(ValueError, match=match):
+        MultiTaskDAE(behaviors=BEHAVIORS, item_item_alpha=5.0, item_item_behavior_weights=weights,
+                     max_iter=1, **SMALL).fit(X)
 
 
 def test_partial_fit_refuses_the_item_item_term():
