@@ -89,9 +89,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     fixed during training (with ``item_item_behavior_weights``, ``z_u = sum_b
     w_b x_{u,b}`` instead of ``y_u`` and ``W`` the solution from ``Z`` to the
     target block, :class:`MultiBehaviorEASE`'s cross term: items bought by
-    users who viewed or carted the user's items); its scale starts at the value that maximises the
-    multinomial likelihood of the training users' target items under the
-    term alone and is then trained with the network. A wide part beside the
+    users who viewed or carted the user's items); its scale starts at the
+    value that maximises the multinomial likelihood of the training users'
+    target items under the term alone and is then trained with the network. A wide part beside the
     deep one (Cheng et al. 2016): the item-to-item structure of a sparse
     target behaviour over many items, which a low-dimensional code learned
     by gradient steps holds little of (EASE solves for it exactly), while

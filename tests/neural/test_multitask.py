@@ -458,6 +458,24 @@ def test_likeliest_log_scale_maximises_the_likelihood():
     assert log_likelihood(found) > log_likelihood(found / 2)
 
 
+def _assert_item_item_step_loss(tf, model, X):
+    """One cloze training step's loss (item-item term included) equals NumPy's with the
+    step's own hiding and dropout draws (seed (3, 4); ``X`` of 60 users, 3 blocks)."""
+    dense = X.toarray().astype(np.float32)
+    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
+                else tf.Variable(value))
+         for name, value in ((n, getattr(model, n)) for n in model._PARAMS)}
+    seed = np.array([3, 4], np.int32)
+    step = model._make_step(tf, v, item_item=tf.constant(model.item_item_coef_))
+    loss = float(step(tf.constant(dense), tf.constant(seed)))
+    n = model.n_items_
+    hide = ((tf.random.stateless_uniform((60, n), seed + 1).numpy() < 0.5)
+            & (dense[:, 2 * n:] > 0)).astype(np.float64)
+    keep = (tf.random.stateless_uniform((60, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
+    assert loss == pytest.approx(
+        _numpy_step_loss(model, dense.astype(np.float64), hide, keep), rel=1e-5)
+
+
 def test_item_item_term_in_serving_and_in_the_step_loss():
     """Scores add ``exp(item_item_log_scale_) * (y_u @ W)`` to the deep logits, and the
     training step's loss reads the same term on the (masked) target rows."""
@@ -471,20 +489,7 @@ def test_item_item_term_in_serving_and_in_the_step_loss():
     assert np.abs(wide).max() > 1.0  # the term matters
     assert_allclose(model.decision_function(rows), _dense_forward(model, rows.toarray()) + wide,
                     rtol=1e-4, atol=1e-4)
-
-    dense = X.toarray().astype(np.float32)
-    weights = {name: getattr(model, name) for name in model._PARAMS}
-    seed = np.array([3, 4], np.int32)
-    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
-                else tf.Variable(value)) for name, value in weights.items()}
-    step = model._make_step(tf, v, item_item=tf.constant(model.item_item_coef_))
-    loss = float(step(tf.constant(dense), tf.constant(seed)))
-    n = model.n_items_
-    hide = ((tf.random.stateless_uniform((60, n), seed + 1).numpy() < 0.5)
-            & (dense[:, 2 * n:] > 0)).astype(np.float64)
-    keep = (tf.random.stateless_uniform((60, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
-    assert loss == pytest.approx(
-        _numpy_step_loss(model, dense.astype(np.float64), hide, keep), rel=1e-5)
+    _assert_item_item_step_loss(tf, model, X)
 
 
 def test_item_item_term_finds_what_a_small_code_misses():
@@ -548,19 +553,7 @@ def test_item_item_term_reads_the_weighted_behaviours():
     assert np.abs(wide).max() > 1.0
     assert_allclose(model.decision_function(rows), _dense_forward(model, rows.toarray()) + wide,
                     rtol=1e-4, atol=1e-4)
-    dense = X.toarray().astype(np.float32)
-    v = {name: ([tf.Variable(w) for w in value] if isinstance(value, list)
-                else tf.Variable(value))
-         for name, value in ((n, getattr(model, n)) for n in model._PARAMS)}
-    seed = np.array([3, 4], np.int32)
-    step = model._make_step(tf, v, item_item=tf.constant(model.item_item_coef_))
-    loss = float(step(tf.constant(dense), tf.constant(seed)))
-    n = model.n_items_
-    hide = ((tf.random.stateless_uniform((60, n), seed + 1).numpy() < 0.5)
-            & (dense[:, 2 * n:] > 0)).astype(np.float64)
-    keep = (tf.random.stateless_uniform((60, 3 * n), seed).numpy() >= 0.5).astype(np.float64)
-    assert loss == pytest.approx(
-        _numpy_step_loss(model, dense.astype(np.float64), hide, keep), rel=1e-5)
+    _assert_item_item_step_loss(tf, model, X)
 
 
 def test_weighted_item_item_term_finds_purchases_never_viewed():
