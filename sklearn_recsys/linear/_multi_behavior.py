@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
@@ -13,6 +14,7 @@ from ..utils._behaviors import (
     behavior_block,
     check_weights,
 )
+from ..utils._parallel import parallel_kernel
 from ._ease import penalized_gram_inverse
 
 __all__ = ["MultiBehaviorEASE"]
@@ -32,12 +34,45 @@ def weighted_blocks(X, n_items, weights):
     return Z.astype(X.dtype).tocsr()
 
 
+@parallel_kernel
+def _add_sparse_dense_product(indptr, indices, data, dense, out):
+    """``out += S @ dense`` for CSR ``S`` given by its arrays, dense ``out``; rows in parallel."""
+    for r in prange(out.shape[0]):
+        for p in range(indptr[r], indptr[r + 1]):
+            j = indices[p]
+            v = data[p]
+            for c in range(dense.shape[1]):
+                out[r, c] += v * dense[j, c]
+
+
+def target_input_product(Y, Z, P, chunk_size=2 ** 24):
+    """``Y^T Z P`` for CSR ``Y`` and ``Z`` of the same users and dense ``P``, in ``P``'s dtype.
+
+    Computed as ``Y^T (Z P)`` over chunks of users (at most ``chunk_size`` entries of ``Z P``
+    at a time; users without a target interaction skipped): ``(nnz(Z) + nnz(Y)) * n``
+    multiply-adds, against ``nnz(Y^T Z) * n`` for ``(Y^T Z) P``, since a user's target items
+    times their input items outnumber the two together (six times on Taobao's split).
+    """
+    n = P.shape[1]
+    out = np.zeros((Y.shape[1], n), dtype=P.dtype)
+    users = np.flatnonzero(np.diff(Y.indptr))
+    step = max(1, chunk_size // max(n, 1))
+    for start in range(0, len(users), step):
+        chunk = users[start:start + step]
+        Zc = Z[chunk]
+        ZP = np.zeros((len(chunk), n), dtype=P.dtype)
+        _add_sparse_dense_product(Zc.indptr, Zc.indices, Zc.data.astype(P.dtype), P, ZP)
+        Yt = Y[chunk].T.tocsr()
+        _add_sparse_dense_product(Yt.indptr, Yt.indices, Yt.data.astype(P.dtype), ZP, out)
+    return out
+
+
 def cross_item_item(Z, Y, alpha, dtype):
     """EASE's solution from ``Z`` to ``Y``: ``argmin ||Y - Z W||^2 + alpha ||W||^2`` s.t.
     ``diag(W) = 0``, dense ``(n_items, n_items)`` of ``dtype``."""
     P = penalized_gram_inverse(Z, alpha, name="Z")
-    # W = P Z^T Y with P symmetric: (Y^T Z P)^T, sparse times dense
-    W = np.ascontiguousarray((((Y.T @ Z).tocsr()) @ P).T, dtype=dtype)
+    # W = P Z^T Y with P symmetric: (Y^T Z P)^T
+    W = np.ascontiguousarray(target_input_product(Y, Z, P).T, dtype=dtype)
     gamma = np.diag(W) / np.diag(P)
     W -= P * gamma[np.newaxis, :]
     W[np.diag_indices_from(W)] = 0.0

@@ -5,9 +5,12 @@ import pickle
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from sklearn_recsys import EASE, MultiBehaviorEASE
+from sklearn_recsys.linear._multi_behavior import target_input_product
 from sklearn_recsys.metrics import make_ranking_scorer
 from sklearn_recsys.model_selection import holdout_split, leave_k_out_split
 
@@ -51,6 +54,24 @@ def test_cross_term_is_the_constrained_ridge_solution_column_by_column():
         w = np.linalg.solve(Zj.T @ Zj + 2.0 * np.eye(29), Zj.T @ buy[:, j])
         np.testing.assert_allclose(model.coef_[others, j], w, atol=1e-8)
         assert model.coef_[j, j] == 0
+
+
+@settings(max_examples=40, deadline=None)
+@given(n_users=st.integers(1, 9), n_inputs=st.integers(1, 6), n_targets=st.integers(1, 6),
+       n_cols=st.integers(1, 5), chunk_size=st.integers(1, 40), dtype=st.sampled_from(
+           [np.float32, np.float64]), seed=st.integers(0, 2 ** 16))
+def test_target_input_product_is_the_dense_product(n_users, n_inputs, n_targets, n_cols,
+                                                   chunk_size, dtype, seed):
+    # any chunking of the users, users without targets, empty rows: Y^T Z P exactly
+    rng = np.random.default_rng(seed)
+    Y = sp.random(n_users, n_targets, density=0.4, format="csr", random_state=rng)
+    Z = sp.random(n_users, n_inputs, density=0.5, format="csr", random_state=rng)
+    P = rng.standard_normal((n_inputs, n_cols)).astype(dtype)
+    got = target_input_product(Y, Z, P, chunk_size=chunk_size)
+    assert got.dtype == dtype and got.shape == (n_targets, n_cols)
+    expected = Y.toarray().T @ Z.toarray() @ P.astype(np.float64)
+    np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                               atol=1e-5 if dtype == np.float32 else 1e-12)
 
 
 def test_conversion_rates_by_hand():
