@@ -77,12 +77,19 @@ Part ``ranker`` (``--parts ranker``): the stack of the stacking table with other
 (gradient-boosted trees with deeper and shallower trees, and all their rounds without early
 stopping) on the standard split: is the ranker's capacity what keeps it below the targets?
 
+Part ``fit-time`` (``--parts fit-time``): how ``MultiBehaviorEASE``'s fit scales beside
+EASE's on the standard split's training data (float32, as the tables above): both fitted with
+the same penalty, in turns, ``--repeats`` times (medians), with the two steps of the cross
+term's closed form timed apart (the penalized Gram inverse, as EASE's; the product
+``Y^T Z P``) and the product as it was computed before (``(Y^T Z) P``, sparse times dense) for
+reference.
+
 Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_transfer.json``, ``multibehavior_transfer_autoencoders.json``,
 ``multibehavior_item_item.json``, ``multibehavior_cross_term.json``,
 ``multibehavior_stacking.json``, ``multibehavior_frontier.json``,
 ``multibehavior_similarity.json``, ``multibehavior_similarity_transfer.json`` and
-``multibehavior_ranker.json`` (one per part, so a
+``multibehavior_ranker.json``, ``multibehavior_fit_time.json`` (one per part, so a
 part can be rerun alone); ``python benchmarks/make_tables.py`` turns them into the docs'
 tables.
 """
@@ -826,6 +833,65 @@ def run_ranker(data_home, n_candidates, n_repeats):
                "carted."])
 
 
+def run_fit_time(data_home, repeats):
+    """Medians of ``repeats`` fits of EASE on purchases and ``MultiBehaviorEASE`` (defaults),
+    in turns, with the cross term's two steps and the former product timed apart."""
+    from sklearn_recsys import MultiBehaviorEASE
+    from sklearn_recsys.linear._ease import penalized_gram_inverse
+    from sklearn_recsys.linear._multi_behavior import target_input_product, weighted_blocks
+
+    n, view, cart, buy, _ = load(data_home)
+    X = stack(view, cart, buy)
+    model = MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy")
+    alpha, weights = model.alpha, (1.0,) * len(BEHAVIORS)
+    Z, Y = weighted_blocks(X, n, weights), blocks(X, n)[2]
+    times = {key: [] for key in ("ease", "mb", "inverse", "product", "former")}
+    memory = {}
+    target_input_product(Y[:50], Z[:50], np.eye(n, 8, dtype=X.dtype))  # numba's compile
+
+    def timed(key, fn):
+        start = time.perf_counter()
+        with PeakRSS() as mem:
+            out = fn()
+        times[key].append(time.perf_counter() - start)
+        memory.setdefault(key, mem.growth_mb)
+        return out
+
+    for r in range(repeats):
+        timed("ease", lambda: _BuysOnly(n, alpha).fit(X))
+        timed("mb", lambda: MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy").fit(X))
+        P = timed("inverse", lambda: penalized_gram_inverse(Z, alpha))
+        new = timed("product", lambda: target_input_product(Y, Z, P))
+        old = timed("former", lambda: np.asarray((Y.T @ Z).tocsr() @ P))
+        if r == 0:
+            gap = float(np.abs(new - old).max() / np.abs(old).max())
+        P = new = old = None  # free the three (n_items, n_items) arrays before the next fits
+        print({key: [round(t, 2) for t in v] for key, v in times.items()}, flush=True)
+    med = {key: float(np.median(v)) for key, v in times.items()}
+    each = {key: ", ".join(f"{t:.1f}" for t in v) for key, v in times.items()}
+    cooc = (Y.T @ Z).nnz
+    rows = [
+        ["EASE on purchases, fit", med["ease"], 1.0, memory["ease"], each["ease"]],
+        ["MultiBehaviorEASE (defaults), fit", med["mb"], med["mb"] / med["ease"], memory["mb"],
+         each["mb"]],
+        ["  penalized Gram inverse (Z^T Z + alpha I)^-1", med["inverse"],
+         med["inverse"] / med["ease"], memory["inverse"], each["inverse"]],
+        ["  product Y^T (Z P), by chunks of users", med["product"],
+         med["product"] / med["ease"], memory["product"], each["product"]],
+        ["  former product (Y^T Z) P (reference)", med["former"], med["former"] / med["ease"],
+         memory["former"], each["former"]],
+    ]
+    return table(
+        "multibehavior-fit-time",
+        "Taobao (MB-CGCN split): MultiBehaviorEASE's fit beside EASE's",
+        ["step", "seconds (median)", "x EASE's fit", "memory MB (first)", "seconds (each)"],
+        rows, formats=["text", "seconds", "ratio", "mb", "text"],
+        notes=[f"{X.shape[0]} users, {n} items, float32; penalty {alpha:g} for both; "
+               f"behavior weights {weights} (the defaults); {repeats} fits of each, in turns. "
+               f"nnz: Z {Z.nnz}, Y {Y.nnz}, Y^T Z {cooc}. The two products differ by at most "
+               f"{gap:.1e} of the largest entry (float rounding)."])
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
@@ -836,6 +902,8 @@ def main(argv=None):
                         help="StackingRecommender: held-out draws its ranker learns from")
     parser.add_argument("--max-iter", type=int, default=30,
                         help="epochs of MultiTaskDAE at most (early stopping picks the best)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="fit-time part: fits of each model (medians)")
     args = parser.parse_args(argv)
     parts = args.parts.split(",")
     if "standard" in parts:
@@ -865,6 +933,9 @@ def main(argv=None):
     if "similarity-transfer" in parts:
         write_results("multibehavior_similarity_transfer", [show(run_similarity_transfer(
             args.data_home, args.n_candidates, args.n_repeats))])
+    if "fit-time" in parts:
+        write_results("multibehavior_fit_time", [show(run_fit_time(args.data_home,
+                                                                   args.repeats))])
     if "ranker" in parts:
         write_results("multibehavior_ranker",
                       [show(run_ranker(args.data_home, args.n_candidates, args.n_repeats))])
