@@ -45,6 +45,22 @@ def _add_sparse_dense_product(indptr, indices, data, dense, out):
                 out[r, c] += v * dense[j, c]
 
 
+@parallel_kernel
+def _transpose_minus_scaled(A, P, gamma, out):
+    """``out = (A - gamma[:, None] * P)^T`` in ``out``'s dtype, by tiles (a transposing copy
+    of a large array touches one cache line per entry otherwise)."""
+    tile = 64
+    n_rows, n_cols = A.shape
+    for t in prange((n_rows + tile - 1) // tile):
+        r0 = t * tile
+        r1 = min(r0 + tile, n_rows)
+        for c0 in range(0, n_cols, tile):
+            c1 = min(c0 + tile, n_cols)
+            for c in range(c0, c1):
+                for r in range(r0, r1):
+                    out[c, r] = A[r, c] - gamma[r] * P[r, c]
+
+
 def target_input_product(Y, Z, P, chunk_size=2 ** 24):
     """``Y^T Z P`` for CSR ``Y`` and ``Z`` of the same users and dense ``P``, in ``P``'s dtype.
 
@@ -71,10 +87,11 @@ def cross_item_item(Z, Y, alpha, dtype):
     """EASE's solution from ``Z`` to ``Y``: ``argmin ||Y - Z W||^2 + alpha ||W||^2`` s.t.
     ``diag(W) = 0``, dense ``(n_items, n_items)`` of ``dtype``."""
     P = penalized_gram_inverse(Z, alpha, name="Z")
-    # W = P Z^T Y with P symmetric: (Y^T Z P)^T
-    W = np.ascontiguousarray(target_input_product(Y, Z, P).T, dtype=dtype)
-    gamma = np.diag(W) / np.diag(P)
-    W -= P * gamma[np.newaxis, :]
+    # W = P Z^T Y with P symmetric is (Y^T Z P)^T; the constraint subtracts P gamma
+    WT = target_input_product(Y, Z, P)
+    gamma = np.diag(WT) / np.diag(P)
+    W = np.empty(WT.shape[::-1], dtype=dtype)
+    _transpose_minus_scaled(WT, P, gamma, W)
     W[np.diag_indices_from(W)] = 0.0
     return W
 

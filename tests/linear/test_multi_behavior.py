@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from sklearn_recsys import EASE, MultiBehaviorEASE
-from sklearn_recsys.linear._multi_behavior import target_input_product
+from sklearn_recsys.linear._multi_behavior import cross_item_item, target_input_product
 from sklearn_recsys.metrics import make_ranking_scorer
 from sklearn_recsys.model_selection import holdout_split, leave_k_out_split
 
@@ -72,6 +72,27 @@ def test_target_input_product_is_the_dense_product(n_users, n_inputs, n_targets,
     expected = Y.toarray().T @ Z.toarray() @ P.astype(np.float64)
     np.testing.assert_allclose(got, expected, rtol=1e-5 if dtype == np.float32 else 1e-12,
                                atol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cross_item_item_over_many_tiles_is_the_dense_closed_form(dtype):
+    # 150 items: the transposing kernel's tiles (64) and a partial one at both edges
+    rng = np.random.default_rng(3)
+    Z = sp.random(400, 150, density=0.05, format="csr", random_state=rng)
+    Y = sp.random(400, 150, density=0.02, format="csr", random_state=rng)
+    W = cross_item_item(Z, Y, 3.0, dtype)
+    Zd, Yd = Z.toarray(), Y.toarray()
+    P = np.linalg.inv(Zd.T @ Zd + 3.0 * np.eye(150))
+    expected = P @ Zd.T @ Yd
+    expected -= P * (np.diag(expected) / np.diag(P))[np.newaxis, :]
+    np.fill_diagonal(expected, 0.0)
+    assert W.dtype == dtype and W.flags.c_contiguous
+    np.testing.assert_allclose(W, expected, atol=1e-6 if dtype == np.float32 else 1e-12)
+    # column j regresses y_j on every item but j
+    others = np.delete(np.arange(150), 97)
+    w = np.linalg.solve(Zd[:, others].T @ Zd[:, others] + 3.0 * np.eye(149),
+                        Zd[:, others].T @ Yd[:, 97])
+    np.testing.assert_allclose(W[others, 97], w, atol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 def test_conversion_rates_by_hand():
