@@ -82,7 +82,8 @@ EASE's on the standard split's training data (float32, as the tables above): bot
 the same penalty, in turns, ``--repeats`` times (medians), with the two steps of the cross
 term's closed form timed apart (the penalized Gram inverse, as EASE's; the product
 ``Y^T Z P``) and the product as it was computed before (``(Y^T Z) P``, sparse times dense) for
-reference.
+reference; then the product that scores every user, ``Z W``, by the parallel kernel that
+serves the item-item models and by scipy (one core, for reference).
 
 Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_transfer.json``, ``multibehavior_transfer_autoencoders.json``,
@@ -839,13 +840,15 @@ def run_fit_time(data_home, repeats):
     from sklearn_recsys import MultiBehaviorEASE
     from sklearn_recsys.linear._ease import penalized_gram_inverse
     from sklearn_recsys.linear._multi_behavior import target_input_product, weighted_blocks
+    from sklearn_recsys.utils._sparse_dense import csr_dense_product
 
     n, view, cart, buy, _ = load(data_home)
     X = stack(view, cart, buy)
     model = MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy")
     alpha, weights = model.alpha, (1.0,) * len(BEHAVIORS)
     Z, Y = weighted_blocks(X, n, weights), blocks(X, n)[2]
-    times = {key: [] for key in ("ease", "mb", "inverse", "product", "former")}
+    times = {key: [] for key in ("ease", "mb", "inverse", "product", "former", "score",
+                                 "score_scipy")}
     memory = {}
     target_input_product(Y[:50], Z[:50], np.eye(n, 8, dtype=X.dtype))  # numba's compile
 
@@ -859,7 +862,12 @@ def run_fit_time(data_home, repeats):
 
     for r in range(repeats):
         timed("ease", lambda: _BuysOnly(n, alpha).fit(X))
-        timed("mb", lambda: MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy").fit(X))
+        W = timed("mb", lambda: MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy").fit(
+            X)).coef_
+        scored = timed("score", lambda: csr_dense_product(Z, W))
+        if not np.array_equal(scored, timed("score_scipy", lambda: np.asarray(Z @ W))):
+            raise AssertionError("the parallel scoring product differs from scipy's")
+        W = scored = None
         P = timed("inverse", lambda: penalized_gram_inverse(Z, alpha))
         new = timed("product", lambda: target_input_product(Y, Z, P))
         old = timed("former", lambda: np.asarray((Y.T @ Z).tocsr() @ P))
@@ -880,6 +888,10 @@ def run_fit_time(data_home, repeats):
          med["product"] / med["ease"], memory["product"], each["product"]],
         ["  former product (Y^T Z) P (reference)", med["former"], med["former"] / med["ease"],
          memory["former"], each["former"]],
+        ["scoring every user, Z W, parallel kernel", med["score"], med["score"] / med["ease"],
+         memory["score"], each["score"]],
+        ["scoring every user, Z W, scipy (reference)", med["score_scipy"],
+         med["score_scipy"] / med["ease"], memory["score_scipy"], each["score_scipy"]],
     ]
     return table(
         "multibehavior-fit-time",
@@ -888,8 +900,9 @@ def run_fit_time(data_home, repeats):
         rows, formats=["text", "seconds", "ratio", "mb", "text"],
         notes=[f"{X.shape[0]} users, {n} items, float32; penalty {alpha:g} for both; "
                f"behavior weights {weights} (the defaults); {repeats} fits of each, in turns. "
-               f"nnz: Z {Z.nnz}, Y {Y.nnz}, Y^T Z {cooc}. The two products differ by at most "
-               f"{gap:.1e} of the largest entry (float rounding)."])
+               f"nnz: Z {Z.nnz}, Y {Y.nnz}, Y^T Z {cooc}. The two products of the fit differ "
+               f"by at most {gap:.1e} of the largest entry (float rounding); the two scoring "
+               "products are equal bit for bit (checked at every repeat)."])
 
 
 def main(argv=None):

@@ -20,6 +20,7 @@ import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin
 from sklearn.utils.validation import check_is_fitted
 
+from .utils._sparse_dense import csr_dense_product
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from .utils._validation import (
     check_exclude,
@@ -653,7 +654,10 @@ class ItemItemMixin(ItemScoresTransformMixin):
     """
 
     def _score_batch(self, X):
-        scores = X @ self._item_item()
+        W = self._item_item()
+        if isinstance(W, np.ndarray):  # on every core, scipy's values
+            return csr_dense_product(X, W)
+        scores = X @ W
         if hasattr(scores, "toarray"):
             scores = scores.toarray()
         return np.asarray(scores)

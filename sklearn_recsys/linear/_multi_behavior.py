@@ -15,6 +15,7 @@ from ..utils._behaviors import (
     check_weights,
 )
 from ..utils._parallel import parallel_kernel
+from ..utils._sparse_dense import add_csr_dense_product, csr_dense_product
 from ._ease import penalized_gram_inverse
 
 __all__ = ["MultiBehaviorEASE"]
@@ -32,17 +33,6 @@ def weighted_blocks(X, n_items, weights):
     if Z is None:  # every weight 0: no input
         Z = behavior_block(X, n_items, 0) * 0.0
     return Z.astype(X.dtype).tocsr()
-
-
-@parallel_kernel
-def _add_sparse_dense_product(indptr, indices, data, dense, out):
-    """``out += S @ dense`` for CSR ``S`` given by its arrays, dense ``out``; rows in parallel."""
-    for r in prange(out.shape[0]):
-        for p in range(indptr[r], indptr[r + 1]):
-            j = indices[p]
-            v = data[p]
-            for c in range(dense.shape[1]):
-                out[r, c] += v * dense[j, c]
 
 
 @parallel_kernel
@@ -77,9 +67,9 @@ def target_input_product(Y, Z, P, chunk_size=2 ** 24):
         chunk = users[start:start + step]
         Zc = Z[chunk]
         ZP = np.zeros((len(chunk), n), dtype=P.dtype)
-        _add_sparse_dense_product(Zc.indptr, Zc.indices, Zc.data.astype(P.dtype), P, ZP)
+        add_csr_dense_product(Zc.indptr, Zc.indices, Zc.data.astype(P.dtype), P, ZP)
         Yt = Y[chunk].T.tocsr()
-        _add_sparse_dense_product(Yt.indptr, Yt.indices, Yt.data.astype(P.dtype), ZP, out)
+        add_csr_dense_product(Yt.indptr, Yt.indices, Yt.data.astype(P.dtype), ZP, out)
     return out
 
 
@@ -254,7 +244,7 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
     # -- scoring -----------------------------------------------------------
 
     def _score_batch(self, X):
-        scores = np.asarray(self._weighted_input(X) @ self.coef_) * self.cross_weight
+        scores = csr_dense_product(self._weighted_input(X), self.coef_) * self.cross_weight
         if self.conversion_.size:
             codes = as_pattern_codes(X, self.n_items_, self._auxiliary()).tocoo()
             scores[codes.row, codes.col] += self.conversion_[

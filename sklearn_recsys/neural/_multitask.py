@@ -13,6 +13,7 @@ from ..base import EmbeddingFeaturesOutMixin
 from ..linear._ease import ease_item_item
 from ..linear._multi_behavior import cross_item_item, weighted_blocks
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
+from ..utils._sparse_dense import csr_dense_product
 from ..utils._topk import iter_row_batches
 from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
                     check_sizes, check_squares_fit_float32,
@@ -647,7 +648,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         if self.item_item_coef_ is not None:
             z = (self._target_history(X) if getattr(self, "item_item_weights_", None) is None
                  else weighted_blocks(X, self.n_items_, self.item_item_weights_))
-            scores += np.exp(self.item_item_log_scale_) * np.asarray(z @ self.item_item_coef_)
+            scores += np.exp(self.item_item_log_scale_) * csr_dense_product(
+                z, self.item_item_coef_)
         return scores
 
     def transform(self, X):
