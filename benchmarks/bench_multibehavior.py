@@ -586,7 +586,9 @@ def run_cross_term_decay(data_home, max_iter, decays=(0.1, 1.0)):
     ease = next(r for r in earlier["rows"] if r[0] == "EASE, purchases only")
     curve = next(note for note in earlier["notes"] if name in note)
     curves = {f"{name}, alpha={MultiTaskDAE().alpha:g}": curve.rstrip(".").split(": ")[-1]}
-    rows = [ease, [f"{name}, alpha={MultiTaskDAE().alpha:g}", *default[1:]]]
+    # rows read back lack the unseen column that the table drops from fitted rows
+    rows = [[*ease[:3], None, *ease[3:]],
+            [f"{name}, alpha={MultiTaskDAE().alpha:g}", *default[1:3], None, *default[3:]]]
     for decay in decays:
         rows.append(item_item_row(
             f"{name}, alpha={decay:g}",
@@ -595,6 +597,8 @@ def run_cross_term_decay(data_home, max_iter, decays=(0.1, 1.0)):
             {"mask_target": 0.5, "item_item_alpha": cross_alpha,
              "item_item_behavior_weights": list(weights), "alpha": decay},
             X_t, users, held[users], np.arange(len(users)), max_iter, curves))
+        print(f"  validation NDCG@100 by epoch, alpha={decay:g}: {curves[rows[-1][0]]}",
+              flush=True)
     best = {label: max(float(v) for v in curve.split()) for label, curve in curves.items()}
     chosen = max(best, key=best.get)
     return transfer_item_item_table(
