@@ -970,43 +970,35 @@ def main(argv=None):
     parser.add_argument("--repeats", type=int, default=3,
                         help="fit-time part: fits of each model (medians)")
     args = parser.parse_args(argv)
+    epochs = ("data_home", "max_iter")
+    stacks = ("data_home", "n_candidates", "n_repeats")
+    # part -> (results file, the function writing its table or tables, its arguments)
+    runs = {
+        "standard": ("multibehavior_taobao", run_standard, epochs),
+        "transfer": ("multibehavior_transfer", run_transfer, epochs),
+        "transfer-autoencoders": ("multibehavior_transfer_autoencoders",
+                                  run_transfer_autoencoders, epochs),
+        "item-item": ("multibehavior_item_item", run_item_item, epochs),
+        "cross-term": ("multibehavior_cross_term", run_cross_term, epochs),
+        "cross-term-decay": ("multibehavior_cross_term_decay", run_cross_term_decay, epochs),
+        "stacking": ("multibehavior_stacking", run_stacking, stacks),
+        "frontier": ("multibehavior_frontier", run_frontier, stacks),
+        "similarity": ("multibehavior_similarity", run_similarity, stacks),
+        "similarity-transfer": ("multibehavior_similarity_transfer", run_similarity_transfer,
+                                stacks),
+        "fit-time": ("multibehavior_fit_time", run_fit_time, ("data_home", "repeats")),
+        "ranker": ("multibehavior_ranker", run_ranker, stacks),
+    }
     parts = args.parts.split(",")
-    if "standard" in parts:
-        write_results("multibehavior_taobao",
-                      [show(run_standard(args.data_home, args.max_iter))])
-    if "transfer" in parts:
-        write_results("multibehavior_transfer",
-                      [show(run_transfer(args.data_home, args.max_iter))])
-    if "transfer-autoencoders" in parts:
-        write_results("multibehavior_transfer_autoencoders",
-                      [show(run_transfer_autoencoders(args.data_home, args.max_iter))])
-    if "item-item" in parts:
-        tables = run_item_item(args.data_home, args.max_iter)
-        write_results("multibehavior_item_item", [show(t) for t in tables])
-    if "cross-term" in parts:
-        write_results("multibehavior_cross_term",
-                      [show(run_cross_term(args.data_home, args.max_iter))])
-    if "cross-term-decay" in parts:
-        write_results("multibehavior_cross_term_decay",
-                      [show(run_cross_term_decay(args.data_home, args.max_iter))])
-    if "stacking" in parts:
-        tables = run_stacking(args.data_home, args.n_candidates, args.n_repeats)
-        write_results("multibehavior_stacking", [show(t) for t in tables])
-    if "frontier" in parts:
-        write_results("multibehavior_frontier",
-                      [show(run_frontier(args.data_home, args.n_candidates, args.n_repeats))])
-    if "similarity" in parts:
-        tables = run_similarity(args.data_home, args.n_candidates, args.n_repeats)
-        write_results("multibehavior_similarity", [show(t) for t in tables])
-    if "similarity-transfer" in parts:
-        write_results("multibehavior_similarity_transfer", [show(run_similarity_transfer(
-            args.data_home, args.n_candidates, args.n_repeats))])
-    if "fit-time" in parts:
-        write_results("multibehavior_fit_time", [show(run_fit_time(args.data_home,
-                                                                   args.repeats))])
-    if "ranker" in parts:
-        write_results("multibehavior_ranker",
-                      [show(run_ranker(args.data_home, args.n_candidates, args.n_repeats))])
+    unknown = [part for part in parts if part not in runs]
+    if unknown:
+        parser.error(f"unknown parts {unknown}; the parts are {list(runs)}")
+    for part in runs:  # in this order, whatever the order asked
+        if part in parts:
+            name, run, names = runs[part]
+            tables = run(*(getattr(args, a) for a in names))
+            tables = [tables] if isinstance(tables, dict) else tables
+            write_results(name, [show(t) for t in tables])
 
 
 if __name__ == "__main__":
