@@ -585,10 +585,11 @@ def run_cross_term_decay(data_home, max_iter, decays=(0.1, 1.0)):
     default = next(r for r in earlier["rows"] if r[0] == name)
     ease = next(r for r in earlier["rows"] if r[0] == "EASE, purchases only")
     curve = next(note for note in earlier["notes"] if name in note)
-    curves = {f"{name}, alpha={MultiTaskDAE().alpha:g}": curve.rstrip(".").split(": ")[-1]}
+    default_name = f"{name}, alpha={MultiTaskDAE().alpha:g}"
+    curves = {default_name: curve.rstrip(".").split(": ")[-1]}
     # rows read back lack the unseen column that the table drops from fitted rows
     rows = [[*ease[:3], None, *ease[3:]],
-            [f"{name}, alpha={MultiTaskDAE().alpha:g}", *default[1:3], None, *default[3:]]]
+            [default_name, *default[1:3], None, *default[3:]]]
     for decay in decays:
         rows.append(item_item_row(
             f"{name}, alpha={decay:g}",
@@ -896,11 +897,10 @@ def run_fit_time(data_home, repeats):
 
     n, view, cart, buy, _ = load(data_home)
     X = stack(view, cart, buy)
-    model = MultiBehaviorEASE(behaviors=BEHAVIORS, target="buy")
-    alpha, weights = model.alpha, (1.0,) * len(BEHAVIORS)
+    alpha, weights = MultiBehaviorEASE().alpha, (1.0,) * len(BEHAVIORS)  # its defaults
     Z, Y = weighted_blocks(X, n, weights), blocks(X, n)[2]
     times = {key: [] for key in ("ease", "mb", "inverse", "product", "former", "score",
-                                 "score_scipy")}
+                                 "score_scipy")}  # in the table's order
     memory = {}
     target_input_product(Y[:50], Z[:50], np.eye(n, 8, dtype=X.dtype))  # numba's compile
 
@@ -930,21 +930,15 @@ def run_fit_time(data_home, repeats):
     med = {key: float(np.median(v)) for key, v in times.items()}
     each = {key: ", ".join(f"{t:.1f}" for t in v) for key, v in times.items()}
     cooc = (Y.T @ Z).nnz
-    rows = [
-        ["EASE on purchases, fit", med["ease"], 1.0, memory["ease"], each["ease"]],
-        ["MultiBehaviorEASE (defaults), fit", med["mb"], med["mb"] / med["ease"], memory["mb"],
-         each["mb"]],
-        ["  penalized Gram inverse (Z^T Z + alpha I)^-1", med["inverse"],
-         med["inverse"] / med["ease"], memory["inverse"], each["inverse"]],
-        ["  product Y^T (Z P), by chunks of users", med["product"],
-         med["product"] / med["ease"], memory["product"], each["product"]],
-        ["  former product (Y^T Z) P (reference)", med["former"], med["former"] / med["ease"],
-         memory["former"], each["former"]],
-        ["scoring every user, Z W, parallel kernel", med["score"], med["score"] / med["ease"],
-         memory["score"], each["score"]],
-        ["scoring every user, Z W, scipy (reference)", med["score_scipy"],
-         med["score_scipy"] / med["ease"], memory["score_scipy"], each["score_scipy"]],
-    ]
+    labels = {"ease": "EASE on purchases, fit",
+              "mb": "MultiBehaviorEASE (defaults), fit",
+              "inverse": "  penalized Gram inverse (Z^T Z + alpha I)^-1",
+              "product": "  product Y^T (Z P), by chunks of users",
+              "former": "  former product (Y^T Z) P (reference)",
+              "score": "scoring every user, Z W, parallel kernel",
+              "score_scipy": "scoring every user, Z W, scipy (reference)"}
+    rows = [[label, med[key], med[key] / med["ease"], memory[key], each[key]]
+            for key, label in labels.items()]
     return table(
         "multibehavior-fit-time",
         "Taobao (MB-CGCN split): MultiBehaviorEASE's fit beside EASE's",

@@ -65,11 +65,11 @@ def target_input_product(Y, Z, P, chunk_size=2 ** 24):
     step = max(1, chunk_size // max(n, 1))
     for start in range(0, len(users), step):
         chunk = users[start:start + step]
-        Zc = Z[chunk]
+        Zc, Yt = Z[chunk], Y[chunk].T.tocsr()
         ZP = np.zeros((len(chunk), n), dtype=P.dtype)
-        add_csr_dense_product(Zc.indptr, Zc.indices, Zc.data.astype(P.dtype), P, ZP)
-        Yt = Y[chunk].T.tocsr()
-        add_csr_dense_product(Yt.indptr, Yt.indices, Yt.data.astype(P.dtype), ZP, out)
+        add_csr_dense_product(Zc.indptr, Zc.indices, Zc.data.astype(P.dtype, copy=False), P, ZP)
+        add_csr_dense_product(Yt.indptr, Yt.indices, Yt.data.astype(P.dtype, copy=False), ZP,
+                              out)
     return out
 
 
