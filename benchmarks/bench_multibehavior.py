@@ -850,7 +850,7 @@ def run_room(data_home, n_candidates, n_repeats):
     X = stack(view, cart, buy)
     unseen = unseen_users(view, cart, buy_test)
     looked = ((view + cart) > 0).astype(np.float32)
-    counts = np.diff((looked - looked.multiply(buy > 0)).tocsr().indptr)
+    counts = np.diff((looked - looked.multiply(buy > 0)).indptr)
     users = [[len(counts), len(unseen), float(np.median(counts)), float(np.mean(counts >= 10))]]
     print(users[0], flush=True)
     cross = cross_setting(view, cart, buy, "standard")
@@ -867,7 +867,7 @@ def run_room(data_home, n_candidates, n_repeats):
         boosted[seen.row, seen.col] = kept  # the viewed and carted items as they were
         boosted[bought.row, bought.col] = -np.inf  # the protocol: training purchases excluded
         lists = top_k(boosted, 10)[0]
-        other = 1.0 - float(looked.tocsr()[np.arange(len(lists))[:, None], lists].mean())
+        other = 1.0 - float(looked[np.arange(len(lists))[:, None], lists].mean())
         rows.append([boost, hit_rate_at_k(buy_test, boosted, k=10),
                      ndcg_at_k(buy_test, boosted, k=10),
                      hit_rate_at_k(buy_test[unseen], boosted[unseen], k=10), 10 * other])
