@@ -110,6 +110,12 @@ __all__ = [
 ]
 
 
+def item_shares(counts):
+    """Each item's share of the interactions, from per-item counts (all zeros: zeros)."""
+    counts = np.asarray(counts, dtype=np.float64)
+    return counts / max(counts.sum(), 1.0)
+
+
 def rows_without_known_items(X, known):
     """Rows of CSR ``X`` (non-negative) with no entry on a ``known`` column (empty ones too).
 
@@ -171,7 +177,7 @@ class RecommenderMixin:
 
     def _set_popularity(self, counts):
         """The popularity of :meth:`_record_popularity` from per-column interaction counts."""
-        self._item_popularity = counts / max(counts.sum(), 1.0)
+        self._item_popularity = item_shares(counts)
         # the items trained are those with interactions, unless training set
         # some aside afterwards (see _known_items)
         self._trained_items = None

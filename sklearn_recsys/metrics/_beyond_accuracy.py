@@ -757,9 +757,11 @@ def miscalibration_at_k(y_true, y_score, *, categories, k=10, alpha=STECK_ALPHA,
 
     where :math:`p(g|u)` is the category distribution of the user's history
     ``y_true`` and :math:`q(g|u)` that of the list, each the mean over the
-    items of :math:`p(g|i)` (an item of several categories counts as an
-    equal share of each; every history item counts once, whatever its
-    value). The natural logarithm is used. 0: the list mixes categories
+    categorized items of :math:`p(g|i)` (an item of several categories
+    counts as an equal share of each; every history item counts once,
+    whatever its value; an item without a category is left out of the mean,
+    so a list of one drama and one uncategorized item has :math:`q = 1` on
+    drama). The natural logarithm is used. 0: the list mixes categories
     exactly as the history; lower is better. A list of uncategorized items
     only has :math:`q = 0`, the largest value :math:`-\log \alpha`. Users
     without a categorized history item, or with an empty list, are left out

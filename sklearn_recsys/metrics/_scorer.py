@@ -431,7 +431,7 @@ def _training_popularity(estimator):
         if hasattr(model, "best_estimator_"):
             model = model.best_estimator_
         elif hasattr(model, "steps"):
-            model = model[-1]
+            model = _first_recording_step(model)
         else:
             break
     # private: base.RecommenderMixin.fit records it (the scores of users
@@ -445,6 +445,25 @@ def _training_popularity(estimator):
             "data, which this scorer needs; pass item_popularity=<training matrix> "
             "to make_beyond_accuracy_scorer.")
     return popularity
+
+
+def _first_recording_step(pipe):
+    """The step of a Pipeline whose recorded popularity is that of the pipeline's input.
+
+    A transformer of this library records the popularity of the interactions it
+    was given, before it drops (``RatingBinarizer``) or reweighs them (an item
+    held by every user vanishes under ``BM25Weighting``'s idf); the first such
+    step over the final step's items is the one nearest the pipeline's input.
+    Otherwise the final step (the recommender's own record, or a search to
+    look into).
+    """
+    steps = [step for _, step in pipe.steps if step is not None and step != "passthrough"]
+    final = getattr(steps[-1], "_item_popularity", None)
+    for step in steps[:-1]:
+        popularity = getattr(step, "_item_popularity", None)
+        if popularity is not None and final is not None and len(popularity) == len(final):
+            return step
+    return steps[-1]
 
 
 class _BeyondAccuracyScorer(_RankingScorer):
@@ -518,7 +537,9 @@ def make_beyond_accuracy_scorer(
     item_popularity : {array-like, sparse matrix}, default=None
         Where the training popularity comes from. None: from the fitted
         estimator, which records each item's share of its training
-        interactions in ``fit`` (the last step of a Pipeline); inside
+        interactions in ``fit`` (in a Pipeline, the interactions the
+        pipeline was given: a first step such as ``RatingBinarizer`` or
+        ``BM25Weighting`` records them before it drops or reweighs any); inside
         ``GridSearchCV`` and ``cross_validate`` that is the training fold's,
         never the held-out users'. Otherwise a training matrix or one value
         per item, fixed now (for a model fitted elsewhere, or an estimator

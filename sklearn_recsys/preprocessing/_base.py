@@ -1,12 +1,24 @@
 """Shared base of the transformers that map an interaction matrix to one of the same shape."""
 
+import numpy as np
 from sklearn.base import BaseEstimator, OneToOneFeatureMixin, TransformerMixin
+
+from ..base import item_shares
 
 __all__ = ["InteractionTransformer"]
 
 
 class InteractionTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
-    """Tags of an item-preserving, sparse, non-negative, dtype-preserving transformer."""
+    """Tags of an item-preserving, sparse, non-negative, dtype-preserving transformer.
+
+    ``fit`` records each item's share of the interactions it was given (the
+    popularity the beyond-accuracy scorers and re-rankers read from a Pipeline:
+    its input's, before a step drops or reweighs interactions).
+    """
+
+    def _record_popularity(self, X):
+        """Keep each item's share of the interactions of the validated CSR ``X``."""
+        self._item_popularity = item_shares(np.bincount(X.indices, minlength=X.shape[1]))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -68,6 +68,7 @@ class RatingBinarizer(InteractionTransformer):
         """
         self._validate_params()
         X = check_interactions(self, X, reset=True)
+        self._record_popularity(X)
         if X.data.max() < self.threshold:
             # all interactions would be dropped: the data is binary already,
             # or the threshold is on another scale

@@ -260,7 +260,7 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             self.behaviors_, self.target_ = inner.behaviors_, inner.target_
             self.n_items_, self.target_index_ = layout
         # the inner model's training popularity is what a beyond-accuracy
-        # scorer reads (for a pipeline: after its preprocessing), so the
+        # scorer reads (for a pipeline: of the interactions it was given), so the
         # re-ranker's head/tail and the scorer's APLT agree; RecommenderMixin.fit
         # recorded that of X already, kept where the inner model has none or
         # was fitted on other data (frozen: inside a search, its data would hold

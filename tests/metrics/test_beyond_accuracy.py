@@ -42,7 +42,8 @@ from sklearn_recsys.metrics import (
 )
 from sklearn_recsys.model_selection import holdout_split, strong_generalization_split
 from sklearn_recsys.pipeline import make_pipeline
-from sklearn_recsys.preprocessing import RatingBinarizer
+from sklearn_recsys.preprocessing import BM25Weighting, RatingBinarizer
+from sklearn_recsys.reranking import XQuADReranker
 
 X_TRAIN = sp.csr_matrix(np.array([
     [1, 1, 1, 0, 0, 0],
@@ -501,18 +502,46 @@ def test_scorer_without_y_scores_its_fixed_split(data):
         assert scorer(model, data) == pytest.approx(scorer(model, X_in, X_out)), metric
 
 
-def test_scorer_reads_the_last_step_of_a_pipeline():
+def test_scorer_reads_the_popularity_a_pipeline_was_given():
+    """In a Pipeline the popularity is that of the interactions the pipeline was given (every
+    rating counts), not of what its preprocessing left: candidates of a search over the
+    binarizer's threshold are measured against one short head."""
     X = make_interactions(n_users=200, n_items=40, density=0.15, random_state=1)
     ratings = X.multiply(np.random.default_rng(0).integers(1, 6, X.shape)).tocsr()
     X_in, X_out = holdout_split(ratings, holdout=0.2, random_state=0)
-    pipe = make_pipeline(RatingBinarizer(threshold=3), EASE(alpha=10.0)).fit(ratings)
-    # the model was trained on ratings >= 3 only: that is its training popularity
     liked = ratings.copy()
     liked.data[liked.data < 3] = 0
     liked.eliminate_zeros()
     scorer = make_beyond_accuracy_scorer("aplt", k=5)
-    fixed = make_beyond_accuracy_scorer("aplt", k=5, item_popularity=liked)
-    assert scorer(pipe, X_in, X_out) == pytest.approx(fixed(pipe, X_in, X_out))
+    given = make_beyond_accuracy_scorer("aplt", k=5, item_popularity=ratings)
+    left = make_beyond_accuracy_scorer("aplt", k=5, item_popularity=liked)
+    for threshold in (3, 4):
+        pipe = make_pipeline(RatingBinarizer(threshold=threshold), EASE(alpha=10.0)).fit(ratings)
+        assert scorer(pipe, X_in, X_out) == pytest.approx(given(pipe, X_in, X_out))
+    # the threshold-3 model's own training popularity would give another figure
+    assert given(pipe, X_in, X_out) != pytest.approx(left(pipe, X_in, X_out))
+
+
+def test_scorer_keeps_an_item_that_bm25_removes_in_the_head():
+    """An item held by every training user gets idf 0, so BM25Weighting removes it from every
+    row and the recommender records it with no interaction; the scorer still counts it as
+    the most popular item (short head), from the interactions the pipeline was given."""
+    X = make_interactions(n_users=120, n_items=30, density=0.2, random_state=0).toarray()
+    X[:, 0] = 1
+    X = sp.csr_matrix(X)
+    X_train, X_test = X[:80], X[80:]
+    X_in, X_out = holdout_split(X_test, random_state=0)
+    with pytest.warns(UserWarning):
+        pipe = make_pipeline(BM25Weighting(), ItemKNN()).fit(X_train)
+    assert pipe[-1]._item_popularity[0] == 0.0
+    assert popularity_buckets(X_train)[0] == 0
+    for metric in ("aplt", "novelty", "ips_recall", "ndcg_by_popularity"):
+        scorer = make_beyond_accuracy_scorer(metric, k=5)
+        given = make_beyond_accuracy_scorer(metric, k=5, item_popularity=X_train)
+        assert scorer(pipe, X_in, X_out) == pytest.approx(given(pipe, X_in, X_out)), metric
+    with pytest.warns(UserWarning):
+        reranked = XQuADReranker(pipe, tradeoff=0.5).fit(X_train)
+    assert not reranked.long_tail_[0]
 
 
 class _NoPopularity:
@@ -644,3 +673,15 @@ def test_most_popular_is_the_most_popularity_biased_on_movielens(shared_data):
     ndcg = make_ranking_scorer("ndcg", k=10)(models["pop"], X_in, X_out)
     assert score("ips_ndcg", models["pop"]) < ndcg
     assert score("ndcg_by_popularity", models["ease"]) > 0.0
+
+
+def test_miscalibration_leaves_uncategorized_list_items_out_of_the_mix():
+    """As documented: q(g|u) is the mean over the list's categorized items, so a drama and an
+    uncategorized item make a list as drama as a drama history (0); counting the
+    uncategorized item would halve q and give log(1 / 0.505)."""
+    labels = np.array(["drama", "drama", None], dtype=object)
+    history = sp.csr_matrix([[1, 0, 0]])
+    assert miscalibration_at_k(history, np.array([[1, 2]]), categories=labels, k=2) == 0.0
+    # a list of the uncategorized item only: q = 0, the largest value -log(alpha)
+    assert miscalibration_at_k(history, np.array([[2]]), categories=labels, k=1) == (
+        pytest.approx(-np.log(0.01)))

@@ -384,8 +384,10 @@ def test_pipeline_inner_model_excludes_the_raw_history():
                   [5, 5, 0, 0, 4, 4], [1, 0, 4, 5, 5, 0]], dtype=float)
     pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=1.0))
     model = XQuADReranker(pipe, tradeoff=0.9, n_candidates=3).fit(X)
-    # popularity of the liked items, as a scorer reads it from the pipeline
-    np.testing.assert_allclose(model._item_popularity, model.estimator_[-1]._item_popularity)
+    # popularity of every rating the pipeline was given, as a scorer reads it from the pipeline
+    counts = (X != 0).sum(axis=0)
+    np.testing.assert_allclose(model._item_popularity, counts / counts.sum())
+    assert not np.allclose(model._item_popularity, model.estimator_[-1]._item_popularity)
     idx, _ = model.recommend(X, k=6)
     for u in range(X.shape[0]):
         valid = idx[u][idx[u] >= 0]
