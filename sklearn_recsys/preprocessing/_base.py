@@ -17,8 +17,11 @@ class InteractionTransformer(OneToOneFeatureMixin, TransformerMixin, BaseEstimat
     """
 
     def _record_popularity(self, X):
-        """Keep each item's share of the interactions of the validated CSR ``X``."""
-        self._item_popularity = item_shares(np.bincount(X.indices, minlength=X.shape[1]))
+        """Keep each item's share of the interactions of the validated CSR ``X``; returns
+        the per-item counts."""
+        counts = np.bincount(X.indices, minlength=X.shape[1])
+        self._item_popularity = item_shares(counts)
+        return counts
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

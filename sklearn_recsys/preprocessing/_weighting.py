@@ -33,9 +33,8 @@ class _ItemWeighting(InteractionTransformer):
         """
         self._validate_params()
         X = check_interactions(self, X, reset=True)
-        self._record_popularity(X)
         self.n_users_ = X.shape[0]
-        self.item_users_ = np.bincount(X.indices, minlength=X.shape[1])
+        self.item_users_ = self._record_popularity(X)
         self._fit_stats(X)
         return self
 
