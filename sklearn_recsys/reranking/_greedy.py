@@ -291,6 +291,19 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
                 f"The inner {type(self.estimator_).__name__}.decision_function returned "
                 f"scores of shape {scores.shape} for {X_batch.shape[0]} users and "
                 f"{self._n_items()} items; a re-ranker needs one score per item.")
+        # -inf is an item the inner model never recommends; NaN and +inf order nothing
+        # (the candidates' relevance and the other items' place would be NaN). A sum is
+        # NaN or +inf only if some score is (short of overflow, which the exact check sorts out)
+        total = scores.sum()
+        if np.isnan(total) or total == np.inf:
+            bad = np.flatnonzero((np.isnan(scores) | np.isposinf(scores)).any(axis=1))
+            if bad.size:
+                raise ValueError(
+                    f"The inner {type(self.estimator_).__name__}.decision_function returned "
+                    f"NaN or +inf scores for {bad.size} user(s) (rows {bad[:5].tolist()}"
+                    f"{'...' if bad.size > 5 else ''} of the batch); a re-ranker needs scores "
+                    "that order the items, with -inf for an item never to recommend. Fix the "
+                    "inner model's scores (e.g. np.nan_to_num(scores, nan=-np.inf)).")
         return scores
 
     def _rerank(self, X_batch, raw, exclude_seen=True, exclude_batch=None, allowed=None):
@@ -437,8 +450,10 @@ _ESTIMATOR_PARAM = """estimator : recommender
         The recommender whose lists are re-ranked: any estimator with ``fit``
         and ``decision_function`` over the same item columns (a model of
         :mod:`sklearn_recsys`, or a :class:`~sklearn.pipeline.Pipeline` ending
-        in one). It is cloned and fitted in :meth:`fit`; its parameters are
-        tunable as ``estimator__<name>``. To re-rank a model fitted
+        in one), whose scores are finite or ``-inf`` (an item never to
+        recommend; NaN and ``+inf`` raise ``ValueError``). It is cloned and
+        fitted in :meth:`fit`; its parameters are tunable as
+        ``estimator__<name>``. To re-rank a model fitted
         elsewhere, pass ``sklearn.frozen.FrozenEstimator(model)``; the
         items' training popularity (head and tail, the scorers' APLT) is
         then that of the ``X`` given to :meth:`fit`, not of the data the

@@ -1055,3 +1055,35 @@ def test_tradeoff_long_tail_results_back_the_docs():
                if (d, m) == (lastfm, "MultVAE") and mech.startswith("propensity")
                and r["APLT ratio"] is not None)
     assert round(best, 2) == 1.67
+
+
+class _FixedScores(BaseEstimator):
+    """A third-party recommender whose scores are one fixed row for every user."""
+
+    def __init__(self, row=None):
+        self.row = row
+
+    def fit(self, X, y=None):
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def decision_function(self, X):
+        return np.tile(np.asarray(self.row, dtype=float), (X.shape[0], 1))
+
+
+@pytest.mark.parametrize("Reranker", [XQuADReranker, CalibratedReranker])
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+def test_nan_or_positive_inf_inner_scores_are_refused(Reranker, bad):
+    """NaN or +inf scores from an inner model outside the library (whose own models refuse
+    them) would put the re-ranked candidates below other items or stop a list after one
+    pick; they are refused by name, while -inf (never recommend) stays allowed."""
+    X = sp.csr_matrix(np.array([[0, 0, 0, 1, 0, 0], [1, 0, 1, 0, 0, 1]], dtype=float))
+    params = {} if Reranker is XQuADReranker else {"categories": np.arange(6) % 2}
+    row = [5.0, 4.0, 3.0, 2.0, 1.0, bad]
+    model = Reranker(_FixedScores(row), tradeoff=0.5, n_candidates=3, **params).fit(X)
+    with pytest.raises(ValueError, match=r"NaN or \+inf scores for 2 user\(s\)"):
+        model.recommend(X, k=3)
+    row[-1] = -np.inf
+    model = Reranker(_FixedScores(row), tradeoff=0.5, n_candidates=3, **params).fit(X)
+    idx, _ = model.recommend(X, k=3, exclude_seen=False)
+    assert 5 not in idx
