@@ -14,6 +14,7 @@ and scoring done in row batches so memory stays bounded.
 
 
 import functools
+import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -401,9 +402,16 @@ class RecommenderMixin:
         x, item = self._validate_explain(x_row, item)
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
-        full = self._scores_without_fallback(x)[0, item]
+        contrib = self._leave_one_out_terms(x, np.array([item]))[:, 0]
+        order = np.argsort(-contrib, kind="stable")
+        return x.indices[order].astype(np.int64), contrib[order]
+
+    def _leave_one_out_terms(self, x, items):
+        """``score(x) - score(x without j)`` of each of ``items`` (columns) for each
+        entry ``j`` of the one-row CSR ``x`` (rows, in ``x.indices`` order)."""
+        full = self._scores_without_fallback(x)[0, items]
         n = x.nnz
-        dropped = np.empty(n)
+        dropped = np.empty((n, len(items)))
         # row j of a batch is the user without their j-th item; batches of scored
         # rows as decision_function's, so a long history needs no (n, n) arrays
         for rows in iter_row_batches(n, row_batch_size(x.shape[1])):
@@ -415,10 +423,100 @@ class RecommenderMixin:
                  (np.repeat(np.arange(len(js)), n - 1),
                   np.broadcast_to(x.indices, keep.shape)[keep])),
                 shape=(len(js), x.shape[1]))
-            dropped[rows] = self._scores_without_fallback(without)[:, item]
-        contrib = full - dropped
+            dropped[rows] = self._scores_without_fallback(without)[:, items]
+        return full - dropped
+
+    def explain_contrast(self, x_row, item, against=10):
+        """Contribution of each of the user's items to one item's lead over others.
+
+        A contrastive explanation ("why this item rather than those?"): the
+        contribution of item ``j`` is its :meth:`explain` contribution to
+        ``item``'s score minus the mean of its contributions to the scores of
+        the items in ``against``. Where ``explain`` is exact, they sum to the
+        score's lead over the mean score of ``against`` (with integrated
+        gradients, from the same all-zero input). A user's item that
+        explains the item and its runners-up alike (a popular item, a
+        neighbour of them all) explains its score but not why it is ranked
+        above them, which is what removing it from the history would change;
+        :meth:`explain` credits it, this does not.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose lead is explained.
+        against : int or array-like of int, default=10
+            An int ``k``: the ``k`` items that follow ``item`` in the user's
+            recommendation list (:meth:`recommend` with its defaults, so never
+            an item of the user's history; fewer where fewer follow it). An
+            array: the item indices to compare it with (distinct, without
+            ``item``).
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            Each one's contribution to ``item``'s score minus the mean of its
+            contributions to the scores of ``against``.
+        """
+        x, item = self._validate_explain(x_row, item)
+        others = self._contrast_items(x, item, against)
+        if x.nnz == 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0)
+        if not x.has_sorted_indices:  # a copy: the caller's matrix stays as given
+            x = x.copy()
+            x.sort_indices()
+        terms = self._explanation_terms(x, np.concatenate([[item], others]))
+        contrib = terms[:, 0] - terms[:, 1:].mean(axis=1)
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
+
+    def _contrast_items(self, x, item, against):
+        """The validated item indices ``explain_contrast`` compares ``item`` with."""
+        n_items = self._n_items()
+        if isinstance(against, numbers.Integral) and not isinstance(against, bool):
+            if against < 1:
+                raise ValueError(f"against must be a positive number of items or an array "
+                                 f"of item indices, got {against!r}.")
+            ranked = self.recommend(x, k=n_items)
+            ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]
+            ranked = ranked[ranked >= 0]
+            at = np.flatnonzero(ranked == item)
+            if at.size == 0:
+                raise ValueError(
+                    f"item {item} is not in the user's recommendation list (it is in their "
+                    "history), so no items follow it; pass against as the item indices to "
+                    "compare it with.")
+            others = ranked[at[0] + 1:at[0] + 1 + against]
+            if others.size == 0:
+                raise ValueError(f"No item follows item {item} in the user's recommendation "
+                                 "list; pass against as the item indices to compare it with.")
+            return others
+        others = check_item_indices(against, n_items, name="against")
+        if others.size == 0:
+            raise ValueError("against holds no item: give at least one item to compare with.")
+        if np.unique(others).size != others.size or np.any(others == item):
+            raise ValueError(f"against must hold distinct items other than item {item}, got "
+                             f"{against!r}.")
+        return others
+
+    def _explanation_terms(self, x, items):
+        """:meth:`explain`'s contributions to each of ``items`` (columns) for each entry
+        of the one-row CSR ``x`` with sorted indices (rows, in ``x.indices`` order)."""
+        if type(self).explain is RecommenderMixin.explain:
+            # leave-one-out: one refold per entry serves every item
+            return self._leave_one_out_terms(x, items)
+        terms = np.zeros((x.nnz, len(items)))
+        for t, one in enumerate(items):
+            got, contrib = self.explain(x, int(one))
+            at = np.searchsorted(x.indices, got)
+            if got.size and (at.max() >= x.nnz or np.any(x.indices[at] != got)):
+                raise RuntimeError(f"{type(self).__name__}.explain returned items outside "
+                                   "the user's row; explain_contrast cannot align them.")
+            terms[at, t] = contrib
+        return terms
 
     def _scores_without_fallback(self, X):
         """The model's own scores of validated CSR rows (no popularity for empty rows)."""

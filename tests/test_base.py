@@ -153,3 +153,40 @@ def test_explain_of_a_user_with_only_untrained_items_is_zero_as_documented(name)
     assert contributions.tolist() == [0.0]
     counts = np.asarray((X > 0).sum(axis=0)).ravel()
     np.testing.assert_allclose(model.decision_function(row)[0], counts / counts.sum())
+
+
+def test_explain_contrast_of_item_knn_by_hand():
+    """ItemKNN's score is the sum of the user's items' cosines with the item: the contrast
+    gives each user item its cosine with the item minus its mean cosine with the items
+    compared with, summing to the item's lead over their mean score."""
+    X5 = sp.csr_matrix(np.array([[1, 1, 0, 0, 0], [1, 1, 1, 0, 0], [0, 0, 1, 1, 1],
+                                 [0, 1, 1, 1, 0], [1, 0, 0, 1, 1]], float))
+    model = ItemKNN(n_neighbors=4).fit(X5)
+    D = X5.toarray()
+    norms = np.linalg.norm(D, axis=0)
+    cosine = (D.T @ D) / np.outer(norms, norms)
+    x = sp.csr_matrix(np.array([[1, 0, 1, 0, 0]], float))  # items 0 and 2
+    # item 1 against items 3 and 4: cos(0, 1) = 2/sqrt(3*3), cos(2, 1) = 2/sqrt(3*3);
+    # cos(0, 3) = 1/3, cos(0, 4) = 1/sqrt(6), cos(2, 3) = 2/3, cos(2, 4) = 1/sqrt(6)
+    items, contributions = model.explain_contrast(x, 1, against=[3, 4])
+    expected = {j: cosine[j, 1] - (cosine[j, 3] + cosine[j, 4]) / 2 for j in (0, 2)}
+    np.testing.assert_allclose(expected[0], 2 / 3 - (1 / 3 + 1 / np.sqrt(6)) / 2)
+    assert items.tolist() == sorted(expected, key=lambda j: -expected[j])
+    np.testing.assert_allclose(contributions, [expected[j] for j in items])
+    scores = model.decision_function(x)[0]
+    np.testing.assert_allclose(contributions.sum(), scores[1] - scores[[3, 4]].mean())
+    # explain credits both items alike (each has cosine 2/3 with item 1); the contrast
+    # tells them apart: item 2 is as close to item 3, item 0 is not
+    np.testing.assert_allclose(model.explain(x, 1)[1], [2 / 3, 2 / 3])
+    assert items.tolist() == [0, 2]
+    # against=k: the k items after item 1 in the user's list (1, then 3 and 4 here)
+    assert model.recommend(x, k=3)[0][0].tolist() == [1, 3, 4]
+    np.testing.assert_array_equal(model.explain_contrast(x, 1, against=2)[1], contributions)
+    # fewer follow it than asked: those that do
+    np.testing.assert_array_equal(model.explain_contrast(x, 1, against=10)[1], contributions)
+    with pytest.raises(ValueError, match="No item follows item 4"):
+        model.explain_contrast(x, 4, against=1)
+    with pytest.raises(ValueError, match="in their history"):
+        model.explain_contrast(x, 0, against=1)
+    with pytest.raises(ValueError, match="against must hold distinct items"):
+        model.explain_contrast(x, 1, against=[3, 3])

@@ -23,6 +23,7 @@ __all__ = [
     "check_recommend_matches_decision_function",
     "check_empty_user_is_not_catalogue_order",
     "check_parameters_changed_after_fit_are_refused",
+    "check_explain_contrast",
 ]
 
 
@@ -280,6 +281,49 @@ def check_parameters_changed_after_fit_are_refused(name, estimator):
     np.testing.assert_array_equal(est.decision_function(X), before, err_msg=name)
 
 
+def check_explain_contrast(name, estimator):
+    """``explain_contrast`` gives each of the user's items its ``explain`` contribution to
+    the item minus the mean of its contributions to the items compared with, largest first;
+    an int ``against`` compares with the items that follow it in the user's list, and an
+    array of those items gives the same; an item of the history, ``against=0`` and an
+    ``against`` holding the item are refused."""
+    X = _data()
+    est = clone(estimator).fit(X)
+    if not hasattr(est, "explain_contrast"):
+        return
+    user = int(np.flatnonzero(np.diff(X.indptr) >= 2)[0])
+    x = X[user]
+    ranked = est.recommend(x, k=X.shape[1])
+    ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]
+    ranked = ranked[ranked >= 0]
+    item, others = int(ranked[0]), ranked[1:4]
+
+    def terms(i):
+        items, contributions = est.explain(x, int(i))
+        return dict(zip(items.tolist(), contributions.tolist()))
+
+    own, runners = terms(item), [terms(o) for o in others]
+    for against in (3, others):
+        items, contributions = est.explain_contrast(x, item, against=against)
+        assert sorted(items.tolist()) == sorted(own), (name, items, own)
+        expected = [own[j] - np.mean([r.get(j, 0.0) for r in runners]) for j in items.tolist()]
+        np.testing.assert_allclose(contributions, expected, rtol=1e-7, atol=1e-12,
+                                   err_msg=name)
+        assert np.all(np.diff(contributions) <= 0), name
+    bad = [(0, "positive number"), ([item], "distinct"), ([], "no item")]
+    seen = np.setdiff1d(x.indices[x.indices < X.shape[1]], ranked)
+    if seen.size:
+        bad.append((3, "history"))
+    for against, message in bad:
+        explained = int(seen[0]) if message == "history" else item
+        try:
+            est.explain_contrast(x, explained, against=against)
+        except ValueError as exc:
+            assert message in str(exc), (name, against, str(exc))
+        else:
+            raise AssertionError(f"{name}.explain_contrast accepted against={against!r}")
+
+
 _CHECKS = (
     check_never_recommends_seen,
     check_batch_equals_rows,
@@ -291,6 +335,7 @@ _CHECKS = (
     check_recommend_matches_decision_function,
     check_empty_user_is_not_catalogue_order,
     check_parameters_changed_after_fit_are_refused,
+    check_explain_contrast,
 )
 
 
