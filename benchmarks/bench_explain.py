@@ -3,18 +3,22 @@
 Usage::
 
     pip install -e ".[benchmark,tensorflow]"
-    python benchmarks/bench_explain.py --data-home ../shared/data [--users 100] [--contrast]
+    python benchmarks/bench_explain.py --data-home ../shared/data [--users 100]
 
 The counterfactual test of the explanation literature (LXR, Gurevitch et al., ACM TORS 2025;
 Barkan et al., WWW 2024): an explanation ranks the user's own items by how much each one
 brought about a recommendation, so removing the items it ranks first should make that
 recommendation fall furthest. On MovieLens latest-small, 20% of the users (seed 0) are left
 out of ``fit``; each model recommends to each of ``--users`` of them from their whole row,
-and its top-1 item is explained by three methods:
+and its top-1 item is explained by these methods:
 
 * ``explain``: the model's own ``explain(x_row, item)`` (exact decomposition, integrated
   gradients, the stack's Shapley values over its ranker passed through its bases' exact
   terms, or leave-one-out, as ``docs/contract.rst`` says for each model);
+* ``explain_contrast``: the model's ``explain_contrast(x_row, item, against=runners_up)``,
+  each item's ``explain`` contribution to the item's score minus the mean of its
+  contributions to the scores of the 10 items ranked right after it (among the same
+  candidates): why this item rather than its runners-up;
 * leave-one-out: the drop of the item's score when one of the user's items is removed and the
   user is scored again (refolded);
 * cosine: the cosine between the item's column and each user item's column of the training
@@ -49,15 +53,8 @@ cosine baseline compares the explained item's column of the liked block with eac
 column. ``MostPopular`` is left out: its scores do not depend on the user's items, so
 nothing explains them.
 
-``--contrast`` runs the same test with ``explain_contrast(x_row, item, against=10)`` (each
-item's ``explain`` contribution to the item's score minus the mean of its contributions to
-the scores of the 10 items that follow it in the user's list: why this item rather than
-its runners-up) beside ``explain`` and the two baselines, for one model of each kind of
-explanation (EASE, ItemKNN, ImplicitALS, BPR, MultVAE).
-
-Results: ``benchmarks/results/explain_fidelity.json`` (``--contrast``:
-``explain_contrast.json``); ``python benchmarks/make_tables.py`` turns them into the docs'
-tables.
+Results: ``benchmarks/results/explain_fidelity.json``; ``python benchmarks/make_tables.py``
+turns it into the docs' table.
 """
 
 import argparse
@@ -75,14 +72,8 @@ from common import show, table, write_results  # noqa: E402
 
 SHARES = (0.05, 0.1, 0.2, 0.3, 0.5)
 K = 10
-METHODS = ("explain", "leave-one-out", "cosine", "random")
-# --contrast: explain_contrast against the items ranked after the explained one, beside
-# explain and the two baselines, for one model of each kind of explanation (exact
-# item-item terms, the neighbourhood's cosines, Hu et al.'s fold-in terms, leave-one-out,
-# integrated gradients)
-CONTRAST = 10
-CONTRAST_METHODS = ("explain", "explain_contrast", "cosine", "random")
-CONTRAST_MODELS = ("EASE", "ItemKNN", "ImplicitALS", "BPR", "MultVAE")
+METHODS = ("explain", "explain_contrast", "leave-one-out", "cosine", "random")
+CONTRAST = 10  # explain_contrast compares the item with the ones ranked right after it
 # the multi-behaviour models' two blocks: ratings below 4, then ratings >= 4 (the target)
 BEHAVIORS = ("rated", "liked")
 
@@ -182,28 +173,22 @@ def _leave_one_out(model, x, item):
     return full - model.decision_function(rows)[:, item]
 
 
-def _orders(model, B, x, item, offset, rng, methods=METHODS):
+def _orders(model, B, x, item, runners_up, offset, rng):
     """The row's positions (into ``x.indices``) from most to least important, per method.
 
     ``B`` is the training matrix's 0/1 pattern as CSC (the cosine baseline's columns), in
-    which the explained item's column is ``offset + item``.
+    which the explained item's column is ``offset + item``; ``runners_up`` are the items
+    ranked right after ``item`` (``explain_contrast``'s ``against``).
     """
     position = {col: p for p, col in enumerate(x.indices)}
-    orders = {}
-    for method in methods:
-        if method == "explain":
-            items, _ = model.explain(x, item)
-            orders[method] = np.array([position[i] for i in items])
-        elif method == "explain_contrast":
-            items, _ = model.explain_contrast(x, item, against=CONTRAST)
-            orders[method] = np.array([position[i] for i in items])
-        elif method == "leave-one-out":
-            orders[method] = np.argsort(-_leave_one_out(model, x, item), kind="stable")
-        elif method == "cosine":
-            orders[method] = np.argsort(-_cosine(B, x, offset + item), kind="stable")
-        else:
-            orders[method] = rng.permutation(x.nnz)
-    return orders
+    items, _ = model.explain(x, item)
+    by_explain = np.array([position[i] for i in items])
+    items, _ = model.explain_contrast(x, item, against=runners_up)
+    by_contrast = np.array([position[i] for i in items])
+    by_loo = np.argsort(-_leave_one_out(model, x, item), kind="stable")
+    by_cosine = np.argsort(-_cosine(B, x, offset + item), kind="stable")
+    return {"explain": by_explain, "explain_contrast": by_contrast, "leave-one-out": by_loo,
+            "cosine": by_cosine, "random": rng.permutation(x.nnz)}
 
 
 def _ranks(model, rows, items, history):
@@ -215,7 +200,7 @@ def _ranks(model, rows, items, history):
     return (scores > target[:, None]).sum(axis=1)
 
 
-def run(data_home, n_users, models=None, methods=METHODS):
+def run(data_home, n_users, models=None):
     inputs, train_users, test_users, documents, genres = _data(data_home)
     rows_out = []
     for name, (make, kind) in _models(documents, genres).items():
@@ -237,20 +222,22 @@ def run(data_home, n_users, models=None, methods=METHODS):
         offset = X.shape[1] - n_items  # the target block's first column
         history = sum(X_test[chosen][:, b:b + n_items] for b in range(0, X.shape[1], n_items))
         history = (history != 0).astype(np.float64).tocsr()
-        tops = model.recommend(X_test[chosen], k=1, exclude=history)
-        tops = (tops[0] if isinstance(tops, tuple) else tops)[:, 0]
-        removed = {(method, share): [] for method in methods for share in SHARES}
+        tops = model.recommend(X_test[chosen], k=1 + CONTRAST, exclude=history)
+        tops = tops[0] if isinstance(tops, tuple) else tops
+        tops, runners_up = tops[:, 0], tops[:, 1:]
+        removed = {(method, share): [] for method in METHODS for share in SHARES}
         B = (X_train != 0).astype(np.float64).tocsc()  # once per model, not per user
-        for u, item in zip(chosen, tops):
+        for u, item, others in zip(chosen, tops, runners_up):
             x = X_test[u]
-            for method, order in _orders(model, B, x, item, offset, rng, methods).items():
+            others = others[others >= 0]
+            for method, order in _orders(model, B, x, item, others, offset, rng).items():
                 for share in SHARES:
                     keep = np.ones(x.nnz, dtype=bool)
                     keep[order[:int(np.ceil(share * x.nnz))]] = False
                     removed[method, share].append(sp.csr_matrix(
                         (x.data[keep], (np.zeros(keep.sum(), dtype=int), x.indices[keep])),
                         shape=x.shape))
-        for method in methods:
+        for method in METHODS:
             ranks = [_ranks(model, sp.vstack(removed[method, share]).tocsr(), tops,
                             history) for share in SHARES]
             pos = [float(np.mean(r < K)) for r in ranks]
@@ -258,22 +245,17 @@ def run(data_home, n_users, models=None, methods=METHODS):
             rows_out.append([name, method, *pos, float(np.mean(pos)), rr, len(chosen)])
         explain_s = time.perf_counter() - start
         print(f"{name}: fit {fit_s:.1f} s, test {explain_s:.1f} s", file=sys.stderr, flush=True)
-        for row in rows_out[-len(methods):]:
+        for row in rows_out[-len(METHODS):]:
             print(row, file=sys.stderr, flush=True)
     columns = ["model", "method", *[f"{share:.0%} removed" for share in SHARES], "mean",
                "mean RR", "users"]
-    contrast = methods == CONTRAST_METHODS
     return table(
-        "contrast" if contrast else "fidelity",
-        f"Deletion test on MovieLens latest-small: POS@{K} after removing the share of the "
-        "user's items each method ranks first (lower is better)"
-        + (f", with explain_contrast against the {CONTRAST} items ranked after the explained "
-           "one" if contrast else ""), columns,
+        "fidelity", f"Deletion test on MovieLens latest-small: POS@{K} after removing the "
+        "share of the user's items each method ranks first (lower is better)", columns,
         rows_out, formats=["text", "text"] + ["metric"] * (len(SHARES) + 2) + ["count"], notes=[
-            *([f"explain_contrast(x_row, item, against={CONTRAST}): each item's explain "
-               f"contribution to the item's score minus the mean of its contributions to "
-               f"the scores of the {CONTRAST} items that follow it in the user's "
-               "recommendation list."] if contrast else []),
+            "explain_contrast: each user item's explain contribution to the item's score "
+            f"minus the mean of its contributions to the scores of the {CONTRAST} items "
+            "ranked right after it (against=those items).",
             "Users left out of fit (20%, seed 0), each explained on their top-1 "
             "recommendation from their whole row; ranking models on ratings >= 4, rating "
             "models (and MultiTaskMF) on the raw ratings, sequential models on the ratings "
@@ -290,18 +272,9 @@ def main(argv=None):
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--models", help="semicolon-separated subset (model names hold commas; "
                         "trial runs; writes nothing)")
-    parser.add_argument("--contrast", action="store_true",
-                        help=f"explain_contrast against the {CONTRAST} items ranked after the "
-                        "explained one, for " + ", ".join(CONTRAST_MODELS) + " (writes "
-                        "explain_contrast.json)")
     args = parser.parse_args(argv)
-    methods = CONTRAST_METHODS if args.contrast else METHODS
     if args.models:
-        show(run(args.data_home, args.users, args.models.split(";"), methods))
-        return
-    if args.contrast:
-        write_results("explain_contrast", [show(run(args.data_home, args.users,
-                                                    CONTRAST_MODELS, methods))])
+        show(run(args.data_home, args.users, args.models.split(";")))
         return
     write_results("explain_fidelity", [show(run(args.data_home, args.users))])
 

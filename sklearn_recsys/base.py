@@ -432,9 +432,10 @@ class RecommenderMixin:
         A contrastive explanation ("why this item rather than those?"): the
         contribution of item ``j`` is its :meth:`explain` contribution to
         ``item``'s score minus the mean of its contributions to the scores of
-        the items in ``against``. Where ``explain`` is exact, they sum to the
-        score's lead over the mean score of ``against`` (with integrated
-        gradients, from the same all-zero input). A user's item that
+        the items in ``against``. Where ``explain``'s terms sum to the score
+        (minus the score of a baseline input: integrated gradients' all-zero
+        row), these sum to the item's lead over the mean score of
+        ``against`` (minus the same lead at that input). A user's item that
         explains the item and its runners-up alike (a popular item, a
         neighbour of them all) explains its score but not why it is ranked
         above them, which is what removing it from the history would change;
