@@ -479,3 +479,29 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         self._check_fitted()
         self._validate_explain(x_row, item)
         return self.estimator_.explain(x_row, item)
+
+    @available_if(_inner_explains)
+    def explain_contrast(self, x_row, item, against=10):
+        """The wrapped model's explanation of one item's lead over others (see its
+        ``explain_contrast``: an int ``against`` follows its exact list).
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose lead is explained.
+        against : int or array-like of int, default=10
+            The number of items that follow ``item`` in the wrapped model's
+            list, or the item indices to compare it with.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            Their contributions.
+        """
+        self._check_fitted()
+        self._validate_explain(x_row, item)
+        return self.estimator_.explain_contrast(x_row, item, against)

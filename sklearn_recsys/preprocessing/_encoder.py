@@ -667,7 +667,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
         return similar_items_raw(self, estimator, item_ids, k, item_info, as_frame)
 
-    def explain(self, estimator, X, item_id, *, as_frame=True):
+    def explain(self, estimator, X, item_id, *, against=None, as_frame=True):
         """Contribution of each item of one user's log to the score of a raw item id.
 
         Parameters
@@ -679,20 +679,27 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             sequential model, which reads them as :meth:`recommend` does).
         item_id : object
             Raw id of the item whose score is explained.
+        against : int or list of object, default=None
+            None: the model's ``explain`` (contributions to the item's
+            score). Otherwise its ``explain_contrast``, the contributions to
+            the item's lead over other items: an int ``k``, the ``k`` items
+            that follow it in the user's list; a list, their raw ids (a list
+            even of one id, so an int id is not read as a count).
         as_frame : bool, default=True
             A pandas DataFrame; False: a dict of NumPy columns.
 
         Returns
         -------
         contributions : DataFrame or dict
-            Columns ``item_col`` and ``contribution``, largest first; they
-            sum to the item's score
-            (minus its score for a user without history, where the model
-            has one: ExplicitMF's biases).
+            Columns ``item_col`` and ``contribution``, largest first; with
+            an exact ``explain`` they sum to the item's score (minus its score
+            for a user without history, where the model has one: ExplicitMF's
+            biases), with ``against`` to its lead over the mean score of
+            those items.
         """
         from ._raw_ids import explain_raw
 
-        return explain_raw(self, estimator, X, item_id, as_frame)
+        return explain_raw(self, estimator, X, item_id, against, as_frame)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -7,6 +7,8 @@ items; explanations) and return a table: a pandas DataFrame, or a dict of
 columns when pandas is not wanted.
 """
 
+import numbers
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
@@ -254,7 +256,7 @@ def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
     return _table(columns, as_frame)
 
 
-def explain_raw(encoder, estimator, X, item_id, as_frame):
+def explain_raw(encoder, estimator, X, item_id, against, as_frame):
     """See :meth:`InteractionEncoder.explain`."""
     _check_catalogue(encoder, estimator)
     users = encoder._checked_columns(X)[0]
@@ -265,7 +267,16 @@ def explain_raw(encoder, estimator, X, item_id, as_frame):
                          "users. Select one user's interactions first.")
     x = model_rows(encoder, estimator, X)[wanted]
     col = encoder.get_item_indices([item_id])[0]
-    items, contributions = _recommender(estimator).explain(_preprocess(estimator, x), col)
+    model, x = _recommender(estimator), _preprocess(estimator, x)
+    if against is None:
+        items, contributions = model.explain(x, col)
+    else:
+        if not isinstance(against, numbers.Integral) or isinstance(against, bool):
+            if isinstance(against, str) or not np.iterable(against):
+                raise TypeError(f"against must be a number of items or a list of raw item "
+                                f"ids, got {against!r}; pass [{against!r}] for one id.")
+            against = encoder.get_item_indices(list(against))
+        items, contributions = model.explain_contrast(x, col, against)
     columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}
     if getattr(encoder, "behaviors_", None) is not None:
         # multi-behaviour explanations name (behaviour, item) entries of the row

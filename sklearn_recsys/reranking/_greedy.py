@@ -408,6 +408,37 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
         self._validate_explain(x_row, item)  # the errors of every model
         return self.estimator_.explain(x_row, item)
 
+    @available_if(_inner_explains)
+    def explain_contrast(self, x_row, item, against=10):
+        """The inner model's explanation of one item's lead over others.
+
+        As :meth:`explain`, the inner model's: ``estimator_.explain_contrast``,
+        whose int ``against`` takes the items that follow ``item`` in the
+        inner model's list, not the re-ranked one (the re-ranking, not the
+        user's items, is why the re-ranked order differs).
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's interactions.
+        item : int
+            The item (column) whose lead is explained.
+        against : int or array-like of int, default=10
+            The number of items that follow ``item`` in the inner model's
+            list, or the item indices to compare it with.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items, largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+            Their contributions to the inner model's score of ``item`` minus
+            the mean of their contributions to its scores of ``against``.
+        """
+        self._check_fitted()
+        self._validate_explain(x_row, item)
+        return self.estimator_.explain_contrast(x_row, item, against)
+
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Top-``k`` re-ranked items for each user, best first.
 

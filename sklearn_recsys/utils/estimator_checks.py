@@ -284,8 +284,8 @@ def check_parameters_changed_after_fit_are_refused(name, estimator):
 def check_explain_contrast(name, estimator):
     """``explain_contrast`` gives each of the user's items its ``explain`` contribution to
     the item minus the mean of its contributions to the items compared with, largest first;
-    an int ``against`` compares with the items that follow it in the user's list, and an
-    array of those items gives the same; an item of the history, ``against=0`` and an
+    an int ``against`` compares with the items that follow it in the user's list (a
+    meta-estimator's: its wrapped model's), and an array of those items gives the same; an item of the history, ``against=0`` and an
     ``against`` holding the item are refused."""
     X = _data()
     est = clone(estimator).fit(X)
@@ -293,7 +293,8 @@ def check_explain_contrast(name, estimator):
         return
     user = int(np.flatnonzero(np.diff(X.indptr) >= 2)[0])
     x = X[user]
-    ranked = est.recommend(x, k=X.shape[1])
+    # a meta-estimator explains by its wrapped model (``estimator_``), in that model's list
+    ranked = getattr(est, "estimator_", est).recommend(x, k=X.shape[1])
     ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]
     ranked = ranked[ranked >= 0]
     item, others = int(ranked[0]), ranked[1:4]

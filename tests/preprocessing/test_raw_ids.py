@@ -100,6 +100,20 @@ def test_similar_items_and_explain_in_raw_ids(log, encoder):
         encoder.explain(model, log, "m7")
     als = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
     assert len(encoder.similar_items(als, ["m4"], k=5)) == 5
+    # against: the item's lead over other items, as raw ids or a count of runners-up
+    lead = encoder.explain(model, one, "m7", against=["m4", "m9"])
+    cols = encoder.get_item_indices(["m7", "m4", "m9"])
+    scores = model.decision_function(x)[0, cols]
+    assert lead["contribution"].sum() == pytest.approx(scores[0] - scores[1:].mean())
+    items, contributions = model.explain_contrast(x, cols[0], against=cols[1:])
+    assert lead["movie"].tolist() == encoder.item_ids_[items].tolist()
+    np.testing.assert_array_equal(lead["contribution"], contributions)
+    top = encoder.recommend(model, one, k=4)["movie"].tolist()
+    runners = encoder.explain(model, one, top[0], against=3)
+    np.testing.assert_array_equal(runners["contribution"], encoder.explain(
+        model, one, top[0], against=top[1:])["contribution"])
+    with pytest.raises(TypeError, match=r"pass \['m4'\] for one id"):
+        encoder.explain(model, one, "m7", against="m4")
 
 
 def test_a_model_of_another_catalogue_is_refused(log, encoder):

@@ -558,9 +558,14 @@ def test_explain_is_the_inner_models(data):
         item = int(model.recommend(X[3], k=1)[0][0, 0])
         for a, b in zip(model.explain(X[3], item), model.estimator_.explain(X[3], item)):
             np.testing.assert_array_equal(a, b)
+        # the contrast too, with the runners-up of the inner model's list
+        inner = model.estimator_.recommend(X[3], k=4)[0][0]
+        for a, b in zip(model.explain_contrast(X[3], inner[0], against=3),
+                        model.estimator_.explain_contrast(X[3], inner[0], against=inner[1:])):
+            np.testing.assert_array_equal(a, b)
     # an inner model without explain: the re-ranker has none either
     pipe = XQuADReranker(make_pipeline(RatingBinarizer(threshold=0.5), EASE()))
-    assert not hasattr(pipe, "explain")
+    assert not hasattr(pipe, "explain") and not hasattr(pipe, "explain_contrast")
 
 
 def test_errors(data):
