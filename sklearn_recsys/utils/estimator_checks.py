@@ -285,8 +285,9 @@ def check_explain_contrast(name, estimator):
     """``explain_contrast`` gives each of the user's items its ``explain`` contribution to
     the item minus the mean of its contributions to the items compared with, largest first;
     an int ``against`` compares with the items that follow it in the user's list (a
-    meta-estimator's: its wrapped model's), and an array of those items gives the same; an item of the history, ``against=0`` and an
-    ``against`` holding the item are refused."""
+    meta-estimator's: its wrapped model's), and an array of those items gives the same; an
+    item of the history, ``against=0``, an empty ``against`` and one holding the item are
+    refused."""
     X = _data()
     est = clone(estimator).fit(X)
     if not hasattr(est, "explain_contrast"):
