@@ -14,7 +14,6 @@ and scoring done in row batches so memory stays bounded.
 
 
 import functools
-import numbers
 
 import numpy as np
 import scipy.sparse as sp
@@ -125,6 +124,32 @@ def rows_without_known_items(X, known):
     if known is None:
         return np.flatnonzero(np.diff(X.indptr) == 0)
     return np.flatnonzero(X @ np.asarray(known, dtype=np.float64) == 0)
+
+
+def against_count(against):
+    """``explain_contrast``'s ``against`` as a number of runners-up (a Python or NumPy
+    integer, or a 0-d integer array), or None where it is not one (items, or a bool)."""
+    if isinstance(against, (str, bytes)):
+        return None
+    value = np.asarray(against)
+    return int(value) if value.ndim == 0 and value.dtype.kind in "iu" else None
+
+
+def runners_up(ranked, item, count, name, fix):
+    """The ``count`` items after ``item`` in the list ``ranked`` (``-1`` padding ignored),
+    for ``explain_contrast``; ``name`` is how errors call the item, ``fix`` what to do."""
+    if count < 1:
+        raise ValueError(f"against must be a positive number of items or the items to "
+                         f"compare with, got {count}.")
+    ranked = ranked[ranked >= 0]
+    at = np.flatnonzero(ranked == item)
+    if at.size == 0:
+        raise ValueError(f"{name} is not in the user's recommendation list (it is in their "
+                         f"history), so no items follow it; {fix}.")
+    others = ranked[at[0] + 1:at[0] + 1 + count]
+    if others.size == 0:
+        raise ValueError(f"No item follows {name} in the user's recommendation list; {fix}.")
+    return others
 
 
 class RecommenderMixin:
@@ -477,24 +502,15 @@ class RecommenderMixin:
     def _contrast_items(self, x, item, against):
         """The validated item indices ``explain_contrast`` compares ``item`` with."""
         n_items = self._n_items()
-        if isinstance(against, numbers.Integral) and not isinstance(against, bool):
-            if against < 1:
-                raise ValueError(f"against must be a positive number of items or an array "
-                                 f"of item indices, got {against!r}.")
+        count = against_count(against)
+        if count is not None:
             ranked = self.recommend(x, k=n_items)
             ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]
-            ranked = ranked[ranked >= 0]
-            at = np.flatnonzero(ranked == item)
-            if at.size == 0:
-                raise ValueError(
-                    f"item {item} is not in the user's recommendation list (it is in their "
-                    "history), so no items follow it; pass against as the item indices to "
-                    "compare it with.")
-            others = ranked[at[0] + 1:at[0] + 1 + against]
-            if others.size == 0:
-                raise ValueError(f"No item follows item {item} in the user's recommendation "
-                                 "list; pass against as the item indices to compare it with.")
-            return others
+            return runners_up(ranked, item, count, f"item {item}",
+                              "pass against as the item indices to compare it with")
+        if np.ndim(against) == 0:
+            raise TypeError(f"against must be a number of items (an int) or an array of "
+                            f"item indices, got {against!r}.")
         others = check_item_indices(against, n_items, name="against")
         if others.size == 0:
             raise ValueError("against holds no item: give at least one item to compare with.")
@@ -503,11 +519,20 @@ class RecommenderMixin:
                              f"{against!r}.")
         return others
 
+    def _explains_by_leave_one_out(self):
+        """Whether :meth:`explain` is this mixin's leave-one-out (overrides that only
+        document it, marked ``_runs_inherited``, are looked through)."""
+        for klass in type(self).__mro__:
+            explain = klass.__dict__.get("explain")
+            if explain is not None and not getattr(explain, "_runs_inherited", False):
+                return explain is RecommenderMixin.__dict__["explain"]
+        return False
+
     def _explanation_terms(self, x, items):
         """:meth:`explain`'s contributions to each of ``items`` (columns) for each entry
         of the one-row CSR ``x`` with sorted indices (rows, in ``x.indices`` order)."""
-        if type(self).explain is RecommenderMixin.explain:
-            # leave-one-out: one refold per entry serves every item
+        if self._explains_by_leave_one_out():
+            # one refold per entry serves every item
             return self._leave_one_out_terms(x, items)
         terms = np.zeros((x.nnz, len(items)))
         for t, one in enumerate(items):

@@ -190,3 +190,10 @@ def test_explain_contrast_of_item_knn_by_hand():
         model.explain_contrast(x, 0, against=1)
     with pytest.raises(ValueError, match="against must hold distinct items"):
         model.explain_contrast(x, 1, against=[3, 3])
+    # a NumPy integer or 0-d integer array is a count too, not an item index
+    for count in (np.int64(2), np.array(2)):
+        np.testing.assert_array_equal(model.explain_contrast(x, 1, against=count)[1],
+                                      contributions)
+    for bad in (True, 2.0, None):
+        with pytest.raises(TypeError, match=r"a number of items \(an int\) or an array"):
+            model.explain_contrast(x, 1, against=bad)

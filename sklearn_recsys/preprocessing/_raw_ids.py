@@ -7,13 +7,12 @@ items; explanations) and return a table: a pandas DataFrame, or a dict of
 columns when pandas is not wanted.
 """
 
-import numbers
-
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+from ..base import against_count, runners_up
 from ..utils._sequences import reads_order_keys
 from ..utils._validation import pipeline_estimators
 
@@ -267,16 +266,24 @@ def explain_raw(encoder, estimator, X, item_id, against, as_frame):
                          "users. Select one user's interactions first.")
     x = model_rows(encoder, estimator, X)[wanted]
     col = encoder.get_item_indices([item_id])[0]
-    model, x = _recommender(estimator), _preprocess(estimator, x)
+    model = _recommender(estimator)
     if against is None:
-        items, contributions = model.explain(x, col)
+        items, contributions = model.explain(_preprocess(estimator, x), col)
     else:
-        if not isinstance(against, numbers.Integral) or isinstance(against, bool):
-            if isinstance(against, str) or not np.iterable(against):
-                raise TypeError(f"against must be a number of items or a list of raw item "
-                                f"ids, got {against!r}; pass [{against!r}] for one id.")
+        count = against_count(against)
+        if count is not None:
+            # the runners-up of the user's own list: a pipeline's excludes the raw history
+            from ..pipeline import recommend
+
+            against = runners_up(recommend(estimator, x, encoder.n_items_)[0][0], col, count,
+                                 f"item {item_id!r}",
+                                 "pass against as a list of raw item ids to compare it with")
+        elif isinstance(against, (str, bytes)) or np.ndim(against) == 0:
+            raise TypeError(f"against must be a number of items (an int) or a list of raw "
+                            f"item ids, got {against!r}; a list even for one id.")
+        else:
             against = encoder.get_item_indices(list(against))
-        items, contributions = model.explain_contrast(x, col, against)
+        items, contributions = model.explain_contrast(_preprocess(estimator, x), col, against)
     columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}
     if getattr(encoder, "behaviors_", None) is not None:
         # multi-behaviour explanations name (behaviour, item) entries of the row

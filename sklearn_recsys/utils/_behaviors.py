@@ -247,6 +247,9 @@ class MultiBehaviorMixin:
         """
         return super().explain(x_row, item)
 
+    # documents the stacked row only: explain_contrast looks through it to what it runs
+    explain._runs_inherited = True
+
     def _layout(self, n_columns):
         """``(names, target_index, n_items)`` of a matrix with ``n_columns`` columns."""
         names, index = check_behaviors(self.behaviors, self.target)

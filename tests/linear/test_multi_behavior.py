@@ -152,6 +152,38 @@ def test_explain_sums_to_the_score_and_names_stacked_columns():
             assert np.all(np.diff(contrib) <= 0)
 
 
+def test_explain_contrast_aligns_stacked_columns_and_keeps_viewed_runners_up():
+    """On a stacked row the contrast is explain's terms per stacked column minus the
+    runners-up's mean, summing to the lead; an int against follows recommend's list, which
+    keeps viewed and carted items (only the target history is excluded)."""
+    from sklearn_recsys import MultiTaskDAE
+
+    X = _shop()
+    models = [MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0, cross_weight=2.0),
+              MultiTaskDAE(behaviors=BEHAVIORS, hidden_layer_sizes=(8,), n_components=4,
+                           n_experts=2, max_iter=2, batch_size=16, early_stopping=False,
+                           random_state=0)]
+    for model in models:
+        model.fit(X)
+        user = next(u for u in range(X.shape[0])
+                    if X[u, :60].nnz and (set(X[u, :60].indices % 30) - set(X[u, 60:].indices)))
+        x = X[user]
+        ranked = model.recommend(x, k=30)[0][0]
+        item, others = int(ranked[0]), ranked[1:6]
+        # viewed or carted (not bought) items stay in the list the runners-up come from
+        assert set(ranked) & (set(x[:, :60].indices % 30) - set(x[:, 60:].indices))
+        terms = [dict(zip(*map(np.ndarray.tolist, model.explain(x, int(i)))))
+                 for i in [item, *others]]
+        cols, contrib = model.explain_contrast(x, item, against=5)
+        assert set(cols) == set(x.indices)
+        expected = [terms[0][c] - np.mean([t[c] for t in terms[1:]]) for c in cols.tolist()]
+        np.testing.assert_allclose(contrib, expected, rtol=1e-9, atol=1e-12)
+        if isinstance(model, MultiBehaviorEASE):  # exact: the terms sum to the lead
+            scores = model.decision_function(x)[0]
+            np.testing.assert_allclose(contrib.sum(), scores[item] - scores[others].mean(),
+                                       atol=1e-10)
+
+
 def test_rows_are_independent_and_pickle_round_trips():
     X = _shop()
     model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)

@@ -112,8 +112,29 @@ def test_similar_items_and_explain_in_raw_ids(log, encoder):
     runners = encoder.explain(model, one, top[0], against=3)
     np.testing.assert_array_equal(runners["contribution"], encoder.explain(
         model, one, top[0], against=top[1:])["contribution"])
-    with pytest.raises(TypeError, match=r"pass \['m4'\] for one id"):
-        encoder.explain(model, one, "m7", against="m4")
+    for bad in ("m4", True):
+        with pytest.raises(TypeError, match="a list even for one id"):
+            encoder.explain(model, one, "m7", against=bad)
+    seen = one["movie"].iloc[0]
+    with pytest.raises(ValueError, match=f"item '{seen}' is not in the user's recommendation"):
+        encoder.explain(model, one, seen, against=3)
+
+
+def test_explain_against_runners_up_of_a_pipeline_excludes_the_raw_history(log, encoder):
+    """Through a pipeline the runners-up are those of the user's own list, which leaves out
+    every item of the raw log, also those the binarizer drops."""
+    X = encoder.transform(log)
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=10.0)).fit(X)
+    users = log.groupby("user")["stars"].agg(lambda r: (r < 4).any() and (r >= 4).any())
+    one = log[log["user"] == users[users].index[0]]
+    top = encoder.recommend(pipe, one, k=5)["movie"].tolist()
+    assert not set(top) & set(one["movie"])
+    runners = encoder.explain(pipe, one, top[0], against=4)
+    np.testing.assert_array_equal(runners["contribution"], encoder.explain(
+        pipe, one, top[0], against=top[1:])["contribution"])
+    low = one.loc[one["stars"] < 4, "movie"].iloc[0]
+    with pytest.raises(ValueError, match="not in the user's recommendation list"):
+        encoder.explain(pipe, one, low, against=3)
 
 
 def test_a_model_of_another_catalogue_is_refused(log, encoder):
