@@ -21,7 +21,7 @@ from ..pipeline import Pipeline
 from ..preprocessing import RatingBinarizer
 from ..utils._holdout import split_latest
 from ..utils._scoring_path import scoring_path
-from ..utils._sequences import reads_order_keys
+from ..utils._sequences import as_order_keys, reads_order_keys
 from ._split import strong_generalization_split
 
 __all__ = ["compare_recommenders", "format_leaderboard", "plot_leaderboard"]
@@ -104,14 +104,19 @@ def compare_recommenders(
         # one seed for the test split and every search's folds: None or a
         # RandomState would give each model other validation users
         random_state = int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-    X_train, X_in, X_out = strong_generalization_split(
-        X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
-        random_state=random_state, behaviors=behaviors, target=target,
-    )
     # what is fitted is a clone: its protocol is the clone's (a fitted wrapper's own
     # estimator_ may be another model than the template a clone fits)
     models = {name: (clone(est), grid) for name, (est, grid) in models.items()}
     latest = behaviors is None and any(reads_order_keys(est) for est, _ in models.values())
+    if latest:
+        # the split validates X as interactions, which sums a repeated pair's keys and
+        # ties int64 times less than 256 ns apart: the keys' own reading first (a
+        # repeated pair keeps its latest key, large integer keys their order)
+        X = as_order_keys(X)
+    X_train, X_in, X_out = strong_generalization_split(
+        X, test_size=test_size, holdout=holdout, min_interactions=min_interactions,
+        random_state=random_state, behaviors=behaviors, target=target,
+    )
     if latest:
         for name, (estimator, _) in models.items():
             if _reads_ratings(estimator):

@@ -190,6 +190,48 @@ def test_the_leaderboard_scores_a_sequential_model_on_each_users_latest():
     assert not reads_order_keys(XQuADReranker(MostPopular()))
 
 
+def test_the_leaderboard_holds_out_the_latest_of_int64_times_and_repeated_pairs(monkeypatch):
+    """With a sequential model in the table, the held-out item is each user's latest even
+    where the split's validation would have changed the keys (found by an audit helper): a
+    repeated pair's keys were summed (10 + 25 = 35 passed the latest, 30) and int64
+    nanoseconds tied in float64 (every user's held-out item was the last column)."""
+    from sklearn_recsys import MostPopular
+    from sklearn_recsys.model_selection import _leaderboard, compare_recommenders
+
+    class OrderKeyPopular(MostPopular):
+        _values_are_order_keys = True
+
+    held_out = []
+    real = _leaderboard.get_ranking_scorer
+
+    def spy(name):
+        scorer = real(name)
+
+        def score(estimator, X, y=None):
+            held_out.append(sp.csr_matrix(y))
+            return scorer(estimator, X, y)
+        return score
+
+    monkeypatch.setattr(_leaderboard, "get_ranking_scorer", spy)
+    n_users, base = 40, 1_700_000_000_000_000_000
+    # int64 ns, item 0 the latest of six events 10 ns apart
+    times = np.tile(np.array([60, 0, 10, 20, 30, 40], dtype=np.int64) + base, n_users)
+    nanoseconds = sp.csr_matrix((times, np.tile(np.arange(6), n_users),
+                                 np.arange(0, 6 * n_users + 1, 6)), shape=(n_users, 6))
+    # item 0 stored twice (at 10 and 25), item 1 at 30: item 1 is the latest
+    rows = np.repeat(np.arange(n_users), 7)
+    cols = np.tile([0, 0, 1, 2, 3, 4, 5], n_users)
+    repeated = sp.coo_matrix((np.tile([10.0, 25.0, 30.0, 1.0, 2.0, 3.0, 4.0], n_users),
+                              (rows, cols)), shape=(n_users, 6))
+    for T, latest in ((nanoseconds, 0), (repeated, 1)):
+        held_out.clear()
+        compare_recommenders({"seq": (OrderKeyPopular(), {})}, T, metrics=("recall@5",),
+                             min_interactions=2, random_state=0)
+        y = held_out[-1]
+        assert y.nnz > 0 and np.all(np.diff(y.indptr)[y.getnnz(axis=1) > 0] == 1)
+        assert set(y.indices) == {latest}, (latest, np.unique(y.indices))
+
+
 def test_the_leaderboard_tunes_on_the_split_it_tests_on(monkeypatch):
     """The validation users are split with the leaderboard's holdout and min_interactions
     (the scorer's defaults were used whatever was asked)."""
