@@ -235,12 +235,35 @@ def _row_scorer(estimator, n_rows, row_data):
     def score_rows(rows, X_rows):
         with names_checked():  # the rows of X, whose names _checked_rows checked
             if raw_history_first:
-                return pipeline_scores(estimator, X_rows)
-            sliced = {name: None if value is None else value[rows]
-                      for name, value in row_data.items()}
-            return estimator.decision_function(X_rows, **sliced)
+                scores = pipeline_scores(estimator, X_rows)
+            else:
+                sliced = {name: None if value is None else value[rows]
+                          for name, value in row_data.items()}
+                scores = estimator.decision_function(X_rows, **sliced)
+        return _refuse_nan(scores, estimator, rows)
 
     return score_rows
+
+
+def _refuse_nan(scores, estimator, rows):
+    """``scores`` of the users ``rows``, refused where one is NaN, as the metric
+    functions refuse them.
+
+    The ranking would skip a NaN as an excluded item and AUC would drop the
+    user, so a model that diverged for some items would still get a plausible
+    figure in a search. The package's models never return NaN; this catches
+    a model from elsewhere (or a pipeline step) that does.
+    """
+    scores = np.asarray(scores)
+    # a sum first: the exact check only when it is NaN (+inf and -inf together too)
+    if scores.dtype.kind == "f" and np.isnan(scores.sum()) and np.isnan(scores).any():
+        bad = np.asarray(rows)[np.isnan(scores).any(axis=1)]
+        raise ValueError(
+            f"{type(estimator).__name__}.decision_function returned NaN scores for "
+            f"{bad.size} user(s) (rows {bad[:5].tolist()}{' ...' if bad.size > 5 else ''}); "
+            "a ranking metric cannot rank them. Score every item (use -inf for an item "
+            "never to recommend), or find why the model diverged.")
+    return scores
 
 
 # the options each metric takes beyond y_true, y_score, k, and their values

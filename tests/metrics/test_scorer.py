@@ -146,6 +146,41 @@ def test_scorer_errors(data):
     assert repr(get_ranking_scorer("map@5")) == "make_ranking_scorer('map', k=5)"
 
 
+def test_scorers_refuse_nan_scores_as_the_metrics_do(data):
+    """A model from elsewhere that scores some items NaN (a diverged fit) is refused by
+    every ranking and beyond-accuracy scorer, as ndcg_at_k refuses it; before, the
+    ranking skipped NaN as an excluded item and AUC dropped the user (0.8198 over 8 of 54
+    users instead of 0.7761, found by an audit helper). In a search it is a failed fit
+    (NaN score and a warning), not a plausible figure. -inf stays allowed."""
+    from sklearn_recsys.metrics import make_beyond_accuracy_scorer
+
+    class NaNItem0(EASE):
+        fill = np.nan
+
+        def decision_function(self, X):
+            scores = super().decision_function(X)
+            scores[1::2, 0] = self.fill  # every other user
+            return scores
+
+    X = data.tocsr()
+    X_in, X_out = holdout_split(X[200:], random_state=0)
+    model = NaNItem0(alpha=10.0).fit(X[:200])
+    for scorer in (make_ranking_scorer("auc"), make_ranking_scorer("ndcg", k=10),
+                   make_ranking_scorer("coverage", k=10),
+                   make_beyond_accuracy_scorer("aplt", k=10)):
+        with pytest.raises(ValueError, match=r"NaNItem0.decision_function returned NaN "
+                                             r"scores for 50 user\(s\) \(rows \[1, 3, 5"):
+            scorer(model, X_in, X_out)
+    model.fill = -np.inf
+    assert make_ranking_scorer("ndcg", k=10)(model, X_in, X_out) > 0
+    model.fill = np.nan
+    search = GridSearchCV(model, {"alpha": [10.0]}, scoring=make_ranking_scorer("ndcg"),
+                          cv=2)
+    with pytest.warns(UserWarning, match="NaN scores"):
+        search.fit(X)
+    assert np.isnan(search.cv_results_["mean_test_score"][0])
+
+
 def test_split_latest_holds_out_each_users_latest_for_any_model():
     """``split="latest"`` puts a model that does not read the order on a sequential model's
     protocol: the scorer holds out each row's largest keys, whatever the seed."""
