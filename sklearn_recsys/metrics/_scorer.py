@@ -171,6 +171,16 @@ class _RankingScorer(_MetadataRequester):
         if self.split == "latest" or (self.split == "auto" and reads_order_keys(estimator)):
             # the values are order keys: hold out each user's latest, not a random share
             # whose fold-in part would hold later items than the ones to predict
+            graded = getattr(self, "kwargs", {}).get("gain") == "graded"
+            if self.relevance_threshold is not None or graded:
+                option = "gain='graded'" if graded else "relevance_threshold"
+                raise ValueError(
+                    f"{option} reads the held-out values as ratings, but this scorer holds "
+                    "out each user's latest interactions (split='latest', or 'auto' for a "
+                    f"model of order keys such as {type(estimator).__name__}), whose values "
+                    "are order keys (times or positions): it would grade hits by their "
+                    f"times. Drop {option}, or pass y with the held-out ratings.")
+
             def split(Xt):
                 return split_latest(Xt, self.holdout, self.min_interactions)
         else:
@@ -342,7 +352,12 @@ def make_ranking_scorer(
         keys), random ones for the others. ``"latest"`` puts models that
         do not read the order on a sequential model's protocol, as
         :func:`~sklearn_recsys.model_selection.compare_recommenders` does
-        in a table with one.
+        in a table with one (the fold-in rows keep their keys as values:
+        give such a model presence, e.g. behind a
+        :class:`~sklearn_recsys.preprocessing.RatingBinarizer`, as that
+        function does). With the latest held out, ``relevance_threshold``
+        and ``gain="graded"`` are refused (they would read the keys as
+        ratings).
     **kwargs : dict
         Passed to the metric, e.g. ``gain="graded"`` for NDCG.
 

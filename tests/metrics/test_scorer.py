@@ -233,5 +233,16 @@ def test_split_latest_holds_out_each_users_latest_for_any_model():
     assert old(model, T) == make_ranking_scorer("ndcg", k=5)(model, T)
     with pytest.raises(ValueError, match="split must be one of"):
         make_ranking_scorer("ndcg", split="last")
+    # the held-out values are order keys then: grading or thresholding them would read
+    # times as ratings (graded NDCG 0.543793 against binary 0.543799, a threshold kept every
+    # item; found by an audit helper), so both are refused; with y given they apply
+    for scorer, option in ((make_ranking_scorer("ndcg", split="latest", gain="graded"),
+                            "gain='graded'"),
+                           (make_beyond_accuracy_scorer("aplt", split="latest",
+                                                        relevance_threshold=4),
+                            "relevance_threshold")):
+        with pytest.raises(ValueError, match=f"{option} reads the held-out values as ratings"):
+            scorer(model, T)
+        assert np.isfinite(scorer(model, X_in, X_out))
     with pytest.raises(ValueError, match="split must be one of"):
         make_beyond_accuracy_scorer("arp", split=None)
