@@ -622,10 +622,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         item_info : DataFrame or mapping, default=None
             Item metadata to add as columns: a DataFrame indexed by raw item
             id, or a mapping of name to a sequence aligned with the item
-            columns (such as a loader's ``item_titles``). A sequence of
+            columns (such as a loader's ``item_titles``; a Series in it
+            indexed by raw item id is joined by id). A sequence of
             another length, a DataFrame with the default index ``0..n-1``
-            that does not hold every raw id, or one whose index holds none of
-            them (ids of another type) raises ``ValueError``.
+            that does not hold every raw id, one whose index holds none of
+            them (ids of another type) or repeats one raises ``ValueError``.
         as_frame : bool, default=True
             A pandas DataFrame; False: a dict of NumPy columns.
 

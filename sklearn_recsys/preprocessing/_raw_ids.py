@@ -49,6 +49,12 @@ def _add_item_info(columns, item_info, idx, id_column, item_ids, prefix=""):
         names = [str(name) for name in item_info]
         values = []
         for name, v in item_info.items():
+            if hasattr(v, "reindex") and hasattr(v, "index") and not _positions(v.index):
+                # a Series indexed by raw item id: joined by id, as a DataFrame is (read
+                # as a sequence, its values went to the items in the order of its rows)
+                _check_item_index(v.index, item_ids, columns[id_column])
+                values.append(v.reindex(columns[id_column]).to_numpy())
+                continue
             if isinstance(v, np.ndarray) and v.ndim == 1:
                 column = v
             else:
@@ -72,13 +78,24 @@ def _add_item_info(columns, item_info, idx, id_column, item_ids, prefix=""):
     return columns
 
 
+def _positions(index):
+    """Whether a pandas index is the default one, 0, 1, ... (row positions)."""
+    return type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1
+
+
 def _check_item_index(index, item_ids, wanted):
     """Refuse an ``item_info`` index that cannot be the raw item ids of ``item_ids``.
 
     ``wanted`` are the ids looked up; the catalogue-wide test runs only when
     none of them is found (a table of some items only is fine).
     """
-    if type(index).__name__ == "RangeIndex" and index.start == 0 and index.step == 1:
+    if not index.is_unique:
+        repeated = index[index.duplicated()].unique()
+        raise ValueError(
+            f"item_info's index repeats item ids ({list(repeated[:5])}"
+            f"{' ...' if len(repeated) > 5 else ''}): each item needs one row of metadata. "
+            "Drop or merge the repeated rows (item_info[~item_info.index.duplicated()]).")
+    if _positions(index):
         ids = np.asarray(item_ids)
         holds_all = (ids.dtype.kind in "iu" and ids.size > 0
                      and ids.min() >= 0 and ids.max() < len(index))

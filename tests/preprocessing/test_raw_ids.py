@@ -200,6 +200,19 @@ def test_item_info_is_checked_against_the_catalogue(log, encoder):
                             index=[int(m[1:]) for m in encoder.item_ids_])
     with pytest.raises(ValueError, match="None of the encoder's item ids.*dtype int64"):
         encoder.recommend(model, one, k=4, item_info=numbered)
+    # a Series indexed by raw id inside a mapping is joined by id, as a table is (it was
+    # read by position: every item got another's title; found by an audit helper), and
+    # one in column order (index 0..n-1) is still read as a sequence
+    by_id = pd.Series({m: f"title of {m}" for m in encoder.item_ids_[::-1]})
+    table = encoder.recommend(model, one, k=6, item_info={"title": by_id})
+    assert table["title"].tolist() == [f"title of {m}" for m in table["movie"]]
+    table = encoder.recommend(model, one, k=6, item_info={"title": positional})
+    assert table["title"].tolist() == [f"Movie {m[1:]}" for m in table["movie"]]
+    # repeated ids: which row's metadata? refused, naming them (pandas' InvalidIndexError)
+    twice = pd.DataFrame({"title": ["a", "b", "c"]}, index=["m1", "m2", "m1"])
+    for info in (twice, {"title": twice["title"]}):
+        with pytest.raises(ValueError, match=r"item_info's index repeats item ids \(\['m1'\]"):
+            encoder.recommend(model, one, k=4, item_info=info)
     # a table of some items only is fine: the others get NaN
     partial = pd.DataFrame({"title": ["first"]}, index=[encoder.item_ids_[0]])
     table = encoder.recommend(model, one, k=40, item_info=partial)
