@@ -415,11 +415,23 @@ def _as_times(column, name, path):
             # an offset (Z, +02:00) is applied: the time is read in UTC, as wanted
             warnings.filterwarnings("ignore", message="no explicit representation of "
                                     "timezones", category=UserWarning)
-            return column.astype("datetime64[us]")  # fractions of a second order clicks too
+            times = column.astype("datetime64[us]")  # fractions of a second order clicks too
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "
                            f"(2024-05-01 or 2024-05-01 13:45:00), e.g. not "
                            f"{column[:3].tolist()}.") from None
+    # NumPy reads a number among dates as a year ("1714567890": year 1714567890, which
+    # overflows the microseconds to any year), so a column mixing the two is refused
+    text = np.char.strip(column.astype(str))
+    years = times.astype("datetime64[Y]").astype(np.int64) + 1970
+    odd = ~np.isnat(times) & ((years < 1000) | (years > 9999)
+                              | np.char.isdigit(np.char.lstrip(text, "+-")))
+    if odd.any():
+        raise CommandError(f"{path}: column {name!r} mixes numbers and dates (e.g. "
+                           f"{column[odd][:3].tolist()}, which NumPy would read as years): give "
+                           "every time in one form, numbers (e.g. Unix seconds) or ISO 8601 "
+                           "dates.")
+    return times
 
 
 # -- fit --------------------------------------------------------------
@@ -550,7 +562,14 @@ def _read_user_ids(args, user_col):
         path = Path(args.users_file)
         if not path.is_file():
             raise CommandError(f"{path}: no such file.")
-        lines = [line.strip() for line in path.read_text().splitlines()]
+        # a one-column CSV: quoted ids are unquoted, a byte-order mark is not an id
+        with open(path, newline="", encoding="utf-8-sig") as file:
+            rows = [[field.strip() for field in row] for row in csv.reader(file)]
+        wide = [row for row in rows if len(row) > 1]
+        if wide:
+            raise CommandError(f"{path}: one user id per line (a one-column CSV), got "
+                               f"{len(wide[0])} fields in {','.join(wide[0])!r}.")
+        lines = [row[0] if row else "" for row in rows]
         if lines and lines[0] == user_col:  # a one-column CSV's header
             lines = lines[1:]
         named = [line for line in lines if line]
