@@ -44,8 +44,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
     Ids are compared as they are: every user id must have one type, and so
     must every item id (all strings or all numbers; ``1`` and ``"1"`` are
     neither merged nor silently split: a log mixing them is refused, as by
-    :class:`~sklearn.preprocessing.OneHotEncoder`), and a log given to
-    ``transform`` must use the types seen in ``fit``. A missing id (NaN,
+    :class:`~sklearn.preprocessing.OneHotEncoder`; nor are ``True`` and
+    ``1``), and a log given to ``transform`` must use the types seen in
+    ``fit``: numbers of another dtype are read in the fitted one (``2.0`` is
+    user ``2`` of integer ids, labelled ``2``), and refused where it cannot
+    hold them exactly (``2.5``, or ``2**63`` for int64 ids). A missing id (NaN,
     None, NaT, ``pd.NA``) is an error, not a user: drop those interactions
     first. Missing or infinite values and timestamps are errors too.
 
@@ -223,6 +226,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         """``_columns`` of a log to encode with the fitted ids: id types must match fit's."""
         check_is_fitted(self)
         users, items, values, times = self._columns(X)
+        checked = []
         for kind, ids, fitted, col in [("user", users, self.user_ids_, self.user_col),
                                        ("item", items, self.item_ids_, self.item_col)]:
             family = _id_family(ids, kind, col)
@@ -238,6 +242,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                     f"no {kind} could match. Convert the ids to the type used "
                     f"in fit (e.g. df[{col!r}].astype(str) or .astype(int))."
                 )
+            checked.append(_as_fitted_numbers(ids, fitted, kind, col)
+                           if family == "number" else ids)
+        users, items = checked
         return users, items, values, times
 
     # -- fitting --------------------------------------------------------
@@ -587,6 +594,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         if None not in (family, fitted_family) and family != fitted_family:
             raise TypeError(f"The {kind} ids are {family}s but the encoder was fitted on "
                             f"{fitted_family} ids: convert them to the type used in fit.")
+        if family == "number":
+            ids = _as_fitted_numbers(ids, fitted, kind, col)
         pos, known = _lookup(fitted, ids)
         if not known.all():
             raise ValueError(f"{(~known).sum()} {kind} id(s) were not seen in fit, e.g. "
@@ -800,7 +809,9 @@ def _id_family(ids, kind, col):
     if not len(ids):
         return None
     code = ids.dtype.kind
-    if code in "biufc":
+    if code == "b":
+        return "boolean"  # True is 1 to NumPy: not one family with the numbers
+    if code in "iufc":
         return "number"
     if code in "US":
         return "string" if code == "U" else "bytes"
@@ -809,8 +820,13 @@ def _id_family(ids, kind, col):
     if code != "O":
         return str(ids.dtype)
     types = set(map(type, ids))
+    bools = {t for t in types if issubclass(t, (bool, np.bool_))}
+    if bools and bools != types:  # True and 1 would be one id
+        types = {*(t for t in types if t not in bools), bool}
+    elif bools:
+        return "boolean"
     for family, base in [("string", str), ("bytes", bytes), ("number", Number)]:
-        if all(issubclass(t, base) for t in types):
+        if bool not in types and all(issubclass(t, base) for t in types):
             return family
     if len(types) == 1:
         return types.pop().__name__
@@ -821,6 +837,40 @@ def _id_family(ids, kind, col):
         f"type (all strings or all integers), e.g. df[{col!r}].astype(str), "
         "before encoding."
     )
+
+
+def _as_fitted_numbers(ids, fitted, kind, col):
+    """Numeric ``ids`` in the dtype of the ``fitted`` ids, where each keeps its value.
+
+    NumPy compares an int64 id with a float64 or uint64 one as floats, and joins
+    them into float64 labels: ids above 2**53 would be rounded (two new users
+    under one label, a float id taken for another integer user) and the fitted
+    integer ids relabelled as floats. An id the fitted dtype cannot hold
+    exactly (2.5 against integer ids, 2**63 against int64) is refused.
+    """
+    if ids.dtype == fitted.dtype or ids.dtype.kind not in "iuf" or \
+            fitted.dtype.kind not in "iuf" or not len(ids):
+        return ids
+    exact = True
+    if fitted.dtype.kind in "iu":
+        info = np.iinfo(fitted.dtype)
+        if ids.dtype.kind == "f":
+            exact = bool(np.isfinite(ids).all() and (ids == np.floor(ids)).all()
+                         and ids.min() >= info.min and ids.max() < float(info.max) + 1)
+        else:
+            exact = int(ids.min()) >= info.min and int(ids.max()) <= info.max
+    if exact:
+        with np.errstate(all="ignore"):
+            cast = ids.astype(fitted.dtype)
+            exact = bool((cast.astype(ids.dtype) == ids).all()) if fitted.dtype.kind == "f" \
+                else True
+    if not exact:
+        raise TypeError(
+            f"The log's {kind} ids are {ids.dtype} (e.g. {ids[:3].tolist()}) but the encoder "
+            f"was fitted on {fitted.dtype} ids, which cannot hold each of them exactly: "
+            f"convert the ids to the type used in fit (e.g. df[{col!r}].astype("
+            f"{str(fitted.dtype)!r})), or fit on ids of this type.")
+    return cast
 
 
 def _timestamps_as_float(times):

@@ -252,7 +252,8 @@ def test_pandas_missing_ids():
 
 @pytest.mark.parametrize(
     "users",
-    [[1, "1", 2], np.array([1, "1", 2], dtype=object), [b"a", "a"], [1.5, "x"]],
+    [[1, "1", 2], np.array([1, "1", 2], dtype=object), [b"a", "a"], [1.5, "x"],
+     np.array([True, 1], dtype=object)],  # True is 1 to NumPy: one user or two?
 )
 def test_mixed_id_types_are_refused(users):
     with pytest.raises(TypeError, match="user ids mix types .*give them one type"):
@@ -265,9 +266,24 @@ def test_ids_of_another_type_than_fit_are_refused():
         enc.transform((["1"], [10]))
     with pytest.raises(TypeError, match="item ids are strings but .*fitted on number"):
         enc.get_user_ids(([1], ["10"]))
-    # numbers of another dtype are the same numbers
+    # numbers of another dtype are the same numbers, labelled in the fitted dtype
     X = enc.transform((np.array([2.0, 3.0]), np.array([10.0, 20.0])))
     assert_array_equal(X.toarray(), [[0, 0], [1, 0], [0, 1]])
+    labels = enc.get_user_ids((np.array([2.0, 3.0]), np.array([10.0, 20.0])))
+    assert labels.dtype == np.int64 and labels.tolist() == [1, 2, 3]
+    # NumPy joined int64 with uint64 or float64 ids into float64 labels: two new users
+    # above 2**53 got one label, and a float id was taken for another integer user
+    # (found by an audit helper); each id keeps its value, or is refused
+    big = np.array([2**60 + 1, 2**60 + 3], dtype=np.uint64)
+    assert enc.get_user_ids((big, np.array([10, 10]))).tolist() == [1, 2, 2**60 + 1, 2**60 + 3]
+    near = InteractionEncoder().fit(([2**53 + 1], [10]))
+    with pytest.raises(ValueError, match="were not seen in fit, e.g. \\[9007199254740992\\]"):
+        near.get_user_indices(np.array([2.0**53]))
+    for ids, dtype in ((np.array([1.0, 2.5]), "float64"),
+                       (np.array([2**63 + 5], dtype=np.uint64), "uint64")):
+        with pytest.raises(TypeError, match=f"user ids are {dtype} .* cannot hold each of "
+                                            "them exactly"):
+            enc.transform((ids, np.array([10] * len(ids))))
     # string ids from a pandas (object) column match numpy strings
     pd = pytest.importorskip("pandas")
     enc = InteractionEncoder().fit((np.array(["a", "b"]), np.array(["x", "y"])))
