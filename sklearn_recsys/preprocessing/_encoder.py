@@ -170,9 +170,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     # -- reading logs ---------------------------------------------------
 
-    def _columns(self, X):
-        """Return (users, items, values or None, timestamps or None) as checked 1-D arrays."""
-        wanted = [self.user_col, self.item_col, self.value_col, self.timestamp_col]
+    def _columns(self, X, ids_only=False):
+        """Return (users, items, values or None, timestamps or None) as checked 1-D arrays
+        (``ids_only``: the user and item columns only, for a log of pairs to exclude)."""
+        wanted = [self.user_col, self.item_col,
+                  *([None, None] if ids_only else [self.value_col, self.timestamp_col])]
         if hasattr(X, "columns") or isinstance(X, Mapping):
             available = list(X.columns) if hasattr(X, "columns") else list(X.keys())
             missing = [c for c in wanted if c is not None and c not in available]
@@ -185,12 +187,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             raw = [None if c is None else _naive_utc(X[c]) for c in wanted]
         elif isinstance(X, tuple) and 2 <= len(X) <= 4:
             raw = list(X) + [None] * (4 - len(X))
-            if raw[2] is None and self.value_col is not None:
+            if ids_only:
+                raw[2:] = [None, None]
+            elif raw[2] is None and self.value_col is not None:
                 raise ValueError(
                     "value_col is set but the log tuple has no values: pass "
                     "(users, items, values[, timestamps])."
                 )
-            if raw[3] is None and self.timestamp_col is not None:
+            if not ids_only and raw[3] is None and self.timestamp_col is not None:
                 raise ValueError(
                     "timestamp_col is set but the log tuple has no timestamps: "
                     "pass (users, items, values, timestamps)."
@@ -222,10 +226,10 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             times = _timestamps_as_float(times)
         return users, items, values, times
 
-    def _checked_columns(self, X):
+    def _checked_columns(self, X, ids_only=False):
         """``_columns`` of a log to encode with the fitted ids: id types must match fit's."""
         check_is_fitted(self)
-        users, items, values, times = self._columns(X)
+        users, items, values, times = self._columns(X, ids_only)
         checked = []
         for kind, ids, fitted, col in [("user", users, self.user_ids_, self.user_col),
                                        ("item", items, self.item_ids_, self.item_col)]:
@@ -237,7 +241,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
                 # log of string ids against integer-fitted ids would make every
                 # user new (and every item unknown) instead of matching them
                 raise TypeError(
-                    f"The log's {kind} ids are {family}s but the encoder was "
+                    f"The log's {kind} ids are {family} ids but the encoder was "
                     f"fitted on {fitted_family} ids ({fitted[:3].tolist()}...): "
                     f"no {kind} could match. Convert the ids to the type used "
                     f"in fit (e.g. df[{col!r}].astype(str) or .astype(int))."
@@ -592,7 +596,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         _check_no_missing(ids, kind, col)
         family, fitted_family = _id_family(ids, kind, col), _id_family(fitted[:1], kind, col)
         if None not in (family, fitted_family) and family != fitted_family:
-            raise TypeError(f"The {kind} ids are {family}s but the encoder was fitted on "
+            raise TypeError(f"The {kind} ids are {family} ids but the encoder was fitted on "
                             f"{fitted_family} ids: convert them to the type used in fit.")
         if family == "number":
             ids = _as_fitted_numbers(ids, fitted, kind, col)
@@ -626,8 +630,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             Never return an item of the user's history in ``X``.
         exclude : DataFrame, mapping or tuple, default=None
             A log of further interactions never to return (e.g. every
-            rated item when ``X`` holds the liked ones); other users in it
-            are ignored.
+            rated item when ``X`` holds the liked ones): its user and item
+            columns only (any value, even 0, excludes the pair; it needs no
+            value or timestamp column); other users in it are ignored.
         item_info : DataFrame or mapping, default=None
             Item metadata to add as columns: a DataFrame indexed by raw item
             id, or a mapping of name to a sequence aligned with the item

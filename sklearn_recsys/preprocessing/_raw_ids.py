@@ -217,6 +217,9 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     from ..pipeline import recommend
 
     users = encoder._checked_columns(X)[0]
+    if not len(users):
+        raise ValueError("The log is empty: recommend scores the users of the log from "
+                         "their interactions (a new user needs at least one raw item id).")
     rows, new_ids = encoder._user_rows(users)
     wanted = np.unique(rows)
     all_ids = np.concatenate([encoder.user_ids_, new_ids]) if len(new_ids) else encoder.user_ids_
@@ -240,7 +243,7 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
 
 def _exclude_matrix(encoder, log, user_ids):
     """CSR over ``user_ids`` x items of the interactions of ``log`` (other users ignored)."""
-    users, items, _, _ = encoder._checked_columns(log)
+    users, items, _, _ = encoder._checked_columns(log, ids_only=True)
     order = np.argsort(user_ids, kind="stable")
     sorted_ids = user_ids[order]
     pos = np.minimum(np.searchsorted(sorted_ids, users), len(sorted_ids) - 1)

@@ -262,9 +262,9 @@ def test_mixed_id_types_are_refused(users):
 
 def test_ids_of_another_type_than_fit_are_refused():
     enc = InteractionEncoder().fit(([1, 2], [10, 20]))
-    with pytest.raises(TypeError, match="user ids are strings but .*fitted on number"):
+    with pytest.raises(TypeError, match="user ids are string ids but .*fitted on number"):
         enc.transform((["1"], [10]))
-    with pytest.raises(TypeError, match="item ids are strings but .*fitted on number"):
+    with pytest.raises(TypeError, match="item ids are string ids but .*fitted on number"):
         enc.get_user_ids(([1], ["10"]))
     # numbers of another dtype are the same numbers, labelled in the fitted dtype
     X = enc.transform((np.array([2.0, 3.0]), np.array([10.0, 20.0])))

@@ -77,6 +77,13 @@ def test_exclude_log_and_pipeline_and_titles(log, encoder):
     assert table2["title"].tolist() == table["title"].tolist()
     table3 = encoder.recommend(pipe, liked, k=10, exclude=rated, item_info=titles["title"])
     assert table3["title"].tolist() == table["title"].tolist()  # a Series works too
+    # exclude reads the (user, item) pairs only: a table without the value column is the
+    # same log of pairs (it raised a KeyError telling to rename columns)
+    pairs = rated[["user", "movie"]]
+    assert encoder.recommend(pipe, liked, k=10, exclude=pairs)["movie"].tolist() == \
+        table["movie"].tolist()
+    with pytest.raises(ValueError, match="The log is empty"):  # an IndexError with exclude
+        encoder.recommend(pipe, liked[:0], k=3, exclude=pairs)
     with pytest.raises(ValueError, match=r"item_info columns \['score'\] would overwrite"):
         encoder.recommend(pipe, liked, k=3, item_info=titles.rename(columns={"title": "score"}))
     with pytest.raises(ValueError, match="item_ids is empty"):
