@@ -29,7 +29,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
-from ..utils._scoring_path import holds_a_frozen_model
+from ..utils._scoring_path import holds_a_frozen_model, scoring_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
 from ._cooccurrence import cooccurrence_cosine, similarity_sum_max
@@ -394,10 +394,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                 "and the ranker would learn to trust it blindly; pass the unfitted model.")
         # y passed explicitly, as scikit-learn's meta-estimators do
         fresh.fit(X, None)
-        final = fresh
-        while hasattr(final, "steps"):
-            final = final.steps[-1][1]
-        named = getattr(final, "behaviors_", None)
+        # through a pipeline, a wrapper or a search, to the model that scores
+        named = getattr(scoring_model(fresh), "behaviors_", None)
         if named is not None and len(self.behaviors_) > 1 and \
                 tuple(named) != self.behaviors_ and sorted(named) == sorted(self.behaviors_):
             # the same sizes and target block, other names: it would read one behaviour

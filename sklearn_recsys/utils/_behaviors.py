@@ -84,11 +84,13 @@ def behavior_block(X, n_items, index):
 def behavior_layout(estimator):
     """``(n_items, target_index)`` of a fitted multi-behaviour recommender, else None.
 
-    Looks through a pipeline to the recommender at its end. A model with one
-    behaviour (or no layout) gives None: its ``X`` is its own target.
+    Looks through a pipeline, a wrapper or a fitted search to the model that
+    scores (:func:`~sklearn_recsys.utils._scoring_path.scoring_model`). A model
+    with one behaviour (or no layout) gives None: its ``X`` is its own target.
     """
-    while hasattr(estimator, "steps"):
-        estimator = estimator.steps[-1][1]
+    from ._scoring_path import scoring_model
+
+    estimator = scoring_model(estimator)
     n_items = getattr(estimator, "n_items_", None)
     index = getattr(estimator, "target_index_", None)
     n_features = getattr(estimator, "n_features_in_", None)

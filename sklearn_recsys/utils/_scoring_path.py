@@ -1,6 +1,6 @@
 """The chain of models a recommender scores through (pipelines' last steps, wrappers' models)."""
 
-__all__ = ["holds_a_frozen_model", "scoring_path"]
+__all__ = ["holds_a_frozen_model", "scoring_model", "scoring_path"]
 
 
 def scoring_path(estimator):
@@ -25,6 +25,13 @@ def scoring_path(estimator):
         estimator = next((attributes[name] for name in ("best_estimator_", "estimator_",
                                                         "estimator")
                           if hasattr(attributes.get(name), "get_params")), None)
+
+
+def scoring_model(estimator):
+    """The model at the end of :func:`scoring_path`: the one whose scores are served."""
+    for model in scoring_path(estimator):
+        pass
+    return model
 
 
 def holds_a_frozen_model(estimator):

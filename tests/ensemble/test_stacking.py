@@ -511,6 +511,14 @@ def test_base_models_must_share_the_layout_and_be_unfitted():
                        r"\('view', 'buy'\), in that order"):
         StackingRecommender([("mb", MultiBehaviorEASE(("buy", "view"), target="view"))],
                             behaviors=BEHAVIORS).fit(X)
+    # also inside a search (it was accepted there, reading views as purchases; found by an
+    # audit helper)
+    from sklearn.model_selection import GridSearchCV, KFold
+
+    search = GridSearchCV(MultiBehaviorEASE(("buy", "view"), target="view"),
+                          {"alpha": [1.0, 10.0]}, cv=KFold(2))
+    with pytest.raises(ValueError, match=r"'mb' was told behaviors=\('buy', 'view'\)"):
+        StackingRecommender([("mb", search)], behaviors=BEHAVIORS).fit(X)
     # a frozen step before the model learns nothing from the held-out purchases: accepted
     from sklearn.preprocessing import FunctionTransformer
 

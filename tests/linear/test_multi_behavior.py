@@ -216,6 +216,23 @@ def test_scorer_with_y_compares_with_the_target_block():
         make_ranking_scorer("hit_rate")(model, X_in, X_in)
 
 
+def test_scorers_read_a_searchs_layout_from_its_best_estimator():
+    """A fitted GridSearchCV of a multi-behaviour model is scored as its best model (the
+    scorer read its X as one behaviour: an IndexError without y, a wrong-size error with
+    it, NaN in a nested cross-validation; found by an audit helper)."""
+    X = _shop()
+    scorer = make_ranking_scorer("ndcg", k=10, holdout=0.3, min_interactions=2)
+    search = GridSearchCV(MultiBehaviorEASE(behaviors=BEHAVIORS), {"alpha": [1.0, 10.0]},
+                          cv=KFold(3), scoring=scorer).fit(X)
+    X_in, y = holdout_split(X, holdout=0.3, min_interactions=2, random_state=0,
+                            behaviors=BEHAVIORS, target="buy")
+    best = search.best_estimator_
+    assert scorer(search, X) == scorer(best, X)
+    assert scorer(search, X_in, y) == scorer(best, X_in, y)
+    nested = cross_validate(search, X, cv=KFold(2), scoring=scorer)["test_score"]
+    assert np.isfinite(nested).all() and (nested > 0).all()
+
+
 def test_scorer_without_y_holds_out_target_interactions_only():
     X = _shop()
     model = MultiBehaviorEASE(behaviors=BEHAVIORS, alpha=5.0).fit(X)
