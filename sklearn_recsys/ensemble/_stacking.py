@@ -29,6 +29,7 @@ from sklearn.utils.metaestimators import _BaseComposition
 from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
+from ..utils._holdout import check_held_out_disjoint
 from ..utils._scoring_path import holds_a_frozen_model, scoring_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
@@ -424,6 +425,11 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                 f"split(X) must return (X_fit, X_held) of shapes {X.shape} and "
                 f"{(X.shape[0], self.n_items_)} (the target behaviour's block); got "
                 f"{X_fit.shape} and {held.shape}.")
+        # a held-out purchase left in X_fit is seen, never a candidate, never a label
+        check_held_out_disjoint(
+            self._target_history(X_fit), held, "split(X)'s held-out part",
+            "they stay in X_fit's target block, so the ranker never sees them as candidates "
+            "or labels", "Remove the held-out interactions from X_fit's target block.")
         return X_fit, held
 
     def _item_counts(self, X):
