@@ -399,9 +399,9 @@ def test_split_gives_the_kind_of_interaction_the_ranker_learns():
     with pytest.raises(ValueError, match="split\\(X\\) must return .* \\(300, 40\\)"):
         StackingRecommender([("mb", MultiBehaviorEASE(BEHAVIORS))], behaviors=BEHAVIORS,
                             split=lambda X: (X, X)).fit(X)
+
     # held-out purchases left in X_fit's target block: named as such (the warning blamed
     # too little data; found by an audit helper)
-
     def leaky(X):
         return X, leave_k_out_split(X, k=1, random_state=0, behaviors=BEHAVIORS)[1]
 
