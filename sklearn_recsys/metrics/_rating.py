@@ -16,7 +16,7 @@ from sklearn.utils import check_random_state
 
 from ..utils._holdout import check_held_out_disjoint, split_interactions
 from ..utils._topk import iter_row_batches
-from ..utils._validation import check_interaction_matrix
+from ..utils._validation import check_interaction_matrix, check_rows_to_score, names_checked
 from ._scorer import _DISJOINT_FIX, _check_split
 
 __all__ = ["make_rating_scorer"]
@@ -37,7 +37,9 @@ class _RatingScorer:
         return f"make_rating_scorer({self.metric!r})"
 
     def __call__(self, estimator, X, y=None):
-        X = check_interaction_matrix(X)
+        # a DataFrame's column names are checked against fit's here, before the CSR
+        # conversion drops them (the rows are then scored under names_checked)
+        X = check_rows_to_score(estimator, X, order_keys=False)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
             y = check_interaction_matrix(y, input_name="y")
             if y.shape != X.shape:
@@ -66,8 +68,9 @@ class _RatingScorer:
             if y_b.nnz == 0:
                 continue
             items = np.unique(y_b.indices)
-            X_b = X_in[rows] if transform is None else transform.transform(X_in[rows])
-            pred = model.predict_ratings(X_b, items)
+            with names_checked():
+                X_b = X_in[rows] if transform is None else transform.transform(X_in[rows])
+                pred = model.predict_ratings(X_b, items)
             r = np.repeat(np.arange(y_b.shape[0]), np.diff(y_b.indptr))
             errors.append(pred[r, np.searchsorted(items, y_b.indices)] - y_b.data)
         if not errors:
