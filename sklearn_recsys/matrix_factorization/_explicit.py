@@ -75,6 +75,11 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     for the sampler, each kept sample's posterior mean of the user given that
     sample's items, priors and noise, averaged over the samples. For the
     training users it reproduces the fitted ``user_factors_`` exactly.
+    An item without training ratings has factors and bias 0 with ALS (its
+    prediction is the global mean plus the user's bias); with the sampler,
+    each kept sample holds it at that sample's item prior mean (its
+    expectation under the sample, rather than a draw from the prior, which
+    averaged over a few dozen samples stayed noise).
 
     Parameters
     ----------
@@ -402,6 +407,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         ctx.Xt64 = ctx.Xt.astype(np.float64)
         ctx.tau = 2.0  # noise precision until the first draw (BPMF's fixed value)
         ctx.kept = []
+        ctx.items_without_ratings = np.diff(ctx.Xt.indptr) == 0
         ctx.n_val = 0
         ctx.val_sum = None
         if ctx.split is not None:
@@ -420,6 +426,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
                 (X, self.user_factors_, self.user_bias_, self.item_factors_, self.item_bias_,
                  "user")):
             mean, precision = _sample_normal_wishart(np.column_stack([bias, F]), rng)
+            if side == "item":
+                ctx.item_prior_mean = mean
             noise = rng.standard_normal((F.shape[0], K))
             gaussian_posterior_sweep(A.indptr, A.indices, A.data, F, bias, G, bias_g,
                                      self.global_mean_, mean, precision, ctx.tau, noise, True)
@@ -428,8 +436,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         if it > self.burn_in and (it - self.burn_in - 1) % self.thin == 0:
             # the user side's prior and the noise precision of this draw: what
             # folding a user in against this sample's items needs
-            ctx.kept.append((self.item_factors_.copy(), self.item_bias_.copy(), mean,
-                             precision, ctx.tau))
+            ctx.kept.append((*self._kept_items(ctx), mean, precision, ctx.tau))
         if it > self.burn_in and ctx.val_sum is not None:
             # every draw after the burn-in: a steadier estimate of the average
             # than the thinned ones, at no cost
@@ -443,13 +450,28 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         ctx.tau = rng.gamma(1.0 + X.nnz / 2.0, 1.0 / (1.0 + sse / 2.0))
         return np.sqrt(sse / max(X.nnz, 1))
 
+    def _kept_items(self, ctx):
+        """Copies of this draw's item factors and biases to keep, those of the items
+        without training ratings at their prior mean.
+
+        Such an item's draw is a draw from the prior alone: averaged over a few
+        dozen samples it stays noise (two such items a quarter of a star apart,
+        moving with the seed); its expectation given the draw's hyperparameters is
+        the prior mean, which the samples then average (Rao-Blackwellised).
+        """
+        factors, bias = self.item_factors_.copy(), self.item_bias_.copy()
+        cold = ctx.items_without_ratings
+        if cold.any():
+            bias[cold] = ctx.item_prior_mean[0]
+            factors[cold] = ctx.item_prior_mean[1:]
+        return factors, bias
+
     def _finish_fit(self, ctx):
         if self.solver_ != "gibbs":
             self.n_samples_kept_ = 1
             return
         if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
-            ctx.kept.append((self.item_factors_.copy(), self.item_bias_.copy(),
-                             *ctx.user_prior))
+            ctx.kept.append((*self._kept_items(ctx), *ctx.user_prior))
         V, bias, means, precisions, taus = zip(*ctx.kept)
         self.n_samples_kept_ = len(V)
         self.item_factors_ = np.hstack(V).astype(self.dtype)
