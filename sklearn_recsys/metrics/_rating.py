@@ -94,9 +94,14 @@ def make_rating_scorer(metric="rmse", *, holdout=0.2, min_interactions=2, random
         MovieLens literature).
     holdout : float, default=0.2
         Share of each user's ratings held out when the scorer splits ``X``
-        itself (no sparse ``y``).
+        itself: when it is given no ``y`` or a 1-D one (the ``y`` that
+        ``GridSearchCV`` passes when fitted without one), which it ignores, as
+        the ranking scorers do. A 2-D ``y`` holds the held-out ratings of the
+        rows of ``X``, 0 where none (a rating scale holding 0 must be shifted).
     min_interactions : int, default=2
-        Users with fewer ratings hold nothing out in that split.
+        Users with fewer ratings hold nothing out in that split; with
+        ``holdout=0.2`` a user needs 5 ratings for one to be held out
+        (``floor(0.2 * n)``).
     random_state : int, default=0
         Seed of that split, fixed so every candidate sees the same split.
 
