@@ -856,19 +856,17 @@ def _as_fitted_numbers(ids, fitted, kind, col):
     if ids.dtype == fitted.dtype or ids.dtype.kind not in "iuf" or \
             fitted.dtype.kind not in "iuf" or not len(ids):
         return ids
-    exact = True
-    if fitted.dtype.kind in "iu":
+    if fitted.dtype.kind in "iu":  # whole numbers within the range, checked before the cast
         info = np.iinfo(fitted.dtype)
         if ids.dtype.kind == "f":
             exact = bool(np.isfinite(ids).all() and (ids == np.floor(ids)).all()
                          and ids.min() >= info.min and ids.max() < float(info.max) + 1)
         else:
             exact = int(ids.min()) >= info.min and int(ids.max()) <= info.max
-    if exact:
-        with np.errstate(all="ignore"):
-            cast = ids.astype(fitted.dtype)
-            exact = bool((cast.astype(ids.dtype) == ids).all()) if fitted.dtype.kind == "f" \
-                else True
+        cast = ids.astype(fitted.dtype) if exact else None
+    else:  # float ids: every id must come back from the cast unchanged
+        cast = ids.astype(fitted.dtype)
+        exact = bool((cast.astype(ids.dtype) == ids).all())
     if not exact:
         raise TypeError(
             f"The log's {kind} ids are {ids.dtype} (e.g. {ids[:3].tolist()}) but the encoder "
