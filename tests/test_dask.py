@@ -220,6 +220,13 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client):
     with pytest.raises(ValueError, match="user_col"):
         batch_recommend_logs(model, encoder, logs.rename(columns={"user_id": "who"}),
                              client=client)
+    # a value column the encoder reads: refused here, not a KeyError on a worker (found by
+    # an audit helper)
+    valued = InteractionEncoder(value_col="rating").fit(log.assign(rating=1.0))
+    with pytest.raises(ValueError, match=r"logs has no column \['rating'\]: the encoder reads "
+                                         "user_col='user_id' and item_col='item_id' and "
+                                         "value_col='rating'"):
+        batch_recommend_logs(model, valued, logs, client=None)
     with pytest.raises(ValueError, match="changed since fit"):  # before the scatter
         batch_recommend_logs(model.set_params(alpha=1.0), encoder, logs, client=None)
     model.set_params(alpha=5.0)

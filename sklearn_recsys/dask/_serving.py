@@ -188,10 +188,14 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         raise TypeError(f"logs must be a dask DataFrame of raw interactions, got "
                         f"{type(logs).__name__}; for a pandas DataFrame use "
                         "encoder.recommend(estimator, logs, k).")
-    missing = [c for c in (encoder.user_col, encoder.item_col) if c not in logs.columns]
+    # every column the encoder reads, checked here: on a worker a missing one is a
+    # KeyError in a traceback of the failed task
+    read = {name: getattr(encoder, name, None) for name in (
+        "user_col", "item_col", "value_col", "timestamp_col", "behavior_col")}
+    missing = [c for c in read.values() if c is not None and c not in logs.columns]
     if missing:
-        raise ValueError(f"logs has no column {missing}: the encoder reads "
-                         f"user_col={encoder.user_col!r} and item_col={encoder.item_col!r}.")
+        named = " and ".join(f"{name}={col!r}" for name, col in read.items() if col is not None)
+        raise ValueError(f"logs has no column {missing}: the encoder reads {named}.")
     client = distributed.get_client() if client is None else client
     # the encoder's vocabulary goes to every worker once too, not into every task
     model, encoder_on_workers = client.scatter([estimator, encoder], broadcast=True,
