@@ -178,10 +178,21 @@ def fetch_archive(name, data_home, *, verbose=True):
     ------
     OSError
         When the download fails, is shorter or longer than the pinned size,
-        or does not match its checksum (the partial files are removed).
+        or does not match its checksum (the partial files are removed); when
+        the archive does not hold the folder it is registered with; or,
+        before anything is downloaded, when ``data_home`` already has a
+        non-empty folder of that name (an incomplete copy, or files of the
+        user's): it is never deleted, the user deletes or moves it.
     """
     archive = ARCHIVES[name]
     data_home = Path(data_home)
+    final = data_home / archive.folder
+    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise OSError(
+            f"{final} exists but holds no complete copy of the dataset (its main file is "
+            "missing); it is left as it is rather than replaced by the download, since it "
+            "may hold files of yours. Delete or move it and call the loader again to "
+            "download a verified copy, or complete the copy by hand.")
     data_home.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=data_home) as tmp:
         zpath = Path(tmp) / os.path.basename(archive.url)
@@ -216,13 +227,18 @@ def fetch_archive(name, data_home, *, verbose=True):
         target = Path(tmp) / "extracted"
         with zipfile.ZipFile(zpath) as zf:
             zf.extractall(target / archive.folder if archive.flat else target)
+            if not (target / archive.folder).is_dir():
+                found = sorted(p.name for p in target.iterdir())
+                raise OSError(f"{archive.url} holds {found} at its top level where the folder "
+                              f"{archive.folder!r} is expected: the publisher changed the "
+                              "archive. Extract it by hand into "
+                              f"{data_home / archive.folder}." + archive.note)
             manifest = _manifest_lines(zf, archive)
         (target / archive.folder / MANIFEST).write_text(manifest)
         (target / archive.folder / ".sha256").write_text(
             f"{sha}  {os.path.basename(archive.url)}\n")
-        final = data_home / archive.folder
         if final.exists():
-            shutil.rmtree(final)
+            final.rmdir()  # empty: checked above
         shutil.move(str(target / archive.folder), str(final))
     return final
 

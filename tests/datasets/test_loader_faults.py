@@ -520,6 +520,37 @@ def test_a_connection_cut_mid_body_is_reported_as_a_failed_download(tmp_path, mo
     assert list((tmp_path / "home").iterdir()) == []
 
 
+def test_a_download_never_deletes_a_folder_without_its_main_file(tmp_path, monkeypatch,
+                                                                 release_rows):
+    """The download used to replace the folder whole, deleting whatever it held."""
+    spec = SPECS["ml-1m"]
+    _serve(tmp_path, monkeypatch, spec, False)
+    home = tmp_path / "home"
+    notes = home / spec.folder / "my_notes.txt"
+    notes.parent.mkdir(parents=True)
+    notes.write_text("mine")
+    with pytest.raises(OSError, match=re.escape(
+            f"{home / spec.folder} exists but holds no complete copy of the dataset")):
+        fetch_movielens("1m", data_home=home)
+    assert notes.read_text() == "mine" and sorted(p.name for p in home.iterdir()) == ["ml-1m"]
+    # an empty folder (a failed extraction by hand) is replaced
+    notes.unlink()
+    assert fetch_movielens("1m", data_home=home).X.nnz == 4
+
+
+def test_an_archive_without_its_registered_folder_is_named(tmp_path, monkeypatch, release_rows):
+    spec = SPECS["ml-1m"]
+    zpath = _serve(tmp_path, monkeypatch, spec, False)
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m", dataclasses.replace(
+        _download.ARCHIVES["ml-1m"], folder="ml-1m-renamed"))
+    monkeypatch.setitem(_public._MOVIELENS_FOLDERS, "1m", "ml-1m-renamed")
+    with pytest.raises(OSError, match=re.escape(
+            f"{zpath.as_uri()} holds ['ml-1m'] at its top level where the folder "
+            "'ml-1m-renamed' is expected")):
+        fetch_movielens("1m", data_home=tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
 def test_pinned_sizes_are_those_of_the_public_records():
     sizes = {k: a.size for k, a in _download.ARCHIVES.items()}
     assert sizes == {"ml-100k": 4_924_029, "ml-1m": 5_917_549, "ml-10m": 65_566_137,
