@@ -16,8 +16,9 @@ def item_documents(data, fields=_FIELDS):
     fields : sequence of str, default=("item_titles", "item_genres", "item_tags")
         Per-item fields to join, in order. A field is a list with one entry
         per item (column of ``data.X``): a string, or a list of strings
-        (genres, tags) joined by spaces; a missing entry (None, NaN) is no
-        text.
+        (genres, tags) joined by spaces; a missing entry (None, NaN of any
+        float type, pandas' ``NA``) is no text, a number is its text. One
+        field may be given as a string.
 
     Returns
     -------
@@ -35,6 +36,8 @@ def item_documents(data, fields=_FIELDS):
     >>> item_documents(data)
     ['Toy Story (1995) Animation Comedy pixar', 'Heat (1995) Crime']
     """
+    if isinstance(fields, str):
+        fields = (fields,)
     present = [f for f in fields if f in data]
     if not present:
         raise ValueError(
@@ -64,10 +67,25 @@ def item_documents(data, fields=_FIELDS):
     return documents
 
 
+def _missing(entry):
+    """None, a NaN of any float type, or pandas' NA (whose comparisons have no truth)."""
+    if entry is None:
+        return True
+    try:
+        return bool(entry != entry)
+    except (TypeError, ValueError):
+        return True
+
+
 def _text(entry):
-    """An entry as text: a string, a list of strings joined, or "" where it is missing."""
+    """An entry as text: a string, a list of strings joined, or "" where it is missing.
+
+    A number (a year, an id) is its text, as ``str`` writes it.
+    """
     if isinstance(entry, str):
         return entry
-    if entry is None or (isinstance(entry, float) and entry != entry):  # None or NaN
-        return ""
-    return " ".join(_text(part) for part in entry if _text(part))
+    try:
+        parts = iter(entry)
+    except TypeError:
+        return "" if _missing(entry) else str(entry)
+    return " ".join(t for t in (_text(part) for part in parts) if t)

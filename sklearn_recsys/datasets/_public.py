@@ -2,10 +2,10 @@
 
 Each loader looks for the publisher's folder (``ml-100k/``, ``ml-1m/``,
 ``ml-10M100K/``, ``ml-20m/``, ``ml-25m/``, ``ml-latest-small/``,
-``hetrec2011-lastfm-2k/``, ``citeulike-a/``) inside ``data_home``; when it
-is missing and ``download_if_missing`` is true, the publisher's archive is
-downloaded, checked against its checksum and extracted there (see
-``_download.py``). The files are parsed into a CSR matrix plus the raw ids and
+``hetrec2011-lastfm-2k/``, ``citeulike-a/``, ``taobao-mbcgcn/``) inside
+``data_home``; when it is missing and ``download_if_missing`` is true, the
+publisher's archive is downloaded, checked against its checksum and extracted
+there (see ``_download.py``). The files are parsed into a CSR matrix plus the raw ids and
 item metadata, in the style of ``sklearn.datasets.fetch_*``.
 
 Every file a loader reads is checked before its content is used, because a
@@ -43,9 +43,10 @@ __all__ = [
     "fetch_movielens",
     "fetch_lastfm_2k",
     "fetch_citeulike_a",
+    "fetch_taobao",
 ]
 
-from ._download import ARCHIVES, crc32_of, fetch_archive, read_manifest
+from ._download import ARCHIVES, MANIFEST, crc32_of, fetch_archive, read_manifest
 
 _MOVIELENS_FOLDERS = {
     "100k": "ml-100k",
@@ -87,6 +88,11 @@ _LATEST_SMALL_RELEASE = "generated on September 26, 2018"
 # 1990-01-01 UTC. The earliest rating of any release is of 1995; a timestamp
 # cut short by a truncation (a prefix of a 9- or 10-digit number) is before 1977.
 _EARLIEST_TIMESTAMP = 631_152_000
+
+# GroupLens's files of 100K and HetRec's tags.dat are latin-1; a copy re-encoded
+# to UTF-8 (as editors and many repositories do) must not load as mojibake, and
+# the originals are not valid UTF-8, so UTF-8 is tried first
+_UTF_8_OR_LATIN_1 = ("utf-8", "latin-1")
 
 _WHOLE_STARS = np.arange(1.0, 6.0)
 _HALF_STARS = np.arange(1.0, 11.0) / 2
@@ -215,6 +221,10 @@ class _Copy:
         except FileNotFoundError:
             raise FileNotFoundError(f"{self.folder / name} is missing: the copy is "
                                     f"incomplete. {self._fix()}") from None
+        if self._manifest and name not in self._manifest:
+            # a manifest that lost a line would leave that file unchecked
+            raise self.error(MANIFEST, f"{name} is not listed, but every file of the "
+                             "verified archive is: the manifest was changed after extraction")
         if name in self._manifest:
             size, crc = self._manifest[name]
             found = crc32_of(data)
@@ -460,16 +470,31 @@ def _result(bunch, return_X_y):
 def _movielens_100k(copy):
     users, items, ratings, times = _ratings(copy, "u.data", sep=None, header=None,
                                             scale=_WHOLE_STARS)
-    genre_lines = copy.records("u.genre", "|", 2, encoding="latin-1")
+    genre_lines = copy.records("u.genre", "|", 2, encoding=_UTF_8_OR_LATIN_1)
     copy.check_rows("u.genre", len(genre_lines))
-    genre_names = [fields[0] for _, fields in genre_lines]
+    # u.item's flags are in the order of the genre ids, not of u.genre's lines
+    by_id, seen = {}, {}
+    for number, (name, gid) in genre_lines:
+        gid = copy.integer("u.genre", number, gid)
+        _ids_once(copy, "u.genre", number, gid, seen)
+        if gid >= len(genre_lines):
+            raise copy.error("u.genre", f"genre id {gid} is beyond the file's "
+                             f"{len(genre_lines)} genres (ids 0 to {len(genre_lines) - 1})",
+                             number)
+        by_id[gid] = name
+    genre_names = [by_id[g] for g in range(len(genre_lines))]
     titles, genres, seen = {}, {}, {}
     for number, fields in copy.records("u.item", "|", 5 + len(genre_names),
-                                       encoding="latin-1"):
+                                       encoding=_UTF_8_OR_LATIN_1):
         mid = copy.integer("u.item", number, fields[0])
         _ids_once(copy, "u.item", number, mid, seen)
         titles[mid] = fields[1]
-        genres[mid] = [g for g, flag in zip(genre_names, fields[5:]) if flag == "1"]
+        flags = fields[5:]
+        bad = next((k for k, flag in enumerate(flags) if flag not in ("0", "1")), None)
+        if bad is not None:
+            raise copy.error("u.item", f"the flag of genre {genre_names[bad]!r} (field "
+                             f"{6 + bad}) is {flags[bad]!r}, not 0 or 1", number)
+        genres[mid] = [g for g, flag in zip(genre_names, flags) if flag == "1"]
     copy.check_rows("u.item", len(titles))
     copy.check_titles("u.data", items, titles)
     return users, items, ratings, times, titles, genres
@@ -478,10 +503,16 @@ def _movielens_100k(copy):
 def _movielens_100k_users(copy, users, user_ids):
     """``user_ages``, ``user_genders``, ``user_occupations`` of 100K's u.user, in row order."""
     info, seen = {}, {}
-    for number, fields in copy.records("u.user", "|", 5, encoding="latin-1"):
+    for number, fields in copy.records("u.user", "|", 5, encoding=_UTF_8_OR_LATIN_1):
         uid = copy.integer("u.user", number, fields[0])
         _ids_once(copy, "u.user", number, uid, seen)
-        info[uid] = (copy.integer("u.user", number, fields[1]), fields[2], fields[3])
+        age = fields[1].strip()
+        if not (age.isdigit() and age.isascii()):
+            raise copy.error("u.user", f"the age {fields[1]!r} is not a non-negative integer",
+                             number)
+        if fields[2] not in ("M", "F"):
+            raise copy.error("u.user", f"the gender {fields[2]!r} is not 'M' or 'F'", number)
+        info[uid] = (int(age), fields[2], fields[3])
     copy.check_rows("u.user", len(info))
     copy.check_titles("u.data", users, info, ("user", "u.user"), "demographics")
     return {"user_ages": np.array([info[u][0] for u in user_ids], dtype=np.int64),
@@ -496,7 +527,7 @@ def _movielens_dat(copy):
     titles, genres, seen = {}, {}, {}
     # MovieLens 1M's movies.dat is latin-1, 10M's UTF-8; a title may hold "::"
     for number, fields in copy.records("movies.dat", "::", (3, None),
-                                       encoding=("utf-8", "latin-1")):
+                                       encoding=_UTF_8_OR_LATIN_1):
         mid = copy.integer("movies.dat", number, fields[0])
         _ids_once(copy, "movies.dat", number, mid, seen)
         titles[mid] = "::".join(fields[1:-1])
@@ -531,7 +562,7 @@ def _movielens_tags(copy):
         copy.check_rows("tags.csv", len(pairs))
     elif (copy.folder / "tags.dat").is_file():
         # a tag may hold "::": the tag is everything between the 2nd and the last
-        rows = copy.records("tags.dat", "::", (4, None), encoding=("utf-8", "latin-1"))
+        rows = copy.records("tags.dat", "::", (4, None), encoding=_UTF_8_OR_LATIN_1)
         pairs = [(copy.integer("tags.dat", n, f[1]), "::".join(f[2:-1])) for n, f in rows]
         copy.check_rows("tags.dat", len(pairs))
     else:
@@ -564,7 +595,10 @@ def fetch_movielens(variant="100k", *, data_home=None, download_if_missing=True,
     data : :class:`~sklearn.utils.Bunch`
         ``X`` (csr_matrix (n_users, n_items) of ratings), ``timestamps``
         (csr_matrix, same pattern, Unix seconds), ``user_ids`` and
-        ``item_ids`` (raw ids of rows and columns), ``item_titles``,
+        ``item_ids`` (raw ids of rows and columns: the users and movies
+        with at least one rating; a movie of the movies file that nobody
+        rated, 18 in latest-small, has no column, nor do its tags),
+        ``item_titles``,
         ``item_genres`` (list of lists of genre names), ``item_tags`` (each
         movie's distinct user tags, from ``tags.csv`` / ``tags.dat``; empty
         for 100K and 1M, which have none) and ``DESCR``; for 100K also the
@@ -652,8 +686,8 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
     data : :class:`~sklearn.utils.Bunch`
         ``X`` (csr_matrix (n_users, n_artists) of play counts), ``user_ids``,
         ``item_ids``, ``item_titles`` (artist names), ``item_tags`` (each
-        artist's distinct tags assigned by users, ``tags.dat`` is latin-1) and
-        ``DESCR``.
+        artist's distinct tags assigned by users; ``tags.dat`` is latin-1,
+        or UTF-8 in a re-encoded copy) and ``DESCR``.
 
     Raises
     ------
@@ -690,16 +724,21 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
     if (copy.folder / "tags.dat").is_file() and (
             copy.folder / "user_taggedartists.dat").is_file():
         # a tag value may hold a tab: it is everything after the first one
-        tag_names = {}
-        for number, fields in copy.records("tags.dat", "\t", (2, None), encoding="latin-1",
+        tag_names, seen = {}, {}
+        for number, fields in copy.records("tags.dat", "\t", (2, None),
+                                           encoding=_UTF_8_OR_LATIN_1,
                                            header="tagID\ttagValue"):
-            tag_names[copy.integer("tags.dat", number, fields[0])] = "\t".join(fields[1:])
+            tid = copy.integer("tags.dat", number, fields[0])
+            _ids_once(copy, "tags.dat", number, tid, seen)
+            tag_names[tid] = "\t".join(fields[1:])
         copy.check_rows("tags.dat", len(tag_names))
         assigned = copy.table("user_taggedartists.dat", 6, sep="\t",
                               header="userID\tartistID\ttagID\tday\tmonth\tyear")
         copy.check_ids("user_taggedartists.dat", assigned, range(6))
         copy.check_rows("user_taggedartists.dat", len(assigned))
-        tags = _tags_by_item((a, tag_names.get(t, ""))
+        copy.check_titles("user_taggedartists.dat", assigned[:, 2].astype(np.int64), tag_names,
+                          ("tag", "tags.dat"), "its text")
+        tags = _tags_by_item((a, tag_names[t])
                              for a, t in assigned[:, 1:3].astype(np.int64).tolist())
     bunch = Bunch(
         X=X,
@@ -754,6 +793,11 @@ def fetch_citeulike_a(*, data_home=None, download_if_missing=True, return_X_y=Fa
     if titles and titles[-1] == "":
         titles.pop()  # the final newline
     copy.check_rows("titles.txt", len(titles))
+    blank = next((k for k, title in enumerate(titles) if not title.strip()), None)
+    if blank is not None:
+        raise copy.error("titles.txt", "the title is blank; each line is the title of one "
+                         "article (line number - 1 = article id), so a lost title shifts "
+                         "every later one", blank + 1)
     n_items = len(titles)
     lines = copy.text("users.dat").split("\n")
     if len(lines) > 1 and lines[-1] == "":

@@ -375,6 +375,70 @@ def test_latest_small_counts_follow_its_release(tmp_path, release_rows):
         spec.load(tmp_path)
 
 
+def test_copies_re_encoded_to_utf_8_load_their_text(tmp_path, release_rows):
+    """Latin-1 read of a UTF-8 copy gave 'CafÃ©' without a word."""
+    spec = SPECS["ml-100k"]
+    spec.write(tmp_path)
+    item = tmp_path / spec.folder / "u.item"
+    item.write_bytes(spec.others["u.item"].decode("latin-1").encode("utf-8"))
+    assert spec.load(tmp_path).item_titles[0] == "Caf\xe9 (1995)"
+    spec = SPECS["lastfm"]
+    spec.write(tmp_path)
+    (tmp_path / spec.folder / "tags.dat").write_text("tagID\ttagValue\n1\td\xfcsseldorf\n",
+                                                     encoding="utf-8")
+    assert spec.load(tmp_path).item_tags[1] == ["d\xfcsseldorf"]
+    (tmp_path / spec.folder / "tags.dat").write_bytes(
+        "tagID\ttagValue\n1\td\xfcsseldorf\n".encode("latin-1"))
+    assert spec.load(tmp_path).item_tags[1] == ["d\xfcsseldorf"]
+
+
+@pytest.mark.parametrize("name, content, message", [
+    # swapped lines keep their ids: u.item's flags follow the ids
+    ("u.genre", "Action|1\nunknown|0\n", None),
+    ("u.genre", "unknown|0\nAction|0\n", "{p}, lines 1 and 2: id 0 is listed twice"),
+    ("u.genre", "unknown|0\nAction|2\n",
+     "{p}, line 2: genre id 2 is beyond the file's 2 genres"),
+    ("u.item", b"7|A (1995)|01-Jan-1995||http://x|0|2\n10|B (1996)|01-Jan-1996||http://y|1|0\n",
+     "{p}, line 1: the flag of genre 'Action' (field 7) is '2', not 0 or 1"),
+    ("u.item", b"7|A (1995)|01-Jan-1995||http://x|0| 1\n10|B|01-Jan-1996||http://y|1|0\n",
+     "{p}, line 1: the flag of genre 'Action' (field 7) is ' 1', not 0 or 1"),
+    ("u.user", "1|24|M|technician|85711\n2|53|X|other|94043\n3|23|M|writer|32067\n",
+     "{p}, line 2: the gender 'X' is not 'M' or 'F'"),
+    ("u.user", "1|24|M|technician|85711\n2|x|F|other|94043\n3|23|M|writer|32067\n",
+     "{p}, line 2: the age 'x' is not a non-negative integer"),
+])
+def test_u_genre_u_item_and_u_user_fields_are_checked(tmp_path, name, content, message,
+                                                      release_rows):
+    spec = SPECS["ml-100k"]
+    spec.write(tmp_path)
+    path = tmp_path / spec.folder / name
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    if message is None:
+        assert spec.load(tmp_path).item_genres == [["Action"], ["unknown"]]
+        return
+    with _raises(spec, tmp_path, message.format(p=path)):
+        spec.load(tmp_path)
+
+
+@pytest.mark.parametrize("tags, assigned, message", [
+    ("tagID\ttagValue\n1\tmetal\n", "2\t52\t1\t1\t4\t2009\n3\t52\t9\t1\t4\t2009\n",
+     "{t}, line 3: tag 9 has no line in tags.dat, so it would load without its text"),
+    ("tagID\ttagValue\n1\tmetal\n1\trock\n", "2\t52\t1\t1\t4\t2009\n",
+     "{d}, lines 2 and 3: id 1 is listed twice"),
+])
+def test_lastfm_tags_are_checked(tmp_path, tags, assigned, message, release_rows):
+    """An unknown tag id used to become the tag ''."""
+    spec = SPECS["lastfm"]
+    spec.write(tmp_path)
+    folder = tmp_path / spec.folder
+    (folder / "tags.dat").write_text(tags)
+    (folder / "user_taggedartists.dat").write_text(
+        "userID\tartistID\ttagID\tday\tmonth\tyear\n" + assigned)
+    with _raises(spec, tmp_path, message.format(t=folder / "user_taggedartists.dat",
+                                                d=folder / "tags.dat")):
+        spec.load(tmp_path)
+
+
 # -- CiteULike-a ---------------------------------------------------------------
 
 CITEULIKE_USERS = ["2 0 1", "1 2", "3 0 2 3", "1 1"]
@@ -430,6 +494,14 @@ def test_damaged_citeulike_users(tmp_path, lines, message, release_rows):
         fetch_citeulike_a(data_home=tmp_path, download_if_missing=False)
 
 
+def test_blank_citeulike_title(tmp_path, release_rows):
+    # a lost title shifts every later one; the row count alone misses it when
+    # a line was also added
+    path = _citeulike(tmp_path, CITEULIKE_USERS, "Title A\n\nTitle C\nTitle D\n").parent
+    with _citeulike_raises(tmp_path, f"{path / 'titles.txt'}, line 2: the title is blank"):
+        fetch_citeulike_a(data_home=tmp_path, download_if_missing=False)
+
+
 def test_truncated_citeulike_titles(tmp_path, release_rows):
     release_rows["citeulike-a"] = {"users.dat": 4, "titles.txt": 4}
     path = _citeulike(tmp_path, CITEULIKE_USERS, "Title A\nTitle B\n").parent / "titles.txt"
@@ -479,6 +551,13 @@ def test_downloaded_copy_is_checked_against_its_manifest(tmp_path, monkeypatch, 
                              f"verified archive this folder was extracted from holds "
                              f"{size:,} bytes with CRC-32 {crc:08x}: the file was changed "
                              "after extraction"):
+        fetch(**kwargs, data_home=home, download_if_missing=False)
+    # a manifest that lost the line of a file is reported, not read as "unchecked"
+    manifest_path = home / spec.folder / ".manifest"
+    lines = manifest_path.read_text().splitlines()
+    manifest_path.write_text("\n".join(ln for ln in lines if not ln.endswith(spec.file)) + "\n")
+    with _raises(spec, home, f"{manifest_path}: {spec.file} is not listed, but every file of "
+                             "the verified archive is"):
         fetch(**kwargs, data_home=home, download_if_missing=False)
     # a damaged manifest is reported too, with the fix
     (home / spec.folder / ".manifest").write_text("garbage\n")

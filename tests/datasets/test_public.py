@@ -299,6 +299,20 @@ def test_item_documents_errors():
     assert docs == ["a x", "", ""]
 
 
+def test_item_documents_reads_every_missing_value_and_numbers():
+    """pandas' NA, a float32 NaN and a number used to raise "... is not iterable"."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.utils import Bunch
+
+    from sklearn_recsys.datasets import item_documents
+
+    data = Bunch(item_titles=["a", pd.NA, np.float32("nan"), 1995, np.nan],
+                 item_tags=[["x", pd.NA], None, [], [np.int64(3)], np.array(["y", "z"])])
+    assert item_documents(data) == ["a x", "", "", "1995 3", "y z"]
+    # one field as a string, not its characters
+    assert item_documents(data, fields="item_titles") == ["a", "", "", "1995", ""]
+
+
 def test_taobao_counts(shared_data):
     data = fetch_taobao(data_home=shared_data, download_if_missing=False)
     n = data.n_items
