@@ -24,7 +24,7 @@ from numbers import Integral
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_random_state
+from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils.metadata_routing import (
     MetadataRequest,
     _MetadataRequester,
@@ -247,7 +247,9 @@ def _row_scorer(estimator, n_rows, row_data):
             if raw_history_first:
                 scores = pipeline_scores(estimator, X_rows)
             else:
-                sliced = {name: None if value is None else value[rows]
+                # by position whatever the container: value[rows] took a
+                # DataFrame's columns and failed on a list of lists
+                sliced = {name: None if value is None else _safe_indexing(value, rows)
                           for name, value in row_data.items()}
                 scores = estimator.decision_function(X_rows, **sliced)
         return _refuse_nan(scores, estimator, rows)

@@ -368,3 +368,30 @@ def test_scorers_take_sparse_user_features():
         scorer(model, X_in, X_out, user_features=G.toarray()), rel=1e-6)
     with pytest.raises(ValueError, match="user_features has 199 rows but X has 200"):
         scorer(model, X_in, X_out, user_features=G[:199])
+
+
+def test_scorers_take_user_features_as_a_dataframe_or_lists():
+    """The scorer sliced the features with value[rows]: a DataFrame's columns (KeyError; in a
+    routed GridSearchCV every candidate scored NaN and the first one won), a list failed."""
+    pd = pytest.importorskip("pandas")
+    X = make_interactions(n_users=120, n_items=40, density=0.15, random_state=0)
+    G = np.random.RandomState(0).rand(120, 3)
+    # an index that is not 0..n-1: rows are taken by position, as fit reads them
+    frame = pd.DataFrame(G, columns=["age", "income", "tenure"], index=np.arange(120)[::-1])
+    model = HybridMF(6, max_iter=3, random_state=0).fit(X, user_features=frame)
+    X_in, X_out = holdout_split(X, random_state=0)
+    scorer = make_ranking_scorer("ndcg", k=10)
+    expected = scorer(model, X_in, X_out, user_features=G)
+    assert scorer(model, X_in, X_out, user_features=frame) == pytest.approx(expected, rel=1e-12)
+    as_lists = scorer(model, X_in, X_out, user_features=G.tolist())
+    assert as_lists == pytest.approx(expected, rel=1e-12)
+    # and a search routed the frame: finite scores, as with the array
+    with sklearn.config_context(enable_metadata_routing=True):
+        search = GridSearchCV(
+            HybridMF(6, max_iter=3, random_state=0).set_fit_request(user_features=True),
+            {"alpha": [1.0, 100.0]}, cv=KFold(3),
+            scoring=scorer.set_score_request(user_features=True))
+        scores = search.fit(X_in, X_out, user_features=frame).cv_results_["mean_test_score"]
+        assert np.isfinite(scores).all()
+        assert_allclose(scores, search.fit(X_in, X_out, user_features=G)
+                        .cv_results_["mean_test_score"], rtol=1e-12)
