@@ -274,7 +274,9 @@ class PartialFitMixin:
         stopping here; ``n_iter_`` counts the calls. After :meth:`fit`,
         training continues from its weights but starts the rest anew: a new
         optimizer, generator (from ``random_state``), update count, loss
-        curve, and the popularity fallback of the chunks. A pickled model
+        curve, and the popularity fallback of the chunks; the items ``fit``
+        trained are still read in users' rows (with those of the chunks). A
+        pickled model
         carries the optimizer's state (twice the weights) until the next
         :meth:`fit`.
 
@@ -307,8 +309,11 @@ class PartialFitMixin:
         if state is None:
             rng = check_random_state(self.random_state)
             rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
+            # after fit, the items it trained stay trained: the chunks' counts
+            # alone would have its users' other items read as untrained noise
+            known = None if first else np.array(self._known_items(), dtype=bool)
             state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts),
-                     "n_users": None, "position": 0}
+                     "n_users": None, "position": 0, "known": known}
             if not first and n_users is None and self._per_user_parameters:
                 n_users = self._current_weights()[-1].shape[0]  # fit's users by default
             user_rows = (pass_rows(state, X, n_users)
@@ -326,6 +331,8 @@ class PartialFitMixin:
                          if self._per_user_parameters else None)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])
+        if state.get("known") is not None:
+            self._trained_items = state["known"] | (state["counts"] > 0)
         ctx = FitContext(X, state["rng"])
         ctx.tf = import_tensorflow()
         ctx.user_rows, ctx.pass_users = user_rows, state["n_users"]

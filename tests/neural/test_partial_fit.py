@@ -231,3 +231,32 @@ def test_dask_ml_incremental_trains_cdae_with_n_users(same_cdae_start):
         chunked, n_users=X.shape[0])
     np.testing.assert_allclose(incremental.estimator_.user_nodes_, full.user_nodes_,
                                rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("cls", [MultDAE, CDAE])
+def test_partial_fit_after_fit_still_reads_the_items_fit_trained(cls):
+    """partial_fit reset the trained items to its chunks': the other items fit trained
+    were zeroed in every row, and a user of only such items was served as a new one."""
+    import scipy.sparse as sp
+
+    X = make_interactions(120, 40, density=0.1, random_state=8)
+    chunk = X[:10]
+    absent = np.setdiff1d(np.flatnonzero(np.bincount(X.indices, minlength=40)), chunk.indices)
+    assert absent.size > 5
+    params = dict(n_components=6, batch_size=32, shuffle=False, random_state=0, max_iter=3)
+    model = (_model(MultDAE, max_iter=3) if cls is MultDAE else CDAE(**params)).fit(X)
+    model.partial_fit(chunk)
+    np.testing.assert_array_equal(model._known_items(), np.bincount(X.indices, minlength=40) > 0)
+    only_absent = sp.csr_matrix((np.ones(2), ([0, 0], absent[:2])), shape=(1, 40))
+    assert not np.allclose(model.decision_function(only_absent),
+                           model.decision_function(sp.csr_matrix((1, 40))))
+    if cls is MultDAE:  # every item of the row read: the forward pass by hand
+        rows = X[10:40]
+        h = rows.toarray() / np.linalg.norm(rows.toarray(), axis=1, keepdims=True).clip(1e-12)
+        for i, (W, b) in enumerate(zip(model.coefs_, model.intercepts_)):
+            h = h @ W.astype(np.float64) + b
+            if i < len(model.coefs_) - 1:
+                h = np.tanh(h)
+        h -= h.max(axis=1, keepdims=True)
+        expected = h - np.log(np.exp(h).sum(axis=1, keepdims=True))
+        np.testing.assert_allclose(model.decision_function(rows), expected, atol=1e-5)
