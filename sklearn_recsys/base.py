@@ -286,7 +286,7 @@ class RecommenderMixin:
         popularity = getattr(self, "_item_popularity", None)
         return None if popularity is None else popularity > 0
 
-    def _untrained_zeroed(self, X):
+    def _untrained_zeroed(self, X, known=None):
         """CSR ``X`` with its entries on items the model never trained on set to 0.
 
         For models that read a row through per-item input weights (the
@@ -295,8 +295,9 @@ class RecommenderMixin:
         and reading them would encode noise; the row is read without it, and a
         row of such items only is a row without history. The zeros stay stored
         (``X.indices`` unchanged), so attributions keep one entry per item.
+        ``known``: a mask of X's columns in place of :meth:`_known_items`.
         """
-        known = self._known_items()
+        known = self._known_items() if known is None else known
         if known is None or X.shape[1] != len(known):
             return X
         keep = known[X.indices]

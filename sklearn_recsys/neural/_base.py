@@ -234,6 +234,13 @@ class PartialFitMixin:
                 "trained. Set them back to continue with partial_fit, or call fit to start "
                 "anew.")
 
+    def _trained_columns(self):
+        """Mask of the columns of ``X`` whose input weights trained (read in users' rows)."""
+        return self._known_items()
+
+    def _set_trained_columns(self, mask):
+        self._trained_items = mask
+
     def _check_pass_weights(self, weights, n_users):
         """Raise if a fitted model's per-user parameters (``weights[-1]``) miss ``n_users``."""
 
@@ -311,7 +318,7 @@ class PartialFitMixin:
             rng.randint(np.iinfo(np.int32).max)  # fit's draw for its validation split
             # after fit, the items it trained stay trained: the chunks' counts
             # alone would have its users' other items read as untrained noise
-            known = None if first else np.array(self._known_items(), dtype=bool)
+            known = None if first else np.array(self._trained_columns(), dtype=bool)
             state = {"rng": rng, "adam": None, "n_updates": 0, "counts": np.zeros_like(counts),
                      "n_users": None, "position": 0, "known": known}
             if not first and n_users is None and self._per_user_parameters:
@@ -331,8 +338,9 @@ class PartialFitMixin:
                          if self._per_user_parameters else None)
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])
-        if state.get("known") is not None:
-            self._trained_items = state["known"] | (state["counts"] > 0)
+        trained = state["counts"] > 0
+        self._set_trained_columns(trained if state.get("known") is None
+                                  else state["known"] | trained)
         ctx = FitContext(X, state["rng"])
         ctx.tf = import_tensorflow()
         ctx.user_rows, ctx.pass_users = user_rows, state["n_users"]

@@ -458,6 +458,7 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     def _init_fit(self, ctx):
         weights = self._init_weights(ctx.rng)
         train = ctx.X if ctx.train_rows is None else ctx.X[ctx.train_rows]
+        self._set_trained_columns(np.bincount(train.indices, minlength=train.shape[1]) > 0)
         weights["skip_coefs_"] = self._skip_init(train)
         self.item_item_coef_ = self.item_item_weights_ = None
         if self.item_item_alpha is not None:
@@ -620,8 +621,21 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
 
     # -- NumPy serving --------------------------------------------------------
 
+    def _trained_columns(self):
+        return getattr(self, "_input_trained", None)
+
+    def _set_trained_columns(self, mask):
+        # per block: an item without interactions of a behaviour in the training
+        # part kept its random input weights there, which would encode noise
+        self._input_trained = mask
+
     def _hidden_np(self, X):
-        """Shared encoder output of validated CSR rows (all blocks)."""
+        """Shared encoder output of validated CSR rows (all blocks).
+
+        Entries on (behaviour, item) columns without training interactions are
+        read as 0, as the other autoencoders read untrained items.
+        """
+        X = self._untrained_zeroed(X, getattr(self, "_input_trained", None))
         n = self.n_items_
         h = sp.hstack([_normalize_rows(behavior_block(X, n, b))
                        for b in range(len(self.behaviors_))], format="csr")

@@ -618,3 +618,28 @@ def test_item_item_model_passes_scikit_learns_checks():
     assert sorted(failed) == ["check_fit_score_takes_y", "check_n_features_in_after_fitting"]
     assert all("partial_fit cannot train the item-item term" in m for m in failed.values())
     assert sum(r["status"] == "passed" for r in results) > 40
+
+
+def test_untrained_behaviour_columns_are_not_read_by_the_encoder(split):
+    """A (behaviour, item) column without training interactions kept its random input
+    weights: one view of a never-viewed item moved every target score (up to 0.49 with
+    alpha=0). Only its skip weight (the smoothed conversion prior) may read it."""
+    X_in, _ = split
+    n = 40
+    never_viewed = [37, 38, 39]
+    X = X_in.tolil()
+    X[:, never_viewed] = 0
+    X = X.tocsr()
+    X.eliminate_zeros()
+    model = MultiTaskDAE(behaviors=BEHAVIORS, max_iter=5, alpha=0.0, **SMALL).fit(X)
+    assert not model._input_trained[never_viewed].any()
+    rows = X[:30]
+    viewed = rows.tolil()
+    viewed[:, 38] = 1.0
+    moved = model.decision_function(viewed.tocsr()) - model.decision_function(rows)
+    expected = np.zeros_like(moved)
+    expected[:, 38] = model.skip_coefs_[model.target_index_, 0, 38]
+    assert_allclose(moved, expected, atol=1e-6)
+    # partial_fit after fit keeps fit's columns (and its chunk's)
+    model.partial_fit(X[:50])
+    assert_array_equal(model._input_trained, np.bincount(X.indices, minlength=3 * n) > 0)
