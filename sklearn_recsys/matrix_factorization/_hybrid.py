@@ -129,7 +129,8 @@ class HybridMF(MatrixFactorizationBase):
         + \\alpha \\sum_u \\|x_u - D^\\top g_u\\|^2
         + \\alpha\\,\\text{alpha_features} (\\|W\\|^2 + \\|D\\|^2),
 
-    with item features :math:`f_i`, user features :math:`g_u` (both with a
+    the first sum over the items with interactions in ``fit`` (below), with
+    item features :math:`f_i`, user features :math:`g_u` (both with a
     constant feature appended), preference :math:`p_{ui} = 1` on the
     interactions and confidence :math:`c_{ui} = 1 + \\text{confidence_scale}
     \\cdot r_{ui}` (1 elsewhere). Each sweep solves the items given the users

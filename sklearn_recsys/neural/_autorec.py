@@ -270,7 +270,8 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         gradients of the item's predicted rating from the all-zero input (no
         ratings) to the user's ratings, in NumPy; they sum to the raw
         prediction minus the network's prediction for the all-zero input
-        (within 1e-6 relative).
+        (within 1e-4 relative: more quadrature points are taken until
+        they do).
 
         Parameters
         ----------

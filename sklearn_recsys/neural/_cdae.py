@@ -144,7 +144,9 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
     propensity_ : ndarray of shape (n_items,) or None
         The exposure propensities of ``propensity_power`` (None when 0).
     loss_curve_ : list of float
-        Mean training loss per epoch.
+        Mean training loss per epoch: the logistic loss summed over the
+        items, averaged over the users, without the weight penalty ``alpha``
+        (which MultDAE's and MultVAE's curves include).
     validation_scores_ : list of float or None
         Validation NDCG@100 per epoch (with ``early_stopping``).
     best_iteration_ : int
@@ -281,9 +283,10 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         with the node ``v`` folded in from the row. With ``v`` held at that
         value, the contributions are the integrated gradients of the score
         along the path from the all-zero input to ``y`` (Sundararajan et al.
-        2017), in NumPy (64-point Gauss-Legendre quadrature); they sum to
+        2017), in NumPy (Gauss-Legendre quadrature, 64 points first); they sum to
         ``decision_function(x_row)[0, item]`` minus the score of the all-zero
-        input under the same node (within 1e-6 relative). Removing an item
+        input under the same node (within 1e-4 relative: more quadrature
+        points are taken until they do). Removing an item
         would also move the folded-in node, which the attribution does not
         follow (leave-one-out would, at one fold-in per item of the row).
 
