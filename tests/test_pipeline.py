@@ -220,3 +220,38 @@ def test_a_dataframe_fitted_model_recommends_and_scores_without_a_warning_per_ca
     assert len([w for w in record if "feature names" in str(w.message)]) == 1
     with pytest.raises(ValueError, match="feature names should match"):
         recommend(est, df_in.rename(columns={"item0": "other"}), k=4)
+
+
+def test_recommend_passes_row_data_to_the_last_step():
+    """A pipeline ending in HybridMF took no user_features in recommend (TypeError), and
+    without them served three new users of different features one popularity list."""
+    from sklearn_recsys import HybridMF
+
+    rng = np.random.RandomState(0)
+    X = sp.random(60, 20, density=0.25, random_state=1, format="csr")
+    X.data = rng.randint(1, 6, X.nnz).astype(float)
+    G = rng.rand(60, 2) * 3
+    pipe = make_pipeline(RatingBinarizer(threshold=3), HybridMF(4, random_state=0))
+    pipe.fit(X, hybridmf__user_features=G)
+    rows = sp.vstack([sp.csr_matrix((3, 20)), X[:4]], format="csr")  # new users, then known
+    G_rows = np.vstack([[[0.1, 2.9], [2.9, 0.1], [1.5, 1.5]], G[:4]])
+    expected = pipe[-1].recommend(pipe[:-1].transform(rows), k=5, user_features=G_rows,
+                                  exclude=rows)
+    for got in (pipe.recommend(rows, k=5, user_features=G_rows),
+                recommend(pipe, rows, k=5, user_features=G_rows)):
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_allclose(got[1], expected[1])
+    assert len({tuple(r) for r in expected[0][:3]}) == 3  # the features tell them apart
+    # a batch boundary: each batch gets its own rows of the features
+    from sklearn_recsys.pipeline import _pipeline
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(_pipeline, "row_batch_size", lambda n: 2)
+        np.testing.assert_array_equal(recommend(pipe, rows, k=5, user_features=G_rows)[0],
+                                      expected[0])
+    with pytest.raises(ValueError, match="user_features has 6 rows but X has 7"):
+        pipe.recommend(rows, k=5, user_features=G_rows[:6])
+    reranked = make_pipeline(RatingBinarizer(threshold=3), XQuADReranker(EASE(alpha=1.0)))
+    with pytest.raises(TypeError, match="XQuADReranker at the end of the pipeline takes no "
+                                        "row data"):
+        reranked.fit(X).recommend(rows, k=5, user_features=G_rows)

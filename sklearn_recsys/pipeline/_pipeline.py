@@ -11,6 +11,7 @@ the transformed rows and the excluded items from the **raw** rows.
 
 import numpy as np
 from sklearn import pipeline as sk_pipeline
+from sklearn.utils import _safe_indexing
 from sklearn.utils._available_if import available_if
 
 from ..base import _allowed_items, _top_k_of_batches
@@ -37,7 +38,8 @@ def _final_recommender(pipe):
     return _fitted_recommender(pipe)
 
 
-def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
+              **params):
     """Top-``k`` items of a recommender or of a pipeline ending in one, excluding the raw history.
 
     For a :class:`~sklearn.pipeline.Pipeline` (scikit-learn's or this
@@ -66,6 +68,11 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
         Further items never to return (non-zeros of each row).
     candidates : array-like of int, default=None
         Item indices to choose from; None means the whole catalogue.
+    **params : dict
+        Row-aligned data of the recommender's scoring (``HybridMF``'s
+        ``user_features``): one row per row of ``X``, passed to its
+        ``decision_function`` (in a pipeline, untransformed, sliced with
+        the rows of each batch).
 
     Returns
     -------
@@ -87,10 +94,11 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     """
     if not isinstance(estimator, sk_pipeline.Pipeline):
         return estimator.recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
-                                   candidates=candidates)
+                                   candidates=candidates, **params)
     final = _final_recommender(estimator)
     k = check_k(k)
     X = check_rows_to_score(estimator, X)
+    params = _row_params(final, params, X.shape[0])
     n_columns = final.n_features_in_
     if X.shape[1] != n_columns:
         raise ValueError(f"X has {X.shape[1]} items (columns) but the pipeline's recommender "
@@ -112,8 +120,28 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
             return final.recommend(X_t, k, exclude_seen=False, exclude=banned,
                                    candidates=candidates)
     blocks = _raw_history_blocks(estimator, final, X, layout, exclude_seen=exclude_seen,
-                                 exclude=exclude, allowed=_allowed_items(candidates, n_items))
+                                 exclude=exclude, allowed=_allowed_items(candidates, n_items),
+                                 params=params)
     return _top_k_of_batches(blocks, n_items, k, exclude_seen, candidates, exclude)
+
+
+def _row_params(final, params, n_rows):
+    """``params`` without Nones, checked: one row per row of ``X``, and a last step that
+    scores through ``decision_function`` (the one that reads them)."""
+    params = {name: value for name, value in params.items() if value is not None}
+    if not params:
+        return params
+    if getattr(final, "_ranks_without_scores", False) or _excludes_before_scoring(final):
+        raise TypeError(
+            f"{type(final).__name__} at the end of the pipeline takes no row data "
+            f"({', '.join(params)}); pass them to a pipeline ending in the model that "
+            "reads them.")
+    for name, value in params.items():
+        n_value = value.shape[0] if hasattr(value, "shape") else len(value)
+        if n_value != n_rows:
+            raise ValueError(f"{name} has {n_value} rows but X has {n_rows}: pass one row "
+                             "per user (row of X).")
+    return params
 
 
 def _excludes_before_scoring(model):
@@ -141,7 +169,7 @@ def _transformed(pipe, X_raw):
 
 
 def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=None,
-                        allowed=None):
+                        allowed=None, params=None):
     """``(rows, raw target history, scores)`` of a pipeline, in row batches of CSR ``X``.
 
     Scores come from the preprocessed rows; a last step that excludes before
@@ -153,8 +181,9 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
         X_t = _transformed(pipe, X_raw)
         history = target_history(X_raw, layout)
         if not _excludes_before_scoring(final):
+            sliced = {name: _safe_indexing(value, rows) for name, value in (params or {}).items()}
             with names_checked():
-                scores = final.decision_function(X_t)
+                scores = final.decision_function(X_t, **sliced)
             yield rows, history, scores
             continue
         banned = None if exclude is None else exclude[rows]
@@ -223,7 +252,8 @@ class Pipeline(sk_pipeline.Pipeline):
     """
 
     @available_if(_ends_in_recommender)
-    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
+    def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
+                  **params):
         """Top-``k`` items per user; see :func:`sklearn_recsys.pipeline.recommend`.
 
         Parameters
@@ -238,6 +268,9 @@ class Pipeline(sk_pipeline.Pipeline):
             Further items never to return.
         candidates : array-like of int, default=None
             Item indices to choose from.
+        **params : dict
+            Row-aligned data of the last step's scoring (``HybridMF``'s
+            ``user_features``), one row per row of ``X``.
 
         Returns
         -------
@@ -245,7 +278,7 @@ class Pipeline(sk_pipeline.Pipeline):
         scores : ndarray of shape (n_users, min(k, n_items))
         """
         return recommend(self, X, k, exclude_seen=exclude_seen, exclude=exclude,
-                         candidates=candidates)
+                         candidates=candidates, **params)
 
     @available_if(lambda self: hasattr(self._final_estimator, "decision_function"))
     def decision_function(self, X, **params):
