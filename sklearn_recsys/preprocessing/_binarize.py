@@ -69,7 +69,7 @@ class RatingBinarizer(InteractionTransformer):
         self._validate_params()
         X = check_interactions(self, X, reset=True)
         self._record_popularity(X)
-        if X.data.max() < self.threshold:
+        if X.data.max() < self._threshold_for(X):
             # all interactions would be dropped: the data is binary already,
             # or the threshold is on another scale
             raise ValueError(
@@ -78,6 +78,14 @@ class RatingBinarizer(InteractionTransformer):
                 "implicit feedback already (0/1), drop RatingBinarizer; otherwise set a "
                 "threshold on the scale of X.")
         return self
+
+    def _threshold_for(self, X):
+        """``threshold`` in the precision of float ``X``: a float32 rating of 0.7 is
+        0.69999999, below a NumPy float64 0.7 but equal to a Python float 0.7 (NumPy
+        compares those in float32), so a grid of NumPy thresholds dropped it."""
+        if X.dtype.kind == "f":
+            return X.dtype.type(self.threshold)
+        return self.threshold
 
     def transform(self, X):
         """Keep the ratings at or above ``threshold`` as 1.
@@ -95,6 +103,6 @@ class RatingBinarizer(InteractionTransformer):
         check_is_fitted(self)
         X = check_interactions(self, X, reset=False)
         X = X.copy()
-        X.data = (X.data >= self.threshold).astype(X.dtype)
+        X.data = (X.data >= self._threshold_for(X)).astype(X.dtype)
         X.eliminate_zeros()
         return X

@@ -1,5 +1,6 @@
 """Item documents to padded integer word sequences, for text models (ConvMF), without TensorFlow."""
 
+from collections.abc import Mapping
 from numbers import Integral, Real
 
 import numpy as np
@@ -93,11 +94,23 @@ class TextSequencer(TransformerMixin, BaseEstimator):
     @staticmethod
     def _check_documents(X):
         """The documents as a list: read once, so a one-shot iterator is consumed once."""
-        if isinstance(X, str) or not hasattr(X, "__iter__"):
+        if isinstance(X, (str, Mapping)) or not hasattr(X, "__iter__"):
             raise TypeError(
                 "TextSequencer expects an iterable of documents (one string per "
                 f"item), got {type(X).__name__}."
             )
+        # iterating a DataFrame gives its column names, a 2-D array its rows: one
+        # column is the documents, more is refused rather than read as text
+        shape = getattr(X, "shape", None)
+        if shape is not None and len(shape) == 2:
+            if shape[1] != 1:
+                raise TypeError(
+                    f"TextSequencer expects one document per item, got a {type(X).__name__} "
+                    f"of {shape[1]} columns: pass the column of texts (e.g. df['title']).")
+            X = X.iloc[:, 0] if hasattr(X, "iloc") else np.asarray(X)[:, 0]
+        elif shape is not None and len(shape) != 1:
+            raise TypeError(f"TextSequencer expects one document per item, got an array of "
+                            f"shape {shape}.")
         docs = list(X)
         bad = [type(d).__name__ for d in docs if not isinstance(d, str)]
         if bad:

@@ -93,3 +93,19 @@ def test_empty_vocabulary_is_an_error(docs, kw):
     # every sequence would be padding only: a text model would learn nothing
     with pytest.raises(ValueError, match="No word is left in the vocabulary.*Lower min_df"):
         TextSequencer(**kw).fit(docs)
+
+
+def test_a_one_column_table_is_its_documents_and_wider_tables_are_refused():
+    """Iterating a DataFrame gives its column names: it was sequenced as the one document
+    'title' (shape (1, 4) for four texts), a dict as its keys."""
+    pd = pytest.importorskip("pandas")
+    texts = ["red apple pie", "green apple", "red wine", "blue cheese pie"]
+    expected = TextSequencer(max_length=4, max_df=1.0).fit_transform(texts)
+    frame = pd.DataFrame({"title": texts}, index=[9, 8, 7, 6])
+    sequencer = TextSequencer(max_length=4, max_df=1.0)
+    assert_array_equal(sequencer.fit_transform(frame), expected)
+    assert_array_equal(sequencer.fit_transform(np.array(texts)[:, None]), expected)
+    with pytest.raises(TypeError, match="got a DataFrame of 2 columns: pass the column"):
+        TextSequencer().fit(frame.assign(genre=texts))
+    with pytest.raises(TypeError, match="iterable of documents"):
+        TextSequencer().fit({"a": "red apple", "b": "wine"})

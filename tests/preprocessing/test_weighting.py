@@ -9,7 +9,7 @@ from sklearn.pipeline import make_pipeline
 
 from sklearn_recsys import EASE, make_interactions
 from sklearn_recsys.metrics import get_ranking_scorer
-from sklearn_recsys.preprocessing import BM25Weighting, TfidfWeighting
+from sklearn_recsys.preprocessing import BM25Weighting, RatingBinarizer, TfidfWeighting
 
 X = sp.csr_matrix(np.array([[3, 1, 0], [1, 0, 0], [2, 0, 5], [0, 0, 1]], dtype=float))
 
@@ -73,3 +73,16 @@ def test_transform_before_fit_raises_not_fitted(Step):
         from sklearn_recsys.preprocessing import RatingBinarizer as Step
     with pytest.raises(NotFittedError):
         Step().transform(X)
+
+
+def test_binarizer_threshold_is_read_in_the_precision_of_the_ratings():
+    """A float32 rating of 0.7 was dropped by a NumPy float64 threshold of 0.7 (a grid from
+    np.linspace) and kept by a Python float 0.7."""
+    X = sp.csr_matrix(np.array([[0.7, 0.3, 0.9], [0.2, 0.7, 0.0]], dtype=np.float32))
+    for threshold in (0.7, np.float64(0.7), np.linspace(0.1, 0.7, 7)[-1]):
+        out = RatingBinarizer(threshold=threshold).fit_transform(X)
+        np.testing.assert_array_equal(out.toarray(), [[1, 0, 1], [0, 1, 0]])
+        assert out.dtype == np.float32
+    # float64 ratings: exact as before
+    out = RatingBinarizer(threshold=np.float64(0.7)).fit_transform(X.astype(np.float64) * 0.999)
+    np.testing.assert_array_equal(out.toarray(), [[0, 0, 1], [0, 0, 0]])
