@@ -307,6 +307,23 @@ class RecommenderMixin:
         X.data = np.where(keep, X.data, 0).astype(X.data.dtype, copy=False)
         return X
 
+    def _untrained_removed(self, X):
+        """CSR ``X`` without its entries on items the model never trained on.
+
+        For models that read which items a row holds rather than their values
+        (a sequence's order, BPR's sampled pairs), where a stored 0 would
+        still be read as an item: see :meth:`_untrained_zeroed` for why.
+        """
+        known = self._known_items()
+        if known is None or X.shape[1] != len(known):
+            return X
+        keep = known[X.indices]
+        if keep.all():
+            return X
+        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=X.shape[0]))])
+        return sp.csr_matrix((X.data[keep], X.indices[keep], indptr), shape=X.shape)
+
     def _check_fitted(self):
         """NotFittedError before ``fit``; ValueError if parameters changed since (or it failed)."""
         check_is_fitted(self)

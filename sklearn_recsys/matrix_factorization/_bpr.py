@@ -25,8 +25,11 @@ class BPR(MatrixFactorizationBase):
     :math:`\\hat x_{ui} = x_u^\\top y_i + b_i` (item bias ``b_i``), by
     stochastic gradient ascent (LearnBPR, Rendle et al. 2009): each epoch
     draws as many positives (with replacement) as the matrix has non-zeros,
-    and for each a uniform negative, redrawn when the user has it. Any
-    non-zero counts as a positive; values are not used as weights.
+    and for each a uniform negative among the items of the step's item block
+    (below), redrawn up to ten times while the user has it: a step whose ten
+    draws all fall on the user's items is skipped, so a user holding most of
+    the catalogue trains on fewer steps. Any non-zero counts as a positive;
+    values are not used as weights.
 
     Epochs run in parallel without races (stratified SGD: concurrent
     threads update disjoint user and item blocks, the item blocks redrawn
@@ -54,8 +57,11 @@ class BPR(MatrixFactorizationBase):
     max_iter : int, default=100
         Number of epochs.
     fold_in_iter : int, default=30
-        Epochs of the fold-in of each scored user (steps = epochs times the
-        user's number of interactions). Settable after ``fit``.
+        Epochs of the fold-in of each scored user (at most epochs times the
+        user's number of interactions steps: a step whose one negative draw
+        is an item of the user's is skipped). Settable after ``fit``. Entries
+        on items without training interactions are left out (they were
+        only ever negatives).
     early_stopping : bool, default=False
         Hold out ``validation_holdout`` of each user's interactions, measure
         NDCG@20 on them after each epoch (with the training users' own
@@ -289,6 +295,9 @@ class BPR(MatrixFactorizationBase):
         return self
 
     def _fold_in(self, X):
+        # an item without training interactions was only ever a negative: an entry on
+        # it is no evidence the steps could read (ALS and NMF leave such entries out)
+        X = self._untrained_removed(X)
         U = np.empty((X.shape[0], self.item_factors_.shape[1]), dtype=self.item_factors_.dtype)
         bpr_fold_in(X.indptr, X.indices, self.item_factors_,
                     self.item_bias_, float(self.learning_rate_init), float(self.alpha),

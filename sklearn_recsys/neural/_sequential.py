@@ -146,26 +146,11 @@ class SequentialRecommenderBase(EmbeddingFeaturesOutMixin, TransformerMixin,
         """Final hidden state (n, n_components) of left-padded sequences, NumPy only."""
         return self._forward(np, self._weights(), sequences)[:, -1]
 
-    def _trained_entries(self, X):
-        """CSR ``X`` without its entries on items never read as an input in fit.
-
-        Their input embeddings kept their random initial values: read among
-        trained items (a catalogue item added after fit), the latest of them
-        would make the next-item prediction from noise. Removed before the
-        sequences are cut to ``max_len``, so they take no trained item's place.
-        """
-        known = self._known_items()
-        if known is None or X.shape[1] != len(known):
-            return X
-        keep = known[X.indices]
-        if keep.all():
-            return X
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[keep], minlength=X.shape[0]))])
-        return sp.csr_matrix((X.data[keep], X.indices[keep], indptr), shape=X.shape)
-
     def _encode_np(self, X):
-        sequences = row_sequences(self._trained_entries(X), self.max_len)
+        # an item never read as an input kept its random initial embedding: as the
+        # latest item it would make the prediction from noise. Removed before the cut
+        # to max_len, it takes no trained item's place
+        sequences = row_sequences(self._untrained_removed(X), self.max_len)
         out = np.empty((X.shape[0], self.n_components), dtype=np.float32)
         for rows in iter_row_batches(X.shape[0], _ENCODE_BATCH):
             out[rows] = self._encode_sequences(self._trimmed(sequences[rows]))

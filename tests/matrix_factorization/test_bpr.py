@@ -219,3 +219,20 @@ def test_mf_quality_results_back_the_docs():
             assert leaderboard[model] == seeds[(data, model)], (board, model)
         implicit = (leaderboard["implicit BPR"], seeds[(data, "implicit BPR")])
         assert tuple(round(v, 4) for v in implicit) == quoted
+
+
+def test_fold_in_leaves_items_without_training_interactions_out():
+    """Such an item was only ever sampled as a negative: an entry on it was folded in as a
+    positive, changing 46 of 50 new users' top-10 (ImplicitALS and NMF leave it out)."""
+    X = make_interactions(n_users=150, n_items=40, density=0.15, random_state=0).tolil()
+    X[:, 39] = 0
+    X = sp.csr_matrix(X)
+    X.eliminate_zeros()
+    model = BPR(n_components=8, max_iter=5, random_state=0).fit(X[:100])
+    rows = X[100:]
+    with_cold = rows.tolil()
+    with_cold[:, 39] = 1.0
+    np.testing.assert_array_equal(model.decision_function(with_cold.tocsr()),
+                                  model.decision_function(rows))
+    only_cold = sp.csr_matrix(([1.0], ([0], [39])), shape=(1, 40))
+    np.testing.assert_array_equal(model.transform(only_cold), np.zeros((1, 8)))
