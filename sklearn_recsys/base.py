@@ -126,6 +126,13 @@ def rows_without_known_items(X, known):
     return np.flatnonzero(X @ np.asarray(known, dtype=np.float64) == 0)
 
 
+def items_with_co_occurrence(X):
+    """Mask of the columns of CSR ``X`` held by some row that holds another column too."""
+    counts = np.diff(X.indptr)
+    in_longer_rows = np.repeat(counts >= 2, counts)
+    return np.bincount(X.indices[in_longer_rows], minlength=X.shape[1]) > 0
+
+
 def against_count(against):
     """``explain_contrast``'s ``against`` as a number of runners-up (a Python or NumPy
     integer, or a 0-d integer array), or None where it is not one (items, or a bool)."""
@@ -800,6 +807,20 @@ class ItemItemMixin(ItemScoresTransformMixin):
     (SparseEASE) overrides ``_score_batch``, ``_item_item_rows`` and
     ``_item_item_entries`` instead.
     """
+
+    def _known_items(self):
+        """Items with training interactions, and (EASE, SparseEASE) some co-occurrence.
+
+        An item held only by users with no other item has an empty row of
+        EASE's ``B`` (its row of the Gram matrix is diagonal): a user with
+        only such items would score 0 everywhere, catalogue order, where the
+        popularity fallback is the answer, as for a user without history.
+        """
+        known = super()._known_items()
+        linked = getattr(self, "_linked_items", None)
+        if known is None or linked is None or len(linked) != len(known):
+            return known
+        return known & linked
 
     def _score_batch(self, X):
         W = self._item_item()

@@ -9,7 +9,7 @@ from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from ..base import ItemItemMixin, RecommenderMixin
+from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
 from ..utils._topk import row_batch_size
 
 __all__ = ["EASE"]
@@ -210,6 +210,7 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
             counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
             P *= ((counts + 1.0) ** -self.popularity_penalty).astype(P.dtype)[np.newaxis, :]
         self.coef_ = P
+        self._linked_items = items_with_co_occurrence(X)
         check_scores_not_underflowed(self, X)
 
     def _item_item(self):

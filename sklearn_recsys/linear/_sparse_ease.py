@@ -7,7 +7,7 @@ from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
-from ..base import ItemItemMixin, RecommenderMixin
+from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
 from ..utils._parallel import numba_threads, parallel_kernel
 from ._ease import check_gram_finite, check_scores_not_underflowed
 from ._sparse_inverse import sparse_inverse_factor
@@ -128,6 +128,7 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         self.inverse_diagonal_ = np.asarray(W.multiply(W).sum(axis=0)).ravel().astype(X.dtype)
         # computed in float64; kept in the dtype of X (float32 halves the memory)
         self.components_ = W.astype(X.dtype)
+        self._linked_items = items_with_co_occurrence(X)
         check_scores_not_underflowed(self, X)
 
     def _score_batch(self, X):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 
-from sklearn_recsys import EASE, make_interactions
+from sklearn_recsys import EASE, SparseEASE, make_interactions
 
 
 def _dense_ease(X, alpha):
@@ -159,3 +159,25 @@ def test_values_beyond_the_dtype_are_named_at_fit(Model, dtype, scale, problem):
     fitted = cls(**{**params, "alpha": safe ** 2}).fit((X * safe).astype(dtype))
     np.testing.assert_array_equal(fitted.recommend(X[:20], k=5)[0],
                                   cls(**params).fit(X.astype(dtype)).recommend(X[:20], k=5)[0])
+
+
+@pytest.mark.parametrize("make", [lambda: EASE(alpha=1.0),
+                                  lambda: SparseEASE(alpha=1.0, density=1.0)])
+def test_an_item_without_co_occurrence_is_no_history(make):
+    """Item 4 is held only by one-item users: its row of B is 0, and a user with only it
+    scored 0 everywhere (catalogue order, led by the least popular item) where a user
+    without history gets the popularity fallback, as ItemKNN already did."""
+    X = sp.csr_matrix(np.array([[0, 1, 1, 1, 0], [0, 1, 1, 0, 0], [0, 0, 1, 1, 0],
+                                [0, 1, 0, 1, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 1],
+                                [1, 0, 0, 0, 0]], dtype=float))
+    model = make().fit(X)
+    only_isolated = sp.csr_matrix(np.array([[0, 0, 0, 0, 1.0]]))
+    np.testing.assert_array_equal(model.recommend(only_isolated, k=4)[0], [[1, 2, 3, 0]])
+    np.testing.assert_array_equal(model.decision_function(only_isolated),
+                                  model.decision_function(sp.csr_matrix((1, 5))))
+    items, contributions = model.explain(only_isolated, 1)
+    assert items.tolist() == [4] and contributions.tolist() == [0.0]
+    # with a linked item beside it, the row is scored as before (item 4 adds 0)
+    both = sp.csr_matrix(np.array([[0, 1, 0, 0, 1.0]]))
+    np.testing.assert_allclose(model.decision_function(both),
+                               model.decision_function(sp.csr_matrix(np.array([[0, 1, 0, 0, 0.]]))))
