@@ -30,22 +30,33 @@ def _openblas_loaded():
                if i["user_api"] == "blas")
 
 
-def _spd_inverse_inplace(G):
+def _spd_inverse_inplace(G, check_rank=False):
     """Inverse of a symmetric positive-definite matrix by Cholesky, in place.
 
     LAPACK ``potrf`` + ``potri`` take about half the flops of the LU-based
     ``numpy.linalg.inv`` and keep one ``(n, n)`` buffer. ``G`` must be
     symmetric; its transpose is passed so LAPACK works on it without a copy.
 
+    ``check_rank``: also refuse a factorization whose smallest pivot is at
+    the rounding level of ``G``'s largest diagonal entry (``n * eps``
+    relative, as ``numpy.linalg.matrix_rank``'s tolerance): a singular ``G``
+    (an exact copy of a column, without a penalty) often factors through
+    rounding, into an arbitrary inverse.
+
     Returns the inverse and ``info`` (> 0 when ``G`` is not positive definite).
     """
     Gf = G.T  # Fortran-contiguous view of the same (symmetric) data
+    largest = float(np.diagonal(G).max(initial=0.0)) if check_rank else 0.0
     potrf, potri = get_lapack_funcs(("potrf", "potri"), (Gf,))
     serial = G.shape[0] >= _SERIAL_CHOLESKY_ROWS and _openblas_loaded()
     with threadpool_limits(1, user_api="blas") if serial else contextlib.nullcontext():
         c, info = potrf(Gf, lower=False, overwrite_a=True, clean=False)
     if info != 0:
         return None, info
+    if check_rank and G.shape[0]:
+        pivots = np.diagonal(c).astype(np.float64) ** 2
+        if pivots.min() <= G.shape[0] * np.finfo(G.dtype).eps * largest:
+            return None, int(np.argmin(pivots)) + 1
     P, info = potri(c, lower=False, overwrite_c=True)
     if info != 0:
         return None, info
@@ -106,7 +117,9 @@ def penalized_gram_inverse(Z, alpha, name="X"):
     G = (Z.T @ Z).toarray().astype(Z.dtype, copy=False)
     check_gram_finite(np.diagonal(G), Z.dtype, name)
     G[np.diag_indices_from(G)] += alpha
-    P, info = _spd_inverse_inplace(G)
+    # alpha > 0 makes G positive definite (its pivots are at least alpha); without
+    # it a singular G may factor through rounding
+    P, info = _spd_inverse_inplace(G, check_rank=alpha == 0)
     if info != 0:
         raise ValueError(
             f"{name}^T {name} + alpha * I is not positive definite (some items have no "

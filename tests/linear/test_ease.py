@@ -72,6 +72,24 @@ def test_alpha_zero_singular_gram_has_clear_error():
         EASE(alpha=-1.0).fit(X)
 
 
+def test_alpha_zero_with_a_copied_column_is_refused_however_rounding_falls():
+    """On 8 of 40 such draws the Cholesky factorization succeeded through rounding and
+    split the copies' weights arbitrarily (0.16 and -0.11 where the limit is 0.028 each)."""
+    for seed in range(40):
+        X = sp.random(30, 10, density=0.4, random_state=seed, format="csr")
+        X.data[:] = 1.0
+        X = sp.hstack([X, X[:, [0]]], format="csr")
+        with pytest.raises(ValueError, match="not positive definite"):
+            EASE(alpha=0.0).fit(X)
+    # a full-rank Gram matrix still fits at alpha=0: the closed form by NumPy
+    X = sp.random(60, 8, density=0.5, random_state=0, format="csr")
+    X.data[:] = 1.0
+    P = np.linalg.inv((X.T @ X).toarray())
+    B = -P / np.diag(P)
+    np.fill_diagonal(B, 0.0)
+    np.testing.assert_allclose(EASE(alpha=0.0).fit(X).coef_, B, atol=1e-10)
+
+
 def test_popularity_penalty_trades_accuracy_for_long_tail_exposure():
     from sklearn_recsys.datasets import make_interactions
     from sklearn_recsys.metrics import aplt_at_k, ndcg_at_k
