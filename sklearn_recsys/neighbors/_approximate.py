@@ -114,6 +114,10 @@ def _forbidden_mask(found, indptr, indices):
     return hit
 
 
+# (user, item) pairs scored exactly at once: a (pairs, n_components) float64 block
+_PAIRS_PER_CHUNK = 16384
+
+
 def _recall(found, exact):
     """Mean share of each row's exact items (not -1) that ``found`` holds."""
     shares = [np.intersect1d(f[f >= 0], e[e >= 0]).size / max(1, int((e >= 0).sum()))
@@ -428,18 +432,20 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
             forbidden.eliminate_zeros()  # a stored zero is no interaction
             forbidden.sort_indices()
             allowed &= ~_forbidden_mask(found, forbidden.indptr, forbidden.indices)
-        # the first allowed items in the index's order (the set it found), then
-        # ranked by their exact inner products: the index's order is that of
+        # every allowed item the index found (the set it found), ranked by its
+        # exact inner product, then cut to width: the index's order is that of
         # float32 distances (in the lifted space, |u|^2 + R^2 - 2 u.v), which
-        # swaps near-ties; equal scores by item index, as the exact model ranks
-        order = np.argsort(~allowed, axis=1, kind="stable")[:, :width]
-        items = np.where(np.take_along_axis(allowed, order, 1),
-                         np.take_along_axis(found, order, 1), -1)
-        exact = np.einsum("ij,ikj->ik", U.astype(np.float64),
-                          V[np.maximum(items, 0)].astype(np.float64))
-        exact[items < 0] = -np.inf
+        # swaps near-ties, so cutting in its order dropped found top items;
+        # equal scores by item index, as the exact model ranks
+        items = np.where(allowed, found, -1)
+        exact = np.full(found.shape, -np.inf)
+        pair_rows, pair_cols = np.nonzero(allowed)
+        for start in range(0, pair_rows.size, _PAIRS_PER_CHUNK):
+            r = pair_rows[start:start + _PAIRS_PER_CHUNK]
+            c = pair_cols[start:start + _PAIRS_PER_CHUNK]
+            exact[r, c] = np.einsum("ij,ij->i", U[r], V[found[r, c]].astype(np.float64))
         order = np.lexsort((np.where(items < 0, np.iinfo(np.int64).max, items), -exact),
-                           axis=1)
+                           axis=1)[:, :width]
         items = np.take_along_axis(items, order, 1)
         scores = np.take_along_axis(exact, order, 1)
         expected = np.minimum(width, self.n_features_in_ - n_forbidden)
