@@ -832,7 +832,8 @@ class ItemItemMixin(ItemScoresTransformMixin):
         return np.asarray(scores)
 
     def similar_items(self, items, k=10):
-        """The ``k`` items with the largest item-item weight from each item.
+        """The ``k`` items with the largest item-item weight from each item (``ItemKNN``: its
+        ``n_neighbors`` most similar items, column ``item`` of ``similarity_``).
 
         Parameters
         ----------
@@ -846,7 +847,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
         indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
             Padded with ``-1`` when fewer than ``k`` items have a weight.
         scores : ndarray of shape (n_query_items, min(k, n_items))
-            Weights ``W[item, neighbour]``, padded with ``-inf``.
+            Weights ``W[item, neighbour]`` (``ItemKNN``: ``similarity_[neighbour,
+            item]``, the column that keeps the item's neighbours), padded with
+            ``-inf``.
         """
         self._check_fitted()
         k = check_k(k)

@@ -160,16 +160,17 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         Exponent ``beta`` of a popularity penalty against the imbalance of
         the data (a few popular items hold most interactions, so they are
         recommended to everyone): column ``i`` of ``B`` is divided by
-        ``(n_i + 1) ** beta``, with ``n_i`` the item's number of training
-        interactions, so every score of a popular item shrinks more towards
-        0. EASE's scores can be negative, and a negative score shrunk
-        towards 0 rises: among the items a user's row scores below 0 (deep
-        in long lists, or for short histories) the penalty favours the
-        popular ones. 0 (the
+        ``(n_i + 1) ** beta``, with ``n_i`` the number of training users who
+        interacted with the item (not the sum of their values), so every
+        score of a popular item shrinks more towards 0. EASE's scores can be
+        negative, and a negative score shrunk towards 0 rises: among the
+        items a user's row scores below 0 (deep in long lists, or for short
+        histories) the penalty favours the popular ones. 0 (the
         default) is plain EASE; tune it with an accuracy and an exposure
         scorer together (e.g. NDCG and APLT, ``refit=`` the one to keep).
         :meth:`explain` stays exact (the contributions use the penalized
-        ``B``).
+        ``B``). Users without history still get the unpenalized popularity
+        fallback.
 
     Attributes
     ----------
@@ -189,7 +190,7 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     ``fit`` costs one sparse Gram product and one Cholesky inverse, about
-    ``n_items^3 / 2`` flops and one dense ``(n_items, n_items)`` buffer, and
+    ``n_items^3`` flops (``potrf`` then ``potri``) and one dense ``(n_items, n_items)`` buffer, and
     works in the dtype of ``X``: pass float32 data to halve time and memory.
 
     References

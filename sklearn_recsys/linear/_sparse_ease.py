@@ -36,9 +36,9 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     and ``W = D^{-1/2} K S P`` (``S`` the scaling, ``P`` the ordering). The
     item-item matrix of EASE, ``B = I - P diag(P)^{-1}``, is never formed:
     users are scored by ``X - (X W^T) W diag(d)^{-1}`` with ``d`` the
-    diagonal of ``W^T W``, so ``diag(B) = 0`` holds exactly and memory stays
-    at the ``W`` of at most ``n_items * (cap + 1)`` entries plus the sparse
-    Gram matrix.
+    diagonal of ``W^T W``, so ``diag(B) = 0`` holds (up to rounding) and
+    memory stays at the ``W`` of at most ``n_items * (cap + 1)`` entries plus
+    the sparse Gram matrix.
 
     Parameters
     ----------
