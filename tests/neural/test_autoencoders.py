@@ -394,7 +394,7 @@ def test_quality_results_back_the_docs():
     """docs/benchmarks.rst ("Autoencoders beside recpack's Mult-VAE"): our default MultVAE is
     above recpack's tuned one on all three datasets; the default MultDAE (batch 100, weight
     decay 0.001) is level with EASE (ahead on MovieLens 100K and Last.fm 2K, within 0.003
-    behind on latest-small), and 0.03 to 0.08 NDCG@100 above the paper's batch 500 and weight
+    behind on latest-small), and 0.04 to 0.06 NDCG@100 above the paper's batch 500 and weight
     decay 0.01; CDAE's validation picks Adam's 1e-3 everywhere, it is above MultVAE on all
     three and the best model on Last.fm 2K."""
     import json
@@ -409,7 +409,7 @@ def test_quality_results_back_the_docs():
         assert ndcg["MultVAE (defaults)"] > ndcg["recpack MultVAE"], name
         dae = ndcg["MultDAE (defaults)"]
         assert dae > ndcg["MultVAE (defaults)"], name
-        assert 0.03 < dae - ndcg["MultDAE (paper: batch 500, weight decay 0.01)"] < 0.08, name
+        assert 0.035 <= dae - ndcg["MultDAE (paper: batch 500, weight decay 0.01)"] < 0.065, name
         if name == "MovieLens latest-small":
             assert -0.003 < dae - ndcg["EASE"] < 0, name
         else:
