@@ -169,6 +169,14 @@ class RecommenderMixin:
 
     _estimator_type = "recommender"
 
+    # a user without interactions gets the model's own ranking (item biases, a
+    # network's output for an empty input) rather than the training popularity;
+    # check_empty_user_is_not_catalogue_order holds the others to popularity
+    _ranks_users_without_history = False
+    # every user gets the same scores (MostPopular): exempt from check_unseen_users'
+    # "different histories, different scores"
+    _ignores_history = False
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.estimator_type = "recommender"

@@ -116,7 +116,54 @@ class ExplainsWithChangedParameters(EASE):
             self._fitted_params = fitted
 
 
+class SameScoresForEveryone(EASE):
+    """Serves every user the training popularity, whatever their row (found by an audit
+    helper: every check passed it)."""
+
+    def _score_batch(self, X):
+        return np.tile(self._item_popularity, (X.shape[0], 1))
+
+
+class FixedListForNewUsers(EASE):
+    """Scores exact copies of training rows; any other user gets one fixed list."""
+
+    def fit(self, X, y=None):
+        super().fit(X, y)
+        self._rows_seen = {tuple(r) for r in self._validate_for_scoring(X).toarray()}
+        return self
+
+    def _score_batch(self, X):
+        scores = super()._score_batch(X)
+        seen = getattr(self, "_rows_seen", None)  # fit's own check scores before it is set
+        for u, row in enumerate(X.toarray()):
+            if seen is not None and tuple(row) not in seen:
+                scores[u] = np.linspace(1.0, 0.0, X.shape[1])
+        return scores
+
+
+class CatalogueOrderWithTieBreaks(EASE):
+    """A user without interactions gets items 0, 1, 2, ... by tiny decreasing scores."""
+
+    def _popularity_for_empty_rows(self, X_batch, scores):
+        empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
+        scores = np.array(scores)
+        scores[empty] = -1e-9 * np.arange(scores.shape[1])
+        return scores
+
+
+class LeastPopularFirst(EASE):
+    def _popularity_for_empty_rows(self, X_batch, scores):
+        empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
+        scores = np.array(scores)
+        scores[empty] = -self._item_popularity
+        return scores
+
+
 @pytest.mark.parametrize("broken, check", [
+    (SameScoresForEveryone, checks.check_unseen_users),
+    (FixedListForNewUsers, checks.check_unseen_users),
+    (CatalogueOrderWithTieBreaks, checks.check_empty_user_is_not_catalogue_order),
+    (LeastPopularFirst, checks.check_empty_user_is_not_catalogue_order),
     (ScoresDependOnTheBatch, checks.check_batch_equals_rows),
     (ScoresDependOnTheBatch, checks.check_row_independence),
     (UnseededNoise, checks.check_fit_reproducible),

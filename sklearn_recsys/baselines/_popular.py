@@ -39,6 +39,8 @@ class MostPopular(ItemScoresTransformMixin, RecommenderMixin, TransformerMixin, 
     array([[0, 2]])
     """
 
+    _ignores_history = True  # one list for every user (minus their own items)
+
     _parameter_constraints = {
         "popularity": [StrOptions({"users", "sum"})],
     }

@@ -223,6 +223,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     # its candidates are chosen after removing what may not be returned: a pipeline
     # must pass it the raw history (see sklearn_recsys.pipeline)
     _excludes_before_scoring = True
+    # the ranker orders a user's candidates, those of one without history too
+    _ranks_users_without_history = True
 
     _parameter_constraints = {
         "estimators": [list],

@@ -114,6 +114,8 @@ class BPR(MatrixFactorizationBase):
     (2, 3)
     """
 
+    _ranks_users_without_history = True  # its item biases
+
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
         "learning_rate_init": [Interval(Real, 0, None, closed="neither")],

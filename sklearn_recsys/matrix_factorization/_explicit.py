@@ -216,6 +216,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     'als'
     """
 
+    _ranks_users_without_history = True  # its biases
+
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
         # 0 would leave a user with fewer ratings than factors a singular system

@@ -112,6 +112,11 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     (3, 2)
     """
 
+    @property
+    def _ranks_users_without_history(self):
+        # explicit: the predicted ratings of a user without any (biases)
+        return self.feedback == "explicit"
+
     _parameter_constraints: dict = {
         **MatrixFactorizationBase._parameter_constraints,
         "feedback": [StrOptions({"explicit", "implicit"})],

@@ -307,6 +307,12 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
     # a pipeline ending here ranks through recommend (the index), not dense scores
     _ranks_without_scores = True
 
+    @property
+    def _ranks_users_without_history(self):
+        # users without history get the wrapped model's list
+        inner = getattr(self, "estimator_", self.estimator)
+        return getattr(inner, "_ranks_users_without_history", False)
+
     def __getstate__(self):
         state = super().__getstate__()
         if "index_" in state:

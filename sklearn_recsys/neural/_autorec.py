@@ -183,6 +183,8 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     (3, 2)
     """
 
+    _ranks_users_without_history = True  # its network's output for no ratings
+
     _parameter_constraints: dict = {
         "kind": [StrOptions({"item", "user"})],
         "ema_momentum": [Interval(Real, 0, 1, closed="left")],

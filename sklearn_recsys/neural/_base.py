@@ -360,6 +360,8 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
                       NeuralRecommenderBase):
     """Base class of the multinomial autoencoders (not an estimator on its own)."""
 
+    _ranks_users_without_history = True  # the network's output for an empty input
+
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [tuple, list],
         "n_components": [Interval(Integral, 1, None, closed="left")],

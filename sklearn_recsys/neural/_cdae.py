@@ -168,6 +168,8 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
     (2, 3)
     """
 
+    _ranks_users_without_history = True  # the network's output for an empty input
+
     _parameter_constraints: dict = {
         **{k: AutoencoderBase._parameter_constraints[k] for k in (
             "n_components", "dropout", "alpha", "batch_size", "learning_rate_init",

@@ -133,6 +133,8 @@ class GRU4Rec(SequentialRecommenderBase):
     (3, 1)
     """
 
+    _ranks_users_without_history = True  # its output biases
+
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "loss": [StrOptions({"cross-entropy", "bpr-max"})],

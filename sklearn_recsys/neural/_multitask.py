@@ -266,6 +266,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     (2, 3)
     """
 
+    _ranks_users_without_history = True  # the network's output for an empty input
+
     _parameter_constraints: dict = {
         "behaviors": ["array-like", None],
         "target": [str, None],

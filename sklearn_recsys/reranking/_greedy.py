@@ -232,6 +232,12 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
     # must pass it the raw history (see sklearn_recsys.pipeline)
     _excludes_before_scoring = True
 
+    @property
+    def _ranks_users_without_history(self):
+        # users without history get the wrapped model's list
+        inner = getattr(self, "estimator_", self.estimator)
+        return getattr(inner, "_ranks_users_without_history", False)
+
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "decision_function"])],
         "tradeoff": [Interval(Real, 0, 1, closed="both")],

@@ -161,15 +161,23 @@ def check_pickle_roundtrip(name, estimator):
 
 
 def check_unseen_users(name, estimator):
-    """Users absent from ``fit`` are scored from their rows (fold-in)."""
+    """Users absent from ``fit`` are scored from their rows (fold-in): finite scores, and
+    users of different histories do not all get the same ones (``MostPopular`` excepted)."""
     X = _data()
-    train, new = X[:40], X[40:]
+    # every third user is new: both groups of users among them
+    new_rows = np.arange(X.shape[0]) % 3 == 1
+    train, new = X[~new_rows], X[new_rows]
     est = clone(estimator).fit(train)
-    scores = est.decision_function(new)
+    scores = np.asarray(est.decision_function(new))
     assert scores.shape == new.shape
     assert np.all(np.isfinite(scores)), f"{name} gave non-finite scores to new users"
     idx, _ = est.recommend(new, k=3)
     assert np.all(idx[:, 0] >= 0)
+    if getattr(est, "_ignores_history", False):
+        return
+    with_history = scores[new.getnnz(axis=1) > 0].astype(np.float64)
+    assert not np.allclose(with_history, with_history[0], rtol=1e-6, atol=0), \
+        f"{name} gave every new user the same scores, whatever their interactions"
 
 
 def check_recommend_padding(name, estimator):
@@ -224,12 +232,24 @@ def check_recommend_matches_decision_function(name, estimator):
 
 
 def check_empty_user_is_not_catalogue_order(name, estimator):
-    """A user without interactions gets the training popularity (or the model's own
-    ranking of such users), never every item tied in catalogue order."""
+    """A user without interactions gets the training popularity's order (or the model's
+    own ranking of such users, where it declares one: ``_ranks_users_without_history``),
+    never every item tied in catalogue order."""
     X = _data()
+    n_items = X.shape[1]
     est = clone(estimator).fit(X)
-    row = np.asarray(est.decision_function(sp.csr_matrix((1, X.shape[1]))), dtype=np.float64)
+    empty = sp.csr_matrix((1, n_items))
+    row = np.asarray(est.decision_function(empty), dtype=np.float64)
     assert np.ptp(row) > 0, f"{name} ties every item for a user without interactions"
+    if getattr(est, "_ranks_users_without_history", False):
+        return
+    # the most popular first, equal counts by item index (the contract's order of ties)
+    counts = np.bincount(X.indices, minlength=n_items)
+    expected = np.lexsort((np.arange(n_items), -counts))
+    idx, _ = est.recommend(empty, k=n_items)
+    np.testing.assert_array_equal(
+        idx[0], expected, err_msg=f"{name} does not give a user without interactions the "
+        "training popularity's order (nor declares a ranking of its own)")
 
 
 def check_parameters_changed_after_fit_are_refused(name, estimator):
