@@ -214,3 +214,25 @@ def test_non_finite_weights_inside_lists_and_dicts_are_caught():
     # finite nested weights, float lists (loss_curve_) and plain numbers pass
     model = Diverging(max_iter=1, early_stopping=False).fit(X4)
     assert np.isfinite(model.layers_[0]["W"]).all()
+
+
+@pytest.mark.parametrize("make", [
+    lambda **kw: ImplicitALS(n_components=8, alpha=1e-3, confidence_scale=20, random_state=0,
+                             **kw),
+    lambda **kw: BPR(n_components=8, learning_rate_init=0.1, random_state=0, **kw),
+    lambda **kw: NMF(feedback="implicit", n_components=8, random_state=0, **kw),
+], ids=["ImplicitALS", "BPR", "NMF"])
+def test_early_stopping_keeps_the_best_iterations_state_itself(make):
+    """The kept factors are those of best_iteration_, not the last ones: a refit of that
+    many iterations without stopping gives the same factors and scores. (The other tests
+    checked best_iteration_ only: a model whose restore did nothing passed them; found by
+    an audit helper.)"""
+    from sklearn_recsys.model_selection import holdout_split
+
+    X = make_interactions(n_users=150, n_items=60, density=0.12, random_state=0)
+    X_in, X_val = holdout_split(X, random_state=0)
+    stopped = make(max_iter=40, early_stopping=True, n_iter_no_change=2).fit(X_in, X_val=X_val)
+    assert stopped.n_iter_ > stopped.best_iteration_  # it ran past the best and went back
+    refit = make(max_iter=stopped.best_iteration_, early_stopping=False).fit(X_in, X_val=X_val)
+    assert_array_equal(stopped.item_factors_, refit.item_factors_)
+    assert refit.validation_scores_[-1] == max(stopped.validation_scores_)
