@@ -362,6 +362,13 @@ def test_gibbs_without_kept_samples_keeps_the_last_draw():
     model = ExplicitMF(n_components=2, solver="gibbs", max_iter=3, random_state=0).fit(_ratings())
     assert model.n_samples_kept_ == 1 and model.item_factors_.shape == (40, 2)
     assert np.isfinite(model.predict_ratings(_ratings())).all()
+    # the last draw itself: the one a burn-in of 2 keeps as its only sample (a model that
+    # kept zeros passed the lines above; found by an audit helper)
+    kept = ExplicitMF(n_components=2, solver="gibbs", max_iter=3, burn_in=2, thin=1,
+                      random_state=0).fit(_ratings())
+    assert kept.n_samples_kept_ == 1
+    np.testing.assert_array_equal(model.item_factors_, kept.item_factors_)
+    np.testing.assert_array_equal(model.item_bias_, kept.item_bias_)
 
 
 @pytest.mark.parametrize("params, match", [

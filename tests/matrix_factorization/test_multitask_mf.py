@@ -417,6 +417,11 @@ def test_gibbs_is_reproducible_refuses_early_stopping_and_keeps_the_last_draw():
             :3].tolist()
     last = MultiTaskMF(n_components=2, solver="gibbs", max_iter=3, random_state=0).fit(X)
     assert last.n_samples_kept_ == 1 and last.item_factors_.shape == (40, 2)
+    kept = MultiTaskMF(n_components=2, solver="gibbs", max_iter=3, burn_in=2, thin=1,
+                       random_state=0).fit(X)
+    assert kept.n_samples_kept_ == 1
+    for name in ("item_factors_", "rating_factors_", "item_bias_"):
+        np.testing.assert_array_equal(getattr(last, name), getattr(kept, name), err_msg=name)
     # a refit with the penalised solver leaves nothing of the sampler behind
     last.set_params(solver="als", max_iter=2).fit(X)
     assert last.n_samples_kept_ == 1 and not hasattr(last, "ranking_precision_")
