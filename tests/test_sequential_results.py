@@ -35,18 +35,23 @@ def test_sequential_results_back_the_docs(dataset):
             assert min(rows[m][i] for m in SEQUENTIAL) > best_set[i]
         assert rows["SASRec, defaults"][1] > 2 * rows["EASE"][1]
     else:
-        for i in (0, 1):
-            assert max(rows, key=lambda m: rows[m][i]) == "GRU4Rec, BPR-max"
-            assert sorted(rows, key=lambda m: rows[m][i])[-2] == "SASRec, defaults"
+        # SASRec first on HR@10 by one hit (66 against 65 of 610), GRU4Rec with BPR-max
+        # first on NDCG@10, each second on the other
+        hr = sorted(rows, key=lambda m: rows[m][0])[-2:]
+        assert hr == ["GRU4Rec, BPR-max", "SASRec, defaults"]
+        assert [round(rows[m][0] * 610) for m in hr] == [65, 66]
+        assert sorted(rows, key=lambda m: rows[m][1])[-2:] == ["SASRec, defaults",
+                                                               "GRU4Rec, BPR-max"]
         # the cross-entropy a little below EASE: 7 hits of 610, NDCG@10 within 0.001
         assert round((rows["EASE"][0] - rows["GRU4Rec, defaults"][0]) * 610) == 7
         assert 0 < rows["EASE"][1] - rows["GRU4Rec, defaults"][1] < 0.001
         assert 3500 < rows["GRU4Rec, BPR-max"][2] < 6500  # "4 to 6 GB"
         assert round(rows["GRU4Rec, BPR-max"][2] / 1000, 1) == 3.9  # "3.9 GB in this one"
         assert rows["GRU4Rec, defaults"][2] < 600  # "0.5 GB"
-    # the untied network is the one of the run before the tie (commit a368939), to the digit
-    before = {"movielens_100k": (0.1559, 0.0832), "movielens_latest_small": (0.0689, 0.0351)}
-    assert tuple(round(v, 4) for v in rows["GRU4Rec, untied"][:2]) == before[dataset]
+    # the untied network: the run before the tie (commit a368939) had (0.1559, 0.0832) and
+    # (0.0689, 0.0351); it moved when items never read as an input left the sequences
+    now = {"movielens_100k": (0.1548, 0.0828), "movielens_latest_small": (0.0689, 0.0321)}
+    assert tuple(round(v, 4) for v in rows["GRU4Rec, untied"][:2]) == now[dataset]
 
 
 def test_speed_results_back_the_docs():
