@@ -126,6 +126,20 @@ def rows_without_known_items(X, known):
     return np.flatnonzero(X @ np.asarray(known, dtype=np.float64) == 0)
 
 
+class _WrappedFlag:
+    """A boolean attribute of a meta-estimator read from the recommender it wraps
+    (``estimator_`` once fitted, else ``estimator``); False where that has none."""
+
+    def __set_name__(self, owner, name):
+        self.name = name
+
+    def __get__(self, wrapper, owner=None):
+        if wrapper is None:
+            return self
+        inner = getattr(wrapper, "estimator_", wrapper.estimator)
+        return getattr(inner, self.name, False)
+
+
 def items_with_co_occurrence(X):
     """Mask of the columns of CSR ``X`` held by some row that holds another column too."""
     counts = np.diff(X.indptr)

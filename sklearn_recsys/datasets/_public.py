@@ -5,8 +5,8 @@ Each loader looks for the publisher's folder (``ml-100k/``, ``ml-1m/``,
 ``hetrec2011-lastfm-2k/``, ``citeulike-a/``, ``taobao-mbcgcn/``) inside
 ``data_home``; when it is missing and ``download_if_missing`` is true, the
 publisher's archive is downloaded, checked against its checksum and extracted
-there (see ``_download.py``). The files are parsed into a CSR matrix plus the raw ids and
-item metadata, in the style of ``sklearn.datasets.fetch_*``.
+there (see ``_download.py``). The files are parsed into a CSR matrix plus the
+raw ids and item metadata, in the style of ``sklearn.datasets.fetch_*``.
 
 Every file a loader reads is checked before its content is used, because a
 damaged copy used to load without a word (a cut ``u.data`` gave 50,000

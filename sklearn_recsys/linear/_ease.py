@@ -190,8 +190,9 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     Notes
     -----
     ``fit`` costs one sparse Gram product and one Cholesky inverse, about
-    ``n_items^3`` flops (``potrf`` then ``potri``) and one dense ``(n_items, n_items)`` buffer, and
-    works in the dtype of ``X``: pass float32 data to halve time and memory.
+    ``n_items^3`` flops (``potrf`` then ``potri``) and one dense ``(n_items,
+    n_items)`` buffer, and works in the dtype of ``X``: pass float32 data to
+    halve time and memory.
 
     References
     ----------

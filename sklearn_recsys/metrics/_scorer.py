@@ -40,6 +40,7 @@ from ..utils._sequences import reads_order_keys
 from ..utils._validation import (
     check_interaction_matrix,
     check_k,
+    check_row_data,
     check_rows_to_score,
     names_checked,
 )
@@ -224,15 +225,7 @@ class _RankingScorer(_MetadataRequester):
 
 def _row_scorer(estimator, n_rows, row_data):
     """``(rows, X_rows) -> scores`` by ``decision_function``, with ``row_data`` sliced by rows."""
-    for name, value in row_data.items():
-        if value is None:
-            continue
-        # a sparse matrix has no len(): its rows are shape[0]
-        n_value = value.shape[0] if hasattr(value, "shape") else len(value)
-        if n_value != n_rows:
-            raise ValueError(
-                f"{name} has {n_value} rows but X has {n_rows}: pass one row per user "
-                "(row of X).")
+    check_row_data(row_data, n_rows)
 
     from ..pipeline._pipeline import _excludes_before_scoring, pipeline_scores
 

@@ -21,7 +21,7 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..base import RecommenderMixin, _inner_explains, rows_without_known_items
+from ..base import RecommenderMixin, _WrappedFlag, _inner_explains, rows_without_known_items
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_exclude_seen, check_k
 
@@ -306,12 +306,8 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
 
     # a pipeline ending here ranks through recommend (the index), not dense scores
     _ranks_without_scores = True
-
-    @property
-    def _ranks_users_without_history(self):
-        # users without history get the wrapped model's list
-        inner = getattr(self, "estimator_", self.estimator)
-        return getattr(inner, "_ranks_users_without_history", False)
+    # users without history get the wrapped model's list
+    _ranks_users_without_history = _WrappedFlag()
 
     def __getstate__(self):
         state = super().__getstate__()

@@ -22,6 +22,7 @@ from ..utils._validation import (
     check_exclude,
     check_exclude_seen,
     check_k,
+    check_row_data,
     check_rows_to_score,
     names_checked,
 )
@@ -136,11 +137,7 @@ def _row_params(final, params, n_rows):
             f"{type(final).__name__} at the end of the pipeline takes no row data "
             f"({', '.join(params)}); pass them to a pipeline ending in the model that "
             "reads them.")
-    for name, value in params.items():
-        n_value = value.shape[0] if hasattr(value, "shape") else len(value)
-        if n_value != n_rows:
-            raise ValueError(f"{name} has {n_value} rows but X has {n_rows}: pass one row "
-                             "per user (row of X).")
+    check_row_data(params, n_rows)
     return params
 
 

@@ -24,7 +24,12 @@ from sklearn.base import BaseEstimator, MetaEstimatorMixin, clone
 from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
-from ..base import RecommenderMixin, _inner_explains, _recommend_excluding_first
+from ..base import (
+    RecommenderMixin,
+    _WrappedFlag,
+    _inner_explains,
+    _recommend_excluding_first,
+)
 from ..metrics._beyond_accuracy import (
     SHORT_HEAD_SHARE,
     STECK_ALPHA,
@@ -231,12 +236,8 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
     # its candidates are chosen after removing what may not be returned: a pipeline
     # must pass it the raw history (see sklearn_recsys.pipeline)
     _excludes_before_scoring = True
-
-    @property
-    def _ranks_users_without_history(self):
-        # users without history get the wrapped model's list
-        inner = getattr(self, "estimator_", self.estimator)
-        return getattr(inner, "_ranks_users_without_history", False)
+    # users without history get the wrapped model's list
+    _ranks_users_without_history = _WrappedFlag()
 
     _parameter_constraints = {
         "estimator": [HasMethods(["fit", "decision_function"])],

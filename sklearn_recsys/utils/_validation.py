@@ -309,6 +309,19 @@ def check_item_indices(items, n_items, *, name="items"):
     return items
 
 
+def check_row_data(row_data, n_rows):
+    """Raise unless every non-None value of ``row_data`` has ``n_rows`` rows (one per user)."""
+    for name, value in row_data.items():
+        if value is None:
+            continue
+        # a sparse matrix has no len(): its rows are shape[0]
+        n_value = value.shape[0] if hasattr(value, "shape") else len(value)
+        if n_value != n_rows:
+            raise ValueError(
+                f"{name} has {n_value} rows but X has {n_rows}: pass one row per user "
+                "(row of X).")
+
+
 def check_k(k):
     """Validate a cutoff ``k`` (items per user): a positive integer, bools refused.
 
