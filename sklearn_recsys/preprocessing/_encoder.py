@@ -607,7 +607,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         return pos
 
     def recommend(self, estimator, X, k=10, *, exclude_seen=True, exclude=None,
-                  item_info=None, as_frame=True):
+                  item_info=None, as_frame=True, user_features=None):
         """Top-``k`` items, in raw ids, for every user of a log (new users included).
 
         One call from raw ids to a table: the log is encoded, the users of
@@ -643,6 +643,13 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             them (ids of another type) or repeats one raises ``ValueError``.
         as_frame : bool, default=True
             A pandas DataFrame; False: a dict of NumPy columns.
+        user_features : DataFrame, default=None
+            Features of the users for a model that reads them
+            (``HybridMF``'s ``user_features``), indexed by raw user id: a
+            row for every user of the log, new users included (other rows
+            are ignored), its columns those given to ``fit``. Joined by id:
+            a user missing from the index, a repeated id or another type
+            of array raises.
 
         Returns
         -------
@@ -654,7 +661,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         from ._raw_ids import recommend_raw
 
         return recommend_raw(self, estimator, X, k, exclude_seen, exclude, item_info,
-                             as_frame)
+                             as_frame, user_features)
 
     def similar_items(self, estimator, item_ids, k=10, *, item_info=None, as_frame=True):
         """The ``k`` items most similar to each raw item id, in raw ids.

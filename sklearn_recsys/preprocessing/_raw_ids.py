@@ -7,6 +7,8 @@ items; explanations) and return a table: a pandas DataFrame, or a dict of
 columns when pandas is not wanted.
 """
 
+import inspect
+
 import numpy as np
 import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
@@ -211,7 +213,8 @@ def _preprocess(estimator, X):
     return X
 
 
-def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame):
+def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame,
+                  user_features=None):
     """See :meth:`InteractionEncoder.recommend`."""
     _check_catalogue(encoder, estimator)
     from ..pipeline import recommend
@@ -227,7 +230,16 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     M = model_rows(encoder, estimator, X)[wanted]
     if exclude is not None:
         exclude = _exclude_matrix(encoder, exclude, user_ids)
-    idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude)
+    params = {}
+    if user_features is not None:
+        model = _recommender(estimator)
+        if "user_features" not in inspect.signature(model.decision_function).parameters:
+            raise TypeError(
+                f"{type(model).__name__} reads no user_features (HybridMF does): leave "
+                "user_features out for this model.")
+        params["user_features"] = _user_feature_rows(user_features, user_ids)
+    idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude,
+                            **params)
     keep = idx >= 0
     per_user = keep.sum(axis=1)
     flat_idx = idx[keep]
@@ -239,6 +251,39 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     }
     return _table(_add_item_info(columns, item_info, flat_idx, encoder.item_col,
                                  encoder.item_ids_), as_frame)
+
+
+def _user_feature_rows(user_features, user_ids):
+    """The rows of ``user_features`` (indexed by raw user id) of ``user_ids``, in that order.
+
+    By id, never by position: the users of a log come in the encoder's row
+    order, which the caller does not choose, so rows taken by position
+    would give users each other's features.
+    """
+    if hasattr(user_features, "to_frame") and not hasattr(user_features, "columns"):
+        user_features = user_features.to_frame()  # a Series: one feature
+    if not (hasattr(user_features, "index") and hasattr(user_features, "columns")):
+        raise TypeError(
+            f"user_features must be a pandas DataFrame indexed by raw user id (one row per "
+            f"user of the log, new users included), got {type(user_features).__name__}: the "
+            "log's users are scored in the encoder's row order, so rows by position would "
+            "give users each other's features. Index it by user id "
+            "(features.set_index(<user id column>)).")
+    index = user_features.index
+    if not index.is_unique:
+        repeated = index[index.duplicated()].unique()
+        raise ValueError(
+            f"user_features' index repeats user ids ({list(repeated[:5])}"
+            f"{' ...' if len(repeated) > 5 else ''}): each user needs one row of features.")
+    pos = index.get_indexer(user_ids)
+    missing = np.asarray(user_ids)[pos < 0]
+    if len(missing):
+        raise ValueError(
+            f"user_features has no row for {len(missing)} of the log's {len(user_ids)} "
+            f"user(s) (e.g. {list(missing[:5])}; its index has dtype {index.dtype}, the "
+            f"log's user ids {np.asarray(user_ids).dtype}): give every user of the log a "
+            "row, indexed by the same raw user ids (of the same type).")
+    return user_features.iloc[pos].to_numpy()
 
 
 def _exclude_matrix(encoder, log, user_ids):

@@ -225,3 +225,39 @@ def test_item_info_is_checked_against_the_catalogue(log, encoder):
     table = encoder.recommend(model, one, k=40, item_info=partial)
     assert table.loc[table["movie"] == encoder.item_ids_[0], "title"].tolist() in ([], ["first"])
     assert table["title"].isna().sum() >= len(table) - 1
+
+
+def test_recommend_joins_user_features_by_raw_user_id(log, encoder):
+    from sklearn_recsys import HybridMF
+
+    X = encoder.transform(log)
+    rng = np.random.default_rng(1)
+    G = rng.normal(size=(X.shape[0], 3))
+    model = HybridMF(n_components=4, max_iter=5, random_state=0).fit(X, user_features=G)
+    features = pd.DataFrame(G, index=encoder.user_ids_, columns=["a", "b", "c"])
+    some = log[log["user"].isin(["u3", "u17", "u42"])]
+    rows = np.sort(encoder.get_user_indices(["u3", "u17", "u42"]))
+    # rows joined by id, whatever the table's order (shuffled, with other users)
+    table = encoder.recommend(model, some, k=5, user_features=features.sample(frac=1.0,
+                                                                              random_state=0))
+    idx, scores = model.recommend(X[rows], k=5, user_features=G[rows])
+    assert table["movie"].tolist() == encoder.inverse_transform(idx).ravel().tolist()
+    np.testing.assert_allclose(table["score"], scores.ravel())
+    # the features move the lists: without them the same users get others
+    plain = encoder.recommend(model, some, k=5)
+    assert plain["movie"].tolist() != table["movie"].tolist()
+    # a brand-new user is scored with its own row of features
+    new = {"user": ["zoe"], "movie": ["m1"], "stars": [5.0]}
+    zoe = pd.DataFrame([[3.0, -3.0, 0.5]], index=["zoe"], columns=["a", "b", "c"])
+    got = encoder.recommend(model, new, k=3, user_features=zoe)
+    idx, _ = model.recommend(encoder.transform(new)[-1:], k=3, user_features=zoe.to_numpy())
+    assert got["movie"].tolist() == encoder.inverse_transform(idx[0]).tolist()
+    with pytest.raises(ValueError, match="no row for 1 of the log's 3 user.*'u42'"):
+        encoder.recommend(model, some, k=5, user_features=features.drop(index="u42"))
+    with pytest.raises(ValueError, match="repeats user ids"):
+        encoder.recommend(model, some, k=5,
+                          user_features=pd.concat([features, features.iloc[:1]]))
+    with pytest.raises(TypeError, match="DataFrame indexed by raw user id"):
+        encoder.recommend(model, some, k=5, user_features=G[rows])
+    with pytest.raises(TypeError, match="EASE reads no user_features"):
+        encoder.recommend(EASE(alpha=10.0).fit(X), some, k=5, user_features=features)
