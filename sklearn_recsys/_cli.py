@@ -380,6 +380,12 @@ def _read_parquet(path, wanted, text):
     return raw
 
 
+def _is_integral_text(value):
+    """Whether ``value`` is the text of a whole number (an optional sign and digits)."""
+    text = str(value).strip()
+    return text.lstrip("+-").isdigit() and len(text) < 20
+
+
 def _is_missing(value):
     return value is None or (isinstance(value, float) and np.isnan(value))
 
@@ -404,8 +410,15 @@ def _as_numbers(column, name, path):
 
 def _as_times(column, name, path):
     column = np.asarray(column)
-    if column.dtype.kind == "M":
-        return column
+    if column.dtype.kind in "Miu":
+        return column  # integers as they are: float64 would round nanoseconds
+    if column.dtype.kind in "OU" and len(column) and all(map(_is_integral_text, column)):
+        # whole numbers as int64, exactly: the encoder refuses those float64 would round
+        # (as float64, nanoseconds since the epoch tie within 256 ns)
+        try:
+            return np.array([int(str(v).strip()) for v in column], dtype=np.int64)
+        except OverflowError:
+            pass  # beyond int64: read as floats below
     try:
         return _as_numbers(column, name, path)
     except CommandError:

@@ -460,3 +460,26 @@ def test_demo_command_prints_leaderboard_and_total_time(capsys, monkeypatch):
     assert out.splitlines()[0].split()[:2] == ["model", "ndcg@10"]
     assert "MostPopular" in out
     assert "total time:" in err.splitlines()[-1]
+
+
+def test_integer_times_are_read_exactly(tmp_path, capsys):
+    """Integer times were read as float64: nanoseconds 100 apart tied and ``--duplicates
+    last`` kept the row last in the file; now they reach the encoder as int64, which
+    refuses times it cannot keep apart, and keeps exact ones."""
+    t0 = 1_714_567_890_000_000_000
+    log = _write_csv(tmp_path / "log.csv", ["user", "item", "rating", "ts"],
+                     [("u", "a", 2, t0 + 100), ("u", "a", 5, t0), ("u", "b", 3, t0 + 50)])
+    status = main(["fit", str(log), "--user-col", "user", "--item-col", "item",
+                   "--value-col", "rating", "--timestamp-col", "ts", "--duplicates", "last",
+                   "--model", "MostPopular", "-o", str(tmp_path / "m.joblib")])
+    assert status == 1
+    assert "too large for float64" in capsys.readouterr().err
+    assert _cli._as_times(np.array(["9007199254740993", " 12"], dtype=object), "ts",
+                          "log.csv").tolist() == [2 ** 53 + 1, 12]
+    log = _write_csv(tmp_path / "ok.csv", ["user", "item", "rating", "ts"],
+                     [("u", "a", 2, t0 + 1024), ("u", "a", 5, t0), ("u", "b", 3, t0 + 512)])
+    _fit(capsys, log, tmp_path / "m.joblib", "--value-col", "rating", "--timestamp-col", "ts",
+         "--duplicates", "last", "--model", "MostPopular")
+    bundle = joblib.load(tmp_path / "m.joblib")
+    encoder, X = bundle["encoder"], bundle["interactions"]
+    assert X[0, list(encoder.item_ids_).index("a")] == 2.0  # the latest in time

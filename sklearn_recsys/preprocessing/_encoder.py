@@ -69,7 +69,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         ``datetime64``; datetimes become seconds since the epoch, time-zone
         aware pandas columns in UTC). Used by ``duplicates="last"`` and
         returned by :meth:`transform_timestamps`. Any finite number is a
-        time, 0 included.
+        time, 0 included. Times are held as float64 seconds (datetimes to
+        the microsecond): distinct times that would become equal (integer
+        nanoseconds, datetimes finer than a microsecond) raise ``ValueError``.
     duplicates : {"sum", "last", "max"}, default="sum"
         How repeated (user, item) pairs are combined into one value: their
         sum (play counts), the latest one (by timestamp when
@@ -884,7 +886,12 @@ def _as_fitted_numbers(ids, fitted, kind, col):
 
 
 def _timestamps_as_float(times):
-    """Timestamps as float64: numbers as they are, datetimes as seconds since the epoch."""
+    """Timestamps as float64: numbers as they are, datetimes as seconds since the epoch.
+
+    Distinct times that the conversion would make equal are refused: tied, the
+    latest of a repeated pair and a sequence's order would be decided by row
+    order instead of time.
+    """
     if times.dtype.kind in "mM":
         nat = np.isnat(times)
         if nat.any():
@@ -897,8 +904,29 @@ def _timestamps_as_float(times):
         # microseconds, not whole seconds: clicks within one second keep their
         # order (float64 seconds near 1.7e9 resolve 0.24 microseconds)
         unit = "datetime64[us]" if times.dtype.kind == "M" else "timedelta64[us]"
-        return times.astype(unit).astype(np.int64) / 1e6
+        micro = times.astype(unit)
+        _refuse_merged_times(times, micro, "finer than a microsecond",
+                             "floor them to the microsecond yourself (df[col].dt.floor('us'))")
+        return micro.astype(np.int64) / 1e6
+    if times.dtype.kind in "iu":
+        # float64 holds every integer up to 2**53 only: nanoseconds since the epoch
+        # (1.7e18) are rounded to 256 ns
+        _refuse_merged_times(times, times.astype(np.float64),
+                             "integers too large for float64 to hold exactly (above 2**53)",
+                             "convert them to a coarser unit first (e.g. microseconds or "
+                             "seconds: df[col] // 1000)")
     return _as_float(times, "timestamps", " or datetime64 values")
+
+
+def _refuse_merged_times(times, converted, why, fix):
+    """ValueError if ``converted`` holds fewer distinct values than ``times`` (the
+    conversion keeps their order otherwise: only ties are created)."""
+    if times.size and np.unique(converted).size < np.unique(times).size:
+        raise ValueError(
+            f"The log's timestamps are {why}, and distinct times would become equal: "
+            "events close in time would tie, and the latest of a repeated (user, item) "
+            "pair or a sequence's order would follow the log's row order instead. To "
+            f"accept those ties, {fix} before encoding.")
 
 
 def _as_float(column, name, alternative=""):

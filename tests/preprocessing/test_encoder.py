@@ -374,3 +374,24 @@ def test_a_time_of_zero_is_a_time(times):
     latest = np.flatnonzero(times == times.max())[-1]
     assert_array_equal(test.indices, [latest])
     assert train.nnz == 2
+
+
+def test_integer_times_that_float64_would_merge_are_refused():
+    """int64 nanoseconds were cast to float64: times 100 ns apart tied, and "last"
+    kept the row last in the log instead of the latest in time."""
+    t0 = 1_714_567_890_000_000_000  # 2024-05-01 in nanoseconds
+    log = (np.array(["u", "u", "u"]), np.array(["a", "a", "b"]), np.array([2.0, 5.0, 3.0]),
+           np.array([t0 + 100, t0, t0 + 50], dtype=np.int64))
+    enc = InteractionEncoder(value_col="v", timestamp_col="t", duplicates="last")
+    with pytest.raises(ValueError, match="too large for float64.*tie.*df\\[col\\] // 1000"):
+        enc.fit(log)
+    # as datetimes they are cut to microseconds, which ties them too
+    as_dates = log[:3] + (log[3].astype("datetime64[ns]"),)
+    with pytest.raises(ValueError, match="finer than a microsecond.*floor"):
+        enc.fit(as_dates)
+    # microseconds apart, they keep their order: the latest rating of (u, a), 2
+    micro = log[:3] + (np.array([t0 + 2000, t0, t0 + 1000]).astype("datetime64[ns]"),)
+    assert enc.fit_transform(micro)[0, 0] == 2.0
+    # large integers that float64 keeps apart are accepted as they are
+    spaced = log[:3] + (np.array([t0 + 1024, t0, t0 + 512], dtype=np.int64),)
+    assert enc.fit_transform(spaced)[0, 0] == 2.0
