@@ -123,6 +123,9 @@ _DEMO_DESCRIPTION = (
 def _run_demo(args):
     from .model_selection import compare_recommenders, format_leaderboard
 
+    for path in (args.csv, args.markdown, args.plot):
+        if path is not None:
+            _check_output(path)
     progress = _Progress()
     X = _load_demo_data(args.dataset, args.data_home, args.quick)
     print(f"dataset: {args.dataset}, {X.shape[0]} users x {X.shape[1]} items, "

@@ -462,6 +462,14 @@ def test_demo_command_prints_leaderboard_and_total_time(capsys, monkeypatch):
     assert "total time:" in err.splitlines()[-1]
 
 
+def test_demo_checks_its_output_folders_before_the_run(tmp_path, capsys, monkeypatch):
+    """A missing folder for --csv/--markdown/--plot failed only after the whole run."""
+    monkeypatch.setattr(_cli, "_load_demo_data", lambda *a: pytest.fail("the run started"))
+    for option in ("--csv", "--markdown", "--plot"):
+        assert main(["demo", "--quick", option, str(tmp_path / "no" / "board")]) == 1
+        assert "does not exist" in capsys.readouterr().err
+
+
 def test_integer_times_are_read_exactly(tmp_path, capsys):
     """Integer times were read as float64: nanoseconds 100 apart tied and ``--duplicates
     last`` kept the row last in the file; now they reach the encoder as int64, which

@@ -11,6 +11,7 @@ from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
+from joblib import effective_n_jobs
 from sklearn.base import clone
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.utils import check_random_state
@@ -98,7 +99,17 @@ def compare_recommenders(
     -------
     rows : list of dict
         One dict per model, best first by the first metric: ``model``,
-        ``params`` (the chosen ones), one key per metric and ``fit_seconds``.
+        ``params`` (the chosen ones), one key per metric and ``fit_seconds``
+        (the refit on the training users, timed after a first fit in this
+        process: the search's, or an untimed one where the search had one
+        candidate or ran in other processes, so that first-use costs such as
+        compiling numba kernels are not counted).
+
+    Raises
+    ------
+    ValueError
+        If every setting of a model's grid scores NaN on the validation
+        users (none can be chosen).
     """
     if not isinstance(random_state, Integral):
         # one seed for the test split and every search's folds: None or a
@@ -152,11 +163,23 @@ def compare_recommenders(
                 n_jobs=n_jobs, refit=False,
             )
             search.fit(X_train)
+            if np.isnan(search.cv_results_["mean_test_score"]).all():
+                raise ValueError(
+                    f"Every setting of {name!r} scored NaN on the validation users: none "
+                    "could be chosen (a validation user needs min_interactions="
+                    f"{min_interactions} interactions to hold some out, or every fit "
+                    "failed; see the warnings above). Lower min_interactions, or fix the "
+                    "failing fits.")
             params = {name.split("__", 1)[1] if _wrapped(estimator, latest) else name: value
                       for name, value in search.best_params_.items()}
         elif grid:
             params = {k: v[0] for k, v in grid.items()}
         model = _presence_of_keys(clone(estimator).set_params(**params), latest)
+        if n_candidates <= 1 or effective_n_jobs(n_jobs) != 1:
+            # no fit has run in this process yet: the first one would also time
+            # first-use costs (compiling numba kernels, tracing TensorFlow
+            # functions), which the searched models paid in their search
+            clone(model).fit(X_train)
         start = time.perf_counter()
         model.fit(X_train)
         fit_seconds = time.perf_counter() - start
@@ -169,7 +192,7 @@ def compare_recommenders(
             shown = ", ".join(f"{m}={row[m]:.4f}" for m in metrics)
             print(f"{n_candidates} candidate(s), {shown}, fit {fit_seconds:.2f}s",
                   file=sys.stderr, flush=True)
-    rows.sort(key=lambda r: -r[metrics[0]])
+    rows.sort(key=lambda r: (np.isnan(r[metrics[0]]), -r[metrics[0]]))  # NaN last
     return rows
 
 
