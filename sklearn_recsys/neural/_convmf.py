@@ -12,6 +12,7 @@ from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
 from ..utils._solvers import (
     fold_in_contributions,
+    fold_in_system,
     implicit_loss,
     prior_cg_sweep,
     prior_ls_sweep,
@@ -53,7 +54,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     Items with a document but no interaction in ``fit`` (new items) take the
     CNN output of their document as their factors, so they are scored and
     recommended from their text alone; in the implicit model they are not
-    counted as negatives of every user. :meth:`recommend` also ranks items
+    counted as negatives of every user, and a scored user who holds some (a
+    user who took a new item) reads them from their text, each with its
+    whole confidence term. :meth:`recommend` also ranks items
     outside the catalogue given their documents (``new_items``).
 
     Documents are a constructor parameter, one per item (column), so that
@@ -485,11 +488,21 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _solve_users(self, X, U, exact=True):
         V = self.item_factors_
-        if self.feedback == "implicit" and len(self.cold_items_):
-            # an item nobody has seen yet is new, not disliked: leave it out
-            # of the Gram, and of the rows' entries (it has none in fit)
-            V = np.where(self._warm_items()[:, None], V, 0).astype(V.dtype)
-        self._sweep(X, U, V, self._user_gram(), np.zeros_like(U), 0.0, exact)
+        if self.feedback != "implicit" or not len(self.cold_items_):
+            self._sweep(X, U, V, self._user_gram(), np.zeros_like(U), 0.0, exact)
+            return
+        # an item nobody had in fit is new, not disliked: it stays out of the
+        # shared Gram, and the sweep reads it as factors 0
+        warm = self._warm_items()
+        self._sweep(X, U, np.where(warm[:, None], V, 0).astype(V.dtype), self._user_gram(),
+                    np.zeros_like(U), 0.0, exact)
+        # a scored row that holds such items (fit's rows hold none) reads their
+        # text factors with their whole confidence term, as an item of its own
+        rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[~warm[X.indices]])
+        for row in rows:
+            A, Yu, t = fold_in_system(V, X[row], self.alpha_user, self.confidence_scale,
+                                      gram_items=warm)
+            U[row] = np.linalg.solve(A, Yu.T @ t)
 
     def _sweep(self, A, X, Y, G, prior, reg_prior, exact):
         """One least-squares update of the rows of ``X`` (exact or CG) in place."""
@@ -541,7 +554,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         """The paper's loss after an iteration: weighted squared error plus both penalties.
 
         Explicit feedback: over the observed (centred) ratings; implicit: over
-        every cell, with Hu et al.'s confidences (as ImplicitALS).
+        every cell of the items with training interactions, with Hu et al.'s
+        confidences (as ImplicitALS; a new item's cells are no user's
+        negatives, as in the solves).
         """
         X, U, V = ctx.X_train, self.user_factors_, self.item_factors_
         if self.feedback == "explicit":
@@ -549,8 +564,11 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             pred = np.einsum("ij,ij->i", U[rows], V[X.indices]).astype(np.float64)
             error = float(np.sum((self._centered(X.data, np.float64) - pred) ** 2))
         else:
-            error = float(implicit_loss(X.indptr, X.indices, X.data.astype(U.dtype), U, V,
-                                        V.T @ V, float(self.confidence_scale), U[0, :0]))
+            # the cells the solves fit: a new item is no user's negative (its cells
+            # are left out, as in _solve_users; fit's rows hold none of its entries)
+            Vw = np.where(self._warm_items()[:, None], V, 0).astype(V.dtype)
+            error = float(implicit_loss(X.indptr, X.indices, X.data.astype(U.dtype), U, Vw,
+                                        Vw.T @ Vw, float(self.confidence_scale), U[0, :0]))
         penalty = self.alpha_user * float(np.sum(U.astype(np.float64) ** 2))
         penalty += self.alpha_item * float(np.sum((V - ctx.prior).astype(np.float64) ** 2))
         return 0.5 * (error + penalty)
@@ -596,11 +614,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         score decomposes over their items (as :meth:`ImplicitALS.explain`):
         with ``feedback="implicit"`` item ``j`` contributes
         ``c_j v_item^T W v_j``, ``W = (V^T C V + alpha_user I)^{-1}`` over the
-        items with training interactions, and the contributions sum to the
-        score; with ``feedback="explicit"`` it contributes
-        ``(r_j - global_mean_) v_item^T W v_j``, ``W = (sum_j v_j v_j^T +
-        alpha_user I)^{-1}``, and they sum to the predicted rating minus
-        ``global_mean_`` (the prediction for a user without ratings).
+        items with training interactions and the user's own items, and the
+        contributions sum to the score; with ``feedback="explicit"`` it
+        contributes ``(r_j - global_mean_) v_item^T W v_j``, ``W = (sum_j v_j
+        v_j^T + alpha_user I)^{-1}``, and they sum to the score minus
+        ``global_mean_`` (the prediction for a user without ratings): the
+        predicted rating before :meth:`predict_ratings` clips it to the
+        training range.
 
         Parameters
         ----------
@@ -616,13 +636,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         contributions : ndarray of shape (n_user_items,)
         """
         x, item = self._validate_explain(x_row, item)
-        V = self.item_factors_
         explicit = self.feedback == "explicit"
-        if not explicit and len(self.cold_items_):
-            V = np.where(self._warm_items()[:, None], V, 0)  # as the fold-in: new is not disliked
-        return fold_in_contributions(V, x, self.item_factors_[item], self.alpha_user,
-                                     self.confidence_scale, explicit=explicit,
-                                     offset=self.global_mean_)
+        # as the fold-in: an item new in fit is out of the Gram (not disliked)
+        warm = None if explicit or not len(self.cold_items_) else self._warm_items()
+        return fold_in_contributions(self.item_factors_, x, self.item_factors_[item],
+                                     self.alpha_user, self.confidence_scale,
+                                     explicit=explicit, offset=self.global_mean_,
+                                     gram_items=warm)
 
     def explain_text(self, x_row, document):
         """Which words of a document raise its item's score for one user (text attribution).

@@ -502,18 +502,16 @@ def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
 
 
 def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=False,
-                          offset=0.0, preference=None):
+                          offset=0.0, preference=None, gram_items=None):
     """Exact decomposition of a least-squares fold-in score over the user's items.
 
     The fold-in of one user row ``x`` (validated CSR) against item factors
     ``V`` solves ``A u = sum_j t_j v_j``, so the score ``v_item . u`` of an
     item with factors ``v_item`` is ``sum_j t_j v_item^T A^-1 v_j``: item
     ``j`` contributes its term (Hu et al. 2008, section 5). Implicit feedback:
-    ``A = V^T V + sum_j (c_j - 1) v_j v_j^T + alpha I`` and ``t_j = c_j p_j``
-    with ``c_j = 1 + confidence_scale * x_j`` and preference ``p_j`` (1, or
-    ``preference``). Explicit ratings (``explicit``): ``A = sum_j v_j v_j^T +
-    alpha I`` and ``t_j = x_j - offset`` (the ratings centred on ``offset``, a
-    number or one value per item).
+    see :func:`fold_in_system`. Explicit ratings (``explicit``): ``A = sum_j
+    v_j v_j^T + alpha I`` and ``t_j = x_j - offset`` (the ratings centred on
+    ``offset``, a number or one value per item).
 
     Returns
     -------
@@ -522,21 +520,51 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     contributions : ndarray of float64
     """
     V = np.asarray(V, dtype=np.float64)
-    Yu = V[x.indices]
-    values = x.data.astype(np.float64)
     if explicit:
+        Yu = V[x.indices]
         A = Yu.T @ Yu
-        weights = values - (offset[x.indices] if np.ndim(offset) else offset)
+        A[np.diag_indices_from(A)] += alpha
+        weights = (x.data.astype(np.float64)
+                   - (offset[x.indices] if np.ndim(offset) else offset))
     else:
-        c = 1.0 + confidence_scale * values
-        rho = 1.0 if preference is None else preference
-        A = V.T @ V + (Yu.T * ((c - 1.0) * rho)) @ Yu
-        weights = c * rho
-    A[np.diag_indices_from(A)] += alpha
+        A, Yu, weights = fold_in_system(V, x, alpha, confidence_scale, preference=preference,
+                                        gram_items=gram_items)
     w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
     contrib = (Yu @ w) * weights
     order = np.argsort(-contrib, kind="stable")
     return x.indices[order].astype(np.int64), contrib[order]
+
+
+def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items=None):
+    """The implicit-feedback fold-in of one user row ``x``: ``A u = Yu^T t``.
+
+    ``A = V_g^T V_g + sum_j ((c_j - 1) p_j + [j not in g]) v_j v_j^T + alpha I``
+    and ``t_j = c_j p_j``, with ``c_j = 1 + confidence_scale * x_j``,
+    preference ``p_j`` (1, or ``preference``) and ``g`` the items of the
+    shared Gram (``gram_items``, a mask; None: all). An item outside the
+    Gram (one nobody had in fit: unknown, not a negative of every user)
+    enters only the rows that hold it, with its whole term ``c_j v_j v_j^T``.
+
+    Returns
+    -------
+    A : ndarray of shape (k, k)
+    Yu : ndarray of shape (n_user_items, k)
+        The factors of the row's items.
+    t : ndarray of shape (n_user_items,)
+    """
+    V = np.asarray(V, dtype=np.float64)
+    Yu = V[x.indices]
+    c = 1.0 + confidence_scale * x.data.astype(np.float64)
+    rho = 1.0 if preference is None else preference
+    extra = (c - 1.0) * rho
+    if gram_items is None:
+        A = V.T @ V
+    else:
+        A = V[gram_items].T @ V[gram_items]
+        extra = extra + ~gram_items[x.indices]
+    A += (Yu.T * extra) @ Yu
+    A[np.diag_indices_from(A)] += alpha
+    return A, Yu, c * rho
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
