@@ -1,5 +1,9 @@
 """One text document per item from a dataset's text fields (titles, genres, tags), for ConvMF."""
 
+from collections.abc import Mapping
+
+import numpy as np
+
 __all__ = ["item_documents"]
 
 _FIELDS = ("item_titles", "item_genres", "item_tags")
@@ -17,8 +21,9 @@ def item_documents(data, fields=_FIELDS):
         Per-item fields to join, in order. A field is a list with one entry
         per item (column of ``data.X``): a string, or a list of strings
         (genres, tags) joined by spaces; a missing entry (None, NaN of any
-        float type, pandas' ``NA``) is no text, a number is its text. One
-        field may be given as a string.
+        float type, pandas' ``NA``) is no text, a number is its text, bytes
+        are decoded as UTF-8, and a mapping raises ``TypeError``. One field
+        may be given as a string.
 
     Returns
     -------
@@ -84,6 +89,12 @@ def _text(entry):
     """
     if isinstance(entry, str):
         return entry
+    if isinstance(entry, (bytes, np.bytes_)):
+        # iterated, bytes are numbers ("72 101 97 116" for b"Heat")
+        return entry.decode("utf-8", errors="replace")
+    if isinstance(entry, Mapping):
+        raise TypeError(f"An item's document is a mapping ({entry!r:.60}): give its text, "
+                        "or a list of its words or fields.")
     try:
         parts = iter(entry)
     except TypeError:

@@ -15,7 +15,7 @@ from ..utils._solvers import (
     prior_cg_sweep,
     prior_ls_sweep,
 )
-from ..utils._validation import check_k
+from ..utils._validation import check_column_order, check_k
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -357,6 +357,7 @@ class HybridMF(MatrixFactorizationBase):
         ctx.item_ridge = ctx.user_ridge = None
         self.item_feature_weights_ = self.user_feature_weights_ = None
         if self.item_features is not None:
+            check_column_order(self.item_features, "item_features")
             F = _with_intercept(check_side_features(
                 self.item_features, n_items, "item_features", "item (column of X)"))
             ctx.F_items = F

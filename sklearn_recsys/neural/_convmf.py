@@ -6,7 +6,12 @@ import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import _top_k_of_batches
-from ..utils._validation import check_exclude, check_k, check_rating_values
+from ..utils._validation import (
+    check_column_order,
+    check_exclude,
+    check_k,
+    check_rating_values,
+)
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
@@ -79,7 +84,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         One text per item in column order, turned into word-index sequences
         by :class:`~sklearn_recsys.preprocessing.TextSequencer` with
         ``max_features``, ``max_length`` and ``max_df``; or index sequences
-        already (0 = padding). ``None`` fits PMF without text.
+        already (0 = padding, after the words). ``None`` fits PMF without
+        text.
     feedback : {"explicit", "implicit"}, default="explicit"
         Ratings on observed entries only, or confidence-weighted implicit
         feedback over all cells.
@@ -108,7 +114,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     embedding_dim : int, default=200
         Size of the word embeddings.
     window_sizes : tuple of int, default=(3, 4, 5)
-        Convolution window sizes, in words.
+        Convolution window sizes, in words, each width once.
     n_filters : int, default=100
         Filters per window size.
     hidden_layer_sizes : tuple of int, default=(200,)
@@ -315,12 +321,19 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         return sizes[0]
 
     def _window_sizes(self):
-        return check_sizes(self.window_sizes, "window_sizes", allow_empty=False,
-                           what="convolution windows, in words")
+        sizes = check_sizes(self.window_sizes, "window_sizes", allow_empty=False,
+                            what="convolution windows, in words")
+        if len(set(sizes)) != len(sizes):
+            # the CNN keeps one kernel per width: a repeated width would read one
+            # kernel twice, not n_filters more filters
+            raise ValueError(f"window_sizes must not repeat a width, got {sizes!r}: raise "
+                             "n_filters for more filters of one width.")
+        return sizes
 
     def _prepare_documents(self, n_items):
         """Sequences of the fit documents and the embedding initialisation."""
         docs = self.documents
+        check_column_order(docs, "documents")
         seqs = np.asarray(docs) if not isinstance(docs, (list, tuple)) else None
         if seqs is not None and seqs.dtype.kind in "iufb" and (
                 seqs.ndim != 2 or seqs.dtype.kind not in "iu"):
@@ -342,6 +355,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         if is_sequences:
             if seqs.size and seqs.min() < 0:
                 raise ValueError("documents given as sequences must hold word indices >= 0.")
+            _check_right_padded(seqs)
             if not seqs.any():
                 raise ValueError(
                     "documents given as sequences hold only padding (0): there is no word to "
@@ -409,6 +423,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         n_words = self.cnn_weights_["embedding"].shape[0]
         if seqs.size and (seqs.min() < 0 or seqs.max() >= n_words):
             raise ValueError(f"Word indices must lie in [0, {n_words - 1}].")
+        _check_right_padded(seqs)
         return seqs.astype(np.int32)
 
     def _check_has_cnn(self):
@@ -749,3 +764,19 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                     rows, self._popularity_for_empty_rows(X_batch, scores))
 
         return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates, exclude)
+
+
+def _check_right_padded(seqs):
+    """Refuse index sequences padded on the left (Keras's default).
+
+    A document is read up to its last word (the windows past it are not
+    pooled, so its output does not depend on how far it was padded); on the
+    left, the padding would be read as words and change its factors.
+    """
+    if seqs.ndim == 2 and seqs.shape[1] > 1:
+        leading = (seqs[:, 0] == 0) & seqs.any(axis=1)
+        if leading.any():
+            raise ValueError(
+                f"{int(leading.sum())} sequence(s) start with padding (0) before their words "
+                f"(e.g. row {int(np.flatnonzero(leading)[0])}): pad index sequences on the "
+                "right, after the words (keras' pad_sequences(..., padding='post')).")

@@ -322,6 +322,29 @@ def check_row_data(row_data, n_rows):
                 "(row of X).")
 
 
+def check_column_order(value, name):
+    """Refuse a pandas object of per-item data whose index is not its row positions.
+
+    Per-item constructor data (ConvMF's ``documents``, HybridMF's
+    ``item_features``) is read by position, one row per column of ``X``;
+    its index would be ignored, and a table indexed by raw item id (in
+    another order than an encoder's sorted columns) would give items each
+    other's data without a word.
+    """
+    index = getattr(value, "index", None)
+    if index is None or not hasattr(value, "iloc"):
+        return
+    positions = np.asarray(index)
+    if positions.dtype.kind in "iu" and np.array_equal(positions, np.arange(len(index))):
+        return
+    raise ValueError(
+        f"{name} is a pandas {type(value).__name__} whose index is not its row positions "
+        f"(e.g. {list(index[:3])}): it is read by position, one row per item (column of X), "
+        "and the index would be ignored. Align it with X's columns (e.g. "
+        f"{name}.reindex(encoder.item_ids_)) and pass its values ({name}.to_numpy()), or "
+        "reset its index if its rows are in column order already.")
+
+
 def check_k(k):
     """Validate a cutoff ``k`` (items per user): a positive integer, bools refused.
 

@@ -311,6 +311,11 @@ def test_item_documents_reads_every_missing_value_and_numbers():
     assert item_documents(data) == ["a x", "", "", "1995 3", "y z"]
     # one field as a string, not its characters
     assert item_documents(data, fields="item_titles") == ["a", "", "", "1995", ""]
+    # bytes were iterated as numbers ("72 101 97 116"), a mapping as its keys
+    data = Bunch(item_titles=[b"Heat", np.bytes_("Ran"), [b"a", "b"]])
+    assert item_documents(data) == ["Heat", "Ran", "a b"]
+    with pytest.raises(TypeError, match="document is a mapping"):
+        item_documents(Bunch(item_titles=["a", {"k": 1}]))
 
 
 def test_taobao_counts(shared_data):

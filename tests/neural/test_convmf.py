@@ -266,6 +266,17 @@ def test_bad_documents_and_use_errors():
             ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "window_sizes": sizes}).fit(X)
     with pytest.raises(ValueError, match="hidden_layer_sizes must be a tuple of positive"):
         ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "hidden_layer_sizes": (0,)}).fit(X)
+    # a repeated width read one kernel twice (the CNN keeps one per width)
+    with pytest.raises(ValueError, match=r"must not repeat a width, got \(2, 2\)"):
+        ConvMF(documents=docs, max_iter=1, **{**SMALL_CNN, "window_sizes": (2, 2)}).fit(X)
+    # left padding (keras' default) was read as words: 40% of a factor in the audit's case
+    seqs = np.tile([[0, 0, 3, 5], [2, 4, 1, 0]], (20, 1))
+    with pytest.raises(ValueError, match=r"20 sequence\(s\) start with padding.*'post'"):
+        ConvMF(documents=seqs, max_iter=1, **SMALL_CNN).fit(X)
+    fitted = ConvMF(documents=np.tile([[3, 5, 0, 0], [2, 4, 1, 0]], (20, 1)), n_components=3,
+                    max_iter=1, cnn_epochs=1, **SMALL_CNN).fit(X)
+    with pytest.raises(ValueError, match="start with padding"):
+        fitted.document_factors(np.array([[0, 3, 5]]))
     plain = ConvMF(n_components=3, max_iter=1).fit(X)
     with pytest.raises(ValueError, match="fitted without documents"):
         plain.document_factors(["text"])
@@ -440,3 +451,26 @@ def test_implicit_loss_curve_is_the_objective_the_solves_minimise():
     penalty = (model.alpha_user * np.sum(U ** 2)
                + model.alpha_item * np.sum((V - model.document_factors_) ** 2))
     assert_allclose(model.loss_curve_[-1], 0.5 * (error + penalty), rtol=1e-6)
+
+
+def test_per_item_tables_indexed_by_item_id_are_refused():
+    """A Series of documents indexed by raw item id was read by position: with an
+    encoder's sorted columns, 34 of 36 items were trained on another item's text."""
+    import pandas as pd
+
+    from sklearn_recsys import HybridMF
+
+    X, docs, _, _ = _two_topics()
+    by_id = pd.Series(docs, index=[f"movie{j}" for j in range(40)])
+    model = ConvMF(n_components=4, documents=by_id, feedback="implicit", max_iter=1,
+                   cnn_epochs=1, **SMALL_CNN)
+    with pytest.raises(ValueError, match=r"documents is a pandas Series whose index is not "
+                       r"its row positions.*reindex\(encoder.item_ids_\)"):
+        model.fit(X)
+    genres = pd.DataFrame(np.eye(40)[:, :3], index=np.arange(40)[::-1])
+    with pytest.raises(ValueError, match="item_features is a pandas DataFrame"):
+        HybridMF(n_components=4, item_features=genres, max_iter=1).fit(X)
+    # in column order (the default index, or its values) they are read as before
+    HybridMF(n_components=4, item_features=genres.reset_index(drop=True), max_iter=1).fit(X)
+    model.set_params(documents=by_id.reset_index(drop=True)).fit(X)
+    assert model.document_factors_.shape == (40, 4)
