@@ -156,12 +156,17 @@ def against_count(against):
     return int(value) if value.ndim == 0 and value.dtype.kind in "iu" else None
 
 
-def runners_up(ranked, item, count, name, fix):
-    """The ``count`` items after ``item`` in the list ``ranked`` (``-1`` padding ignored),
-    for ``explain_contrast``; ``name`` is how errors call the item, ``fix`` what to do."""
+def check_against_count(count):
+    """ValueError unless ``explain_contrast``'s number of runners-up is positive."""
     if count < 1:
         raise ValueError(f"against must be a positive number of items or the items to "
                          f"compare with, got {count}.")
+
+
+def runners_up(ranked, item, count, name, fix):
+    """The ``count`` items after ``item`` in the list ``ranked`` (``-1`` padding ignored),
+    for ``explain_contrast``; ``name`` is how errors call the item, ``fix`` what to do."""
+    check_against_count(count)
     ranked = ranked[ranked >= 0]
     at = np.flatnonzero(ranked == item)
     if at.size == 0:
@@ -428,7 +433,12 @@ class RecommenderMixin:
         if empty.size == 0:
             return scores
         block = scores[empty, :n_items]
-        flat = empty[np.ptp(block, axis=1) == 0]
+        # flat up to rounding: an item-item model's own-item term x_j - x_j B'_jj
+        # can leave 1e-16 where it is 0 in exact arithmetic (SparseEASE), which
+        # would rank such a user in catalogue order
+        scale = np.maximum(1.0, np.abs(block).max(axis=1, initial=0.0))
+        tol = 64 * np.finfo(block.dtype).eps if block.dtype.kind == "f" else 0
+        flat = empty[np.ptp(block, axis=1) <= tol * scale]
         if flat.size:
             if not scores.flags.writeable:
                 scores = scores.copy()
@@ -535,7 +545,9 @@ class RecommenderMixin:
             contributions to the scores of ``against``.
         """
         x, item = self._validate_explain(x_row, item)
-        others = self._contrast_items(x, item, against)
+        # without history nothing to explain: against is checked, but no runners-up
+        # are looked for (in a fallback ranking the last item has none)
+        others = self._contrast_items(x, item, against, rank=x.nnz > 0)
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         if not x.has_sorted_indices:  # a copy: the caller's matrix stays as given
@@ -546,10 +558,14 @@ class RecommenderMixin:
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 
-    def _contrast_items(self, x, item, against):
-        """The validated item indices ``explain_contrast`` compares ``item`` with."""
+    def _contrast_items(self, x, item, against, rank=True):
+        """The validated item indices ``explain_contrast`` compares ``item`` with
+        (with ``rank=False``, a number of runners-up is checked, not looked up: None)."""
         n_items = self._n_items()
         count = against_count(against)
+        if count is not None and not rank:
+            check_against_count(count)
+            return None
         if count is not None:
             ranked = self.recommend(x, k=n_items)
             ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]

@@ -197,3 +197,23 @@ def test_explain_contrast_of_item_knn_by_hand():
     for bad in (True, 2.0, None):
         with pytest.raises(TypeError, match=r"a number of items \(an int\) or an array"):
             model.explain_contrast(x, 1, against=bad)
+
+
+def test_explain_contrast_of_a_user_without_history_is_empty_for_every_item():
+    """The runners-up were looked up before the empty row returned: the item ranked last
+    in the fallback ranking raised "No item follows", every other item got empty arrays."""
+    from sklearn_recsys import ExplicitMF, make_interactions
+
+    X = make_interactions(60, 12, density=0.3, random_state=0)
+    X.data = 1.0 + np.arange(X.nnz) % 5
+    empty = sp.csr_matrix((1, 12))
+    explicit = ExplicitMF(n_components=3, max_iter=3, random_state=0)
+    for model in (EASE(alpha=1.0).fit(X), explicit.fit(X)):
+        last = model.recommend(empty, k=12)[0][0][-1]
+        for item in (model.recommend(empty, k=1)[0][0][0], last):
+            items, contributions = model.explain_contrast(empty, item)
+            assert items.shape == contributions.shape == (0,)
+        with pytest.raises(ValueError, match="positive number of items"):
+            model.explain_contrast(empty, last, against=0)
+        with pytest.raises(ValueError, match="distinct items other than"):
+            model.explain_contrast(empty, last, against=[last])

@@ -163,3 +163,19 @@ def test_scores_scatter_rows_of_w_in_the_dtype_of_x_and_w_together():
         scores = model._score_batch(Xs)
         assert scores.dtype == np.result_type(Xs.dtype, W.dtype)
         np.testing.assert_allclose(scores, reference, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype, alpha", [(np.float64, 5.0), (np.float64, 50.0),
+                                          (np.float32, 3.0), (np.float32, 50.0)])
+def test_a_user_of_untrained_items_only_gets_the_popularity_fallback(dtype, alpha):
+    """The own-item term x_j - x_j W_jj^2 / d_j left 1.1e-16 of rounding: the row's scores
+    were not exactly flat, the fallback was skipped, and the user got catalogue order."""
+    X = make_interactions(120, 30, density=0.15, random_state=0).tolil()
+    X[:, [5, 9]] = 0
+    X = X.tocsr().astype(dtype)
+    X.eliminate_zeros()
+    model = SparseEASE(alpha=alpha).fit(X)
+    row = sp.csr_matrix((np.ones(2, dtype=dtype), ([0, 0], [5, 9])), shape=(1, 30))
+    popular = np.argsort(-np.bincount(X.indices, minlength=30), kind="stable")[:5]
+    np.testing.assert_array_equal(model.recommend(row, k=5)[0][0], popular)
+    np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 30)), k=5)[0][0], popular)
