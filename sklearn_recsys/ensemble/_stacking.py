@@ -607,7 +607,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         paths at its baseline, the candidate's gap and rank recomputed
         against the other candidates). Each path's share goes on to the
         user's entries: a base model's in proportion to that base's own
-        ``explain`` terms of the item; an own entry's to that entry; a
+        ``explain`` terms of the item (made to sum to the base's score change
+        by sharing any residual equally, as leave-one-out terms need not sum
+        to it); an own entry's to that entry; a
         block's co-occurrence share in proportion to the entries' summed
         cosines with the item. So the contributions sum to the item's score
         minus its baseline score, whatever the bases' explanations (exact,
@@ -699,7 +701,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             def set_base(rows, b=b, values=(baseline, gap, rank)):
                 rows[:, 3 * b:3 * b + 3] = values
 
-            paths.append((lambda model=model: model.explain(x, item), set_base))
+            change = float(features[position, 3 * b]) - baseline
+            paths.append((lambda model=model, change=change: _completed_terms(
+                *model.explain(x, item), change), set_base))
         blocks_at = 3 * n_bases
         for b in range(n_blocks):
             column = b * self.n_items_ + item
@@ -742,6 +746,22 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             ``decision_function``; lower values for the other items.
         """
         return super().decision_function(X)
+
+
+def _completed_terms(columns, terms, change):
+    """A base model's explanation terms, made to sum to its score change ``change``.
+
+    Exact and integrated-gradient terms sum to it already; leave-one-out
+    terms need not, and spread in proportion to their own sum, a sum near 0
+    against a clear change put hundreds of times a path's value on single
+    entries, with opposite signs (the residual is shared equally instead).
+    Terms all 0 (items without training interactions) stay 0: their share
+    goes to no entry.
+    """
+    terms = np.asarray(terms, dtype=np.float64)
+    if terms.size and terms.any():
+        terms = terms + (change - terms.sum()) / terms.size
+    return columns, terms
 
 
 def _shapley(stack, feature_row, paths):

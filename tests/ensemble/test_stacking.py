@@ -1063,3 +1063,40 @@ def test_room_results_back_the_docs():
     # the similarity table's figures the docs set beside the refit
     first = _results("multibehavior_similarity")["multibehavior-similarity"]["rows"][0]
     assert [round(v, 4) for v in first[1:4]] == [0.4024, 0.2068, 0.0486]
+
+
+def test_a_leave_one_out_base_spreads_its_share_without_amplifying_it():
+    """A path's Shapley value went to the entries in proportion to the base's own terms:
+    BPR's leave-one-out terms summed to -4.7e-6 against a score change of -0.0095, and a
+    path worth 2.9e-5 put +0.075 and -0.032 on single entries (12.5 times the total).
+    The terms are first made to sum to the base's change (residual shared equally)."""
+    from sklearn_recsys import BPR
+    from sklearn_recsys.ensemble._stacking import _completed_terms
+
+    columns, terms = _completed_terms(np.array([3, 5]), [0.01, -0.01], -0.004)
+    np.testing.assert_allclose(terms, [0.008, -0.012])  # residual -0.004 shared equally
+    np.testing.assert_allclose(_completed_terms([3], [0.0], 0.5)[1], [0.0])  # nothing read
+    X = make_interactions(200, 30, density=0.15, random_state=0)
+    stack = StackingRecommender(
+        [("bpr", BPR(n_components=4, max_iter=2, random_state=0)), ("ease", EASE(alpha=5.0))],
+        ranker=LogisticRegression(max_iter=1000), n_candidates=8, random_state=0).fit(X)
+    bpr, empty = stack.estimators_[0], sp.csr_matrix((1, 30))
+    worst = 0.0
+    for u in range(0, 200, 5):
+        x = stack._validate_for_scoring(X[u])
+        _, cols, features, _ = stack._candidates(stack.estimators_, x)
+        for position, item in enumerate(cols.tolist()):
+            change = (bpr._scores_without_fallback(x)[0, item]
+                      - bpr._scores_without_fallback(empty)[0, item])
+            if change == 0:
+                continue  # BPR's path is at its baseline: no path
+            spread, _ = stack._explained_paths(x, item, features, position)[0]
+            terms = bpr.explain(x, item)[1]
+            # BPR's path now spreads terms that sum to BPR's own change
+            np.testing.assert_allclose(np.sum(spread()[1]), change, rtol=1e-5, atol=1e-7)
+            worst = max(worst, abs(change / terms.sum()) if terms.sum() else 0.0)
+            values = _shapley(stack, features[position], stack._explained_paths(
+                x, item, features, position))
+            np.testing.assert_allclose(stack.explain(x, item)[1].sum(), values.sum(),
+                                       atol=1e-9)
+    assert worst > 10  # cases that amplified: leave-one-out terms far from the change
