@@ -694,16 +694,16 @@ _IG_POINTS = (64, 256, 1024, 4096)
 _IG_TOLERANCE = 1e-4
 
 
-def complete_attributions(attributions_with, difference, model):
+def complete_attributions(attributions_with, difference, model, tolerance=_IG_TOLERANCE):
     """Integrated gradients that satisfy completeness, refining the quadrature if needed.
 
     ``attributions_with(alphas, weights)`` integrates along the path with
     those nodes and weights on ``[0, 1]``; ``difference`` is the output at
     the input minus the output at the baseline. A smooth path is exact with
     64 points; saturated units (a sharp step along the path) need more, and
-    a model whose attributions still miss by more than 1e-4 of the
-    difference (plus float rounding of their sum) after 4096 points says so
-    rather than returning them silently. The points are integrated
+    a model whose attributions still miss by more than ``tolerance`` (1e-4)
+    of the difference (plus float rounding of their sum) after 4096 points
+    says so rather than returning them silently. The points are integrated
     64 at a time, so memory stays that of 64.
     """
     for n in _IG_POINTS:
@@ -715,13 +715,15 @@ def complete_attributions(attributions_with, difference, model):
         gap = abs(contrib.sum() - difference)
         # plus the rounding of the attributions' sum: a score that barely moves between
         # items that pull both ways leaves only that to compare with
-        if gap <= _IG_TOLERANCE * abs(difference) + 1e-12 * (1.0 + np.abs(contrib).sum()):
+        if gap <= tolerance * abs(difference) + 1e-12 * (1.0 + np.abs(contrib).sum()):
             return contrib
     warnings.warn(
-        f"{type(model).__name__}.explain: the integrated gradients sum to "
+        f"{model if isinstance(model, str) else type(model).__name__ + '.explain'}: the "
+        f"integrated gradients sum to "
         f"{contrib.sum():.6g}, not to the score's change {difference:.6g} (gap {gap:.3g}), "
-        f"even with {_IG_POINTS[-1]} quadrature points: the network is saturated along "
-        "this row's path. Rank by them with care.", UserWarning)
+        f"even with {_IG_POINTS[-1]} quadrature points: the network switches sharply along "
+        "this input's path (saturated units, max-pooling's windows). Rank by them with "
+        "care.", UserWarning)
     return contrib
 
 

@@ -668,10 +668,12 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         the integrated gradient of that score with respect to the word's
         embeddings at each of its positions, summed over them, along the path
         from a document of padding (all-zero embeddings) to the document
-        (Sundararajan et al. 2017; NumPy, midpoint rule over 256 steps). The
-        contributions sum to the score of the document minus that of the
-        all-padding one, up to the quadrature error of max-pooling's switches
-        (a few 1e-3 relative). This explains why a cold item is recommended
+        (Sundararajan et al. 2017; NumPy). The contributions sum to the score
+        of the document minus that of the all-padding one within 1e-3 of that
+        difference: the quadrature is refined up to 4096 points until they
+        do (max-pooling's switches and the ReLUs make the path's integrand
+        piecewise smooth), with a warning where even that misses, as a
+        one- or two-word title can. This explains why a cold item is recommended
         from its text, as :meth:`explain` does from the user's items.
 
         Parameters

@@ -17,7 +17,7 @@ ConvMF's alternating iterations.
 
 import numpy as np
 
-from ._base import glorot_uniform
+from ._base import complete_attributions, glorot_uniform
 from ._tf import adam, compile_step
 
 __all__ = ["CNNTrainer", "document_lengths", "forward", "init_weights", "word_attributions"]
@@ -153,16 +153,16 @@ def embedded_gradient(weights, window_sizes, emb, length, direction):
     return out @ direction, grad
 
 
-def word_attributions(weights, window_sizes, seq, direction, n_steps=256, chunk=32):
+def word_attributions(weights, window_sizes, seq, direction):
     """Integrated gradients of ``direction . CNN(seq)`` over the positions of one document.
 
     The path scales the document's word embeddings from zero (a document of
-    padding) to their values (Sundararajan et al. 2017), integrated by the
-    midpoint rule over ``n_steps`` (max-pooling switches windows along the
-    path, so the integrand is only piecewise smooth). Position ``p`` gets
-    ``emb[p] . mean_a grad(a emb)[p]``; the attributions sum to the score of
-    the document minus that of the all-padding one, up to the quadrature
-    error.
+    padding) to their values (Sundararajan et al. 2017). Max-pooling switches
+    windows along it and ReLUs switch on, so the integrand is only piecewise
+    smooth: the quadrature (Gauss-Legendre) is refined until the
+    attributions sum to the score of the document minus that of the
+    all-padding one within 1e-3 of that difference, up to 4096 points, and
+    warns otherwise. Position ``p`` gets ``emb[p] . integral grad(a emb)[p]``.
 
     Returns
     -------
@@ -175,13 +175,21 @@ def word_attributions(weights, window_sizes, seq, direction, n_steps=256, chunk=
     emb = np.zeros((n_pos, weights["embedding"].shape[1]))
     emb[:length] = weights["embedding"][seq[:length]]
     direction = np.asarray(direction, dtype=np.float64)
-    alphas = (np.arange(n_steps) + 0.5) / n_steps
-    total = np.zeros_like(emb)
-    for start in range(0, n_steps, chunk):
-        a = alphas[start:start + chunk]
-        total += embedded_gradient(weights, window_sizes, a[:, None, None] * emb[None], length,
-                                   direction)[1].sum(axis=0)
-    return (emb * total).sum(axis=1)[:length] / n_steps
+
+    def with_nodes(alphas, node_weights):
+        grads = embedded_gradient(weights, window_sizes, alphas[:, None, None] * emb[None],
+                                  length, direction)[1]
+        return (emb * np.tensordot(node_weights, grads, axes=1)).sum(axis=1)[:length]
+
+    ends = embedded_gradient(weights, window_sizes, np.stack([np.zeros_like(emb), emb]),
+                             length, direction)[0]
+    return complete_attributions(with_nodes, float(ends[1] - ends[0]), "ConvMF.explain_text",
+                                 tolerance=_TEXT_TOLERANCE)
+
+
+# the text CNN's kinks (ReLUs, max-pooling's switches) slow the quadrature's convergence:
+# the documented precision of explain_text
+_TEXT_TOLERANCE = 1e-3
 
 
 class CNNTrainer:

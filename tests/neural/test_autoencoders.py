@@ -370,7 +370,7 @@ def test_saturated_networks_get_more_quadrature_points_or_a_warning(Model, monke
     _, contrib = model.explain(row, item)
     assert contrib.sum() == pytest.approx(ends[1] - ends[0], rel=1e-4)
     monkeypatch.setattr(_base, "_IG_POINTS", (64,))
-    with pytest.warns(UserWarning, match="saturated along this row's path"):
+    with pytest.warns(UserWarning, match="switches sharply along this input's path"):
         model.explain(row, item)
 
 

@@ -13,7 +13,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
-from sklearn_recsys import ConvMF
+from sklearn_recsys import ConvMF, make_interactions
 from sklearn_recsys.utils._solvers import prior_cg_sweep, prior_ls_sweep
 from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
@@ -398,7 +398,7 @@ def test_explain_text_names_the_topic_words_and_is_complete():
     user = model.transform(space_user)[0]
     factors = model.document_factors([document, "unknownword"])  # no known word: padding
     gap = float(user @ (factors[0] - factors[1]))
-    assert contrib.sum() == pytest.approx(gap, rel=2e-2)
+    assert contrib.sum() == pytest.approx(gap, rel=2e-3)  # float32 factors
     with pytest.raises(ValueError, match="one text"):
         model.explain_text(space_user, [document, document])
 
@@ -474,3 +474,19 @@ def test_per_item_tables_indexed_by_item_id_are_refused():
     HybridMF(n_components=4, item_features=genres.reset_index(drop=True), max_iter=1).fit(X)
     model.set_params(documents=by_id.reset_index(drop=True)).fit(X)
     assert model.document_factors_.shape == (40, 4)
+
+
+def test_explain_text_is_complete_on_a_two_word_title():
+    """256 midpoint steps missed the score change of 'w35 w2' by 8.6% (documented: a few
+    1e-3); the quadrature is now refined until the sum is within 1e-3 of the change."""
+    X = make_interactions(n_users=120, n_items=30, density=0.15, random_state=0)
+    rng = np.random.RandomState(0)
+    vocab = [f"w{i}" for i in range(40)]
+    docs = [" ".join(rng.choice(vocab, 12)) for _ in range(30)]
+    model = ConvMF(documents=docs, feedback="implicit", n_components=4, max_iter=2,
+                   cnn_epochs=1, embedding_dim=8, n_filters=4, window_sizes=(2, 3),
+                   hidden_layer_sizes=(8,), max_df=1.0, random_state=0).fit(X)
+    user = model.transform(X[0])[0].astype(np.float64)
+    factors = model.document_factors(["w35 w2", ""]).astype(np.float64)
+    words, contrib = model.explain_text(X[0], "w35 w2")
+    assert contrib.sum() == pytest.approx(user @ (factors[0] - factors[1]), rel=5e-3)
