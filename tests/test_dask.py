@@ -281,3 +281,50 @@ def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(cli
         batch_recommend(model, da.ones(60, chunks=60), k=2, client=client)
     with pytest.raises(ValueError, match="rows_per_task must be a positive int"):
         batch_recommend(model, X[:3], k=2, rows_per_task=True, client=client)
+
+
+def test_user_features_reach_every_block_and_partition(client):
+    """HybridMF fitted with user features was served without them by both functions (173
+    of 400 users' lists differed from recommend(X, user_features=G), without a word)."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    da = pytest.importorskip("dask.array")
+
+    from sklearn_recsys import HybridMF, InteractionEncoder
+    from sklearn_recsys.dask import batch_recommend, batch_recommend_logs
+
+    X = make_interactions(90, 40, density=0.1, random_state=2)
+    G = np.random.default_rng(0).normal(size=(90, 3))
+    model = HybridMF(n_components=4, max_iter=5, random_state=0).fit(X, user_features=G)
+    expected = model.recommend(X, k=5, user_features=G)
+    assert not np.array_equal(model.recommend(X, k=5)[0], expected[0])  # features matter
+    for rows_per_task in (7, 1000):
+        items, scores = batch_recommend(model, X, k=5, client=client,
+                                        rows_per_task=rows_per_task, user_features=G)
+        np.testing.assert_array_equal(items, expected[0])
+        np.testing.assert_allclose(scores, expected[1], rtol=1e-5)
+    chunked = da.from_array(X.toarray(), chunks=(25, 40))  # chunks of 25, 25, 25, 15 rows
+    items, _ = batch_recommend(model, chunked, k=5, client=client, user_features=G)
+    np.testing.assert_array_equal(items, expected[0])
+    with pytest.raises(ValueError, match="user_features has 89 rows but X has 90"):
+        batch_recommend(model, X, client=client, user_features=G[:-1])
+    with pytest.raises(TypeError, match="EASE reads no user_features"):
+        batch_recommend(EASE(alpha=5.0).fit(X), X, client=client, user_features=G)
+    coo = X.tocoo()
+    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in coo.row]),
+                        "item_id": np.array([f"i{c}" for c in coo.col])})
+    encoder = InteractionEncoder().fit(log)
+    M = encoder.transform(log)
+    table = pd.DataFrame(G[[int(u[1:]) for u in encoder.user_ids_]], index=encoder.user_ids_)
+    fitted = HybridMF(n_components=4, max_iter=5, random_state=0).fit(
+        M, user_features=table.to_numpy())
+    logs = dd.from_pandas(log.sample(frac=1.0, random_state=0), npartitions=3, sort=False)
+    result = batch_recommend_logs(fitted, encoder, logs, k=5, client=client,
+                                  user_features=table).compute()
+    whole = encoder.recommend(fitted, log, k=5, user_features=table)
+    key = ["user_id", "rank"]
+    pd.testing.assert_frame_equal(
+        result.sort_values(key).reset_index(drop=True)[key + ["item_id"]],
+        whole.sort_values(key).reset_index(drop=True)[key + ["item_id"]], check_dtype=False)
+    plain = encoder.recommend(fitted, log, k=5)
+    assert not plain["item_id"].equals(whole["item_id"])

@@ -3,13 +3,20 @@
 import numpy as np
 import scipy.sparse as sp
 
-from ..preprocessing._raw_ids import _fitted_recommender, _recommender, _scored_items
-from ..utils._validation import check_k, check_rows_to_score, names_checked
+from sklearn.utils import _safe_indexing
+
+from ..preprocessing._raw_ids import (
+    _fitted_recommender,
+    _recommender,
+    _scored_items,
+    check_reads_user_features,
+)
+from ..utils._validation import check_k, check_row_data, check_rows_to_score, names_checked
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
 
-def _top_k_block(estimator, block, k, exclude_seen):
+def _top_k_block(estimator, block, k, exclude_seen, user_features=None):
     from ..pipeline import recommend
 
     if block.shape[0] == 0:  # a chunk of a filtered dask array can hold no row
@@ -22,12 +29,13 @@ def _top_k_block(estimator, block, k, exclude_seen):
     # a block is CSR, without column names: a model fitted on a DataFrame is not told so
     # again by every block (and every step of a pipeline) on every worker
     with names_checked():
+        row_data = {} if user_features is None else {"user_features": user_features}
         return recommend(estimator, check_rows_to_score(estimator, block), k,
-                         exclude_seen=exclude_seen)
+                         exclude_seen=exclude_seen, **row_data)
 
 
 def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, client=None,
-                    rows_per_task=20_000):
+                    rows_per_task=20_000, user_features=None):
     """Top-``k`` items of every user of ``X``, computed in row blocks on a Dask cluster.
 
     The fitted ``estimator`` is sent to every worker once (``client.scatter``
@@ -60,6 +68,11 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         The cluster; None takes the current one (``distributed.get_client``).
     rows_per_task : int, default=20_000
         Rows per task for a SciPy ``X``.
+    user_features : {array-like, sparse matrix} of shape (n_users, n_features), default=None
+        Features of the users for a model that reads them (``HybridMF``),
+        one row per row of ``X``, in memory: each task gets the rows of its
+        block. Without them such a model scores every user from their
+        interactions alone.
 
     Returns
     -------
@@ -82,6 +95,9 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     # refused here, not by every task on the workers after the model was sent
     model = _fitted_recommender(estimator)
     ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
+    if user_features is not None:
+        check_reads_user_features(estimator)
+        check_row_data({"user_features": user_features}, X.shape[0])
     if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
         width = min(k, _scored_items(model))
         return (np.empty((0, width), dtype=np.int64 if ids is None else object),
@@ -94,6 +110,7 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
                 f"X must be chunked along rows only (one chunk across its {X.shape[1]} "
                 f"columns), got {X.numblocks[1]} column chunks: X.rechunk({{1: -1}}) first.")
         blocks = client.compute(list(X.to_delayed().ravel()))
+        bounds = np.cumsum((0,) + tuple(X.chunks[0]))
     else:
         if not sp.issparse(X):
             raise TypeError(f"X must be a SciPy sparse matrix or a dask array, got "
@@ -102,10 +119,15 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         # validation would: the latest time for order keys, summed as floats
         # otherwise (tocsr would sum small integers in their own dtype)
         X = check_rows_to_score(estimator, X)
-        blocks = client.scatter([X[start:start + rows_per_task]
-                                 for start in range(0, X.shape[0], rows_per_task)], hash=False)
-    futures = [client.submit(_top_k_block, model, block, k, exclude_seen, pure=False)
-               for block in blocks]
+        bounds = np.append(np.arange(0, X.shape[0], rows_per_task), X.shape[0])
+        blocks = client.scatter([X[start:stop] for start, stop in zip(bounds, bounds[1:])],
+                                hash=False)
+    # each block's own rows of the features (small next to the interactions)
+    features = [None if user_features is None else
+                _safe_indexing(user_features, np.arange(start, stop))
+                for start, stop in zip(bounds, bounds[1:])]
+    futures = [client.submit(_top_k_block, model, block, k, exclude_seen, rows, pure=False)
+               for block, rows in zip(blocks, features)]
     parts = client.gather(futures)
     items = np.vstack([p[0] for p in parts])
     scores = np.vstack([p[1] for p in parts])
@@ -126,14 +148,16 @@ def _check_item_ids(estimator, item_ids):
     return ids
 
 
-def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta):
+def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta, user_features=None):
     if len(log) == 0:
         return meta
-    table = encoder.recommend(estimator, log, k, exclude_seen=exclude_seen, as_frame=True)
+    table = encoder.recommend(estimator, log, k, exclude_seen=exclude_seen, as_frame=True,
+                              user_features=user_features)
     return table.astype(meta.dtypes.to_dict())
 
 
-def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, client=None):
+def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, client=None,
+                         user_features=None):
     """Top-``k`` raw item ids for every user of a Dask DataFrame of raw logs.
 
     The log is shuffled so that each user's interactions lie in one
@@ -165,6 +189,11 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         Never return an item of the user's history in ``logs``.
     client : distributed.Client, default=None
         The cluster; None takes the current one (``distributed.get_client``).
+    user_features : pandas.DataFrame, default=None
+        Features of the users for a model that reads them (``HybridMF``),
+        indexed by raw user id, a row for every user of ``logs``, as
+        :meth:`~sklearn_recsys.InteractionEncoder.recommend` takes them
+        (joined by id); sent to every worker once.
 
     Returns
     -------
@@ -184,6 +213,8 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     # refused before they are sent to the workers (behavior_col changed since fit)
     encoder._fitted_with_behaviors()
     _fitted_recommender(estimator)
+    if user_features is not None:
+        check_reads_user_features(estimator)
     if not (hasattr(logs, "map_partitions") and hasattr(logs, "npartitions")):
         raise TypeError(f"logs must be a dask DataFrame of raw interactions, got "
                         f"{type(logs).__name__}; for a pandas DataFrame use "
@@ -200,6 +231,8 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     # the encoder's vocabulary goes to every worker once too, not into every task
     model, encoder_on_workers = client.scatter([estimator, encoder], broadcast=True,
                                                hash=False)
+    features = (None if user_features is None else
+                client.scatter(user_features, broadcast=True, hash=False))
     # the ids come back from the encoder's vocabulary (whatever the log's column dtype,
     # e.g. a categorical whose categories Dask does not know)
     meta = pd.DataFrame({
@@ -209,4 +242,4 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         "score": pd.Series([], dtype=np.float64)})
     grouped = logs.shuffle(on=encoder.user_col)
     return grouped.map_partitions(_recommend_partition, model, encoder_on_workers, k,
-                                  exclude_seen, meta, meta=meta)
+                                  exclude_seen, meta, features, meta=meta)

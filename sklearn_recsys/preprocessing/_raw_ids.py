@@ -232,11 +232,7 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
         exclude = _exclude_matrix(encoder, exclude, user_ids)
     params = {}
     if user_features is not None:
-        model = _recommender(estimator)
-        if "user_features" not in inspect.signature(model.decision_function).parameters:
-            raise TypeError(
-                f"{type(model).__name__} reads no user_features (HybridMF does): leave "
-                "user_features out for this model.")
+        check_reads_user_features(estimator)
         params["user_features"] = _user_feature_rows(user_features, user_ids)
     idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude,
                             **params)
@@ -251,6 +247,15 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     }
     return _table(_add_item_info(columns, item_info, flat_idx, encoder.item_col,
                                  encoder.item_ids_), as_frame)
+
+
+def check_reads_user_features(estimator):
+    """TypeError unless the recommender at the end of ``estimator`` scores with
+    ``user_features`` (HybridMF), before any work is done with them."""
+    model = _recommender(estimator)
+    if "user_features" not in inspect.signature(model.decision_function).parameters:
+        raise TypeError(f"{type(model).__name__} reads no user_features (HybridMF does): "
+                        "leave user_features out for this model.")
 
 
 def _user_feature_rows(user_features, user_ids):
