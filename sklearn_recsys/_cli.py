@@ -625,6 +625,14 @@ def _run_recommend(args):
             users = [user for user in users if user in logged]
     row_of = {user: row for row, user in enumerate(ids)}
     rows = np.array([row_of.get(user, -1) for user in users], dtype=np.int64)
+    unknown = [user for user, row in zip(users, rows) if row < 0]
+    if unknown:
+        # a named id that is nowhere in the history is more often a typo than a new
+        # user: said as a warning, not only as a progress line
+        warnings.warn(f"{len(unknown)} of the {len(users)} user(s) asked for are not in "
+                      f"the history (e.g. {unknown[:3]}; ids are compared as text, e.g. "
+                      "'007' is not '7'): they get the lists of a user without "
+                      "interactions.", UserWarning)
     if (rows < 0).any():
         # one empty row at the end stands for every user absent from the history
         X = sp.vstack([X, sp.csr_matrix((1, X.shape[1]), dtype=X.dtype)], format="csr")

@@ -156,6 +156,9 @@ def test_recommend_users_file_unknown_users_and_stdout(tmp_path, capsys, log_csv
     # f003 has 3 items: only the 5 others are listed (the list is not padded in the CSV)
     assert sum(r["user"] == "f003" for r in table) == 5
     assert "1 user(s) without interactions in the history" in err and "stranger" in err
+    # a named id nowhere in the history (a typo, often) is a warning line, not only progress
+    assert "warning: 1 of the 3 user(s) asked for are not in the history (e.g. " \
+           "['stranger']" in err
     # a one-column CSV written with quotes and a byte-order mark: the same users (each
     # quoted line and the marked header were users of their own; found by an audit helper)
     quoted = tmp_path / "quoted.csv"

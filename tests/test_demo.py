@@ -20,6 +20,8 @@ def test_quick_demo_ranks_every_model_and_writes_files(tmp_path, capsys):
     with open(tmp_path / "board.csv") as f:
         table = list(csv.DictReader(f))
     assert [r["model"] for r in table] == names
+    # the CSV keeps every digit (it was rounded to the display's 4 decimals)
+    assert [float(r["ndcg@10"]) for r in table] == [r["ndcg@10"] for r in rows]
     assert (tmp_path / "board.md").read_text().startswith("| model")
     out, err = capsys.readouterr()
     assert "EASE" in out and "[####" in err and "5/5" in err

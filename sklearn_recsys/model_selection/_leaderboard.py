@@ -230,7 +230,8 @@ def format_leaderboard(rows, fmt="text"):
     rows : list of dict
         As returned by :func:`compare_recommenders`.
     fmt : {"text", "markdown", "csv"}, default="text"
-        Output format.
+        Output format. Text and Markdown round the metrics to 4 decimals
+        (seconds to 3); CSV, for other programs, keeps every digit.
 
     Returns
     -------
@@ -243,6 +244,8 @@ def format_leaderboard(rows, fmt="text"):
     def cell(row, col):
         v = row[col]
         if isinstance(v, float):
+            if fmt == "csv":
+                return repr(v)  # for other programs: every digit, not the display's
             return f"{v:.4f}" if col != "fit_seconds" else f"{v:.3f}"
         if isinstance(v, dict):
             return " ".join(f"{k}={w}" for k, w in v.items()) or "-"
