@@ -101,9 +101,9 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         Menon et al., ICLR 2021; ``sigmoid(a + log theta)`` is about
         ``theta * sigmoid(a)`` where ``sigmoid(a)`` is small), and scores
         are the logits alone, the relevance part, which lifts the least
-        popular items' scores by up to ``log 10`` against the loss's (the
-        items without training interactions too, whose clipped ``theta_i``
-        is 0.1). The fold-in minimises the same loss. In the trade-off
+        popular items' scores by up to ``log 10`` against the loss's (an
+        item without training interactions has ``theta_i = 1``: no offset).
+        The fold-in minimises the same loss. In the trade-off
         benchmark (docs, "Evaluation"), the offset doubled long-tail
         exposure within 2% of NDCG@100 on both datasets (with
         ``propensity_reference="short_head"``), the weights on neither.

@@ -51,7 +51,7 @@ _TRAINING_DOC = """\
         trade-off benchmark (docs, "Evaluation") measures both for MultVAE
         and MultDAE with either reference: neither is better for every
         model, dataset and reference. The output biases are not penalised,
-        so a plain model's optimum with those biases lowered by ``log
+        so a plain model's optimum with those biases raised by ``-log
         theta_i`` is an optimum of the offset's loss: the offset divides
         the multinomial's probabilities by ``theta_i`` (as EASE's
         ``popularity_penalty`` divides its scores), reached by training

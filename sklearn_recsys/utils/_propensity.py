@@ -20,10 +20,11 @@ PROPENSITY_REFERENCE_DOC = """\
         most popular item's count (Saito et al.), less popular items
         discounted. ``"short_head"``: the smallest count in the short head
         (the most popular items holding 80% of the training interactions,
-        as in APLT; counted on the training users, validation users
-        excluded): every short-head item has ``theta_i = 1``, and only
-        less popular items are weighted up, by how far below the head's
-        edge they are.
+        as in APLT; counted on the interactions the model trains on, those
+        held out for validation excluded): every short-head item has
+        ``theta_i = 1``, and only less popular items are weighted up, by
+        how far below the head's edge they are. An item without training
+        interactions has ``theta_i = 1`` under either reference.
 """
 
 
@@ -52,6 +53,10 @@ def exposure_propensity(X, power, reference="max"):
     -------
     propensity : ndarray of shape (n_items,), float64
         In ``[0.1, 1]``; observed interactions are weighted by its inverse.
+        An item without training interactions has ``theta_i = 1``: there is
+        no interaction of it to reweight, and a clipped 0.1 would give the
+        item of least evidence the largest offset (``log 0.1`` in a softmax
+        or logistic loss that the served scores do not have).
     """
     if reference not in PROPENSITY_REFERENCES:
         raise ValueError(f"reference must be one of {PROPENSITY_REFERENCES}, got {reference!r}.")
@@ -62,4 +67,6 @@ def exposure_propensity(X, power, reference="max"):
         n_ref = counts[popularity_buckets(counts) == 0].min()
     else:
         n_ref = max(counts.max(), 1.0)
-    return np.clip((counts / n_ref) ** power, MIN_PROPENSITY, 1.0)
+    theta = np.clip((counts / n_ref) ** power, MIN_PROPENSITY, 1.0)
+    theta[counts == 0] = 1.0
+    return theta
