@@ -905,8 +905,8 @@ def _timestamps_as_float(times):
         # order (float64 seconds near 1.7e9 resolve 0.24 microseconds)
         unit = "datetime64[us]" if times.dtype.kind == "M" else "timedelta64[us]"
         micro = times.astype(unit)
-        _refuse_merged_times(times, micro, "finer than a microsecond",
-                             "floor them to the microsecond yourself (df[col].dt.floor('us'))")
+        _refuse_merged_times(times, micro, "finer than a microsecond", "floor them to "
+                             "the microsecond yourself (df[col].dt.floor('us'))")
         return micro.astype(np.int64) / 1e6
     if times.dtype.kind in "iu":
         # float64 holds every integer up to 2**53 only: nanoseconds since the epoch
@@ -921,7 +921,9 @@ def _timestamps_as_float(times):
 def _refuse_merged_times(times, converted, why, fix):
     """ValueError if ``converted`` holds fewer distinct values than ``times`` (the
     conversion keeps their order otherwise: only ties are created)."""
-    if times.size and np.unique(converted).size < np.unique(times).size:
+    if (converted.astype(times.dtype) == times).all():
+        return  # exact, as nearly always (whole microseconds, integers below 2**53)
+    if np.unique(converted).size < np.unique(times).size:
         raise ValueError(
             f"The log's timestamps are {why}, and distinct times would become equal: "
             "events close in time would tie, and the latest of a repeated (user, item) "
