@@ -346,7 +346,10 @@ def new_users(data_home):
     X_fit = X[known]
     models = {"I-AutoRec": AutoRec(random_state=0).fit(X_fit),
               "ExplicitMF": ExplicitMF(random_state=0).fit(X_fit)}
-    item_means = np.asarray(X_fit.sum(axis=0)).ravel() / np.maximum(1, X_fit.getnnz(axis=0))
+    # an item nobody in fit rated gets the global mean (0 would count as a prediction)
+    counts = X_fit.getnnz(axis=0)
+    item_means = np.where(counts > 0, np.asarray(X_fit.sum(axis=0)).ravel()
+                          / np.maximum(1, counts), X_fit.data.mean())
     rows = []
     for n in (5, 20, 50):
         given, held = sp.lil_matrix((len(new), X.shape[1])), sp.lil_matrix((len(new), X.shape[1]))
