@@ -123,8 +123,6 @@ class _TagFeatures:
     """
 
     def __init__(self, data_home, user_ids, item_ids):
-        import os
-
         path = os.path.join(data_home, "hetrec2011-lastfm-2k", "user_taggedartists.dat")
         assigned = np.loadtxt(path, skiprows=1, dtype=np.int64, ndmin=2)
         self.users, self.artists, self.tags = assigned[:, 0], assigned[:, 1], assigned[:, 2]
