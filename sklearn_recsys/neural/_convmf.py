@@ -514,10 +514,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         # a scored row that holds such items (fit's rows hold none) reads their
         # text factors with their whole confidence term, as an item of its own
         rows = np.unique(np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))[~warm[X.indices]])
-        for row in rows:
-            A, Yu, t = fold_in_system(V, X[row], self.alpha_user, self.confidence_scale,
-                                      gram_items=warm)
-            U[row] = np.linalg.solve(A, Yu.T @ t)
+        if rows.size:
+            V64 = V.astype(np.float64)
+            gram = V64[warm].T @ V64[warm]  # once for all such rows
+            for row in rows:
+                A, Yu, t = fold_in_system(V64, X[row], self.alpha_user, self.confidence_scale,
+                                          gram_items=warm, gram=gram)
+                U[row] = np.linalg.solve(A, Yu.T @ t)
 
     def _sweep(self, A, X, Y, G, prior, reg_prior, exact):
         """One least-squares update of the rows of ``X`` (exact or CG) in place."""

@@ -535,7 +535,8 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     return x.indices[order].astype(np.int64), contrib[order]
 
 
-def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items=None):
+def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items=None,
+                   gram=None):
     """The implicit-feedback fold-in of one user row ``x``: ``A u = Yu^T t``.
 
     ``A = V_g^T V_g + sum_j ((c_j - 1) p_j + [j not in g]) v_j v_j^T + alpha I``
@@ -544,6 +545,8 @@ def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items
     shared Gram (``gram_items``, a mask; None: all). An item outside the
     Gram (one nobody had in fit: unknown, not a negative of every user)
     enters only the rows that hold it, with its whole term ``c_j v_j v_j^T``.
+    ``gram``: ``V_g^T V_g`` (float64) where the caller folds in many rows, so
+    that it is formed once rather than per row.
 
     Returns
     -------
@@ -557,10 +560,13 @@ def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items
     c = 1.0 + confidence_scale * x.data.astype(np.float64)
     rho = 1.0 if preference is None else preference
     extra = (c - 1.0) * rho
-    if gram_items is None:
+    if gram is not None:
+        A = np.array(gram, dtype=np.float64)
+    elif gram_items is None:
         A = V.T @ V
     else:
         A = V[gram_items].T @ V[gram_items]
+    if gram_items is not None:
         extra = extra + ~gram_items[x.indices]
     A += (Yu.T * extra) @ Yu
     A[np.diag_indices_from(A)] += alpha
