@@ -255,3 +255,79 @@ def test_recommend_passes_row_data_to_the_last_step():
     with pytest.raises(TypeError, match="XQuADReranker at the end of the pipeline takes no "
                                         "row data"):
         reranked.fit(X).recommend(rows, k=5, user_features=G_rows)
+
+
+def test_scorers_refuse_a_step_that_drops_item_columns_as_recommend_does():
+    """A step dropping items (VarianceThreshold) had the scorers rank the last step's 35
+    columns against y's 40 as if they were the same items: NDCG 0.153, not 0.275."""
+    from sklearn.feature_selection import VarianceThreshold
+
+    X = _ratings(n_users=150, n_items=40).tolil()
+    X[:, :5] = 0  # items without interactions: the selector drops them
+    X = X.tocsr()
+    X.eliminate_zeros()
+    pipe = sk_make_pipeline(VarianceThreshold(), EASE(alpha=10.0)).fit(X)
+    assert pipe[-1].n_features_in_ == 35
+    X_in, y = holdout_split(X, random_state=0)
+    message = "preprocessing maps 40 item columns to 35"
+    for scorer in (make_ranking_scorer("ndcg", k=10), make_ranking_scorer("coverage", k=10)):
+        with pytest.raises(ValueError, match=message):
+            scorer(pipe, X_in, y)
+    with pytest.raises(ValueError, match=message):
+        make_pipeline(VarianceThreshold(), EASE(alpha=10.0)).fit(X).decision_function(X_in)
+
+
+def test_a_search_over_a_pipeline_ending_in_a_reranker_is_scored_like_its_best_pipeline():
+    """A fitted GridSearchCV over scikit-learn's Pipeline(binarizer, re-ranker) was scored
+    through search.decision_function: the re-ranker chose its candidates from the binarized
+    history (55 of 100 lists differed from the served ones; nested CV read those)."""
+    from sklearn.frozen import FrozenEstimator
+
+    rng = np.random.RandomState(0)
+    R = sp.random(300, 40, density=0.35, random_state=0, format="csr")
+    R.data = rng.randint(1, 6, R.nnz).astype(float)
+    pipe = sk_make_pipeline(RatingBinarizer(threshold=4),
+                            XQuADReranker(EASE(alpha=5.0), tradeoff=0.9, n_candidates=10))
+    scorer = make_ranking_scorer("ndcg", k=10)
+    search = GridSearchCV(pipe, {"xquadreranker__tradeoff": [0.9]}, scoring=scorer,
+                          cv=2).fit(R[:200])
+    X_in, y = holdout_split(R[200:], random_state=0)
+    expected = ndcg_at_k(y, recommend(search.best_estimator_, X_in, k=10)[0], k=10)
+    assert scorer(search.best_estimator_, X_in, y) == pytest.approx(expected, abs=1e-12)
+    assert scorer(search, X_in, y) == pytest.approx(expected, abs=1e-12)
+    assert scorer(FrozenEstimator(search.best_estimator_), X_in, y) == pytest.approx(
+        expected, abs=1e-12)
+    # the binarized history's lists, which the search was scored on before: another figure
+    S = search.decision_function(X_in)
+    mask_seen(S, X_in)
+    assert abs(ndcg_at_k(y, S, k=10) - expected) > 1e-4
+
+
+def test_scorers_and_decision_function_pass_row_data_to_a_pipelines_last_step():
+    """A Pipeline ending in HybridMF recommended with user_features, but its scorers
+    raised (routing off) or set every cell of a search to NaN (routing on)."""
+    import sklearn
+
+    from sklearn_recsys import HybridMF
+
+    rng = np.random.RandomState(0)
+    X = sp.random(120, 30, density=0.3, random_state=0, format="csr")
+    X.data[:] = rng.randint(1, 6, X.nnz)
+    G = rng.rand(120, 4)
+    pipe = make_pipeline(RatingBinarizer(threshold=3),
+                         HybridMF(n_components=4, random_state=0, max_iter=5))
+    pipe.fit(X[:80], hybridmf__user_features=G[:80])
+    X_in, y = holdout_split(X[80:], random_state=0)
+    S = pipe[-1].decision_function(pipe[0].transform(X_in), user_features=G[80:])
+    np.testing.assert_array_equal(pipe.decision_function(X_in, user_features=G[80:]), S)
+    mask_seen(S, X_in)
+    expected = ndcg_at_k(y, S, k=5)
+    without = pipe[-1].decision_function(pipe[0].transform(X_in))
+    mask_seen(without, X_in)
+    assert abs(ndcg_at_k(y, without, k=5) - expected) > 1e-6  # the features count
+    scorer = make_ranking_scorer("ndcg", k=5)
+    assert scorer(pipe, X_in, y, user_features=G[80:]) == pytest.approx(expected, abs=1e-12)
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed = make_ranking_scorer("ndcg", k=5).set_score_request(user_features=True)
+        assert routed(pipe, X_in, y, user_features=G[80:]) == pytest.approx(expected,
+                                                                            abs=1e-12)

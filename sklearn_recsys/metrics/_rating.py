@@ -15,6 +15,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_random_state
 
 from ..utils._holdout import check_held_out_disjoint, split_interactions
+from ..utils._scoring_path import served_estimator
 from ..utils._topk import iter_row_batches
 from ..utils._validation import check_interaction_matrix, check_rows_to_score, names_checked
 from ._scorer import _DISJOINT_FIX, _check_split
@@ -54,9 +55,10 @@ class _RatingScorer:
         else:
             X_in, X_out = split_interactions(X, self.holdout, self.min_interactions,
                                              check_random_state(self.random_state))
-        model, transform = estimator, None
+        # a fitted search or a FrozenEstimator predicts by the model it serves
+        model, transform = served_estimator(estimator), None
         if not hasattr(model, "predict_ratings") and hasattr(model, "steps"):
-            model, transform = estimator[-1], estimator[:-1]
+            model, transform = model[-1], model[:-1]
         if not hasattr(model, "predict_ratings"):
             raise TypeError(
                 f"{type(model).__name__} does not predict ratings (no "

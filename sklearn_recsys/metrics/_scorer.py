@@ -36,6 +36,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..utils._behaviors import behavior_block, behavior_layout, target_history, with_block
 from ..utils._holdout import (SEEN_NEVER_HIT, check_held_out_disjoint, iter_heldout_batches,
                               split_interactions, split_latest)
+from ..utils._scoring_path import served_estimator
 from ..utils._sequences import reads_order_keys
 from ..utils._validation import (
     check_interaction_matrix,
@@ -227,23 +228,26 @@ def _row_scorer(estimator, n_rows, row_data):
     """``(rows, X_rows) -> scores`` by ``decision_function``, with ``row_data`` sliced by rows."""
     check_row_data(row_data, n_rows)
 
-    from ..pipeline._pipeline import _excludes_before_scoring, pipeline_scores
+    from ..pipeline._pipeline import _ends_in_recommender, pipeline_scores
 
-    # scikit-learn's Pipeline ending in a re-ranker or a stack: the raw history is
-    # removed before they choose their candidates, as the library's Pipeline does
-    raw_history_first = (hasattr(estimator, "steps") and not any(
-        value is not None for value in row_data.values())
-        and _excludes_before_scoring(estimator.steps[-1][1]))
+    # a pipeline ending in a recommender (scikit-learn's or the library's; bare,
+    # or served by a fitted search or a FrozenEstimator, as in nested
+    # cross-validation) is scored as recommend ranks it: its steps must keep the
+    # item columns, row data goes to the last step, and a re-ranker or a stack
+    # at the end is told the raw history
+    pipe = served_estimator(estimator)
+    if not (hasattr(pipe, "steps") and _ends_in_recommender(pipe)):
+        pipe = None
 
     def score_rows(rows, X_rows):
+        # by position whatever the container: value[rows] took a
+        # DataFrame's columns and failed on a list of lists
+        sliced = {name: None if value is None else _safe_indexing(value, rows)
+                  for name, value in row_data.items()}
         with names_checked():  # the rows of X, whose names _checked_rows checked
-            if raw_history_first:
-                scores = pipeline_scores(estimator, X_rows)
+            if pipe is not None:
+                scores = pipeline_scores(pipe, X_rows, **sliced)
             else:
-                # by position whatever the container: value[rows] took a
-                # DataFrame's columns and failed on a list of lists
-                sliced = {name: None if value is None else _safe_indexing(value, rows)
-                          for name, value in row_data.items()}
                 scores = estimator.decision_function(X_rows, **sliced)
         return _refuse_nan(scores, estimator, rows)
 
@@ -464,7 +468,10 @@ def _training_popularity(estimator):
         if hasattr(model, "best_estimator_"):
             model = model.best_estimator_
         elif hasattr(model, "steps"):
-            model = _first_recording_step(model)
+            popularity = _pipeline_input_popularity(model)
+            if popularity is not None:
+                return popularity
+            model = model.steps[-1][1]  # a search to look into, or a model without record
         else:
             break
     # private: base.RecommenderMixin.fit records it (the scores of users
@@ -480,23 +487,37 @@ def _training_popularity(estimator):
     return popularity
 
 
-def _first_recording_step(pipe):
-    """The step of a Pipeline whose recorded popularity is that of the pipeline's input.
+def _pipeline_input_popularity(pipe):
+    """The popularity of a Pipeline's input, as its first recording step recorded it.
 
     A transformer of this library records the popularity of the interactions it
     was given, before it drops (``RatingBinarizer``) or reweighs them (an item
     held by every user vanishes under ``BM25Weighting``'s idf); the first such
-    step over the final step's items is the one nearest the pipeline's input.
-    Otherwise the final step (the recommender's own record, or a search to
-    look into).
+    step over the final step's items (for a multi-behaviour model, the target
+    block of its record) is the one nearest the pipeline's input. A frozen step
+    is passed over: fitted on other data, its record would hold other users
+    (in a search, the very users being scored). Otherwise the final step's own
+    record, or None when it has none (a search to look into).
     """
+    from sklearn.frozen import FrozenEstimator
+
     steps = [step for _, step in pipe.steps if step is not None and step != "passthrough"]
     final = getattr(steps[-1], "_item_popularity", None)
+    if final is None:
+        return None
+    layout = behavior_layout(steps[-1])
     for step in steps[:-1]:
         popularity = getattr(step, "_item_popularity", None)
-        if popularity is not None and final is not None and len(popularity) == len(final):
-            return step
-    return steps[-1]
+        if popularity is None or isinstance(step, FrozenEstimator):
+            continue
+        if len(popularity) == len(final):
+            return popularity
+        if layout is not None and len(popularity) == steps[-1].n_features_in_:
+            # one share per stacked column: the target block's, as the model records
+            n_items, index = layout
+            block = popularity[index * n_items:(index + 1) * n_items]
+            return block / block.sum() if block.any() else block
+    return final
 
 
 class _BeyondAccuracyScorer(_RankingScorer):

@@ -193,17 +193,22 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
         yield rows, history, scores
 
 
-def pipeline_scores(pipe, X):
-    """``pipe.decision_function(X)``, the raw history excluded first when the last step needs it.
+def pipeline_scores(pipe, X, **params):
+    """Scores of a pipeline ending in a recommender, as :func:`recommend` ranks them.
 
     For a :class:`~sklearn.pipeline.Pipeline` (scikit-learn's or this
-    module's) ending in a re-ranker or a stack; the scorers call it so that
-    scikit-learn's Pipeline is judged on the lists that :func:`recommend`
-    returns.
+    module's): the rows through every step but the last, which must keep
+    the item columns (refused otherwise, as in :func:`recommend`), then the
+    last step's scores, given ``params`` (row data such as
+    ``user_features``, one row per row of ``X``) directly; a last step that
+    re-ranks or stacks is told the raw history first. The scorers call it
+    so that either kind of pipeline is judged on the lists that
+    :func:`recommend` returns.
     """
     final = _fitted_recommender(pipe)
     X = check_rows_to_score(pipe, X)
-    blocks = _raw_history_blocks(pipe, final, X, behavior_layout(final))
+    params = _row_params(final, params, X.shape[0])
+    blocks = _raw_history_blocks(pipe, final, X, behavior_layout(final), params=params)
     parts = [scores for _, _, scores in blocks]
     if not parts:
         return np.empty((0, final._n_items()))
@@ -281,24 +286,27 @@ class Pipeline(sk_pipeline.Pipeline):
     def decision_function(self, X, **params):
         """Scores of the last step on the preprocessed rows.
 
-        As scikit-learn's, except that a last step that re-ranks or stacks
-        (its candidates are the items the user may be recommended) removes
-        the **raw** rows' history before choosing them, as :meth:`recommend`
-        does.
+        As scikit-learn's, except where the last step is a recommender: as
+        in :meth:`recommend`, the preprocessing must keep the item columns,
+        row data (``user_features``) goes to the last step directly, and a
+        last step that re-ranks or stacks (its candidates are the items the
+        user may be recommended) removes the **raw** rows' history before
+        choosing them.
 
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_users, n_items)
             Raw interaction history of the users.
         **params : dict
-            As in scikit-learn's Pipeline.
+            Row data of the last step (a recommender), one row per row of
+            ``X``; otherwise as in scikit-learn's Pipeline.
 
         Returns
         -------
         scores : ndarray of shape (n_users, n_items)
         """
-        if _excludes_before_scoring(self._final_estimator) and not params:
-            return pipeline_scores(self, X)
+        if _ends_in_recommender(self):
+            return pipeline_scores(self, X, **params)
         return super().decision_function(X, **params)
 
     # no sample_weight argument: scikit-learn would then generate a

@@ -1,6 +1,6 @@
 """The chain of models a recommender scores through (pipelines' last steps, wrappers' models)."""
 
-__all__ = ["holds_a_frozen_model", "scoring_model", "scoring_path"]
+__all__ = ["holds_a_frozen_model", "scoring_model", "scoring_path", "served_estimator"]
 
 
 def scoring_path(estimator):
@@ -25,6 +25,28 @@ def scoring_path(estimator):
         estimator = next((attributes[name] for name in ("best_estimator_", "estimator_",
                                                         "estimator")
                           if hasattr(attributes.get(name), "get_params")), None)
+
+
+def served_estimator(estimator):
+    """``estimator`` without the wrappers that serve another estimator unchanged.
+
+    A fitted search scores, recommends and predicts by its ``best_estimator_``
+    and a ``FrozenEstimator`` by the model it wraps: the scorers judge what
+    those serve (a pipeline's raw history, its last step's rating
+    predictions). Any other estimator, a re-ranker or a search fitted with
+    ``refit=False`` included, is returned as it is.
+    """
+    from sklearn.frozen import FrozenEstimator
+
+    while True:
+        # the instance's own attributes (a FrozenEstimator forwards any other lookup)
+        attributes = getattr(estimator, "__dict__", {})
+        if isinstance(estimator, FrozenEstimator):
+            estimator = attributes["estimator"]
+        elif hasattr(attributes.get("best_estimator_"), "get_params"):
+            estimator = attributes["best_estimator_"]
+        else:
+            return estimator
 
 
 def scoring_model(estimator):

@@ -405,3 +405,19 @@ def test_benchmark_results_back_the_docs():
     for peer in ("surprise SVD (defaults)", "surprise BaselineOnly (defaults)"):
         assert all(a < b for a, b in zip(ours, rows[peer]))
     assert all(a <= b + 1e-12 for a, b in zip(ours, biases))
+
+
+def test_rating_scorer_reads_through_a_fitted_search():
+    """Nested cross-validation passes the fitted search to the scorer: make_rating_scorer
+    refused it (TypeError, so cross_validate gave NaN) where the ranking scorers read its
+    best_estimator_."""
+    rng = np.random.RandomState(0)
+    R = sp.random(150, 30, density=0.3, random_state=0, format="csr")
+    R.data = rng.randint(1, 6, R.nnz).astype(float)
+    search = GridSearchCV(ExplicitMF(n_components=3, random_state=0), {"alpha": [0.1, 1.0]},
+                          scoring=make_rating_scorer(), cv=2).fit(R[:100])
+    scorer = make_rating_scorer()
+    assert scorer(search, R[100:]) == scorer(search.best_estimator_, R[100:])
+    nested = cross_validate(search, R, scoring=scorer, error_score="raise",
+                            cv=KFold(2, shuffle=True, random_state=0))
+    assert np.isfinite(nested["test_score"]).all() and (nested["test_score"] < 0).all()

@@ -685,3 +685,58 @@ def test_miscalibration_leaves_uncategorized_list_items_out_of_the_mix():
     # a list of the uncategorized item only: q = 0, the largest value -log(alpha)
     assert miscalibration_at_k(history, np.array([[2]]), categories=labels, k=1) == (
         pytest.approx(-np.log(0.01)))
+
+
+def test_a_frozen_preprocessing_step_does_not_supply_the_training_popularity():
+    """A FrozenEstimator(RatingBinarizer) fitted on every user supplied the popularity of a
+    cross_validate fold's scorer and re-ranker: the validation users' items counted (APLT
+    0.192 where the training fold's popularity gives 0.126). The step is passed over: the
+    last step's own record of its training fold is read instead."""
+    from sklearn.frozen import FrozenEstimator
+
+    from sklearn_recsys.metrics._scorer import _training_popularity
+    from sklearn_recsys.utils._holdout import split_interactions
+
+    rng = np.random.RandomState(0)
+    X = sp.random(200, 40, density=0.25, random_state=0, format="lil")
+    X[X.nonzero()] = rng.randint(1, 6, X.nnz)
+    X[100:, 30:] = 5  # the validation users hold items 30 to 39
+    X = X.tocsr()
+    frozen = FrozenEstimator(RatingBinarizer(threshold=3).fit(X))
+    result = cross_validate(make_pipeline(frozen, EASE(alpha=10.0)), X, cv=[
+        (np.arange(100), np.arange(100, 200))], return_estimator=True,
+        scoring={"aplt": make_beyond_accuracy_scorer("aplt", k=5)})
+    fold = np.asarray((X[:100] >= 3).sum(0)).ravel()
+    np.testing.assert_allclose(_training_popularity(result["estimator"][0]), fold / fold.sum())
+    X_in, X_out = split_interactions(X[100:], 0.2, 5, np.random.RandomState(0))
+    S = result["estimator"][0].decision_function(X_in)
+    S[X_in.nonzero()] = -np.inf
+    assert result["test_aplt"][0] == pytest.approx(
+        aplt_at_k(X_out, S, item_popularity=fold / fold.sum(), k=5))
+    everyone = np.asarray((X != 0).sum(0)).ravel()
+    assert result["test_aplt"][0] != pytest.approx(
+        aplt_at_k(X_out, S, item_popularity=everyone / everyone.sum(), k=5))
+    reranker = XQuADReranker(make_pipeline(frozen, EASE(alpha=10.0))).fit(X[:100])
+    np.testing.assert_allclose(reranker._item_popularity, fold / fold.sum())
+
+
+def test_a_multi_behaviour_pipeline_reads_the_raw_target_popularity():
+    """The binarizer records one share per stacked column and the model one per item, so a
+    multi-behaviour pipeline's scorers read the binarized target's popularity: a search over
+    the threshold measured each candidate against its own short head."""
+    from sklearn_recsys import MultiBehaviorEASE
+    from sklearn_recsys.metrics._scorer import _training_popularity
+
+    rng = np.random.RandomState(0)
+    blocks = []
+    for seed in (1, 2, 3):
+        block = sp.random(150, 30, density=0.25, random_state=seed, format="csr")
+        block.data[:] = rng.randint(1, 6, block.nnz)
+        blocks.append(block)
+    X = sp.hstack(blocks, format="csr")
+    raw = np.asarray((blocks[2] != 0).sum(0)).ravel()
+    for threshold in (2, 4):
+        pipe = make_pipeline(RatingBinarizer(threshold=threshold), MultiBehaviorEASE(
+            behaviors=("view", "cart", "buy"), alpha=5.0)).fit(X)
+        np.testing.assert_allclose(_training_popularity(pipe), raw / raw.sum())
+        assert not np.allclose(pipe[-1]._item_popularity, raw / raw.sum())
