@@ -29,6 +29,12 @@ def test_input_errors_name_problem_and_fix(model):
                                     shape=(4, 5))):
         with pytest.raises(ValueError, match="Negative values in data passed to"):
             model.fit(twin)
+    # the same in exclude (and the metrics' y): -1 beside 1 summed to an absent entry, so
+    # the item asked to be excluded was recommended
+    model.fit(X)
+    exclude = sp.coo_matrix(([-1.0, 1.0], ([0, 0], [2, 2])), shape=(1, 5))
+    with pytest.raises(ValueError, match=r"Negative values in data passed to exclude"):
+        model.recommend(X[:1], k=3, exclude=exclude)
     bad = X.toarray()
     bad[0, 0] = np.nan
     with pytest.raises(ValueError, match="NaN"):

@@ -6,7 +6,8 @@ a non-convex loss, and a row that has not converged gets scores that depend on
 rounding, hence on which rows share its batch. Here every row takes L-BFGS
 directions (Nocedal & Wright 2006, algorithm 7.4) and its own backtracking
 (Armijo) step, so its loss never increases, and stops at its own tolerance:
-its result depends on its own data only, whatever the batch.
+its iterations depend on its own data only, whatever the batch (up to the
+BLAS rounding of the products ``fun`` computes, about 1e-16 in float64).
 """
 
 import numpy as np
