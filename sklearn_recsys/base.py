@@ -89,6 +89,30 @@ def _recording_fitted_params(fit):
     return wrapper
 
 
+def check_params_unchanged(estimator, fitted):
+    """ValueError if ``estimator``'s deep parameters differ from ``fitted``, its fit's record.
+
+    ``fitted`` None: nothing recorded (not fitted by a recording fit); the string
+    ``_FIT_FAILED``: the last fit raised after training had started.
+    """
+    if fitted is None:
+        return
+    name = type(estimator).__name__
+    if isinstance(fitted, str):  # _FIT_FAILED
+        raise ValueError(
+            f"This {name}'s last fit raised an error: what it holds is not the model of its "
+            "parameters (those of an earlier fit, or part of a new one). Fit it again.")
+    now = estimator.get_params(deep=True)
+    changed = {key: (value, now[key]) for key, value in fitted.items()
+               if key in now and not _same_value(value, now[key])}
+    if changed:
+        said = ", ".join(f"{key} {_brief(old)} -> {_brief(new)}"
+                         for key, (old, new) in changed.items())
+        raise ValueError(
+            f"This {name}'s parameters changed since fit ({said}), but its fitted state is "
+            "that of the fit's values. Set them back, or fit again.")
+
+
 def _brief(value):
     """A parameter's value for a message: arrays and long sequences by their size."""
     if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
@@ -284,23 +308,7 @@ class RecommenderMixin:
         ranker features it never saw, none of which is the fitted model or a
         refitted one.
         """
-        fitted = getattr(self, "_fitted_params", None)
-        if fitted is None:
-            return
-        if isinstance(fitted, str):  # _FIT_FAILED
-            raise ValueError(
-                f"This {type(self).__name__}'s last fit raised an error: what it holds is not "
-                "the model of its parameters (those of an earlier fit, or part of a new one). "
-                "Fit it again.")
-        now = self.get_params(deep=True)
-        changed = {name: (value, now[name]) for name, value in fitted.items()
-                   if name in now and not _same_value(value, now[name])}
-        if changed:
-            said = ", ".join(f"{name} {_brief(old)} -> {_brief(new)}"
-                             for name, (old, new) in changed.items())
-            raise ValueError(
-                f"This {type(self).__name__}'s parameters changed since fit ({said}), but its "
-                "fitted state is that of the fit's values. Set them back, or fit again.")
+        check_params_unchanged(self, getattr(self, "_fitted_params", None))
         if self._params_settable_after_fit:
             self._validate_params()  # those set after fit: in range, as fit would check
 

@@ -331,3 +331,45 @@ def test_scorers_and_decision_function_pass_row_data_to_a_pipelines_last_step():
         routed = make_ranking_scorer("ndcg", k=5).set_score_request(user_features=True)
         assert routed(pipe, X_in, y, user_features=G[80:]) == pytest.approx(expected,
                                                                             abs=1e-12)
+
+
+def test_a_preprocessing_parameter_changed_after_fit_is_refused_until_set_back():
+    """set_params(ratingbinarizer__threshold=2) on a fitted Pipeline fed EASE rows it was
+    not trained on, silently (the same change inside a re-ranker was refused): 95% of the
+    lists changed and none was a refit's."""
+    from sklearn.base import clone
+
+    X = _ratings(n_users=150, n_items=40)
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=5.0)).fit(X)
+    expected = pipe.recommend(X, k=5)
+    scores = pipe.decision_function(X)
+    pipe.set_params(ratingbinarizer__threshold=2)
+    scorer = make_ranking_scorer("ndcg", k=5)
+    message = r"Pipeline's parameters changed since fit \(ratingbinarizer__threshold 4 -> 2\)"
+    for call in (lambda: pipe.recommend(X, k=5), lambda: pipe.decision_function(X),
+                 lambda: pipe.score(X), lambda: scorer(pipe, X),
+                 lambda: recommend(pipe, X, k=5)):
+        with pytest.raises(ValueError, match=message):
+            call()
+    replaced = clone(pipe).fit(X).set_params(
+        ratingbinarizer=RatingBinarizer(threshold=2).fit(X))  # another fitted step
+    with pytest.raises(ValueError, match="changed since fit"):
+        replaced.recommend(X, k=5)
+    pipe.set_params(ratingbinarizer__threshold=4)  # set back: the fitted model again
+    np.testing.assert_array_equal(pipe.recommend(X, k=5)[0], expected[0])
+    np.testing.assert_array_equal(pipe.decision_function(X), scores)
+    pipe.set_params(ratingbinarizer__threshold=2).fit(X)  # fitted again: the new value
+    refit = make_pipeline(RatingBinarizer(threshold=2), EASE(alpha=5.0)).fit(X)
+    np.testing.assert_array_equal(pipe.recommend(X, k=5)[0], refit.recommend(X, k=5)[0])
+    # a step's transform-only pipeline, and a fit that raised midway
+    als = make_pipeline(BM25Weighting(), ImplicitALS(n_components=3, max_iter=2,
+                                                     random_state=0)).fit(X)
+    als.set_params(bm25weighting__k1=1.5)
+    with pytest.raises(ValueError, match="bm25weighting__k1 100.0 -> 1.5"):
+        als.transform(X)
+    bad = X.copy()
+    bad.data[0] = np.nan
+    with pytest.raises(ValueError):
+        pipe.fit(bad)
+    with pytest.raises(ValueError, match="last fit raised an error"):
+        pipe.recommend(X, k=5)

@@ -280,6 +280,11 @@ class BPR(MatrixFactorizationBase):
             state = dict(state)  # a refused chunk leaves the pass where it was
             rows = pass_rows(state, X, n_users)
         X = X.astype(self.dtype, copy=False)
+        for name in ("user_factors_", "item_factors_", "item_bias_"):
+            # a model loaded read-only (joblib.load(..., mmap_mode="r")) trains on copies:
+            # the epoch updates the factors in place
+            if not getattr(self, name).flags.writeable:
+                setattr(self, name, getattr(self, name).copy())
         state["counts"] = state["counts"] + counts
         self._set_popularity(state["counts"])
         with numba_threads(self.n_jobs):

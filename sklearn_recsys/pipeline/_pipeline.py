@@ -14,7 +14,8 @@ from sklearn import pipeline as sk_pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._available_if import available_if
 
-from ..base import _allowed_items, _top_k_of_batches
+from ..base import (_FIT_FAILED, _PARAMS_WITHOUT_EFFECT_ON_SCORES, _allowed_items,
+                    _top_k_of_batches, check_params_unchanged)
 from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._topk import iter_row_batches, row_batch_size
@@ -252,6 +253,82 @@ class Pipeline(sk_pipeline.Pipeline):
     >>> pipe.recommend(X[:1], k=2)[0]
     array([[ 2, -1]])
     """
+
+    def fit(self, X, y=None, **params):
+        """Fit every step in turn, as scikit-learn's, recording the steps' parameters.
+
+        A preprocessing step's parameter changed by ``set_params`` after
+        ``fit`` (``ratingbinarizer__threshold``) would feed the last step rows
+        it was not trained on; the pipeline then refuses to score until it is
+        set back or the pipeline is fitted again, as the package's models do.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Training interactions.
+        y : None
+            Ignored.
+        **params : dict
+            As in scikit-learn's Pipeline (``step__param`` fit parameters).
+
+        Returns
+        -------
+        self : Pipeline
+        """
+        return self._recording_step_params(super().fit, X, y, **params)
+
+    @available_if(sk_pipeline.Pipeline._can_fit_transform)
+    def fit_transform(self, X, y=None, **params):
+        """Fit every step and transform with the last, recording the steps' parameters.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Training interactions.
+        y : None
+            Ignored.
+        **params : dict
+            As in scikit-learn's Pipeline.
+
+        Returns
+        -------
+        Xt : ndarray or sparse matrix
+        """
+        return self._recording_step_params(super().fit_transform, X, y, **params)
+
+    @available_if(sk_pipeline.Pipeline._can_transform)
+    def transform(self, X, **params):
+        """As scikit-learn's, refused while a step's parameter differs from its fit's.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interactions.
+        **params : dict
+            As in scikit-learn's Pipeline.
+
+        Returns
+        -------
+        Xt : ndarray or sparse matrix
+        """
+        self._check_fitted_steps()
+        return super().transform(X, **params)
+
+    def _recording_step_params(self, fit, X, y, **params):
+        # a fit that raises midway leaves some steps refitted: nothing to score
+        self._fitted_step_params = _FIT_FAILED
+        result = fit(X, y, **params)
+        names = {name for name, _ in self.steps[:-1]}
+        # the last step records (and checks) its own parameters
+        self._fitted_step_params = {
+            key: value for key, value in self.get_params(deep=True).items()
+            if key.split("__")[0] in names
+            and key.rsplit("__", 1)[-1] not in _PARAMS_WITHOUT_EFFECT_ON_SCORES}
+        return result
+
+    def _check_fitted_steps(self):
+        """ValueError if a preprocessing step's parameter changed since ``fit``."""
+        check_params_unchanged(self, getattr(self, "_fitted_step_params", None))
 
     @available_if(_ends_in_recommender)
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,

@@ -131,12 +131,17 @@ def _fitted_recommender(estimator):
     """The recommender at the end of ``estimator``, checked as its scoring would check it.
 
     NotFittedError before ``fit``; ValueError for parameters changed since (the
-    package's models): raised here, before the model is sent to any worker.
+    package's models, and the preprocessing steps of the package's Pipeline):
+    raised here, before the model is sent to any worker.
     A pipeline's other steps are checked too (one replaced by an unfitted
     estimator through ``set_params`` would fail on every worker).
     """
     for step in pipeline_estimators(estimator)[:-1]:
         _check_step_fitted(step)
+    # the library's Pipeline: its preprocessing steps' parameters as fit left them
+    check_steps = getattr(estimator, "_check_fitted_steps", None)
+    if check_steps is not None:
+        check_steps()
     model = _recommender(estimator)
     _check_step_fitted(model)
     return model

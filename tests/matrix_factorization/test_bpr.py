@@ -236,3 +236,19 @@ def test_fold_in_leaves_items_without_training_interactions_out():
                                   model.decision_function(rows))
     only_cold = sp.csr_matrix(([1.0], ([0], [39])), shape=(1, 40))
     np.testing.assert_array_equal(model.transform(only_cold), np.zeros((1, 8)))
+
+
+def test_partial_fit_continues_a_model_loaded_read_only(planted, tmp_path):
+    """joblib.load(..., mmap_mode="r") gives read-only factors: partial_fit died in numba's
+    typing (the epoch updates them in place) and left the model marked as a failed fit."""
+    import joblib
+
+    model = BPR(n_components=4, random_state=0).partial_fit(planted)
+    joblib.dump(model, tmp_path / "bpr.joblib")
+    loaded = joblib.load(tmp_path / "bpr.joblib", mmap_mode="r")
+    assert not loaded.item_factors_.flags.writeable
+    loaded.partial_fit(planted)
+    model.partial_fit(planted)
+    assert_array_equal(loaded.item_factors_, model.item_factors_)
+    assert_array_equal(loaded.recommend(planted[:20], k=5)[0],
+                       model.recommend(planted[:20], k=5)[0])
