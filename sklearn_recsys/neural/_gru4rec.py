@@ -54,9 +54,11 @@ class GRU4Rec(SequentialRecommenderBase):
     tied_embeddings : bool, default=True
         Score the next item with the input embeddings instead of output
         weights of their own: about half the item parameters, and each
-        item's embedding trains both as an input and as a next item. Tied
-        was ahead with the cross-entropy on MovieLens 100K and latest-small
-        (leave-last-out; the sequential table of the benchmarks page).
+        item's embedding trains both as an input and as a next item, as in
+        the reference code. With the cross-entropy on MovieLens 100K and
+        latest-small (leave-last-out; the sequential tables of the
+        benchmarks page), tied was ahead when ties in time broke by item
+        index and behind with them broken at random: neither is settled.
     max_len : int, default=200
         Most recent items of a user read.
     dropout : float, default=0.2
