@@ -1,14 +1,12 @@
-"""The parallel products: scipy's CSR values bit for bit, factor scores the same in any batch."""
+"""The parallel CSR times dense product: scipy's values, bit for bit, for any rows."""
 
 import numpy as np
 import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import pytest
-
-from sklearn_recsys import BPR, EASE, ExplicitMF, HybridMF, ImplicitALS
-from sklearn_recsys.utils._sparse_dense import csr_dense_product, factor_scores
+from sklearn_recsys import EASE
+from sklearn_recsys.utils._sparse_dense import csr_dense_product
 
 
 @settings(max_examples=60, deadline=None)
@@ -51,48 +49,3 @@ def test_ease_scores_rows_as_scipy_does_in_any_batch():
     np.testing.assert_array_equal(model.decision_function(X), np.asarray(X @ model.coef_))
     np.testing.assert_array_equal(model.decision_function(X[7:8]),
                                   model.decision_function(X)[7:8])
-
-
-@settings(max_examples=60, deadline=None)
-@given(n_rows=st.integers(0, 9), n_items=st.integers(1, 40), n_components=st.integers(1, 70),
-       dtypes=st.sampled_from([(np.float32, np.float32), (np.float64, np.float64),
-                               (np.float64, np.float32)]), seed=st.integers(0, 2 ** 16))
-def test_factor_scores_of_a_row_do_not_depend_on_the_batch(n_rows, n_items, n_components,
-                                                           dtypes, seed):
-    rng = np.random.default_rng(seed)
-    U = rng.standard_normal((n_rows, n_components)).astype(dtypes[0])
-    V = rng.standard_normal((n_items, n_components)).astype(dtypes[1])
-    got = factor_scores(U, V)
-    assert got.dtype == np.result_type(*dtypes) and got.shape == (n_rows, n_items)
-    np.testing.assert_allclose(got, U @ V.T, rtol=1e-4, atol=1e-4 * n_components)
-    for r in range(n_rows):  # alone, and in a batch of other rows
-        np.testing.assert_array_equal(factor_scores(U[r:r + 1], V)[0], got[r])
-        batch = np.vstack([U[::-1], U[r:r + 1]])
-        np.testing.assert_array_equal(factor_scores(batch, V)[-1], got[r])
-    # the sum over the factors in their order, as written
-    expected = np.zeros((n_rows, n_items), got.dtype)
-    for k in range(n_components):
-        expected += U[:, [k]].astype(got.dtype) * V[:, k].astype(got.dtype)
-    np.testing.assert_array_equal(got, expected)
-
-
-@pytest.mark.parametrize("Model", [ImplicitALS, BPR, ExplicitMF, HybridMF])
-def test_factor_models_list_a_user_alike_alone_and_in_any_batch(Model):
-    """BLAS's U @ V.T rounds a one-row product differently from a block: with items whose
-    columns repeat others' (long-tail items held by the same users: equal factors, tied
-    scores), a user's top 5 changed with the users scored beside it (ImplicitALS on six
-    seeds of six; found by an audit helper)."""
-    from sklearn import config_context
-
-    rng = np.random.default_rng(0)
-    X = sp.random(60, 20, density=0.25, random_state=0, format="csr")
-    X.data[:] = rng.integers(1, 6, X.nnz) if Model is ExplicitMF else 1.0
-    X = sp.hstack([X, X[:, :6]], format="csr")  # items 20 to 25 repeat items 0 to 5
-    model = Model(n_components=4, random_state=0).fit(X)
-    scores = model.decision_function(X)
-    indices = model.recommend(X, k=5)[0]
-    for u in range(X.shape[0]):
-        np.testing.assert_array_equal(model.decision_function(X[u]), scores[u:u + 1])
-        np.testing.assert_array_equal(model.recommend(X[u], k=5)[0], indices[u:u + 1])
-    with config_context(working_memory=3 * X.shape[1] * 8 / 2 ** 20):  # batches of 3 rows
-        np.testing.assert_array_equal(model.decision_function(X), scores)

@@ -23,7 +23,6 @@ from sklearn.utils._param_validation import Interval, Options
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
 from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin, _mask_unseen_items
 from ..utils._parallel import numba_threads
-from ..utils._sparse_dense import factor_scores
 from ..utils._topk import iter_row_batches, top_k
 from ..utils._validation import (
     check_interaction_matrix,
@@ -200,7 +199,7 @@ class MatrixFactorizationBase(
         return scores
 
     def _score_batch(self, X):
-        scores = factor_scores(self._fold_in(X), self.item_factors_)
+        scores = self._fold_in(X) @ self.item_factors_.T
         if getattr(self, "item_bias_", None) is not None:
             scores += self.item_bias_
         return scores

@@ -10,7 +10,6 @@ from ..utils._solvers import explicit_als_sweep, gaussian_posterior_sweep
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
 from ..utils._parallel import numba_threads
-from ..utils._sparse_dense import factor_scores
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
 
@@ -626,7 +625,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         V, bi = self.item_factors_, self.item_bias_
         if items is not None:
             V, bi = V[items], bi[items]
-        return self.global_mean_ + bu[:, None] + bi + factor_scores(U, V)
+        return self.global_mean_ + bu[:, None] + bi + U @ V.T
 
     def _score_batch(self, X):
         return self._ratings(*self._fold_in_biased(X))

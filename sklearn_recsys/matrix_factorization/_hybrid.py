@@ -15,7 +15,6 @@ from ..utils._solvers import (
     prior_cg_sweep,
     prior_ls_sweep,
 )
-from ..utils._sparse_dense import factor_scores
 from ..utils._validation import check_column_order, check_k
 from ._base import MatrixFactorizationBase
 
@@ -451,7 +450,7 @@ class HybridMF(MatrixFactorizationBase):
         return U
 
     def _score_batch(self, X, user_features=None):
-        return factor_scores(self._fold_in(X, user_features), self.item_factors_)
+        return self._fold_in(X, user_features) @ self.item_factors_.T
 
     def _check_user_features(self, X, user_features):
         if user_features is None:

@@ -11,7 +11,6 @@ from ..base import RatingPredictionMixin, rows_without_known_items
 from ..utils._solvers import (als_cholesky_sweep, explicit_als_sweep,
                               gaussian_posterior_sweep, implicit_gaussian_sweep,
                               implicit_loss, joint_user_sweep)
-from ..utils._sparse_dense import factor_scores
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
 from ._explicit import _sample_normal_wishart
@@ -575,7 +574,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fold_in_scores(self, X):
         """The scores of the rows' fold-in, empty rows included."""
         P, bu = self._fold_in_biased(X)
-        scores = factor_scores(P[:, self._columns()[1]], self.item_factors_)
+        scores = P[:, self._columns()[1]] @ self.item_factors_.T
         if self.rating_threshold is None:
             return scores
         # settable on a fitted model: validated here, not only by fit

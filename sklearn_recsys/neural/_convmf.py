@@ -23,7 +23,6 @@ from ..utils._solvers import (
     prior_ls_sweep,
 )
 from ..preprocessing import TextSequencer
-from ..utils._sparse_dense import factor_scores
 from ..utils._topk import iter_row_batches, row_batch_size
 from ._base import check_sizes
 from ._tf import import_tensorflow
@@ -618,7 +617,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _ratings_batch(self, X, items):
         V = self.item_factors_ if items is None else self.item_factors_[items]
-        return self.global_mean_ + factor_scores(self._fold_in(X), V)
+        return self.global_mean_ + self._fold_in(X) @ V.T
 
     def _score_batch(self, X):
         return self._ratings_batch(X, None)
@@ -765,7 +764,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         def batches():
             for rows in iter_row_batches(X.shape[0], row_batch_size(len(V))):
                 X_batch = X[rows]
-                scores = self.global_mean_ + factor_scores(self._fold_in(X_batch), V)
+                scores = self.global_mean_ + self._fold_in(X_batch) @ V.T
                 yield rows, X_batch, self._checked_scores(
                     rows, self._popularity_for_empty_rows(X_batch, scores))
 

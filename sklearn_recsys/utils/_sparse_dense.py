@@ -1,4 +1,4 @@
-"""Products on every core whose rows do not depend on the batch they are computed in.
+"""Sparse times dense products on every core: scipy's run on one.
 
 Scoring by an item-item matrix (``X @ W``) and the closed forms built from one
 multiply a CSR matrix by a dense ``(n_items, n_items)`` array; scipy's product
@@ -6,13 +6,6 @@ runs on one thread. The kernel here splits the rows among numba's threads and
 sums each row in scipy's order (its stored entries in turn, each adding its
 share of a row of the dense array), so every entry is the same float as
 scipy's, whatever the thread count or the batch.
-
-The factor models score by ``U @ V.T`` (users' factors against items'), which
-BLAS computes in an order that depends on the number of rows (a one-row
-product takes another kernel than a block): scores move by a unit in the last
-place, which turns a tie between items into an order and back, so a user's
-list would change with the users scored beside it. :func:`factor_scores` sums
-each score over the factors in their order, the same float whatever the batch.
 """
 
 import numpy as np
@@ -21,7 +14,7 @@ from numba import prange
 
 from ._parallel import parallel_kernel
 
-__all__ = ["add_csr_dense_product", "csr_dense_product", "factor_scores"]
+__all__ = ["add_csr_dense_product", "csr_dense_product"]
 
 
 @parallel_kernel
@@ -59,39 +52,4 @@ def csr_dense_product(S, dense):
     out = np.zeros((S.shape[0], dense.shape[1]), dtype=dtype)
     add_csr_dense_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
                           np.ascontiguousarray(dense), out)
-    return out
-
-
-@parallel_kernel
-def add_factor_scores(U, Vt, out):
-    """``out += U @ Vt`` for dense arrays, each entry summed over ``k`` in order."""
-    for r in prange(out.shape[0]):
-        for k in range(U.shape[1]):
-            u = U[r, k]
-            for c in range(Vt.shape[1]):
-                out[r, c] += u * Vt[k, c]
-
-
-def factor_scores(U, V):
-    """``U @ V.T``, each entry the same float whatever the rows computed with it.
-
-    Parameters
-    ----------
-    U : ndarray of shape (n_rows, n_components)
-        Users' factors.
-    V : ndarray of shape (n_items, n_components)
-        Items' factors.
-
-    Returns
-    -------
-    scores : ndarray of shape (n_rows, n_items)
-        In ``np.result_type(U.dtype, V.dtype)``; entry ``(r, i)`` is
-        ``U[r, 0] * V[i, 0] + U[r, 1] * V[i, 1] + ...`` summed in that order,
-        so a row scored alone equals the row scored in any batch, bit for bit
-        (BLAS's product does not promise it; it is about twice as fast).
-    """
-    dtype = np.result_type(U.dtype, V.dtype)
-    out = np.zeros((U.shape[0], V.shape[0]), dtype=dtype)
-    add_factor_scores(np.ascontiguousarray(U, dtype=dtype),
-                      np.ascontiguousarray(V.T, dtype=dtype), out)
     return out
