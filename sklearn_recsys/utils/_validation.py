@@ -68,13 +68,15 @@ def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32
     X : csr_matrix of shape (n_users, n_items)
         Canonical CSR.
     """
-    if sp.issparse(X):
+    sparse = sp.issparse(X)
+    if sparse:
         # before duplicates are summed: -1 beside 1 would sum to an absent entry
         # (an item asked to be excluded silently kept), as in check_interactions
         check_non_negative(X, f"{input_name} (interaction matrix)")
     X = check_array(_float_before_summing(X, dtype), accept_sparse="csr", dtype=list(dtype),
                     input_name=input_name)
-    check_non_negative(X, f"{input_name} (interaction matrix)")
+    if not sparse:  # a sum of non-negative entries is non-negative
+        check_non_negative(X, f"{input_name} (interaction matrix)")
     return _canonical_csr(X)
 
 
