@@ -119,6 +119,8 @@ class ImplicitALS(MatrixFactorizationBase):
         Objective (weighted squared error plus penalty) after each sweep.
     validation_scores_ : list of float or None
         Validation NDCG@20 after each sweep when ``early_stopping``.
+    best_iteration_ : int
+        Sweep whose factors were kept (the last one without early stopping).
     n_iter_ : int
         Sweeps run.
     n_features_in_ : int

@@ -94,6 +94,8 @@ class BPR(MatrixFactorizationBase):
         steps (the share of mis-ordered pairs, smoothed); falls as training
         ranks positives above negatives.
     validation_scores_ : list of float or None
+    best_iteration_ : int
+        Epoch whose factors were kept (the last one without early stopping).
     n_iter_ : int
     n_features_in_ : int
 

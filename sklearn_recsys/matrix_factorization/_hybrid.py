@@ -211,6 +211,8 @@ class HybridMF(MatrixFactorizationBase):
         Number of user features seen in ``fit`` (0 without).
     loss_curve_ : list of float
     validation_scores_ : list of float or None
+    best_iteration_ : int
+        Sweep whose factors were kept (the last one without early stopping).
     n_iter_ : int
     n_features_in_ : int
         Number of items.

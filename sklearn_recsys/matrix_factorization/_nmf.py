@@ -90,6 +90,10 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     loss_curve_ : list of float
         The objective (half the squared error plus half the penalty) after
         each sweep.
+    validation_scores_ : list of float or None
+        Validation NDCG@20 after each sweep when ``early_stopping``.
+    best_iteration_ : int
+        Sweep whose factors were kept (the last one without early stopping).
     n_iter_ : int
     n_features_in_ : int
 

@@ -185,6 +185,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     validation_scores_ : list of float or None
         With ``early_stopping``: minus the validation RMSE (explicit) or the
         validation NDCG@20 (implicit) after each iteration.
+    best_iteration_ : int
+        Sweep whose factors were kept (the last one without early stopping).
     n_iter_ : int
     n_features_in_ : int
 

@@ -528,9 +528,14 @@ _TRADEOFF_PARAMS = """tradeoff : float, default=0.5
 _COMMON_ATTRIBUTES = """estimator_ : estimator
         The fitted clone of ``estimator``.
     n_features_in_ : int
-        Number of items seen during fit.
+        Number of columns seen during fit.
     feature_names_in_ : ndarray of shape (n_items,)
-        Item names, when ``X`` had string column names."""
+        Item names, when ``X`` had string column names.
+    behaviors_, target_ : tuple of str and str
+        Only when ``estimator`` is a multi-behaviour model (or a pipeline
+        ending in one): its behaviours and target, whose block is re-ranked.
+    target_index_, n_items_ : int
+        Only then too: the target block's position and its number of items."""
 
 
 class XQuADReranker(_GreedyReranker):
