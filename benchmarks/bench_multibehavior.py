@@ -83,6 +83,12 @@ has, and how many of its ten items the similarity table's first stack gives to i
 viewed nor carted, as it is and with its probabilities of those items multiplied by a boost:
 the hits each boost gains among the unseen purchases and loses among the others.
 
+Part ``router`` (``--parts router``): a classifier of the users' counts, trained on held-out
+training purchases, predicts whether a user's next purchase was never viewed nor carted; the
+similarity table's two stacks, refitted, and lists that follow the prediction per user (the
+likeliest users get the transfer stack's list; or its probabilities, times the prediction,
+for the items never viewed nor carted): can a router reach both targets?
+
 Part ``ranker`` (``--parts ranker``): the stack of the stacking table with other rankers
 (gradient-boosted trees with deeper and shallower trees, and all their rounds without early
 stopping) on the standard split: is the ranker's capacity what keeps it below the targets?
@@ -101,7 +107,7 @@ Results: ``benchmarks/results/multibehavior_taobao.json``,
 ``multibehavior_cross_term_decay.json``,
 ``multibehavior_stacking.json``, ``multibehavior_frontier.json``,
 ``multibehavior_similarity.json``, ``multibehavior_similarity_transfer.json``,
-``multibehavior_room.json`` and
+``multibehavior_room.json``, ``multibehavior_router.json`` and
 ``multibehavior_ranker.json``, ``multibehavior_fit_time.json`` (one per part, so a
 part can be rerun alone); ``python benchmarks/make_tables.py`` turns them into the docs'
 tables.
@@ -735,14 +741,12 @@ def transfer_table(name, title, rows, notes):
 FRONTIER_WEIGHTS = (0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0)
 
 
-def two_stacks(data_home, n_candidates, n_repeats, similarity=None):
-    """The stack trained on its default held-out purchases and the stack trained with the
-    transfer kind (``split``) on the standard split, and the mixtures ``(1 - w) x default +
-    w x transfer`` of the two rankers' probabilities: ``(stacks, mixtures, n_unseen)``, a
-    stack being ``[HR@10, NDCG@10, HR@10 unseen, fit seconds, fit memory MB, recall]``."""
-    from sklearn_recsys.metrics import hit_rate_at_k, ndcg_at_k
-
-    n, view, cart, buy, buy_test = load(data_home)
+def stack_scores(data, n_candidates, n_repeats, similarity=None):
+    """The standard split's two stacks, learning from their default held-out purchases and
+    from the transfer kind (``split``): ``(stacks, scores)``, a stack being ``[HR@10,
+    NDCG@10, HR@10 unseen, fit seconds, fit memory MB, recall]`` and its scores the ranker's
+    ``decision_function`` of every user. ``data`` is what ``load`` returns."""
+    n, view, cart, buy, buy_test = data
     X = stack(view, cart, buy)
     unseen = unseen_users(view, cart, buy_test)
     cross = cross_setting(view, cart, buy, "standard")
@@ -757,6 +761,20 @@ def two_stacks(data_home, n_candidates, n_repeats, similarity=None):
         p = model.decision_function(X)
         probabilities.append(np.where(np.isfinite(p), p, 0.0))
         del model, p
+    return stacks, probabilities
+
+
+def two_stacks(data_home, n_candidates, n_repeats, similarity=None):
+    """The stack trained on its default held-out purchases and the stack trained with the
+    transfer kind (``split``) on the standard split, and the mixtures ``(1 - w) x default +
+    w x transfer`` of the two rankers' probabilities: ``(stacks, mixtures, n_unseen)``, a
+    stack being ``[HR@10, NDCG@10, HR@10 unseen, fit seconds, fit memory MB, recall]``."""
+    from sklearn_recsys.metrics import hit_rate_at_k, ndcg_at_k
+
+    n, view, cart, buy, buy_test = load(data_home)
+    unseen = unseen_users(view, cart, buy_test)
+    stacks, probabilities = stack_scores(
+        (n, view, cart, buy, buy_test), n_candidates, n_repeats, similarity)
     bought = buy.tocoo()
     rows = []
     for w in FRONTIER_WEIGHTS:
@@ -891,6 +909,132 @@ def run_room(data_home, n_candidates, n_repeats):
                      "itself). Last column: how many of the ten items of a list are of that "
                      f"kind, mean over the users. HR@10 unseen: the {len(unseen)} test "
                      "purchases the user neither viewed nor carted."])]
+
+
+# the shares of users, likeliest first, whom --parts router sends to the transfer stack's lists
+ROUTER_SHARES = (0.01, 0.02, 0.05, 0.1, 0.2, 0.3)
+# the factors of the transfer stack's probabilities in --parts router's soft rule
+ROUTER_WEIGHTS = (0.5, 1.0, 2.0, 3.0, 5.0)
+# the false positive rates at which --parts router reads each predictor's true positive rate
+ROUTER_FPRS = (0.025, 0.05, 0.1)
+
+
+def user_counts(view, cart, buys):
+    """Per user: purchases, those never viewed nor carted and their share, items viewed,
+    carted and either, and those viewed or carted but not bought."""
+    looked = ((view + cart) > 0).astype(np.float32).tocsr()
+    buys = buys.tocsr()
+    n_buys = np.diff(buys.indptr)
+    seen = np.asarray(looked.multiply(buys).sum(1)).ravel()
+    n_looked = np.diff(looked.indptr)
+    return np.c_[n_buys, n_buys - seen, (n_buys - seen) / np.maximum(n_buys, 1),
+                 np.diff(view.tocsr().indptr), np.diff(cart.tocsr().indptr), n_looked,
+                 n_looked - seen]
+
+
+def unseen_classifier(view, cart, buy):
+    """A classifier of the users' counts (``user_counts``) that predicts whether a user's
+    next purchase was never viewed nor carted, trained on one training purchase held out per
+    user with two or more (seed 0; the counts without it): the predicted probability of
+    every user (counts of all training purchases), the number of training users and their
+    share of such purchases."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    buy = buy.tocsr()
+    counts = np.diff(buy.indptr)
+    users = np.flatnonzero(counts >= 2)
+    offsets = (np.random.default_rng(0).random(len(users)) * counts[users]).astype(int)
+    picked = buy.indices[buy.indptr[users] + offsets]
+    held = sp.csr_matrix((np.ones(len(users), np.float32), (users, picked)), shape=buy.shape)
+    rest = (buy - held).tocsr()
+    rest.eliminate_zeros()
+    label = np.asarray((view + cart)[users, picked]).ravel() == 0
+    model = HistGradientBoostingClassifier(random_state=0).fit(
+        user_counts(view, cart, rest)[users], label)
+    return model.predict_proba(user_counts(view, cart, buy))[:, 1], len(users), label.mean()
+
+
+def run_router(data_home, n_candidates, n_repeats):
+    """Per-user routing between the similarity table's two stacks: how well a user's kind of
+    next purchase (never viewed nor carted, or not) is predicted, and the figures of the
+    lists that follow the prediction (hard: the likeliest users get the transfer stack's
+    lists; soft: the transfer stack's probabilities of the items never viewed nor carted,
+    times the predicted probability, beside the default stack's of the others)."""
+    from sklearn.metrics import roc_auc_score, roc_curve
+    from sklearn_recsys.metrics import hit_rate_at_k, ndcg_at_k
+
+    data = load(data_home)
+    n, view, cart, buy, buy_test = data
+    unseen = unseen_users(view, cart, buy_test)
+    is_unseen = np.zeros(buy.shape[0], dtype=bool)
+    is_unseen[unseen] = True
+    predicted, n_train, share = unseen_classifier(view, cart, buy)
+    stacks, (default, transfer) = stack_scores(data, n_candidates, n_repeats, SIMILARITY)
+    looked = ((view + cart) > 0).toarray()
+    bought = buy.tocoo()
+    default[bought.row, bought.col] = 0.0  # the protocol: training purchases excluded
+    mass = np.maximum(default, 0.0)
+    own = np.where(looked, 0.0, mass).sum(1) / np.maximum(mass.sum(1), 1e-300)
+    del mass
+
+    def rates(name, p):
+        fpr, tpr, _ = roc_curve(is_unseen, p)
+        row = [name, roc_auc_score(is_unseen, p),
+               *(tpr[np.searchsorted(fpr, f, side="right") - 1] for f in ROUTER_FPRS)]
+        print(row, flush=True)
+        return row
+
+    predictors = [rates("classifier of the users' counts", predicted),
+                  rates("default stack's share of mass never viewed nor carted", own)]
+
+    def figures(rule, scores):
+        scores[bought.row, bought.col] = -np.inf
+        row = [rule, hit_rate_at_k(buy_test, scores, k=10), ndcg_at_k(buy_test, scores, k=10),
+               hit_rate_at_k(buy_test[unseen], scores[unseen], k=10)]
+        print(row, flush=True)
+        return row
+
+    rows = [figures("default stack", default.copy())]
+    np.testing.assert_allclose(rows[0][1:], stacks[0][:3], rtol=1e-9)  # the scorers' again
+    order = np.argsort(-predicted, kind="stable")
+    for q in ROUTER_SHARES:
+        routed = np.zeros(len(order), dtype=bool)
+        routed[order[:round(q * len(order))]] = True
+        rows.append(figures(f"hard: likeliest {q:.0%} to the transfer stack",
+                            np.where(routed[:, None], transfer, default)))
+    rows.append(figures("hard: the test's own unseen users (reference)",
+                        np.where(is_unseen[:, None], transfer, default)))
+    weighted = predicted[:, None] * np.maximum(transfer, 0.0)
+    for weight in ROUTER_WEIGHTS:
+        rows.append(figures(f"soft: weight {weight:g}",
+                            np.where(looked, np.maximum(default, 0.0), weight * weighted)))
+    return [
+        table("multibehavior-router-predictors",
+              "Taobao (MB-CGCN split): predicting a test purchase never viewed nor carted",
+              ["predictor", "AUC", *(f"TPR at FPR {f:g}" for f in ROUTER_FPRS)], predictors,
+              formats=["text", "metric", "metric", "metric", "metric"],
+              notes=[f"Over the {buy.shape[0]} users, {len(unseen)} of them positive (their "
+                     "test purchase neither viewed nor carted). The classifier "
+                     "(HistGradientBoostingClassifier, random_state 0) reads each user's "
+                     "counts of purchases, of those never viewed nor carted and their share, "
+                     "of viewed, carted, either, and viewed or carted but not bought items; "
+                     f"it learns from one training purchase held out per user with two or "
+                     f"more ({n_train} users, {share:.1%} of them positive, seed 0). The "
+                     "second predictor is the default stack's probability mass on such "
+                     "items, as a share of its mass on every item."]),
+        table("multibehavior-router", "Taobao (MB-CGCN split): lists routed per user",
+              ["rule", "HR@10", "NDCG@10", "HR@10 unseen"], rows,
+              formats=["text", "metric", "metric", "metric"],
+              notes=["The similarity table's two stacks (similarity_behaviors='all', "
+                     f"n_candidates={n_candidates}, n_repeats={n_repeats}, random_state 0; "
+                     f"fits {stacks[0][3]:.0f} and {stacks[1][3]:.0f} s), refitted. Hard: the "
+                     "users the classifier ranks likeliest to buy an item never viewed nor "
+                     "carted get the transfer stack's list, the others the default's; the "
+                     "reference row routes by the test purchases themselves. Soft: each "
+                     "user's viewed or carted items keep the default stack's probability, the "
+                     "others get the transfer stack's times the classifier's probability "
+                     "times the weight. HR@10 unseen: the "
+                     f"{len(unseen)} test purchases the user neither viewed nor carted."])]
 
 
 def run_similarity_transfer(data_home, n_candidates, n_repeats):
@@ -1047,6 +1191,7 @@ def main(argv=None):
         "similarity-transfer": ("multibehavior_similarity_transfer", run_similarity_transfer,
                                 stacks),
         "room": ("multibehavior_room", run_room, stacks),
+        "router": ("multibehavior_router", run_router, stacks),
         "fit-time": ("multibehavior_fit_time", run_fit_time, ("data_home", "repeats")),
         "ranker": ("multibehavior_ranker", run_ranker, stacks),
     }
