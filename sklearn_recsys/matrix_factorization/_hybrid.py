@@ -15,7 +15,7 @@ from ..utils._solvers import (
     prior_cg_sweep,
     prior_ls_sweep,
 )
-from ..utils._validation import check_column_order, check_k
+from ..utils._validation import _float_before_summing, check_column_order, check_k
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -39,7 +39,9 @@ def check_side_features(features, n_rows, name, what):
     what : str
         What a row is ("item (column of X)" or "user (row of X)").
     """
-    F = check_array(features, accept_sparse="csr", dtype=np.float64, input_name=name,
+    # duplicates of a COO or boolean matrix summed as X's are (not in uint8, not as 1 + 1)
+    F = check_array(_float_before_summing(features, (np.float64,)), accept_sparse="csr",
+                    dtype=np.float64, input_name=name,
                     ensure_min_features=1, ensure_min_samples=0)
     F = sp.csr_matrix(F)
     if F.shape[0] != n_rows:

@@ -33,7 +33,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_array
 
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import check_interaction_matrix, check_k
+from ..utils._validation import _float_before_summing, check_interaction_matrix, check_k
 from ._ranking import (
     _check_y_score,
     _check_y_true,
@@ -149,8 +149,9 @@ def _bucket_of(share, bounds):
 def _category_matrix(categories):
     """``categories`` as a sparse (n_items, n_categories) matrix of memberships."""
     if sp.issparse(categories):
-        return check_array(categories, accept_sparse="csr", dtype=np.float64,
-                           input_name="categories")
+        # duplicates summed as X's are (not in uint8, not as 1 + 1 for booleans)
+        return check_array(_float_before_summing(categories, (np.float64,)),
+                           accept_sparse="csr", dtype=np.float64, input_name="categories")
     try:
         arr = np.asarray(categories)
     except ValueError:  # lists of labels of different lengths

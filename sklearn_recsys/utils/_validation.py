@@ -44,10 +44,17 @@ def _float_before_summing(X, dtype):
 
     The conversion to CSR sums a COO matrix's repeated entries in its own
     dtype: 200 + 100 plays stored as uint8 would become 44, 256 as 0.
-    Booleans keep summing as a logical or (a presence matrix stays 0/1).
+    Booleans sum as a logical or (a presence matrix stays 0/1): their
+    duplicates are summed here, in bool, since a cast to float first would
+    count a repeated ``True`` as 2.
     """
-    if sp.issparse(X) and X.dtype.kind in "iu":
+    if not sp.issparse(X):
+        return X
+    if X.dtype.kind in "iu":
         return X.astype(dtype[0])
+    if X.dtype.kind == "b" and X.format in ("csr", "csc", "coo"):
+        X = X.tocsr(copy=True)
+        X.sum_duplicates()
     return X
 
 
