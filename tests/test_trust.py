@@ -5,6 +5,8 @@ input: the right result, or an error or warning that names the fix. The
 table of these answers is ``docs/trust.rst``.
 """
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -238,6 +240,25 @@ def test_side_matrices_sum_their_duplicates_as_interactions_do():
 def test_rating_models_refuse_single_valued_data(make):
     with pytest.raises(ValueError, match="models explicit ratings.*ImplicitALS"):
         make().fit(_binary())
+
+
+def test_factors_below_the_scores_precision_warn():
+    """ConvMF without documents (PMF) on ratings without structure: its default alpha_item
+    shrank the factors to a score spread of about 1e-8 around global_mean_ (3), which float32
+    rounds away: 96% of the users got every item tied (lists in item order), silently."""
+    from sklearn_recsys import ConvMF
+
+    rng = np.random.RandomState(0)
+    X = sp.csr_matrix((rng.rand(600, 150) < 0.1) * rng.randint(1, 6, (600, 150)),
+                      dtype=np.float64)
+    with pytest.warns(UserWarning, match=r"equal over every item for 9\d of the first 100 "
+                                         r"training users.*float32.*dtype=np.float64"):
+        model = ConvMF(n_components=8, max_iter=5, random_state=0).fit(X)
+    assert np.mean(np.ptp(model.decision_function(X[:100]), axis=1) == 0) > 0.9
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = ConvMF(n_components=8, max_iter=5, random_state=0, dtype=np.float64).fit(X)
+    assert not np.any(np.ptp(model.decision_function(X[:100]), axis=1) == 0)
 
 
 @pytest.mark.parametrize("feedback", ["implicit", "explicit"])

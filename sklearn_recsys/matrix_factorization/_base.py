@@ -126,7 +126,8 @@ class MatrixFactorizationBase(
         return self
 
     def _warn_if_collapsed(self):
-        """Warn when the penalty zeroed every factor: all users would then rank alike."""
+        """Warn when the penalty zeroed every factor, or shrank them below the scores'
+        precision: all users would then rank alike (by item index)."""
         if self._zero_factors_by_design():
             return
         for side in ("user_factors_", "item_factors_"):
@@ -138,6 +139,20 @@ class MatrixFactorizationBase(
                     "(the values of X may be tiny: scale them up, or lower alpha).",
                     UserWarning)
                 return
+        U = getattr(self, "user_factors_", None)
+        if U is None or not U.shape[0] or self.item_factors_.shape[0] < 2:
+            return
+        # factors far smaller than a constant of the scores (ConvMF's global mean) round
+        # away in float32: every item ties, and the lists fall back to item order
+        rows = np.arange(min(U.shape[0], 100))
+        flat = np.ptp(self._train_scores(rows), axis=1) == 0
+        if flat.mean() > 0.5:
+            warnings.warn(
+                f"{type(self).__name__}'s scores are equal over every item for "
+                f"{flat.sum()} of the first {len(rows)} training users: its factors are too "
+                f"small for the precision of its scores ({np.dtype(self.dtype).name}), so "
+                "those users get the items in index order. The penalties outweigh the data: "
+                "lower them, or pass dtype=np.float64.", UserWarning)
 
     def _zero_factors_by_design(self):
         return False
