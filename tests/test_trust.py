@@ -242,6 +242,20 @@ def test_rating_models_refuse_single_valued_data(make):
         make().fit(_binary())
 
 
+def test_the_sampler_on_huge_ratings_says_what_to_do():
+    """ExplicitMF's Gibbs sampler on ratings of about 1e10 failed in SciPy's Cholesky of the
+    Wishart draw (numpy.linalg.LinAlgError), where the other models name the fix."""
+    rng = np.random.RandomState(0)
+    X = sp.csr_matrix((rng.rand(40, 25) < 0.25) * rng.randint(1, 6, (40, 25)),
+                      dtype=np.float64)
+    ExplicitMF(n_components=4, max_iter=3, random_state=0).fit(X * 1e9)  # still fits
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the float64 refit's notice
+        with pytest.raises(FloatingPointError,
+                           match="hyperprior is singular.*scale the values of X down"):
+            ExplicitMF(n_components=4, max_iter=3, random_state=0).fit(X * 1e10)
+
+
 def test_factors_below_the_scores_precision_warn():
     """ConvMF without documents (PMF) on ratings without structure: its default alpha_item
     shrank the factors to a score spread of about 1e-8 around global_mean_ (3), which float32

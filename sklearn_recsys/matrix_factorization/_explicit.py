@@ -497,7 +497,12 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _iterate(self, ctx):
         if self.solver_ == "gibbs":
-            return self._gibbs_sweep(ctx)
+            try:
+                return self._gibbs_sweep(ctx)
+            except np.linalg.LinAlgError:
+                # a hyperprior scale from factors of huge ratings (values of about 1e10)
+                # is singular in float64: SciPy's Cholesky of the Wishart draw fails
+                self._raise_diverged("the sampler's hyperprior is singular", ctx.iteration)
         X = ctx.X_train
         self._sweep(ctx.Xt, self.item_factors_, self.user_factors_, self.item_bias_,
                     self.user_bias_)
