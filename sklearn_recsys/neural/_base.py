@@ -123,22 +123,29 @@ def _normalize_rows(X, dtype=np.float32):
 
     Computed in ``dtype`` as always, unless a value or a row's sum of squares
     overflows it (float32 values from about 1.9e19 square past 3.4e38: the
-    row became 0, a user without history): that batch is normalised in
-    float64, its rows' largest values factored out, and cast.
+    row became 0, a user without history) or underflows it (values below
+    about 1e-19 square below float32's smallest normal number, and from
+    about 1e-22 to 0, the same user without history): that batch is
+    normalised in float64, its rows' largest values factored out, and cast.
     """
     Xd = X.astype(dtype)
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore", under="ignore"):
         squares = np.asarray(Xd.multiply(Xd).sum(axis=1)).ravel()
-    if np.isfinite(squares).all() and np.isfinite(Xd.data).all():
+    nonempty = np.diff(Xd.indptr) > 0
+    if (np.isfinite(squares).all() and np.isfinite(Xd.data).all()
+            and not (squares[nonempty] < np.finfo(dtype).tiny).any()):
         norms = np.sqrt(squares)
         norms[norms == 0] = 1.0
         return sp.csr_matrix(sp.diags(1.0 / norms) @ Xd)
+    X = sp.csr_matrix(X, dtype=np.float64, copy=True)
     norms = _row_norms_float64(X)
     norms[norms == 0] = 1.0
-    return sp.csr_matrix(sp.diags(1.0 / norms) @ X.astype(np.float64)).astype(dtype)
+    X.data /= np.repeat(norms, np.diff(X.indptr))  # not times 1 / norm, which could overflow
+    return X.astype(dtype)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+_FLOAT32_TINY = float(np.finfo(np.float32).tiny)
 
 
 def trained_long_tail(model, X):
@@ -165,7 +172,8 @@ def trained_long_tail(model, X):
 
 
 def check_squares_fit_float32(model, X):
-    """ValueError if a row's sum of squares overflows float32 (the training graph's L2 norm).
+    """ValueError if a row's sum of squares overflows or underflows float32 (the training
+    graph's L2 norm).
 
     TensorFlow normalises each training row in float32: such a row became
     all zeros, a user trained as one without history, with no warning.
@@ -174,16 +182,31 @@ def check_squares_fit_float32(model, X):
         return
     # a bound first: no copy of X for the data of every day
     top = float(np.abs(X.data).max())
-    if top * top * float(np.diff(X.indptr).max()) <= _FLOAT32_MAX:
+    if top * top * float(np.diff(X.indptr).max()) > _FLOAT32_MAX:
+        bad = np.flatnonzero(_row_norms_float64(X) > np.sqrt(_FLOAT32_MAX))
+        if bad.size:
+            raise ValueError(
+                f"{type(model).__name__}: the values of {bad.size} row(s) of X (rows "
+                f"{_some(bad)}) are too large for training in float32: their sums of squares "
+                "pass 3.4e38, so their L2 norm overflows and they would train as users "
+                "without history. Scale the values down (e.g. np.log1p, or RatingBinarizer).")
+    # the same rows lost the other way: squares below float32's smallest normal number
+    # lose their precision, and from about 1e-22 round to 0 (a row's norm is at least
+    # its largest value: a bound first again)
+    if np.abs(X.data).min() >= np.sqrt(_FLOAT32_TINY):
         return
-    bad = np.flatnonzero(_row_norms_float64(X) > np.sqrt(_FLOAT32_MAX))
+    norms = _row_norms_float64(X)
+    bad = np.flatnonzero((norms > 0) & (norms < np.sqrt(_FLOAT32_TINY)))
     if bad.size:
         raise ValueError(
             f"{type(model).__name__}: the values of {bad.size} row(s) of X (rows "
-            f"{bad[:5].tolist()}{'...' if bad.size > 5 else ''}) are too large for training "
-            "in float32: their sums of squares pass 3.4e38, so their L2 norm overflows and "
-            "they would train as users without history. Scale the values down (e.g. "
-            "np.log1p, or RatingBinarizer).")
+            f"{_some(bad)}) are too small for training in float32: their sums of squares "
+            "fall below 1.2e-38, so their L2 norm underflows and they would train as users "
+            "without history. Scale the values up (e.g. RatingBinarizer, or multiply X).")
+
+
+def _some(rows):
+    return f"{rows[:5].tolist()}{'...' if rows.size > 5 else ''}"
 
 
 class PartialFitMixin:

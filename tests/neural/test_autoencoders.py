@@ -489,6 +489,30 @@ def test_values_whose_squares_overflow_float32(X, Model):
                 train(huge)
 
 
+@pytest.mark.parametrize("Model", [MultDAE, MultVAE])
+def test_values_whose_squares_underflow_float32(X, Model):
+    """The other end: below about 1e-22 a row's float32 sum of squares was 0, so the row
+    was scored (and trained) as a user without history; its top 5 changed for every user
+    at 1e-30, and explain's terms (taken in float64) summed to 0.185 against a served gap
+    of 0."""
+    model = Model(**SMALL).fit(X)
+    rows = X[:20]
+    for scale in (1e-20, 1e-30, 1e-300):
+        assert_allclose(model.decision_function(rows * scale), model.decision_function(rows),
+                        rtol=1e-5, atol=1e-6)
+        assert_array_equal(model.recommend(rows * scale, k=5)[0],
+                           model.recommend(rows, k=5)[0])
+    row, item = rows[:1] * 1e-30, 7
+    gap = (model.decision_function(row) - model.decision_function(sp.csr_matrix(row.shape)))
+    assert_allclose(model.explain(row, item)[1].sum(), gap[0, item], rtol=1e-4)
+    chunks = {} if Model is MultDAE else {"total_anneal_steps": 10}  # partial_fit's need
+    tiny = sp.vstack([X[:50], X[50:51] * 1e-25]).tocsr()
+    for train in (Model(**SMALL).fit, Model(**SMALL, **chunks).partial_fit):
+        with pytest.raises(ValueError, match=r"rows \[50\]\) are too small for training"):
+            train(tiny)
+    Model(**SMALL).fit(sp.vstack([X[:50], X[50:51] * 1e-15]).tocsr())  # still normal
+
+
 def test_a_vanishing_offset_is_the_plain_model_for_items_without_interactions():
     """An item without training interactions had theta 0 ** p clipped to 0.1 for any p > 0:
     trained against an offset of log 0.1 and served without it, the offset lifted the items
