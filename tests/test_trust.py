@@ -70,12 +70,38 @@ def test_float32_overflow_refits_in_float64():
 def test_values_beyond_float32_refit_in_float64_and_fold_in_raises_clearly():
     X = _binary()
     X.data[:] = 1e39  # finite in float64, infinite once cast to float32
-    with pytest.warns(RuntimeWarning, match="ImplicitALS diverged.*Refitting in float64"):
+    with pytest.warns(RuntimeWarning, match="ImplicitALS: the values of X .*outside "
+                                            "float32's range.*Refitting in float64"):
         model = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(X)
     assert np.isfinite(model.decision_function(X)).all()
     model32 = ImplicitALS(n_components=4, max_iter=3, random_state=0).fit(_binary())
     with pytest.raises(FloatingPointError, match=r"non-finite scores for \d+ user.*log1p"):
         model32.decision_function(X)
+
+
+@pytest.mark.parametrize("scale", [1e40, 1e-46])
+def test_ratings_beyond_float32_are_not_read_as_one_value(scale):
+    """NMF and ConvMF checked the ratings after the cast to float32: distinct ratings of
+    1e40 to 5e40 (or 1e-46 to 5e-46) became inf (or 0) and were refused as 'every value of
+    X is inf: use an implicit model'; HybridMF's lists at 1e-46 were in item order. (In
+    float64, NMF's and ConvMF's penalties outweigh ratings of 1e-46, and they warn.)"""
+    from sklearn_recsys import ConvMF, HybridMF
+
+    rng = np.random.RandomState(0)
+    X = sp.csr_matrix((rng.rand(40, 25) < 0.25) * rng.randint(1, 6, (40, 25)),
+                      dtype=np.float64)
+    for model in (NMF(n_components=4, max_iter=5, random_state=0),
+                  ConvMF(n_components=4, max_iter=3, alpha_item=10.0, random_state=0),
+                  HybridMF(n_components=4, max_iter=3, random_state=0)):
+        with pytest.warns(RuntimeWarning, match=r"values of X \(from .*\) are outside "
+                                                r"float32's range.*Refitting in float64"):
+            model.fit(X * scale)
+        scores = model.decision_function(X * scale)
+        assert np.isfinite(scores).all()
+        if scale > 1 or isinstance(model, HybridMF):  # tiny ratings: the penalty wins (it warns)
+            assert not np.any(np.ptp(scores, axis=1) == 0)
+    with pytest.raises(FloatingPointError, match="outside float32's range.*dtype=np.float64"):
+        BPR(n_components=4, max_iter=2, random_state=0).fit(X * scale)  # no refit: it says
 
 
 def test_fit_whose_fold_in_overflows_refits_in_float64():

@@ -187,6 +187,7 @@ class MatrixFactorizationBase(
         return fit_data
 
     def _fit(self, X, X_val=None, **fit_data):
+        self._check_dtype_range(X)
         # the split keeps the dtype, so X_train is in self.dtype too
         ctx = self._make_context(X.astype(self.dtype, copy=False), X_val)
         ctx.Xt = ctx.X_train.T.tocsr()
@@ -194,6 +195,23 @@ class MatrixFactorizationBase(
         with numba_threads(self.n_jobs):
             self._run_training(ctx)
         return self
+
+    def _check_dtype_range(self, X):
+        """FloatingPointError if casting ``X`` to ``dtype`` would turn values into inf or 0
+        (or subnormals, whose precision is lost): a float32 fit is then redone in float64
+        where the model allows it, and the error names the fix where it does not."""
+        info = np.finfo(self.dtype)
+        if X.nnz == 0 or np.finfo(X.dtype).max <= info.max:
+            return
+        values = np.abs(X.data)
+        low, high = float(values.min()), float(values.max())
+        if high > info.max or low < info.tiny:
+            raise FloatingPointError(
+                f"{type(self).__name__}: the values of X (from {low:g} to {high:g}) are "
+                f"outside {info.dtype}'s range of normal numbers ({info.tiny:.2g} to "
+                f"{info.max:.2g}): cast to it, they would become inf or lose their precision "
+                "(0 below about 1.4e-45). Scale them (e.g. np.log1p, RatingBinarizer), or "
+                "pass dtype=np.float64.")
 
     def _snapshot(self):
         return {n: None if getattr(self, n) is None else getattr(self, n).copy()
