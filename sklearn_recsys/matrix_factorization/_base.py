@@ -61,6 +61,8 @@ class MatrixFactorizationBase(
     _iteration_unit = "sweep"
     # a FloatingPointError in float32 triggers one refit in float64
     _refit_in_float64 = True
+    # False for a model that reads only which entries X stores, not their values
+    _reads_values = True
 
     @property
     def _n_features_out(self):
@@ -198,10 +200,10 @@ class MatrixFactorizationBase(
 
     def _check_dtype_range(self, X):
         """FloatingPointError if casting ``X`` to ``dtype`` would turn values into inf or 0
-        (or subnormals, whose precision is lost): a float32 fit is then redone in float64
-        where the model allows it, and the error names the fix where it does not."""
+        (or subnormals, whose precision is lost): a float32 fit is then redone in
+        float64. A model that reads only which entries are stored (BPR) skips it."""
         info = np.finfo(self.dtype)
-        if X.nnz == 0 or np.finfo(X.dtype).max <= info.max:
+        if not self._reads_values or X.nnz == 0 or np.finfo(X.dtype).max <= info.max:
             return
         values = np.abs(X.data)
         low, high = float(values.min()), float(values.max())

@@ -126,6 +126,7 @@ class BPR(MatrixFactorizationBase):
     _state_names = ("user_factors_", "item_factors_", "item_bias_")
     _divergence_hint = "lower learning_rate_init"
     _refit_in_float64 = False  # SGD that diverges does so in any precision
+    _reads_values = False  # the stored entries are the positives, whatever their values
 
     # the fold-in's budget of steps, read at scoring
     _params_settable_after_fit = frozenset({"fold_in_iter"})
