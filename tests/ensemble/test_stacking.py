@@ -1065,6 +1065,45 @@ def test_room_results_back_the_docs():
     assert [round(v, 4) for v in first[1:4]] == [0.4024, 0.2068, 0.0486]
 
 
+def test_router_results_back_the_docs():
+    """docs/benchmarks.rst ("A router"): AUC 0.78 (classifier) and 0.77 (the stack's own
+    mass), TPR 21% at FPR 2.5%; the refitted stacks are the room table's (0.4009 / 0.2064 /
+    0.0503); the reference router 0.4128 / 0.1308, 184 unseen hits over the stack, both
+    targets met; the likeliest 5% gain 21 unseen hits for 226 others, 10% 44 for 529; soft
+    weight 5 53 for 200 against the boost of 5's 62 for 190; both targets need 114 more for
+    at most 14 others, and no measured rule meets them."""
+    results = _results("multibehavior_router")
+    (counts, own) = results["multibehavior-router-predictors"]["rows"]
+    assert (round(counts[1], 2), round(own[1], 2), round(counts[2], 2)) == (0.78, 0.77, 0.21)
+    rows = {row[0]: row for row in results["multibehavior-router"]["rows"]}
+    n_users, n_unseen = 15449, 2286
+
+    def counts_of(row):  # hits among the unseen purchases and among the other users
+        unseen = round(row[3] * n_unseen)
+        return unseen, round(row[1] * n_users) - unseen
+
+    stack = rows["default stack"]
+    room = {row[0]: row for row in _results("multibehavior_room")["multibehavior-room"]["rows"]}
+    assert stack[1:4] == room[1.0][1:4]
+    assert [round(v, 4) for v in stack[1:4]] == [0.4009, 0.2064, 0.0503]
+    (u0, o0) = counts_of(stack)
+
+    def exchange(row):
+        u, o = counts_of(row)
+        return u - u0, o0 - o
+
+    oracle = rows["hard: the test's own unseen users (reference)"]
+    assert [round(oracle[1], 4), round(oracle[3], 4)] == [0.4128, 0.1308]
+    assert oracle[1] >= 0.40 and oracle[3] >= 0.10 and exchange(oracle) == (184, 0)
+    assert exchange(rows["hard: likeliest 5% to the transfer stack"]) == (21, 226)
+    assert exchange(rows["hard: likeliest 10% to the transfer stack"]) == (44, 529)
+    assert exchange(rows["soft: weight 5"]) == (53, 200) and exchange(room[5.0]) == (62, 190)
+    assert math.ceil(0.10 * n_unseen) - u0 == 114
+    assert u0 + o0 - math.ceil(0.40 * n_users) == 14
+    assert not any(row[1] >= 0.40 and row[3] >= 0.10
+                   for name, row in rows.items() if "reference" not in name)
+
+
 def test_a_leave_one_out_base_spreads_its_share_without_amplifying_it():
     """A path's Shapley value went to the entries in proportion to the base's own terms:
     BPR's leave-one-out terms summed to -4.7e-6 against a score change of -0.0095, and a
