@@ -146,7 +146,9 @@ class MatrixFactorizationBase(
             return
         # factors far smaller than a constant of the scores (ConvMF's global mean) round
         # away in float32: every item ties, and the lists fall back to item order
-        rows = np.arange(min(U.shape[0], 100))
+        # up to 100 users, fewer on a large catalogue (about 4 million scores at most)
+        n_items = self.item_factors_.shape[0]
+        rows = np.arange(min(U.shape[0], 100, max(8, 2**22 // n_items)))
         flat = np.ptp(self._train_scores(rows), axis=1) == 0
         if flat.mean() > 0.5:
             warnings.warn(
