@@ -87,7 +87,9 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
     one column alone does, at a very large ``cap``). :meth:`explain` is
     exact for the approximate ``B``. The fill-reducing ordering is the items
     by ascending number of Gram neighbours (a cheap stand-in for minimum
-    degree).
+    degree), ties broken by the items' Gram diagonal and column sum, not by
+    their column index: relabelling the items relabels the model (up to
+    rounding; items that these keys cannot tell apart go by index).
 
     References
     ----------

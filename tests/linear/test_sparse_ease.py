@@ -179,3 +179,25 @@ def test_a_user_of_untrained_items_only_gets_the_popularity_fallback(dtype, alph
     popular = np.argsort(-np.bincount(X.indices, minlength=30), kind="stable")[:5]
     np.testing.assert_array_equal(model.recommend(row, k=5)[0][0], popular)
     np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 30)), k=5)[0][0], popular)
+
+
+@pytest.mark.parametrize("values", ["binary", "weighted"])
+def test_relabelling_the_items_relabels_the_model(values):
+    """The fill-reducing order put items of equal degree in column-index order, and the
+    incomplete factorization depends on that order: fitted on X[:, perm], 299 of 300 users
+    got another top 10 (overlap 0.72), so the catalogue's order acted as a hidden seed. Ties
+    now go by the items' own statistics."""
+    X = make_interactions(300, 120, density=0.08, random_state=4).astype(np.float64)
+    if values == "weighted":
+        X.data *= np.random.RandomState(5).uniform(0.3, 3.0, size=X.nnz)
+    perm = np.random.RandomState(2).permutation(X.shape[1])
+    model = SparseEASE(alpha=10.0, density=0.2).fit(X)
+    relabelled = SparseEASE(alpha=10.0, density=0.2).fit(X[:, perm])
+    scores = model.decision_function(X)
+    moved = relabelled.decision_function(X[:, perm])[:, np.argsort(perm)]
+    np.testing.assert_allclose(moved, scores, rtol=0, atol=1e-13 * np.abs(scores).max())
+    # the same lists but for the order of tied items (by index, which the relabelling moves)
+    lists, top = model.recommend(X, k=10)
+    other, other_top = relabelled.recommend(X[:, perm], k=10)
+    np.testing.assert_allclose(other_top, top, rtol=0, atol=1e-13 * np.abs(scores).max())
+    assert np.mean([len(set(a) & set(perm[b])) for a, b in zip(lists, other)]) > 9.9
