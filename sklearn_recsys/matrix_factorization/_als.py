@@ -45,9 +45,9 @@ class ImplicitALS(MatrixFactorizationBase):
     Each sweep solves for all items given the users, then all users given
     the items, by a few warm-started conjugate-gradient steps (Takacs, Pilaszy &
     Tikk 2011; cost linear in the non-zeros) or by exact Cholesky solves.
-    Kernels are compiled with numba and run in parallel over rows; rows are
-    independent, so the number of threads changes results only by the rounding
-    of vectorised sums.
+    Kernels are compiled with numba and run in parallel over rows; each row
+    is solved in an order fixed by the data alone, so the number of threads
+    does not change the results.
 
     A user not seen in ``fit`` is folded in exactly: one least-squares step on
     the fixed item factors, the same equation the fit solves for its users.

@@ -259,7 +259,9 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale, pref):
     0) corrected on the non-zeros.
     """
     n_rows, k = X.shape
-    total = 0.0
+    # each row's term kept, then summed in row order: a sum across the threads' rows would
+    # follow the thread count, and MultiTaskMF's sampler draws from this loss
+    rows = np.empty(n_rows, dtype=np.float64)
     for u in prange(n_rows):
         x = X[u]
         s = x @ (YtY @ x)
@@ -273,7 +275,10 @@ def implicit_loss(indptr, indices, data, X, Y, YtY, scale, pref):
             for f in range(k):
                 pred += Y[i, f] * x[f]
             s += c * rho * (1.0 - pred) ** 2 + (1.0 - rho) * pred * pred - pred * pred
-        total += s
+        rows[u] = s
+    total = 0.0
+    for u in range(n_rows):
+        total += rows[u]
     return total
 
 
