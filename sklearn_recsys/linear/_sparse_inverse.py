@@ -253,15 +253,15 @@ def sparse_inverse_factor(G, shift, cap, steps):
     A = sp.csc_matrix(G)
     del G
     n = A.shape[0]
-    scale = 1.0 / np.sqrt(A.diagonal().astype(np.float64) + shift)
+    diagonal_of_a = A.diagonal().astype(np.float64)
+    scale = 1.0 / np.sqrt(diagonal_of_a + shift)
     # ordering: least-connected items first, a cheap stand-in for minimum degree; ties
     # (common) go by the item's own statistics, not its column index, so that relabelling
     # the items relabels the model (by index, the catalogue's order changed 45% of the
     # top-10 slots); the index decides only between items these keys cannot tell apart
-    # (column sums, not of |A|: no copy of the Gram; any label-free key will do)
     column_sums = np.asarray(A.sum(axis=0), dtype=np.float64).ravel()
-    order = np.lexsort((np.arange(n), column_sums, A.diagonal().astype(np.float64),
-                        np.diff(A.indptr)))
+    order = np.lexsort((np.arange(n), column_sums, diagonal_of_a, np.diff(A.indptr)))
+    del diagonal_of_a, column_sums
     position = np.empty(n, np.int32)
     position[order] = np.arange(n, dtype=np.int32)
     # the scaled, reordered lower triangle, built without a full-size copy of A
