@@ -99,9 +99,9 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
     _validation_split = "interactions"
     _validation_k = 20
     _iteration_unit = "iter"
-    # what to change when training diverges (said by the FloatingPointError)
-    _divergence_hint = ("scale the values of X down (e.g. np.log1p, RatingBinarizer or "
-                        "BM25Weighting) or increase alpha")
+    # whether the scale of X's values moves training (not for a model that reads only
+    # which entries are stored, BPR, or only their order, the sequential models)
+    _values_scale_training = True
 
     # -- hooks ------------------------------------------------------------
 
@@ -292,7 +292,34 @@ class IterativeTrainingMixin(metaclass=ABCMeta):
     def _raise_diverged(self, what, iteration):
         raise FloatingPointError(
             f"{type(self).__name__} diverged: {what} after {self._iteration_unit} "
-            f"{iteration}. To fix it, {self._divergence_hint}.")
+            f"{iteration}. To fix it, {self._divergence_hint()}.")
+
+    def _divergence_hint(self):
+        """What to change when training diverges, from the parameters this model has.
+
+        A gradient-trained model (``learning_rate_init``) most often overshoots; a
+        closed-form or ALS fit overflows on large values, or on a penalty too weak to
+        bound its factors. An ``alpha`` whose square the float type cannot hold is itself
+        the cause, whatever the solver.
+        """
+        fixes = []
+        learning_rate = getattr(self, "learning_rate_init", None)
+        if learning_rate is not None:
+            fixes.append(f"lower learning_rate_init (now {learning_rate:g})")
+        if self._values_scale_training:
+            fixes.append("scale the values of X down (e.g. np.log1p, RatingBinarizer or "
+                         "BM25Weighting)")
+        alpha = getattr(self, "alpha", None)
+        if isinstance(alpha, Real):
+            dtype = np.dtype(getattr(self, "dtype", np.float32))
+            if alpha > math.sqrt(np.finfo(dtype).max) / 1e4:  # the likeliest cause then
+                fixes.insert(0, f"lower alpha (now {alpha:g}: {dtype.name} cannot hold the "
+                             "products it enters)")
+            elif learning_rate is None:
+                fixes.append("increase alpha")
+        if not fixes:
+            return "pass dtype=np.float64"
+        return fixes[0] if len(fixes) == 1 else f"{', '.join(fixes[:-1])} or {fixes[-1]}"
 
 
 def pass_rows(state, X, n_users):

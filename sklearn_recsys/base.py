@@ -17,7 +17,7 @@ import functools
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import ClassNamePrefixFeaturesOutMixin
+from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
 from .utils._sparse_dense import csr_dense_product
@@ -391,6 +391,9 @@ class RecommenderMixin:
             scores = self._popularity_for_empty_rows(
                 X_batch, self._score_batch(X_batch, **batch_data))
             yield rows, self._target_history(X_batch), self._checked_scores(rows, scores)
+            # the next block is scored before the consumer lets go of this one: one block
+            # held, not two (working_memory sizes one)
+            del scores
 
     def _n_items(self):
         """Number of items scored: columns of ``X``, or of one block of a multi-behaviour ``X``."""
@@ -651,6 +654,7 @@ class RecommenderMixin:
             if out is None:
                 out = np.empty((X.shape[0], scores.shape[1]), dtype=scores.dtype)
             out[rows] = scores
+            del scores  # before the next block is scored (see _iter_scores)
         return out
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
@@ -690,7 +694,7 @@ class RecommenderMixin:
 
     def _top_k(self, X, k, exclude_seen, exclude, candidates, **row_data):
         """``recommend`` of validated CSR ``X`` (``row_data`` as in :meth:`_iter_scores`)."""
-        exclude = check_exclude(exclude, X.shape[0], self._n_items())
+        exclude = check_exclude(exclude, X.shape[0], self._n_items(), self)
         return _top_k_of_batches(self._iter_scores(X, **row_data), self._n_items(), k,
                                  exclude_seen, candidates, exclude)
 
@@ -783,6 +787,7 @@ def _top_k_of_batches(batches, n_candidates, k, exclude_seen, candidates, exclud
         if candidate_mask is not None:
             scores[:, ~candidate_mask] = -np.inf
         idx, val = top_k(scores, k)
+        del scores  # before the next block is scored (see _iter_scores)
         all_idx.append(idx)
         all_val.append(val)
     return np.vstack(all_idx), np.vstack(all_val)
@@ -816,15 +821,52 @@ def _recommend_excluding_first(estimator, X, k, exclude_seen, exclude, candidate
     check_k(k)
     X = estimator._validate_for_scoring(X)
     n_items = estimator._n_items()
-    exclude = check_exclude(exclude, X.shape[0], n_items)
+    exclude = check_exclude(exclude, X.shape[0], n_items, estimator)
     exclude_seen = check_exclude_seen(exclude_seen)
     batches = estimator._iter_scores(X, exclude_seen, exclude,
                                      _allowed_items(candidates, n_items))
     return _top_k_of_batches(batches, n_items, k, exclude_seen, candidates, exclude)
 
 
-class ItemScoresTransformMixin:
-    """``transform`` returning the item scores, for models without a latent space."""
+class EmbeddingFeaturesOutMixin(ClassNamePrefixFeaturesOutMixin):
+    """``get_feature_names_out`` of a fitted model's ``transform`` (its user embedding, or
+    the item scores of a model without one).
+
+    scikit-learn's mixin only checks that ``_n_features_out`` exists, which a
+    model's property answers before fit, and after ``set_params`` changed
+    ``n_components``, with names that are not those of its ``transform``:
+    here the model must be fitted under its current parameters, as for
+    ``transform`` itself.
+    """
+
+    def get_feature_names_out(self, input_features=None):
+        """Output feature names: ``<class name in lower case>0``, ``...1``, ...
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            Only checked against ``feature_names_in_`` where the model has it.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            One name per column of :meth:`transform`.
+        """
+        self._check_fitted()
+        return super().get_feature_names_out(input_features)
+
+
+class ItemScoresTransformMixin(EmbeddingFeaturesOutMixin, TransformerMixin):
+    """``transform`` returning the item scores, for models without a latent space.
+
+    Its columns are named as an embedding's, ``<class name>0`` for item 0 and
+    so on, so it composes with ``FeatureUnion`` and ``set_output`` (scikit-learn
+    wraps the output of a ``transform`` defined under ``TransformerMixin``).
+    """
+
+    @property
+    def _n_features_out(self):
+        return self._n_items()
 
     def transform(self, X):
         """Item scores of each user: the representation of a model without factors.
@@ -900,16 +942,20 @@ class ItemItemMixin(ItemScoresTransformMixin):
         self._check_fitted()
         k = check_k(k)
         items = check_item_indices(items, self.n_features_in_)
-        rows = self._item_item_rows(items)
-        if hasattr(rows, "toarray"):
-            dense = np.full(rows.shape, -np.inf, dtype=rows.dtype)
-            coo = rows.tocoo()
-            dense[coo.row, coo.col] = coo.data
-            rows = dense
-        else:
-            rows = np.array(rows)  # a copy: the masking below writes to it
-        rows[np.arange(len(items)), items] = -np.inf
-        return top_k(_mask_unseen_items(self, rows, items), k)
+
+        def similarities(items):
+            rows = self._item_item_rows(items)
+            if hasattr(rows, "toarray"):
+                dense = np.full(rows.shape, -np.inf, dtype=rows.dtype)
+                coo = rows.tocoo()
+                dense[coo.row, coo.col] = coo.data
+                rows = dense
+            else:
+                rows = np.array(rows)  # a copy: the masking below writes to it
+            rows[np.arange(len(items)), items] = -np.inf
+            return _mask_unseen_items(self, rows, items)
+
+        return similar_in_batches(similarities, items, self.n_features_in_, k)
 
     def _item_item_rows(self, items):
         """Rows ``items`` of the item-item matrix (dense or sparse)."""
@@ -951,6 +997,19 @@ class ItemItemMixin(ItemScoresTransformMixin):
         return x.indices[order].astype(np.int64), contrib[order]
 
 
+def similar_in_batches(similarities, items, n_items, k):
+    """Top ``k`` of ``similarities(batch)`` (the masked rows of a batch of query items).
+
+    The query items go in batches that ``working_memory`` sizes, as users do
+    in ``recommend``: every item at once would be ``n_items ** 2`` scores.
+    """
+    parts = [top_k(similarities(items[rows]), k)
+             for rows in iter_row_batches(len(items), row_batch_size(n_items))]
+    if not parts:
+        return top_k(np.empty((0, n_items)), k)
+    return np.vstack([idx for idx, _ in parts]), np.vstack([val for _, val in parts])
+
+
 def _mask_unseen_items(estimator, similarities, items):
     """``-inf`` for items without training interactions, as neighbours and as queries.
 
@@ -965,30 +1024,3 @@ def _mask_unseen_items(estimator, similarities, items):
     similarities[:, unseen] = -np.inf
     similarities[unseen[items]] = -np.inf
     return similarities
-
-
-class EmbeddingFeaturesOutMixin(ClassNamePrefixFeaturesOutMixin):
-    """``get_feature_names_out`` of a fitted model's user embedding (``transform``).
-
-    scikit-learn's mixin only checks that ``_n_features_out`` exists, which a
-    model's property answers before fit, and after ``set_params`` changed
-    ``n_components``, with names that are not those of its ``transform``:
-    here the model must be fitted under its current parameters, as for
-    ``transform`` itself.
-    """
-
-    def get_feature_names_out(self, input_features=None):
-        """Output feature names: ``<class name in lower case>0``, ``...1``, ...
-
-        Parameters
-        ----------
-        input_features : array-like of str or None, default=None
-            Only checked against ``feature_names_in_`` where the model has it.
-
-        Returns
-        -------
-        feature_names_out : ndarray of str objects
-            One name per column of :meth:`transform`.
-        """
-        self._check_fitted()
-        return super().get_feature_names_out(input_features)

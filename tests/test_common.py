@@ -21,7 +21,7 @@ _TEST_PARAMS = {
     "MultiTaskMF": {"n_components": 4, "n_shared_components": 2, "solver": "als", "max_iter": 3,
                     "random_state": 0},
     "BPR": {"n_components": 4, "max_iter": 5, "random_state": 0},
-    "ExplicitMF": {"n_components": 4, "max_iter": 3, "random_state": 0},
+    "ExplicitMF": {"n_components": 4, "max_iter": 3, "burn_in": 1, "random_state": 0},
     "NMF": {"n_components": 4, "max_iter": 5, "fold_in_iter": 5, "random_state": 0},
     "AutoRec": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,
                 "random_state": 0},

@@ -327,6 +327,14 @@ def test_scorers_and_decision_function_pass_row_data_to_a_pipelines_last_step():
     assert abs(ndcg_at_k(y, without, k=5) - expected) > 1e-6  # the features count
     scorer = make_ranking_scorer("ndcg", k=5)
     assert scorer(pipe, X_in, y, user_features=G[80:]) == pytest.approx(expected, abs=1e-12)
+    # the pipeline's own score too: it dropped them, and took a misspelt name (audit57c)
+    S10 = pipe.decision_function(X_in, user_features=G[80:])
+    mask_seen(S10, X_in)
+    assert pipe.score(X_in, y, user_features=G[80:]) == pytest.approx(ndcg_at_k(y, S10, k=10),
+                                                                      abs=1e-12)
+    assert pipe.score(X_in, y, user_features=G[80:]) != pipe.score(X_in, y)
+    with pytest.raises(TypeError, match="user_featrues"):
+        pipe.score(X_in, y, user_featrues=G[80:])
     with sklearn.config_context(enable_metadata_routing=True):
         routed = make_ranking_scorer("ndcg", k=5).set_score_request(user_features=True)
         assert routed(pipe, X_in, y, user_features=G[80:]) == pytest.approx(expected,
@@ -348,7 +356,8 @@ def test_a_preprocessing_parameter_changed_after_fit_is_refused_until_set_back()
     message = r"Pipeline's parameters changed since fit \(ratingbinarizer__threshold 4 -> 2\)"
     for call in (lambda: pipe.recommend(X, k=5), lambda: pipe.decision_function(X),
                  lambda: pipe.score(X), lambda: scorer(pipe, X),
-                 lambda: recommend(pipe, X, k=5)):
+                 lambda: recommend(pipe, X, k=5), lambda: pipe.transform(X),
+                 lambda: pipe.get_feature_names_out()):
         with pytest.raises(ValueError, match=message):
             call()
     replaced = clone(pipe).fit(X).set_params(

@@ -453,6 +453,21 @@ def test_huge_k_costs_no_memory():
     np.testing.assert_array_equal(idx, [[2, 1, 0], [2, 1, 0]])
 
 
+@pytest.mark.parametrize("n_cols", [2**40, 2**62])
+def test_a_repeated_pair_keeps_its_latest_key_on_any_catalogue(n_cols):
+    """The (row, col) pair was flattened to row * n_cols + col, which overflows int64 from
+    2**63 cells: leave_last_out_split then crashed (audit57b)."""
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    # user 1 saw the last item at times 5 and 9 (a repeated pair), user 2 item 3 at 7
+    T = sp.coo_matrix((np.array([5.0, 9.0, 7.0, 1.0, 2.0]),
+                       (np.array([1, 1, 2, 2, 1]), np.array([n_cols - 1, n_cols - 1, 3, 4, 0]))),
+                      shape=(3, n_cols))
+    _, y = leave_last_out_split(T, T)
+    y = sp.coo_matrix(y)
+    assert y.col.tolist() == [n_cols - 1, 3] and y.data.tolist() == [9.0, 7.0]
+
+
 @pytest.mark.parametrize("k", [0, -1, 2.5, True])
 def test_top_k_refuses_bad_k(k):
     with pytest.raises(ValueError, match="k must be a positive integer"):
@@ -481,6 +496,129 @@ def test_scorer_options_are_checked():
     with pytest.raises(TypeError, match="unexpected option 'gain'"):
         make_ranking_scorer("recall", gain="graded")
     make_ranking_scorer("ndcg", gain="graded")
+
+
+# ------------------------------------------------- parameters at their bounds
+
+
+def test_hybrid_mf_with_a_huge_alpha_refits_in_float64():
+    """HybridMF's float32 factors overflowed at alpha=1e20 (allowed) and reached its ridge
+    map's solver, which raised SciPy's "array must not contain infs or NaNs"; the float64
+    refit that ImplicitALS gets never ran (audit57a F1)."""
+    from sklearn_recsys import HybridMF
+
+    X = _binary(40, 25, 0.2)
+    features = np.eye(25)[:, :5]
+    params = dict(n_components=4, alpha=1e20, item_features=features, max_iter=3,
+                  random_state=0)
+    with pytest.warns(RuntimeWarning, match=r"HybridMF diverged: the item factors hold "
+                                            r"non-finite values.*lower alpha \(now 1e\+20"):
+        model = HybridMF(**params).fit(X)
+    reference = HybridMF(**params, dtype=np.float64).fit(X)
+    np.testing.assert_array_equal(model.decision_function(X), reference.decision_function(X))
+
+
+@pytest.mark.parametrize("model, advice, not_said", [
+    # gradient-trained: the step size first, and never "increase alpha"
+    (lambda: _neural("MultVAE", learning_rate_init=100.0),
+     "lower learning_rate_init (now 100) or scale the values of X down", "alpha"),
+    # order keys: neither the values' scale nor an alpha it does not have
+    (lambda: _neural("SASRec", learning_rate_init=1e6), "lower learning_rate_init (now 1e+06).",
+     "values"),
+    # an alpha beyond the float type is the cause, said first
+    (lambda: _neural("AutoRec", alpha=1e300), "lower alpha (now 1e+300: float32", "increase"),
+    (lambda: ImplicitALS(alpha=1e20), "lower alpha (now 1e+20: float32", "increase"),
+    (lambda: ImplicitALS(alpha=1e20, dtype=np.float64), "or increase alpha.", "lower"),
+    (lambda: BPR(), "lower learning_rate_init (now 0.05).", "values"),
+])
+def test_divergence_advice_follows_the_model(model, advice, not_said):
+    """One fixed sentence ("scale the values of X down ... or increase alpha") was every
+    model's advice: wrong for a learning rate that overshoots, for the sequential models
+    (no alpha; only the order of X is read) and where alpha itself overflows (audit57a F2)."""
+    hint = model()._divergence_hint() + "."
+    assert advice in hint and not_said not in hint, hint
+
+
+def _neural(name, **params):
+    pytest.importorskip("tensorflow")
+    return dict(all_estimators())[name](**params)
+
+
+def test_a_diverging_learning_rate_is_named():
+    pytest.importorskip("tensorflow")
+    from sklearn_recsys import MultVAE
+
+    with pytest.raises(FloatingPointError, match=r"MultVAE diverged.*To fix it, lower "
+                                                 r"learning_rate_init \(now 100\)"):
+        MultVAE(hidden_layer_sizes=(8,), n_components=4, learning_rate_init=100.0,
+                max_iter=3, random_state=0).fit(_binary())
+
+
+def test_a_rating_threshold_beyond_the_float_type_is_named():
+    """MultiTaskMF's log Phi((r - t) / sigma) overflowed float32 for t of 1e20 and the error
+    blamed the values of X and alpha (audit57a F2); 1e19 still scores."""
+    from sklearn_recsys import MultiTaskMF
+
+    X = _ratings(40, 25, 0.2)
+    model = MultiTaskMF(n_components=4, solver="als", max_iter=3, random_state=0).fit(X)
+    model.set_params(rating_threshold=1e19)
+    assert np.isfinite(model.decision_function(X)).all()
+    model.set_params(rating_threshold=1e20)
+    with pytest.raises(ValueError, match=r"rating_threshold=1e\+20 is 1e\+20 from the training "
+                                         r"ratings' range \[1, 5\].*overflows float32"):
+        model.decision_function(X)
+    with pytest.raises(ValueError, match="rating_noise=1e-300"):
+        model.set_params(rating_threshold=4.0, rating_noise=1e-300).decision_function(X)
+
+
+def test_a_popularity_penalty_beyond_the_float_type_is_named():
+    """At popularity_penalty=300 EASE's popular columns became 0 (their items tied), at 1000
+    the error blamed the values of X and alpha (audit57a)."""
+    X = _binary(40, 25, 0.2)
+    counts = np.bincount(X.indices, minlength=25)
+    with pytest.raises(ValueError, match=rf"popularity_penalty=300 divides the most popular "
+                                         rf"item's column by {counts.max() + 1} \*\* 300"):
+        EASE(alpha=1.0, popularity_penalty=300.0).fit(X)
+    scores = EASE(alpha=1.0, popularity_penalty=20.0).fit(X).coef_
+    assert (np.abs(scores).max(axis=0) > 0).sum() == (counts > 0).sum()
+
+
+def test_all_zero_behaviour_weights_are_refused():
+    """MultiBehaviorEASE fitted behavior_weights=(0, 0) as cross_weight=0, silently;
+    MultiTaskDAE refused the same (audit57a)."""
+    from sklearn_recsys import MultiBehaviorEASE
+
+    X = sp.hstack([_binary(40, 25, 0.2), _binary(40, 25, 0.1, seed=1)], format="csr")
+    with pytest.raises(ValueError, match=r"behavior_weights=\(0, 0\) are all 0: the cross "
+                                         r"term would read nothing"):
+        MultiBehaviorEASE(behaviors=("view", "buy"), behavior_weights=(0, 0)).fit(X)
+    MultiBehaviorEASE(behaviors=("view", "buy"), behavior_weights=(0, 1)).fit(X)
+
+
+@pytest.mark.parametrize("name", ["ExplicitMF", "MultiTaskMF"])
+def test_a_sampler_that_ends_in_its_burn_in_warns(name):
+    """max_iter <= burn_in kept one draw from inside the burn-in, silently (audit57a F3)."""
+    estimator = dict(all_estimators())[name]
+    X = _ratings(40, 25, 0.2)
+    with pytest.warns(UserWarning, match=rf"{name}\(solver='gibbs'\) runs 5 sweeps, no more "
+                                         r"than burn_in=20"):
+        model = estimator(n_components=2, solver="gibbs", max_iter=5, random_state=0).fit(X)
+    assert model.n_samples_kept_ == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = estimator(n_components=2, solver="gibbs", max_iter=5, burn_in=4, thin=1,
+                          random_state=0).fit(X)
+    assert model.n_samples_kept_ == 1
+
+
+def test_bpr_steps_too_small_to_fold_users_in_warn():
+    """BPR's collapse check read its training factors, but users are served by SGD fold-in
+    steps of learning_rate_init: at 1e-300 every list was catalogue order, silently."""
+    X = _binary(40, 25, 0.2)
+    with pytest.warns(UserWarning, match="BPR's scores are equal over every item"):
+        model = BPR(n_components=4, learning_rate_init=1e-300, max_iter=2,
+                    random_state=0).fit(X)
+    assert np.mean(np.ptp(model.decision_function(X), axis=1) == 0) > 0.9
 
 
 # -------------------------------------------------------------------- metrics

@@ -148,6 +148,20 @@ def _check_item_ids(estimator, item_ids):
     return ids
 
 
+def _id_dtype(ids):
+    """The column dtype of a vocabulary's ids in a Dask result.
+
+    String ids (NumPy's, or Python strings in an object array) get pandas'
+    string dtype: Dask fills an object column's metadata with placeholder
+    objects, which pyarrow cannot write (``to_parquet`` failed on string ids).
+    """
+    import pandas as pd
+
+    if ids.dtype.kind == "U" or (ids.dtype == object and len(ids) and isinstance(ids[0], str)):
+        return pd.StringDtype()
+    return ids.dtype
+
+
 def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta, user_features=None):
     if len(log) == 0:
         return meta
@@ -236,9 +250,9 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     # the ids come back from the encoder's vocabulary (whatever the log's column dtype,
     # e.g. a categorical whose categories Dask does not know)
     meta = pd.DataFrame({
-        encoder.user_col: pd.Series([], dtype=encoder.user_ids_.dtype),
+        encoder.user_col: pd.Series([], dtype=_id_dtype(encoder.user_ids_)),
         "rank": pd.Series([], dtype=np.int64),
-        encoder.item_col: pd.Series([], dtype=encoder.item_ids_.dtype),
+        encoder.item_col: pd.Series([], dtype=_id_dtype(encoder.item_ids_)),
         "score": pd.Series([], dtype=np.float64)})
     grouped = logs.shuffle(on=encoder.user_col)
     return grouped.map_partitions(_recommend_partition, model, encoder_on_workers, k,

@@ -559,6 +559,7 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
             scores = self._popularity_for_empty_rows(
                 X_batch, self._score_batch(X_batch, exclude_seen, excluded, allowed))
             yield rows, self._target_history(X_batch), self._checked_scores(rows, scores)
+            del scores  # one block held while the next is scored, not two
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Top-``k`` items for each user by the ranker, best first.

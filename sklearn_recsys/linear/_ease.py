@@ -223,7 +223,16 @@ class EASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         P = ease_item_item(X, self.alpha)
         if self.popularity_penalty:
             counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
-            P *= ((counts + 1.0) ** -self.popularity_penalty).astype(P.dtype)[np.newaxis, :]
+            shrink = (counts + 1.0) ** -self.popularity_penalty
+            # below the dtype's range the popular columns would be 0, their items tied
+            if shrink.min() < np.finfo(P.dtype).tiny:
+                raise ValueError(
+                    f"popularity_penalty={self.popularity_penalty:g} divides the most popular "
+                    f"item's column by {counts.max() + 1:g} ** {self.popularity_penalty:g}, "
+                    f"beyond {P.dtype.name}'s range: its scores would be 0 for every user. "
+                    "Lower popularity_penalty (values up to about 1 trade accuracy for "
+                    "exposure).")
+            P *= shrink.astype(P.dtype)[np.newaxis, :]
         self.coef_ = P
         self._linked_items = items_with_co_occurrence(X)
         check_scores_not_underflowed(self, X)

@@ -134,7 +134,8 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
         of ``Z^T Z``).
     behavior_weights : sequence of float, default=None
         Weight ``w_b`` of each behaviour in the input ``Z`` of the cross
-        term, one per block; None gives every behaviour 1.
+        term, one per block; None gives every behaviour 1. At least one is
+        positive (``cross_weight=0`` is how to drop the cross term).
     cross_weight : float, default=1.0
         Scale of the cross term against the conversion term: 0 ranks only
         the user's own viewed/carted items, by their conversion rates; the
@@ -224,7 +225,7 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
     def _fit(self, X):
         self._set_layout(X)
         self.behavior_weights_ = check_weights(self.behavior_weights, self.behaviors_,
-                                               "behavior_weights")
+                                               "behavior_weights", "the cross term")
         Y = self._target_history(X)
         Z = self._weighted_input(X)
         self.conversion_ = self._conversion_rates(X, Y)

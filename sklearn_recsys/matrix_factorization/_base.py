@@ -21,9 +21,10 @@ from sklearn.base import (
 from sklearn.utils._param_validation import Interval, Options
 
 from .._engine import ENGINE_CONSTRAINTS, IterativeTrainingMixin
-from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin, _mask_unseen_items
+from ..base import (EmbeddingFeaturesOutMixin, RecommenderMixin, _mask_unseen_items,
+                    similar_in_batches)
 from ..utils._parallel import numba_threads
-from ..utils._topk import iter_row_batches, top_k
+from ..utils._topk import iter_row_batches
 from ..utils._validation import (
     check_interaction_matrix,
     check_interactions,
@@ -61,8 +62,6 @@ class MatrixFactorizationBase(
     _iteration_unit = "sweep"
     # a FloatingPointError in float32 triggers one refit in float64
     _refit_in_float64 = True
-    # False for a model that reads only which entries X stores, not their values
-    _reads_values = True
 
     @property
     def _n_features_out(self):
@@ -124,10 +123,10 @@ class MatrixFactorizationBase(
             # the fitted state, under the parameters as the user set them (dtype stays)
             params = {*self.get_params(deep=False), "_fitted_params"}
             vars(self).update({k: v for k, v in vars(refit).items() if k not in params})
-        self._warn_if_collapsed()
+        self._warn_if_collapsed(X)
         return self
 
-    def _warn_if_collapsed(self):
+    def _warn_if_collapsed(self, X):
         """Warn when the penalty zeroed every factor, or shrank them below the scores'
         precision: all users would then rank alike (by item index)."""
         if self._zero_factors_by_design():
@@ -149,7 +148,7 @@ class MatrixFactorizationBase(
         # up to 100 users, fewer on a large catalogue (about 4 million scores at most)
         n_items = self.item_factors_.shape[0]
         rows = np.arange(min(U.shape[0], 100, max(8, 2**22 // n_items)))
-        flat = np.ptp(self._train_scores(rows), axis=1) == 0
+        flat = np.ptp(self._served_train_scores(X, rows), axis=1) == 0
         if flat.mean() > 0.5:
             warnings.warn(
                 f"{type(self).__name__}'s scores are equal over every item for "
@@ -157,6 +156,16 @@ class MatrixFactorizationBase(
                 f"small for the precision of its scores ({np.dtype(self.dtype).name}), so "
                 "those users get the items in index order. The penalties outweigh the data: "
                 "lower them, or pass dtype=np.float64.", UserWarning)
+
+    def _warn_if_burn_in_covers(self, n_sweeps):
+        """Warn when a Gibbs sampler's ``n_sweeps`` end within its ``burn_in``: no sample
+        is kept after it, and the model is its last draw alone."""
+        if n_sweeps <= self.burn_in:
+            warnings.warn(
+                f"{type(self).__name__}(solver='gibbs') runs {n_sweeps} sweeps, no more than "
+                f"burn_in={self.burn_in}: no sample follows the burn-in, so the model is its "
+                "last draw alone. Raise max_iter above burn_in, or lower burn_in.",
+                UserWarning)
 
     def _zero_factors_by_design(self):
         return False
@@ -205,7 +214,7 @@ class MatrixFactorizationBase(
         (or subnormals, whose precision is lost): a float32 fit is then redone in
         float64. A model that reads only which entries are stored (BPR) skips it."""
         info = np.finfo(self.dtype)
-        if not self._reads_values or X.nnz == 0 or np.finfo(X.dtype).max <= info.max:
+        if not self._values_scale_training or X.nnz == 0 or np.finfo(X.dtype).max <= info.max:
             return
         values = np.abs(X.data)
         low, high = float(values.min()), float(values.max())
@@ -227,6 +236,10 @@ class MatrixFactorizationBase(
 
     def _validation_row_scores(self, ctx, rows, X_rows):
         # the training users' own factors: no fold-in needed while fitting
+        return self._train_scores(rows)
+
+    def _served_train_scores(self, X, rows):
+        """Scores of training rows ``rows`` of ``X`` as served (their fitted factors here)."""
         return self._train_scores(rows)
 
     def _train_scores(self, rows):
@@ -356,16 +369,21 @@ class MatrixFactorizationBase(
         norms = np.linalg.norm(V, axis=1)
         zero = norms == 0
         norms[zero] = 1.0
-        sims = (V[items] @ V.T) / np.outer(norms[items], norms)
-        sims[np.arange(len(items)), items] = -np.inf
-        # a zero factor (penalised away, or a bias-only ExplicitMF) has no direction:
-        # such items are no one's neighbour and have none, as unseen items
-        sims[:, zero] = -np.inf
-        sims[zero[items]] = -np.inf
-        return top_k(_mask_unseen_items(self, sims, items), k)
+
+        def similarities(items):
+            sims = (V[items] @ V.T) / np.outer(norms[items], norms)
+            sims[np.arange(len(items)), items] = -np.inf
+            # a zero factor (penalised away, or a bias-only ExplicitMF) has no direction:
+            # such items are no one's neighbour and have none, as unseen items
+            sims[:, zero] = -np.inf
+            sims[zero[items]] = -np.inf
+            return _mask_unseen_items(self, sims, items)
+
+        return similar_in_batches(similarities, items, self.n_features_in_, k)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.transformer_tags.preserves_dtype = ["float32"]
+        # transform returns the factors' dtype, whatever the input's
+        tags.transformer_tags.preserves_dtype = [np.dtype(self.dtype).name]
         tags.non_deterministic = False
         return tags

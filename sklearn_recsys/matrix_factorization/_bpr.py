@@ -124,9 +124,8 @@ class BPR(MatrixFactorizationBase):
         "fold_in_iter": [Interval(Integral, 1, None, closed="left")],
     }
     _state_names = ("user_factors_", "item_factors_", "item_bias_")
-    _divergence_hint = "lower learning_rate_init"
     _refit_in_float64 = False  # SGD that diverges does so in any precision
-    _reads_values = False  # the stored entries are the positives, whatever their values
+    _values_scale_training = False  # the stored entries are the positives, whatever their values
 
     # the fold-in's budget of steps, read at scoring
     _params_settable_after_fit = frozenset({"fold_in_iter"})
@@ -303,6 +302,11 @@ class BPR(MatrixFactorizationBase):
         self.n_iter_ += 1
         self.best_iteration_ = self.n_iter_
         return self
+
+    def _served_train_scores(self, X, rows):
+        # served users are folded in by SGD steps, not read from the training factors:
+        # steps too small to move them leave every list in catalogue order
+        return self._score_batch(X[rows])
 
     def _fold_in(self, X):
         # an item without training interactions was only ever a negative: an entry on

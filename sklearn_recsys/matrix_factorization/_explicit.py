@@ -293,6 +293,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fit(self, X, X_val=None):
         check_rating_values(self, X)
         self.solver_ = self._resolve_solver()
+        if self.solver_ == "gibbs":
+            self._warn_if_burn_in_covers(self.max_iter or _DEFAULT_SWEEPS["gibbs"])
         self.n_components_ = self.n_components or _DEFAULT_COMPONENTS[self.solver_]
         self.alpha_ = None if self.solver_ == "gibbs" else self.alpha
         if self.solver == "auto" and self.solver_ == "gibbs" and self._biases_beat_the_sampler(X):
@@ -472,7 +474,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         if self.solver_ != "gibbs":
             self.n_samples_kept_ = 1
             return
-        if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
+        if not ctx.kept:  # max_iter <= burn_in (fit warned): the last draw stands alone
             ctx.kept.append((*self._kept_items(ctx), *ctx.user_prior))
         V, bias, means, precisions, taus = zip(*ctx.kept)
         self.n_samples_kept_ = len(V)

@@ -389,7 +389,7 @@ class HybridMF(MatrixFactorizationBase):
             V[self.cold_items_] = 0
         return V
 
-    def _side(self, A, X, Y, ridge, features, warm, weights_name):
+    def _side(self, A, X, Y, ridge, features, warm, weights_name, iteration):
         """One sweep of one side: rows of ``X`` pulled to the features' prediction, then the map."""
         scale, steps = float(self.confidence_scale), int(self.cg_steps)
         no_pref = np.empty(0, dtype=X.dtype)
@@ -399,6 +399,11 @@ class HybridMF(MatrixFactorizationBase):
         prior = np.ascontiguousarray(features @ getattr(self, weights_name), dtype=X.dtype)
         prior_cg_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y), prior,
                        float(self.alpha), scale, False, steps)
+        # the map's solver refuses non-finite factors with SciPy's message: the
+        # engine's names the fix (and a float32 fit is redone in float64)
+        if not np.isfinite(X).all():
+            self._raise_diverged(f"the {weights_name.split('_')[0]} factors hold non-finite "
+                                 "values", iteration)
         W = ridge.fit(X[warm]).astype(X.dtype)
         setattr(self, weights_name, W)
         # rows without interactions are their features' prediction, under the new map
@@ -407,10 +412,11 @@ class HybridMF(MatrixFactorizationBase):
     def _iterate(self, ctx):
         X = ctx.X_train
         self._side(ctx.Xt, self.item_factors_, self.user_factors_, ctx.item_ridge,
-                   getattr(ctx, "F_items", None), ctx.warm_items, "item_feature_weights_")
+                   getattr(ctx, "F_items", None), ctx.warm_items, "item_feature_weights_",
+                   ctx.iteration)
         V = self._item_factors_for_users()
         self._side(X, self.user_factors_, V, ctx.user_ridge, getattr(ctx, "G_users", None),
-                   ctx.warm_users, "user_feature_weights_")
+                   ctx.warm_users, "user_feature_weights_", ctx.iteration)
         U = self.user_factors_
         loss = implicit_loss(X.indptr, X.indices, X.data, U, V, V.T @ V,
                              float(self.confidence_scale), np.empty(0, dtype=V.dtype))

@@ -1,5 +1,6 @@
 """MultiTaskMF: one fit that ranks (which items a user will rate) and predicts ratings."""
 
+import math
 from numbers import Integral, Real
 
 import numpy as np
@@ -147,7 +148,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     dtype : {np.float32, np.float64}, default=np.float32
         Floating type of the factors.
     n_jobs : int, default=None
-        numba threads (None: all).
+        Threads of the numba kernels; None keeps numba's setting (all
+        cores unless ``NUMBA_NUM_THREADS`` says otherwise), -1 all.
     random_state : int, RandomState instance or None, default=None
         Seed of the initial factors.
     verbose : int, default=0
@@ -329,6 +331,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
                 "MultiTaskMF(solver='gibbs') averages samples and has no best sweep to stop at: "
                 "set early_stopping=False (pass X_val to watch the validation score), or use "
                 "solver='als'.")
+        if self._resolve_solver() == "gibbs":
+            self._warn_if_burn_in_covers(self.max_iter or _DEFAULT_SWEEPS["gibbs"])
         return super()._fit(X, X_val)
 
     def _run_training(self, ctx, max_iter=None):
@@ -486,7 +490,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _finish_fit(self, ctx):
         if self.solver_ != "gibbs":
             return
-        if not ctx.kept:  # max_iter <= burn_in: the last draw stands alone
+        if not ctx.kept:  # max_iter <= burn_in (fit warned): the last draw stands alone
             ctx.kept.append((*self._kept_rating_items(ctx), self.item_factors_.copy(),
                              *ctx.user_prior))
         Q, bias, Y, means, precisions, taus, ranking_taus = zip(*ctx.kept)
@@ -579,6 +583,16 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
             return scores
         # settable on a fitted model: validated here, not only by fit
         self._validate_params()
+        low, high = self.rating_range_
+        reach = max(abs(self.rating_threshold - low), abs(self.rating_threshold - high))
+        # log Phi(z) is about -z**2 / 2: beyond this the scores overflow the float type
+        if reach / self.rating_noise > math.sqrt(np.finfo(scores.dtype).max):
+            raise ValueError(
+                f"rating_threshold={self.rating_threshold:g} is {reach:.3g} from the training "
+                f"ratings' range [{low:g}, {high:g}], {reach / self.rating_noise:.3g} times "
+                f"rating_noise={self.rating_noise:g}: log Phi overflows "
+                f"{np.dtype(scores.dtype).name}. Pass a threshold within the ratings' range "
+                "(and a rating_noise in their units).")
         ratings = np.clip(self._ratings_of(P, bu, None), *self.rating_range_)
         # logs: in float32 Phi is exactly 0 below about -13 sd, where items would tie
         return np.log(np.maximum(scores, 1e-6)) + log_ndtr(

@@ -359,6 +359,12 @@ def _category_mix(M, C):
 
 def _miscalibration(C, alpha):
     def per_user(history, idx):
+        # p, q, p / q, the logs and the masks are about eight dense arrays as wide as the
+        # categories, not the items the batch was sized by (tags can outnumber them)
+        step = row_batch_size(8 * C.shape[1])
+        if idx.shape[0] > step:
+            return np.concatenate([per_user(history[rows], idx[rows])
+                                   for rows in iter_row_batches(idx.shape[0], step)])
         valid = idx >= 0
         # every item of the history counts once, whatever its value (Steck's
         # uniform weights): a rating of 2 is still a movie the user watched

@@ -40,6 +40,7 @@ from ..utils._scoring_path import served_estimator
 from ..utils._sequences import reads_order_keys
 from ..utils._validation import (
     check_interaction_matrix,
+    check_item_names,
     check_k,
     check_row_data,
     check_rows_to_score,
@@ -150,6 +151,7 @@ class _RankingScorer(_MetadataRequester):
         """
         layout = behavior_layout(estimator)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
+            check_item_names(estimator, y, "y")
             y = check_interaction_matrix(y, input_name="y")
             n_items = layout[0] if layout else getattr(estimator, "n_features_in_", None)
             if y.shape[0] != X.shape[0] or (n_items is not None and y.shape[1] != n_items):
@@ -212,8 +214,10 @@ class _RankingScorer(_MetadataRequester):
         for _, y_b, scores in batches:
             if self.metric == "auc":
                 values.append(_per_user_auc(y_b, scores))
+                del scores  # before the next block is scored
                 continue
             idx = _ranked(scores, self.k, False, scores.shape[1])
+            del scores  # before the next block is scored
             if self.metric == "coverage":
                 covered = np.zeros(X_out.shape[1], bool) if covered is None else covered
                 covered[idx[idx >= 0]] = True
@@ -558,6 +562,7 @@ class _BeyondAccuracyScorer(_RankingScorer):
         for rows, y_b, scores in batches:
             seen = target_history(X_in[rows], layout) if history else y_b
             acc.add(seen, _ranked(scores, self.k, False, n_items))
+            del scores  # before the next block is scored
         value = float(np.ravel(acc.result())[0])  # by popularity: the one bucket asked for
         return -value if self.metric in _NEGATED else value
 

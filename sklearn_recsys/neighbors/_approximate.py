@@ -371,7 +371,7 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
         check_k(k)
         X = self._validate_for_scoring(X)
         exclude_seen = check_exclude_seen(exclude_seen)
-        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
+        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_, self)
         if candidates is not None:
             return self.estimator_.recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
                                              candidates=candidates)

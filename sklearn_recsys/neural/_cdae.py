@@ -114,7 +114,8 @@ class CDAE(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMixin,
         L-BFGS iterations of the user-node fold-in at most (rows stop at
         their tolerance; the loss is not convex in the node, and plain or
         Barzilai-Borwein gradient steps left many rows far from any optimum).
-        Settable after ``fit``.
+        0 skips the fold-in: every user's node is 0 and the row is read
+        through the encoder alone. Settable after ``fit``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the users, keep the epoch with the
         best NDCG@100 of their held-out items (``validation_holdout`` of each

@@ -117,9 +117,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         Convolution window sizes, in words, each width once.
     n_filters : int, default=100
         Filters per window size.
-    hidden_layer_sizes : tuple of int, default=(200,)
-        Sizes of the CNN's dense layers between the pooled features and the
-        projection to ``n_components`` (one layer, as the paper).
+    hidden_layer_sizes : tuple of one int, default=(200,)
+        Size of the CNN's dense layer between the pooled features and the
+        projection to ``n_components``: one layer, as the paper's (a longer
+        tuple is refused).
     dropout : float, default=0.2
         Dropout rate on that layer while training.
     max_features : int, default=8000
@@ -760,7 +761,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                                      candidates=candidates)
         check_k(k)
         X = self._validate_for_scoring(X)
-        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_)
+        exclude = check_exclude(exclude, X.shape[0], self.n_features_in_, self)
         V = np.vstack([self.item_factors_, self.document_factors(new_items)])
 
         def batches():
@@ -769,6 +770,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                 scores = self.global_mean_ + self._fold_in(X_batch) @ V.T
                 yield rows, X_batch, self._checked_scores(
                     rows, self._popularity_for_empty_rows(X_batch, scores))
+                del scores  # one block held while the next is scored, not two
 
         return _top_k_of_batches(batches(), len(V), k, exclude_seen, candidates, exclude)
 

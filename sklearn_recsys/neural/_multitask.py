@@ -482,14 +482,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
         self._store(ctx)
 
     def _item_item_weights(self):
-        weights = check_weights(self.item_item_behavior_weights, self.behaviors_,
-                                "item_item_behavior_weights")
-        if not weights.any():
-            raise ValueError(
-                f"item_item_behavior_weights={self.item_item_behavior_weights!r} are all 0: "
-                "the item-item term would read nothing. Give a positive weight to at least "
-                "one behaviour, or item_item_behavior_weights=None for the target block.")
-        return weights
+        return check_weights(self.item_item_behavior_weights, self.behaviors_,
+                             "item_item_behavior_weights", "the item-item term")
 
     def _start_training(self, ctx, weights, n_epochs, adam_state=None, n_updates=0):
         tf = ctx.tf

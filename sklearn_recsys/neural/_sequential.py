@@ -55,6 +55,7 @@ class SequentialRecommenderBase(EmbeddingFeaturesOutMixin, TransformerMixin,
     _fit_dtype = np.float64
     # values are times: check_interactions keeps a repeated pair's latest, not the sum
     _values_are_order_keys = True
+    _values_scale_training = False  # only their order is read
 
     @property
     def _n_features_out(self):

@@ -108,7 +108,7 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     # a multi-behaviour recommender scores (and excludes) its target block only
     layout = behavior_layout(final)
     n_items = n_columns if layout is None else layout[0]
-    exclude = check_exclude(exclude, X.shape[0], n_items)
+    exclude = check_exclude(exclude, X.shape[0], n_items, estimator)
     exclude_seen = check_exclude_seen(exclude_seen)
     if getattr(final, "_ranks_without_scores", False):
         # a search index (ApproximateRecommender): its recommend never builds the
@@ -183,6 +183,7 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
             with names_checked():
                 scores = final.decision_function(X_t, **sliced)
             yield rows, history, scores
+            del scores  # one block held while the next is scored, not two
             continue
         banned = None if exclude is None else exclude[rows]
         if exclude_seen:
@@ -192,6 +193,7 @@ def _raw_history_blocks(pipe, final, X, layout, *, exclude_seen=True, exclude=No
                                        exclude=banned, allowed=allowed)
             scores = np.vstack([scores for _, _, scores in parts])
         yield rows, history, scores
+        del scores
 
 
 def pipeline_scores(pipe, X, **params):
@@ -314,6 +316,23 @@ class Pipeline(sk_pipeline.Pipeline):
         self._check_fitted_steps()
         return super().transform(X, **params)
 
+    def get_feature_names_out(self, input_features=None):
+        """As scikit-learn's, refused while a step's parameter differs from its fit's.
+
+        Parameters
+        ----------
+        input_features : array-like of str or None, default=None
+            As in scikit-learn's Pipeline.
+
+        Returns
+        -------
+        feature_names_out : ndarray of str objects
+            The names of :meth:`transform`'s columns.
+        """
+        # the names of a transform that is refused would describe no output
+        self._check_fitted_steps()
+        return super().get_feature_names_out(input_features)
+
     def _recording_step_params(self, fit, X, y, **params):
         # a fit that raises midway leaves some steps refitted: nothing to score
         self._fitted_step_params = _FIT_FAILED
@@ -398,7 +417,9 @@ class Pipeline(sk_pipeline.Pipeline):
         y : sparse matrix of shape (n_users, n_items), default=None
             Held-out interactions of the same users.
         **params : dict
-            Not used; accepted for compatibility with scikit-learn's Pipeline.
+            Row data of the last step (a recommender), one row per row of
+            ``X``, as in :meth:`decision_function` (``user_features`` of a
+            ``HybridMF``); a name the last step does not take is refused.
             ``sample_weight`` is refused: every user counts once.
 
         Returns
@@ -407,11 +428,12 @@ class Pipeline(sk_pipeline.Pipeline):
         """
         from ..metrics import make_ranking_scorer
 
-        if params.get("sample_weight") is not None:
+        if params.pop("sample_weight", None) is not None:
             raise TypeError("Pipeline.score does not take sample_weight: every user counts "
                             "once in the NDCG@10 mean.")
         _final_recommender(self)
-        return make_ranking_scorer("ndcg", k=10)(self, X, y)
+        # scored as the scorers score it, the row data included (it was dropped)
+        return make_ranking_scorer("ndcg", k=10)(self, X, y, **params)
 
 
 def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):

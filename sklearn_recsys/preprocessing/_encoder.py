@@ -732,6 +732,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.dict = True
         tags.target_tags.required = False
+        # the output's dtype is the step's own (token ids, the dtype parameter), not the input's
+        tags.transformer_tags.preserves_dtype = []
         return tags
 
 
@@ -769,6 +771,15 @@ def _naive_utc(column):
 
 def _as_ids(column):
     """A column of ids as a 1-D array, without numpy's silent conversion to strings."""
+    if isinstance(column, (list, tuple)) and len(column) and isinstance(column[0], (str, bytes)):
+        try:
+            longest, total = max(map(len, column)), sum(map(len, column))
+        except TypeError:  # ids without a length: mixed types, which the checks refuse
+            longest = total = 0
+        # numpy pads every string to the longest (4 bytes a character): a few long ids
+        # among many short ones would take events x longest, objects what is there
+        if longest * len(column) > max(8 * total, 2**24):
+            return np.asarray(column, dtype=object)
     ids = np.asarray(column)
     if ids.dtype.kind in "US" and not isinstance(column, np.ndarray):
         # numpy writes [1, "1", nan] as ["1", "1", "nan"], merging 1 with "1"

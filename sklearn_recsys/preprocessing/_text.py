@@ -216,4 +216,6 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         tags.input_tags.two_d_array = False
         tags.input_tags.string = True
         tags.target_tags.required = False
+        # the output's dtype is the step's own (token ids, the dtype parameter), not the input's
+        tags.transformer_tags.preserves_dtype = []
         return tags

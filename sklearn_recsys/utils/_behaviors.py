@@ -132,8 +132,12 @@ def with_block(X, n_items, index, block):
     return sp.hstack(blocks, format="csr")
 
 
-def check_weights(weights, names, what):
-    """One finite non-negative weight per behaviour (all 1 when None), as float64."""
+def check_weights(weights, names, what, reader=None):
+    """One finite non-negative weight per behaviour (all 1 when None), as float64.
+
+    ``reader`` names what the weights feed (``"the cross term"``): all of them 0
+    would feed it nothing, which is refused rather than fitted silently.
+    """
     if weights is None:
         return np.ones(len(names))
     try:
@@ -144,6 +148,10 @@ def check_weights(weights, names, what):
             or out.min() < 0:
         raise ValueError(f"{what} must hold {len(names)} finite non-negative numbers, one per "
                          f"behaviour of {names!r}, in that order; got {weights!r}.")
+    if reader is not None and not out.any():
+        raise ValueError(
+            f"{what}={weights!r} are all 0: {reader} would read nothing. Give a positive "
+            f"weight to at least one behaviour, or {what}=None for the default.")
     return out
 
 

@@ -190,6 +190,7 @@ def iter_heldout_batches(X_in, X_out, score_rows, *, max_users=None, all_users=F
         scores = np.array(score_rows(rows, X_rows), dtype=np.float64)
         mask_seen(scores, target_history(X_rows, layout))
         yield rows, X_out[rows], scores
+        del scores  # one block held while the next is scored, not two
 
 
 def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None, layout=None):
@@ -200,6 +201,7 @@ def heldout_ndcg(X_in, X_out, score_rows, k, *, max_users=None, layout=None):
     for rows, y_true, scores in iter_heldout_batches(X_in, X_out, score_rows,
                                                      max_users=max_users, layout=layout):
         total += ndcg_at_k(y_true, scores, k=k) * len(rows)
+        del scores  # before the next block is scored
         n += len(rows)
     return total / max(1, n)
 

@@ -44,13 +44,13 @@ def latest_keys(X):
     if summed.nnz == X.nnz:
         return X
     coo = X.tocoo()
-    n_rows, n_cols = coo.shape
-    key = coo.row.astype(np.int64) * n_cols + coo.col
-    order = np.lexsort((coo.data, key))
-    key, data = key[order], coo.data[order]
-    last = np.append(key[1:] != key[:-1], True)  # the largest value of each key
-    key, data = key[last], data[last]
-    return sp.coo_matrix((data, (key // n_cols, key % n_cols)), shape=(n_rows, n_cols))
+    # sorted by pair, then value (not by row * n_cols + col, which overflows int64
+    # from 2**63 cells)
+    order = np.lexsort((coo.data, coo.col, coo.row))
+    row, col, data = coo.row[order], coo.col[order], coo.data[order]
+    # the largest value of each pair
+    last = np.append((row[1:] != row[:-1]) | (col[1:] != col[:-1]), True)
+    return sp.coo_matrix((data[last], (row[last], col[last])), shape=coo.shape)
 
 
 def as_order_keys(X):

@@ -391,7 +391,39 @@ def check_exclude_seen(exclude_seen):
     return bool(exclude_seen)
 
 
-def check_exclude(exclude, n_users, n_items):
+def check_item_names(estimator, matrix, name):
+    """ValueError if DataFrame ``matrix`` names its item columns otherwise than ``X`` in fit.
+
+    A scorer's held-out ``y`` and ``recommend``'s ``exclude`` have the model's
+    items as columns (a multi-behaviour model's target block); read by position,
+    the same items in another order would be other items, silently. Checked as
+    scikit-learn checks ``X``: where both have string column names.
+    """
+    columns = getattr(matrix, "columns", None)
+    fitted = getattr(estimator, "feature_names_in_", None)
+    if columns is None or fitted is None:
+        return
+    from ._behaviors import behavior_layout
+
+    layout = behavior_layout(estimator)
+    if layout is not None:
+        n_items, target = layout
+        fitted = fitted[target * n_items:(target + 1) * n_items]
+    columns = np.asarray(list(columns), dtype=object)
+    if len(columns) != len(fitted) or not all(isinstance(c, str) for c in columns):
+        return  # the shape check says what is wrong; unnamed columns are read by position
+    differ = np.flatnonzero(columns != np.asarray(fitted, dtype=object))
+    if differ.size:
+        i = differ[0]
+        raise ValueError(
+            f"The columns of {name} are not the items of X in fit, in their order: column "
+            f"{i} is {columns[i]!r}, item {i} was {fitted[i]!r}. Pass {name} with those "
+            f"columns ({name}[model.feature_names_in_]"
+            + (", the target block's" if layout is not None else "")
+            + "), or as an array read by position.")
+
+
+def check_exclude(exclude, n_users, n_items, estimator=None):
     """Validate the ``exclude`` matrix of ``recommend``: the items never to return per user.
 
     Parameters
@@ -400,6 +432,9 @@ def check_exclude(exclude, n_users, n_items):
         Non-zeros mark excluded items.
     n_users, n_items : int
         The shape it must have (the users scored, the model's items).
+    estimator : estimator, default=None
+        The model that recommends: a DataFrame's column names are checked
+        against its ``feature_names_in_`` (:func:`check_item_names`).
 
     Returns
     -------
@@ -407,6 +442,8 @@ def check_exclude(exclude, n_users, n_items):
     """
     if exclude is None:
         return None
+    if estimator is not None:
+        check_item_names(estimator, exclude, "exclude")
     exclude = check_interaction_matrix(exclude, input_name="exclude")
     if exclude.shape != (n_users, n_items):
         raise ValueError(
