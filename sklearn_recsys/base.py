@@ -1005,8 +1005,8 @@ def similar_in_batches(similarities, items, n_items, k):
     """
     parts = [top_k(similarities(items[rows]), k)
              for rows in iter_row_batches(len(items), row_batch_size(n_items))]
-    if not parts:
-        return top_k(np.empty((0, n_items)), k)
+    if not parts:  # no query item: the model's dtype all the same
+        return top_k(similarities(items), k)
     return np.vstack([idx for idx, _ in parts]), np.vstack([val for _, val in parts])
 
 

@@ -69,9 +69,7 @@ def test_the_block_is_the_size_working_memory_sets():
     # its block is made dense from the sparse product X_block @ W, held for a
     # moment too (held 2.36 blocks)
     (ItemKNN(), 1.7),
-    # scores broadcast from one row: its one block is the copy that masks the history
-    (MostPopular(), 1.25),
-], ids=["ImplicitALS", "ItemKNN", "MostPopular"])
+], ids=["ImplicitALS", "ItemKNN"])
 def test_recommend_holds_one_block(X, model, blocks):
     model.fit(X)
     with sklearn.config_context(working_memory=WORKING_MEMORY):

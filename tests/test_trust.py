@@ -564,10 +564,10 @@ def test_a_rating_threshold_beyond_the_float_type_is_named():
     model.set_params(rating_threshold=1e19)
     assert np.isfinite(model.decision_function(X)).all()
     model.set_params(rating_threshold=1e20)
-    with pytest.raises(ValueError, match=r"rating_threshold=1e\+20 is 1e\+20 from the training "
-                                         r"ratings' range \[1, 5\].*overflows float32"):
+    with pytest.raises(ValueError, match=r"rating_noise reaches 1e\+20 \(rating_threshold=1e\+20, "
+                                         r"training ratings in \[1, 5\].*overflows float32"):
         model.decision_function(X)
-    with pytest.raises(ValueError, match="rating_noise=1e-300"):
+    with pytest.raises(ValueError, match="reaches 3e.300.*rating_noise=1e-300"):
         model.set_params(rating_threshold=4.0, rating_noise=1e-300).decision_function(X)
 
 
@@ -609,6 +609,20 @@ def test_a_sampler_that_ends_in_its_burn_in_warns(name):
         model = estimator(n_components=2, solver="gibbs", max_iter=5, burn_in=4, thin=1,
                           random_state=0).fit(X)
     assert model.n_samples_kept_ == 1
+
+
+def test_a_bias_only_fit_chosen_over_the_sampler_does_not_warn_of_its_burn_in():
+    """ExplicitMF()'s default may keep its biases over the sampler: the burn-in warning was
+    given before that choice, about a draw the model does not use."""
+    rng = np.random.default_rng(0)
+    user_bias, item_bias = rng.normal(0, 0.5, 500), rng.normal(0, 0.5, 150)
+    R = np.clip(np.rint(3.5 + user_bias[:, None] + item_bias + rng.normal(0, 0.8, (500, 150))),
+                1, 5)
+    X = sp.csr_matrix(R * (rng.random(R.shape) < 0.1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = ExplicitMF(max_iter=20, random_state=0).fit(X)
+    assert model.solver_ == "als" and model.alpha_ == np.inf
 
 
 def test_bpr_steps_too_small_to_fold_users_in_warn():

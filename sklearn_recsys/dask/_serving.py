@@ -214,9 +214,10 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     recommendations : dask.dataframe.DataFrame
         Lazy; columns ``user_col``, ``rank`` (1 = best), ``item_col``,
         ``score``, one row per recommended item, as
-        :meth:`~sklearn_recsys.InteractionEncoder.recommend` gives them.
-        ``.compute()`` it, or write it out (``.to_parquet``) without
-        gathering it.
+        :meth:`~sklearn_recsys.InteractionEncoder.recommend` gives them
+        (string ids in pandas' string dtype rather than objects, which
+        Parquet could not write). ``.compute()`` it, or write it out
+        (``.to_parquet``) without gathering it.
     """
     import distributed
     import pandas as pd

@@ -293,8 +293,6 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     def _fit(self, X, X_val=None):
         check_rating_values(self, X)
         self.solver_ = self._resolve_solver()
-        if self.solver_ == "gibbs":
-            self._warn_if_burn_in_covers(self.max_iter or _DEFAULT_SWEEPS["gibbs"])
         self.n_components_ = self.n_components or _DEFAULT_COMPONENTS[self.solver_]
         self.alpha_ = None if self.solver_ == "gibbs" else self.alpha
         if self.solver == "auto" and self.solver_ == "gibbs" and self._biases_beat_the_sampler(X):
@@ -302,6 +300,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
             self.n_components_ = self.n_components or _DEFAULT_COMPONENTS["als"]
         elif self.alpha_ == "auto":
             self.alpha_ = self._choose_alpha(X)
+        if self.solver_ == "gibbs":  # the sampler kept, not the bias-only fit chosen over it
+            self._warn_if_burn_in_covers(self.max_iter or _DEFAULT_SWEEPS["gibbs"])
         for name in _SAMPLER_ATTRIBUTES:  # of an earlier fit, or of the check's trial run
             vars(self).pop(name, None)
         return super()._fit(X, X_val)

@@ -585,14 +585,15 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self._validate_params()
         low, high = self.rating_range_
         reach = max(abs(self.rating_threshold - low), abs(self.rating_threshold - high))
+        z = reach / self.rating_noise
         # log Phi(z) is about -z**2 / 2: beyond this the scores overflow the float type
-        if reach / self.rating_noise > math.sqrt(np.finfo(scores.dtype).max):
+        if z > math.sqrt(np.finfo(scores.dtype).max):
             raise ValueError(
-                f"rating_threshold={self.rating_threshold:g} is {reach:.3g} from the training "
-                f"ratings' range [{low:g}, {high:g}], {reach / self.rating_noise:.3g} times "
-                f"rating_noise={self.rating_noise:g}: log Phi overflows "
+                f"(rating - rating_threshold) / rating_noise reaches {z:.3g} (rating_threshold="
+                f"{self.rating_threshold:g}, training ratings in [{low:g}, {high:g}], "
+                f"rating_noise={self.rating_noise:g}): log Phi overflows "
                 f"{np.dtype(scores.dtype).name}. Pass a threshold within the ratings' range "
-                "(and a rating_noise in their units).")
+                "and a rating_noise in their units (held-out RMSEs, about 0.9 on 1-5 stars).")
         ratings = np.clip(self._ratings_of(P, bu, None), *self.rating_range_)
         # logs: in float32 Phi is exactly 0 below about -13 sd, where items would tie
         return np.log(np.maximum(scores, 1e-6)) + log_ndtr(
