@@ -1,11 +1,12 @@
 """HybridMF: implicit ALS whose factors are regressed on user and item side features."""
 
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_array
+from sklearn.utils.validation import _get_feature_names, check_array
 
 from ..base import rows_without_known_items
 from ..utils._solvers import (
@@ -49,6 +50,46 @@ def check_side_features(features, n_rows, name, what):
             f"{name} has {F.shape[0]} rows but X has {n_rows}: pass one row of features "
             f"per {what}, in the same order.")
     return F
+
+
+def check_feature_names(fitted, features, name, estimator):
+    """Refuse side features whose column names are not those of ``fit``, in order.
+
+    Side features are read by position, so the same columns in another order
+    would give each feature the others' weights, silently. Names are
+    compared as scikit-learn compares ``X``'s (where both have string column
+    names); a warning says when fit had names and these features have none.
+    Names given to a model fitted without them are not warned of: the
+    encoder's ``recommend`` needs a DataFrame (indexed by user id) whatever
+    fit had.
+
+    Parameters
+    ----------
+    fitted : ndarray of str or None
+        The names seen in ``fit`` (None without).
+    features : {array-like, sparse matrix}
+        The features given now.
+    name : str
+        The argument's name, for the messages.
+    estimator : str
+        The model's class name, for the messages.
+    """
+    if fitted is None:
+        return
+    given = _get_feature_names(features)
+    if given is None:
+        warnings.warn(f"{name} has no column names, but {estimator} was fitted with named "
+                      f"{name}: they are read by position, in fit's order.", UserWarning)
+        return
+    if len(given) != len(fitted):
+        return  # the count check says what is wrong
+    differ = np.flatnonzero(given != fitted)
+    if differ.size:
+        i = differ[0]
+        raise ValueError(
+            f"The columns of {name} are not those of fit, in their order: column {i} is "
+            f"{given[i]!r}, in fit it was {fitted[i]!r}. Select them in fit's order "
+            f"({name}[model.{name[:-1]}_names_in_]).")
 
 
 def _with_intercept(F):
@@ -211,6 +252,13 @@ class HybridMF(MatrixFactorizationBase):
         validation is one); their factors are ``W^T f_i``.
     n_user_features_in_ : int
         Number of user features seen in ``fit`` (0 without).
+    user_feature_names_in_ : ndarray of shape (n_user_features,)
+        Column names of ``fit``'s ``user_features``; defined only when they
+        were all strings (a DataFrame's). Features given later must have
+        them, in this order, or no names (read by position, with a warning).
+    item_feature_names_in_ : ndarray of shape (n_item_features,)
+        The same for ``item_features``, checked by
+        :meth:`item_factors_from_features`.
     loss_curve_ : list of float
     validation_scores_ : list of float or None
     best_iteration_ : int
@@ -344,10 +392,12 @@ class HybridMF(MatrixFactorizationBase):
             X, user_features=user_features)
 
     def _check_fit_data(self, X, user_features=None):
+        names = None
         if user_features is not None:
+            names = _get_feature_names(user_features)
             user_features = check_side_features(user_features, X.shape[0], "user_features",
                                                 "user (row of X)")
-        return {"user_features": user_features}
+        return {"user_features": user_features, "user_feature_names": names}
 
     def _init_fit(self, ctx):
         rng = ctx.rng
@@ -360,8 +410,10 @@ class HybridMF(MatrixFactorizationBase):
         ctx.warm_users = np.diff(ctx.X_train.indptr) > 0
         ctx.item_ridge = ctx.user_ridge = None
         self.item_feature_weights_ = self.user_feature_weights_ = None
+        item_names = None
         if self.item_features is not None:
             check_column_order(self.item_features, "item_features")
+            item_names = _get_feature_names(self.item_features)
             F = _with_intercept(check_side_features(
                 self.item_features, n_items, "item_features", "item (column of X)"))
             ctx.F_items = F
@@ -369,6 +421,13 @@ class HybridMF(MatrixFactorizationBase):
             self.item_feature_weights_ = np.zeros((F.shape[1], k), dtype=dtype)
         G = ctx.fit_data["user_features"]
         self.n_user_features_in_ = 0 if G is None else G.shape[1]
+        # present only where fit's features had string column names, as feature_names_in_
+        for attribute, names in (("item_feature_names_in_", item_names),
+                                 ("user_feature_names_in_", ctx.fit_data["user_feature_names"])):
+            if names is not None:
+                setattr(self, attribute, names)
+            elif hasattr(self, attribute):
+                delattr(self, attribute)
         if G is not None:
             # the validation split holds out interactions, never rows: G stays aligned
             G = _with_intercept(G)
@@ -470,6 +529,8 @@ class HybridMF(MatrixFactorizationBase):
                 "user_features were given, but this HybridMF was fitted without them: pass "
                 "user_features to fit as well (or leave them out here).")
         G = check_side_features(user_features, X.shape[0], "user_features", "user (row of X)")
+        check_feature_names(getattr(self, "user_feature_names_in_", None), user_features,
+                            "user_features", type(self).__name__)
         if G.shape[1] != self.n_user_features_in_:
             raise ValueError(
                 f"user_features has {G.shape[1]} columns but fit had "
@@ -553,6 +614,8 @@ class HybridMF(MatrixFactorizationBase):
                              "item_features=... before fit to score items from features.")
         n = item_features.shape[0] if hasattr(item_features, "shape") else len(item_features)
         F = check_side_features(item_features, n, "item_features", "new item")
+        check_feature_names(getattr(self, "item_feature_names_in_", None), item_features,
+                            "item_features", type(self).__name__)
         if F.shape[1] != self.item_feature_weights_.shape[0] - 1:
             raise ValueError(
                 f"item_features has {F.shape[1]} columns but fit had "

@@ -1,6 +1,7 @@
 """HybridMF against a dense reference, known answers for new items and users, routing, errors."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -63,7 +64,8 @@ def test_matches_dense_reference(small):
                      random_state=0)
     init = HybridMF(**{**model.get_params(), "max_iter": 1})
     ctx = init._make_context(small)
-    ctx.Xt, ctx.fit_data = small.T.tocsr(), {"user_features": None}
+    ctx.Xt = small.T.tocsr()
+    ctx.fit_data = {"user_features": None, "user_feature_names": None}
     init._init_fit(ctx)
     U0, V0 = init.user_factors_.copy(), init.item_factors_.copy()
     model.fit(small, user_features=G)
@@ -395,3 +397,40 @@ def test_scorers_take_user_features_as_a_dataframe_or_lists():
         assert np.isfinite(scores).all()
         assert_allclose(scores, search.fit(X_in, X_out, user_features=G)
                         .cv_results_["mean_test_score"], rtol=1e-12)
+
+
+def test_feature_names_are_checked_like_scikit_learns():
+    # the same columns in another order would give each feature the others' weights
+    pd = pytest.importorskip("pandas")
+    X, F, G, _ = _two_tastes()
+    G = pd.DataFrame(np.hstack([G, _features(G.shape[0], 1, 3)]), columns=["a", "b", "age"])
+    F = pd.DataFrame(F, columns=[f"genre{j}" for j in range(F.shape[1])])
+    model = HybridMF(n_components=4, item_features=F, random_state=0).fit(X, user_features=G)
+    assert_array_equal(model.user_feature_names_in_, ["a", "b", "age"])
+    assert_array_equal(model.item_feature_names_in_, F.columns)
+    named = model.decision_function(X[:5], user_features=G[:5])
+    # reordered: refused (read by position it would score the first users otherwise)
+    swapped = G[["age", "b", "a"]][:5]
+    assert not np.allclose(model.decision_function(X[:5], user_features=swapped.to_numpy()),
+                           named)
+    with pytest.raises(ValueError, match="column 0 is 'age', in fit it was 'a'"):
+        model.decision_function(X[:5], user_features=swapped)
+    with pytest.raises(ValueError, match="user_features\\[model.user_feature_names_in_\\]"):
+        model.recommend(X[:5], user_features=swapped)
+    with pytest.raises(ValueError, match="column 0 is 'genre1', in fit it was 'genre0'"):
+        model.item_factors_from_features(F[F.columns[::-1]])
+    # unnamed: read by position, with a warning
+    with pytest.warns(UserWarning, match="user_features has no column names"):
+        assert_allclose(model.transform(X[:5], user_features=G[:5].to_numpy()),
+                        model.transform(X[:5], user_features=G[:5]))
+    with pytest.warns(UserWarning, match="item_features has no column names"):
+        model.item_factors_from_features(F.to_numpy())
+    # refitted without names: none kept, names given later are read by position
+    model.fit(X, user_features=G.to_numpy())
+    assert not hasattr(model, "user_feature_names_in_")
+    assert hasattr(model, "item_feature_names_in_")
+    model.set_params(item_features=F.to_numpy()).fit(X, user_features=G.to_numpy())
+    assert not hasattr(model, "item_feature_names_in_")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.decision_function(X[:5], user_features=swapped)

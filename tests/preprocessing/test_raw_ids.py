@@ -235,6 +235,13 @@ def test_recommend_joins_user_features_by_raw_user_id(log, encoder):
     G = rng.normal(size=(X.shape[0], 3))
     model = HybridMF(n_components=4, max_iter=5, random_state=0).fit(X, user_features=G)
     features = pd.DataFrame(G, index=encoder.user_ids_, columns=["a", "b", "c"])
+    # fitted with the same table's columns (names kept): the joined rows keep them, so a
+    # table with its columns in another order is refused, not read by position
+    named = HybridMF(n_components=4, max_iter=5, random_state=0).fit(
+        X, user_features=pd.DataFrame(G, columns=["a", "b", "c"]))
+    with pytest.raises(ValueError, match="column 0 is 'c', in fit it was 'a'"):
+        encoder.recommend(named, log[log["user"] == "u3"], k=5,
+                          user_features=features[["c", "b", "a"]])
     some = log[log["user"].isin(["u3", "u17", "u42"])]
     rows = np.sort(encoder.get_user_indices(["u3", "u17", "u42"]))
     # rows joined by id, whatever the table's order (shuffled, with other users)
