@@ -363,8 +363,12 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     # -- encoding -------------------------------------------------------
 
-    def _encode(self, X):
-        """Rows, columns, values and timestamps of the combined (user, item) pairs."""
+    def _encode(self, X, wanted=None):
+        """Rows, columns, values and timestamps of the combined (user, item) pairs.
+
+        With ``wanted`` (sorted rows holding every row of the log's users),
+        the rows are positions in ``wanted``, and ``n_rows`` is its length.
+        """
         users, items, values, times = self._checked_columns(X)
         # rows come from every user of the log, before unknown items are
         # dropped: a new user whose items are all unknown keeps an (empty) row,
@@ -396,6 +400,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             values = None if values is None else values[known]
             times = None if times is None else times[known]
         n_rows = self.n_users_ + len(new_ids)
+        if wanted is not None:
+            n_rows, rows = len(wanted), np.searchsorted(wanted, rows)
         if values is None:
             values = np.ones(len(rows))
         if self.duplicates == "sum" and times is None:
@@ -459,8 +465,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             combined by ``duplicates``; unknown items follow
             ``handle_unknown``.
         """
-        n_rows, _, rows, cols, values, _ = self._encode(X)
-        return self._matrix(n_rows, rows, cols, values, self.dtype)
+        return self._rows_of(X)
 
     def transform_timestamps(self, X):
         """Encode the timestamps of a log, in the sparsity pattern of :meth:`transform`.
@@ -479,14 +484,24 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             :func:`~sklearn_recsys.model_selection.leave_last_out_split`
             expects).
         """
-        n_rows, _, rows, cols, _, times = self._encode(X)
-        if times is None:
+        return self._rows_of(X, timestamps=True)
+
+    def _rows_of(self, X, wanted=None, timestamps=False):
+        """``transform(X)[wanted]`` (``transform_timestamps`` with ``timestamps``).
+
+        Only the sorted rows ``wanted``, which must hold every row of the log's
+        users: serving one user would otherwise index every user seen in
+        ``fit``. None: every row.
+        """
+        n_rows, _, rows, cols, values, times = self._encode(X, wanted)
+        if timestamps and times is None:
             raise ValueError(
                 "transform_timestamps needs timestamps: set timestamp_col to the "
                 "time column of a DataFrame or mapping, or pass a tuple "
                 "(users, items, values, timestamps)."
             )
-        return self._matrix(n_rows, rows, cols, times, np.float64)
+        data, dtype = (times, np.float64) if timestamps else (values, self.dtype)
+        return self._matrix(n_rows, rows, cols, data, dtype)
 
     def get_user_ids(self, X=None):
         """Raw user ids of the rows of ``transform(X)``.

@@ -194,17 +194,18 @@ def _check_catalogue(encoder, estimator):
         f"would name the wrong raw ids. {fix}")
 
 
-def model_rows(encoder, estimator, X):
+def model_rows(encoder, estimator, X, wanted=None):
     """The rows of log ``X`` that ``estimator`` reads, through the fitted ``encoder``.
 
-    A sequential model reads its values as order keys, so it is given the
+    All of ``transform(X)``'s rows, or only the sorted rows ``wanted``. A
+    sequential model reads its values as order keys, so it is given the
     log's timestamps (:meth:`InteractionEncoder.transform_timestamps`); any
     other model the values (:meth:`InteractionEncoder.transform`).
     """
     if not reads_order_keys(estimator):
-        return encoder.transform(X)
+        return encoder._rows_of(X, wanted)
     try:
-        return encoder.transform_timestamps(X)
+        return encoder._rows_of(X, wanted, timestamps=True)
     except ValueError as exc:
         raise ValueError(
             f"{type(_recommender(estimator)).__name__} reads the order of each user's "
@@ -230,9 +231,11 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
                          "their interactions (a new user needs at least one raw item id).")
     rows, new_ids = encoder._user_rows(users)
     wanted = np.unique(rows)
-    all_ids = np.concatenate([encoder.user_ids_, new_ids]) if len(new_ids) else encoder.user_ids_
-    user_ids = all_ids[wanted]
-    M = model_rows(encoder, estimator, X)[wanted]
+    # the ids of these rows only (not every fitted user's, then a few)
+    fitted = wanted[wanted < encoder.n_users_]
+    user_ids = np.concatenate([encoder.user_ids_[fitted],
+                               new_ids[wanted[len(fitted):] - encoder.n_users_]])
+    M = model_rows(encoder, estimator, X, wanted)
     if exclude is not None:
         exclude = _exclude_matrix(encoder, exclude, user_ids)
     params = {}
@@ -340,7 +343,7 @@ def explain_raw(encoder, estimator, X, item_id, against, as_frame):
     if len(wanted) != 1:
         raise ValueError(f"explain needs the log of one user; this log has {len(wanted)} "
                          "users. Select one user's interactions first.")
-    x = model_rows(encoder, estimator, X)[wanted]
+    x = model_rows(encoder, estimator, X, wanted)
     col = encoder.get_item_indices([item_id])[0]
     model = _recommender(estimator)
     if against is None:
