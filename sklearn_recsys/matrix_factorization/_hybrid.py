@@ -16,7 +16,12 @@ from ..utils._solvers import (
     prior_cg_sweep,
     prior_ls_sweep,
 )
-from ..utils._validation import _float_before_summing, check_column_order, check_k
+from ..utils._validation import (
+    _float_before_summing,
+    check_column_order,
+    check_k,
+    check_row_order,
+)
 from ._base import MatrixFactorizationBase
 
 __all__ = ["HybridMF"]
@@ -394,6 +399,7 @@ class HybridMF(MatrixFactorizationBase):
     def _check_fit_data(self, X, user_features=None):
         names = None
         if user_features is not None:
+            check_row_order(user_features, "user_features")
             names = _get_feature_names(user_features)
             user_features = check_side_features(user_features, X.shape[0], "user_features",
                                                 "user (row of X)")
@@ -528,6 +534,7 @@ class HybridMF(MatrixFactorizationBase):
             raise ValueError(
                 "user_features were given, but this HybridMF was fitted without them: pass "
                 "user_features to fit as well (or leave them out here).")
+        check_row_order(user_features, "user_features")
         G = check_side_features(user_features, X.shape[0], "user_features", "user (row of X)")
         check_feature_names(getattr(self, "user_feature_names_in_", None), user_features,
                             "user_features", type(self).__name__)

@@ -33,7 +33,12 @@ from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.utils import check_array
 
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import _float_before_summing, check_interaction_matrix, check_k
+from ..utils._validation import (
+    _float_before_summing,
+    check_column_order,
+    check_interaction_matrix,
+    check_k,
+)
 from ._ranking import (
     _check_y_score,
     _check_y_true,
@@ -87,6 +92,7 @@ def _check_item_popularity(item_popularity, n_items, where="y_true"):
         # count of the literature), not the sum of ratings or play counts
         counts = np.bincount(X.indices, minlength=X.shape[1]).astype(np.float64)
     elif np.ndim(item_popularity) == 1:
+        check_column_order(item_popularity, "item_popularity")
         counts = check_array(item_popularity, ensure_2d=False, dtype=np.float64,
                              input_name="item_popularity")
         if (counts < 0).any():
@@ -208,6 +214,7 @@ def _check_categories(categories, n_items, where="y_true"):
     if categories is None:
         raise ValueError("miscalibration needs categories: one label, list of labels or "
                          "row of memberships per item (e.g. MovieLens genres).")
+    check_column_order(categories, "categories")
     C = _category_matrix(categories)
     if n_items is not None and C.shape[0] != n_items:
         raise ValueError(

@@ -293,7 +293,10 @@ _PARAMS_DOC = """
     y_score : ndarray of shape (n_users, n_items) or (n_users, n_ranked)
         Float scores (higher is better; ``-inf`` excludes an item; equal
         scores are ranked by item index, as in ``recommend``), or integer
-        ranked item indices, best first, padded with ``-1``.
+        ranked item indices, best first, padded with ``-1``. The user's
+        history is not known here: mask it with ``-inf`` (a model's
+        ``decision_function`` ranks it first), or pass ``recommend``'s
+        indices.
     k : int, default=10
         Rank cut-off.%(threshold)s
     batch_size : int, default=None

@@ -296,8 +296,9 @@ def _user_feature_rows(user_features, user_ids):
             f"user(s) (e.g. {list(missing[:5])}; its index has dtype {index.dtype}, the "
             f"log's user ids {np.asarray(user_ids).dtype}): give every user of the log a "
             "row, indexed by the same raw user ids (of the same type).")
-    # a DataFrame still: the model checks its column names against fit's
-    return user_features.iloc[pos]
+    # a DataFrame still (the model checks its column names against fit's), in the
+    # rows' order: its raw-id index has served
+    return user_features.iloc[pos].reset_index(drop=True)
 
 
 def _exclude_matrix(encoder, log, user_ids):

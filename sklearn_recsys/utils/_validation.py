@@ -338,8 +338,9 @@ def check_row_data(row_data, n_rows):
 def check_column_order(value, name):
     """Refuse a pandas object of per-item data whose index is not its row positions.
 
-    Per-item constructor data (ConvMF's ``documents``, HybridMF's
-    ``item_features``) is read by position, one row per column of ``X``;
+    Per-item data (ConvMF's ``documents``, HybridMF's ``item_features``, the
+    metrics' ``categories`` and ``item_popularity``) is read by position,
+    one row per column of ``X``;
     its index would be ignored, and a table indexed by raw item id (in
     another order than an encoder's sorted columns) would give items each
     other's data without a word.
@@ -356,6 +357,31 @@ def check_column_order(value, name):
         "and the index would be ignored. Align it with X's columns (e.g. "
         f"{name}.reindex(encoder.item_ids_)) and pass its values ({name}.to_numpy()), or "
         "reset its index if its rows are in column order already.")
+
+
+def check_row_order(value, name):
+    """Refuse a pandas object of per-user row data indexed by labels that are not positions.
+
+    Row data (HybridMF's ``user_features``) is read by position, one row per
+    row of ``X``. An index of user ids (strings, say, as
+    ``encoder.recommend`` takes) would be ignored, and a table in another
+    order than the encoder's rows would give users each other's features
+    without a word. An integer index is accepted: it is the positions, or a
+    subset of them (model selection slices row data with the users and keeps
+    their index).
+    """
+    index = getattr(value, "index", None)
+    if index is None or not hasattr(value, "iloc"):
+        return
+    if np.asarray(index).dtype.kind in "iu":
+        return
+    raise ValueError(
+        f"{name} is a pandas {type(value).__name__} indexed by {index.dtype} labels "
+        f"(e.g. {list(index[:3])}), but it is read by position, one row per row of X: the "
+        "index would be ignored. Put its rows in X's order, indexed by position, e.g. "
+        f"{name}.loc[encoder.get_user_ids(log)].reset_index(drop=True) for "
+        "X = encoder.transform(log) (encoder.recommend(model, log, user_features=table) "
+        "joins them by id itself).")
 
 
 def check_k(k):

@@ -434,3 +434,26 @@ def test_feature_names_are_checked_like_scikit_learns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.decision_function(X[:5], user_features=swapped)
+
+
+def test_user_features_indexed_by_user_id_are_refused_not_read_by_position():
+    # encoder.recommend takes the table indexed by raw user id; the same table given to
+    # fit was read by position, in its own order: every user trained on another's
+    # features (audit 58b: weights 0.50 apart), silently
+    pd = pytest.importorskip("pandas")
+    X, F, G, _ = _two_tastes()
+    ids = [f"u{i}" for i in range(X.shape[0])]
+    table = pd.DataFrame(G, index=ids, columns=["x", "y"])
+    model = HybridMF(n_components=4, item_features=F, random_state=0)
+    with pytest.raises(ValueError, match="user_features is a pandas DataFrame indexed by"):
+        model.fit(X, user_features=table)
+    assert not hasattr(model, "user_factors_")
+    model.fit(X, user_features=table.reset_index(drop=True))
+    with pytest.raises(ValueError, match="reset_index\\(drop=True\\)"):
+        model.recommend(X[:3], user_features=table[:3])
+    # an integer index is positions, or the rows model selection sliced with the users
+    rows = [7, 2, 11]
+    sliced = table.reset_index(drop=True).iloc[rows]
+    with pytest.warns(UserWarning, match="no column names"):
+        by_position = model.decision_function(X[rows], user_features=G[rows])
+    assert_allclose(model.decision_function(X[rows], user_features=sliced), by_position)

@@ -740,3 +740,31 @@ def test_a_multi_behaviour_pipeline_reads_the_raw_target_popularity():
             behaviors=("view", "cart", "buy"), alpha=5.0)).fit(X)
         np.testing.assert_allclose(_training_popularity(pipe), raw / raw.sum())
         assert not np.allclose(pipe[-1]._item_popularity, raw / raw.sum())
+
+
+def test_per_item_data_indexed_by_item_id_is_refused_not_read_by_position():
+    # a pandas Series of genres or counts indexed by raw item id, in file order, passed
+    # the length check and was read by position: other items' genres (audit 58b: on
+    # latest-small miscalibration 0.830 against 0.603 aligned), silently
+    pd = pytest.importorskip("pandas")
+    from sklearn_recsys.reranking import CalibratedReranker
+
+    history = X_TRAIN[:1]
+    lists = np.array([[0, 1]])
+    labels = pd.Series(["a", "b", "a", "c", "b", "c"], index=[f"m{i}" for i in range(6)])
+    with pytest.raises(ValueError, match="categories is a pandas Series whose index is not"):
+        miscalibration_at_k(history, lists, categories=labels, k=2)
+    with pytest.raises(ValueError, match="categories.reindex\\(encoder.item_ids_\\)"):
+        make_beyond_accuracy_scorer("miscalibration", k=2, categories=labels)(
+            MostPopular().fit(X_TRAIN), X_TRAIN, X_TRAIN)
+    with pytest.raises(ValueError, match="categories is a pandas Series"):
+        CalibratedReranker(MostPopular(), labels).fit(X_TRAIN)
+    counts = pd.Series(np.asarray(X_TRAIN.sum(axis=0)).ravel(), index=labels.index)
+    with pytest.raises(ValueError, match="item_popularity is a pandas Series"):
+        arp_at_k(history, lists, item_popularity=counts, k=2)
+    # in column order with its positions as index: read as the array
+    aligned = labels.reset_index(drop=True)
+    assert miscalibration_at_k(history, lists, categories=aligned, k=2) == pytest.approx(
+        miscalibration_at_k(history, lists, categories=aligned.to_numpy(), k=2))
+    assert arp_at_k(history, lists, item_popularity=counts.reset_index(drop=True), k=2) == \
+        pytest.approx(arp_at_k(history, lists, item_popularity=counts.to_numpy(), k=2))
