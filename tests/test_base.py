@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from sklearn.exceptions import NotFittedError
 
 from sklearn_recsys import EASE, ItemKNN, MostPopular
+from sklearn_recsys.metrics import ndcg_at_k
 from sklearn_recsys.utils import top_k
 from sklearn_recsys.utils._topk import _top_k_numpy
 
@@ -37,8 +38,14 @@ def test_input_errors_name_problem_and_fix(model):
         model.recommend(X[:1], k=3, exclude=exclude)
     bad = X.toarray()
     bad[0, 0] = np.nan
-    with pytest.raises(ValueError, match="NaN"):
+    # a pivot table's unrated cells: our fix (0 is no interaction), not scikit-learn's
+    # advice to use a supervised model that takes missing values (audit 58b)
+    with pytest.raises(ValueError, match=r"X contains NaN\. In an interaction matrix 0 .*"
+                                         r"X\.fillna\(0\)") as info:
         model.fit(bad)
+    assert "HistGradientBoosting" not in str(info.value)
+    with pytest.raises(ValueError, match=r"y_true contains NaN.*y_true\.fillna\(0\)"):
+        ndcg_at_k(bad, np.ones((5, 5)))
     bad[0, 0] = np.inf
     with pytest.raises(ValueError, match="infinity"):
         model.fit(bad)

@@ -80,8 +80,9 @@ def check_interaction_matrix(X, *, input_name="X", dtype=(np.float64, np.float32
         # before duplicates are summed: -1 beside 1 would sum to an absent entry
         # (an item asked to be excluded silently kept), as in check_interactions
         check_non_negative(X, f"{input_name} (interaction matrix)")
-    X = check_array(_float_before_summing(X, dtype), accept_sparse="csr", dtype=list(dtype),
-                    input_name=input_name)
+    with _missing_values_explained(input_name):
+        X = check_array(_float_before_summing(X, dtype), accept_sparse="csr",
+                        dtype=list(dtype), input_name=input_name)
     if not sparse:  # a sum of non-negative entries is non-negative
         check_non_negative(X, f"{input_name} (interaction matrix)")
     return _canonical_csr(X)
@@ -138,6 +139,26 @@ def names_checked():
         yield
 
 
+@contextlib.contextmanager
+def _missing_values_explained(name):
+    """ValueError saying what a NaN in an interaction matrix is and how to fix it.
+
+    scikit-learn's message advises estimators that take missing values (for
+    supervised learning); here a missing interaction is 0, and a NaN most
+    often comes from a pandas pivot table's unrated cells.
+    """
+    try:
+        yield
+    except ValueError as exc:
+        if "contains NaN" not in str(exc):
+            raise
+        raise ValueError(
+            f"{name} contains NaN. In an interaction matrix 0 means no interaction, so a "
+            "missing value (an unrated cell of a pivot table) is 0: fill it "
+            f"({name}.fillna(0) for a DataFrame), or build the matrix from the log with "
+            "InteractionEncoder.") from exc
+
+
 def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
     """Validate an interaction matrix and return it as CSR (or dense) array.
 
@@ -175,14 +196,15 @@ def check_interactions(estimator, X, *, reset, dtype=(np.float64, np.float32)):
         check_non_negative(X, f"{name}.fit" if reset else name)
     X = _float_before_summing(X, dtype)
     try:
-        X = validate_data(
-            estimator,
-            X,
-            reset=reset,
-            accept_sparse="csr",
-            dtype=list(dtype),
-            ensure_min_samples=1,
-        )
+        with _missing_values_explained("X"):
+            X = validate_data(
+                estimator,
+                X,
+                reset=reset,
+                accept_sparse="csr",
+                dtype=list(dtype),
+                ensure_min_samples=1,
+            )
     except ValueError as exc:
         msg = str(exc)
         if not reset and "features, but" in msg:
