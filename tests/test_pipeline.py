@@ -382,3 +382,31 @@ def test_a_preprocessing_parameter_changed_after_fit_is_refused_until_set_back()
         pipe.fit(bad)
     with pytest.raises(ValueError, match="last fit raised an error"):
         pipe.recommend(X, k=5)
+
+
+def test_an_interaction_encoder_step_is_refused_with_the_way_to_encode_first():
+    # it maps events to users: the pipeline fitted on a log, then every later call failed
+    # with another message ("got a 2-D array", "X has 3 items"), and a search would split
+    # events, not users (audit 58b)
+    pd = pytest.importorskip("pandas")
+    from sklearn_recsys.preprocessing import InteractionEncoder
+
+    rng = np.random.default_rng(0)
+    log = pd.DataFrame({"user_id": np.repeat(np.arange(30), 4),
+                        "item_id": rng.integers(0, 12, 120)})
+    pipe = make_pipeline(InteractionEncoder(), EASE())
+    with pytest.raises(ValueError, match="step 'interactionencoder' is an InteractionEncoder"
+                                         ".*X = encoder.fit_transform\\(log\\)"):
+        pipe.fit(log)
+    with pytest.raises(ValueError, match="is an InteractionEncoder"):
+        GridSearchCV(pipe, {"ease__alpha": [1.0, 10.0]}, cv=2, error_score="raise").fit(log)
+    # fitted as scikit-learn's pipeline (which cannot refuse it), it is not served
+    fitted = sk_make_pipeline(InteractionEncoder(), EASE()).fit(log)
+    with pytest.raises(ValueError, match="serve raw ids with encoder.recommend\\(pipe, log\\)"):
+        recommend(fitted, log)
+    # the way the message gives: encode first, fit on X, serve through the encoder
+    encoder = InteractionEncoder()
+    X = encoder.fit_transform(log)
+    served = encoder.recommend(make_pipeline(EASE()).fit(X), log[log["user_id"] == 3], k=3)
+    idx, _ = EASE().fit(X).recommend(X[encoder.get_user_indices([3])], k=3)
+    assert served["item_id"].tolist() == encoder.inverse_transform(idx[0]).tolist()

@@ -31,7 +31,29 @@ from ..utils._validation import (
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
 
+def _refuse_log_encoder(pipe):
+    """ValueError for an ``InteractionEncoder`` step: its rows are users, not its input's.
+
+    It maps a log of events to a matrix of users, so a pipeline holding it
+    would be split by events in model selection, and its rows to score
+    would be a log's users in the encoder's order; the encoder goes before
+    the pipeline (and ``encoder.recommend`` serves raw ids).
+    """
+    from ..preprocessing import InteractionEncoder
+
+    for name, step in pipe.steps[:-1]:
+        if isinstance(step, InteractionEncoder):
+            raise ValueError(
+                f"The pipeline's step {name!r} is an InteractionEncoder, which maps a log of "
+                "events to a matrix of users: its output rows are not the rows it is given, "
+                "so the pipeline cannot be fitted, scored or searched on a log (model "
+                "selection would split events, not users). Encode before the pipeline: "
+                "X = encoder.fit_transform(log), fit the pipeline on X, and serve raw ids "
+                "with encoder.recommend(pipe, log).")
+
+
 def _final_recommender(pipe):
+    _refuse_log_encoder(pipe)
     final = pipe[-1]
     if not hasattr(final, "recommend"):
         raise TypeError(
@@ -336,6 +358,8 @@ class Pipeline(sk_pipeline.Pipeline):
     def _recording_step_params(self, fit, X, y, **params):
         # a fit that raises midway leaves some steps refitted: nothing to score
         self._fitted_step_params = _FIT_FAILED
+        if _ends_in_recommender(self):
+            _refuse_log_encoder(self)
         result = fit(X, y, **params)
         names = {name for name, _ in self.steps[:-1]}
         # the last step records (and checks) its own parameters
