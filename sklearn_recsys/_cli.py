@@ -738,9 +738,11 @@ def build_parser():
     fit_parser.add_argument("--timestamp-col", default=None,
                             help="column of the times (numbers or ISO 8601 dates), used by "
                             "--duplicates last and by the sequential models (required)")
-    fit_parser.add_argument("--duplicates", choices=("sum", "last", "max"), default="sum",
+    fit_parser.add_argument("--duplicates", choices=("auto", "sum", "last", "max"),
+                            default="auto",
                             help="how repeated (user, item) pairs combine (default: "
-                            "%(default)s)")
+                            "%(default)s, a sum that warns when --value-col values are "
+                            "summed)")
     _add_log_arguments(fit_parser)
     fit_parser.set_defaults(run=_run_fit)
 

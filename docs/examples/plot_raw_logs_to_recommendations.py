@@ -27,7 +27,8 @@ log = pd.DataFrame({
 log.head()
 
 # %%
-# Encode: repeated (user, item) pairs would be summed (``duplicates="sum"``).
+# Encode: repeated (user, item) events would be counted (``duplicates="auto"``; with a
+# ``value_col`` of ratings, say ``duplicates="last"``).
 encoder = InteractionEncoder(timestamp_col="timestamp")
 X = encoder.fit_transform(log)
 print(f"{X.shape[0]} users x {X.shape[1]} items, {X.nnz} interactions")

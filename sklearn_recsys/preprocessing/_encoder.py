@@ -61,7 +61,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
     value_col : str or None, default=None
         Column holding the value of each interaction (rating, play count,
         confidence). None: every logged interaction counts 1 (implicit
-        feedback), so ``duplicates="sum"`` counts repeated events. Values must
+        feedback), so repeated events are counted. Values must
         be finite and non-negative; pairs whose combined value is 0 are no
         interaction and are left out of the matrix.
     timestamp_col : str or None, default=None
@@ -72,12 +72,14 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         time, 0 included. Times are held as float64 seconds (datetimes to
         the microsecond): distinct times that would become equal (integer
         nanoseconds, datetimes finer than a microsecond) raise ``ValueError``.
-    duplicates : {"sum", "last", "max"}, default="sum"
+    duplicates : {"auto", "sum", "last", "max"}, default="auto"
         How repeated (user, item) pairs are combined into one value: their
         sum (play counts), the latest one (by timestamp when
         ``timestamp_col`` is set, else the last in log order; re-rated
-        items), or the largest one. The timestamp of a combined pair is
-        always the latest one.
+        items), or the largest one. "auto" sums them too, and warns when
+        the values of a ``value_col`` are summed (ratings would leave their
+        scale); without ``value_col`` it counts the events. The timestamp of
+        a combined pair is always the latest one.
     handle_unknown : {"warn", "error", "ignore"}, default="warn"
         Items not seen in ``fit`` found by ``transform``: dropped with a
         warning that counts them, an error, or dropped silently. The model's
@@ -139,7 +141,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         "item_col": [str],
         "value_col": [str, None],
         "timestamp_col": [str, None],
-        "duplicates": [StrOptions({"sum", "last", "max"})],
+        "duplicates": [StrOptions({"auto", "sum", "last", "max"})],
         "handle_unknown": [StrOptions({"warn", "error", "ignore"})],
         # an integer dtype would truncate values (0.5 to a stored zero) without a word
         "dtype": [Options(type, {np.float32, np.float64, float})],
@@ -154,7 +156,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         item_col="item_id",
         value_col=None,
         timestamp_col=None,
-        duplicates="sum",
+        duplicates="auto",
         handle_unknown="warn",
         dtype=np.float64,
         behavior_col=None,
@@ -402,11 +404,15 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         n_rows = self.n_users_ + len(new_ids)
         if wanted is not None:
             n_rows, rows = len(wanted), np.searchsorted(wanted, rows)
+        ask = self.duplicates == "auto" and values is not None
         if values is None:
             values = np.ones(len(rows))
-        if self.duplicates == "sum" and times is None:
+        duplicates = "sum" if self.duplicates == "auto" else self.duplicates
+        if duplicates == "sum" and times is None:
             # scipy's COO -> CSR conversion sums repeated pairs in linear time
             M = sp.coo_matrix((values, (rows, cols)), shape=(n_rows, self._n_columns())).tocsr()
+            if ask:
+                self._warn_summed_values(len(rows) - M.nnz)
             M.eliminate_zeros()
             rows = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(M.indptr))
             return n_rows, new_ids, rows, M.indices.astype(np.int64), M.data, None
@@ -414,7 +420,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         # order (stable sorts keep log order for equal times), so "last" is
         # each group's end
         key = rows * np.int64(self._n_columns()) + cols
-        if times is not None and self.duplicates == "last":
+        if times is not None and duplicates == "last":
             order = np.lexsort((times, key))
         else:
             order = np.argsort(key, kind="stable")
@@ -424,10 +430,12 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             np.r_[True, (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])]
         ) if len(rows) else np.zeros(0, dtype=np.intp)
         ends = np.r_[starts[1:], len(rows)] - 1
+        if ask:
+            self._warn_summed_values(len(rows) - len(starts))
         if len(rows):
-            if self.duplicates == "sum":
+            if duplicates == "sum":
                 values = np.add.reduceat(values, starts)
-            elif self.duplicates == "max":
+            elif duplicates == "max":
                 values = np.maximum.reduceat(values, starts)
             else:
                 values = values[ends]
@@ -438,6 +446,17 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         rows, cols, values = rows[keep], cols[keep], values[keep]
         times = None if times is None else times[keep]
         return n_rows, new_ids, rows, cols, values, times
+
+    def _warn_summed_values(self, n_repeated):
+        """UserWarning: values of ``value_col`` summed by default over repeated pairs."""
+        if n_repeated:
+            values = "values" if self.value_col is None else f"{self.value_col!r} values"
+            warnings.warn(
+                f"{n_repeated} repeated (user, item) pair(s) of the log: their {values} "
+                "were summed (duplicates='auto'), right for counts but not for ratings (an "
+                "item rated twice would get 10 stars). Set duplicates='last' (re-ratings; "
+                "by timestamp_col when set), 'max', or 'sum' to say which.",
+                UserWarning, stacklevel=4)
 
     def _matrix(self, n_rows, rows, cols, data, dtype):
         indptr = np.zeros(n_rows + 1, dtype=np.int64)
