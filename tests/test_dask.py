@@ -126,6 +126,13 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
     chunked = da.from_array(X, chunks=(64, 80), asarray=False)
     items, _ = batch_recommend(model, chunked, k=7, client=client)
     np.testing.assert_array_equal(items, expected_items)
+    # a fitted search serves its best model (it had no recommend)
+    from sklearn.model_selection import GridSearchCV
+
+    search = GridSearchCV(ImplicitALS(n_components=8, max_iter=3, random_state=0),
+                          {"alpha": [1.0]}, cv=2).fit(X)
+    items, _ = batch_recommend(search, X, k=7, client=client, rows_per_task=100)
+    np.testing.assert_array_equal(items, search.best_estimator_.recommend(X, k=7)[0])
     # raw ids; padding (a user with fewer than k candidates) as None
     ids = np.array([f"item{j}" for j in range(80)])
     X_full = X.tolil()

@@ -12,6 +12,7 @@ from ..preprocessing._raw_ids import (
     check_reads_user_features,
 )
 from ..utils._validation import check_k, check_row_data, check_rows_to_score, names_checked
+from ..utils._scoring_path import served_estimator
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
@@ -52,6 +53,7 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     Parameters
     ----------
     estimator : fitted recommender or Pipeline ending in one
+        Or a fitted search of one (its ``best_estimator_`` is served).
     X : sparse matrix or dask.array.Array of shape (n_users, n_items)
         The users' interactions: a SciPy matrix (split here into blocks of
         ``rows_per_task`` rows and sent to the workers), or a Dask array
@@ -81,6 +83,7 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     scores : ndarray of shape (n_users, k)
         Their scores, padded with ``-inf``.
     """
+    estimator = served_estimator(estimator)  # a fitted search serves its best model
     import distributed
 
     k = check_k(k)
@@ -191,7 +194,8 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
     Parameters
     ----------
     estimator : fitted recommender or Pipeline ending in one
-        Fitted on matrices made by ``encoder``.
+        Fitted on matrices made by ``encoder`` (a fitted search serves its
+        ``best_estimator_``).
     encoder : InteractionEncoder
         Fitted; its ``user_col``, ``item_col`` (and ``value_col``) name the
         columns of ``logs``.
@@ -219,6 +223,7 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         Parquet could not write). ``.compute()`` it, or write it out
         (``.to_parquet``) without gathering it.
     """
+    estimator = served_estimator(estimator)  # a fitted search serves its best model
     import distributed
     import pandas as pd
     from sklearn.utils.validation import check_is_fitted

@@ -27,6 +27,7 @@ from ..utils._validation import (
     check_rows_to_score,
     names_checked,
 )
+from ..utils._scoring_path import served_estimator
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 
@@ -82,6 +83,8 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     estimator : recommender or Pipeline
         Fitted; a pipeline must end in a recommender and keep the item
         columns (every step maps ``(n_users, n_items)`` to the same shape).
+        A fitted search (its ``best_estimator_``) or a ``FrozenEstimator``
+        serves the model it wraps.
     X : {array-like, sparse matrix} of shape (n_users, n_items)
         Raw interaction history of the users, as given to the pipeline.
     k : int, default=10
@@ -116,6 +119,8 @@ def recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates
     >>> recommend(pipe, X[:1], k=2)[0]  # item 1, rated 3, is excluded
     array([[ 2, -1]])
     """
+    # a fitted search (and a FrozenEstimator) serves what it wraps
+    estimator = served_estimator(estimator)
     if not isinstance(estimator, sk_pipeline.Pipeline):
         return estimator.recommend(X, k, exclude_seen=exclude_seen, exclude=exclude,
                                    candidates=candidates, **params)

@@ -657,7 +657,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         estimator : recommender or Pipeline
-            Fitted on matrices made by this encoder.
+            Fitted on matrices made by this encoder (a fitted search or a
+            ``FrozenEstimator`` serves the model it wraps).
         X : DataFrame, mapping of str to array, or tuple of arrays
             The users' interactions (their history).
         k : int, default=10
@@ -705,7 +706,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         estimator : recommender or Pipeline
-            Fitted on this encoder's matrices, with ``similar_items``.
+            Fitted on this encoder's matrices, with ``similar_items`` (or a
+            fitted search of one).
         item_ids : array-like
             Raw item ids seen in ``fit``.
         k : int, default=10
@@ -731,7 +733,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         Parameters
         ----------
         estimator : recommender or Pipeline
-            Fitted on this encoder's matrices, with ``explain``.
+            Fitted on this encoder's matrices, with ``explain`` (or a fitted
+            search of one).
         X : DataFrame, mapping of str to array, or tuple of arrays
             The interactions of one user (with their timestamps for a
             sequential model, which reads them as :meth:`recommend` does).

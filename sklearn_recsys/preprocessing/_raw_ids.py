@@ -17,6 +17,7 @@ from sklearn.utils.validation import check_is_fitted
 from ..base import against_count, runners_up
 from ..utils._sequences import reads_order_keys
 from ..utils._validation import pipeline_estimators
+from ..utils._scoring_path import served_estimator
 
 
 def _table(columns, as_frame):
@@ -222,6 +223,7 @@ def _preprocess(estimator, X):
 def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame,
                   user_features=None):
     """See :meth:`InteractionEncoder.recommend`."""
+    estimator = served_estimator(estimator)  # a fitted search serves its best model
     _check_catalogue(encoder, estimator)
     from ..pipeline import recommend
 
@@ -316,6 +318,7 @@ def _exclude_matrix(encoder, log, user_ids):
 
 def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
     """See :meth:`InteractionEncoder.similar_items`."""
+    estimator = served_estimator(estimator)  # a fitted search serves its best model
     _check_catalogue(encoder, estimator)
     query = encoder.get_item_indices(item_ids)
     if not len(query):
@@ -337,6 +340,7 @@ def similar_items_raw(encoder, estimator, item_ids, k, item_info, as_frame):
 
 def explain_raw(encoder, estimator, X, item_id, against, as_frame):
     """See :meth:`InteractionEncoder.explain`."""
+    estimator = served_estimator(estimator)  # a fitted search serves its best model
     _check_catalogue(encoder, estimator)
     users = encoder._checked_columns(X)[0]
     rows, _ = encoder._user_rows(users)

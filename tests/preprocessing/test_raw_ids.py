@@ -268,3 +268,29 @@ def test_recommend_joins_user_features_by_raw_user_id(log, encoder):
         encoder.recommend(model, some, k=5, user_features=G[rows])
     with pytest.raises(TypeError, match="EASE reads no user_features"):
         encoder.recommend(EASE(alpha=10.0).fit(X), some, k=5, user_features=features)
+
+
+def test_a_fitted_search_is_served_by_its_best_model(log, encoder):
+    # the scorers took a fitted search; encoder.recommend and recommend raised
+    # AttributeError: 'GridSearchCV' object has no attribute 'recommend' (audit 58b)
+    from sklearn.frozen import FrozenEstimator
+    from sklearn.model_selection import GridSearchCV
+
+    from sklearn_recsys.metrics import make_ranking_scorer
+    from sklearn_recsys.pipeline import make_pipeline, recommend
+
+    X = encoder.transform(log)
+    search = GridSearchCV(make_pipeline(EASE()), {"ease__alpha": [1.0, 100.0]}, cv=2,
+                          scoring=make_ranking_scorer("ndcg", k=5)).fit(X)
+    best = search.best_estimator_
+    some = log[log["user"].isin(["u3", "u17"])]
+    for served in (search, FrozenEstimator(best)):
+        assert encoder.recommend(served, some, k=5).equals(encoder.recommend(best, some, k=5))
+        np.testing.assert_array_equal(recommend(served, X[:4], k=5)[0],
+                                      recommend(best, X[:4], k=5)[0])
+    item = encoder.item_ids_[0]
+    assert encoder.similar_items(search, [item], k=3).equals(
+        encoder.similar_items(best, [item], k=3))
+    one = log[log["user"] == "u3"]
+    target = encoder.recommend(best, one, k=1)["movie"].iloc[0]
+    assert encoder.explain(search, one, target).equals(encoder.explain(best, one, target))
