@@ -643,7 +643,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         return pos
 
     def recommend(self, estimator, X, k=10, *, exclude_seen=True, exclude=None,
-                  item_info=None, as_frame=True, user_features=None):
+                  candidates=None, item_info=None, as_frame=True, user_features=None):
         """Top-``k`` items, in raw ids, for every user of a log (new users included).
 
         One call from raw ids to a table: the log is encoded, the users of
@@ -670,6 +670,9 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             rated item when ``X`` holds the liked ones): its user and item
             columns only (any value, even 0, excludes the pair; it needs no
             value or timestamp column); other users in it are ignored.
+        candidates : array-like of raw item ids, default=None
+            The items to choose from (in stock, say), each seen in ``fit``;
+            None: every item.
         item_info : DataFrame or mapping, default=None
             Item metadata to add as columns: a DataFrame indexed by raw item
             id, or a mapping of name to a sequence aligned with the item
@@ -698,7 +701,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         from ._raw_ids import recommend_raw
 
         return recommend_raw(self, estimator, X, k, exclude_seen, exclude, item_info,
-                             as_frame, user_features)
+                             as_frame, user_features, candidates)
 
     def similar_items(self, estimator, item_ids, k=10, *, item_info=None, as_frame=True):
         """The ``k`` items most similar to each raw item id, in raw ids.

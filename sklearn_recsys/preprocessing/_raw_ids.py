@@ -221,7 +221,7 @@ def _preprocess(estimator, X):
 
 
 def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as_frame,
-                  user_features=None):
+                  user_features=None, candidates=None):
     """See :meth:`InteractionEncoder.recommend`."""
     estimator = served_estimator(estimator)  # a fitted search serves its best model
     _check_catalogue(encoder, estimator)
@@ -244,8 +244,11 @@ def recommend_raw(encoder, estimator, X, k, exclude_seen, exclude, item_info, as
     if user_features is not None:
         check_reads_user_features(estimator)
         params["user_features"] = _user_feature_rows(user_features, user_ids)
+    if candidates is not None:
+        # raw ids, looked up: integer ids read as columns would be other items
+        candidates = encoder.get_item_indices(candidates)
     idx, scores = recommend(estimator, M, k, exclude_seen=exclude_seen, exclude=exclude,
-                            **params)
+                            candidates=candidates, **params)
     keep = idx >= 0
     per_user = keep.sum(axis=1)
     flat_idx = idx[keep]

@@ -294,3 +294,20 @@ def test_a_fitted_search_is_served_by_its_best_model(log, encoder):
     one = log[log["user"] == "u3"]
     target = encoder.recommend(best, one, k=1)["movie"].iloc[0]
     assert encoder.explain(search, one, target).equals(encoder.explain(best, one, target))
+
+
+def test_recommend_chooses_among_raw_candidate_ids(log, encoder):
+    # candidates were column indices only: raw integer ids (MovieLens' 1..1682 against
+    # columns 0..1681) named the next item, silently (audit 58b)
+    X = encoder.transform(log)
+    model = EASE(alpha=10.0).fit(X)
+    some = log[log["user"].isin(["u3", "u17"])]
+    stock = list(encoder.item_ids_[::3])
+    table = encoder.recommend(model, some, k=4, candidates=stock)
+    assert set(table["movie"]) <= set(stock)
+    rows = np.sort(encoder.get_user_indices(["u3", "u17"]))
+    idx, scores = model.recommend(X[rows], k=4, candidates=encoder.get_item_indices(stock))
+    assert table["movie"].tolist() == encoder.inverse_transform(idx).ravel().tolist()
+    np.testing.assert_allclose(table["score"], scores.ravel())
+    with pytest.raises(ValueError, match="1 item id\\(s\\) were not seen in fit"):
+        encoder.recommend(model, some, k=4, candidates=stock + ["no such movie"])
