@@ -328,12 +328,13 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
         "random_state": ["random_state"],
         "behaviors": ["array-like", None],
         "target": [str, None],
+        "return_users": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
 def strong_generalization_split(
     X, *, test_size=0.2, holdout=0.2, min_interactions=5, random_state=None, behaviors=None,
-    target=None,
+    target=None, return_users=False,
 ):
     """Split users into training and test users, then each test user's items.
 
@@ -358,6 +359,9 @@ def strong_generalization_split(
         :ref:`multi-behavior`): only the test users' interactions of the
         ``target`` behaviour (default: the last block) are held out, as in
         :func:`holdout_split`.
+    return_users : bool, default=False
+        Also return the rows of ``X`` of the training and test users (to
+        map them back to raw ids, ``encoder.get_user_ids()[test_users]``).
 
     Returns
     -------
@@ -367,6 +371,9 @@ def strong_generalization_split(
         Fold-in part of the test users (all blocks).
     X_test_out : csr_matrix of shape (n_test_users, n_items)
         Held-out part of the test users (the target block only).
+    train_users, test_users : ndarray of int
+        Only with ``return_users``: the rows of ``X`` in ``X_train`` and in
+        ``X_test_in`` / ``X_test_out``, sorted.
 
     Examples
     --------
@@ -378,9 +385,12 @@ def strong_generalization_split(
     ((80, 50), (20, 50), (20, 50))
     """
     rng = check_random_state(random_state)
-    X_train, X_test, _, _ = user_train_test_split(X, test_size=test_size, random_state=rng)
+    X_train, X_test, train_users, test_users = user_train_test_split(
+        X, test_size=test_size, random_state=rng)
     X_in, X_out = holdout_split(
         X_test, holdout=holdout, min_interactions=min_interactions, random_state=rng,
         behaviors=behaviors, target=target,
     )
+    if return_users:
+        return X_train, X_in, X_out, train_users, test_users
     return X_train, X_in, X_out

@@ -140,6 +140,14 @@ def test_user_splits(X):
     X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
     assert X_train.shape[0] == 160 and X_in.shape == X_out.shape == (40, 80)
     assert X_in.multiply(X_out).nnz == 0
+    # the same split with the users' rows of X (to map test users back to raw ids)
+    *parts, train_users, test_users = strong_generalization_split(X, random_state=0,
+                                                                  return_users=True)
+    for got, expected in zip(parts, (X_train, X_in, X_out)):
+        assert (got != expected).nnz == 0
+    assert (X[train_users] != X_train).nnz == 0
+    assert (X[test_users] != X_in + X_out).nnz == 0
+    assert len(np.union1d(train_users, test_users)) == 200
 
 
 def test_split_input_errors(X):
