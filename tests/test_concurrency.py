@@ -55,6 +55,43 @@ def test_fork_pool_after_fit_does_not_hang():
     assert result.stdout.strip().endswith("ok")
 
 
+@pytest.mark.parametrize("model", ["approximate", "stacking"])
+def test_fork_pool_after_foreign_openmp_does_not_hang(model):
+    """faiss and scikit-learn's gradient boosting bring their own GNU OpenMP: a forked
+    child that used it after the parent did hung for good (audit 58a; joblib's
+    multiprocessing backend never returned). In a forked child they run on one thread."""
+    if model == "approximate":
+        pytest.importorskip("faiss")
+    build = {
+        "approximate": "ApproximateRecommender(ImplicitALS(n_components=4, max_iter=3, "
+                       "random_state=0), n_lists=4)",
+        "stacking": "StackingRecommender([('pop', MostPopular()), ('ease', EASE(alpha=10.0))], "
+                    "n_candidates=10, random_state=0)",
+    }[model]
+    code = f"""
+    import multiprocessing as mp
+    import warnings
+    import numpy as np
+    from sklearn_recsys import EASE, ImplicitALS, MostPopular, make_interactions
+    from sklearn_recsys.ensemble import StackingRecommender
+    from sklearn_recsys.neighbors import ApproximateRecommender
+    warnings.simplefilter("ignore")
+    X = make_interactions(200, 40, density=0.15, random_state=0)
+    model = {build}.fit(X)
+    ref = model.recommend(X, k=5)[0]  # the parent runs the library's OpenMP
+    def child(i):
+        refit = {build}.fit(X)  # and the child fits and serves with it
+        return (np.array_equal(model.recommend(X, k=5)[0], ref)
+                and np.array_equal(refit.recommend(X, k=5)[0], ref))
+    if __name__ == "__main__":
+        with mp.get_context("fork").Pool(2) as pool:
+            print(pool.map_async(child, range(2)).get(timeout=60))
+    """
+    result = _run(code, timeout=180)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split("\n")[-2] == "[True, True]"
+
+
 @pytest.mark.parametrize("layer", ["workqueue", "omp"])
 def test_scoring_from_threads_is_safe_under_threading_layer(layer):
     # numba's workqueue layer aborts the process when two threads enter it
@@ -148,3 +185,48 @@ def test_thread_pool_scoring_in_process(Model):
         outs = list(ex.map(lambda _: model.decision_function(X), range(6)))
     for out in outs:
         np.testing.assert_allclose(out, ref, rtol=1e-5, atol=1e-6)
+
+
+def test_scoring_from_threads_leaves_the_warning_filters_as_they_were():
+    """The batches' "no valid feature names" filter was set with catch_warnings, which saves
+    and restores the whole process's filters: threads scoring at once left it installed for
+    good, hiding scikit-learn's own warning everywhere (audit 58a: 3 runs of 3)."""
+    import warnings
+    from concurrent.futures import ThreadPoolExecutor
+
+    pd = pytest.importorskip("pandas")
+    from sklearn.linear_model import LinearRegression
+
+    from sklearn_recsys import EASE
+    from sklearn_recsys.metrics import make_ranking_scorer
+    from sklearn_recsys.model_selection import holdout_split
+    from sklearn_recsys.pipeline import make_pipeline
+    from sklearn_recsys.preprocessing import BM25Weighting
+
+    X = make_interactions(400, 60, density=0.2, random_state=0)
+    X_in, X_out = holdout_split(X, random_state=0)
+    columns = [f"item{j}" for j in range(60)]
+    frame = pd.DataFrame(X_in.toarray(), columns=columns)
+    pipe = make_pipeline(BM25Weighting(), EASE(alpha=10.0)).fit(frame)
+    scorer = make_ranking_scorer("ndcg", k=5)
+    starts = range(0, 350, 50)
+    expected = {s: (pipe.recommend(frame.iloc[s:s + 50], k=5)[0],
+                    scorer(pipe, frame.iloc[s:s + 50], X_out[s:s + 50])) for s in starts}
+
+    def work(i):
+        s = starts[i % len(starts)]
+        rows = frame.iloc[s:s + 50]
+        return (np.array_equal(pipe.recommend(rows, k=5)[0], expected[s][0])
+                and scorer(pipe, rows, X_out[s:s + 50]) == expected[s][1])
+
+    with warnings.catch_warnings(record=True) as shown:
+        warnings.simplefilter("always")
+        before = list(warnings.filters)
+        with ThreadPoolExecutor(4) as ex:
+            assert all(ex.map(work, range(200)))
+        assert warnings.filters == before
+        assert not [w for w in shown if "feature names" in str(w.message)]  # no batch warned
+        # scikit-learn's own warning still shows afterwards
+        lr = LinearRegression().fit(frame.iloc[:, :3], np.arange(400.0))
+        lr.predict(frame.iloc[:5, :3].to_numpy())
+    assert [w for w in shown if "does not have valid feature names" in str(w.message)]

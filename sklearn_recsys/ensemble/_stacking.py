@@ -30,6 +30,7 @@ from ..base import RecommenderMixin, _recommend_excluding_first
 from ..model_selection import leave_k_out_split
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, behavior_layout
 from ..utils._holdout import check_held_out_disjoint
+from ..utils._parallel import foreign_openmp
 from ..utils._scoring_path import holds_a_frozen_model, scoring_model
 from ..utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from ..utils._validation import _canonical_csr
@@ -327,7 +328,8 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                 "items and interactions, or change n_candidates.", UserWarning)
             self.ranker_ = None
         else:
-            self.ranker_ = ranker.fit(features, labels)
+            with foreign_openmp():
+                self.ranker_ = ranker.fit(features, labels)
         self.n_training_pairs_ = len(labels)
         self.estimators_ = [self._fitted_clone(name, model, X)
                             for name, model in zip(names, models)]
@@ -527,9 +529,10 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     def _ranker_scores(self, features, first):
         if self.ranker_ is None:
             return first
-        if hasattr(self.ranker_, "predict_proba"):
-            return self.ranker_.predict_proba(features)[:, -1]
-        return np.asarray(self.ranker_.decision_function(features), dtype=np.float64)
+        with foreign_openmp():
+            if hasattr(self.ranker_, "predict_proba"):
+                return self.ranker_.predict_proba(features)[:, -1]
+            return np.asarray(self.ranker_.decision_function(features), dtype=np.float64)
 
     # -- scoring -----------------------------------------------------------
 

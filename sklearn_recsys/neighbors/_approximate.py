@@ -22,6 +22,7 @@ from sklearn.utils._available_if import available_if
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 
 from ..base import RecommenderMixin, _WrappedFlag, _inner_explains, rows_without_known_items
+from ..utils._parallel import foreign_openmp
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_exclude, check_exclude_seen, check_k
 
@@ -82,8 +83,10 @@ def _build(faiss, V, space, algorithm, n_links, ef_construction, n_lists):
         index = faiss.IndexIVFFlat(quantizer, dim, int(n_lists), metric)
         # k-means from faiss's fixed seed: the same items give the same lists
         index.cp.seed = 1234
-        index.train(V)
-    index.add(V)
+        with foreign_openmp():
+            index.train(V)
+    with foreign_openmp():
+        index.add(V)
     return index
 
 
@@ -427,7 +430,9 @@ class ApproximateRecommender(MetaEstimatorMixin, RecommenderMixin, BaseEstimator
             else:
                 params = faiss.SearchParametersHNSW(efSearch=max(int(self.ef_search),
                                                                  int(size)))
-            found[rows, :size] = self.index_.search(query[rows], int(size), params=params)[1]
+            with foreign_openmp():
+                found[rows, :size] = self.index_.search(query[rows], int(size),
+                                                        params=params)[1]
         allowed = found >= 0
         if forbidden is not None and forbidden.nnz:
             forbidden = forbidden.tocsr(copy=True)

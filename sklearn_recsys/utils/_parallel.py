@@ -37,10 +37,11 @@ import types
 import numba
 from numba import njit
 
-__all__ = ["numba_threads", "parallel_allowed", "parallel_kernel", "worker_thread_share"]
+__all__ = ["foreign_openmp", "numba_threads", "parallel_allowed", "parallel_kernel",
+           "worker_thread_share"]
 
 _parallel_lock = threading.Lock()
-_state = {"parallel_used": False, "forked_after_parallel": False}
+_state = {"parallel_used": False, "forked_after_parallel": False, "forked": False}
 
 
 def _after_fork_in_child():
@@ -48,6 +49,7 @@ def _after_fork_in_child():
     # thread was inside a kernel; that thread does not exist in the child
     global _parallel_lock
     _parallel_lock = threading.Lock()
+    _state["forked"] = True
     if _state["parallel_used"] and _layer() == "omp":
         _state["forked_after_parallel"] = True
 
@@ -67,6 +69,27 @@ if hasattr(os, "register_at_fork"):
 def parallel_allowed():
     """Whether this process may still enter numba's threading layer (False after a fork)."""
     return not _state["forked_after_parallel"]
+
+
+@contextmanager
+def foreign_openmp():
+    """Run another library's OpenMP code (faiss, scikit-learn's gradient boosting) fork-safely.
+
+    Those libraries bring their own GNU OpenMP, whose thread pool hangs a
+    ``fork``-started child that uses it after the parent did (audit 58a: a
+    ``multiprocessing`` pool of an ApproximateRecommender or a
+    StackingRecommender never returned). Whether the parent used it is not
+    known here, so in any forked child the call runs on one OpenMP thread
+    (the child is one of several workers already); elsewhere it is left
+    alone.
+    """
+    if not _state["forked"]:
+        yield
+        return
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1, user_api="openmp"):
+        yield
 
 
 def _serial_copy(func):

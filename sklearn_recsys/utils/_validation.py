@@ -1,6 +1,7 @@
 """Validation of user-item interaction matrices at every public entry point."""
 
 import contextlib
+import threading
 import warnings
 from numbers import Integral
 
@@ -124,6 +125,11 @@ def _names_owner(estimator):
     return steps[0] if steps else estimator
 
 
+_NAMES_WARNING = "X does not have valid feature names"
+_names_filter = {"users": 0, "entry": None}
+_names_lock = threading.Lock()
+
+
 @contextlib.contextmanager
 def names_checked():
     """Silence "X does not have valid feature names" for rows already checked.
@@ -132,11 +138,32 @@ def names_checked():
     errors and warnings of scikit-learn: names that differ from fit's are
     an error) and returns CSR, which has none: without this, a model or
     pipeline fitted on a DataFrame would warn on every batch it scores.
+
+    The filter is shared by the threads inside, added by the first and
+    removed by the last: ``warnings.catch_warnings`` saves and restores the
+    whole process's filters, so two threads scoring at once left it
+    installed for good, hiding scikit-learn's warning everywhere (audit
+    58a).
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="X does not have valid feature names",
-                                category=UserWarning)
+    with _names_lock:
+        if _names_filter["users"] == 0:
+            present = list(warnings.filters)
+            warnings.filterwarnings("ignore", message=_NAMES_WARNING, category=UserWarning)
+            entry = warnings.filters[0]
+            # the caller's own identical filter (moved to the front) is not ours to remove
+            _names_filter["entry"] = None if entry in present else entry
+        _names_filter["users"] += 1
+    try:
         yield
+    finally:
+        with _names_lock:
+            _names_filter["users"] -= 1
+            entry = _names_filter["entry"]
+            if _names_filter["users"] == 0 and entry is not None:
+                _names_filter["entry"] = None
+                if entry in warnings.filters:  # gone if the caller reset the filters
+                    warnings.filters.remove(entry)
+                    warnings._filters_mutated()
 
 
 @contextlib.contextmanager
