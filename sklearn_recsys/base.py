@@ -13,6 +13,7 @@ and scoring done in row batches so memory stays bounded.
 """
 
 
+import contextlib
 import functools
 
 import numpy as np
@@ -759,8 +760,10 @@ class RatingPredictionMixin:
             items = check_item_indices(items, self.n_features_in_)
         n_cols = self.n_features_in_ if items is None else len(items)
         out = np.empty((X.shape[0], n_cols), dtype=np.float64)
-        for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
-            out[rows] = self._ratings_batch(X[rows], items)
+        # the factor models share their fold-in's Gram and threads across the batches
+        with getattr(self, "_shared_fold_in", contextlib.nullcontext)():
+            for rows in iter_row_batches(X.shape[0], max(1, 8_000_000 // max(1, n_cols))):
+                out[rows] = self._ratings_batch(X[rows], items)
         return np.clip(out, *self.rating_range_, out=out)
 
 

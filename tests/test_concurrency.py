@@ -230,3 +230,66 @@ def test_scoring_from_threads_leaves_the_warning_filters_as_they_were():
         lr = LinearRegression().fit(frame.iloc[:, :3], np.arange(400.0))
         lr.predict(frame.iloc[:5, :3].to_numpy())
     assert [w for w in shown if "does not have valid feature names" in str(w.message)]
+
+
+def test_n_jobs_bounds_the_threads_of_scoring_too(monkeypatch):
+    """n_jobs bounded fit's sweeps only: transform, decision_function, recommend, the
+    rating predictions and fit's final fold-in check ran on numba's default (audit 58a)."""
+    import numba
+
+    from sklearn_recsys.matrix_factorization import _als, _explicit
+    from sklearn_recsys.utils import _solvers
+
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("numba has one thread here: nothing to bound")
+    seen = []
+
+    def spy(kernel):
+        def run(*args):
+            seen.append(numba.get_num_threads())
+            return kernel(*args)
+        return run
+
+    for module in (_als, _explicit, _solvers):
+        for name in ("als_cholesky_sweep", "explicit_als_sweep"):
+            if hasattr(module, name):
+                monkeypatch.setattr(module, name, spy(getattr(_solvers, name)))
+    X = make_interactions(300, 60, random_state=0)
+    R = X.copy()
+    R.data = np.random.default_rng(0).integers(1, 6, R.nnz).astype(float)
+    als = ImplicitALS(n_components=4, max_iter=2, n_jobs=1, random_state=0).fit(X)
+    explicit = ExplicitMF(n_components=4, max_iter=2, n_jobs=1, random_state=0).fit(R)
+    assert seen and set(seen) == {1}  # the sweeps and the final fold-in check
+    for call in (lambda: als.transform(X), lambda: als.decision_function(X),
+                 lambda: als.recommend(X, k=5), lambda: explicit.predict_ratings(R[:20])):
+        seen.clear()
+        call()
+        assert seen and set(seen) == {1}
+    assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
+
+
+def test_a_model_pickled_while_another_thread_scores_carries_no_memo():
+    """A call under way keeps a memo of the fold-in's Gram on the model; pickled then, the
+    copy kept it for good, pinning this fit's item factors through every refit (audit 58a:
+    200 snapshots of 200)."""
+    import pickle
+    import threading
+
+    X = make_interactions(2000, 300, random_state=0)
+    model = ImplicitALS(n_components=8, max_iter=2, random_state=0).fit(X)
+    stop = threading.Event()
+
+    def score():
+        while not stop.is_set():
+            model.recommend(X, k=5)
+
+    worker = threading.Thread(target=score)
+    worker.start()
+    try:
+        copies = [pickle.loads(pickle.dumps(model)) for _ in range(50)]
+    finally:
+        stop.set()
+        worker.join()
+    assert not any("_fold_in_memo" in vars(copy) for copy in copies)
+    np.testing.assert_array_equal(copies[0].recommend(X[:10], k=5)[0],
+                                  model.recommend(X[:10], k=5)[0])

@@ -191,7 +191,9 @@ class MatrixFactorizationBase(
         by_value = active[np.lexsort((active, n, -row_max))[:32]]
         by_count = active[np.lexsort((active, -row_max, n))[:32]]
         users = np.union1d(by_value, by_count)
-        if not np.isfinite(self._score_batch(X[users])).all():
+        with self._shared_fold_in():
+            finite = np.isfinite(self._score_batch(X[users])).all()
+        if not finite:
             self._raise_diverged(f"folding in training users (values up to {row_max.max():g}) "
                                  "gives non-finite scores", self.n_iter_)
 
@@ -316,10 +318,19 @@ class MatrixFactorizationBase(
             return
         memo = self._fold_in_memo = {}
         try:
-            yield
+            # the fold-in's kernels on n_jobs threads, as fit's (numba's setting otherwise)
+            with numba_threads(self.n_jobs):
+                yield
         finally:
             if self.__dict__.get("_fold_in_memo") is memo:
                 del self._fold_in_memo
+
+    def __getstate__(self):
+        # a memo of a call under way in another thread is not part of the model: kept,
+        # it would pin the item factors of this fit through every later refit
+        state = super().__getstate__()
+        state.pop("_fold_in_memo", None)
+        return state
 
     def _all_scores(self, X, **row_data):
         with self._shared_fold_in():
