@@ -281,7 +281,13 @@ class ImplicitALS(MatrixFactorizationBase):
         for a user with interactions on trained items (one without any gets
         the popularity fallback of ``decision_function`` and no contributions;
         one whose items all had no training interactions gets that fallback
-        too, and its items come back with contributions of 0).
+        too, and its items come back with contributions of 0). They are
+        computed in float64; the served score of a float32 model comes from a
+        float32 solve of the same system, so the sum matches it up to that
+        solve's rounding (about the system's condition number times float32's
+        epsilon: within 1e-4 relative on MovieLens, up to 5e-3 for Last.fm's
+        heaviest listeners at ``confidence_scale=40``), and to 1e-12 with
+        ``dtype=np.float64``.
 
         Parameters
         ----------
