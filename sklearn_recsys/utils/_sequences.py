@@ -8,6 +8,8 @@ larger item index counting as later, as in
 twice keeps its latest key.
 """
 
+import warnings
+
 import numpy as np
 import scipy.sparse as sp
 
@@ -75,6 +77,7 @@ def as_order_keys(X):
     X : object
         ``X`` itself, or a matrix of the same entries with those changes.
     """
+    _warn_if_rounded(X)
     if sp.issparse(X):
         if X.format not in ("coo", "csr", "csc"):
             X = X.tocoo()  # dok, lil, dia, bsr: their stored entries are not .data
@@ -97,6 +100,32 @@ def as_order_keys(X):
         out[stored] = _ranks_of_positive(values[stored])
         return out
     return X
+
+
+def _warn_if_rounded(X):
+    """UserWarning: keys in a float type too narrow for them were rounded before they came.
+
+    float32 holds whole numbers exactly only up to 2**24: Unix times near
+    8.8e8 s are 64 s apart there, so events within a minute tie and the
+    latest item is chosen by column (audit 58c: 18,474 more tied pairs on
+    MovieLens 100K, another last item for 156 of 943 users). Nothing can
+    undo it here; the warning says to pass float64 or integer keys.
+    """
+    dtype = getattr(X, "dtype", None)
+    if dtype is None or np.dtype(dtype).kind != "f" or np.dtype(dtype).itemsize >= 8:
+        return
+    data = X.data if sp.issparse(X) else np.asarray(X)
+    finite = data[np.isfinite(data)] if data.size else data
+    exact = 2.0 ** (np.finfo(dtype).nmant + 1)
+    if finite.size and finite.max() > exact:
+        top = float(finite.max())
+        warnings.warn(
+            f"The order keys come as {np.dtype(dtype).name}, which holds whole numbers exactly "
+            f"only up to {exact:.0f}: near the largest key ({top:.6g}) they are "
+            f"{float(np.spacing(np.asarray(top, dtype=dtype))):g} apart, so events closer "
+            "than that tie and are ordered by column. Pass the timestamps as float64 or "
+            "integers (InteractionEncoder.transform_timestamps gives float64).",
+            UserWarning, stacklevel=4)
 
 
 def _ranks_of_positive(keys):

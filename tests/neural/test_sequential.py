@@ -443,6 +443,33 @@ def test_integer_nanosecond_keys_keep_their_order():
         model.decision_function(repeat)
 
 
+def test_float32_keys_beyond_its_whole_numbers_are_warned_of():
+    """Unix times as a float32 matrix are 64 s apart near 8.8e8: events within a minute tied
+    and were ordered by column, silently (audit 58c: another last item for 156 of
+    MovieLens 100K's 943 users). The rounding happened before; the warning says so."""
+    import warnings
+
+    from sklearn_recsys.utils._sequences import as_order_keys
+
+    rng = np.random.default_rng(0)
+    X, _ = cyclic_sequences(100, 10, rng)
+    model = GRU4Rec(n_components=8, max_len=6, max_iter=2, early_stopping=False,
+                    random_state=0).fit(X)
+    times = sp.csr_matrix(([880_000_030.0, 880_000_000.0], ([0, 0], [2, 7])), shape=(1, 10))
+    as_float32 = times.astype(np.float32)
+    assert as_float32.data[0] == as_float32.data[1]  # 30 s apart: tied in float32
+    with pytest.warns(UserWarning, match="float32, which holds whole numbers exactly only "
+                                         "up to 16777216.* 64 apart"):
+        model.decision_function(as_float32)
+    with pytest.warns(UserWarning, match="Pass the timestamps as float64 or integers"):
+        as_order_keys(as_float32.toarray())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.decision_function(times)  # float64 keeps them apart
+        model.decision_function(sp.csr_matrix(([3.0, 2.0], ([0, 0], [2, 7])), shape=(1, 10),
+                                              dtype=np.float32))  # positions fit float32
+
+
 @pytest.mark.parametrize("Model, params", [
     (SASRec, {"max_len": 6}), (SASRec, {"n_heads": 2}), (GRU4Rec, {"n_components": 4})])
 def test_architecture_changed_after_fit_is_refused_when_scoring(Model, params):
