@@ -17,7 +17,7 @@ from sklearn.utils._param_validation import Interval, validate_params
 
 from ..utils._behaviors import behavior_block, check_behaviors, n_items_of, with_block
 from ..utils._holdout import split_by_rank, split_interactions
-from ..utils._sequences import as_order_keys, latest_keys
+from ..utils._sequences import _warn_if_rounded, as_order_keys, latest_keys
 from ..utils._validation import check_interaction_matrix
 
 __all__ = [
@@ -239,6 +239,8 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
                 "X reads as no interaction (a key of 0 is none: start positions at 1). For "
                 "times that can be 0, pass the interactions as X, e.g. X = T.copy(); "
                 "X.data[:] = 1, and the times as timestamps.")
+    else:
+        _warn_if_rounded(timestamps)  # as_order_keys warns of X read as the times
     X = check_interaction_matrix(X)
     # sorted_indices, not sort_indices: a conversion of dtype may share the
     # caller's index array, which an in-place sort would reorder under its values

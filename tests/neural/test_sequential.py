@@ -463,6 +463,13 @@ def test_float32_keys_beyond_its_whole_numbers_are_warned_of():
         model.decision_function(as_float32)
     with pytest.warns(UserWarning, match="Pass the timestamps as float64 or integers"):
         as_order_keys(as_float32.toarray())
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    ones = as_float32.copy()
+    ones.data[:] = 1
+    with pytest.warns(UserWarning, match="order keys come as float32") as caught:
+        leave_last_out_split(ones, as_float32)
+    assert {w.filename for w in caught} == {__file__}
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.decision_function(times)  # float64 keeps them apart
