@@ -342,3 +342,40 @@ def test_user_features_reach_every_block_and_partition(client):
         whole.sort_values(key).reset_index(drop=True)[key + ["item_id"]], check_dtype=False)
     plain = encoder.recommend(fitted, log, k=5)
     assert not plain["item_id"].equals(whole["item_id"])
+
+
+def test_an_in_process_cluster_leaves_the_callers_tensorflow_threads_alone():
+    """Workers that are threads of the caller's interpreter (processes=False): the first
+    neural task set TensorFlow's process-wide thread pools to the task's share, which
+    capped the caller's own TensorFlow after the cluster closed (audit 58a); the numba
+    share stayed cached for the process, for a later cluster of another shape too. In a
+    fresh process: TensorFlow's runtime starts once."""
+    import subprocess
+    import sys
+    import textwrap
+
+    pytest.importorskip("tensorflow")
+    code = textwrap.dedent("""
+        import distributed
+        from sklearn_recsys.neural._tf import import_tensorflow
+        from sklearn_recsys.utils._parallel import worker_thread_share
+
+        def task():
+            import_tensorflow()
+            return worker_thread_share()
+
+        shares = []
+        for threads in (1, 2):
+            with distributed.LocalCluster(n_workers=1, threads_per_worker=threads,
+                                          processes=False, dashboard_address=None) as cluster, \\
+                    distributed.Client(cluster) as client:
+                shares.append(client.submit(task, pure=False).result())
+        import tensorflow as tf
+        print(shares, tf.config.threading.get_intra_op_parallelism_threads(),
+              tf.config.threading.get_inter_op_parallelism_threads())
+    """)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    share_one, share_two = (max(1, _usable_cpus() // n) for n in (1, 2))
+    assert result.stdout.split("\n")[-2] == f"[{share_one}, {share_two}] 0 0"

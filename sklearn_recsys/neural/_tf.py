@@ -2,7 +2,7 @@
 
 import os
 
-from ..utils._parallel import worker_thread_share
+from ..utils._parallel import hosts_a_scheduler, worker_thread_share
 
 __all__ = ["adam", "compile_step", "import_tensorflow"]
 
@@ -34,9 +34,10 @@ def import_tensorflow():
             "fitted model scores, recommends and pickles without it."
         ) from exc
     share = worker_thread_share()
-    if share is not None:
+    if share is not None and not hosts_a_scheduler():
         # in a Dask worker: the task's share of the cores, not one thread per core
-        # (settable only before TensorFlow's runtime starts in this process)
+        # (settable only before TensorFlow's runtime starts in this process); not in
+        # an in-process cluster, where it would cap the caller's TensorFlow for good
         try:
             tf.config.threading.set_intra_op_parallelism_threads(share)
             tf.config.threading.set_inter_op_parallelism_threads(share)

@@ -37,8 +37,8 @@ import types
 import numba
 from numba import njit
 
-__all__ = ["foreign_openmp", "numba_threads", "parallel_allowed", "parallel_kernel",
-           "worker_thread_share"]
+__all__ = ["foreign_openmp", "hosts_a_scheduler", "numba_threads", "parallel_allowed",
+           "parallel_kernel", "worker_thread_share"]
 
 _parallel_lock = threading.Lock()
 _state = {"parallel_used": False, "forked_after_parallel": False, "forked": False}
@@ -168,7 +168,9 @@ def worker_thread_share():
         worker = distributed.get_worker()
     except ValueError:
         return None
-    if _state.get("worker_share") is None:
+    # per worker: an in-process cluster of another shape, later, has other workers
+    shares = _state.setdefault("worker_shares", {})
+    if worker.address not in shares:
         slots = worker.state.nthreads
         try:
             workers = worker.client.scheduler_info(n_workers=-1)["workers"]
@@ -177,8 +179,17 @@ def worker_thread_share():
                         if address.rsplit(":", 1)[0] == host) or slots
         except Exception:  # an older scheduler API, or none reachable: this worker alone
             pass
-        _state["worker_share"] = max(1, _usable_cpus() // max(1, slots))
-    return _state["worker_share"]
+        shares[worker.address] = max(1, _usable_cpus() // max(1, slots))
+    return shares[worker.address]
+
+
+def hosts_a_scheduler():
+    """Whether a Dask scheduler runs in this process (an in-process cluster, whose
+    workers are threads of the caller's interpreter: process-wide settings made from
+    a task, TensorFlow's thread pools, would outlive the cluster)."""
+    distributed = sys.modules.get("distributed")
+    instances = getattr(getattr(distributed, "Scheduler", None), "_instances", ())
+    return any(True for _ in instances)
 
 
 @contextmanager
