@@ -266,6 +266,14 @@ def test_n_jobs_bounds_the_threads_of_scoring_too(monkeypatch):
         call()
         assert seen and set(seen) == {1}
     assert numba.get_num_threads() == numba.config.NUMBA_NUM_THREADS  # restored
+    # a call that finds another call's memo (two threads scoring one model) is bounded too
+    als._fold_in_memo = {}
+    try:
+        seen.clear()
+        als.transform(X)
+        assert seen and set(seen) == {1}
+    finally:
+        del als._fold_in_memo
 
 
 def test_a_model_pickled_while_another_thread_scores_carries_no_memo():
@@ -291,5 +299,11 @@ def test_a_model_pickled_while_another_thread_scores_carries_no_memo():
         stop.set()
         worker.join()
     assert not any("_fold_in_memo" in vars(copy) for copy in copies)
+    # the call under way keeps its memo: only the copy goes without (Python 3.11's
+    # object.__getstate__ returns the instance's own dict)
+    memo = model._fold_in_memo = {"for_users": 1}
+    assert "_fold_in_memo" not in vars(pickle.loads(pickle.dumps(model)))
+    assert model._fold_in_memo is memo
+    del model._fold_in_memo
     np.testing.assert_array_equal(copies[0].recommend(X[:10], k=5)[0],
                                   model.recommend(X[:10], k=5)[0])

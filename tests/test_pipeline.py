@@ -400,6 +400,8 @@ def test_an_interaction_encoder_step_is_refused_with_the_way_to_encode_first():
         pipe.fit(log)
     with pytest.raises(ValueError, match="is an InteractionEncoder"):
         GridSearchCV(pipe, {"ease__alpha": [1.0, 10.0]}, cv=2, error_score="raise").fit(log)
+    with pytest.raises(ValueError, match="step 'pipeline__interactionencoder' is an"):
+        make_pipeline(make_pipeline(InteractionEncoder()), EASE()).fit(log)
     # fitted as scikit-learn's pipeline (which cannot refuse it), it is not served
     fitted = sk_make_pipeline(InteractionEncoder(), EASE()).fit(log)
     with pytest.raises(ValueError, match="serve raw ids with encoder.recommend\\(pipe, log\\)"):

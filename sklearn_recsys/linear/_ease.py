@@ -76,8 +76,9 @@ def _spd_inverse_inplace(G, check_rank=False, name=None):
             warnings.warn(
                 f"{name}^T {name} + alpha * I is too ill-conditioned for "
                 f"{np.dtype(G.dtype).name}: its inverse, and the item-item weights from it, "
-                f"may be off by {loss:.1%} or more (relative). Pass {name} as float64, raise "
-                "alpha, or scale the values down (log1p of counts, BM25Weighting).",
+                f"may be off by a relative error of the order of {loss:.0%} (an estimate "
+                f"from the Cholesky pivots). Pass {name} as float64, raise alpha, or scale "
+                "the values down (log1p of counts, BM25Weighting).",
                 UserWarning, stacklevel=4)
     P, info = potri(c, lower=False, overwrite_c=True)
     if info != 0:
@@ -143,6 +144,12 @@ def penalized_gram_inverse(Z, alpha, name="X"):
     # it a singular G may factor through rounding
     P, info = _spd_inverse_inplace(G, check_rank=alpha == 0, name=name)
     if info != 0:
+        if alpha > 0:  # positive definite in exact arithmetic: the dtype's rounding broke it
+            raise ValueError(
+                f"{name}^T {name} + alpha * I could not be factorized in "
+                f"{np.dtype(G.dtype).name} (alpha={alpha}): it is too ill-conditioned for "
+                f"that type. Pass {name} as float64, raise alpha, or scale the values down "
+                "(log1p of counts, BM25Weighting).")
         raise ValueError(
             f"{name}^T {name} + alpha * I is not positive definite (some items have no "
             "interactions or are exact copies of others), so the model has no "

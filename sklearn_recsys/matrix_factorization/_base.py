@@ -314,7 +314,9 @@ class MatrixFactorizationBase(
         leaves its removal to the call that made it.
         """
         if "_fold_in_memo" in self.__dict__:
-            yield
+            # a concurrent call's memo: its threads bound this call too
+            with numba_threads(self.n_jobs):
+                yield
             return
         memo = self._fold_in_memo = {}
         try:
@@ -328,7 +330,8 @@ class MatrixFactorizationBase(
     def __getstate__(self):
         # a memo of a call under way in another thread is not part of the model: kept,
         # it would pin the item factors of this fit through every later refit
-        state = super().__getstate__()
+        # a copy: on Python 3.11 object.__getstate__ returns the instance's own dict
+        state = dict(super().__getstate__())
         state.pop("_fold_in_memo", None)
         return state
 

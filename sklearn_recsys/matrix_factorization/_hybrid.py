@@ -57,6 +57,14 @@ def check_side_features(features, n_rows, name, what):
     return F
 
 
+def _feature_names(features):
+    """String column names of a DataFrame, else None (mixed types too, as before)."""
+    try:
+        return _get_feature_names(features)
+    except TypeError:  # names of str and int mixed: scikit-learn refuses them for X
+        return None
+
+
 def check_feature_names(fitted, features, name, estimator):
     """Refuse side features whose column names are not those of ``fit``, in order.
 
@@ -81,7 +89,7 @@ def check_feature_names(fitted, features, name, estimator):
     """
     if fitted is None:
         return
-    given = _get_feature_names(features)
+    given = _feature_names(features)
     if given is None:
         warnings.warn(f"{name} has no column names, but {estimator} was fitted with named "
                       f"{name}: they are read by position, in fit's order.", UserWarning)
@@ -400,7 +408,7 @@ class HybridMF(MatrixFactorizationBase):
         names = None
         if user_features is not None:
             check_row_order(user_features, "user_features")
-            names = _get_feature_names(user_features)
+            names = _feature_names(user_features)
             user_features = check_side_features(user_features, X.shape[0], "user_features",
                                                 "user (row of X)")
         return {"user_features": user_features, "user_feature_names": names}
@@ -419,7 +427,7 @@ class HybridMF(MatrixFactorizationBase):
         item_names = None
         if self.item_features is not None:
             check_column_order(self.item_features, "item_features")
-            item_names = _get_feature_names(self.item_features)
+            item_names = _feature_names(self.item_features)
             F = _with_intercept(check_side_features(
                 self.item_features, n_items, "item_features", "item (column of X)"))
             ctx.F_items = F

@@ -42,7 +42,14 @@ def _refuse_log_encoder(pipe):
     """
     from ..preprocessing import InteractionEncoder
 
-    for name, step in pipe.steps[:-1]:
+    def steps(pipeline, prefix=""):
+        # every step, nested pipelines' included (their own last steps too)
+        for name, step in pipeline.steps:
+            yield prefix + name, step
+            if hasattr(step, "steps"):
+                yield from steps(step, f"{prefix}{name}__")
+
+    for name, step in steps(pipe):
         if isinstance(step, InteractionEncoder):
             raise ValueError(
                 f"The pipeline's step {name!r} is an InteractionEncoder, which maps a log of "

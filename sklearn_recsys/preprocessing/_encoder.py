@@ -365,7 +365,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
 
     # -- encoding -------------------------------------------------------
 
-    def _encode(self, X, wanted=None):
+    def _encode(self, X, wanted=None, values_read=True):
         """Rows, columns, values and timestamps of the combined (user, item) pairs.
 
         With ``wanted`` (sorted rows holding every row of the log's users),
@@ -404,7 +404,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         n_rows = self.n_users_ + len(new_ids)
         if wanted is not None:
             n_rows, rows = len(wanted), np.searchsorted(wanted, rows)
-        ask = self.duplicates == "auto" and values is not None
+        # the timestamps' matrix reads no values: nothing summed to warn of
+        ask = self.duplicates == "auto" and values is not None and values_read
         if values is None:
             values = np.ones(len(rows))
         duplicates = "sum" if self.duplicates == "auto" else self.duplicates
@@ -512,7 +513,8 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         users: serving one user would otherwise index every user seen in
         ``fit``. None: every row.
         """
-        n_rows, _, rows, cols, values, times = self._encode(X, wanted)
+        n_rows, _, rows, cols, values, times = self._encode(X, wanted,
+                                                            values_read=not timestamps)
         if timestamps and times is None:
             raise ValueError(
                 "transform_timestamps needs timestamps: set timestamp_col to the "

@@ -216,7 +216,8 @@ def test_a_gram_too_ill_conditioned_for_float32_is_warned_of():
     X = sp.csr_matrix(X)
     exact = EASE(alpha=10.0).fit(X).coef_  # float64: nothing to say
     with pytest.warns(UserWarning, match=r"too ill-conditioned for float32: .* may be off "
-                                         r"by \d+\.\d% or more.*Pass X as float64, raise alpha"):
+                                         r"by a relative error of the order of \d+%.*Pass X "
+                                         r"as float64, raise alpha"):
         rough = EASE(alpha=10.0).fit(X.astype(np.float32)).coef_
     assert np.linalg.norm(rough - exact) / np.linalg.norm(exact) > 0.05  # it is off
     with warnings.catch_warnings():
@@ -228,3 +229,17 @@ def test_a_gram_too_ill_conditioned_for_float32_is_warned_of():
         scaled = X.astype(np.float32)
         scaled[:, 2] *= 1e4  # one column of huge values: a scaling, harmless
         EASE(alpha=10.0).fit(scaled[:, 2:])
+
+
+def test_a_failed_factorization_with_a_penalty_blames_the_dtype_not_alpha(monkeypatch):
+    # with alpha > 0 the matrix is positive definite in exact arithmetic: a failed float32
+    # Cholesky is the type's rounding, and "Use alpha > 0" was wrong advice (review 58)
+    from sklearn_recsys.linear import _ease
+
+    monkeypatch.setattr(_ease, "_spd_inverse_inplace", lambda G, **kw: (None, 3))
+    X = make_interactions(50, 10, density=0.3, random_state=0).astype(np.float32)
+    with pytest.raises(ValueError, match="could not be factorized in float32 \\(alpha=10000.0\\)"
+                                         ".*Pass X as float64, raise alpha"):
+        EASE(alpha=1e4).fit(X)
+    with pytest.raises(ValueError, match="not positive definite.*Use alpha > 0"):
+        EASE(alpha=0.0).fit(X)

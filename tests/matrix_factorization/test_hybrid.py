@@ -434,6 +434,11 @@ def test_feature_names_are_checked_like_scikit_learns():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         model.decision_function(X[:5], user_features=swapped)
+    # names of str and int mixed (get_dummies of codes beside named columns) have none
+    # to check: fitted as before, not refused with scikit-learn's TypeError for X
+    mixed = G.set_axis(["a", 0, 1], axis=1)
+    model.fit(X, user_features=mixed)
+    assert not hasattr(model, "user_feature_names_in_")
 
 
 def test_user_features_indexed_by_user_id_are_refused_not_read_by_position():

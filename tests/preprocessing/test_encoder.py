@@ -62,6 +62,8 @@ def test_summing_values_by_default_warns_and_an_explicit_rule_does_not(timestamp
         _enc(timestamp_col=timestamp_col).fit_transform(LOG)
         once = {key: value[[0, 1, 2, 5]] for key, value in LOG.items()}
         _enc(value_col="rating", timestamp_col=timestamp_col).fit_transform(once)
+        if timestamp_col is not None:  # the times' matrix sums no values
+            enc.transform_timestamps(LOG)
 
 
 def test_last_without_timestamps_uses_log_order():
