@@ -11,8 +11,8 @@ from ..preprocessing._raw_ids import (
     _scored_items,
     check_reads_user_features,
 )
-from ..utils._validation import check_k, check_row_data, check_rows_to_score, names_checked
 from ..utils._scoring_path import served_estimator
+from ..utils._validation import check_k, check_row_data, check_rows_to_score, names_checked
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 

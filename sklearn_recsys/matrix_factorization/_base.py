@@ -313,24 +313,23 @@ class MatrixFactorizationBase(
         matrix; a nested or concurrent call uses the memo it finds and
         leaves its removal to the call that made it.
         """
-        if "_fold_in_memo" in self.__dict__:
-            # a concurrent call's memo: its threads bound this call too
-            with numba_threads(self.n_jobs):
+        # the fold-in's kernels on n_jobs threads, as fit's (numba's setting otherwise),
+        # in a call that finds a concurrent call's memo too
+        with numba_threads(self.n_jobs):
+            if "_fold_in_memo" in self.__dict__:
                 yield
-            return
-        memo = self._fold_in_memo = {}
-        try:
-            # the fold-in's kernels on n_jobs threads, as fit's (numba's setting otherwise)
-            with numba_threads(self.n_jobs):
+                return
+            memo = self._fold_in_memo = {}
+            try:
                 yield
-        finally:
-            if self.__dict__.get("_fold_in_memo") is memo:
-                del self._fold_in_memo
+            finally:
+                if self.__dict__.get("_fold_in_memo") is memo:
+                    del self._fold_in_memo
 
     def __getstate__(self):
         # a memo of a call under way in another thread is not part of the model: kept,
-        # it would pin the item factors of this fit through every later refit
-        # a copy: on Python 3.11 object.__getstate__ returns the instance's own dict
+        # it would pin the item factors of this fit through every later refit (popped
+        # from a copy: on Python 3.11 object.__getstate__ returns the instance's dict)
         state = dict(super().__getstate__())
         state.pop("_fold_in_memo", None)
         return state

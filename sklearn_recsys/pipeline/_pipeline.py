@@ -18,6 +18,7 @@ from ..base import (_FIT_FAILED, _PARAMS_WITHOUT_EFFECT_ON_SCORES, _allowed_item
                     _top_k_of_batches, check_params_unchanged)
 from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
+from ..utils._scoring_path import served_estimator
 from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import (
     check_exclude,
@@ -27,7 +28,6 @@ from ..utils._validation import (
     check_rows_to_score,
     names_checked,
 )
-from ..utils._scoring_path import served_estimator
 
 __all__ = ["Pipeline", "make_pipeline", "recommend"]
 

@@ -15,9 +15,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from ..base import against_count, runners_up
+from ..utils._scoring_path import served_estimator
 from ..utils._sequences import reads_order_keys
 from ..utils._validation import pipeline_estimators
-from ..utils._scoring_path import served_estimator
 
 
 def _table(columns, as_frame):
