@@ -108,7 +108,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
     ----------
     estimators : list of (str, recommender)
         The base recommenders, named (their parameters are tunable as
-        ``<name>__<param>``): any estimator with ``fit`` and
+        ``<name>__<param>``, and ``<name>="drop"`` leaves one out, as in
+        scikit-learn's stacking, so a search can choose the bases): any
+        estimator with ``fit`` and
         ``decision_function`` scoring the target behaviour's items (a model
         of :mod:`sklearn_recsys`, or a pipeline ending in one). Every base
         model is fitted on the whole ``X``, so with several behaviours they
@@ -271,12 +273,16 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
                 raise ValueError(f"estimators must be a list of (name, recommender) pairs, got "
                                  f"the entry {pair!r}.")
             name, model = pair
+            if isinstance(model, str) and model == "drop":  # left out, as in scikit-learn's
+                continue
             if not (hasattr(model, "fit") and hasattr(model, "decision_function")):
                 raise TypeError(f"The base model {name!r} ({type(model).__name__}) has no "
                                 "fit and decision_function: it is not a recommender.")
             names.append(name)
             models.append(model)
-        self._validate_names(names)
+        self._validate_names([pair[0] for pair in self.estimators])
+        if not models:
+            raise ValueError("Every base model of estimators is 'drop': keep at least one.")
         return names, models
 
     def _make_ranker(self, rng):

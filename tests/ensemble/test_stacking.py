@@ -1139,3 +1139,25 @@ def test_a_leave_one_out_base_spreads_its_share_without_amplifying_it():
             np.testing.assert_allclose(stack.explain(x, item)[1].sum(), values.sum(),
                                        atol=1e-9)
     assert worst > 10  # cases that amplified: leave-one-out terms far from the change
+
+
+def test_a_dropped_base_is_left_out_as_in_scikit_learns_stacking():
+    # "drop" (scikit-learn's convention) lets a search choose the bases; it was refused
+    # as a base without fit
+    X = make_interactions(150, 40, density=0.15, random_state=0)
+    stack = StackingRecommender([("pop", MostPopular()), ("ease", EASE(alpha=10.0)),
+                                 ("knn", ItemKNN(n_neighbors=10))],
+                                n_candidates=10, random_state=0)
+    dropped = stack.set_params(pop="drop").fit(X)
+    without = StackingRecommender([("ease", EASE(alpha=10.0)),
+                                   ("knn", ItemKNN(n_neighbors=10))],
+                                  n_candidates=10, random_state=0).fit(X)
+    assert list(dropped.named_estimators_) == ["ease", "knn"]
+    assert dropped.feature_names_ == without.feature_names_
+    np.testing.assert_array_equal(dropped.recommend(X[:20], k=5)[0],
+                                  without.recommend(X[:20], k=5)[0])
+    search = GridSearchCV(stack, {"pop": ["drop", MostPopular()]}, cv=2,
+                          scoring=make_ranking_scorer("ndcg", k=5)).fit(X)
+    assert len(search.cv_results_["mean_test_score"]) == 2
+    with pytest.raises(ValueError, match="Every base model of estimators is 'drop'"):
+        stack.set_params(ease="drop", knn="drop").fit(X)
