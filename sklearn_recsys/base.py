@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from sklearn.base import ClassNamePrefixFeaturesOutMixin, TransformerMixin
 from sklearn.utils.validation import check_is_fitted
 
-from .utils._sparse_dense import csr_dense_product
+from .utils._sparse_dense import csr_csr_dense_product, csr_dense_product
 from .utils._topk import iter_row_batches, mask_seen, row_batch_size, top_k
 from .utils._validation import (
     check_exclude,
@@ -917,10 +917,7 @@ class ItemItemMixin(ItemScoresTransformMixin):
         W = self._item_item()
         if isinstance(W, np.ndarray):  # on every core, scipy's values
             return csr_dense_product(X, W)
-        scores = X @ W
-        if hasattr(scores, "toarray"):
-            scores = scores.toarray()
-        return np.asarray(scores)
+        return csr_csr_dense_product(X, W)
 
     def similar_items(self, items, k=10):
         """The ``k`` items with the largest item-item weight from each item (``ItemKNN``: its

@@ -1,11 +1,13 @@
-"""Sparse times dense products on every core: scipy's run on one.
+"""Products of a sparse matrix into a dense result on every core: scipy's run on one.
 
 Scoring by an item-item matrix (``X @ W``) and the closed forms built from one
-multiply a CSR matrix by a dense ``(n_items, n_items)`` array; scipy's product
-runs on one thread. The kernel here splits the rows among numba's threads and
-sums each row in scipy's order (its stored entries in turn, each adding its
-share of a row of the dense array), so every entry is the same float as
-scipy's, whatever the thread count or the batch.
+multiply a CSR matrix by a dense ``(n_items, n_items)`` array, or (ItemKNN) by
+a sparse one whose product is wanted dense; scipy's products run on one
+thread, and the sparse one builds a sparse result (index and value per entry,
+more memory than the dense scores it becomes). The kernels here split the rows
+among numba's threads and sum each row in scipy's order (its stored entries in
+turn, each adding its share of a row of the right factor), so every entry is
+the same float as scipy's, whatever the thread count or the batch.
 """
 
 import numpy as np
@@ -14,7 +16,7 @@ from numba import prange
 
 from ._parallel import parallel_kernel
 
-__all__ = ["add_csr_dense_product", "csr_dense_product"]
+__all__ = ["add_csr_dense_product", "csr_dense_product", "csr_csr_dense_product"]
 
 
 @parallel_kernel
@@ -52,4 +54,42 @@ def csr_dense_product(S, dense):
     out = np.zeros((S.shape[0], dense.shape[1]), dtype=dtype)
     add_csr_dense_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
                           np.ascontiguousarray(dense), out)
+    return out
+
+
+@parallel_kernel
+def _add_csr_csr_product(indptr, indices, data, right_indptr, right_indices, right_data, out):
+    """``out += S @ T`` for CSR ``S`` and ``T`` given by their arrays, dense ``out``."""
+    for r in prange(out.shape[0]):
+        for p in range(indptr[r], indptr[r + 1]):
+            j = indices[p]
+            v = data[p]
+            for q in range(right_indptr[j], right_indptr[j + 1]):
+                out[r, right_indices[q]] += v * right_data[q]
+
+
+def csr_csr_dense_product(S, T):
+    """``(S @ T).toarray()`` for sparse ``T`` without the sparse product, as scipy computes it.
+
+    Parameters
+    ----------
+    S : sparse matrix or ndarray of shape (n_rows, n)
+        Left factor; a sparse one is taken in CSR.
+    T : sparse matrix of shape (n, n_cols)
+        Right factor, taken in CSR.
+
+    Returns
+    -------
+    product : ndarray of shape (n_rows, n_cols)
+        In ``np.result_type(S.dtype, T.dtype)``; from the parallel kernel
+        when both are sparse and floating, from scipy otherwise.
+    """
+    if not (sp.issparse(S) and sp.issparse(T) and S.dtype.kind == "f" and T.dtype.kind == "f"):
+        product = S @ T
+        return np.asarray(product.toarray() if sp.issparse(product) else product)
+    S, T = S.tocsr(), T.tocsr()
+    dtype = np.result_type(S.dtype, T.dtype)
+    out = np.zeros((S.shape[0], T.shape[1]), dtype=dtype)
+    _add_csr_csr_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
+                         T.indptr, T.indices, T.data.astype(dtype, copy=False), out)
     return out
