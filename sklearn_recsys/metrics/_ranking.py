@@ -17,9 +17,10 @@ from numbers import Real
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.stats import rankdata
+from numba import prange
 from sklearn.exceptions import UndefinedMetricWarning
 
+from ..utils._parallel import parallel_kernel
 from ..utils._topk import iter_row_batches, row_batch_size, top_k
 from ..utils._validation import check_interaction_matrix, check_k
 
@@ -214,36 +215,81 @@ def _per_user_hit_rate(y_true_b, idx, k):
 
 
 def _per_user_auc(y_true_b, scores_b):
-    # a float64 copy, three masks and rankdata's sort hold about eight arrays the size
-    # of the rows ranked (8 blocks of working_memory): an eighth of the block at a time
-    # adds about one block to the scores
+    scores_b = np.asarray(scores_b)
+    if scores_b.dtype not in (np.float32, np.float64):  # bool, float16: not the kernel's
+        scores_b = scores_b.astype(np.float64)
     n_rows = y_true_b.shape[0]
-    step = max(1, -(-n_rows // 8))
-    if n_rows <= step:
-        return _auc_of_rows(y_true_b, scores_b)
-    return np.concatenate([_auc_of_rows(y_true_b[rows], scores_b[rows])
-                           for rows in iter_row_batches(n_rows, step)])
+    out = np.empty(n_rows, dtype=np.float64)
+    if n_rows:
+        _auc_rows(y_true_b.indptr, y_true_b.indices, scores_b, out)
+    return out
 
 
-def _auc_of_rows(y_true_b, scores_b):
-    n_rows = y_true_b.shape[0]
-    n_pos = np.diff(y_true_b.indptr)
-    row = np.repeat(np.arange(n_rows), n_pos)
-    s = np.array(scores_b, dtype=np.float64)
-    is_pos = np.zeros(s.shape, dtype=bool)
-    is_pos[row, y_true_b.indices] = True
-    # Held-out items scored -inf stay candidates, ranked below every other
-    # candidate; other -inf items are not candidates and take the m lowest
-    # ranks, which are subtracted below.
-    pos_excluded = is_pos & np.isneginf(s)
-    s[pos_excluded] = -np.finfo(np.float64).max
-    m = np.isneginf(s).sum(axis=1)
-    ranks = rankdata(s, axis=1)
-    pos_rank_sum = np.bincount(row, weights=ranks[row, y_true_b.indices], minlength=n_rows)
-    n_neg = s.shape[1] - m - n_pos
-    with np.errstate(invalid="ignore", divide="ignore"):
-        values = (pos_rank_sum - m * n_pos - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), values, np.nan)
+@parallel_kernel
+def _auc_rows(indptr, indices, scores, out):
+    """Each row's AUC from its held-out items' average ranks among the candidates.
+
+    Held-out items scored -inf stay candidates, ranked below every other
+    candidate; other -inf items are not candidates. A held-out item's rank
+    needs the candidates scored below it and tied with it: one pass over the
+    row places each score among the sorted held-out scores by binary search
+    (n_items log n_held_out; an argsort of the rows cost n_items log n_items
+    and held eight arrays the size of a block). Ranks are half-integers, so
+    the sums are exact and the result does not depend on their order. Rows in
+    parallel.
+    """
+    lowest = -np.finfo(np.float64).max
+    n_items = scores.shape[1]
+    for r in prange(out.shape[0]):
+        start, stop = indptr[r], indptr[r + 1]
+        n_pos = stop - start
+        if n_pos == 0:
+            out[r] = np.nan
+            continue
+        held = np.empty(n_pos, dtype=np.float64)
+        n_held_inf = 0
+        for p in range(start, stop):
+            v = np.float64(scores[r, indices[p]])
+            if v == -np.inf:
+                n_held_inf += 1
+                v = lowest
+            held[p - start] = v
+        held.sort()
+        # below[t] (as a prefix sum of `greater`): candidates scored below held[t];
+        # tied[t] (prefix sum of `ties`): candidates scored held[t], itself included
+        greater = np.zeros(n_pos + 1, dtype=np.int64)
+        ties = np.zeros(n_pos + 1, dtype=np.int64)
+        n_inf = 0
+        for j in range(n_items):
+            v = np.float64(scores[r, j])
+            if v == -np.inf:
+                n_inf += 1  # not a candidate, or a held-out one: added as `lowest` below
+                continue
+            if v < held[0]:
+                greater[0] += 1
+                continue
+            hi = np.searchsorted(held, v, side="right")
+            greater[hi] += 1
+            if held[hi - 1] == v:  # hi > 0 since v >= held[0]
+                ties[np.searchsorted(held, v, side="left")] += 1
+                ties[hi] -= 1
+        if n_held_inf:
+            hi = np.searchsorted(held, lowest, side="right")
+            greater[hi] += n_held_inf
+            ties[0] += n_held_inf
+            ties[hi] -= n_held_inf
+        rank_sum = 0.0
+        below = 0
+        tied = 0
+        for t in range(n_pos):
+            below += greater[t]
+            tied += ties[t]
+            rank_sum += below + (tied + 1) / 2.0
+        n_neg = n_items - (n_inf - n_held_inf) - n_pos
+        if n_neg > 0:
+            out[r] = (rank_sum - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg)
+        else:
+            out[r] = np.nan
 
 
 _TOP_K_METRICS = {

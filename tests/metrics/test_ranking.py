@@ -6,6 +6,8 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import ndcg_score
 
@@ -121,6 +123,42 @@ def test_against_slow_reference(k, batch_size):
     assert mrr_at_k(y, s, **kw) == pytest.approx(ref["mrr"])
     assert hit_rate_at_k(y, s, **kw) == pytest.approx(ref["hr"])
     assert auc(y, s, batch_size=batch_size) == pytest.approx(ref["auc"])
+
+
+def _pairwise_auc(y_true, y_score):
+    """Per-user AUC from every (held-out, candidate) pair, with the -inf rules of ``auc``."""
+    y = y_true.toarray() != 0
+    values = []
+    for u in range(y.shape[0]):
+        s = y_score[u].astype(np.float64)
+        pos = np.flatnonzero(y[u])
+        neg = np.flatnonzero(~y[u] & (s > -np.inf))
+        if not len(pos) or not len(neg):
+            continue
+        # a held-out item scored -inf is a candidate below every other candidate
+        p = np.where(s[pos] > -np.inf, s[pos], -np.finfo(np.float64).max)
+        wins = (p[:, None] > s[neg]).sum() + 0.5 * (p[:, None] == s[neg]).sum()
+        values.append(wins / (len(pos) * len(neg)))
+    return float(np.mean(values)) if values else None
+
+
+@settings(max_examples=80, deadline=None)
+@given(n_users=st.integers(1, 6), n_items=st.integers(1, 9), seed=st.integers(0, 2 ** 16),
+       dtype=st.sampled_from([np.float64, np.float32, np.float16, bool]),
+       p_inf=st.sampled_from([0.0, 0.3, 0.9]), batch_size=st.sampled_from([None, 1, 4]))
+def test_auc_equals_the_pairwise_definition(n_users, n_items, seed, dtype, p_inf, batch_size):
+    rng = np.random.default_rng(seed)
+    y = sp.csr_matrix(rng.random((n_users, n_items)) < 0.4)
+    s = rng.integers(-2, 3, (n_users, n_items)).astype(dtype)  # ties on purpose
+    if dtype is not bool:
+        s[rng.random(s.shape) < p_inf] = -np.inf
+        s[rng.random(s.shape) < 0.1] = np.inf
+    expected = _pairwise_auc(y, s)
+    if expected is None:
+        with pytest.warns(UndefinedMetricWarning):
+            assert math.isnan(auc(y, s, batch_size=batch_size))
+    else:
+        assert auc(y, s, batch_size=batch_size) == pytest.approx(expected, rel=1e-12)
 
 
 @pytest.mark.parametrize("k", [3, 10])
