@@ -97,9 +97,19 @@ def _check_y_score(y_score, y_true):
             f"y_score holds scores for {y_score.shape[1]} items but y_true has "
             f"{n_items} items (columns)."
         )
-    elif np.isnan(y_score).any():
+    elif _has_nan(y_score):
         raise ValueError("y_score contains NaN; score every item or use -inf to exclude it.")
     return y_score, is_indices
+
+
+def _has_nan(y_score):
+    """Whether float scores hold a NaN, without a mask the size of ``y_score``."""
+    # a sum is NaN only if a term is (or +inf meets -inf): the exact check is then
+    # made a block of rows at a time
+    if not np.isnan(np.sum(y_score)):
+        return False
+    step = row_batch_size(y_score.shape[1])
+    return any(np.isnan(y_score[rows]).any() for rows in iter_row_batches(len(y_score), step))
 
 
 # ------------------------------------------------------ per-user computation

@@ -161,6 +161,17 @@ def test_auc_equals_the_pairwise_definition(n_users, n_items, seed, dtype, p_inf
         assert auc(y, s, batch_size=batch_size) == pytest.approx(expected, rel=1e-12)
 
 
+def test_nan_is_found_in_any_block_and_infinities_are_not_nan():
+    y = sp.csr_matrix(np.eye(50, 20))
+    s = np.zeros((50, 20))
+    s[:, 0], s[:, 1] = np.inf, -np.inf  # their sum is NaN: the exact check must clear it
+    assert 0 <= ndcg_at_k(y, s, k=5, batch_size=3) <= 1
+    s[47, 5] = np.nan
+    for metric in (ndcg_at_k, auc):
+        with pytest.raises(ValueError, match="y_score contains NaN"):
+            metric(y, s, batch_size=3)
+
+
 @pytest.mark.parametrize("k", [3, 10])
 def test_ndcg_matches_sklearn_when_definitions_coincide(k):
     # sklearn's ndcg_score uses graded gains and the ideal DCG over all of the
