@@ -150,6 +150,15 @@ class _RankingScorer(_MetadataRequester):
         sequential model).
         """
         layout = behavior_layout(estimator)
+        n_columns = getattr(estimator, "n_features_in_", None)
+        if layout and n_columns is not None and X.shape[1] != n_columns:
+            # before the blocks are cut: cut at the fitted width, a wider X was scored
+            # with its blocks misaligned (silently)
+            raise ValueError(
+                f"X has {X.shape[1]} columns, but the model was fitted on {n_columns}: "
+                f"{n_columns // layout[0]} behaviour blocks of {layout[0]} items. Pass X "
+                "with every behaviour's block, in the order of fit"
+                + (", and y with the target's." if y is not None else "."))
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
             check_item_names(estimator, y, "y")
             y = check_interaction_matrix(y, input_name="y")
@@ -162,13 +171,6 @@ class _RankingScorer(_MetadataRequester):
                     " items. Pass y with the same rows and items as X"
                     + (", one block wide." if layout else ".")
                 )
-            n_columns = getattr(estimator, "n_features_in_", None)
-            if layout and n_columns is not None and X.shape[1] != n_columns:
-                raise ValueError(
-                    f"X has {X.shape[1]} columns, but the model was fitted on {n_columns}: "
-                    f"{n_columns // layout[0]} behaviour blocks of {layout[0]} items. Pass X "
-                    "with every behaviour's block, in the order of fit, and y with the "
-                    "target's.")
             seen = behavior_block(X, *layout) if layout else X
             check_held_out_disjoint(seen, y, "y", SEEN_NEVER_HIT, _DISJOINT_FIX)
             return X, y, layout

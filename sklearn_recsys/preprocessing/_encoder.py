@@ -612,7 +612,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         -------
         indices : ndarray of shape (n_ids,), dtype int64
         """
-        return self._indices(item_ids, self.item_ids_, "item", self.item_col)
+        return self._indices(item_ids, "item_ids_", "item", self.item_col)
 
     def get_user_indices(self, user_ids):
         """Rows of raw user ids seen in ``fit`` (in every matrix this encoder makes).
@@ -626,10 +626,11 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         -------
         indices : ndarray of shape (n_ids,), dtype int64
         """
-        return self._indices(user_ids, self.user_ids_, "user", self.user_col)
+        return self._indices(user_ids, "user_ids_", "user", self.user_col)
 
     def _indices(self, ids, fitted, kind, col):
         check_is_fitted(self)
+        fitted = getattr(self, fitted)
         ids = _as_ids(ids if np.ndim(ids) else [ids])
         _check_no_missing(ids, kind, col)
         family, fitted_family = _id_family(ids, kind, col), _id_family(fitted[:1], kind, col)
@@ -702,6 +703,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         """
         from ._raw_ids import recommend_raw
 
+        check_is_fitted(self)
         return recommend_raw(self, estimator, X, k, exclude_seen, exclude, item_info,
                              as_frame, user_features, candidates)
 
@@ -730,6 +732,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         """
         from ._raw_ids import similar_items_raw
 
+        check_is_fitted(self)
         return similar_items_raw(self, estimator, item_ids, k, item_info, as_frame)
 
     def explain(self, estimator, X, item_id, *, against=None, as_frame=True):
@@ -765,6 +768,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
         """
         from ._raw_ids import explain_raw
 
+        check_is_fitted(self)
         return explain_raw(self, estimator, X, item_id, against, as_frame)
 
     def __sklearn_tags__(self):

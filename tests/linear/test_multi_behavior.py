@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, KFold, cross_validate
 
 from sklearn_recsys import EASE, MultiBehaviorEASE
 from sklearn_recsys.linear._multi_behavior import cross_item_item, target_input_product
-from sklearn_recsys.metrics import make_ranking_scorer
+from sklearn_recsys.metrics import make_beyond_accuracy_scorer, make_ranking_scorer
 from sklearn_recsys.model_selection import holdout_split, leave_k_out_split
 
 BEHAVIORS = ("view", "cart", "buy")
@@ -292,6 +292,16 @@ def test_scoring_rows_of_another_width_is_refused():
     with pytest.raises(ValueError, match="X has 60 columns, but the model was fitted on 90: "
                        "3 behaviour blocks of 30 items"):
         make_ranking_scorer("ndcg", k=5)(model, X_in[:, :60], y)
+    # without y too: 3 blocks of 31 items were cut at the fitted width and scored
+    # misaligned, silently (audit59b)
+    wider = sp.hstack([sp.hstack([_shop()[:, b * 30:(b + 1) * 30], sp.csr_matrix((120, 1))])
+                       for b in range(3)]).tocsr()
+    for score in (lambda: make_ranking_scorer("ndcg", k=5)(model, wider),
+                  lambda: make_beyond_accuracy_scorer("arp")(model, wider),
+                  lambda: model.score(wider)):
+        with pytest.raises(ValueError, match="X has 93 columns, but the model was fitted on "
+                           "90: 3 behaviour blocks of 30 items"):
+            score()
 
 
 @pytest.mark.parametrize("behaviors, match", [

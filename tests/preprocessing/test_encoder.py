@@ -165,6 +165,21 @@ def test_bad_logs(log, kw, err, match):
         _enc(**kw).fit_transform(log)
 
 
+def test_every_method_says_not_fitted_before_fit():
+    """recommend, similar_items, explain and get_*_indices raised AttributeError on a
+    fitted attribute (audit59b); the rest of the encoder said NotFittedError."""
+    from sklearn.exceptions import NotFittedError
+
+    model = EASE(alpha=1.0).fit(_enc().fit_transform(LOG))
+    enc = _enc()
+    for call in (lambda: enc.recommend(model, LOG), lambda: enc.similar_items(model, [10]),
+                 lambda: enc.explain(model, LOG, 10), lambda: enc.get_user_indices(["u1"]),
+                 lambda: enc.get_item_indices([10]), lambda: enc.get_user_ids(LOG),
+                 lambda: enc.inverse_transform([0]), lambda: enc.transform(LOG)):
+        with pytest.raises(NotFittedError, match="InteractionEncoder instance is not fitted"):
+            call()
+
+
 def test_inverse_transform_errors_and_unfitted():
     enc = _enc()
     from sklearn.exceptions import NotFittedError
