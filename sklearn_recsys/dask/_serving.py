@@ -78,9 +78,9 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
 
     Returns
     -------
-    items : ndarray of shape (n_users, k)
+    items : ndarray of shape (n_users, min(k, n_items))
         Item indices (int64, padded with -1), or raw ids with ``item_ids``.
-    scores : ndarray of shape (n_users, k)
+    scores : ndarray of shape (n_users, min(k, n_items))
         Their scores, padded with ``-inf``.
     """
     estimator = served_estimator(estimator)  # a fitted search serves its best model

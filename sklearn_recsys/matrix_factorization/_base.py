@@ -284,8 +284,12 @@ class MatrixFactorizationBase(
 
         Returns
         -------
-        user_factors : ndarray of shape (n_users, n_components)
-            Row ``u`` depends only on row ``u`` of ``X``.
+        user_factors : ndarray of shape (n_users, n_features_out)
+            Row ``u`` depends only on row ``u`` of ``X``. ``n_components``
+            columns, but for ``MultiTaskMF`` (the shared and both tasks' own
+            factors: ``2 * n_components - n_shared_components``) and
+            ``ExplicitMF``'s sampler (``n_components`` per kept sample, side
+            by side); ``get_feature_names_out`` names them.
         """
         return self._fold_in_all(self._validate_for_scoring(X))
 
