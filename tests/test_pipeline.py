@@ -412,3 +412,30 @@ def test_an_interaction_encoder_step_is_refused_with_the_way_to_encode_first():
     served = encoder.recommend(make_pipeline(EASE()).fit(X), log[log["user_id"] == 3], k=3)
     idx, _ = EASE().fit(X).recommend(X[encoder.get_user_indices([3])], k=3)
     assert served["item_id"].tolist() == encoder.inverse_transform(idx[0]).tolist()
+
+
+def test_explain_goes_through_the_steps_and_contrasts_with_the_pipelines_own_list():
+    """Pipeline had no explain, explain_contrast or similar_items (audit59b), though the
+    encoder explains a pipeline."""
+    X = _ratings()
+    pipe = make_pipeline(RatingBinarizer(threshold=4), EASE(alpha=1.0)).fit(X)
+    model, x = pipe[-1], X[3:4]
+    x_t = pipe[:-1].transform(x)
+    low = np.setdiff1d(x.indices, x_t.indices)  # rated below 4: history, not model input
+    assert low.size
+    top = int(pipe.recommend(x, k=1)[0][0, 0])
+    items, contributions = pipe.explain(x, top)
+    np.testing.assert_array_equal(np.sort(items), np.sort(x_t.indices))
+    assert contributions.sum() == pytest.approx(pipe.decision_function(x)[0, top])
+    # the runners-up are those of the pipeline's list, which never holds a raw-seen item
+    ranked = pipe.recommend(x, k=X.shape[1])[0][0]
+    others = ranked[1:4]
+    assert not np.isin(others, x.indices).any()
+    expected = model.explain_contrast(x_t, top, others)
+    for got, want in zip(pipe.explain_contrast(x, top, 3), expected):
+        np.testing.assert_array_equal(got, want)
+    # the last step alone, given the binarized row, would have compared with raw-seen items
+    own = model.recommend(x_t, k=X.shape[1])[0][0]
+    assert np.isin(own[:4], low).any()
+    np.testing.assert_array_equal(pipe.similar_items([0, 5], k=4)[0],
+                                  model.similar_items([0, 5], k=4)[0])

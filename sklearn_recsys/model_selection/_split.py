@@ -279,10 +279,11 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
         "X": ["array-like", "sparse matrix"],
         "test_size": [Interval(Real, 0, 1, closed="neither")],
         "random_state": ["random_state"],
+        "return_users": ["boolean"],
     },
     prefer_skip_nested_validation=True,
 )
-def user_train_test_split(X, *, test_size=0.2, random_state=None):
+def user_train_test_split(X, *, test_size=0.2, random_state=None, return_users=False):
     """Split the users (rows) of ``X`` into training and test users.
 
     Parameters
@@ -293,22 +294,23 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
         Share of users in the test part.
     random_state : int, RandomState instance or None, default=None
         Seed of the shuffle.
+    return_users : bool, default=False
+        Also return the rows of ``X`` in ``X_train`` and ``X_test`` (as
+        :func:`strong_generalization_split`'s ``return_users``).
 
     Returns
     -------
     X_train : csr_matrix of shape (n_train_users, n_items)
     X_test : csr_matrix of shape (n_test_users, n_items)
-    train_users : ndarray of int
-        Row indices of ``X`` in ``X_train``.
-    test_users : ndarray of int
-        Row indices of ``X`` in ``X_test``.
+    train_users, test_users : ndarray of int
+        Only with ``return_users``: the rows of ``X`` in ``X_train`` and in
+        ``X_test``, sorted.
 
     Examples
     --------
     >>> import scipy.sparse as sp
     >>> from sklearn_recsys.model_selection import user_train_test_split
-    >>> X_train, X_test, _, _ = user_train_test_split(sp.eye(10, format="csr"),
-    ...                                               random_state=0)
+    >>> X_train, X_test = user_train_test_split(sp.eye(10, format="csr"), random_state=0)
     >>> X_train.shape, X_test.shape
     ((8, 10), (2, 10))
     """
@@ -318,7 +320,9 @@ def user_train_test_split(X, *, test_size=0.2, random_state=None):
     )
     train_users.sort()
     test_users.sort()
-    return X[train_users], X[test_users], train_users, test_users
+    if return_users:
+        return X[train_users], X[test_users], train_users, test_users
+    return X[train_users], X[test_users]
 
 
 @validate_params(
@@ -388,7 +392,7 @@ def strong_generalization_split(
     """
     rng = check_random_state(random_state)
     X_train, X_test, train_users, test_users = user_train_test_split(
-        X, test_size=test_size, random_state=rng)
+        X, test_size=test_size, random_state=rng, return_users=True)
     X_in, X_out = holdout_split(
         X_test, holdout=holdout, min_interactions=min_interactions, random_state=rng,
         behaviors=behaviors, target=target,

@@ -10,12 +10,13 @@ the transformed rows and the excluded items from the **raw** rows.
 """
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import pipeline as sk_pipeline
 from sklearn.utils import _safe_indexing
 from sklearn.utils._available_if import available_if
 
 from ..base import (_FIT_FAILED, _PARAMS_WITHOUT_EFFECT_ON_SCORES, _allowed_items,
-                    _top_k_of_batches, check_params_unchanged)
+                    _top_k_of_batches, against_count, check_params_unchanged, runners_up)
 from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._scoring_path import served_estimator
@@ -440,6 +441,92 @@ class Pipeline(sk_pipeline.Pipeline):
         if _ends_in_recommender(self):
             return pipeline_scores(self, X, **params)
         return super().decision_function(X, **params)
+
+    @available_if(lambda self: hasattr(self._final_estimator, "explain"))
+    def explain(self, x_row, item):
+        """Contribution of each of the user's items to one item's score, through the steps.
+
+        The last step's ``explain`` of the preprocessed row: the items are
+        the user's (the steps keep the item columns), the contributions add
+        up to the score :meth:`decision_function` gives ``item``.
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's raw interactions.
+        item : int
+            The item (column) whose score is explained.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+            The user's items (of the preprocessed row), largest contribution first.
+        contributions : ndarray of shape (n_user_items,)
+        """
+        _final_recommender(self)
+        return self._final_estimator.explain(self._explained_row(x_row), item)
+
+    @available_if(lambda self: hasattr(self._final_estimator, "explain_contrast"))
+    def explain_contrast(self, x_row, item, against=10):
+        """Contribution of each of the user's items to one item's lead over others.
+
+        The last step's ``explain_contrast`` of the preprocessed row; a number
+        ``against`` takes the items that follow ``item`` in the pipeline's
+        own list (:meth:`recommend`: the **raw** history excluded).
+
+        Parameters
+        ----------
+        x_row : {array-like, sparse matrix} of shape (1, n_items)
+            One user's raw interactions.
+        item : int
+            The item (column) whose lead is explained.
+        against : int or array-like of int, default=10
+            A number of runners-up, or the item indices to compare it with.
+
+        Returns
+        -------
+        items : ndarray of shape (n_user_items,), dtype int64
+        contributions : ndarray of shape (n_user_items,)
+        """
+        _final_recommender(self)
+        final = self._final_estimator
+        x_t = self._explained_row(x_row)
+        count = against_count(against)
+        n_items = final._n_items() if hasattr(final, "_n_items") else x_t.shape[1]
+        # the runners-up of the pipeline's list where the last step would look them up
+        # (a valid item of one user with a history); its own checks raise otherwise
+        if (count is not None and count >= 1 and x_t.shape[0] == 1
+                and (x_t.nnz if sp.issparse(x_t) else np.count_nonzero(x_t))
+                and isinstance(item, (int, np.integer)) and 0 <= item < n_items):
+            against = runners_up(self.recommend(x_row, k=n_items)[0][0], item, count,
+                                 f"item {item}",
+                                 "pass against as the item indices to compare it with")
+        return final.explain_contrast(x_t, item, against)
+
+    def _explained_row(self, x_row):
+        """``x_row`` through the preprocessing (the last step validates it)."""
+        if not (sp.issparse(x_row) or hasattr(x_row, "shape")):
+            x_row = np.asarray(x_row)  # a list: _transformed compares shapes
+        return _transformed(self, x_row)
+
+    @available_if(lambda self: hasattr(self._final_estimator, "similar_items"))
+    def similar_items(self, items, k=10):
+        """The last step's ``similar_items`` (item-item, no preprocessing involved).
+
+        Parameters
+        ----------
+        items : array-like of int
+            Item indices.
+        k : int, default=10
+            Neighbours per item.
+
+        Returns
+        -------
+        indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
+        scores : ndarray of shape (n_query_items, min(k, n_items))
+        """
+        _final_recommender(self)
+        return self._final_estimator.similar_items(items, k)
 
     # no sample_weight argument: scikit-learn would then generate a
     # set_score_request method for metadata routing, which this score ignores

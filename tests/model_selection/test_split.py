@@ -133,10 +133,13 @@ def test_leave_last_out_keeps_a_repeated_pairs_latest_time_and_refuses_nan():
 
 
 def test_user_splits(X):
-    A, B, tr, te = user_train_test_split(X, test_size=0.25, random_state=0)
+    A, B, tr, te = user_train_test_split(X, test_size=0.25, random_state=0, return_users=True)
     assert A.shape[0] == 150 and B.shape[0] == 50
     assert not set(tr) & set(te)
     assert (B - X[te]).nnz == 0
+    # the rows only on request, as strong_generalization_split's (audit59b: always four)
+    A2, B2 = user_train_test_split(X, test_size=0.25, random_state=0)
+    assert (A2 != A).nnz == 0 and (B2 != B).nnz == 0
     X_train, X_in, X_out = strong_generalization_split(X, random_state=0)
     assert X_train.shape[0] == 160 and X_in.shape == X_out.shape == (40, 80)
     assert X_in.multiply(X_out).nnz == 0
