@@ -273,7 +273,12 @@ class HybridMF(MatrixFactorizationBase):
         The same for ``item_features``, checked by
         :meth:`item_factors_from_features`.
     loss_curve_ : list of float
+        Objective after each sweep: ImplicitALS's weighted squared error plus
+        ``alpha`` times the factors' squared distances to their features'
+        prediction (their norms without features), plus ``alpha *
+        alpha_features`` times the feature maps' squared norms.
     validation_scores_ : list of float or None
+        Validation NDCG@20 after each sweep when ``early_stopping``.
     best_iteration_ : int
         Sweep whose factors were kept (the last one without early stopping).
     n_iter_ : int
