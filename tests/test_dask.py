@@ -163,6 +163,19 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
         with pytest.raises(ValueError, match="changed since fit"):
             batch_recommend(model, rows, k=3, client=Unreachable())
     model.set_params(alpha=alpha)
+    # exclude and candidates as recommend takes them (audit59b: batch_recommend had
+    # neither), exclude cut with the blocks, both checked before anything is sent
+    banned = sp.random(300, 80, density=0.1, format="csr", random_state=2)
+    wanted = np.arange(0, 80, 3)
+    expected = model.recommend(X, k=7, exclude=banned, candidates=wanted)[0]
+    for rows in (X, da.from_array(X, chunks=(64, 80), asarray=False)):
+        items, _ = batch_recommend(model, rows, k=7, exclude=banned, candidates=wanted,
+                                   client=client, rows_per_task=37)
+        np.testing.assert_array_equal(items, expected)
+    with pytest.raises(ValueError, match="exclude has shape"):
+        batch_recommend(model, X, k=3, exclude=banned[:10], client=Unreachable())
+    with pytest.raises(ValueError, match="candidates"):
+        batch_recommend(model, X, k=3, candidates=[80], client=Unreachable())
     # a scikit-learn Pipeline (no recommend of its own): the lists of pipeline.recommend
     from sklearn.pipeline import make_pipeline
 

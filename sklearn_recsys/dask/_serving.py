@@ -12,12 +12,14 @@ from ..preprocessing._raw_ids import (
     check_reads_user_features,
 )
 from ..utils._scoring_path import served_estimator
-from ..utils._validation import check_k, check_row_data, check_rows_to_score, names_checked
+from ..utils._validation import (check_exclude, check_item_indices, check_k, check_row_data,
+                                 check_rows_to_score, names_checked)
 
 __all__ = ["batch_recommend", "batch_recommend_logs"]
 
 
-def _top_k_block(estimator, block, k, exclude_seen, user_features=None):
+def _top_k_block(estimator, block, k, exclude_seen, user_features=None, exclude=None,
+                 candidates=None):
     from ..pipeline import recommend
 
     if block.shape[0] == 0:  # a chunk of a filtered dask array can hold no row
@@ -32,11 +34,12 @@ def _top_k_block(estimator, block, k, exclude_seen, user_features=None):
     with names_checked():
         row_data = {} if user_features is None else {"user_features": user_features}
         return recommend(estimator, check_rows_to_score(estimator, block), k,
-                         exclude_seen=exclude_seen, **row_data)
+                         exclude_seen=exclude_seen, exclude=exclude, candidates=candidates,
+                         **row_data)
 
 
-def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, client=None,
-                    rows_per_task=20_000, user_features=None):
+def batch_recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
+                    item_ids=None, client=None, rows_per_task=20_000, user_features=None):
     """Top-``k`` items of every user of ``X``, computed in row blocks on a Dask cluster.
 
     The fitted ``estimator`` is sent to every worker once (``client.scatter``
@@ -63,6 +66,12 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
         Items per user.
     exclude_seen : bool, default=True
         Never return an item the user has interacted with.
+    exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+        Further items never to return (non-zeros of each row), in memory:
+        each task gets the rows of its block.
+    candidates : array-like of int, default=None
+        Item indices to choose from, the same for every user; None means the
+        whole catalogue.
     item_ids : array-like of shape (n_items,), default=None
         Raw item ids by column (e.g. ``encoder.item_ids_``): the lists come
         back as raw ids, padding (fewer than ``k`` candidates) as None.
@@ -101,6 +110,11 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     if user_features is not None:
         check_reads_user_features(estimator)
         check_row_data({"user_features": user_features}, X.shape[0])
+    # checked here as recommend checks them, not by every task on the workers
+    n_items = _scored_items(model)
+    exclude = check_exclude(exclude, X.shape[0], n_items, estimator)
+    if candidates is not None:
+        candidates = check_item_indices(candidates, n_items, name="candidates")
     if X.shape[0] == 0:  # nothing to scatter (distributed fails on an empty list)
         width = min(k, _scored_items(model))
         return (np.empty((0, width), dtype=np.int64 if ids is None else object),
@@ -129,8 +143,11 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, item_ids=None, cli
     features = [None if user_features is None else
                 _safe_indexing(user_features, np.arange(start, stop))
                 for start, stop in zip(bounds, bounds[1:])]
-    futures = [client.submit(_top_k_block, model, block, k, exclude_seen, rows, pure=False)
-               for block, rows in zip(blocks, features)]
+    excluded = [None if exclude is None else exclude[start:stop]
+                for start, stop in zip(bounds, bounds[1:])]
+    futures = [client.submit(_top_k_block, model, block, k, exclude_seen, rows, banned,
+                             candidates, pure=False)
+               for block, rows, banned in zip(blocks, features, excluded)]
     parts = client.gather(futures)
     items = np.vstack([p[0] for p in parts])
     scores = np.vstack([p[1] for p in parts])
