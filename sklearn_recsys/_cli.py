@@ -379,7 +379,8 @@ def _read_parquet(path, wanted, text):
             # Arrow writes integer ids as "7" even beside nulls (NumPy would
             # make them floats, "7.0"); dates, decimals...: as a CSV holds them
             column = column.cast(pa.string())
-        raw[c] = column.to_numpy(zero_copy_only=False)
+        # (pyarrow < 13 takes no keyword; every version copies a chunked column)
+        raw[c] = column.to_numpy()
     return raw
 
 
@@ -431,6 +432,9 @@ def _as_times(column, name, path):
             # an offset (Z, +02:00) is applied: the time is read in UTC, as wanted
             warnings.filterwarnings("ignore", message="no explicit representation of "
                                     "timezones", category=UserWarning)
+            # NumPy 1.x warns of the same parsing as deprecated
+            warnings.filterwarnings("ignore", message="parsing timezone aware datetimes",
+                                    category=DeprecationWarning)
             times = column.astype("datetime64[us]")  # fractions of a second order clicks too
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "

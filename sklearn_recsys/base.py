@@ -503,9 +503,8 @@ class RecommenderMixin:
     def _leave_one_out_terms(self, x, items):
         """``score(x) - score(x without j)`` of each of ``items`` (columns) for each
         entry ``j`` of the one-row CSR ``x`` (rows, in ``x.indices`` order)."""
-        full = self._scores_without_fallback(x)[0, items]
         n = x.nnz
-        dropped = np.empty((n, len(items)))
+        terms = np.empty((n, len(items)))
         # row j of a batch is the user without their j-th item; batches of scored
         # rows as decision_function's, so a long history needs no (n, n) arrays
         for rows in iter_row_batches(n, row_batch_size(x.shape[1])):
@@ -517,8 +516,13 @@ class RecommenderMixin:
                  (np.repeat(np.arange(len(js)), n - 1),
                   np.broadcast_to(x.indices, keep.shape)[keep])),
                 shape=(len(js), x.shape[1]))
-            dropped[rows] = self._scores_without_fallback(without)[:, items]
-        return full - dropped
+            # the whole row scored in the same product as its variants: an item whose
+            # removal changes nothing (one a sequence model never trained) then gives
+            # exactly 0 (a one-row product may round in another order)
+            scored = self._scores_without_fallback(
+                sp.vstack([x, without], format="csr"))[:, items]
+            terms[rows] = scored[0] - scored[1:]
+        return terms
 
     def explain_contrast(self, x_row, item, against=10):
         """Contribution of each of the user's items to one item's lead over others.

@@ -1,6 +1,7 @@
 """The command line end to end: a log file -> ``fit`` -> a saved model -> ``recommend`` CSV."""
 
 import csv
+import importlib.abc
 import os
 import subprocess
 import sys
@@ -32,6 +33,23 @@ def _planted_log():
                 if item != missing[user]:
                     rows.append((user, item, 3 + (u + t) % 3, 1000 + len(rows)))
     return rows, missing
+
+
+class _NoPandas(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ImportError(f"No module named {name!r} (blocked by the test)")
+
+
+def _without_pandas(monkeypatch):
+    """``import pandas`` fails, as where it is not installed (for the rest of the test).
+
+    Not ``sys.modules["pandas"] = None``: scikit-learn (before 1.9) reads a pandas found
+    there without importing it, and failed on None where a machine without pandas works
+    (audit59a).
+    """
+    monkeypatch.delitem(sys.modules, "pandas", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [_NoPandas(), *sys.meta_path])
 
 
 def _write_csv(path, header, rows, delimiter=","):
@@ -313,8 +331,9 @@ def test_a_closed_stdout_is_not_an_input_error(tmp_path, capsys, log_csv):
 def test_csv_without_pandas_reads_the_same(tmp_path, capsys, log_csv, monkeypatch):
     log, _ = log_csv
     with_pandas = _cli.read_log(log, "user", "item", "rating", "ts")
-    monkeypatch.setitem(sys.modules, "pandas", None)  # import pandas now fails
+    _without_pandas(monkeypatch)
     without = _cli.read_log(log, "user", "item", "rating", "ts")
+    assert "pandas" not in sys.modules  # the import was tried and failed
     assert with_pandas.keys() == without.keys()
     for column in with_pandas:
         assert_array_equal(with_pandas[column], without[column])
@@ -325,7 +344,7 @@ def test_csv_without_pandas_reads_the_same(tmp_path, capsys, log_csv, monkeypatc
 @pytest.mark.parametrize("pandas", [True, False])
 def test_bad_input_is_one_line_and_status_1(tmp_path, capsys, log_csv, monkeypatch, pandas):
     if not pandas:
-        monkeypatch.setitem(sys.modules, "pandas", None)
+        _without_pandas(monkeypatch)
     log, _ = log_csv
     out = str(tmp_path / "m.joblib")
     base = ["fit", str(log), "--user-col", "user", "--item-col", "item", "-o", out]
@@ -363,7 +382,7 @@ def test_malformed_files_are_refused_naming_the_file_and_the_fix(tmp_path, monke
     separator lost its extra field with pandas: 'Matrix, The' became 'Matrix') or fail
     with a bare parser message."""
     if not pandas:
-        monkeypatch.setitem(sys.modules, "pandas", None)
+        _without_pandas(monkeypatch)
     files = {
         "comma.csv": (b"user_id,item_id\n1,Heat\n2,Matrix, The\n", "more fields|3 fields"),
         "all_long.csv": (b"user_id,item_id\n10,20,1\n11,21,1\n", "more fields|3 fields"),

@@ -182,12 +182,14 @@ def _id_dtype(ids):
     return ids.dtype
 
 
-def _recommend_partition(log, estimator, encoder, k, exclude_seen, meta, user_features=None):
+def _recommend_partition(log, estimator, encoder, k, exclude_seen, dtypes, user_features=None):
+    import pandas as pd
+
     if len(log) == 0:
-        return meta
+        return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in dtypes.items()})
     table = encoder.recommend(estimator, log, k, exclude_seen=exclude_seen, as_frame=True,
                               user_features=user_features)
-    return table.astype(meta.dtypes.to_dict())
+    return table.astype(dtypes)
 
 
 def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, client=None,
@@ -278,5 +280,7 @@ def batch_recommend_logs(estimator, encoder, logs, k=10, *, exclude_seen=True, c
         encoder.item_col: pd.Series([], dtype=_id_dtype(encoder.item_ids_)),
         "score": pd.Series([], dtype=np.float64)})
     grouped = logs.shuffle(on=encoder.user_col)
+    # the columns' dtypes, not the empty frame: a frame among map_partitions' arguments
+    # is aligned with the log's partitions by Dask before 2024.3 (unknown divisions)
     return grouped.map_partitions(_recommend_partition, model, encoder_on_workers, k,
-                                  exclude_seen, meta, features, meta=meta)
+                                  exclude_seen, meta.dtypes.to_dict(), features, meta=meta)
