@@ -128,3 +128,32 @@ def test_every_module_level_import_is_a_declared_dependency():
             dists = {d.lower().replace("_", "-") for d in distributions.get(name, [name])}
             assert dists & declared, (f"{path.relative_to(ROOT)} imports {name} at module "
                                       f"level, which pyproject.toml does not declare")
+
+
+def test_minimum_versions_are_the_declared_floors():
+    """.ci/run-minimum tests the floors of pyproject.toml: each pinned version is the
+    floor of every requirement of that name (core, test and the other extras but docs
+    and benchmark, which it does not install), where it
+    has one (scipy 1.11.0 is yanked, dask-ml has no 2024.4.0: those pins are above)."""
+    pins = {}
+    for line in (ROOT / ".ci" / "minimum-versions.txt").read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line:
+            name, version = line.split("==")
+            pins[name.lower()] = tuple(int(p) for p in version.split("."))
+    above_floor = {"scipy": (1, 11, 1), "dask-ml": (2024, 4, 4)}
+    requirements = PROJECT["dependencies"] + [
+        r for extra, reqs in PROJECT["optional-dependencies"].items()
+        if extra not in ("benchmark", "docs") for r in reqs]
+    floors = {}
+    for requirement in requirements:
+        found = re.match(r"\s*([A-Za-z0-9_.-]+)(?:\[[^\]]*\])?\s*>=\s*([0-9.]+)", requirement)
+        if found and "platform_machine != " not in requirement:  # tensorflow-cpu's line
+            name = found.group(1).lower()
+            floor = tuple(int(p) for p in found.group(2).split("."))
+            floors[name] = max(floors.get(name, ()), floor)
+    assert floors, "no floor read from pyproject.toml"
+    for name, floor in floors.items():
+        assert name in pins, f"{name} >= {floor} has no pin in .ci/minimum-versions.txt"
+        assert pins[name] == above_floor.get(name, floor) or pins[name][:len(floor)] == floor, (
+            name, floor, pins[name])
