@@ -406,6 +406,15 @@ def test_an_interaction_encoder_step_is_refused_with_the_way_to_encode_first():
     fitted = sk_make_pipeline(InteractionEncoder(), EASE()).fit(log)
     with pytest.raises(ValueError, match="serve raw ids with encoder.recommend\\(pipe, log\\)"):
         recommend(fitted, log)
+    # nor scored: the scorers failed first in the encoder, on the log read as an array
+    # ("expects a log of interactions ... got a 2-D array"; noticed at stop 58)
+    from sklearn_recsys.metrics import (get_ranking_scorer, make_beyond_accuracy_scorer,
+                                        make_rating_scorer)
+
+    for scorer in (get_ranking_scorer("ndcg@10"), make_beyond_accuracy_scorer("arp"),
+                   make_rating_scorer("rmse")):
+        with pytest.raises(ValueError, match="step 'interactionencoder' is an InteractionEnc"):
+            scorer(fitted, log)
     # the way the message gives: encode first, fit on X, serve through the encoder
     encoder = InteractionEncoder()
     X = encoder.fit_transform(log)

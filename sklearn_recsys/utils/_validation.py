@@ -101,8 +101,18 @@ def check_rows_to_score(estimator, X, *, order_keys=None):
     repeats are summed, as floats (``order_keys`` True or False decides it
     instead of the estimator). The column names of a DataFrame ``X`` are
     checked here against the fitted ones; score the CSR rows under
-    :func:`names_checked`.
+    :func:`names_checked`. A pipeline holding an ``InteractionEncoder`` is
+    refused.
     """
+    from ._scoring_path import served_estimator
+
+    pipe = served_estimator(estimator)
+    if hasattr(pipe, "steps"):
+        # before X is read: scikit-learn's Pipeline fits one on a log, whose rows to
+        # score would then fail in the encoder with a message about X's type
+        from ..pipeline._pipeline import _refuse_log_encoder
+
+        _refuse_log_encoder(pipe)
     _check_feature_names(_names_owner(estimator), X, reset=False)
     if order_keys is None:
         order_keys = reads_order_keys(estimator)
