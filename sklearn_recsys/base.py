@@ -506,8 +506,9 @@ class RecommenderMixin:
         n = x.nnz
         terms = np.empty((n, len(items)))
         # row j of a batch is the user without their j-th item; batches of scored
-        # rows as decision_function's, so a long history needs no (n, n) arrays
-        for rows in iter_row_batches(n, row_batch_size(x.shape[1])):
+        # rows (the whole row and its variants) as decision_function's, so a long
+        # history needs no (n, n) arrays
+        for rows in iter_row_batches(n, max(1, row_batch_size(x.shape[1]) - 1)):
             js = np.arange(n)[rows]
             keep = np.ones((len(js), n), dtype=bool)
             keep[np.arange(len(js)), js] = False

@@ -563,9 +563,16 @@ def test_explain_is_the_inner_models(data):
         for a, b in zip(model.explain_contrast(X[3], inner[0], against=3),
                         model.estimator_.explain_contrast(X[3], inner[0], against=inner[1:])):
             np.testing.assert_array_equal(a, b)
-    # an inner model without explain: the re-ranker has none either
-    pipe = XQuADReranker(make_pipeline(RatingBinarizer(threshold=0.5), EASE()))
-    assert not hasattr(pipe, "explain") and not hasattr(pipe, "explain_contrast")
+    # an inner model without explain (scikit-learn's pipeline): the re-ranker has none
+    from sklearn.pipeline import make_pipeline as sk_make_pipeline
+
+    bare = XQuADReranker(sk_make_pipeline(RatingBinarizer(threshold=0.5), EASE()))
+    assert not hasattr(bare, "explain") and not hasattr(bare, "explain_contrast")
+    # the library's Pipeline explains through its steps, and so does a re-ranker of it
+    model = XQuADReranker(make_pipeline(RatingBinarizer(threshold=0.5), EASE())).fit(X)
+    item = int(model.recommend(X[3], k=1)[0][0, 0])
+    for a, b in zip(model.explain(X[3], item), model.estimator_.explain(X[3], item)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_errors(data):
