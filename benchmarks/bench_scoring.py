@@ -170,7 +170,7 @@ def main(argv=None):
         ["dataset", "users x items", "n_neighbors", "similarities", "scipy s", "ours s",
          "speed-up", "scipy peak MB", "ours peak MB"], rows,
         formats=["text", "text", "count", "count", "seconds", "seconds", "ratio", "mb", "mb"],
-        notes=["scipy: (X @ similarity_).toarray(), the sparse product then its dense "
+        notes=["scipy: ``(X @ similarity_).toarray()``, the sparse product then its dense "
                "scores; ours: the parallel kernel that adds each user's neighbours' "
                "similarities into the dense scores (the same floats)."]))
     write_results("scoring_speed", [tab, auc_table(args.data_home, args.repeats)])
