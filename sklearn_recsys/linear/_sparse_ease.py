@@ -3,12 +3,12 @@
 from numbers import Integral, Real
 
 import numpy as np
-from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 
 from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
-from ..utils._parallel import numba_threads, parallel_kernel
+from ..utils._parallel import numba_threads
+from ..utils._sparse_dense import add_csr_csr_product
 from ._ease import check_gram_finite, check_scores_not_underflowed
 from ._sparse_inverse import sparse_inverse_factor
 
@@ -137,17 +137,17 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         W = self.components_
         dtype = np.result_type(X.dtype, W.dtype)  # as SciPy's product of the two
         Z = (X @ W.T).tocsr()  # W is CSC, so W.T is CSR: no conversion
-        # rows of W / d, for the scatter below (a copy of W: small next to a
+        # rows of -W / d, for the scatter below (a copy of W: small next to a
         # block of dense scores)
         W_rows = W.tocsr().astype(dtype)
-        W_rows.data /= self.inverse_diagonal_[W_rows.indices]
+        W_rows.data /= -self.inverse_diagonal_[W_rows.indices]
         scores = X.toarray().astype(dtype, copy=False)
-        # scores -= Z (W / d), each nonzero of Z adding a sparse row of W
+        # scores += Z (-W / d), each nonzero of Z adding a sparse row of W
         # straight into the dense block: SciPy's sparse product would first
         # build the (nearly dense) sparse result
         with numba_threads(None):
-            _subtract_sparse_product(Z.indptr, Z.indices, Z.data.astype(dtype, copy=False),
-                                     W_rows.indptr, W_rows.indices, W_rows.data, scores)
+            add_csr_csr_product(Z.indptr, Z.indices, Z.data.astype(dtype, copy=False),
+                                W_rows.indptr, W_rows.indices, W_rows.data, scores)
         return scores
 
     def _item_item_rows(self, items):
@@ -162,14 +162,3 @@ class SparseEASE(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimato
         col = -(W[:, rows].T @ W[:, [item]]).toarray().ravel() / self.inverse_diagonal_[item]
         col[np.asarray(rows) == item] = 0.0
         return col
-
-
-@parallel_kernel
-def _subtract_sparse_product(z_indptr, z_indices, z_data, w_indptr, w_indices, w_data, out):
-    """``out -= Z @ W`` for CSR ``Z`` and ``W`` given by their arrays, dense ``out``."""
-    for u in prange(out.shape[0]):
-        for p in range(z_indptr[u], z_indptr[u + 1]):
-            j = z_indices[p]
-            z = z_data[p]
-            for q in range(w_indptr[j], w_indptr[j + 1]):
-                out[u, w_indices[q]] -= z * w_data[q]

@@ -16,7 +16,8 @@ from numba import prange
 
 from ._parallel import parallel_kernel
 
-__all__ = ["add_csr_dense_product", "csr_dense_product", "csr_csr_dense_product"]
+__all__ = ["add_csr_csr_product", "add_csr_dense_product", "csr_csr_dense_product",
+           "csr_dense_product"]
 
 
 @parallel_kernel
@@ -58,7 +59,7 @@ def csr_dense_product(S, dense):
 
 
 @parallel_kernel
-def _add_csr_csr_product(indptr, indices, data, right_indptr, right_indices, right_data, out):
+def add_csr_csr_product(indptr, indices, data, right_indptr, right_indices, right_data, out):
     """``out += S @ T`` for CSR ``S`` and ``T`` given by their arrays, dense ``out``."""
     for r in prange(out.shape[0]):
         for p in range(indptr[r], indptr[r + 1]):
@@ -90,6 +91,6 @@ def csr_csr_dense_product(S, T):
     S, T = S.tocsr(), T.tocsr()
     dtype = np.result_type(S.dtype, T.dtype)
     out = np.zeros((S.shape[0], T.shape[1]), dtype=dtype)
-    _add_csr_csr_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
-                         T.indptr, T.indices, T.data.astype(dtype, copy=False), out)
+    add_csr_csr_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
+                        T.indptr, T.indices, T.data.astype(dtype, copy=False), out)
     return out
