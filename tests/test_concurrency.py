@@ -132,6 +132,38 @@ def test_kernel_builds_agree_and_busy_lock_runs_serial():
     np.testing.assert_allclose(a, A.sum(axis=1))
 
 
+@parallel_kernel
+def _row_maxes(A, out):  # a kernel of its own: the test reads which builds compiled
+    for i in prange(A.shape[0]):
+        out[i] = A[i].max()
+
+
+@parallel_kernel(rows=lambda args: args[1].shape[0])
+def _picked_sums(A, picked, out):
+    for p in prange(picked.shape[0]):
+        out[p] = A[picked[p]].sum()
+
+
+def test_one_row_runs_the_serial_build():
+    """A parallel region over one row has nothing to share out, and waking numba's
+    threads for it made a single user's recommend 4-14x slower on a loaded machine
+    (audit 59c): one-row calls take the serial build, with the same floats."""
+    A = np.random.default_rng(0).random((50, 7))
+    one, many = np.empty(1), np.empty(50)
+    _row_maxes(A[:1], one)
+    assert _row_maxes.serial.signatures and not _row_maxes.parallel.signatures
+    _row_maxes(A, many)
+    assert _row_maxes.parallel.signatures
+    assert one[0] == many[0] == A[0].max()
+    # the rows are what the call's prange shares out, here the picked rows, not A's
+    out = np.empty(1)
+    _picked_sums(A, np.array([3]), out)
+    assert _picked_sums.serial.signatures and not _picked_sums.parallel.signatures
+    _picked_sums(A, np.array([3, 4]), np.empty(2))
+    assert _picked_sums.parallel.signatures
+    assert out[0] == A[3].sum()
+
+
 def test_the_loss_across_rows_does_not_follow_the_threads():
     """implicit_loss summed the rows' terms in the threads' order: MultiTaskMF's sampler,
     which draws its noise precision from it, fitted other posteriors (about 1e-14 apart in

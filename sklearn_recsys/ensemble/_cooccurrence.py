@@ -87,7 +87,7 @@ def similarity_sum_max(similarity, history, rows, cols):
     return total, largest
 
 
-@parallel_kernel
+@parallel_kernel(rows=lambda args: args[5].shape[0])
 def _pair_sum_max(h_indptr, h_indices, s_indptr, s_indices, s_data, rows, cols, total,
                   largest):
     # row c of a symmetric S holds S[j, c] for every j: a binary search per user's item

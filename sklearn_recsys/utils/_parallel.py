@@ -16,7 +16,13 @@ the parallel build only when that is safe:
 * in a child started by ``fork`` from a process whose parallel builds ran
   on GNU OpenMP (numba's ``omp`` layer), only serial builds run (the worker
   of a process pool is one of several parallel workers already); the
-  ``tbb`` and ``workqueue`` layers are fork-safe and stay parallel.
+  ``tbb`` and ``workqueue`` layers are fork-safe and stay parallel;
+* a call on one row runs the serial build: each row is one thread's work,
+  so a parallel region has nothing to share out, and waking its threads
+  costs milliseconds on a loaded machine (audit 59c: a single user's
+  ``recommend`` took 7-36 ms on parallel builds, 0.5-2.5 ms on serial ones,
+  on 2 cores). From two rows on, a quiet machine gains from the threads
+  (EASE's ``recommend`` on 2-8 users: 1.2-1.4x), so the cut stays at one.
 
 Both builds compute every row with the same code, so each row's result is
 the same bit for bit (the row solvers sum in an order fixed by the lengths
@@ -39,6 +45,9 @@ from numba import njit
 
 __all__ = ["foreign_openmp", "hosts_a_scheduler", "numba_threads", "parallel_allowed",
            "parallel_kernel", "worker_thread_share"]
+
+# below this many rows a call takes the serial build (see the module's docstring)
+SERIAL_BELOW_ROWS = 2
 
 _parallel_lock = threading.Lock()
 _state = {"parallel_used": False, "forked_after_parallel": False, "forked": False}
@@ -102,13 +111,23 @@ def _serial_copy(func):
     return twin
 
 
-def parallel_kernel(func=None, **options):
+def _leading_rows(args):
+    """Rows of a kernel whose first argument is a CSR ``indptr`` or a 2-D array."""
+    first = args[0]
+    return first.shape[0] - 1 if first.ndim == 1 else first.shape[0]
+
+
+def parallel_kernel(func=None, *, rows=_leading_rows, **options):
     """Decorator: compile ``func`` parallel and serial; each call picks a safe build.
 
     Parameters
     ----------
     func : callable
         A numba-compilable function looping over rows with ``prange``.
+    rows : callable, default=rows of the first argument
+        ``rows(args)``: how many iterations the call's ``prange`` shares out
+        (by default the rows of its first argument, a CSR ``indptr`` or a
+        2-D array); under ``SERIAL_BELOW_ROWS`` the serial build runs.
     **options
         Further :func:`numba.njit` options (e.g. ``fastmath=True``).
         ``cache=True``, ``nogil=True`` and ``error_model="numpy"`` are set:
@@ -119,19 +138,21 @@ def parallel_kernel(func=None, **options):
     Returns
     -------
     kernel : callable
-        Calls the parallel build when no other thread is in one and the
-        process is not a fork of one that was; the serial build otherwise.
+        Calls the parallel build when the call has ``SERIAL_BELOW_ROWS``
+        rows or more, no other thread is in a parallel build and the process
+        is not a fork of one that was; the serial build otherwise.
         The builds are its ``parallel`` and ``serial`` attributes.
     """
     if func is None:
-        return functools.partial(parallel_kernel, **options)
+        return functools.partial(parallel_kernel, rows=rows, **options)
     options = {"cache": True, "nogil": True, "error_model": "numpy", **options}
     parallel = njit(parallel=True, **options)(func)
     serial = njit(**options)(_serial_copy(func))
 
     @functools.wraps(func)
     def kernel(*args):
-        if _state["forked_after_parallel"] or not _parallel_lock.acquire(blocking=False):
+        if (_state["forked_after_parallel"] or rows(args) < SERIAL_BELOW_ROWS
+                or not _parallel_lock.acquire(blocking=False)):
             return serial(*args)
         try:
             _state["parallel_used"] = True
