@@ -184,3 +184,20 @@ def test_serving_one_user_from_a_log_does_not_index_every_fitted_user():
     assert table["item_id"].tolist() == encoder.inverse_transform(idx).ravel().tolist()
     np.testing.assert_allclose(table["score"], scores.ravel())
     assert table["user_id"].tolist() == [123] * 5 + [987_654_321] * 5
+
+
+def test_ease_similar_items_masks_its_one_copy_of_the_rows(X):
+    """similar_items copied the fancy-indexed rows of coef_ (a copy already) before masking
+    them: two blocks where one does (721 MB more on all of latest-small's items)."""
+    from sklearn_recsys import EASE
+
+    n_items = 1000
+    model = EASE(alpha=10.0).fit(X[:, :n_items])
+    items = np.arange(n_items)
+    expected = model.similar_items(items, k=5)
+    with sklearn.config_context(working_memory=WORKING_MEMORY):
+        peak = _peak(lambda: model.similar_items(items, k=5))
+        batched = model.similar_items(items, k=5)
+    assert peak < 1.3 * BLOCK, peak / BLOCK  # held 2.0 blocks
+    np.testing.assert_array_equal(batched[0], expected[0])
+    np.testing.assert_array_equal(batched[1], expected[1])
