@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
-from ..utils._topk import row_batch_size
+from ..utils._topk import iter_row_batches, row_batch_size
 
 __all__ = ["EASE"]
 
@@ -135,9 +135,25 @@ def check_scores_not_underflowed(model, X):
             "them with RatingBinarizer), lower alpha, or pass float64.")
 
 
+def sparse_gram(Z):
+    """``Z^T Z`` of sparse ``Z`` as a dense C-ordered array of its dtype, by row blocks.
+
+    The whole sparse product held every co-occurrence (26M entries on
+    MovieLens latest-small) beside the dense matrix it becomes: 1.45 GB at
+    the peak against 0.77 GB by blocks of ``working_memory``'s rows, each
+    row summed in the same order (the same floats).
+    """
+    n = Z.shape[1]
+    Zt = Z.T.tocsr()
+    G = np.empty((n, n), dtype=Z.dtype)
+    for rows in iter_row_batches(n, row_batch_size(n)):
+        G[rows] = (Zt[rows] @ Z).toarray()
+    return G
+
+
 def penalized_gram_inverse(Z, alpha, name="X"):
     """``(Z^T Z + alpha I)^{-1}`` of sparse ``Z`` (its dtype, C order); ValueError if singular."""
-    G = (Z.T @ Z).toarray().astype(Z.dtype, copy=False)
+    G = sparse_gram(Z)
     check_gram_finite(np.diagonal(G), Z.dtype, name)
     G[np.diag_indices_from(G)] += alpha
     # alpha > 0 makes G positive definite (its pivots are at least alpha); without
