@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from ..base import RatingPredictionMixin
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
-from ._nmf_kernels import nmf_multiplicative_sweep
+from ._nmf_kernels import nmf_multiplicative_sweep, stored_entry_predictions
 
 __all__ = ["NMF"]
 
@@ -201,9 +201,10 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     def _loss(self, X):
         """Objective after a sweep: squared error (observed cells or all) plus penalty."""
+        pred = np.empty(X.nnz)
+        stored_entry_predictions(X.indptr, X.indices, self.user_factors_, self.item_factors_,
+                                 pred)
         W, H = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
-        rows = np.repeat(np.arange(X.shape[0]), np.diff(X.indptr))
-        pred = np.einsum("ij,ij->i", W[rows], H[X.indices])
         if self.feedback == "explicit":
             error = float(np.sum((X.data - pred) ** 2))
             n_u, n_i = np.diff(X.indptr), np.bincount(X.indices, minlength=X.shape[1])

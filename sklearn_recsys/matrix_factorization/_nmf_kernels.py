@@ -1,11 +1,12 @@
-"""Numba kernel of NMF: multiplicative updates of one side's rows (Lee & Seung; Zhang et al.)."""
+"""Numba kernels of NMF: multiplicative updates of one side's rows (Lee & Seung; Zhang et
+al.), and the predictions at the stored entries that its recorded loss needs."""
 
 import numpy as np
 from numba import prange
 
 from ..utils._parallel import parallel_kernel
 
-__all__ = ["nmf_multiplicative_sweep"]
+__all__ = ["nmf_multiplicative_sweep", "stored_entry_predictions"]
 
 
 @parallel_kernel
@@ -53,3 +54,20 @@ def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_onl
             for f in range(k):
                 d = den[f] + lam * X[u, f]
                 X[u, f] = X[u, f] * num[f] / d if d > 0 else 0.0
+
+
+@parallel_kernel
+def stored_entry_predictions(indptr, indices, W, H, out):
+    """``out[p] = W[u] . H[j]`` in float64 for each stored entry ``p = (u, j)`` of a CSR matrix.
+
+    Gathering ``W[rows]`` and ``H[indices]`` for an ``einsum`` copied two
+    ``(nnz, k)`` float64 arrays every sweep: the recorded loss took 60-70% of
+    the fit (audit 59c).
+    """
+    for u in prange(indptr.shape[0] - 1):
+        for p in range(indptr[u], indptr[u + 1]):
+            j = indices[p]
+            s = 0.0
+            for f in range(W.shape[1]):
+                s += np.float64(W[u, f]) * np.float64(H[j, f])
+            out[p] = s

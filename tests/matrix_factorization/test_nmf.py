@@ -47,6 +47,35 @@ def test_matches_dense_reference(feedback):
     assert (model.item_factors_ >= 0).all() and (model.user_factors_ >= 0).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("feedback", ["explicit", "implicit"])
+def test_the_recorded_loss_is_the_objective_of_each_sweep(feedback, dtype):
+    rng = np.random.default_rng(1)
+    R = rng.integers(1, 6, (30, 20)) * (rng.random((30, 20)) < 0.4)
+    X = sp.csr_matrix(R.astype(float))
+    model = NMF(n_components=3, alpha=0.1, feedback=feedback, max_iter=4, dtype=dtype,
+                random_state=0, early_stopping=False)
+    init = NMF(**model.get_params())
+    init._init_fit(init._make_context(X))
+    model.fit(X)
+    W, H = init.user_factors_.astype(float), init.item_factors_.astype(float)
+    observed = feedback == "explicit"
+    M = (R > 0) if observed else np.ones(R.shape, dtype=bool)
+    expected = []
+    for _ in range(4):
+        # the sweeps in model's dtype; the loss of its factors in float64
+        W, H = (f.astype(dtype).astype(float) for f in
+                _reference(R.astype(float), W, H, 0.1, observed, 1))
+        error = ((R - W @ H.T) ** 2)[M].sum()
+        if observed:
+            penalty = M.sum(1) @ (W * W).sum(1) + M.sum(0) @ (H * H).sum(1)
+        else:
+            penalty = (W * W).sum() + (H * H).sum()
+        expected.append(0.5 * error + 0.05 * penalty)
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    assert_allclose(model.loss_curve_, expected, rtol=rtol)
+
+
 def test_block_diagonal_known_top1_implicit():
     X = np.zeros((20, 16))
     X[:10, :8] = 1
