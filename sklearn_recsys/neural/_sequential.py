@@ -185,6 +185,12 @@ class SequentialRecommenderBase(EmbeddingFeaturesOutMixin, TransformerMixin,
         """
         return 0.0
 
+    def _entries_read(self, x):
+        # the max_len most recent trained items: removing any other entry leaves the
+        # sequence the network reads as it is
+        sequence = row_sequences(self._untrained_removed(x), self.max_len)[0]
+        return np.isin(x.indices, sequence[sequence > 0] - 1)
+
     def _scores_without_fallback(self, X):
         # explain's leave-one-out: a row emptied by the removal keeps the network's score
         return np.asarray(self._output_scores(self._encode_np(X)), dtype=np.float64)
