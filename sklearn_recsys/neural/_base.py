@@ -525,29 +525,41 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         if x.nnz == 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0)
         # an untrained item is not read (its weights are random): contribution 0
-        h = _normalize_rows(self._untrained_zeroed(x), np.float64).toarray()[0]
-        ends = self._input_gradients(np.vstack([np.zeros_like(h), h]), item)[1]
+        h = _normalize_rows(self._untrained_zeroed(x), np.float64).toarray()[0, x.indices]
+        # float64 once per call; of the first layer, only the user's rows are read
+        coefs = [self.coefs_[0][x.indices].astype(np.float64)]
+        coefs += [w.astype(np.float64) for w in self.coefs_[1:]]
+        intercepts = [b.astype(np.float64) for b in self.intercepts_]
+        ends = self._path_gradients(coefs, intercepts, h, np.array([0.0, 1.0]), item)[1]
 
         def attributions_with(alphas, weights):
-            grads = self._input_gradients(alphas[:, None] * h[None, :], item)[0]
-            return h[x.indices] * (weights @ grads[:, x.indices])
+            return h * (weights @ self._path_gradients(coefs, intercepts, h, alphas, item)[0])
 
         contrib = complete_attributions(attributions_with, ends[1] - ends[0], self)
         order = np.argsort(-contrib, kind="stable")
         return x.indices[order].astype(np.int64), contrib[order]
 
-    def _input_gradients(self, H, item):
-        """Gradient of the log-softmax of ``item`` with respect to normalised inputs ``H``,
-        and that log-softmax (float64)."""
-        coefs = [w.astype(np.float64) for w in self.coefs_]
-        intercepts = [b.astype(np.float64) for b in self.intercepts_]
+    def _path_gradients(self, coefs, intercepts, h, alphas, item):
+        """Gradient of the log-softmax of ``item`` at the inputs ``alpha * h``, and that
+        log-softmax, for each of ``alphas`` (float64).
+
+        ``h`` is the user's normalised row at their items only and ``coefs[0]``
+        those items' rows of the first weights: the path is a line through the
+        origin, so its first layer is ``alpha * (h @ W0) + b0`` (one product for
+        every point, where a dense path multiplied every point's whole row), and
+        the gradient is wanted at the user's items only (a product with
+        ``W0^T`` of theirs).
+        """
         tanh = self._layer_activations()
         n_enc, k = self._fitted_layout()
-        outs, a = [], H
+        outs = []
         for i, (W, b) in enumerate(zip(coefs, intercepts)):
-            if i == n_enc and self._variational:
-                a = a[:, :k]  # the decoder reads the mean of the code
-            a = a @ W + b
+            if i == 0:
+                a = alphas[:, None] * (h @ W)[None, :] + b
+            else:
+                if i == n_enc and self._variational:
+                    a = a[:, :k]  # the decoder reads the mean of the code
+                a = a @ W + b
             if tanh[i]:
                 a = np.tanh(a)
             outs.append(a)
@@ -560,11 +572,9 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
         for i in range(len(coefs) - 1, -1, -1):
             if tanh[i]:
                 g = g * (1.0 - outs[i] ** 2)
+            g = g @ coefs[i].T
             if i == n_enc and self._variational:
-                g = g @ coefs[i].T
                 g = np.hstack([g, np.zeros_like(g)])  # the log-variance half
-            else:
-                g = g @ coefs[i].T
         return g, log_p
 
     def transform(self, X):
