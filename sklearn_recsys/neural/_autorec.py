@@ -41,7 +41,7 @@ def sigmoid_layer_attributions(x, encoder, offset, decoder_column, model):
     attributions : ndarray of shape (x.nnz,)
         In the order of ``x.indices``.
     """
-    E = np.asarray(encoder, dtype=np.float64)[x.indices]
+    E = np.asarray(np.asarray(encoder)[x.indices], dtype=np.float64)  # the rows read
     values = x.data.astype(np.float64)
     code = values @ E
     decoder_column = np.asarray(decoder_column, dtype=np.float64)

@@ -524,9 +524,8 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
         The user's items, largest contribution first.
     contributions : ndarray of float64
     """
-    V = np.asarray(V, dtype=np.float64)
     if explicit:
-        Yu = V[x.indices]
+        Yu = np.asarray(V[x.indices], dtype=np.float64)  # the rows read, not all of V
         A = Yu.T @ Yu
         A[np.diag_indices_from(A)] += alpha
         weights = (x.data.astype(np.float64)
@@ -560,17 +559,18 @@ def fold_in_system(V, x, alpha, confidence_scale, *, preference=None, gram_items
         The factors of the row's items.
     t : ndarray of shape (n_user_items,)
     """
-    V = np.asarray(V, dtype=np.float64)
-    Yu = V[x.indices]
+    Yu = np.asarray(V[x.indices], dtype=np.float64)  # the rows read, not all of V
     c = 1.0 + confidence_scale * x.data.astype(np.float64)
     rho = 1.0 if preference is None else preference
     extra = (c - 1.0) * rho
     if gram is not None:
         A = np.array(gram, dtype=np.float64)
     elif gram_items is None:
+        V = np.asarray(V, dtype=np.float64)
         A = V.T @ V
     else:
-        A = V[gram_items].T @ V[gram_items]
+        V = np.asarray(V[gram_items], dtype=np.float64)
+        A = V.T @ V
     if gram_items is not None:
         extra = extra + ~gram_items[x.indices]
     A += (Yu.T * extra) @ Yu
