@@ -119,8 +119,10 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     The similarity is built in float64 blocks of item rows, each the sparse
     product of those items' user columns with ``X`` (only co-occurring pairs
     are stored: 0.9% of Last.fm 2K's, 28% of MovieLens latest-small's),
-    so memory stays at one such block (at most about 8 million pairs) plus
-    float64 copies of ``X`` by rows and by columns and the kept neighbours;
+    so memory stays at one such block (at most about 8 million pairs, with
+    their similarities, denominators and selection: about 300 MB at the peak
+    with a full block) plus float64 copies of ``X`` by rows and by columns
+    and the kept neighbours;
     no ``(n_items, n_items)`` dense array and no ``(n_users,
     n_items)`` dense array is formed. Similarities equal in exact arithmetic tie at the
     neighbour cut (they are compared to 40 significant bits), and ties go

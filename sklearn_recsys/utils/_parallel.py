@@ -125,9 +125,10 @@ def parallel_kernel(func=None, *, rows=_leading_rows, **options):
     func : callable
         A numba-compilable function looping over rows with ``prange``.
     rows : callable, default=rows of the first argument
-        ``rows(args)``: how many iterations the call's ``prange`` shares out
-        (by default the rows of its first argument, a CSR ``indptr`` or a
-        2-D array); under ``SERIAL_BELOW_ROWS`` the serial build runs.
+        ``rows(args)``: how many rows the call covers, which its ``prange``
+        shares out one by one or in chunks (by default the rows of its first
+        argument, a CSR ``indptr`` or a 2-D array; ``_pair_sum_max``'s are
+        its pairs); under ``SERIAL_BELOW_ROWS`` the serial build runs.
     **options
         Further :func:`numba.njit` options (e.g. ``fastmath=True``).
         ``cache=True``, ``nogil=True`` and ``error_model="numpy"`` are set:
