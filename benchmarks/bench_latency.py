@@ -5,7 +5,8 @@ Usage::
     python benchmarks/bench_latency.py --data-home ../shared/data [--users 100] [--repeats 5]
 
 First table: ``recommend(x, k=10)`` for one user at a time, ``--users`` users of MovieLens
-100K and Last.fm 2K (the ranking benchmarks' positives, ``common.benchmark_datasets``), with
+100K and Last.fm 2K (the ranking benchmarks' positives, ``common.benchmark_datasets``) and of
+MovieLens latest-small (ratings >= 4, users with 5 or more: the largest catalogue), with
 the numba kernels' serial build, which a one-row call now takes, against their parallel
 build, which it took before (``utils/_parallel.py``: a parallel region over one row has
 nothing to share out, and waking numba's threads for it costs milliseconds on a loaded
@@ -36,7 +37,7 @@ import numpy as np
 from sklearn_recsys import (BPR, EASE, NMF, ExplicitMF, ImplicitALS, ItemKNN)
 from sklearn_recsys.utils import _parallel
 
-from common import benchmark_datasets, show, table, write_results
+from common import benchmark_datasets, positives, show, table, write_results
 
 
 def _models(neural):
@@ -56,8 +57,12 @@ def _cases(data_home, neural):
     MovieLens 100K's ratings for ExplicitMF."""
     from sklearn_recsys.datasets import fetch_movielens
 
+    datasets = benchmark_datasets(data_home)
+    # a larger catalogue, where NumPy's products of the scores run threaded
+    datasets["MovieLens latest-small"] = positives(fetch_movielens(
+        "latest-small", data_home=data_home, download_if_missing=False).X, 4)
     cases = [(name, X, {m: model.fit(X) for m, model in _models(neural).items()})
-             for name, X in benchmark_datasets(data_home).items()]
+             for name, X in datasets.items()]
     ratings = fetch_movielens("100k", data_home=data_home, download_if_missing=False).X
     cases.append(("MovieLens 100K ratings", ratings,
                   {"ExplicitMF": ExplicitMF(random_state=0).fit(ratings)}))
@@ -111,7 +116,7 @@ def recommend_rows(cases, n_users, repeats):
             if not same:
                 raise AssertionError(f"{data}, {name}: the builds' lists differ")
             serial, parallel = (statistics.median(times[b]) for b in ("serial", "parallel"))
-            rows.append([data, name, parallel, serial, parallel / serial])
+            rows.append([data, X.shape[1], name, parallel, serial, parallel / serial])
     return rows
 
 
@@ -140,9 +145,9 @@ def main(argv=None):
     recommend = show(table(
         "recommend", f"recommend(x, k=10) for one user at a time, {args.users} users, "
         f"{args.repeats} interleaved repeats, {threads} numba threads",
-        ["dataset", "model", "parallel build ms", "serial build ms", "speed-up"],
+        ["dataset", "items", "model", "parallel build ms", "serial build ms", "speed-up"],
         recommend_rows(cases, args.users, args.repeats),
-        formats=["text", "text", "seconds", "seconds", "ratio"],
+        formats=["text", "count", "text", "seconds", "seconds", "ratio"],
         notes=["parallel build: numba's threads started for the call's one row (what a "
                "one-row call ran before); serial build: what it runs now. Milliseconds per "
                "call, median of the repeats; the same lists."]))
