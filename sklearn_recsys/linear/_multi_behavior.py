@@ -35,11 +35,14 @@ def weighted_blocks(X, n_items, weights):
     return Z.astype(X.dtype).tocsr()
 
 
-@parallel_kernel
+_TILE = 64
+
+
+@parallel_kernel(rows=lambda args: -(-args[0].shape[0] // _TILE))
 def _transpose_minus_scaled(A, P, gamma, out):
     """``out = (A - gamma[:, None] * P)^T`` in ``out``'s dtype, by tiles (a transposing copy
     of a large array touches one cache line per entry otherwise)."""
-    tile = 64
+    tile = _TILE
     n_rows, n_cols = A.shape
     for t in prange((n_rows + tile - 1) // tile):
         r0 = t * tile

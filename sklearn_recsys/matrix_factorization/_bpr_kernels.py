@@ -87,7 +87,7 @@ def _sgd_task(entries, e_start, e_end, nnz_user, indptr, indices, block_items, b
     return skipped, total
 
 
-@parallel_kernel
+@parallel_kernel(rows=lambda args: args[5])  # its n_blocks strata run in parallel
 def bpr_epoch(indptr, indices, nnz_user, user_block_ptr, item_block, n_blocks, U, V, bias,
               lr, reg, seeds):
     """One epoch of stratified BPR-SGD, in place on ``U``, ``V`` and ``bias``.

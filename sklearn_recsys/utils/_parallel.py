@@ -125,10 +125,10 @@ def parallel_kernel(func=None, *, rows=_leading_rows, **options):
     func : callable
         A numba-compilable function looping over rows with ``prange``.
     rows : callable, default=rows of the first argument
-        ``rows(args)``: how many rows the call covers, which its ``prange``
-        shares out one by one or in chunks (by default the rows of its first
-        argument, a CSR ``indptr`` or a 2-D array; ``_pair_sum_max``'s are
-        its pairs); under ``SERIAL_BELOW_ROWS`` the serial build runs.
+        ``rows(args)``: how many iterations the call's ``prange`` shares out
+        (by default the rows of its first argument, a CSR ``indptr`` or a
+        2-D array; a kernel over pairs, chunks, tiles or strata of rows
+        counts those); under ``SERIAL_BELOW_ROWS`` the serial build runs.
     **options
         Further :func:`numba.njit` options (e.g. ``fastmath=True``).
         ``cache=True``, ``nogil=True`` and ``error_model="numpy"`` are set:
@@ -142,7 +142,8 @@ def parallel_kernel(func=None, *, rows=_leading_rows, **options):
         Calls the parallel build when the call has ``SERIAL_BELOW_ROWS``
         rows or more, no other thread is in a parallel build and the process
         is not a fork of one that was; the serial build otherwise.
-        The builds are its ``parallel`` and ``serial`` attributes.
+        The builds are its ``parallel`` and ``serial`` attributes, the
+        count its ``rows``.
     """
     if func is None:
         return functools.partial(parallel_kernel, rows=rows, **options)
@@ -161,7 +162,7 @@ def parallel_kernel(func=None, *, rows=_leading_rows, **options):
         finally:
             _parallel_lock.release()
 
-    kernel.parallel, kernel.serial = parallel, serial
+    kernel.parallel, kernel.serial, kernel.rows = parallel, serial, rows
     return kernel
 
 

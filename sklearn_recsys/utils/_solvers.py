@@ -32,6 +32,9 @@ from numba import njit, prange
 
 from ._parallel import parallel_kernel
 
+# rows per task of the CG sweeps: each allocates its work vectors once
+_CG_CHUNK = 256
+
 # A loop that both stores and sums is vectorized by LLVM behind a run-time check of where
 # its arrays lie (it takes the scalar loop when they are close), so with fast-math (which
 # lets the vector loop sum in another order) its result depended on memory addresses: one
@@ -203,7 +206,12 @@ def _cg_row(start, end, indices, data, x, Y, YtY, consts, cg_steps, r, p, Ap, b0
         rs_old = rs_new
 
 
-@parallel_kernel
+def _cg_chunks(args):
+    """The chunks of ``_CG_CHUNK`` rows a CG sweep shares out (one thread's work each)."""
+    return -(-(args[0].shape[0] - 1) // _CG_CHUNK)
+
+
+@parallel_kernel(rows=_cg_chunks)
 def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps, pref):
     """Conjugate-gradient update of every row of ``X`` in place, warm-started.
 
@@ -216,7 +224,7 @@ def als_cg_sweep(indptr, indices, data, X, Y, YtY, scale, cg_steps, pref):
     consts = np.zeros(3, dtype=X.dtype)
     consts[1] = 1.0
     consts[2] = scale
-    chunk = 256
+    chunk = _CG_CHUNK
     n_chunks = (n_rows + chunk - 1) // chunk
     for c in prange(n_chunks):
         r = np.empty(k, dtype=X.dtype)
@@ -479,7 +487,7 @@ def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
                          explicit, b[:0])
 
 
-@parallel_kernel
+@parallel_kernel(rows=_cg_chunks)
 def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit,
                    cg_steps):
     """:func:`prior_ls_sweep` solved inexactly by warm-started conjugate gradient.
@@ -492,7 +500,7 @@ def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
     consts = np.zeros(3, dtype=X.dtype)
     consts[1] = 1.0
     consts[2] = scale
-    chunk = 256
+    chunk = _CG_CHUNK
     n_chunks = (n_rows + chunk - 1) // chunk
     for c in prange(n_chunks):
         r = np.empty(k, dtype=X.dtype)
