@@ -122,10 +122,10 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     so memory stays at one such block (at most about 8 million pairs, with
     their similarities, denominators and selection: about 300 MB at the peak
     with a full block) plus float64 copies of ``X`` by rows and by columns
-    and the kept neighbours;
-    no ``(n_items, n_items)`` dense array and no ``(n_users,
-    n_items)`` dense array is formed. Similarities equal in exact arithmetic tie at the
-    neighbour cut (they are compared to 40 significant bits), and ties go
+    and the kept neighbours; no ``(n_items, n_items)`` dense array and no
+    ``(n_users, n_items)`` dense array is formed. Similarities equal in
+    exact arithmetic tie at the neighbour cut (they are compared to 40
+    significant bits), and ties go
     to the lower item index, so float32 and float64 fits of the same values
     (those float32 holds exactly, such as counts) keep the same neighbours;
     ``similarity_`` is stored in ``X``'s dtype.
