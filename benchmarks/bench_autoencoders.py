@@ -16,9 +16,10 @@ penalty 0.01, our batch 64 and 100 epochs) is tuned over Adam steps {1e-3, 1e-2}
 validation users) is tuned over learning rates {1e-3, 1e-4} on validation users. recpack
 folds new users in by a forward pass, like ours.
 
-Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec and ExplicitMF with their defaults
-on MovieLens 100K's u1..u5 base/test splits, and on MovieLens latest-small with 10% of each
-user's ratings held out (seed 42); ``--parts ablation`` adds I-AutoRec without
+Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec, U-AutoRec (``kind="user"``) and
+ExplicitMF with their defaults on MovieLens 100K's u1..u5 base/test splits, and on MovieLens
+latest-small with 10% of each user's ratings held out (seed 42); ``--parts ablation`` adds
+I-AutoRec without
 weight averaging and/or without the refit on all training ratings; ``--parts foldin`` times
 the I-AutoRec fold-in solvers on u1.base (random codes); ``--parts newusers`` scores 150
 ML-100K users left out of ``fit``, folded in from 5, 20 or 50 of their ratings.
@@ -288,8 +289,8 @@ def _rmse_table(id, title, models, data_home, reference=None):
 
 
 def ratings(data_home):
-    """RMSE and fit time of I-AutoRec, ExplicitMF and surprise's SVD++ (defaults) on ML-100K
-    u1..u5, and of I-AutoRec and ExplicitMF on latest-small."""
+    """RMSE and fit time of I-AutoRec, U-AutoRec, ExplicitMF and surprise's SVD++ (defaults)
+    on ML-100K u1..u5, and of the AutoRecs and ExplicitMF on latest-small."""
     from sklearn_recsys import AutoRec, ExplicitMF
     from sklearn_recsys.neural._tf import import_tensorflow
 
@@ -297,6 +298,7 @@ def ratings(data_home):
     # the fit-time ratios are to ExplicitMF's penalised fit (solver="als", its default
     # until the sampler), which the engine issue's AutoRec target was set against
     models = [("I-AutoRec (defaults)", lambda: AutoRec(random_state=0)),
+              ("U-AutoRec (kind='user')", lambda: AutoRec(kind="user", random_state=0)),
               ("ExplicitMF (defaults)", lambda: ExplicitMF(random_state=0)),
               ("ExplicitMF (solver='als')", lambda: ExplicitMF(solver="als", random_state=0))]
     if peers("surprise")["surprise"]:
@@ -312,6 +314,7 @@ def ratings(data_home):
     rmse = make_rating_scorer("rmse")
     rows = []
     for label, model in (("I-AutoRec (defaults)", AutoRec(random_state=0)),
+                         ("U-AutoRec (kind='user')", AutoRec(kind="user", random_state=0)),
                          ("ExplicitMF (defaults)", ExplicitMF(random_state=0)),
                          ("ExplicitMF (solver='als')", ExplicitMF(solver="als", random_state=0))):
         start = time.perf_counter()
