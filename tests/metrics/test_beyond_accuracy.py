@@ -768,3 +768,31 @@ def test_per_item_data_indexed_by_item_id_is_refused_not_read_by_position():
         miscalibration_at_k(history, lists, categories=aligned.to_numpy(), k=2))
     assert arp_at_k(history, lists, item_popularity=counts.reset_index(drop=True), k=2) == \
         pytest.approx(arp_at_k(history, lists, item_popularity=counts.to_numpy(), k=2))
+
+
+def test_miscalibration_counts_each_history_item_once_whatever_its_rating():
+    # Steck's p(g|u) weighs history items uniformly: ratings 5 (drama) and 1 (comedy)
+    # give a half/half mix, which a list of one drama and one comedy matches exactly
+    history = sp.csr_matrix([[5.0, 0.0, 1.0, 0.0]])
+    genres = ["drama", "drama", "comedy", "comedy"]
+    assert miscalibration_at_k(history, np.array([[0, 2]]), categories=genres, k=2) == 0.0
+    binary = history.copy()
+    binary.data[:] = 1.0
+    lists = np.array([[0, 1]])
+    assert (miscalibration_at_k(history, lists, categories=genres, k=2)
+            == miscalibration_at_k(binary, lists, categories=genres, k=2) > 0)
+
+
+def test_ips_default_exponent_is_yang_et_al_mean():
+    # popularity 16 and 1, the rare item ranked first: weights 16 ** -(1.69 + 1) / 2
+    # and 1, so NDCG = 1 / (1 + 16 ** -1.345 / log2(3))
+    y_true = sp.csr_matrix([[1, 0, 0, 1]])
+    popularity = [16, 8, 4, 1]
+    expected = 1 / (1 + 16 ** -1.345 / math.log2(3))
+    assert ips_ndcg_at_k(y_true, np.array([[3, 1]]), item_popularity=popularity,
+                         k=2) == pytest.approx(expected, rel=1e-12)
+
+
+def test_gini_of_a_one_item_catalogue_is_zero():
+    # one item takes every slot, and it is every item: perfectly even, not 0/0
+    assert gini_index(sp.csr_matrix((2, 1)), np.array([[0], [0]]), k=1) == 0.0

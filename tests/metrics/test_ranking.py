@@ -232,3 +232,35 @@ def test_no_warning_for_normal_input():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ndcg_at_k(Y1, S1, k=3)
+
+
+def test_a_rating_equal_to_the_threshold_is_relevant():
+    # "4 on a 1-5 scale counts ratings of 4 and 5": the boundary itself is a hit
+    y = sp.csr_matrix([[4.0, 0.0, 2.0, 0.0]])
+    s = np.array([[0.9, 0.1, 0.8, 0.0]])
+    assert recall_at_k(y, s, k=1, relevance_threshold=4) == 1.0
+    assert hit_rate_at_k(y, s, k=1, relevance_threshold=4.0) == 1.0
+    # above every held-out value: no relevant item, so the user is undefined (NaN)
+    with pytest.warns(UndefinedMetricWarning):
+        assert math.isnan(recall_at_k(y, s, k=1, relevance_threshold=4.5))
+
+
+def test_the_documented_default_cutoff_is_ten():
+    # one relevant item ranked 7th of 11: inside the default k=10, so 1 / log2(8)
+    y = sp.csr_matrix(np.eye(11)[[6]])
+    s = np.arange(11, 0, -1.0)[None]
+    assert ndcg_at_k(y, s) == pytest.approx(1 / 3)
+    assert recall_at_k(y, s) == 1.0
+
+
+def test_coverage_does_not_count_the_padding_of_short_lists():
+    # a list of one item padded to k=2 (-inf scores, or -1 in the index form) covers one
+    # item of three: the padding must not count as the catalogue's last item
+    empty = sp.csr_matrix((1, 3))
+    assert catalog_coverage(empty, np.array([[1.0, -np.inf, -np.inf]]), k=2) == 1 / 3
+    assert catalog_coverage(empty, np.array([[0, -1]]), k=2) == 1 / 3
+
+
+def test_an_item_index_one_past_the_catalogue_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"must lie in \[-1, 3\); got values from 3 to 3"):
+        ndcg_at_k(sp.csr_matrix([[1, 0, 0]]), np.array([[3]]), k=1)

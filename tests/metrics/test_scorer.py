@@ -246,3 +246,42 @@ def test_split_latest_holds_out_each_users_latest_for_any_model():
         assert np.isfinite(scorer(model, X_in, X_out))
     with pytest.raises(ValueError, match="split must be one of"):
         make_beyond_accuracy_scorer("arp", split=None)
+
+
+def test_a_scorer_name_gives_its_metric_and_cutoff():
+    for name in get_ranking_scorer_names():
+        if name == "auc":
+            assert repr(get_ranking_scorer("auc")) == "make_ranking_scorer('auc')"
+            continue
+        scorer = get_ranking_scorer(f"{name}@7")
+        assert (scorer.metric, scorer.k) == (name, 7)
+        assert repr(scorer) == f"make_ranking_scorer({name!r}, k=7)"
+
+
+def test_coverage_scorer_does_not_count_the_padding_of_short_lists():
+    # every user has seen three of four items: each list is one item, padded to k=3;
+    # users 0 and 1 get item 0, user 2 item 2, so 2 of 4 items are covered (the
+    # padding read as the last item would add item 3)
+    X = sp.csr_matrix(np.array([[0, 1, 1, 1], [0, 1, 1, 1], [1, 1, 0, 1]], dtype=float))
+    model = MostPopular().fit(X)
+    assert make_ranking_scorer("coverage", k=3)(model, X) == 0.5
+
+
+def test_rating_scorer_default_holds_out_a_fifth():
+    from sklearn_recsys import ExplicitMF
+    from sklearn_recsys.metrics import make_rating_scorer
+
+    rng = np.random.default_rng(0)
+    X = sp.random(30, 20, density=0.5, format="csr", random_state=0)
+    X.data = rng.integers(1, 6, X.nnz).astype(float)
+    model = ExplicitMF(solver="als", n_components=3, random_state=0).fit(X)
+    default = make_rating_scorer()(model, X)
+    assert default == make_rating_scorer(holdout=0.2, min_interactions=2, random_state=0)(
+        model, X)
+    assert default != make_rating_scorer(holdout=0.5)(model, X)
+
+
+@pytest.mark.parametrize("holdout", [0.0, 1.0])
+def test_a_scorer_refuses_holding_out_nothing_or_everything(holdout):
+    with pytest.raises(ValueError, match=r"holdout must be in \(0, 1\)"):
+        make_ranking_scorer("ndcg", holdout=holdout)

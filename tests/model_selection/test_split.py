@@ -400,3 +400,43 @@ def test_the_leaderboard_refuses_a_search_where_every_setting_is_nan():
     with pytest.warns(UserWarning), pytest.raises(ValueError, match=message):
         compare_recommenders({"ease": (EASE(), {"alpha": [1.0, 10.0]})}, X, cv=2,
                              min_interactions=100, verbose=False)
+
+
+def test_equal_times_count_the_larger_item_index_as_later():
+    # items 1 and 2 share the latest time: the documented tie-break holds out item 2
+    X = sp.csr_matrix([[1, 1, 1]])
+    T = sp.csr_matrix([[5, 7, 7]])
+    X_train, X_test = leave_last_out_split(X, T, k=1)
+    assert X_test.indices.tolist() == [2]
+    assert X_train.indices.tolist() == [0, 1]
+
+
+def test_user_split_returns_sorted_users_with_their_rows():
+    X = make_interactions(n_users=40, n_items=60, random_state=0)
+    X_train, X_test, train_users, test_users = user_train_test_split(
+        X, test_size=0.3, random_state=1, return_users=True)
+    assert np.all(np.diff(train_users) > 0) and np.all(np.diff(test_users) > 0)
+    assert (X_train != X[train_users]).nnz == 0
+    assert (X_test != X[test_users]).nnz == 0
+    assert sorted(np.r_[train_users, test_users]) == list(range(40))
+
+
+def test_strong_generalization_forwards_min_interactions_and_target():
+    # two items per user and min_interactions=2: every test user holds one out
+    X = sp.csr_matrix(np.tile([1.0, 1.0, 0.0, 0.0], (10, 1)))
+    _, X_in, X_out = strong_generalization_split(X, test_size=0.5, holdout=0.5,
+                                                 min_interactions=2, random_state=0)
+    assert np.diff(X_out.indptr).tolist() == [1] * 5
+    assert np.diff(X_in.indptr).tolist() == [1] * 5
+    # views (first block) as the target: only views are held out, purchases stay put
+    rng = np.random.default_rng(0)
+    views = (rng.random((20, 5)) < 0.8).astype(float)
+    buys = views * (rng.random((20, 5)) < 0.5)
+    X = sp.csr_matrix(np.hstack([views, buys]))
+    _, X_in, X_out, _, test_users = strong_generalization_split(
+        X, behaviors=("view", "buy"), target="view", min_interactions=2, holdout=0.5,
+        random_state=0, return_users=True)
+    X_test = X[test_users]
+    assert X_out.shape == (len(test_users), 5) and X_out.nnz > 0
+    assert (X_in[:, 5:] != X_test[:, 5:]).nnz == 0
+    assert ((X_in[:, :5] + X_out) != X_test[:, :5]).nnz == 0

@@ -311,3 +311,31 @@ def test_recommend_chooses_among_raw_candidate_ids(log, encoder):
     np.testing.assert_allclose(table["score"], scores.ravel())
     with pytest.raises(ValueError, match="1 item id\\(s\\) were not seen in fit"):
         encoder.recommend(model, some, k=4, candidates=stock + ["no such movie"])
+
+
+def test_each_user_of_a_mixed_log_gets_their_own_list(log, encoder):
+    # new users (in log order "zz" before "aa", neither sorted nor fitted) beside fitted
+    # ones: each row of the table must be the list of the user it names
+    model = EASE(alpha=10.0).fit(encoder.transform(log))
+    mixed = pd.DataFrame({"user": ["zz", "zz", "u7", "aa", "u3", "aa"],
+                          "movie": ["m1", "m2", "m9", "m30", "m4", "m31"],
+                          "stars": [5.0, 4.0, 3.0, 5.0, 2.0, 4.0]})
+    table = encoder.recommend(model, mixed, k=3, as_frame=False)
+    assert sorted(set(table["user"])) == ["aa", "u3", "u7", "zz"]
+    for user in ("zz", "aa", "u7", "u3"):
+        alone = encoder.recommend(model, mixed[mixed["user"] == user], k=3, as_frame=False)
+        assert table["movie"][table["user"] == user].tolist() == alone["movie"].tolist()
+    # the two new users' histories differ, so swapped rows would show
+    assert (table["movie"][table["user"] == "zz"].tolist()
+            != table["movie"][table["user"] == "aa"].tolist())
+
+
+def test_exclude_seen_false_reaches_the_model(log, encoder):
+    model = EASE(alpha=10.0).fit(encoder.transform(log))
+    one = log[log["user"] == "u3"]
+    n_items = len(encoder.item_ids_)
+    kept = encoder.recommend(model, one, k=n_items, exclude_seen=False, as_frame=False)
+    assert set(one["movie"]) <= set(kept["movie"])
+    assert len(kept["movie"]) == n_items
+    dropped = encoder.recommend(model, one, k=n_items, as_frame=False)
+    assert not set(one["movie"]) & set(dropped["movie"])

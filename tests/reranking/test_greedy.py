@@ -1109,3 +1109,65 @@ def test_nan_or_positive_inf_inner_scores_are_refused(Reranker, bad):
     model = Reranker(_FixedScores(row), tradeoff=0.5, n_candidates=3, **params).fit(X)
     idx, _ = model.recommend(X, k=3, exclude_seen=False)
     assert 5 not in idx
+
+
+class _Masked(RecommenderMixin, BaseEstimator):
+    """An inner model's scores, far below all others outside ``allowed`` (finite: scores
+    must be), a reference for ``candidates``."""
+
+    _parameter_constraints = {"estimator": [object], "allowed": ["array-like"]}
+
+    def __init__(self, estimator, allowed):
+        self.estimator = estimator
+        self.allowed = allowed
+
+    def _fit(self, X):
+        self.estimator_ = clone(self.estimator).fit(X)
+
+    def _score_batch(self, X):
+        scores = np.asarray(self.estimator_.decision_function(X), dtype=np.float64)
+        scores[:, ~np.asarray(self.allowed)] = scores.min() - 1e6
+        return scores
+
+
+@pytest.mark.parametrize("make", [
+    lambda inner: XQuADReranker(inner, tradeoff=0.9, n_candidates=5),
+    lambda inner: CalibratedReranker(inner, np.arange(30) % 3, tradeoff=0.9, n_candidates=5),
+])
+def test_candidates_are_chosen_before_the_pool_to_rerank(make):
+    # items outside `candidates` leave before the n_candidates best are taken: the same
+    # lists as re-ranking a model that scores them below every other item
+    rng = np.random.default_rng(1)
+    X = sp.csr_matrix((rng.random((200, 30)) < 0.2).astype(float))
+    C = np.arange(10, 30)
+    allowed = np.isin(np.arange(30), C)
+    got = make(EASE(alpha=1.0)).fit(X).recommend(X[:50], k=5, candidates=C)[0]
+    expected = make(_Masked(EASE(alpha=1.0), allowed)).fit(X).recommend(X[:50], k=5)[0]
+    np.testing.assert_array_equal(got, expected)
+    inner = EASE(alpha=1.0).fit(X).recommend(X[:50], k=5, candidates=C)[0]
+    assert (got != inner).any()  # the re-ranking acted
+
+
+def test_exclude_seen_false_reranks_the_history_too(data):
+    # with every item a candidate and relevance nearly alone (tradeoff 0 would return the
+    # inner scores untouched), the re-ranked list is the inner model's whole order, seen
+    # items in their places: they were candidates, not moved behind the others
+    X, _ = data
+    n_items = X.shape[1]
+    model = XQuADReranker(EASE(alpha=10.0), tradeoff=1e-9, n_candidates=n_items).fit(X)
+    got = model.recommend(X[:10], k=n_items, exclude_seen=False)[0]
+    inner = model.estimator_.recommend(X[:10], k=n_items, exclude_seen=False)[0]
+    np.testing.assert_array_equal(got, inner)
+
+
+def test_calibration_weighs_each_history_item_once_whatever_its_rating(data):
+    # Steck's p(g|u) counts every history item once: ratings instead of 0/1 must not
+    # change the lists (the inner scores do not read X, so only the history could)
+    X, topics = data
+    ratings = X.copy()
+    ratings.data = np.random.default_rng(0).integers(1, 6, X.nnz).astype(float)
+    scores = np.random.default_rng(1).random(X.shape[1])
+    model = CalibratedReranker(FixedScores(scores), topics, tradeoff=0.9,
+                               n_candidates=20).fit(X)
+    np.testing.assert_array_equal(model.recommend(ratings[:40], k=10)[0],
+                                  model.recommend(X[:40], k=10)[0])
