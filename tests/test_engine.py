@@ -236,3 +236,15 @@ def test_early_stopping_keeps_the_best_iterations_state_itself(make):
     refit = make(max_iter=stopped.best_iteration_, early_stopping=False).fit(X_in, X_val=X_val)
     assert_array_equal(stopped.item_factors_, refit.item_factors_)
     assert refit.validation_scores_[-1] == max(stopped.validation_scores_)
+
+
+def test_users_split_trains_on_the_larger_part_without_shifting_the_model_draws():
+    # validation_fraction=0.2 of 10 users: 8 train, 2 validate (not the other way round)
+    ten = sp.csr_matrix(np.kron(np.eye(10), np.ones((1, 5))))
+    ctx = ScriptedUsers(validation_fraction=0.2)._make_context(ten)
+    assert len(ctx.train_rows) == 8 and ctx.X_val_in.shape[0] == 2
+    # the split draws from its own stream: validating leaves the model's draws as they were
+    a = ScriptedUsers(random_state=3)._make_context(ten, validate=True)
+    b = ScriptedUsers(random_state=3)._make_context(ten, validate=False)
+    assert a.split == "users"
+    assert a.rng.randint(1 << 30) == b.rng.randint(1 << 30)

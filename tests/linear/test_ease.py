@@ -277,3 +277,40 @@ def test_the_gram_by_row_blocks_is_the_whole_product_and_holds_one_copy(dtype, w
         assert peak < 1.25 * dense, peak / dense  # held 2.5 (float64), 3.0 (float32)
     else:  # one block: the whole sparse product (1.5 to 2 times the Gram) beside it
         assert peak < 3.4 * dense, peak / dense  # and a dense temporary: 3.6 and 4.1
+
+
+@pytest.fixture(scope="module")
+def counts():
+    """Count-valued interactions (1..5): an explanation must read the user's values."""
+    X = make_interactions(n_users=200, n_items=50, density=0.1, random_state=2).tocsr()
+    X.data = np.arange(1, X.nnz + 1) % 5 + 1.0
+    return X
+
+
+def test_explain_a_long_weighted_row_sorted_and_exact(counts):
+    model = EASE(alpha=5.0).fit(counts)
+    row = counts[np.flatnonzero(np.diff(counts.indptr) >= 5)[0]]
+    for item in (0, 7, 49):
+        items, contributions = model.explain(row, item)
+        assert len(items) == row.nnz
+        assert np.all(np.diff(contributions) <= 0)
+        np.testing.assert_allclose(contributions,
+                                   row.toarray()[0, items] * model.coef_[items, item])
+        assert contributions.sum() == pytest.approx(model.decision_function(row)[0, item])
+
+
+def test_similar_items_never_lists_the_item_itself(counts):
+    model = EASE(alpha=5.0).fit(counts)
+    idx, _ = model.similar_items(np.arange(50), k=49)
+    assert not any(i in idx[i] for i in range(50))
+
+
+def test_popularity_penalty_counts_users_not_values(counts):
+    # the penalty divides column i by (number of users of i + 1) ** penalty: counts of
+    # plays (values 1..5) must not enter it
+    from sklearn_recsys.linear._ease import ease_item_item
+
+    X = counts.astype(np.float64)
+    model = EASE(alpha=2.0, popularity_penalty=1.0).fit(X)
+    users = np.bincount(X.indices, minlength=X.shape[1])
+    np.testing.assert_allclose(model.coef_, ease_item_item(X, 2.0) / (users + 1.0)[None, :])

@@ -597,3 +597,17 @@ def test_rerankers_and_the_leaderboard_take_multi_behaviour_models():
     by_hand = make_ranking_scorer("ndcg", k=10)(MultiBehaviorEASE(behaviors=BEHAVIORS).fit(
         X_train), X_in, X_out)
     assert rows[0]["ndcg@10"] == pytest.approx(by_hand, rel=1e-12)
+
+
+def test_conversion_rates_with_the_default_smoothing():
+    # the pattern "viewed, not carted": item 0 by users 0 and 1 (user 0 bought it), item 1
+    # by user 1 (no purchase), so its overall rate is r = 1/3; each rate is smoothed
+    # towards r with the default pseudo-count 5: (bought + 5 r) / (shown + 5)
+    view = np.array([[1, 0], [1, 1], [1, 0], [0, 1]], float)
+    cart = np.array([[0, 0], [0, 0], [1, 0], [0, 1]], float)
+    buy = np.array([[1, 0], [0, 0], [1, 0], [0, 1]], float)
+    X = sp.csr_matrix(np.hstack([view, cart, buy]))
+    model = MultiBehaviorEASE(behaviors=("view", "cart", "buy")).fit(X)
+    r = 1 / 3
+    np.testing.assert_allclose(model.conversion_[0],
+                               [(1 + 5 * r) / (2 + 5), (0 + 5 * r) / (1 + 5)])

@@ -251,3 +251,16 @@ def test_propensity_weighting_is_unbiased_for_relevance(solver, confidence_scale
                         random_state=0).fit(X)
     # without the correction the rarely seen items score far below 1
     assert (plain.user_factors_ @ plain.item_factors_.T)[:, 30:].mean() < 0.75
+
+
+def test_similar_items_are_the_top_cosines_of_the_item_factors():
+    X = make_interactions(n_users=150, n_items=40, density=0.15, random_state=1)
+    model = ImplicitALS(n_components=6, max_iter=5, early_stopping=False, random_state=0).fit(X)
+    V = model.item_factors_.astype(np.float64)
+    norms = np.linalg.norm(V, axis=1)
+    cos = (V @ V.T) / np.outer(norms, norms)
+    idx, sims = model.similar_items([0, 5], k=5)
+    np.fill_diagonal(cos, -np.inf)
+    for r, q in enumerate([0, 5]):
+        assert_allclose(sims[r], cos[q, idx[r]], rtol=1e-5)
+        assert set(idx[r]) == set(np.argsort(-cos[q])[:5])

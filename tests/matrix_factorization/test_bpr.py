@@ -266,3 +266,18 @@ def test_partial_fit_continues_a_model_loaded_read_only(planted, tmp_path):
     assert_array_equal(loaded.item_factors_, model.item_factors_)
     assert_array_equal(loaded.recommend(planted[:20], k=5)[0],
                        model.recommend(planted[:20], k=5)[0])
+
+
+def test_validation_monitors_the_served_model_with_its_item_bias():
+    # early stopping must judge the model that is served: U V^T + item_bias
+    from sklearn_recsys.utils._holdout import heldout_ndcg, split_interactions
+
+    X = make_interactions(n_users=150, n_items=40, density=0.15, random_state=1)
+    X_tr, X_val = split_interactions(X, 0.2, 2, np.random.RandomState(0))
+    model = BPR(n_components=6, max_iter=2, early_stopping=False, random_state=0).fit(
+        X_tr, X_val=X_val)
+    U, V, b = (a.astype(np.float64) for a in (model.user_factors_, model.item_factors_,
+                                              model.item_bias_))
+    ref = heldout_ndcg(X_tr, X_val, lambda rows, Xr: U[rows] @ V.T + b, 20)
+    assert model.validation_scores_[-1] == pytest.approx(ref, abs=1e-6)
+    assert np.ptp(b) > 0  # the bias is not a constant, so leaving it out would show
