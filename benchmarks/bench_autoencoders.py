@@ -19,10 +19,10 @@ folds new users in by a forward pass, like ours.
 Part 3 (ratings, ``--parts ratings``): RMSE of I-AutoRec, U-AutoRec (``kind="user"``) and
 ExplicitMF with their defaults on MovieLens 100K's u1..u5 base/test splits, and on MovieLens
 latest-small with 10% of each user's ratings held out (seed 42); ``--parts ablation`` adds
-I-AutoRec without
-weight averaging and/or without the refit on all training ratings; ``--parts foldin`` times
-the I-AutoRec fold-in solvers on u1.base (random codes); ``--parts newusers`` scores 150
-ML-100K users left out of ``fit``, folded in from 5, 20 or 50 of their ratings.
+I-AutoRec without weight averaging and/or without the refit on all training ratings;
+``--parts foldin`` times the I-AutoRec fold-in solvers on u1.base (random codes); ``--parts
+newusers`` scores 150 ML-100K users left out of ``fit``, folded in from 5, 20 or 50 of their
+ratings.
 
 Part 2 (speed): seconds per training epoch on a synthetic matrix (20,000 users x 5,000
 items, same architecture, batch 500, 2 threads each), median of ``--repeats``; and the time

@@ -75,10 +75,11 @@ class RecpackEASE(ItemItemMixin, RecommenderMixin, BaseEstimator):
 class RecpackItemKNN(ItemItemMixin, RecommenderMixin, BaseEstimator):
     """recpack's cosine ``ItemKNN`` behind this package's contract: the peer of ``ItemKNN``.
 
-    ``fit`` runs recpack's own ``ItemKNN.fit`` (the ``n_neighbors`` most similar items kept
-    per item); scoring uses its learned sparse matrix. recpack has no shrinkage; its own
-    knobs, ``normalize_X`` (each user's row scaled to sum 1) and ``normalize_sim`` (each
-    item's neighbour weights to sum 1), are tuned instead.
+    ``fit`` runs recpack's own ``ItemKNN.fit``, which keeps the ``n_neighbors`` most similar
+    items of each item of a user's history (Deshpande & Karypis 2004; ``ItemKNN`` keeps
+    those of each item it scores); scoring uses its learned sparse matrix. recpack has no
+    shrinkage; its own knobs, ``normalize_X`` (each user's row scaled to sum 1) and
+    ``normalize_sim`` (each history item's neighbour weights to sum 1), are tuned instead.
     """
 
     _parameter_constraints = {p: "no_validation" for p in
