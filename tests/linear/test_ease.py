@@ -279,14 +279,6 @@ def test_the_gram_by_row_blocks_is_the_whole_product_and_holds_one_copy(dtype, w
         assert peak < 3.4 * dense, peak / dense  # and a dense temporary: 3.6 and 4.1
 
 
-@pytest.fixture(scope="module")
-def counts():
-    """Count-valued interactions (1..5): an explanation must read the user's values."""
-    X = make_interactions(n_users=200, n_items=50, density=0.1, random_state=2).tocsr()
-    X.data = np.arange(1, X.nnz + 1) % 5 + 1.0
-    return X
-
-
 def test_explain_a_long_weighted_row_sorted_and_exact(counts):
     model = EASE(alpha=5.0).fit(counts)
     row = counts[np.flatnonzero(np.diff(counts.indptr) >= 5)[0]]
