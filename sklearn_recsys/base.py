@@ -938,7 +938,8 @@ class ItemItemMixin(ItemScoresTransformMixin):
 
     def similar_items(self, items, k=10):
         """The ``k`` items with the largest item-item weight from each item (``ItemKNN``: its
-        ``n_neighbors`` most similar items, column ``item`` of ``similarity_``).
+        ``n_neighbors`` most similar items, column ``item`` of ``similarity_``, or its row
+        with ``neighborhood="history"``).
 
         Parameters
         ----------
@@ -953,8 +954,9 @@ class ItemItemMixin(ItemScoresTransformMixin):
             Padded with ``-1`` when fewer than ``k`` items have a weight.
         scores : ndarray of shape (n_query_items, min(k, n_items))
             Weights ``W[item, neighbour]`` (``ItemKNN``: ``similarity_[neighbour,
-            item]``, the column that keeps the item's neighbours), padded with
-            ``-inf``.
+            item]``, the column that keeps the item's neighbours, or
+            ``similarity_[item, neighbour]`` with ``neighborhood="history"``), padded
+            with ``-inf``.
         """
         self._check_fitted()
         k = check_k(k)

@@ -6,7 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
-from sklearn.utils._param_validation import Interval
+from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..base import ItemItemMixin, RecommenderMixin
 from ..utils._parallel import parallel_kernel
@@ -89,8 +89,14 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
 
     over their user columns, with shrinkage ``h`` damping similarities built
     on few co-occurrences. Each item keeps its ``n_neighbors`` most similar
-    items; a user's score for item ``i`` is ``sum_j x_uj s_ji`` over the
-    neighbours ``j`` of ``i`` (Sarwar et al. 2001; Deshpande & Karypis 2004).
+    items, and a user's score for item ``i`` is ``sum_j x_uj w_ji``. With
+    ``neighborhood="scored"`` (Sarwar et al. 2001), ``w_ji = s_ji`` when ``j``
+    is among the neighbours of the scored item ``i``; with
+    ``neighborhood="history"`` (Deshpande & Karypis 2004), when ``i`` is among
+    the neighbours of the history item ``j``. ``normalize=True`` scales each
+    kept neighbourhood to sum 1, so that an item whose similarities are all
+    large (a rare item: cosines on few users are large) does not outweigh the
+    others (Deshpande & Karypis 2004).
 
     Parameters
     ----------
@@ -98,13 +104,22 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         Neighbours kept per item (fewer if the catalogue is smaller).
     shrinkage : float, default=0.0
         Shrinkage ``h`` added to the cosine denominator.
+    neighborhood : {"scored", "history"}, default="scored"
+        Whose neighbours a score sums over: those of the scored item, or
+        those of each item in the user's history.
+    normalize : bool, default=False
+        Scale each item's kept similarities to sum 1 (after the cut to
+        ``n_neighbors``).
 
     Attributes
     ----------
     similarity_ : csr_matrix of shape (n_items, n_items)
-        ``similarity_[j, i]`` is ``s_ji`` when ``j`` is among the neighbours
-        of ``i``, else 0. The diagonal is 0. :meth:`similar_items` lists an
-        item's own neighbours (its column).
+        The weights ``w``: ``similarity_[j, i]`` is how much an interaction
+        with item ``j`` adds to the score of item ``i``, ``s_ji`` (divided by
+        the neighbourhood's sum with ``normalize=True``) when the pair is kept,
+        else 0. The diagonal is 0. An item's own neighbours are its column
+        with ``neighborhood="scored"``, its row with ``"history"``;
+        :meth:`similar_items` lists them.
     n_features_in_ : int
         Number of items seen during fit.
     feature_names_in_ : ndarray of shape (n_items,)
@@ -148,11 +163,16 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
     _parameter_constraints = {
         "n_neighbors": [Interval(Integral, 1, None, closed="left")],
         "shrinkage": [Interval(Real, 0, None, closed="left")],
+        "neighborhood": [StrOptions({"scored", "history"})],
+        "normalize": ["boolean"],
     }
 
-    def __init__(self, n_neighbors=100, *, shrinkage=0.0):
+    def __init__(self, n_neighbors=100, *, shrinkage=0.0, neighborhood="scored",
+                 normalize=False):
         self.n_neighbors = n_neighbors
         self.shrinkage = shrinkage
+        self.neighborhood = neighborhood
+        self.normalize = normalize
 
     def _fit(self, X):
         n_items = X.shape[1]
@@ -180,9 +200,10 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         if not np.isfinite(norms).all():
             raise _overflow_error()
         n_keep = min(self.n_neighbors, max(n_items - 1, 1))
-        # item j's neighbours are column j of similarity_, computed as row j of a block
-        # of X^T X kept sparse: co-occurrence is sparse (0.9% of Last.fm's pairs), and
-        # dense blocks took 48x longer there; each dot product sums the users in order
+        # item j's neighbours (column j of similarity_, or row j with "history") are
+        # computed as row j of a block of X^T X kept sparse: co-occurrence is sparse
+        # (0.9% of Last.fm's pairs), and dense blocks took 48x longer there; each dot
+        # product sums the users in order
         rows, cols, vals = [], [], []
         step = max(1, _BLOCK_ENTRIES // max(n_items, 1))  # a row holds n_items at most
         for start in range(0, n_items, step):
@@ -204,10 +225,20 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
             keep = sim > 0
             if n_keep < n_items:
                 _top_per_row(block.indptr, _snapped(sim), n_keep, keep)
-            rows.append(block.indices[keep])
-            cols.append(item[keep])
-            vals.append(sim[keep])
-            del block, item, sim, keep
+            kept_item, neighbour, kept_sim = item[keep], block.indices[keep], sim[keep]
+            if self.normalize:
+                # a block row is a whole neighbourhood: its sum is complete here
+                sums = np.bincount(kept_item - start, weights=kept_sim,
+                                   minlength=stop - start)
+                kept_sim /= sums[kept_item - start]
+            if self.neighborhood == "scored":
+                rows.append(neighbour)
+                cols.append(kept_item)
+            else:
+                rows.append(kept_item)
+                cols.append(neighbour)
+            vals.append(kept_sim)
+            del block, item, sim, keep, kept_item, neighbour, kept_sim
         S = sp.csr_matrix(
             (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items),
@@ -220,16 +251,20 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
         return self.similarity_
 
     def _item_item_rows(self, items):
-        # an item's own neighbours are its column (each column keeps its n_neighbors
-        # most similar items); its row lists the items that keep it, which may be none
+        # with "scored", an item's own neighbours are its column (each column keeps
+        # its n_neighbors most similar items); its row lists the items that keep it,
+        # which may be none. With "history" they are its row.
+        if self.neighborhood == "history":
+            return self.similarity_[items]
         return self.similarity_[:, items].T.tocsr()
 
     def _known_items(self):
         """Items that add to some score: a user with none of them has no usable history.
 
-        An item in no item's neighbours (an empty row of ``similarity_``) scores
-        nothing, like an item without training interactions: such a user gets the
-        popularity fallback, not every score 0 (catalogue order).
+        An item with an empty row of ``similarity_`` (in no item's neighbours, or
+        with ``neighborhood="history"`` without neighbours) scores nothing, like an
+        item without training interactions: such a user gets the popularity
+        fallback, not every score 0 (catalogue order).
         """
         known = super()._known_items()
         if known is None:

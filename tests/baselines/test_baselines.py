@@ -3,8 +3,11 @@
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from sklearn.base import clone
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_recsys import ItemKNN, MostPopular, make_interactions
+from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 
 def test_most_popular_counts_users_or_values():
@@ -16,7 +19,7 @@ def test_most_popular_counts_users_or_values():
     np.testing.assert_array_equal(idx, [[0, 1, 2]])
 
 
-def _dense_knn_scores(X, n_neighbors, shrinkage):
+def _dense_knn_scores(X, n_neighbors, shrinkage, neighborhood="scored", normalize=False):
     Xd = X.toarray()
     norms = np.linalg.norm(Xd, axis=0)
     S = (Xd.T @ Xd) / (np.outer(norms, norms) + shrinkage)
@@ -26,21 +29,58 @@ def _dense_knn_scores(X, n_neighbors, shrinkage):
     for i in range(S.shape[1]):
         col = S[:, i]
         keep = np.argsort(-col, kind="stable")[:n_neighbors]
-        W[keep, i] = col[keep]
+        keep = keep[col[keep] > 0]
+        W[keep, i] = col[keep] / (col[keep].sum() if normalize else 1.0)
+    if neighborhood == "history":  # row j: history item j's own neighbours (S symmetric)
+        W = W.T
     return Xd @ W, W
 
 
+@pytest.mark.parametrize("neighborhood, normalize", [
+    ("scored", False), ("scored", True), ("history", False), ("history", True)])
 @pytest.mark.parametrize("n_neighbors, shrinkage", [(5, 0.0), (20, 10.0), (1000, 0.0)])
-def test_item_knn_matches_dense_reference(n_neighbors, shrinkage):
+def test_item_knn_matches_dense_reference(n_neighbors, shrinkage, neighborhood, normalize):
     X = make_interactions(n_users=150, n_items=60, density=0.1, random_state=0)
     X.data = np.random.RandomState(0).randint(1, 4, X.nnz).astype(float)
-    model = ItemKNN(n_neighbors=n_neighbors, shrinkage=shrinkage).fit(X)
-    scores, W = _dense_knn_scores(X, n_neighbors, shrinkage)
+    model = ItemKNN(n_neighbors=n_neighbors, shrinkage=shrinkage, neighborhood=neighborhood,
+                    normalize=normalize).fit(X)
+    scores, W = _dense_knn_scores(X, n_neighbors, shrinkage, neighborhood, normalize)
     # equal similarities at the neighbourhood boundary: the lower item index is kept, as
     # by the reference's stable sort
     np.testing.assert_allclose(model.similarity_.toarray(), W, atol=1e-12)
-    if n_neighbors >= 60:
-        np.testing.assert_allclose(model.decision_function(X), scores, atol=1e-10)
+    # a user none of whose items adds to a score gets the popularity fallback
+    usable = (X.toarray() @ W.any(axis=1)) > 0
+    assert usable.mean() > 0.8
+    scores[~usable] = model._item_popularity
+    np.testing.assert_allclose(model.decision_function(X), scores, atol=1e-10)
+
+
+def test_item_knn_neighborhood_and_normalize_by_hand():
+    """Four items; item 0 is held by users 0-2, item 1 by users 0-1, item 2 by user 2,
+    item 3 by user 3. Cosines: s01 = 2/sqrt(6), s02 = 1/sqrt(3), s12 = 0, item 3 none."""
+    X = sp.csr_matrix(np.array([[1, 1, 0, 0], [1, 1, 0, 0], [1, 0, 1, 0], [0, 0, 0, 1]],
+                               dtype=float))
+    s01, s02 = 2 / np.sqrt(6), 1 / np.sqrt(3)
+    user = sp.csr_matrix(np.array([[0, 1, 1, 0]], dtype=float))  # history: items 1 and 2
+    # one neighbour each: 0 keeps 1 (s01 > s02), 1 keeps 0, 2 keeps 0
+    scored = ItemKNN(n_neighbors=1).fit(X)
+    # scored item 0 sums its own neighbour (1) only; items 1, 2 sum their neighbour 0,
+    # which is not in the history
+    np.testing.assert_allclose(scored.decision_function(user), [[s01, 0, 0, 0]])
+    history = ItemKNN(n_neighbors=1, neighborhood="history").fit(X)
+    # history items 1 and 2 each give item 0 their similarity
+    np.testing.assert_allclose(history.decision_function(user), [[s01 + s02, 0, 0, 0]])
+    normalized = ItemKNN(n_neighbors=2, neighborhood="history", normalize=True).fit(X)
+    # two neighbours: item 0 keeps 1 and 2 (weights s01 and s02, scaled to sum 1);
+    # items 1 and 2 keep only 0 (their other cosines are 0): weight 1 each
+    W = normalized.similarity_.toarray()
+    np.testing.assert_allclose(W[0], [0, s01 / (s01 + s02), s02 / (s01 + s02), 0])
+    np.testing.assert_allclose(W[1:3], [[1, 0, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_allclose(normalized.decision_function(user), [[2, 0, 0, 0]])
+    # an item's own neighbours with "history" are its row
+    idx, sims = normalized.similar_items([0], k=2)
+    assert idx.tolist() == [[1, 2]]
+    np.testing.assert_allclose(sims, [W[0, [1, 2]]])
 
 
 def test_item_knn_ties_at_the_cut_keep_the_lower_items():
@@ -63,6 +103,12 @@ def test_item_knn_blocks_give_same_result(monkeypatch):
     ref = ItemKNN(n_neighbors=7).fit(X).similarity_
     monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 40 * 3)  # 3 columns per block
     assert (ItemKNN(n_neighbors=7).fit(X).similarity_ != ref).nnz == 0
+    monkeypatch.undo()
+    # the neighbourhoods' sums are taken per block row: blocks must not split them
+    kwargs = dict(n_neighbors=7, neighborhood="history", normalize=True)
+    ref = ItemKNN(**kwargs).fit(X).similarity_
+    monkeypatch.setattr(_knn, "_BLOCK_ENTRIES", 40 * 3)
+    np.testing.assert_array_equal(ItemKNN(**kwargs).fit(X).similarity_.toarray(), ref.toarray())
 
 
 def test_item_knn_explain():
@@ -178,3 +224,16 @@ def test_item_knn_explain_reads_the_values_and_sorts(counts):
     np.testing.assert_allclose(
         contributions, row.toarray()[0, items] * model.similarity_[items, 3].toarray().ravel())
     assert contributions.sum() == pytest.approx(model.decision_function(row)[0, 3])
+
+
+_HISTORY_KNN = ItemKNN(n_neighbors=5, neighborhood="history", normalize=True)
+
+
+@parametrize_with_checks([_HISTORY_KNN])
+def test_history_neighbourhoods_pass_sklearns_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_history_neighbourhoods_pass_the_recommender_checks(check):
+    check("ItemKNN", clone(_HISTORY_KNN))
