@@ -11,8 +11,9 @@ positives. Strong generalization (Liang et al. 2018): 20% of users held out, 80/
 split of each, seed 0. Every model, ours and recpack's, is tuned over the same grid by
 GridSearchCV on the training users only (validation users; NDCG@100), refitted on all
 training users, and scored on the test users: EASE beside recpack's and cornac's EASE,
-ItemKNN beside recpack's cosine ItemKNN (the same neighbour counts; recpack's two
-normalisations tuned where ours tunes its shrinkage). The runner is
+ItemKNN beside recpack's cosine ItemKNN (the same neighbour counts; ours tunes its
+shrinkage, whose neighbours a score sums (the scored item's or each history item's) and
+their normalisation; recpack its two normalisations). The runner is
 ``sklearn_recsys.model_selection.compare_recommenders``, the same code as the demo.
 
 Part 2 (speed): EASE ``fit`` on MovieLens latest-small (ratings >= 4), ours in float64
@@ -45,7 +46,8 @@ from common import (benchmark_datasets, leaderboard_table, peers, positives, sho
 
 METRICS = ("ndcg@10", "ndcg@100", "recall@20", "recall@50")
 EASE_GRID = {"alpha": [20.0, 50.0, 100.0, 200.0, 500.0, 1000.0]}
-KNN_GRID = {"n_neighbors": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0]}
+KNN_GRID = {"n_neighbors": [50, 100, 200], "shrinkage": [0.0, 10.0, 50.0],
+            "neighborhood": ["scored", "history"], "normalize": [False, True]}
 
 
 class RecpackEASE(ItemItemMixin, RecommenderMixin, BaseEstimator):
@@ -76,10 +78,11 @@ class RecpackItemKNN(ItemItemMixin, RecommenderMixin, BaseEstimator):
     """recpack's cosine ``ItemKNN`` behind this package's contract: the peer of ``ItemKNN``.
 
     ``fit`` runs recpack's own ``ItemKNN.fit``, which keeps the ``n_neighbors`` most similar
-    items of each item of a user's history (Deshpande & Karypis 2004; ``ItemKNN`` keeps
-    those of each item it scores); scoring uses its learned sparse matrix. recpack has no
+    items of each item of a user's history (Deshpande & Karypis 2004; ``ItemKNN`` with
+    ``neighborhood="history"``); scoring uses its learned sparse matrix. recpack has no
     shrinkage; its own knobs, ``normalize_X`` (each user's row scaled to sum 1) and
-    ``normalize_sim`` (each history item's neighbour weights to sum 1), are tuned instead.
+    ``normalize_sim`` (each history item's neighbour weights to sum 1, ``ItemKNN``'s
+    ``normalize``), are tuned instead.
     """
 
     _parameter_constraints = {p: "no_validation" for p in
