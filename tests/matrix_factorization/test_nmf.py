@@ -122,3 +122,31 @@ def test_items_and_users_without_ratings_get_typical_factors_not_zero():
     # zeros as data: an item nobody chose keeps its zero factors
     implicit = NMF(n_components=3, feedback="implicit", random_state=0).fit((X > 0) * 1.0)
     assert not implicit.item_factors_[24].any()
+
+
+@pytest.mark.parametrize("feedback", ["explicit", "implicit"])
+def test_fold_in_runs_fold_in_iter_updates_of_the_row_from_the_fixed_start(feedback):
+    """A scored user's factors are ``fold_in_iter`` multiplicative updates of their row
+    alone, from ``fold_in_start_`` with ``H`` fixed: the dense user half-step of
+    ``_reference`` repeated that many times. The budget is settable after fit and each
+    step counts, so 1, 7 and 40 updates give three different answers."""
+    rng = np.random.default_rng(4)
+    R = rng.integers(1, 6, (30, 20)) * (rng.random((30, 20)) < 0.4)
+    X = sp.csr_matrix(R.astype(float))
+    model = NMF(n_components=3, alpha=0.1, feedback=feedback, max_iter=20, dtype=np.float64,
+                random_state=0).fit(X)
+    H = model.item_factors_
+    rows = R[:6].astype(float)  # every one has ratings (no typical factors)
+    assert (rows > 0).any(axis=1).all()
+    M = (rows > 0).astype(float) if feedback == "explicit" else np.ones_like(rows)
+    lam = 0.1 * (M.sum(1) if feedback == "explicit" else np.ones(len(rows)))
+    W = np.full((len(rows), 3), model.fold_in_start_)
+    answers = {}
+    for n in range(1, 41):
+        W = W * (rows @ H) / ((M * (W @ H.T)) @ H + lam[:, None] * W)
+        answers[n] = W
+    for n in (1, 7, 40):
+        folded = model.set_params(fold_in_iter=n).transform(X[:6])
+        assert_allclose(folded, answers[n], rtol=1e-9, atol=1e-12)
+    assert np.abs(answers[7] - answers[1]).max() > 1e-2 * np.abs(answers[7]).max()
+    assert np.abs(answers[40] - answers[7]).max() > 1e-3 * np.abs(answers[40]).max()
