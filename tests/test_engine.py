@@ -75,6 +75,21 @@ def test_tol_decides_patience_but_any_gain_is_kept():
     assert model.n_iter_ == 5 and model.best_iteration_ == 3
 
 
+def test_a_tie_with_the_best_score_is_no_gain_for_patience_nor_for_the_best_iteration():
+    """A validation score equal to the best so far neither resets patience (``score > best
+    + tol``, strict even at ``tol=0``) nor moves the best iteration to the later one: a
+    plateau of equal NDCGs, common on small validation sets, stops training. Counting the
+    tie as a gain would run on to the later 0.9s and keep one of them."""
+    model = Scripted(scores=[0.3, 0.3, 0.3] + [0.9] * 7).fit(X4)
+    assert model.n_iter_ == 3
+    assert model.best_iteration_ == 1 and model.state_ == 1
+    assert model.validation_scores_ == [0.3, 0.3, 0.3]
+    # at a positive tol a gain of exactly tol is no gain for patience (0.25 + 0.25 is 0.5
+    # exactly), though the best iteration takes it: stop after 3, keep 2
+    model = Scripted(scores=[0.25, 0.5, 0.5, 0.9, 0.9, 0.9], tol=0.25).fit(X4)
+    assert model.n_iter_ == 3 and model.best_iteration_ == 2 and model.state_ == 2
+
+
 def test_without_early_stopping_every_iteration_runs_and_best_iteration_is_reset():
     model = Scripted(scores=[0.9, 0.1, 0.1, 0.1]).fit(X4)
     assert model.best_iteration_ == 1
