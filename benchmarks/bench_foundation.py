@@ -180,11 +180,14 @@ def _knn_at_recpacks_setting(rows, X, n_jobs):
     chosen = [row["params"] for row in rows if row["model"] == "recpack ItemKNN"]
     if not chosen or chosen[0]["normalize_X"]:
         return []
-    model = ItemKNN(chosen[0]["n_neighbors"], neighborhood="history",
-                    normalize=chosen[0]["normalize_sim"])
-    return compare_recommenders({"ItemKNN at recpack's setting": (model, {})}, X,
+    params = {"n_neighbors": chosen[0]["n_neighbors"], "neighborhood": "history",
+              "normalize": chosen[0]["normalize_sim"], "shrinkage": 0.0}
+    rows = compare_recommenders({"ItemKNN at recpack's setting": (ItemKNN(**params), {})}, X,
                                 metrics=METRICS, tune_metric="ndcg@100", n_jobs=n_jobs,
                                 random_state=0)
+    for row in rows:
+        row["params"] = params  # set, not chosen: shown in the table
+    return rows
 
 
 def _fit_seconds(model, X):
