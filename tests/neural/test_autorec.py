@@ -2,6 +2,8 @@
 weight averaging and refit against their definitions, U-AutoRec forward pass, held-out ratings
 recovered."""
 
+import warnings
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -237,12 +239,16 @@ def test_user_autorec_explain_is_complete_integrated_gradients():
     V, W = (w.astype(np.float64) for w in model.coefs_)
     mu, b = (w.astype(np.float64) for w in model.intercepts_)
     at_zero = _sigmoid(mu) @ W + b  # the network's prediction without ratings
-    for item in (0, 13, 39):
-        items, contrib = model.explain(row, item)
-        assert sorted(items) == sorted(row.indices)
-        assert np.all(np.diff(contrib) <= 0)
-        gap = model.decision_function(row)[0, item] - at_zero[item]
-        assert contrib.sum() == pytest.approx(gap, rel=1e-6, abs=1e-6)
+    with warnings.catch_warnings():
+        # a smooth network meets completeness at once: a warning that the attributions miss
+        # the score's change (a check aimed at the wrong target) fails the test
+        warnings.simplefilter("error")
+        for item in (0, 13, 39):
+            items, contrib = model.explain(row, item)
+            assert sorted(items) == sorted(row.indices)
+            assert np.all(np.diff(contrib) <= 0)
+            gap = model.decision_function(row)[0, item] - at_zero[item]
+            assert contrib.sum() == pytest.approx(gap, rel=1e-6, abs=1e-6)
     # a rating's attribution is its gradient integrated along the path: by hand, 2000 steps
     alphas = (np.arange(2000) + 0.5) / 2000
     r = row.toarray()[0].astype(np.float64)
@@ -250,3 +256,27 @@ def test_user_autorec_explain_is_complete_integrated_gradients():
     grads = (s * (1 - s) * W[:, 13]).mean(axis=0) @ V.T
     items, contrib = model.explain(row, 13)
     assert_allclose(contrib, (r * grads)[items], rtol=1e-5, atol=1e-7)
+
+
+def test_sigmoid_layer_attributions_are_checked_against_the_change_from_the_zero_input():
+    """Completeness is checked against the output at ``x`` minus the output at the all-zero
+    baseline: the attributions meet it at the first 64 points, silently. Checked against
+    the output at ``x`` alone (the baseline's sigmoid(offset) forgotten) every call would
+    climb to 4096 points and then warn, falsely, that the attributions miss."""
+    from sklearn_recsys.neural._autorec import _sigmoid, sigmoid_layer_attributions
+
+    rng = np.random.default_rng(0)
+    encoder, offset = rng.normal(0, 0.5, (30, 5)), rng.normal(0, 2, 5)
+    decoder_column = rng.normal(0, 1, 5)
+    x = sp.csr_matrix((np.arange(1.0, 7.0), ([0] * 6, [1, 4, 9, 16, 22, 29])), shape=(1, 30))
+
+    def output(r):
+        return decoder_column @ _sigmoid(r @ encoder + offset)
+
+    change = output(x.toarray()[0]) - output(np.zeros(30))
+    assert abs(output(np.zeros(30))) > 0.1 * abs(change)  # the baseline's output matters
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        contrib = sigmoid_layer_attributions(x, encoder, offset, decoder_column, "layer")
+    assert contrib.shape == (6,)
+    assert contrib.sum() == pytest.approx(change, rel=1e-4)
