@@ -4,6 +4,7 @@ from numbers import Integral
 
 import numpy as np
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.extmath import randomized_svd
 
 from ..base import RatingPredictionMixin
 from ..utils._validation import check_rating_values
@@ -11,6 +12,39 @@ from ._base import MatrixFactorizationBase
 from ._nmf_kernels import nmf_multiplicative_sweep, stored_entry_predictions
 
 __all__ = ["NMF"]
+
+
+def _nndsvd(X, n_components, fill, random_state):
+    """Non-negative starting factors from the leading singular triplets of ``X``.
+
+    NNDSVD (Boutsidis & Gallopoulos 2008): the first triplet gives its absolute
+    values; each later one ``(u, s, v)`` its positive parts or its negative
+    parts, whichever pair spans more of ``s``, scaled to keep that share.
+    Zeros become ``fill`` ("NNDSVDa"), so that multiplicative updates, which
+    never move a 0, can use every entry.
+    """
+    U, S, Vt = randomized_svd(X, n_components, random_state=random_state)
+    W = np.empty((X.shape[0], n_components))
+    H = np.empty((X.shape[1], n_components))
+    W[:, 0] = np.sqrt(S[0]) * np.abs(U[:, 0])
+    H[:, 0] = np.sqrt(S[0]) * np.abs(Vt[0])
+    for j in range(1, n_components):
+        u, v = U[:, j], Vt[j]
+        best = None
+        for a, b in ((np.maximum(u, 0), np.maximum(v, 0)), (np.maximum(-u, 0), np.maximum(-v, 0))):
+            na, nb = np.linalg.norm(a), np.linalg.norm(b)
+            if best is None or na * nb > best[0]:
+                best = (na * nb, a, b, na, nb)
+        share, a, b, na, nb = best
+        if share == 0:  # both parts empty on one side: no direction to keep
+            W[:, j] = H[:, j] = 0.0
+            continue
+        scale = np.sqrt(S[j] * share)
+        W[:, j] = scale * a / na
+        H[:, j] = scale * b / nb
+    W[W == 0] = fill
+    H[H == 0] = fill
+    return W, H
 
 
 class NMF(RatingPredictionMixin, MatrixFactorizationBase):
@@ -32,8 +66,10 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
       :class:`sklearn.decomposition.NMF`, but with sparse input kept sparse
       (the zeros enter through ``H^T H`` only).
 
-    Each sweep applies ``inner_steps`` multiplicative updates to every item,
-    then to every user (in parallel, numba). A user's factors for scoring are
+    The factors start from the leading singular vectors of ``X`` (NNDSVDa,
+    Boutsidis & Gallopoulos 2008, scikit-learn's default) or at random,
+    by ``init``. Each sweep applies ``inner_steps`` multiplicative updates to
+    every item, then to every user (in parallel, numba). A user's factors for scoring are
     folded in by ``fold_in_iter`` multiplicative updates of their row from a
     fixed positive start with ``H`` fixed, so they depend only on the row.
 
@@ -52,6 +88,16 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     fold_in_iter : int, default=50
         Multiplicative updates of a scored user's factors. Settable after
         ``fit``.
+    init : {"auto", "nndsvda", "random"}, default="auto"
+        Starting factors. "nndsvda": from the ``n_components`` leading
+        singular triplets of ``X`` (zeros as values), their zero entries set
+        to the mean of ``X``; "random": uniform around the scale of the
+        data's mean. "auto": "nndsvda" with ``feedback="implicit"`` (on
+        Last.fm 2K it reaches the NDCG@100 of scikit-learn's NMF, where
+        "random" stays behind; see the benchmarks), "random" with
+        ``feedback="explicit"``, whose zeros are unknown ratings, not values.
+        "nndsvda" needs ``n_components <= min(n_users, n_items)``; "auto"
+        falls back to "random" otherwise.
     early_stopping : bool, default=False
         Hold out ``validation_holdout`` of each user's interactions and stop
         when their NDCG@20 has not improved for ``n_iter_no_change`` sweeps.
@@ -103,6 +149,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
        Factorization", NIPS 2001.
     .. [2] S. Zhang, W. Wang, J. Ford and F. Makedon, "Learning from
        Incomplete Ratings Using Non-negative Matrix Factorization", SDM 2006.
+    .. [3] C. Boutsidis and E. Gallopoulos, "SVD based initialization: A head
+       start for nonnegative matrix factorization", Pattern Recognition 41(4),
+       2008.
 
     Examples
     --------
@@ -126,6 +175,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         "feedback": [StrOptions({"explicit", "implicit"})],
         "inner_steps": [Interval(Integral, 1, None, closed="left")],
         "fold_in_iter": [Interval(Integral, 1, None, closed="left")],
+        "init": [StrOptions({"auto", "nndsvda", "random"})],
     }
     _state_names = ("user_factors_", "item_factors_")
 
@@ -141,6 +191,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         max_iter=100,
         inner_steps=1,
         fold_in_iter=50,
+        init="auto",
         early_stopping=False,
         validation_holdout=0.1,
         n_iter_no_change=5,
@@ -156,6 +207,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.max_iter = max_iter
         self.inner_steps = inner_steps
         self.fold_in_iter = fold_in_iter
+        self.init = init
         self.early_stopping = early_stopping
         self.validation_holdout = validation_holdout
         self.n_iter_no_change = n_iter_no_change
@@ -180,6 +232,18 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         k, s = self.n_components, self._start(X)
         self.fold_in_start_ = s
         self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
+        fits_svd = k <= min(n_users, n_items)
+        if self.init == "nndsvda" and not fits_svd:
+            raise ValueError(
+                f"init='nndsvda' takes n_components={k} singular vectors of X, which has "
+                f"only {min(n_users, n_items)} (shape {X.shape}). Use n_components <= "
+                f"{min(n_users, n_items)} or init='random'.")
+        if self.init == "nndsvda" or (self.init == "auto" and self.feedback == "implicit"
+                                      and fits_svd):
+            X64 = X.astype(np.float64)
+            W, H = _nndsvd(X64, k, float(X64.sum()) / (n_users * n_items), rng)
+            self.user_factors_, self.item_factors_ = W.astype(self.dtype), H.astype(self.dtype)
+            return
         self.user_factors_ = (s * rng.uniform(0.5, 1.5, (n_users, k))).astype(self.dtype)
         self.item_factors_ = (s * rng.uniform(0.5, 1.5, (n_items, k))).astype(self.dtype)
 

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_recsys import NMF
+from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 
 def _reference(R, W, H, lam, observed_only, n_iter):
@@ -150,3 +152,72 @@ def test_fold_in_runs_fold_in_iter_updates_of_the_row_from_the_fixed_start(feedb
         assert_allclose(folded, answers[n], rtol=1e-9, atol=1e-12)
     assert np.abs(answers[7] - answers[1]).max() > 1e-2 * np.abs(answers[7]).max()
     assert np.abs(answers[40] - answers[7]).max() > 1e-3 * np.abs(answers[40]).max()
+
+
+def _nonnegative_matrix(seed=0, shape=(40, 25), density=0.3):
+    rng = np.random.default_rng(seed)
+    return sp.csr_matrix(rng.integers(1, 4, shape) * (rng.random(shape) < density), dtype=float)
+
+
+def test_nndsvda_start_matches_scikit_learns():
+    """The same NNDSVDa as scikit-learn's NMF init (same randomized SVD, same seed)."""
+    nmf = pytest.importorskip("sklearn.decomposition._nmf")
+    from sklearn_recsys.matrix_factorization._nmf import _nndsvd
+
+    X = _nonnegative_matrix()
+    W, H = _nndsvd(X, 5, X.mean(), 0)
+    W_ref, H_ref = nmf._initialize_nmf(X, 5, init="nndsvda", random_state=0)
+    assert_allclose(W, W_ref, rtol=1e-9, atol=1e-12)
+    assert_allclose(H, H_ref.T, rtol=1e-9, atol=1e-12)
+    assert (W > 0).all() and (H > 0).all()  # zeros filled: every entry can move
+
+
+def test_nndsvd_of_a_rank_one_matrix_is_exact():
+    """A rank-one non-negative matrix is its first singular triplet: W H^T = X."""
+    from sklearn_recsys.matrix_factorization._nmf import _nndsvd
+
+    a, b = np.array([1.0, 2.0, 0.5, 3.0]), np.array([2.0, 1.0, 4.0])
+    X = sp.csr_matrix(np.outer(a, b))
+    W, H = _nndsvd(X, 1, 1.0, 0)
+    assert_allclose(W @ H.T, np.outer(a, b), rtol=1e-10)
+
+
+def test_init_auto_is_nndsvda_for_implicit_and_random_for_explicit():
+    X = _nonnegative_matrix(1)
+
+    def factors(**params):
+        model = NMF(n_components=4, max_iter=3, dtype=np.float64, random_state=0, **params)
+        model.fit(X)
+        return model.user_factors_, model.item_factors_
+
+    for got, want in [(factors(feedback="implicit"), factors(feedback="implicit", init="nndsvda")),
+                      (factors(), factors(init="random"))]:
+        assert_array_equal(got[0], want[0])
+        assert_array_equal(got[1], want[1])
+    # the two starts differ (else the checks above could not fail)
+    assert not np.allclose(factors(feedback="implicit")[0],
+                           factors(feedback="implicit", init="random")[0])
+
+
+def test_nndsvda_needs_as_many_singular_vectors_and_auto_falls_back():
+    X = _nonnegative_matrix(2, shape=(10, 3), density=0.7)
+    with pytest.raises(ValueError, match=r"n_components=4 singular vectors.*only 3.*"
+                                         r"n_components <= 3 or init='random'"):
+        NMF(n_components=4, feedback="implicit", init="nndsvda", max_iter=2).fit(X)
+    kwargs = dict(n_components=4, feedback="implicit", alpha=1e-3, max_iter=2,
+                  dtype=np.float64, random_state=0)
+    auto = NMF(**kwargs).fit(X)
+    random = NMF(init="random", **kwargs).fit(X)
+    assert_array_equal(auto.user_factors_, random.user_factors_)
+
+
+@parametrize_with_checks([NMF(n_components=2, feedback="implicit", max_iter=5, fold_in_iter=5,
+                              random_state=0)])
+def test_implicit_nmf_with_its_svd_start_passes_sklearns_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_implicit_nmf_with_its_svd_start_passes_the_recommender_checks(check):
+    check("NMF", NMF(n_components=2, feedback="implicit", max_iter=5, fold_in_iter=5,
+                     random_state=0))
