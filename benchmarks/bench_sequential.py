@@ -47,7 +47,34 @@ kept in ``results/runs/sequential_recbole.json`` (with its date and commit)::
 With ``--recbole-state``, a run stopped midway resumes from its last finished epoch when
 the same command is given again.
 
-Results: ``benchmarks/results/sequential.json`` and ``sequential_speed.json``;
+Part ``official``: the official PyTorch GRU4Rec (Hidasi's GRU4Rec_PyTorch_Official, not
+on PyPI and not in this repository: give its checkout, the folder holding
+``gru4rec_pytorch.py``) on MovieLens 100K's split above, run unmodified in the PyTorch
+interpreter given by ``--torch-python`` through ``benchmarks/gru4rec_official.py``; the
+part is skipped, with a note, when either is missing::
+
+    python benchmarks/bench_sequential.py --parts official --datasets movielens_100k \\
+        --gru4rec-official GRU4Rec_PyTorch_Official --torch-python TORCH_VENV/bin/python
+
+The split is written in the official input format (user = session, items in our sequence
+order, ties in time broken as ours). The two configurations (``OFFICIAL_CONFIGS``) come
+from a validation grid of 14 runs made once, before this part (8 with the cross-entropy,
+6 with BPR-max: the official paramfiles for Rees46, Yoochoose, RetailRocket and
+Diginetica, and variants of width, batch size, learning rate and ``n_sample``); for each
+loss the run of best NDCG@10 on every user's last input item (the item our GRU4Rec stops
+early on) was kept: ``xe_256_lr005`` (cross-entropy: 256 units, batch 128, dropout 0.2 /
+0.2, learning rate 0.05, 512 samples, logQ correction) and ``bpr_retail_e10`` (BPR-max:
+the RetailRocket paramfile as it is, 10 epochs). The grid is not rerun here, but the
+epochs are chosen here as the grid chose them: the official code is fitted without the
+validation item for the grid's epochs (6 and 10), scored on the validation item after
+each, and the best epoch is kept (5 and 6 in the grid). It is then refitted on the whole
+input for that many epochs; both that fit and the validation run's kept epoch (our
+GRU4Rec's protocol) score the test item from the whole input. Every score is made by the
+official model, the metrics by this library's scorers, as for the quality table:
+``sequential_official.json``. Our GRU4Rec's rows on the same split are the quality table's.
+
+Results: ``benchmarks/results/sequential.json``, ``sequential_speed.json`` and the
+other parts' files named above;
 ``python benchmarks/make_tables.py`` turns them into the docs' tables.
 """
 
@@ -83,11 +110,11 @@ def timestamps(data_home, variant):
     return T
 
 
-def metrics(model, X, y):
+def metrics(model, X, y, **row_data):
     from sklearn_recsys.metrics import make_ranking_scorer
 
-    return [make_ranking_scorer("hit_rate", k=10)(model, X, y),
-            make_ranking_scorer("ndcg", k=10)(model, X, y)]
+    return [make_ranking_scorer("hit_rate", k=10)(model, X, y, **row_data),
+            make_ranking_scorer("ndcg", k=10)(model, X, y, **row_data)]
 
 
 def binary(X):
@@ -174,13 +201,19 @@ def ordered_log(data_home, variant):
     RecBole's leave-one-out (``LS: valid_and_test``, time order) on this log tests each
     user's last item, our test item, and validates on the one before, our validation item.
     """
+    users, items, positions = _ordered(timestamps(data_home, variant))
+    return users, items, positions + 1
+
+
+def _ordered(T):
+    """``(users, items, positions)`` of the entries of ``T``, positions 0, 1, ... in our
+    order of each row (``row_sequences``': by time, ties by column)."""
     from sklearn_recsys.utils._sequences import row_sequences
 
-    T = timestamps(data_home, variant)
     counts = np.diff(T.indptr)
     seqs = row_sequences(T, int(counts.max()))
     users, cols = np.nonzero(seqs)
-    positions = cols - (seqs.shape[1] - counts[users]) + 1
+    positions = cols - (seqs.shape[1] - counts[users])
     return users, seqs[users, cols] - 1, positions
 
 
@@ -444,6 +477,163 @@ def versus_recbole(data_home, datasets):
     return tables
 
 
+# The official GRU4Rec's configurations, chosen by a validation grid (see the docstring):
+# name -> (loss, epochs of the validation run, GRU4Rec.set_params of the official code)
+OFFICIAL_CONFIGS = {
+    "xe_256_lr005": ("cross-entropy", 6, {
+        "loss": "cross-entropy", "constrained_embedding": True, "embedding": 0,
+        "layers": [256], "batch_size": 128, "dropout_p_embed": 0.2, "dropout_p_hidden": 0.2,
+        "learning_rate": 0.05, "momentum": 0.0, "n_sample": 512, "sample_alpha": 0.5,
+        "logq": 1.0, "elu_param": 0.0, "bpreg": 0.0}),
+    # the official paramfiles/retailrocket_bprmax_shared_best.py, its n_epochs aside
+    "bpr_retail_e10": ("bpr-max", 10, {
+        "loss": "bpr-max", "constrained_embedding": True, "embedding": 0, "layers": [224],
+        "batch_size": 80, "dropout_p_embed": 0.5, "dropout_p_hidden": 0.05,
+        "learning_rate": 0.05, "momentum": 0.4, "n_sample": 2048, "sample_alpha": 0.4,
+        "bpreg": 1.95, "elu_param": 0.5, "logq": 0.0}),
+}
+OFFICIAL_DATASETS = ("movielens_100k",)  # the grid was run there only
+
+
+class _Scores:
+    """Scores computed elsewhere, behind ``decision_function`` for the library's scorers:
+    the scorer slices the row data ``users`` (row indices) as it slices ``X``, and masks
+    the input items itself, as for any model."""
+
+    _values_are_order_keys = True  # as GRU4Rec: X holds times
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def decision_function(self, X, users):
+        return self.scores[users]
+
+
+def _official_missing(official_dir, torch_python):
+    """Why the part ``official`` cannot run (None when it can)."""
+    import subprocess
+
+    if not official_dir:
+        return "no --gru4rec-official (the official GRU4Rec_PyTorch_Official checkout)"
+    if not os.path.isfile(os.path.join(official_dir, "gru4rec_pytorch.py")):
+        return f"{official_dir} holds no gru4rec_pytorch.py (the official GRU4Rec's code)"
+    if not torch_python:
+        return "no --torch-python (an interpreter with torch and pandas)"
+    done = subprocess.run([torch_python, "-c", "import torch, pandas"], capture_output=True,
+                          text=True)
+    if done.returncode:
+        return f"{torch_python} cannot import torch and pandas: {done.stderr.strip()[-300:]}"
+    return None
+
+
+def official_split(T, work):
+    """Write ``leave_last_out_split(T, T)``'s input (``train_full.tsv``) and the input less
+    each user's validation item (``train_tr.tsv``) in the official GRU4Rec's format; return
+    ``X, y, X_val, y_val``. ``Time`` is the timestamp times 100000 plus the position in our
+    sequence, so the official code orders each user's items as our models read them (ties
+    in time included) and its sessions by their first real time."""
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    X, y = leave_last_out_split(T, T)
+    X_val, y_val = leave_last_out_split(X, X)
+    for M, fname in ((X, "train_full.tsv"), (X_val, "train_tr.tsv")):
+        users, items, positions = _ordered(M)
+        assert positions.max() < 100000
+        times = np.asarray(M[users, items]).ravel().astype(np.int64) * 100000 + positions
+        # sorted by user, then Time: the official code keeps the file's order
+        assert (np.diff(times)[np.diff(users) == 0] > 0).all()
+        with open(os.path.join(work, fname), "w") as f:
+            f.write("SessionId\tItemId\tTime\n")
+            f.writelines(f"{u}\t{i}\t{t}\n" for u, i, t in zip(users, items, times))
+    return X, y, X_val, y_val
+
+
+def _official_worker(official_dir, torch_python, work, mode, params, epochs, shape):
+    """One run of ``gru4rec_official.py`` in the PyTorch interpreter; its JSON record."""
+    import json
+    import subprocess
+
+    command = [torch_python, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                          "gru4rec_official.py"),
+               "--official", official_dir, "--work", work, "--mode", mode,
+               "--params", json.dumps(params), "--epochs", str(epochs),
+               "--n-users", str(shape[0]), "--n-items", str(shape[1])]
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    last = ""
+    for line in proc.stdout:  # the official code's progress, to our stderr
+        print("  official:", line.rstrip(), file=sys.stderr, flush=True)
+        last = line
+    if proc.wait():
+        raise RuntimeError(f"the official GRU4Rec's {mode} run failed (its error is above)")
+    record = json.loads(last)
+    if record["nan"]:
+        raise RuntimeError(f"the official GRU4Rec's {mode} run stopped on a NaN loss")
+    return record
+
+
+def versus_official(data_home, name, official_dir, torch_python):
+    """The official GRU4Rec at ``OFFICIAL_CONFIGS`` on our split, scored by our scorers."""
+    import hashlib
+    import statistics
+    import tempfile
+
+    official_dir = os.path.abspath(official_dir)
+    rows, curves, record = [], [], None
+    with tempfile.TemporaryDirectory() as work:
+        X, y, X_val, y_val = official_split(timestamps(data_home, DATASETS[name]), work)
+        users = np.arange(X.shape[0])
+
+        def scored(path, X_in, y_out):
+            return metrics(_Scores(np.load(path)), X_in, y_out, users=users)
+
+        for config, (loss, n_epochs, params) in OFFICIAL_CONFIGS.items():
+            val = _official_worker(official_dir, torch_python, work, "validate", params,
+                                   n_epochs, X.shape)
+            curve = [scored(os.path.join(work, "validate", f"val_{e}.npy"), X_val, y_val)[1]
+                     for e in range(1, len(val["epoch_seconds"]) + 1)]
+            best = int(np.argmax(curve)) + 1  # the first best epoch
+            print(f"{config}: validation NDCG@10 by epoch "
+                  f"{[round(v, 4) for v in curve]}, kept epoch {best}", flush=True)
+            kept = scored(os.path.join(work, "validate", f"test_{best}.npy"), X, y)
+            record = _official_worker(official_dir, torch_python, work, "retrain", params,
+                                      best, X.shape)
+            refit = scored(os.path.join(work, "retrain", "test.npy"), X, y)
+            rows.append(["GRU4Rec official, refitted", loss, config, *refit, curve[best - 1],
+                         best, best, sum(record["epoch_seconds"]),
+                         statistics.median(record["epoch_seconds"])])
+            rows.append(["GRU4Rec official, validation fit", loss, config, *kept,
+                         curve[best - 1], len(curve), best, sum(val["epoch_seconds"]),
+                         statistics.median(val["epoch_seconds"])])
+            for row in rows[-2:]:
+                print(row, flush=True)
+            curves.append(f"{config} " + ", ".join(f"{v:.4f}" for v in curve))
+    with open(os.path.join(official_dir, "gru4rec_pytorch.py"), "rb") as f:
+        digest = hashlib.sha256(f.read()).hexdigest()[:12]
+    found = {"torch": record["torch"],
+             "GRU4Rec_PyTorch_Official": f"(gru4rec_pytorch.py sha256 {digest})"}
+    settings = "; ".join(f"{config}: " + ", ".join(f"{k}={v}" for k, v in params.items())
+                         for config, (_, _, params) in OFFICIAL_CONFIGS.items())
+    tab = table(
+        f"sequential-official-{name}",
+        f"{name}: the official GRU4Rec (PyTorch) on our leave-last-out split",
+        ["implementation", "loss", "configuration", "HR@10", "NDCG@10", "validation NDCG@10",
+         "epochs", "epoch kept", "fit seconds", "seconds per epoch"], rows,
+        formats=["text", "text", "text", "metric", "metric", "metric", "count", "count",
+                 "seconds", "seconds"],
+        notes=[f"{X.shape[0]} users, {X.shape[1]} items; the quality table's split, input "
+               "items masked, every item ranked, this library's scorers. The official code "
+               "runs unmodified on the CPU (one thread, its compatibility-mode "
+               "initialisation, seeds 0). Its configurations were chosen by a grid of 14 "
+               "runs on the validation item (every user's last input item); the epoch kept "
+               "is the validation run's best. Refitted: fitted on the whole input for that "
+               "many epochs. Validation fit: the validation run's model at that epoch "
+               "(trained without the validation item, as our GRU4Rec). Both score the test "
+               "item from the user's whole input sequence. Seconds: training only.",
+               "Settings: " + settings + ".",
+               "Validation NDCG@10 by epoch: " + "; ".join(curves) + "."])
+    return tab, found
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
@@ -454,6 +644,11 @@ def main(argv=None):
     parser.add_argument("--recbole-state",
                         help="recbole-run: directory where each run keeps its state and "
                              "resumes from it (default: none; a stopped run starts over)")
+    parser.add_argument("--gru4rec-official",
+                        help="official: the GRU4Rec_PyTorch_Official checkout (the folder "
+                             "with gru4rec_pytorch.py); without it the part is skipped")
+    parser.add_argument("--torch-python",
+                        help="official: an interpreter with torch and pandas")
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--learning-rate", type=float,
                         help="recbole-run: this learning rate only (default: all of GRID)")
@@ -477,6 +672,23 @@ def main(argv=None):
             for lr in GRID if args.learning_rate is None else [args.learning_rate]:
                 recbole_grid_run(args.data_home, args.recbole_python, name, lr,
                                  args.recbole_state)
+    if "official" in parts:
+        missing = _official_missing(args.gru4rec_official, args.torch_python)
+        names = [n for n in args.datasets.split(",") if n in OFFICIAL_DATASETS]
+        for n in args.datasets.split(","):
+            if n not in OFFICIAL_DATASETS:
+                print(f"note: part 'official' runs on {', '.join(OFFICIAL_DATASETS)} only "
+                      f"(its configurations were chosen there); {n} skipped",
+                      file=sys.stderr, flush=True)
+        if missing:
+            print(f"note: part 'official' skipped: {missing}", file=sys.stderr, flush=True)
+        elif names:
+            tables, found = [], {}
+            for n in names:
+                tab, found = versus_official(args.data_home, n, args.gru4rec_official,
+                                             args.torch_python)
+                tables.append(show(tab))
+            write_results("sequential_official", tables, peers=found)
     if "recbole" in parts:
         tables = versus_recbole(args.data_home, args.datasets.split(","))
         write_results("sequential_recbole", tables,
