@@ -69,8 +69,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     The factors start from the leading singular vectors of ``X`` (NNDSVDa,
     Boutsidis & Gallopoulos 2008, scikit-learn's default) or at random,
     by ``init``. Each sweep applies ``inner_steps`` multiplicative updates to
-    every item, then to every user (in parallel, numba). A user's factors for scoring are
-    folded in by ``fold_in_iter`` multiplicative updates of their row from a
+    every item, then to every user (in parallel, numba). A user's factors for
+    scoring are folded in by ``fold_in_iter`` multiplicative updates of their row from a
     fixed positive start with ``H`` fixed, so they depend only on the row.
 
     Parameters
@@ -93,8 +93,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         singular triplets of ``X`` (zeros as values), their zero entries set
         to the mean of ``X``; "random": uniform around the scale of the
         data's mean. "auto": "nndsvda" with ``feedback="implicit"`` (on
-        Last.fm 2K it reaches the NDCG@100 of scikit-learn's NMF, where
-        "random" stays behind; see the benchmarks), "random" with
+        Last.fm 2K it closes most of the gap to scikit-learn's NMF that
+        "random" leaves; see the benchmarks), "random" with
         ``feedback="explicit"``, whose zeros are unknown ratings, not values.
         "nndsvda" needs ``n_components <= min(n_users, n_items)``; "auto"
         falls back to "random" otherwise.
