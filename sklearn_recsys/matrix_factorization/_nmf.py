@@ -70,8 +70,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     Boutsidis & Gallopoulos 2008, scikit-learn's default) or at random,
     by ``init``. Each sweep applies ``inner_steps`` multiplicative updates to
     every item, then to every user (in parallel, numba). A user's factors for
-    scoring are folded in by ``fold_in_iter`` multiplicative updates of their row from a
-    fixed positive start with ``H`` fixed, so they depend only on the row.
+    scoring are folded in by ``fold_in_iter`` multiplicative updates of their
+    row from a fixed positive start with ``H`` fixed, so they depend only on
+    the row.
 
     Parameters
     ----------
