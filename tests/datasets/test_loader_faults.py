@@ -402,6 +402,9 @@ def test_copies_re_encoded_to_utf_8_load_their_text(tmp_path, release_rows):
      "{p}, line 1: the flag of genre 'Action' (field 7) is '2', not 0 or 1"),
     ("u.item", b"7|A (1995)|01-Jan-1995||http://x|0| 1\n10|B|01-Jan-1996||http://y|1|0\n",
      "{p}, line 1: the flag of genre 'Action' (field 7) is ' 1', not 0 or 1"),
+    # a field too many shifts the genre flags: refused, not read as the first 7
+    ("u.item", b"7|A (1995)|01-Jan-1995||http://x|0|1|0\n10|B|01-Jan-1996||http://y|1|0\n",
+     "{p}, line 1: 8 fields where 7 are expected ('7|A (1995)|01-Jan-1995||http://x|0|1|0')"),
     ("u.user", "1|24|M|technician|85711\n2|53|X|other|94043\n3|23|M|writer|32067\n",
      "{p}, line 2: the gender 'X' is not 'M' or 'F'"),
     ("u.user", "1|24|M|technician|85711\n2|x|F|other|94043\n3|23|M|writer|32067\n",
@@ -418,6 +421,47 @@ def test_u_genre_u_item_and_u_user_fields_are_checked(tmp_path, name, content, m
         return
     with _raises(spec, tmp_path, message.format(p=path)):
         spec.load(tmp_path)
+
+
+def test_demographics_follow_the_rows_when_u_user_lists_more_users(tmp_path, release_rows):
+    # user_ages[i] is the age of the user of row i: a u.user line of a user without
+    # ratings (user 0 here, listed first) has no row, and must not shift the others
+    spec = SPECS["ml-100k"]
+    spec.write(tmp_path)
+    (tmp_path / spec.folder / "u.user").write_text(
+        "0|70|F|retired|10001\n1|24|M|technician|85711\n2|53|F|other|94043\n"
+        "3|23|M|writer|32067\n")
+    ml = spec.load(tmp_path)
+    np.testing.assert_array_equal(ml.user_ids, [1, 2, 3])
+    np.testing.assert_array_equal(ml.user_ages, [24, 53, 23])
+    assert ml.user_genders == ["M", "F", "M"]
+    assert ml.user_occupations == ["technician", "other", "writer"]
+
+
+def test_crlf_metadata_files_load_without_carriage_returns(tmp_path, release_rows):
+    # the last field of a line (a genre list, a tag) kept its "\r" when the file had
+    # CRLF line ends: the genre "Drama\r" is not "Drama"
+    spec = SPECS["ml-1m"]
+    spec.write(tmp_path)
+    movies = tmp_path / spec.folder / "movies.dat"
+    movies.write_bytes(movies.read_bytes().replace(b"\n", b"\r\n"))
+    ml = spec.load(tmp_path)
+    assert ml.item_genres == [["Animation", "Children's"], ["Drama"]]
+    spec = SPECS["lastfm"]
+    spec.write(tmp_path)
+    tags = tmp_path / spec.folder / "tags.dat"
+    tags.write_bytes(tags.read_bytes().replace(b"\n", b"\r\n"))
+    assert spec.load(tmp_path).item_tags == [[], ["metal"]]
+
+
+def test_a_metadata_file_saved_with_a_byte_order_mark_loads(tmp_path, release_rows):
+    # editors on Windows (Excel's "CSV UTF-8") start the file with U+FEFF: the header
+    # is still the header, not "\ufeffmovieId,title,genres"
+    spec = SPECS["ml-latest-small"]
+    spec.write(tmp_path)
+    (tmp_path / spec.folder / "movies.csv").write_bytes(b"\xef\xbb\xbf" + _CSV_MOVIES.encode())
+    assert spec.load(tmp_path).item_titles == ["Jumanji (1995)",
+                                               "City of Lost Children, The (1995)"]
 
 
 @pytest.mark.parametrize("tags, assigned, message", [
@@ -575,6 +619,49 @@ def test_download_of_the_wrong_size_is_reported_as_incomplete(tmp_path, monkeypa
             "the download is incomplete or the file was replaced")):
         fetch_movielens("1m", data_home=tmp_path / "home")
     assert list((tmp_path / "home").iterdir()) == []
+
+
+@pytest.mark.parametrize("extra", [1, -1])
+def test_a_download_longer_than_the_pinned_size_is_refused_too(tmp_path, monkeypatch, extra):
+    # the pinned size holds both ways: a longer file (another release, a page appended)
+    # is not the archive either, and is reported before its digests are computed
+    spec = SPECS["ml-1m"]
+    zpath = _serve(tmp_path, monkeypatch, spec, False)
+    received = zpath.stat().st_size
+    monkeypatch.setitem(_download.ARCHIVES, "ml-1m", dataclasses.replace(
+        _download.ARCHIVES["ml-1m"], size=received - extra))
+    with pytest.raises(OSError, match=re.escape(
+            f"received {received:,} bytes where the archive has {received - extra:,}")):
+        fetch_movielens("1m", data_home=tmp_path / "home")
+    assert list((tmp_path / "home").iterdir()) == []
+
+
+@pytest.mark.parametrize("key, flat", [("lastfm", True), ("ml-1m", False)])
+def test_an_edit_that_keeps_the_size_is_caught_by_the_crc(tmp_path, monkeypatch, key, flat,
+                                                          release_rows):
+    # a digit changed after extraction keeps every line valid and the file's size: only
+    # the CRC-32 of the manifest tells (the size alone would let it load)
+    spec = SPECS[key]
+    _serve(tmp_path, monkeypatch, spec, flat)
+    home = tmp_path / "home"
+    kwargs = {} if key == "lastfm" else {"variant": "1m"}
+    fetch = fetch_lastfm_2k if key == "lastfm" else fetch_movielens
+    fetch(**kwargs, data_home=home)
+    path = home / spec.folder / spec.file
+    row = spec.rows[0]
+    edited = row[:-1] + str((int(row[-1]) + 1) % 10)  # the last digit of its last field
+    original = path.read_bytes()
+    path.write_bytes(original.replace(row.encode(), edited.encode(), 1))
+    size, crc = _download.read_manifest(home / spec.folder)[spec.file]
+    found = _download.crc32_of(path.read_bytes())
+    assert path.stat().st_size == size and found != crc
+    with _raises(spec, home, f"{path}: {size:,} bytes with CRC-32 {found:08x}, but the "
+                             f"verified archive this folder was extracted from holds "
+                             f"{size:,} bytes with CRC-32 {crc:08x}"):
+        fetch(**kwargs, data_home=home, download_if_missing=False)
+    # the same edit in a copy without a manifest (extracted by hand) loads: it is valid
+    (home / spec.folder / ".manifest").unlink()
+    assert fetch(**kwargs, data_home=home, download_if_missing=False).X.nnz == 4
 
 
 def test_a_connection_cut_mid_body_is_reported_as_a_failed_download(tmp_path, monkeypatch):

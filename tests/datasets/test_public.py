@@ -67,6 +67,22 @@ def test_small_handwritten_movielens_copy(tmp_path, release_rows):
         fetch_movielens("100k", data_home=tmp_path, download_if_missing=False)
 
 
+def test_data_home_is_the_argument_then_the_environment_then_the_home_folder(
+        tmp_path, monkeypatch, release_rows):
+    from sklearn_recsys.datasets import get_data_home
+
+    monkeypatch.setenv("SKLEARN_RECSYS_DATA", str(tmp_path / "env"))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert get_data_home() == tmp_path / "env"
+    assert get_data_home(tmp_path / "given") == tmp_path / "given"  # the argument wins
+    assert get_data_home("~/data") == tmp_path / "home" / "data"  # "~" is the user's home
+    # a loader without data_home reads the folder the variable names
+    _write_ml1m(tmp_path / "env" / "ml-1m")
+    assert fetch_movielens("1m", download_if_missing=False).X.nnz == 3
+    monkeypatch.delenv("SKLEARN_RECSYS_DATA")
+    assert get_data_home() == tmp_path / "home" / "sklearn_recsys_data"
+
+
 def test_missing_dataset_error(tmp_path):
     with pytest.raises(OSError, match="not found.*data_home"):
         fetch_movielens("100k", data_home=tmp_path, download_if_missing=False)
@@ -264,6 +280,28 @@ def test_handwritten_movielens_10m_tags(tmp_path, release_rows):
     assert ml.item_tags == [["dark hero", "Café"]]
 
 
+def test_titles_and_tags_that_hold_the_separator_are_kept_whole(tmp_path, release_rows):
+    # movies.dat and tags.dat are split on "::", HetRec's tags.dat on tabs: a title or a
+    # tag holding the separator is everything between the id fields and the last field
+    folder = tmp_path / "ml-10M100K"
+    folder.mkdir()
+    (folder / "ratings.dat").write_text("5::122::4.5::838985046\n")
+    (folder / "movies.dat").write_text("122::Part One::The Return (1992)::Comedy\n")
+    (folder / "tags.dat").write_text("15::122::sci-fi::classic::1215184630\n")
+    ml = fetch_movielens("10m", data_home=tmp_path, download_if_missing=False)
+    assert ml.item_titles == ["Part One::The Return (1992)"]
+    assert ml.item_genres == [["Comedy"]] and ml.item_tags == [["sci-fi::classic"]]
+    folder = tmp_path / "hetrec2011-lastfm-2k"
+    folder.mkdir()
+    (folder / "user_artists.dat").write_text("userID\tartistID\tweight\n2\t51\t13883\n")
+    (folder / "artists.dat").write_text("id\tname\turl\tpictureURL\n51\tDuran Duran\tu\tp\n")
+    (folder / "tags.dat").write_text("tagID\ttagValue\n1\tnew\twave\n")
+    (folder / "user_taggedartists.dat").write_text(
+        "userID\tartistID\ttagID\tday\tmonth\tyear\n2\t51\t1\t1\t4\t2009\n")
+    fm = fetch_lastfm_2k(data_home=tmp_path, download_if_missing=False)
+    assert fm.item_tags == [["new\twave"]]
+
+
 def test_item_documents_from_latest_small(shared_data):
     from sklearn_recsys.datasets import item_documents
     from sklearn_recsys.preprocessing import TextSequencer
@@ -297,6 +335,29 @@ def test_item_documents_errors():
     docs = item_documents(Bunch(X=np.zeros((4, 3)), item_titles=["a", None, float("nan")],
                                 item_genres=[["x", None], [], None]))
     assert docs == ["a x", "", ""]
+
+
+def test_item_documents_of_a_bunch_of_behaviour_blocks_count_its_items():
+    # a bunch whose X stacks behaviour blocks side by side (fetch_taobao's layout) has
+    # n_items items, not X.shape[1]: three titles for three items are right
+    from sklearn.utils import Bunch
+
+    from sklearn_recsys.datasets import item_documents
+
+    data = Bunch(X=np.zeros((2, 9)), n_items=3, item_titles=["a", "b", "c"])
+    assert item_documents(data) == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="item_titles has 9 entries but data.X has 3 items"):
+        item_documents(Bunch(X=np.zeros((2, 9)), n_items=3, item_titles=list("abcdefghi")))
+
+
+def test_item_documents_decode_bytes_as_utf_8():
+    # bytes are UTF-8 text: "Caf\xc3\xa9" is "Caf\xe9", not latin-1's "Caf\xc3\xa9"
+    from sklearn.utils import Bunch
+
+    from sklearn_recsys.datasets import item_documents
+
+    data = Bunch(item_titles=["Caf\xe9".encode("utf-8"), np.bytes_("Am\xe9lie".encode("utf-8"))])
+    assert item_documents(data) == ["Caf\xe9", "Am\xe9lie"]
 
 
 def test_item_documents_reads_every_missing_value_and_numbers():
@@ -348,6 +409,19 @@ def test_small_handwritten_taobao_copy(tmp_path, release_rows):
     np.testing.assert_array_equal(data.X_test[:, 6:].toarray(), [[1, 0, 0], [0, 1, 0]])
     X, X_test = fetch_taobao(data_home=tmp_path, download_if_missing=False, return_X_y=True)
     assert X.shape == X_test.shape == (2, 9)
+
+
+def test_taobao_items_are_counted_over_every_file(tmp_path, release_rows):
+    # item 3 is only a held-out purchase: it still has a column in every block; and no
+    # pair is read as a leak because its key collides with another's (user 0's held-out
+    # item 3 and user 1's training item 0 share the key u * 3 + i without the + 1)
+    _taobao_copy(tmp_path, {**_TINY_TAOBAO, "buy/train.txt": "0\t1\n1\t0\n",
+                            "buy/test.txt": "0\t3\n1\t1\n"})
+    data = fetch_taobao(data_home=tmp_path, download_if_missing=False)
+    assert data.n_items == 4 and data.X.shape == data.X_test.shape == (2, 12)
+    np.testing.assert_array_equal(data.X[:, 8:].toarray(), [[0, 1, 0, 0], [1, 0, 0, 0]])
+    np.testing.assert_array_equal(data.X_test[:, 8:].toarray(), [[0, 0, 0, 1], [0, 1, 0, 0]])
+    np.testing.assert_array_equal(data.X[:, :4].toarray(), [[1, 1, 0, 0], [0, 0, 1, 0]])
 
 
 @pytest.mark.parametrize("name, text, match", [

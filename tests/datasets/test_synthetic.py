@@ -149,3 +149,14 @@ def test_planted_structure_and_long_tail():
     # was 0.41 when repeated draws merged and the density fell to 0.032)
     pop = np.sort(X.getnnz(axis=0))[::-1]
     assert pop[:30].sum() > 0.28 * pop.sum()
+
+
+@pytest.mark.parametrize("param", [{"density": 0.0}, {"density": 1.5}, {"noise": 1.5},
+                                   {"concentration": 0.0}, {"n_items": 0}])
+def test_parameters_out_of_their_range_are_refused(param):
+    # density 0 cannot be made (every user has an item): refused, not served as one
+    # interaction per user with a warning
+    from sklearn.utils._param_validation import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match=f"'{next(iter(param))}' parameter"):
+        make_interactions(**{"n_users": 10, "n_items": 5, **param}, random_state=0)
