@@ -392,3 +392,80 @@ def test_an_in_process_cluster_leaves_the_callers_tensorflow_threads_alone():
     assert result.returncode == 0, result.stderr[-2000:]
     share_one, share_two = (max(1, _usable_cpus() // n) for n in (1, 2))
     assert result.stdout.split("\n")[-2] == f"[{share_one}, {share_two}] 0 0"
+
+
+def test_batch_recommend_options_that_no_test_passed(client):
+    """exclude_seen=False, k above the catalogue with empty chunks, rows_per_task=0 and an
+    empty X with raw ids (audit 63: each could be dropped without a failing test)."""
+    import dask.array as da
+
+    from sklearn_recsys.dask import batch_recommend
+
+    X = make_interactions(200, 60, density=0.08, random_state=1)
+    model = EASE(alpha=5.0).fit(X)
+    expected = model.recommend(X, k=7, exclude_seen=False)
+    assert any(np.isin(expected[0][u], X[u].indices).any() for u in range(200))
+    items, scores = batch_recommend(model, X, k=7, exclude_seen=False, client=client,
+                                    rows_per_task=64)
+    np.testing.assert_array_equal(items, expected[0])
+    np.testing.assert_allclose(scores, expected[1], rtol=1e-6)
+    # the first two chunks of a filtered array are empty; with k above the 60 items, each
+    # chunk's lists are 60 wide, as recommend's (an empty one k wide failed to stack)
+    keep = np.zeros(200, bool)
+    keep[100:] = True
+    filtered = da.from_array(X, chunks=(50, 60), asarray=False)[da.from_array(keep, chunks=50)]
+    items, _ = batch_recommend(model, filtered, k=100, client=client)
+    np.testing.assert_array_equal(items, model.recommend(X[100:], k=100)[0])
+    with pytest.raises(ValueError, match="rows_per_task must be a positive int, got 0"):
+        batch_recommend(model, X, rows_per_task=0, client=client)
+    # no users: the raw-id result is still an object array, as with users
+    ids = np.array([f"item{j}" for j in range(60)], dtype=object)
+    items, _ = batch_recommend(model, X[:0], k=3, item_ids=ids, client=client)
+    assert items.shape == (0, 3) and items.dtype == object
+    assert batch_recommend(model, X[:4], k=3, item_ids=ids, client=client)[0].dtype == object
+
+
+def test_batch_recommend_logs_options_that_no_test_passed(client):
+    """exclude_seen=False, partitions left empty by the shuffle, a fitted search and the rank
+    column's dtype (audit 63)."""
+    pd = pytest.importorskip("pandas")
+    dd = pytest.importorskip("dask.dataframe")
+    from sklearn_recsys import InteractionEncoder
+    from sklearn_recsys.dask import batch_recommend_logs
+
+    X = make_interactions(3, 20, density=0.3, random_state=4).tocoo()
+    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in X.row]),
+                        "item_id": np.array([f"i{c}" for c in X.col])})
+    encoder = InteractionEncoder().fit(log)
+    model = EASE(alpha=5.0).fit(encoder.transform(log))
+    # 3 users in 6 partitions: the shuffle leaves some empty, which give empty tables
+    logs = dd.from_pandas(log.sample(frac=1.0, random_state=0), npartitions=6, sort=False)
+    assert logs.npartitions == 6
+    key = ["user_id", "rank"]
+    for exclude_seen in (True, False):
+        lazy = batch_recommend_logs(model, encoder, logs, k=5, exclude_seen=exclude_seen,
+                                    client=client)
+        result = lazy.compute().sort_values(key).reset_index(drop=True)
+        expected = encoder.recommend(model, log, k=5, exclude_seen=exclude_seen)
+        expected = expected.sort_values(key).reset_index(drop=True)
+        pd.testing.assert_frame_equal(result[key + ["item_id"]], expected[key + ["item_id"]],
+                                      check_dtype=False)
+        assert result["rank"].dtype == np.int64 and lazy.dtypes["rank"] == np.int64
+    seen = set(zip(log["user_id"], log["item_id"]))
+    assert any(pair in seen for pair in zip(result["user_id"], result["item_id"]))
+    # a model that reads no user_features is refused before anything is sent
+
+    class Unreachable:
+        def __getattr__(self, name):
+            raise AssertionError(f"client.{name} was called")
+
+    table = pd.DataFrame({"f": [1.0, 2.0, 3.0]}, index=encoder.user_ids_)
+    with pytest.raises(TypeError, match="EASE reads no user_features"):
+        batch_recommend_logs(model, encoder, logs, client=Unreachable(), user_features=table)
+    # a fitted search serves its best model
+    search = GridSearchCV(EASE(), {"alpha": [5.0]}, cv=KFold(2)).fit(encoder.transform(log))
+    served = batch_recommend_logs(search, encoder, logs, k=5, client=client).compute()
+    pd.testing.assert_frame_equal(
+        served.sort_values(key).reset_index(drop=True)[key + ["item_id"]],
+        encoder.recommend(model, log, k=5).sort_values(key).reset_index(drop=True)[
+            key + ["item_id"]], check_dtype=False)
