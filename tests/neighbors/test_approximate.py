@@ -354,8 +354,10 @@ def test_item_vectors_beyond_float32_squares_keep_the_exact_lists():
         warnings.simplefilter("ignore")
         X = make_interactions(300, 200, density=0.05, random_state=0).astype(np.float64)
         X.data = np.random.RandomState(0).randint(1, 6, X.nnz) * 1e45
-        nmf = NMF(n_components=5, max_iter=10, feedback="implicit", random_state=0,
-                  dtype=np.float64)
+        # the random start: NNDSVDa's fill (the mean of X, as scikit-learn's) keeps the
+        # item factors small on values this large, and they must pass float32's squares
+        nmf = NMF(n_components=5, max_iter=10, feedback="implicit", init="random",
+                  random_state=0, dtype=np.float64)
         for params in ({}, {"algorithm": "hnsw"}, {"space": "inner_product"}):
             model = ApproximateRecommender(nmf, **params).fit(X)
             assert np.abs(model.estimator_.item_factors_).max() > 1e20
