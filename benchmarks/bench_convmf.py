@@ -37,23 +37,23 @@ cornac's ConvMF (``cornac.models.ConvMF``, a TensorFlow 1 graph) is the referenc
 defaults, which are the paper's: k=50, ``lambda_u=1``, ``lambda_v=100`` (the same penalties of
 the same objective as our ``alpha_user``, ``alpha_item``, and a point of the grid), up to 50
 epochs with its own stop on the loss, 5 CNN epochs per epoch (RMSprop), embeddings 200, windows
-3/4/5 x 100 filters, dense 200. It is not tuned over the grid: one fit takes about 2.5 minutes
-here on one thread (about 30 epochs before its stop), so the grid's 30 fits would take over an
-hour; our ConvMF at the same penalties is shown beside it, so the rows compare the
-implementations at one setting as well as cornac's defaults against our tuned model. Three
-settings are not cornac's own: ``max_len`` is the longest document (17 words) instead of 300
-(cornac pads every document to ``max_len`` with a learned padding word and pools over it; 300
-would cost 18 times as much for documents of 5 words on median), the documents are given as the
-words our ``TextSequencer`` reads (cornac's default tokenizer would drop the years of the
-titles), and its CNN runs in a fresh process with ``TF_ENABLE_ONEDNN_OPTS=0`` (see
-``_cornac_rmse``: the same function, 13 times faster here). Differences that are cornac's:
-ratings are not centred (its factors carry the mean), an item's prior and its term of the CNN's
-loss are weighted by the square root of its rating count (scaled to a mean of 1; the paper's
-item weights), and an item without training ratings (22 to 34 per fold, 27 to 36 of each fold's
-20,000 test ratings) gets the global mean, where ours predicts it from its document. Its dropout
-passes ``dropout_rate=0.2`` to TensorFlow 1's ``nn.dropout``, whose second argument is
-``keep_prob``: 80% of the dense layer is dropped, and the dropout stays on when the CNN gives
-the items' prior means (each epoch's are a random draw).
+3/4/5 x 100 filters, dense 200. It is not tuned over the grid: one fit took 48 to 146 s here on
+one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the grid's 30
+fits would add about 40 minutes to the part's 28; our ConvMF at the same penalties is shown
+beside it, so the rows compare the implementations at one setting as well as cornac's defaults
+against our tuned model. Three settings are not cornac's own: ``max_len`` is the longest
+document (17 words) instead of 300 (cornac pads every document to ``max_len`` with a learned
+padding word and pools over it; 300 would cost 18 times as much for documents of 5 words on
+median), the documents are given as the words our ``TextSequencer`` reads (cornac's default
+tokenizer would drop the years of the titles), and its CNN runs in a fresh process with
+``TF_ENABLE_ONEDNN_OPTS=0`` (see ``_cornac_rmse``: the same function, 13 times faster here).
+Differences that are cornac's: ratings are not centred (its factors carry the mean), an item's
+prior and its term of the CNN's loss are weighted by the square root of its rating count (scaled
+to a mean of 1; the paper's item weights), and an item without training ratings (22 to 34 per
+fold, 27 to 36 of each fold's 20,000 test ratings) gets the global mean, where ours predicts it
+from its document. Its dropout passes ``dropout_rate=0.2`` to TensorFlow 1's ``nn.dropout``,
+whose second argument is ``keep_prob``: 80% of the dense layer is dropped, and the dropout stays
+on when the CNN gives the items' prior means (each epoch's are a random draw).
 
 Seeds are fixed; timings are wall seconds of one fit (measured on a 2-core machine).
 
