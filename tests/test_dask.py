@@ -205,20 +205,28 @@ def test_batch_recommend_equals_recommend_block_by_block(client):
     assert 0 not in batch_recommend(model, plays, k=5, client=client)[0]
 
 
+def _log_encoder_ease(pd, n_users, n_items, density, seed):
+    """A log of string ids drawn by make_interactions, its fitted encoder, and an EASE
+    fitted on the encoded log."""
+    from sklearn_recsys import InteractionEncoder
+
+    X = make_interactions(n_users, n_items, density=density, random_state=seed).tocoo()
+    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in X.row]),
+                        "item_id": np.array([f"i{c}" for c in X.col])})
+    encoder = InteractionEncoder().fit(log)
+    return log, encoder, EASE(alpha=5.0).fit(encoder.transform(log))
+
+
 def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client, tmp_path):
     """Users spread over several partitions are regrouped before scoring: each user's list
     is the one from their whole history, as encoder.recommend gives it in one process."""
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
 
-    from sklearn_recsys import EASE, InteractionEncoder
+    from sklearn_recsys import InteractionEncoder
     from sklearn_recsys.dask import batch_recommend_logs
 
-    X = make_interactions(120, 50, density=0.1, random_state=3).tocoo()
-    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in X.row]),
-                        "item_id": np.array([f"i{c}" for c in X.col])})
-    encoder = InteractionEncoder().fit(log)
-    model = EASE(alpha=5.0).fit(encoder.transform(log))
+    log, encoder, model = _log_encoder_ease(pd, 120, 50, 0.1, 3)
     # rows shuffled, so that every partition holds parts of many users' histories
     shuffled = log.sample(frac=1.0, random_state=0).reset_index(drop=True)
     logs = dd.from_pandas(shuffled, npartitions=4, sort=False)
@@ -430,14 +438,9 @@ def test_batch_recommend_logs_options_that_no_test_passed(client):
     column's dtype (audit 63)."""
     pd = pytest.importorskip("pandas")
     dd = pytest.importorskip("dask.dataframe")
-    from sklearn_recsys import InteractionEncoder
     from sklearn_recsys.dask import batch_recommend_logs
 
-    X = make_interactions(3, 20, density=0.3, random_state=4).tocoo()
-    log = pd.DataFrame({"user_id": np.array([f"u{r}" for r in X.row]),
-                        "item_id": np.array([f"i{c}" for c in X.col])})
-    encoder = InteractionEncoder().fit(log)
-    model = EASE(alpha=5.0).fit(encoder.transform(log))
+    log, encoder, model = _log_encoder_ease(pd, 3, 20, 0.3, 4)
     # 3 users in 6 partitions: the shuffle leaves some empty, which give empty tables
     logs = dd.from_pandas(log.sample(frac=1.0, random_state=0), npartitions=6, sort=False)
     assert logs.npartitions == 6

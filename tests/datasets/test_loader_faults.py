@@ -574,14 +574,20 @@ def _serve(tmp_path, monkeypatch, spec, flat, **archive):
     return zpath
 
 
+def _served_release(tmp_path, monkeypatch, key, flat):
+    """A release served as ``_serve`` does: its spec, the data home, its fetcher and the
+    fetcher's arguments."""
+    spec = SPECS[key]
+    _serve(tmp_path, monkeypatch, spec, flat)
+    kwargs = {} if key == "lastfm" else {"variant": "1m"}
+    fetch = fetch_lastfm_2k if key == "lastfm" else fetch_movielens
+    return spec, tmp_path / "home", fetch, kwargs
+
+
 @pytest.mark.parametrize("key, flat", [("lastfm", True), ("ml-1m", False)])
 def test_downloaded_copy_is_checked_against_its_manifest(tmp_path, monkeypatch, key, flat,
                                                          release_rows):
-    spec = SPECS[key]
-    _serve(tmp_path, monkeypatch, spec, flat)
-    home = tmp_path / "home"
-    kwargs = {} if key == "lastfm" else {"variant": "1m"}
-    fetch = fetch_lastfm_2k if key == "lastfm" else fetch_movielens
+    spec, home, fetch, kwargs = _served_release(tmp_path, monkeypatch, key, flat)
     assert fetch(**kwargs, data_home=home).X.nnz == 4
     manifest = _download.read_manifest(home / spec.folder)
     assert set(manifest) == {spec.file, *spec.others}
@@ -641,11 +647,7 @@ def test_an_edit_that_keeps_the_size_is_caught_by_the_crc(tmp_path, monkeypatch,
                                                           release_rows):
     # a digit changed after extraction keeps every line valid and the file's size: only
     # the CRC-32 of the manifest tells (the size alone would let it load)
-    spec = SPECS[key]
-    _serve(tmp_path, monkeypatch, spec, flat)
-    home = tmp_path / "home"
-    kwargs = {} if key == "lastfm" else {"variant": "1m"}
-    fetch = fetch_lastfm_2k if key == "lastfm" else fetch_movielens
+    spec, home, fetch, kwargs = _served_release(tmp_path, monkeypatch, key, flat)
     fetch(**kwargs, data_home=home)
     path = home / spec.folder / spec.file
     row = spec.rows[0]
