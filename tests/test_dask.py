@@ -270,6 +270,14 @@ def test_batch_recommend_logs_equals_the_encoder_on_the_whole_log(client, tmp_pa
         batch_recommend_logs(model, encoder, logs, client=None)
 
 
+def _second_half_filtered(da, X):
+    """Rows 100..199 of the 200-row ``X`` by a boolean filter over 50-row chunks: chunks of
+    unknown size, the first two empty."""
+    keep = np.zeros(200, bool)
+    keep[100:] = True
+    return da.from_array(X, chunks=(50, 60), asarray=False)[da.from_array(keep, chunks=50)]
+
+
 def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(client):
     """A Dask array's chunks went to scipy's conversion before validation: a COO chunk of
     uint8 plays stored 256 times summed to 0 (the user's only item lost), an order-key
@@ -307,9 +315,7 @@ def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(cli
     np.testing.assert_allclose(scores, seq.recommend(latest, k=5)[1], rtol=1e-6)
     assert not np.allclose(scores, seq.recommend(summed, k=5)[1], rtol=1e-6)
     # a boolean filter leaves chunks of unknown size, the first two empty
-    keep = np.zeros(200, bool)
-    keep[100:] = True
-    filtered = da.from_array(X, chunks=(50, 60), asarray=False)[da.from_array(keep, chunks=50)]
+    filtered = _second_half_filtered(da, X)
     items, scores = batch_recommend(model, filtered, k=5, client=client)
     np.testing.assert_array_equal(items, model.recommend(X[100:], k=5)[0])
     with pytest.raises(ValueError, match="2-D matrix"):
@@ -419,9 +425,7 @@ def test_batch_recommend_options_that_no_test_passed(client):
     np.testing.assert_allclose(scores, expected[1], rtol=1e-6)
     # the first two chunks of a filtered array are empty; with k above the 60 items, each
     # chunk's lists are 60 wide, as recommend's (an empty one k wide failed to stack)
-    keep = np.zeros(200, bool)
-    keep[100:] = True
-    filtered = da.from_array(X, chunks=(50, 60), asarray=False)[da.from_array(keep, chunks=50)]
+    filtered = _second_half_filtered(da, X)
     items, _ = batch_recommend(model, filtered, k=100, client=client)
     np.testing.assert_array_equal(items, model.recommend(X[100:], k=100)[0])
     with pytest.raises(ValueError, match="rows_per_task must be a positive int, got 0"):
