@@ -29,7 +29,8 @@ ranking is printed beside it as chance.
 ConvMF and MF use the setting chosen in part ``citeulike``'s validation (rerun there if needed).
 
 Part ``ratings``: MovieLens 100K u1..u5 (base -> test) RMSE of ConvMF with "title + genres" as
-documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of each is chosen, for
+documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of each, and ConvMF's
+dropout (0.2, our default, or 0.8, the rate cornac's code applies: see below), are chosen, for
 each fold, on 10% of that fold's u{f}.base over the same grid (a choice on u1.base alone would have
 seen the test ratings of u2..u5, which u1.base holds), then refitted on the whole u{f}.base.
 cornac's ConvMF (``cornac.models.ConvMF``, a TensorFlow 1 graph) is the reference implementation
@@ -38,10 +39,10 @@ defaults, which are the paper's: k=50, ``lambda_u=1``, ``lambda_v=100`` (the sam
 the same objective as our ``alpha_user``, ``alpha_item``, and a point of the grid), up to 50
 epochs with its own stop on the loss, 5 CNN epochs per epoch (RMSprop), embeddings 200, windows
 3/4/5 x 100 filters, dense 200. It is not tuned over the grid: one fit took 48 to 146 s here on
-one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the grid's 30
-fits would add about 40 minutes to the part's 28; our ConvMF at the same penalties is shown
-beside it, so the rows compare the implementations at one setting as well as cornac's defaults
-against our tuned model. Three settings are not cornac's own: ``max_len`` is the longest
+one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the grid's 50
+fits would add more than an hour; our ConvMF at the same penalties is shown beside it, at both
+dropout rates, so the rows compare the implementations at one setting as well as cornac's
+defaults against our tuned model. Three settings are not cornac's own: ``max_len`` is the longest
 document (17 words) instead of 300 (cornac pads every document to ``max_len`` with a learned
 padding word and pools over it; 300 would cost 18 times as much for documents of 5 words on
 median), the documents are given as the words our ``TextSequencer`` reads (cornac's default
@@ -100,6 +101,9 @@ HYBRID_GRID = [{"n_components": 400, "confidence_scale": 40.0, "alpha": a, "alph
 # cornac's ConvMF's defaults for lambda_u and lambda_v (also a point of RATING_GRID)
 CORNAC_PENALTIES = (1.0, 100.0)
 RATING_GRID = [(10.0, 10.0), (1.0, 100.0), (10.0, 100.0), (1.0, 1000.0), (3.0, 300.0)]
+# ConvMF's dropout on the dense layer: our default and the rate cornac's (and Kim et al.'s)
+# code applies (their dropout_rate=0.2 is TensorFlow 1's keep probability)
+RATING_DROPOUTS = (0.2, 0.8)
 CONVMF_ITER = 10
 
 
@@ -340,26 +344,34 @@ def ratings(data_home):
     docs = [f"{t} {' '.join(g)}" for t, g in zip(movies.item_titles, movies.item_genres)]
     rmse = make_rating_scorer("rmse")
     rows = []
-    for label, documents in (("ConvMF (title + genres)", docs), ("PMF (no documents)", None)):
-        def make(lu, lv, documents=documents):
-            return ConvMF(documents=documents, alpha_user=lu, alpha_item=lv, max_df=1.0,
-                          random_state=0)
+    # PMF has no CNN, so no dropout to choose
+    convmf_grid = [(lu, lv, d) for d in RATING_DROPOUTS for lu, lv in RATING_GRID]
+    pmf_grid = [(lu, lv, 0.2) for lu, lv in RATING_GRID]
+    for label, documents, grid in (("ConvMF (title + genres)", docs, convmf_grid),
+                                   ("PMF (no documents)", None, pmf_grid)):
+        def make(lu, lv, dropout, documents=documents):
+            return ConvMF(documents=documents, alpha_user=lu, alpha_item=lv, dropout=dropout,
+                          max_df=1.0, random_state=0)
         chosen, values, seconds = [], [], []
         for fold in range(1, 6):
             base, test = ml100k_fold(data_home, fold)
             fit_part, val_part = holdout_split(base, holdout=0.1, random_state=0)
-            val = {p: -rmse(make(*p).fit(fit_part), fit_part, val_part) for p in RATING_GRID}
+            val = {p: -rmse(make(*p).fit(fit_part), fit_part, val_part) for p in grid}
             print(f"  {label} u{fold} validation RMSE: {val}", file=sys.stderr, flush=True)
             chosen.append(min(val, key=val.get))
             start = time.perf_counter()
             model = make(*chosen[-1]).fit(base)
             seconds.append(time.perf_counter() - start)
             values.append(-rmse(model, base, test))
-        settings = ("; ".join(f"u{f} {c[0]:g}, {c[1]:g}" for f, c in enumerate(chosen, 1))
-                    if len(set(chosen)) > 1 else f"{chosen[0][0]:g}, {chosen[0][1]:g} (all)")
+        show_setting = (lambda c: f"{c[0]:g}, {c[1]:g}, {c[2]:g}") if documents is not None \
+            else (lambda c: f"{c[0]:g}, {c[1]:g}")
+        settings = ("; ".join(f"u{f} {show_setting(c)}" for f, c in enumerate(chosen, 1))
+                    if len(set(chosen)) > 1 else f"{show_setting(chosen[0])} (all)")
         rows.append([label, settings, *values, np.mean(values), np.mean(seconds)])
     notes = ["Each fold's setting chosen on 10% of its own u{f}.base's ratings over the same "
-             "grid, then refitted on the whole u{f}.base."]
+             "grid, then refitted on the whole u{f}.base: (alpha_user, alpha_item, dropout) "
+             f"for ConvMF, dropout in {{{', '.join(f'{d:g}' for d in RATING_DROPOUTS)}}}; "
+             "(alpha_user, alpha_item) for PMF."]
     found = peers("cornac")
     if found["cornac"]:
         max_len = max(max(len(_words(doc)) for doc in docs), 5)  # 5: the widest window
@@ -367,30 +379,32 @@ def ratings(data_home):
         rows.append(["cornac ConvMF (title + genres), its defaults",
                      f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g} (cornac's lambda_u, "
                      "lambda_v; not tuned)", *values, np.mean(values), np.mean(seconds)])
-        values, seconds = [], []
-        for fold in range(1, 6):
-            base, test = ml100k_fold(data_home, fold)
-            start = time.perf_counter()
-            model = ConvMF(documents=docs, alpha_user=CORNAC_PENALTIES[0],
-                           alpha_item=CORNAC_PENALTIES[1], max_df=1.0,
-                           random_state=0).fit(base)
-            seconds.append(time.perf_counter() - start)
-            values.append(-rmse(model, base, test))
-        rows.append(["ConvMF (title + genres) at cornac's penalties",
-                     f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g} (set)", *values,
-                     np.mean(values), np.mean(seconds)])
+        for dropout in RATING_DROPOUTS:
+            values, seconds = [], []
+            for fold in range(1, 6):
+                base, test = ml100k_fold(data_home, fold)
+                start = time.perf_counter()
+                model = ConvMF(documents=docs, alpha_user=CORNAC_PENALTIES[0],
+                               alpha_item=CORNAC_PENALTIES[1], dropout=dropout, max_df=1.0,
+                               random_state=0).fit(base)
+                seconds.append(time.perf_counter() - start)
+                values.append(-rmse(model, base, test))
+            rows.append([f"ConvMF (title + genres) at cornac's penalties, dropout {dropout:g}",
+                         f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g}, {dropout:g} (set)",
+                         *values, np.mean(values), np.mean(seconds)])
         notes.append(f"cornac {found['cornac']}'s ConvMF: its defaults (k=50, up to 50 epochs "
                      "with its own stop, 5 CNN epochs each), max_len "
                      f"{max_len} (the longest document; its default 300 pads every document "
                      "to 300 words), the same words; its predictions as its rate() makes them. "
-                     "Ours at the same penalties beside it.")
+                     "Ours at the same penalties beside it, at our default dropout (0.2) and at "
+                     "the rate cornac's code applies (0.8).")
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                                           "NUMBA_NUM_THREADS") if k in os.environ}
     if threads:
         notes.append("Thread settings of the run: "
                      + ", ".join(f"{k}={v}" for k, v in threads.items()) + ".")
     tab = show(table("ml100k_rmse", "RMSE on MovieLens 100K u1..u5 (base -> test)",
-                     ["model", "chosen (alpha_user, alpha_item) per fold", "u1", "u2", "u3",
+                     ["model", "chosen setting per fold", "u1", "u2", "u3",
                       "u4", "u5", "mean", "fit s"], rows,
                      formats=["text", "text"] + ["metric"] * 6 + ["seconds"], notes=notes))
     write_results("convmf_ratings", [tab], peers=found)
