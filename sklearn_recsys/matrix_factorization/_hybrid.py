@@ -29,6 +29,8 @@ __all__ = ["HybridMF"]
 # above this many features (and rows), the feature regression is solved by
 # conjugate gradient instead of one Cholesky factorisation per fit
 _EXACT_RIDGE_MAX = 4096
+# every row's prior has the same weight (the prior kernels' empty prior_weights)
+_UNWEIGHTED = np.empty(0)
 
 
 def check_side_features(features, n_rows, name, what):
@@ -476,7 +478,7 @@ class HybridMF(MatrixFactorizationBase):
             return
         prior = np.ascontiguousarray(features @ getattr(self, weights_name), dtype=X.dtype)
         prior_cg_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y), prior,
-                       float(self.alpha), scale, False, steps)
+                       float(self.alpha), scale, False, steps, _UNWEIGHTED)
         # the map's solver refuses non-finite factors with SciPy's message: the
         # engine's names the fix (and a float32 fit is redone in float64)
         if not np.isfinite(X).all():
@@ -528,7 +530,7 @@ class HybridMF(MatrixFactorizationBase):
         U = np.zeros((X.shape[0], V.shape[1]), dtype=V.dtype)
         prior = self._user_prior(X, user_features)
         prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V), prior,
-                       float(self.alpha), float(self.confidence_scale), False)
+                       float(self.alpha), float(self.confidence_scale), False, _UNWEIGHTED)
         # a row without interactions on known items is a new user, as in fit: its
         # features' prediction, not that prediction shrunk by every item as a negative
         known = np.ones(X.shape[1], dtype=bool)

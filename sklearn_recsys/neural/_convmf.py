@@ -30,6 +30,9 @@ from ._text_cnn import CNNTrainer, forward, init_weights, word_attributions
 
 __all__ = ["ConvMF"]
 
+# every item's prior has the same weight (the prior kernels' empty prior_weights)
+_UNWEIGHTED = np.empty(0)
+
 
 class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     """Convolutional matrix factorization: item factors from ratings and item documents.
@@ -122,7 +125,18 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         projection to ``n_components``: one layer, as the paper's (a longer
         tuple is refused).
     dropout : float, default=0.2
-        Dropout rate on that layer while training.
+        Dropout rate on that layer while training. Kim et al.'s code and
+        cornac's ``ConvMF`` pass their ``dropout_rate=0.2`` to TensorFlow 1's
+        ``nn.dropout`` as the keep probability: the rate they apply is 0.8.
+    item_weighting : {None, "sqrt_count"}, default=None
+        Weight of each item's prior (its penalty ``alpha_item``) and of its
+        term in the CNN's loss. None: every item alike (the paper's
+        objective). ``"sqrt_count"``: the square root of the item's number of
+        training interactions, scaled to a mean of 1 over the items that have
+        some (Kim et al.'s code and cornac's ``give_item_weight``): a
+        well-rated item is held closer to its document's factors and weighs
+        more in the CNN's fit; an item without interactions weighs 0 in the
+        CNN's loss and keeps its document's factors.
     max_features : int, default=8000
         Vocabulary size when ``documents`` are texts.
     max_length : int, default=300
@@ -237,6 +251,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         "n_filters": [Interval(Integral, 1, None, closed="left")],
         "hidden_layer_sizes": [tuple, list],
         "dropout": [Interval(Real, 0, 1, closed="left")],
+        "item_weighting": [StrOptions({"sqrt_count"}), None],
         "max_features": [Interval(Integral, 1, None, closed="left")],
         "max_length": [Interval(Integral, 1, None, closed="left")],
         "max_df": [Interval(Real, 0, 1, closed="right")],
@@ -267,6 +282,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         n_filters=100,
         hidden_layer_sizes=(200,),
         dropout=0.2,
+        item_weighting=None,
         max_features=8000,
         max_length=300,
         max_df=0.5,
@@ -297,6 +313,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.n_filters = n_filters
         self.hidden_layer_sizes = hidden_layer_sizes
         self.dropout = dropout
+        self.item_weighting = item_weighting
         self.max_features = max_features
         self.max_length = max_length
         self.max_df = max_df
@@ -467,6 +484,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.global_mean_ = float(X.data.mean()) if explicit and X.nnz else 0.0
         counts = np.bincount(X.indices, minlength=n_items)
         self.cold_items_ = np.flatnonzero(counts == 0)
+        ctx.item_weights, ctx.document_weights = _UNWEIGHTED, None
+        if self.item_weighting == "sqrt_count" and X.nnz:
+            root = np.sqrt(counts)
+            ctx.document_weights = root * (np.count_nonzero(counts) / root.sum())
+            # a new item's factors are its prior whatever its weight (0 would leave its
+            # explicit least-squares system without a diagonal)
+            ctx.item_weights = np.where(counts > 0, ctx.document_weights, 1.0)
         if self.documents is None:
             self.sequencer_, self.cnn_weights_, self.document_factors_ = None, None, None
             self.item_factors_ = rng.standard_normal((n_items, k)).astype(self.dtype)
@@ -525,17 +549,20 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                                           gram_items=warm, gram=gram)
                 U[row] = np.linalg.solve(A, Yu.T @ t)
 
-    def _sweep(self, A, X, Y, G, prior, reg_prior, exact):
-        """One least-squares update of the rows of ``X`` (exact or CG) in place."""
+    def _sweep(self, A, X, Y, G, prior, reg_prior, exact, prior_weights=_UNWEIGHTED):
+        """One least-squares update of the rows of ``X`` (exact or CG) in place.
+
+        ``prior_weights`` scales each row's ``reg_prior`` (empty: all 1).
+        """
         data = self._centered(A.data, X.dtype)
         explicit = self.feedback == "explicit"
         if exact or self.solver == "cholesky":
             prior_ls_sweep(A.indptr, A.indices, data, X, Y, G, prior, float(reg_prior),
-                           float(self.confidence_scale), explicit)
+                           float(self.confidence_scale), explicit, prior_weights)
         else:
             prior_cg_sweep(A.indptr, A.indices, data, X, Y, G.astype(X.dtype), prior,
                            float(reg_prior), float(self.confidence_scale), explicit,
-                           int(self.cg_steps))
+                           int(self.cg_steps), prior_weights)
 
     def _centered(self, data, dtype):
         """Ratings minus the global mean (explicit), which the factors then model."""
@@ -552,7 +579,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             U64 = U.astype(np.float64)
             G = U64.T @ U64
         G[np.diag_indices_from(G)] += self.alpha_item
-        self._sweep(ctx.Xt, self.item_factors_, U, G, ctx.prior, self.alpha_item, exact=False)
+        self._sweep(ctx.Xt, self.item_factors_, U, G, ctx.prior, self.alpha_item, exact=False,
+                    prior_weights=ctx.item_weights)
         # a new item is its text: solved against the implicit Gram it would count as a
         # negative of every user and shrink, and the CNN would learn those shrunk targets
         self.item_factors_[self.cold_items_] = ctx.prior[self.cold_items_]
@@ -562,7 +590,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self._user_step(ctx.X_train)
         if self.documents is None:
             return self._objective(ctx)
-        ctx.trainer.train(ctx.seqs, self.item_factors_, ctx.rng)
+        ctx.trainer.train(ctx.seqs, self.item_factors_, ctx.rng,
+                          sample_weight=ctx.document_weights)
         self.cnn_weights_ = ctx.trainer.weights()
         self.document_factors_ = forward(self.cnn_weights_, self._window_sizes(),
                                          ctx.seqs).astype(self.dtype)
@@ -591,7 +620,10 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
             error = float(implicit_loss(X.indptr, X.indices, X.data.astype(U.dtype), U, Vw,
                                         Vw.T @ Vw, float(self.confidence_scale), U[0, :0]))
         penalty = self.alpha_user * float(np.sum(U.astype(np.float64) ** 2))
-        penalty += self.alpha_item * float(np.sum((V - ctx.prior).astype(np.float64) ** 2))
+        deviation = np.sum((V - ctx.prior).astype(np.float64) ** 2, axis=1)
+        if len(ctx.item_weights):
+            deviation = deviation * ctx.item_weights
+        penalty += self.alpha_item * float(np.sum(deviation))
         return 0.5 * (error + penalty)
 
     def _validation_label(self):

@@ -195,10 +195,12 @@ _TEXT_TOLERANCE = 1e-3
 class CNNTrainer:
     """TensorFlow variables, Adam state and the traced step of one ConvMF fit.
 
-    ``train(seqs, targets, rng)`` runs ``epochs`` passes of mini-batch
-    regression of the targets (the current item factors) on the documents,
-    minimizing the mean squared error; dropout is stateless and seeded from
-    ``rng``, the batch order too, so a fit is reproducible.
+    ``train(seqs, targets, rng, sample_weight)`` runs ``epochs`` passes of
+    mini-batch regression of the targets (the current item factors) on the
+    documents, minimizing the mean squared error, each document's term
+    weighted by its ``sample_weight`` (ConvMF's item weights; 1 when None);
+    dropout is stateless and seeded from ``rng``, the batch order too, so a
+    fit is reproducible.
     """
 
     def __init__(self, tf, weights, window_sizes, dropout, learning_rate, batch_size,
@@ -212,7 +214,7 @@ class CNNTrainer:
         update = adam(tf, variables, learning_rate)
         V = self.variables
 
-        def step(seq, lengths, target, seed):
+        def step(seq, lengths, target, weight, seed):
             mask = tf.cast(seq > 0, tf.float32)[:, :, None]
             with tf.GradientTape() as tape:
                 emb = tf.gather(V["embedding"], seq) * mask
@@ -228,30 +230,35 @@ class CNNTrainer:
                 if dropout > 0:
                     h = tf.nn.experimental.stateless_dropout(h, rate=dropout, seed=seed)
                 theta = tf.tanh(tf.matmul(h, V["projection"]) + V["projection_bias"])
-                loss = tf.reduce_mean(tf.square(target - theta))
+                loss = tf.reduce_mean(weight[:, None] * tf.square(target - theta))
             update(tape.gradient(loss, variables))
             return loss
 
         self._step = compile_step(tf, step, n_steps, input_signature=[
             tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32),
-            tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([2], tf.int32)])
+            tf.TensorSpec([None, None], tf.float32), tf.TensorSpec([None], tf.float32),
+            tf.TensorSpec([2], tf.int32)])
 
-    def train(self, seqs, targets, rng):
+    def train(self, seqs, targets, rng, sample_weight=None):
         """Epochs of regression of ``targets`` on ``seqs``; returns the last epoch's mean loss."""
         tf = self.tf
         lengths = document_lengths(seqs)
+        weights = (np.ones(len(seqs), dtype=np.float32) if sample_weight is None
+                   else np.asarray(sample_weight, dtype=np.float32))
         min_length = max(self.window_sizes)
         loss = 0.0
         for _ in range(self.epochs):
             order = rng.permutation(len(seqs))
             seqs_o, lengths_o, targets_o = seqs[order], lengths[order], targets[order]
+            weights_o = weights[order]
             total, n_batches = 0.0, 0
             for rows, seq in _batches_by_length(seqs_o, lengths_o, min_length,
                                                 self.batch_size):
                 seed = rng.randint(0, np.iinfo(np.int32).max, size=2).astype(np.int32)
                 total += float(self._step(
                     tf.constant(seq, tf.int32), tf.constant(lengths_o[rows], tf.int32),
-                    tf.constant(targets_o[rows], tf.float32), tf.constant(seed)))
+                    tf.constant(targets_o[rows], tf.float32),
+                    tf.constant(weights_o[rows], tf.float32), tf.constant(seed)))
                 n_batches += 1
             loss = total / max(1, n_batches)
         return loss

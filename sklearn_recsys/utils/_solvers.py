@@ -465,13 +465,18 @@ def ridge_rows_path(indptr, indices, data, Y, offsets, regs, free_bias, q_indptr
 
 
 @parallel_kernel
-def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit):
+def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit,
+                   prior_weights):
     """Least squares with a Gaussian prior mean: update every row of ``X`` in place.
 
-    Row ``u`` solves ``(G + sum_i w_i y_i y_i^T) x_u = sum_i t_i y_i +
-    reg_prior * prior[u]`` over its entries ``i``. Explicit ratings
-    (``explicit``): ``w_i = 1``, ``t_i = r_ui`` and ``G = lambda I`` (a ridge
-    on the observed entries only). Implicit feedback: ``w_i = scale * r_ui``,
+    Row ``u`` solves ``(G + (w_u - 1) reg_prior I + sum_i c_i y_i y_i^T) x_u =
+    sum_i t_i y_i + w_u reg_prior prior[u]`` over its entries ``i``: the
+    minimiser of its squared errors plus ``w_u reg_prior ||x_u - prior[u]||^2``
+    when ``G`` holds ``reg_prior I``. ``w_u = prior_weights[u]``, or 1 for
+    every row when ``prior_weights`` is empty (Kim et al.'s code weights an
+    item's prior by the square root of its rating count). Explicit ratings
+    (``explicit``): ``c_i = 1``, ``t_i = r_ui`` and ``G = lambda I`` (a ridge
+    on the observed entries only). Implicit feedback: ``c_i = scale * r_ui``,
     ``t_i = 1 + scale * r_ui`` and ``G = Y^T Y + lambda I`` (Hu et al.). The
     prior term is ConvMF's pull of an item's factors towards the CNN output
     of its document (Kim et al. 2016); a row without entries gets
@@ -479,17 +484,26 @@ def prior_ls_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
     ratings with ``reg_prior = lambda``.
     """
     n_rows, k = X.shape
+    weighted = prior_weights.shape[0] > 0
     for u in prange(n_rows):
+        w = prior_weights[u] if weighted else 1.0
         b = np.empty(k, dtype=G.dtype)
         for f in range(k):
-            b[f] = reg_prior * prior[u, f]
-        _weighted_ls_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, b, scale,
-                         explicit, b[:0])
+            b[f] = reg_prior * w * prior[u, f]
+        if weighted:
+            Gu = G.copy()
+            for f in range(k):
+                Gu[f, f] += reg_prior * (w - 1.0)
+            _weighted_ls_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, Gu, b, scale,
+                             explicit, b[:0])
+        else:
+            _weighted_ls_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, b, scale,
+                             explicit, b[:0])
 
 
 @parallel_kernel(rows=_cg_chunks)
 def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, explicit,
-                   cg_steps):
+                   cg_steps, prior_weights):
     """:func:`prior_ls_sweep` solved inexactly by warm-started conjugate gradient.
 
     ``cg_steps`` steps per row from the current ``X`` (Takacs et al. 2011);
@@ -502,16 +516,26 @@ def prior_cg_sweep(indptr, indices, data, X, Y, G, prior, reg_prior, scale, expl
     consts[2] = scale
     chunk = _CG_CHUNK
     n_chunks = (n_rows + chunk - 1) // chunk
+    weighted = prior_weights.shape[0] > 0
     for c in prange(n_chunks):
         r = np.empty(k, dtype=X.dtype)
         p = np.empty(k, dtype=X.dtype)
         Ap = np.empty(k, dtype=X.dtype)
         b0 = np.empty(k, dtype=X.dtype)
+        Gu = np.empty_like(G)
         for u in range(c * chunk, min(n_rows, (c + 1) * chunk)):
+            w = prior_weights[u] if weighted else 1.0
             for f in range(k):
-                b0[f] = reg_prior * prior[u, f]
-            _cg_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, consts, cg_steps,
-                    r, p, Ap, b0, explicit, b0[:0])
+                b0[f] = reg_prior * w * prior[u, f]
+            if weighted:
+                Gu[:] = G
+                for f in range(k):
+                    Gu[f, f] += reg_prior * (w - 1.0)
+                _cg_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, Gu, consts,
+                        cg_steps, r, p, Ap, b0, explicit, b0[:0])
+            else:
+                _cg_row(indptr[u], indptr[u + 1], indices, data, X[u], Y, G, consts,
+                        cg_steps, r, p, Ap, b0, explicit, b0[:0])
 
 
 def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=False,

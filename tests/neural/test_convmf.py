@@ -12,12 +12,14 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_recsys import ConvMF, make_interactions
 from sklearn_recsys.utils._solvers import prior_cg_sweep, prior_ls_sweep
 from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
 from sklearn_recsys.preprocessing import RatingBinarizer
+from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 SMALL_CNN = dict(embedding_dim=8, window_sizes=(1, 2), n_filters=6, hidden_layer_sizes=(8,),
                  max_df=1.0, batch_size=16)
@@ -33,7 +35,8 @@ def test_prior_ls_sweep_is_the_dense_solution(explicit):
     lam, scale = 2.0, 3.0
     G = lam * np.eye(3) + (0 if explicit else Y.T @ Y)
     X = np.zeros((12, 3))
-    prior_ls_sweep(R.indptr, R.indices, R.data, X, Y, G, prior, lam, scale, explicit)
+    prior_ls_sweep(R.indptr, R.indices, R.data, X, Y, G, prior, lam, scale, explicit,
+                   np.empty(0))
     for u in range(12):
         idx, r = R[u].indices, R[u].data
         w, t = (np.ones_like(r), r) if explicit else (scale * r, 1 + scale * r)
@@ -45,11 +48,48 @@ def test_prior_ls_sweep_is_the_dense_solution(explicit):
         assert_allclose(X[empty], prior[empty])
     # conjugate gradient reaches the same solution in k steps (k = 3 factors)
     X_cg = np.zeros((12, 3))
-    prior_cg_sweep(R.indptr, R.indices, R.data, X_cg, Y, G, prior, lam, scale, explicit, 3)
+    prior_cg_sweep(R.indptr, R.indices, R.data, X_cg, Y, G, prior, lam, scale, explicit, 3,
+                   np.empty(0))
     assert_allclose(X_cg, X, rtol=1e-8, atol=1e-10)
     one_step = np.zeros((12, 3))
-    prior_cg_sweep(R.indptr, R.indices, R.data, one_step, Y, G, prior, lam, scale, explicit, 1)
+    prior_cg_sweep(R.indptr, R.indices, R.data, one_step, Y, G, prior, lam, scale, explicit,
+                   1, np.empty(0))
     assert not np.allclose(one_step, X)
+
+
+@pytest.mark.parametrize("explicit", [True, False])
+def test_prior_sweeps_weight_each_rows_prior(explicit):
+    """Row u's prior precision is lam * w_u: the minimiser of its errors plus
+    w_u lam ||x_u - prior[u]||^2, with G holding lam I (Kim et al.'s item weights)."""
+    rng = np.random.default_rng(2)
+    R = sp.random(12, 9, density=0.4, random_state=3, format="csr") * 5
+    R.data = np.ceil(R.data)
+    Y = rng.normal(size=(9, 3))
+    prior = rng.normal(size=(12, 3))
+    weights = rng.uniform(0.2, 3.0, size=12)
+    lam, scale = 2.0, 3.0
+    G = lam * np.eye(3) + (0 if explicit else Y.T @ Y)
+    X = np.zeros((12, 3))
+    prior_ls_sweep(R.indptr, R.indices, R.data, X, Y, G, prior, lam, scale, explicit, weights)
+    for u in range(12):
+        idx, r = R[u].indices, R[u].data
+        c, t = (np.ones_like(r), r) if explicit else (scale * r, 1 + scale * r)
+        gram = 0 if explicit else Y.T @ Y
+        A = gram + weights[u] * lam * np.eye(3) + (Y[idx].T * c) @ Y[idx]
+        expected = np.linalg.solve(A, Y[idx].T @ t + weights[u] * lam * prior[u])
+        assert_allclose(X[u], expected, rtol=1e-10, atol=1e-12)
+    X_cg = np.zeros((12, 3))
+    prior_cg_sweep(R.indptr, R.indices, R.data, X_cg, Y, G, prior, lam, scale, explicit, 3,
+                   weights)
+    assert_allclose(X_cg, X, rtol=1e-8, atol=1e-10)
+    # weights of 1 are the unweighted sweep, to the bit
+    for sweep, extra in ((prior_ls_sweep, ()), (prior_cg_sweep, (2,))):
+        ones, plain = np.zeros((12, 3)), np.zeros((12, 3))
+        sweep(R.indptr, R.indices, R.data, ones, Y, G, prior, lam, scale, explicit, *extra,
+              np.ones(12))
+        sweep(R.indptr, R.indices, R.data, plain, Y, G, prior, lam, scale, explicit, *extra,
+              np.empty(0))
+        assert_array_equal(ones, plain)
 
 
 def _loop_cnn(weights, windows, seq):
@@ -132,9 +172,9 @@ def test_the_cnn_is_trained_on_cold_items_at_their_own_text(monkeypatch):
                    random_state=0, **SMALL_CNN)
     targets, train = [], _convmf.CNNTrainer.train
 
-    def spy(self, seqs, factors, rng):
+    def spy(self, seqs, factors, rng, sample_weight=None):
         targets.append((factors[cold].copy(), model.document_factors_[cold].copy()))
-        return train(self, seqs, factors, rng)
+        return train(self, seqs, factors, rng, sample_weight)
 
     monkeypatch.setattr(_convmf.CNNTrainer, "train", spy)
     model.fit(X)
@@ -451,6 +491,118 @@ def test_implicit_loss_curve_is_the_objective_the_solves_minimise():
     penalty = (model.alpha_user * np.sum(U ** 2)
                + model.alpha_item * np.sum((V - model.document_factors_) ** 2))
     assert_allclose(model.loss_curve_[-1], 0.5 * (error + penalty), rtol=1e-6)
+
+
+def _sqrt_count_weights(X):
+    """Kim et al.'s item weights: sqrt of the rating count, mean 1 over rated items."""
+    counts = np.bincount(X.indices, minlength=X.shape[1])
+    root = np.sqrt(counts)
+    return root * np.count_nonzero(counts) / root.sum()
+
+
+def test_sqrt_count_weights_the_item_step_prior_and_the_cnn_loss(monkeypatch):
+    """item_weighting="sqrt_count": each rated item's least-squares step pulls it to its
+    document's factors with precision alpha_item * w_j, the CNN's loss weighs its term by
+    w_j (a new item's by 0), and loss_curve_ is the weighted objective."""
+    from sklearn_recsys.neural import _convmf
+
+    X, docs, _, _, cold = _two_topics_with_cold_items()
+    R = X.copy()
+    R.data = np.random.default_rng(0).integers(1, 6, R.nnz).astype(float)
+    model = ConvMF(n_components=3, documents=docs, alpha_user=0.5, alpha_item=4.0,
+                   item_weighting="sqrt_count", max_iter=2, cnn_epochs=1, dtype=np.float64,
+                   random_state=0, **SMALL_CNN)
+    steps, sample_weights = [], []
+    item_step, train = ConvMF._item_step, _convmf.CNNTrainer.train
+
+    def spy_step(self, ctx):
+        before = (self.user_factors_.copy(), ctx.prior.copy())
+        item_step(self, ctx)
+        steps.append((*before, self.item_factors_.copy()))
+
+    def spy_train(self, seqs, factors, rng, sample_weight=None):
+        sample_weights.append(sample_weight)
+        return train(self, seqs, factors, rng, sample_weight)
+
+    monkeypatch.setattr(ConvMF, "_item_step", spy_step)
+    monkeypatch.setattr(_convmf.CNNTrainer, "train", spy_train)
+    model.fit(R)
+    w = _sqrt_count_weights(R)
+    assert w[cold].sum() == 0 and w.max() > 1.2 * w[w > 0].min()  # weights that differ
+    for weight in sample_weights:
+        assert_allclose(weight, w)
+    Rt, mu = R.T.tocsr(), model.global_mean_
+    for U, prior, V in steps:
+        for j in np.setdiff1d(np.arange(40), cold):
+            Uj = U[Rt[j].indices]
+            A = Uj.T @ Uj + model.alpha_item * w[j] * np.eye(3)
+            expected = np.linalg.solve(A, Uj.T @ (Rt[j].data - mu)
+                                       + model.alpha_item * w[j] * prior[j])
+            assert_allclose(V[j], expected, rtol=1e-8, atol=1e-10)
+        assert_allclose(V[cold], prior[cold])
+    U, V = model.user_factors_, model.item_factors_
+    rows = np.repeat(np.arange(R.shape[0]), np.diff(R.indptr))
+    error = np.sum((R.data - mu - np.einsum("ij,ij->i", U[rows], V[R.indices])) ** 2)
+    penalty = (model.alpha_user * np.sum(U ** 2) + model.alpha_item
+               * np.sum(w[:, None] * (V - model.document_factors_) ** 2))
+    assert_allclose(model.loss_curve_[-1], 0.5 * (error + penalty), rtol=1e-6)
+
+
+def test_a_zero_weight_documents_target_does_not_train_the_cnn():
+    from sklearn_recsys.neural._tf import import_tensorflow
+    from sklearn_recsys.neural._text_cnn import CNNTrainer
+
+    tf = import_tensorflow()
+    rng = np.random.RandomState(0)
+    seqs = rng.randint(1, 20, size=(10, 4)).astype(np.int32)
+    targets = rng.normal(0, 0.3, size=(10, 3)).astype(np.float32)
+    moved = targets.copy()
+    moved[4] += 5.0  # only document 4's target differs
+
+    def trained(y, sample_weight):
+        weights = init_weights(np.random.RandomState(1), 20, 5, (1, 2), 4, 6, 3)
+        trainer = CNNTrainer(tf, weights, (1, 2), 0.5, 1e-2, 4, 2, 6)
+        trainer.train(seqs, y, np.random.RandomState(2), sample_weight)
+        return trainer.weights()
+
+    zero = np.ones(10)
+    zero[4] = 0.0
+    a, b = trained(targets, zero), trained(moved, zero)
+    for name in a:
+        assert_array_equal(a[name], b[name])
+    c, d = trained(targets, None), trained(moved, None)
+    assert not np.allclose(c["projection"], d["projection"])
+    # weights of 1 are no weights, to the bit
+    e = trained(targets, np.ones(10))
+    for name in c:
+        assert_array_equal(c[name], e[name])
+
+
+def test_sqrt_count_on_items_rated_alike_is_the_unweighted_model():
+    rows = np.repeat(np.arange(40), 5)
+    cols = (rows + np.tile([0, 3, 7, 12, 20], 40)) % 40
+    ratings = 1.0 + (rows * 7 + cols) % 5
+    R = sp.csr_matrix((ratings, (rows, cols)), shape=(40, 40))
+    assert len(set(np.diff(R.tocsc().indptr))) == 1  # every item rated 5 times
+    _, docs, _, _ = _two_topics()
+    kw = dict(n_components=3, documents=docs, alpha_item=4.0, max_iter=2, cnn_epochs=1,
+              random_state=0, **SMALL_CNN)
+    plain = ConvMF(**kw).fit(R)
+    weighted = ConvMF(item_weighting="sqrt_count", **kw).fit(R)
+    assert_allclose(weighted.item_factors_, plain.item_factors_, rtol=1e-5, atol=1e-6)
+    assert_allclose(weighted.user_factors_, plain.user_factors_, rtol=1e-5, atol=1e-6)
+
+
+@parametrize_with_checks([ConvMF(n_components=4, max_iter=3, alpha_item=10.0,
+                                 item_weighting="sqrt_count", random_state=0)])
+def test_the_item_weighted_model_passes_sklearns_checks(estimator, check):
+    check(estimator)
+
+
+@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
+def test_the_item_weighted_model_passes_the_recommender_checks(check):
+    check("ConvMF", ConvMF(n_components=4, max_iter=3, alpha_item=10.0,
+                           item_weighting="sqrt_count", random_state=0))
 
 
 def test_per_item_tables_indexed_by_item_id_are_refused():
