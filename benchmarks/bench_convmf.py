@@ -30,7 +30,8 @@ ConvMF and MF use the setting chosen in part ``citeulike``'s validation (rerun t
 
 Part ``ratings``: MovieLens 100K u1..u5 (base -> test) RMSE of ConvMF with "title + genres" as
 documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of each, and ConvMF's
-dropout (0.2, our default, or 0.8, the rate cornac's code applies: see below), are chosen, for
+dropout (0.2, our default, or 0.8, the rate cornac's code applies: see below) and item weighting
+(none, our default, or the square root of the rating count, cornac's), are chosen, for
 each fold, on 10% of that fold's u{f}.base over the same grid (a choice on u1.base alone would have
 seen the test ratings of u2..u5, which u1.base holds), then refitted on the whole u{f}.base.
 cornac's ConvMF (``cornac.models.ConvMF``, a TensorFlow 1 graph) is the reference implementation
@@ -39,18 +40,20 @@ defaults, which are the paper's: k=50, ``lambda_u=1``, ``lambda_v=100`` (the sam
 the same objective as our ``alpha_user``, ``alpha_item``, and a point of the grid), up to 50
 epochs with its own stop on the loss, 5 CNN epochs per epoch (RMSprop), embeddings 200, windows
 3/4/5 x 100 filters, dense 200. It is not tuned over the grid: one fit took 48 to 146 s here on
-one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the grid's 50
-fits would add more than an hour; our ConvMF at the same penalties is shown beside it, at both
-dropout rates, so the rows compare the implementations at one setting as well as cornac's
-defaults against our tuned model. Three settings are not cornac's own: ``max_len`` is the longest
-document (17 words) instead of 300 (cornac pads every document to ``max_len`` with a learned
-padding word and pools over it; 300 would cost 18 times as much for documents of 5 words on
-median), the documents are given as the words our ``TextSequencer`` reads (cornac's default
-tokenizer would drop the years of the titles), and its CNN runs in a fresh process with
-``TF_ENABLE_ONEDNN_OPTS=0`` (see ``_cornac_rmse``: the same function, 13 times faster here).
+one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the penalty
+grid's 30 fits would add about 40 minutes; our ConvMF at the same penalties is shown beside it,
+at our defaults' dropout and item weighting and at cornac's, so the rows compare the
+implementations at one setting as well as cornac's defaults against our tuned model. Three
+settings are not cornac's own: ``max_len`` is the longest document (17 words) instead of 300 (cornac
+pads every document to ``max_len`` with a learned padding word and pools over it; 300 would cost 18
+times as much for documents of 5 words on median), the documents are given as the words our
+``TextSequencer`` reads (cornac's default tokenizer would drop the years of the titles), and its CNN
+runs in a fresh process with ``TF_ENABLE_ONEDNN_OPTS=0`` (see ``_cornac_rmse``: the same function,
+13 times faster here).
 Differences that are cornac's: ratings are not centred (its factors carry the mean), an item's
 prior and its term of the CNN's loss are weighted by the square root of its rating count (scaled
-to a mean of 1; the paper's item weights), and an item without training ratings (22 to 34 per
+to a mean of 1; the paper's item weights; ours with ``item_weighting="sqrt_count"``, in the grid),
+and an item without training ratings (22 to 34 per
 fold, 27 to 36 of each fold's 20,000 test ratings) gets the global mean, where ours predicts it
 from its document. Its dropout passes ``dropout_rate=0.2`` to TensorFlow 1's ``nn.dropout``,
 whose second argument is ``keep_prob``: 80% of the dense layer is dropped, and the dropout stays
@@ -101,10 +104,17 @@ HYBRID_GRID = [{"n_components": 400, "confidence_scale": 40.0, "alpha": a, "alph
 # cornac's ConvMF's defaults for lambda_u and lambda_v (also a point of RATING_GRID)
 CORNAC_PENALTIES = (1.0, 100.0)
 RATING_GRID = [(10.0, 10.0), (1.0, 100.0), (10.0, 100.0), (1.0, 1000.0), (3.0, 300.0)]
-# ConvMF's dropout on the dense layer: our default and the rate cornac's (and Kim et al.'s)
-# code applies (their dropout_rate=0.2 is TensorFlow 1's keep probability)
+# ConvMF's dropout on the dense layer and item weighting: our defaults (0.2, None) and what
+# cornac's (and Kim et al.'s) code applies (their dropout_rate=0.2 is TensorFlow 1's keep
+# probability: 0.8 dropped; their item weights are the square roots of the rating counts)
 RATING_DROPOUTS = (0.2, 0.8)
+RATING_WEIGHTINGS = (None, "sqrt_count")
 CONVMF_ITER = 10
+
+
+def _weighting(weighting):
+    """Short name of an ``item_weighting`` for the table."""
+    return {None: "none", "sqrt_count": "sqrt"}[weighting]
 
 
 def _words(doc):
@@ -344,14 +354,15 @@ def ratings(data_home):
     docs = [f"{t} {' '.join(g)}" for t, g in zip(movies.item_titles, movies.item_genres)]
     rmse = make_rating_scorer("rmse")
     rows = []
-    # PMF has no CNN, so no dropout to choose
-    convmf_grid = [(lu, lv, d) for d in RATING_DROPOUTS for lu, lv in RATING_GRID]
-    pmf_grid = [(lu, lv, 0.2) for lu, lv in RATING_GRID]
+    # PMF has no CNN (no dropout) and its prior mean is 0 (no document to weigh)
+    convmf_grid = [(lu, lv, d, w) for w in RATING_WEIGHTINGS for d in RATING_DROPOUTS
+                   for lu, lv in RATING_GRID]
+    pmf_grid = [(lu, lv, 0.2, None) for lu, lv in RATING_GRID]
     for label, documents, grid in (("ConvMF (title + genres)", docs, convmf_grid),
                                    ("PMF (no documents)", None, pmf_grid)):
-        def make(lu, lv, dropout, documents=documents):
+        def make(lu, lv, dropout, weighting, documents=documents):
             return ConvMF(documents=documents, alpha_user=lu, alpha_item=lv, dropout=dropout,
-                          max_df=1.0, random_state=0)
+                          item_weighting=weighting, max_df=1.0, random_state=0)
         chosen, values, seconds = [], [], []
         for fold in range(1, 6):
             base, test = ml100k_fold(data_home, fold)
@@ -363,15 +374,17 @@ def ratings(data_home):
             model = make(*chosen[-1]).fit(base)
             seconds.append(time.perf_counter() - start)
             values.append(-rmse(model, base, test))
-        show_setting = (lambda c: f"{c[0]:g}, {c[1]:g}, {c[2]:g}") if documents is not None \
-            else (lambda c: f"{c[0]:g}, {c[1]:g}")
+        show_setting = (lambda c: f"{c[0]:g}, {c[1]:g}, {c[2]:g}, {_weighting(c[3])}") \
+            if documents is not None else (lambda c: f"{c[0]:g}, {c[1]:g}")
         settings = ("; ".join(f"u{f} {show_setting(c)}" for f, c in enumerate(chosen, 1))
                     if len(set(chosen)) > 1 else f"{show_setting(chosen[0])} (all)")
         rows.append([label, settings, *values, np.mean(values), np.mean(seconds)])
     notes = ["Each fold's setting chosen on 10% of its own u{f}.base's ratings over the same "
-             "grid, then refitted on the whole u{f}.base: (alpha_user, alpha_item, dropout) "
-             f"for ConvMF, dropout in {{{', '.join(f'{d:g}' for d in RATING_DROPOUTS)}}}; "
-             "(alpha_user, alpha_item) for PMF."]
+             "grid, then refitted on the whole u{f}.base: (alpha_user, alpha_item, dropout, "
+             "item weighting) for ConvMF, dropout in "
+             f"{{{', '.join(f'{d:g}' for d in RATING_DROPOUTS)}}}, item weighting none or "
+             "sqrt (the square root of the item's rating count); (alpha_user, alpha_item) for "
+             "PMF."]
     found = peers("cornac")
     if found["cornac"]:
         max_len = max(max(len(_words(doc)) for doc in docs), 5)  # 5: the widest window
@@ -379,25 +392,30 @@ def ratings(data_home):
         rows.append(["cornac ConvMF (title + genres), its defaults",
                      f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g} (cornac's lambda_u, "
                      "lambda_v; not tuned)", *values, np.mean(values), np.mean(seconds)])
-        for dropout in RATING_DROPOUTS:
+        # ours at our defaults' dropout and weighting, at the dropout cornac applies, and at
+        # cornac's whole setting (its dropout and item weights)
+        for dropout, weighting in ((0.2, None), (0.8, None), (0.8, "sqrt_count")):
             values, seconds = [], []
             for fold in range(1, 6):
                 base, test = ml100k_fold(data_home, fold)
                 start = time.perf_counter()
                 model = ConvMF(documents=docs, alpha_user=CORNAC_PENALTIES[0],
-                               alpha_item=CORNAC_PENALTIES[1], dropout=dropout, max_df=1.0,
-                               random_state=0).fit(base)
+                               alpha_item=CORNAC_PENALTIES[1], dropout=dropout,
+                               item_weighting=weighting, max_df=1.0, random_state=0).fit(base)
                 seconds.append(time.perf_counter() - start)
                 values.append(-rmse(model, base, test))
-            rows.append([f"ConvMF (title + genres) at cornac's penalties, dropout {dropout:g}",
-                         f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g}, {dropout:g} (set)",
+            rows.append([f"ConvMF (title + genres) at cornac's penalties, dropout {dropout:g}, "
+                         f"item weighting {_weighting(weighting)}",
+                         f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g}, {dropout:g}, "
+                         f"{_weighting(weighting)} (set)",
                          *values, np.mean(values), np.mean(seconds)])
         notes.append(f"cornac {found['cornac']}'s ConvMF: its defaults (k=50, up to 50 epochs "
                      "with its own stop, 5 CNN epochs each), max_len "
                      f"{max_len} (the longest document; its default 300 pads every document "
                      "to 300 words), the same words; its predictions as its rate() makes them. "
-                     "Ours at the same penalties beside it, at our default dropout (0.2) and at "
-                     "the rate cornac's code applies (0.8).")
+                     "Ours at the same penalties beside it: at our default dropout (0.2) and "
+                     "item weighting (none), at the dropout cornac's code applies (0.8), and at "
+                     "its dropout and item weights (sqrt).")
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                                           "NUMBA_NUM_THREADS") if k in os.environ}
     if threads:
