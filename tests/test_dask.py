@@ -318,6 +318,17 @@ def test_batch_recommend_merges_a_dask_chunks_repeats_and_skips_empty_chunks(cli
     filtered = _second_half_filtered(da, X)
     items, scores = batch_recommend(model, filtered, k=5, client=client)
     np.testing.assert_array_equal(items, model.recommend(X[100:], k=5)[0])
+    # per-user arguments cannot be cut to chunks of unknown size: refused with the fix,
+    # and served once the sizes are known
+    ban = sp.csr_matrix(X[100:].shape)
+    ban[:, 0] = 1
+    with pytest.raises(ValueError, match=r"unknown number of rows.*so exclude cannot be "
+                                         r"aligned.*compute_chunk_sizes\(\)"):
+        batch_recommend(model, filtered, k=5, exclude=ban, client=client)
+    items, _ = batch_recommend(model, filtered.compute_chunk_sizes(), k=5, exclude=ban,
+                               client=client)
+    np.testing.assert_array_equal(items, model.recommend(X[100:], k=5, exclude=ban)[0])
+    assert 0 not in items
     with pytest.raises(ValueError, match="2-D matrix"):
         batch_recommend(model, da.ones(60, chunks=60), k=2, client=client)
     with pytest.raises(ValueError, match="rows_per_task must be a positive int"):
@@ -349,6 +360,9 @@ def test_user_features_reach_every_block_and_partition(client):
     np.testing.assert_array_equal(items, expected[0])
     with pytest.raises(ValueError, match="user_features has 89 rows but X has 90"):
         batch_recommend(model, X, client=client, user_features=G[:-1])
+    with pytest.raises(ValueError, match=r"so exclude and user_features cannot be aligned"):
+        batch_recommend(model, chunked[chunked.sum(axis=1) > 0], client=client,
+                        user_features=G, exclude=sp.csr_matrix(X.shape))
     with pytest.raises(TypeError, match="EASE reads no user_features"):
         batch_recommend(EASE(alpha=5.0).fit(X), X, client=client, user_features=G)
     coo = X.tocoo()

@@ -68,7 +68,8 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, cand
         Never return an item the user has interacted with.
     exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
         Further items never to return (non-zeros of each row), in memory:
-        each task gets the rows of its block.
+        each task gets the rows of its block (so a Dask ``X`` needs known
+        chunk sizes: ``X.compute_chunk_sizes()`` after a boolean filter).
     candidates : array-like of int, default=None
         Item indices to choose from, the same for every user; None means the
         whole catalogue.
@@ -106,6 +107,17 @@ def batch_recommend(estimator, X, k=10, *, exclude_seen=True, exclude=None, cand
             "user's row as X[None, :] or X.reshape(1, -1)).")
     # refused here, not by every task on the workers after the model was sent
     model = _fitted_recommender(estimator)
+    if np.isnan(X.shape[0]) and (exclude is not None or user_features is not None):
+        # a boolean filter leaves a dask array's row count unknown: the per-user
+        # arguments could not be cut to its chunks (the checks would read "nan users")
+        passed = " and ".join(name for name, value in (("exclude", exclude),
+                                                       ("user_features", user_features))
+                              if value is not None)
+        raise ValueError(
+            f"X has an unknown number of rows (a dask array with unknown chunk sizes, as a "
+            f"boolean filter leaves it), so {passed} cannot be aligned to its users: call "
+            "X.compute_chunk_sizes() first, or pass the filtered rows of the per-user "
+            "arguments with an X whose chunks are known.")
     ids = None if item_ids is None else _check_item_ids(estimator, item_ids)
     if user_features is not None:
         check_reads_user_features(estimator)
