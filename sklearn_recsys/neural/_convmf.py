@@ -196,7 +196,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     loss_curve_ : list of float
         The objective after each iteration: half the (confidence-weighted)
         squared error plus ``alpha_user`` and ``alpha_item`` penalties, the
-        latter towards the CNN's output.
+        latter towards the CNN's output (each item's scaled by its weight
+        with ``item_weighting``).
     validation_scores_ : list of float or None
         With ``early_stopping``: minus the validation RMSE (explicit) or the
         validation NDCG@20 (implicit) after each iteration.
