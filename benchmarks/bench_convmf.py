@@ -95,6 +95,10 @@ MF_GRID = [{"n_components": k, "alpha_user": lu, "alpha_item": lv, "confidence_s
             "solver": "cg"}
            for k in (50, 200, 400) for lu in (0.1, 10.0) for lv in (10.0, 1000.0)]
 CONVMF_LAMBDA_V = (10.0, 100.0, 1000.0)
+# ConvMF's dropout and item weighting in parts citeulike and cold: the defaults these parts
+# last ran with (convmf_citeulike.json, convmf_cold.json), before the defaults became the
+# reference code's (dropout 0.8, sqrt_count), which part ratings chose on MovieLens
+CITEULIKE_CNN = {"dropout": 0.2, "item_weighting": None}
 ALS_GRID = [{"n_components": k, "alpha": a, "confidence_scale": 40.0}
             for k in (64, 200, 400) for a in (1.0, 10.0, 100.0)]
 # HybridMF with the titles' TF-IDF as item features: the factor count and confidence of the
@@ -261,7 +265,7 @@ def _models(docs, X_train):
     """(name, factory, grid) of part citeulike; ConvMF's grid builds on MF's choice."""
     mf_params = _choose(lambda **p: ConvMF(feedback="implicit", random_state=0, **p),
                         MF_GRID, X_train)
-    conv_grid = [{**mf_params, "alpha_item": lv} for lv in CONVMF_LAMBDA_V]
+    conv_grid = [{**mf_params, "alpha_item": lv, **CITEULIKE_CNN} for lv in CONVMF_LAMBDA_V]
     conv_params = _choose(lambda **p: ConvMF(documents=docs, feedback="implicit",
                                              max_iter=CONVMF_ITER, random_state=0, **p),
                           conv_grid, X_train)

@@ -27,7 +27,7 @@ _TEST_PARAMS = {
                 "random_state": 0},
     "CDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "fold_in_iter": 5,
              "random_state": 0},
-    # the default item penalty (1000, for a document prior) leaves 40 users' ratings
+    # the default item penalty (100, for a document prior) leaves 40 users' ratings
     # no say: every factor ~0, every new user the same scores
     "ConvMF": {"n_components": 4, "max_iter": 3, "alpha_item": 10.0, "random_state": 0},
     "MultDAE": {"n_components": 4, "max_iter": 2, "batch_size": 16, "early_stopping": False,

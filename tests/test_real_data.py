@@ -95,14 +95,15 @@ def test_convmf_text_beats_pmf_on_movielens_u1(shared_data):
     docs = item_documents(movies, fields=("item_titles", "item_genres"))
     train, test = _ml100k_fold(Path(shared_data), 1)
     rmse = make_rating_scorer("rmse")
-    # the defaults, chosen on validation ratings of u1.base (benchmarks/bench_convmf.py)
+    # the defaults: the reference code's setting, and the best of the grid on validation
+    # ratings of u1.base (benchmarks/bench_convmf.py)
     conv = ConvMF(documents=docs, max_df=1.0,
                   random_state=0).fit(train)
     pmf = ConvMF(alpha_user=10.0, alpha_item=10.0, random_state=0).fit(train)
     conv_rmse, pmf_rmse = -rmse(conv, train, test), -rmse(pmf, train, test)
-    # measured 0.938 and 0.975
-    assert conv_rmse < 0.95
-    assert conv_rmse < pmf_rmse - 0.02
+    # measured 0.920 and 0.975; cornac's ConvMF (the reference code) 0.933 on this fold
+    assert conv_rmse < 0.93
+    assert conv_rmse < pmf_rmse - 0.04
 
 
 def test_autorec_rmse_on_movielens_u1(shared_data):

@@ -94,13 +94,14 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         feedback over all cells.
     alpha_user : float, default=1.0
         Precision of the users' prior (penalty on the user factors).
-    alpha_item : float, default=1000.0
+    alpha_item : float, default=100.0
         Precision of the items' prior around the CNN output: how strongly the
-        item factors follow their documents. The defaults were chosen on
-        validation ratings of MovieLens 100K (u1.base) with titles and genres
-        as documents; the paper's (100, 10 on MovieLens-1M) fit ratings that
-        are not centred. Implicit feedback needs its own values (see the
-        benchmarks).
+        item factors follow their documents. The defaults of ``alpha_user``,
+        ``alpha_item``, ``dropout`` and ``item_weighting`` are the reference
+        code's (Kim et al.'s, cornac's ``ConvMF``), and the best of the
+        benchmark's grid on validation ratings of MovieLens 100K (u1.base)
+        with titles and genres as documents. Implicit feedback needs its own
+        penalties (see the benchmarks).
     confidence_scale : float, default=10.0
         ``c = 1 + confidence_scale * value`` for implicit feedback.
     max_iter : int, default=15
@@ -124,11 +125,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         Size of the CNN's dense layer between the pooled features and the
         projection to ``n_components``: one layer, as the paper's (a longer
         tuple is refused).
-    dropout : float, default=0.2
+    dropout : float, default=0.8
         Dropout rate on that layer while training. Kim et al.'s code and
         cornac's ``ConvMF`` pass their ``dropout_rate=0.2`` to TensorFlow 1's
         ``nn.dropout`` as the keep probability: the rate they apply is 0.8.
-    item_weighting : {None, "sqrt_count"}, default=None
+        That suits the default layer of 200 units; a small layer needs less
+        (the gallery's example, 32 units, runs 0.2).
+    item_weighting : {"sqrt_count", None}, default="sqrt_count"
         Weight of each item's prior (its penalty ``alpha_item``) and of its
         term in the CNN's loss. None: every item alike (the paper's
         objective). ``"sqrt_count"``: the square root of the item's number of
@@ -136,7 +139,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         some (Kim et al.'s code and cornac's ``give_item_weight``): a
         well-rated item is held closer to its document's factors and weighs
         more in the CNN's fit; an item without interactions weighs 0 in the
-        CNN's loss and keeps its document's factors.
+        CNN's loss and keeps its document's factors. Without ``documents``
+        (PMF, every prior mean 0) every item is alike.
     max_features : int, default=8000
         Vocabulary size when ``documents`` are texts.
     max_length : int, default=300
@@ -272,7 +276,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         documents=None,
         feedback="explicit",
         alpha_user=1.0,
-        alpha_item=1000.0,
+        alpha_item=100.0,
         confidence_scale=10.0,
         max_iter=15,
         solver="cholesky",
@@ -282,8 +286,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         window_sizes=(3, 4, 5),
         n_filters=100,
         hidden_layer_sizes=(200,),
-        dropout=0.2,
-        item_weighting=None,
+        dropout=0.8,
+        item_weighting="sqrt_count",
         max_features=8000,
         max_length=300,
         max_df=0.5,
@@ -486,7 +490,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         counts = np.bincount(X.indices, minlength=n_items)
         self.cold_items_ = np.flatnonzero(counts == 0)
         ctx.item_weights, ctx.document_weights = _UNWEIGHTED, None
-        if self.item_weighting == "sqrt_count" and X.nnz:
+        if self.item_weighting == "sqrt_count" and self.documents is not None and X.nnz:
             root = np.sqrt(counts)
             ctx.document_weights = root * (np.count_nonzero(counts) / root.sum())
             # a new item's factors are its prior whatever its weight (0 would leave its

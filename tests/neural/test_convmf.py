@@ -12,14 +12,12 @@ import scipy.sparse as sp
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
-from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_recsys import ConvMF, make_interactions
 from sklearn_recsys.utils._solvers import prior_cg_sweep, prior_ls_sweep
 from sklearn_recsys.metrics import get_ranking_scorer
 from sklearn_recsys.neural._text_cnn import forward, init_weights
 from sklearn_recsys.preprocessing import RatingBinarizer
-from sklearn_recsys.utils.estimator_checks import recommender_checks
 
 SMALL_CNN = dict(embedding_dim=8, window_sizes=(1, 2), n_filters=6, hidden_layer_sizes=(8,),
                  max_df=1.0, batch_size=16)
@@ -488,8 +486,10 @@ def test_implicit_loss_curve_is_the_objective_the_solves_minimise():
     P = X.toarray()
     C = 1.0 + model.confidence_scale * P
     error = np.sum((C * ((P > 0) - U @ V.T) ** 2)[:, warm])
+    # the default item weights (a new item's factors are its prior: no deviation)
+    w = _sqrt_count_weights(X)
     penalty = (model.alpha_user * np.sum(U ** 2)
-               + model.alpha_item * np.sum((V - model.document_factors_) ** 2))
+               + model.alpha_item * np.sum(w[:, None] * (V - model.document_factors_) ** 2))
     assert_allclose(model.loss_curve_[-1], 0.5 * (error + penalty), rtol=1e-6)
 
 
@@ -587,22 +587,23 @@ def test_sqrt_count_on_items_rated_alike_is_the_unweighted_model():
     _, docs, _, _ = _two_topics()
     kw = dict(n_components=3, documents=docs, alpha_item=4.0, max_iter=2, cnn_epochs=1,
               random_state=0, **SMALL_CNN)
-    plain = ConvMF(**kw).fit(R)
+    plain = ConvMF(item_weighting=None, **kw).fit(R)
     weighted = ConvMF(item_weighting="sqrt_count", **kw).fit(R)
     assert_allclose(weighted.item_factors_, plain.item_factors_, rtol=1e-5, atol=1e-6)
     assert_allclose(weighted.user_factors_, plain.user_factors_, rtol=1e-5, atol=1e-6)
 
 
-@parametrize_with_checks([ConvMF(n_components=4, max_iter=3, alpha_item=10.0,
-                                 item_weighting="sqrt_count", random_state=0)])
-def test_the_item_weighted_model_passes_sklearns_checks(estimator, check):
-    check(estimator)
-
-
-@pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
-def test_the_item_weighted_model_passes_the_recommender_checks(check):
-    check("ConvMF", ConvMF(n_components=4, max_iter=3, alpha_item=10.0,
-                           item_weighting="sqrt_count", random_state=0))
+def test_without_documents_item_weighting_leaves_plain_pmf():
+    """PMF's prior means are all 0: no document to weigh, every item's ridge alike."""
+    X, _, _, _ = _two_topics()
+    R = X.copy()
+    R.data = np.random.default_rng(1).integers(1, 6, R.nnz).astype(float)
+    R = R[:, :35]  # items of unequal counts (the first 35 columns)
+    kw = dict(n_components=3, alpha_item=4.0, max_iter=3, random_state=0)
+    weighted = ConvMF(item_weighting="sqrt_count", **kw).fit(R)
+    assert_array_equal(weighted.item_factors_, ConvMF(item_weighting=None, **kw).fit(R)
+                       .item_factors_)
+    assert np.ptp(np.diff(R.tocsc().indptr)) > 3
 
 
 def test_per_item_tables_indexed_by_item_id_are_refused():
