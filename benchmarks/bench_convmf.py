@@ -30,8 +30,9 @@ ConvMF and MF use the setting chosen in part ``citeulike``'s validation (rerun t
 
 Part ``ratings``: MovieLens 100K u1..u5 (base -> test) RMSE of ConvMF with "title + genres" as
 documents against PMF (ConvMF without documents); (alpha_user, alpha_item) of each, and ConvMF's
-dropout (0.2, our default, or 0.8, the rate cornac's code applies: see below) and item weighting
-(none, our default, or the square root of the rating count, cornac's), are chosen, for
+dropout (0.2, the former default, or 0.8, the rate cornac's code applies: see below) and item
+weighting (none, the former default, or the square root of the rating count, cornac's; the two
+are our defaults since the grid chose them), are chosen, for
 each fold, on 10% of that fold's u{f}.base over the same grid (a choice on u1.base alone would have
 seen the test ratings of u2..u5, which u1.base holds), then refitted on the whole u{f}.base.
 cornac's ConvMF (``cornac.models.ConvMF``, a TensorFlow 1 graph) is the reference implementation
@@ -42,7 +43,7 @@ epochs with its own stop on the loss, 5 CNN epochs per epoch (RMSprop), embeddin
 3/4/5 x 100 filters, dense 200. It is not tuned over the grid: one fit took 48 to 146 s here on
 one thread (its stop on the loss ended it after about 10 to 30 epochs of 5 s), so the penalty
 grid's 30 fits would add about 40 minutes; our ConvMF at the same penalties is shown beside it,
-at our defaults' dropout and item weighting and at cornac's, so the rows compare the
+at the former defaults' dropout and item weighting and at cornac's, so the rows compare the
 implementations at one setting as well as cornac's defaults against our tuned model. Three
 settings are not cornac's own: ``max_len`` is the longest document (17 words) instead of 300 (cornac
 pads every document to ``max_len`` with a learned padding word and pools over it; 300 would cost 18
@@ -95,10 +96,6 @@ MF_GRID = [{"n_components": k, "alpha_user": lu, "alpha_item": lv, "confidence_s
             "solver": "cg"}
            for k in (50, 200, 400) for lu in (0.1, 10.0) for lv in (10.0, 1000.0)]
 CONVMF_LAMBDA_V = (10.0, 100.0, 1000.0)
-# ConvMF's dropout and item weighting in parts citeulike and cold: the defaults these parts
-# last ran with (convmf_citeulike.json, convmf_cold.json), before the defaults became the
-# reference code's (dropout 0.8, sqrt_count), which part ratings chose on MovieLens
-CITEULIKE_CNN = {"dropout": 0.2, "item_weighting": None}
 ALS_GRID = [{"n_components": k, "alpha": a, "confidence_scale": 40.0}
             for k in (64, 200, 400) for a in (1.0, 10.0, 100.0)]
 # HybridMF with the titles' TF-IDF as item features: the factor count and confidence of the
@@ -108,9 +105,10 @@ HYBRID_GRID = [{"n_components": 400, "confidence_scale": 40.0, "alpha": a, "alph
 # cornac's ConvMF's defaults for lambda_u and lambda_v (also a point of RATING_GRID)
 CORNAC_PENALTIES = (1.0, 100.0)
 RATING_GRID = [(10.0, 10.0), (1.0, 100.0), (10.0, 100.0), (1.0, 1000.0), (3.0, 300.0)]
-# ConvMF's dropout on the dense layer and item weighting: our defaults (0.2, None) and what
-# cornac's (and Kim et al.'s) code applies (their dropout_rate=0.2 is TensorFlow 1's keep
-# probability: 0.8 dropped; their item weights are the square roots of the rating counts)
+# ConvMF's dropout on the dense layer and item weighting: our defaults before 2026-12-07
+# (0.2, None) and what cornac's (and Kim et al.'s) code applies, our defaults since (their
+# dropout_rate=0.2 is TensorFlow 1's keep probability: 0.8 dropped; their item weights are
+# the square roots of the rating counts)
 RATING_DROPOUTS = (0.2, 0.8)
 RATING_WEIGHTINGS = (None, "sqrt_count")
 CONVMF_ITER = 10
@@ -265,7 +263,7 @@ def _models(docs, X_train):
     """(name, factory, grid) of part citeulike; ConvMF's grid builds on MF's choice."""
     mf_params = _choose(lambda **p: ConvMF(feedback="implicit", random_state=0, **p),
                         MF_GRID, X_train)
-    conv_grid = [{**mf_params, "alpha_item": lv, **CITEULIKE_CNN} for lv in CONVMF_LAMBDA_V]
+    conv_grid = [{**mf_params, "alpha_item": lv} for lv in CONVMF_LAMBDA_V]
     conv_params = _choose(lambda **p: ConvMF(documents=docs, feedback="implicit",
                                              max_iter=CONVMF_ITER, random_state=0, **p),
                           conv_grid, X_train)
@@ -396,8 +394,8 @@ def ratings(data_home):
         rows.append(["cornac ConvMF (title + genres), its defaults",
                      f"{CORNAC_PENALTIES[0]:g}, {CORNAC_PENALTIES[1]:g} (cornac's lambda_u, "
                      "lambda_v; not tuned)", *values, np.mean(values), np.mean(seconds)])
-        # ours at our defaults' dropout and weighting, at the dropout cornac applies, and at
-        # cornac's whole setting (its dropout and item weights)
+        # ours at the former defaults' dropout and weighting, at the dropout cornac applies,
+        # and at cornac's whole setting (its dropout and item weights: our defaults)
         for dropout, weighting in ((0.2, None), (0.8, None), (0.8, "sqrt_count")):
             values, seconds = [], []
             for fold in range(1, 6):
@@ -417,9 +415,9 @@ def ratings(data_home):
                      "with its own stop, 5 CNN epochs each), max_len "
                      f"{max_len} (the longest document; its default 300 pads every document "
                      "to 300 words), the same words; its predictions as its rate() makes them. "
-                     "Ours at the same penalties beside it: at our default dropout (0.2) and "
-                     "item weighting (none), at the dropout cornac's code applies (0.8), and at "
-                     "its dropout and item weights (sqrt).")
+                     "Ours at the same penalties beside it: at the former default dropout (0.2) "
+                     "and item weighting (none), at the dropout cornac's code applies (0.8), "
+                     "and at its dropout and item weights (sqrt; our defaults).")
     threads = {k: os.environ[k] for k in ("OMP_NUM_THREADS", "TF_NUM_INTRAOP_THREADS",
                                           "NUMBA_NUM_THREADS") if k in os.environ}
     if threads:
