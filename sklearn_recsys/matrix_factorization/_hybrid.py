@@ -10,6 +10,7 @@ from sklearn.utils.validation import _get_feature_names, check_array
 
 from ..base import rows_without_known_items
 from ..utils._solvers import (
+    UNWEIGHTED_PRIOR,
     als_cg_sweep,
     fold_in_contributions,
     implicit_loss,
@@ -29,8 +30,6 @@ __all__ = ["HybridMF"]
 # above this many features (and rows), the feature regression is solved by
 # conjugate gradient instead of one Cholesky factorisation per fit
 _EXACT_RIDGE_MAX = 4096
-# every row's prior has the same weight (the prior kernels' empty prior_weights)
-_UNWEIGHTED = np.empty(0)
 
 
 def check_side_features(features, n_rows, name, what):
@@ -478,7 +477,7 @@ class HybridMF(MatrixFactorizationBase):
             return
         prior = np.ascontiguousarray(features @ getattr(self, weights_name), dtype=X.dtype)
         prior_cg_sweep(A.indptr, A.indices, A.data, X, Y, self._gram(Y), prior,
-                       float(self.alpha), scale, False, steps, _UNWEIGHTED)
+                       float(self.alpha), scale, False, steps, UNWEIGHTED_PRIOR)
         # the map's solver refuses non-finite factors with SciPy's message: the
         # engine's names the fix (and a float32 fit is redone in float64)
         if not np.isfinite(X).all():
@@ -530,7 +529,7 @@ class HybridMF(MatrixFactorizationBase):
         U = np.zeros((X.shape[0], V.shape[1]), dtype=V.dtype)
         prior = self._user_prior(X, user_features)
         prior_ls_sweep(X.indptr, X.indices, X.data, U, V, self._item_gram(V), prior,
-                       float(self.alpha), float(self.confidence_scale), False, _UNWEIGHTED)
+                       float(self.alpha), float(self.confidence_scale), False, UNWEIGHTED_PRIOR)
         # a row without interactions on known items is a new user, as in fit: its
         # features' prediction, not that prediction shrunk by every item as a negative
         known = np.ones(X.shape[1], dtype=bool)

@@ -16,6 +16,7 @@ from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
 from ..utils._holdout import heldout_rmse
 from ..utils._solvers import (
+    UNWEIGHTED_PRIOR,
     fold_in_contributions,
     fold_in_system,
     implicit_loss,
@@ -29,9 +30,6 @@ from ._tf import import_tensorflow
 from ._text_cnn import CNNTrainer, forward, init_weights, word_attributions
 
 __all__ = ["ConvMF"]
-
-# every item's prior has the same weight (the prior kernels' empty prior_weights)
-_UNWEIGHTED = np.empty(0)
 
 
 class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
@@ -492,7 +490,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.global_mean_ = float(X.data.mean()) if explicit and X.nnz else 0.0
         counts = np.bincount(X.indices, minlength=n_items)
         self.cold_items_ = np.flatnonzero(counts == 0)
-        ctx.item_weights, ctx.document_weights = _UNWEIGHTED, None
+        ctx.item_weights, ctx.document_weights = UNWEIGHTED_PRIOR, None
         if self.item_weighting == "sqrt_count" and self.documents is not None and X.nnz:
             root = np.sqrt(counts)
             ctx.document_weights = root * (np.count_nonzero(counts) / root.sum())
@@ -557,7 +555,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
                                           gram_items=warm, gram=gram)
                 U[row] = np.linalg.solve(A, Yu.T @ t)
 
-    def _sweep(self, A, X, Y, G, prior, reg_prior, exact, prior_weights=_UNWEIGHTED):
+    def _sweep(self, A, X, Y, G, prior, reg_prior, exact, prior_weights=UNWEIGHTED_PRIOR):
         """One least-squares update of the rows of ``X`` (exact or CG) in place.
 
         ``prior_weights`` scales each row's ``reg_prior`` (empty: all 1).

@@ -243,14 +243,14 @@ class CNNTrainer:
         """Epochs of regression of ``targets`` on ``seqs``; returns the last epoch's mean loss."""
         tf = self.tf
         lengths = document_lengths(seqs)
-        weights = (np.ones(len(seqs), dtype=np.float32) if sample_weight is None
-                   else np.asarray(sample_weight, dtype=np.float32))
+        sample_weight = (np.ones(len(seqs), dtype=np.float32) if sample_weight is None
+                         else np.asarray(sample_weight, dtype=np.float32))
         min_length = max(self.window_sizes)
         loss = 0.0
         for _ in range(self.epochs):
             order = rng.permutation(len(seqs))
             seqs_o, lengths_o, targets_o = seqs[order], lengths[order], targets[order]
-            weights_o = weights[order]
+            weights_o = sample_weight[order]
             total, n_batches = 0.0, 0
             for rows, seq in _batches_by_length(seqs_o, lengths_o, min_length,
                                                 self.batch_size):

@@ -54,11 +54,14 @@ __all__ = [
     "joint_user_sweep",
     "prior_cg_sweep",
     "prior_ls_sweep",
+    "UNWEIGHTED_PRIOR",
     "ridge_rows_path",
     "ridge_rows_sweep",
 ]
 
 _EPS = 1e-20
+# the prior kernels' prior_weights for "every row's prior alike"
+UNWEIGHTED_PRIOR = np.empty(0)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
