@@ -286,9 +286,10 @@ def test_the_sampler_on_huge_ratings_says_what_to_do():
 
 
 def test_factors_below_the_scores_precision_warn():
-    """ConvMF without documents (PMF) on ratings without structure: its default alpha_item
-    shrank the factors to a score spread of about 1e-8 around global_mean_ (3), which float32
-    rounds away: 96% of the users got every item tied (lists in item order), silently."""
+    """ConvMF without documents (PMF) on ratings without structure: alpha_item=1000 (its
+    default until the reference code's 100 replaced it) shrank the factors to a score
+    spread of about 1e-8 around global_mean_ (3), which float32 rounds away: 96% of the
+    users got every item tied (lists in item order), silently."""
     from sklearn_recsys import ConvMF
 
     rng = np.random.RandomState(0)
@@ -296,11 +297,12 @@ def test_factors_below_the_scores_precision_warn():
                       dtype=np.float64)
     with pytest.warns(UserWarning, match=r"equal over every item for 9\d of the first 100 "
                                          r"training users.*float32.*dtype=np.float64"):
-        model = ConvMF(n_components=8, max_iter=5, random_state=0).fit(X)
+        model = ConvMF(n_components=8, alpha_item=1000.0, max_iter=5, random_state=0).fit(X)
     assert np.mean(np.ptp(model.decision_function(X[:100]), axis=1) == 0) > 0.9
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        model = ConvMF(n_components=8, max_iter=5, random_state=0, dtype=np.float64).fit(X)
+        model = ConvMF(n_components=8, alpha_item=1000.0, max_iter=5, random_state=0,
+                       dtype=np.float64).fit(X)
     assert not np.any(np.ptp(model.decision_function(X[:100]), axis=1) == 0)
 
 
