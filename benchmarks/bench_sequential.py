@@ -73,6 +73,25 @@ GRU4Rec's protocol) score the test item from the whole input. Every score is mad
 official model, the metrics by this library's scorers, as for the quality table:
 ``sequential_official.json``. Our GRU4Rec's rows on the same split are the quality table's.
 
+Part ``official-sasrec``: pmixer's SASRec.pytorch (the PyTorch port that Kang & McAuley's
+TensorFlow repository points to; not on PyPI and not in this repository: give its
+``python`` folder) on both datasets' split above, its ``main.py`` run unmodified in the
+PyTorch interpreter given by ``--torch-python`` through ``benchmarks/sasrec_official.py``,
+which replaces only its sampled-negative evaluation by scores of every item; skipped, with
+a note, when either is missing::
+
+    python benchmarks/bench_sequential.py --parts official-sasrec \\
+        --sasrec-official SASRec.pytorch/python --torch-python TORCH_VENV/bin/python
+
+Each dataset runs the README's ML-1M command (200 items, dropout 0.2, its defaults
+otherwise) twice side by side, post-norm (the code's default) and pre-norm
+(``--norm_first``), for ``--sasrec-epochs`` epochs; every 20 epochs (its evaluation's
+schedule) every user is scored for the validation item (every user's last input item) and
+for the test item. The table keeps the evaluation of best validation NDCG@10 (the
+protocol of our SASRec, trained without the validation item) and shows the run's last:
+``sequential_official_sasrec.json``. Our SASRec's rows on the same split are the quality
+table's.
+
 Results: ``benchmarks/results/sequential.json``, ``sequential_speed.json`` and the
 other parts' files named above;
 ``python benchmarks/make_tables.py`` turns them into the docs' tables.
@@ -634,6 +653,136 @@ def versus_official(data_home, name, official_dir, torch_python):
     return tab, found
 
 
+OFFICIAL_SASREC = {  # label -> main.py's extra arguments (its README's ML-1M command aside)
+    "post-norm (the code's default)": [],
+    "pre-norm (--norm_first)": ["--norm_first"],
+}
+
+
+def official_sasrec_split(T, work):
+    """Write ``data/log.txt`` for SASRec.pytorch: each user's input (``leave_last_out_split(T,
+    T)``, in our sequence order) then the test item; return ``X, y, X_val, y_val``. The
+    code's ``data_partition`` holds out a user's last two items: the test item, and the
+    input's last (the item our SASRec stops early on)."""
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    X, y = leave_last_out_split(T, T)
+    X_val, y_val = leave_last_out_split(X, X)
+    users, items, _ = _ordered(X)
+    bounds = np.searchsorted(users, np.arange(X.shape[0] + 1))
+    y, y_val = y.tocsr(), y_val.tocsr()
+    os.makedirs(os.path.join(work, "data"))
+    with open(os.path.join(work, "data", "log.txt"), "w") as f:
+        for u in range(X.shape[0]):
+            seq = items[bounds[u]:bounds[u + 1]]
+            # every user has an input and a test item here (MovieLens: 20 ratings or more)
+            assert len(seq) >= 3 and y[u].nnz == 1 and list(y_val[u].indices) == [seq[-1]]
+            f.writelines(f"{u + 1} {i + 1}\n" for i in [*seq, y[u].indices[0]])
+    return X, y, X_val, y_val
+
+
+def _official_sasrec_missing(official_dir, torch_python):
+    """Why the part ``official-sasrec`` cannot run (None when it can)."""
+    import subprocess
+
+    if not official_dir:
+        return "no --sasrec-official (SASRec.pytorch's python folder)"
+    if not all(os.path.isfile(os.path.join(official_dir, f))
+               for f in ("main.py", "model.py", "utils.py")):
+        return (f"{official_dir} lacks main.py, model.py or utils.py (SASRec.pytorch's "
+                "python folder)")
+    if not torch_python:
+        return "no --torch-python (an interpreter with torch)"
+    done = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, text=True)
+    if done.returncode:
+        return f"{torch_python} cannot import torch: {done.stderr.strip()[-300:]}"
+    return None
+
+
+def _forward(proc, prefix, lines):
+    """Copy a worker's stdout to our stderr (its progress), keeping its lines."""
+    for line in proc.stdout:
+        print(prefix, line.rstrip(), file=sys.stderr, flush=True)
+        lines.append(line)
+
+
+def versus_official_sasrec(data_home, name, official_dir, torch_python, epochs):
+    """SASRec.pytorch (``OFFICIAL_SASREC``) on our split, scored by our scorers every 20
+    epochs; the test figures of the evaluation of best validation NDCG@10."""
+    import hashlib
+    import json
+    import subprocess
+    import tempfile
+    import threading
+
+    official_dir = os.path.abspath(official_dir)
+    worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sasrec_official.py")
+    rows, curves, record = [], [], None
+    with tempfile.TemporaryDirectory() as base:
+        runs = []  # the variants run side by side, one process (one thread) each
+        for label, extra in OFFICIAL_SASREC.items():
+            work = os.path.join(base, str(len(runs)))
+            X, y, X_val, y_val = official_sasrec_split(
+                timestamps(data_home, DATASETS[name]), work)
+            command = [torch_python, worker, "--official", official_dir, "--work", work,
+                       "--epochs", str(epochs), "--n-users", str(X.shape[0]),
+                       "--n-items", str(X.shape[1]), "--main-args", json.dumps(extra)]
+            proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+            lines = []
+            thread = threading.Thread(target=_forward, args=(proc, f"  {label}:", lines))
+            thread.start()
+            runs.append((label, work, proc, thread, lines))
+        users = np.arange(X.shape[0])
+        for label, work, proc, thread, lines in runs:
+            thread.join()
+            if proc.wait():
+                raise RuntimeError(f"SASRec.pytorch's run ({label}) failed (its error is above)")
+            record = json.loads(lines[-1])
+
+            def scored(kind, epoch, X_in, y_out):
+                path = os.path.join(work, "scores", f"{kind}_{epoch}.npy")
+                return metrics(_Scores(np.load(path)), X_in, y_out, users=users)
+
+            curve = [scored("val", e, X_val, y_val)[1] for e in record["epochs"]]
+            best = int(np.argmax(curve))  # the first best evaluation
+            kept = record["epochs"][best]
+            last_epoch = record["epochs"][-1]
+            seconds = sum(record["train_seconds"])
+            rows.append([f"SASRec.pytorch, {label}", *scored("test", kept, X, y), curve[best],
+                         kept, last_epoch, seconds, seconds / last_epoch])
+            rows.append([f"SASRec.pytorch, {label}, last epoch",
+                         *scored("test", last_epoch, X, y), curve[-1], last_epoch,
+                         last_epoch, seconds, seconds / last_epoch])
+            for row in rows[-2:]:
+                print(row, flush=True)
+            curves.append(f"{label}: " + ", ".join(f"{v:.4f}" for v in curve))
+    digests = []
+    for f in ("main.py", "model.py", "utils.py"):
+        with open(os.path.join(official_dir, f), "rb") as fh:
+            digests.append(f"{f} sha256 {hashlib.sha256(fh.read()).hexdigest()[:12]}")
+    found = {"torch": record["torch"], "SASRec.pytorch": "(" + ", ".join(digests) + ")"}
+    tab = table(
+        f"sequential-official-sasrec-{name}",
+        f"{name}: SASRec.pytorch (the reference's PyTorch port) on our leave-last-out split",
+        ["implementation", "HR@10", "NDCG@10", "validation NDCG@10", "epoch kept", "epochs",
+         "fit seconds", "seconds per epoch"], rows,
+        formats=["text", "metric", "metric", "metric", "count", "count", "seconds", "seconds"],
+        notes=[f"{X.shape[0]} users, {X.shape[1]} items; the quality table's split, input "
+               "items masked, every item ranked, this library's scorers. main.py runs "
+               "unmodified on the CPU (one thread, torch and NumPy seeds 0; the two runs side "
+               "by side, one process each) with its README's "
+               "ML-1M command (200 items, dropout 0.2; its defaults otherwise: 50 units, 2 "
+               "blocks, 1 head, batch 128, learning rate 0.001, one sampled negative per "
+               f"position, binary cross-entropy), {epochs} epochs, every item scored every "
+               "20 epochs (its evaluation's schedule) in place of its 100 sampled "
+               "negatives. Trained without the validation item (every user's last input "
+               "item); the test item is scored from the whole input (our SASRec's "
+               "protocol). Epoch kept: the evaluation of best validation NDCG@10; last "
+               "epoch: the run's end. Seconds: training only.",
+               "Validation NDCG@10 every 20 epochs: " + "; ".join(curves) + "."])
+    return tab, found
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-home", default="../shared/data")
@@ -649,6 +798,11 @@ def main(argv=None):
                              "with gru4rec_pytorch.py); without it the part is skipped")
     parser.add_argument("--torch-python",
                         help="official: an interpreter with torch and pandas")
+    parser.add_argument("--sasrec-official",
+                        help="official-sasrec: SASRec.pytorch's python folder (main.py, "
+                             "model.py, utils.py); without it the part is skipped")
+    parser.add_argument("--sasrec-epochs", type=int, default=400,
+                        help="official-sasrec: epochs of each run (a multiple of 20)")
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--learning-rate", type=float,
                         help="recbole-run: this learning rate only (default: all of GRID)")
@@ -689,6 +843,18 @@ def main(argv=None):
                                              args.torch_python)
                 tables.append(show(tab))
             write_results("sequential_official", tables, peers=found)
+    if "official-sasrec" in parts:
+        missing = _official_sasrec_missing(args.sasrec_official, args.torch_python)
+        if missing:
+            print(f"note: part 'official-sasrec' skipped: {missing}", file=sys.stderr,
+                  flush=True)
+        else:
+            tables, found = [], {}
+            for n in args.datasets.split(","):
+                tab, found = versus_official_sasrec(args.data_home, n, args.sasrec_official,
+                                                    args.torch_python, args.sasrec_epochs)
+                tables.append(show(tab))
+            write_results("sequential_official_sasrec", tables, peers=found)
     if "recbole" in parts:
         tables = versus_recbole(args.data_home, args.datasets.split(","))
         write_results("sequential_recbole", tables,
