@@ -57,8 +57,9 @@ to a mean of 1; the paper's item weights; ours with ``item_weighting="sqrt_count
 and an item without training ratings (22 to 34 per
 fold, 27 to 36 of each fold's 20,000 test ratings) gets the global mean, where ours predicts it
 from its document. Its dropout passes ``dropout_rate=0.2`` to TensorFlow 1's ``nn.dropout``,
-whose second argument is ``keep_prob``: 80% of the dense layer is dropped, and the dropout stays
-on when the CNN gives the items' prior means (each epoch's are a random draw).
+whose second argument is ``keep_prob``: 80% of the dense layer is dropped (Kim et al.'s Keras
+code passes the same 0.2 to ``Dropout``, whose argument is the rate: 20% dropped), and the
+dropout stays on when the CNN gives the items' prior means (each epoch's are a random draw).
 
 Seeds are fixed; timings are wall seconds of one fit (measured on a 2-core machine).
 
@@ -106,9 +107,9 @@ HYBRID_GRID = [{"n_components": 400, "confidence_scale": 40.0, "alpha": a, "alph
 CORNAC_PENALTIES = (1.0, 100.0)
 RATING_GRID = [(10.0, 10.0), (1.0, 100.0), (10.0, 100.0), (1.0, 1000.0), (3.0, 300.0)]
 # ConvMF's dropout on the dense layer and item weighting: our defaults before 2026-12-07
-# (0.2, None) and what cornac's (and Kim et al.'s) code applies, our defaults since (their
-# dropout_rate=0.2 is TensorFlow 1's keep probability: 0.8 dropped; their item weights are
-# the square roots of the rating counts)
+# (0.2, None) and what cornac's code applies, our defaults since (its dropout_rate=0.2 is
+# TensorFlow 1's keep probability: 0.8 dropped, where Kim et al.'s Keras code drops 0.2; its
+# item weights, Kim et al.'s, are the square roots of the rating counts)
 RATING_DROPOUTS = (0.2, 0.8)
 RATING_WEIGHTINGS = (None, "sqrt_count")
 CONVMF_ITER = 10

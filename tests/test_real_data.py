@@ -95,7 +95,7 @@ def test_convmf_text_beats_pmf_on_movielens_u1(shared_data):
     docs = item_documents(movies, fields=("item_titles", "item_genres"))
     train, test = _ml100k_fold(Path(shared_data), 1)
     rmse = make_rating_scorer("rmse")
-    # the defaults: the reference code's setting, and the best of the grid on validation
+    # the defaults: the setting cornac's code applies, and the best of the grid on validation
     # ratings of u1.base (benchmarks/bench_convmf.py)
     conv = ConvMF(documents=docs, max_df=1.0,
                   random_state=0).fit(train)

@@ -95,11 +95,12 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     alpha_item : float, default=100.0
         Precision of the items' prior around the CNN output: how strongly the
         item factors follow their documents. The defaults of ``alpha_user``,
-        ``alpha_item``, ``dropout`` and ``item_weighting`` are the reference
-        code's (Kim et al.'s, cornac's ``ConvMF``), and the best of the
-        benchmark's grid on validation ratings of MovieLens 100K (u1.base)
-        with titles and genres as documents. Implicit feedback needs its own
-        penalties (see the benchmarks).
+        ``alpha_item``, ``dropout`` and ``item_weighting`` are the setting
+        cornac's ``ConvMF`` applies (its penalties, the rate its dropout
+        applies, Kim et al.'s item weights), and the best of the benchmark's
+        grid on validation ratings of MovieLens 100K (u1.base) with titles
+        and genres as documents. Implicit feedback needs its own penalties
+        (see the benchmarks).
     confidence_scale : float, default=10.0
         ``c = 1 + confidence_scale * value`` for implicit feedback.
     max_iter : int, default=15
@@ -124,11 +125,13 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         projection to ``n_components``: one layer, as the paper's (a longer
         tuple is refused).
     dropout : float, default=0.8
-        Dropout rate on that layer while training. Kim et al.'s code and
-        cornac's ``ConvMF`` pass their ``dropout_rate=0.2`` to TensorFlow 1's
-        ``nn.dropout`` as the keep probability: the rate they apply is 0.8.
-        That suits the default layer of 200 units with the reference's 50
-        factors (MovieLens ratings); a small layer or many factors need less:
+        Dropout rate on that layer while training. Kim et al.'s code drops
+        20% (Keras's ``Dropout(0.2)``); cornac's ``ConvMF`` passes the same
+        ``dropout_rate=0.2`` to TensorFlow 1's ``nn.dropout`` as the keep
+        probability, so the rate it applies is 0.8. On MovieLens ratings, with
+        the default layer of 200 units and the paper's 50 factors, 0.8 was
+        the better of the two on every fold; a small layer or many factors
+        need less:
         with 400 factors on CiteULike-a, 0.8 ranked new items from their text
         about a third worse than 0.2 (see the benchmarks), and the gallery's
         32-unit example runs 0.2.
@@ -137,7 +140,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         term in the CNN's loss. None: every item alike (the paper's
         objective). ``"sqrt_count"``: the square root of the item's number of
         training interactions, scaled to a mean of 1 over the items that have
-        some (Kim et al.'s code and cornac's ``give_item_weight``): a
+        some (as Kim et al.'s code and cornac's ``give_item_weight``, which
+        scale to a mean of 1 over all items): a
         well-rated item is held closer to its document's factors and weighs
         more in the CNN's fit; an item without interactions weighs 0 in the
         CNN's loss and keeps its document's factors. Without ``documents``
