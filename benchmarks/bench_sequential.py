@@ -528,21 +528,27 @@ class _Scores:
         return self.scores[users]
 
 
-def _official_missing(official_dir, torch_python):
-    """Why the part ``official`` cannot run (None when it can)."""
+def _torch_python_missing(torch_python, modules):
+    """Why ``--torch-python`` cannot serve a reference's worker (None when it can)."""
     import subprocess
 
+    names = " and ".join(modules)
+    if not torch_python:
+        return f"no --torch-python (an interpreter with {names})"
+    done = subprocess.run([torch_python, "-c", "import " + ", ".join(modules)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        return f"{torch_python} cannot import {names}: {done.stderr.strip()[-300:]}"
+    return None
+
+
+def _official_missing(official_dir, torch_python):
+    """Why the part ``official`` cannot run (None when it can)."""
     if not official_dir:
         return "no --gru4rec-official (the official GRU4Rec_PyTorch_Official checkout)"
     if not os.path.isfile(os.path.join(official_dir, "gru4rec_pytorch.py")):
         return f"{official_dir} holds no gru4rec_pytorch.py (the official GRU4Rec's code)"
-    if not torch_python:
-        return "no --torch-python (an interpreter with torch and pandas)"
-    done = subprocess.run([torch_python, "-c", "import torch, pandas"], capture_output=True,
-                          text=True)
-    if done.returncode:
-        return f"{torch_python} cannot import torch and pandas: {done.stderr.strip()[-300:]}"
-    return None
+    return _torch_python_missing(torch_python, ("torch", "pandas"))
 
 
 def official_split(T, work):
@@ -567,6 +573,13 @@ def official_split(T, work):
     return X, y, X_val, y_val
 
 
+def _forward(proc, prefix, lines):
+    """Copy a worker's stdout to our stderr (its progress), keeping its lines."""
+    for line in proc.stdout:
+        print(prefix, line.rstrip(), file=sys.stderr, flush=True)
+        lines.append(line)
+
+
 def _official_worker(official_dir, torch_python, work, mode, params, epochs, shape):
     """One run of ``gru4rec_official.py`` in the PyTorch interpreter; its JSON record."""
     import json
@@ -578,13 +591,11 @@ def _official_worker(official_dir, torch_python, work, mode, params, epochs, sha
                "--params", json.dumps(params), "--epochs", str(epochs),
                "--n-users", str(shape[0]), "--n-items", str(shape[1])]
     proc = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    last = ""
-    for line in proc.stdout:  # the official code's progress, to our stderr
-        print("  official:", line.rstrip(), file=sys.stderr, flush=True)
-        last = line
+    lines = []
+    _forward(proc, "  official:", lines)  # the official code's progress, to our stderr
     if proc.wait():
         raise RuntimeError(f"the official GRU4Rec's {mode} run failed (its error is above)")
-    record = json.loads(last)
+    record = json.loads(lines[-1])
     if record["nan"]:
         raise RuntimeError(f"the official GRU4Rec's {mode} run stopped on a NaN loss")
     return record
@@ -683,27 +694,13 @@ def official_sasrec_split(T, work):
 
 def _official_sasrec_missing(official_dir, torch_python):
     """Why the part ``official-sasrec`` cannot run (None when it can)."""
-    import subprocess
-
     if not official_dir:
         return "no --sasrec-official (SASRec.pytorch's python folder)"
     if not all(os.path.isfile(os.path.join(official_dir, f))
                for f in ("main.py", "model.py", "utils.py")):
         return (f"{official_dir} lacks main.py, model.py or utils.py (SASRec.pytorch's "
                 "python folder)")
-    if not torch_python:
-        return "no --torch-python (an interpreter with torch)"
-    done = subprocess.run([torch_python, "-c", "import torch"], capture_output=True, text=True)
-    if done.returncode:
-        return f"{torch_python} cannot import torch: {done.stderr.strip()[-300:]}"
-    return None
-
-
-def _forward(proc, prefix, lines):
-    """Copy a worker's stdout to our stderr (its progress), keeping its lines."""
-    for line in proc.stdout:
-        print(prefix, line.rstrip(), file=sys.stderr, flush=True)
-        lines.append(line)
+    return _torch_python_missing(torch_python, ("torch",))
 
 
 def versus_official_sasrec(data_home, name, official_dir, torch_python, epochs):
@@ -711,6 +708,7 @@ def versus_official_sasrec(data_home, name, official_dir, torch_python, epochs):
     epochs; the test figures of the evaluation of best validation NDCG@10."""
     import hashlib
     import json
+    import shutil
     import subprocess
     import tempfile
     import threading
@@ -719,11 +717,13 @@ def versus_official_sasrec(data_home, name, official_dir, torch_python, epochs):
     worker = os.path.join(os.path.dirname(os.path.abspath(__file__)), "sasrec_official.py")
     rows, curves, record = [], [], None
     with tempfile.TemporaryDirectory() as base:
+        split = os.path.join(base, "split")
+        X, y, X_val, y_val = official_sasrec_split(timestamps(data_home, DATASETS[name]), split)
         runs = []  # the variants run side by side, one process (one thread) each
         for label, extra in OFFICIAL_SASREC.items():
+            # a folder each: main.py writes its own into its working directory
             work = os.path.join(base, str(len(runs)))
-            X, y, X_val, y_val = official_sasrec_split(
-                timestamps(data_home, DATASETS[name]), work)
+            shutil.copytree(os.path.join(split, "data"), os.path.join(work, "data"))
             command = [torch_python, worker, "--official", official_dir, "--work", work,
                        "--epochs", str(epochs), "--n-users", str(X.shape[0]),
                        "--n-items", str(X.shape[1]), "--main-args", json.dumps(extra)]
