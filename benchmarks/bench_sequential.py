@@ -83,8 +83,8 @@ a note, when either is missing::
     python benchmarks/bench_sequential.py --parts official-sasrec \\
         --sasrec-official SASRec.pytorch/python --torch-python TORCH_VENV/bin/python
 
-Each dataset runs the README's ML-1M command (200 items, dropout 0.2, its defaults
-otherwise) twice side by side, post-norm (the code's default) and pre-norm
+Each dataset runs the ML-1M command of SASRec.pytorch's README (200 items, dropout 0.2, its
+defaults otherwise) twice side by side, post-norm (the code's default) and pre-norm
 (``--norm_first``), for ``--sasrec-epochs`` epochs; every 20 epochs (its evaluation's
 schedule) every user is scored for the validation item (every user's last input item) and
 for the test item. The table keeps the evaluation of best validation NDCG@10 (the
@@ -801,7 +801,7 @@ def main(argv=None):
     parser.add_argument("--sasrec-official",
                         help="official-sasrec: SASRec.pytorch's python folder (main.py, "
                              "model.py, utils.py); without it the part is skipped")
-    parser.add_argument("--sasrec-epochs", type=int, default=400,
+    parser.add_argument("--sasrec-epochs", type=int, default=600,
                         help="official-sasrec: epochs of each run (a multiple of 20)")
     parser.add_argument("--log", help=argparse.SUPPRESS)
     parser.add_argument("--learning-rate", type=float,
