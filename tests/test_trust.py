@@ -287,7 +287,7 @@ def test_the_sampler_on_huge_ratings_says_what_to_do():
 
 def test_factors_below_the_scores_precision_warn():
     """ConvMF without documents (PMF) on ratings without structure: alpha_item=1000 (its
-    default until the reference code's 100 replaced it) shrank the factors to a score
+    default until cornac's 100 replaced it) shrank the factors to a score
     spread of about 1e-8 around global_mean_ (3), which float32 rounds away: 96% of the
     users got every item tied (lists in item order), silently."""
     from sklearn_recsys import ConvMF

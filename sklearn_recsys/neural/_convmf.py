@@ -131,10 +131,9 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         probability, so the rate it applies is 0.8. On MovieLens ratings, with
         the default layer of 200 units and the paper's 50 factors, 0.8 was
         the better of the two on every fold; a small layer or many factors
-        need less:
-        with 400 factors on CiteULike-a, 0.8 ranked new items from their text
-        about a third worse than 0.2 (see the benchmarks), and the gallery's
-        32-unit example runs 0.2.
+        need less: with 400 factors on CiteULike-a, 0.8 ranked new items from
+        their text about a third worse than 0.2 (see the benchmarks), and the
+        gallery's 32-unit example runs 0.2.
     item_weighting : {"sqrt_count", None}, default="sqrt_count"
         Weight of each item's prior (its penalty ``alpha_item``) and of its
         term in the CNN's loss. None: every item alike (the paper's
