@@ -256,7 +256,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         if HtH is None:
             HtH = self._factor_gram(H)
         nmf_multiplicative_sweep(A.indptr, A.indices, A.data, W, H, HtH, float(self.alpha),
-                                 self.feedback == "explicit", int(n_steps))
+                                 self.feedback == "explicit", int(n_steps),
+                                 float(np.finfo(W.dtype).tiny))
 
     def _iterate(self, ctx):
         X = ctx.X_train

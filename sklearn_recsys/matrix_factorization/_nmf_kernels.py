@@ -10,7 +10,8 @@ __all__ = ["nmf_multiplicative_sweep", "stored_entry_predictions"]
 
 
 @parallel_kernel
-def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_only, n_steps):
+def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_only, n_steps,
+                             smallest):
     """Multiplicative updates of every row of the non-negative ``X`` in place.
 
     Row ``u`` is updated ``n_steps`` times with the other side ``Y`` fixed:
@@ -20,6 +21,12 @@ def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_onl
     ``reg_u = reg * n_u`` (Zhang et al. 2006); otherwise zeros are data (Lee
     and Seung 2001), ``D_u = x_u Y^T Y`` from the precomputed ``YtY`` and
     ``reg_u = reg``.
+
+    An update that falls below ``smallest`` (the smallest normal number of
+    ``X``'s dtype) is stored as 0: multiplicative updates drive many factors
+    towards 0, and subnormal floats take the processor's slow path in every
+    later product (on Last.fm 2K, 300 sweeps left 13-17% of the factors
+    subnormal and each sweep several times slower).
     """
     n_rows, k = X.shape
     for u in prange(n_rows):
@@ -53,7 +60,8 @@ def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_onl
                     den[f] = s
             for f in range(k):
                 d = den[f] + lam * X[u, f]
-                X[u, f] = X[u, f] * num[f] / d if d > 0 else 0.0
+                v = X[u, f] * num[f] / d if d > 0 else 0.0
+                X[u, f] = v if v >= smallest else 0.0
 
 
 @parallel_kernel
