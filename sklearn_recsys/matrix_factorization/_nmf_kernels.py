@@ -1,32 +1,26 @@
-"""Numba kernels of NMF: multiplicative updates of one side's rows (Lee & Seung; Zhang et
-al.), and the predictions at the stored entries that its recorded loss needs."""
+"""Numba kernels of NMF on ratings: multiplicative updates of one side's rows on the stored
+entries (Zhang et al.), and the predictions at those entries that its recorded loss needs."""
 
 import numpy as np
 from numba import prange
 
 from ..utils._parallel import parallel_kernel
 
-__all__ = ["nmf_multiplicative_sweep", "stored_entry_predictions"]
+__all__ = ["nmf_observed_sweep", "stored_entry_predictions"]
 
 
 @parallel_kernel
-def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_only, n_steps,
-                             smallest):
-    """Multiplicative updates of every row of the non-negative ``X`` in place.
+def nmf_observed_sweep(indptr, indices, data, X, Y, reg, n_steps, smallest):
+    """Multiplicative updates of every row of the non-negative ``X`` in place, on the stored
+    entries only (ratings: zeros are missing; Zhang et al. 2006).
 
     Row ``u`` is updated ``n_steps`` times with the other side ``Y`` fixed:
-    ``x_uf <- x_uf * sum_i y_if r_ui / (D_uf + reg_u x_uf)``. With
-    ``observed_only`` the loss covers the stored entries only (ratings:
-    zeros are missing), ``D_uf = sum_{i observed} y_if (x_u . y_i)`` and
-    ``reg_u = reg * n_u`` (Zhang et al. 2006); otherwise zeros are data (Lee
-    and Seung 2001), ``D_u = x_u Y^T Y`` from the precomputed ``YtY`` and
-    ``reg_u = reg``.
+    ``x_uf <- x_uf * sum_i y_if r_ui / (D_uf + reg_u x_uf)`` with ``D_uf = sum_{i observed}
+    y_if (x_u . y_i)`` and ``reg_u = reg * n_u``. A row without entries is set to 0.
 
-    An update that falls below ``smallest`` (the smallest normal number of
-    ``X``'s dtype) is stored as 0: multiplicative updates drive many factors
-    towards 0, and subnormal floats take the processor's slow path in every
-    later product (on Last.fm 2K, 300 sweeps left 13-17% of the factors
-    subnormal and each sweep several times slower).
+    An update that falls below ``smallest`` (the smallest normal number of ``X``'s dtype)
+    is stored as 0: multiplicative updates drive factors towards 0, and subnormal floats
+    take the processor's slow path in every later product.
     """
     n_rows, k = X.shape
     for u in prange(n_rows):
@@ -40,24 +34,17 @@ def nmf_multiplicative_sweep(indptr, indices, data, X, Y, YtY, reg, observed_onl
             i = indices[idx]
             for f in range(k):
                 num[f] += Y[i, f] * data[idx]
-        lam = reg * (end - start) if observed_only else reg
+        lam = reg * (end - start)
         den = np.empty(k)
         for _ in range(n_steps):
-            if observed_only:
-                den[:] = 0.0
-                for idx in range(start, end):
-                    i = indices[idx]
-                    pred = 0.0
-                    for f in range(k):
-                        pred += X[u, f] * Y[i, f]
-                    for f in range(k):
-                        den[f] += Y[i, f] * pred
-            else:
+            den[:] = 0.0
+            for idx in range(start, end):
+                i = indices[idx]
+                pred = 0.0
                 for f in range(k):
-                    s = 0.0
-                    for g in range(k):
-                        s += YtY[f, g] * X[u, g]
-                    den[f] = s
+                    pred += X[u, f] * Y[i, f]
+                for f in range(k):
+                    den[f] += Y[i, f] * pred
             for f in range(k):
                 d = den[f] + lam * X[u, f]
                 v = X[u, f] * num[f] / d if d > 0 else 0.0

@@ -155,19 +155,19 @@ def test_fold_in_runs_fold_in_iter_updates_of_the_row_from_the_fixed_start(feedb
 
 
 def test_an_update_below_the_smallest_normal_float_is_stored_as_zero():
-    """One factor, one item: the implicit update is ``num / (YtY + reg)``. A result in
-    float32's subnormal range (1e-20 / 1e20) is stored as 0; one just above the smallest
-    normal number (1e-20 / 1e17) is kept, and a float64 factor keeps the first as well."""
-    from sklearn_recsys.matrix_factorization._nmf_kernels import nmf_multiplicative_sweep
+    """One factor, one rating ``r = 1`` of one item: the update on the stored entries is
+    ``y r / (y^2 + reg)``. A result in float32's subnormal range (1e-20 / 1e20) is stored
+    as 0; one just above the smallest normal number (1e-20 / 1e17) is kept, and a float64
+    factor keeps the first as well."""
+    from sklearn_recsys.matrix_factorization._nmf_kernels import nmf_observed_sweep
 
     indptr, indices, data = np.array([0, 1]), np.array([0]), np.array([1.0])
-    gram = np.ones((1, 1))
     for reg, dtype, expected in ((1e20, np.float32, 0.0), (1e17, np.float32, 1e-37),
                                  (1e20, np.float64, 1e-40)):
         x = np.full((1, 1), 1e-3, dtype=dtype)
         y = np.full((1, 1), 1e-20, dtype=dtype)
-        nmf_multiplicative_sweep(indptr, indices, data.astype(dtype), x, y, gram, reg, False,
-                                 1, float(np.finfo(dtype).tiny))
+        nmf_observed_sweep(indptr, indices, data.astype(dtype), x, y, reg, 1,
+                           float(np.finfo(dtype).tiny))
         assert_allclose(x[0, 0], expected, rtol=1e-5, atol=0)
         assert x[0, 0] == 0 or x[0, 0] >= np.finfo(dtype).tiny
 

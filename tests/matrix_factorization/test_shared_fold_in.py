@@ -33,7 +33,7 @@ def _count(monkeypatch, owner, name):
 @pytest.mark.parametrize("model, computes", [
     (ImplicitALS(n_components=8, random_state=0), "_gram"),
     (HybridMF(n_components=8, max_iter=3, random_state=0), "_gram"),
-    (NMF(n_components=8, max_iter=3, random_state=0), "_factor_gram"),
+    (NMF(n_components=8, feedback="implicit", max_iter=3, random_state=0), "_factor_gram"),
     (MultiTaskMF(n_components=8, solver="als", max_iter=3, random_state=0), "_item_blocks"),
     (MultiTaskMF(n_components=8, max_iter=6, burn_in=2, thin=2, random_state=0),
      "_sample_grams"),
