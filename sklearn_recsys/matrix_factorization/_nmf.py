@@ -9,9 +9,14 @@ from sklearn.utils.extmath import randomized_svd
 from ..base import RatingPredictionMixin
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
-from ._nmf_kernels import nmf_observed_sweep, stored_entry_predictions
+from ._nmf_kernels import nmf_dense_steps, nmf_observed_sweep, stored_entry_predictions
 
 __all__ = ["NMF"]
+
+# below this many rows the implicit updates run in a numba kernel: NumPy's calls cost more
+# than their arithmetic (50 fold-in steps of 64 factors: 0.1 ms against 0.5 ms for one row,
+# even at 10 rows, NumPy ahead from there)
+FEW_ROWS = 8
 
 
 def _nndsvd(X, n_components, fill, random_state):
@@ -279,6 +284,10 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             HtH = self._factor_gram(H)
         num = np.asarray(A @ H.astype(np.float64))
         W64 = W.astype(np.float64)
+        if W.shape[0] < FEW_ROWS:
+            nmf_dense_steps(W64, num, HtH, float(self.alpha), int(n_steps), smallest)
+            W[...] = W64
+            return num
         ratio = np.empty_like(num)
         for _ in range(n_steps):
             den = W64 @ HtH

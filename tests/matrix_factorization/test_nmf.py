@@ -188,6 +188,27 @@ def test_no_factor_is_left_subnormal():
         assert not ((factors > 0) & (factors < tiny)).any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_implicit_fold_in_is_the_same_for_a_few_rows_and_for_many(dtype):
+    """Implicit updates of fewer than ``FEW_ROWS`` rows run in a numba kernel, of more in
+    NumPy's dense products: a user's folded-in factors are the same either way (to float
+    rounding), and so are their lists."""
+    from sklearn_recsys.matrix_factorization._nmf import FEW_ROWS
+
+    X = _nonnegative_matrix(seed=5, shape=(60, 30))
+    model = NMF(n_components=4, alpha=0.5, feedback="implicit", max_iter=30, dtype=dtype,
+                random_state=0).fit(X[:40])
+    rows = X[40:]
+    assert rows.shape[0] >= FEW_ROWS > 1
+    together = model.transform(rows)
+    alone = np.vstack([model.transform(rows[[u]]) for u in range(rows.shape[0])])
+    rtol = 1e-12 if dtype == np.float64 else 1e-6
+    assert_allclose(alone, together, rtol=rtol, atol=1e-7 * np.abs(together).max())
+    assert np.abs(together).max() > 0
+    assert_array_equal(np.vstack([model.recommend(rows[[u]], k=5)[0] for u in range(20)]),
+                       model.recommend(rows, k=5)[0])
+
+
 def _nonnegative_matrix(seed=0, shape=(40, 25), density=0.3):
     rng = np.random.default_rng(seed)
     return sp.csr_matrix(rng.integers(1, 4, shape) * (rng.random(shape) < density), dtype=float)
