@@ -314,6 +314,24 @@ def test_factors_zeroed_by_the_penalty_warn(feedback):
         NMF(n_components=4, max_iter=5, feedback=feedback, random_state=0).fit(X)
 
 
+@pytest.mark.parametrize("feedback, scale", [("implicit", 1e19), ("implicit", 1e37),
+                                             ("explicit", 1e30), ("explicit", 1e37)])
+def test_nmf_on_huge_values_overflows_loudly_not_into_zeros(feedback, scale):
+    """Values this large overflow float32 products (the item Gram, a row's denominator).
+    An overflow must reach the engine as a non-finite loss, which refits in float64: the
+    flush of subnormal updates to 0 first turned NaN into 0 (``NaN >= tiny`` is False),
+    so these fits ended with all-zero factors, every item scored alike for every user and
+    a warning that blamed the penalty."""
+    X = _ratings()
+    X.data *= scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # the float64 refit's notice
+        model = NMF(n_components=4, max_iter=5, feedback=feedback, random_state=0).fit(X)
+    scores = model.decision_function(X)
+    assert np.isfinite(scores).all()
+    assert not np.any(np.ptp(scores, axis=1) == 0)
+
+
 def test_bias_only_explicit_mf_does_not_warn_about_zero_factors(recwarn):
     ExplicitMF(n_components=4, alpha=np.inf, max_iter=2, random_state=0).fit(_ratings())
     assert not [w for w in recwarn if "all-zero" in str(w.message)]

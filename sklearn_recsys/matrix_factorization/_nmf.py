@@ -7,6 +7,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.extmath import randomized_svd
 
 from ..base import RatingPredictionMixin
+from ..utils._topk import iter_row_batches, row_batch_size
 from ..utils._validation import check_rating_values
 from ._base import MatrixFactorizationBase
 from ._nmf_kernels import nmf_dense_steps, nmf_observed_sweep, stored_entry_predictions
@@ -14,8 +15,8 @@ from ._nmf_kernels import nmf_dense_steps, nmf_observed_sweep, stored_entry_pred
 __all__ = ["NMF"]
 
 # below this many rows the implicit updates run in a numba kernel: NumPy's calls cost more
-# than their arithmetic (50 fold-in steps of 64 factors: 0.1 ms against 0.5 ms for one row,
-# even at 10 rows, NumPy ahead from there)
+# than their arithmetic (one row's 50 fold-in steps at 64 factors: 0.1 ms in the kernel,
+# 0.5 ms in NumPy; the two meet between 6 and 10 rows on 2 cores)
 FEW_ROWS = 8
 
 
@@ -258,57 +259,65 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
 
     @staticmethod
     def _factor_gram(H):
-        return np.ascontiguousarray(H.T @ H, dtype=np.float64)
+        # in float64: a float32 product of large factors overflows before the cast
+        H = np.asarray(H, dtype=np.float64)
+        return H.T @ H
 
     def _update(self, A, W, H, n_steps, HtH=None):
         """``n_steps`` multiplicative updates of every row of ``W`` in place, ``H`` fixed.
 
-        Returns ``A @ H`` in float64 with ``feedback="implicit"`` (the numerator, which
-        the recorded loss reads too), None with ``"explicit"``.
+        Returns ``sum(W * (A @ H))`` after the updates with ``feedback="implicit"`` (the
+        cross term of the recorded loss), None with ``"explicit"``.
         """
         # an update below the smallest normal float is stored as 0: multiplicative updates
         # drive many factors towards 0, and subnormal floats take the processor's slow path
         # in every later product (Last.fm 2K: 13-17% of the factors after 300 sweeps, each
-        # sweep several times slower)
+        # sweep several times slower). A NaN is kept, for the engine's divergence check.
         smallest = float(np.finfo(W.dtype).tiny)
         if self.feedback == "explicit":
             nmf_observed_sweep(A.indptr, A.indices, A.data, W, H, float(self.alpha),
                                int(n_steps), smallest)
             return None
         # zeros are data (Lee & Seung): the denominator of every row is ``w_u H^T H``, one
-        # dense product for all rows, and the numerator does not change between steps.
-        # scipy's one-thread sparse product, not numba's parallel one: BLAS right after a
-        # numba parallel region waits for its spinning threads (8 ms instead of 0.07 for
-        # MovieLens 100K's denominator on 2 cores)
+        # dense product for a block of rows, and the numerator does not change between
+        # steps. scipy's one-thread sparse product, not numba's parallel one: BLAS right
+        # after a numba parallel region waits for its spinning threads (8 ms instead of 0.07
+        # for MovieLens 100K's denominator on 2 cores)
         if HtH is None:
             HtH = self._factor_gram(H)
-        num = np.asarray(A @ H.astype(np.float64))
-        W64 = W.astype(np.float64)
-        if W.shape[0] < FEW_ROWS:
-            nmf_dense_steps(W64, num, HtH, float(self.alpha), int(n_steps), smallest)
-            W[...] = W64
-            return num
-        ratio = np.empty_like(num)
-        for _ in range(n_steps):
-            den = W64 @ HtH
-            den += self.alpha * W64
-            ratio.fill(0.0)  # a row at 0 with nothing to explain stays at 0
-            np.divide(num, den, out=ratio, where=den > 0)
-            W64 *= ratio
-            W64[W64 < smallest] = 0.0
-        W[...] = W64
-        return num
+        H64 = H.astype(np.float64)
+        # four float64 (rows, k) arrays per block, within scikit-learn's working_memory
+        step = row_batch_size(4 * H.shape[1])
+        cross = 0.0
+        for rows in iter_row_batches(A.shape[0], step):
+            num = np.asarray(A[rows] @ H64)
+            W64 = W[rows].astype(np.float64)
+            if W64.shape[0] < FEW_ROWS:
+                nmf_dense_steps(W64, num, HtH, float(self.alpha), int(n_steps), smallest)
+            else:
+                den, ratio = np.empty_like(num), np.empty_like(num)
+                for _ in range(n_steps):
+                    np.matmul(W64, HtH, out=den)
+                    den += self.alpha * W64
+                    ratio.fill(0.0)  # a row at 0 with nothing to explain stays at 0
+                    # a NaN denominator gives a NaN ratio, for the divergence check
+                    np.divide(num, den, out=ratio, where=~(den <= 0))
+                    W64 *= ratio
+                    W64[W64 < smallest] = 0.0
+            W[rows] = W64
+            cross += float(np.sum(W[rows] * num))
+        return cross
 
     def _iterate(self, ctx):
         X = ctx.X_train
         self._update(ctx.Xt, self.item_factors_, self.user_factors_, self.inner_steps)
-        XH = self._update(X, self.user_factors_, self.item_factors_, self.inner_steps)
-        return self._loss(X, XH)
+        cross = self._update(X, self.user_factors_, self.item_factors_, self.inner_steps)
+        return self._loss(X, cross)
 
-    def _loss(self, X, XH=None):
+    def _loss(self, X, cross=None):
         """Objective after a sweep: squared error (observed cells or all) plus penalty.
 
-        ``XH``: ``X @ H`` in float64 (implicit feedback), from the sweep's last update.
+        ``cross``: ``sum(W * (X @ H))`` (implicit feedback), from the sweep's last update.
         """
         W, H = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
         if self.feedback == "explicit":
@@ -320,9 +329,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             penalty = (n_u @ (W * W).sum(axis=1)) + (n_i @ (H * H).sum(axis=1))
         else:
             # ||X - W H^T||^2 without forming W H^T: sum_u x_u . (w_u H^T) = sum(W * (X H))
-            if XH is None:
-                XH = np.asarray(X @ H)
-            error = float(np.sum(X.data.astype(np.float64) ** 2) - 2 * np.sum(W * XH)
+            if cross is None:
+                cross = float(np.sum(W * np.asarray(X @ H)))
+            error = float(np.sum(X.data.astype(np.float64) ** 2) - 2 * cross
                           + np.sum((W.T @ W) * (H.T @ H)))
             penalty = (W * W).sum() + (H * H).sum()
         return 0.5 * error + 0.5 * self.alpha * float(penalty)

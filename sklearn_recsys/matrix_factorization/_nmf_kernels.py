@@ -49,7 +49,7 @@ def nmf_observed_sweep(indptr, indices, data, X, Y, reg, n_steps, smallest):
             for f in range(k):
                 d = den[f] + lam * X[u, f]
                 v = X[u, f] * num[f] / d if d > 0 else 0.0
-                X[u, f] = v if v >= smallest else 0.0
+                X[u, f] = 0.0 if v < smallest else v  # NaN stays: the engine sees it
 
 
 # a few rows on one thread: a parallel region would wake threads for little work, and BLAS
@@ -75,7 +75,7 @@ def nmf_dense_steps(X, num, YtY, reg, n_steps, smallest):
                 den[f] = s + reg * X[u, f]
             for f in range(k):
                 v = X[u, f] * (num[u, f] / den[f]) if den[f] > 0 else 0.0
-                X[u, f] = v if v >= smallest else 0.0
+                X[u, f] = 0.0 if v < smallest else v  # NaN stays: the engine sees it
 
 
 @parallel_kernel

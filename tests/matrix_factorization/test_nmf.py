@@ -183,16 +183,17 @@ def test_no_factor_is_left_subnormal():
     model = NMF(n_components=16, alpha=1.0, feedback="implicit", max_iter=100,
                 random_state=0).fit(X)
     tiny = np.finfo(np.float32).tiny
-    for factors in (model.user_factors_, model.item_factors_, model.transform(X)):
+    alone = np.vstack([model.transform(X[[u]]) for u in range(X.shape[0])])  # FEW_ROWS' kernel
+    for factors in (model.user_factors_, model.item_factors_, model.transform(X), alone):
         assert factors.dtype == np.float32
         assert not ((factors > 0) & (factors < tiny)).any()
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_implicit_fold_in_is_the_same_for_a_few_rows_and_for_many(dtype):
-    """Implicit updates of fewer than ``FEW_ROWS`` rows run in a numba kernel, of more in
-    NumPy's dense products: a user's folded-in factors are the same either way (to float
-    rounding), and so are their lists."""
+    """Implicit updates of fewer than ``FEW_ROWS`` rows run in a numba kernel, of
+    ``FEW_ROWS`` or more in NumPy's dense products: a user's folded-in factors are the same
+    either way (to float rounding), and so are their lists."""
     from sklearn_recsys.matrix_factorization._nmf import FEW_ROWS
 
     X = _nonnegative_matrix(seed=5, shape=(60, 30))
@@ -205,8 +206,26 @@ def test_implicit_fold_in_is_the_same_for_a_few_rows_and_for_many(dtype):
     rtol = 1e-12 if dtype == np.float64 else 1e-6
     assert_allclose(alone, together, rtol=rtol, atol=1e-7 * np.abs(together).max())
     assert np.abs(together).max() > 0
-    assert_array_equal(np.vstack([model.recommend(rows[[u]], k=5)[0] for u in range(20)]),
+    assert_array_equal(np.vstack([model.recommend(rows[[u]], k=5)[0]
+                                  for u in range(rows.shape[0])]),
                        model.recommend(rows, k=5)[0])
+
+
+def test_implicit_fit_in_blocks_of_rows_is_the_same_fit():
+    """The implicit updates go through the rows in blocks that scikit-learn's
+    ``working_memory`` sizes (four float64 numbers per factor and row): blocks of two rows
+    (the numba kernel) and of one whole side give the same factors and recorded loss."""
+    import sklearn
+
+    X = _nonnegative_matrix(seed=6, shape=(50, 30))
+    params = dict(n_components=4, alpha=0.5, feedback="implicit", max_iter=10,
+                  dtype=np.float64, random_state=0)
+    whole = NMF(**params).fit(X)
+    with sklearn.config_context(working_memory=2 * 4 * 4 * 8 / 2**20):  # two rows a block
+        blocks = NMF(**params).fit(X)
+    assert_allclose(blocks.user_factors_, whole.user_factors_, rtol=1e-10, atol=1e-14)
+    assert_allclose(blocks.item_factors_, whole.item_factors_, rtol=1e-10, atol=1e-14)
+    assert_allclose(blocks.loss_curve_, whole.loss_curve_, rtol=1e-12)
 
 
 def _nonnegative_matrix(seed=0, shape=(40, 25), density=0.3):
