@@ -76,7 +76,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
     Boutsidis & Gallopoulos 2008, scikit-learn's default) or at random,
     by ``init``. Each sweep applies ``inner_steps`` multiplicative updates to
     every item, then to every user (ratings: in parallel, numba; implicit
-    feedback: dense products of all rows at once, BLAS). A user's factors for
+    feedback: dense products of a block of rows at once, BLAS). A user's factors for
     scoring are folded in by ``fold_in_iter`` multiplicative updates of their
     row from a fixed positive start with ``H`` fixed, so they depend only on
     the row.
@@ -283,9 +283,9 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         # steps. scipy's one-thread sparse product, not numba's parallel one: BLAS right
         # after a numba parallel region waits for its spinning threads (8 ms instead of 0.07
         # for MovieLens 100K's denominator on 2 cores)
-        if HtH is None:
-            HtH = self._factor_gram(H)
         H64 = H.astype(np.float64)
+        if HtH is None:
+            HtH = self._factor_gram(H64)
         # four float64 (rows, k) arrays per block, within scikit-learn's working_memory
         step = row_batch_size(4 * H.shape[1])
         cross = 0.0
