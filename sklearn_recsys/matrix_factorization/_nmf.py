@@ -314,10 +314,11 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         cross = self._update(X, self.user_factors_, self.item_factors_, self.inner_steps)
         return self._loss(X, cross)
 
-    def _loss(self, X, cross=None):
+    def _loss(self, X, cross):
         """Objective after a sweep: squared error (observed cells or all) plus penalty.
 
-        ``cross``: ``sum(W * (X @ H))`` (implicit feedback), from the sweep's last update.
+        ``cross``: ``sum(W * (X @ H))`` (implicit feedback), from the sweep's last update;
+        None with ratings.
         """
         W, H = self.user_factors_.astype(np.float64), self.item_factors_.astype(np.float64)
         if self.feedback == "explicit":
@@ -329,8 +330,6 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             penalty = (n_u @ (W * W).sum(axis=1)) + (n_i @ (H * H).sum(axis=1))
         else:
             # ||X - W H^T||^2 without forming W H^T: sum_u x_u . (w_u H^T) = sum(W * (X H))
-            if cross is None:
-                cross = float(np.sum(W * np.asarray(X @ H)))
             error = float(np.sum(X.data.astype(np.float64) ** 2) - 2 * cross
                           + np.sum((W.T @ W) * (H.T @ H)))
             penalty = (W * W).sum() + (H * H).sum()
