@@ -22,7 +22,7 @@ from sklearn.exceptions import UndefinedMetricWarning
 
 from ..utils._parallel import parallel_kernel
 from ..utils._topk import iter_row_batches, row_batch_size, top_k
-from ..utils._validation import check_interaction_matrix, check_k
+from ..utils._validation import check_interaction_matrix, check_k, threshold_in_precision
 
 __all__ = [
     "ndcg_at_k",
@@ -59,7 +59,9 @@ def _relevant(y_true, relevance_threshold):
         raise ValueError("relevance_threshold is NaN; pass a number, or None to count every "
                          "held-out interaction as relevant.")
     y_true = y_true.copy()
-    y_true.data[y_true.data < relevance_threshold] = 0
+    # in y's precision, as RatingBinarizer compares: a float32 0.7 equals the threshold
+    # 0.7 whether it came as a Python or a NumPy float
+    y_true.data[y_true.data < threshold_in_precision(relevance_threshold, y_true.dtype)] = 0
     y_true.eliminate_zeros()
     return y_true
 

@@ -5,7 +5,7 @@ from numbers import Real
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted
 
-from ..utils._validation import check_interactions
+from ..utils._validation import check_interactions, threshold_in_precision
 from ._base import InteractionTransformer
 
 __all__ = ["RatingBinarizer"]
@@ -80,12 +80,9 @@ class RatingBinarizer(InteractionTransformer):
         return self
 
     def _threshold_for(self, X):
-        """``threshold`` in the precision of float ``X``: a float32 rating of 0.7 is
-        0.69999999, below a NumPy float64 0.7 but equal to a Python float 0.7 (NumPy
-        compares those in float32), so a grid of NumPy thresholds dropped it."""
-        if X.dtype.kind == "f":
-            return X.dtype.type(self.threshold)
-        return self.threshold
+        """``threshold`` in the precision of float ``X`` (a grid of NumPy thresholds
+        dropped float32 ratings equal to them)."""
+        return threshold_in_precision(self.threshold, X.dtype)
 
     def transform(self, X):
         """Keep the ratings at or above ``threshold`` as 1.

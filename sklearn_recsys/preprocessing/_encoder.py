@@ -827,6 +827,11 @@ def _as_ids(column):
         if longest * len(column) > max(8 * total, 2**24):
             return np.asarray(column, dtype=object)
     ids = np.asarray(column)
+    if (ids.dtype.kind in "iuf" and isinstance(column, (list, tuple))
+            and any(isinstance(v, (bool, np.bool_)) for v in column)):
+        # numpy writes [True, 1] as [1, 1]: keep the objects, which the checks refuse
+        # as one id (a pandas column of them is already object)
+        return np.asarray(column, dtype=object)
     if ids.dtype.kind in "US" and not isinstance(column, np.ndarray):
         # numpy writes [1, "1", nan] as ["1", "1", "nan"], merging 1 with "1"
         # and naming a user "nan": keep the entries as they are, so that the
@@ -965,14 +970,16 @@ def _timestamps_as_float(times):
         _refuse_merged_times(times, micro, "finer than a microsecond", "floor them to "
                              "the microsecond yourself (df[col].dt.floor('us'))")
         return micro.astype(np.int64) / 1e6
-    if times.dtype.kind in "iu":
+    converted = _as_float(times, "timestamps", " or datetime64 values")
+    if times.dtype.kind in "iuO":
         # float64 holds every integer up to 2**53 only: nanoseconds since the epoch
-        # (1.7e18) are rounded to 256 ns
-        _refuse_merged_times(times, times.astype(np.float64),
+        # (1.7e18) are rounded to 256 ns, in an int64 column or as Python ints in an
+        # object one (which compare with floats exactly)
+        _refuse_merged_times(times, converted,
                              "integers too large for float64 to hold exactly (above 2**53)",
                              "convert them to a coarser unit first (e.g. microseconds or "
                              "seconds: df[col] // 1000)")
-    return _as_float(times, "timestamps", " or datetime64 values")
+    return converted
 
 
 def _refuse_merged_times(times, converted, why, fix):

@@ -24,6 +24,7 @@ __all__ = [
     "check_item_indices",
     "check_k",
     "check_rating_values",
+    "threshold_in_precision",
 ]
 
 
@@ -441,6 +442,18 @@ def check_row_order(value, name):
         f"{name}.loc[encoder.get_user_ids(log)].reset_index(drop=True) for "
         "X = encoder.transform(log) (encoder.recommend(model, log, user_features=table) "
         "joins them by id itself).")
+
+
+def threshold_in_precision(threshold, dtype):
+    """``threshold`` in the precision of float data of ``dtype``, to compare with it.
+
+    A float32 rating of 0.7 is 0.69999999: below a NumPy float64 0.7 but equal
+    to a Python float 0.7 (NumPy compares that one in float32), so the same
+    threshold would count the rating or not depending on its scalar type.
+    """
+    if np.dtype(dtype).kind == "f":
+        return np.dtype(dtype).type(threshold)
+    return threshold
 
 
 def check_k(k):

@@ -9,8 +9,10 @@ import scipy.sparse as sp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.exceptions import UndefinedMetricWarning
+from numpy.testing import assert_array_equal
 from sklearn.metrics import ndcg_score
 
+from sklearn_recsys import MostPopular
 from sklearn_recsys.metrics import (
     auc,
     catalog_coverage,
@@ -19,8 +21,10 @@ from sklearn_recsys.metrics import (
     mrr_at_k,
     ndcg_at_k,
     precision_at_k,
+    make_ranking_scorer,
     recall_at_k,
 )
+from sklearn_recsys.preprocessing import RatingBinarizer
 
 # One user, 6 items; held out: items 1, 3, 5. Ranking by score: 0, 1, 2, 3, 4, 5.
 Y1 = sp.csr_matrix([[0, 1, 0, 1, 0, 1]])
@@ -243,6 +247,29 @@ def test_a_rating_equal_to_the_threshold_is_relevant():
     # above every held-out value: no relevant item, so the user is undefined (NaN)
     with pytest.warns(UndefinedMetricWarning):
         assert math.isnan(recall_at_k(y, s, k=1, relevance_threshold=4.5))
+
+
+@pytest.mark.parametrize("threshold", [0.7, np.float64(0.7), np.float32(0.7)])
+def test_a_float32_rating_equal_to_the_threshold_is_relevant_whatever_its_type(threshold):
+    """A float32 0.7 (0.69999999) is below np.float64(0.7): NumPy compared the threshold in
+    float64 and dropped the rating, and in float32 (a hit) for a Python 0.7 or a
+    float32; RatingBinarizer kept it for each. Compared in y's precision, it counts."""
+    y = sp.csr_matrix(np.array([[0.7, 0.0, 0.9]], dtype=np.float32))
+    s = np.array([[0.9, 0.5, 0.1]])
+    assert recall_at_k(y, s, k=1, relevance_threshold=threshold) == 1.0
+    assert hit_rate_at_k(y, s, k=1, relevance_threshold=threshold) == 1.0
+    # the scorer reads the same rule, and so does the binarizer a pipeline would hold
+    counts = np.array([[1, 1, 1], [1, 1, 0], [1, 0, 0]], dtype=np.float32)
+    popular_first = MostPopular().fit(sp.csr_matrix(counts))
+    scorer = make_ranking_scorer("hit_rate", k=1, relevance_threshold=threshold)
+    assert scorer(popular_first, sp.csr_matrix((1, 3), dtype=np.float32), y) == 1.0
+    assert_array_equal(RatingBinarizer(threshold=threshold).fit_transform(y).toarray(),
+                       [[1.0, 0.0, 1.0]])
+    # a rating just below it still is not relevant, in either precision
+    below = sp.csr_matrix(np.array([[0.69, 0.0, 0.9]], dtype=np.float32))
+    assert hit_rate_at_k(below, s, k=1, relevance_threshold=threshold) == 0.0
+    assert hit_rate_at_k(below.astype(np.float64), s, k=1,
+                         relevance_threshold=threshold) == 0.0
 
 
 def test_the_documented_default_cutoff_is_ten():

@@ -294,7 +294,9 @@ def test_pandas_missing_ids():
 @pytest.mark.parametrize(
     "users",
     [[1, "1", 2], np.array([1, "1", 2], dtype=object), [b"a", "a"], [1.5, "x"],
-     np.array([True, 1], dtype=object)],  # True is 1 to NumPy: one user or two?
+     np.array([True, 1], dtype=object),  # True is 1 to NumPy: one user or two?
+     # a list of them: np.asarray made [True, 1, 0] int64 [1, 1, 0], one user of two
+     [True, 1, 0], (1.5, True), [np.True_, 2]],
 )
 def test_mixed_id_types_are_refused(users):
     with pytest.raises(TypeError, match="user ids mix types .*give them one type"):
@@ -303,6 +305,9 @@ def test_mixed_id_types_are_refused(users):
 
 def test_ids_of_another_type_than_fit_are_refused():
     enc = InteractionEncoder().fit(([1, 2], [10, 20]))
+    # a list mixing bools with the fitted numbers is refused too, not read as [1, 0]
+    with pytest.raises(TypeError, match="user ids mix types"):
+        enc.get_user_indices([True, 1])
     with pytest.raises(TypeError, match="user ids are string ids but .*fitted on number"):
         enc.transform((["1"], [10]))
     with pytest.raises(TypeError, match="item ids are string ids but .*fitted on number"):
@@ -436,3 +441,20 @@ def test_integer_times_that_float64_would_merge_are_refused():
     # large integers that float64 keeps apart are accepted as they are
     spaced = log[:3] + (np.array([t0 + 1024, t0, t0 + 512], dtype=np.int64),)
     assert enc.fit_transform(spaced)[0, 0] == 2.0
+
+
+def test_integer_times_in_an_object_column_are_checked_as_integers():
+    """Python ints in an object column (df[col].astype(object)) skipped the 2**53 check
+    and were rounded to 256 ns: two events 100 ns apart tied, and "last" kept the
+    earlier rating (1) as if it were the latest (found by an audit helper)."""
+    t0 = 1_700_000_000_000_000_000
+    times = np.array([t0 + 100, t0], dtype=np.int64)  # the first row is the later event
+    log = (np.array(["u", "u"]), np.array(["a", "a"]), np.array([5.0, 1.0]))
+    enc = InteractionEncoder(value_col="v", timestamp_col="t", duplicates="last")
+    for column in (times, times.astype(object)):
+        with pytest.raises(ValueError, match="too large for float64.*tie"):
+            enc.fit(log + (column,))
+    # object ints that float64 holds exactly, and object floats, pass as numbers
+    seconds = np.array([t0 // 10**9 + 1, t0 // 10**9], dtype=object)
+    assert enc.fit_transform(log + (seconds,))[0, 0] == 5.0
+    assert enc.fit_transform(log + (np.array([2.5, 1.5], dtype=object),))[0, 0] == 5.0
