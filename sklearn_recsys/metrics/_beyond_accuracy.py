@@ -40,13 +40,11 @@ from ..utils._validation import (
     check_k,
 )
 from ._ranking import (
-    _check_y_score,
-    _check_y_true,
+    _check_y,
     _gains,
     _per_user_ndcg,
     _per_user_recall,
     _ranked,
-    _relevant,
 )
 
 __all__ = [
@@ -499,8 +497,7 @@ def _accumulator(metric, n_items, k, *, item_popularity=None, where="y_true",
 def _evaluate(metric, y_true, y_score, k, batch_size, relevance_threshold=None, **options):
     """Run ``metric`` over the row batches of ``y_true`` and ``y_score``."""
     k = check_k(k)
-    y_true = _relevant(_check_y_true(y_true), relevance_threshold)
-    y_score, is_indices = _check_y_score(y_score, y_true)
+    y_true, y_score, is_indices = _check_y(y_true, y_score, relevance_threshold)
     n_items = y_true.shape[1]
     acc = _accumulator(metric, n_items, k, **options)
     for rows in iter_row_batches(y_true.shape[0], row_batch_size(n_items, batch_size)):

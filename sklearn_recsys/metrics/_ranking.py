@@ -66,6 +66,24 @@ def _relevant(y_true, relevance_threshold):
     return y_true
 
 
+def _check_y(y_true, y_score, relevance_threshold=None):
+    """``(y_true, y_score, is_indices)``: the held-out items (those relevant at the
+    threshold) and the scores or ranked indices, checked against each other."""
+    checked_true = _relevant(_check_y_true(y_true), relevance_threshold)
+    checked_score, is_indices = _check_y_score(y_score, checked_true)
+    true_columns, score_columns = (getattr(y, "columns", None) for y in (y_true, y_score))
+    if (not is_indices and true_columns is not None and score_columns is not None
+            and list(true_columns) != list(score_columns)
+            and set(true_columns) == set(score_columns)):
+        # read by position, the scores would be compared with other items' held-out
+        # values (reversed columns turned NDCG 1.0 into 0.0)
+        raise ValueError(
+            "y_true and y_score are DataFrames naming the same items in another order; "
+            "the metrics read columns by position. Align them first, e.g. "
+            "y_score[y_true.columns].")
+    return checked_true, checked_score, is_indices
+
+
 def _check_y_score(y_score, y_true):
     """Return ``(y_score, is_indices)`` after shape checks."""
     if sp.issparse(y_score):
@@ -314,12 +332,11 @@ _TOP_K_METRICS = {
 }
 
 
-def _nanmean(values, name):
+def _nanmean(values, name, why="no user has a held-out item in y_true"):
     values = np.asarray(values, dtype=np.float64)
     if values.size == 0 or np.isnan(values).all():
         warnings.warn(
-            f"{name} is undefined: no user has a held-out item in y_true. "
-            "Returning NaN.",
+            f"{name} is undefined: {why}. Returning NaN.",
             UndefinedMetricWarning,
             stacklevel=3,
         )
@@ -329,8 +346,7 @@ def _nanmean(values, name):
 
 def _top_k_metric(name, y_true, y_score, k, batch_size, relevance_threshold, **kwargs):
     k = check_k(k)
-    y_true = _relevant(_check_y_true(y_true), relevance_threshold)
-    y_score, is_indices = _check_y_score(y_score, y_true)
+    y_true, y_score, is_indices = _check_y(y_true, y_score, relevance_threshold)
     fn = _TOP_K_METRICS[name]
     step = row_batch_size(y_true.shape[1], batch_size)
     values = [
@@ -569,8 +585,7 @@ def auc(y_true, y_score, *, relevance_threshold=None, batch_size=None):
     >>> auc(sp.csr_matrix([[0, 1, 0, 1]]), np.array([[0.9, 0.8, 0.1, 0.2]]))
     0.5
     """
-    y_true = _relevant(_check_y_true(y_true), relevance_threshold)
-    y_score, is_indices = _check_y_score(y_score, y_true)
+    y_true, y_score, is_indices = _check_y(y_true, y_score, relevance_threshold)
     if is_indices:
         raise ValueError("auc needs float scores for every item, not ranked indices.")
     step = row_batch_size(y_true.shape[1], batch_size)
@@ -578,7 +593,10 @@ def auc(y_true, y_score, *, relevance_threshold=None, batch_size=None):
         _per_user_auc(y_true[rows], y_score[rows])
         for rows in iter_row_batches(y_true.shape[0], step)
     ]
-    return _nanmean(np.concatenate(values) if values else [], "auc")
+    # a user whose every candidate is held out has no pair to compare either
+    return _nanmean(np.concatenate(values) if values else [], "auc",
+                    "no user has both a held-out item in y_true and a candidate that is "
+                    "not held out (nor excluded by -inf) to rank it against")
 
 
 def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
@@ -605,8 +623,7 @@ def catalog_coverage(y_true, y_score, *, k=10, batch_size=None):
     0.5
     """
     k = check_k(k)
-    y_true = _check_y_true(y_true)
-    y_score, is_indices = _check_y_score(y_score, y_true)
+    y_true, y_score, is_indices = _check_y(y_true, y_score)
     seen = np.zeros(y_true.shape[1], dtype=bool)
     step = row_batch_size(y_true.shape[1], batch_size)
     for rows in iter_row_batches(y_true.shape[0], step):

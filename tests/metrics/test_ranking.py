@@ -272,6 +272,36 @@ def test_a_float32_rating_equal_to_the_threshold_is_relevant_whatever_its_type(t
                          relevance_threshold=threshold) == 0.0
 
 
+def test_auc_says_why_when_no_user_has_a_pair_to_compare():
+    """Every candidate held out: the user has no negative, so no pair; the warning said
+    that no user had a held-out item, which was false (found by an audit helper)."""
+    with pytest.warns(UndefinedMetricWarning, match="candidate that is not held out"):
+        assert math.isnan(auc(sp.csr_matrix([[1, 1, 0]]), np.array([[0.3, 0.2, -np.inf]])))
+    with pytest.warns(UndefinedMetricWarning, match="no user has a held-out item"):
+        assert math.isnan(ndcg_at_k(sp.csr_matrix((1, 3)), np.array([[0.3, 0.2, 0.1]])))
+
+
+def test_dataframes_naming_the_items_in_another_order_are_refused():
+    """Metrics read columns by position: y_score with y_true's columns reversed scored
+    NDCG 0.0 instead of 1.0, silently (found by an audit helper)."""
+    pd = pytest.importorskip("pandas")
+    from sklearn_recsys.metrics import aplt_at_k
+
+    y_true = pd.DataFrame([[1, 0, 0]], columns=["a", "b", "c"])
+    y_score = pd.DataFrame([[0.9, 0.5, 0.1]], columns=["a", "b", "c"])
+    assert ndcg_at_k(y_true, y_score, k=1) == 1.0
+    for metric in (lambda t, s: ndcg_at_k(t, s, k=1), auc,
+                   lambda t, s: catalog_coverage(t, s, k=1),
+                   lambda t, s: aplt_at_k(t, s, item_popularity=np.array([9, 1, 1]), k=1)):
+        with pytest.raises(ValueError, match=r"another order.*y_score\[y_true.columns\]"):
+            metric(y_true, y_score[["c", "b", "a"]])
+    # aligned by the user, the same frames give the right figure
+    assert ndcg_at_k(y_true, y_score[["c", "b", "a"]][y_true.columns], k=1) == 1.0
+    # ranked indices carry their own column labels (positions), which are not items
+    ranked = pd.DataFrame([[0, 1, 2]], columns=["c", "b", "a"])
+    assert ndcg_at_k(y_true, ranked, k=1) == 1.0
+
+
 def test_the_documented_default_cutoff_is_ten():
     # one relevant item ranked 7th of 11: inside the default k=10, so 1 / log2(8)
     y = sp.csr_matrix(np.eye(11)[[6]])
