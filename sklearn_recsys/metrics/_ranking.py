@@ -380,7 +380,10 @@ _THRESHOLD_DOC = """
     relevance_threshold : float, default=None
         Held-out values below it are not relevant: they stay candidates but
         are never hits (e.g. ``4`` on a 1-5 scale counts only ratings of 4
-        and 5). None: every held-out interaction is relevant."""
+        and 5). Compared in the precision of float ``y_true`` (a float32
+        rating of 0.7 reaches a threshold of 0.7, given as a Python or a NumPy
+        float, as in :class:`~sklearn_recsys.preprocessing.RatingBinarizer`).
+        None: every held-out interaction is relevant."""
 
 
 def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", relevance_threshold=None,
