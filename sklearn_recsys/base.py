@@ -116,6 +116,8 @@ def check_params_unchanged(estimator, fitted):
 
 def _brief(value):
     """A parameter's value for a message: arrays and long sequences by their size."""
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name  # a dtype parameter (np.float32), not an array
     if isinstance(value, np.generic) or (isinstance(value, np.ndarray) and value.ndim == 0):
         return repr(value.item())  # a NumPy scalar (a search over np.logspace)
     if hasattr(value, "shape") and hasattr(value, "dtype"):
@@ -410,12 +412,16 @@ class RecommenderMixin:
         # (short of overflow, which the exact check then sorts out)
         if not np.isfinite(scores.sum()) and not np.isfinite(scores).all():
             bad = rows.start + np.flatnonzero(~np.isfinite(scores).all(axis=1))
-            raise FloatingPointError(
-                f"{type(self).__name__} computed non-finite scores for {len(bad)} user(s) "
-                f"(rows {bad[:5].tolist()}{'...' if len(bad) > 5 else ''} of X): their "
-                "values are too large for the model's floating-point type. Scale the "
-                "values of X down (e.g. np.log1p or RatingBinarizer), before fit too.")
+            self._raise_non_finite(
+                f"{len(bad)} user(s) (rows {bad[:5].tolist()}"
+                f"{'...' if len(bad) > 5 else ''} of X)")
         return scores
+
+    def _raise_non_finite(self, whom):
+        raise FloatingPointError(
+            f"{type(self).__name__} computed non-finite scores for {whom}: their values are "
+            "too large for the model's floating-point type. Scale the values of X down "
+            "(e.g. np.log1p or RatingBinarizer), before fit too.")
 
     def _needs_interactions_for_similarity(self):
         """Whether an item without training interactions has no meaningful neighbours."""
@@ -524,6 +530,9 @@ class RecommenderMixin:
             # exactly 0 (a one-row product may round in another order)
             scored = self._scores_without_fallback(
                 sp.vstack([x, without], format="csr"))[:, items]
+            if not np.isfinite(scored).all():
+                # differences of them would be NaN contributions, silently
+                self._raise_non_finite("the row explained (or it without one of its items)")
             terms[js] = scored[0] - scored[1:]
         return terms
 
@@ -1041,10 +1050,17 @@ def _mask_unseen_items(estimator, similarities, items):
     so they are no one's neighbour and have none: such a query row is all
     padding.
     """
-    popularity = getattr(estimator, "_item_popularity", None)
-    if popularity is None or not estimator._needs_interactions_for_similarity():
+    # the items the model trained on: with early stopping, an item whose only
+    # interactions were held out for validation kept its initial noise too (not
+    # _known_items, whose item-item refinement is about scoring users: an item no
+    # other item keeps as a neighbour still has neighbours of its own)
+    trained = getattr(estimator, "_trained_items", None)
+    if trained is None:
+        popularity = getattr(estimator, "_item_popularity", None)
+        trained = None if popularity is None else popularity > 0
+    if trained is None or not estimator._needs_interactions_for_similarity():
         return similarities
-    unseen = popularity == 0
+    unseen = ~trained
     similarities[:, unseen] = -np.inf
     similarities[unseen[items]] = -np.inf
     return similarities

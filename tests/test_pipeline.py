@@ -341,6 +341,17 @@ def test_scorers_and_decision_function_pass_row_data_to_a_pipelines_last_step():
                                                                             abs=1e-12)
 
 
+def test_a_changed_dtype_is_named_in_the_message():
+    """The message showed np.float32 (a type with shape and dtype attributes) as
+    '<type of shape <attribute ...>>' on both sides (found by an audit helper)."""
+    from sklearn_recsys import ImplicitALS
+
+    model = ImplicitALS(n_components=3, max_iter=2, random_state=0).fit(_ratings())
+    model.set_params(dtype=np.float64)
+    with pytest.raises(ValueError, match=r"changed since fit \(dtype float32 -> float64\)"):
+        model.recommend(_ratings())
+
+
 def test_a_preprocessing_parameter_changed_after_fit_is_refused_until_set_back():
     """set_params(ratingbinarizer__threshold=2) on a fitted Pipeline fed EASE rows it was
     not trained on, silently (the same change inside a re-ranker was refused): 95% of the

@@ -80,6 +80,34 @@ def test_values_beyond_float32_refit_in_float64_and_fold_in_raises_clearly():
         model32.decision_function(X)
 
 
+def test_a_scored_row_beyond_the_models_range_is_refused_by_every_path():
+    """Found by an audit helper: NMF(feedback="explicit") read an overflowing row's NaN
+    update as 0 (its kernel tested d > 0), so the row scored 0 everywhere (catalogue
+    order); the leave-one-out explain (NMF, BPR...) returned NaN contributions; and
+    ImplicitALS.explain failed in numpy.linalg (Singular matrix). Each now raises the
+    FloatingPointError that recommend raises for the row, naming the fix."""
+    X, row = _ratings(40, 10), np.zeros((1, 10))
+    row[0, 1], row[0, 4] = 1e39, 5.0  # finite in float64, beyond float32
+    explicit = NMF(n_components=3, max_iter=5, random_state=0).fit(X)
+    implicit = NMF(n_components=3, max_iter=5, random_state=0, feedback="implicit").fit(X)
+    for model in (explicit, implicit):
+        with pytest.raises(FloatingPointError, match=r"non-finite scores for 1 user.*log1p"):
+            model.recommend(row)
+        with pytest.raises(FloatingPointError,
+                           match="non-finite scores for the row explained.*Scale the values"):
+            model.explain(row, 2)
+        with pytest.raises(FloatingPointError, match="the row explained"):
+            model.explain_contrast(row, 2, against=[3, 5])
+    als = ImplicitALS(n_components=3, max_iter=2, random_state=0, dtype=np.float64).fit(
+        _binary(40, 10))
+    with pytest.raises(FloatingPointError, match=r"explain: the fold-in .* largest value is "
+                                                 r"1e\+39.*scale the values of X down"):
+        als.explain(row, 2)
+    # rows in range are explained as before
+    assert np.isfinite(explicit.explain(X[0], 2)[1]).all()
+    assert np.isfinite(als.explain(X[0], 2)[1]).all()
+
+
 @pytest.mark.parametrize("scale", [1e40, 1e-46])
 def test_ratings_beyond_float32_are_not_read_as_one_value(scale):
     """NMF and ConvMF checked the ratings after the cast to float32: distinct ratings of

@@ -48,7 +48,8 @@ def nmf_observed_sweep(indptr, indices, data, X, Y, reg, n_steps, smallest):
                     den[f] += Y[i, f] * pred
             for f in range(k):
                 d = den[f] + lam * X[u, f]
-                v = X[u, f] * num[f] / d if d > 0 else 0.0
+                # not d > 0: a NaN denominator (an overflow) must give NaN, not 0
+                v = X[u, f] * num[f] / d if not d <= 0 else 0.0
                 X[u, f] = 0.0 if v < smallest else v  # NaN stays: the engine sees it
 
 

@@ -412,8 +412,10 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             Their contributions to the inner model's score of ``item``.
         """
         self._check_fitted()
-        self._validate_explain(x_row, item)  # the errors of every model
-        return self.estimator_.explain(x_row, item)
+        # the errors of every model; the inner model, fitted on the validated matrix,
+        # gets the validated row too (a DataFrame's names would warn there)
+        x, item = self._validate_explain(x_row, item)
+        return self.estimator_.explain(x, item)
 
     @available_if(_inner_explains)
     def explain_contrast(self, x_row, item, against=10):
@@ -443,8 +445,8 @@ class _GreedyReranker(MetaEstimatorMixin, RecommenderMixin, BaseEstimator):
             the mean of their contributions to its scores of ``against``.
         """
         self._check_fitted()
-        self._validate_explain(x_row, item)
-        return self.estimator_.explain_contrast(x_row, item, against)
+        x, item = self._validate_explain(x_row, item)
+        return self.estimator_.explain_contrast(x, item, against)
 
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None):
         """Top-``k`` re-ranked items for each user, best first.

@@ -568,8 +568,17 @@ def fold_in_contributions(V, x, v_item, alpha, confidence_scale, *, explicit=Fal
     else:
         A, Yu, weights = fold_in_system(V, x, alpha, confidence_scale, preference=preference,
                                         gram_items=gram_items)
-    w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
-    contrib = (Yu @ w) * weights
+    try:
+        w = np.linalg.solve(A, np.asarray(v_item, dtype=np.float64))
+        contrib = (Yu @ w) * weights
+    except np.linalg.LinAlgError:
+        # confidences of ~1e39 swamp the rest of A: singular in floating point
+        contrib = np.full(x.nnz, np.nan)
+    if not np.isfinite(contrib).all():
+        raise FloatingPointError(
+            "explain: the fold-in of this row cannot be solved in floating point (its "
+            f"largest value is {np.abs(x.data).max():.3g}): scale the values of X down "
+            "(e.g. np.log1p or RatingBinarizer), before fit too.")
     order = np.argsort(-contrib, kind="stable")
     return x.indices[order].astype(np.int64), contrib[order]
 

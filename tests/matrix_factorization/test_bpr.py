@@ -360,3 +360,24 @@ def test_bpr_folds_in_new_users_by_its_own_penalty_step_and_item_biases():
     # in the margin is 22% off, with a penalty ten times smaller 150%
     assert np.linalg.norm(folded - expected) < 0.1 * np.linalg.norm(expected)
     assert np.ptp(b) > 1.0
+
+
+def test_items_held_out_for_validation_are_no_ones_neighbour():
+    """With early stopping, an item whose only interactions went to the validation
+    hold-out keeps its initial factors (the model's own _known_items leaves it out of
+    fold-ins), yet similar_items gave it neighbours and placed it in other items' lists
+    with cosines near 0.9: the mask read the items of all of X (found by an audit
+    helper). Such items are now padding, as items without interactions are."""
+    X = sp.csr_matrix(make_interactions(100, 200, density=0.05, popularity_skew=1.5,
+                                        random_state=3))
+    model = BPR(n_components=4, max_iter=30, random_state=0, early_stopping=True,
+                validation_holdout=0.5).fit(X)
+    untrained = np.flatnonzero(~model._known_items())
+    held_only = untrained[np.diff(X.tocsc().indptr)[untrained] > 0]  # in X, not trained
+    assert len(held_only) > 10
+    idx, scores = model.similar_items(held_only[:5], k=3)
+    assert (idx == -1).all() and np.isneginf(scores).all()
+    trained = np.flatnonzero(model._known_items())
+    idx, _ = model.similar_items(trained, k=10)
+    assert not np.isin(idx, untrained).any()
+    assert (idx[:, 0] >= 0).all()  # the trained items still have neighbours

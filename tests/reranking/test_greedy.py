@@ -1,6 +1,7 @@
 """XQuADReranker and CalibratedReranker: hand-computed steps, identity, trade-off, search."""
 
 import pickle
+import warnings
 
 import numpy as np
 import pytest
@@ -573,6 +574,25 @@ def test_explain_is_the_inner_models(data):
     item = int(model.recommend(X[3], k=1)[0][0, 0])
     for a, b in zip(model.explain(X[3], item), model.estimator_.explain(X[3], item)):
         np.testing.assert_array_equal(a, b)
+
+
+def test_explain_of_a_dataframe_row_does_not_warn(data):
+    """The re-ranker passed the raw row to its inner model, fitted on the validated
+    matrix: a DataFrame's names warned 'X has feature names, but EASE was fitted without
+    feature names' (found by an audit helper); decision_function never did."""
+    pd = pytest.importorskip("pandas")
+    X = data[0]
+    frame = pd.DataFrame(X.toarray(), columns=[f"i{j}" for j in range(X.shape[1])])
+    for model in _rerankers(data, 0.8):
+        model.fit(frame)
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            got = model.explain(frame.iloc[[3]], 1)
+            contrast = model.explain_contrast(frame.iloc[[3]], 1, against=[2, 4])
+        for a, b in zip(got, model.estimator_.explain(X[3], 1)):
+            np.testing.assert_array_equal(a, b)
+        for a, b in zip(contrast, model.estimator_.explain_contrast(X[3], 1, [2, 4])):
+            np.testing.assert_array_equal(a, b)
 
 
 def test_errors(data):
