@@ -206,11 +206,18 @@ def model_rows(encoder, estimator, X, wanted=None):
     if not reads_order_keys(estimator):
         return encoder._rows_of(X, wanted)
     try:
-        return encoder._rows_of(X, wanted, timestamps=True)
+        times = encoder._rows_of(X, wanted, timestamps=True)
     except ValueError as exc:
         raise ValueError(
             f"{type(_recommender(estimator)).__name__} reads the order of each user's "
             f"items, so it is given the log's timestamps: {exc}") from exc
+    if times.nnz and times.data.min() <= 0:
+        # a key of 0 reads as no interaction (a position column from 0, the epoch):
+        # the event would leave the sequence and come back as a recommendation.
+        # Only the order counts, so the times go as their dense ranks 1, 2, ...
+        times = times.copy()
+        times.data = np.unique(times.data, return_inverse=True)[1].astype(np.float64) + 1.0
+    return times
 
 
 def _preprocess(estimator, X):

@@ -208,6 +208,29 @@ def test_raw_id_serving_reads_the_times(cyclic):
         untimed.recommend(model, first, k=3)
 
 
+@pytest.mark.parametrize("shift", [-1.0, -3.0e4])
+def test_raw_id_serving_of_times_from_zero_keeps_every_event(cyclic, shift):
+    """A log timed by positions 0, 1, 2... (or before the epoch) stored a key of 0 (or
+    below), which the model reads as no interaction: the first event left the sequence
+    and came back as a recommendation, though exclude_seen (found by an audit helper).
+    The times go as their ranks, which keep the order: the lists of the keys as given."""
+    from sklearn_recsys.preprocessing import InteractionEncoder
+
+    model, X, _ = cyclic
+    coo = X.tocoo()
+    log = {"user": coo.row, "item": coo.col, "t": (coo.data + shift) * 60.0}
+    assert (log["t"] <= 0).any()
+    encoder = InteractionEncoder(user_col="user", item_col="item", timestamp_col="t").fit(log)
+    first = {name: column[coo.row < 20] for name, column in log.items()}
+    recs = encoder.recommend(model, first, k=X.shape[1], as_frame=False)
+    for u in range(20):
+        listed = recs["item"][recs["user"] == u]
+        assert not np.isin(listed, X[u].indices).any()  # no event of the history comes back
+        assert len(listed) == X.shape[1] - X[u].nnz
+    top3 = encoder.recommend(model, first, k=3, as_frame=False)["item"].reshape(20, 3)
+    assert_array_equal(top3, model.recommend(X[:20], k=3)[0])
+
+
 @pytest.mark.parametrize("model", [SASRec(n_components=8, n_heads=2),
                                    GRU4Rec(n_components=8, loss="bpr-max")],
                          ids=["SASRec", "GRU4Rec"])
