@@ -427,7 +427,7 @@ class RecommenderMixin:
         """Whether an item without training interactions has no meaningful neighbours."""
         return True
 
-    def _popularity_for_empty_rows(self, X_batch, scores):
+    def _popularity_for_empty_rows(self, X_batch, scores, popularity=None):
         """Training popularity as the scores of users without interactions whose scores tie.
 
         A row whose only items had no training interactions counts as without
@@ -437,8 +437,11 @@ class RecommenderMixin:
         item the same score, and a ranking would be catalogue order. Models
         that do rank such a user (biases, an autoencoder's prior) keep their
         own scores. Depends on the row only, so rows stay independent.
+        ``popularity``: the shares to give them (default: the fit's,
+        ``_item_popularity``; early stopping passes those of the training part).
         """
-        popularity = getattr(self, "_item_popularity", None)
+        if popularity is None:
+            popularity = getattr(self, "_item_popularity", None)
         if popularity is None:
             return scores
         n_items = len(popularity)

@@ -19,7 +19,7 @@ import scipy.sparse as sp
 from sklearn.base import TransformerMixin
 
 from .._engine import ENGINE_CONSTRAINTS
-from ..base import EmbeddingFeaturesOutMixin, rows_without_known_items
+from ..base import EmbeddingFeaturesOutMixin, item_shares, rows_without_known_items
 from ..utils._holdout import split_by_rank
 from ..utils._sequences import as_order_keys, row_sequences, values_carry_no_order
 from ..utils._topk import iter_row_batches
@@ -165,6 +165,18 @@ class SequentialRecommenderBase(EmbeddingFeaturesOutMixin, TransformerMixin,
             # (their input embeddings never trained)
             scores[rows_without_known_items(X, known)] = self._empty_history_scores()
         return scores
+
+    def _validation_row_scores(self, ctx, rows, X_rows):
+        # as served: a user without trained items gets the popularity fallback, here
+        # that of the training part (the held-out items must not lead it); the constant
+        # of _score_batch ranked them in catalogue order, so early stopping measured
+        # another model than the one served
+        if not hasattr(ctx, "training_shares"):
+            train = ctx.X_train if ctx.train_rows is None else ctx.X_train[ctx.train_rows]
+            ctx.training_shares = item_shares(
+                np.bincount(train.indices, minlength=train.shape[1]).astype(np.float64))
+        return self._popularity_for_empty_rows(X_rows, self._score_batch(X_rows),
+                                               popularity=ctx.training_shares)
 
     def _items_trained_on(self, ctx):
         # the inputs of the training sequences: an item seen only as a next item

@@ -570,3 +570,39 @@ def test_leave_one_out_scores_only_the_entries_the_network_reads(cyclic, monkeyp
     np.testing.assert_allclose([by_item[j] for j in range(14)],
                                [reference[j] for j in range(14)], rtol=1e-6, atol=1e-9)
     assert sum(calls) == 11 + 15
+
+
+def test_early_stopping_scores_users_without_trained_items_as_served():
+    """SASRec scores a user whose items never trained (as inputs) with a constant; served,
+    such a user gets the popularity fallback, but early stopping read the constant, so its
+    NDCG ranked them in catalogue order (0.169 against 0.181 served, found by an audit
+    helper). It now gives them the training part's popularity (not the fit's, which
+    counts the held-out items)."""
+    from sklearn_recsys.base import item_shares, rows_without_known_items
+    from sklearn_recsys.utils._holdout import heldout_ndcg
+
+    rng = np.random.RandomState(0)
+    n_users, n_items = 60, 40
+    T = sp.lil_matrix((n_users, n_items))
+    weights = np.r_[np.full(10, 0.06), np.full(30, 0.4 / 30)]
+    for u in range(n_users):
+        for p, i in enumerate(rng.choice(n_items, 2 if u % 2 else 5, replace=False,
+                                         p=weights)):
+            T[u, i] = p + 1
+    T = T.tocsr()
+    model = SASRec(n_components=8, max_len=5, max_iter=1, random_state=0).fit(T)
+    X_in, X_out = model._hold_out(T, None)  # each user's latest item: deterministic
+    shares = item_shares(np.bincount(X_in.indices, minlength=n_items).astype(float))
+    empty = rows_without_known_items(X_in, model._known_items())
+    assert empty.size > 0 and np.ptp(model._score_batch(X_in[empty]), axis=1).max() == 0
+
+    def as_validated(rows, X_rows):
+        scores = model._score_batch(X_rows)
+        scores[rows_without_known_items(X_rows, model._known_items())] = shares
+        return scores
+
+    expected = heldout_ndcg(X_in, X_out, as_validated, model._validation_k)
+    constant = heldout_ndcg(X_in, X_out, lambda rows, X_rows: model._score_batch(X_rows),
+                            model._validation_k)
+    assert model.validation_scores_[0] == pytest.approx(expected, rel=1e-6)
+    assert abs(expected - constant) > 1e-3  # what the constant gave instead
