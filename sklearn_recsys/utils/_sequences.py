@@ -98,6 +98,9 @@ def as_order_keys(X):
         out = np.zeros(values.shape, dtype=np.float64)
         stored = values != 0
         out[stored] = _ranks_of_positive(values[stored])
+        if hasattr(X, "columns") and hasattr(X, "index"):
+            # a DataFrame stays one: its column names are checked against the fit's
+            return type(X)(out, index=X.index, columns=X.columns)
         return out
     return X
 

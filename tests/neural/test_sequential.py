@@ -606,3 +606,26 @@ def test_early_stopping_scores_users_without_trained_items_as_served():
                             model._validation_k)
     assert model.validation_scores_[0] == pytest.approx(expected, rel=1e-6)
     assert abs(expected - constant) > 1e-3  # what the constant gave instead
+
+
+def test_a_dataframe_of_nanosecond_keys_keeps_its_column_names():
+    """Integer keys above 2**53 become their ranks; for a DataFrame that made a bare array,
+    so the fit recorded no feature names and a frame with its item columns reversed was
+    scored silently, items swapped (found by an audit helper)."""
+    pd = pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    keys = np.zeros((30, 8), dtype=np.int64)
+    for u in range(30):
+        keys[u, rng.choice(8, 4, replace=False)] = (
+            np.int64(1_700_000_000) * 10**9 + rng.permutation(4) * 10**9 + 1)
+    columns = [f"item{i}" for i in range(8)]
+    frame = pd.DataFrame(keys, columns=columns)
+    model = GRU4Rec(n_components=4, max_len=4, max_iter=1, random_state=0,
+                    early_stopping=False).fit(frame)
+    assert list(model.feature_names_in_) == columns
+    with pytest.raises(ValueError, match="feature names should match"):
+        model.decision_function(frame[columns[::-1]])
+    # the ranks keep each row's order: the same scores as the keys in seconds
+    seconds = pd.DataFrame(np.where(keys > 0, keys // 10**9, 0).astype(float), columns=columns)
+    np.testing.assert_allclose(model.decision_function(frame),
+                               model.decision_function(seconds), rtol=1e-6)
