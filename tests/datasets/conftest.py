@@ -15,4 +15,7 @@ def release_rows(monkeypatch):
     """
     table = {}
     monkeypatch.setattr(_public, "_EXPECTED_ROWS", table)
+    # nor are they the releases' bytes (nor need they end as the releases do)
+    monkeypatch.setattr(_public, "_RELEASE_BYTES", {})
+    monkeypatch.setattr(_public, "_ENDS_WITH_NEWLINE", {})
     return table

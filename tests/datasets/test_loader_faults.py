@@ -24,6 +24,7 @@ from sklearn_recsys.datasets import (
     fetch_citeulike_a,
     fetch_lastfm_2k,
     fetch_movielens,
+    fetch_taobao,
 )
 
 
@@ -736,6 +737,7 @@ _REAL_LOADERS = {
     "hetrec2011-lastfm-2k": lambda home: fetch_lastfm_2k(data_home=home,
                                                          download_if_missing=False),
     "citeulike-a": lambda home: fetch_citeulike_a(data_home=home, download_if_missing=False),
+    "taobao-mbcgcn": lambda home: fetch_taobao(data_home=home, download_if_missing=False),
 }
 
 
@@ -762,6 +764,20 @@ REAL_FAULTS = {
     "ratings.csv with a repeated line": (
         "ml-latest-small", "ratings.csv", lambda lines: lines[:3] + lines[2:],
         lambda p, lines: f"{p}, lines 3 and 4: user 1 and movie 3 appear on both lines"),
+    # a cut inside the last line that keeps every line well formed (found by an audit
+    # helper: a play count of 263 read as 2, a last id cut to a shorter valid one)
+    "user_artists.dat cut inside its last play count": (
+        "hetrec2011-lastfm-2k", "user_artists.dat", lambda lines: lines[:-1] + [lines[-1][:-3]],
+        lambda p, lines: f"{p}, line 92835: the file ends inside a line, where the release "
+                         "ends with a line break (the file's last line"),
+    "users.dat cut inside its last id": (
+        "citeulike-a", "users.dat", lambda lines: lines[:-1] + [lines[-1][:-2]],
+        lambda p, lines: f"{p}: 1,094,783 bytes where the release has 1,094,785: the file "
+                         "was cut short"),
+    "buy/test.txt cut inside its last item": (
+        "taobao-mbcgcn", "buy/test.txt", lambda lines: lines[:-1] + [lines[-1][:-2]],
+        lambda p, lines: f"{p}: 157,167 bytes where the release has 157,169: the file was "
+                         "cut short"),
     "user_artists.dat with a garbage line": (
         "hetrec2011-lastfm-2k", "user_artists.dat",
         lambda lines: lines[:10] + [b"<html>\n"] + lines[10:],
@@ -777,7 +793,9 @@ def test_damaged_real_copy(shared_data, tmp_path, fault):
     path.chmod(0o644)  # the shared copies are read-only
     lines = path.read_bytes().splitlines(keepends=True)
     path.write_bytes(b"".join(damage(lines)))
-    fix = ("Replace" if folder == "citeulike-a" else "Delete") + f" {tmp_path / folder}"
+    # the folders without a download (no archive) are replaced, not downloaded again
+    fix = ("Replace" if folder in ("citeulike-a", "taobao-mbcgcn") else "Delete") + (
+        f" {tmp_path / folder}")
     with pytest.raises(ValueError, match=re.escape(message(path, lines)) + ".*"
                        + re.escape(fix)):
         _REAL_LOADERS[folder](tmp_path)
