@@ -9,7 +9,7 @@ from sklearn.utils._param_validation import Interval
 
 from .._engine import pass_rows
 from ..utils._parallel import numba_threads
-from ..utils._validation import check_interactions
+from ..utils._validation import check_interactions, is_empty_chunk
 from ._base import MatrixFactorizationBase
 from ._bpr_kernels import bpr_epoch, bpr_fold_in
 
@@ -253,6 +253,8 @@ class BPR(MatrixFactorizationBase):
         state = getattr(self, "_partial_state", None)
         first = state is None and not hasattr(self, "item_factors_")
         self._validate_params()
+        if is_empty_chunk(self, X):
+            return self
         X = check_interactions(self, X, reset=first)
         if not first and (self.item_factors_.shape[1], self.item_factors_.dtype) != (
                 self.n_components, np.dtype(self.dtype)):

@@ -27,7 +27,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from .._engine import (ENGINE_CONSTRAINTS, USERS_SPLIT_CONSTRAINTS, FitContext,
                        IterativeTrainingMixin, pass_rows)
 from ..base import EmbeddingFeaturesOutMixin, RecommenderMixin
-from ..utils._validation import check_interactions
+from ..utils._validation import check_interactions, is_empty_chunk
 from ..utils._propensity import PROPENSITY_REFERENCES, exposure_propensity
 from ..utils._topk import iter_row_batches
 from ._tf import adam, compile_step, import_tensorflow
@@ -330,6 +330,8 @@ class PartialFitMixin:
         first = state is None and not self._has_weights()
         self._validate_params()
         self._check_partial_fit()
+        if is_empty_chunk(self, X):
+            return self
         X = check_interactions(self, X, reset=first)
         self._check_training_values(X)
         X = X.astype(self._fit_dtype)

@@ -25,6 +25,7 @@ __all__ = [
     "check_k",
     "check_rating_values",
     "threshold_in_precision",
+    "is_empty_chunk",
 ]
 
 
@@ -442,6 +443,26 @@ def check_row_order(value, name):
         f"{name}.loc[encoder.get_user_ids(log)].reset_index(drop=True) for "
         "X = encoder.transform(log) (encoder.recommend(model, log, user_features=table) "
         "joins them by id itself).")
+
+
+def is_empty_chunk(estimator, X):
+    """Whether ``X`` holds no row, a chunk that ``partial_fit`` passes over.
+
+    A Dask array filtered by rows has empty blocks, which dask-ml's
+    ``Incremental`` hands to ``partial_fit`` like the others: an epoch of no
+    users changes nothing. After a fit its number of columns is checked still.
+    """
+    shape = getattr(X, "shape", None)
+    n_rows = shape[0] if shape is not None and len(shape) else (
+        len(X) if hasattr(X, "__len__") else None)
+    if n_rows != 0:
+        return False
+    fitted = getattr(estimator, "n_features_in_", None)
+    if fitted is not None and shape is not None and len(shape) == 2 and shape[1] != fitted:
+        raise ValueError(
+            f"X has {shape[1]} columns, but {type(estimator).__name__} was fitted on {fitted}: "
+            "every chunk of partial_fit must have the same columns (an empty one too).")
+    return True
 
 
 def threshold_in_precision(threshold, dtype):

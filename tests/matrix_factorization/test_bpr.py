@@ -381,3 +381,18 @@ def test_items_held_out_for_validation_are_no_ones_neighbour():
     idx, _ = model.similar_items(trained, k=10)
     assert not np.isin(idx, untrained).any()
     assert (idx[:, 0] >= 0).all()  # the trained items still have neighbours
+
+
+def test_partial_fit_passes_over_an_empty_chunk(planted):
+    """A filtered Dask array's empty blocks reach partial_fit through Incremental: it
+    raised scikit-learn's 'Found array with 0 sample(s)'; an empty chunk changes nothing."""
+    model = BPR(n_components=4, random_state=0).partial_fit(planted[:0])
+    assert not hasattr(model, "item_factors_")  # nothing to learn from yet
+    model.partial_fit(planted[:300], n_users=600)
+    before = model.item_factors_.copy(), model.user_factors_.copy()
+    assert model.partial_fit(planted[:0]) is model
+    assert_array_equal(model.item_factors_, before[0])
+    assert_array_equal(model.user_factors_, before[1])
+    model.partial_fit(planted[300:])  # the pass goes on as without it
+    with pytest.raises(ValueError, match="X has 299 columns, but BPR was fitted on 300"):
+        model.partial_fit(planted[:0, :299])

@@ -106,6 +106,30 @@ def test_dask_ml_incremental_trains_block_by_block():
     assert incremental.estimator_.n_iter_ == 3
 
 
+def test_empty_chunks_are_passed_over():
+    """A Dask array filtered by rows has empty blocks, which Incremental hands to
+    partial_fit: it raised scikit-learn's 'Found array with 0 sample(s)' (found by an
+    audit helper). An empty chunk now changes nothing, and the others train as without
+    it; after a fit its columns are still checked."""
+    da = pytest.importorskip("dask.array")
+    wrappers = pytest.importorskip("dask_ml.wrappers")
+    X = make_interactions(160, 50, density=0.1, random_state=2).toarray()
+    kept = np.arange(160) >= 64  # the first two blocks of 32 rows: out
+    plain = wrappers.Incremental(_model(MultDAE), shuffle_blocks=False).fit(
+        da.from_array(X[kept], chunks=(32, 50)))
+    chunked = da.from_array(X, chunks=(32, 50))
+    filtered = chunked[da.from_array(kept, chunks=32)]  # blocks of unknown size, two empty
+    incremental = wrappers.Incremental(_model(MultDAE), shuffle_blocks=False).fit(filtered)
+    np.testing.assert_array_equal(incremental.estimator_.coefs_[0], plain.estimator_.coefs_[0])
+    model = incremental.estimator_
+    before = [w.copy() for w in model.coefs_]
+    assert model.partial_fit(X[:0]) is model and model.n_iter_ == plain.estimator_.n_iter_
+    for a, b in zip(before, model.coefs_):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="X has 49 columns, but MultDAE was fitted on 50"):
+        model.partial_fit(X[:0, :49])
+
+
 def test_multitask_dae_partial_fit_equals_fit():
     """The multi-behaviour model too: chunks of users (all behaviour blocks of a row stay
     together) repeat fit's epoch; the popularity fallback reads the target block."""
