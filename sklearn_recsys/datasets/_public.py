@@ -725,7 +725,9 @@ def fetch_lastfm_2k(*, data_home=None, download_if_missing=True, return_X_y=Fals
         ``X`` (csr_matrix (n_users, n_artists) of play counts), ``user_ids``,
         ``item_ids``, ``item_titles`` (artist names), ``item_tags`` (each
         artist's distinct tags assigned by users; ``tags.dat`` is latin-1,
-        or UTF-8 in a re-encoded copy) and ``DESCR``.
+        or UTF-8 in a re-encoded copy; a copy without ``tags.dat`` or
+        ``user_taggedartists.dat`` gives every artist ``[]``, without an
+        error, as the tags are optional) and ``DESCR``.
 
     Raises
     ------
