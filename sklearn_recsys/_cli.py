@@ -489,6 +489,17 @@ def _make_estimator(name, param_items):
     return estimator
 
 
+def _check_served_catalogue(encoder, model):
+    """CommandError if the model's columns are not the encoder's items (a multi-behaviour
+    model told behaviours that the log has not: its items would print as others' ids)."""
+    from .preprocessing._raw_ids import _check_catalogue
+
+    try:
+        _check_catalogue(encoder, model)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
 def _run_fit(args):
     import joblib
 
@@ -517,6 +528,7 @@ def _run_fit(args):
     start = time.perf_counter()
     estimator.fit(X)
     progress(f"fitted in {time.perf_counter() - start:.1f} s")
+    _check_served_catalogue(encoder, estimator)
     bundle = {
         "format": _BUNDLE_FORMAT,
         "sklearn_recsys_version": __version__,
@@ -611,6 +623,7 @@ def _run_recommend(args):
     bundle = load_model(args.model)
     model, encoder = bundle["model"], bundle["encoder"]
     progress(f"loaded {model!r} from {args.model}")
+    _check_served_catalogue(encoder, model)
     if args.log is not None:
         log = read_log(args.log, encoder.user_col, encoder.item_col, encoder.value_col,
                        encoder.timestamp_col, sep=args.sep)

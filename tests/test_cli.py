@@ -367,6 +367,11 @@ def test_bad_input_is_one_line_and_status_1(tmp_path, capsys, log_csv, monkeypat
     hole = _write_csv(tmp_path / "hole.csv", ["user", "item"], [("a", "x"), ("", "y")])
     cases.append((["fit", str(hole), "--user-col", "user", "--item-col", "item",
                    "--model", "EASE", "-o", out], "missing user id"))
+    # a multi-behaviour model on a log of one behaviour: its items would print as
+    # others' raw ids (found by an audit helper)
+    cases.append((["fit", str(log), "--user-col", "user", "--item-col", "item", "--model",
+                   "MultiBehaviorEASE", "--param", "behaviors=('view', 'buy')", "-o", out],
+                  "The model takes 8 columns and scores 4 items, but the encoder has 8"))
     for argv, message in cases:
         assert main(argv) == 1, argv
         err = capsys.readouterr().err

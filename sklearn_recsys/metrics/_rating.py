@@ -17,7 +17,8 @@ from sklearn.utils import check_random_state
 from ..utils._holdout import check_held_out_disjoint, split_interactions
 from ..utils._scoring_path import served_estimator
 from ..utils._topk import iter_row_batches
-from ..utils._validation import check_interaction_matrix, check_rows_to_score, names_checked
+from ..utils._validation import (check_interaction_matrix, check_item_names, check_rows_to_score,
+                                 names_checked)
 from ._scorer import _DISJOINT_FIX, _check_split
 
 __all__ = ["make_rating_scorer"]
@@ -42,6 +43,8 @@ class _RatingScorer:
         # conversion drops them (the rows are then scored under names_checked)
         X = check_rows_to_score(estimator, X, order_keys=False)
         if y is not None and (sp.issparse(y) or np.ndim(y) == 2):
+            # a DataFrame y is read by its names too, as the ranking scorers read it
+            check_item_names(estimator, y, "y")
             y = check_interaction_matrix(y, input_name="y")
             if y.shape != X.shape:
                 raise ValueError(
@@ -58,7 +61,9 @@ class _RatingScorer:
         # a fitted search or a FrozenEstimator predicts by the model it serves
         model, transform = served_estimator(estimator), None
         if not hasattr(model, "predict_ratings") and hasattr(model, "steps"):
-            model, transform = model[-1], model[:-1]
+            # a one-step pipeline has nothing to transform (its empty head has no
+            # transform, which failed every candidate of a search)
+            model, transform = model[-1], (model[:-1] if len(model.steps) > 1 else None)
         if not hasattr(model, "predict_ratings"):
             raise TypeError(
                 f"{type(model).__name__} does not predict ratings (no "

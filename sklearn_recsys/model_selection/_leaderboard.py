@@ -20,12 +20,27 @@ from ..base import RatingPredictionMixin
 from ..metrics import get_ranking_scorer
 from ..pipeline import Pipeline
 from ..preprocessing import RatingBinarizer
+from ..utils._behaviors import behavior_layout
 from ..utils._holdout import split_latest
 from ..utils._scoring_path import scoring_path
 from ..utils._sequences import as_order_keys, reads_order_keys
 from ._split import strong_generalization_split
 
 __all__ = ["compare_recommenders", "format_leaderboard", "plot_leaderboard"]
+
+
+def _check_target(name, model, behaviors, target, n_columns):
+    """ValueError if a fitted model scores another behaviour than the table holds out."""
+    behaviors = list(behaviors)
+    index = behaviors.index(target) if target is not None else len(behaviors) - 1
+    layout = behavior_layout(model)
+    if layout is not None and layout != (n_columns // len(behaviors), index):
+        scored = behaviors[layout[1]] if layout[1] < len(behaviors) else layout[1]
+        raise ValueError(
+            f"Model {name!r} scores the behaviour {scored!r}, but the table holds out "
+            f"{behaviors[index]!r} (target={target!r}): it would be judged on another "
+            f"behaviour than it ranks. Give it target={behaviors[index]!r} (and the table's "
+            "behaviors).")
 
 
 def compare_recommenders(
@@ -183,6 +198,8 @@ def compare_recommenders(
         start = time.perf_counter()
         model.fit(X_train)
         fit_seconds = time.perf_counter() - start
+        if behaviors is not None:
+            _check_target(name, model, behaviors, target, X.shape[1])
         row = {"model": name, "params": params}
         for metric, scorer in scorers.items():
             row[metric] = scorer(model, X_in, X_out)

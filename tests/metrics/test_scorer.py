@@ -281,6 +281,41 @@ def test_rating_scorer_default_holds_out_a_fifth():
     assert default != make_rating_scorer(holdout=0.5)(model, X)
 
 
+def test_rating_scorer_reads_y_by_its_names_and_a_one_step_pipeline():
+    """Found by an audit helper: the rating scorer read a DataFrame y by position (two
+    columns swapped: RMSE 0.48 instead of 0.40, silently; the ranking scorers refuse it),
+    and a one-step pipeline failed in its empty head's transform (a search then kept its
+    first candidate, every one scoring NaN)."""
+    pd = pytest.importorskip("pandas")
+    from sklearn.base import clone
+
+    from sklearn_recsys import ExplicitMF
+    from sklearn_recsys.metrics import make_rating_scorer
+    from sklearn_recsys.pipeline import make_pipeline as recsys_pipeline
+
+    rng = np.random.default_rng(1)
+    X = sp.random(60, 30, density=0.4, format="csr", random_state=1)
+    X.data = rng.integers(1, 6, X.nnz).astype(float)
+    X_in, y = holdout_split(X, holdout=0.2, random_state=0)
+    names = [f"item{j}" for j in range(30)]
+    model = ExplicitMF(n_components=2, alpha=0.1, max_iter=5, random_state=0).fit(
+        pd.DataFrame(X_in.toarray(), columns=names))
+    scorer = make_rating_scorer("rmse")
+    frame_in, frame_y = (pd.DataFrame(m.toarray(), columns=names) for m in (X_in, y))
+    expected = scorer(model, frame_in, frame_y)
+    assert expected == pytest.approx(scorer(model, X_in, y), rel=1e-12)
+    swapped = [names[1], names[0], *names[2:]]
+    with pytest.raises(ValueError, match="columns of y are not the items of X in fit"):
+        scorer(model, frame_in, frame_y[swapped])
+    bare = ExplicitMF(n_components=2, alpha=0.1, max_iter=5, random_state=0).fit(X_in)
+    for pipe in (recsys_pipeline(clone(bare)), make_pipeline(clone(bare))):
+        assert scorer(pipe.fit(X_in), X_in, y) == scorer(bare, X_in, y)
+    search = GridSearchCV(recsys_pipeline(ExplicitMF(n_components=2, max_iter=5,
+                                                     random_state=0)),
+                          {"explicitmf__alpha": [0.05, 5.0]}, scoring=scorer, cv=3).fit(X)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
 @pytest.mark.parametrize("holdout", [0.0, 1.0])
 def test_a_scorer_refuses_holding_out_nothing_or_everything(holdout):
     with pytest.raises(ValueError, match=r"holdout must be in \(0, 1\)"):
