@@ -34,6 +34,10 @@ from ._tf import adam, compile_step, import_tensorflow
 
 __all__ = ["AutoencoderBase", "NeuralRecommenderBase", "PartialFitMixin", "glorot_uniform"]
 
+# the floor of the sum of squares when the training step L2-normalises rows: the smallest
+# normal float32, so every row fit accepts (check_squares_fit_float32) gets unit norm
+_TINY32 = float(np.finfo(np.float32).tiny)
+
 
 class NeuralRecommenderBase(IterativeTrainingMixin, RecommenderMixin, BaseEstimator):
     """Base class of the neural recommenders (not an estimator on its own).
@@ -681,7 +685,9 @@ class AutoencoderBase(PartialFitMixin, EmbeddingFeaturesOutMixin, TransformerMix
 
         def step(x, seeds, beta):
             with tf.GradientTape() as tape:
-                h = tf.math.l2_normalize(x, axis=1)
+                # epsilon: TensorFlow's default floor (1e-12 on the sum of squares) left
+                # rows of norm below 1e-6 unnormalised, where serving normalises them
+                h = tf.math.l2_normalize(x, axis=1, epsilon=_TINY32)
                 if dropout > 0:
                     h = tf.nn.experimental.stateless_dropout(h, rate=dropout, seed=seeds[0])
                 for i in range(n_enc):

@@ -15,7 +15,7 @@ from ..linear._multi_behavior import cross_item_item, weighted_blocks
 from ..utils._behaviors import MultiBehaviorMixin, behavior_block, check_weights
 from ..utils._sparse_dense import csr_dense_product
 from ..utils._topk import iter_row_batches
-from ._base import (NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
+from ._base import (_TINY32, NeuralRecommenderBase, PartialFitMixin, _normalize_rows,
                     check_sizes, check_squares_fit_float32,
                     glorot_uniform)
 from ._tf import adam, compile_step
@@ -596,7 +596,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
                                    < mask, tf.float32) * tf.cast(blocks[target] > 0, tf.float32)
                     blocks = [xb * (1.0 - hide) for xb in blocks]
                     outputs[target] = outputs[target] * hide
-                h = tf.concat([tf.math.l2_normalize(xb, axis=1) for xb in blocks], axis=1)
+                # as serving normalises (see NeuralRecommenderBase's step)
+                h = tf.concat([tf.math.l2_normalize(xb, axis=1, epsilon=_TINY32)
+                               for xb in blocks], axis=1)
                 present = tf.concat([tf.cast(xb > 0, tf.float32) for xb in blocks], axis=1)
                 if dropout > 0:
                     keep = tf.cast(tf.random.stateless_uniform(tf.shape(h), seed) >= dropout,

@@ -571,3 +571,21 @@ def test_a_vanishing_offset_is_the_plain_model_for_items_without_interactions():
                    propensity_correction="offset").fit(X).decision_function(X)
               for p in (0.0, 1e-9)]
     assert_allclose(scores[1], scores[0], atol=1e-4)
+
+
+@pytest.mark.parametrize("cls", [MultDAE, MultVAE])
+def test_training_normalises_small_rows_as_serving_does(cls):
+    """TensorFlow's l2_normalize floors the sum of squares at 1e-12: rows of norm below
+    1e-6 trained unnormalised while serving and validation normalise them (found by an
+    audit helper). With the floor at float32's smallest normal number, the first step
+    sees the same unit rows at any scale, so its loss scales with the targets exactly."""
+    X = make_interactions(n_users=40, n_items=20, density=0.3, random_state=3).astype(
+        np.float32)
+    params = dict(hidden_layer_sizes=(), n_components=3, max_iter=1, dropout=0.0,
+                  batch_size=1000, shuffle=False, early_stopping=False, alpha=0.0,
+                  random_state=0)
+    if cls is MultVAE:
+        params["anneal_cap"] = 0.0  # the KL term does not scale with the input
+    unit = cls(**params).fit(X).loss_curve_[0]
+    small = cls(**params).fit(X * 1e-8).loss_curve_[0]
+    assert small == pytest.approx(1e-8 * unit, rel=1e-5)
