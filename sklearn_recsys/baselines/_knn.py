@@ -239,11 +239,21 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
                 cols.append(neighbour)
             vals.append(kept_sim)
             del block, item, sim, keep, kept_item, neighbour, kept_sim
+        vals = np.concatenate(vals)
+        if vals.size and vals.min() < np.finfo(dtype).tiny:
+            # with shrinkage, tiny values give similarities far below 1: stored in
+            # float32 they would be subnormal or 0, and every list catalogue order or
+            # the popularity fallback, silently
+            raise FloatingPointError(
+                f"ItemKNN: similarities of {vals.min():.1e} (shrinkage={self.shrinkage!r} "
+                f"against the items' norms) are below the smallest normal "
+                f"{np.dtype(dtype).name} ({np.finfo(dtype).tiny:.1e}). Scale the values of X "
+                "up (or binarize them with RatingBinarizer), or fit X in float64.")
         S = sp.csr_matrix(
-            (np.concatenate(vals).astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
+            (vals.astype(dtype), (np.concatenate(rows), np.concatenate(cols))),
             shape=(n_items, n_items),
         )
-        S.eliminate_zeros()  # a similarity below the dtype's smallest float
+        S.eliminate_zeros()
         S.sort_indices()
         self.similarity_ = S
 

@@ -160,6 +160,22 @@ def test_item_knn_user_with_only_unused_items_gets_the_popularity_fallback():
     assert model.recommend(user, k=2)[0].tolist() == [[0, 2]]  # the most popular unseen
 
 
+def test_item_knn_shrunk_similarities_below_float32_raise():
+    """With shrinkage, values of 1e-22 to 1e-30 give similarities far below float32's
+    range: stored in float32 they were subnormal (lists in catalogue order) or 0 (every
+    user on the popularity fallback), without a word (found by an audit helper)."""
+    X = _chain().toarray()
+    for scale in (1e-22, 1e-30):
+        with pytest.raises(FloatingPointError, match=r"below the smallest normal float32.*"
+                                                     r"Scale the values of X up.*float64"):
+            ItemKNN(shrinkage=10.0).fit((X * scale).astype(np.float32))
+    # in float64 the same similarities are normal numbers, and rank as at scale 1
+    small = ItemKNN(shrinkage=10.0).fit(X * 1e-30)
+    assert small.similarity_.nnz == ItemKNN(shrinkage=10.0).fit(X).similarity_.nnz > 0
+    # without shrinkage the cosine does not depend on the scale: float32 fits
+    assert ItemKNN().fit((X * 1e-30).astype(np.float32)).similarity_.nnz > 0
+
+
 def test_item_knn_underflow_raises_instead_of_zero_similarities():
     X = _chain() * 1e-200
     with pytest.raises(FloatingPointError, match="underflow.*Scale the values of X up"):
