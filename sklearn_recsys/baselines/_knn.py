@@ -240,13 +240,14 @@ class ItemKNN(ItemItemMixin, RecommenderMixin, TransformerMixin, BaseEstimator):
             vals.append(kept_sim)
             del block, item, sim, keep, kept_item, neighbour, kept_sim
         vals = np.concatenate(vals)
-        if vals.size and vals.min() < np.finfo(dtype).tiny:
+        if vals.size and vals.max() < np.finfo(dtype).tiny:
             # with shrinkage, tiny values give similarities far below 1: stored in
-            # float32 they would be subnormal or 0, and every list catalogue order or
-            # the popularity fallback, silently
+            # float32 they would all be subnormal or 0, and every list catalogue order
+            # or the popularity fallback, silently (one tiny similarity among others,
+            # from values of mixed scales, is only a weak neighbour: kept or dropped)
             raise FloatingPointError(
-                f"ItemKNN: similarities of {vals.min():.1e} (shrinkage={self.shrinkage!r} "
-                f"against the items' norms) are below the smallest normal "
+                f"ItemKNN: every similarity is at most {vals.max():.1e} (shrinkage="
+                f"{self.shrinkage!r} against the items' norms), below the smallest normal "
                 f"{np.dtype(dtype).name} ({np.finfo(dtype).tiny:.1e}). Scale the values of X "
                 "up (or binarize them with RatingBinarizer), or fit X in float64.")
         S = sp.csr_matrix(

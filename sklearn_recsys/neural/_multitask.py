@@ -99,7 +99,8 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
     target behaviour over many items, which a low-dimensional code learned
     by gradient steps holds little of (EASE solves for it exactly), while
     the experts learn what the other behaviours add. It costs EASE's fit
-    (an ``(n_items, n_items)`` Gram matrix and its inverse) and holds ``W``
+    (an ``(n_items, n_items)`` Gram matrix and its inverse; twice with early
+    stopping, whose final solve reads all of ``X``) and holds ``W``
     (``n_items ** 2`` float32) in the fitted model, and twice during
     training (the attribute and TensorFlow's copy).
 
@@ -497,7 +498,9 @@ class MultiTaskDAE(PartialFitMixin, MultiBehaviorMixin, EmbeddingFeaturesOutMixi
             # early stopping has chosen the epoch: the closed form, which nothing
             # trains, is solved again on all the data, held-out items included (the
             # trained scale is kept)
-            self.item_item_coef_ = None  # one W at a time
+            # one W at a time: the compiled step's closure holds TensorFlow's copy
+            ctx.step = ctx.optimizer_state = None
+            self.item_item_coef_ = None
             self._set_item_item(ctx.X)
 
     def _item_item_weights(self):

@@ -828,7 +828,7 @@ def _as_ids(column):
             return np.asarray(column, dtype=object)
     ids = np.asarray(column)
     if (ids.dtype.kind in "iuf" and isinstance(column, (list, tuple))
-            and any(isinstance(v, (bool, np.bool_)) for v in column)):
+            and any(issubclass(t, (bool, np.bool_)) for t in set(map(type, column)))):
         # numpy writes [True, 1] as [1, 1]: keep the objects, which the checks refuse
         # as one id (a pandas column of them is already object)
         return np.asarray(column, dtype=object)

@@ -16,7 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from ..base import against_count, runners_up
 from ..utils._scoring_path import served_estimator
-from ..utils._sequences import reads_order_keys
+from ..utils._sequences import dense_ranks, reads_order_keys
 from ..utils._validation import pipeline_estimators
 
 
@@ -200,8 +200,10 @@ def model_rows(encoder, estimator, X, wanted=None):
 
     All of ``transform(X)``'s rows, or only the sorted rows ``wanted``. A
     sequential model reads its values as order keys, so it is given the
-    log's timestamps (:meth:`InteractionEncoder.transform_timestamps`); any
-    other model the values (:meth:`InteractionEncoder.transform`).
+    log's timestamps (:meth:`InteractionEncoder.transform_timestamps`; their
+    dense ranks 1, 2, ... when one is 0 or below, which it would read as no
+    interaction); any other model the values
+    (:meth:`InteractionEncoder.transform`).
     """
     if not reads_order_keys(estimator):
         return encoder._rows_of(X, wanted)
@@ -216,7 +218,7 @@ def model_rows(encoder, estimator, X, wanted=None):
         # the event would leave the sequence and come back as a recommendation.
         # Only the order counts, so the times go as their dense ranks 1, 2, ...
         times = times.copy()
-        times.data = np.unique(times.data, return_inverse=True)[1].astype(np.float64) + 1.0
+        times.data = dense_ranks(times.data)
     return times
 
 

@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from ._scoring_path import scoring_path
 
-__all__ = ["as_order_keys", "latest_keys", "reads_order_keys", "row_sequences",
+__all__ = ["as_order_keys", "dense_ranks", "latest_keys", "reads_order_keys", "row_sequences",
            "values_carry_no_order"]
 
 
@@ -131,12 +131,16 @@ def _warn_if_rounded(X):
             UserWarning, stacklevel=4)
 
 
+def dense_ranks(keys):
+    """Dense ranks 1, 2, ... of ``keys`` as float64: every comparison kept, ties tied."""
+    return np.unique(keys, return_inverse=True)[1].reshape(np.shape(keys)) + 1.0
+
+
 def _ranks_of_positive(keys):
     """Dense ranks 1, 2, ... of the positive ``keys`` as float64; zeros stay 0."""
     out = np.zeros(keys.shape, dtype=np.float64)
     positive = keys > 0
-    _, rank = np.unique(keys[positive], return_inverse=True)
-    out[positive] = rank + 1.0
+    out[positive] = dense_ranks(keys[positive])
     return out
 
 

@@ -174,6 +174,12 @@ def test_item_knn_shrunk_similarities_below_float32_raise():
     assert small.similarity_.nnz == ItemKNN(shrinkage=10.0).fit(X).similarity_.nnz > 0
     # without shrinkage the cosine does not depend on the scale: float32 fits
     assert ItemKNN().fit((X * 1e-30).astype(np.float32)).similarity_.nnz > 0
+    # values of mixed scales give a few tiny similarities among normal ones: items 0 and
+    # 1 meet only in a user whose values are 1e-20 (cosine 1e-40), each meets item 2 in
+    # a user of ordinary values; a weak neighbour, not a reason to refuse the data
+    mixed = np.array([[1e-20, 1e-20, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 1.0]], np.float32)
+    S = ItemKNN().fit(mixed).similarity_.toarray()
+    assert S[0, 2] == S[1, 2] == pytest.approx(0.5 ** 0.5) and S[0, 1] < 1e-30
 
 
 def test_item_knn_underflow_raises_instead_of_zero_similarities():

@@ -785,6 +785,21 @@ REAL_FAULTS = {
 }
 
 
+@pytest.mark.parametrize("folder, name", [("citeulike-a", "users.dat"),
+                                          ("taobao-mbcgcn", "buy/test.txt"),
+                                          ("hetrec2011-lastfm-2k", "user_artists.dat")])
+def test_a_real_copy_with_windows_line_ends_loads(shared_data, tmp_path, folder, name):
+    """The release sizes that catch a cut inside the last line count a Windows line end
+    as the one byte it is read as: a copy checked out with CRLF loads as before."""
+    shutil.copytree(Path(shared_data) / folder, tmp_path / folder)
+    path = tmp_path / folder / name
+    path.chmod(0o644)
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b"\n", b"\r\n"))
+    got, expected = _REAL_LOADERS[folder](tmp_path), _REAL_LOADERS[folder](Path(shared_data))
+    assert (got.X != expected.X).nnz == 0
+
+
 @pytest.mark.parametrize("fault", REAL_FAULTS)
 def test_damaged_real_copy(shared_data, tmp_path, fault):
     folder, name, damage, message = REAL_FAULTS[fault]
