@@ -1054,13 +1054,10 @@ def _mask_unseen_items(estimator, similarities, items):
     padding.
     """
     # the items the model trained on: with early stopping, an item whose only
-    # interactions were held out for validation kept its initial noise too (not
-    # _known_items, whose item-item refinement is about scoring users: an item no
-    # other item keeps as a neighbour still has neighbours of its own)
-    trained = getattr(estimator, "_trained_items", None)
-    if trained is None:
-        popularity = getattr(estimator, "_item_popularity", None)
-        trained = None if popularity is None else popularity > 0
+    # interactions were held out for validation kept its initial noise too. The base
+    # definition, not an item-item model's refinement, which is about scoring users:
+    # an item no other item keeps as a neighbour still has neighbours of its own
+    trained = RecommenderMixin._known_items(estimator)
     if trained is None or not estimator._needs_interactions_for_similarity():
         return similarities
     unseen = ~trained
