@@ -986,3 +986,24 @@ def test_a_meta_estimators_nested_parameters_changed_after_fit_are_refused():
         if "estimator__random_state" in model.get_params():  # no effect on the scores
             model.set_params(estimator__random_state=7)
             np.testing.assert_array_equal(model.recommend(X, k=5)[0], expected)
+
+
+def _rating_models_with_early_stopping():
+    from sklearn_recsys import MultiTaskMF
+    kw = dict(n_components=2, max_iter=3, early_stopping=True, validation_holdout=0.5)
+    return [ExplicitMF(solver="als", alpha=1.0, **kw), NMF(feedback="explicit", **kw),
+            MultiTaskMF(solver="als", **kw)]
+
+
+@pytest.mark.parametrize("model", _rating_models_with_early_stopping(),
+                         ids=lambda m: type(m).__name__)
+def test_rating_range_reads_the_validation_hold_out_too(model):
+    """The clip range came from the training part under early stopping: where the only 5
+    was held out for validation, every prediction was clipped to 4 (seeds 0-7 here hold it
+    out for some)."""
+    X = _ratings(n_users=40, n_items=12, density=0.5, seed=3)
+    X.data = np.minimum(X.data, 4.0)
+    X.data[7] = 5.0  # the only 5
+    for seed in range(8):
+        fitted = clone(model).set_params(random_state=seed).fit(X)
+        assert fitted.rating_range_ == (1.0, 5.0), seed

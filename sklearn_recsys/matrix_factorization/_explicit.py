@@ -10,7 +10,7 @@ from ..utils._solvers import explicit_als_sweep, gaussian_posterior_sweep
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
 from ..utils._parallel import numba_threads
-from ..utils._validation import check_rating_values
+from ..utils._validation import check_rating_values, rating_range
 from ._base import MatrixFactorizationBase
 
 __all__ = ["ExplicitMF"]
@@ -392,7 +392,7 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
         n_users, n_items = X.shape
         k = self.n_components_
         self.global_mean_ = float(X.data.mean()) if X.nnz else 0.0
-        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
+        self.rating_range_ = rating_range(ctx.X)
         self.user_factors_ = (rng.standard_normal((n_users, k)) * 0.1).astype(self.dtype)
         self.item_factors_ = (rng.standard_normal((n_items, k)) * 0.1).astype(self.dtype)
         if self.alpha_ == np.inf:  # the bias-only model

@@ -12,7 +12,7 @@ from ..base import RatingPredictionMixin, rows_without_known_items
 from ..utils._solvers import (als_cholesky_sweep, explicit_als_sweep,
                               gaussian_posterior_sweep, implicit_gaussian_sweep,
                               implicit_loss, joint_user_sweep)
-from ..utils._validation import check_rating_values
+from ..utils._validation import check_rating_values, rating_range
 from ._base import MatrixFactorizationBase
 from ._explicit import _sample_normal_wishart
 
@@ -349,7 +349,7 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
         self.n_shared_ = self._n_shared()
         self.n_samples_kept_ = 1  # until _finish_fit places the sampler's side by side
         self.global_mean_ = float(X.data.mean()) if X.nnz else 0.0
-        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
+        self.rating_range_ = rating_range(ctx.X)
         self.user_factors_ = (rng.standard_normal((n_users, self._n_columns()))
                               * 0.1).astype(self.dtype)
         self.rating_factors_ = (rng.standard_normal((n_items, k)) * 0.1).astype(self.dtype)

@@ -8,7 +8,7 @@ from sklearn.utils.extmath import randomized_svd
 
 from ..base import RatingPredictionMixin
 from ..utils._topk import iter_row_batches, row_batch_size
-from ..utils._validation import check_rating_values
+from ..utils._validation import check_rating_values, rating_range
 from ._base import MatrixFactorizationBase
 from ._nmf_kernels import nmf_dense_steps, nmf_observed_sweep, stored_entry_predictions
 
@@ -241,7 +241,7 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
             check_rating_values(self, ctx.X)
         k, s = self.n_components, self._start(X)
         self.fold_in_start_ = s
-        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
+        self.rating_range_ = rating_range(ctx.X)
         fits_svd = k <= min(n_users, n_items)
         if self.init == "nndsvda" and not fits_svd:
             raise ValueError(

@@ -9,7 +9,7 @@ from .._engine import ENGINE_CONSTRAINTS, FitContext
 from ..base import RatingPredictionMixin
 from ..utils._holdout import heldout_rmse
 from ..utils._solvers import fold_in_contributions
-from ..utils._validation import check_rating_values
+from ..utils._validation import check_rating_values, rating_range
 from ._base import NeuralRecommenderBase, complete_attributions
 from ._tf import adam, import_tensorflow
 
@@ -309,7 +309,7 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
             # kind="item"'s serving state: a refit as kind="user" must not keep it
             self.__dict__.pop(name, None)
         X = X.astype(np.float32)
-        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
+        self.rating_range_ = rating_range(X)
         ctx = self._make_context(X)
         ctx.tf = import_tensorflow()
         self._run_training(ctx)

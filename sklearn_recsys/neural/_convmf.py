@@ -11,6 +11,7 @@ from ..utils._validation import (
     check_exclude,
     check_k,
     check_rating_values,
+    rating_range,
 )
 from ..base import RatingPredictionMixin
 from ..matrix_factorization._base import MatrixFactorizationBase
@@ -486,7 +487,7 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
         X, rng = ctx.X_train, ctx.rng
         n_users, n_items = X.shape
         k = self.n_components
-        self.rating_range_ = (float(X.data.min()), float(X.data.max())) if X.nnz else (0., 0.)
+        self.rating_range_ = rating_range(ctx.X)
         explicit = self.feedback == "explicit"
         if explicit:
             check_rating_values(self, ctx.X)

@@ -288,6 +288,16 @@ def check_rating_values(estimator, X):
             f"BPR, EASE or MultVAE{feedback}; for ratings, pass the rating values.")
 
 
+def rating_range(X):
+    """``(smallest, largest)`` stored value of ``X``, ``(0.0, 0.0)`` when it stores none.
+
+    Rating models clip predictions to it. It is read from every rating
+    given to ``fit``, validation hold-outs included: a rating scale does not
+    shrink because early stopping held its only 5 out.
+    """
+    return (float(X.data.min()), float(X.data.max())) if X.nnz else (0.0, 0.0)
+
+
 # column names of interaction logs (MovieLens, Last.fm, the encoder's examples)
 _LOG_COLUMNS = {"user", "userid", "user_id", "item", "itemid", "item_id", "movie", "movieid",
                 "movie_id", "artist", "artistid", "artist_id", "rating", "timestamp", "time",
