@@ -457,8 +457,19 @@ def _as_times(column, name, path):
 # -- fit --------------------------------------------------------------
 
 
-def _parse_value(text):
-    """A parameter value: a Python literal (``100``, ``0.1``, ``None``, ``(64, 32)``), else text."""
+# dtype=float32 on the command line: the models take the NumPy type, not its name
+_DTYPES = {"float32": np.float32, "float64": np.float64, "float": float}
+
+
+def _parse_value(text, key=None):
+    """A parameter value: a Python literal (``100``, ``0.1``, ``None``, ``(64, 32)``), else text.
+
+    ``dtype`` values name the type (``float32``, ``np.float32``, ``numpy.float64``).
+    """
+    if key == "dtype":
+        name = text.removeprefix("numpy.").removeprefix("np.")
+        if name in _DTYPES:
+            return _DTYPES[name]
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
@@ -482,7 +493,7 @@ def _make_estimator(name, param_items):
         if key not in valid:
             raise CommandError(f"{cls.__name__} has no parameter {key!r}; its parameters are "
                                f"{', '.join(sorted(valid))}.")
-        params[key] = _parse_value(text.strip())
+        params[key] = _parse_value(text.strip(), key)
     estimator.set_params(**params)
     # check the values now, before a long read of the log, as fit would
     estimator._validate_params()
@@ -742,7 +753,8 @@ def build_parser():
     fit_parser.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                             help="a parameter of the model, repeatable: alpha=100, "
                             "n_components=64, random_state=0, solver=cg; values are "
-                            "Python literals, anything else is text")
+                            "Python literals, anything else is text; dtype=float32 "
+                            "names the NumPy type")
     fit_parser.add_argument("-o", "--output", type=Path, required=True,
                             help="file to save to (joblib), e.g. model.joblib")
     fit_parser.add_argument("--user-col", default="user_id",

@@ -218,6 +218,12 @@ def test_values_timestamps_and_duplicates(tmp_path, capsys):
     assert bundle["model"].solver == "cg"  # text needs no quotes
     assert bundle["model"].n_components == 2 and bundle["model"].random_state == 0
     assert_array_equal(bundle["interactions"].toarray(), [[5.0, 2.0], [0.0, 4.0]])
+    # dtype names its type: "float64" was text, which the model's constraint refused
+    for text in ("float64", "np.float64", "numpy.float64"):
+        _fit(capsys, log, model_path, "--sep", "tab", "--model", "ImplicitALS",
+             "--param", f"dtype={text}", "--param", "n_components=2")
+        model = joblib.load(model_path)["model"]
+        assert model.dtype is np.float64 and model.user_factors_.dtype == np.float64
     _fit(capsys, log, model_path, "--sep", "tab", "--value-col", "rating",
          "--model", "MostPopular")  # default duplicates="sum"
     assert_array_equal(joblib.load(model_path)["interactions"].toarray(),
