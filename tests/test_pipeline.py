@@ -1,5 +1,7 @@
 """Recommending through pipelines: scores from preprocessed rows, exclusion from raw rows."""
 
+import pickle
+
 import numpy as np
 import pytest
 import scipy.sparse as sp
@@ -393,6 +395,29 @@ def test_a_preprocessing_parameter_changed_after_fit_is_refused_until_set_back()
         pipe.fit(bad)
     with pytest.raises(ValueError, match="last fit raised an error"):
         pipe.recommend(X, k=5)
+
+
+def test_a_preprocessing_step_renamed_inserted_or_swapped_after_fit_is_refused():
+    """set_params(steps=...) with a step under a new name, an inserted step or a step of the
+    same name and parameters fitted on other rows left no recorded key to compare: the
+    fitted EASE scored rows its steps had not made, silently (audit helper's repro)."""
+    X = _ratings(n_users=150, n_items=40)
+    pipe = make_pipeline(BM25Weighting(), EASE(alpha=5.0)).fit(X)
+    scores = pipe.decision_function(X)
+    bm25, ease = pipe.steps
+    for steps in ([("bm25", bm25[1]), ease],  # renamed
+                  [("ratingbinarizer", RatingBinarizer(threshold=4).fit(X)), bm25, ease],
+                  [("bm25weighting", BM25Weighting().fit(X[:20])), ease],  # refitted other
+                  [ease]):  # removed
+        pipe.set_params(steps=steps)
+        for call in (lambda: pipe.decision_function(X), lambda: pipe.recommend(X, k=5),
+                     lambda: pipe.transform(X) if len(steps) > 1 else pipe.score(X)):
+            with pytest.raises(ValueError, match="preprocessing steps changed since fit"):
+                call()
+    pipe.set_params(steps=[bm25, ease])  # the fitted steps again
+    np.testing.assert_array_equal(pipe.decision_function(X), scores)
+    pickled = pickle.loads(pickle.dumps(pipe))  # the record keeps the objects' identity
+    np.testing.assert_array_equal(pickled.decision_function(X), scores)
 
 
 def test_an_interaction_encoder_step_is_refused_with_the_way_to_encode_first():

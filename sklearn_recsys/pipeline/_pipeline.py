@@ -380,11 +380,23 @@ class Pipeline(sk_pipeline.Pipeline):
             key: value for key, value in self.get_params(deep=True).items()
             if key.split("__")[0] in names
             and key.rsplit("__", 1)[-1] not in _PARAMS_WITHOUT_EFFECT_ON_SCORES}
+        # the steps themselves: one renamed, inserted or swapped for another fitted one
+        # (set_params(steps=...)) leaves no key of the record to compare
+        self._fitted_steps = list(self.steps[:-1])
         return result
 
     def _check_fitted_steps(self):
-        """ValueError if a preprocessing step's parameter changed since ``fit``."""
-        check_params_unchanged(self, getattr(self, "_fitted_step_params", None))
+        """ValueError if a preprocessing step, or its parameter, changed since ``fit``."""
+        fitted = getattr(self, "_fitted_step_params", None)
+        steps = getattr(self, "_fitted_steps", None)
+        if isinstance(fitted, dict) and steps is not None and not _same_steps(
+                steps, self.steps[:-1]):
+            raise ValueError(
+                f"This Pipeline's preprocessing steps changed since fit ({_step_names(steps)}"
+                f" -> {_step_names(self.steps[:-1])}, or a step was replaced by another "
+                "object), but its last step was fitted on the rows the fit's steps made. Set "
+                "the steps back, or fit again.")
+        check_params_unchanged(self, fitted)
 
     @available_if(_ends_in_recommender)
     def recommend(self, X, k=10, *, exclude_seen=True, exclude=None, candidates=None,
@@ -579,3 +591,14 @@ def make_pipeline(*steps, memory=None, transform_input=None, verbose=False):
     """
     named = sk_pipeline.make_pipeline(*steps).steps  # scikit-learn's step names
     return Pipeline(named, memory=memory, transform_input=transform_input, verbose=verbose)
+
+
+def _same_steps(before, now):
+    """Whether ``now`` holds the very step objects of ``before`` under the same names."""
+    return len(before) == len(now) and all(
+        name == name_now and (step is step_now or (isinstance(step, str) and step == step_now))
+        for (name, step), (name_now, step_now) in zip(before, now))
+
+
+def _step_names(steps):
+    return "[" + ", ".join(repr(name) for name, _ in steps) + "]"
