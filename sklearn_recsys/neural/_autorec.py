@@ -244,6 +244,9 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
         from ..utils._solvers import ridge_rows_sweep
 
         H, offsets = self.fold_in_codes_, self.fold_in_offsets_
+        # an item without training ratings has the all-zero sample's code, the same
+        # for every such item: its ratings say nothing of the user (not read)
+        X = self._untrained_removed(X)
         Z = np.zeros((X.shape[0], H.shape[1]), dtype=np.float64)
         # MAP (bias, decoder row) under the training users' Gaussian prior, in
         # whitened coordinates: an isotropic ridge around the prior mean
@@ -298,8 +301,16 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
             order = np.argsort(-contrib, kind="stable")
             return x.indices[order].astype(np.int64), contrib[order]
         H = self.fold_in_codes_
-        return fold_in_contributions(H, x, H[item], max(float(self.fold_in_alpha_), 1e-10), 0.0,
-                                     explicit=True, offset=self.fold_in_offsets_)
+        read = self._untrained_removed(x)  # as the fold-in reads the row
+        items, contrib = fold_in_contributions(
+            H, read, H[item], max(float(self.fold_in_alpha_), 1e-10), 0.0, explicit=True,
+            offset=self.fold_in_offsets_)
+        if read.nnz == x.nnz:
+            return items, contrib
+        items = np.concatenate([items, np.setdiff1d(x.indices, read.indices)])
+        contrib = np.concatenate([contrib, np.zeros(x.nnz - read.nnz)])
+        order = np.argsort(-contrib, kind="stable")
+        return items[order], contrib[order]
 
     # -- training (the engine's hooks) ------------------------------------
 
