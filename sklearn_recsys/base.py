@@ -963,7 +963,8 @@ class ItemItemMixin(ItemScoresTransformMixin):
         Returns
         -------
         indices : ndarray of shape (n_query_items, min(k, n_items)), dtype int64
-            Padded with ``-1`` when fewer than ``k`` items have a weight.
+            Padded with ``-1`` when fewer than ``k`` items have a weight (an
+            exact 0 is none: EASE's outside the item's co-occurrence component).
         scores : ndarray of shape (n_query_items, min(k, n_items))
             Weights ``W[item, neighbour]`` (``ItemKNN``: ``similarity_[neighbour,
             item]``, the column that keeps the item's neighbours, or
@@ -981,8 +982,13 @@ class ItemItemMixin(ItemScoresTransformMixin):
                 coo = rows.tocoo()
                 dense[coo.row, coo.col] = coo.data
                 rows = dense
-            elif not rows.flags.writeable:  # the masking below writes to it
-                rows = rows.copy()
+            else:
+                if not rows.flags.writeable:  # the masking below writes to it
+                    rows = rows.copy()
+                # a dense matrix's exact 0 is no weight, as a sparse one's missing entry:
+                # EASE's B has them outside the item's co-occurrence component (an item
+                # held only by single-item users listed catalogue order at -0.0)
+                rows[rows == 0] = -np.inf
             rows[np.arange(len(items)), items] = -np.inf
             return _mask_unseen_items(self, rows, items)
 

@@ -297,6 +297,25 @@ def test_similar_items_never_lists_the_item_itself(counts):
     assert not any(i in idx[i] for i in range(50))
 
 
+@pytest.mark.parametrize("model", [EASE(alpha=1.0), SparseEASE(alpha=1.0, density=1.0)],
+                         ids=["EASE", "SparseEASE"])
+def test_similar_items_pads_where_the_weight_is_exactly_zero(model):
+    """An item held only by single-item users has a zero row of B: similar_items listed k
+    arbitrary items in catalogue order at -0.0, where ItemKNN pads (audit helper's repro).
+    Items outside a query's co-occurrence component are no neighbours either."""
+    X = np.array([[1, 1, 0, 0, 0], [0, 1, 1, 0, 0], [1, 0, 1, 0, 0], [0, 0, 0, 1, 0],
+                  [0, 0, 0, 1, 0], [1, 1, 1, 0, 0], [0, 0, 0, 0, 1]], float)
+    idx, weights = model.fit(X).similar_items([3, 4, 0], k=3)
+    np.testing.assert_array_equal(idx[:2], -1)
+    assert np.all(weights[:2] == -np.inf)
+    # item 0's component is {0, 1, 2}: two neighbours with their weights, then padding
+    np.testing.assert_array_equal(np.sort(idx[2, :2]), [1, 2])
+    np.testing.assert_allclose(weights[2, :2], [model._item_item_entries([0], j)[0]
+                                                for j in idx[2, :2]])
+    assert np.all(weights[2, :2] != 0)
+    assert idx[2, 2] == -1 and weights[2, 2] == -np.inf
+
+
 def test_popularity_penalty_counts_users_not_values(counts):
     # the penalty divides column i by (number of users of i + 1) ** penalty: counts of
     # plays (values 1..5) must not enter it
