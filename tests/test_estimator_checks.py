@@ -159,6 +159,22 @@ class LeastPopularFirst(EASE):
         return scores
 
 
+class ContrastIsExplain(EASE):
+    """Contributions to the item's score, not to its lead over the runners-up."""
+
+    def explain_contrast(self, x_row, item, against=10):
+        return self.explain(x_row, item)
+
+
+class ContrastAcceptsAnyAgainst(EASE):
+    """Compares with whatever it is given: the item itself, no item, repeated items."""
+
+    def _contrast_items(self, x, item, against, rank=True):
+        if np.ndim(against) == 0:
+            return super()._contrast_items(x, item, max(int(against), 1), rank)
+        return np.asarray(against, dtype=np.int64)
+
+
 @pytest.mark.parametrize("broken, check", [
     (SameScoresForEveryone, checks.check_unseen_users),
     (FixedListForNewUsers, checks.check_unseen_users),
@@ -179,6 +195,8 @@ class LeastPopularFirst(EASE):
     (ForgetsCandidatesWhenExcludingSeen, checks.check_never_recommends_seen),
     (ScoresWithChangedParameters, checks.check_parameters_changed_after_fit_are_refused),
     (ExplainsWithChangedParameters, checks.check_parameters_changed_after_fit_are_refused),
+    (ContrastIsExplain, checks.check_explain_contrast),
+    (ContrastAcceptsAnyAgainst, checks.check_explain_contrast),
 ])
 def test_each_broken_recommender_fails_its_check(broken, check):
     with pytest.raises(AssertionError):

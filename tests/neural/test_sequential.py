@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sklearn_recsys import EASE, GRU4Rec, SASRec
-from sklearn_recsys.metrics import hit_rate_at_k, make_ranking_scorer
+from sklearn_recsys.metrics import hit_rate_at_k, make_ranking_scorer, ndcg_at_k
 from sklearn_recsys.model_selection import leave_last_out_split
 from sklearn_recsys.utils._sequences import row_sequences
 
@@ -255,7 +255,14 @@ def test_same_seed_same_model_and_leave_last_out_split_composes(cls):
     a, b = cls(**kw).fit(X_train), cls(**kw).fit(X_train)
     np.testing.assert_array_equal(a.decision_function(X_train), b.decision_function(X_train))
     assert X_test.nnz == X.shape[0]
-    assert a.score(X_train, X_test) >= 0.0
+    # the held-out item is each user's latest, and score is NDCG@10 of the masked scores
+    latest = [X[u].indices[np.argmax(X[u].data)] for u in range(X.shape[0])]
+    assert_array_equal(X_test.tocsr().indices, latest)
+    assert X_train.multiply(X_test).nnz == 0 and X_train.nnz + X_test.nnz == X.nnz
+    scores = a.decision_function(X_train)
+    scores[X_train.nonzero()] = -np.inf
+    assert a.score(X_train, X_test) == pytest.approx(ndcg_at_k(X_test, scores, k=10),
+                                                     rel=1e-12)
 
 
 def test_errors_and_warnings():
