@@ -449,8 +449,11 @@ class RecommenderMixin:
             # entries only on items without training interactions teach the fold-in
             # nothing either (their factors are zero or left out): such a row is empty
             empty = rows_without_known_items(X_batch, self._known_items())
-        else:  # several behaviour blocks: any entry is history
-            empty = np.flatnonzero(np.diff(X_batch.indptr) == 0)
+        else:  # several behaviour blocks: the columns (behaviour, item) fit trained on
+            known = getattr(self, "_trained_columns", lambda: None)()
+            empty = rows_without_known_items(
+                X_batch, known if known is not None and len(known) == X_batch.shape[1]
+                else None)
         if empty.size == 0:
             return scores
         block = scores[empty, :n_items]

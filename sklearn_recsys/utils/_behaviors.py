@@ -193,7 +193,8 @@ class MultiBehaviorMixin:
         """Relevance score of every item of the target behaviour for every user.
 
         Row ``u`` depends only on row ``u`` of ``X``; a user without any
-        interaction gets the target behaviour's popularity, unless the model
+        interaction (or only on (behaviour, item) columns without training
+        interactions) gets the target behaviour's popularity, unless the model
         ranks such users itself (``MultiTaskDAE``'s network does).
 
         Parameters
@@ -295,3 +296,9 @@ class MultiBehaviorMixin:
     def _set_popularity(self, counts):
         _, index, n_items = self._layout(len(counts))
         super()._set_popularity(counts[index * n_items:(index + 1) * n_items])
+        self._columns_with_interactions = np.asarray(counts) > 0
+
+    def _trained_columns(self):
+        """Mask of the (behaviour, item) columns of ``X`` with training interactions: a row
+        with entries on none of them is a user without history (popularity fallback)."""
+        return getattr(self, "_columns_with_interactions", None)

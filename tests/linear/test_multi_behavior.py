@@ -130,6 +130,28 @@ def test_recommend_masks_the_target_history_only():
     assert buy[rows, idx_all].any()
 
 
+def test_a_row_only_on_columns_without_training_interactions_gets_popularity():
+    """A user who bought only an item without training interactions in any behaviour scored
+    0 everywhere and was served catalogue order (items never bought first), where a
+    one-behaviour EASE gives popularity (audit helper's repro)."""
+    rng = np.random.RandomState(0)
+    view = (rng.rand(40, 8) < 0.5).astype(float)
+    buy = (rng.rand(40, 8) < 0.3).astype(float)
+    buy[:, :3] = 0
+    buy[:, 6] = 1
+    view[:, 7] = buy[:, 7] = 0  # item 7: no training interaction at all
+    model = MultiBehaviorEASE(behaviors=("view", "buy"), alpha=1.0).fit(
+        sp.csr_matrix(np.hstack([view, buy])))
+    popular = np.argsort(-buy.sum(axis=0), kind="stable")[:3]
+    bought = sp.csr_matrix(np.r_[np.zeros(8), np.eye(8)[7]][None])
+    np.testing.assert_array_equal(model.recommend(bought, k=3)[0][0], popular)
+    np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 16)), k=3)[0][0], popular)
+    # a view of a trained item is history: the model's own scores
+    viewed = sp.csr_matrix(np.r_[np.eye(8)[4], np.zeros(8)][None])
+    np.testing.assert_array_equal(model.decision_function(viewed),
+                                  model._score_batch(model._validate_for_scoring(viewed)))
+
+
 def test_target_in_the_middle_and_named():
     X = _shop()
     view, cart, buy = (X[:, :30], X[:, 30:60], X[:, 60:])
