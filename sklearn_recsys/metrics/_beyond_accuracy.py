@@ -25,6 +25,7 @@ the result is NaN with an ``UndefinedMetricWarning``.
 """
 
 import warnings
+from collections.abc import Iterable
 from numbers import Integral, Real
 
 import numpy as np
@@ -81,7 +82,7 @@ def _check_item_popularity(item_popularity, n_items, where="y_true"):
     """
     if not sp.issparse(item_popularity) and np.ndim(item_popularity) == 2 \
             and np.shape(item_popularity)[0] == 1:
-        # one dense row is one value per item (np.asarray(X_train.sum(axis=0))),
+        # one dense row is one value per item (np.asarray((X_train != 0).sum(axis=0))),
         # not a one-user matrix: counting its non-zeros would make every item equal
         item_popularity = np.asarray(item_popularity).ravel()
     if sp.issparse(item_popularity) or np.ndim(item_popularity) == 2:
@@ -144,10 +145,39 @@ def _bucket_of(share, bounds):
     order = np.argsort(-share, kind="stable")  # ties by item index, as Elliot
     before = np.concatenate([[0.0], np.cumsum(share[order])[:-1]])
     bucket = np.empty(len(share), dtype=np.int64)
-    # a boundary reached up to rounding is reached (0.1 + 0.7 < 0.8 in floating point)
-    bucket[order] = np.searchsorted(bounds, before + 1e-9, side="right")
+    # a boundary reached up to the rounding of the cumulative sum is reached (0.1 + 0.7
+    # < 0.8 in floating point); an absolute 1e-9 also moved a share 1e-10 short of the
+    # boundary past it (more than 1e9 training interactions)
+    tol = 1e-12 + len(share) * np.finfo(np.float64).eps
+    bucket[order] = np.searchsorted(bounds, before + tol, side="right")
     bucket[share == 0] = len(bounds)
     return bucket
+
+
+def _is_missing(value):
+    """None, NaN or pandas' NA (a scalar): no label or no membership."""
+    if value is None or type(value).__name__ == "NAType":
+        return True
+    if isinstance(value, (str, bytes, Iterable)):
+        return False
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
+
+
+def _is_number_or_missing(value):
+    return isinstance(value, (Real, np.number, np.bool_)) or _is_missing(value)
+
+
+def _labels_of(entry):
+    """One item's labels: a collection of them, or one label given alone ("drama",
+    not its characters); missing ones (None, NaN) left out."""
+    if _is_missing(entry):
+        return []
+    if isinstance(entry, (str, bytes)) or not isinstance(entry, Iterable):
+        return [entry]
+    return [label for label in entry if not _is_missing(label)]
 
 
 def _category_matrix(categories):
@@ -160,6 +190,11 @@ def _category_matrix(categories):
         arr = np.asarray(categories)
     except ValueError:  # lists of labels of different lengths
         arr = None
+    if arr is not None and arr.ndim == 2 and arr.dtype == object and all(
+            _is_number_or_missing(e) for e in arr.flat):
+        # a membership matrix of object dtype (pandas' nullable Int64 or boolean
+        # columns): read as one, not as label sets of the values 0 and 1
+        arr = np.array([[np.nan if _is_missing(e) else float(e) for e in row] for row in arr])
     label_sets = arr is None or (
         arr.ndim == 2 and arr.dtype.kind not in "biuf") or (
         arr.ndim == 1 and arr.dtype == object
@@ -167,7 +202,10 @@ def _category_matrix(categories):
     if label_sets:  # e.g. fetch_movielens(...).item_genres
         from sklearn.preprocessing import MultiLabelBinarizer
 
-        rows = [() if e is None else e for e in categories]
+        # the rows of arr, not of categories (a DataFrame iterates over its column
+        # names); a label given alone ("drama" beside ["drama", "romance"]) is one label,
+        # not the characters of a string
+        rows = [_labels_of(e) for e in (categories if arr is None else arr)]
         return sp.csr_matrix(MultiLabelBinarizer(sparse_output=True).fit_transform(rows),
                              dtype=np.float64)
     if arr.ndim == 1:  # one label per item; a missing one (None, NaN): no category
@@ -521,8 +559,9 @@ _DOCS = {
         Popularity in the **training** data: the training interaction matrix
         (an item's popularity is the number of users who interacted with
         it), or one non-negative count or share per item (also as one dense
-        row, such as ``np.asarray(X_train.sum(axis=0))``; a sparse matrix is
-        always read as users' interactions). Only shares
+        row, such as ``np.asarray((X_train != 0).sum(axis=0))``: the users of
+        each item, where ``X_train.sum(axis=0)`` would add ratings or play
+        counts; a sparse matrix is always read as users' interactions). Only shares
         matter (it is divided by its sum). Never the held-out data.""",
     "k": """k : int, default=10
         Rank cut-off: the list of a user is the top ``k``.""",

@@ -81,6 +81,9 @@ def test_popularity_buckets_by_hand():
     assert popularity_buckets(X_TRAIN, buckets=(0.5,)).tolist() == [0, 0, 1, 1, 1, 1]
     # 0.1 + 0.7 is 0.7999999999999999 in floating point: still the 80% boundary
     assert popularity_buckets([0.7, 0.1, 0.2]).tolist() == [0, 1, 0]
+    # but a share 1e-10 short of it is short (an absolute 1e-9 tolerance read it as
+    # reached on more than 1e9 interactions): the crossing item stays in the head
+    assert popularity_buckets([8e9 - 1, 2e9, 1]).tolist() == [0, 0, 1]
 
 
 @pytest.mark.parametrize("buckets", [1, 0, (0.8, 0.5), (0.0,), (1.0,), (), "head", 2.5])
@@ -236,6 +239,19 @@ def test_miscalibration_category_formats_agree():
     for missing in (gaps, [0, 1, None, 2, 1, None]):
         assert miscalibration_at_k(history, lists, categories=missing, k=2) == pytest.approx(
             miscalibration_at_k(history, lists, categories=as_sets, k=2))
+    # a membership matrix of object dtype (pandas' nullable columns) is one, not label sets
+    # of the values 0 and 1 or of the DataFrame's column names; a label alone among lists
+    # is one label, not its characters (both found by an audit helper: 0.0 and 1.53)
+    pd = pytest.importorskip("pandas")
+    frame = pd.DataFrame(one_hot, columns=["a", "b", "c"])
+    mixed = ["a", ["b"], "a", ["c"], ("b",), ["c"]]
+    for categories in (one_hot.astype(object), frame.astype("Int64"), frame.astype("boolean"),
+                       mixed):
+        assert miscalibration_at_k(history, lists, categories=categories,
+                                   k=2) == pytest.approx(by_labels)
+    with pytest.raises(ValueError, match="NaN"):
+        miscalibration_at_k(history, lists, k=2,
+                            categories=frame.astype("Int64").mask(frame == 0, pd.NA))
 
 
 def test_miscalibration_undefined_without_categorized_history():
