@@ -4,6 +4,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from ..utils._validation import is_missing
+
 __all__ = ["item_documents"]
 
 _FIELDS = ("item_titles", "item_genres", "item_tags")
@@ -72,16 +74,6 @@ def item_documents(data, fields=_FIELDS):
     return documents
 
 
-def _missing(entry):
-    """None, a NaN of any float type, or pandas' NA (whose comparisons have no truth)."""
-    if entry is None:
-        return True
-    try:
-        return bool(entry != entry)
-    except (TypeError, ValueError):
-        return True
-
-
 def _text(entry):
     """An entry as text: a string, a list of strings joined, or "" where it is missing.
 
@@ -98,5 +90,5 @@ def _text(entry):
     try:
         parts = iter(entry)
     except TypeError:
-        return "" if _missing(entry) else str(entry)
+        return "" if is_missing(entry) else str(entry)
     return " ".join(t for t in (_text(part) for part in parts) if t)

@@ -39,6 +39,7 @@ from ..utils._validation import (
     check_column_order,
     check_interaction_matrix,
     check_k,
+    is_missing,
 )
 from ._ranking import (
     _check_y,
@@ -154,30 +155,18 @@ def _bucket_of(share, bounds):
     return bucket
 
 
-def _is_missing(value):
-    """None, NaN or pandas' NA (a scalar): no label or no membership."""
-    if value is None or type(value).__name__ == "NAType":
-        return True
-    if isinstance(value, (str, bytes, Iterable)):
-        return False
-    try:
-        return bool(value != value)
-    except (TypeError, ValueError):
-        return False
-
-
 def _is_number_or_missing(value):
-    return isinstance(value, (Real, np.number, np.bool_)) or _is_missing(value)
+    return isinstance(value, (Real, np.number, np.bool_)) or is_missing(value)
 
 
 def _labels_of(entry):
     """One item's labels: a collection of them, or one label given alone ("drama",
     not its characters); missing ones (None, NaN) left out."""
-    if _is_missing(entry):
+    if is_missing(entry):
         return []
     if isinstance(entry, (str, bytes)) or not isinstance(entry, Iterable):
         return [entry]
-    return [label for label in entry if not _is_missing(label)]
+    return [label for label in entry if not is_missing(label)]
 
 
 def _category_matrix(categories):
@@ -194,7 +183,7 @@ def _category_matrix(categories):
             _is_number_or_missing(e) for e in arr.flat):
         # a membership matrix of object dtype (pandas' nullable Int64 or boolean
         # columns): read as one, not as label sets of the values 0 and 1
-        arr = np.array([[np.nan if _is_missing(e) else float(e) for e in row] for row in arr])
+        arr = np.array([[np.nan if is_missing(e) else float(e) for e in row] for row in arr])
     label_sets = arr is None or (
         arr.ndim == 2 and arr.dtype.kind not in "biuf") or (
         arr.ndim == 1 and arr.dtype == object

@@ -3,6 +3,7 @@
 import contextlib
 import threading
 import warnings
+from collections.abc import Iterable
 from numbers import Integral
 
 import numpy as np
@@ -286,6 +287,21 @@ def check_rating_values(estimator, X):
             f"{X.data[0]:g}: a single value leaves nothing to predict, and every item would "
             "score the same. For implicit feedback (clicks, plays, 0/1) use ImplicitALS, "
             f"BPR, EASE or MultVAE{feedback}; for ratings, pass the rating values.")
+
+
+def is_missing(value):
+    """Whether ``value`` is a missing scalar: None, a NaN of any float type, or pandas' NA.
+
+    Strings and collections are never missing (their elements may be).
+    """
+    if value is None or type(value).__name__ == "NAType":  # NA's comparisons have no truth
+        return True
+    if isinstance(value, (str, bytes, Iterable)):
+        return False
+    try:
+        return bool(value != value)
+    except (TypeError, ValueError):
+        return False
 
 
 def rating_range(X):
