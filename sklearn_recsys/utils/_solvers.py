@@ -66,14 +66,23 @@ UNWEIGHTED_PRIOR = np.empty(0)
 
 @njit(cache=True, nogil=True, error_model="numpy")
 def _cholesky_solve_inplace(A, b):
-    """Solve ``A x = b`` for SPD ``A`` (overwritten by its factor); ``b`` becomes ``x``."""
+    """Solve ``A x = b`` for SPD ``A`` (overwritten by its factor); ``b`` becomes ``x``.
+
+    A pivot not above the rounding of its diagonal (``eps * A[j, j]``) makes ``x``
+    NaN, as LAPACK's ``potrf`` fails on a pivot that is not positive.
+    """
     k = A.shape[0]
+    eps = np.finfo(A.dtype).eps
     for j in range(k):
         s = A[j, j]
         for m in range(j):
             s -= A[j, m] * A[j, m]
-        if s <= 0.0:
-            s = 1e-12
+        if not s > eps * A[j, j]:
+            # a pivot below the rounding of its own diagonal is noise (a confidence of 1e8
+            # in float32 cancels it to 0 or a random sign): NaN, which the models report
+            # or refit in float64, where a floor of 1e-12 made the solution up to 1e12
+            # times too large, silently
+            s = np.nan
         d = np.sqrt(s)
         A[j, j] = d
         for i in range(j + 1, k):
