@@ -699,7 +699,8 @@ class RecommenderMixin:
             Interaction history of the users; row ``u`` is user ``u``.
         k : int, default=10
             Number of items to return per user. A ``k`` beyond the number of
-            candidates returns one column per candidate.
+            items returns one column per item (``min(k, n_items)``); lists with
+            fewer candidates left are padded.
         exclude_seen : bool, default=True
             Never return an item the user has interacted with (a non-zero of
             the user's row).

@@ -8,7 +8,8 @@ re-ranking a fitted model's candidates (:class:`~sklearn_recsys.reranking.XQuADR
 and correcting the training itself (:class:`~sklearn_recsys.EASE`'s ``popularity_penalty``,
 :class:`~sklearn_recsys.ImplicitALS`'s ``propensity_power``). Each has one parameter; here
 both are swept for EASE and the curves of NDCG@20 against APLT@20 (the long tail's share of
-the lists) are drawn, on the synthetic data of the demo (long-tailed popularity).
+the lists) are drawn, on synthetic data of ``make_interactions`` (long-tailed popularity,
+denser than the demo's).
 
 ``benchmarks/bench_tradeoff.py`` draws the same curves for EASE, ImplicitALS and MultVAE on
 MovieLens latest-small and Last.fm 2K: its summary table is in the evaluation page, its

@@ -91,7 +91,8 @@ def compare_recommenders(
     test_size, holdout : float, default=0.2
         Shares of users and of each test user's interactions held out.
     min_interactions : int, default=5
-        Test users with fewer interactions hold nothing out and are not scored.
+        Test users with fewer interactions hold nothing out and are not scored
+        by the accuracy metrics; coverage counts every test user's list.
     cv : int, default=3
         Folds of training users in the grid search.
     n_jobs : int, default=None
