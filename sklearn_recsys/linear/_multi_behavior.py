@@ -3,6 +3,7 @@
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
@@ -253,10 +254,26 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
 
     # -- scoring -----------------------------------------------------------
 
+    def _items_with_interactions(self):
+        """Mask of the items with training interactions in some behaviour (None: unknown,
+        a model pickled before it was recorded)."""
+        trained = self._trained_columns()
+        if trained is None:
+            return None
+        return trained.reshape(len(self.behaviors_), self.n_items_).any(axis=0)
+
     def _score_batch(self, X):
         scores = csr_dense_product(self._weighted_input(X), self.coef_) * self.cross_weight
         if self.conversion_.size:
             codes = as_pattern_codes(X, self.n_items_, self._auxiliary()).tocoo()
+            known = self._items_with_interactions()
+            if known is not None:
+                # an item without any training interaction has only the prior rate: a row
+                # of such items only is a user without history (popularity), not that
+                # prior followed by every other item in catalogue order
+                keep = known[codes.col]
+                codes = sp.coo_matrix((codes.data[keep], (codes.row[keep], codes.col[keep])),
+                                      shape=codes.shape)
             scores[codes.row, codes.col] += self.conversion_[
                 codes.data.astype(np.int64) - 1, codes.col].astype(scores.dtype)
         return scores
@@ -293,7 +310,8 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
                    * self.coef_[items, item]).astype(np.float64)
         aux = self._auxiliary()
         own = (items == item) & np.isin(blocks, aux) & (x.data != 0)
-        if own.any():
+        known = self._items_with_interactions()
+        if own.any() and (known is None or known[item]):  # as _score_batch
             code = sum(2 ** aux.index(b) for b in blocks[own])
             contrib[own] += self.conversion_[code - 1, item] / own.sum()
         order = np.argsort(-contrib, kind="stable")

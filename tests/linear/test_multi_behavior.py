@@ -145,6 +145,14 @@ def test_a_row_only_on_columns_without_training_interactions_gets_popularity():
     popular = np.argsort(-buy.sum(axis=0), kind="stable")[:3]
     bought = sp.csr_matrix(np.r_[np.zeros(8), np.eye(8)[7]][None])
     np.testing.assert_array_equal(model.recommend(bought, k=3)[0][0], popular)
+    # a view of it only: its conversion term was the prior rate, which ranked it first and
+    # every other item after it in catalogue order; it is not read (contribution 0)
+    for row in (np.r_[np.eye(8)[7], np.zeros(8)], np.r_[np.eye(8)[7], np.eye(8)[7]]):
+        np.testing.assert_array_equal(model.recommend(sp.csr_matrix(row[None]), k=3)[0][0],
+                                      popular)
+    columns, contributions = model.explain(sp.csr_matrix(np.r_[np.eye(8)[7], np.zeros(8)][None]),
+                                           7)
+    assert columns.tolist() == [7] and contributions.tolist() == [0.0]
     np.testing.assert_array_equal(model.recommend(sp.csr_matrix((1, 16)), k=3)[0][0], popular)
     # a view of a trained item is history: the model's own scores
     viewed = sp.csr_matrix(np.r_[np.eye(8)[4], np.zeros(8)][None])
