@@ -164,6 +164,8 @@ def _labels_of(entry):
     not its characters); missing ones (None, NaN) left out."""
     if is_missing(entry):
         return []
+    if isinstance(entry, np.ndarray) and entry.ndim == 0:
+        return [entry.item()]
     if isinstance(entry, (str, bytes)) or not isinstance(entry, Iterable):
         return [entry]
     return [label for label in entry if not is_missing(label)]
@@ -197,12 +199,11 @@ def _category_matrix(categories):
         rows = [_labels_of(e) for e in (categories if arr is None else arr)]
         return sp.csr_matrix(MultiLabelBinarizer(sparse_output=True).fit_transform(rows),
                              dtype=np.float64)
-    if arr.ndim == 1:  # one label per item; a missing one (None, NaN): no category
+    if arr.ndim == 1:  # one label per item; a missing one (None, NaN, NA): no category
         if arr.dtype.kind == "f":
             missing = np.isnan(arr)
         elif arr.dtype == object:
-            missing = np.array([e is None or (isinstance(e, (float, np.floating)) and e != e)
-                                for e in arr], dtype=bool)
+            missing = np.array([is_missing(e) for e in arr], dtype=bool)
         else:
             missing = np.zeros(len(arr), dtype=bool)
         try:
@@ -819,8 +820,8 @@ def miscalibration_at_k(y_true, y_score, *, categories, k=10, alpha=STECK_ALPHA,
         one list of labels per item (such as ``fetch_movielens(...).item_genres``;
         lists of numbers all of one length read as a membership matrix, and
         as one refused unless they are 0/1 flags, so pass numeric labels as
-        sets). A missing label (None or NaN) of the one-label form marks an
-        item without a category.
+        sets). A missing label (None, NaN or pandas' NA) of the one-label form
+        marks an item without a category.
     %(k)s
     alpha : float, default=0.01
         Smoothing of the list's distribution with the user's (Steck's

@@ -296,12 +296,12 @@ def is_missing(value):
     """
     if value is None or type(value).__name__ == "NAType":  # NA's comparisons have no truth
         return True
-    if isinstance(value, (str, bytes, Iterable)):
-        return False
+    if isinstance(value, (str, bytes)) or (isinstance(value, Iterable) and np.ndim(value)):
+        return False  # a 0-d array is a scalar (np.array(np.nan) is missing)
     try:
         return bool(value != value)
-    except (TypeError, ValueError):
-        return False
+    except (TypeError, ValueError):  # comparisons without a truth value: nothing to read
+        return True
 
 
 def rating_range(X):

@@ -244,11 +244,19 @@ def test_miscalibration_category_formats_agree():
     # is one label, not its characters (both found by an audit helper: 0.0 and 1.53)
     pd = pytest.importorskip("pandas")
     frame = pd.DataFrame(one_hot, columns=["a", "b", "c"])
-    mixed = ["a", ["b"], "a", ["c"], ("b",), ["c"]]
-    for categories in (one_hot.astype(object), frame.astype("Int64"), frame.astype("boolean"),
-                       mixed):
+    for categories in (one_hot.astype(object), frame.astype("Int64"), frame.astype("boolean")):
         assert miscalibration_at_k(history, lists, categories=categories,
                                    k=2) == pytest.approx(by_labels)
+    # a label alone among lists is one label: "bc" was split into "b" and "c"
+    from sklearn_recsys.metrics._beyond_accuracy import _category_matrix
+
+    mixed = ["bc", ["b"], "bc", ["c"], ("b",), ["c"]]
+    np.testing.assert_array_equal(_category_matrix(mixed).toarray(),
+                                  _category_matrix(["bc", "b", "bc", "c", "b", "c"]).toarray())
+    # pandas' NA in the one-label form is an item without a category, as None
+    nullable = pd.Series([0, 1, pd.NA, 2, 1, pd.NA], dtype="Int64").astype(object)
+    assert miscalibration_at_k(history, lists, categories=nullable, k=2) == pytest.approx(
+        miscalibration_at_k(history, lists, categories=as_sets, k=2))
     with pytest.raises(ValueError, match="NaN"):
         miscalibration_at_k(history, lists, k=2,
                             categories=frame.astype("Int64").mask(frame == 0, pd.NA))
