@@ -1012,11 +1012,11 @@ def _rating_models_with_early_stopping():
                          ids=lambda m: type(m).__name__)
 def test_rating_range_reads_the_validation_hold_out_too(model):
     """The clip range came from the training part under early stopping: where the only 5
-    was held out for validation, every prediction was clipped to 4 (seeds 0-7 here hold it
+    was held out for validation, every prediction was clipped to 4 (seeds 0-15 here hold it
     out for some)."""
     X = _ratings(n_users=40, n_items=12, density=0.5, seed=3)
     X.data = np.minimum(X.data, 4.0)
     X.data[7] = 5.0  # the only 5
-    for seed in range(8):
+    for seed in range(16):
         fitted = clone(model).set_params(random_state=seed).fit(X)
         assert fitted.rating_range_ == (1.0, 5.0), seed

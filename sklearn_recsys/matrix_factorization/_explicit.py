@@ -150,7 +150,8 @@ class ExplicitMF(RatingPredictionMixin, MatrixFactorizationBase):
     global_mean_ : float
         Mean of the observed training ratings.
     rating_range_ : tuple of float
-        Smallest and largest training rating; :meth:`predict_ratings` clips
+        Smallest and largest rating given to ``fit`` (validation hold-outs
+        included); :meth:`predict_ratings` clips
         to it.
     user_bias_ : ndarray of shape (n_users,)
     item_bias_ : ndarray of shape (n_items,)

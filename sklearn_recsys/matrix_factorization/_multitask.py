@@ -159,7 +159,8 @@ class MultiTaskMF(RatingPredictionMixin, MatrixFactorizationBase):
     ----------
     global_mean_ : float
     rating_range_ : tuple of float
-        Smallest and largest training rating (``predict_ratings`` clips to it).
+        Smallest and largest rating given to ``fit``, validation hold-outs
+        included (``predict_ratings`` clips to it).
     solver_ : {"als", "gibbs"}
         The solver used.
     n_components_ : int

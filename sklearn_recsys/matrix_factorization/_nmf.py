@@ -142,7 +142,8 @@ class NMF(RatingPredictionMixin, MatrixFactorizationBase):
         With ``feedback="explicit"``: the mean factors of the training users,
         given to a scored user without any rating (None otherwise).
     rating_range_ : tuple of float
-        Smallest and largest training value; :meth:`predict_ratings` clips to it.
+        Smallest and largest value given to ``fit`` (validation hold-outs
+        included); :meth:`predict_ratings` clips to it.
     loss_curve_ : list of float
         The objective (half the squared error plus half the penalty) after
         each sweep.

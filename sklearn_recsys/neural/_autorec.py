@@ -152,7 +152,8 @@ class AutoRec(RatingPredictionMixin, NeuralRecommenderBase):
     fold_in_alpha_ : float
         Weight of the prior in the I-AutoRec fold-in.
     rating_range_ : tuple of float
-        Smallest and largest training rating.
+        Smallest and largest rating given to ``fit`` (validation hold-outs
+        included).
     loss_curve_ : list of float
         Mean squared error on the observed training ratings per epoch, of the
         run whose weights are kept (the refit, with ``refit``).

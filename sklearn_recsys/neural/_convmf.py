@@ -200,7 +200,8 @@ class ConvMF(RatingPredictionMixin, MatrixFactorizationBase):
     global_mean_ : float
         Mean training rating with ``feedback="explicit"`` (0 for implicit).
     rating_range_ : tuple of float
-        Smallest and largest training value; :meth:`predict_ratings` clips
+        Smallest and largest value given to ``fit`` (validation hold-outs
+        included); :meth:`predict_ratings` clips
         to it.
     loss_curve_ : list of float
         The objective after each iteration: half the (confidence-weighted)
