@@ -9,8 +9,8 @@ the score); for :class:`~sklearn_recsys.MultVAE` they are integrated gradients o
 score, its log-probability (what ranks it against the other items), computed in NumPy on the
 served weights, complete up to the score of an empty history.
 
-Here one user of synthetic data (``make_interactions``) gets their top recommendation from each model, and
-the bars show which of their items drove it.
+Here one user of synthetic data (``make_interactions``) gets their top recommendation from
+each model, and the bars show which of their items drove it.
 """
 
 import matplotlib.pyplot as plt
