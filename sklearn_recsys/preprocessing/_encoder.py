@@ -752,8 +752,10 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             None: the model's ``explain`` (contributions to the item's
             score). Otherwise its ``explain_contrast``, the contributions to
             the item's lead over other items: an int ``k``, the ``k`` items
-            that follow it in the user's list; a list, their raw ids (a list
-            even of one id, so an int id is not read as a count).
+            that follow it in the user's list (a pipeline's, without the raw
+            history; a re-ranker's or ``ApproximateRecommender``'s wrapped
+            model's, as their ``explain_contrast``); a list, their raw ids (a
+            list even of one id, so an int id is not read as a count).
         as_frame : bool, default=True
             A pandas DataFrame; False: a dict of NumPy columns.
 

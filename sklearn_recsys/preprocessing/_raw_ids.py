@@ -367,8 +367,12 @@ def explain_raw(encoder, estimator, X, item_id, against, as_frame):
         items, contributions = model.explain(_preprocess(estimator, x), col)
     else:
         count = against_count(against)
-        if count is not None:
-            # the runners-up of the user's own list: a pipeline's excludes the raw history
+        if count is not None and model is estimator:
+            # a bare model takes its runners-up from its own rule (a re-ranker's or
+            # ApproximateRecommender's from the wrapped model's list, docs/contract.rst)
+            against = count
+        elif count is not None:
+            # the runners-up of the pipeline's list, which excludes the raw history
             from ..pipeline import recommend
 
             against = runners_up(recommend(estimator, x, encoder.n_items_)[0][0], col, count,
@@ -379,7 +383,17 @@ def explain_raw(encoder, estimator, X, item_id, against, as_frame):
                             f"item ids, got {against!r}; a list even for one id.")
         else:
             against = encoder.get_item_indices(list(against))
-        items, contributions = model.explain_contrast(_preprocess(estimator, x), col, against)
+        try:
+            items, contributions = model.explain_contrast(_preprocess(estimator, x), col,
+                                                          against)
+        except ValueError as exc:
+            # the model's own runners-up name the item by index and ask for indices
+            text = str(exc)
+            if not text.startswith(f"item {col} ") and f"follows item {col} " not in text:
+                raise
+            raise ValueError(text.replace(f"item {col} ", f"item {item_id!r} ").replace(
+                "pass against as the item indices to compare it with",
+                "pass against as a list of raw item ids to compare it with")) from None
     columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}
     if getattr(encoder, "behaviors_", None) is not None:
         # multi-behaviour explanations name (behaviour, item) entries of the row

@@ -339,3 +339,28 @@ def test_exclude_seen_false_reaches_the_model(log, encoder):
     assert len(kept["movie"]) == n_items
     dropped = encoder.recommend(model, one, k=n_items, as_frame=False)
     assert not set(one["movie"]) & set(dropped["movie"])
+
+
+def test_explain_against_runners_up_of_a_reranker_are_its_inner_models():
+    """encoder.explain(reranker, against=k) took the runners-up from the re-ranked list, where
+    reranker.explain_contrast(x, item, k) and docs/contract.rst take the wrapped model's
+    (contributions up to 0.028 apart; an audit helper's repro)."""
+    from sklearn_recsys import make_interactions
+    from sklearn_recsys.reranking import XQuADReranker
+
+    coo = make_interactions(n_users=150, n_items=30, density=0.15, random_state=0).tocoo()
+    log = pd.DataFrame({"user_id": coo.row + 1000, "item_id": ["i%02d" % c for c in coo.col]})
+    encoder = InteractionEncoder()
+    X = encoder.fit_transform(log)
+    model = XQuADReranker(EASE(alpha=5.0), tradeoff=0.9, n_candidates=15).fit(X)
+    x = X[0]
+    reranked = model.recommend(x, k=30)[0][0]
+    inner = model.estimator_.recommend(x, k=30)[0][0]
+    item = int(reranked[0])
+    at = list(inner).index(item)
+    assert set(reranked[1:4]) != set(inner[at + 1:at + 4])  # the lists differ here
+    table = encoder.explain(model, log[log.user_id == encoder.user_ids_[0]],
+                            encoder.item_ids_[item], against=3, as_frame=False)
+    columns, contributions = model.explain_contrast(x, item, 3)
+    np.testing.assert_array_equal(table["item_id"], encoder.item_ids_[columns])
+    np.testing.assert_allclose(table["contribution"], contributions, rtol=1e-12)
