@@ -190,6 +190,11 @@ def check_against_count(count):
                          f"compare with, got {count}.")
 
 
+# what explain_contrast's errors ask for when no list follows an item (the encoder's
+# raw-id serving puts its own words in its place)
+AGAINST_INDICES_FIX = "pass against as the item indices to compare it with"
+
+
 def runners_up(ranked, item, count, name, fix):
     """The ``count`` items after ``item`` in the list ``ranked`` (``-1`` padding ignored),
     for ``explain_contrast``; ``name`` is how errors call the item, ``fix`` what to do."""
@@ -614,7 +619,7 @@ class RecommenderMixin:
             ranked = self.recommend(x, k=n_items)
             ranked = np.asarray(ranked[0] if isinstance(ranked, tuple) else ranked)[0]
             return runners_up(ranked, item, count, f"item {item}",
-                              "pass against as the item indices to compare it with")
+                              AGAINST_INDICES_FIX)
         if np.ndim(against) == 0:
             raise TypeError(f"against must be a number of items (an int) or an array of "
                             f"item indices, got {against!r}.")

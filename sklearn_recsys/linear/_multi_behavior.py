@@ -3,7 +3,6 @@
 from numbers import Real
 
 import numpy as np
-import scipy.sparse as sp
 from numba import prange
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
@@ -266,16 +265,15 @@ class MultiBehaviorEASE(MultiBehaviorMixin, ItemScoresTransformMixin, Recommende
         scores = csr_dense_product(self._weighted_input(X), self.coef_) * self.cross_weight
         if self.conversion_.size:
             codes = as_pattern_codes(X, self.n_items_, self._auxiliary()).tocoo()
+            rows, cols, patterns = codes.row, codes.col, codes.data.astype(np.int64)
             known = self._items_with_interactions()
             if known is not None:
                 # an item without any training interaction has only the prior rate: a row
                 # of such items only is a user without history (popularity), not that
                 # prior followed by every other item in catalogue order
-                keep = known[codes.col]
-                codes = sp.coo_matrix((codes.data[keep], (codes.row[keep], codes.col[keep])),
-                                      shape=codes.shape)
-            scores[codes.row, codes.col] += self.conversion_[
-                codes.data.astype(np.int64) - 1, codes.col].astype(scores.dtype)
+                keep = known[cols]
+                rows, cols, patterns = rows[keep], cols[keep], patterns[keep]
+            scores[rows, cols] += self.conversion_[patterns - 1, cols].astype(scores.dtype)
         return scores
 
     def explain(self, x_row, item):

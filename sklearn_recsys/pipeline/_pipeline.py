@@ -16,7 +16,8 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils._available_if import available_if
 
 from ..base import (_FIT_FAILED, _PARAMS_WITHOUT_EFFECT_ON_SCORES, _allowed_items,
-                    _top_k_of_batches, against_count, check_params_unchanged, runners_up)
+                    _top_k_of_batches, AGAINST_INDICES_FIX, against_count,
+                    check_params_unchanged, runners_up)
 from ..preprocessing._raw_ids import _fitted_recommender
 from ..utils._behaviors import behavior_layout, target_history
 from ..utils._scoring_path import served_estimator
@@ -512,7 +513,7 @@ class Pipeline(sk_pipeline.Pipeline):
                 and isinstance(item, (int, np.integer)) and 0 <= item < n_items):
             against = runners_up(self.recommend(x_row, k=n_items)[0][0], item, count,
                                  f"item {item}",
-                                 "pass against as the item indices to compare it with")
+                                 AGAINST_INDICES_FIX)
         return final.explain_contrast(x_t, item, against)
 
     def _explained_row(self, x_row):

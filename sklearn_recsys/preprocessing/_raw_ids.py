@@ -14,7 +14,7 @@ import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
-from ..base import against_count, runners_up
+from ..base import AGAINST_INDICES_FIX, against_count, runners_up
 from ..utils._scoring_path import served_estimator
 from ..utils._sequences import dense_ranks, reads_order_keys
 from ..utils._validation import pipeline_estimators
@@ -392,7 +392,7 @@ def explain_raw(encoder, estimator, X, item_id, against, as_frame):
             if not text.startswith(f"item {col} ") and f"follows item {col} " not in text:
                 raise
             raise ValueError(text.replace(f"item {col} ", f"item {item_id!r} ").replace(
-                "pass against as the item indices to compare it with",
+                AGAINST_INDICES_FIX,
                 "pass against as a list of raw item ids to compare it with")) from None
     columns = {encoder.item_col: encoder.item_ids_[items % encoder.n_items_]}
     if getattr(encoder, "behaviors_", None) is not None:
