@@ -1,10 +1,13 @@
-"""Every public name of the package is in the API reference, ``docs/api.rst``."""
+"""Every public name of the package is in the API reference, ``docs/api.rst``, and its
+docstring documents its signature (numpydoc's validation, as scikit-learn's own tests do)."""
 
 import importlib
 import inspect
 import pkgutil
 import re
 from pathlib import Path
+
+import pytest
 
 import sklearn_recsys
 
@@ -126,3 +129,62 @@ def test_every_method_beyond_the_contract_is_listed():
             methods -= {"recommend", "explain"}
         for method in methods:  # InteractionEncoder's raw-id calls too
             assert any(f"{q}.{method}" in names for q in where.get(cls, ())), (name, method)
+
+
+# numpydoc's codes for a docstring that does not document what the signature takes
+# or gives back: none documented (GL08), a parameter missing (PR01), unknown (PR02),
+# out of order (PR03), without type (PR04) or description (PR07, PR10), no Returns
+# or Yields section (RT01, YD01). Style codes (summary wording, section order) are not
+# asserted: the package's summaries are noun phrases, as many of scikit-learn's.
+_SIGNATURE_CODES = {"GL08", "PR01", "PR02", "PR03", "PR04", "PR07", "PR10", "RT01", "YD01"}
+
+
+def _documented_callables():
+    """Import paths of every public class and function and of each public method that
+    the package defines on a public class (inherited ones once, from their first class)."""
+    seen = set()
+    for qualified, obj in _public_objects():
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield qualified
+        if not inspect.isclass(obj):
+            continue
+        for name in sorted(dir(obj)):
+            if name.startswith("_"):
+                continue
+            static = inspect.getattr_static(obj, name)
+            member = static.fget if isinstance(static, property) else getattr(obj, name)
+            if not callable(member) or isinstance(static, property):
+                continue
+            if not getattr(member, "__module__", "").startswith("sklearn_recsys"):
+                continue  # scikit-learn's own (get_params, fit_transform, ...)
+            if id(member) not in seen:
+                seen.add(id(member))
+                yield f"{qualified}.{name}"
+
+
+def test_docstrings_document_the_signatures():
+    validate = pytest.importorskip("numpydoc.validate").validate
+    problems = []
+    for path in _documented_callables():
+        problems += [f"{path}: {code} {message}" for code, message in validate(path)["errors"]
+                     if code in _SIGNATURE_CODES]
+    assert not problems, "\n".join(problems)
+
+
+def test_docstring_validation_catches_a_missing_parameter(monkeypatch):
+    # the validation above reads these codes: a parameter left out of a real docstring
+    # and a wrong order must be reported
+    validate = pytest.importorskip("numpydoc.validate").validate
+    from sklearn_recsys.metrics import _ranking
+
+    doc = _ranking.ndcg_at_k.__doc__
+    start = doc.index("    gain :")
+    end = doc.index("\n\n", start)
+    monkeypatch.setattr(_ranking.ndcg_at_k, "__doc__", doc[:start] + doc[end + 2:])
+    codes = {code for code, _ in validate("sklearn_recsys.metrics.ndcg_at_k")["errors"]}
+    assert "PR01" in codes
+    monkeypatch.setattr(_ranking.ndcg_at_k, "__doc__", doc)
+    assert not {code for code, _ in validate("sklearn_recsys.metrics.ndcg_at_k")["errors"]
+                } & _SIGNATURE_CODES

@@ -254,11 +254,36 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         self.random_state = random_state
 
     def get_params(self, deep=True):
-        """Parameters of the stack and, with ``deep``, of each base model as ``<name>__<param>``."""
+        """Parameters of the stack and, with ``deep``, of each base model.
+
+        Parameters
+        ----------
+        deep : bool, default=True
+            Also return each base model (as ``<name>``) and its parameters
+            (as ``<name>__<param>``).
+
+        Returns
+        -------
+        params : dict
+            Parameter names mapped to their values.
+        """
         return self._get_params("estimators", deep=deep)
 
     def set_params(self, **params):
-        """Set the stack's parameters, a base model (``<name>``) or its parameters."""
+        """Set the stack's parameters, a base model (``<name>``) or its parameters.
+
+        Parameters
+        ----------
+        **params : dict
+            The stack's parameters, ``<name>`` to replace a base model (or
+            ``"drop"`` to leave it out) and ``<name>__<param>`` for its
+            parameters.
+
+        Returns
+        -------
+        self : StackingRecommender
+            This estimator.
+        """
         self._set_params("estimators", **params)
         return self
 

@@ -585,17 +585,26 @@ class HybridMF(MatrixFactorizationBase):
         Parameters
         ----------
         X : {array-like, sparse matrix} of shape (n_users, n_items)
+            Interaction history of the users; row ``u`` is user ``u``.
         k : int, default=10
+            Number of items to return per user (``min(k, n_items)`` columns;
+            lists with fewer candidates left are padded).
         exclude_seen : bool, default=True
+            Never return an item the user has interacted with.
         exclude : {array-like, sparse matrix} of shape (n_users, n_items), default=None
+            Further items never to return: the non-zeros of row ``u`` for
+            user ``u``.
         candidates : array-like of int, default=None
+            Item indices to choose from; ``None`` means the whole catalogue.
         user_features : {array-like, sparse matrix}, default=None
             Side features of these users, when ``fit`` had them.
 
         Returns
         -------
         indices : ndarray of shape (n_users, min(k, n_items)), dtype int64
+            Recommended item indices, best first, padded with ``-1``.
         scores : ndarray of shape (n_users, min(k, n_items))
+            Their scores, padded with ``-inf``.
         """
         check_k(k)
         X = self._validate_for_scoring(X)

@@ -386,8 +386,8 @@ _THRESHOLD_DOC = """
         None: every held-out interaction is relevant."""
 
 
-def ndcg_at_k(y_true, y_score, *, k=10, gain="binary", relevance_threshold=None,
-              batch_size=None):
+def ndcg_at_k(y_true, y_score, *, k=10, relevance_threshold=None, batch_size=None,
+              gain="binary"):
     r"""Normalized discounted cumulative gain at rank ``k``, averaged over users.
 
     .. math::

@@ -45,6 +45,11 @@ def mask_seen(scores, X_batch):
         Dense, writeable score block.
     X_batch : csr_matrix of shape (n_batch, n_items)
         Interactions of the same users, canonical CSR.
+
+    Returns
+    -------
+    scores : ndarray of shape (n_batch, n_items)
+        The same array, masked.
     """
     rows = np.repeat(np.arange(X_batch.shape[0]), np.diff(X_batch.indptr))
     scores[rows, X_batch.indices] = -np.inf

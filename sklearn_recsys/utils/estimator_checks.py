@@ -360,9 +360,29 @@ _CHECKS = (
     check_explain_contrast,
 )
 
+# Every check takes the same two arguments: one text documents them all.
+_CHECK_PARAMETERS = """
+
+    Parameters
+    ----------
+    name : str
+        The estimator's name, for the failure messages.
+    estimator : estimator instance
+        An unfitted recommender; the check fits clones of it.
+    """
+for _check in _CHECKS:
+    _check.__doc__ = _check.__doc__.rstrip() + _CHECK_PARAMETERS
+
 
 def recommender_checks():
-    """The recommender checks, as a tuple of ``check(name, estimator)`` callables."""
+    """The recommender checks, as a tuple of ``check(name, estimator)`` callables.
+
+    Returns
+    -------
+    checks : tuple of callable
+        Each takes ``(name, estimator)`` and raises ``AssertionError`` (or
+        the error the check names) when the estimator fails it.
+    """
     return _CHECKS
 
 
