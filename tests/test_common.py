@@ -94,3 +94,14 @@ def test_feature_names_out(estimator, check):
     if check.endswith("_pandas"):
         pytest.importorskip("pandas")
     getattr(estimator_checks, check)(type(estimator).__name__, estimator)
+
+
+@pytest.mark.parametrize("estimator", list(_instances()), ids=lambda e: type(e).__name__)
+def test_param_validation(estimator):
+    """scikit-learn's check that every constructor parameter has a constraint and that a
+    value of the wrong type or range is refused by every fit method with the parameter's
+    name (InvalidParameterError), before the data is read; parametrize_with_checks does not
+    yield it (scikit-learn runs it in its own common tests)."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    check_param_validation(type(estimator).__name__, estimator)

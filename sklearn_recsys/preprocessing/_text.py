@@ -185,6 +185,7 @@ class TextSequencer(TransformerMixin, BaseEstimator):
         sequences : ndarray of shape (n_documents, max_length), dtype int64
             In-vocabulary word indices in order, 0-padded on the right.
         """
+        self._validate_params()  # a bad parameter is named before the documents are read
         docs = self._check_documents(X)
         return self.fit(docs).transform(docs)
 
