@@ -157,6 +157,15 @@ def test_sklearn_compatible(estimator, check):
     check(estimator)
 
 
+def test_param_validation():
+    """scikit-learn's check_param_validation (not yielded by parametrize_with_checks): every
+    parameter of the meta-estimator has a constraint and a wrong one is refused by name."""
+    from sklearn.utils.estimator_checks import check_param_validation
+
+    for estimator in _INSTANCES:
+        check_param_validation(type(estimator).__name__, estimator)
+
+
 @pytest.mark.parametrize("estimator", _INSTANCES, ids=["als", "bpr"])
 @pytest.mark.parametrize("check", recommender_checks(), ids=lambda c: c.__name__)
 def test_recommender_contract(estimator, check):
