@@ -84,6 +84,7 @@ def holdout_split(X, *, holdout=0.2, min_interactions=5, random_state=None, beha
     >>> X_train.nnz, X_test.nnz
     (7, 1)
     """
+    _refuse_bool(min_interactions=min_interactions)
     X = check_interaction_matrix(X)
     rng = check_random_state(random_state)
     return _split_target(X, behaviors, target,
@@ -130,6 +131,7 @@ def leave_k_out_split(X, *, k=1, random_state=None, behaviors=None, target=None)
     >>> X_test.getnnz(axis=1)
     array([1, 0], dtype=int32)
     """
+    _refuse_bool(k=k)
     X = check_interaction_matrix(X)
     rng = check_random_state(random_state)
 
@@ -138,6 +140,13 @@ def leave_k_out_split(X, *, k=1, random_state=None, behaviors=None, target=None)
         return split_by_rank(Xt, rng.random_sample(Xt.nnz), np.where(n_u > k, k, 0))
 
     return _split_target(X, behaviors, target, split)
+
+
+def _refuse_bool(**counts):
+    """Refuse a bool for a count: validate_params' ``Integral`` takes ``True`` as 1."""
+    for name, value in counts.items():
+        if isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{name} must be a positive integer, got {value!r}.")
 
 
 def _split_target(X, behaviors, target, split, *aligned):
@@ -241,6 +250,7 @@ def leave_last_out_split(X, timestamps, *, k=1, behaviors=None, target=None):
                 "X.data[:] = 1, and the times as timestamps.")
     else:
         _warn_if_rounded(timestamps)  # as_order_keys warns of X read as the times
+    _refuse_bool(k=k)
     X = check_interaction_matrix(X)
     # sorted_indices, not sort_indices: a conversion of dtype may share the
     # caller's index array, which an in-place sort would reorder under its values
@@ -390,6 +400,7 @@ def strong_generalization_split(
     >>> X_train.shape, X_in.shape, X_out.shape
     ((80, 50), (20, 50), (20, 50))
     """
+    _refuse_bool(min_interactions=min_interactions)
     rng = check_random_state(random_state)
     X_train, X_test, train_users, test_users = user_train_test_split(
         X, test_size=test_size, random_state=rng, return_users=True)

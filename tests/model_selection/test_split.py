@@ -440,3 +440,20 @@ def test_strong_generalization_forwards_min_interactions_and_target():
     assert X_out.shape == (len(test_users), 5) and X_out.nnz > 0
     assert (X_in[:, 5:] != X_test[:, 5:]).nnz == 0
     assert ((X_in[:, :5] + X_out) != X_test[:, :5]).nnz == 0
+
+
+@pytest.mark.parametrize("split, kwargs", [
+    (lambda X, **kw: leave_k_out_split(X, random_state=0, **kw), {"k": True}),
+    (lambda X, **kw: leave_last_out_split(X, X, **kw), {"k": True}),
+    (lambda X, **kw: holdout_split(X, random_state=0, **kw), {"min_interactions": True}),
+    (lambda X, **kw: strong_generalization_split(X, random_state=0, **kw),
+     {"min_interactions": True}),
+])
+def test_splitters_refuse_a_bool_count(split, kwargs):
+    # docs/trust.rst: a bool k is refused as recommend's and the metrics' are; scikit-learn's
+    # Integral constraint alone read True as 1
+    X = sp.csr_matrix(np.arange(1.0, 41.0).reshape(4, 10))
+    name = next(iter(kwargs))
+    with pytest.raises(ValueError, match=f"{name} must be a positive integer, got True"):
+        split(X, **kwargs)
+    split(X, **{name: 1})  # the int is taken
