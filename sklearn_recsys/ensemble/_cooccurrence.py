@@ -33,23 +33,24 @@ def cooccurrence_cosine(block):
     """
     binary = sp.csc_matrix(block, copy=True)
     binary.sum_duplicates()
-    # float32 counts are exact up to 2**24 users per pair, at half the memory of float64
-    binary.data = (binary.data != 0).astype(np.float32)
+    # float64 counts: scipy sums the product in its operands' dtype, and a float32 sum
+    # stopped at 2**24 users per pair (25M users sharing two items: similarity 2/3, not 1)
+    binary.data = (binary.data != 0).astype(np.float64)
     binary.eliminate_zeros()
     counts = np.asarray(binary.sum(axis=0), dtype=np.float64).ravel()
     scale = np.divide(1.0, np.sqrt(counts), out=np.zeros_like(counts), where=counts > 0)
     gram = (binary.T @ binary).tocsr()
     del binary
     gram.setdiag(0.0)
-    # scaled in float64 by blocks of rows, in place: no full-size float64 copy
+    # scaled in place by blocks of rows: the temporaries stay small
     step = max(1, (1 << 22) // max(1, gram.nnz // max(1, gram.shape[0])))
     for start in range(0, gram.shape[0], step):
         stop = min(start + step, gram.shape[0])
         lo, hi = gram.indptr[start], gram.indptr[stop]
-        values = gram.data[lo:hi].astype(np.float64)
+        values = gram.data[lo:hi]
         values *= np.repeat(scale[start:stop], np.diff(gram.indptr[start:stop + 1]))
         values *= scale[gram.indices[lo:hi]]
-        gram.data[lo:hi] = values
+    gram = gram.astype(np.float32)
     gram.eliminate_zeros()
     gram.sort_indices()
     return gram

@@ -5,12 +5,14 @@ import warnings
 from numbers import Real
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.linalg import get_lapack_funcs
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.utils._param_validation import Interval
 from threadpoolctl import threadpool_info, threadpool_limits
 
 from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
+from ..utils._sparse_dense import with_float64_values
 from ..utils._topk import iter_row_batches, row_batch_size
 
 __all__ = ["EASE"]
@@ -144,14 +146,24 @@ def sparse_gram(Z):
     block holds at most an eighth of ``working_memory``'s dense entries
     (each stored with its index: under a fifth of it), so the peak is the
     dense matrix plus that (0.8 GB there, with the default 1 GiB). Each row
-    is summed in the same order (the same floats).
+    is summed in the same order (the same floats). The sums are taken in float64
+    whatever ``Z``'s dtype, then rounded to it: a float32 running sum of a column's equal
+    values drifts (1.4% off for 1M users of a TF-IDF column, 3.7% for 4M) and stops
+    growing at 2**24 (25M users sharing an item weighed as 16.8M). For float32 ``Z`` that
+    costs a float64 copy of its values and the blocks' sparse products in float64 (about
+    1.5 times their float32 size).
     """
     n = Z.shape[1]
-    Zt = Z.T.tocsr()
+    Z64 = with_float64_values(Z.tocsr())
+    Zt = Z64.T.tocsr()
     G = np.empty((n, n), dtype=Z.dtype)
     for rows in iter_row_batches(n, max(1, row_batch_size(n) // 8)):
+        block = Zt[rows] @ Z64
+        if block.dtype != G.dtype:  # the sums rounded to G's dtype, sharing the indices
+            block = sp.csr_matrix((block.data.astype(G.dtype), block.indices, block.indptr),
+                                  shape=block.shape)
         # into G's rows, no dense temporary (toarray zeroes them first)
-        (Zt[rows] @ Z).toarray(out=G[rows])
+        block.toarray(out=G[rows])
     return G
 
 

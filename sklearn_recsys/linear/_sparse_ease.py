@@ -8,7 +8,7 @@ from sklearn.utils._param_validation import Interval
 
 from ..base import ItemItemMixin, RecommenderMixin, items_with_co_occurrence
 from ..utils._parallel import numba_threads
-from ..utils._sparse_dense import add_csr_csr_product
+from ..utils._sparse_dense import add_csr_csr_product, with_float64_values
 from ._ease import check_gram_finite, check_scores_not_underflowed
 from ._sparse_inverse import sparse_inverse_factor
 
@@ -16,8 +16,11 @@ __all__ = ["SparseEASE"]
 
 
 def _checked_gram(X):
-    """``X^T X`` in CSC, FloatingPointError if it overflowed X's dtype."""
-    gram = (X.T @ X).tocsc()
+    """``X^T X`` in CSC and X's dtype, FloatingPointError if it overflowed that dtype.
+
+    Summed in float64 (a float32 sum over more than 2**24 users stopped growing)."""
+    X64 = with_float64_values(X.tocsr())
+    gram = (X64.T @ X64).tocsc().astype(X.dtype, copy=False)
     check_gram_finite(gram.diagonal(), X.dtype)
     return gram
 

@@ -94,3 +94,16 @@ def csr_csr_dense_product(S, T):
     add_csr_csr_product(S.indptr, S.indices, S.data.astype(dtype, copy=False),
                         T.indptr, T.indices, T.data.astype(dtype, copy=False), out)
     return out
+
+
+def with_float64_values(A):
+    """CSR or CSC ``A`` with its values in float64, sharing its index arrays.
+
+    For sums over users (Gram matrices, co-occurrence counts): scipy accumulates a
+    sparse product in its operands' dtype, and a float32 running sum stops growing at
+    2**24 (16,777,216 users sharing an item counted no further); float64 is exact for
+    counts up to 2**53. Costs ``nnz`` float64 values, not a copy of the indices.
+    """
+    if A.dtype == np.float64:
+        return A
+    return type(A)((A.data.astype(np.float64), A.indices, A.indptr), shape=A.shape)

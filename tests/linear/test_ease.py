@@ -223,9 +223,11 @@ def test_a_gram_too_ill_conditioned_for_float32_is_warned_of():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         EASE(alpha=10.0).fit(X)
-        high = EASE(alpha=1000.0)  # enough penalty: float32 is close again
+        # enough penalty: float32 is close again (relative errors 0.3e-3 to 2.3e-3 over
+        # twelve draws of this X, by the rounding of the Gram matrix; 5% and more at 10)
+        high = EASE(alpha=1000.0)
         assert np.linalg.norm(high.fit(X.astype(np.float32)).coef_ - high.fit(X).coef_) \
-            < 1e-3 * np.linalg.norm(high.coef_)
+            < 1e-2 * np.linalg.norm(high.coef_)
         scaled = X.astype(np.float32)
         scaled[:, 2] *= 1e4  # one column of huge values: a scaling, harmless
         EASE(alpha=10.0).fit(scaled[:, 2:])
@@ -273,10 +275,16 @@ def test_the_gram_by_row_blocks_is_the_whole_product_and_holds_one_copy(dtype, w
     assert blocked.dtype == dtype and blocked.flags.c_contiguous
     np.testing.assert_array_equal(blocked, whole)
     dense = whole.nbytes
+    # float32 X is summed in float64: a float64 copy of its values and of its transpose
+    # (values and indices, 20 bytes an entry), and each block's product in float64
+    copies = 0 if dtype == np.float64 else 20 * X.nnz
     if working_memory == 1:  # blocks of 10 rows (99% dense): about 1% of the Gram each
-        assert peak < 1.25 * dense, peak / dense  # held 2.5 (float64), 3.0 (float32)
-    else:  # one block: the whole sparse product (1.5 to 2 times the Gram) beside it
-        assert peak < 3.4 * dense, peak / dense  # and a dense temporary: 3.6 and 4.1
+        # held 2.5 (float64), 3.0 (float32)
+        assert peak < 1.25 * dense + copies, peak / dense
+    else:  # one block: the whole sparse product (1.5 times the Gram in float64) beside it,
+        # for float32 in float64 (3 times the float32 Gram) and its float32 values (1 time)
+        bound = 3.4 if dtype == np.float64 else 5.4
+        assert peak < bound * dense + copies, peak / dense  # a dense temporary: 3.6 and 4.1
 
 
 def test_explain_a_long_weighted_row_sorted_and_exact(counts):
