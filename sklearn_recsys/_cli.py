@@ -21,6 +21,7 @@ import argparse
 import ast
 import csv
 import os
+import re
 import sys
 import time
 import warnings
@@ -412,6 +413,10 @@ def _as_numbers(column, name, path):
     return out
 
 
+# a fraction of a second with a non-zero digit past the sixth (finer than a microsecond)
+_SUB_MICROSECOND = re.compile(r"\.\d{6}\d*[1-9]")
+
+
 def _as_times(column, name, path):
     column = np.asarray(column)
     if column.dtype.kind in "Miu":
@@ -436,6 +441,17 @@ def _as_times(column, name, path):
             warnings.filterwarnings("ignore", message="parsing timezone aware datetimes",
                                     category=DeprecationWarning)
             times = column.astype("datetime64[us]")  # fractions of a second order clicks too
+            if any(map(_SUB_MICROSECOND.search, map(str, column))):
+                # NumPy cut the digits below the microsecond (pandas' to_csv of a
+                # datetime64[ns] column writes them): in nanoseconds the encoder keeps
+                # such times apart or refuses the ties the microseconds would make
+                nanos = column.astype("datetime64[ns]")
+                if not (nanos.astype("datetime64[us]") == times).all():
+                    raise CommandError(
+                        f"{path}: column {name!r} has times with fractions finer than a "
+                        "microsecond outside the years 1678 to 2262 that nanoseconds can "
+                        "hold: round them to the microsecond.")
+                times = nanos
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "
                            f"(2024-05-01 or 2024-05-01 13:45:00), e.g. not "

@@ -503,6 +503,32 @@ def test_demo_checks_its_output_folders_before_the_run(tmp_path, capsys, monkeyp
         assert "does not exist" in capsys.readouterr().err
 
 
+def test_iso_times_finer_than_a_microsecond_are_not_cut(tmp_path, capsys):
+    """pandas' to_csv of a datetime64[ns] column writes nanoseconds; NumPy's parse to
+    microseconds cut them, so distinct times tied and ``--duplicates last`` kept the
+    row last in the file (audit helper 138). Now they reach the encoder in nanoseconds,
+    which refuses the ties; microsecond fractions are read as before."""
+    log = _write_csv(tmp_path / "log.csv", ["user", "item", "rating", "ts"],
+                     [("u", "a", 1, "2024-01-01 11:59:59.000000000"),
+                      ("u", "c", 2, "2024-01-01 12:00:00.000000001"),
+                      ("u", "c", 5, "2024-01-01 12:00:00.000000000")])
+    status = main(["fit", str(log), "--user-col", "user", "--item-col", "item",
+                   "--value-col", "rating", "--timestamp-col", "ts", "--duplicates", "last",
+                   "--model", "MostPopular", "-o", str(tmp_path / "m.joblib")])
+    assert status == 1
+    assert "finer than a microsecond" in capsys.readouterr().err
+    column = np.array(["2024-01-01 12:00:00.000001001", "2024-01-01 12:00:00.000002"],
+                      dtype=object)
+    times = _cli._as_times(column, "ts", "log.csv")
+    assert times.dtype == np.dtype("datetime64[ns]")
+    assert (times[1] - times[0]).astype(np.int64) == 999
+    exact = _cli._as_times(column[1:], "ts", "log.csv")  # no digit past the microsecond
+    assert exact.dtype == np.dtype("datetime64[us]")
+    with pytest.raises(_cli.CommandError, match="outside the years 1678 to 2262"):
+        _cli._as_times(np.array(["2300-01-01 00:00:00.000000001"], dtype=object), "ts",
+                       "log.csv")
+
+
 def test_integer_times_are_read_exactly(tmp_path, capsys):
     """Integer times were read as float64: nanoseconds 100 apart tied and ``--duplicates
     last`` kept the row last in the file; now they reach the encoder as int64, which

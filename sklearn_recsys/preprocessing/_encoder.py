@@ -971,7 +971,20 @@ def _timestamps_as_float(times):
         micro = times.astype(unit)
         _refuse_merged_times(times, micro, "finer than a microsecond", "floor them to "
                              "the microsecond yourself (df[col].dt.floor('us'))")
-        return micro.astype(np.int64) / 1e6
+        micro = micro.astype(np.int64)
+        seconds = micro / 1e6
+        # float64 seconds resolve a microsecond below 2**33 s only (from the year 2242 on,
+        # or before 1698, they are 2 microseconds apart): times there could tie
+        if (np.abs(micro) >= 2**32 * 10**6).any() and (
+                np.unique(seconds).size < np.unique(micro).size):
+            raise ValueError(
+                "The log's timestamps lie beyond the years 1698 to 2242, where seconds as "
+                "float64 are about 2 microseconds apart, and distinct times would become "
+                "equal: events close in time would tie, and the latest of a repeated "
+                "(user, item) pair or a sequence's order would follow the log's row order "
+                "instead. Floor them to the millisecond (df[col].dt.floor('ms')) or shift "
+                "them nearer the present before encoding.")
+        return seconds
     converted = _as_float(times, "timestamps", " or datetime64 values")
     if times.dtype.kind in "iuO":
         # float64 holds every integer up to 2**53 only: nanoseconds since the epoch

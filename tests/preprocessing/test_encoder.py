@@ -422,6 +422,30 @@ def test_a_time_of_zero_is_a_time(times):
     assert train.nnz == 2
 
 
+def test_far_future_microseconds_that_float64_seconds_would_merge_are_refused():
+    """From 2**33 s on (the year 2242) float64 seconds are 2 microseconds apart: times 1
+    microsecond apart tied silently and the tie rule (item index) chose the held-out
+    item (audit helper 138: 2300-01-01 00:00:00.000001 read as ...00.000000)."""
+    from sklearn_recsys.model_selection import leave_last_out_split
+
+    times = np.array(["2299-12-31T23:59:55", "2300-01-01T00:00:00.000001",
+                      "2300-01-01T00:00:00"], dtype="datetime64[us]")
+    log = (np.array(["u"] * 3), np.array(["a", "b", "c"]), np.ones(3), times)
+    enc = InteractionEncoder(value_col="v", timestamp_col="t")
+    with pytest.raises(ValueError, match="beyond the years 1698 to 2242.*Floor them to the "
+                                         "millisecond"):
+        enc.fit(log)
+    # milliseconds apart they keep their order: b is the latest
+    ms = log[:3] + (times.astype("datetime64[ms]") + np.array([0, 1, 0], "timedelta64[ms]"),)
+    T = enc.fit(ms).transform_timestamps(ms)
+    held_out = leave_last_out_split(T, T)[1]
+    assert enc.item_ids_[held_out.indices].tolist() == ["b"]
+    # and the present keeps microseconds
+    now = log[:3] + (times - np.timedelta64(300 * 365, "D"),)
+    T = enc.fit(now).transform_timestamps(now)
+    assert enc.item_ids_[leave_last_out_split(T, T)[1].indices].tolist() == ["b"]
+
+
 def test_integer_times_that_float64_would_merge_are_refused():
     """int64 nanoseconds were cast to float64: times 100 ns apart tied, and "last"
     kept the row last in the log instead of the latest in time."""
