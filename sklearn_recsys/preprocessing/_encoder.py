@@ -191,6 +191,7 @@ class InteractionEncoder(TransformerMixin, BaseEstimator):
             raw = [None if c is None else _naive_utc(X[c]) for c in wanted]
         elif isinstance(X, tuple) and 2 <= len(X) <= 4:
             raw = list(X) + [None] * (4 - len(X))
+            raw[3] = None if raw[3] is None else _naive_utc(raw[3])  # as a DataFrame's
             if ids_only:
                 raw[2:] = [None, None]
             elif raw[2] is None and self.value_col is not None:
@@ -814,6 +815,8 @@ def _naive_utc(column):
     """A time-zone aware pandas column as naive UTC datetimes (numpy has no time zones)."""
     if getattr(getattr(column, "dt", None), "tz", None) is not None:
         return column.dt.tz_convert(None)
+    if getattr(column, "tz", None) is not None and hasattr(column, "tz_convert"):
+        return column.tz_convert(None)  # a DatetimeIndex
     return column
 
 

@@ -384,6 +384,13 @@ def test_time_zone_aware_timestamps_are_utc_seconds():
                        .tz_convert("Europe/Paris")})
     enc = _enc(timestamp_col="time").fit(df)
     assert_array_equal(enc.transform_timestamps(df).toarray(), [[0, 3600]])
+    # the same column in a tuple log or a mapping (a Series, a DatetimeIndex) reads the
+    # same UTC seconds; it was refused as "not 'Timestamp'" (audit helper 138)
+    for times in (df["time"], pd.DatetimeIndex(df["time"])):
+        log = (df["user"], df["item"], np.ones(2), times)
+        assert_array_equal(enc.transform_timestamps(log).toarray(), [[0, 3600]])
+        mapping = {"user": df["user"], "item": df["item"], "time": times}
+        assert_array_equal(enc.transform_timestamps(mapping).toarray(), [[0, 3600]])
 
 
 def test_datetimes_within_one_second_keep_their_order():
