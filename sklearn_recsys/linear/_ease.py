@@ -144,14 +144,15 @@ def sparse_gram(Z):
     MovieLens latest-small) beside the dense matrix it becomes: 1.45 GB at
     the peak. Each block of rows is written straight into the result, and a
     block holds at most an eighth of ``working_memory``'s dense entries
-    (each stored with its index: under a fifth of it), so the peak is the
-    dense matrix plus that (0.8 GB there, with the default 1 GiB). Each row
-    is summed in the same order (the same floats). The sums are taken in float64
-    whatever ``Z``'s dtype, then rounded to it: a float32 running sum of a column's equal
-    values drifts (1.4% off for 1M users of a TF-IDF column, 3.7% for 4M) and stops
-    growing at 2**24 (25M users sharing an item weighed as 16.8M). For float32 ``Z`` that
-    costs a float64 copy of its values and the blocks' sparse products in float64 (about
-    1.5 times their float32 size).
+    (each stored with its index: under a fifth of it; a quarter for float32
+    ``Z``, below), so the peak is the dense matrix plus that (0.8 GB there,
+    with the default 1 GiB). Each row is summed in the same order (the same
+    floats). The sums are taken in float64 whatever ``Z``'s dtype, then
+    rounded to it: a float32 running sum of a column's equal values drifts
+    (1.4% off for 1M users of a TF-IDF column, 3.7% for 4M) and stops growing
+    at 2**24 (25M users sharing an item weighed as 16.8M). For float32 ``Z``
+    that costs a float64 copy of its values, and each block's product is held
+    in float64 beside its values rounded to float32.
     """
     n = Z.shape[1]
     Z64 = with_float64_values(Z.tocsr())
