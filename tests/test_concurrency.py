@@ -167,15 +167,15 @@ def test_one_row_runs_the_serial_build():
 def test_kernels_over_chunks_tiles_or_strata_count_those():
     """A CG sweep of 256 rows is one chunk, one thread's work: counted as rows, a fold-in
     or fit of 2 to 256 rows started the parallel build for a single iteration."""
-    from sklearn_recsys.linear._multi_behavior import _transpose_minus_scaled
+    from sklearn_recsys.linear._multi_behavior import _cross_weights_inplace
     from sklearn_recsys.matrix_factorization._bpr_kernels import bpr_epoch
     from sklearn_recsys.utils._solvers import als_cg_sweep, prior_cg_sweep
 
     for n_rows, chunks in [(1, 1), (256, 1), (257, 2), (1000, 4)]:
         indptr = np.zeros(n_rows + 1, dtype=np.int32)
         assert als_cg_sweep.rows((indptr,)) == prior_cg_sweep.rows((indptr,)) == chunks
-    assert _transpose_minus_scaled.rows((np.empty((64, 3)),)) == 1
-    assert _transpose_minus_scaled.rows((np.empty((65, 3)),)) == 2
+    assert _cross_weights_inplace.rows((np.empty((64, 3)),)) == 1
+    assert _cross_weights_inplace.rows((np.empty((65, 3)),)) == 2
     assert bpr_epoch.rows((None,) * 5 + (3,)) == 3  # its n_blocks strata
 
 
