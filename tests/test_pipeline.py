@@ -608,3 +608,34 @@ def test_a_pipeline_ending_in_an_index_passes_exclude_seen_and_candidates():
         np.testing.assert_allclose(got[1], expected[1], rtol=1e-6)
     free = pipe.recommend(X, k=5, exclude_seen=False)[0]
     assert any(np.isin(free[u], X[u].indices).any() for u in range(80))
+
+
+@pytest.mark.parametrize("factory", [sk_make_pipeline, make_pipeline])
+@pytest.mark.parametrize("output", ["default", "pandas"])
+def test_steps_that_do_not_take_sparse_rows_are_given_dense_ones(factory, output):
+    """Rows to score reach the steps as CSR: a pipeline fitted on dense X with a step
+    that refuses sparse input (MinMaxScaler), or with pandas output (a sparse output
+    cannot be wrapped), failed in the scorers and recommend ("Sparse data was passed",
+    every cell of a search NaN; audit helper 140). They get the rows dense now."""
+    from sklearn.preprocessing import MinMaxScaler
+
+    if output == "pandas":
+        pytest.importorskip("pandas")
+    rng = np.random.RandomState(0)
+    X = sp.random(60, 12, density=0.4, random_state=0, format="csr")
+    X.data[:] = rng.randint(1, 6, X.nnz)
+    X_in, X_out = holdout_split(X, random_state=0)
+    pipe = factory(MinMaxScaler(), EASE(alpha=1.0))
+    pipe.set_output(transform=output)
+    pipe.fit(X.toarray())
+    dense_in = X_in.toarray()
+    expected = pipe[-1].decision_function(pipe[0].transform(dense_in))
+    expected = np.asarray(expected, dtype=np.float64)
+    scorer = make_ranking_scorer("ndcg", k=5)
+    assert scorer(pipe, dense_in, X_out) == pytest.approx(
+        ndcg_at_k(X_out, mask_seen(expected.copy(), X_in), k=5), rel=1e-12)
+    indices, _ = recommend(pipe, dense_in, k=3)
+    np.testing.assert_array_equal(indices, top_k(mask_seen(expected.copy(), X_in), 3)[0])
+    search = GridSearchCV(factory(MinMaxScaler(), EASE()), {"ease__alpha": [1.0, 10.0]},
+                          scoring=scorer, cv=KFold(3)).fit(dense_in, X_out)
+    assert np.isfinite(search.cv_results_["mean_test_score"]).all()
