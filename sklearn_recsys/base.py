@@ -107,11 +107,16 @@ def check_params_unchanged(estimator, fitted):
     changed = {key: (value, now[key]) for key, value in fitted.items()
                if key in now and not _same_value(value, now[key])}
     if changed:
-        said = ", ".join(f"{key} {_brief(old)} -> {_brief(new)}"
-                         for key, (old, new) in changed.items())
+        said = ", ".join(
+            # an equal-looking object (a new EASE(alpha=2.0) for the fit's) read "EASE(alpha=
+            # 2.0) -> EASE(alpha=2.0)": objects are compared by identity, so say so
+            f"{key} replaced by another {type(new).__name__} object, {_brief(new)}"
+            if _brief(old) == _brief(new) else f"{key} {_brief(old)} -> {_brief(new)}"
+            for key, (old, new) in changed.items())
         raise ValueError(
             f"This {name}'s parameters changed since fit ({said}), but its fitted state is "
-            "that of the fit's values. Set them back, or fit again.")
+            "that of the fit's values. Set them back (objects such as estimators: the "
+            "fit's own, not an equal copy), or fit again.")
 
 
 def _brief(value):

@@ -1200,3 +1200,20 @@ def test_calibration_weighs_each_history_item_once_whatever_its_rating(data):
                                n_candidates=20).fit(X)
     np.testing.assert_array_equal(model.recommend(ratings[:40], k=10)[0],
                                   model.recommend(X[:40], k=10)[0])
+
+
+def test_an_equal_looking_replacement_is_named_as_another_object():
+    # the refusal read "estimator EASE(alpha=2.0) -> EASE(alpha=2.0)", and setting "it
+    # back" as told (another equal EASE) was refused the same way (audit helper 140)
+    X = sp.csr_matrix(np.random.RandomState(0).rand(30, 12) < 0.3, dtype=np.float64)
+    model = XQuADReranker(EASE(alpha=2.0), tradeoff=0.5, n_candidates=5).fit(X)
+    fitted_template = model.estimator
+    model.set_params(estimator=EASE(alpha=2.0))
+    with pytest.raises(ValueError, match=r"estimator replaced by another EASE object, "
+                                         r"EASE\(alpha=2.0\).*the fit's own, not an equal"):
+        model.recommend(X)
+    model.set_params(estimator=fitted_template)  # the fit's own object: accepted
+    assert model.recommend(X, k=3)[0].shape == (30, 3)
+    model.set_params(estimator__alpha=3.0)  # a value still reads old -> new
+    with pytest.raises(ValueError, match=r"estimator__alpha 2.0 -> 3.0"):
+        model.recommend(X)
