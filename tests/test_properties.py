@@ -71,7 +71,7 @@ def _fit_or_refuse(estimator, X):
         # vanish in rounding and every score is 0 (catalogue order), which it refuses
         # (and the same values' incomplete factorization breaking down, which names alpha)
         assert ("every training user's scores are 0" in str(exc)
-                or "factorization broke down; raise alpha" in str(exc)), \
+                or "broke down in rounding: alpha is too small" in str(exc)), \
             f"unexpected error: {exc}"
         return None
 

@@ -102,9 +102,10 @@ def check_gram_finite(gram_diagonal, dtype, name="X"):
 
     Its largest entries are on its diagonal (``|G_ij| <= max(G_ii, G_jj)``),
     so a finite diagonal is a finite matrix; an infinite one made the solve
-    NaN (or its factorization break down, whatever ``alpha``).
+    NaN (or its factorization break down, whatever ``alpha``). A diagonal summed
+    in float64 is compared with ``dtype``'s largest number.
     """
-    if not np.isfinite(gram_diagonal).all():
+    if not (np.abs(gram_diagonal) <= np.finfo(dtype).max).all():
         raise FloatingPointError(
             f"The values of {name} overflow {np.dtype(dtype).name} in {name}^T {name} (sums of "
             f"squares above {np.finfo(dtype).max:.1e}): the item-item solution would be NaN. "

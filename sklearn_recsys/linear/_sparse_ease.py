@@ -16,11 +16,13 @@ __all__ = ["SparseEASE"]
 
 
 def _checked_gram(X):
-    """``X^T X`` in CSC and X's dtype, FloatingPointError if it overflowed that dtype.
+    """``X^T X`` in CSC and float64, FloatingPointError if it overflows X's dtype.
 
-    Summed in float64 (a float32 sum over more than 2**24 users stopped growing)."""
+    Summed in float64 (a float32 sum over more than 2**24 users stopped growing) and kept
+    so: the factorization works in float64, and a Gram rounded to float32 first broke it
+    down where float64 values did not (counts of 1e6 against ``alpha=1``)."""
     X64 = with_float64_values(X.tocsr())
-    gram = (X64.T @ X64).tocsc().astype(X.dtype, copy=False)
+    gram = (X64.T @ X64).tocsc()
     check_gram_finite(gram.diagonal(), X.dtype)
     return gram
 

@@ -282,7 +282,11 @@ def sparse_inverse_factor(G, shift, cap, steps):
     Lp, Li, Lx, ok = _incomplete_cholesky(B.indptr.astype(np.int64), B.indices, B.data, n, cap)
     del B
     if not ok:  # rounding only: the compensated factorization cannot break down otherwise
-        raise FloatingPointError("The incomplete factorization broke down; raise alpha.")
+        # (it runs in float64 whatever X's dtype: a float64 X would not help)
+        raise FloatingPointError(
+            "The incomplete factorization of X^T X + alpha * I broke down in rounding: "
+            "alpha is too small against the values of X for it. Raise alpha, or scale "
+            "the values down (log1p of counts, BM25Weighting).")
     L = sp.csc_matrix((Lx, Li, Lp), shape=(n, n))
     d = L.diagonal()
     L = (L @ sp.diags(1.0 / d)).tocsc()  # unit lower triangular; A' = L diag(d**2) L^T

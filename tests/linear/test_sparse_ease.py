@@ -201,3 +201,15 @@ def test_relabelling_the_items_relabels_the_model(values):
     other, other_top = relabelled.recommend(X[:, perm], k=10)
     np.testing.assert_allclose(other_top, top, rtol=0, atol=1e-13 * np.abs(scores).max())
     assert np.mean([len(set(a) & set(perm[b])) for a, b in zip(lists, other)]) > 9.9
+
+
+def test_float32_counts_that_a_float32_gram_broke_down_on_fit_as_float64_does():
+    """The Gram of float32 X was rounded to float32 before the float64 factorization,
+    which then broke down on counts of 1e6 against alpha=1 (said "raise alpha"; a
+    property test's find) where float64 X fits. The Gram stays float64 now, and a
+    breakdown names every fix."""
+    M = np.array([[34e6, 48e6, 0, 37e6, 0], [15e6, 4e6, 0, 0, 0], [29e6, 0, 20e6, 0, 0]])
+    scores = {dtype: SparseEASE(alpha=1.0, density=0.5).fit(sp.csr_matrix(M.astype(dtype)))
+              .decision_function(sp.csr_matrix(M)) for dtype in (np.float32, np.float64)}
+    np.testing.assert_allclose(scores[np.float32], scores[np.float64], rtol=1e-6,
+                               atol=1e-6 * np.abs(scores[np.float64]).max())
