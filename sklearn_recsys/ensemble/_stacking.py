@@ -586,7 +586,9 @@ class StackingRecommender(MultiBehaviorMixin, MetaEstimatorMixin, RecommenderMix
         return out
 
     def _iter_scores(self, X, exclude_seen=True, exclude=None, allowed=None):
-        step = row_batch_size(self.n_features_in_)
+        # a block holds every base model's scores, a masked copy and the stack's own: sized
+        # by the catalogue alone it took (bases + 2) times working_memory (6 bases: 8.5x)
+        step = row_batch_size(self.n_items_ * (len(self.estimators_) + 2))
         for rows in iter_row_batches(X.shape[0], step):
             X_batch = X[rows]
             excluded = None if exclude is None else exclude[rows]
