@@ -417,6 +417,18 @@ def _as_numbers(column, name, path):
 _SUB_MICROSECOND = re.compile(r"\.\d{6}\d*[1-9]")
 
 
+def _parse_dates(column, unit):
+    """ISO 8601 text as NumPy datetimes of ``unit``; an offset (Z, +02:00) read in UTC."""
+    with warnings.catch_warnings():
+        # the offset is applied: the time is read in UTC, as wanted
+        warnings.filterwarnings("ignore", message="no explicit representation of "
+                                "timezones", category=UserWarning)
+        # NumPy 1.x warns of the same parsing as deprecated
+        warnings.filterwarnings("ignore", message="parsing timezone aware datetimes",
+                                category=DeprecationWarning)
+        return column.astype(unit)
+
+
 def _as_times(column, name, path):
     column = np.asarray(column)
     if column.dtype.kind in "Miu":
@@ -433,25 +445,7 @@ def _as_times(column, name, path):
     except CommandError:
         pass
     try:
-        with warnings.catch_warnings():
-            # an offset (Z, +02:00) is applied: the time is read in UTC, as wanted
-            warnings.filterwarnings("ignore", message="no explicit representation of "
-                                    "timezones", category=UserWarning)
-            # NumPy 1.x warns of the same parsing as deprecated
-            warnings.filterwarnings("ignore", message="parsing timezone aware datetimes",
-                                    category=DeprecationWarning)
-            times = column.astype("datetime64[us]")  # fractions of a second order clicks too
-            if any(map(_SUB_MICROSECOND.search, map(str, column))):
-                # NumPy cut the digits below the microsecond (pandas' to_csv of a
-                # datetime64[ns] column writes them): in nanoseconds the encoder keeps
-                # such times apart or refuses the ties the microseconds would make
-                nanos = column.astype("datetime64[ns]")
-                if not (nanos.astype("datetime64[us]") == times).all():
-                    raise CommandError(
-                        f"{path}: column {name!r} has times with fractions finer than a "
-                        "microsecond outside the years 1678 to 2262 that nanoseconds can "
-                        "hold: round them to the microsecond.")
-                times = nanos
+        times = _parse_dates(column, "datetime64[us]")  # fractions of a second order clicks
     except (TypeError, ValueError):
         raise CommandError(f"{path}: column {name!r} must hold numbers or ISO 8601 dates "
                            f"(2024-05-01 or 2024-05-01 13:45:00), e.g. not "
@@ -467,6 +461,18 @@ def _as_times(column, name, path):
                            f"{column[odd][:3].tolist()}, which NumPy would read as years): give "
                            "every time in one form, numbers (e.g. Unix seconds) or ISO 8601 "
                            "dates.")
+    if any(map(_SUB_MICROSECOND.search, map(str, column))):
+        # NumPy cut the digits below the microsecond (pandas' to_csv of a datetime64[ns]
+        # column writes them): in nanoseconds the encoder keeps such times apart or
+        # refuses the ties the microseconds would make (its NaT message stays its own)
+        nanos = _parse_dates(column, "datetime64[ns]")
+        kept = (nanos.astype("datetime64[us]") == times) | (np.isnat(nanos) & np.isnat(times))
+        if not kept.all():
+            raise CommandError(
+                f"{path}: column {name!r} has times with fractions finer than a microsecond "
+                "outside the years 1678 to 2262 that nanoseconds can hold (e.g. "
+                f"{column[~kept][:3].tolist()}): round them to the microsecond.")
+        times = nanos
     return times
 
 

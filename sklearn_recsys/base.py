@@ -107,16 +107,24 @@ def check_params_unchanged(estimator, fitted):
     changed = {key: (value, now[key]) for key, value in fitted.items()
                if key in now and not _same_value(value, now[key])}
     if changed:
-        said = ", ".join(
-            # an equal-looking object (a new EASE(alpha=2.0) for the fit's) read "EASE(alpha=
-            # 2.0) -> EASE(alpha=2.0)": objects are compared by identity, so say so
-            f"{key} replaced by another {type(new).__name__} object, {_brief(new)}"
-            if _brief(old) == _brief(new) else f"{key} {_brief(old)} -> {_brief(new)}"
-            for key, (old, new) in changed.items())
+        said = ", ".join(_change(key, old, new) for key, (old, new) in changed.items())
         raise ValueError(
             f"This {name}'s parameters changed since fit ({said}), but its fitted state is "
             "that of the fit's values. Set them back (objects such as estimators: the "
             "fit's own, not an equal copy), or fit again.")
+
+
+def _change(key, old, new):
+    """A changed parameter for a message: ``key old -> new``, or what changed where the
+    two look alike."""
+    before, after = _brief(old), _brief(new)
+    if before != after:
+        return f"{key} {before} -> {after}"
+    if type(old).__eq__ is object.__eq__:
+        # an equal-looking object (a new EASE(alpha=2.0) for the fit's) read "EASE(alpha=
+        # 2.0) -> EASE(alpha=2.0)": such objects are compared by identity, so say so
+        return f"{key} replaced by another {type(new).__name__} object, {after}"
+    return f"{key} {before} -> other values"  # an array or a long list, by its size
 
 
 def _brief(value):

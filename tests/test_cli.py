@@ -527,6 +527,22 @@ def test_iso_times_finer_than_a_microsecond_are_not_cut(tmp_path, capsys):
     with pytest.raises(_cli.CommandError, match="outside the years 1678 to 2262"):
         _cli._as_times(np.array(["2300-01-01 00:00:00.000000001"], dtype=object), "ts",
                        "log.csv")
+    # a missing time stays the encoder's to name, and a number among the dates is named
+    # as such (the review: both read "outside the years 1678 to 2262")
+    with_nat = _cli._as_times(np.array(["2024-01-01 12:00:00.000000001", "NaT"],
+                                       dtype=object), "ts", "log.csv")
+    assert with_nat.dtype == np.dtype("datetime64[ns]") and np.isnat(with_nat[1])
+    with pytest.raises(_cli.CommandError, match="mixes numbers and dates"):
+        _cli._as_times(np.array(["2024-01-01 12:00:00.000000001", "1714567890"],
+                                dtype=object), "ts", "log.csv")
+    # an offset is read in UTC without a warning, as for microseconds
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        zoned = _cli._as_times(np.array(["2024-01-01T12:00:00.000000001+02:00"],
+                                        dtype=object), "ts", "log.csv")
+    assert zoned[0] == np.datetime64("2024-01-01T10:00:00.000000001")
 
 
 def test_integer_times_are_read_exactly(tmp_path, capsys):

@@ -639,3 +639,27 @@ def test_steps_that_do_not_take_sparse_rows_are_given_dense_ones(factory, output
     search = GridSearchCV(factory(MinMaxScaler(), EASE()), {"ease__alpha": [1.0, 10.0]},
                           scoring=scorer, cv=KFold(3)).fit(dense_in, X_out)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
+
+
+def test_a_step_that_reads_sparse_rows_keeps_them():
+    """A transformer without scikit-learn tags (their default says no sparse input) that
+    works on CSR rows: given dense ones after the change above, it failed (the review's
+    find: 'numpy.ndarray' object has no attribute 'log1p'). It is given CSR rows first."""
+    from sklearn.base import BaseEstimator, TransformerMixin
+
+    class LogCounts(TransformerMixin, BaseEstimator):
+        def fit(self, X, y=None):
+            self.n_features_in_ = X.shape[1]
+            return self
+
+        def transform(self, X):
+            return X.log1p()  # CSR only
+
+    X = sp.random(40, 10, density=0.4, random_state=0, format="csr")
+    X.data[:] = np.random.RandomState(0).randint(1, 6, X.nnz)
+    X_in, X_out = holdout_split(X, random_state=0)
+    pipe = make_pipeline(LogCounts(), EASE(alpha=1.0)).fit(X)
+    expected = mask_seen(pipe[-1].decision_function(X_in.log1p()), X_in)
+    np.testing.assert_array_equal(recommend(pipe, X_in, k=3)[0], top_k(expected, 3)[0])
+    assert make_ranking_scorer("ndcg", k=5)(pipe, X_in, X_out) == pytest.approx(
+        ndcg_at_k(X_out, expected, k=5), rel=1e-12)

@@ -162,8 +162,9 @@ def sparse_gram(Z):
     for rows in iter_row_batches(n, max(1, row_batch_size(n) // 8)):
         block = Zt[rows] @ Z64
         if block.dtype != G.dtype:  # the sums rounded to G's dtype, sharing the indices
-            block = sp.csr_matrix((block.data.astype(G.dtype), block.indices, block.indptr),
-                                  shape=block.shape)
+            with np.errstate(over="ignore"):  # to inf: check_gram_finite reports it
+                data = block.data.astype(G.dtype)
+            block = sp.csr_matrix((data, block.indices, block.indptr), shape=block.shape)
         # into G's rows, no dense temporary (toarray zeroes them first)
         block.toarray(out=G[rows])
     return G

@@ -190,34 +190,39 @@ def _excludes_before_scoring(model):
     return getattr(model, "_excludes_before_scoring", False)
 
 
-def _steps_take_sparse(pipe):
-    """Whether every preprocessing step of ``pipe`` takes the sparse rows it is given.
-
-    Rows to score arrive as CSR (however ``X`` was given). A step that does not take
-    sparse input (its ``input_tags.sparse``, e.g. ``MinMaxScaler``) or whose output is
-    set to a DataFrame (``set_output``: a sparse output cannot be wrapped) is given the
-    rows dense instead, as a pipeline fitted on a dense ``X`` saw them; it failed with
-    "Sparse data was passed" though the user passed dense data.
-    """
-    from sklearn.utils import get_tags
+def _steps_output_frames(pipe):
+    """Whether a preprocessing step of ``pipe`` has its output set to a DataFrame
+    (``set_output``): a sparse output cannot be wrapped, so it is given dense rows."""
     from sklearn.utils._set_output import _get_output_config
 
-    for step in pipeline_estimators(pipe)[:-1]:
-        if not get_tags(step).input_tags.sparse:
-            return False
-        if _get_output_config("transform", step)["dense"] != "default":
-            return False
-    return True
+    return any(_get_output_config("transform", step)["dense"] != "default"
+               for step in pipeline_estimators(pipe)[:-1])
 
 
 def _transformed(pipe, X_raw):
-    """Rows ``X_raw`` through every step of ``pipe`` but the last, item columns kept
-    (given dense to steps that do not take sparse rows: :func:`_steps_take_sparse`)."""
+    """Rows ``X_raw`` through every step of ``pipe`` but the last, item columns kept.
+
+    Rows to score arrive as CSR however ``X`` was given. Steps that cannot take them
+    (a ``MinMaxScaler``: "Sparse data was passed", though the user passed dense data;
+    a step whose output is set to a DataFrame) are given the batch dense instead, as
+    a pipeline fitted on a dense ``X`` saw it: on a step's refusal of the sparse rows
+    they are tried dense, and the first refusal is raised if that fails too.
+    """
     # a one-step pipeline has no preprocessing (and its empty slice no transform)
-    if len(pipe.steps) > 1 and sp.issparse(X_raw) and not _steps_take_sparse(pipe):
+    if len(pipe.steps) == 1:
+        return X_raw
+    if sp.issparse(X_raw) and _steps_output_frames(pipe):
         X_raw = X_raw.toarray()  # a row batch of working_memory's size
     with names_checked():
-        X_t = pipe[:-1].transform(X_raw) if len(pipe.steps) > 1 else X_raw
+        try:
+            X_t = pipe[:-1].transform(X_raw)
+        except (TypeError, ValueError) as exc:
+            if not sp.issparse(X_raw):
+                raise
+            try:
+                X_t = pipe[:-1].transform(X_raw.toarray())
+            except Exception:
+                raise exc from None
     if X_t.shape != X_raw.shape:
         raise ValueError(
             f"The pipeline's preprocessing maps {X_raw.shape[1]} item columns to "

@@ -1217,3 +1217,15 @@ def test_an_equal_looking_replacement_is_named_as_another_object():
     model.set_params(estimator__alpha=3.0)  # a value still reads old -> new
     with pytest.raises(ValueError, match=r"estimator__alpha 2.0 -> 3.0"):
         model.recommend(X)
+    # an array compared by value is not "another object" (the review's find)
+    from sklearn_recsys import MultiBehaviorEASE
+
+    stacked = sp.hstack([X, X], format="csr")
+    weighted = MultiBehaviorEASE(behaviors=("view", "buy"), behavior_weights=np.array(
+        [0.5, 1.0])).fit(stacked)
+    weighted.set_params(behavior_weights=np.array([0.9, 1.0]))
+    with pytest.raises(ValueError, match=r"behavior_weights <ndarray of shape \(2,\)> -> "
+                                         r"other values"):
+        weighted.recommend(stacked)
+    weighted.set_params(behavior_weights=np.array([0.5, 1.0]))  # an equal copy: accepted
+    assert weighted.recommend(stacked, k=2)[0].shape == (30, 2)
