@@ -122,31 +122,38 @@ def _weighted_ls_row(start, end, indices, data, x, Y, G, b, scale, explicit, pre
     if end - start <= _BLOCK or np.finfo(A.dtype).eps < 1e-10:
         _add_weighted_entries(start, end, indices, data, Y, A, b, scale, explicit, pref)
     else:
-        A64 = np.empty((k, k), dtype=np.float64)
-        b64 = np.empty(k, dtype=np.float64)
-        for f in range(k):
-            b64[f] = b[f]
-            for g in range(k):
-                A64[f, g] = A[f, g]
+        A64, b64 = A.astype(np.float64), b.astype(np.float64)
         for block in range(start, end, _BLOCK):
             A[:, :] = 0.0
             b[:] = 0.0
             _add_weighted_entries(block, min(block + _BLOCK, end), indices, data, Y, A, b,
                                   scale, explicit, pref)
-            for f in range(k):
-                b64[f] += b[f]
-                for g in range(f + 1):
-                    A64[f, g] += A[f, g]
-        for f in range(k):
-            b[f] = b64[f]
-            for g in range(k):
-                A[f, g] = A64[f, g]
+            _add_lower(A64, b64, A, b)
+        _copy_system(A, b, A64, b64)
     for f in range(k):
         for g in range(f):
             A[g, f] = A[f, g]
     _cholesky_solve_inplace(A, b)
     for f in range(k):
         x[f] = b[f]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _add_lower(A64, b64, A, b):
+    """One block's system into the float64 totals: ``b64 += b``, the lower triangles too."""
+    for f in range(b.shape[0]):
+        b64[f] += b[f]
+        for g in range(f + 1):
+            A64[f, g] += A[f, g]
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _copy_system(A, b, A64, b64):
+    """The float64 totals back into the row's system ``A``, ``b`` (its dtype)."""
+    for f in range(b.shape[0]):
+        b[f] = b64[f]
+        for g in range(b.shape[0]):
+            A[f, g] = A64[f, g]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
@@ -397,21 +404,14 @@ def explicit_als_sweep(indptr, indices, data, X, Y, bias_x, bias_y, mu, reg, reg
         if n <= _BLOCK or np.finfo(X.dtype).eps < 1e-10:
             _add_biased_entries(start, end, indices, data, Y, bias_y, mu, z, A, b)
         else:  # by blocks, their totals in float64 (see _BLOCK)
-            A64 = np.zeros((k + 1, k + 1), dtype=np.float64)
-            b64 = np.zeros(k + 1, dtype=np.float64)
+            A64, b64 = A.astype(np.float64), b.astype(np.float64)
             for block in range(start, end, _BLOCK):
                 A[:, :] = 0.0
                 b[:] = 0.0
                 _add_biased_entries(block, min(block + _BLOCK, end), indices, data, Y, bias_y,
                                     mu, z, A, b)
-                for f in range(k + 1):
-                    b64[f] += b[f]
-                    for g in range(f + 1):
-                        A64[f, g] += A[f, g]
-            for f in range(k + 1):
-                b[f] = b64[f]
-                for g in range(f + 1):
-                    A[f, g] = A64[f, g]
+                _add_lower(A64, b64, A, b)
+            _copy_system(A, b, A64, b64)
         A[0, 0] += lam_b
         for f in range(1, k + 1):
             A[f, f] += lam
